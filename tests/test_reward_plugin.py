@@ -1,0 +1,117 @@
+"""The reward plugin loaded the way `--external_plugins` loads it and called the way the GRPO trainer calls it."""
+
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from swift.rewards import orms
+from swift.utils import import_external_file
+
+ROOT = Path(__file__).resolve().parents[1]
+OPTIONS = ['A. chair', 'B. table', 'C. sofa', 'D. lamp']
+
+
+@pytest.fixture(scope='module')
+def plugin():
+    return import_external_file(str(ROOT / 'vsi_reward.py'))
+
+
+@pytest.fixture
+def swift_warnings(caplog):
+    # swift's logger does not propagate to the root logger; attach pytest's handler to it directly.
+    from swift.utils import get_logger
+
+    logger = get_logger()
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def _trainer_kwargs(**columns):
+    """What `swift.rl_core.grpo_algorithm.compute_rewards_per_func` passes: trainer_state plus batched columns."""
+    return {'trainer_state': SimpleNamespace(global_step=columns.pop('step', 0)), **columns}
+
+
+def test_plugin_registers_three_rewards(plugin):
+    assert orms['vsi_reward'] is plugin.VsiReward
+    assert orms['vsi_reward_strict'] is plugin.VsiStrictReward
+    assert orms['vsi_format'] is plugin.VsiFormatReward
+
+
+def test_trainer_shaped_call(plugin):
+    reward = orms['vsi_reward'](args=None)
+    completions = ['(B)', 'The answer is A.', '3.5 m', '350 cm', 'twelve']
+    kwargs = _trainer_kwargs(
+        solution=['B', 'B', '3.5', '3.5', '12'],
+        question_type=['object_rel_distance'] * 2 + ['object_abs_distance'] * 2 + ['object_counting'],
+        options=[OPTIONS, OPTIONS, None, None, None],
+        id=['q0', 'q1', 'q2', 'q3', 'q4'],
+        messages=[[{'role': 'user', 'content': 'x'}]] * 5,
+        images=[[]] * 5,
+    )
+    assert reward(completions, **kwargs) == [1.0, 0.0, 1.0, 1.0, 1.0]
+    strict = orms['vsi_reward_strict'](args=None)
+    assert strict(completions, **kwargs) == [0.0, 0.0, 1.0, 0.0, 0.0]
+    fmt = orms['vsi_format'](args=None)
+    assert fmt(['<think>a</think><answer>B</answer>', 'B'], **_trainer_kwargs()) == [1.0, 0.0]
+
+
+def test_bad_rows_score_zero_and_warn_once(plugin, swift_warnings):
+    reward = orms['vsi_reward'](args=None)
+    completions = ['B', 'B', 'B', 'B']
+    rewards = reward(
+        completions,
+        **_trainer_kwargs(
+            solution=['B', None, 'B', 'B'],
+            question_type=['object_rel_distance', 'object_rel_distance', None, None],
+            options=[OPTIONS, OPTIONS, OPTIONS, 7],
+        ),
+    )
+    assert rewards == [1.0, 0.0, 0.0, 0.0]
+    again = reward(completions, **_trainer_kwargs(solution=[None] * 4, question_type=['route_planning'] * 4))
+    assert again == [0.0] * 4
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert sum("no 'solution'" in w for w in warnings) == 1  # once per kind, not once per row
+    assert sum("no 'question_type'" in w for w in warnings) == 1
+
+
+def test_missing_columns_and_garbage_never_raise(plugin, swift_warnings):
+    reward = orms['vsi_reward'](args=None)
+    assert reward(['B', 'C']) == [0.0, 0.0]  # no columns at all
+    assert reward(['B'], solution=['B', 'C'], question_type=['route_planning']) == [0.0]  # wrong length
+    assert reward(None) == []
+    assert reward([None, 3, ['B']], **_trainer_kwargs(solution=['B'] * 3, question_type=['route_planning'] * 3)) == [
+        0.0,
+        0.0,
+        0.0,
+    ]
+    # The benchmark layout's `ground_truth` column is accepted when `solution` is absent.
+    assert reward(['B'], ground_truth=['B'], question_type=['route_planning']) == [1.0]
+    assert any('missing' in r.getMessage() for r in swift_warnings.records)
+
+
+def test_scoring_errors_are_contained(plugin, monkeypatch, swift_warnings):
+    reward = orms['vsi_reward'](args=None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('boom')
+
+    monkeypatch.setattr(plugin.vsi_scoring, 'reward_score', broken)
+    assert reward(['B', 'B'], solution=['B', 'B'], question_type=['route_planning'] * 2) == [0.0, 0.0]
+    assert sum('RuntimeError: boom' in r.getMessage() for r in swift_warnings.records) == 1
+
+
+def test_per_type_means_logged_once_per_step(plugin, swift_warnings):
+    reward = orms['vsi_reward'](args=None)
+    types = ['object_counting', 'object_counting', 'route_planning', 'route_planning']
+    reward(['3', '4', 'B', 'A'], **_trainer_kwargs(step=1, solution=['3', '3', 'B', 'B'], question_type=types))
+    reward(['3', '3', 'A', 'A'], **_trainer_kwargs(step=1, solution=['3', '3', 'B', 'B'], question_type=types))
+    assert not [r for r in swift_warnings.records if 'per type' in r.getMessage()]
+    reward(['3'], **_trainer_kwargs(step=2, solution=['3'], question_type=['object_counting']))
+    lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
+    assert len(lines) == 1 and 'step 1' in lines[0]
+    # Counting at step 1: 1, MRA(4 vs 3) = 0.4 (error 1/3 passes tolerances 0.5, 0.45, 0.4, 0.35), 1, 1.
+    assert 'object_counting 0.850 (n=4)' in lines[0]
+    assert 'route_planning 0.250 (n=4)' in lines[0]

@@ -1,0 +1,150 @@
+"""VSI-Bench rewards for ms-swift GRPO: a thin door from swift's trainer into `vsi_scoring`.
+
+Load with ``--external_plugins vsi_reward.py`` and pick rewards with ``--reward_funcs``:
+
+* ``vsi_reward``: accuracy of the leniently extracted answer (`vsi_scoring.reward_score`): an exact letter
+  for multiple choice, Mean Relative Accuracy for numbers. The default training signal.
+* ``vsi_reward_strict``: the official VSI-Bench extraction (`vsi_scoring.official_score`): exactly what the
+  benchmark will count, useful as a second reward or a metric to watch.
+* ``vsi_format``: 1 when the completion is ``<think>...</think> <answer>...</answer>``; only for the
+  ``think`` prompt style, which asks for that layout.
+
+Usage::
+
+    swift rlhf --rlhf_type grpo --external_plugins vsi_reward.py --reward_funcs vsi_reward ...
+
+swift calls each reward with the completions and one list per dataset column (``solution``,
+``question_type``, ``options`` ...). A reward that raises kills a multi-GPU run hours in, so these never
+raise: a row with a missing column, a None or a malformed value scores 0.0, and each kind of problem is
+logged once. Per-question-type mean rewards are logged as one compact line per training step, so users see
+which categories learn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from swift.rewards import ORM, orms
+from swift.utils import get_logger
+
+import vsi_scoring
+
+logger = get_logger()
+
+
+class _VsiReward(ORM):
+    """Shared plumbing: per-row columns, the never-raise guard, warnings once per kind, per-type logging."""
+
+    name = ''
+    columns: tuple[str, ...] = ()
+    log_per_type = False
+
+    def __init__(self, args=None, **kwargs):
+        super().__init__(args, **kwargs)
+        self._warned: set[str] = set()
+        self._step = None
+        self._sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+
+    def score(self, completion: str, row: dict) -> float:
+        raise NotImplementedError
+
+    def __call__(self, completions, **kwargs) -> list[float]:
+        try:
+            n = len(completions)
+        except TypeError:
+            self._warn('completions', f'completions is a {type(completions).__name__}, not a list')
+            return []
+        columns = {key: self._column(kwargs, key, n) for key in self.columns}
+        rewards = [
+            self._safe_score(completions[i], {key: values[i] for key, values in columns.items()}) for i in range(n)
+        ]
+        if self.log_per_type:
+            self._log_per_type(kwargs.get('trainer_state'), columns.get('question_type'), rewards)
+        return rewards
+
+    def _column(self, kwargs: dict, key: str, n: int) -> list:
+        values = kwargs.get(key)
+        if values is None and key == 'solution':
+            values = kwargs.get('ground_truth')  # raw benchmark-layout rows name the answer `ground_truth`
+        if values is None or isinstance(values, str) or not hasattr(values, '__len__') or len(values) != n:
+            if key != 'options':  # numeric-only datasets legitimately have no options column
+                self._warn(
+                    f'column:{key}',
+                    f'dataset column {key!r} is missing or not one value per completion; those completions score 0',
+                )
+            return [None] * n
+        return list(values)
+
+    def _safe_score(self, completion, row: dict) -> float:
+        missing = [key for key in self.columns if key != 'options' and row.get(key) is None]
+        if missing:
+            self._warn(f'none:{missing[0]}', f'a row has no {missing[0]!r}; it scores 0')
+            return 0.0
+        try:
+            reward = float(self.score(completion, row))
+        except Exception as error:  # noqa: BLE001 - a reward must never take the training run down
+            self._warn(
+                f'error:{type(error).__name__}',
+                f'scoring failed ({type(error).__name__}: {error}); the completion scores 0',
+            )
+            return 0.0
+        if not math.isfinite(reward):
+            self._warn('nonfinite', 'a non-finite reward was replaced by 0')
+            return 0.0
+        return reward
+
+    def _warn(self, kind: str, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            logger.warning(f'{self.name}: {message} (logged once)')
+
+    def _log_per_type(self, trainer_state, question_types: list | None, rewards: list[float]) -> None:
+        """Accumulate per-type rewards; when the step advances, log the previous step's means in one line."""
+        step = getattr(trainer_state, 'global_step', None)
+        if step != self._step and self._sums:
+            means = ' | '.join(
+                f'{qt} {total / count:.3f} (n={count})' for qt, (total, count) in sorted(self._sums.items())
+            )
+            logger.info(f'{self.name} per type at step {self._step}: {means}')
+            self._sums.clear()
+        self._step = step
+        for question_type, reward in zip(question_types or [None] * len(rewards), rewards, strict=True):
+            entry = self._sums[str(question_type)]
+            entry[0] += reward
+            entry[1] += 1
+
+
+class VsiReward(_VsiReward):
+    """Accuracy of the leniently extracted answer, scored with the official metric."""
+
+    name = 'vsi_reward'
+    columns = ('solution', 'question_type', 'options')
+    log_per_type = True
+
+    def score(self, completion: str, row: dict) -> float:
+        return vsi_scoring.reward_score(completion, row['solution'], row['question_type'], row['options'])
+
+
+class VsiStrictReward(_VsiReward):
+    """What the benchmark counts: the official first-token extraction."""
+
+    name = 'vsi_reward_strict'
+    columns = ('solution', 'question_type')
+
+    def score(self, completion: str, row: dict) -> float:
+        return vsi_scoring.official_score(completion, row['solution'], row['question_type'])
+
+
+class VsiFormatReward(_VsiReward):
+    """1 for `<think>...</think> <answer>...</answer>`; pair it with the `think` prompt style only."""
+
+    name = 'vsi_format'
+
+    def score(self, completion: str, row: dict) -> float:
+        return vsi_scoring.format_score(completion)
+
+
+orms['vsi_reward'] = VsiReward
+orms['vsi_reward_strict'] = VsiStrictReward
+orms['vsi_format'] = VsiFormatReward

@@ -1,0 +1,521 @@
+"""The VSI-Bench protocol in one place: prompt building, per-sample scoring and aggregation.
+
+This module is the single source of truth for answer parsing and metrics. The reward plugin
+(`vsi_reward.py`), the evaluator (`eval_vsi_bench.py`), the preprocessing script, the demo and the tests all
+call it; nothing else re-implements a metric. It is pure Python plus numpy (no torch, no swift), so it is
+cheap to import inside reward workers and easy to audit next to the official code.
+
+Two scorers share one metric:
+
+* `official_score` reproduces the official VSI-Bench rule (thinking-in-space,
+  `lmms_eval/tasks/vsibench/utils.py`): keep the first space-separated token of the prediction, strip
+  trailing dots, then exact letter match (case-insensitive) for multiple choice or Mean Relative Accuracy
+  for numbers. This is what papers report.
+* `reward_score` is the training reward: it finds the answer leniently (`(B)`, `The answer is B.`, `3.5m`,
+  `1,250`, `twelve`, the option's text, the last `<answer>` block ...) and scores it with the same metric,
+  so the policy is rewarded for being right, not for one output format.
+
+Usage::
+
+    >>> from vsi_scoring import official_score, reward_score, aggregate
+    >>> official_score('B.', 'B', 'object_rel_distance')
+    1.0
+    >>> reward_score('<answer>The answer is (B).</answer>', 'B', 'object_rel_distance')
+    1.0
+    >>> reward_score('1.2 m', '120', 'object_size_estimation')  # sizes are in centimetres
+    1.0
+    >>> aggregate([{'question_type': 'object_counting', 'score': 1.0}])['per_type']['object_counting']
+    {'score': 100.0, 'count': 1}
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+# ----------------------------------------------------------------------------------------------------------
+# Question types
+# ----------------------------------------------------------------------------------------------------------
+
+NA_QUESTION_TYPES = ('object_abs_distance', 'object_counting', 'object_size_estimation', 'room_size_estimation')
+REL_DIRECTION_LEVELS = ('object_rel_direction_easy', 'object_rel_direction_medium', 'object_rel_direction_hard')
+MCA_QUESTION_TYPES = REL_DIRECTION_LEVELS + ('object_rel_distance', 'route_planning', 'obj_appearance_order')
+BENCHMARK_QUESTION_TYPES = NA_QUESTION_TYPES + MCA_QUESTION_TYPES
+
+# Training generators (VLM-3R / vsGRPO) version the relative types. Direction: _v1 has four quadrants
+# (hardest), _v2 left/right/back, _v3 left/right (easiest), so they are the benchmark's hard/medium/easy.
+# Distance: _v1/_v2/_v3 offer 4/3/2 candidates; the benchmark's single type has 4.
+TRAINING_VARIANT_BASE = {
+    'object_rel_direction_v1': 'object_rel_direction_hard',
+    'object_rel_direction_v2': 'object_rel_direction_medium',
+    'object_rel_direction_v3': 'object_rel_direction_easy',
+    'object_rel_distance_v1': 'object_rel_distance',
+    'object_rel_distance_v2': 'object_rel_distance',
+    'object_rel_distance_v3': 'object_rel_distance',
+}
+KNOWN_QUESTION_TYPES = BENCHMARK_QUESTION_TYPES + tuple(TRAINING_VARIANT_BASE)
+
+REL_DIRECTION_CATEGORY = 'object_rel_direction'
+
+# The unit each numeric question type is asked in; answers in other units are converted (reward only).
+TARGET_UNITS = {
+    'object_abs_distance': 'm',
+    'object_size_estimation': 'cm',
+    'room_size_estimation': 'm2',
+}
+
+
+def base_question_type(question_type: str) -> str:
+    """Map a training variant (`object_rel_direction_v1`) to the benchmark type it corresponds to."""
+    return TRAINING_VARIANT_BASE.get(question_type, question_type)
+
+
+def is_multiple_choice(question_type: str, ground_truth: object = None) -> bool:
+    """True when the question is answered with an option letter.
+
+    Known types decide by name. An unknown type decides by its ground truth: a single letter means multiple
+    choice, anything else is treated as numeric (and scores 0 if it is not a number either).
+    """
+    base = base_question_type(question_type) if isinstance(question_type, str) else ''
+    if base in MCA_QUESTION_TYPES:
+        return True
+    if base in NA_QUESTION_TYPES:
+        return False
+    return _as_letter(ground_truth) is not None
+
+
+def _as_letter(value: object) -> str | None:
+    if isinstance(value, str):
+        value = value.strip().rstrip('.').strip()
+        if len(value) == 1 and 'A' <= value.upper() <= 'Z':
+            return value.upper()
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Prompts (the official benchmark prompt, word for word, and the reasoning variant)
+# ----------------------------------------------------------------------------------------------------------
+
+PRE_PROMPT = 'These are frames of a video.'
+NA_POST_PROMPT = 'Please answer the question using a single word or phrase.'
+MCA_POST_PROMPT = "Answer with the option's letter from the given choices directly."
+THINK_NA_POST_PROMPT = (
+    'Think step by step inside <think> </think> tags, then give only the final number inside <answer> </answer> tags.'
+)
+THINK_MCA_POST_PROMPT = (
+    "Think step by step inside <think> </think> tags, then give only the option's letter inside "
+    '<answer> </answer> tags.'
+)
+PROMPT_STYLES = ('direct', 'think')
+
+
+def build_prompt(question: str, question_type: str, options: Sequence[str] | None = None, style: str = 'direct') -> str:
+    """The text prompt for one question (without image tags).
+
+    `direct` is the official lmms-eval VSI-Bench prompt: pre-prompt, question, then either the numeric
+    post-prompt or the options block and the letter post-prompt. `think` keeps the same question and options
+    and asks for reasoning in `<think>` and the answer in `<answer>`.
+    """
+    if style not in PROMPT_STYLES:
+        raise ValueError(f'unknown prompt style {style!r}; expected one of {PROMPT_STYLES}')
+    if is_multiple_choice(question_type) or (question_type not in KNOWN_QUESTION_TYPES and options):
+        if not options:
+            raise ValueError(f'multiple-choice question of type {question_type!r} has no options')
+        post = MCA_POST_PROMPT if style == 'direct' else THINK_MCA_POST_PROMPT
+        return '\n'.join([PRE_PROMPT, question, 'Options:\n' + '\n'.join(options), post])
+    post = NA_POST_PROMPT if style == 'direct' else THINK_NA_POST_PROMPT
+    return PRE_PROMPT + '\n' + question + '\n' + post
+
+
+def option_letters(options: Sequence[str] | None) -> list[str]:
+    """Letters of options written as `A. chair` (the benchmark layout); empty if none parse."""
+    return [letter for letter, _ in _parse_options(options)]
+
+
+def _parse_options(options: object) -> tuple[tuple[str, str], ...]:
+    """((letter, normalised text), ...) for options like `A. chair`; malformed entries are skipped."""
+    if not isinstance(options, (list, tuple)) or not all(isinstance(option, str) for option in options):
+        return ()
+    return _parse_option_strings(tuple(options))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_option_strings(options: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Cached: a training run scores the same few option lists thousands of times."""
+    parsed = []
+    for option in options:
+        head, sep, text = option.strip().partition('.')
+        if sep and len(head.strip()) == 1 and head.strip().isalpha():
+            parsed.append((head.strip().upper(), _normalise_text(text)))
+    return tuple(parsed)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The metric
+# ----------------------------------------------------------------------------------------------------------
+
+# Computed with numpy exactly as the official code does, so the comparisons below see the same doubles.
+_THRESHOLDS = np.linspace(0.5, 0.95, int((0.95 - 0.5) / 0.05 + 2))
+_TOLERANCES = tuple(float(t) for t in 1 - _THRESHOLDS)
+
+
+def mean_relative_accuracy(pred: float, target: float) -> float:
+    """Mean Relative Accuracy: mean over thresholds t in 0.50..0.95 of `|pred - gt| / gt <= 1 - t`.
+
+    Matches the official function for every positive ground truth (all VSI-Bench rows). The official code
+    raises on a ground truth of 0 and gives every prediction full marks for a negative one; here 0 requires
+    an exact answer and a negative ground truth uses its magnitude, so no input can score by accident.
+    """
+    if target == 0:
+        return 1.0 if pred == 0 else 0.0
+    error = abs(pred - target) / abs(target)
+    return sum(1 for tol in _TOLERANCES if error <= tol) / len(_TOLERANCES)
+
+
+def exact_match(pred: str, target: str) -> float:
+    return 1.0 if pred.lower() == target.lower() else 0.0
+
+
+def _to_float(text: object) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _score_value(answer: object, ground_truth: object, question_type: str) -> float:
+    """Score an already extracted answer (a letter or a number as text) against the ground truth."""
+    if is_multiple_choice(question_type, ground_truth):
+        if not isinstance(answer, str) or not isinstance(ground_truth, str):
+            return 0.0
+        return exact_match(answer, ground_truth)
+    pred, target = _to_float(answer), _to_float(ground_truth)
+    if pred is None or target is None:
+        return 0.0
+    return mean_relative_accuracy(pred, target)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Official scoring
+# ----------------------------------------------------------------------------------------------------------
+
+
+def official_extract(prediction: str) -> str:
+    """The official "fuzzy matching": the first space-separated token, trailing dots removed.
+
+    `split(' ', 1)` keeps the first element identical to the official `split(' ')` without splitting a long
+    completion into a list of every word.
+    """
+    return prediction.split(' ', 1)[0].rstrip('.').strip()
+
+
+def official_score(prediction: str, ground_truth: str, question_type: str) -> float:
+    """Score one prediction exactly as the official VSI-Bench code does. Never raises; non-text scores 0."""
+    if not isinstance(prediction, str):
+        return 0.0
+    if isinstance(ground_truth, (int, float)) and not isinstance(ground_truth, bool):
+        ground_truth = str(ground_truth)
+    return _score_value(official_extract(prediction), ground_truth, question_type)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Lenient extraction for the reward
+# ----------------------------------------------------------------------------------------------------------
+
+_ANSWER_OPEN, _ANSWER_CLOSE, _THINK_CLOSE = '<answer>', '</answer>', '</think>'
+
+# Every pattern below is a flat alternation of character classes: no nested quantifiers, so the regex engine
+# cannot backtrack catastrophically and extraction stays linear in the completion's length.
+_SMALL_NUMBERS = (
+    'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen '
+    'sixteen seventeen eighteen nineteen'
+).split()
+_TENS = 'twenty thirty forty fifty sixty seventy eighty ninety'.split()
+_NUMBER_WORDS = {word: value for value, word in enumerate(_SMALL_NUMBERS)}
+_NUMBER_WORDS.update({word: 20 + 10 * i for i, word in enumerate(_TENS)})
+_NUMBER_WORDS.update({'hundred': 100, 'a dozen': 12, 'dozen': 12})
+_NUMBER_RE = re.compile(
+    r'(?<![A-Za-z0-9.])(-?)(\d{1,3}(?:,\d{3})+(?![\d])|\d+)(\.\d+)?(?:[eE]([-+]?\d+))?'
+    r'|\b('
+    + '|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+    + r')(?:[- ]('
+    + '|'.join(_SMALL_NUMBERS[1:10])
+    + r'))?\b',
+    re.IGNORECASE,
+)
+# A unit right after a number: `3.5m`, `350 cm`, `20 square meters`, `20 m²`, `12 ft`.
+_UNIT_RE = re.compile(
+    r'\s?(square\s+|sq\.?\s*)?(millimet(?:er|re)s?|mm|centimet(?:er|re)s?|cm|kilomet(?:er|re)s?|km|met(?:er|re)s?|'
+    r'm|inch(?:es)?|feet|foot|ft|yards?|yd)(²|2|\^2)?(?![A-Za-z])',
+    re.IGNORECASE,
+)
+_LENGTH_IN_METRES = {'mm': 0.001, 'cm': 0.01, 'm': 1.0, 'km': 1000.0, 'in': 0.0254, 'ft': 0.3048, 'yd': 0.9144}
+# Spelled-out unit names (singular, as left after stripping a plural `s`) to their symbols.
+_UNIT_ALIASES = {
+    'millimeter': 'mm',
+    'centimeter': 'cm',
+    'kilometer': 'km',
+    'meter': 'm',
+    'inche': 'in',
+    'inch': 'in',
+    'feet': 'ft',
+    'foot': 'ft',
+    'yard': 'yd',
+}
+# `A` (and `I`) followed by a lowercase word is an article or pronoun (`A chair is ...`, `I think`), not an
+# option, unless that word joins options (`A or B`: hedging) or is a verb (`A is closer`).
+_NOT_ARTICLE_WORDS = (
+    'or and nor vs versus then is was seems appears has looks would should must can could will because'.split()
+)
+_ARTICLE_GUARD = r'(?! (?!(?:' + '|'.join(_NOT_ARTICLE_WORDS) + r')\b)[a-z])'
+# Numbers are looked for near the end of the answer: explanations state their conclusion last, and a bounded
+# window keeps a megabyte of digits from costing more than a few microseconds.
+_NUMBER_WINDOW = 1000
+# Option texts are matched only in short answers (`The chair.`); in long prose, naming an option is not choosing.
+_OPTION_TEXT_WINDOW = 300
+
+
+_NON_ALNUM_RE = re.compile(r'[^0-9a-z]+')
+
+
+def _normalise_text(text: str) -> str:
+    return ' '.join(_NON_ALNUM_RE.sub(' ', text.lower()).split())
+
+
+def answer_region(completion: str) -> str:
+    """The part of a completion that states the answer.
+
+    The last `<answer>...</answer>` block if there is one (an unclosed final block runs to the end);
+    otherwise the text after the last `</think>`; otherwise the whole completion.
+    """
+    lowered = completion.lower()
+    start = lowered.rfind(_ANSWER_OPEN)
+    if start >= 0:
+        start += len(_ANSWER_OPEN)
+        end = lowered.find(_ANSWER_CLOSE, start)
+        return completion[start : end if end >= 0 else len(completion)]
+    end_think = lowered.rfind(_THINK_CLOSE)
+    if end_think >= 0:
+        return completion[end_think + len(_THINK_CLOSE) :]
+    return completion
+
+
+def _after_answer_keyword(text: str) -> str:
+    """Text after the last `answer` keyword (`The answer is B`, `Answer: 3`), or the text itself."""
+    index = text.lower().rfind('answer')
+    if index < 0:
+        return text
+    tail = text[index + len('answer') :]
+    return tail if tail.strip(' \t\n:.-*') else text
+
+
+@functools.lru_cache(maxsize=512)
+def _letter_pattern(letters: str) -> re.Pattern:
+    """Matches a lone capital among `letters` (`B`, `(B)`, `B.`, `Option B`), `A`/`I` only when not an article."""
+    plain = ''.join(letter for letter in letters if letter not in 'AI')
+    alternatives = [f'[{plain}](?![A-Za-z0-9])'] if plain else []
+    alternatives += [f'{word}(?![A-Za-z0-9]){_ARTICLE_GUARD}' for word in 'AI' if word in letters]
+    return re.compile(r'(?<![A-Za-z0-9])(?:' + '|'.join(alternatives) + ')')
+
+
+def _letter_mention(text: str, valid: frozenset[str]) -> tuple[str | None, bool]:
+    """(the letter mentioned, whether another one is mentioned too). Two C-level scans, whatever the length."""
+    first = _letter_pattern(''.join(sorted(valid))).search(text)
+    if first is None:
+        return None, False
+    others = ''.join(sorted(valid - {first.group()}))
+    return first.group(), bool(others) and _letter_pattern(others).search(text) is not None
+
+
+def extract_choice(text: str, options: Sequence[str] | None = None) -> str | None:
+    """The one option letter a text commits to, or None (no answer, or hedging between options)."""
+    parsed = _parse_options(options)
+    valid = frozenset(letter for letter, _ in parsed) or frozenset('ABCDEFGH')
+    tail = _after_answer_keyword(text)
+    for region in (tail, text) if tail is not text else (text,):
+        bare = region.strip().strip('()[]{}*"\'.:,;!').strip()
+        if len(bare) == 1 and bare.upper() in valid:
+            return bare.upper()
+        letter, hedged = _letter_mention(region, valid)
+        if hedged:
+            return None
+        if letter is not None:
+            return letter
+        if len(region) <= _OPTION_TEXT_WINDOW:
+            by_text = _match_option_text(region, parsed)
+            if by_text is not None:
+                return by_text
+    return None
+
+
+def _match_option_text(text: str, parsed: tuple[tuple[str, str], ...]) -> str | None:
+    """The letter whose option text the answer names, when exactly one option (not a part of another) fits."""
+    if not parsed:
+        return None
+    answer = _normalise_text(text)
+    exact = [letter for letter, option in parsed if option and option == answer]
+    if len(exact) == 1:
+        return exact[0]
+    padded = f' {answer} '
+    named = [(letter, option) for letter, option in parsed if option and f' {option} ' in padded]
+    named = [
+        (letter, option)
+        for letter, option in named
+        if not any(option != other and f' {option} ' in f' {other} ' for _, other in named)
+    ]
+    letters = {letter for letter, _ in named}
+    return letters.pop() if len(letters) == 1 else None
+
+
+def extract_number(text: str, question_type: str = '') -> float | None:
+    """The number an answer states, converted to the unit the question type is asked in.
+
+    Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`) and units. When
+    several numbers appear, the last one counts: explanations state the conclusion last.
+    """
+    region = _after_answer_keyword(text)
+    direct = _to_float(region.strip().rstrip('.'))
+    if direct is not None:
+        return direct
+    # Searching from an offset keeps the look-behind context, so no number is cut at the window's edge.
+    found = collections.deque(_NUMBER_RE.finditer(region, max(0, len(region) - _NUMBER_WINDOW)), maxlen=1)
+    if not found:
+        return None
+    last = found[0]
+    if last.group(5):
+        value = float(_NUMBER_WORDS[last.group(5).lower()] + _NUMBER_WORDS.get((last.group(6) or '').lower(), 0))
+    else:
+        literal = last.group(1) + last.group(2).replace(',', '') + (last.group(3) or '')
+        if last.group(4):
+            literal += 'e' + last.group(4)
+        value = _to_float(literal)
+        if value is None or not math.isfinite(value):
+            return None
+    return _convert_unit(value, region[last.end() : last.end() + 32], question_type)
+
+
+def _convert_unit(value: float, following: str, question_type: str) -> float:
+    target = TARGET_UNITS.get(question_type)
+    unit = _UNIT_RE.match(following)
+    if target is None or unit is None:
+        return value
+    name = unit.group(2).lower().replace('metre', 'meter')
+    name = _UNIT_ALIASES.get(name.rstrip('s'), name)
+    metres = _LENGTH_IN_METRES.get(name)
+    if metres is None:
+        return value
+    if target == 'm2':  # `20 m` for a room size means square metres: nobody reports an area in metres
+        return value * metres * metres
+    return value * metres / _LENGTH_IN_METRES[target]
+
+
+def reward_score(completion: str, solution: str, question_type: str, options: Sequence[str] | None = None) -> float:
+    """The training reward: a leniently extracted answer scored with the official metric. Never raises.
+
+    Multiple choice accepts `B`, `B.`, `(B)`, `B)`, `Option B`, `Answer: B`, `The answer is B.` or the
+    option's own text; naming more than one option (`A or B`, `A B C D`) scores 0. Numbers accept the forms
+    listed in `extract_number`. Only the last `<answer>` block counts when there is one.
+    """
+    if not isinstance(completion, str) or not completion.strip() or not isinstance(question_type, str):
+        return 0.0
+    if isinstance(solution, (int, float)) and not isinstance(solution, bool):
+        solution = str(solution)
+    if not isinstance(solution, str):
+        return 0.0
+    region = answer_region(completion)
+    if is_multiple_choice(question_type, solution):
+        target = _as_letter(solution) or _match_option_text(solution, _parse_options(options))
+        choice = extract_choice(region, options)
+        return 1.0 if choice is not None and choice == target else 0.0
+    target = _to_float(solution)
+    pred = extract_number(region, base_question_type(question_type))
+    if target is None or pred is None:
+        return 0.0
+    return mean_relative_accuracy(pred, target)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Format
+# ----------------------------------------------------------------------------------------------------------
+
+_FORMAT_RE = re.compile(r'\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*', re.DOTALL)
+
+
+def format_score(completion: str) -> float:
+    """1.0 when the completion is `<think>...</think> <answer>...</answer>` (any whitespace around), else 0.
+
+    Exactly one of each block, in that order, with a non-empty answer.
+    """
+    if not isinstance(completion, str) or completion.count('<think>') != 1 or completion.count('<answer>') != 1:
+        return 0.0
+    match = _FORMAT_RE.fullmatch(completion)
+    return 1.0 if match is not None and match.group(2).strip() else 0.0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Aggregation
+# ----------------------------------------------------------------------------------------------------------
+
+
+def category_of(question_type: str) -> str:
+    """The official reporting category: the three relative-direction levels merge into one."""
+    base = base_question_type(question_type)
+    return REL_DIRECTION_CATEGORY if base in REL_DIRECTION_LEVELS else base
+
+
+def aggregate(records: Iterable[dict]) -> dict:
+    """Per-type and per-category means and the official overall score, all in percent.
+
+    Reproduces the official aggregation exactly: the mean score per question type (numpy pairwise summation,
+    as pandas computes it); the three `object_rel_direction_*` means replaced by their sum divided by 3 (a
+    level with no questions counts as 0, and the merged category is always present, as in the official
+    code); `overall` is the plain mean of the category means, summed in the official order (categories
+    sorted by name, relative direction last). Training variants pool into the level or type they stand for.
+    """
+    scores: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        scores[record['question_type']].append(float(record['score']))
+    per_type = {qt: _mean_count(values) for qt, values in sorted(scores.items())}
+    pooled: dict[str, list[float]] = defaultdict(list)
+    for qt, values in scores.items():
+        pooled[base_question_type(qt)].extend(values)
+    means = {qt: _mean_count(values) for qt, values in pooled.items()}
+
+    categories = {}
+    for base in sorted(means):
+        if base not in REL_DIRECTION_LEVELS:
+            categories[base] = means[base]
+    direction = [means.get(level, (0.0, 0)) for level in REL_DIRECTION_LEVELS]
+    categories[REL_DIRECTION_CATEGORY] = (
+        sum(mean for mean, _ in direction) / 3.0,
+        sum(count for _, count in direction),
+    )
+    overall = sum(mean for mean, _ in categories.values()) / len(categories)
+
+    warnings = []
+    missing = [c for c in _BENCHMARK_CATEGORIES if categories.get(c, (0.0, 0))[1] == 0]
+    if missing:
+        warnings.append(
+            'no questions for ' + ', '.join(missing) + ': the official code scores an absent '
+            'relative-direction level as 0 and leaves other absent categories out of the mean'
+        )
+    return {
+        'overall': overall * 100,
+        'categories': {name: {'score': mean * 100, 'count': count} for name, (mean, count) in categories.items()},
+        'per_type': {qt: {'score': mean * 100, 'count': count} for qt, (mean, count) in per_type.items()},
+        'num_questions': sum(count for _, count in per_type.values()),
+        'warnings': warnings,
+    }
+
+
+_BENCHMARK_CATEGORIES = tuple(sorted({category_of(qt) for qt in BENCHMARK_QUESTION_TYPES}))
+
+
+def _mean_count(values: list[float]) -> tuple[float, int]:
+    return float(np.sum(np.asarray(values, dtype=np.float64)) / len(values)), len(values)
