@@ -102,6 +102,12 @@ def _as_letter(value: object) -> str | None:
 # Prompts (the official benchmark prompt, word for word, and the reasoning variant)
 # ----------------------------------------------------------------------------------------------------------
 
+
+def prompt_is_multiple_choice(question_type: str, options: Sequence[str] | None) -> bool:
+    """Whether a question gets the options block: a multiple-choice type, or an unknown type that has options."""
+    return is_multiple_choice(question_type) or (question_type not in KNOWN_QUESTION_TYPES and bool(options))
+
+
 PRE_PROMPT = 'These are frames of a video.'
 NA_POST_PROMPT = 'Please answer the question using a single word or phrase.'
 MCA_POST_PROMPT = "Answer with the option's letter from the given choices directly."
@@ -124,7 +130,7 @@ def build_prompt(question: str, question_type: str, options: Sequence[str] | Non
     """
     if style not in PROMPT_STYLES:
         raise ValueError(f'unknown prompt style {style!r}; expected one of {PROMPT_STYLES}')
-    if is_multiple_choice(question_type) or (question_type not in KNOWN_QUESTION_TYPES and options):
+    if prompt_is_multiple_choice(question_type, options):
         if not options:
             raise ValueError(f'multiple-choice question of type {question_type!r} has no options')
         post = MCA_POST_PROMPT if style == 'direct' else THINK_MCA_POST_PROMPT

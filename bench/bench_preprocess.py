@@ -1,0 +1,123 @@
+"""How fast preprocess_vsi_data.py turns question files into swift rows when the frame folders already exist.
+
+Target: 100,000 rows in well under a minute. Builds a synthetic frame tree (empty `frame_XXXX.jpg` files: image
+mode only lists the folders) and question files in the benchmark (JSONL) and conversations (JSON) layouts,
+then times the whole script path (read, convert, pick frames, write the JSONL and summary) for each layout, and
+prints rows/s. Nothing is asserted: machines are noisy.
+
+Usage::
+
+    python bench/bench_preprocess.py [--rows 100000] [--scenes 1500] [--frames_per_scene 32] [--num_frames 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import preprocess_vsi_data as pp  # noqa: E402
+
+DATASETS = ('arkitscenes', 'scannet', 'scannetpp')
+MC_TYPES = ('object_rel_direction_v1', 'object_rel_distance_v2', 'route_planning', 'obj_appearance_order')
+NUMERIC_TYPES = ('object_counting', 'object_abs_distance', 'object_size_estimation', 'room_size_estimation')
+
+
+def make_frames(root: Path, scenes: int, frames: int) -> list[tuple[str, str]]:
+    names = []
+    for i in range(scenes):
+        dataset, scene = DATASETS[i % len(DATASETS)], f'scene{i:04d}_00'
+        folder = root / dataset / scene
+        folder.mkdir(parents=True)
+        for k in range(frames):
+            (folder / f'frame_{k:04d}.jpg').touch()
+        names.append((dataset, scene))
+    return names
+
+
+def make_rows(scenes: list[tuple[str, str]], count: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        dataset, scene = rng.choice(scenes)
+        if i % 2:
+            question_type = rng.choice(MC_TYPES)
+            options = [f'{letter}. object {rng.randrange(100)}' for letter in 'ABCD']
+            answer = rng.choice('ABCD')
+        else:
+            question_type, options, answer = rng.choice(NUMERIC_TYPES), None, f'{rng.uniform(0.5, 20):.1f}'
+        question = f'Question {i} about the {rng.choice(["chair", "table", "sofa", "lamp"])} in this room?'
+        rows.append(
+            {
+                'id': i,
+                'dataset': dataset,
+                'scene_name': scene,
+                'question_type': question_type,
+                'question': question,
+                'options': options,
+                'ground_truth': answer,
+            }
+        )
+    return rows
+
+
+def to_conversations(row: dict) -> dict:
+    prompt = pp.build_prompt(row['question'], row['question_type'], row['options'])
+    return {
+        'id': str(row['id']),
+        'data_source': row['dataset'],
+        'scene_name': row['scene_name'],
+        'question_type': row['question_type'],
+        'video': f'{row["dataset"]}/{row["scene_name"]}.mp4',
+        'conversations': [
+            {'from': 'human', 'value': '<image>\n' + prompt},
+            {'from': 'gpt', 'value': row['ground_truth']},
+        ],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--rows', type=int, default=100_000, help='Questions per input file.')
+    parser.add_argument('--scenes', type=int, default=1500, help='Scene folders to create.')
+    parser.add_argument('--frames_per_scene', type=int, default=32, help='Frame files per scene folder.')
+    parser.add_argument('--num_frames', type=int, default=32, help='--num_frames of the conversion.')
+    parser.add_argument('--seed', type=int, default=0, help='Seed for the synthetic questions.')
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix='bench_preprocess_') as tmp:
+        root = Path(tmp)
+        started = time.perf_counter()
+        scenes = make_frames(root / 'frames', args.scenes, args.frames_per_scene)
+        rows = make_rows(scenes, args.rows, args.seed)
+        (root / 'bench.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+        (root / 'conv.json').write_text(json.dumps([to_conversations(r) for r in rows]))
+        print(
+            f'setup: {args.scenes} scenes x {args.frames_per_scene} frames, {args.rows} rows per file '
+            f'({time.perf_counter() - started:.1f} s)'
+        )
+        for name in ('bench.jsonl', 'conv.json'):
+            output = root / 'out' / f'{name}.train.jsonl'
+            config = pp.PreprocessConfig(
+                frames_dir=str(root / 'frames'), num_frames=args.num_frames, base_dir=str(output.parent), progress=False
+            )
+            started = time.perf_counter()
+            summary = pp.preprocess([str(root / name)], str(output), config)
+            seconds = time.perf_counter() - started
+            size = os.path.getsize(output) / 2**20
+            rate = summary.written / seconds
+            print(
+                f'{name:12s} {summary.written:>7d} rows written in {seconds:5.2f} s = {rate:>9,.0f} '
+                f'rows/s ({size:.0f} MiB, {summary.scenes} scenes, layouts {summary.layouts})'
+            )
+
+
+if __name__ == '__main__':
+    main()

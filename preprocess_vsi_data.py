@@ -1,0 +1,892 @@
+"""Turn VSI-Bench-style question files into ms-swift training rows: one row per question, with its frames.
+
+Input rows may come in any of the layouts seen in the wild, detected row by row:
+
+* benchmark / question-options rows (`nyu-visionx/VSI-Bench`, vsGRPO, SpaceR): `id, dataset, scene_name,
+  question_type, question, options, ground_truth` (and sometimes `mc_answer`), as JSON, JSONL or parquet;
+* VLM-3R "conversations" rows: `id, data_source, scene_name, question_type, video, conversations`, whose human turn
+  already holds a prompt;
+* ms-swift rows (`messages`, `images`/`videos`, `solution`, ...), e.g. the output of an earlier run; their media
+  are replaced by the scene's frames from `--frames_dir`.
+
+Every question is rebuilt the same way: the question (and options) are taken out of the row, the prompt is made by
+`vsi_scoring.build_prompt` (the official VSI-Bench prompt word for word, or its `think` variant) and the frames are
+taken from the folders written by `extract_frames.py`. So the same question gives the same text whatever its layout,
+and training sees exactly the prompt the evaluation uses. From a prompt already in a row (conversations and swift
+layouts) only these pieces are removed before the question and options are read: `<image>` / `<video>` tags, the
+leading `These are frames of a video.`, the `Options:` block, and a trailing instruction line that is one of the
+bundle's four post-prompts (`Please answer the question using a single word or phrase.`, `Answer with the
+option's letter from the given choices directly.` and the two `think` ones; case and final dot ignored). Any other
+text stays part of the question.
+
+Output rows (JSONL, written atomically)::
+
+    {"messages": [{"role": "user", "content": "<image><image>...These are frames of a video.\\n..."},
+                  {"role": "assistant", "content": "B"}],
+     "images": ["frames/scannet/scene0000_00/frame_0000.jpg", ...],
+     "solution": "B", "question_type": "object_rel_distance", "options": ["A. chair", ...],
+     "id": "12", "scene_name": "scene0000_00"}
+
+`--media video` writes the chosen frames as one H.264 clip per scene and frame count (`videos: [clip]`, one `<video>`
+tag): Qwen3-VL merges frame pairs, so a clip costs about half the visual tokens of the same frames as images. Clips
+run at `--video_fps` (2, qwen-vl-utils' default `FPS`); keep the `FPS` environment variable equal to it and
+`FPS_MAX_FRAMES` >= `--num_frames` (its default is 768) and the Qwen3-VL processor reads every frame of every clip.
+
+Image paths are relative to the output file's folder by default. ms-swift opens a relative path from the current
+directory or, failing that, from `ROOT_IMAGE_DIR`: train with `ROOT_IMAGE_DIR=<that folder>`, or load the file
+through `vsi_dataset.py` (`--dataset vsi_train`), which resolves the paths itself.
+
+Usage::
+
+    python extract_frames.py --video_dir videos --output_dir frames --num_frames 32
+    python preprocess_vsi_data.py --input_path train_qa.jsonl --frames_dir frames --output_path data/train.jsonl \\
+        --num_frames 32 --exclude_scenes vsi_bench_test.jsonl
+    ROOT_IMAGE_DIR=data swift rlhf --rlhf_type grpo --dataset data/train.jsonl ...
+
+Nothing is dropped silently: every input row is written or counted under a reason, the summary is printed and
+written next to the output (`train.summary.json`), and `--strict` turns every problem into an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from tqdm import tqdm
+
+from extract_frames import sample_indices
+from vsi_scoring import (
+    KNOWN_QUESTION_TYPES,
+    MCA_POST_PROMPT,
+    NA_POST_PROMPT,
+    PRE_PROMPT,
+    PROMPT_STYLES,
+    THINK_MCA_POST_PROMPT,
+    THINK_NA_POST_PROMPT,
+    base_question_type,
+    build_prompt,
+    option_letters,
+    prompt_is_multiple_choice,
+)
+
+MEDIA_MODES = ('image', 'video')
+PATH_MODES = ('relative', 'absolute')
+# qwen-vl-utils' default FPS: a clip written at this rate is read back frame for frame with the default env.
+DEFAULT_VIDEO_FPS = 2.0
+CLIP_CRF = 18  # visually lossless H.264; the clip is decoded again by the processor, so quality matters more than size
+
+# Problems with a row: counted, and errors under --strict.
+SKIP_REASONS = (
+    'unknown_layout',  # no `question`, `conversations` or `messages`
+    'missing_field',  # no scene, question type, question or answer
+    'bad_options',  # a multiple-choice question without options written as `A. text`
+    'answer_not_in_options',  # a multiple-choice answer that names none of the options
+    'non_numeric_answer',  # a numeric question whose answer is not a finite number
+    'missing_frames',  # no frame folder for the scene
+)
+# Rows left out on purpose by the options: counted, never errors.
+DROP_REASONS = ('excluded_scene', 'question_type_not_selected', 'over_max_per_type')
+
+_FRAME_RE = re.compile(r'frame_(\d+)\.(?:jpe?g|png)$', re.IGNORECASE)
+_MEDIA_TAG_RE = re.compile(r'<(?:image|video)>')
+_OPTION_LINE_RE = re.compile(r'\s*([A-Z])\.\s+\S')
+_TEXT_LIST_EXTENSIONS = ('.txt', '.lst', '.list')
+_INSTRUCTION_LINES = frozenset(
+    text.lower().rstrip('.') for text in (NA_POST_PROMPT, MCA_POST_PROMPT, THINK_NA_POST_PROMPT, THINK_MCA_POST_PROMPT)
+)
+_EXAMPLES_PER_REASON = 5
+
+
+class VsiDataError(ValueError):
+    """Input that cannot be converted; the message names the file and line or row."""
+
+
+class RowSkipped(Exception):
+    """One row that is left out, with a reason from SKIP_REASONS and a message for the summary."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Question:
+    """One question, whatever layout it came in."""
+
+    id: str
+    scene_name: str
+    question_type: str
+    question: str
+    options: list[str] | None  # None for numeric questions
+    solution: str  # the option letter, or the number as text
+    dataset: str | None = None
+    video: str | None = None  # the source video's path relative to the video root, when the row names it
+    location: str = ''  # `file:line N` / `file[row N]`, for messages
+
+
+@dataclass
+class PreprocessConfig:
+    """Everything that decides how questions become rows (the CLI flags, minus input and output)."""
+
+    frames_dir: str
+    num_frames: int = 32
+    prompt_style: str = 'direct'
+    media: str = 'image'
+    path_mode: str = 'relative'
+    base_dir: str = '.'  # relative paths are relative to this folder (the output file's)
+    clips_dir: str | None = None  # where `--media video` writes clips; defaults to <base_dir>/clips
+    video_fps: float = DEFAULT_VIDEO_FPS
+    allow_fewer_frames: bool = False
+    exclude_scenes: frozenset[str] = frozenset()
+    question_types: tuple[str, ...] | None = None
+    max_per_type: int | None = None
+    shuffle: bool = False
+    seed: int = 42
+    strict: bool = False
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.num_frames < 1:
+            raise VsiDataError(f'--num_frames must be at least 1, got {self.num_frames}')
+        if self.prompt_style not in PROMPT_STYLES:
+            raise VsiDataError(f'--prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}')
+        if self.media not in MEDIA_MODES:
+            raise VsiDataError(f'--media must be one of {MEDIA_MODES}, got {self.media!r}')
+        if self.path_mode not in PATH_MODES:
+            raise VsiDataError(f'--path_mode must be one of {PATH_MODES}, got {self.path_mode!r}')
+        if self.max_per_type is not None and self.max_per_type < 1:
+            raise VsiDataError(f'--max_per_type must be at least 1, got {self.max_per_type}')
+        if not self.video_fps > 0:
+            raise VsiDataError(f'--video_fps must be positive, got {self.video_fps}')
+        if not os.path.isdir(self.frames_dir):
+            raise VsiDataError(f'--frames_dir {self.frames_dir} is not a folder; run extract_frames.py first')
+        if self.clips_dir is None:
+            self.clips_dir = os.path.join(self.base_dir, 'clips')
+
+
+@dataclass
+class Summary:
+    """What happened to every input row; `rows_read == written + sum(skipped) + sum(dropped)`."""
+
+    inputs: list[str]
+    rows_read: int = 0
+    written: int = 0
+    per_type: dict[str, int] = field(default_factory=dict)
+    layouts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> first few `location: detail`
+    scenes: int = 0
+    scenes_with_fewer_frames: list[str] = field(default_factory=list)
+    question_types_not_found: list[str] = field(default_factory=list)
+    unknown_question_types: dict[str, int] = field(default_factory=dict)  # written, scored by their answer's form
+    clips_written: int = 0
+    clips_reused: int = 0
+    video_env: dict[str, str] = field(default_factory=dict)
+    output: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    rows_per_second: float = 0.0
+
+    def count(self, table: dict[str, int], reason: str, location: str, detail: str) -> None:
+        table[reason] = table.get(reason, 0) + 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < _EXAMPLES_PER_REASON:
+            examples.append(f'{location}: {detail}')
+
+    def lines(self) -> list[str]:
+        out = [
+            f'read {self.rows_read} rows from {len(self.inputs)} file(s); wrote {self.written} rows'
+            + (f' to {self.output}' if self.output else '')
+            + f' ({self.scenes} scenes, {self.seconds:.2f} s, {self.rows_per_second:,.0f} rows/s)'
+        ]
+        if self.layouts:
+            out.append('  layouts: ' + ', '.join(f'{k} {v}' for k, v in sorted(self.layouts.items())))
+        if self.per_type:
+            out.append('  per type: ' + ', '.join(f'{k} {v}' for k, v in sorted(self.per_type.items())))
+        for title, table in (('skipped (problems)', self.skipped), ('dropped (by choice)', self.dropped)):
+            for reason, number in sorted(table.items()):
+                out.append(f'  {title}: {reason} {number}, e.g. {self.examples[reason][0]}')
+        if self.scenes_with_fewer_frames:
+            out.append(
+                f'  {len(self.scenes_with_fewer_frames)} scene(s) used fewer than the requested frames: '
+                + ', '.join(self.scenes_with_fewer_frames[:5])
+            )
+        if self.question_types_not_found:
+            out.append('  --question_types not found in the input: ' + ', '.join(self.question_types_not_found))
+        if self.unknown_question_types:
+            out.append(
+                '  question types outside VSI-Bench and its training variants (multiple choice when they have '
+                'options): ' + ', '.join(f'{k} {v}' for k, v in sorted(self.unknown_question_types.items()))
+            )
+        if self.video_env:
+            env = self.video_env
+            out.append(
+                f'  clips: {self.clips_written} written, {self.clips_reused} reused; train with '
+                f'FPS={env["FPS"]} and FPS_MAX_FRAMES>={env["FPS_MAX_FRAMES"]} so every frame is used'
+            )
+        return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading input files
+# ----------------------------------------------------------------------------------------------------------
+
+
+def read_rows(path: str) -> Iterator[tuple[str, Any]]:
+    """(location, row) for every row of a JSON list, a JSONL file or a parquet file. Raises on malformed input."""
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise VsiDataError(f'input file {path} does not exist')
+    if path.endswith('.parquet'):
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except Exception as e:  # pyarrow raises several types for a damaged file
+            raise VsiDataError(f'{path}: not a readable parquet file ({e})') from e
+        for index, row in enumerate(rows):
+            yield f'{name}[row {index}]', row
+        return
+    with open(path, encoding='utf-8') as f:
+        head = f.read(4096).lstrip()
+        f.seek(0)
+        if head.startswith('['):
+            # A JSON list; a file that starts with `[` but holds one list per line is not supported.
+            try:
+                rows = json.load(f)
+            except json.JSONDecodeError as e:
+                raise VsiDataError(f'{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}') from e
+            for index, row in enumerate(rows):
+                yield f'{name}[row {index}]', row
+            return
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise VsiDataError(f'{path}: line {number} is not valid JSON ({e.msg} at column {e.colno})') from e
+            yield f'{name}:line {number}', row
+
+
+def detect_layout(row: dict) -> str | None:
+    """`swift`, `conversations`, `benchmark` or None."""
+    if 'messages' in row:
+        return 'swift'
+    if 'conversations' in row:
+        return 'conversations'
+    if 'question' in row:
+        return 'benchmark'
+    return None
+
+
+def parse_prompt(text: str) -> tuple[str, list[str] | None]:
+    """(question, options or None) from a prompt in the official layout, with or without media tags.
+
+    Removes the media tags, the leading pre-prompt, one trailing known instruction line and the options block
+    (an `Options:` line and the lines after it, or else trailing `A. ...` lines). Multi-line questions keep their
+    inner line breaks.
+    """
+    lines = _MEDIA_TAG_RE.sub('', text).strip().split('\n')
+    if lines and lines[0].strip() == PRE_PROMPT:
+        lines = lines[1:]
+    elif lines and lines[0].startswith(PRE_PROMPT + ' '):
+        lines[0] = lines[0][len(PRE_PROMPT) :].strip()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and lines[-1].strip().lower().rstrip('.') in _INSTRUCTION_LINES:
+        lines.pop()
+    options = None
+    header = [i for i, line in enumerate(lines) if line.strip().lower() == 'options:']
+    if header:
+        options = [line.strip() for line in lines[header[-1] + 1 :] if line.strip()]
+        lines = lines[: header[-1]]
+    else:
+        start = len(lines)
+        while start > 0 and _OPTION_LINE_RE.match(lines[start - 1]):
+            start -= 1
+        letters = [_OPTION_LINE_RE.match(line).group(1) for line in lines[start:]]
+        if len(letters) >= 2 and letters == [chr(ord('A') + i) for i in range(len(letters))]:
+            options = [line.strip() for line in lines[start:]]
+            lines = lines[:start]
+    return '\n'.join(lines).strip(), options
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string field as text (numbers as their JSON text), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return _number_text(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _number_text(value: int | float) -> str | None:
+    if isinstance(value, int):
+        return str(value)
+    return repr(value) if math.isfinite(value) else None
+
+
+def _stem_path(path: str) -> str:
+    """`scannet/scene0000_00.mp4` -> `scannet/scene0000_00` (the extractor's folder for that video)."""
+    return os.path.splitext(os.path.normpath(path))[0]
+
+
+def _first_string(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
+        return value[0]
+    return None
+
+
+def _turns(messages: Any, location: str) -> tuple[str, str | None]:
+    """(user text, answer text or None) of a one-question conversation, in either role naming."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise VsiDataError(f'{location}: conversation is not a list of objects')
+    user, answer = None, None
+    for message in messages:
+        role = message.get('role', message.get('from'))
+        content = message.get('content', message.get('value'))
+        if role in ('user', 'human') and user is None:
+            user = content
+        elif role in ('assistant', 'gpt') and user is not None and answer is None:
+            answer = content
+    if not isinstance(user, str):
+        raise RowSkipped('missing_field', 'no user turn')
+    return user, _text(answer)
+
+
+def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[str, Question]:
+    """(layout, Question) for one input row. Raises RowSkipped for a row that cannot be used as it is."""
+    if not isinstance(row, dict):
+        raise VsiDataError(f'{location}: expected a JSON object, got {type(row).__name__}')
+    layout = detect_layout(row)
+    if layout is None:
+        raise RowSkipped('unknown_layout', 'no `question`, `conversations` or `messages` field')
+    scene = _text(row.get('scene_name'))
+    video = None
+    options = row.get('options')
+    if layout == 'benchmark':
+        question = _text(row.get('question'))
+        answer = _text(row.get('mc_answer')) or _text(row.get('ground_truth'))
+    elif layout == 'conversations':
+        prompt, answer = _turns(row['conversations'], location)
+        question, parsed = parse_prompt(prompt)
+        options = parsed or options
+        video = _first_string(row.get('video'))
+    else:
+        prompt, answer = _turns(row['messages'], location)
+        question, parsed = parse_prompt(prompt)
+        options = options or parsed
+        answer = _text(row.get('solution')) or answer
+        if scene is None:  # a frame sits in its scene's folder; a clip is named after its scene
+            frame, clip = _first_string(row.get('images')), _first_string(row.get('videos'))
+            if frame or clip:
+                scene = os.path.basename(os.path.dirname(frame) if frame else _stem_path(clip)) or None
+    if scene is None and video:
+        scene = os.path.basename(_stem_path(video))
+    question_type = _text(row.get('question_type'))
+    for name, value in (
+        ('scene_name', scene),
+        ('question_type', question_type),
+        ('question', question),
+        ('answer', answer),
+    ):
+        if not value:
+            raise RowSkipped('missing_field', f'no {name}')
+    options, letters = _check_options(question_type, options)
+    solution = _check_answer(question_type, answer, options, letters)
+    identifier = _text(row.get('id')) or f'{source}:{index}'
+    dataset = _text(row.get('dataset')) or _text(row.get('data_source'))
+    return layout, Question(identifier, scene, question_type, question, options, solution, dataset, video, location)
+
+
+def _check_options(question_type: str, options: Any) -> tuple[list[str] | None, list[str]]:
+    """(options, their letters) for a multiple-choice question, (None, []) for a numeric one."""
+    if not prompt_is_multiple_choice(question_type, options):
+        return None, []
+    if not isinstance(options, (list, tuple)) or not options or not all(isinstance(o, str) for o in options):
+        raise RowSkipped('bad_options', f'{question_type} question without a list of options')
+    options = [option.strip() for option in options]
+    letters = option_letters(options)
+    if len(letters) != len(options) or len(set(letters)) != len(letters):
+        raise RowSkipped('bad_options', f'options are not all written as distinct `A. text`: {options}')
+    return options, letters
+
+
+def _check_answer(question_type: str, answer: str, options: list[str] | None, letters: list[str]) -> str:
+    """The answer as the option letter (from `B`, `b`, `(B).`, `B. lamp` or `lamp`), or the number as given."""
+    if options is not None:
+        core = answer.strip('()[]. ')
+        if len(core) == 1 and core.upper() in letters:
+            return core.upper()
+        for letter, option in zip(letters, options, strict=True):
+            text = option.split('.', 1)[1].strip().lower()
+            if answer.lower() in (option.lower(), text):
+                return letter
+        raise RowSkipped('answer_not_in_options', f'answer {answer!r} is none of {options}')
+    try:
+        value = float(answer)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise RowSkipped('non_numeric_answer', f'{question_type} answer {answer!r} is not a number')
+    return answer
+
+
+def load_scene_names(path: str) -> set[str]:
+    """Scene names to exclude: a text list (one a line, `#` comments) or rows in any supported layout."""
+    if path.lower().endswith(_TEXT_LIST_EXTENSIONS):
+        with open(path, encoding='utf-8') as f:
+            names = (line.split('#', 1)[0].strip() for line in f)
+            return {name for name in names if name}
+    scenes = set()
+    for location, row in read_rows(path):
+        if not isinstance(row, dict):
+            raise VsiDataError(f'{location}: expected a JSON object, got {type(row).__name__}')
+        scene = _text(row.get('scene_name'))
+        video = _first_string(row.get('video'))
+        if scene is None and video:
+            scene = os.path.basename(_stem_path(video))
+        if scene is None:
+            raise VsiDataError(f'{location}: no scene_name (nor video) to exclude')
+        scenes.add(scene)
+    return scenes
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Frames and clips
+# ----------------------------------------------------------------------------------------------------------
+
+
+class FrameIndex:
+    """Finds each scene's frame folder and picks its frames; every directory is listed once."""
+
+    def __init__(self, frames_dir: str, num_frames: int, allow_fewer: bool):
+        self.frames_dir = os.path.abspath(frames_dir)
+        self.num_frames = num_frames
+        self.allow_fewer = allow_fewer
+        self._listing: dict[str, list[str] | None] = {}
+        self._chosen: dict[str, list[str]] = {}
+        self._nested: dict[str, list[str]] | None = None
+        self.fewer: dict[str, int] = {}  # folder -> frames found, when fewer than asked were allowed
+
+    def _frames_in(self, folder: str) -> list[str] | None:
+        if folder not in self._listing:
+            try:
+                with os.scandir(os.path.join(self.frames_dir, folder)) as entries:
+                    found = [(int(m.group(1)), e.name) for e in entries if (m := _FRAME_RE.match(e.name))]
+            except (FileNotFoundError, NotADirectoryError):
+                found = []
+            self._listing[folder] = [name for _, name in sorted(found)] or None
+        return self._listing[folder]
+
+    def _scene_folders(self, scene: str) -> list[str]:
+        """`<dataset>/<scene>` folders with frames, for rows that do not say their dataset."""
+        if self._nested is None:
+            self._nested = defaultdict(list)
+            with os.scandir(self.frames_dir) as top:
+                for entry in top:
+                    if entry.is_dir():
+                        with os.scandir(entry.path) as inner:
+                            for sub in inner:
+                                if sub.is_dir():
+                                    self._nested[sub.name].append(f'{entry.name}/{sub.name}')
+        return [folder for folder in self._nested.get(scene, []) if self._frames_in(folder)]
+
+    def locate(self, question: Question) -> str:
+        """The folder (relative to frames_dir) holding the question's frames. Raises RowSkipped if none."""
+        candidates = []
+        if question.video and not os.path.isabs(question.video):
+            candidates.append(_stem_path(question.video))
+        if question.dataset:
+            candidates.append(f'{question.dataset}/{question.scene_name}')
+        candidates.append(question.scene_name)
+        for folder in candidates:
+            if self._frames_in(folder):
+                return folder
+        nested = self._scene_folders(question.scene_name)
+        if len(nested) == 1:
+            return nested[0]
+        where = ' or '.join(os.path.join(self.frames_dir, c) for c in candidates)
+        if nested:
+            raise RowSkipped(
+                'missing_frames',
+                f'scene {question.scene_name!r} has frames in several folders '
+                f'({", ".join(nested)}); give the row a dataset',
+            )
+        raise RowSkipped('missing_frames', f'no frames for scene {question.scene_name!r} in {where}')
+
+    def choose(self, folder: str, scene: str, location: str = '') -> list[str]:
+        """The file names of the frames to use: an even subset when there are more than asked."""
+        if folder not in self._chosen:
+            names = self._frames_in(folder)
+            if len(names) < self.num_frames:
+                if not self.allow_fewer:
+                    where = os.path.join(self.frames_dir, folder)
+                    raise VsiDataError(
+                        f'{location}: scene {scene!r} has only {len(names)} frames in {where} but --num_frames '
+                        f'is {self.num_frames}; extract more frames or pass --allow_fewer_frames'
+                    )
+                self.fewer[folder] = len(names)
+                chosen = names
+            else:
+                chosen = [names[i] for i in sample_indices(len(names), self.num_frames)]
+            self._chosen[folder] = chosen
+        return self._chosen[folder]
+
+
+def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:
+    """Encode frames as a constant-frame-rate H.264 clip (atomically); returns the number of frames written.
+
+    An odd count gets its last frame repeated: Qwen3-VL reads clips in pairs of frames (qwen-vl-utils rounds the
+    frame count down to even), so an odd last frame would otherwise be dropped. Frames of another size than the
+    first are resized to it; yuv420p needs even sides, so an odd side loses its last pixel row or column.
+    """
+    import av
+    import numpy as np
+    from PIL import Image
+
+    images = [Image.open(path).convert('RGB') for path in frame_paths]
+    width, height = images[0].size
+    width, height = width - width % 2, height - height % 2
+    if width < 2 or height < 2:
+        raise VsiDataError(f'frame {frame_paths[0]} is too small for a video clip ({images[0].size})')
+    if len(images) % 2:
+        images.append(images[-1])
+    os.makedirs(os.path.dirname(clip_path) or '.', exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix='.mp4', dir=os.path.dirname(clip_path) or '.')
+    os.close(fd)
+    try:
+        with av.open(tmp, 'w', format='mp4') as container:
+            stream = container.add_stream('libx264', rate=Fraction(fps).limit_denominator(1000))
+            stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
+            # No B-frames: every reader (decord, torchvision, torchcodec) then maps index i to frame i.
+            stream.options = {'crf': str(CLIP_CRF), 'preset': 'veryfast', 'bf': '0'}
+            for image in images:
+                if image.size != (width, height):
+                    image = (
+                        image.resize((width, height), Image.BICUBIC)
+                        if image.size != images[0].size
+                        else image.crop((0, 0, width, height))
+                    )
+                frame = av.VideoFrame.from_ndarray(np.asarray(image), format='rgb24')
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+        os.replace(tmp, clip_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return len(images)
+
+
+def video_env(num_frames: int, fps: float = DEFAULT_VIDEO_FPS) -> dict[str, str]:
+    """Environment for swift's Qwen3-VL template (qwen-vl-utils) under which every frame of our clips is read.
+
+    qwen-vl-utils samples `frames / clip_fps * FPS` frames, at most FPS_MAX_FRAMES, rounded down to even: with FPS
+    equal to the clip's rate and FPS_MAX_FRAMES at least the (even) clip length, that is every frame. The values
+    returned are the least that work; a larger FPS_MAX_FRAMES (the default is 768) works too.
+    """
+    return {'FPS': f'{fps:g}', 'FPS_MAX_FRAMES': str(num_frames + num_frames % 2)}
+
+
+class MediaWriter:
+    """Turns a scene's chosen frames into the row's `images` or `videos` value, cached per scene folder."""
+
+    def __init__(self, config: PreprocessConfig, index: FrameIndex, summary: Summary):
+        self.config = config
+        self.index = index
+        self.summary = summary
+        self._values: dict[str, list[str]] = {}
+        self._base = os.path.abspath(config.base_dir)
+
+    def _path(self, absolute: str) -> str:
+        return absolute if self.config.path_mode == 'absolute' else os.path.relpath(absolute, self._base)
+
+    def value(self, folder: str, scene: str) -> list[str]:
+        if folder not in self._values:
+            names = self.index.choose(folder, scene)
+            source = os.path.join(self.index.frames_dir, folder)
+            if self.config.media == 'image':
+                prefix = self._path(source)
+                self._values[folder] = [os.path.join(prefix, name) for name in names]
+            else:
+                self._values[folder] = [self._path(self._clip(source, folder, names))]
+        return self._values[folder]
+
+    def _clip(self, source: str, folder: str, names: list[str]) -> str:
+        frames = [os.path.join(source, name) for name in names]
+        clip = os.path.join(
+            os.path.abspath(self.config.clips_dir),
+            f'{folder}_k{self.config.num_frames}_fps{self.config.video_fps:g}.mp4',
+        )
+        # A clip from an earlier run is reused unless one of its frames was written after it.
+        if os.path.exists(clip) and os.path.getmtime(clip) >= max(os.path.getmtime(f) for f in frames):
+            self.summary.clips_reused += 1
+        else:
+            write_clip(frames, clip, self.config.video_fps)
+            self.summary.clips_written += 1
+        return clip
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Conversion
+# ----------------------------------------------------------------------------------------------------------
+
+
+def make_row(question: Question, media: list[str], config: PreprocessConfig) -> dict[str, Any]:
+    """The swift row for one question: media tags then the prompt; the bare answer as the assistant turn."""
+    prompt = build_prompt(question.question, question.question_type, question.options, config.prompt_style)
+    tags = '<video>' if config.media == 'video' else '<image>' * len(media)
+    return {
+        'messages': [{'role': 'user', 'content': tags + prompt}, {'role': 'assistant', 'content': question.solution}],
+        ('videos' if config.media == 'video' else 'images'): media,
+        'solution': question.solution,
+        'question_type': question.question_type,
+        'options': question.options,
+        'id': question.id,
+        'scene_name': question.scene_name,
+    }
+
+
+def _selected(question_type: str, wanted: Sequence[str] | None) -> bool:
+    return wanted is None or question_type in wanted or base_question_type(question_type) in wanted
+
+
+def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[dict[str, Any]], Summary]:
+    """Read every input file and return (swift rows, summary). Raises VsiDataError on malformed input, on a scene
+    with fewer frames than asked (unless allowed) and, under `config.strict`, on any skipped row."""
+    started = time.perf_counter()
+    summary = Summary(inputs=[os.path.abspath(p) for p in input_paths])
+    index = FrameIndex(config.frames_dir, config.num_frames, config.allow_fewer_frames)
+    layouts: Counter = Counter()
+    kept: list[tuple[Question, str]] = []
+    for path in input_paths:
+        source = os.path.splitext(os.path.basename(path))[0]
+        rows = read_rows(path)
+        for number, (location, row) in enumerate(
+            tqdm(rows, desc=os.path.basename(path), unit=' rows', disable=not config.progress, mininterval=1.0)
+        ):
+            summary.rows_read += 1
+            try:
+                layout, question = row_to_question(row, location, number, source)
+                layouts[layout] += 1
+                if question.scene_name in config.exclude_scenes:
+                    summary.count(summary.dropped, 'excluded_scene', location, f'scene {question.scene_name!r}')
+                    continue
+                if not _selected(question.question_type, config.question_types):
+                    summary.count(summary.dropped, 'question_type_not_selected', location, question.question_type)
+                    continue
+                folder = index.locate(question)
+                index.choose(folder, question.scene_name, location)
+            except RowSkipped as skip:
+                if config.strict:
+                    raise VsiDataError(f'{location}: {skip.reason}: {skip.detail} (--strict)') from None
+                summary.count(summary.skipped, skip.reason, location, skip.detail)
+                continue
+            kept.append((question, folder))
+
+    if config.shuffle:
+        random.Random(config.seed).shuffle(kept)
+    if config.max_per_type is not None:
+        taken: Counter = Counter()
+        capped = []
+        for question, folder in kept:
+            taken[question.question_type] += 1
+            if taken[question.question_type] > config.max_per_type:
+                summary.count(summary.dropped, 'over_max_per_type', question.location, question.question_type)
+            else:
+                capped.append((question, folder))
+        kept = capped
+
+    media = MediaWriter(config, index, summary)
+    rows = [
+        make_row(q, media.value(folder, q.scene_name), config)
+        for q, folder in tqdm(kept, desc='rows', unit=' rows', disable=not config.progress or config.media == 'image')
+    ]
+
+    summary.written = len(rows)
+    summary.layouts = dict(layouts)
+    summary.per_type = dict(Counter(q.question_type for q, _ in kept))
+    summary.unknown_question_types = {t: n for t, n in summary.per_type.items() if t not in KNOWN_QUESTION_TYPES}
+    summary.scenes = len({folder for _, folder in kept})
+    summary.scenes_with_fewer_frames = sorted(index.fewer)
+    if config.question_types:
+        found = {t for q, _ in kept for t in (q.question_type, base_question_type(q.question_type))}
+        summary.question_types_not_found = [t for t in config.question_types if t not in found]
+    if config.media == 'video':
+        summary.video_env = video_env(config.num_frames, config.video_fps)
+    settings = asdict(config)
+    settings['exclude_scenes'] = len(config.exclude_scenes)
+    summary.settings = settings
+    summary.seconds = time.perf_counter() - started
+    summary.rows_per_second = summary.rows_read / max(summary.seconds, 1e-9)
+    return rows, summary
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Output
+# ----------------------------------------------------------------------------------------------------------
+
+
+def write_text_atomic(path: str, chunks: Iterable[str]) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see a half-written file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + '.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def summary_path(output_path: str) -> str:
+    """`data/train.jsonl` -> `data/train.summary.json`."""
+    return os.path.splitext(output_path)[0] + '.summary.json'
+
+
+def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessConfig) -> Summary:
+    """Convert the inputs, write the JSONL and its summary (both atomically) and return the summary."""
+    rows, summary = convert(input_paths, config)
+    if not rows:
+        raise VsiDataError('no rows to write: ' + '; '.join(summary.lines()))
+    summary.output = os.path.abspath(output_path)
+    write_text_atomic(output_path, (json.dumps(row, ensure_ascii=False) + '\n' for row in rows))
+    write_text_atomic(summary_path(output_path), [json.dumps(asdict(summary), indent=2, ensure_ascii=False) + '\n'])
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        '--input_path',
+        nargs='+',
+        required=True,
+        help='QA files: JSON, JSONL or parquet, in the benchmark, conversations or swift layout.',
+    )
+    parser.add_argument(
+        '--frames_dir',
+        required=True,
+        help='Output folder of extract_frames.py (<dataset>/<scene>/frame_0000.jpg or <scene>/...).',
+    )
+    parser.add_argument('--output_path', required=True, help='The swift JSONL to write.')
+    parser.add_argument(
+        '--num_frames', type=int, default=32, help='Frames per question; an even subset when more were extracted.'
+    )
+    parser.add_argument(
+        '--allow_fewer_frames',
+        action='store_true',
+        help='Use all frames of a scene that has fewer than --num_frames instead of failing.',
+    )
+    parser.add_argument(
+        '--prompt_style',
+        choices=PROMPT_STYLES,
+        default='direct',
+        help='direct: the official VSI-Bench prompt; think: reasoning in <think>, answer in <answer>.',
+    )
+    parser.add_argument(
+        '--media',
+        choices=MEDIA_MODES,
+        default='image',
+        help='image: one <image> per frame; video: the frames as one clip and one <video> tag.',
+    )
+    parser.add_argument(
+        '--path_mode',
+        choices=PATH_MODES,
+        default='relative',
+        help="Media paths relative to the output file's folder (portable) or absolute.",
+    )
+    parser.add_argument(
+        '--clips_dir', default=None, help='Where --media video writes its clips (default: clips/ next to the output).'
+    )
+    parser.add_argument(
+        '--video_fps',
+        type=float,
+        default=DEFAULT_VIDEO_FPS,
+        help='Frame rate of the clips; train with the FPS environment variable set to the same.',
+    )
+    parser.add_argument(
+        '--exclude_scenes',
+        nargs='+',
+        default=[],
+        help='Files whose scenes are dropped (benchmark rows in any layout, or a .txt list).',
+    )
+    parser.add_argument(
+        '--question_types',
+        nargs='+',
+        default=None,
+        help='Keep only these question types (a benchmark type also keeps its training variants).',
+    )
+    parser.add_argument('--max_per_type', type=int, default=None, help='Keep at most this many questions per type.')
+    parser.add_argument('--shuffle', action='store_true', help='Shuffle the rows (before --max_per_type).')
+    parser.add_argument('--seed', type=int, default=42, help='Seed for --shuffle.')
+    parser.add_argument(
+        '--strict',
+        action='store_true',
+        help=f'Fail on the first row skipped for a problem ({", ".join(SKIP_REASONS)}); rows dropped by choice '
+        f'({", ".join(DROP_REASONS)}) are only counted.',
+    )
+    parser.add_argument('--no_progress', action='store_true', help='No progress bars.')
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        excluded: set[str] = set()
+        for path in args.exclude_scenes:
+            excluded |= load_scene_names(path)
+        config = PreprocessConfig(
+            frames_dir=args.frames_dir,
+            num_frames=args.num_frames,
+            prompt_style=args.prompt_style,
+            media=args.media,
+            path_mode=args.path_mode,
+            base_dir=os.path.dirname(os.path.abspath(args.output_path)),
+            clips_dir=args.clips_dir,
+            video_fps=args.video_fps,
+            allow_fewer_frames=args.allow_fewer_frames,
+            exclude_scenes=frozenset(excluded),
+            question_types=tuple(args.question_types) if args.question_types else None,
+            max_per_type=args.max_per_type,
+            shuffle=args.shuffle,
+            seed=args.seed,
+            strict=args.strict,
+            progress=not args.no_progress,
+        )
+        summary = preprocess(args.input_path, args.output_path, config)
+    except (VsiDataError, OSError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    print('\n'.join(summary.lines()))
+    print(f'summary: {summary_path(args.output_path)}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The preprocessed rows load through ms-swift's own dataset loader and Qwen3-VL template, and vsi_dataset.py works.
+
+The template is swift's real `qwen3_vl` template on the real Qwen3-VL processor classes (the tiny model of
+tests/conftest.py), so these tests see the token layout a training run sees: one vision block per `<image>` tag
+with as many pad tokens as the processor's grid says, and every frame of a `--media video` clip.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import preprocess_vsi_data as pp
+
+IMAGE_PAD, VIDEO_PAD, VISION_START, VISION_END = 151655, 151656, 151652, 151653
+MC_ROW = {
+    'id': 1,
+    'dataset': 'scannet',
+    'scene_name': 'scene0001_00',
+    'question_type': 'object_rel_distance',
+    'question': 'Which of these objects (chair, lamp) is the closest to the bed?',
+    'options': ['A. chair', 'B. lamp'],
+    'ground_truth': 'A',
+}
+NUMERIC_ROW = {
+    'id': 2,
+    'dataset': 'arkitscenes',
+    'scene_name': '41069025',
+    'question_type': 'object_size_estimation',
+    'question': 'What is the length of the longest dimension of the bed, measured in centimeters?',
+    'options': None,
+    'ground_truth': '203',
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    # swift's loaders cache under MODELSCOPE_CACHE; the same pixel budget as tests/test_tiny_model.py, because
+    # swift applies the Qwen image settings once per process.
+    monkeypatch.setenv('MODELSCOPE_CACHE', str(tmp_path / 'ms_cache'))
+    monkeypatch.setenv('MAX_PIXELS', '4096')
+    for name in pp_env_names():
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv('ROOT_IMAGE_DIR', raising=False)
+
+
+def pp_env_names():
+    return (
+        'VSI_TRAIN_JSONL',
+        'VSI_RAW_QA',
+        'VSI_FRAMES_DIR',
+        'VSI_NUM_FRAMES',
+        'VSI_PROMPT_STYLE',
+        'VSI_MEDIA',
+        'VSI_EXCLUDE_SCENES',
+        'VSI_CLIPS_DIR',
+        'VSI_ALLOW_FEWER_FRAMES',
+    )
+
+
+@pytest.fixture(scope='module')
+def template(tiny_model_dir):
+    from swift.model import get_processor
+    from swift.template import get_template
+
+    os.environ.setdefault('MAX_PIXELS', '4096')  # before the processor is built (see `isolated`)
+    processor = get_processor(str(tiny_model_dir), model_type='qwen3_vl', download_model=False)
+    return get_template(processor)
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    """Frames for two scenes (nested layout for one, flat for the other) and a question file."""
+    for folder, count in (('frames/scannet/scene0001_00', 12), ('frames/41069025', 9)):
+        (tmp_path / folder).mkdir(parents=True)
+        for i in range(count):
+            Image.new('RGB', (80, 60), (20 * i, 100, 255 - 20 * i)).save(tmp_path / folder / f'frame_{i:04d}.jpg')
+    (tmp_path / 'qa.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in (MC_ROW, NUMERIC_ROW)), encoding='utf-8')
+    return tmp_path
+
+
+def preprocess(data: Path, output: str, **kwargs) -> Path:
+    path = data / 'out' / output
+    cfg = pp.PreprocessConfig(frames_dir=str(data / 'frames'), base_dir=str(path.parent), progress=False, **kwargs)
+    pp.preprocess([str(data / 'qa.jsonl')], str(path), cfg)
+    return path
+
+
+def load(dataset: str):
+    from swift.dataset import load_dataset
+
+    # remove_unused_columns=False is what `swift rlhf` uses, so the reward sees solution/options/...
+    train, val = load_dataset(dataset, remove_unused_columns=False)
+    assert val is None
+    return [dict(row) for row in train]
+
+
+def runs(ids: list, token: int) -> list:
+    """Lengths of the consecutive runs of `token` in ids."""
+    lengths, current = [], 0
+    for i in [*ids, None]:
+        if i == token:
+            current += 1
+        elif current:
+            lengths.append(current)
+            current = 0
+    return lengths
+
+
+def check_image_row(template, row: dict, num_frames: int) -> None:
+    encoded = template.encode(row)
+    ids, grid = encoded['input_ids'], encoded['image_grid_thw']
+    merge = template.processor.image_processor.merge_size**2
+    assert row['messages'][0]['content'].count('<image>') == len(row['images']) == num_frames
+    assert ids.count(VISION_START) == ids.count(VISION_END) == num_frames == len(grid)
+    # Each image block holds exactly the tokens the processor's grid for that image stands for.
+    assert runs(ids, IMAGE_PAD) == [int(g.prod()) // merge for g in grid]
+    assert encoded['pixel_values'].shape[0] == int(grid.prod(-1).sum())
+
+
+def test_image_rows_load_and_line_up_with_relative_paths(template, data, tmp_path, monkeypatch):
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    expected = [json.loads(line) for line in output.read_text().splitlines()]
+    elsewhere = tmp_path / 'some' / 'other' / 'dir'  # from here `../frames/...` does not exist
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    rows = load(str(output))
+    assert [r['id'] for r in rows] == ['1', '2']
+    for row, want in zip(rows, expected, strict=True):
+        assert row['messages'] == want['messages']
+        assert [image['path'] for image in row['images']] == want['images']  # still relative
+        for key in ('solution', 'question_type', 'options', 'scene_name'):
+            assert row[key] == want[key]
+    # swift opens relative paths from the working directory, else from ROOT_IMAGE_DIR.
+    with pytest.raises(Exception):  # noqa: B017 - PIL's error for a path it cannot open varies by version
+        template.encode(rows[0])
+    monkeypatch.setenv('ROOT_IMAGE_DIR', str(output.parent))
+    for row in rows:
+        check_image_row(template, row, 4)
+
+
+@pytest.mark.parametrize('num_frames', [8, 5])
+def test_every_frame_of_a_clip_reaches_qwen3_vl(template, data, monkeypatch, num_frames):
+    from qwen_vl_utils import vision_process
+
+    output = preprocess(data, 'video.jsonl', num_frames=num_frames, media='video')
+    monkeypatch.chdir(output.parent)  # relative clip paths open from the working directory
+    rows = load(str(output))
+    assert vision_process.FPS == pp.DEFAULT_VIDEO_FPS  # swift's default, which the clips are written for
+    for row in rows:
+        assert row['messages'][0]['content'].startswith('<video>') and len(row['videos']) == 1
+        encoded = template.encode(row)
+        grid = encoded['video_grid_thw']
+        frames_seen = int(grid[0][0]) * template.processor.video_processor.temporal_patch_size
+        assert frames_seen == num_frames + num_frames % 2
+        merge = template.processor.image_processor.merge_size**2
+        ids = encoded['input_ids']
+        # Qwen3-VL writes one timestamped block per pair of frames.
+        assert runs(ids, VIDEO_PAD) == [int(grid[0][1] * grid[0][2]) // merge] * int(grid[0][0])
+        assert IMAGE_PAD not in ids
+
+
+def test_custom_register_path_vsi_train(template, data, tmp_path, monkeypatch):
+    from swift.utils import import_external_file
+
+    import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))  # what --custom_register_path does
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    expected = [json.loads(line) for line in output.read_text().splitlines()]
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
+    monkeypatch.chdir(tmp_path / 'frames')  # anywhere; no ROOT_IMAGE_DIR needed
+    rows = load('vsi_train')
+    assert [r['messages'] for r in rows] == [r['messages'] for r in expected]
+    assert [r['solution'] for r in rows] == ['A', '203']
+    for row, want in zip(rows, expected, strict=True):
+        paths = [image['path'] for image in row['images']]
+        assert paths == [os.path.normpath(output.parent / p) for p in want['images']]
+        check_image_row(template, row, 4)
+
+    video = preprocess(data, 'video.jsonl', num_frames=6, media='video')
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(video))
+    video_rows = load('vsi_train')
+    assert all(os.path.isabs(r['videos'][0]) and os.path.isfile(r['videos'][0]) for r in video_rows)
+    assert int(template.encode(video_rows[0])['video_grid_thw'][0][0]) == 3
+
+
+def test_custom_register_path_vsi_raw_converts_with_the_script_code(template, data, monkeypatch):
+    from swift.utils import import_external_file
+
+    import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
+    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
+    with pytest.raises(ValueError, match='VSI_FRAMES_DIR'):
+        load('vsi_raw')
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '6')
+    monkeypatch.setenv('VSI_PROMPT_STYLE', 'think')
+    rows = load('vsi_raw')
+    script = preprocess(data, 'think.jsonl', num_frames=6, prompt_style='think', path_mode='absolute')
+    expected = [json.loads(line) for line in script.read_text().splitlines()]
+    assert [r['messages'] for r in rows] == [r['messages'] for r in expected]
+    assert [[i['path'] for i in r['images']] for r in rows] == [r['images'] for r in expected]
+    assert [(r['solution'], r['options'], r['id']) for r in rows] == [('A', MC_ROW['options'], '1'), ('203', None, '2')]
+    for row in rows:
+        check_image_row(template, row, 6)
+
+    exclude = data / 'test_scenes.txt'
+    exclude.write_text('scene0001_00\n', encoding='utf-8')
+    monkeypatch.setenv('VSI_EXCLUDE_SCENES', str(exclude))
+    monkeypatch.setenv('VSI_MEDIA', 'video')
+    monkeypatch.setenv('VSI_CLIPS_DIR', str(data / 'clips'))
+    rows = load('vsi_raw')
+    assert [r['scene_name'] for r in rows] == ['41069025']
+    assert rows[0]['videos'] == [str(data / 'clips' / '41069025_k6_fps2.mp4')]
+    assert int(template.encode(rows[0])['video_grid_thw'][0][0]) == 3

@@ -1,0 +1,423 @@
+"""preprocess_vsi_data.py: every input layout, every skip reason, filters, both prompt styles and both media modes.
+
+Each test builds its own tiny frame folders (JPEGs whose grey level encodes the frame number) and question files;
+expected prompts are written out here from the official VSI-Bench wording, not taken from the code under test.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+import preprocess_vsi_data as pp
+from vsi_scoring import THINK_MCA_POST_PROMPT, THINK_NA_POST_PROMPT
+
+PRE = 'These are frames of a video.'
+NUMERIC_POST = 'Please answer the question using a single word or phrase.'
+MC_POST = "Answer with the option's letter from the given choices directly."
+GREY_STEP = 12  # frame i is filled with grey level 12 * i (JPEG keeps it within a few levels)
+
+MC_ROW = {
+    'id': 7,
+    'dataset': 'scannet',
+    'scene_name': 'scene0001_00',
+    'question_type': 'object_rel_direction_medium',
+    'question': 'If I am standing by the bed and facing the desk, is the lamp to my left, right, or back?\n'
+    'An object is to my back if I would have to turn at least 135 degrees in order to face it.',
+    'options': ['A. left', 'B. right', 'C. back'],
+    'ground_truth': 'B',
+}
+NUMERIC_ROW = {
+    'id': 8,
+    'dataset': 'scannet',
+    'scene_name': 'scene0001_00',
+    'question_type': 'object_counting',
+    'question': 'How many chair(s) are in this room?',
+    'options': None,
+    'ground_truth': '4',
+}
+
+
+def official_prompt(row: dict) -> str:
+    if row['options']:
+        return '\n'.join([PRE, row['question'], 'Options:', *row['options'], MC_POST])
+    return '\n'.join([PRE, row['question'], NUMERIC_POST])
+
+
+def make_frames(folder: Path, count: int, size: tuple = (20, 16)) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.new('RGB', size, (GREY_STEP * i,) * 3).save(folder / f'frame_{i:04d}.jpg', quality=95)
+
+
+def grey(path: Path) -> float:
+    return float(np.asarray(Image.open(os.path.normpath(path)).convert('L'), dtype=np.float64).mean())
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text(''.join(json.dumps(row) + '\n' for row in rows), encoding='utf-8')
+    return path
+
+
+def read_jsonl(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text(encoding='utf-8').splitlines()]
+
+
+def config(tmp_path: Path, **kwargs) -> pp.PreprocessConfig:
+    kwargs.setdefault('num_frames', 4)
+    kwargs.setdefault('base_dir', str(tmp_path / 'out'))
+    return pp.PreprocessConfig(frames_dir=str(tmp_path / 'frames'), progress=False, **kwargs)
+
+
+def conversations_row(row: dict, prompt: str | None = None, video: str | None = None) -> dict:
+    return {
+        'id': str(row['id']),
+        'data_source': row['dataset'],
+        'scene_name': row['scene_name'],
+        'question_type': row['question_type'],
+        'video': video or f'{row["dataset"]}/{row["scene_name"]}.mp4',
+        'conversations': [
+            {'from': 'human', 'value': '<image>\n' + (prompt or official_prompt(row))},
+            {'from': 'gpt', 'value': row['ground_truth']},
+        ],
+    }
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Path:
+    make_frames(tmp_path / 'frames' / 'scannet' / 'scene0001_00', 10)
+    return tmp_path
+
+
+def test_benchmark_rows_become_swift_rows_with_the_official_prompt(scene):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    summary = pp.preprocess([str(source)], str(output), config(scene))
+
+    rows = read_jsonl(output)
+    assert [r['id'] for r in rows] == ['7', '8']
+    mc, numeric = rows
+    assert mc['messages'] == [
+        {'role': 'user', 'content': '<image>' * 4 + official_prompt(MC_ROW)},
+        {'role': 'assistant', 'content': 'B'},
+    ]
+    assert (mc['solution'], mc['question_type'], mc['options']) == ('B', MC_ROW['question_type'], MC_ROW['options'])
+    assert mc['scene_name'] == 'scene0001_00'
+    assert numeric['messages'][0]['content'] == '<image>' * 4 + official_prompt(NUMERIC_ROW)
+    assert (numeric['solution'], numeric['options']) == ('4', None)
+    # Paths are relative to the output's folder and pick round(linspace(0, 9, 4)) = frames 0, 3, 6, 9.
+    expected = [int(i) for i in np.linspace(0, 9, 4).round()]
+    assert mc['images'] == [f'../frames/scannet/scene0001_00/frame_{i:04d}.jpg' for i in expected]
+    assert [round(grey(output.parent / p) / GREY_STEP) for p in mc['images']] == expected
+    assert summary.written == summary.rows_read == 2 and not summary.skipped
+    saved = json.loads((scene / 'out' / 'train.summary.json').read_text())
+    assert saved['written'] == 2 and saved['per_type'] == {'object_rel_direction_medium': 1, 'object_counting': 1}
+
+
+def test_absolute_paths(scene):
+    source = write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW])
+    rows, _ = pp.convert([str(source)], config(scene, path_mode='absolute', num_frames=10))
+    paths = rows[0]['images']
+    assert all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
+    assert [round(grey(Path(p)) / GREY_STEP) for p in paths] == list(range(10))
+
+
+def test_all_layouts_give_identical_rows(scene):
+    """Benchmark, conversations (VLM-3R, flat frame layout via `video`), parquet and swift rows agree."""
+    make_frames(scene / 'flat' / 'scene0001_00', 10)
+    bench = write_jsonl(scene / 'bench.jsonl', [MC_ROW, NUMERIC_ROW])
+    conv = scene / 'conv.json'
+    conv.write_text(json.dumps([conversations_row(MC_ROW), conversations_row(NUMERIC_ROW)]), encoding='utf-8')
+    parquet = scene / 'bench.parquet'
+    pq.write_table(pa.Table.from_pylist([MC_ROW, NUMERIC_ROW]), parquet)
+
+    cfg = config(scene)
+    reference, _ = pp.convert([str(bench)], cfg)
+    from_conv, summary = pp.convert([str(conv)], cfg)
+    from_parquet, _ = pp.convert([str(parquet)], cfg)
+    assert summary.layouts == {'conversations': 2}
+    assert from_conv == reference  # ids were the same strings
+    assert from_parquet == reference
+    both, summary = pp.convert([str(bench), str(conv)], cfg)  # several inputs, one output
+    assert both == reference * 2 and summary.layouts == {'benchmark': 2, 'conversations': 2}
+    # The output fed back in (swift layout) reproduces itself; so does a think-style output.
+    output = scene / 'out' / 'direct.jsonl'
+    pp.preprocess([str(bench)], str(output), cfg)
+    again, summary = pp.convert([str(output)], cfg)
+    assert summary.layouts == {'swift': 2} and again == reference
+    think_output = scene / 'out' / 'think.jsonl'
+    pp.preprocess([str(bench)], str(think_output), config(scene, prompt_style='think'))
+    assert pp.convert([str(think_output)], cfg)[0] == reference
+
+
+def test_conversation_prompts_lose_only_the_documented_parts(scene):
+    think_prompt = '\n'.join([PRE, MC_ROW['question'], 'Options:', *MC_ROW['options'], THINK_MCA_POST_PROMPT])
+    no_header = '\n'.join([MC_ROW['question'], *MC_ROW['options']])  # no pre-prompt, no `Options:`, no post-prompt
+    custom = NUMERIC_ROW['question'] + '\nCount carefully.'  # an unknown instruction stays in the question
+    rows = [
+        conversations_row(MC_ROW, think_prompt),
+        conversations_row(MC_ROW, no_header),
+        conversations_row(NUMERIC_ROW, '<video>' + PRE + ' ' + custom + '\n' + NUMERIC_POST.upper()),
+    ]
+    source = scene / 'conv.json'
+    source.write_text(json.dumps(rows), encoding='utf-8')
+    out, _ = pp.convert([str(source)], config(scene))
+    expected_mc = '<image>' * 4 + official_prompt(MC_ROW)
+    assert [r['messages'][0]['content'] for r in out] == [
+        expected_mc,
+        expected_mc,
+        '<image>' * 4 + '\n'.join([PRE, custom, NUMERIC_POST]),
+    ]
+
+
+def test_think_prompt_style(scene):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    rows, _ = pp.convert([str(source)], config(scene, prompt_style='think'))
+    mc, numeric = (r['messages'][0]['content'] for r in rows)
+    assert mc == '<image>' * 4 + '\n'.join([PRE, MC_ROW['question'], 'Options:', *MC_ROW['options']]) + (
+        '\n' + THINK_MCA_POST_PROMPT
+    )
+    assert numeric == '<image>' * 4 + '\n'.join([PRE, NUMERIC_ROW['question'], THINK_NA_POST_PROMPT])
+    assert '<think>' in THINK_MCA_POST_PROMPT and '<answer>' in THINK_NA_POST_PROMPT
+    assert [r['solution'] for r in rows] == ['B', '4']
+
+
+def test_answers_are_normalised_to_the_option_letter(scene):
+    variants = [
+        {**MC_ROW, 'id': 1, 'ground_truth': 'c'},
+        {**MC_ROW, 'id': 2, 'ground_truth': '(C).'},
+        {**MC_ROW, 'id': 3, 'ground_truth': 'back'},
+        {**MC_ROW, 'id': 4, 'ground_truth': 'C. back'},
+        {**MC_ROW, 'id': 5, 'ground_truth': 'left', 'mc_answer': 'C'},
+        {**NUMERIC_ROW, 'id': 6, 'ground_truth': 2.5},
+    ]
+    rows, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', variants))], config(scene))
+    assert [r['solution'] for r in rows] == ['C', 'C', 'C', 'C', 'C', '2.5']
+    assert [r['messages'][1]['content'] for r in rows] == ['C', 'C', 'C', 'C', 'C', '2.5']
+
+
+def test_unknown_question_types_are_written_and_reported(scene):
+    rows = [
+        {**MC_ROW, 'id': 1, 'question_type': 'object_height_order', 'ground_truth': 'A'},
+        {**NUMERIC_ROW, 'id': 2, 'question_type': 'object_height', 'ground_truth': '1.5'},
+    ]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [r['messages'][0]['content'] for r in out] == [
+        '<image>' * 4 + official_prompt(MC_ROW),
+        '<image>' * 4 + official_prompt(NUMERIC_ROW),
+    ]
+    assert [(r['solution'], r['options']) for r in out] == [('A', MC_ROW['options']), ('1.5', None)]
+    assert summary.unknown_question_types == {'object_height_order': 1, 'object_height': 1}
+
+
+BAD_ROWS = [
+    ('unknown_layout', {'id': 1, 'prompt': 'what?', 'answer': 'A'}),
+    ('missing_field', {**NUMERIC_ROW, 'scene_name': None}),
+    ('missing_field', {**NUMERIC_ROW, 'ground_truth': ''}),
+    ('bad_options', {**MC_ROW, 'options': None}),
+    ('bad_options', {**MC_ROW, 'options': ['left', 'right']}),
+    ('answer_not_in_options', {**MC_ROW, 'ground_truth': 'D'}),
+    ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': 'four'}),
+    ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': 'nan'}),
+    ('missing_frames', {**NUMERIC_ROW, 'scene_name': 'scene0404_00'}),
+]
+
+
+def test_every_skip_reason_is_counted_with_its_line(scene):
+    rows = [MC_ROW] + [row for _, row in BAD_ROWS] + [NUMERIC_ROW]
+    source = write_jsonl(scene / 'qa.jsonl', rows)
+    out, summary = pp.convert([str(source)], config(scene))
+    assert [r['id'] for r in out] == ['7', '8']
+    expected = {}
+    for reason, _ in BAD_ROWS:
+        expected[reason] = expected.get(reason, 0) + 1
+    assert summary.skipped == expected and set(expected) == set(pp.SKIP_REASONS)
+    assert summary.rows_read == len(rows) == summary.written + sum(summary.skipped.values())
+    # Rows are numbered from 1 in the file; the first bad row is line 2.
+    assert summary.examples['unknown_layout'] == ['qa.jsonl:line 2: no `question`, `conversations` or `messages` field']
+    assert summary.examples['missing_frames'][0].startswith('qa.jsonl:line 10: ')
+    assert 'scene0404_00' in summary.examples['missing_frames'][0]
+
+
+@pytest.mark.parametrize('reason,row', BAD_ROWS, ids=[f'{r}-{i}' for i, (r, _) in enumerate(BAD_ROWS)])
+def test_strict_turns_each_skip_into_an_error(scene, reason, row):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, row])
+    with pytest.raises(pp.VsiDataError, match=f'qa.jsonl:line 2: {reason}'):
+        pp.convert([str(source)], config(scene, strict=True))
+
+
+def test_fewer_frames_is_an_error_naming_the_scene_unless_allowed(scene):
+    make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 3)
+    row = {**NUMERIC_ROW, 'scene_name': 'scene0002_00'}
+    source = write_jsonl(scene / 'qa.jsonl', [row])
+    with pytest.raises(pp.VsiDataError, match=r"scene 'scene0002_00' has only 3 frames .* --allow_fewer_frames"):
+        pp.convert([str(source)], config(scene))
+    rows, summary = pp.convert([str(source)], config(scene, allow_fewer_frames=True))
+    assert [round(grey(scene / 'out' / p) / GREY_STEP) for p in rows[0]['images']] == [0, 1, 2]
+    assert rows[0]['messages'][0]['content'].startswith('<image>' * 3 + PRE)
+    assert summary.scenes_with_fewer_frames == ['scannet/scene0002_00']
+
+
+def test_malformed_input_names_file_and_line(tmp_path, scene):
+    bad_line = scene / 'bad.jsonl'
+    bad_line.write_text(json.dumps(MC_ROW) + '\n\n{"id": 3,\n', encoding='utf-8')
+    with pytest.raises(pp.VsiDataError, match='bad.jsonl: line 3 is not valid JSON'):
+        pp.convert([str(bad_line)], config(scene))
+    not_object = scene / 'bad.json'
+    not_object.write_text(json.dumps([MC_ROW, ['not', 'a', 'row']]), encoding='utf-8')
+    with pytest.raises(pp.VsiDataError, match=r'bad.json\[row 1\]: expected a JSON object'):
+        pp.convert([str(not_object)], config(scene))
+    broken = scene / 'broken.json'
+    broken.write_text('[{"id": 1},\n{"id": }]', encoding='utf-8')
+    with pytest.raises(pp.VsiDataError, match='broken.json: invalid JSON at line 2'):
+        pp.convert([str(broken)], config(scene))
+
+
+@pytest.mark.parametrize('kind', ['jsonl', 'parquet', 'txt', 'conversations'])
+def test_exclude_scenes_in_any_layout(scene, kind):
+    make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 4)
+    other = {**NUMERIC_ROW, 'id': 9, 'scene_name': 'scene0002_00'}
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW, other])
+    test_rows = [{**NUMERIC_ROW, 'id': 100}]  # a benchmark question on scene0001_00
+    if kind == 'jsonl':
+        exclude = write_jsonl(scene / 'test.jsonl', test_rows)
+    elif kind == 'parquet':
+        exclude = scene / 'test.parquet'
+        pq.write_table(pa.Table.from_pylist(test_rows), exclude)
+    elif kind == 'txt':
+        exclude = scene / 'test_scenes.txt'
+        exclude.write_text('# held-out scenes\nscene0001_00\n\n', encoding='utf-8')
+    else:
+        exclude = scene / 'test.json'
+        exclude.write_text(json.dumps([conversations_row(NUMERIC_ROW)]), encoding='utf-8')
+    excluded = pp.load_scene_names(str(exclude))
+    assert excluded == {'scene0001_00'}
+    rows, summary = pp.convert([str(source)], config(scene, exclude_scenes=frozenset(excluded)))
+    assert [r['scene_name'] for r in rows] == ['scene0002_00']
+    assert summary.dropped == {'excluded_scene': 2} and summary.rows_read == 3
+
+
+def test_question_type_filter_cap_and_seeded_shuffle(scene):
+    rows = [{**MC_ROW, 'id': i, 'question_type': 'object_rel_direction_v2'} for i in range(6)]
+    rows += [{**NUMERIC_ROW, 'id': 10 + i} for i in range(6)]
+    rows += [{**NUMERIC_ROW, 'id': 20, 'question_type': 'object_abs_distance'}]
+    source = str(write_jsonl(scene / 'qa.jsonl', rows))
+
+    # A benchmark type selects its training variants too (object_rel_direction_medium <- _v2).
+    kept, summary = pp.convert([source], config(scene, question_types=('object_rel_direction_medium', 'room_x')))
+    assert [r['id'] for r in kept] == [str(i) for i in range(6)]
+    assert summary.dropped == {'question_type_not_selected': 7}
+    assert summary.question_types_not_found == ['room_x']
+
+    capped, summary = pp.convert([source], config(scene, max_per_type=2))
+    assert [r['id'] for r in capped] == ['0', '1', '10', '11', '20']
+    assert summary.dropped == {'over_max_per_type': 8}
+
+    first, _ = pp.convert([source], config(scene, shuffle=True, seed=1))
+    again, _ = pp.convert([source], config(scene, shuffle=True, seed=1))
+    other, _ = pp.convert([source], config(scene, shuffle=True, seed=2))
+    ids = [r['id'] for r in first]
+    assert ids == [r['id'] for r in again] != [r['id'] for r in other]
+    assert sorted(ids) == sorted(str(r['id']) for r in rows) and ids != [str(r['id']) for r in rows]
+    shuffled_cap, _ = pp.convert([source], config(scene, shuffle=True, seed=1, max_per_type=2))
+    assert [r['id'] for r in shuffled_cap] == [i for i in ids if i in {r['id'] for r in shuffled_cap}]
+    assert len(shuffled_cap) == 5
+
+
+def test_output_is_written_atomically(scene, monkeypatch):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    output.parent.mkdir()
+    output.write_text('previous run\n', encoding='utf-8')
+    real_dumps = json.dumps
+    calls = []
+
+    def failing_dumps(obj, **kwargs):
+        calls.append(obj)
+        if len(calls) == 2:
+            raise OSError('disk full')
+        return real_dumps(obj, **kwargs)
+
+    monkeypatch.setattr(pp.json, 'dumps', failing_dumps)
+    with pytest.raises(OSError, match='disk full'):
+        pp.preprocess([str(source)], str(output), config(scene))
+    assert output.read_text(encoding='utf-8') == 'previous run\n'
+    assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
+
+
+def decode(path: Path) -> tuple[list, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format='gray') for f in container.decode(stream)]
+        return frames, float(stream.average_rate)
+
+
+@pytest.mark.parametrize('num_frames', [4, 5])
+def test_video_media_writes_one_clip_per_scene_and_reuses_it(scene, num_frames):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    cfg = config(scene, media='video', num_frames=num_frames)
+    rows, summary = pp.convert([str(source)], cfg)
+    assert [r['messages'][0]['content'] for r in rows] == [
+        '<video>' + official_prompt(MC_ROW),
+        '<video>' + official_prompt(NUMERIC_ROW),
+    ]
+    assert rows[0]['videos'] == rows[1]['videos'] and len(rows[0]['videos']) == 1 and 'images' not in rows[0]
+    assert (summary.clips_written, summary.clips_reused) == (1, 0)
+    frames, fps = decode(Path(os.path.normpath(scene / 'out' / rows[0]['videos'][0])))
+    expected = [int(i) for i in np.linspace(0, 9, num_frames).round()]
+    expected += expected[-1:] * (num_frames % 2)  # an odd count repeats its last frame: Qwen3-VL reads pairs
+    assert [round(float(f.mean()) / GREY_STEP) for f in frames] == expected
+    assert fps == pp.DEFAULT_VIDEO_FPS
+    assert summary.video_env == {'FPS': '2', 'FPS_MAX_FRAMES': str(len(expected))}
+
+    rows_again, summary = pp.convert([str(source)], cfg)
+    assert rows_again == rows and (summary.clips_written, summary.clips_reused) == (0, 1)
+    os.utime(scene / 'frames' / 'scannet' / 'scene0001_00' / 'frame_0000.jpg')  # frames newer than the clip
+    assert pp.convert([str(source)], cfg)[1].clips_written == 1
+
+
+def test_cli_writes_output_and_summary_and_reports_errors(scene, capsys):
+    test_row = {**NUMERIC_ROW, 'id': 3, 'scene_name': 'scene0999_00'}  # a benchmark scene: no frames needed
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW, {'id': 1}, test_row])
+    exclude = write_jsonl(scene / 'test.jsonl', [test_row])
+    output = scene / 'out' / 'train.jsonl'
+    args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+    args += ['--num_frames', '4', '--exclude_scenes', str(exclude), '--no_progress']
+    assert pp.main(args) == 0
+    printed = capsys.readouterr().out
+    assert 'wrote 2 rows' in printed and 'skipped (problems): unknown_layout 1' in printed
+    assert 'dropped (by choice): excluded_scene 1' in printed
+    saved = json.loads((scene / 'out' / 'train.summary.json').read_text())
+    assert (saved['skipped'], saved['dropped'], saved['written']) == ({'unknown_layout': 1}, {'excluded_scene': 1}, 2)
+    assert len(read_jsonl(output)) == 2
+    assert pp.main([*args, '--strict']) == 1
+    error = capsys.readouterr().err
+    assert error.startswith('error: qa.jsonl:line 3: unknown_layout') and error.count('\n') == 1
+
+
+def test_demo_question_files_agree_across_layouts(tmp_path):
+    """The synthetic demo's train.json (conversations) and train_qa.jsonl (benchmark layout) give the same rows."""
+    make_scenes = pytest.importorskip('demo.make_synthetic_scenes').make_scenes
+    from extract_frames import extract_all
+
+    make_scenes(str(tmp_path / 'scenes'), num_scenes=3, frames=16, questions_per_type=1, progress=False)
+    extract_all(tmp_path / 'frames', video_dir=tmp_path / 'scenes' / 'videos', num_frames=8, workers=1, progress=False)
+    cfg = pp.PreprocessConfig(
+        frames_dir=str(tmp_path / 'frames'),
+        num_frames=4,
+        base_dir=str(tmp_path),
+        exclude_scenes=frozenset(pp.load_scene_names(str(tmp_path / 'scenes' / 'test.jsonl'))),
+        strict=True,
+        progress=False,
+    )
+    conv, conv_summary = pp.convert([str(tmp_path / 'scenes' / 'train.json')], cfg)
+    qa, _ = pp.convert([str(tmp_path / 'scenes' / 'train_qa.jsonl')], cfg)
+    assert conv == qa and len(conv) == conv_summary.rows_read > 0
+    test_rows, test_summary = pp.convert([str(tmp_path / 'scenes' / 'test.jsonl')], cfg)
+    assert test_rows == [] and test_summary.dropped == {'excluded_scene': test_summary.rows_read}
