@@ -1,0 +1,1123 @@
+"""Evaluate a Qwen3-VL model (optionally with a LoRA adapter) on VSI-Bench exactly as the official code scores it.
+
+The last stage of the pipeline. Questions are turned into model input by `preprocess_vsi_data.py`'s own functions
+(one `<image>` per frame, then the prompt from `vsi_scoring.build_prompt`), so evaluation input equals training
+input; answers are scored by `vsi_scoring` (official metric and the reward's lenient reading side by side).
+
+Usage::
+
+    # the official protocol: 32 frames, the official prompt, greedy decoding, 16 new tokens
+    python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct --adapters output/vsi_grpo/checkpoint-500 \\
+        --dataset data/vsi_bench/test.jsonl --video_dir data/vsi_bench/videos --output_dir output/eval/grpo
+    # the same model without frames: the baseline every VSI-Bench report should show
+    python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct --dataset data/vsi_bench/test.jsonl --blind \\
+        --output_dir output/eval/blind
+    # a model trained to reason; side by side with an earlier run
+    python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct --adapters output/vsi_grpo/checkpoint-500 \\
+        --dataset data/vsi_bench/test.jsonl --frames_dir data/frames --prompt_style think \\
+        --output_dir output/eval/grpo_think --compare output/eval/base/results.json
+    # no model: rescore an existing predictions file, or compare two results files
+    python eval_vsi_bench.py --predictions output/eval/grpo/predictions.jsonl
+    python eval_vsi_bench.py --compare output/eval/base/results.json output/eval/grpo/results.json \\
+        --output_dir output/eval/compare
+
+`--dataset` takes benchmark rows (`nyu-visionx/VSI-Bench` as JSON, JSONL or parquet: id, dataset, scene_name,
+question_type, question, options, ground_truth) or swift rows written by `preprocess_vsi_data.py` (held-out
+training-style data). Frames come from `--frames_dir` (the output of `extract_frames.py`), from `--video_dir`
+(extracted once into `<output_dir>/frames` or `--frames_cache` and reused), or for swift rows from the rows' own
+`images`.
+
+Inference runs through swift's engines: vLLM (`--infer_backend vllm`, the default when vllm is installed and a GPU
+is visible) or transformers (`--infer_backend pt`). Predictions are appended to `<output_dir>/predictions.jsonl`
+after every batch, so a killed run resumes where it stopped; `run_config.json` records the protocol and a folder
+made with another model, adapter or protocol is refused unless `--overwrite`. The results are written to
+`results.json`, `results.md` and `results.png` and the table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tqdm import tqdm
+
+from extract_frames import extract_all
+from preprocess_vsi_data import (
+    FrameIndex,
+    PreprocessConfig,
+    Question,
+    RowSkipped,
+    VsiDataError,
+    make_row,
+    read_rows,
+    row_to_question,
+    write_text_atomic,
+)
+from vsi_scoring import (
+    PROMPT_STYLES,
+    REL_DIRECTION_LEVELS,
+    aggregate,
+    base_question_type,
+    category_of,
+    official_score,
+    reward_score,
+)
+
+logger = logging.getLogger('eval_vsi_bench')
+
+PREDICTIONS_NAME = 'predictions.jsonl'
+RUN_CONFIG_NAME = 'run_config.json'
+RESULTS_NAME = 'results'  # .json, .md, .png
+COMPARISON_NAME = 'comparison'  # the standalone --compare A.json B.json outputs
+DEFAULT_MAX_NEW_TOKENS = {'direct': 16, 'think': 1024}  # the official budget; room to reason
+DEFAULT_BATCH_SIZE = {'pt': 1, 'vllm': 64}  # vLLM batches inside one call, so it wants large calls
+INFER_BACKENDS = ('auto', 'pt', 'transformers', 'vllm')
+PREDICTION_FIELDS = ('id', 'question_type', 'ground_truth', 'prediction')
+# Environment variables that change what the model sees of each frame (swift's Qwen-VL image budget).
+IMAGE_ENV = ('MAX_PIXELS', 'MIN_PIXELS', 'IMAGE_MAX_TOKEN_NUM', 'IMAGE_MIN_TOKEN_NUM')
+# A run folder may only be resumed under the same protocol; other settings (batch size, limit) may change.
+PROTOCOL_FIELDS = (
+    'model',
+    'adapters',
+    'dataset_sha256',
+    'prompt_style',
+    'num_frames',
+    'max_new_tokens',
+    'blind',
+    'image_env',
+)
+# vLLM accepts only these LoRA ranks (vllm LoRAConfig.possible_max_ranks); the adapter's rank is rounded up.
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+class EvalError(Exception):
+    """A problem the user can fix (bad input, a folder from another run); the CLI prints it as one line."""
+
+
+class Engine(Protocol):
+    """What the evaluator needs of a swift inference engine (TransformersEngine, VllmEngine, or a test double)."""
+
+    def infer(self, infer_requests: list, request_config: Any = None, *, use_tqdm: bool | None = None) -> list: ...
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Questions and model input
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalItem:
+    """One question ready for the model: the swift messages and images training would have used."""
+
+    question: Question
+    messages: list[dict] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+
+def load_questions(path: str) -> tuple[list[Question], dict[str, list[str]]]:
+    """Every question of a dataset file, and for swift rows the images they carry (by question id).
+
+    Rows are read and checked by `preprocess_vsi_data` (any layout it knows); a row it would skip is an error here,
+    because a benchmark score over a silently smaller question set is not comparable. Ids must be unique: they are
+    how a resumed run knows what is done.
+    """
+    questions, row_images, seen = [], {}, {}
+    source = Path(path).stem
+    try:
+        for index, (location, row) in enumerate(read_rows(path)):
+            try:
+                layout, question = row_to_question(row, location, index, source)
+            except RowSkipped as skip:
+                raise EvalError(f'{location}: {skip.reason}: {skip.detail}') from None
+            if question.id in seen:
+                raise EvalError(
+                    f'{location}: id {question.id!r} already used at {seen[question.id]}; ids must be '
+                    'unique so that predictions can be matched to questions'
+                )
+            seen[question.id] = location
+            questions.append(question)
+            if layout == 'swift' and isinstance(row.get('images'), list):
+                row_images[question.id] = [str(image) for image in row['images']]
+    except VsiDataError as e:
+        raise EvalError(str(e)) from None
+    if not questions:
+        raise EvalError(f'{path} holds no questions')
+    return questions, row_images
+
+
+def select_questions(
+    questions: Sequence[Question], question_types: Sequence[str] | None = None, limit: int | None = None
+) -> list[Question]:
+    """The questions to evaluate.
+
+    `question_types` keeps a question whose type, benchmark type or reporting category is listed (so
+    `object_rel_direction` keeps all three levels). `limit` takes that many questions round-robin over the question
+    types, in file order within a type, so that a short run still touches every type; the choice only depends on the
+    file, so `--limit 20` followed by a full run resumes instead of starting over.
+    """
+    chosen = list(questions)
+    if question_types:
+        wanted = set(question_types)
+        chosen = [
+            q
+            for q in chosen
+            if wanted & {q.question_type, base_question_type(q.question_type), category_of(q.question_type)}
+        ]
+        if not chosen:
+            present = sorted({q.question_type for q in questions})
+            raise EvalError(f'no question has a type in --question_types {sorted(wanted)}; the dataset has {present}')
+    if limit is not None and limit < len(chosen):
+        by_type: dict[str, list[Question]] = defaultdict(list)
+        for q in chosen:
+            by_type[q.question_type].append(q)
+        queues = [iter(qs) for qs in by_type.values()]
+        taken: set[str] = set()
+        while len(taken) < limit:
+            for queue in queues:
+                q = next(queue, None)
+                if q is not None and len(taken) < limit:
+                    taken.add(q.id)
+        chosen = [q for q in chosen if q.id in taken]
+    return chosen
+
+
+def video_path(question: Question, video_dir: str) -> Path:
+    """`<video_dir>/<dataset>/<scene_name>.mp4`, the benchmark layout (or the row's own relative `video`)."""
+    if question.video:
+        return Path(video_dir) / question.video
+    if not question.dataset:
+        raise EvalError(
+            f'{question.location}: the row names no dataset, so its video under --video_dir is unknown; '
+            'extract frames with extract_frames.py and pass --frames_dir'
+        )
+    return Path(video_dir) / question.dataset / f'{question.scene_name}.mp4'
+
+
+def prepare_frames_cache(
+    questions: Sequence[Question], video_dir: str, cache_dir: str, num_frames: int, max_pixels: int | None = None
+) -> str:
+    """Extract the frames of the videos these questions need into `cache_dir` (done once, reused afterwards)."""
+    videos = sorted({video_path(q, video_dir) for q in questions})
+    missing = [str(v) for v in videos if not v.is_file()]
+    if missing:
+        raise EvalError(f'{len(missing)} video(s) missing under --video_dir {video_dir}, e.g. {missing[0]}')
+    summary = extract_all(
+        output_dir=cache_dir, videos=videos, video_dir=video_dir, num_frames=num_frames, max_pixels=max_pixels
+    )
+    if summary.failed:
+        first = summary.failures[0]
+        raise EvalError(f'{summary.failed} video(s) could not be decoded, e.g. {first["video"]}: {first["reason"]}')
+    logger.info('frames in %s: %s', cache_dir, summary)
+    return cache_dir
+
+
+def _resolve_image(path: str, dataset_dir: str) -> str:
+    """A row's image path as swift would open it: as given, else next to the dataset file (preprocess's default)."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return os.path.join(dataset_dir, path)
+
+
+def build_items(
+    questions: Sequence[Question],
+    prompt_style: str,
+    frames_root: str | None,
+    num_frames: int,
+    blind: bool = False,
+    row_images: dict[str, list[str]] | None = None,
+    dataset_dir: str = '.',
+    allow_fewer_frames: bool = False,
+) -> list[EvalItem]:
+    """Model input for each question, made by preprocessing's `make_row` (minus the answer turn).
+
+    Frames come from `frames_root` (found and subsampled by preprocessing's FrameIndex), else from the swift row's
+    own `images`; `blind` gives every question no frames and hence no `<image>` tags. Every missing frame folder is
+    reported before any inference starts.
+    """
+    # make_row reads only prompt_style and media from its config; frames_dir must merely be an existing folder.
+    config = PreprocessConfig(
+        frames_dir=frames_root or '.',
+        num_frames=num_frames,
+        prompt_style=prompt_style,
+        media='image',
+        path_mode='absolute',
+        allow_fewer_frames=allow_fewer_frames,
+        progress=False,
+    )
+    index = FrameIndex(frames_root, num_frames, allow_fewer_frames) if frames_root and not blind else None
+    items, missing = [], []
+    for q in questions:
+        images: list[str] = []
+        if index is not None:
+            try:
+                folder = index.locate(q)
+                names = index.choose(folder, q.scene_name, q.location)
+            except RowSkipped as skip:
+                missing.append(f'{q.location}: {skip.detail}')
+                continue
+            except VsiDataError as e:
+                raise EvalError(f'{q.location}: {e}') from None
+            images = [os.path.join(index.frames_dir, folder, name) for name in names]
+        elif not blind:
+            if row_images is None or q.id not in row_images:
+                missing.append(f'{q.location}: no frames (give --frames_dir or --video_dir, or --blind)')
+                continue
+            images = [_resolve_image(path, dataset_dir) for path in row_images[q.id]]
+            missing += [f'{q.location}: image {path} does not exist' for path in images if not os.path.exists(path)]
+        row = make_row(q, images, config)
+        messages = [m for m in row['messages'] if m['role'] != 'assistant']
+        items.append(EvalItem(q, messages, row['images']))
+    if missing:
+        raise EvalError(f'{len(missing)} question(s) have no frames, e.g. {missing[0]}')
+    if index is not None and index.fewer:
+        logger.warning(
+            '%d scene(s) have fewer than %d frames (allowed by --allow_fewer_frames), e.g. %s',
+            len(index.fewer),
+            num_frames,
+            next(iter(index.fewer)),
+        )
+    return items
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Run folder: configuration and predictions
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunConfig:
+    """What a run folder was made with; PROTOCOL_FIELDS must match for a resume."""
+
+    model: str
+    adapters: list[str]
+    dataset: str
+    dataset_sha256: str
+    prompt_style: str
+    num_frames: int  # frames per question asked for (swift rows without a frames source keep their own)
+    max_new_tokens: int
+    blind: bool
+    image_env: dict[str, str]
+    infer_backend: str
+    frames: str | None  # where the frames came from
+    label: str
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _local_or_hub(path: str) -> str:
+    """A local path made absolute (so a resume from another directory matches); a hub id kept as written."""
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
+def default_label(model: str, adapters: Sequence[str], blind: bool) -> str:
+    label = Path(model.rstrip('/')).name
+    if adapters:
+        parts = Path(adapters[0].rstrip('/')).parts
+        label += ' + ' + '/'.join(parts[-2:])
+    return label + (' (blind)' if blind else '')
+
+
+def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> None:
+    """Refuse to mix runs: predictions in `output_dir` must come from the same protocol (or are removed by
+    `overwrite`). Writes run_config.json."""
+    config_path = output_dir / RUN_CONFIG_NAME
+    predictions = output_dir / PREDICTIONS_NAME
+    if overwrite:
+        for name in (PREDICTIONS_NAME, RUN_CONFIG_NAME):
+            (output_dir / name).unlink(missing_ok=True)
+    elif config_path.exists():
+        try:
+            old = json.loads(config_path.read_text(encoding='utf-8'))
+        except json.JSONDecodeError as e:
+            raise EvalError(f'{config_path} is not valid JSON ({e}); pass --overwrite to start over') from None
+        new = asdict(config)
+        changed = [name for name in PROTOCOL_FIELDS if old.get(name) != new[name]]
+        if changed:
+            details = '; '.join(f'{name}: {old.get(name)!r} there, {new[name]!r} now' for name in changed)
+            raise EvalError(
+                f'{output_dir} holds a run made differently ({details}); choose another --output_dir or '
+                'pass --overwrite to discard its predictions'
+            )
+    elif predictions.exists():
+        raise EvalError(
+            f'{predictions} exists but {config_path} does not, so its protocol is unknown; choose another '
+            '--output_dir or pass --overwrite'
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(str(config_path), [json.dumps(asdict(config), indent=2, ensure_ascii=False) + '\n'])
+
+
+def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
+    """Prediction rows by id (as text). Each row needs `id`, `question_type`, `ground_truth` and `prediction`.
+
+    A last line without its newline is what a killed writer leaves: it is kept if it is a complete row and
+    otherwise ignored; with `repair` the file is cut back to its last complete row, so appending continues cleanly.
+    Any other malformed line, or an id seen twice, is an error naming the line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    data = path.read_bytes()
+    lines = data.split(b'\n')
+    rows: dict[str, dict] = {}
+    lineno_of: dict[str, int] = {}
+    keep_bytes = len(data)
+    for lineno, line in enumerate(lines, start=1):
+        unterminated = lineno == len(lines)
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError(f'expected an object, got {type(row).__name__}')
+            absent = [name for name in PREDICTION_FIELDS if name not in row]
+            if absent:
+                raise ValueError('missing ' + ', '.join(absent))
+        except ValueError as e:  # json.JSONDecodeError is a ValueError
+            if unterminated:
+                logger.warning(
+                    '%s: ignoring the cut-off last line (%d bytes); it will be predicted again', path, len(line)
+                )
+                keep_bytes = len(data) - len(line)
+                break
+            raise EvalError(f'{path}:{lineno}: not a prediction row ({e}); fix or delete the line') from None
+        key = str(row['id'])
+        if key in rows:
+            raise EvalError(f'{path}:{lineno}: id {key!r} was already predicted at line {lineno_of[key]}')
+        rows[key], lineno_of[key] = row, lineno
+    if repair and keep_bytes < len(data):
+        with open(path, 'r+b') as f:
+            f.truncate(keep_bytes)
+    elif repair and data and not data.endswith(b'\n'):  # a complete last row that lost only its newline
+        with open(path, 'ab') as f:
+            f.write(b'\n')
+    return rows
+
+
+def append_predictions(path: Path, rows: Iterable[dict]) -> None:
+    """Append rows and force them to disk, so a kill loses at most the batch in flight."""
+    with open(path, 'a', encoding='utf-8') as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + '\n')
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Inference
+# ----------------------------------------------------------------------------------------------------------
+
+
+def resolve_backend(name: str) -> str:
+    """`auto` means vLLM when it is installed and a GPU is visible, else transformers (`pt`)."""
+    if name == 'transformers':
+        return 'pt'
+    if name != 'auto':
+        return name
+    if importlib.util.find_spec('vllm') is None:
+        return 'pt'
+    import torch
+
+    return 'vllm' if torch.cuda.is_available() else 'pt'
+
+
+def adapter_rank(adapter: str) -> int | None:
+    """The LoRA rank `r` in a PEFT/swift checkpoint's adapter_config.json, or None if it has none."""
+    config = Path(adapter) / 'adapter_config.json'
+    if not config.is_file():
+        return None
+    return json.loads(config.read_text(encoding='utf-8')).get('r')
+
+
+def vllm_engine_kwargs(
+    adapters: Sequence[str],
+    model_type: str | None,
+    torch_dtype: Any,
+    max_images: int,
+    max_model_len: int | None,
+    gpu_memory_utilization: float,
+    tensor_parallel_size: int,
+    max_num_seqs: int,
+) -> dict:
+    """Keyword arguments for swift's `VllmEngine(model, **kwargs)`.
+
+    An adapter goes in `adapters`: VllmEngine then turns on `enable_lora` and sends a `LoRARequest` with every
+    request. vLLM refuses adapters above `max_lora_rank` and pre-allocates `limit_mm_per_prompt` images per prompt,
+    so both are set from the adapter and the questions; videos are never sent.
+    """
+    kwargs = {
+        'model_type': model_type,
+        'torch_dtype': torch_dtype,
+        'adapters': list(adapters),
+        'limit_mm_per_prompt': {'image': max_images, 'video': 0},
+        'max_model_len': max_model_len,
+        'gpu_memory_utilization': gpu_memory_utilization,
+        'tensor_parallel_size': tensor_parallel_size,
+        'max_num_seqs': max_num_seqs,
+    }
+    if adapters:
+        rank = adapter_rank(adapters[0]) or VLLM_LORA_RANKS[0]
+        fitting = [r for r in VLLM_LORA_RANKS if r >= rank]
+        if not fitting:
+            raise EvalError(
+                f'adapter {adapters[0]} has LoRA rank {rank}, above what vLLM supports '
+                f'({VLLM_LORA_RANKS[-1]}); use --infer_backend pt or merge the adapter'
+            )
+        kwargs['max_lora_rank'] = fitting[0]
+    return kwargs
+
+
+def make_engine(args: argparse.Namespace, backend: str, max_images: int) -> Engine:
+    """swift's inference engine for `args.model` with `args.adapters` (imported here: both pull in torch)."""
+    import torch
+
+    torch_dtype = getattr(torch, args.torch_dtype) if args.torch_dtype else None
+    adapters = args.adapters or []
+    if backend == 'vllm':
+        from swift.infer_engine import VllmEngine  # needs vllm, a GPU-only dependency
+
+        return VllmEngine(
+            args.model,
+            **vllm_engine_kwargs(
+                adapters,
+                args.model_type,
+                torch_dtype,
+                max_images,
+                args.max_model_len,
+                args.gpu_memory_utilization,
+                args.tensor_parallel_size,
+                args.batch_size,
+            ),
+        )
+    from swift.infer_engine import TransformersEngine
+
+    return TransformersEngine(
+        args.model,
+        adapters=adapters or None,
+        model_type=args.model_type,
+        torch_dtype=torch_dtype,
+        max_batch_size=args.batch_size,
+    )
+
+
+def prediction_row(item: EvalItem, response: Any) -> dict:
+    q = item.question
+    usage = getattr(response, 'usage', None)
+    return {
+        'id': q.id,
+        'question_type': q.question_type,
+        'ground_truth': q.solution,
+        'options': q.options,
+        'prediction': response.choices[0].message.content,
+        'dataset': q.dataset,
+        'scene_name': q.scene_name,
+        'num_images': len(item.images),
+        'prompt_tokens': getattr(usage, 'prompt_tokens', None),
+    }
+
+
+def run_inference(
+    engine: Engine, items: Sequence[EvalItem], predictions_path: Path, max_new_tokens: int, batch_size: int
+) -> int:
+    """Predict every item with greedy decoding, appending each batch to `predictions_path`; returns the count."""
+    from swift.infer_engine import InferRequest, RequestConfig
+
+    request_config = RequestConfig(max_tokens=max_new_tokens, temperature=0)
+    done = 0
+    with tqdm(total=len(items), desc='VSI-Bench', unit='q', dynamic_ncols=True) as bar:
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            requests = [InferRequest(messages=item.messages, images=item.images) for item in batch]
+            responses = engine.infer(requests, request_config, use_tqdm=False)
+            append_predictions(predictions_path, [prediction_row(i, r) for i, r in zip(batch, responses, strict=True)])
+            done += len(batch)
+            bar.update(len(batch))
+    return done
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Scoring and reports
+# ----------------------------------------------------------------------------------------------------------
+
+
+def score_predictions(rows: Iterable[dict]) -> dict:
+    """`official` and `lenient` aggregates (vsi_scoring.aggregate: percent) of prediction rows."""
+    official, lenient = [], []
+    for row in rows:
+        qt, pred, truth = row['question_type'], row['prediction'], row['ground_truth']
+        official.append({'question_type': qt, 'score': official_score(pred, truth, qt)})
+        lenient.append({'question_type': qt, 'score': reward_score(pred, truth, qt, row.get('options'))})
+    if not official:
+        raise EvalError('no predictions to score')
+    return {'official': aggregate(official), 'lenient': aggregate(lenient)}
+
+
+def build_results(rows: Sequence[dict], label: str, config: dict | None = None, predictions: str | None = None) -> dict:
+    scores = score_predictions(rows)
+    return {
+        'label': label,
+        'overall': scores['official']['overall'],
+        'lenient_overall': scores['lenient']['overall'],
+        'num_questions': scores['official']['num_questions'],
+        'official': scores['official'],
+        'lenient': scores['lenient'],
+        'config': config,
+        'predictions': predictions,
+    }
+
+
+def load_results(path: str) -> dict:
+    try:
+        results = json.loads(Path(path).read_text(encoding='utf-8'))
+    except (OSError, json.JSONDecodeError) as e:
+        raise EvalError(f'cannot read results file {path}: {e}') from None
+    if not isinstance(results, dict) or not isinstance(results.get('official'), dict):
+        raise EvalError(f'{path} is not a results.json written by eval_vsi_bench.py (no "official" scores)')
+    results.setdefault('label', Path(path).parent.name or path)
+    return results
+
+
+def compare_results(base: dict, new: dict) -> dict:
+    """Per-category official scores of two runs and `new - base` (None where a run lacks the category)."""
+    categories = list(base['official']['categories'])
+    categories += [c for c in new['official']['categories'] if c not in categories]
+    rows = [
+        {
+            'category': 'overall',
+            'base': base['official']['overall'],
+            'new': new['official']['overall'],
+            'base_count': base['official']['num_questions'],
+            'new_count': new['official']['num_questions'],
+        }
+    ]
+    for name in categories:
+        a, b = base['official']['categories'].get(name), new['official']['categories'].get(name)
+        rows.append(
+            {
+                'category': name,
+                'base': a['score'] if a else None,
+                'new': b['score'] if b else None,
+                'base_count': a['count'] if a else 0,
+                'new_count': b['count'] if b else 0,
+            }
+        )
+    rows.append(
+        {
+            'category': 'overall (lenient)',
+            'base': base['lenient']['overall'],
+            'new': new['lenient']['overall'],
+            'base_count': base['lenient']['num_questions'],
+            'new_count': new['lenient']['num_questions'],
+        }
+    )
+    for row in rows:
+        row['delta'] = None if row['base'] is None or row['new'] is None else row['new'] - row['base']
+    return {
+        'base': base['label'],
+        'new': new['label'],
+        'rows': rows,
+        'same_questions': all(r['base_count'] == r['new_count'] for r in rows),
+    }
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return '-'
+    return f'{value:+.2f}' if signed else f'{value:.2f}'
+
+
+def results_table(results: dict) -> str:
+    """Markdown table: official and lenient score per category (relative-direction levels and training variants
+    indented under their category), overall first."""
+    official, lenient = results['official'], results['lenient']
+    lines = [
+        '| Category | Questions | Official | Lenient |',
+        '|---|---:|---:|---:|',
+        f'| **Overall** | {official["num_questions"]} | **{_number(official["overall"])}** | '
+        f'{_number(lenient["overall"])} |',
+    ]
+    for name, cat in official['categories'].items():
+        lines.append(
+            f'| {name} | {cat["count"]} | {_number(cat["score"])} | {_number(lenient["categories"][name]["score"])} |'
+        )
+        # levels in difficulty order (easy, medium, hard), then any training variants
+        members = sorted(
+            (qt for qt in official['per_type'] if category_of(qt) == name and qt != name),
+            key=lambda qt: (REL_DIRECTION_LEVELS + (qt,)).index(qt),
+        )
+        for qt in members:
+            per_type = official['per_type'][qt]
+            lines.append(
+                f'| &nbsp;&nbsp;{qt} | {per_type["count"]} | {_number(per_type["score"])} | '
+                f'{_number(lenient["per_type"][qt]["score"])} |'
+            )
+    return '\n'.join(lines)
+
+
+def comparison_table(comparison: dict) -> str:
+    lines = [f'| Category | {comparison["base"]} | {comparison["new"]} | Δ |', '|---|---:|---:|---:|']
+    for row in comparison['rows']:
+        counts = (
+            f' ({row["base_count"]})'
+            if row['base_count'] == row['new_count']
+            else f' ({row["base_count"]} vs {row["new_count"]})'
+        )
+        name = f'**{row["category"]}**' if row['category'] == 'overall' else row['category']
+        lines.append(
+            f'| {name}{counts} | {_number(row["base"])} | {_number(row["new"])} | '
+            f'{_number(row["delta"], signed=True)} |'
+        )
+    if not comparison['same_questions']:
+        lines.append('\nThe runs cover different questions (counts in brackets): deltas mix model and question set.')
+    return '\n'.join(lines)
+
+
+def results_markdown(results: dict) -> str:
+    parts = [f'# VSI-Bench: {results["label"]}', '']
+    config = results.get('config')
+    if config:
+        adapters = ', '.join(config['adapters']) or 'none'
+        frames = 'no frames (blind)' if config['blind'] else f'{config["num_frames"]} frames'
+        parts += [
+            f'Model `{config["model"]}`, adapter `{adapters}`; {frames}, prompt `{config["prompt_style"]}`, '
+            f'greedy, {config["max_new_tokens"]} new tokens, backend {config["infer_backend"]}.',
+            '',
+        ]
+    parts += [
+        results_table(results),
+        '',
+        'Official: the VSI-Bench metric (first word of the answer; exact option letter, or Mean Relative '
+        'Accuracy for numbers); overall is the unweighted mean of the category scores, the three '
+        "relative-direction levels averaged into one category. Lenient: the training reward's reading of the "
+        'same answers (`(B)`, `3.5 m`, `<answer>` blocks ...) with the same metric; the gap is what answer '
+        'formatting costs.',
+    ]
+    parts += [f'\nNote: {warning}' for warning in results['official']['warnings']]
+    if results.get('comparison'):
+        parts += [
+            '',
+            f'## Compared with {results["comparison"]["base"]} (official scores)',
+            '',
+            comparison_table(results['comparison']),
+        ]
+    return '\n'.join(parts) + '\n'
+
+
+def comparison_markdown(comparison: dict) -> str:
+    return (
+        f'# VSI-Bench: {comparison["new"]} vs {comparison["base"]} (official scores)\n\n'
+        + comparison_table(comparison)
+        + '\n'
+    )
+
+
+def _save_figure_atomic(figure: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
+    os.close(fd)
+    try:
+        figure.savefig(tmp, format='png', dpi=120, bbox_inches='tight')
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def plot_results(path: Path, results: dict | None = None, comparison: dict | None = None) -> None:
+    """Per-category bars: official and lenient for one run, or two runs' official scores with their deltas."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if comparison is not None:
+        rows = [r for r in comparison['rows'] if r['category'] != 'overall (lenient)']
+        names = [r['category'] for r in rows]
+        series = [
+            (comparison['base'], [r['base'] or 0.0 for r in rows]),
+            (comparison['new'], [r['new'] or 0.0 for r in rows]),
+        ]
+        deltas = [r['delta'] for r in rows]
+        title = f'VSI-Bench: {comparison["new"]} vs {comparison["base"]} (official)'
+    else:
+        names = ['overall'] + list(results['official']['categories'])
+        series = [
+            (kind, [results[kind]['overall']] + [results[kind]['categories'][n]['score'] for n in names[1:]])
+            for kind in ('official', 'lenient')
+        ]
+        deltas = None
+        title = f'VSI-Bench: {results["label"]}'
+    x = np.arange(len(names))
+    width = 0.38
+    figure, axes = plt.subplots(figsize=(max(8.0, 1.0 * len(names)), 4.5))
+    for offset, (label, values) in zip((-width / 2, width / 2), series, strict=True):
+        axes.bar(x + offset, values, width, label=label)
+    if deltas is not None:
+        for position, delta, high in zip(x, deltas, np.maximum(series[0][1], series[1][1]), strict=True):
+            if delta is not None:
+                axes.annotate(
+                    f'{delta:+.1f}',
+                    (position, high),
+                    ha='center',
+                    va='bottom',
+                    fontsize=8,
+                    xytext=(0, 2),
+                    textcoords='offset points',
+                )
+    axes.set_xticks(x, [n.replace('_', '\n', 1) for n in names], fontsize=8)
+    axes.set_ylabel('score (%)')
+    axes.set_ylim(0, 105)
+    axes.set_title(title)
+    axes.legend(fontsize=8)
+    axes.grid(axis='y', alpha=0.3)
+    try:
+        _save_figure_atomic(figure, path)
+    finally:
+        plt.close(figure)
+
+
+def write_results(output_dir: Path, results: dict, name: str = RESULTS_NAME) -> None:
+    """`<name>.json`, `<name>.md` and `<name>.png`, each written atomically."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(str(output_dir / f'{name}.json'), [json.dumps(results, indent=2, ensure_ascii=False) + '\n'])
+    write_text_atomic(str(output_dir / f'{name}.md'), [results_markdown(results)])
+    plot_results(output_dir / f'{name}.png', results=results, comparison=results.get('comparison'))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The three modes
+# ----------------------------------------------------------------------------------------------------------
+
+
+def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
+    """Predict what is not predicted yet in `args.output_dir`, then score. `engine` replaces the one built from
+    `args` (tests); it is only built when something is left to predict. Returns the results."""
+    backend = resolve_backend(args.infer_backend)
+    args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE[backend]
+    max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.prompt_style]
+    output_dir = Path(args.output_dir)
+    adapters = [_local_or_hub(a) for a in args.adapters or []]
+    for adapter in adapters:
+        if not os.path.exists(adapter):
+            raise EvalError(f'adapter {adapter} does not exist')
+
+    all_questions, row_images = load_questions(args.dataset)
+    questions = select_questions(all_questions, args.question_types, args.limit)
+    if args.frames_dir:
+        if args.video_dir:
+            logger.info('using the frames in --frames_dir %s; --video_dir is not read', args.frames_dir)
+        frames_root = args.frames_dir
+    elif args.video_dir and not args.blind:
+        frames_root = args.frames_cache or str(output_dir / 'frames')
+    else:
+        frames_root = None
+    if args.frames_dir and not os.path.isdir(args.frames_dir):
+        raise EvalError(f'--frames_dir {args.frames_dir} is not a folder; run extract_frames.py first')
+
+    config = RunConfig(
+        model=_local_or_hub(args.model),
+        adapters=adapters,
+        dataset=os.path.abspath(args.dataset),
+        dataset_sha256=file_sha256(args.dataset),
+        prompt_style=args.prompt_style,
+        num_frames=args.num_frames,
+        max_new_tokens=max_new_tokens,
+        blind=args.blind,
+        image_env={name: os.environ[name] for name in IMAGE_ENV if name in os.environ},
+        infer_backend=backend,
+        frames=None if args.blind else (os.path.abspath(frames_root) if frames_root else 'dataset rows'),
+        label=args.label or default_label(args.model, args.adapters or [], args.blind),
+    )
+    check_run_folder(output_dir, config, args.overwrite)
+    predictions_path = output_dir / PREDICTIONS_NAME
+    done = read_predictions(predictions_path, repair=True)
+    pending = [q for q in questions if q.id not in done]
+    logger.info(
+        '%d questions selected: %d already predicted, %d to go',
+        len(questions),
+        len(questions) - len(pending),
+        len(pending),
+    )
+
+    if pending:
+        if args.video_dir and not args.frames_dir and not args.blind:
+            prepare_frames_cache(pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels)
+        items = build_items(
+            pending,
+            args.prompt_style,
+            frames_root,
+            args.num_frames,
+            blind=args.blind,
+            row_images=row_images,
+            dataset_dir=os.path.dirname(os.path.abspath(args.dataset)),
+            allow_fewer_frames=args.allow_fewer_frames,
+        )
+        if engine is None:
+            engine = make_engine(args, backend, max(len(item.images) for item in items))
+        run_inference(engine, items, predictions_path, max_new_tokens, args.batch_size)
+        done = read_predictions(predictions_path)
+
+    rows = [done[q.id] for q in questions]
+    results = build_results(rows, config.label, asdict(config), str(predictions_path.resolve()))
+    if args.compare:
+        results['comparison'] = compare_results(load_results(args.compare[0]), results)
+    write_results(output_dir, results)
+    return results
+
+
+def _read_run_config(path: Path) -> dict | None:
+    """The run_config.json of an evaluation folder, or None when there is none (or it is not ours)."""
+    try:
+        config = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return None
+    fields = RunConfig.__dataclass_fields__
+    return config if isinstance(config, dict) and all(name in config for name in fields) else None
+
+
+def score_only(args: argparse.Namespace) -> dict:
+    """Score an existing predictions file (its run_config.json, if next to it, names the run)."""
+    path = Path(args.predictions)
+    if not path.is_file():
+        raise EvalError(f'--predictions {path} does not exist')
+    rows = list(read_predictions(path).values())
+    config = _read_run_config(path.parent / RUN_CONFIG_NAME)
+    label = args.label or (config or {}).get('label') or path.parent.name
+    results = build_results(rows, label, config, str(path.resolve()))
+    if args.compare:
+        results['comparison'] = compare_results(load_results(args.compare[0]), results)
+    write_results(Path(args.output_dir) if args.output_dir else path.parent, results)
+    return results
+
+
+def compare_output_dir(args: argparse.Namespace) -> Path:
+    """--output_dir, else the folder of the second results file (the run being judged)."""
+    return Path(args.output_dir) if args.output_dir else Path(args.compare[1]).parent
+
+
+def compare_only(args: argparse.Namespace) -> dict:
+    """Compare two results.json files (the second against the first) without a model."""
+    comparison = compare_results(load_results(args.compare[0]), load_results(args.compare[1]))
+    output_dir = compare_output_dir(args)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(
+        str(output_dir / f'{COMPARISON_NAME}.json'), [json.dumps(comparison, indent=2, ensure_ascii=False) + '\n']
+    )
+    write_text_atomic(str(output_dir / f'{COMPARISON_NAME}.md'), [comparison_markdown(comparison)])
+    plot_results(output_dir / f'{COMPARISON_NAME}.png', comparison=comparison)
+    return comparison
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Command line
+# ----------------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    model = parser.add_argument_group('model')
+    model.add_argument('--model', help='Base model: a hub id (Qwen/Qwen3-VL-8B-Instruct) or a local folder.')
+    model.add_argument(
+        '--adapters',
+        nargs='+',
+        default=[],
+        help='The LoRA checkpoint folder to apply, e.g. output/vsi_grpo/v0-.../checkpoint-500.',
+    )
+    model.add_argument(
+        '--model_type',
+        default=None,
+        help='swift model type; needed for local folders swift cannot recognise (qwen3_vl).',
+    )
+    model.add_argument(
+        '--torch_dtype',
+        choices=('bfloat16', 'float16', 'float32'),
+        default=None,
+        help="Weights' dtype (default: the model's own).",
+    )
+    model.add_argument(
+        '--infer_backend',
+        choices=INFER_BACKENDS,
+        default='auto',
+        help='vllm (GPU), pt = transformers, or auto: vllm when installed with a GPU visible, else pt.',
+    )
+    model.add_argument(
+        '--batch_size',
+        type=int,
+        default=None,
+        help='Questions per engine call, also how often predictions are saved (default: pt 1, vllm 64).',
+    )
+    model.add_argument(
+        '--max_model_len',
+        type=int,
+        default=None,
+        help="vLLM context length (default: the model's; lower it if vLLM cannot fit the KV cache).",
+    )
+    model.add_argument('--gpu_memory_utilization', type=float, default=0.9, help='vLLM GPU memory fraction.')
+    model.add_argument('--tensor_parallel_size', type=int, default=1, help='vLLM tensor parallel GPUs.')
+
+    data = parser.add_argument_group('questions and frames')
+    data.add_argument(
+        '--dataset', help='Questions: VSI-Bench rows (JSON, JSONL, parquet) or swift rows (preprocess_vsi_data.py).'
+    )
+    data.add_argument(
+        '--frames_dir',
+        default=None,
+        help='Frames extracted by extract_frames.py (<dataset>/<scene_name>/frame_0000.jpg ...).',
+    )
+    data.add_argument(
+        '--video_dir',
+        default=None,
+        help='Videos as <dataset>/<scene_name>.mp4; their frames are extracted once into --frames_cache.',
+    )
+    data.add_argument(
+        '--frames_cache',
+        default=None,
+        help='Where frames from --video_dir are extracted and reused (default: <output_dir>/frames).',
+    )
+    data.add_argument(
+        '--frames_max_pixels',
+        type=int,
+        default=None,
+        help='Downscale extracted frames to at most this many pixels (extract_frames.py --max_pixels); '
+        'use the setting your training frames were made with.',
+    )
+    data.add_argument('--num_frames', type=int, default=32, help='Frames per question (official protocol: 32).')
+    data.add_argument(
+        '--allow_fewer_frames',
+        action='store_true',
+        help='Use all frames of a scene that has fewer than --num_frames instead of failing.',
+    )
+    data.add_argument(
+        '--question_types',
+        nargs='+',
+        default=None,
+        help='Only these question types or categories (object_rel_direction keeps all three levels).',
+    )
+    data.add_argument(
+        '--limit',
+        type=int,
+        default=None,
+        help='Evaluate this many questions, taken round-robin over question types (a quick look).',
+    )
+
+    protocol = parser.add_argument_group('protocol')
+    protocol.add_argument(
+        '--prompt_style',
+        choices=PROMPT_STYLES,
+        default='direct',
+        help='direct: the official prompt word for word; think: reason in <think>, answer in '
+        '<answer> (for models trained that way).',
+    )
+    protocol.add_argument(
+        '--max_new_tokens',
+        type=int,
+        default=None,
+        help='Generation budget (default: 16 for direct, the official value; 1024 for think).',
+    )
+    protocol.add_argument(
+        '--blind',
+        action='store_true',
+        help='Ask the same questions with no frames: the baseline to report next to every score.',
+    )
+
+    output = parser.add_argument_group('output')
+    output.add_argument(
+        '--output_dir',
+        default=None,
+        help='Run folder: predictions.jsonl, run_config.json, results.* (default: output/eval; '
+        "with --predictions, the predictions file's folder).",
+    )
+    output.add_argument(
+        '--overwrite', action='store_true', help='Discard the predictions in --output_dir instead of resuming them.'
+    )
+    output.add_argument('--label', default=None, help='Name of this run in tables and plots.')
+    output.add_argument(
+        '--predictions',
+        default=None,
+        help='Score this predictions file (rows with id, question_type, ground_truth, prediction and '
+        'optional options) without a model.',
+    )
+    output.add_argument(
+        '--compare',
+        nargs='+',
+        default=None,
+        metavar='RESULTS_JSON',
+        help='One results.json to show next to this run with per-category deltas; or two, with no '
+        'model, to compare them (deltas are second minus first).',
+    )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.compare is not None and len(args.compare) > 2:
+        parser.error('--compare takes one results.json (next to a run) or two (to compare them)')
+    modes = [
+        name
+        for name, on in (
+            ('--model', args.model),
+            ('--predictions', args.predictions),
+            ('--compare A B', args.compare and len(args.compare) == 2),
+        )
+        if on
+    ]
+    if len(modes) != 1:
+        parser.error(
+            'give exactly one of --model (evaluate), --predictions (rescore) or --compare A.json B.json'
+            + (f'; got {", ".join(modes)}' if modes else '')
+        )
+    if args.model:
+        if not args.dataset:
+            parser.error('--model needs --dataset')
+        if args.num_frames < 1 or (args.limit is not None and args.limit < 1):
+            parser.error('--num_frames and --limit must be positive')
+        if len(args.adapters) > 1:
+            parser.error("--adapters takes one checkpoint (swift's vLLM engine serves one LoRA at a time)")
+        if args.batch_size is not None and args.batch_size < 1:
+            parser.error('--batch_size must be positive')
+        args.output_dir = args.output_dir or 'output/eval'
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    args = parse_args(argv)
+    try:
+        if args.model:
+            results = evaluate(args)
+        elif args.predictions:
+            results = score_only(args)
+        else:
+            comparison = compare_only(args)
+            print(comparison_markdown(comparison))
+            print(f'written to {compare_output_dir(args) / COMPARISON_NAME}.{{json,md,png}}')
+            return 0
+    except (EvalError, VsiDataError, OSError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    print(results_markdown(results))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

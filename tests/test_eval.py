@@ -1,0 +1,531 @@
+"""eval_vsi_bench.py: model input, resumable predictions, run folders, and reports that equal vsi_scoring's numbers.
+
+Model tests run the tiny random Qwen3-VL through swift's TransformersEngine on a handful of hand-made benchmark rows
+with 32x32 frames. Scores in the score-only tests are worked out by hand in the comments, never by the code under
+test.
+"""
+
+import ast
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import eval_vsi_bench as ev
+from vsi_scoring import aggregate, build_prompt, official_score, reward_score
+
+NUM_FRAMES = 4
+DIRECTION_OPTIONS = ['A. left', 'B. right', 'C. back']
+ROUTE_OPTIONS = ['A. Turn Left', 'B. Turn Right', 'C. Go forward']
+# Two scenes in the benchmark layout; frames as extract_frames.py writes them (<dataset>/<scene>/frame_0000.jpg).
+BENCH_ROWS = [
+    {
+        'id': 0,
+        'dataset': 'scannet',
+        'scene_name': 'scene0000_00',
+        'question_type': 'object_counting',
+        'question': 'How many chair(s) are in this room?',
+        'options': None,
+        'ground_truth': '3',
+    },
+    {
+        'id': 1,
+        'dataset': 'scannet',
+        'scene_name': 'scene0000_00',
+        'question_type': 'object_rel_direction_easy',
+        'question': 'If I am standing by the bed and facing the door, is the lamp to my left or right?',
+        'options': DIRECTION_OPTIONS[:2],
+        'ground_truth': 'A',
+    },
+    {
+        'id': 2,
+        'dataset': 'scannet',
+        'scene_name': 'scene0000_00',
+        'question_type': 'room_size_estimation',
+        'question': 'What is the size of this room (in square meters)?',
+        'options': None,
+        'ground_truth': '24.5',
+    },
+    {
+        'id': 3,
+        'dataset': 'arkitscenes',
+        'scene_name': '41069025',
+        'question_type': 'route_planning',
+        'question': 'You are a robot beginning at the door. How do you reach the sofa?',
+        'options': ROUTE_OPTIONS,
+        'ground_truth': 'B',
+    },
+    {
+        'id': 4,
+        'dataset': 'arkitscenes',
+        'scene_name': '41069025',
+        'question_type': 'object_abs_distance',
+        'question': 'What is the direct distance between the sofa and the table (in meters)?',
+        'options': None,
+        'ground_truth': '1.8',
+    },
+    {
+        'id': 5,
+        'dataset': 'arkitscenes',
+        'scene_name': '41069025',
+        'question_type': 'object_rel_direction_medium',
+        'question': 'Standing by the sofa facing the table, is the tv to my left, right or back?',
+        'options': DIRECTION_OPTIONS,
+        'ground_truth': 'C',
+    },
+]
+
+
+class CountingEngine:
+    """Wraps an engine (or answers by itself) and records every request it is asked to predict."""
+
+    def __init__(self, inner=None, answer='B'):
+        self.inner, self.answer, self.requests = inner, answer, []
+
+    def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+        self.requests += infer_requests
+        if self.inner is not None:
+            return self.inner.infer(infer_requests, request_config, use_tqdm=use_tqdm)
+        message = SimpleNamespace(content=self.answer)
+        usage = SimpleNamespace(prompt_tokens=7)
+        return [SimpleNamespace(choices=[SimpleNamespace(message=message)], usage=usage) for _ in infer_requests]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text(''.join(json.dumps(row) + '\n' for row in rows), encoding='utf-8')
+    return path
+
+
+@pytest.fixture(scope='module')
+def bench(tmp_path_factory):
+    """test.jsonl and a frames folder with NUM_FRAMES distinct 32x32 frames per scene."""
+    root = tmp_path_factory.mktemp('bench')
+    rng = np.random.default_rng(0)
+    for row in BENCH_ROWS:
+        folder = root / 'frames' / row['dataset'] / row['scene_name']
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(NUM_FRAMES):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f'frame_{k:04d}.jpg')
+    return SimpleNamespace(dataset=write_jsonl(root / 'test.jsonl', BENCH_ROWS), frames=root / 'frames')
+
+
+@pytest.fixture(scope='module')
+def tiny_engine(tiny_model_dir):
+    import torch
+    from swift.infer_engine import TransformersEngine
+
+    return TransformersEngine(str(tiny_model_dir), model_type='qwen3_vl', torch_dtype=torch.float32, max_batch_size=4)
+
+
+def eval_args(model, dataset, output_dir, *extra):
+    return ev.parse_args(eval_argv(model, dataset, output_dir, *extra))
+
+
+def eval_argv(model, dataset, output_dir, *extra):
+    return [
+        '--model',
+        str(model),
+        '--model_type',
+        'qwen3_vl',
+        '--torch_dtype',
+        'float32',
+        '--infer_backend',
+        'pt',
+        '--dataset',
+        str(dataset),
+        '--num_frames',
+        str(NUM_FRAMES),
+        '--output_dir',
+        str(output_dir),
+        *map(str, extra),
+    ]
+
+
+def prediction_lines(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text(encoding='utf-8').splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Inference with the tiny model
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench, tiny_engine, tiny_model_dir, tmp_path):
+    out = tmp_path / 'run'
+    engine = CountingEngine(tiny_engine)
+    ev.evaluate(
+        eval_args(tiny_model_dir, bench.dataset, out, '--frames_dir', bench.frames, '--limit', 3, '--batch_size', 2),
+        engine=engine,
+    )
+    assert len(engine.requests) == 3
+    first = prediction_lines(out / 'predictions.jsonl')
+    # --limit takes questions round-robin over the types: the first three rows all have different types
+    assert [row['id'] for row in first] == ['0', '1', '2']
+
+    # The model input is preprocessing's: one <image> per frame, then the official prompt word for word.
+    request = engine.requests[1]
+    row = BENCH_ROWS[1]
+    assert request.messages == [
+        {
+            'role': 'user',
+            'content': '<image>' * NUM_FRAMES + build_prompt(row['question'], row['question_type'], row['options']),
+        }
+    ]
+    assert request.images == [
+        str(bench.frames / 'scannet' / 'scene0000_00' / f'frame_{k:04d}.jpg') for k in range(NUM_FRAMES)
+    ]
+
+    # A kill in the middle of writing the third row leaves half a line without its newline.
+    text = (out / 'predictions.jsonl').read_text(encoding='utf-8')
+    complete = text[: text.rindex('\n', 0, len(text) - 1) + 1]
+    (out / 'predictions.jsonl').write_text(complete + text[len(complete) : len(complete) + 20], encoding='utf-8')
+
+    results = ev.evaluate(
+        eval_args(tiny_model_dir, bench.dataset, out, '--frames_dir', bench.frames, '--batch_size', 2), engine=engine
+    )
+    # 3 first, then the cut row and the 3 never predicted: 4 more calls, none for rows 0 and 1
+    assert len(engine.requests) == 3 + 4
+    assert [
+        r.messages[0]['content'].endswith(build_prompt(row['question'], row['question_type'], row['options']))
+        for r, row in zip(engine.requests[3:], BENCH_ROWS[2:], strict=True)
+    ] == [True] * 4
+    rows = prediction_lines(out / 'predictions.jsonl')
+    assert sorted(row['id'] for row in rows) == ['0', '1', '2', '3', '4', '5']
+    assert rows[:2] == first[:2]  # finished rows are kept as they were
+    for row in rows:
+        assert row['num_images'] == NUM_FRAMES and isinstance(row['prediction'], str)
+
+    # The report is vsi_scoring applied to the written predictions, nothing else.
+    official = aggregate(
+        {
+            'question_type': r['question_type'],
+            'score': official_score(r['prediction'], r['ground_truth'], r['question_type']),
+        }
+        for r in rows
+    )
+    lenient = aggregate(
+        {
+            'question_type': r['question_type'],
+            'score': reward_score(r['prediction'], r['ground_truth'], r['question_type'], r['options']),
+        }
+        for r in rows
+    )
+    saved = json.loads((out / 'results.json').read_text(encoding='utf-8'))
+    assert saved['official'] == official == results['official']
+    assert saved['lenient'] == lenient
+    assert saved['overall'] == official['overall'] and saved['num_questions'] == 6
+    markdown = (out / 'results.md').read_text(encoding='utf-8')
+    assert f'| **Overall** | 6 | **{official["overall"]:.2f}** | {lenient["overall"]:.2f} |' in markdown
+    assert (out / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+    # Everything predicted: a third run scores without calling the model, and another protocol is refused.
+    ev.evaluate(eval_args(tiny_model_dir, bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+    assert len(engine.requests) == 7
+    with pytest.raises(ev.EvalError, match='prompt_style'):
+        ev.evaluate(
+            eval_args(tiny_model_dir, bench.dataset, out, '--frames_dir', bench.frames, '--prompt_style', 'think'),
+            engine=engine,
+        )
+
+
+def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, tiny_model_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    # A LoRA with random (not zero) B matrices, so that it changes the tiny model's answers.
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    config = LoraConfig(
+        r=4,
+        lora_alpha=32,
+        init_lora_weights=False,
+        target_modules=r'.*language_model.*\.(q_proj|v_proj|up_proj|down_proj)',
+    )
+    get_peft_model(model, config).save_pretrained(tmp_path / 'lora')
+
+    common = ('--frames_dir', bench.frames, '--limit', 2, '--batch_size', 2)
+    # through the command line, with the engine the script builds itself
+    assert ev.main(eval_argv(tiny_model_dir, bench.dataset, tmp_path / 'base', *common)) == 0
+    argv = eval_argv(tiny_model_dir, bench.dataset, tmp_path / 'lora_run', '--adapters', tmp_path / 'lora', *common)
+    assert ev.main(argv) == 0
+    base = json.loads((tmp_path / 'base' / 'results.json').read_text())
+    tuned = json.loads((tmp_path / 'lora_run' / 'results.json').read_text())
+    assert tuned['config']['adapters'] == [str(tmp_path / 'lora')]
+    base_rows = prediction_lines(tmp_path / 'base' / 'predictions.jsonl')
+    tuned_rows = prediction_lines(tmp_path / 'lora_run' / 'predictions.jsonl')
+    assert [r['id'] for r in base_rows] == [r['id'] for r in tuned_rows] == ['0', '1']
+    assert [r['prediction'] for r in base_rows] != [r['prediction'] for r in tuned_rows]
+    assert base['label'] != tuned['label']
+
+    with pytest.raises(ev.EvalError, match='adapters'):
+        ev.evaluate(eval_args(tiny_model_dir, bench.dataset, tmp_path / 'lora_run', *common))
+    # --overwrite starts that folder over with the base model
+    ev.evaluate(
+        eval_args(tiny_model_dir, bench.dataset, tmp_path / 'lora_run', '--overwrite', *common),
+        engine=CountingEngine(answer='A'),
+    )
+    assert [r['prediction'] for r in prediction_lines(tmp_path / 'lora_run' / 'predictions.jsonl')] == ['A', 'A']
+
+
+def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_dir, tmp_path):
+    engine = CountingEngine(tiny_engine)
+    ev.evaluate(eval_args(tiny_model_dir, bench.dataset, tmp_path / 'blind', '--blind', '--limit', 4), engine=engine)
+    assert len(engine.requests) == 4
+    for request, row in zip(engine.requests, BENCH_ROWS, strict=False):
+        assert not request.images
+        assert request.messages == [
+            {'role': 'user', 'content': build_prompt(row['question'], row['question_type'], row['options'])}
+        ]
+        assert '<image>' not in request.messages[0]['content']
+    config = json.loads((tmp_path / 'blind' / 'run_config.json').read_text())
+    assert config['blind'] is True and config['frames'] is None and config['label'].endswith('(blind)')
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Frames from videos, swift rows, think prompts (no model: a counting stand-in answers)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path):
+    from video_utils import encode_video
+
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=20, width=64, height=48)
+    rows = [dict(BENCH_ROWS[0]), dict(BENCH_ROWS[1])]
+    dataset = write_jsonl(tmp_path / 'test.jsonl', rows)
+    out = tmp_path / 'run'
+    engine = CountingEngine(answer='3')
+    ev.evaluate(eval_args('some/model', dataset, out, '--video_dir', tmp_path / 'videos', '--limit', 1), engine=engine)
+    cache = out / 'frames' / 'scannet' / 'scene0000_00'
+    assert engine.requests[0].images == [str(cache / f'frame_{k:04d}.jpg') for k in range(NUM_FRAMES)]
+    stamp = (cache / 'frame_0000.jpg').stat().st_mtime_ns
+    ev.evaluate(eval_args('some/model', dataset, out, '--video_dir', tmp_path / 'videos'), engine=engine)
+    assert engine.requests[1].images == engine.requests[0].images
+    assert (cache / 'frame_0000.jpg').stat().st_mtime_ns == stamp  # reused, not extracted again
+    assert json.loads((out / 'results.json').read_text())['num_questions'] == 2
+
+
+def test_swift_rows_use_their_own_images_and_the_think_prompt(bench, tmp_path):
+    frames = [str(bench.frames / 'scannet' / 'scene0000_00' / f'frame_{k:04d}.jpg') for k in range(2)]
+    row = BENCH_ROWS[1]
+    swift_row = {
+        'messages': [
+            {
+                'role': 'user',
+                'content': '<image><image>' + build_prompt(row['question'], row['question_type'], row['options']),
+            },
+            {'role': 'assistant', 'content': 'A'},
+        ],
+        'images': frames,
+        'solution': 'A',
+        'question_type': row['question_type'],
+        'options': row['options'],
+        'id': 'heldout-1',
+        'scene_name': row['scene_name'],
+    }
+    dataset = write_jsonl(tmp_path / 'heldout.jsonl', [swift_row])
+    engine = CountingEngine(answer='<think>left</think><answer>A</answer>')
+    results = ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--prompt_style', 'think'), engine=engine)
+    (request,) = engine.requests
+    assert request.images == frames
+    assert request.messages == [
+        {
+            'role': 'user',
+            'content': '<image><image>'
+            + build_prompt(row['question'], row['question_type'], row['options'], style='think'),
+        }
+    ]
+    assert results['config']['max_new_tokens'] == 1024
+    # the official first-word rule gives 0 to a <think> answer; the lenient reading finds the A
+    assert results['overall'] == pytest.approx(0.0) and results['lenient']['categories']['object_rel_direction'][
+        'score'
+    ] == pytest.approx(100 / 3)
+
+
+def test_missing_frames_and_duplicate_ids_are_reported_before_inference(bench, tmp_path):
+    rows = BENCH_ROWS + [dict(BENCH_ROWS[0], id=9, scene_name='scene9999_00')]
+    engine = CountingEngine()
+    with pytest.raises(ev.EvalError, match='scene9999_00'):
+        ev.evaluate(
+            eval_args('m', write_jsonl(tmp_path / 'a.jsonl', rows), tmp_path / 'a', '--frames_dir', bench.frames),
+            engine=engine,
+        )
+    with pytest.raises(ev.EvalError, match="id '0' already used"):
+        ev.evaluate(
+            eval_args('m', write_jsonl(tmp_path / 'b.jsonl', BENCH_ROWS + BENCH_ROWS[:1]), tmp_path / 'b', '--blind'),
+            engine=engine,
+        )
+    assert engine.requests == []
+
+
+def test_vllm_engine_arguments_exist_in_swifts_signature(tmp_path):
+    # vllm is not installed here, so the real VllmEngine cannot be imported: read its signature from the source.
+    import swift.infer_engine
+
+    source = Path(swift.infer_engine.__file__).with_name('vllm_engine.py').read_text(encoding='utf-8')
+    engine_class = next(
+        node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef) and node.name == 'VllmEngine'
+    )
+    init = next(node for node in engine_class.body if isinstance(node, ast.FunctionDef) and node.name == '__init__')
+    accepted = {a.arg for a in init.args.args + init.args.kwonlyargs}
+
+    (tmp_path / 'ckpt').mkdir()
+    (tmp_path / 'ckpt' / 'adapter_config.json').write_text(json.dumps({'r': 24}))
+    kwargs = ev.vllm_engine_kwargs([str(tmp_path / 'ckpt')], 'qwen3_vl', None, 32, 32768, 0.9, 1, 64)
+    assert set(kwargs) <= accepted
+    assert kwargs['adapters'] == [str(tmp_path / 'ckpt')]  # VllmEngine turns this into enable_lora + LoRARequest
+    assert kwargs['max_lora_rank'] == 32  # rank 24 rounded up to a rank vLLM accepts
+    assert kwargs['limit_mm_per_prompt'] == {'image': 32, 'video': 0}
+    assert 'max_lora_rank' not in ev.vllm_engine_kwargs([], None, None, 0, None, 0.9, 1, 64)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Score-only mode on hand-worked prediction sets
+# ----------------------------------------------------------------------------------------------------------
+
+# Official score per row (first word, trailing dots removed; letters case-insensitive; numbers by MRA, whose
+# tolerances are 0.50, 0.45, ..., 0.05) and the lenient (reward) score:
+HAND_ROWS = [
+    # counting: 10 vs 10 exact -> 1; 7.2 vs 10 is 28% off, within 0.50..0.30 (5 of 10) -> 0.5;
+    # 'four chairs': first word is not a number -> 0 officially, 4 leniently -> 1
+    ('c1', 'object_counting', '10', '10', None, 1.0, 1.0),
+    ('c2', 'object_counting', '10', '7.2', None, 0.5, 0.5),
+    ('c3', 'object_counting', '4', 'four chairs', None, 0.0, 1.0),
+    # route planning: 'B.' -> B right; '(A)' is not the letter officially, is leniently
+    ('r1', 'route_planning', 'B', 'B.', ROUTE_OPTIONS, 1.0, 1.0),
+    ('r2', 'route_planning', 'A', '(A)', ROUTE_OPTIONS, 0.0, 1.0),
+    # relative direction: easy 2 of 3 right ('b' matches B); medium 1 of 1; hard 'The answer is D' -> 'The'
+    ('e1', 'object_rel_direction_easy', 'A', 'A', DIRECTION_OPTIONS[:2], 1.0, 1.0),
+    ('e2', 'object_rel_direction_easy', 'B', 'b', DIRECTION_OPTIONS[:2], 1.0, 1.0),
+    ('e3', 'object_rel_direction_easy', 'B', 'A', DIRECTION_OPTIONS[:2], 0.0, 0.0),
+    ('m1', 'object_rel_direction_medium', 'C', 'C', DIRECTION_OPTIONS, 1.0, 1.0),
+    (
+        'h1',
+        'object_rel_direction_hard',
+        'D',
+        'The answer is D',
+        ['A. front-left', 'B. front-right', 'C. back-left', 'D. back-right'],
+        0.0,
+        1.0,
+    ),
+]
+
+
+def hand_predictions(path: Path, changes=None) -> Path:
+    rows = [
+        {
+            'id': i,
+            'question_type': qt,
+            'ground_truth': gt,
+            'prediction': (changes or {}).get(i, pred),
+            'options': options,
+        }
+        for i, qt, gt, pred, options, _, _ in HAND_ROWS
+    ]
+    return write_jsonl(path, rows)
+
+
+def test_score_only_matches_the_hand_worked_official_score(tmp_path):
+    path = hand_predictions(tmp_path / 'predictions.jsonl')
+    assert [official_score(p, g, t) for _, t, g, p, _, _, _ in HAND_ROWS] == [r[5] for r in HAND_ROWS]
+    assert ev.main(['--predictions', str(path)]) == 0
+    results = json.loads((path.parent / 'results.json').read_text())
+    official, lenient = results['official'], results['lenient']
+
+    # categories: counting (1 + 0.5 + 0) / 3 = 0.5; route (1 + 0) / 2 = 0.5;
+    # relative direction = mean of the three level means = (2/3 + 1 + 0) / 3 = 5/9 (by questions it would be 3/5)
+    assert official['categories']['object_counting'] == {'score': pytest.approx(50.0), 'count': 3}
+    assert official['categories']['route_planning'] == {'score': pytest.approx(50.0), 'count': 2}
+    assert official['categories']['object_rel_direction'] == {'score': pytest.approx(500 / 9), 'count': 5}
+    assert official['per_type']['object_rel_direction_easy'] == {'score': pytest.approx(200 / 3), 'count': 3}
+    # overall = unweighted mean of the 3 categories = (0.5 + 0.5 + 5/9) / 3 = 14/27 = 51.85%,
+    # while the mean over the 10 questions would be 5.5 / 10 = 55%
+    assert results['overall'] == pytest.approx(1400 / 27)
+    assert not math.isclose(results['overall'], 55.0)
+    # lenient: counting 2.5/3 = 5/6; route 1; direction (2/3 + 1 + 1) / 3 = 8/9; overall (5/6 + 1 + 8/9) / 3 = 49/54
+    assert lenient['categories']['object_counting']['score'] == pytest.approx(500 / 6)
+    assert lenient['categories']['object_rel_direction']['score'] == pytest.approx(800 / 9)
+    assert results['lenient_overall'] == pytest.approx(4900 / 54)
+    markdown = (path.parent / 'results.md').read_text()
+    assert '| **Overall** | 10 | **51.85** | 90.74 |' in markdown
+    assert '| object_rel_direction | 5 | 55.56 | 88.89 |' in markdown
+    assert '| &nbsp;&nbsp;object_rel_direction_hard | 1 | 0.00 | 100.00 |' in markdown
+
+
+def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
+    base = hand_predictions(tmp_path / 'base.jsonl')
+    assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base'), '--label', 'base']) == 0
+    # the second run answers 'four chairs' as '4': counting becomes (1 + 0.5 + 1) / 3 = 5/6, up 33.33 points;
+    # overall (5/6 + 1/2 + 5/9) / 3 = (15 + 9 + 10) / 54 = 34/54 = 62.96%, up from 28/54 = 51.85% by 1/9 = 11.11
+    tuned = hand_predictions(tmp_path / 'tuned.jsonl', {'c3': '4'})
+    assert (
+        ev.main(
+            [
+                '--predictions',
+                str(tuned),
+                '--output_dir',
+                str(tmp_path / 'tuned'),
+                '--label',
+                'tuned',
+                '--compare',
+                str(tmp_path / 'base' / 'results.json'),
+            ]
+        )
+        == 0
+    )
+    results = json.loads((tmp_path / 'tuned' / 'results.json').read_text())
+    deltas = {row['category']: row['delta'] for row in results['comparison']['rows']}
+    assert deltas['overall'] == pytest.approx(100 / 9)
+    assert deltas['object_counting'] == pytest.approx(100 / 3)
+    assert deltas['route_planning'] == pytest.approx(0.0) and deltas['object_rel_direction'] == pytest.approx(0.0)
+    assert '| **overall** (10) | 51.85 | 62.96 | +11.11 |' in (tmp_path / 'tuned' / 'results.md').read_text()
+    capsys.readouterr()
+
+    assert (
+        ev.main(
+            [
+                '--compare',
+                str(tmp_path / 'base' / 'results.json'),
+                str(tmp_path / 'tuned' / 'results.json'),
+                '--output_dir',
+                str(tmp_path / 'cmp'),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert '| object_counting (3) | 50.00 | 83.33 | +33.33 |' in printed
+    comparison = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
+    assert comparison['base'] == 'base' and comparison['new'] == 'tuned' and comparison['same_questions']
+    assert (tmp_path / 'cmp' / 'comparison.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_prediction_files_tolerate_only_a_cut_last_line(tmp_path, capsys):
+    good = [{'id': i, 'question_type': 'object_counting', 'ground_truth': '2', 'prediction': '2'} for i in range(3)]
+    lines = [json.dumps(row) for row in good]
+    cut = tmp_path / 'cut.jsonl'
+    cut.write_text('\n'.join(lines[:2]) + '\n' + lines[2][:15], encoding='utf-8')
+    assert sorted(ev.read_predictions(cut, repair=True)) == ['0', '1']
+    assert cut.read_text(encoding='utf-8') == '\n'.join(lines[:2]) + '\n'  # cut back so appends stay clean
+
+    no_newline = tmp_path / 'no_newline.jsonl'
+    no_newline.write_text('\n'.join(lines), encoding='utf-8')  # a hand-made file without a final newline
+    assert sorted(ev.read_predictions(no_newline)) == ['0', '1', '2']
+
+    broken = tmp_path / 'broken.jsonl'
+    broken.write_text(lines[0] + '\n{oops\n' + lines[1] + '\n', encoding='utf-8')
+    with pytest.raises(ev.EvalError, match='broken.jsonl:2'):
+        ev.read_predictions(broken)
+    duplicate = tmp_path / 'duplicate.jsonl'
+    duplicate.write_text(lines[0] + '\n' + lines[0] + '\n', encoding='utf-8')
+    with pytest.raises(ev.EvalError, match='already predicted at line 1'):
+        ev.read_predictions(duplicate)
+    missing = tmp_path / 'missing.jsonl'
+    missing.write_text(json.dumps({'id': 1, 'prediction': 'A'}) + '\n', encoding='utf-8')
+    assert ev.main(['--predictions', str(missing)]) == 1
+    assert 'missing question_type, ground_truth' in capsys.readouterr().err
