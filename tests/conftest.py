@@ -34,3 +34,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except OSError:  # read-only checkout: build once per session instead
         cache_dir = tmp_path_factory.mktemp('cache')
     return build_tiny_qwen3_vl(cache_dir / 'tiny_qwen3_vl', seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """Undo whatever a test (or swift, which derives IMAGE_MAX_TOKEN_NUM from MAX_PIXELS) put into os.environ."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

