@@ -18,16 +18,21 @@ venv: $(STAMP)
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/shellcheck run_vsi_grpo.sh demo/*.sh .ci/run
+	$(VENV)/bin/shellcheck run_vsi_grpo.sh .ci/run
 
 test: lint
 	$(PY) -m pytest
 
 demo: venv
-	PATH="$(abspath $(VENV))/bin:$$PATH" bash demo/run_demo.sh $(DEMO_DIR)
+	$(PY) demo/run_demo.py --output_dir $(DEMO_DIR)
 
+# Benchmarks print ratios measured in one run; they assert nothing (see README, "Measurements").
 bench: venv
 	$(PY) bench/bench_reward.py
+	$(PY) bench/bench_extract.py --quick
+	$(PY) bench/bench_preprocess.py
+	$(PY) bench/visual_tokens.py
+	$(PY) bench/bench_learning.py --output_dir $(DEMO_DIR)/learning
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,97 @@
+"""The CPU demo at its smallest size: every stage's real command, and checks on every artefact it leaves.
+
+Scenes -> frames -> preprocessing -> GRPO through run_vsi_grpo.sh (MODE=local, the production YAML) -> evaluation
+of the base model and of the adapter -> comparison. About a minute on 2 cores.
+"""
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from demo.run_demo import DemoConfig, read_rewards, run_demo
+from vsi_scoring import aggregate, official_score, reward_score
+
+pytestmark = pytest.mark.slow
+
+STEPS = 2
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo')
+    config = DemoConfig(output_dir=out, num_scenes=4, grpo_steps=STEPS, num_generations=4, questions_per_step=1)
+    return config, run_demo(config)
+
+
+def test_training_data_excludes_every_test_scene(demo):
+    config, artefacts = demo
+    scenes = artefacts['scenes (videos, test.jsonl, train.json)']
+    test_scenes = {json.loads(line)['scene_name'] for line in (scenes / 'test.jsonl').read_text().splitlines()}
+    rows = [json.loads(line) for line in artefacts['training data'].read_text().splitlines()]
+    assert rows and test_scenes
+    assert not {row['scene_name'] for row in rows} & test_scenes
+    # One <image> tag per frame, each frame a file that exists.
+    for row in rows:
+        assert row['messages'][0]['content'].count('<image>') == len(row['images']) == config.num_frames
+        assert all((artefacts['training data'].parent / path).is_file() for path in row['images'])
+
+
+def test_lora_checkpoint_exists_and_loads(demo):
+    _, artefacts = demo
+    adapter = artefacts['LoRA adapter']
+    config = json.loads((adapter / 'adapter_config.json').read_text())
+    assert config['r'] == 16 and config['peft_type'] == 'LORA'
+    weights = load_file(adapter / 'adapter_model.safetensors')
+    lora_b = [w for name, w in weights.items() if 'lora_B' in name]
+    assert lora_b and all(torch.isfinite(w).all() for w in weights.values())
+    # Only the language model is adapted: the vision tower stays frozen (the YAML's freeze_vit).
+    assert not [name for name in weights if '.visual.' in name]
+
+    from peft import PeftModel
+    from transformers import Qwen3VLForConditionalGeneration
+
+    base = Qwen3VLForConditionalGeneration.from_pretrained(artefacts['tiny model'])
+    model = PeftModel.from_pretrained(base, adapter)
+    assert sum(p.numel() for n, p in model.named_parameters() if 'lora_' in n) > 0
+
+
+def test_rewards_were_logged_for_every_step_and_are_in_range(demo):
+    _, artefacts = demo
+    rewards = read_rewards(artefacts['LoRA adapter'].parent)
+    assert len(rewards) == STEPS
+    assert all(math.isfinite(r) and 0.0 <= r <= 1.0 for r in rewards)
+    log = artefacts['GRPO log (logging.jsonl in grpo/)'].read_text()
+    assert 'vsi_reward per type at step' in log  # the plugin's per-question-type line
+
+
+def test_every_test_question_has_a_prediction_and_the_report_equals_vsi_scoring(demo):
+    _, artefacts = demo
+    scenes = artefacts['scenes (videos, test.jsonl, train.json)']
+    questions = {str(json.loads(line)['id']) for line in (scenes / 'test.jsonl').read_text().splitlines()}
+    for name in ('base model results', 'adapter results'):
+        folder = artefacts[name].parent
+        predictions = [json.loads(line) for line in (folder / 'predictions.jsonl').read_text().splitlines()]
+        assert {str(p['id']) for p in predictions} == questions
+        official = aggregate(
+            {
+                'question_type': p['question_type'],
+                'score': official_score(p['prediction'], p['ground_truth'], p['question_type']),
+            }
+            for p in predictions
+        )
+        lenient = aggregate(
+            {
+                'question_type': p['question_type'],
+                'score': reward_score(p['prediction'], p['ground_truth'], p['question_type'], p.get('options')),
+            }
+            for p in predictions
+        )
+        results = json.loads((folder / 'results.json').read_text())
+        # JSON keeps Python floats exactly: the report must be the very numbers vsi_scoring computes.
+        assert results['official'] == official
+        assert results['lenient'] == lenient
+    comparison = json.loads(artefacts['comparison'].with_suffix('.json').read_text())
+    assert comparison['same_questions'] is True and comparison['rows']
