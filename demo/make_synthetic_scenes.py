@@ -41,6 +41,7 @@ from tqdm import tqdm
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
+from preprocess_vsi_data import write_text_atomic  # noqa: E402
 from vsi_scoring import build_prompt  # noqa: E402
 
 DATASET = 'synthscan'
@@ -697,18 +698,6 @@ def appearance_min_gap(frames: int) -> int:
 # ---------------------------------------------------------------- output
 
 
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _jsonl(rows: Sequence[dict[str, Any]]) -> str:
     return ''.join(json.dumps(row, ensure_ascii=False) + '\n' for row in rows)
 
@@ -813,7 +802,7 @@ def make_scenes(
         'scenes.json': json.dumps(meta, indent=1) + '\n',
     }
     for filename, text in outputs.items():
-        _write_atomic(os.path.join(output_dir, filename), text)
+        write_text_atomic(os.path.join(output_dir, filename), [text])
     return SyntheticSetSummary(
         output_dir=output_dir,
         train_scenes=[s.scene_name for s in scenes if s.split == 'train'],

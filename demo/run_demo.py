@@ -36,13 +36,13 @@ class DemoConfig:
     output_dir: Path = Path('demo_out')
     num_scenes: int = 6
     num_frames: int = 4  # frames per question (the real protocol uses 32)
-    grpo_steps: int = 12
-    num_generations: int = 4
+    grpo_steps: int = 20
+    num_generations: int = 8  # as in the production YAML: 8 samples per question
     questions_per_step: int = 2
     # The direct prompt asks for one letter or number. A random model never learns to stop within a few dozen
     # steps, so the demo trains and evaluates one-token answers: each sampled token is then a whole answer.
     max_completion_length: int = 1
-    learning_rate: float = 5e-3  # a tiny random model needs a large step to move within a dozen steps
+    learning_rate: float = 1e-3  # a tiny random model needs large steps to move within 20 (the YAML has 1e-6)
     eval_limit: int | None = None  # questions per evaluation (None: every test question)
     seed: int = 0
 
