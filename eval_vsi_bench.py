@@ -781,7 +781,7 @@ def plot_results(path: Path, results: dict | None = None, comparison: dict | Non
                     xytext=(0, 2),
                     textcoords='offset points',
                 )
-    axes.set_xticks(x, [n.replace('_', '\n', 1) for n in names], fontsize=8)
+    axes.set_xticks(x, names, fontsize=8, rotation=30, ha='right')
     axes.set_ylabel('score (%)')
     axes.set_ylim(0, 105)
     axes.set_title(title)
