@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from demo.run_demo import DemoConfig, read_rewards, run_demo
-from vsi_scoring import aggregate, official_score, reward_score
+from tests.report_oracle import recompute_scores
 
 pytestmark = pytest.mark.slow
 
@@ -75,20 +75,7 @@ def test_every_test_question_has_a_prediction_and_the_report_equals_vsi_scoring(
         folder = artefacts[name].parent
         predictions = [json.loads(line) for line in (folder / 'predictions.jsonl').read_text().splitlines()]
         assert {str(p['id']) for p in predictions} == questions
-        official = aggregate(
-            {
-                'question_type': p['question_type'],
-                'score': official_score(p['prediction'], p['ground_truth'], p['question_type']),
-            }
-            for p in predictions
-        )
-        lenient = aggregate(
-            {
-                'question_type': p['question_type'],
-                'score': reward_score(p['prediction'], p['ground_truth'], p['question_type'], p.get('options')),
-            }
-            for p in predictions
-        )
+        official, lenient = recompute_scores(predictions)
         results = json.loads((folder / 'results.json').read_text())
         # JSON keeps Python floats exactly: the report must be the very numbers vsi_scoring computes.
         assert results['official'] == official

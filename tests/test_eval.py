@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 import eval_vsi_bench as ev
-from vsi_scoring import aggregate, build_prompt, official_score, reward_score
+from tests.report_oracle import recompute_scores
+from vsi_scoring import build_prompt, official_score
 
 NUM_FRAMES = 4
 DIRECTION_OPTIONS = ['A. left', 'B. right', 'C. back']
@@ -200,20 +201,7 @@ def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench,
         assert row['num_images'] == NUM_FRAMES and isinstance(row['prediction'], str)
 
     # The report is vsi_scoring applied to the written predictions, nothing else.
-    official = aggregate(
-        {
-            'question_type': r['question_type'],
-            'score': official_score(r['prediction'], r['ground_truth'], r['question_type']),
-        }
-        for r in rows
-    )
-    lenient = aggregate(
-        {
-            'question_type': r['question_type'],
-            'score': reward_score(r['prediction'], r['ground_truth'], r['question_type'], r['options']),
-        }
-        for r in rows
-    )
+    official, lenient = recompute_scores(rows)
     saved = json.loads((out / 'results.json').read_text(encoding='utf-8'))
     assert saved['official'] == official == results['official']
     assert saved['lenient'] == lenient
