@@ -594,19 +594,22 @@ def load_results(path: str) -> dict:
     return results
 
 
+def _overall_row(category: str, base: dict, new: dict) -> dict:
+    """A comparison row for the overall score of two `aggregate` results (official or lenient)."""
+    return {
+        'category': category,
+        'base': base['overall'],
+        'new': new['overall'],
+        'base_count': base['num_questions'],
+        'new_count': new['num_questions'],
+    }
+
+
 def compare_results(base: dict, new: dict) -> dict:
     """Per-category official scores of two runs and `new - base` (None where a run lacks the category)."""
     categories = list(base['official']['categories'])
     categories += [c for c in new['official']['categories'] if c not in categories]
-    rows = [
-        {
-            'category': 'overall',
-            'base': base['official']['overall'],
-            'new': new['official']['overall'],
-            'base_count': base['official']['num_questions'],
-            'new_count': new['official']['num_questions'],
-        }
-    ]
+    rows = [_overall_row('overall', base['official'], new['official'])]
     for name in categories:
         a, b = base['official']['categories'].get(name), new['official']['categories'].get(name)
         rows.append(
@@ -618,15 +621,7 @@ def compare_results(base: dict, new: dict) -> dict:
                 'new_count': b['count'] if b else 0,
             }
         )
-    rows.append(
-        {
-            'category': 'overall (lenient)',
-            'base': base['lenient']['overall'],
-            'new': new['lenient']['overall'],
-            'base_count': base['lenient']['num_questions'],
-            'new_count': new['lenient']['num_questions'],
-        }
-    )
+    rows.append(_overall_row('overall (lenient)', base['lenient'], new['lenient']))
     for row in rows:
         row['delta'] = None if row['base'] is None or row['new'] is None else row['new'] - row['base']
     return {
