@@ -17,12 +17,14 @@ decode, counted from the demuxed packets (never from container metadata, which i
 rate video and on mp4 edit lists). `np.round` rounds halves to even (2.5 -> 2), unlike `int(x + 0.5)`;
 this is the rule of VSI_FACTS section 5 and the one to reproduce anywhere frames must line up.
 
-Decoding (PyAV): one demux pass builds a packet index (presentation-ordered pts, keyframes, edit-list discards)
-without decoding; then for each wanted frame we seek to the keyframe before it and decode forward, staying in
-the same GOP while the next wanted frame is there. Every decoded frame is checked by its pts against the
-index; if the file disagrees with its index (damaged data, broken timestamps) the video is decoded in full
-instead, so a wrong frame is never written. Frames are scaled in one swscale pass and written with Pillow.
-One worker process per core; each decoder uses slice threads only (see _open for why not frame threads).
+Decoding (PyAV): one demux pass builds a packet index (presentation-ordered pts, keyframes, edit-list discards,
+corrupt packets) without decoding; then for each GOP holding wanted frames we seek to its keyframe and decode
+forward to the last of them, skipping frames nothing refers to and draining the decoder after the last wanted
+packet (_frames_after_seek). Every decoded frame is checked by its pts against the index; if the file
+disagrees with its index (damaged data, broken timestamps) the video is decoded in full instead, so a wrong
+frame is never written. Frames are scaled in one swscale pass and written by libjpeg-turbo (simplejpeg).
+One worker process per core, each with its share of the cores as slice threads (see _open for why not frame
+threads).
 """
 
 import argparse
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+import simplejpeg
 from tqdm import tqdm
 
 VIDEO_SUFFIXES = ('.mp4', '.mkv', '.mov', '.avi', '.webm')
@@ -207,7 +209,7 @@ def read_manifest(output_dir: PathLike) -> dict[str, FrameRecord]:
 # ---------------------------------------------------------------- decoding with PyAV
 #
 # A decoder returns {'n', 'wanted', 'times', 'fps', 'method', 'note'} and hands each wanted frame to
-# `save(slots, image, src_width, src_height)`, slots being the output file numbers that show it (several
+# `save(slots, rgb, src_width, src_height)`, slots being the output file numbers that show it (several
 # when a short video repeats frames).
 
 
@@ -228,6 +230,8 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
             continue
         if packet.pts is None:
             raise _IndexMismatch('packets without pts')
+        if packet.is_corrupt:  # e.g. cut off by a truncated file: may not decode, and skipped frames go unchecked
+            raise _IndexMismatch(f'packet at pts {packet.pts} is marked corrupt')
         packets.append((packet.pts, packet.dts, packet.is_keyframe, packet.is_discard))
     if not packets:
         raise VideoDecodeError('no video packets')
@@ -253,7 +257,7 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
     return index
 
 
-def _open(path: PathLike) -> tuple:
+def _open(path: PathLike, threads: int = 0) -> tuple:
     container = av.open(str(path))
     if not container.streams.video:
         container.close()
@@ -263,10 +267,27 @@ def _open(path: PathLike) -> tuple:
     # their pipeline after every seek and made extraction ~25% slower; they also drop damaged frames silently,
     # where slice threads raise, so the fallback counts the frames a plain decode yields.
     stream.codec_context.thread_type = 'SLICE'
+    stream.codec_context.thread_count = threads
     return container, stream
 
 
-def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None) -> Iterator[av.VideoFrame]:
+# Codecs whose "non-reference" frames no frame predicts from, so skipping them (skip_frame NONREF) is exact.
+# Not HEVC: FFmpeg skips its sub-layer non-reference pictures, which higher temporal layers may predict from.
+_SKIP_NONREF_CODECS = frozenset({'h264', 'mpeg1video', 'mpeg2video', 'mpeg4', 'vp8', 'vp9'})
+
+
+def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None, wanted_pts: set) -> Iterator:
+    """Every frame the decoder yields from the keyframe at `seek_ts` on, decoding only what `wanted_pts` need.
+
+    Two savings, both exact (the frames compare equal to a full decode in tests/test_extract_frames.py):
+    frames no other frame predicts from (non-reference B-frames of the codecs in _SKIP_NONREF_CODECS) are
+    skipped unless wanted, and once the last wanted packet is in, the decoder is drained rather than fed the
+    packets its reordering delay would wait for. Measured on 640x480 GOP 30 with 2 B-frames: 10% fewer
+    packets and ~20% less decoding CPU. The drained decoder takes no more packets: the caller seeks again
+    (which resets it) for the next GOP.
+    """
+    codec, unsent = stream.codec_context, set(wanted_pts)
+    skip = 'NONREF' if codec.name in _SKIP_NONREF_CODECS else 'DEFAULT'
     container.seek(seek_ts, stream=stream, backward=True)
     first = True
     for packet in container.demux(stream):
@@ -275,8 +296,13 @@ def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None) -> 
             if key_pts is not None and (not packet.is_keyframe or packet.pts is None or packet.pts > key_pts):
                 raise _IndexMismatch(f'seek to {seek_ts} did not land on the keyframe at pts {key_pts} or before')
             first = False
+        codec.skip_frame = 'DEFAULT' if packet.pts in unsent else skip
+        unsent.discard(packet.pts)
         try:
             yield from packet.decode()
+            if not unsent:  # the last wanted packet in decode order (with B-frames not the last shown)
+                yield from codec.decode(None)
+                return
         except av.FFmpegError as e:
             raise _IndexMismatch(f'packet at pts {packet.pts} does not decode ({e})') from e
 
@@ -288,34 +314,39 @@ def _slots(wanted: list) -> dict:
     return slots
 
 
-def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable) -> dict:
+def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable, threads: int = 0) -> dict:
     """Decode only what the wanted frames need, checking every decoded frame's pts against the index."""
-    container, stream = _open(path)
+    container, stream = _open(path, threads)
     with container:
         index = _packet_index(container, stream)
         n = len(index.pts)
         wanted = sample_indices(n, num_frames)
         slots = _slots(wanted)
         position = {pts: i for i, pts in enumerate(index.pts)}
-        frames, last = None, -1  # the forward decode in progress and the frame it has reached
+        runs = {}  # keyframe number -> the wanted frames decoded from it, in order
         for target in sorted(slots):
-            if frames is None or last < 0 or index.gop[target] != index.gop[last]:
-                frames = _frames_after_seek(container, stream, index.seek_ts[target], index.key_pts[target])
-                last = -1
+            runs.setdefault(index.gop[target], []).append(target)
+        for targets in runs.values():
+            first = targets[0]
+            wanted_pts = {index.pts[t] for t in targets}
+            frames = _frames_after_seek(container, stream, index.seek_ts[first], index.key_pts[first], wanted_pts)
+            last = -1  # skipped frames leave gaps, but positions must rise and no wanted frame may be passed
             for frame in frames:
                 pos = position.get(frame.pts)
                 if pos is None:
                     raise _IndexMismatch(f'decoded a frame with pts {frame.pts}, which no packet has')
-                if last >= 0 and pos != last + 1:
+                if pos <= last:
                     raise _IndexMismatch(f'frame {last} was followed by frame {pos}')
                 last = pos
-                if pos == target:
+                if pos > targets[0]:
+                    raise _IndexMismatch(f'frame {targets[0]} never decoded (frame {pos} came instead)')
+                if pos == targets[0]:
                     on_frame(slots[pos], frame)
-                    break
-                if pos > target:
-                    raise _IndexMismatch(f'frame {target} never decoded (frame {pos} came instead)')
+                    targets = targets[1:]
+                    if not targets:
+                        break
             else:
-                raise _IndexMismatch(f'the stream ended before frame {target} of {n}')
+                raise _IndexMismatch(f'the stream ended before frame {targets[0]} of {n}')
         time_base = float(stream.time_base)
         times = [pts * time_base for pts in index.pts]
         return {'n': n, 'wanted': wanted, 'times': times, 'fps': _mean_fps(times, stream)}
@@ -366,7 +397,7 @@ def _mean_fps(times: list, stream: av.video.stream.VideoStream) -> float:
     return float(rate) if rate else 0.0
 
 
-def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable) -> dict:
+def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:
     def on_frame(slots, frame):
         size = target_size(frame.width, frame.height, max_pixels)
         # One swscale pass converts colour and scales. Measured with PyAV 18: frame.to_image costs 7x more,
@@ -375,23 +406,23 @@ def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Call
             rgb = frame.to_ndarray(format='rgb24')
         else:
             rgb = frame.to_ndarray(width=size[0], height=size[1], format='rgb24', interpolation='AREA')
-        save(slots, Image.fromarray(rgb), frame.width, frame.height)
+        save(slots, rgb, frame.width, frame.height)
 
     try:
-        return {**_decode_by_index(path, num_frames, on_frame), 'method': 'index', 'note': ''}
+        return {**_decode_by_index(path, num_frames, on_frame, threads), 'method': 'index', 'note': ''}
     except _IndexMismatch as e:
         note = f'packet index disagreed with the decoder ({e}): decoded in full'
         return {**_decode_full(path, num_frames, on_frame), 'method': 'full_decode', 'note': note}
 
 
-def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable) -> dict:
+def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:
     import decord  # optional, for comparison only
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         src_width, src_height = stream.codec_context.width, stream.codec_context.height
     width, height = target_size(src_width, src_height, max_pixels)
-    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height)
+    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=threads)
     n = len(reader)
     wanted = sample_indices(n, num_frames)
     slots = _slots(wanted)
@@ -401,7 +432,7 @@ def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Ca
         unique, reader.get_batch(unique).asnumpy(), reader.get_frame_timestamp(unique), strict=True
     ):
         times[pos] = float(stamp[0])
-        save(slots[pos], Image.fromarray(rgb), src_width, src_height)
+        save(slots[pos], rgb, src_width, src_height)
     return {
         'n': n,
         'wanted': wanted,
@@ -422,11 +453,13 @@ def extract_video(
     max_pixels: int | None = None,
     quality: int = 95,
     backend: str = 'pyav',
+    threads: int = 0,
 ) -> FrameRecord:
     """Write `num_frames` sampled frames of `path` as `out_dir/frame_0000.jpg ...` and describe them.
 
     The frames go to a hidden sibling folder first, which replaces `out_dir` only once every file is
-    written. Raises VideoDecodeError, av.FFmpegError or OSError when the video cannot be read.
+    written. `threads`: decoder threads (0: one per core; extract_all gives each worker its share of the
+    cores). Raises VideoDecodeError, av.FFmpegError or OSError when the video cannot be read.
     """
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
@@ -440,14 +473,15 @@ def extract_video(
     partial.mkdir(parents=True)
     sizes = {}
 
-    def save(slots, image, src_width, src_height):
+    def save(slots, rgb, src_width, src_height):
+        data = encode_jpeg(rgb, quality)
         for slot in slots:
-            image.save(partial / FRAME_NAME.format(slot), format='JPEG', quality=quality)
-        sizes.update(width=image.width, height=image.height, src_width=src_width, src_height=src_height)
+            (partial / FRAME_NAME.format(slot)).write_bytes(data)
+        sizes.update(width=rgb.shape[1], height=rgb.shape[0], src_width=src_width, src_height=src_height)
 
     try:
         decode = _pyav_frames if backend == 'pyav' else _decord_frames
-        result = decode(path, num_frames, max_pixels, save)
+        result = decode(path, num_frames, max_pixels, save, threads)
         _replace_dir(partial, out_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -469,6 +503,15 @@ def extract_video(
         seconds=round(time.perf_counter() - started, 4),
         **sizes,
     )
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    """JPEG file bytes of an RGB array (any strides), chroma 4:2:0 as Pillow's default.
+
+    libjpeg-turbo straight from the array: measured 1.8x faster per 640x480 frame than
+    `Image.fromarray(rgb).save(...)`, which first copies the pixels into Pillow's 4-byte layout.
+    """
+    return simplejpeg.encode_jpeg(rgb, quality=quality, colorspace='RGB', colorsubsampling='420')
 
 
 def _replace_dir(new: Path, dest: Path) -> None:
@@ -540,13 +583,16 @@ def extract_all(
     _drop_partial_line(output_dir / MANIFEST_NAME)
     done = {} if overwrite else read_manifest(output_dir)
     summary = ExtractSummary()
-    jobs = []
+    todo = []
     for out_dir, video in targets.items():
         if _is_complete(done.get(out_dir.relative_to(output_dir).as_posix()), settings):
             summary.skipped += 1
         else:
-            jobs.append((video, out_dir, settings))
-    workers = max(1, min(workers or default_workers(), len(jobs)))
+            todo.append((video, out_dir))
+    workers = max(1, min(workers or default_workers(), len(todo)))
+    # each worker gets its share of the cores: with a worker per core, one decoder thread spends ~10% less CPU
+    kwargs = {**settings, 'threads': max(1, default_workers() // workers)}
+    jobs = [(video, out_dir, kwargs) for video, out_dir in todo]
     with open(output_dir / MANIFEST_NAME, 'a') as manifest, open(output_dir / FAILURES_NAME, 'w') as failures:
         bar = tqdm(total=len(jobs), unit='video', desc='extract frames', disable=not progress)
         for video, record, error in _run_jobs(jobs, workers):

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.video.frame import PictureType
 from PIL import Image
 from video_utils import decode_all, encode_video, read_frame_number, truncate
 
@@ -101,6 +102,7 @@ KINDS = {
     'odd_size_webm': dict(name='odd.webm', num_frames=60, gop=15, codec='libvpx-vp9', width=321, height=241),
     'odd_size_mp4': dict(name='odd.mp4', num_frames=60, gop=15, bframes=2, width=321, height=241, pix_fmt='yuv444p'),
     'mpeg4_avi': dict(name='clip.avi', num_frames=80, gop=12, codec='mpeg4', bframes=1),
+    'hevc_mp4': dict(name='hevc.mp4', num_frames=60, gop=15, codec='libx265', bframes=3),
     'fewer_frames_than_asked': dict(name='short.mp4', num_frames=20, gop=10, bframes=2),
 }
 
@@ -149,23 +151,33 @@ def test_many_frames_of_a_long_gop(tmp_path):
     assert [read_frame_number(np.asarray(Image.open(p))) for p in record.frame_paths] == list(range(150))
 
 
-def test_seeks_to_the_keyframe_before_each_wanted_frame(tmp_path, monkeypatch):
+def test_decodes_only_what_the_wanted_frames_need(tmp_path, monkeypatch):
     import extract_frames
 
     video = encode_video(tmp_path / 'long.mp4', num_frames=300, gop=30, bframes=2)
+    with av.open(str(video.path)) as container:  # frame kinds from a plain decode: I/P are always references
+        frames = [(frame.pts, frame.pict_type) for frame in container.decode(video=0)]
+    number = {pts: i for i, (pts, _) in enumerate(frames)}
+    kinds = [kind for _, kind in frames]
     decoded = []
     seek_and_decode = extract_frames._frames_after_seek
 
     def counting(*args):
         for frame in seek_and_decode(*args):
-            decoded.append(frame.pts)
+            decoded.append(number[frame.pts])
             yield frame
 
     monkeypatch.setattr(extract_frames, '_frames_after_seek', counting)
     record = extract_video(video.path, tmp_path / 'frames', num_frames=4)
-    # wanted 0, 100, 199, 299 with keyframes every 30 frames: decode 0, 90..100, 180..199, 270..299
     assert record.indices == [0, 100, 199, 299]
-    assert len(decoded) == 1 + 11 + 20 + 30
+    # keyframes every 30 frames: each wanted frame is decoded from the keyframe before it, nothing else
+    runs = [range(0, 1), range(90, 101), range(180, 200), range(270, 300)]
+    needed = {i for r in runs for i in r if kinds[i] != PictureType.B} | set(record.indices)
+    assert needed <= set(decoded) <= {i for r in runs for i in r}
+    assert len(decoded) == len(set(decoded))
+    # B-frames nothing refers to are skipped unless wanted: fewer frames than the runs hold (62)
+    assert len(decoded) < sum(len(r) for r in runs)
+    assert kinds.count(PictureType.B) > 100  # the encoder did make B-frames to skip
 
 
 def test_max_pixels_keeps_aspect(videos, tmp_path):

@@ -144,6 +144,8 @@ def encode_video(
     options = {'g': str(gop), 'keyint_min': str(gop), 'sc_threshold': '0', 'bf': str(bframes)}
     if codec == 'libx264':
         options.update(preset=preset, crf='20')
+    elif codec == 'libx265':
+        options.update(preset='ultrafast', crf='20', **{'x265-params': 'log-level=error'})
     elif codec.startswith('libvpx'):
         options.update(deadline='realtime', **{'cpu-used': '8', 'lag-in-frames': '0', 'auto-alt-ref': '0'})
     stream.codec_context.options = options
