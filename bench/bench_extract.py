@@ -3,13 +3,16 @@
 Encodes its own test videos (noisy textured camera pan, numbered frames, 2 B-frames; tests/video_utils.py; a long
 video is one encoded part written several times, which decodes like a long video at a fraction of the encoding
 time), hard-links a copy per worker, then times the three methods through one process pool (one worker per core)
-on the same files, interleaved, best of --repeats. Prints videos per minute, the ratios ours/decord and
-ours/full decode, and checks that the three methods wrote the same frames. Nothing is asserted: the targets
-(1.2x decord, 4x full decode on 640x480 GOP 30) are printed as met or missed.
+on the same files, interleaved, best of --repeats. All three get the same decoder threads (the worker's share
+of the cores) and ours and full decoding write JPEGs the same way, so only the decoding differs. Prints videos
+per minute, the ratios ours/decord and ours/full decode, checks that the three methods wrote the same frames,
+and times the decoding alone (ours vs every frame, no JPEG): the ceiling of the end-to-end ratio. Nothing is
+asserted: the targets (1.2x decord, 4x full decode on 640x480 GOP 30) are printed as met or missed.
 
-Full decoding costs the same per frame whatever we want, while ours decodes about half a GOP per wanted
-frame, so the ours/full ratio grows with video length and shrinks with GOP length. The 640x480 videos have
-2400-2500 frames (80 s at 30 fps), the 1920x1440 ones 1200-1250 to keep the run within a few minutes.
+Full decoding costs the same per frame whatever we want, while ours decodes, per wanted frame, a keyframe and
+about half a GOP of the frames others refer to, so the ours/full ratio grows with video length and shrinks with
+GOP length. The 640x480 videos have 2400-2500 frames (80 s at 30 fps), the 1920x1440 ones 1200-1250 to keep
+the run within a few minutes.
 
 Usage:
     python bench/bench_extract.py --quick                 # 640x480 GOP 30 only, under a minute on 2 cores
@@ -35,7 +38,7 @@ sys.path[:0] = [str(REPO), str(REPO / 'tests')]
 
 from video_utils import encode_video, make_texture, read_frame_number  # noqa: E402
 
-from extract_frames import default_workers, extract_video, sample_indices  # noqa: E402
+from extract_frames import _decode_by_index, default_workers, encode_jpeg, extract_video, sample_indices  # noqa: E402
 
 METHODS = ('ours', 'decord', 'full')
 JPEG_QUALITY = 95
@@ -45,30 +48,33 @@ JPEG_QUALITY = 95
 GRAIN = 4.0
 
 
-def full_decode_extract(path: Path, out_dir: Path, num_frames: int) -> list:
+def full_decode_extract(path: Path, out_dir: Path, num_frames: int, threads: int) -> list:
     """The simple way: decode every frame in order, keep the wanted ones."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with av.open(str(path)) as container:
         n = sum(1 for packet in container.demux(video=0) if packet.size)
     wanted = sample_indices(n, num_frames)
     with av.open(str(path)) as container:
-        # PyAV's default decoder threading (slice threads); frame threads were slower here with a worker per core
+        # the threading ours gets (slice threads, the worker's share of the cores), so only the method differs
+        container.streams.video[0].codec_context.thread_type = 'SLICE'
+        container.streams.video[0].codec_context.thread_count = threads
         for pos, frame in enumerate(container.decode(video=0)):
-            if pos in wanted:
-                image = Image.fromarray(frame.to_ndarray(format='rgb24'))
+            if pos in wanted:  # written as ours writes them, so only the decoding differs
+                data = encode_jpeg(frame.to_ndarray(format='rgb24'), JPEG_QUALITY)
                 for slot in (s for s, w in enumerate(wanted) if w == pos):
-                    image.save(out_dir / f'frame_{slot:04d}.jpg', format='JPEG', quality=JPEG_QUALITY)
+                    (out_dir / f'frame_{slot:04d}.jpg').write_bytes(data)
     return wanted
 
 
 def run_one(job: tuple) -> float:
     """Extract one video with one method; returns the CPU seconds it took (all threads of the worker)."""
-    method, path, out_dir, num_frames = job
+    method, path, out_dir, num_frames, threads = job
     started = time.process_time()
     if method == 'full':
-        full_decode_extract(path, out_dir, num_frames)
+        full_decode_extract(path, out_dir, num_frames, threads)
     else:
-        extract_video(path, out_dir, num_frames, quality=JPEG_QUALITY, backend='pyav' if method == 'ours' else 'decord')
+        backend = 'pyav' if method == 'ours' else 'decord'
+        extract_video(path, out_dir, num_frames, quality=JPEG_QUALITY, backend=backend, threads=threads)
     return time.process_time() - started
 
 
@@ -107,7 +113,7 @@ def bench_config(pool, work_dir: Path, config: tuple, args: argparse.Namespace) 
     wall, cpu = dict.fromkeys(METHODS, float('inf')), dict.fromkeys(METHODS, float('inf'))
     for _ in range(args.repeats):
         for method in METHODS:  # interleaved, so load from elsewhere hits all methods alike
-            jobs = [(method, v, work_dir / 'out' / method / v.stem, args.num_frames) for v in videos]
+            jobs = [(method, v, work_dir / 'out' / method / v.stem, args.num_frames, args.threads) for v in videos]
             started = time.perf_counter()
             cpu_seconds = pool.map(run_one, jobs, chunksize=1)
             wall[method] = min(wall[method], time.perf_counter() - started)
@@ -116,12 +122,40 @@ def bench_config(pool, work_dir: Path, config: tuple, args: argparse.Namespace) 
     written = {m: frames_of(folders[m], args.num_frames) for m in METHODS}
     return {
         'name': f'{width}x{height} GOP {gop}',
+        'video': videos[0],
         'frames': part * repeat,
         'per_minute': {m: 60 * len(videos) / wall[m] for m in METHODS},
         'cpu': cpu,
         'ours_vs_full': compare(written['full'], written['ours']),
         'decord_vs_full': compare(written['full'], written['decord']),
     }
+
+
+def decoding_alone(path: Path, num_frames: int, repeats: int) -> str:
+    """CPU seconds of the decoding alone (no colour conversion, no JPEG, one thread), ours vs every frame.
+
+    This ratio bounds the end-to-end one: both sides also convert and write the same wanted frames.
+    """
+
+    def ours():
+        _decode_by_index(path, num_frames, on_frame=lambda slots, frame: None, threads=1)
+
+    def full():
+        with av.open(str(path)) as container:
+            container.streams.video[0].codec_context.thread_count = 1
+            for _ in container.decode(video=0):
+                pass
+
+    best = {}
+    for _ in range(repeats + 1):
+        for name, run in (('ours', ours), ('full', full)):
+            started = time.process_time()
+            run()
+            best[name] = min(best.get(name, float('inf')), time.process_time() - started)
+    return (
+        f'decoding alone on {path.name} (one thread, no JPEG): ours {best["ours"]:.2f} s, every frame '
+        f'{best["full"]:.2f} s: {best["full"] / best["ours"]:.2f}x, the most the end-to-end ratio can reach'
+    )
 
 
 def edit_list_check(pool, work_dir: Path) -> str:
@@ -131,7 +165,7 @@ def edit_list_check(pool, work_dir: Path) -> str:
     numbers = {}
     for method in ('ours', 'decord'):
         out = work_dir / 'out' / method / path.stem
-        pool.map(run_one, [(method, path, out, 4)])
+        pool.map(run_one, [(method, path, out, 4, 1)])
         numbers[method] = [read_frame_number(f) for f in frames_of(out, 4)]
     return f'edit list (frames 0-4 hidden, 115 shown): ours shows frames {numbers["ours"]}, decord {numbers["decord"]}'
 
@@ -146,6 +180,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work_dir', default=None, help='keep encoded videos here and reuse them (default: temp)')
     args = parser.parse_args(argv)
     args.copies = args.copies or args.workers
+    args.threads = max(1, default_workers() // args.workers)  # decoder threads per worker, as extract_all gives
     return args
 
 
@@ -157,7 +192,10 @@ def main(argv=None) -> int:
         configs = configs[:1]
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix='bench_extract_'))
     work_dir.mkdir(parents=True, exist_ok=True)
-    print(f'{args.workers} workers, {args.copies} videos per configuration, {args.num_frames} frames each')
+    print(
+        f'{args.workers} workers ({args.threads} decoder thread(s) each), {args.copies} videos per configuration, '
+        f'{args.num_frames} frames each'
+    )
     results = []
     try:
         # forkserver as in extract_frames.extract_all: workers start clean
@@ -165,6 +203,7 @@ def main(argv=None) -> int:
             for config in configs:
                 results.append(bench_config(pool, work_dir, config, args))
             note = edit_list_check(pool, work_dir)
+        ceiling = decoding_alone(results[0]['video'], args.num_frames, args.repeats)
     finally:
         shutil.rmtree(work_dir / 'out', ignore_errors=True)
         if not args.work_dir:
@@ -187,6 +226,7 @@ def main(argv=None) -> int:
             f'({decord_diff:.2f})'
         )
     print(note)
+    print(ceiling)
     first = results[0]
     for label, other, goal in (('decord', 'decord', 1.2), ('full decoding', 'full', 4.0)):
         ratio = first['per_minute']['ours'] / first['per_minute'][other]
