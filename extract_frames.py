@@ -257,7 +257,7 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
     return index
 
 
-def _open(path: PathLike, threads: int = 0) -> tuple:
+def _open(path: PathLike, threads: int) -> tuple:
     container = av.open(str(path))
     if not container.streams.video:
         container.close()
@@ -314,7 +314,7 @@ def _slots(wanted: list) -> dict:
     return slots
 
 
-def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable, threads: int = 0) -> dict:
+def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable, threads: int) -> dict:
     """Decode only what the wanted frames need, checking every decoded frame's pts against the index."""
     container, stream = _open(path, threads)
     with container:
@@ -352,9 +352,9 @@ def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable, thread
         return {'n': n, 'wanted': wanted, 'times': times, 'fps': _mean_fps(times, stream)}
 
 
-def _decode_all(path: PathLike) -> Iterator[av.VideoFrame]:
+def _decode_all(path: PathLike, threads: int) -> Iterator[av.VideoFrame]:
     """Every frame a sequential decode yields, skipping damaged packets as ffmpeg does."""
-    container, stream = _open(path)
+    container, stream = _open(path, threads)
     with container:
         packets = container.demux(stream)
         while True:
@@ -372,14 +372,14 @@ def _decode_all(path: PathLike) -> Iterator[av.VideoFrame]:
             yield from decoded
 
 
-def _decode_full(path: PathLike, num_frames: int, on_frame: Callable) -> dict:
+def _decode_full(path: PathLike, num_frames: int, on_frame: Callable, threads: int) -> dict:
     """The fallback: count the frames by decoding them all, then decode again and keep the wanted ones."""
-    times = [frame.time for frame in _decode_all(path)]
+    times = [frame.time for frame in _decode_all(path, threads)]
     if not times:
         raise VideoDecodeError('no frame decodes')
     wanted = sample_indices(len(times), num_frames)
     slots = _slots(wanted)
-    for pos, frame in enumerate(_decode_all(path)):
+    for pos, frame in enumerate(_decode_all(path, threads)):
         if pos in slots:
             on_frame(slots[pos], frame)
             if pos == wanted[-1]:
@@ -412,7 +412,7 @@ def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Call
         return {**_decode_by_index(path, num_frames, on_frame, threads), 'method': 'index', 'note': ''}
     except _IndexMismatch as e:
         note = f'packet index disagreed with the decoder ({e}): decoded in full'
-        return {**_decode_full(path, num_frames, on_frame), 'method': 'full_decode', 'note': note}
+        return {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
 
 
 def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:

@@ -103,6 +103,7 @@ KINDS = {
     'odd_size_mp4': dict(name='odd.mp4', num_frames=60, gop=15, bframes=2, width=321, height=241, pix_fmt='yuv444p'),
     'mpeg4_avi': dict(name='clip.avi', num_frames=80, gop=12, codec='mpeg4', bframes=1),
     'hevc_mp4': dict(name='hevc.mp4', num_frames=60, gop=15, codec='libx265', bframes=3),
+    'open_gop_mkv': dict(name='open_gop.mkv', num_frames=90, gop=15, bframes=3, open_gop=True),
     'fewer_frames_than_asked': dict(name='short.mp4', num_frames=20, gop=10, bframes=2),
 }
 

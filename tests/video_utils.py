@@ -114,6 +114,7 @@ def encode_video(
     faststart: bool = False,
     repeat: int = 1,
     grain: float = 0.0,
+    open_gop: bool = False,
 ) -> SyntheticVideo:
     """Encode `num_frames` numbered frames; the container follows the file suffix (mp4, mkv, mov, avi, webm).
 
@@ -129,6 +130,8 @@ def encode_video(
       `gop`, so every part starts on a keyframe; the returned num_frames counts all parts.
     - `grain`: standard deviation of sensor-like noise added to every frame (4 patterns in turn). Without it
       a panned texture costs almost nothing to code between keyframes, far less than camera footage.
+    - `open_gop` (libx264): B-frames shown just before a keyframe are decoded after it and refer to the GOP
+      before (as broadcast and many camera encoders do), so they belong to the earlier keyframe's GOP.
     - odd sizes: libx264 refuses them in yuv420p; use pix_fmt='yuv444p', or codec 'libvpx-vp9' / 'mpeg4'.
     """
     path = Path(path)
@@ -143,7 +146,7 @@ def encode_video(
     stream.time_base = stream.codec_context.time_base = time_base
     options = {'g': str(gop), 'keyint_min': str(gop), 'sc_threshold': '0', 'bf': str(bframes)}
     if codec == 'libx264':
-        options.update(preset=preset, crf='20')
+        options.update(preset=preset, crf='20', **({'x264-params': 'open-gop=1'} if open_gop else {}))
     elif codec == 'libx265':
         options.update(preset='ultrafast', crf='20', **{'x265-params': 'log-level=error'})
     elif codec.startswith('libvpx'):
