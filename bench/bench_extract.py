@@ -38,7 +38,14 @@ sys.path[:0] = [str(REPO), str(REPO / 'tests')]
 
 from video_utils import encode_video, make_texture, read_frame_number  # noqa: E402
 
-from extract_frames import _decode_by_index, default_workers, encode_jpeg, extract_video, sample_indices  # noqa: E402
+from extract_frames import (  # noqa: E402
+    _decode_by_index,
+    decoder_threads,
+    default_workers,
+    encode_jpeg,
+    extract_video,
+    sample_indices,
+)
 
 METHODS = ('ours', 'decord', 'full')
 JPEG_QUALITY = 95
@@ -180,7 +187,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work_dir', default=None, help='keep encoded videos here and reuse them (default: temp)')
     args = parser.parse_args(argv)
     args.copies = args.copies or args.workers
-    args.threads = max(1, default_workers() // args.workers)  # decoder threads per worker, as extract_all gives
+    args.threads = decoder_threads(args.workers)  # as extract_all gives its workers
     return args
 
 
