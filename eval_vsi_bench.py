@@ -43,7 +43,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -59,6 +58,7 @@ from preprocess_vsi_data import (
     Question,
     RowSkipped,
     VsiDataError,
+    atomic_path,
     make_row,
     read_rows,
     row_to_question,
@@ -723,17 +723,6 @@ def comparison_markdown(comparison: dict) -> str:
     )
 
 
-def _save_figure_atomic(figure: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
-    try:
-        figure.savefig(tmp, format='png', dpi=120, bbox_inches='tight')
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def plot_results(path: Path, results: dict | None = None, comparison: dict | None = None) -> None:
     """Per-category bars: official and lenient for one run, or two runs' official scores with their deltas."""
     import matplotlib
@@ -783,7 +772,8 @@ def plot_results(path: Path, results: dict | None = None, comparison: dict | Non
     axes.legend(fontsize=8)
     axes.grid(axis='y', alpha=0.3)
     try:
-        _save_figure_atomic(figure, path)
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format='png', dpi=120, bbox_inches='tight')
     finally:
         plt.close(figure)
 

@@ -50,6 +50,7 @@ written next to the output (`train.summary.json`), and `--strict` turns every pr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -571,30 +572,21 @@ def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:
         raise VsiDataError(f'frame {frame_paths[0]} is too small for a video clip ({images[0].size})')
     if len(images) % 2:
         images.append(images[-1])
-    os.makedirs(os.path.dirname(clip_path) or '.', exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.mp4', dir=os.path.dirname(clip_path) or '.')
-    os.close(fd)
-    try:
-        with av.open(tmp, 'w', format='mp4') as container:
-            stream = container.add_stream('libx264', rate=Fraction(fps).limit_denominator(1000))
-            stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
-            # No B-frames: every reader (decord, torchvision, torchcodec) then maps index i to frame i.
-            stream.options = {'crf': str(CLIP_CRF), 'preset': 'veryfast', 'bf': '0'}
-            for image in images:
-                if image.size != (width, height):
-                    image = (
-                        image.resize((width, height), Image.BICUBIC)
-                        if image.size != images[0].size
-                        else image.crop((0, 0, width, height))
-                    )
-                frame = av.VideoFrame.from_ndarray(np.asarray(image), format='rgb24')
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
-        os.replace(tmp, clip_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(clip_path) as tmp, av.open(tmp, 'w', format='mp4') as container:
+        stream = container.add_stream('libx264', rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
+        # No B-frames: every reader (decord, torchvision, torchcodec) then maps index i to frame i.
+        stream.options = {'crf': str(CLIP_CRF), 'preset': 'veryfast', 'bf': '0'}
+        for image in images:
+            if image.size != (width, height):
+                image = (
+                    image.resize((width, height), Image.BICUBIC)
+                    if image.size != images[0].size
+                    else image.crop((0, 0, width, height))
+                )
+            frame = av.VideoFrame.from_ndarray(np.asarray(image), format='rgb24')
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
     return len(images)
 
 
@@ -747,20 +739,31 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
 # ----------------------------------------------------------------------------------------------------------
 
 
-def write_text_atomic(path: str, chunks: Iterable[str]) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see a half-written file."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside `path` to write to, renamed onto `path` only if the block ends without error.
+
+    Readers never see a half-written file, and an interrupted run leaves no file that looks complete (the
+    temporary one is removed). Writers that name a format (mp4, png) may write the temporary path directly.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + '.', suffix='.tmp', dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            for chunk in chunks:
-                f.write(chunk)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: str, chunks: Iterable[str]) -> None:
+    """Write the chunks to `path` through atomic_path."""
+    with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+        for chunk in chunks:
+            f.write(chunk)
 
 
 def summary_path(output_path: str) -> str:

@@ -41,7 +41,7 @@ from tqdm import tqdm
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
-from preprocess_vsi_data import write_text_atomic  # noqa: E402
+from preprocess_vsi_data import atomic_path, write_text_atomic  # noqa: E402
 from vsi_scoring import build_prompt  # noqa: E402
 
 DATASET = 'synthscan'
@@ -428,23 +428,16 @@ def _render(scene: Scene, width: int, height: int) -> tuple[list[np.ndarray], np
 def write_video(path: str, frames: Sequence[np.ndarray], fps: int) -> None:
     """H.264, yuv420p, constant frame rate; written to a temporary file and renamed."""
     height, width = frames[0].shape[:2]
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with av.open(tmp, mode='w', format='mp4') as container:
-            # One thread and fixed options keep the encoded bytes reproducible.
-            stream = container.add_stream('libx264', rate=fps, options={'crf': '16', 'preset': 'fast', 'threads': '1'})
-            stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
-            stream.codec_context.gop_size = fps
-            for i, array in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format='rgb24')
-                frame.pts, frame.time_base = i, Fraction(1, fps)
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, av.open(tmp, mode='w', format='mp4') as container:
+        # One thread and fixed options keep the encoded bytes reproducible.
+        stream = container.add_stream('libx264', rate=fps, options={'crf': '16', 'preset': 'fast', 'threads': '1'})
+        stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
+        stream.codec_context.gop_size = fps
+        for i, array in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format='rgb24')
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
 
 
 def generate_scene(
