@@ -56,8 +56,8 @@ import math
 import os
 import random
 import re
+import secrets
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -745,11 +745,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
 
     Readers never see a half-written file, and an interrupted run leaves no file that looks complete (the
     temporary one is removed). Writers that name a format (mp4, png) may write the temporary path directly.
+    The file gets the permissions a plain open() would give (0666 less the umask, so others on a shared
+    cluster can read it), not mkstemp's 0600.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    os.close(fd)
+    while True:  # a unique name, created exclusively as mkstemp does
+        tmp = os.path.join(folder, f'{os.path.basename(path)}.{secrets.token_hex(4)}.tmp')
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
     try:
         yield tmp
         os.replace(tmp, path)

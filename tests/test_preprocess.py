@@ -6,6 +6,7 @@ expected prompts are written out here from the official VSI-Bench wording, not t
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import av
@@ -349,6 +350,19 @@ def test_output_is_written_atomically(scene, monkeypatch):
         pp.preprocess([str(source)], str(output), config(scene))
     assert output.read_text(encoding='utf-8') == 'previous run\n'
     assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o027])
+def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path, umask):
+    """Others on a shared cluster must be able to read train.jsonl or results.json (mkstemp would give 0600)."""
+    previous = os.umask(umask)
+    try:
+        pp.write_text_atomic(str(tmp_path / 'atomic.jsonl'), ['{}\n'])
+        (tmp_path / 'plain.jsonl').write_text('{}\n')
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {'atomic.jsonl': 0o666 & ~umask, 'plain.jsonl': 0o666 & ~umask}
 
 
 def decode(path: Path) -> tuple[list, float]:
