@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from extract_frames import extract_all
+from extract_frames import extract_all, read_jsonl_log
 from preprocess_vsi_data import (
     FrameIndex,
     PreprocessConfig,
@@ -367,47 +367,28 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
 def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
     """Prediction rows by id (as text). Each row needs `id`, `question_type`, `ground_truth` and `prediction`.
 
-    A last line without its newline is what a killed writer leaves: it is kept if it is a complete row and
-    otherwise ignored; with `repair` the file is cut back to its last complete row, so appending continues cleanly.
-    Any other malformed line, or an id seen twice, is an error naming the line.
+    A last line cut off by a killed writer is handled as extract_frames.read_jsonl_log says (with `repair`, the
+    file is mended so appending continues cleanly). Any other malformed line, or an id seen twice, is an error
+    naming the line.
     """
-    path = Path(path)
-    if not path.exists():
-        return {}
-    data = path.read_bytes()
-    lines = data.split(b'\n')
+
+    def parse(row: dict) -> dict:
+        absent = [name for name in PREDICTION_FIELDS if name not in row]
+        if absent:
+            raise ValueError('missing ' + ', '.join(absent))
+        return row
+
+    try:
+        lines = read_jsonl_log(path, parse, 'a prediction row', repair)
+    except ValueError as e:
+        raise EvalError(str(e)) from None
     rows: dict[str, dict] = {}
     lineno_of: dict[str, int] = {}
-    keep_bytes = len(data)
-    for lineno, line in enumerate(lines, start=1):
-        unterminated = lineno == len(lines)
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise ValueError(f'expected an object, got {type(row).__name__}')
-            absent = [name for name in PREDICTION_FIELDS if name not in row]
-            if absent:
-                raise ValueError('missing ' + ', '.join(absent))
-        except ValueError as e:  # json.JSONDecodeError is a ValueError
-            if unterminated:
-                logger.warning(
-                    '%s: ignoring the cut-off last line (%d bytes); it will be predicted again', path, len(line)
-                )
-                keep_bytes = len(data) - len(line)
-                break
-            raise EvalError(f'{path}:{lineno}: not a prediction row ({e}); fix or delete the line') from None
+    for lineno, row in lines:
         key = str(row['id'])
         if key in rows:
             raise EvalError(f'{path}:{lineno}: id {key!r} was already predicted at line {lineno_of[key]}')
         rows[key], lineno_of[key] = row, lineno
-    if repair and keep_bytes < len(data):
-        with open(path, 'r+b') as f:
-            f.truncate(keep_bytes)
-    elif repair and data and not data.endswith(b'\n'):  # a complete last row that lost only its newline
-        with open(path, 'ab') as f:
-            f.write(b'\n')
     return rows
 
 

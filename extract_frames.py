@@ -29,6 +29,7 @@ threads).
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -50,6 +52,7 @@ BACKENDS = ('pyav', 'decord')
 FRAME_NAME = 'frame_{:04d}.jpg'
 
 PathLike = str | os.PathLike
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -184,34 +187,58 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
     return sorted(p for p in Path(video_dir).rglob('*') if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
 
 
-def read_manifest(output_dir: PathLike) -> dict[str, FrameRecord]:
-    """The manifest of `output_dir` as {frames folder relative to output_dir (posix): FrameRecord}.
+def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repair: bool = False) -> list[tuple]:
+    """(line number, parse(row)) for each row of an append-only JSONL file (the frame manifest, the predictions).
 
-    The latest line for a folder wins (a re-extraction appends a new line). `frames_dir` of each record is
-    returned as a full path. A final line cut off mid-write (the job was killed) is ignored.
+    A killed writer can leave a last line without its newline: it is kept if it is a complete row and otherwise
+    ignored with a warning. With `repair` the file is then cut back to its last complete row, or given the missing
+    newline, so the next append starts a fresh line. Any other line that is not a JSON object `parse` accepts
+    (it rejects a row with ValueError, TypeError or KeyError) raises ValueError naming the file and line.
     """
-    path = Path(output_dir) / MANIFEST_NAME
+    path = Path(path)
     if not path.exists():
-        return {}
-    names = {f.name for f in fields(FrameRecord)}
-    records = {}
-    text = path.read_text()
-    lines = text.split('\n')
+        return []
+    data = path.read_bytes()
+    lines = data.split(b'\n')
+    rows, keep_bytes = [], len(data)
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            record = FrameRecord(**{k: v for k, v in row.items() if k in names})
-        except (json.JSONDecodeError, TypeError) as e:
-            if lineno == len(lines):  # no newline after it: the writer was interrupted
-                continue
-            raise ValueError(
-                f'{path}:{lineno}: not a frame record ({e}); delete the line or re-run with --overwrite'
-            ) from e
-        key = Path(record.frames_dir).as_posix()
-        records[key] = replace(record, frames_dir=str(Path(output_dir) / record.frames_dir))
-    return records
+            if not isinstance(row, dict):
+                raise ValueError(f'expected an object, got {type(row).__name__}')
+            rows.append((lineno, parse(row)))
+        except (ValueError, TypeError, KeyError) as e:  # json.JSONDecodeError is a ValueError
+            if lineno < len(lines):
+                raise ValueError(f'{path}:{lineno}: not {what} ({e}); fix or delete the line') from None
+            logger.warning('%s: ignoring the cut-off last line (%d bytes), a killed run left it', path, len(line))
+            keep_bytes -= len(line)
+    if repair and keep_bytes < len(data):
+        os.truncate(path, keep_bytes)
+    elif repair and data and not data.endswith(b'\n'):  # a complete last row that lost only its newline
+        with open(path, 'ab') as f:
+            f.write(b'\n')
+    return rows
+
+
+def read_manifest(output_dir: PathLike, repair: bool = False) -> dict[str, FrameRecord]:
+    """The manifest of `output_dir` as {frames folder relative to output_dir (posix): FrameRecord}.
+
+    The latest line for a folder wins (a re-extraction appends a new line). `frames_dir` of each record is
+    returned as a full path. A last line cut off mid-write is handled as read_jsonl_log says.
+    """
+    names = {f.name for f in fields(FrameRecord)}
+    rows = read_jsonl_log(
+        Path(output_dir) / MANIFEST_NAME,
+        lambda row: FrameRecord(**{k: v for k, v in row.items() if k in names}),
+        'a frame record',
+        repair,
+    )
+    return {
+        Path(record.frames_dir).as_posix(): replace(record, frames_dir=str(Path(output_dir) / record.frames_dir))
+        for _, record in rows
+    }
 
 
 # ---------------------------------------------------------------- decoding with PyAV
@@ -588,8 +615,9 @@ def extract_all(
             )
         targets[out_dir] = video
     output_dir.mkdir(parents=True, exist_ok=True)
-    _drop_partial_line(output_dir / MANIFEST_NAME)
-    done = {} if overwrite else read_manifest(output_dir)
+    done = read_manifest(output_dir, repair=True)  # repaired, so the appends below start a fresh line
+    if overwrite:
+        done = {}
     summary = ExtractSummary()
     todo = []
     for out_dir, video in targets.items():
@@ -619,15 +647,6 @@ def extract_all(
         bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _drop_partial_line(path: Path) -> None:
-    """Cut a last line left without its newline by a killed run, so the next append starts a fresh line."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b'\n'):
-        os.truncate(path, data.rfind(b'\n') + 1)
 
 
 def _run_jobs(jobs: list, workers: int) -> Iterator[tuple]:

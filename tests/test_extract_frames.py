@@ -320,6 +320,14 @@ def test_resume_after_interruption(video_tree, tmp_path):
     fourth = extract_all(out, video_dir=video_tree, num_frames=6, workers=1, progress=False, overwrite=True)
     assert (fourth.done, fourth.skipped) == (2, 0)
 
+    # a complete last line that lost only its newline is kept (nothing re-extracted) and mended before appending
+    manifest = out / MANIFEST_NAME
+    before = manifest.read_text()
+    manifest.write_text(before.rstrip('\n'))
+    fifth = extract_all(out, video_dir=video_tree, num_frames=6, workers=1, progress=False)
+    assert (fifth.done, fifth.skipped, fifth.failed) == (0, 2, 1)
+    assert manifest.read_text() == before
+
 
 def test_video_list_flat_layout(video_tree, tmp_path):
     listing = tmp_path / 'videos.txt'
