@@ -62,6 +62,7 @@ from preprocess_vsi_data import (
     make_row,
     read_rows,
     row_to_question,
+    write_json_atomic,
     write_text_atomic,
 )
 from vsi_scoring import (
@@ -361,7 +362,7 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
             '--output_dir or pass --overwrite'
         )
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(str(config_path), [json.dumps(asdict(config), indent=2, ensure_ascii=False) + '\n'])
+    write_json_atomic(str(config_path), asdict(config))
 
 
 def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
@@ -759,12 +760,24 @@ def plot_results(path: Path, results: dict | None = None, comparison: dict | Non
         plt.close(figure)
 
 
-def write_results(output_dir: Path, results: dict, name: str = RESULTS_NAME) -> None:
-    """`<name>.json`, `<name>.md` and `<name>.png`, each written atomically."""
+def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plot: dict | None) -> None:
+    """`<name>.json`, `<name>.md` and `<name>.png` (plot_results with `plot`), each written atomically."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(str(output_dir / f'{name}.json'), [json.dumps(results, indent=2, ensure_ascii=False) + '\n'])
-    write_text_atomic(str(output_dir / f'{name}.md'), [results_markdown(results)])
-    plot_results(output_dir / f'{name}.png', results=results, comparison=results.get('comparison'))
+    write_json_atomic(str(output_dir / f'{name}.json'), report)
+    write_text_atomic(str(output_dir / f'{name}.md'), [markdown])
+    plot_results(output_dir / f'{name}.png', **plot)
+
+
+def write_results(output_dir: Path, results: dict) -> None:
+    """results.json, .md and .png of one run (with its comparison, if any)."""
+    write_report(
+        output_dir,
+        RESULTS_NAME,
+        results,
+        results_markdown(results),
+        results=results,
+        comparison=results.get('comparison'),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -881,13 +894,9 @@ def compare_output_dir(args: argparse.Namespace) -> Path:
 def compare_only(args: argparse.Namespace) -> dict:
     """Compare two results.json files (the second against the first) without a model."""
     comparison = compare_results(load_results(args.compare[0]), load_results(args.compare[1]))
-    output_dir = compare_output_dir(args)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(
-        str(output_dir / f'{COMPARISON_NAME}.json'), [json.dumps(comparison, indent=2, ensure_ascii=False) + '\n']
+    write_report(
+        compare_output_dir(args), COMPARISON_NAME, comparison, comparison_markdown(comparison), comparison=comparison
     )
-    write_text_atomic(str(output_dir / f'{COMPARISON_NAME}.md'), [comparison_markdown(comparison)])
-    plot_results(output_dir / f'{COMPARISON_NAME}.png', comparison=comparison)
     return comparison
 
 

@@ -771,6 +771,11 @@ def write_text_atomic(path: str, chunks: Iterable[str]) -> None:
             f.write(chunk)
 
 
+def write_json_atomic(path: str, value: Any) -> None:
+    """`value` as indented JSON (non-ASCII kept) with a final newline, through atomic_path."""
+    write_text_atomic(path, [json.dumps(value, indent=2, ensure_ascii=False) + '\n'])
+
+
 def summary_path(output_path: str) -> str:
     """`data/train.jsonl` -> `data/train.summary.json`."""
     return os.path.splitext(output_path)[0] + '.summary.json'
@@ -783,7 +788,7 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
         raise VsiDataError('no rows to write: ' + '; '.join(summary.lines()))
     summary.output = os.path.abspath(output_path)
     write_text_atomic(output_path, (json.dumps(row, ensure_ascii=False) + '\n' for row in rows))
-    write_text_atomic(summary_path(output_path), [json.dumps(asdict(summary), indent=2, ensure_ascii=False) + '\n'])
+    write_json_atomic(summary_path(output_path), asdict(summary))
     return summary
 
 
