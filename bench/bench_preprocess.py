@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import preprocess_vsi_data as pp  # noqa: E402
+from demo.make_synthetic_scenes import conversations_row  # noqa: E402
 
 DATASETS = ('arkitscenes', 'scannet', 'scannetpp')
 MC_TYPES = ('object_rel_direction_v1', 'object_rel_distance_v2', 'route_planning', 'obj_appearance_order')
@@ -68,21 +69,6 @@ def make_rows(scenes: list[tuple[str, str]], count: int, seed: int) -> list[dict
     return rows
 
 
-def to_conversations(row: dict) -> dict:
-    prompt = pp.build_prompt(row['question'], row['question_type'], row['options'])
-    return {
-        'id': str(row['id']),
-        'data_source': row['dataset'],
-        'scene_name': row['scene_name'],
-        'question_type': row['question_type'],
-        'video': f'{row["dataset"]}/{row["scene_name"]}.mp4',
-        'conversations': [
-            {'from': 'human', 'value': '<image>\n' + prompt},
-            {'from': 'gpt', 'value': row['ground_truth']},
-        ],
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--rows', type=int, default=100_000, help='Questions per input file.')
@@ -98,7 +84,7 @@ def main() -> None:
         scenes = make_frames(root / 'frames', args.scenes, args.frames_per_scene)
         rows = make_rows(scenes, args.rows, args.seed)
         (root / 'bench.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
-        (root / 'conv.json').write_text(json.dumps([to_conversations(r) for r in rows]))
+        (root / 'conv.json').write_text(json.dumps([conversations_row(r) for r in rows]))
         print(
             f'setup: {args.scenes} scenes x {args.frames_per_scene} frames, {args.rows} rows per file '
             f'({time.perf_counter() - started:.1f} s)'

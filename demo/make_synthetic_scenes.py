@@ -695,6 +695,22 @@ def _jsonl(rows: Sequence[dict[str, Any]]) -> str:
     return ''.join(json.dumps(row, ensure_ascii=False) + '\n' for row in rows)
 
 
+def conversations_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A benchmark row in the VLM-3R `conversations` layout of training sets, video `<dataset>/<scene_name>.mp4`."""
+    prompt = build_prompt(row['question'], row['question_type'], row['options'])
+    return {
+        'id': str(row['id']),
+        'data_source': row['dataset'],
+        'scene_name': row['scene_name'],
+        'question_type': row['question_type'],
+        'video': f'{row["dataset"]}/{row["scene_name"]}.mp4',
+        'conversations': [
+            {'from': 'human', 'value': '<image>\n' + prompt},
+            {'from': 'gpt', 'value': row['ground_truth']},
+        ],
+    }
+
+
 def split_scenes(num_scenes: int, test_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Scene indices for train and test; each side gets at least one scene."""
     if num_scenes < 2:
@@ -760,19 +776,7 @@ def make_scenes(
                 continue
             row['id'] = f'{name}_{k:03d}'
             train_qa_rows.append(row)
-            train_rows.append(
-                {
-                    'id': row['id'],
-                    'data_source': DATASET,
-                    'scene_name': name,
-                    'question_type': q.question_type,
-                    'video': scene.video,
-                    'conversations': [
-                        {'from': 'human', 'value': '<image>\n' + build_prompt(q.question, q.question_type, q.options)},
-                        {'from': 'gpt', 'value': q.ground_truth},
-                    ],
-                }
-            )
+            train_rows.append(conversations_row(row))
 
     meta = {
         'dataset': DATASET,
