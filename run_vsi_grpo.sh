@@ -150,16 +150,17 @@ start_rollout() {
     local args_text
     args_text=$(resolve --print rollout_args --vllm_gpus "$N_ROLLOUT_GPUS")
     mapfile -t ROLLOUT_ARGS <<<"$args_text"
-    log "starting swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
     # setsid: the server gets its own process group, so stop_rollout can end vLLM's worker processes too.
+    local command=(env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}"
+        setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}")
+    log "starting swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
     if [[ $DRY_RUN == 1 ]]; then
         echo "# in the background, output to $ROLLOUT_LOG; training starts once it answers on /health:"
-        run env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}" setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}"
+        run "${command[@]}"
         return
     fi
     mkdir -p "$(dirname "$ROLLOUT_LOG")"
-    env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}" setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}" \
-        >"$ROLLOUT_LOG" 2>&1 &
+    "${command[@]}" >"$ROLLOUT_LOG" 2>&1 &
     ROLLOUT_PID=$!
 }
 

@@ -264,9 +264,8 @@ def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
     if rollout_gpus < tp or rollout_gpus % tp:
         raise LaunchError(f'vllm_tensor_parallel_size {tp} does not divide the {rollout_gpus} rollout GPU(s)')
     args['vllm_data_parallel_size'] = rollout_gpus // tp
-    args['host'] = _as_list(plan.args.get('vllm_server_host')) or [DEFAULT_SERVER_HOST]
-    args['port'] = _as_list(plan.args.get('vllm_server_port')) or [DEFAULT_SERVER_PORT]
-    args['host'], args['port'] = args['host'][0], args['port'][0]
+    args['host'] = (_as_list(plan.args.get('vllm_server_host')) or [DEFAULT_SERVER_HOST])[0]
+    args['port'] = (_as_list(plan.args.get('vllm_server_port')) or [DEFAULT_SERVER_PORT])[0]
     return args
 
 
