@@ -452,8 +452,16 @@ def _check_answer(question_type: str, answer: str, options: list[str] | None, le
     return answer
 
 
-def load_scene_names(path: str) -> set[str]:
-    """Scene names to exclude: a text list (one a line, `#` comments) or rows in any supported layout."""
+def load_scene_names(*paths: str) -> frozenset[str]:
+    """Scene names to exclude, from any number of files: text lists (one a line, `#` comments) or rows in any
+    supported layout."""
+    scenes: set[str] = set()
+    for path in paths:
+        scenes |= _scene_names_in(path)
+    return frozenset(scenes)
+
+
+def _scene_names_in(path: str) -> set[str]:
     if path.lower().endswith(_TEXT_LIST_EXTENSIONS):
         with open(path, encoding='utf-8') as f:
             names = (line.split('#', 1)[0].strip() for line in f)
@@ -871,9 +879,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        excluded: set[str] = set()
-        for path in args.exclude_scenes:
-            excluded |= load_scene_names(path)
         config = PreprocessConfig(
             frames_dir=args.frames_dir,
             num_frames=args.num_frames,
@@ -884,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             clips_dir=args.clips_dir,
             video_fps=args.video_fps,
             allow_fewer_frames=args.allow_fewer_frames,
-            exclude_scenes=frozenset(excluded),
+            exclude_scenes=load_scene_names(*args.exclude_scenes),
             question_types=tuple(args.question_types) if args.question_types else None,
             max_per_type=args.max_per_type,
             shuffle=args.shuffle,

@@ -124,9 +124,6 @@ class VsiRawLoader(DatasetLoader):
         settings = self.settings
         qa_paths = _path_list(_setting(settings, 'raw_qa', required_for=RAW_NAME))
         frames_dir = os.path.abspath(_setting(settings, 'frames_dir', required_for=RAW_NAME))
-        excluded: set[str] = set()
-        for path in _path_list(_setting(settings, 'exclude_scenes')):
-            excluded |= preprocess.load_scene_names(path)
         clips_dir = _setting(settings, 'clips_dir') or os.path.join(os.path.dirname(frames_dir), 'vsi_clips')
         allow_fewer = str(_setting(settings, 'allow_fewer_frames', False)).lower() in ('1', 'true', 'yes')
         config = preprocess.PreprocessConfig(
@@ -137,7 +134,7 @@ class VsiRawLoader(DatasetLoader):
             path_mode='absolute',
             clips_dir=clips_dir,
             allow_fewer_frames=allow_fewer,
-            exclude_scenes=frozenset(excluded),
+            exclude_scenes=preprocess.load_scene_names(*_path_list(_setting(settings, 'exclude_scenes'))),
             strict=self.strict,
             progress=False,
         )
