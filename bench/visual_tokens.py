@@ -31,28 +31,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from demo.build_tiny_qwen3_vl import QWEN3_VL_IMAGE_PROCESSOR, QWEN3_VL_VIDEO_PROCESSOR  # noqa: E402
 from preprocess_vsi_data import DEFAULT_VIDEO_FPS, video_env, write_clip  # noqa: E402
 from train_vsi_grpo import DEFAULT_CONFIG, load_config  # noqa: E402
 
-# Qwen/Qwen3-VL-8B-Instruct preprocessor_config.json and video_preprocessor_config.json.
-MEAN_STD = {'image_mean': [0.5, 0.5, 0.5], 'image_std': [0.5, 0.5, 0.5]}
-IMAGE_PROCESSOR = {
-    'patch_size': 16,
-    'temporal_patch_size': 2,
-    'merge_size': 2,
-    'size': {'shortest_edge': 65536, 'longest_edge': 16777216},
-    **MEAN_STD,
-}
-VIDEO_PROCESSOR = {
-    'patch_size': 16,
-    'temporal_patch_size': 2,
-    'merge_size': 2,
-    'size': {'shortest_edge': 4096, 'longest_edge': 25165824},
-    'fps': 2,
-    'min_frames': 4,
-    'max_frames': 768,
-    **MEAN_STD,
-}
 # Qwen3-VL-8B-Instruct config.json text_config: 36 layers, 8 key/value heads of 128 dims, bf16 cache.
 KV_BYTES_PER_TOKEN = 2 * 36 * 8 * 128 * 2  # K and V, layers, heads, head dim, bytes
 MARKUP_PER_IMAGE = 2  # <|vision_start|> and <|vision_end|> around every image's pads
@@ -103,7 +85,7 @@ def setup_qwen_vl_utils(frames: int, max_pixels: int, video_max_pixels: int):
     from qwen_vl_utils import vision_process
     from swift.model.models.qwen import compat_qwen_vl_utils, patch_qwen_vl_utils
 
-    compat_qwen_vl_utils(image_patch_size=IMAGE_PROCESSOR['patch_size'])
+    compat_qwen_vl_utils(image_patch_size=QWEN3_VL_IMAGE_PROCESSOR['patch_size'])
     patch_qwen_vl_utils(vision_process)
     return vision_process
 
@@ -120,11 +102,11 @@ def count(
     for i in range(frames):
         paths.append(os.path.join(workdir, f'{width}x{height}_{i:03d}.jpg'))
         Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(paths[-1], quality=90)
-    merge = IMAGE_PROCESSOR['merge_size'] ** 2
-    patch = IMAGE_PROCESSOR['patch_size']
+    merge = QWEN3_VL_IMAGE_PROCESSOR['merge_size'] ** 2
+    patch = QWEN3_VL_IMAGE_PROCESSOR['patch_size']
 
     images = [vision_process.fetch_image({'image': path}, image_patch_size=patch) for path in paths]
-    grid = Qwen2VLImageProcessor(**IMAGE_PROCESSOR)(images=images, do_resize=False, return_tensors='pt')
+    grid = Qwen2VLImageProcessor(**QWEN3_VL_IMAGE_PROCESSOR)(images=images, do_resize=False, return_tensors='pt')
     image_tokens = int(grid['image_grid_thw'].prod(dim=-1).sum()) // merge
 
     clip = os.path.join(workdir, f'{width}x{height}.mp4')
@@ -132,11 +114,11 @@ def count(
     (video, metadata), _ = vision_process.fetch_video(
         {'video': clip}, image_patch_size=patch, return_video_sample_fps=True, return_video_metadata=True
     )
-    processed = Qwen3VLVideoProcessor(**VIDEO_PROCESSOR)(
+    processed = Qwen3VLVideoProcessor(**QWEN3_VL_VIDEO_PROCESSOR)(
         videos=[video], video_metadata=[metadata], do_resize=False, do_sample_frames=False, return_tensors='pt'
     )
     t, h, w = (int(x) for x in processed['video_grid_thw'][0])
-    if t * VIDEO_PROCESSOR['temporal_patch_size'] < frames:
+    if t * QWEN3_VL_VIDEO_PROCESSOR['temporal_patch_size'] < frames:
         raise RuntimeError(f"the processor saw {t * 2} of the clip's {frames} frames: check FPS / FPS_MAX_FRAMES")
     # Qwen3VLProcessor writes "<t seconds>" before each group of temporal_patch_size frames: ~6 text tokens each.
     markup_video = t * (MARKUP_PER_IMAGE + 6)

@@ -36,6 +36,24 @@ VOCAB_SIZE = 151936  # Qwen3-VL's embedding rows (the tokenizer itself has 15166
 FIRST_SPECIAL_ID = 151643
 BPE_TRAIN_VOCAB_SIZE = 1024  # merges learned from the corpus; the rest of the 151643 regular ids are fillers
 
+# Patching, pixel budgets, frame sampling and normalisation of Qwen/Qwen3-VL-*-Instruct's preprocessor_config.json
+# and video_preprocessor_config.json (bench/visual_tokens.py counts tokens with them too).
+_QWEN3_VL_VISION = {
+    'patch_size': 16,
+    'temporal_patch_size': 2,
+    'merge_size': 2,
+    'image_mean': [0.5, 0.5, 0.5],
+    'image_std': [0.5, 0.5, 0.5],
+}
+QWEN3_VL_IMAGE_PROCESSOR = {**_QWEN3_VL_VISION, 'size': {'shortest_edge': 65536, 'longest_edge': 16777216}}
+QWEN3_VL_VIDEO_PROCESSOR = {
+    **_QWEN3_VL_VISION,
+    'size': {'shortest_edge': 4096, 'longest_edge': 25165824},
+    'fps': 2,
+    'min_frames': 4,
+    'max_frames': 768,
+}
+
 # (content, special) in id order from 151643, as in Qwen/Qwen3-VL-*-Instruct tokenizer_config.json
 # `added_tokens_decoder`. The tool/fim/think tokens are added tokens with special=false there too, so
 # `skip_special_tokens` keeps them in decoded text.
@@ -272,10 +290,8 @@ def _build_processor():
     tokenizer.add_tokens(
         [AddedToken(content, special=special, normalized=False) for content, special in QWEN_ADDED_TOKENS]
     )
-    # Pixel budgets and normalisation as in Qwen3-VL's preprocessor_config.json / video_preprocessor_config.json.
-    vision_kwargs = dict(patch_size=16, temporal_patch_size=2, merge_size=2, image_mean=[0.5] * 3, image_std=[0.5] * 3)
-    image_processor = Qwen2VLImageProcessor(size={'shortest_edge': 65536, 'longest_edge': 16777216}, **vision_kwargs)
-    video_processor = Qwen3VLVideoProcessor(size={'shortest_edge': 4096, 'longest_edge': 25165824}, **vision_kwargs)
+    image_processor = Qwen2VLImageProcessor(**QWEN3_VL_IMAGE_PROCESSOR)
+    video_processor = Qwen3VLVideoProcessor(**QWEN3_VL_VIDEO_PROCESSOR)
     return Qwen3VLProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
