@@ -8,7 +8,7 @@ DEMO_DIR ?= demo_out
 .PHONY: venv test lint demo bench clean
 
 # The stamp is written last, so an interrupted install is redone; editing a requirements file reinstalls.
-$(STAMP): requirements-cpu.txt constraints.txt
+$(STAMP): requirements-cpu.txt requirements-common.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-cpu.txt
 	touch $(STAMP)
