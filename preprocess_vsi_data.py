@@ -16,8 +16,11 @@ and training sees exactly the prompt the evaluation uses. From a prompt already 
 layouts) only these pieces are removed before the question and options are read: `<image>` / `<video>` tags, the
 leading `These are frames of a video.`, the `Options:` block, and a trailing instruction line that is one of the
 bundle's four post-prompts (`Please answer the question using a single word or phrase.`, `Answer with the
-option's letter from the given choices directly.` and the two `think` ones; case and final dot ignored). Any other
-text stays part of the question.
+option's letter from the given choices directly.` and the two `think` ones; case and final dot ignored), and `\\r\\n`
+becomes `\\n`. Any other text stays part of the question. A conversation with several user turns asks several
+questions about one scene: each turn becomes a row of its own (ids `<id>`, `<id>_2`, ...).
+
+Text inputs are UTF-8, with or without a byte order mark; invalid UTF-8 stops the run naming the file and line.
 
 Output rows (JSONL, written atomically)::
 
@@ -43,27 +46,33 @@ Usage::
         --num_frames 32 --exclude_scenes vsi_bench_test.jsonl
     ROOT_IMAGE_DIR=data swift rlhf --rlhf_type grpo --dataset data/train.jsonl ...
 
-Nothing is dropped silently: every input row is written or counted under a reason, the summary is printed and
-written next to the output (`train.summary.json`), and `--strict` turns every problem into an error.
+Nothing is dropped silently: every question is written or counted under a reason, the summary is printed and
+written next to the output (`train.summary.json`, with the output's size and SHA-256 and the run's settings), and
+`--strict` turns every problem into an error. A run without `--exclude_scenes` warns: training on benchmark scenes
+is the classic leak. Temporary files that killed runs left beside the output are removed by the next run.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
+import hashlib
 import json
+import logging
 import math
 import os
 import random
 import re
 import secrets
+import socket
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
@@ -102,12 +111,29 @@ DROP_REASONS = ('excluded_scene', 'question_type_not_selected', 'over_max_per_ty
 
 _FRAME_RE = re.compile(r'frame_(\d+)\.(?:jpe?g|png)$', re.IGNORECASE)
 _MEDIA_TAG_RE = re.compile(r'<(?:image|video)>')
+_LINE_END_RE = re.compile(r'\r\n?')
 _OPTION_LINE_RE = re.compile(r'\s*([A-Z])\.\s+\S')
 _TEXT_LIST_EXTENSIONS = ('.txt', '.lst', '.list')
+# A numeric answer as a dataset states it: ASCII digits with an optional sign, decimal point and exponent. float()
+# alone also takes '1_200' (digit grouping in Python source), 'nan', 'inf', 'infinity' and digits of other scripts
+# (U+0663, Arabic-Indic three): none is a number an annotator wrote for the model to learn to answer. Surrounding
+# spaces are stripped from every field beforehand; 0 and negative values pass (vsi_scoring scores both).
+_NUMBER_RE = re.compile(r'[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?')
 _INSTRUCTION_LINES = frozenset(
     text.lower().rstrip('.') for text in (NA_POST_PROMPT, MCA_POST_PROMPT, THINK_NA_POST_PROMPT, THINK_MCA_POST_PROMPT)
 )
 _EXAMPLES_PER_REASON = 5
+NO_EXCLUSION_WARNING = (
+    'no scenes excluded (--exclude_scenes / VSI_EXCLUDE_SCENES): training on a benchmark scene inflates its score; '
+    'pass the benchmark question file to keep its scenes out'
+)
+
+logger = logging.getLogger('preprocess_vsi_data')
+
+# atomic_path's temporary names; the host tells whether the writing process can be looked up here.
+_HOST = re.sub(r'[^A-Za-z0-9_.-]', '_', socket.gethostname()) or 'localhost'
+_TEMP_RE = re.compile(r'(?P<target>.+)\.(?P<pid>[0-9]+)-[0-9a-f]{8}\.(?P<host>[A-Za-z0-9_.-]+)\.tmp')
+STALE_TEMP_SECONDS = 3600
 
 
 class VsiDataError(ValueError):
@@ -180,10 +206,15 @@ class PreprocessConfig:
 
 @dataclass
 class Summary:
-    """What happened to every input row; `rows_read == written + sum(skipped) + sum(dropped)`."""
+    """What happened to every input row: `rows_read + extra_turns == written + sum(skipped) + sum(dropped)`.
+
+    Written beside the output; it belongs to the output file there only if `output_sha256` matches that file (a
+    run killed between the two renames leaves a new summary beside the old output, never the other way round).
+    """
 
     inputs: list[str]
     rows_read: int = 0
+    extra_turns: int = 0  # questions after the first of multi-turn conversation rows, each written or counted
     written: int = 0
     per_type: dict[str, int] = field(default_factory=dict)
     layouts: dict[str, int] = field(default_factory=dict)
@@ -196,8 +227,11 @@ class Summary:
     unknown_question_types: dict[str, int] = field(default_factory=dict)  # written, scored by their answer's form
     clips_written: int = 0
     clips_reused: int = 0
+    stale_temps_removed: int = 0  # temporary files of killed runs (for this output, or in the clips folder)
     video_env: dict[str, str] = field(default_factory=dict)
     output: str | None = None
+    output_bytes: int | None = None
+    output_sha256: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     rows_per_second: float = 0.0
@@ -209,8 +243,9 @@ class Summary:
             examples.append(f'{location}: {detail}')
 
     def lines(self) -> list[str]:
+        turns = f' (+{self.extra_turns} questions from later conversation turns)' if self.extra_turns else ''
         out = [
-            f'read {self.rows_read} rows from {len(self.inputs)} file(s); wrote {self.written} rows'
+            f'read {self.rows_read} rows from {len(self.inputs)} file(s){turns}; wrote {self.written} rows'
             + (f' to {self.output}' if self.output else '')
             + f' ({self.scenes} scenes, {self.seconds:.2f} s, {self.rows_per_second:,.0f} rows/s)'
         ]
@@ -239,6 +274,8 @@ class Summary:
                 f'  clips: {self.clips_written} written, {self.clips_reused} reused; train with '
                 f'FPS={env["FPS"]} and FPS_MAX_FRAMES>={env["FPS_MAX_FRAMES"]} so every frame is used'
             )
+        if self.stale_temps_removed:
+            out.append(f'  removed {self.stale_temps_removed} temporary file(s) left by killed runs')
         return out
 
 
@@ -248,11 +285,15 @@ class Summary:
 
 
 def read_rows(path: str) -> Iterator[tuple[str, Any]]:
-    """(location, row) for every row of a JSON list, a JSONL file or a parquet file. Raises on malformed input."""
+    """(location, row) for every row of a JSON list, a JSONL file or a parquet file. Raises on malformed input.
+
+    Text is UTF-8 with or without a byte order mark (editors on Windows and pandas' `to_json` may write one);
+    anything else is an error naming the line, because a guessed encoding would alter question text silently.
+    """
     name = os.path.basename(path)
     if not os.path.isfile(path):
         raise VsiDataError(f'input file {path} does not exist')
-    if path.endswith('.parquet'):
+    if path.lower().endswith('.parquet'):
         import pyarrow.parquet as pq
 
         try:
@@ -262,19 +303,24 @@ def read_rows(path: str) -> Iterator[tuple[str, Any]]:
         for index, row in enumerate(rows):
             yield f'{name}[row {index}]', row
         return
-    with open(path, encoding='utf-8') as f:
-        head = f.read(4096).lstrip()
+    with open(path, 'rb') as f:
+        is_list = f.read(4096).removeprefix(codecs.BOM_UTF8).lstrip().startswith(b'[')
         f.seek(0)
-        if head.startswith('['):
+        if is_list:
             # A JSON list; a file that starts with `[` but holds one list per line is not supported.
+            data = f.read()
             try:
-                rows = json.load(f)
+                text = data.decode('utf-8-sig')
+            except UnicodeDecodeError as e:
+                raise _not_utf8(path, data.count(b'\n', 0, e.start) + 1, e) from e
+            try:
+                rows = json.loads(text)
             except json.JSONDecodeError as e:
                 raise VsiDataError(f'{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}') from e
             for index, row in enumerate(rows):
                 yield f'{name}[row {index}]', row
             return
-        for number, line in enumerate(f, start=1):
+        for number, line in _text_lines(path, f):
             if not line.strip():
                 continue
             try:
@@ -284,13 +330,30 @@ def read_rows(path: str) -> Iterator[tuple[str, Any]]:
             yield f'{name}:line {number}', row
 
 
+def _text_lines(path: str, f: BinaryIO) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a file opened in binary, decoded as UTF-8 line by line so an error names its line."""
+    for number, raw in enumerate(f, start=1):
+        try:
+            yield number, raw.decode('utf-8-sig' if number == 1 else 'utf-8')
+        except UnicodeDecodeError as e:
+            raise _not_utf8(path, number, e) from e
+
+
+def _not_utf8(path: str, line: int, error: UnicodeDecodeError) -> VsiDataError:
+    return VsiDataError(f'{path}: line {line} is not valid UTF-8 ({error.reason}); save the file as UTF-8')
+
+
 def detect_layout(row: dict) -> str | None:
-    """`swift`, `conversations`, `benchmark` or None."""
-    if 'messages' in row:
+    """`swift`, `conversations`, `benchmark` or None.
+
+    A field counts only when it holds a value: parquet, pandas and Hugging Face exports of files that mix layouts
+    give every row every column, with nulls where a layout has no such field.
+    """
+    if row.get('messages') is not None:
         return 'swift'
-    if 'conversations' in row:
+    if row.get('conversations') is not None:
         return 'conversations'
-    if 'question' in row:
+    if row.get('question') is not None:
         return 'benchmark'
     return None
 
@@ -300,9 +363,10 @@ def parse_prompt(text: str) -> tuple[str, list[str] | None]:
 
     Removes the media tags, the leading pre-prompt, one trailing known instruction line and the options block
     (an `Options:` line and the lines after it, or else trailing `A. ...` lines). Multi-line questions keep their
-    inner line breaks.
+    inner line breaks as `\\n`, the only line ending the official prompt has: prompts written on Windows arrive with
+    `\\r\\n`, and a `\\r` left inside the question would make it a different text from the same benchmark question.
     """
-    lines = _MEDIA_TAG_RE.sub('', text).strip().split('\n')
+    lines = _MEDIA_TAG_RE.sub('', _LINE_END_RE.sub('\n', text)).strip().split('\n')
     if lines and lines[0].strip() == PRE_PROMPT:
         lines = lines[1:]
     elif lines and lines[0].startswith(PRE_PROMPT + ' '):
@@ -357,21 +421,68 @@ def _first_string(value: Any) -> str | None:
     return None
 
 
-def _turns(messages: Any, location: str) -> tuple[str, str | None]:
-    """(user text, answer text or None) of a one-question conversation, in either role naming."""
+def _field(message: dict, name: str, other_name: str) -> Any:
+    """`name`, else `other_name`: mixed-layout exports carry both namings of a message, one of them null."""
+    value = message.get(name)
+    return message.get(other_name) if value is None else value
+
+
+def _pairs(messages: Any, location: str) -> list[tuple[Any, Any]]:
+    """(user content, answer content or None) for each user turn of a conversation, in either role naming.
+
+    The answer is the first assistant turn after the user turn; system turns and assistant turns before the first
+    user turn belong to no question.
+    """
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise VsiDataError(f'{location}: conversation is not a list of objects')
-    user, answer = None, None
+    pairs: list[list[Any]] = []
     for message in messages:
-        role = message.get('role', message.get('from'))
-        content = message.get('content', message.get('value'))
-        if role in ('user', 'human') and user is None:
-            user = content
-        elif role in ('assistant', 'gpt') and user is not None and answer is None:
-            answer = content
-    if not isinstance(user, str):
+        role = _field(message, 'role', 'from')
+        if role in ('user', 'human'):
+            pairs.append([_field(message, 'content', 'value'), None])
+        elif role in ('assistant', 'gpt') and pairs and pairs[-1][1] is None:
+            pairs[-1][1] = _field(message, 'content', 'value')
+    return [tuple(pair) for pair in pairs]
+
+
+def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, Any]]:
+    """(location, row) for each question of a row: a conversation with several user turns is one row per turn.
+
+    Every turn asks about the same scene, so each becomes a question of its own with the row's media and fields
+    (ids `<id>`, `<id>_2`, `<id>_3`, ...; `default_id` stands in for a missing id). Row-level `solution` and
+    `options` can describe one question only; they are kept for the last turn (in a swift row the one a model
+    answers), and earlier turns take their options and answer from their own text. Any other row comes back as is.
+    """
+    layout = detect_layout(row) if isinstance(row, dict) else None
+    if layout not in ('conversations', 'swift'):
+        return [(location, row)]
+    key = 'conversations' if layout == 'conversations' else 'messages'
+    pairs = _pairs(row[key], location)
+    if len(pairs) < 2:
+        return [(location, row)]
+    base_id = _text(row.get('id')) or default_id
+    turns = []
+    for number, (user, answer) in enumerate(pairs, start=1):
+        turn = {**row, key: [{'role': 'user', 'content': user}, {'role': 'assistant', 'content': answer}]}
+        if number > 1:
+            turn['id'] = f'{base_id}_{number}'
+        if number < len(pairs):
+            turn['solution'] = turn['options'] = None
+        turns.append((f'{location} turn {number}', turn))
+    return turns
+
+
+def _single_turn(row: dict, key: str, location: str) -> tuple[str, str | None]:
+    """(user text, answer text or None) of a conversation that asks one question."""
+    pairs = _pairs(row[key], location)
+    if len(pairs) > 1:
+        raise VsiDataError(
+            f'{location}: a conversation with {len(pairs)} questions; split it into one row per question '
+            '(preprocess_vsi_data.expand_turns)'
+        )
+    if not pairs or not isinstance(pairs[0][0], str):
         raise RowSkipped('missing_field', 'no user turn')
-    return user, _text(answer)
+    return pairs[0][0], _text(pairs[0][1])
 
 
 def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[str, Question]:
@@ -388,12 +499,12 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
         question = _text(row.get('question'))
         answer = _text(row.get('mc_answer')) or _text(row.get('ground_truth'))
     elif layout == 'conversations':
-        prompt, answer = _turns(row['conversations'], location)
+        prompt, answer = _single_turn(row, 'conversations', location)
         question, parsed = parse_prompt(prompt)
         options = parsed or options
         video = _first_string(row.get('video'))
     else:
-        prompt, answer = _turns(row['messages'], location)
+        prompt, answer = _single_turn(row, 'messages', location)
         question, parsed = parse_prompt(prompt)
         options = options or parsed
         answer = _text(row.get('solution')) or answer
@@ -412,10 +523,12 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     ):
         if not value:
             raise RowSkipped('missing_field', f'no {name}')
-    options, letters = _check_options(question_type, options)
-    solution = _check_answer(question_type, answer, options, letters)
     identifier = _text(row.get('id')) or f'{source}:{index}'
     dataset = _text(row.get('dataset')) or _text(row.get('data_source'))
+    texts = [identifier, scene, question_type, question, answer, dataset, video]
+    _check_unicode(location, texts + (list(options) if isinstance(options, (list, tuple)) else []))
+    options, letters = _check_options(question_type, options)
+    solution = _check_answer(question_type, answer, options, letters)
     return layout, Question(identifier, scene, question_type, question, options, solution, dataset, video, location)
 
 
@@ -443,13 +556,23 @@ def _check_answer(question_type: str, answer: str, options: list[str] | None, le
             if answer.lower() in (option.lower(), text):
                 return letter
         raise RowSkipped('answer_not_in_options', f'answer {answer!r} is none of {options}')
-    try:
-        value = float(answer)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
+    if not _NUMBER_RE.fullmatch(answer) or not math.isfinite(float(answer)):
         raise RowSkipped('non_numeric_answer', f'{question_type} answer {answer!r} is not a number')
     return answer
+
+
+def _check_unicode(location: str, values: Iterable[Any]) -> None:
+    """Fail on a lone UTF-16 surrogate, naming the row: JSON can spell one (`"\\ud83d"`), no UTF-8 file can hold it,
+    and the write (or the summary listing the row) would otherwise fail at the end of the run without saying where."""
+    for value in values:
+        if isinstance(value, str):
+            try:
+                value.encode('utf-8')
+            except UnicodeEncodeError as e:
+                raise VsiDataError(
+                    f'{location}: {value!r} holds {value[e.start : e.end]!r}, half of a UTF-16 surrogate pair, '
+                    'which UTF-8 cannot store; fix the text in the input'
+                ) from None
 
 
 def load_scene_names(*paths: str) -> frozenset[str]:
@@ -463,8 +586,10 @@ def load_scene_names(*paths: str) -> frozenset[str]:
 
 def _scene_names_in(path: str) -> set[str]:
     if path.lower().endswith(_TEXT_LIST_EXTENSIONS):
-        with open(path, encoding='utf-8') as f:
-            names = (line.split('#', 1)[0].strip() for line in f)
+        # Read like every other input (a byte order mark would otherwise glue itself to the first scene name, and
+        # that scene would silently stay in training).
+        with open(path, 'rb') as f:
+            names = (line.split('#', 1)[0].strip() for _, line in _text_lines(path, f))
             return {name for name in names if name}
     scenes = set()
     for location, row in read_rows(path):
@@ -617,6 +742,7 @@ class MediaWriter:
         self.summary = summary
         self._values: dict[str, list[str]] = {}
         self._base = os.path.abspath(config.base_dir)
+        self._clip_folders: set[str] = set()  # folders already rid of clips half-written by killed runs
 
     def _path(self, absolute: str) -> str:
         return absolute if self.config.path_mode == 'absolute' else os.path.relpath(absolute, self._base)
@@ -638,6 +764,9 @@ class MediaWriter:
             os.path.abspath(self.config.clips_dir),
             f'{folder}_k{self.config.num_frames}_fps{self.config.video_fps:g}.mp4',
         )
+        if os.path.dirname(clip) not in self._clip_folders:
+            self._clip_folders.add(os.path.dirname(clip))
+            self.summary.stale_temps_removed += len(remove_stale_temps(os.path.dirname(clip)))
         # A clip from an earlier run is reused unless one of its frames was written after it.
         if os.path.exists(clip) and os.path.getmtime(clip) >= max(os.path.getmtime(f) for f in frames):
             self.summary.clips_reused += 1
@@ -674,6 +803,9 @@ def _selected(question_type: str, wanted: Sequence[str] | None) -> bool:
 def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[dict[str, Any]], Summary]:
     """Read every input file and return (swift rows, summary). Raises VsiDataError on malformed input, on a scene
     with fewer frames than asked (unless allowed) and, under `config.strict`, on any skipped row."""
+    if not config.exclude_scenes:
+        # Both entry points (the script and vsi_dataset.py's vsi_raw) come through here.
+        logger.warning(NO_EXCLUSION_WARNING)
     started = time.perf_counter()
     summary = Summary(inputs=[os.path.abspath(p) for p in input_paths])
     index = FrameIndex(config.frames_dir, config.num_frames, config.allow_fewer_frames)
@@ -682,27 +814,30 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     for path in input_paths:
         source = os.path.splitext(os.path.basename(path))[0]
         rows = read_rows(path)
-        for number, (location, row) in enumerate(
+        for number, (row_location, row) in enumerate(
             tqdm(rows, desc=os.path.basename(path), unit=' rows', disable=not config.progress, mininterval=1.0)
         ):
             summary.rows_read += 1
-            try:
-                layout, question = row_to_question(row, location, number, source)
-                layouts[layout] += 1
-                if question.scene_name in config.exclude_scenes:
-                    summary.count(summary.dropped, 'excluded_scene', location, f'scene {question.scene_name!r}')
+            turns = expand_turns(row, row_location, f'{source}:{number}')
+            summary.extra_turns += len(turns) - 1
+            for location, turn in turns:
+                try:
+                    layout, question = row_to_question(turn, location, number, source)
+                    layouts[layout] += 1
+                    if question.scene_name in config.exclude_scenes:
+                        summary.count(summary.dropped, 'excluded_scene', location, f'scene {question.scene_name!r}')
+                        continue
+                    if not _selected(question.question_type, config.question_types):
+                        summary.count(summary.dropped, 'question_type_not_selected', location, question.question_type)
+                        continue
+                    folder = index.locate(question)
+                    index.choose(folder, question.scene_name, location)
+                except RowSkipped as skip:
+                    if config.strict:
+                        raise VsiDataError(f'{location}: {skip.reason}: {skip.detail} (--strict)') from None
+                    summary.count(summary.skipped, skip.reason, location, skip.detail)
                     continue
-                if not _selected(question.question_type, config.question_types):
-                    summary.count(summary.dropped, 'question_type_not_selected', location, question.question_type)
-                    continue
-                folder = index.locate(question)
-                index.choose(folder, question.scene_name, location)
-            except RowSkipped as skip:
-                if config.strict:
-                    raise VsiDataError(f'{location}: {skip.reason}: {skip.detail} (--strict)') from None
-                summary.count(summary.skipped, skip.reason, location, skip.detail)
-                continue
-            kept.append((question, folder))
+                kept.append((question, folder))
 
     if config.shuffle:
         random.Random(config.seed).shuffle(kept)
@@ -752,14 +887,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """A temporary file beside `path` to write to, renamed onto `path` only if the block ends without error.
 
     Readers never see a half-written file, and an interrupted run leaves no file that looks complete (the
-    temporary one is removed). Writers that name a format (mp4, png) may write the temporary path directly.
-    The file gets the permissions a plain open() would give (0666 less the umask, so others on a shared
+    temporary one is removed; after a SIGKILL, which nothing can catch, remove_stale_temps finds it by its name,
+    `<name>.<pid>-<random>.<host>.tmp`). Writers that name a format (mp4, png) may write the temporary path
+    directly. The file gets the permissions a plain open() would give (0666 less the umask, so others on a shared
     cluster can read it), not mkstemp's 0600.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     while True:  # a unique name, created exclusively as mkstemp does
-        tmp = os.path.join(folder, f'{os.path.basename(path)}.{secrets.token_hex(4)}.tmp')
+        tmp = os.path.join(folder, f'{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.{_HOST}.tmp')
         with contextlib.suppress(FileExistsError):
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             break
@@ -770,6 +906,46 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temps(folder: str, targets: Collection[str] | None = None) -> list[str]:
+    """Remove the temporary files of atomic_path in `folder` (for the file names `targets` only, if given) whose
+    writer is gone, and return their paths.
+
+    A killed run leaves one behind, as large as the output (hundreds of MB at 100k rows). Gone means: written by a
+    process of this machine that no longer runs, or untouched for STALE_TEMP_SECONDS (a writer on another machine
+    of a shared file system, whose process cannot be looked up, appends as it goes). Other files are never touched.
+    """
+    removed: list[str] = []
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(scan)
+    except FileNotFoundError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _TEMP_RE.fullmatch(entry.name)
+        if not match or (targets is not None and match['target'] not in targets) or not entry.is_file():
+            continue
+        if match['host'] == _HOST:
+            stale = not _process_runs(int(match['pid']))
+        else:
+            stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
+        if stale:
+            with contextlib.suppress(FileNotFoundError):  # another run cleaning up at the same time
+                os.unlink(entry.path)
+                removed.append(entry.path)
+    return removed
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_text_atomic(path: str, chunks: Iterable[str]) -> None:
@@ -790,13 +966,29 @@ def summary_path(output_path: str) -> str:
 
 
 def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessConfig) -> Summary:
-    """Convert the inputs, write the JSONL and its summary (both atomically) and return the summary."""
+    """Convert the inputs, write the JSONL and its summary (both atomically) and return the summary.
+
+    Temporary files that killed runs left for these two files are removed first. The summary records the output's
+    size and SHA-256 and is renamed into place before the output is: a run killed in between leaves a summary that
+    does not match the (previous) output beside it, rather than an old summary that seems to describe a new output.
+    """
+    folder, name = os.path.split(os.path.abspath(output_path))
+    removed = remove_stale_temps(folder, {name, os.path.basename(summary_path(output_path))})
     rows, summary = convert(input_paths, config)
     if not rows:
         raise VsiDataError('no rows to write: ' + '; '.join(summary.lines()))
-    summary.output = os.path.abspath(output_path)
-    write_text_atomic(output_path, (json.dumps(row, ensure_ascii=False) + '\n' for row in rows))
-    write_json_atomic(summary_path(output_path), asdict(summary))
+    summary.stale_temps_removed += len(removed)
+    summary.output = os.path.join(folder, name)
+    digest = hashlib.sha256()
+    with atomic_path(output_path) as tmp:
+        with open(tmp, 'wb') as f:
+            for row in rows:
+                line = (json.dumps(row, ensure_ascii=False) + '\n').encode('utf-8')
+                digest.update(line)
+                f.write(line)
+            summary.output_bytes = f.tell()
+        summary.output_sha256 = digest.hexdigest()
+        write_json_atomic(summary_path(output_path), asdict(summary))
     return summary
 
 

@@ -5,15 +5,19 @@ Two names:
 * `vsi_train`: a JSONL written by `preprocess_vsi_data.py`, given by `VSI_TRAIN_JSONL`. Relative image and video
   paths are resolved against the file's folder, so the file trains from any directory without `ROOT_IMAGE_DIR`.
 * `vsi_raw`: raw QA files (any layout `preprocess_vsi_data.py` reads) converted when swift loads them, by the same
-  `preprocess_vsi_data.convert` the script runs. `VSI_RAW_QA` (files, comma-separated), `VSI_FRAMES_DIR` (the
-  output of `extract_frames.py`), `VSI_NUM_FRAMES` (32), `VSI_PROMPT_STYLE` (direct | think), `VSI_MEDIA`
-  (image | video), `VSI_EXCLUDE_SCENES` (files, comma-separated), `VSI_ALLOW_FEWER_FRAMES` (0 | 1) and, for
-  video, `VSI_CLIPS_DIR` (default: `vsi_clips/` next to the frames folder). swift's `--strict true` makes every
-  skipped row an error, as the script's `--strict` does; the conversion summary goes to the log.
+  `preprocess_vsi_data.preprocess` the script runs, into `$MODELSCOPE_CACHE/vsi_raw/<settings hash>.jsonl` (with its
+  `.summary.json`), which then loads exactly as `vsi_train` does. `VSI_RAW_QA` (files, comma-separated),
+  `VSI_FRAMES_DIR` (the output of `extract_frames.py`), `VSI_NUM_FRAMES` (32), `VSI_PROMPT_STYLE` (direct | think),
+  `VSI_MEDIA` (image | video), `VSI_EXCLUDE_SCENES` (files, comma-separated; without it a warning is logged),
+  `VSI_QUESTION_TYPES` (comma-separated), `VSI_MAX_PER_TYPE`, `VSI_ALLOW_FEWER_FRAMES` (0 | 1) and, for video,
+  `VSI_VIDEO_FPS` (2) and `VSI_CLIPS_DIR` (default: `vsi_clips/` next to the frames folder): the script's flags of
+  the same names. swift's `--strict true` makes every skipped row an error, as the script's `--strict` does; the
+  conversion summary goes to the log.
 
 The variables are read when swift loads the dataset, not when this file is imported; arguments given to
-`register_vsi_datasets` take precedence over them. Media paths are made absolute, and columns `solution`,
-`question_type`, `options`, `id`, `scene_name` reach the reward functions (GRPO keeps extra columns).
+`register_vsi_datasets` take precedence over them. Both datasets load through swift's own file loader, so
+`--columns` and the other dataset flags apply to them as to any JSONL. Media paths are made absolute, and columns
+`solution`, `question_type`, `options`, `id`, `scene_name` reach the reward functions (GRPO keeps extra columns).
 
 Usage::
 
@@ -33,11 +37,13 @@ From Python::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from typing import Any
 
-from datasets import Dataset as HfDataset
-from swift.dataset import DatasetMeta, MessagesPreprocessor, RowPreprocessor, register_dataset
+from modelscope.hub.utils.utils import get_cache_dir
+from swift.dataset import DatasetMeta, MessagesPreprocessor, register_dataset
 from swift.dataset.loader import DatasetLoader
 from swift.utils import get_logger
 
@@ -57,6 +63,9 @@ ENV_VARS = {
     'prompt_style': 'VSI_PROMPT_STYLE',
     'media': 'VSI_MEDIA',
     'exclude_scenes': 'VSI_EXCLUDE_SCENES',
+    'question_types': 'VSI_QUESTION_TYPES',
+    'max_per_type': 'VSI_MAX_PER_TYPE',
+    'video_fps': 'VSI_VIDEO_FPS',
     'clips_dir': 'VSI_CLIPS_DIR',
     'allow_fewer_frames': 'VSI_ALLOW_FEWER_FRAMES',
 }
@@ -72,12 +81,23 @@ def _setting(settings: dict[str, Any], name: str, default: Any = None, required_
     return default if value is None else value
 
 
-def _path_list(value: str | list[str] | None) -> list[str]:
+def _number(settings: dict[str, Any], name: str, kind: type[int] | type[float], default: Any = None) -> Any:
+    """A numeric setting (or None when unset and no default), with an error naming its variable."""
+    value = _setting(settings, name, default)
+    try:
+        return None if value is None else kind(value)
+    except ValueError:
+        wanted = 'an integer' if kind is int else 'a number'
+        raise ValueError(f'{ENV_VARS[name]} must be {wanted}, got {value!r}') from None
+
+
+def _name_list(value: str | list[str] | None) -> list[str]:
+    """File paths or question types, given as a list or as one comma-separated string."""
     if value is None:
         return []
     if isinstance(value, str):
         value = value.split(',')
-    return [path.strip() for path in value if path.strip()]
+    return [name.strip() for name in value if name.strip()]
 
 
 def _resolve(path: Any, base_dir: str) -> Any:
@@ -102,39 +122,48 @@ class ResolvingMessagesPreprocessor(MessagesPreprocessor):
         return row
 
 
-class VsiTrainLoader(DatasetLoader):
-    """Loads the preprocessed JSONL with swift's own file loader, resolving media paths against its folder."""
+class VsiLoader(DatasetLoader):
+    """Loads a preprocessed JSONL with swift's own file loader (so `--columns`, streaming and caching behave as for any
+    file), resolving relative media paths against the file's folder."""
 
     settings: dict[str, Any] = {}
+
+    def _load_jsonl(self, path: str, dataset_meta: DatasetMeta):
+        meta = dataclasses.replace(dataset_meta, preprocess_func=ResolvingMessagesPreprocessor(os.path.dirname(path)))
+        return self._load_dataset_path(path, meta)
+
+
+class VsiTrainLoader(VsiLoader):
+    """`vsi_train`: the JSONL `preprocess_vsi_data.py` wrote."""
 
     def load(self, dataset_syntax=None, dataset_meta: DatasetMeta | None = None, *, use_hf=None):
         path = os.path.abspath(_setting(self.settings, 'train_jsonl', required_for=TRAIN_NAME))
         if not os.path.isfile(path):
             raise FileNotFoundError(f'{ENV_VARS["train_jsonl"]}={path} does not exist; run preprocess_vsi_data.py')
-        meta = dataclasses.replace(dataset_meta, preprocess_func=ResolvingMessagesPreprocessor(os.path.dirname(path)))
-        return self._load_dataset_path(path, meta)
+        return self._load_jsonl(path, dataset_meta)
 
 
-class VsiRawLoader(DatasetLoader):
-    """Converts raw QA files with preprocess_vsi_data.convert, then runs swift's usual row preprocessing."""
-
-    settings: dict[str, Any] = {}
+class VsiRawLoader(VsiLoader):
+    """`vsi_raw`: raw QA files converted by preprocess_vsi_data.preprocess, then loaded as `vsi_train` is."""
 
     def config(self) -> tuple[list[str], preprocess.PreprocessConfig]:
         settings = self.settings
-        qa_paths = _path_list(_setting(settings, 'raw_qa', required_for=RAW_NAME))
+        qa_paths = [os.path.abspath(p) for p in _name_list(_setting(settings, 'raw_qa', required_for=RAW_NAME))]
         frames_dir = os.path.abspath(_setting(settings, 'frames_dir', required_for=RAW_NAME))
         clips_dir = _setting(settings, 'clips_dir') or os.path.join(os.path.dirname(frames_dir), 'vsi_clips')
         allow_fewer = str(_setting(settings, 'allow_fewer_frames', False)).lower() in ('1', 'true', 'yes')
         config = preprocess.PreprocessConfig(
             frames_dir=frames_dir,
-            num_frames=int(_setting(settings, 'num_frames', 32)),
+            num_frames=_number(settings, 'num_frames', int, 32),
             prompt_style=_setting(settings, 'prompt_style', 'direct'),
             media=_setting(settings, 'media', 'image'),
             path_mode='absolute',
             clips_dir=clips_dir,
+            video_fps=_number(settings, 'video_fps', float, preprocess.DEFAULT_VIDEO_FPS),
             allow_fewer_frames=allow_fewer,
-            exclude_scenes=preprocess.load_scene_names(*_path_list(_setting(settings, 'exclude_scenes'))),
+            exclude_scenes=preprocess.load_scene_names(*_name_list(_setting(settings, 'exclude_scenes'))),
+            question_types=tuple(_name_list(_setting(settings, 'question_types'))) or None,
+            max_per_type=_number(settings, 'max_per_type', int),
             strict=self.strict,
             progress=False,
         )
@@ -142,24 +171,16 @@ class VsiRawLoader(DatasetLoader):
 
     def load(self, dataset_syntax=None, dataset_meta: DatasetMeta | None = None, *, use_hf=None):
         qa_paths, config = self.config()
-        rows, summary = preprocess.convert(qa_paths, config)
+        # One file per input list and settings, so runs with other settings never overwrite each other's rows.
+        key = json.dumps([qa_paths, dataclasses.asdict(config)], sort_keys=True, default=sorted)
+        path = os.path.join(get_cache_dir(), RAW_NAME, hashlib.sha256(key.encode()).hexdigest()[:16] + '.jsonl')
+        try:
+            summary = preprocess.preprocess(qa_paths, path, config)
+        except preprocess.VsiDataError as e:
+            raise preprocess.VsiDataError(f'{RAW_NAME}: {e}') from e
         for line in summary.lines():
             logger.info(f'{RAW_NAME}: {line.strip()}')
-        if not rows:
-            raise ValueError(f'{RAW_NAME}: no rows from {qa_paths}: ' + '; '.join(summary.lines()))
-        dataset = HfDataset.from_list(rows)
-        if self.streaming:
-            dataset = dataset.to_iterable_dataset()
-        dataset = dataset_meta.preprocess_func(
-            dataset,
-            num_proc=self.num_proc,
-            load_from_cache_file=self.load_from_cache_file,
-            strict=self.strict,
-            enable_auto_mapping=not self.disable_auto_column_mapping,
-        )
-        if self.remove_unused_columns:
-            dataset = RowPreprocessor.remove_useless_columns(dataset)
-        return dataset
+        return self._load_jsonl(path, dataset_meta)
 
 
 def _loader(cls: type[DatasetLoader], settings: dict[str, Any]) -> type[DatasetLoader]:

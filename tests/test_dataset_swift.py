@@ -6,6 +6,7 @@ with as many pad tokens as the processor's grid says, and every frame of a `--me
 """
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def pp_env_names():
         'VSI_PROMPT_STYLE',
         'VSI_MEDIA',
         'VSI_EXCLUDE_SCENES',
+        'VSI_QUESTION_TYPES',
+        'VSI_MAX_PER_TYPE',
+        'VSI_VIDEO_FPS',
         'VSI_CLIPS_DIR',
         'VSI_ALLOW_FEWER_FRAMES',
     )
@@ -88,11 +92,11 @@ def preprocess(data: Path, output: str, **kwargs) -> Path:
     return path
 
 
-def load(dataset: str):
+def load(dataset: str, **kwargs):
     from swift.dataset import load_dataset
 
     # remove_unused_columns=False is what `swift rlhf` uses, so the reward sees solution/options/...
-    train, val = load_dataset(dataset, remove_unused_columns=False)
+    train, val = load_dataset(dataset, remove_unused_columns=False, **kwargs)
     assert val is None
     return [dict(row) for row in train]
 
@@ -213,3 +217,48 @@ def test_custom_register_path_vsi_raw_converts_with_the_script_code(template, da
     assert [r['scene_name'] for r in rows] == ['41069025']
     assert rows[0]['videos'] == [str(data / 'clips' / '41069025_k6_fps2.mp4')]
     assert int(template.encode(rows[0])['video_grid_thw'][0][0]) == 3
+
+
+def test_vsi_raw_takes_the_script_settings_and_both_datasets_take_columns(data, monkeypatch, caplog):
+    """VSI_QUESTION_TYPES, VSI_MAX_PER_TYPE and VSI_VIDEO_FPS are the script's flags; swift's `--columns` applies."""
+    import av
+    from swift.utils import import_external_file
+
+    import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
+    qa = data / 'three.jsonl'
+    qa.write_text(''.join(json.dumps(r) + '\n' for r in (MC_ROW, {**MC_ROW, 'id': 3}, NUMERIC_ROW)), encoding='utf-8')
+    settings = {
+        'VSI_RAW_QA': str(qa),
+        'VSI_FRAMES_DIR': str(data / 'frames'),
+        'VSI_NUM_FRAMES': '4',
+        'VSI_QUESTION_TYPES': 'object_rel_distance, room_size_estimation',
+        'VSI_MAX_PER_TYPE': '1',
+        'VSI_MEDIA': 'video',
+        'VSI_VIDEO_FPS': '4',
+        'VSI_CLIPS_DIR': str(data / 'clips'),
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.WARNING, logger='preprocess_vsi_data'):
+        rows = load('vsi_raw', columns={'scene_name': 'scene'})
+    assert pp.NO_EXCLUSION_WARNING in caplog.messages  # VSI_EXCLUDE_SCENES is not set
+    assert [r['id'] for r in rows] == ['1'] and rows[0]['scene'] == 'scene0001_00' and 'scene_name' not in rows[0]
+    clip = data / 'clips' / 'scannet' / 'scene0001_00_k4_fps4.mp4'
+    assert rows[0]['videos'] == [str(clip)]
+    with av.open(str(clip)) as container:
+        assert float(container.streams.video[0].average_rate) == 4
+    (saved,) = (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').glob('*.summary.json')
+    summary = json.loads(saved.read_text(encoding='utf-8'))
+    assert summary['dropped'] == {'question_type_not_selected': 1, 'over_max_per_type': 1}
+    assert summary['settings']['video_fps'] == 4 and summary['settings']['question_types'] == [
+        'object_rel_distance',
+        'room_size_estimation',
+    ]
+
+    monkeypatch.setenv('VSI_MAX_PER_TYPE', 'one')
+    with pytest.raises(ValueError, match="VSI_MAX_PER_TYPE must be an integer, got 'one'"):
+        load('vsi_raw')
+
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(preprocess(data, 'train.jsonl', num_frames=4)))
+    rows = load('vsi_train', columns={'scene_name': 'scene'})
+    assert [r['scene'] for r in rows] == ['scene0001_00', '41069025'] and 'scene_name' not in rows[0]

@@ -4,9 +4,16 @@ Each test builds its own tiny frame folders (JPEGs whose grey level encodes the 
 expected prompts are written out here from the official VSI-Bench wording, not taken from the code under test.
 """
 
+import codecs
+import hashlib
 import json
+import logging
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import av
@@ -161,10 +168,13 @@ def test_conversation_prompts_lose_only_the_documented_parts(scene):
     think_prompt = '\n'.join([PRE, MC_ROW['question'], 'Options:', *MC_ROW['options'], THINK_MCA_POST_PROMPT])
     no_header = '\n'.join([MC_ROW['question'], *MC_ROW['options']])  # no pre-prompt, no `Options:`, no post-prompt
     custom = NUMERIC_ROW['question'] + '\nCount carefully.'  # an unknown instruction stays in the question
+    windows = official_prompt(MC_ROW).replace('\n', '\r\n')  # MC_ROW's question has a line break of its own
+    assert MC_ROW['question'].count('\n') == 1
     rows = [
         conversations_row(MC_ROW, think_prompt),
         conversations_row(MC_ROW, no_header),
         conversations_row(NUMERIC_ROW, '<video>' + PRE + ' ' + custom + '\n' + NUMERIC_POST.upper()),
+        conversations_row(MC_ROW, windows),
     ]
     source = scene / 'conv.json'
     source.write_text(json.dumps(rows), encoding='utf-8')
@@ -174,6 +184,7 @@ def test_conversation_prompts_lose_only_the_documented_parts(scene):
         expected_mc,
         expected_mc,
         '<image>' * 4 + '\n'.join([PRE, custom, NUMERIC_POST]),
+        expected_mc,
     ]
 
 
@@ -203,6 +214,14 @@ def test_answers_are_normalised_to_the_option_letter(scene):
     assert [r['messages'][1]['content'] for r in rows] == ['C', 'C', 'C', 'C', 'C', '2.5']
 
 
+def test_numeric_answers_are_plain_decimals(scene):
+    """Signs, a decimal point, an exponent, 0 and negatives pass (scoring handles them); spaces are stripped."""
+    answers = [' 3 ', '-2', '0', '1e3', '.5', '+4.25', 7]
+    rows = [{**NUMERIC_ROW, 'id': i, 'ground_truth': answer} for i, answer in enumerate(answers)]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [r['solution'] for r in out] == ['3', '-2', '0', '1e3', '.5', '+4.25', '7'] and not summary.skipped
+
+
 def test_unknown_question_types_are_written_and_reported(scene):
     rows = [
         {**MC_ROW, 'id': 1, 'question_type': 'object_height_order', 'ground_truth': 'A'},
@@ -226,6 +245,11 @@ BAD_ROWS = [
     ('answer_not_in_options', {**MC_ROW, 'ground_truth': 'D'}),
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': 'four'}),
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': 'nan'}),
+    # float() takes all of these; none is a number as a dataset writes one.
+    ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '1_200'}),
+    ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '-Infinity'}),
+    ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '1e999'}),  # overflows to inf
+    ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '\u0663'}),  # Arabic-Indic three
     ('missing_frames', {**NUMERIC_ROW, 'scene_name': 'scene0404_00'}),
 ]
 
@@ -242,7 +266,8 @@ def test_every_skip_reason_is_counted_with_its_line(scene):
     assert summary.rows_read == len(rows) == summary.written + sum(summary.skipped.values())
     # Rows are numbered from 1 in the file; the first bad row is line 2.
     assert summary.examples['unknown_layout'] == ['qa.jsonl:line 2: no `question`, `conversations` or `messages` field']
-    assert summary.examples['missing_frames'][0].startswith('qa.jsonl:line 10: ')
+    missing_frames_line = 2 + [reason for reason, _ in BAD_ROWS].index('missing_frames')
+    assert summary.examples['missing_frames'][0].startswith(f'qa.jsonl:line {missing_frames_line}: ')
     assert 'scene0404_00' in summary.examples['missing_frames'][0]
 
 
@@ -280,7 +305,125 @@ def test_malformed_input_names_file_and_line(tmp_path, scene):
         pp.convert([str(broken)], config(scene))
 
 
-@pytest.mark.parametrize('kind', ['jsonl', 'parquet', 'txt', 'conversations'])
+def test_text_inputs_with_a_byte_order_mark_read_as_plain_utf8(scene):
+    reference, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW]))], config(scene))
+    jsonl = scene / 'bom.jsonl'
+    jsonl.write_text(''.join(json.dumps(row) + '\n' for row in (MC_ROW, NUMERIC_ROW)), encoding='utf-8-sig')
+    json_list = scene / 'bom.json'
+    json_list.write_text(json.dumps([MC_ROW, NUMERIC_ROW], indent=1), encoding='utf-8-sig')
+    assert jsonl.read_bytes().startswith(codecs.BOM_UTF8) and json_list.read_bytes().startswith(codecs.BOM_UTF8)
+    assert pp.convert([str(jsonl)], config(scene))[0] == reference
+    assert pp.convert([str(json_list)], config(scene))[0] == reference
+
+
+def test_text_that_is_not_utf8_is_an_error_naming_file_and_line(scene, capsys):
+    latin1 = scene / 'latin1.jsonl'
+    latin1.write_bytes(
+        json.dumps(MC_ROW).encode()
+        + b'\n'
+        + json.dumps({**NUMERIC_ROW, 'question': 'caf\xe9?'}, ensure_ascii=False).encode('latin-1')
+    )
+    latin1_list = scene / 'latin1.json'
+    latin1_list.write_bytes(b'[\n' + json.dumps(MC_ROW).encode() + b',\n{"question": "caf\xe9"}]')
+    latin1_scenes = scene / 'scenes.txt'
+    latin1_scenes.write_bytes(b'scene0001_00\nsc\xe8ne\n')
+    with pytest.raises(pp.VsiDataError, match=r'latin1.jsonl: line 2 is not valid UTF-8'):
+        pp.convert([str(latin1)], config(scene))
+    with pytest.raises(pp.VsiDataError, match=r'latin1.json: line 3 is not valid UTF-8'):
+        pp.convert([str(latin1_list)], config(scene))
+    with pytest.raises(pp.VsiDataError, match=r'scenes.txt: line 2 is not valid UTF-8'):
+        pp.load_scene_names(str(latin1_scenes))
+    # JSON can spell half of a surrogate pair, which no UTF-8 output can hold: an error naming the row, not a
+    # UnicodeEncodeError when the output is written.
+    surrogate = scene / 'surrogate.jsonl'
+    surrogate.write_text(json.dumps(MC_ROW) + '\n' + json.dumps(NUMERIC_ROW).replace('room?', 'room\\ud83d?') + '\n')
+    with pytest.raises(pp.VsiDataError, match=r"surrogate.jsonl:line 2: .*'\\ud83d', half of a UTF-16 surrogate"):
+        pp.convert([str(surrogate)], config(scene))
+    for source in (latin1, surrogate):  # the CLI prints one line, no traceback, and writes nothing
+        output = scene / 'out' / 'train.jsonl'
+        args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+        assert pp.main([*args, '--num_frames', '4', '--no_progress']) == 1
+        error = capsys.readouterr().err.splitlines()[-1]
+        assert error.startswith('error: ') and source.name in error and not output.exists()
+
+
+def test_layout_is_detected_from_values_not_from_null_columns(scene):
+    """Parquet, pandas and Hugging Face exports of mixed files give every row every column, null where unused."""
+    mc_conversation = {**conversations_row(MC_ROW), 'id': MC_ROW['id']}  # one type per parquet column
+    mixed = [MC_ROW, mc_conversation, NUMERIC_ROW]
+    columns = sorted({key for row in mixed for key in row})
+    with_nulls = [{key: row.get(key) for key in columns} for row in mixed]
+    pq.write_table(pa.Table.from_pylist(with_nulls), scene / 'mixed.parquet')
+    assert pq.read_table(scene / 'mixed.parquet').to_pylist()[0]['conversations'] is None
+    # A message struct column merges both role namings; the unused one is null.
+    with_nulls[1]['conversations'] = [
+        {'from': turn['from'], 'value': turn['value'], 'role': None, 'content': None}
+        for turn in mc_conversation['conversations']
+    ]
+    write_jsonl(scene / 'nulls.jsonl', with_nulls)
+    reference, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [MC_ROW, MC_ROW, NUMERIC_ROW]))], config(scene))
+    for name in ('mixed.parquet', 'nulls.jsonl'):
+        rows, summary = pp.convert([str(scene / name)], config(scene))
+        assert rows == reference and summary.layouts == {'benchmark': 2, 'conversations': 1}, name
+
+
+def test_every_turn_of_a_conversation_is_a_question(scene):
+    """Each further user/assistant pair becomes a row of its own, id `<id>_<turn>`, counted in extra_turns."""
+    make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 4)
+    turns = [
+        {'from': 'human', 'value': '<image>\n' + official_prompt(NUMERIC_ROW)},
+        {'from': 'gpt', 'value': '4'},
+        {'from': 'human', 'value': 'How many table(s) are in this room?'},
+        {'from': 'gpt', 'value': '2'},
+        {'from': 'human', 'value': 'How many lamp(s) are in this room?'},
+        {'from': 'gpt', 'value': 'a few'},  # a problem in one turn costs that question only
+    ]
+    conversation = {**conversations_row(NUMERIC_ROW), 'id': 'c', 'conversations': turns}
+    excluded = {
+        'id': 'x',
+        'scene_name': 'scene0002_00',
+        'video': 'scannet/scene0002_00.mp4',
+        'conversations': turns[:4],
+    }
+    excluded = {**conversation, **excluded}
+    think_prompt = '\n'.join([PRE, MC_ROW['question'], 'Options:', *MC_ROW['options'], THINK_MCA_POST_PROMPT])
+    first = {**MC_ROW, 'question': 'Which is closer to the bed?', 'options': ['A. chair', 'B. lamp']}
+    swift = {  # a row-level solution and options belong to the last turn, the one the model answers
+        'messages': [
+            {'role': 'system', 'content': 'You are a helpful assistant.'},
+            {'role': 'user', 'content': '<image>' + official_prompt(first)},
+            {'role': 'assistant', 'content': 'A'},
+            {'role': 'user', 'content': think_prompt},
+        ],
+        'solution': 'B',
+        'options': MC_ROW['options'],
+        'question_type': MC_ROW['question_type'],
+        'scene_name': 'scene0001_00',
+    }
+    source = write_jsonl(scene / 'qa.jsonl', [conversation, excluded, swift])
+    cfg = config(scene, exclude_scenes=frozenset({'scene0002_00'}))
+    rows, summary = pp.convert([str(source)], cfg)
+    assert [(r['id'], r['solution']) for r in rows] == [('c', '4'), ('c_2', '2'), ('qa:2', 'A'), ('qa:2_2', 'B')]
+    tables = '\n'.join([PRE, 'How many table(s) are in this room?', NUMERIC_POST])
+    assert rows[1]['messages'][0]['content'] == '<image>' * 4 + tables
+    assert rows[1]['images'] == rows[0]['images'] and rows[1]['scene_name'] == 'scene0001_00'
+    assert rows[2]['messages'][0]['content'] == '<image>' * 4 + official_prompt(first)
+    assert rows[2]['options'] == first['options'] and rows[3]['options'] == MC_ROW['options']
+    assert rows[3]['messages'][0]['content'] == '<image>' * 4 + official_prompt(MC_ROW)
+    assert (summary.rows_read, summary.extra_turns, summary.written) == (3, 4, 4)
+    assert summary.skipped == {'non_numeric_answer': 1} and summary.dropped == {'excluded_scene': 2}
+    assert summary.rows_read + summary.extra_turns == (
+        summary.written + sum(summary.skipped.values()) + sum(summary.dropped.values())
+    )
+    example = "qa.jsonl:line 1 turn 3: object_counting answer 'a few' is not a number"
+    assert summary.examples['non_numeric_answer'] == [example]
+    assert '(+4 questions from later conversation turns)' in summary.lines()[0]
+    # Callers that want one question per row (the evaluation) get an error, not the first turn only.
+    with pytest.raises(pp.VsiDataError, match='qa.jsonl:line 1: a conversation with 3 questions'):
+        pp.row_to_question(conversation, 'qa.jsonl:line 1', 0, 'qa')
+
+
+@pytest.mark.parametrize('kind', ['jsonl', 'parquet', 'PARQUET', 'txt', 'txt_bom', 'conversations', 'json_bom'])
 def test_exclude_scenes_in_any_layout(scene, kind):
     make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 4)
     other = {**NUMERIC_ROW, 'id': 9, 'scene_name': 'scene0002_00'}
@@ -288,12 +431,18 @@ def test_exclude_scenes_in_any_layout(scene, kind):
     test_rows = [{**NUMERIC_ROW, 'id': 100}]  # a benchmark question on scene0001_00
     if kind == 'jsonl':
         exclude = write_jsonl(scene / 'test.jsonl', test_rows)
-    elif kind == 'parquet':
-        exclude = scene / 'test.parquet'
+    elif kind in ('parquet', 'PARQUET'):  # the extension in any case
+        exclude = scene / f'test.{kind}'
         pq.write_table(pa.Table.from_pylist(test_rows), exclude)
     elif kind == 'txt':
         exclude = scene / 'test_scenes.txt'
         exclude.write_text('# held-out scenes\nscene0001_00\n\n', encoding='utf-8')
+    elif kind == 'txt_bom':  # as Windows Notepad saves it: a byte order mark just before the scene, CRLF
+        exclude = scene / 'test_scenes.txt'
+        exclude.write_bytes(codecs.BOM_UTF8 + b'scene0001_00\r\n')
+    elif kind == 'json_bom':
+        exclude = scene / 'test.json'
+        exclude.write_text(json.dumps(test_rows, indent=1), encoding='utf-8-sig')
     else:
         exclude = scene / 'test.json'
         exclude.write_text(json.dumps([conversations_row(NUMERIC_ROW)]), encoding='utf-8')
@@ -363,6 +512,92 @@ def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path, umask):
         os.umask(previous)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == {'atomic.jsonl': 0o666 & ~umask, 'plain.jsonl': 0o666 & ~umask}
+
+
+def test_temporary_files_of_killed_runs_are_removed_by_the_next_run(scene):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    # A run killed by SIGKILL (out of memory, a job's time limit) while it writes: nothing in it can clean up.
+    kill_while_writing = (
+        'import os, signal, sys\n'
+        'import preprocess_vsi_data as pp\n'
+        'with pp.atomic_path(sys.argv[1]) as tmp:\n'
+        '    open(tmp, "w").write("half a file")\n'
+        '    os.kill(os.getpid(), signal.SIGKILL)\n'
+    )
+    killed = subprocess.Popen([sys.executable, '-c', kill_while_writing, str(output)], cwd=Path(pp.__file__).parent)
+    assert killed.wait() == -signal.SIGKILL
+    (orphan,) = output.parent.iterdir()
+    name = pp._TEMP_RE.fullmatch(orphan.name)
+    assert name['target'] == 'train.jsonl' and int(name['pid']) == killed.pid
+    here = name['host']
+    kept = [
+        f'train.jsonl.{os.getpid()}-0123abcd.{here}.tmp',  # a writer that still runs
+        'train.jsonl.1-0123abcd.other-node.tmp',  # another machine's, touched just now
+        f'other.jsonl.{killed.pid}-0123abcd.{here}.tmp',  # another output's
+        'train.jsonl.tmp',  # not a name atomic_path makes
+    ]
+    old = 'train.summary.json.1-89abcdef.other-node.tmp'  # another machine's, untouched for two hours
+    for file_name in [*kept, old]:
+        (output.parent / file_name).write_text('x')
+    two_hours_ago = time.time() - 7200
+    os.utime(output.parent / old, (two_hours_ago, two_hours_ago))
+    clip_orphan = scene / 'out' / 'clips' / f'scannet/scene0001_00_k4_fps2.mp4.{killed.pid}-0123abcd.{here}.tmp'
+    clip_orphan.parent.mkdir(parents=True)
+    clip_orphan.write_text('x')
+
+    summary = pp.preprocess([str(source)], str(output), config(scene))
+    assert sorted(p.name for p in output.parent.iterdir() if p.is_file()) == sorted(
+        [*kept, 'train.jsonl', 'train.summary.json']
+    )
+    assert summary.stale_temps_removed == 2 and '  removed 2 temporary file(s) left by killed runs' in summary.lines()
+    _, summary = pp.convert([str(source)], config(scene, media='video'))  # clips' own temporary files
+    assert summary.stale_temps_removed == 1 and not clip_orphan.exists()
+
+
+def test_the_summary_records_its_output_and_is_renamed_first(scene, monkeypatch):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    renamed = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renamed.append(os.path.basename(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(pp.os, 'replace', replace)
+    pp.preprocess([str(source)], str(output), config(scene, exclude_scenes=frozenset({'scene0999_00'})))
+    assert renamed == ['train.summary.json', 'train.jsonl']
+    saved = json.loads((scene / 'out' / 'train.summary.json').read_text(encoding='utf-8'))
+    data = output.read_bytes()
+    assert (saved['output_sha256'], saved['output_bytes']) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert saved['written'] == len(data.splitlines()) == 2 and saved['output'] == str(output)
+    settings = saved['settings']
+    assert (settings['num_frames'], settings['prompt_style'], settings['exclude_scenes']) == (4, 'direct', 1)
+
+    # Killed between the two renames: the new summary beside the old output says it is not that output's.
+    def killed_before_the_output(src, dst):
+        if dst == str(output):
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(pp.os, 'replace', killed_before_the_output)
+    write_jsonl(source, [MC_ROW])
+    with pytest.raises(KeyboardInterrupt):
+        pp.preprocess([str(source)], str(output), config(scene))
+    saved = json.loads((scene / 'out' / 'train.summary.json').read_text(encoding='utf-8'))
+    assert output.read_bytes() == data and saved['written'] == 1
+    assert saved['output_sha256'] != hashlib.sha256(data).hexdigest()
+
+
+def test_a_conversion_without_excluded_scenes_warns(scene, caplog):
+    source = str(write_jsonl(scene / 'qa.jsonl', [MC_ROW]))
+    with caplog.at_level(logging.WARNING, logger='preprocess_vsi_data'):
+        pp.convert([source], config(scene))
+        assert caplog.messages == [pp.NO_EXCLUSION_WARNING] and 'VSI_EXCLUDE_SCENES' in caplog.messages[0]
+        caplog.clear()
+        pp.convert([source], config(scene, exclude_scenes=frozenset({'scene0999_00'})))
+        assert caplog.messages == []
 
 
 def decode(path: Path) -> tuple[list, float]:
