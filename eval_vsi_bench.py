@@ -6,14 +6,17 @@ input; answers are scored by `vsi_scoring` (official metric and the reward's len
 
 Usage::
 
-    # the official protocol: 32 frames, the official prompt, greedy decoding, 16 new tokens
-    python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct --adapters output/vsi_grpo/checkpoint-500 \\
+    # the official protocol: 32 frames, the official prompt, greedy decoding, 16 new tokens; frames at the pixel
+    # budget training used (vsi_grpo_config.yaml), for the base model and the adapter alike
+    MAX_PIXELS=262144 python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct \\
+        --adapters output/vsi_grpo/checkpoint-500 \\
         --dataset data/vsi_bench/test.jsonl --video_dir data/vsi_bench/videos --output_dir output/eval/grpo
     # the same model without frames: the baseline every VSI-Bench report should show
     python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct --dataset data/vsi_bench/test.jsonl --blind \\
         --output_dir output/eval/blind
-    # a model trained to reason; side by side with an earlier run
-    python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct --adapters output/vsi_grpo/checkpoint-500 \\
+    # a model trained to reason (scored by the official rule on its last <answer> block); next to an earlier run
+    MAX_PIXELS=262144 python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct \\
+        --adapters output/vsi_grpo/checkpoint-500 \\
         --dataset data/vsi_bench/test.jsonl --frames_dir data/frames --prompt_style think \\
         --output_dir output/eval/grpo_think --compare output/eval/base/results.json
     # no model: rescore an existing predictions file, or compare two results files
@@ -29,9 +32,12 @@ training-style data). Frames come from `--frames_dir` (the output of `extract_fr
 
 Inference runs through swift's engines: vLLM (`--infer_backend vllm`, the default when vllm is installed and a GPU
 is visible) or transformers (`--infer_backend pt`). Predictions are appended to `<output_dir>/predictions.jsonl`
-after every batch, so a killed run resumes where it stopped; `run_config.json` records the protocol and a folder
-made with another model, adapter or protocol is refused unless `--overwrite`. The results are written to
-`results.json`, `results.md` and `results.png` and the table is printed.
+after every batch, so a killed run resumes where it stopped; `run_config.json` records the protocol (model, adapter,
+prompt, frames and where they came from, the pixel budget) and a folder made with another one is refused unless
+`--overwrite`. Without MAX_PIXELS each frame keeps up to qwen-vl-utils' default of 16384 visual tokens, so a
+warning asks for the training budget. The results are written to `results.json`, `results.md` and `results.png` and
+the table is printed. With `--prompt_style think` the official rule reads the last `<answer>` block (the report
+says so); `--predictions` rescoring applies the rule of the style the rows or their run_config.json record.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import math
 import os
 import sys
 from collections import defaultdict
@@ -66,11 +73,14 @@ from preprocess_vsi_data import (
     write_text_atomic,
 )
 from vsi_scoring import (
+    OFFICIAL_RULES,
     PROMPT_STYLES,
     REL_DIRECTION_LEVELS,
     aggregate,
     base_question_type,
     category_of,
+    check_question_type,
+    is_multiple_choice,
     official_score,
     reward_score,
 )
@@ -87,6 +97,12 @@ INFER_BACKENDS = ('auto', 'pt', 'transformers', 'vllm')
 PREDICTION_FIELDS = ('id', 'question_type', 'ground_truth', 'prediction')
 # Environment variables that change what the model sees of each frame (swift's Qwen-VL image budget).
 IMAGE_ENV = ('MAX_PIXELS', 'MIN_PIXELS', 'IMAGE_MAX_TOKEN_NUM', 'IMAGE_MIN_TOKEN_NUM')
+# swift turns MAX_PIXELS into IMAGE_MAX_TOKEN_NUM = MAX_PIXELS // (32 * 32) unless that is set
+# (swift.model.models.qwen.compat_qwen_vl_utils); qwen-vl-utils then shrinks every image to at most that many
+# Qwen3-VL tokens of 32 x 32 px (16 px patches merged 2 x 2), 16384 when nothing is set.
+QWEN3_VL_TOKEN_PIXELS = 32 * 32
+QWEN_VL_UTILS_MAX_TOKENS = 16384
+TRAINING_MAX_PIXELS = 262144  # vsi_grpo_config.yaml's ENV block
 # A run folder may only be resumed under the same protocol; other settings (batch size, limit) may change.
 PROTOCOL_FIELDS = (
     'model',
@@ -97,6 +113,21 @@ PROTOCOL_FIELDS = (
     'max_new_tokens',
     'blind',
     'image_env',
+    'frames',
+    'video_dir',
+    'frames_max_pixels',
+    'allow_fewer_frames',
+)
+# The run_config.json fields a report shows; a folder whose config lacks one is rescored without it.
+REPORTED_CONFIG_FIELDS = (
+    'model',
+    'adapters',
+    'prompt_style',
+    'num_frames',
+    'max_new_tokens',
+    'blind',
+    'infer_backend',
+    'label',
 )
 # vLLM accepts only these LoRA ranks (vllm LoRAConfig.possible_max_ranks); the adapter's rank is rounded up.
 VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
@@ -130,8 +161,10 @@ def load_questions(path: str) -> tuple[list[Question], dict[str, list[str]]]:
     """Every question of a dataset file, and for swift rows the images they carry (by question id).
 
     Rows are read and checked by `preprocess_vsi_data` (any layout it knows); a row it would skip is an error here,
-    because a benchmark score over a silently smaller question set is not comparable. Ids must be unique: they are
-    how a resumed run knows what is done.
+    because a benchmark score over a silently smaller question set is not comparable. So is a question type that is
+    not a benchmark type (or a training variant of one): preprocessing keeps such rows for training, but the official
+    code refuses them and a misspelt type would become a category of its own. Ids must be unique: they are how a
+    resumed run knows what is done.
     """
     questions, row_images, seen = [], {}, {}
     source = Path(path).stem
@@ -141,6 +174,10 @@ def load_questions(path: str) -> tuple[list[Question], dict[str, list[str]]]:
                 layout, question = row_to_question(row, location, index, source)
             except RowSkipped as skip:
                 raise EvalError(f'{location}: {skip.reason}: {skip.detail}') from None
+            try:
+                check_question_type(question.question_type)
+            except ValueError as e:
+                raise EvalError(f'{location}: {e}') from None
             if question.id in seen:
                 raise EvalError(
                     f'{location}: id {question.id!r} already used at {seen[question.id]}; ids must be '
@@ -309,8 +346,12 @@ class RunConfig:
     max_new_tokens: int
     blind: bool
     image_env: dict[str, str]
+    image_max_pixels: int | None  # what image_env leaves of each frame (None: blind)
     infer_backend: str
     frames: str | None  # where the frames came from
+    video_dir: str | None  # the videos frames were extracted from, if they were
+    frames_max_pixels: int | None  # the size they were extracted at
+    allow_fewer_frames: bool
     label: str
 
 
@@ -325,6 +366,18 @@ def file_sha256(path: str) -> str:
 def _local_or_hub(path: str) -> str:
     """A local path made absolute (so a resume from another directory matches); a hub id kept as written."""
     return os.path.abspath(path) if os.path.exists(path) else path
+
+
+def image_max_pixels(image_env: dict[str, str]) -> int:
+    """The most pixels of a frame the model sees under these variables (Qwen3-VL through swift and qwen-vl-utils)."""
+    try:
+        if image_env.get('IMAGE_MAX_TOKEN_NUM'):
+            return int(image_env['IMAGE_MAX_TOKEN_NUM']) * QWEN3_VL_TOKEN_PIXELS
+        if image_env.get('MAX_PIXELS'):
+            return int(image_env['MAX_PIXELS']) // QWEN3_VL_TOKEN_PIXELS * QWEN3_VL_TOKEN_PIXELS
+    except ValueError:
+        raise EvalError(f'MAX_PIXELS and IMAGE_MAX_TOKEN_NUM must be whole numbers; got {image_env}') from None
+    return QWEN_VL_UTILS_MAX_TOKENS * QWEN3_VL_TOKEN_PIXELS
 
 
 def default_label(model: str, adapters: Sequence[str], blind: bool) -> str:
@@ -365,31 +418,69 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
     write_json_atomic(str(config_path), asdict(config))
 
 
+def check_prediction_row(row: dict) -> dict:
+    """The row, if it can be scored as written; else ValueError saying why (read_predictions adds file and line).
+
+    Types are checked because scoring cannot tell a malformed value from a wrong answer: a list ground truth or
+    options given as text would silently score 0, a numeric question type would crash deep in aggregation.
+    `prediction` may be null (the engine returned no text: it scores 0).
+    """
+    absent = [name for name in PREDICTION_FIELDS if name not in row]
+    if absent:
+        raise ValueError('missing ' + ', '.join(absent))
+    check_question_type(row['question_type'])
+    identifier, truth, options = row['id'], row['ground_truth'], row.get('options')
+    if isinstance(identifier, bool) or not isinstance(identifier, (str, int)):
+        raise ValueError(f'id {identifier!r} is not a string or an integer')
+    if is_multiple_choice(row['question_type']):
+        if not isinstance(truth, str):
+            raise ValueError(f'ground_truth {truth!r} of a multiple-choice question is not an option letter')
+    elif isinstance(truth, bool) or not isinstance(truth, (str, int, float)) or not _is_number(truth):
+        raise ValueError(f'ground_truth {truth!r} of a numeric question is not a number')
+    if row['prediction'] is not None and not isinstance(row['prediction'], str):
+        raise ValueError(f'prediction {row["prediction"]!r} is not text')
+    if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
+        raise ValueError(f'options {options!r} is not a list of strings')
+    if row.get('prompt_style') is not None and row['prompt_style'] not in PROMPT_STYLES:
+        raise ValueError(f'prompt_style {row["prompt_style"]!r} is not one of {PROMPT_STYLES}')
+    return row
+
+
+def _is_number(value: str | float) -> bool:
+    """A finite number, or text that is one: NaN or infinity as a ground truth would make every answer score 0."""
+    try:
+        return math.isfinite(float(value))
+    except (ValueError, OverflowError):
+        return False
+
+
 def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
-    """Prediction rows by id (as text). Each row needs `id`, `question_type`, `ground_truth` and `prediction`.
+    """Prediction rows by id (as text), each checked by `check_prediction_row`.
 
     A last line cut off by a killed writer is handled as extract_frames.read_jsonl_log says (with `repair`, the
-    file is mended so appending continues cleanly). Any other malformed line, or an id seen twice, is an error
-    naming the line.
+    file is mended so appending continues cleanly). Any other malformed line, an id seen twice, or rows recording
+    different prompt styles (one file holds one run) is an error naming the line.
     """
-
-    def parse(row: dict) -> dict:
-        absent = [name for name in PREDICTION_FIELDS if name not in row]
-        if absent:
-            raise ValueError('missing ' + ', '.join(absent))
-        return row
-
     try:
-        lines = read_jsonl_log(path, parse, 'a prediction row', repair)
+        lines = read_jsonl_log(path, check_prediction_row, 'a prediction row', repair)
     except ValueError as e:
         raise EvalError(str(e)) from None
     rows: dict[str, dict] = {}
     lineno_of: dict[str, int] = {}
+    first_style: tuple[str, int] | None = None
     for lineno, row in lines:
         key = str(row['id'])
         if key in rows:
             raise EvalError(f'{path}:{lineno}: id {key!r} was already predicted at line {lineno_of[key]}')
         rows[key], lineno_of[key] = row, lineno
+        style = row.get('prompt_style')
+        if style is not None and first_style is None:
+            first_style = style, lineno
+        elif style is not None and style != first_style[0]:
+            raise EvalError(
+                f'{path}:{lineno}: prompt_style {style!r}, but line {first_style[1]} has {first_style[0]!r}; '
+                'a predictions file holds one run'
+            )
     return rows
 
 
@@ -407,13 +498,17 @@ def append_predictions(path: Path, rows: Iterable[dict]) -> None:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def vllm_installed() -> bool:
+    return importlib.util.find_spec('vllm') is not None
+
+
 def resolve_backend(name: str) -> str:
     """`auto` means vLLM when it is installed and a GPU is visible, else transformers (`pt`)."""
     if name == 'transformers':
         return 'pt'
     if name != 'auto':
         return name
-    if importlib.util.find_spec('vllm') is None:
+    if not vllm_installed():
         return 'pt'
     import torch
 
@@ -499,7 +594,9 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int) -> Engi
     )
 
 
-def prediction_row(item: EvalItem, response: Any) -> dict:
+def prediction_row(item: EvalItem, response: Any, prompt_style: str) -> dict:
+    """One line of predictions.jsonl; it records the prompt style so that rescoring the file alone applies the
+    right official rule."""
     q = item.question
     usage = getattr(response, 'usage', None)
     return {
@@ -508,6 +605,7 @@ def prediction_row(item: EvalItem, response: Any) -> dict:
         'ground_truth': q.solution,
         'options': q.options,
         'prediction': response.choices[0].message.content,
+        'prompt_style': prompt_style,
         'dataset': q.dataset,
         'scene_name': q.scene_name,
         'num_images': len(item.images),
@@ -516,7 +614,12 @@ def prediction_row(item: EvalItem, response: Any) -> dict:
 
 
 def run_inference(
-    engine: Engine, items: Sequence[EvalItem], predictions_path: Path, max_new_tokens: int, batch_size: int
+    engine: Engine,
+    items: Sequence[EvalItem],
+    predictions_path: Path,
+    max_new_tokens: int,
+    batch_size: int,
+    prompt_style: str,
 ) -> int:
     """Predict every item with greedy decoding, appending each batch to `predictions_path`; returns the count."""
     from swift.infer_engine import InferRequest, RequestConfig
@@ -528,7 +631,9 @@ def run_inference(
             batch = items[start : start + batch_size]
             requests = [InferRequest(messages=item.messages, images=item.images) for item in batch]
             responses = engine.infer(requests, request_config, use_tqdm=False)
-            append_predictions(predictions_path, [prediction_row(i, r) for i, r in zip(batch, responses, strict=True)])
+            append_predictions(
+                predictions_path, [prediction_row(i, r, prompt_style) for i, r in zip(batch, responses, strict=True)]
+            )
             done += len(batch)
             bar.update(len(batch))
     return done
@@ -539,25 +644,35 @@ def run_inference(
 # ----------------------------------------------------------------------------------------------------------
 
 
-def score_predictions(rows: Iterable[dict]) -> dict:
-    """`official` and `lenient` aggregates (vsi_scoring.aggregate: percent) of prediction rows."""
+def score_predictions(rows: Iterable[dict], prompt_style: str) -> dict:
+    """`official` and `lenient` aggregates (vsi_scoring.aggregate: percent) of prediction rows.
+
+    The official rule depends on the prompt style the predictions were made with (vsi_scoring.official_score)."""
     official, lenient = [], []
     for row in rows:
         qt, pred, truth = row['question_type'], row['prediction'], row['ground_truth']
-        official.append({'question_type': qt, 'score': official_score(pred, truth, qt)})
+        official.append({'question_type': qt, 'score': official_score(pred, truth, qt, prompt_style)})
         lenient.append({'question_type': qt, 'score': reward_score(pred, truth, qt, row.get('options'))})
     if not official:
         raise EvalError('no predictions to score')
     return {'official': aggregate(official), 'lenient': aggregate(lenient)}
 
 
-def build_results(rows: Sequence[dict], label: str, config: dict | None = None, predictions: str | None = None) -> dict:
-    scores = score_predictions(rows)
+def build_results(
+    rows: Sequence[dict],
+    label: str,
+    prompt_style: str,
+    config: dict | None = None,
+    predictions: str | None = None,
+) -> dict:
+    scores = score_predictions(rows, prompt_style)
     return {
         'label': label,
         'overall': scores['official']['overall'],
         'lenient_overall': scores['lenient']['overall'],
         'num_questions': scores['official']['num_questions'],
+        'prompt_style': prompt_style,
+        'official_rule': OFFICIAL_RULES[prompt_style],
         'official': scores['official'],
         'lenient': scores['lenient'],
         'config': config,
@@ -672,6 +787,8 @@ def results_markdown(results: dict) -> str:
     if config:
         adapters = ', '.join(config['adapters']) or 'none'
         frames = 'no frames (blind)' if config['blind'] else f'{config["num_frames"]} frames'
+        if config.get('image_max_pixels'):
+            frames += f' of at most {config["image_max_pixels"]:,} px'
         parts += [
             f'Model `{config["model"]}`, adapter `{adapters}`; {frames}, prompt `{config["prompt_style"]}`, '
             f'greedy, {config["max_new_tokens"]} new tokens, backend {config["infer_backend"]}.',
@@ -680,12 +797,17 @@ def results_markdown(results: dict) -> str:
     parts += [
         results_table(results),
         '',
-        'Official: the VSI-Bench metric (first word of the answer; exact option letter, or Mean Relative '
-        'Accuracy for numbers); overall is the unweighted mean of the category scores, the three '
+        f'Official: the VSI-Bench metric on {results["official_rule"]}; exact option letter, or Mean Relative '
+        'Accuracy for numbers; overall is the unweighted mean of the category scores, the three '
         "relative-direction levels averaged into one category. Lenient: the training reward's reading of the "
         'same answers (`(B)`, `3.5 m`, `<answer>` blocks ...) with the same metric; the gap is what answer '
         'formatting costs.',
     ]
+    if results['prompt_style'] != 'direct':
+        parts.append(
+            f'\nNote: prompt style `{results["prompt_style"]}`; published VSI-Bench scores use the direct prompt, '
+            'so compare this score only with runs of the same style.'
+        )
     parts += [f'\nNote: {warning}' for warning in results['official']['warnings']]
     if results.get('comparison'):
         parts += [
@@ -807,9 +929,11 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         frames_root = args.frames_cache or str(output_dir / 'frames')
     else:
         frames_root = None
+    extract = bool(args.video_dir and not args.frames_dir and not args.blind)  # frames_root is a cache to fill
     if args.frames_dir and not os.path.isdir(args.frames_dir):
         raise EvalError(f'--frames_dir {args.frames_dir} is not a folder; run extract_frames.py first')
 
+    image_env = {name: os.environ[name] for name in IMAGE_ENV if name in os.environ}
     config = RunConfig(
         model=_local_or_hub(args.model),
         adapters=adapters,
@@ -819,12 +943,26 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         num_frames=args.num_frames,
         max_new_tokens=max_new_tokens,
         blind=args.blind,
-        image_env={name: os.environ[name] for name in IMAGE_ENV if name in os.environ},
+        image_env=image_env,
+        image_max_pixels=None if args.blind else image_max_pixels(image_env),
         infer_backend=backend,
         frames=None if args.blind else (os.path.abspath(frames_root) if frames_root else 'dataset rows'),
+        video_dir=os.path.abspath(args.video_dir) if extract else None,
+        frames_max_pixels=args.frames_max_pixels if extract else None,
+        allow_fewer_frames=bool(args.allow_fewer_frames and frames_root and not args.blind),
         label=args.label or default_label(args.model, args.adapters or [], args.blind),
     )
     check_run_folder(output_dir, config, args.overwrite)
+    if not args.blind and not (image_env.get('MAX_PIXELS') or image_env.get('IMAGE_MAX_TOKEN_NUM')):
+        logger.warning(
+            'MAX_PIXELS is not set, so every frame keeps up to %s px (qwen-vl-utils default, %d visual tokens), '
+            'unlike training (vsi_grpo_config.yaml: MAX_PIXELS=%d); scores of runs with different budgets are not '
+            'comparable: set MAX_PIXELS=%d for the base model and the adapter alike',
+            f'{config.image_max_pixels:,}',
+            QWEN_VL_UTILS_MAX_TOKENS,
+            TRAINING_MAX_PIXELS,
+            TRAINING_MAX_PIXELS,
+        )
     predictions_path = output_dir / PREDICTIONS_NAME
     done = read_predictions(predictions_path, repair=True)
     pending = [q for q in questions if q.id not in done]
@@ -836,7 +974,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     )
 
     if pending:
-        if args.video_dir and not args.frames_dir and not args.blind:
+        if extract:
             prepare_frames_cache(pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels)
         items = build_items(
             pending,
@@ -850,11 +988,11 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         )
         if engine is None:
             engine = make_engine(args, backend, max(len(item.images) for item in items))
-        run_inference(engine, items, predictions_path, max_new_tokens, args.batch_size)
+        run_inference(engine, items, predictions_path, max_new_tokens, args.batch_size, args.prompt_style)
         done = read_predictions(predictions_path)
 
     rows = [done[q.id] for q in questions]
-    results = build_results(rows, config.label, asdict(config), str(predictions_path.resolve()))
+    results = build_results(rows, config.label, args.prompt_style, asdict(config), str(predictions_path.resolve()))
     if args.compare:
         results['comparison'] = compare_results(load_results(args.compare[0]), results)
     write_results(output_dir, results)
@@ -862,24 +1000,57 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
 
 
 def _read_run_config(path: Path) -> dict | None:
-    """The run_config.json of an evaluation folder, or None when there is none (or it is not ours)."""
+    """The run_config.json of an evaluation folder, or None when there is none (or it is not ours).
+
+    Only the fields a report shows are required, so folders made before later fields were added still rescore."""
     try:
         config = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, ValueError):
         return None
-    fields = RunConfig.__dataclass_fields__
-    return config if isinstance(config, dict) and all(name in config for name in fields) else None
+    ours = isinstance(config, dict) and all(name in config for name in REPORTED_CONFIG_FIELDS)
+    return config if ours and config['prompt_style'] in PROMPT_STYLES else None
+
+
+def predictions_prompt_style(path: Path, rows: Sequence[dict], config: dict | None, requested: str | None) -> str:
+    """The prompt style predictions were made with, which decides the official rule (vsi_scoring.official_score).
+
+    Sources: the rows' `prompt_style` (the evaluator writes it), the run_config.json next to the file, and
+    `--prompt_style` for files that record none. They must agree; with none of them the official direct protocol
+    is assumed.
+    """
+    sources = {}
+    row_style = next((row['prompt_style'] for row in rows if row.get('prompt_style') is not None), None)
+    if row_style is not None:
+        sources['the prediction rows'] = row_style
+    if config is not None:
+        sources[str(path.parent / RUN_CONFIG_NAME)] = config['prompt_style']
+    if requested is not None:
+        sources['--prompt_style'] = requested
+    if len(set(sources.values())) > 1:
+        found = ', '.join(f'{style!r} in {source}' for source, style in sources.items())
+        raise EvalError(f'{path}: conflicting prompt styles ({found}); the official rule depends on it')
+    if not sources:
+        blocks = sum(isinstance(row['prediction'], str) and '<answer>' in row['prediction'] for row in rows)
+        if blocks:
+            logger.warning(
+                '%s records no prompt style, so the official direct rule scores it, yet %d prediction(s) hold an '
+                '<answer> block: pass --prompt_style think if they answer the think prompt',
+                path,
+                blocks,
+            )
+    return next(iter(sources.values()), 'direct')
 
 
 def score_only(args: argparse.Namespace) -> dict:
     """Score an existing predictions file (its run_config.json, if next to it, names the run)."""
-    path = Path(args.predictions)
+    path = Path(args.predictions).resolve()  # resolved, so that a bare file name has a folder to name the run by
     if not path.is_file():
-        raise EvalError(f'--predictions {path} does not exist')
+        raise EvalError(f'--predictions {args.predictions} does not exist')
     rows = list(read_predictions(path).values())
     config = _read_run_config(path.parent / RUN_CONFIG_NAME)
+    prompt_style = predictions_prompt_style(path, rows, config, args.prompt_style)
     label = args.label or (config or {}).get('label') or path.parent.name
-    results = build_results(rows, label, config, str(path.resolve()))
+    results = build_results(rows, label, prompt_style, config, str(path))
     if args.compare:
         results['comparison'] = compare_results(load_results(args.compare[0]), results)
     write_results(Path(args.output_dir) if args.output_dir else path.parent, results)
@@ -998,9 +1169,10 @@ def build_parser() -> argparse.ArgumentParser:
     protocol.add_argument(
         '--prompt_style',
         choices=PROMPT_STYLES,
-        default='direct',
-        help='direct: the official prompt word for word; think: reason in <think>, answer in '
-        '<answer> (for models trained that way).',
+        default=None,
+        help='direct (default): the official prompt word for word, scored by the official rule; think: reason in '
+        '<think>, answer in <answer> (for models trained that way), scored by the official rule applied to the last '
+        '<answer> block. With --predictions: the style of files that record none.',
     )
     protocol.add_argument(
         '--max_new_tokens',
@@ -1070,6 +1242,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error("--adapters takes one checkpoint (swift's vLLM engine serves one LoRA at a time)")
         if args.batch_size is not None and args.batch_size < 1:
             parser.error('--batch_size must be positive')
+        if args.infer_backend == 'vllm' and not vllm_installed():
+            parser.error(
+                '--infer_backend vllm needs vllm (pip install -r requirements.txt on a GPU machine); '
+                'use --infer_backend pt'
+            )
+        args.prompt_style = args.prompt_style or 'direct'
         args.output_dir = args.output_dir or 'output/eval'
     return args
 

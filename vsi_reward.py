@@ -15,14 +15,15 @@ Usage::
 
 swift calls each reward with the completions and one list per dataset column (``solution``,
 ``question_type``, ``options`` ...). A reward that raises kills a multi-GPU run hours in, so these never
-raise: a row with a missing column, a None or a malformed value scores 0.0, and each kind of problem is
-logged once. Per-question-type mean rewards are logged as one compact line per training step, so users see
-which categories learn.
+raise, whatever they are given: they return one float per completion; a row with a missing column, a None or a
+malformed value scores 0.0, and each kind of problem is logged once. Per-question-type mean rewards are logged
+as one compact line per training step, so users see which categories learn.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections import defaultdict
 
 from swift.rewards import ORM, orms
@@ -34,7 +35,14 @@ logger = get_logger()
 
 
 class _VsiReward(ORM):
-    """Shared plumbing: per-row columns, the never-raise guard, warnings once per kind, per-type logging."""
+    """Shared plumbing: per-row columns, the never-raise guard, warnings once per kind, per-type logging.
+
+    `__call__` is total: whatever swift (or a custom trainer) passes, it returns one float per completion. swift
+    writes the returned list into a column of its reward tensor, one row per sample, so the length matters as much
+    as the values: when `completions` has no usable length it is taken from the batched columns that come with it
+    (swift passes `messages`, `solution` ... with one value per completion), and is 0 when they disagree or
+    there are none.
+    """
 
     name = ''
     columns: tuple[str, ...] = ()
@@ -52,29 +60,43 @@ class _VsiReward(ORM):
     def __call__(self, completions, **kwargs) -> list[float]:
         try:
             n = len(completions)
-        except TypeError:
-            self._warn('completions', f'completions is a {type(completions).__name__}, not a list')
-            return []
-        columns = {key: self._column(kwargs, key, n) for key in self.columns}
-        rewards = [
-            self._safe_score(completions[i], {key: values[i] for key, values in columns.items()}) for i in range(n)
-        ]
+            completions = list(completions)
+        except Exception:  # noqa: BLE001 - not a sized iterable (None, a generator, a broken object)
+            n = _batch_length(kwargs)
+            self._warn('completions', f'completions is a {type(completions).__name__}, not a list; {n} rows score 0')
+            return [0.0] * n
+        try:
+            columns = {key: self._column(kwargs, key, n) for key in self.columns}
+            rewards = [
+                self._safe_score(completions[i], {key: values[i] for key, values in columns.items()}) for i in range(n)
+            ]
+        except Exception as error:  # noqa: BLE001 - e.g. a len() that disagrees with the items
+            self._warn(f'call:{type(error).__name__}', f'reading the batch failed ({_describe(error)}); it scores 0')
+            return [0.0] * n
         if self.log_per_type:
-            self._log_per_type(kwargs.get('trainer_state'), columns.get('question_type'), rewards)
+            try:
+                self._log_per_type(kwargs.get('trainer_state'), columns.get('question_type'), rewards)
+            except Exception as error:  # noqa: BLE001 - logging must not cost the rewards
+                self._warn(f'log:{type(error).__name__}', f'per-type logging failed ({_describe(error)})')
         return rewards
 
     def _column(self, kwargs: dict, key: str, n: int) -> list:
         values = kwargs.get(key)
         if values is None and key == 'solution':
             values = kwargs.get('ground_truth')  # raw benchmark-layout rows name the answer `ground_truth`
-        if values is None or isinstance(values, str) or not hasattr(values, '__len__') or len(values) != n:
+        try:
+            usable = values is not None and not isinstance(values, (str, bytes, dict)) and len(values) == n
+            values = list(values) if usable else None
+        except Exception:  # noqa: BLE001 - a 0-d numpy array, an object whose len() raises ...
+            values = None
+        if values is None or len(values) != n:
             if key != 'options':  # numeric-only datasets legitimately have no options column
                 self._warn(
                     f'column:{key}',
                     f'dataset column {key!r} is missing or not one value per completion; those completions score 0',
                 )
             return [None] * n
-        return list(values)
+        return values
 
     def _safe_score(self, completion, row: dict) -> float:
         missing = [key for key in self.columns if key != 'options' and row.get(key) is None]
@@ -86,7 +108,7 @@ class _VsiReward(ORM):
         except Exception as error:  # noqa: BLE001 - a reward must never take the training run down
             self._warn(
                 f'error:{type(error).__name__}',
-                f'scoring failed ({type(error).__name__}: {error}); the completion scores 0',
+                f'scoring failed ({_describe(error)}); the completion scores 0',
             )
             return 0.0
         if not math.isfinite(reward):
@@ -102,6 +124,7 @@ class _VsiReward(ORM):
     def _log_per_type(self, trainer_state, question_types: list | None, rewards: list[float]) -> None:
         """Accumulate per-type rewards; when the step advances, log the previous step's means in one line."""
         step = getattr(trainer_state, 'global_step', None)
+        step = int(step) if isinstance(step, numbers.Integral) else None  # not an array, nor anything odd
         if step != self._step and self._sums:
             means = ' | '.join(
                 f'{qt} {total / count:.3f} (n={count})' for qt, (total, count) in sorted(self._sums.items())
@@ -110,9 +133,26 @@ class _VsiReward(ORM):
             self._sums.clear()
         self._step = step
         for question_type, reward in zip(question_types or [None] * len(rewards), rewards, strict=True):
-            entry = self._sums[str(question_type)]
+            entry = self._sums[question_type if isinstance(question_type, str) else '(no valid type)']
             entry[0] += reward
             entry[1] += 1
+
+
+def _batch_length(kwargs: dict) -> int:
+    """The number of samples the other batched columns agree on (what swift sizes its reward tensor by), or 0."""
+    lengths = set()
+    for key, value in kwargs.items():
+        if key != 'trainer_state' and isinstance(value, (list, tuple)):
+            lengths.add(len(value))
+    return lengths.pop() if len(lengths) == 1 else 0
+
+
+def _describe(error: Exception) -> str:
+    """`Type: message`, even for an exception whose str() raises."""
+    try:
+        return f'{type(error).__name__}: {error}'
+    except Exception:  # noqa: BLE001
+        return type(error).__name__
 
 
 class VsiReward(_VsiReward):

@@ -10,7 +10,7 @@ Two scorers share one metric:
 * `official_score` reproduces the official VSI-Bench rule (thinking-in-space,
   `lmms_eval/tasks/vsibench/utils.py`): keep the first space-separated token of the prediction, strip
   trailing dots, then exact letter match (case-insensitive) for multiple choice or Mean Relative Accuracy
-  for numbers. This is what papers report.
+  for numbers. This is what papers report. For the `think` prompt the same rule reads the last `<answer>` block.
 * `reward_score` is the training reward: it finds the answer leniently (`(B)`, `The answer is B.`, `3.5m`,
   `1,250`, `twelve`, the option's text, the last `<answer>` block ...) and scores it with the same metric,
   so the policy is rewarded for being right, not for one output format.
@@ -31,6 +31,7 @@ Usage::
 from __future__ import annotations
 
 import collections
+import difflib
 import functools
 import math
 import re
@@ -74,6 +75,26 @@ TARGET_UNITS = {
 def base_question_type(question_type: str) -> str:
     """Map a training variant (`object_rel_direction_v1`) to the benchmark type it corresponds to."""
     return TRAINING_VARIANT_BASE.get(question_type, question_type)
+
+
+def check_question_type(question_type: object) -> None:
+    """Raise ValueError unless the question type is a benchmark type or a training variant of one.
+
+    Aggregation and the evaluator refuse what the official code refuses (it raises on an unknown type): a
+    misspelt type would otherwise become a category of its own and shift the overall score. Training variants
+    are accepted as the benchmark type they stand for. The reward never calls this: it scores any type.
+    """
+    if not isinstance(question_type, str):
+        hint = 'it is not text'
+    elif base_question_type(question_type) in BENCHMARK_QUESTION_TYPES:
+        return
+    elif question_type == REL_DIRECTION_CATEGORY:
+        hint = f'that is the reporting category; a question is one of its levels {", ".join(REL_DIRECTION_LEVELS)}'
+    else:
+        close = difflib.get_close_matches(question_type, KNOWN_QUESTION_TYPES, n=1)
+        hint = f'did you mean {close[0]!r}? ' if close else ''
+        hint += f'expected one of {", ".join(BENCHMARK_QUESTION_TYPES)}, or a training variant of one'
+    raise ValueError(f'question type {question_type!r} is not a VSI-Bench question type: {hint}')
 
 
 def is_multiple_choice(question_type: str, ground_truth: object = None) -> bool:
@@ -221,10 +242,33 @@ def official_extract(prediction: str) -> str:
     return prediction.split(' ', 1)[0].rstrip('.').strip()
 
 
-def official_score(prediction: str, ground_truth: str, question_type: str) -> float:
-    """Score one prediction exactly as the official VSI-Bench code does. Never raises; non-text scores 0."""
+# What `official_score` reads for each prompt style, in words, for reports.
+OFFICIAL_RULES = {
+    'direct': 'the first space-separated word of the prediction, trailing dots removed (the official VSI-Bench rule)',
+    'think': 'the first space-separated word of the content of the last complete <answer>...</answer> block '
+    '(whitespace around it stripped), trailing dots removed: the official rule applied to the answer block; a '
+    'prediction without such a block scores 0',
+}
+
+
+def official_score(prediction: str, ground_truth: str, question_type: str, prompt_style: str = 'direct') -> float:
+    """Score one prediction exactly as the official VSI-Bench code does. Never raises on data; non-text scores 0.
+
+    `direct` (the official prompt) applies the official rule to the whole prediction, bit for bit. `think` asks
+    for `<think>...</think><answer>...</answer>`, whose first word is `<think>`: the official rule is applied to
+    the content of the last complete `<answer>...</answer>` block, stripped of the whitespace around it, and a
+    prediction without such a block is unparseable and scores 0. No published protocol covers `think`, so this
+    is the closest reading of the official rule; results say which one was used.
+    """
+    if prompt_style not in PROMPT_STYLES:
+        raise ValueError(f'unknown prompt style {prompt_style!r}; expected one of {PROMPT_STYLES}')
     if not isinstance(prediction, str):
         return 0.0
+    if prompt_style == 'think':
+        block = _last_answer_block(_lowercase(prediction))
+        if block is None or block[1] is None:
+            return 0.0
+        prediction = prediction[block[0] : block[1]].strip()
     if isinstance(ground_truth, (int, float)) and not isinstance(ground_truth, bool):
         ground_truth = str(ground_truth)
     return _score_value(official_extract(prediction), ground_truth, question_type)
@@ -235,6 +279,9 @@ def official_score(prediction: str, ground_truth: str, question_type: str) -> fl
 # ----------------------------------------------------------------------------------------------------------
 
 _ANSWER_OPEN, _ANSWER_CLOSE, _THINK_CLOSE = '<answer>', '</answer>', '</think>'
+# `answer` as a word (`answered`, `unanswerable`, `answers` do not announce the answer); the literal comes first so
+# that the regex engine scans for it quickly.
+_ANSWER_KEYWORD_RE = re.compile(r'answer(?!\w)(?<!\wanswer)')
 
 # Every pattern below is a flat alternation of character classes: no nested quantifiers, so the regex engine
 # cannot backtrack catastrophically and extraction stays linear in the completion's length.
@@ -294,31 +341,71 @@ def _normalise_text(text: str) -> str:
     return ' '.join(_NON_ALNUM_RE.sub(' ', text.lower()).split())
 
 
+def _lowercase(text: str) -> str:
+    """`text.lower()` with the length of `text`, so that an index found in it slices the original.
+
+    Tags and keywords are looked for case-insensitively. 'İ' is the one character whose lowercase is longer (two
+    characters, Unicode SpecialCasing), so it becomes 'i' first. Lowering and `rfind` are a few ms per megabyte, where
+    a case-insensitive regex scanning back from the end costs tens.
+    """
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text.replace('\u0130', 'i').lower()
+
+
+def _last_answer_block(lowered: str) -> tuple[int, int | None] | None:
+    """(start, end) of the content of the last `<answer>` block in `_lowercase(completion)`, end None when it is
+    not closed; None without a block."""
+    start = lowered.rfind(_ANSWER_OPEN)
+    if start < 0:
+        return None
+    start += len(_ANSWER_OPEN)
+    end = lowered.find(_ANSWER_CLOSE, start)
+    return start, end if end >= 0 else None
+
+
 def answer_region(completion: str) -> str:
     """The part of a completion that states the answer.
 
-    The last `<answer>...</answer>` block if there is one (an unclosed final block runs to the end);
-    otherwise the text after the last `</think>`; otherwise the whole completion.
+    The last `<answer>...</answer>` block if there is one (an unclosed final block runs to the end: the reward
+    still credits a right answer cut off by the token budget); otherwise the text after the last `</think>`;
+    otherwise the whole completion.
     """
-    lowered = completion.lower()
-    start = lowered.rfind(_ANSWER_OPEN)
-    if start >= 0:
-        start += len(_ANSWER_OPEN)
-        end = lowered.find(_ANSWER_CLOSE, start)
-        return completion[start : end if end >= 0 else len(completion)]
+    lowered = _lowercase(completion)
+    block = _last_answer_block(lowered)
+    if block is not None:
+        return completion[block[0] : block[1]]
     end_think = lowered.rfind(_THINK_CLOSE)
-    if end_think >= 0:
-        return completion[end_think + len(_THINK_CLOSE) :]
-    return completion
+    return completion[end_think + len(_THINK_CLOSE) :] if end_think >= 0 else completion
 
 
 def _after_answer_keyword(text: str) -> str:
     """Text after the last `answer` keyword (`The answer is B`, `Answer: 3`), or the text itself."""
-    index = text.lower().rfind('answer')
-    if index < 0:
+    lowered = _lowercase(text)
+    keyword = _last_match(_ANSWER_KEYWORD_RE, lowered) if 'answer' in lowered else None
+    if keyword is None:
         return text
-    tail = text[index + len('answer') :]
+    tail = text[keyword.end() :]
     return tail if tail.strip(' \t\n:.-*') else text
+
+
+def _last_match(regex: re.Pattern, text: str) -> re.Match | None:
+    """The last match of `regex`, searched for in windows growing from the end: conclusions come last, so this is
+    usually one short scan, and a text full of matches does not cost a match object for each. Searching from an
+    offset keeps the look-behind context."""
+    window = 4096
+    while True:
+        start = max(0, len(text) - window)
+        found = collections.deque(regex.finditer(text, start), maxlen=1)
+        if found or start == 0:
+            return found[0] if found else None
+        window *= 16
+
+
+def _tail_then_text(text: str) -> tuple[str, ...]:
+    """Where to look for the answer, in order: after the `answer` keyword, then (if that finds nothing) the whole
+    text, because the keyword can follow the answer (`12 is the answer`, `B (final answer)`)."""
+    tail = _after_answer_keyword(text)
+    return (tail, text) if tail is not text else (text,)
 
 
 @functools.lru_cache(maxsize=512)
@@ -343,8 +430,7 @@ def extract_choice(text: str, options: Sequence[str] | None = None) -> str | Non
     """The one option letter a text commits to, or None (no answer, or hedging between options)."""
     parsed = _parse_options(options)
     valid = frozenset(letter for letter, _ in parsed) or frozenset('ABCDEFGH')
-    tail = _after_answer_keyword(text)
-    for region in (tail, text) if tail is not text else (text,):
+    for region in _tail_then_text(text):
         bare = region.strip().strip('()[]{}*"\'.:,;!').strip()
         if len(bare) == 1 and bare.upper() in valid:
             return bare.upper()
@@ -383,9 +469,18 @@ def extract_number(text: str, question_type: str = '') -> float | None:
     """The number an answer states, converted to the unit the question type is asked in.
 
     Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`) and units. When
-    several numbers appear, the last one counts: explanations state the conclusion last.
+    several numbers appear, the last one counts: explanations state the conclusion last. The text after an
+    `answer` keyword is searched first, then the whole text, so an answer in the official form (the number
+    first, whatever follows without numbers) is read as the official rule reads it.
     """
-    region = _after_answer_keyword(text)
+    for region in _tail_then_text(text):
+        value = _number_in(region, question_type)
+        if value is not None:
+            return value
+    return None
+
+
+def _number_in(region: str, question_type: str) -> float | None:
     direct = _to_float(region.strip().rstrip('.'))
     if direct is not None:
         return direct
@@ -478,14 +573,20 @@ def category_of(question_type: str) -> str:
 def aggregate(records: Iterable[dict]) -> dict:
     """Per-type and per-category means and the official overall score, all in percent.
 
-    Reproduces the official aggregation exactly: the mean score per question type (numpy pairwise summation,
-    as pandas computes it); the three `object_rel_direction_*` means replaced by their sum divided by 3 (a
-    level with no questions counts as 0, and the merged category is always present, as in the official
-    code); `overall` is the plain mean of the category means, summed in the official order (categories
-    sorted by name, relative direction last). Training variants pool into the level or type they stand for.
+    Reproduces the official aggregation (thinking-in-space main) exactly: the mean score per question type
+    (numpy pairwise summation, as pandas computes it); when relative-direction levels are present, the three
+    `object_rel_direction_*` means are replaced by their sum divided by 3; `overall` is the plain mean of the
+    category means, summed in the official order (categories sorted by name, relative direction last). A
+    category without questions is left out of the overall, as the official code does, with a warning since
+    such an overall is not comparable with a full-benchmark score. Where the official code cannot score a set
+    (one or two direction levels present: KeyError, or levels left unmerged), an absent level counts as 0 and
+    a warning says so. Training variants pool into the level or type they stand for.
+
+    Raises ValueError (`check_question_type`) for any other question type, as the official code does.
     """
     scores: dict[str, list[float]] = defaultdict(list)
     for record in records:
+        check_question_type(record['question_type'])
         scores[record['question_type']].append(float(record['score']))
     per_type = {qt: _mean_count(values) for qt, values in sorted(scores.items())}
     pooled: dict[str, list[float]] = defaultdict(list)
@@ -493,23 +594,30 @@ def aggregate(records: Iterable[dict]) -> dict:
         pooled[base_question_type(qt)].extend(values)
     means = {qt: _mean_count(values) for qt, values in pooled.items()}
 
-    categories = {}
-    for base in sorted(means):
-        if base not in REL_DIRECTION_LEVELS:
-            categories[base] = means[base]
-    direction = [means.get(level, (0.0, 0)) for level in REL_DIRECTION_LEVELS]
-    categories[REL_DIRECTION_CATEGORY] = (
-        sum(mean for mean, _ in direction) / 3.0,
-        sum(count for _, count in direction),
-    )
+    categories = {base: means[base] for base in sorted(means) if base not in REL_DIRECTION_LEVELS}
+    warnings = []
+    if any(level in means for level in REL_DIRECTION_LEVELS):
+        absent = [level for level in REL_DIRECTION_LEVELS if level not in means]
+        if absent:
+            warnings.append(
+                f'{REL_DIRECTION_CATEGORY} is the mean of its three levels and there are no questions for '
+                + ', '.join(absent)
+                + ': they count as 0 in it (the official code cannot score such a subset)'
+            )
+        direction = [means.get(level, (0.0, 0)) for level in REL_DIRECTION_LEVELS]
+        categories[REL_DIRECTION_CATEGORY] = (
+            sum(mean for mean, _ in direction) / 3.0,
+            sum(count for _, count in direction),
+        )
     overall = sum(mean for mean, _ in categories.values()) / len(categories)
 
-    warnings = []
-    missing = [c for c in _BENCHMARK_CATEGORIES if categories.get(c, (0.0, 0))[1] == 0]
+    missing = [c for c in _BENCHMARK_CATEGORIES if c not in categories]
     if missing:
         warnings.append(
-            'no questions for ' + ', '.join(missing) + ': the official code scores an absent '
-            'relative-direction level as 0 and leaves other absent categories out of the mean'
+            'no questions for '
+            + ', '.join(missing)
+            + ': left out of the overall score, as the official code does, so it is not comparable with a '
+            'full-benchmark score'
         )
     return {
         'overall': overall * 100,

@@ -1,17 +1,113 @@
-"""What a results.json must contain for a set of predictions: `vsi_scoring` applied directly, nothing else.
+"""What a results.json must contain for a set of predictions, worked out two ways.
 
-Shared by the evaluator's and the demo's tests so both check reports against the same recomputation.
+`recompute_scores` applies `vsi_scoring` directly: the report must hold exactly those numbers (the evaluator adds
+nothing of its own). `official_overall` is an independent re-implementation of the official code
+(thinking-in-space main, `lmms_eval/tasks/vsibench/utils.py`: `vsibench_process_results` and
+`vsibench_aggregate_results`, with pandas as there), so that the headline is checked against the official rules
+rather than against the code under test. Shared by the evaluator's, the scoring and the demo's tests.
 """
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
 
 from vsi_scoring import aggregate, official_score, reward_score
 
+# ---- a copy of the official code (only what scoring needs) --------------------------------------------------
 
-def recompute_scores(predictions: list[dict]) -> tuple[dict, dict]:
+MCA_QUESTION_TYPES = [
+    'object_rel_direction_easy',
+    'object_rel_direction_medium',
+    'object_rel_direction_hard',
+    'object_rel_distance',
+    'route_planning',
+    'obj_appearance_order',
+]
+NA_QUESTION_TYPES = ['object_abs_distance', 'object_counting', 'object_size_estimation', 'room_size_estimation']
+
+
+def fuzzy_matching(pred):
+    return pred.split(' ')[0].rstrip('.').strip()
+
+
+def exact_match(pred, target):
+    return 1.0 if pred.lower() == target.lower() else 0.0
+
+
+def mean_relative_accuracy(pred, target, start, end, interval):
+    num_pts = (end - start) / interval + 2
+    conf_intervs = np.linspace(start, end, int(num_pts))
+    accuracy = abs(pred - target) / target <= 1 - conf_intervs
+    return accuracy.mean()
+
+
+def to_float(pred):
+    try:
+        return float(pred)
+    except BaseException:
+        return None
+
+
+def official_row_score(prediction: str, ground_truth: str, question_type: str) -> float:
+    """`vsibench_process_results` for one row: accuracy or MRA of the first word; raises on an unknown type."""
+    if question_type in MCA_QUESTION_TYPES:
+        return exact_match(fuzzy_matching(prediction), ground_truth)
+    if question_type in NA_QUESTION_TYPES:
+        mra = partial(mean_relative_accuracy, start=0.5, end=0.95, interval=0.05)
+        try:
+            return float(mra(to_float(fuzzy_matching(prediction)), to_float(ground_truth)))
+        except TypeError:
+            return 0.0
+    raise ValueError(f'Unknown question type: {question_type}')
+
+
+def official_aggregate(rows: list[dict]) -> float:
+    """`vsibench_aggregate_results`: per-type means, relative direction merged, overall = mean of what is left, in
+    percent.
+
+    One documented extension (vsi_scoring.aggregate): where the official code cannot score a set because only some
+    direction levels are present (KeyError, or levels left unmerged without the easy one), the absent levels count
+    as 0. With all three levels or none, this is the official code line for line.
+    """
+    results = pd.DataFrame(rows)
+    output = {}
+    for question_type, indexes in results.groupby('question_type').groups.items():
+        output[question_type] = results.iloc[indexes]['score'].mean()
+    levels = ['object_rel_direction_easy', 'object_rel_direction_medium', 'object_rel_direction_hard']
+    if any(level in output for level in levels):
+        output['object_rel_direction'] = sum([output.pop(level, 0.0) for level in levels]) / 3.0
+    return (sum(output.values()) / len(output)).item() * 100.0
+
+
+def think_answer(prediction: str) -> str | None:
+    """The content of the last complete `<answer>...</answer>` block (this bundle's think protocol), or None."""
+    start = prediction.rfind('<answer>')
+    end = prediction.find('</answer>', start)
+    if start < 0 or end < 0:
+        return None
+    return prediction[start + len('<answer>') : end].strip()
+
+
+def official_overall(predictions: list[dict], prompt_style: str = 'direct') -> float:
+    """The official overall score of prediction rows; with `think`, the official rule reads the answer block."""
+    rows = []
+    for p in predictions:
+        prediction = p['prediction'] if prompt_style == 'direct' else think_answer(p['prediction'])
+        score = 0.0 if prediction is None else official_row_score(prediction, p['ground_truth'], p['question_type'])
+        rows.append({'question_type': p['question_type'], 'score': score})
+    return official_aggregate(rows)
+
+
+# ---- vsi_scoring applied directly ---------------------------------------------------------------------------
+
+
+def recompute_scores(predictions: list[dict], prompt_style: str = 'direct') -> tuple[dict, dict]:
     """(official, lenient) aggregates of prediction rows (`prediction`, `ground_truth`, `question_type`, `options`)."""
     official = aggregate(
         {
             'question_type': p['question_type'],
-            'score': official_score(p['prediction'], p['ground_truth'], p['question_type']),
+            'score': official_score(p['prediction'], p['ground_truth'], p['question_type'], prompt_style),
         }
         for p in predictions
     )

@@ -7,7 +7,9 @@ test.
 
 import ast
 import json
+import logging
 import math
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +18,7 @@ import pytest
 from PIL import Image
 
 import eval_vsi_bench as ev
-from tests.report_oracle import recompute_scores
+from tests.report_oracle import official_overall, recompute_scores
 from vsi_scoring import build_prompt, official_score
 
 NUM_FRAMES = 4
@@ -206,6 +208,8 @@ def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench,
     assert saved['official'] == official == results['official']
     assert saved['lenient'] == lenient
     assert saved['overall'] == official['overall'] and saved['num_questions'] == 6
+    assert saved['overall'] == official_overall(rows)  # an independent copy of the official code agrees exactly
+    assert {row['prompt_style'] for row in rows} == {'direct'} and saved['prompt_style'] == 'direct'
     markdown = (out / 'results.md').read_text(encoding='utf-8')
     assert f'| **Overall** | 6 | **{official["overall"]:.2f}** | {lenient["overall"]:.2f} |' in markdown
     assert (out / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
@@ -329,10 +333,19 @@ def test_swift_rows_use_their_own_images_and_the_think_prompt(bench, tmp_path):
         }
     ]
     assert results['config']['max_new_tokens'] == 1024
-    # the official first-word rule gives 0 to a <think> answer; the lenient reading finds the A
-    assert results['overall'] == pytest.approx(0.0) and results['lenient']['categories']['object_rel_direction'][
-        'score'
-    ] == pytest.approx(100 / 3)
+    # The official rule reads the <answer> block: easy 1.0, the absent medium and hard levels 0, so relative
+    # direction (1 + 0 + 0) / 3 is the only category and the overall. The first word, `<think>`, would score 0.
+    assert results['overall'] == pytest.approx(100 / 3)
+    assert results['lenient']['overall'] == pytest.approx(100 / 3)
+    assert results['prompt_style'] == 'think' and 'last complete <answer>' in results['official_rule']
+    (row,) = prediction_lines(tmp_path / 'run' / 'predictions.jsonl')
+    assert row['prompt_style'] == 'think'
+    assert results['overall'] == official_overall([row], 'think')
+    markdown = (tmp_path / 'run' / 'results.md').read_text()
+    assert 'prompt style `think`' in markdown and 'last complete <answer>' in markdown
+    # Rescoring the file alone applies the same rule (the rows record the style).
+    assert ev.main(['--predictions', str(tmp_path / 'run' / 'predictions.jsonl')]) == 0
+    assert json.loads((tmp_path / 'run' / 'results.json').read_text())['overall'] == pytest.approx(100 / 3)
 
 
 def test_missing_frames_and_duplicate_ids_are_reported_before_inference(bench, tmp_path):
@@ -349,6 +362,92 @@ def test_missing_frames_and_duplicate_ids_are_reported_before_inference(bench, t
             engine=engine,
         )
     assert engine.requests == []
+
+
+def test_question_types_the_benchmark_lacks_are_refused_when_the_dataset_is_read(tmp_path):
+    engine = CountingEngine()
+    typo = write_jsonl(
+        tmp_path / 'typo.jsonl', [BENCH_ROWS[0], dict(BENCH_ROWS[2], question_type='room_size_estimaton')]
+    )
+    with pytest.raises(ev.EvalError, match=r"typo.jsonl:line 2: question type 'room_size_estimaton' .*did you mean"):
+        ev.evaluate(eval_args('m', typo, tmp_path / 'a', '--blind'), engine=engine)
+    category = write_jsonl(tmp_path / 'category.jsonl', [dict(BENCH_ROWS[1], question_type='object_rel_direction')])
+    with pytest.raises(ev.EvalError, match='category.jsonl:line 1: .*reporting category'):
+        ev.evaluate(eval_args('m', category, tmp_path / 'b', '--blind'), engine=engine)
+    assert engine.requests == []
+    # Training variants are accepted as the benchmark type they stand for (v3: easy).
+    variant = write_jsonl(tmp_path / 'variant.jsonl', [dict(BENCH_ROWS[1], question_type='object_rel_direction_v3')])
+    results = ev.evaluate(eval_args('m', variant, tmp_path / 'c', '--blind'), engine=CountingEngine(answer='A'))
+    assert results['official']['categories']['object_rel_direction']['score'] == pytest.approx(100 / 3)
+
+
+def test_resume_refuses_other_frames(bench, tmp_path):
+    from video_utils import encode_video
+
+    out = tmp_path / 'run'
+    common = ('--limit', 2)
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, *common), engine=CountingEngine())
+    other = tmp_path / 'frames2'
+    shutil.copytree(bench.frames, other)
+    with pytest.raises(ev.EvalError, match='frames: .* there, .*frames2'):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', other), engine=CountingEngine())
+    with pytest.raises(ev.EvalError, match='allow_fewer_frames: False there, True now'):
+        ev.evaluate(
+            eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--allow_fewer_frames'),
+            engine=CountingEngine(),
+        )
+    engine = CountingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', other, '--overwrite', *common), engine=engine)
+    assert len(engine.requests) == 2 and engine.requests[0].images[0].startswith(str(other))
+
+    # Frames extracted from videos: another video folder, or another extraction size, is another protocol.
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=8, width=64, height=48)
+    shutil.copytree(tmp_path / 'videos', tmp_path / 'videos2')
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
+    ev.evaluate(
+        eval_args('m', dataset, tmp_path / 'v', '--video_dir', tmp_path / 'videos', '--limit', 1), engine=engine
+    )
+    with pytest.raises(ev.EvalError, match='frames_max_pixels: None there, 1024 now'):
+        ev.evaluate(
+            eval_args('m', dataset, tmp_path / 'v', '--video_dir', tmp_path / 'videos', '--frames_max_pixels', 1024),
+            engine=engine,
+        )
+    with pytest.raises(ev.EvalError, match='video_dir: .*videos2'):
+        ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', tmp_path / 'videos2'), engine=engine)
+
+
+def test_pixel_budget_is_recorded_and_an_unset_one_is_warned_about(bench, tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv('MAX_PIXELS', raising=False)
+    monkeypatch.delenv('IMAGE_MAX_TOKEN_NUM', raising=False)
+    caplog.set_level(logging.WARNING, logger='eval_vsi_bench')
+    ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'a', '--frames_dir', bench.frames), engine=CountingEngine())
+    config = json.loads((tmp_path / 'a' / 'run_config.json').read_text())
+    # qwen-vl-utils' default: 16384 tokens of 32 x 32 px = 16,777,216 px per frame
+    assert config['image_max_pixels'] == 16_777_216 and config['image_env'] == {}
+    (warning,) = [r.getMessage() for r in caplog.records if 'MAX_PIXELS' in r.getMessage()]
+    assert 'MAX_PIXELS is not set' in warning and '16,777,216 px' in warning and 'MAX_PIXELS=262144' in warning
+
+    caplog.clear()
+    monkeypatch.setenv('MAX_PIXELS', '262144')
+    ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'b', '--frames_dir', bench.frames), engine=CountingEngine())
+    config = json.loads((tmp_path / 'b' / 'run_config.json').read_text())
+    assert config['image_max_pixels'] == 262_144 and config['image_env'] == {'MAX_PIXELS': '262144'}
+    assert '4 frames of at most 262,144 px' in (tmp_path / 'b' / 'results.md').read_text()
+    monkeypatch.setenv('IMAGE_MAX_TOKEN_NUM', '100')  # swift lets the token count win over MAX_PIXELS
+    ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'c', '--blind'), engine=CountingEngine())
+    assert json.loads((tmp_path / 'c' / 'run_config.json').read_text())['image_max_pixels'] is None  # no frames
+    assert ev.image_max_pixels({'MAX_PIXELS': '262144', 'IMAGE_MAX_TOKEN_NUM': '100'}) == 102_400
+    assert not [r for r in caplog.records if 'MAX_PIXELS' in r.getMessage()]
+
+
+def test_vllm_backend_without_vllm_is_a_usage_error_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(ev, 'vllm_installed', lambda: False)
+    with pytest.raises(SystemExit) as exit_info:
+        ev.main(eval_argv('m', tmp_path / 'test.jsonl', tmp_path / 'run', '--infer_backend', 'vllm'))
+    assert exit_info.value.code == 2
+    assert '--infer_backend vllm needs vllm' in capsys.readouterr().err
+    assert not (tmp_path / 'run').exists()
 
 
 def test_vllm_engine_arguments_exist_in_swifts_signature(tmp_path):
@@ -420,6 +519,7 @@ def hand_predictions(path: Path, changes=None) -> Path:
 
 def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     path = hand_predictions(tmp_path / 'predictions.jsonl')
+    rows = prediction_lines(path)
     assert [official_score(p, g, t) for _, t, g, p, _, _, _ in HAND_ROWS] == [r[5] for r in HAND_ROWS]
     assert ev.main(['--predictions', str(path)]) == 0
     results = json.loads((path.parent / 'results.json').read_text())
@@ -434,7 +534,9 @@ def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     # overall = unweighted mean of the 3 categories = (0.5 + 0.5 + 5/9) / 3 = 14/27 = 51.85%,
     # while the mean over the 10 questions would be 5.5 / 10 = 55%
     assert results['overall'] == pytest.approx(1400 / 27)
+    assert results['overall'] == official_overall(rows)
     assert not math.isclose(results['overall'], 55.0)
+    assert results['prompt_style'] == 'direct'  # nothing recorded: the official protocol
     # lenient: counting 2.5/3 = 5/6; route 1; direction (2/3 + 1 + 1) / 3 = 8/9; overall (5/6 + 1 + 8/9) / 3 = 49/54
     assert lenient['categories']['object_counting']['score'] == pytest.approx(500 / 6)
     assert lenient['categories']['object_rel_direction']['score'] == pytest.approx(800 / 9)
@@ -517,3 +619,71 @@ def test_prediction_files_tolerate_only_a_cut_last_line(tmp_path, capsys):
     missing.write_text(json.dumps({'id': 1, 'prediction': 'A'}) + '\n', encoding='utf-8')
     assert ev.main(['--predictions', str(missing)]) == 1
     assert 'missing question_type, ground_truth' in capsys.readouterr().err
+
+
+def test_score_only_takes_the_prompt_style_from_the_rows_the_run_config_or_the_flag(tmp_path, capsys, caplog):
+    row = {
+        'id': 1,
+        'question_type': 'object_counting',
+        'ground_truth': '3',
+        'prediction': '<think>3</think><answer>3</answer>',
+    }
+    (tmp_path / 'a').mkdir()
+    plain = write_jsonl(tmp_path / 'a' / 'predictions.jsonl', [row])
+
+    def overall(*extra) -> float:
+        assert ev.main(['--predictions', str(plain), *extra]) == 0
+        return json.loads((plain.parent / 'results.json').read_text())['overall']
+
+    assert overall() == 0.0  # no style recorded: direct, whose first word is '<think>3</think><answer>3</answer>'
+    assert 'records no prompt style' in caplog.text  # with a hint at --prompt_style think
+    assert overall('--prompt_style', 'think') == 100.0
+    # A run_config.json next to the file names the style.
+    config = {'model': 'm', 'adapters': [], 'prompt_style': 'think', 'num_frames': 4, 'max_new_tokens': 1024}
+    (plain.parent / 'run_config.json').write_text(
+        json.dumps({**config, 'blind': False, 'infer_backend': 'pt', 'label': 'm'})
+    )
+    assert overall() == 100.0
+    assert ev.main(['--predictions', str(plain), '--prompt_style', 'direct']) == 1
+    assert 'conflicting prompt styles' in capsys.readouterr().err
+    # So does each row.
+    recorded = write_jsonl(tmp_path / 'recorded.jsonl', [dict(row, prompt_style='think')])
+    assert ev.main(['--predictions', str(recorded)]) == 0
+    assert json.loads((tmp_path / 'results.json').read_text())['overall'] == 100.0
+
+
+BAD_PREDICTIONS = [
+    ({'question_type': 5}, 'question type 5 is not a VSI-Bench question type'),
+    ({'question_type': 'object_countng'}, "did you mean 'object_counting'"),
+    ({'question_type': 'object_rel_direction'}, 'reporting category'),
+    ({'ground_truth': 'three'}, "ground_truth 'three' of a numeric question is not a number"),
+    ({'ground_truth': True}, 'is not a number'),
+    ({'ground_truth': float('nan')}, 'ground_truth nan of a numeric question is not a number'),
+    ({'question_type': 'route_planning', 'ground_truth': ['B']}, 'multiple-choice question is not an option letter'),
+    ({'options': 'A. x'}, "options 'A. x' is not a list of strings"),
+    ({'prediction': 3}, 'prediction 3 is not text'),
+    ({'id': [2]}, 'id [2] is not a string or an integer'),
+    ({'prompt_style': 'cot'}, "prompt_style 'cot' is not one of"),
+    ({'prompt_style': 'think'}, "p.jsonl:2: prompt_style 'think', but line 1 has 'direct'"),
+]
+
+
+@pytest.mark.parametrize(('change', 'message'), BAD_PREDICTIONS)
+def test_score_only_refuses_malformed_rows_naming_file_and_line(tmp_path, capsys, change, message):
+    good = {'id': 1, 'question_type': 'object_counting', 'ground_truth': 3, 'prediction': '3', 'prompt_style': 'direct'}
+    bad = {**good, 'id': 2, 'prompt_style': None, **change}
+    path = write_jsonl(tmp_path / 'p.jsonl', [good, bad])
+    assert ev.main(['--predictions', str(path)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith('error: ') and error.count('\n') == 1  # one line, no traceback
+    assert 'p.jsonl:2' in error and message in error
+
+
+def test_score_only_names_a_bare_file_by_its_folder(tmp_path, monkeypatch):
+    (tmp_path / 'grpo_run').mkdir()
+    hand_predictions(tmp_path / 'grpo_run' / 'p.jsonl')
+    monkeypatch.chdir(tmp_path / 'grpo_run')
+    assert ev.main(['--predictions', 'p.jsonl']) == 0
+    results = json.loads((tmp_path / 'grpo_run' / 'results.json').read_text())
+    assert results['label'] == 'grpo_run'
+    assert '# VSI-Bench: grpo_run' in (tmp_path / 'grpo_run' / 'results.md').read_text()

@@ -4,7 +4,10 @@ import logging
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from swift.rewards import orms
 from swift.utils import import_external_file
 
@@ -115,3 +118,115 @@ def test_per_type_means_logged_once_per_step(plugin, swift_warnings):
     # Counting at step 1: 1, MRA(4 vs 3) = 0.4 (error 1/3 passes tolerances 0.5, 0.45, 0.4, 0.35), 1, 1.
     assert 'object_counting 0.850 (n=4)' in lines[0]
     assert 'route_planning 0.250 (n=4)' in lines[0]
+
+
+def test_plumbing_that_used_to_raise_now_scores_zero(plugin, swift_warnings):
+    class Broken:
+        """Raises from everything the plumbing might call."""
+
+        def __len__(self):
+            raise RuntimeError('len')
+
+        def __str__(self):
+            raise RuntimeError('str')
+
+        @property
+        def global_step(self):
+            raise RuntimeError('step')
+
+    reward = orms['vsi_reward'](args=None)
+    columns = {'solution': ['B'], 'question_type': ['object_rel_distance']}
+    assert reward({'B'}, **columns) == [1.0]  # a set: its items are scored
+    assert reward({'x': 'B'}, **columns) == [0.0]  # a dict: its keys are
+    # A 0-d numpy column has a __len__ that raises: the column counts as missing.
+    assert reward(['3'], solution=np.array('3'), question_type=['object_counting']) == [0.0]
+    assert reward(['3'], solution=Broken(), question_type=['object_counting']) == [0.0]
+    assert reward(['3'], solution=['3'], question_type=[Broken()]) == [0.0]  # not text: scores 0, logs
+    assert reward(['3'], solution=['3'], question_type=['object_counting'], trainer_state=Broken()) == [1.0]
+    step = SimpleNamespace(global_step=np.array([1, 2]))
+    assert reward(['3'], solution=['3'], question_type=['object_counting'], trainer_state=step) == [1.0]
+    # completions without a length: swift sizes its reward tensor by the batch, so the other columns say how many.
+    assert reward(None, messages=[[], []], solution=['B', 'B']) == [0.0, 0.0]
+    assert reward(Broken(), messages=[[], [], []]) == [0.0, 0.0, 0.0]
+    assert reward((c for c in ['B']), solution=['B', 'C'], messages=[[]]) == []  # columns disagree: nothing known
+    assert any('per-type logging failed (RuntimeError: step)' in r.getMessage() for r in swift_warnings.records)
+
+
+class _Hostile:
+    """A value whose every dunder the plumbing might touch raises."""
+
+    def __len__(self):
+        raise RuntimeError('len')
+
+    def __iter__(self):
+        raise RuntimeError('iter')
+
+    def __str__(self):
+        raise RuntimeError('str')
+
+    def __eq__(self, other):
+        raise RuntimeError('eq')
+
+    __hash__ = object.__hash__
+
+    @property
+    def global_step(self):
+        raise RuntimeError('step')
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
+    st.binary(max_size=4),
+    st.sampled_from(['B', '3', '<think>x</think><answer>B</answer>', 'object_counting', 'route_planning']),
+    st.just(_Hostile()),
+    st.builds(np.array, st.sampled_from(['3', 'B', 3.0])),  # 0-d arrays
+)
+_columns = st.one_of(
+    _scalars,
+    st.lists(_scalars, max_size=4),
+    st.lists(_scalars, max_size=4).map(tuple),
+    st.lists(_scalars, max_size=4).map(lambda values: np.array(values, dtype=object)),
+    st.sets(st.text(max_size=3), max_size=3),
+    st.dictionaries(st.text(max_size=3), _scalars, max_size=3),
+    st.iterables(_scalars, max_size=3),
+)
+_trainer_states = st.one_of(
+    st.none(),
+    st.just(_Hostile()),
+    st.builds(
+        SimpleNamespace, global_step=st.one_of(_scalars, st.builds(np.array, st.lists(st.integers(), max_size=3)))
+    ),
+)
+
+
+def _expected_length(completions, kwargs) -> int:
+    """The spec: len(completions) when it has one and can be listed, else the length every list or tuple column
+    shares (swift's batch size), else 0."""
+    try:
+        n = len(completions)
+        list(completions)
+        return n
+    except Exception:
+        lengths = {len(v) for k, v in kwargs.items() if k != 'trainer_state' and isinstance(v, (list, tuple))}
+        return lengths.pop() if len(lengths) == 1 else 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    completions=_columns,
+    columns=st.dictionaries(
+        st.sampled_from(['solution', 'ground_truth', 'question_type', 'options', 'messages', 'id']), _columns
+    ),
+    trainer_state=_trainer_states,
+    name=st.sampled_from(['vsi_reward', 'vsi_reward_strict', 'vsi_format']),
+)
+def test_every_reward_is_total(plugin, completions, columns, trainer_state, name):
+    kwargs = {**columns, 'trainer_state': trainer_state}
+    expected = _expected_length(completions, kwargs)
+    rewards = orms[name](args=None)(completions, **kwargs)
+    assert isinstance(rewards, list) and all(type(r) is float and 0.0 <= r <= 1.0 for r in rewards)
+    assert len(rewards) == expected

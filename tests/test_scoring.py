@@ -13,12 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.report_oracle import official_aggregate, official_row_score
 from vsi_scoring import (
     BENCHMARK_QUESTION_TYPES,
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
     NA_POST_PROMPT,
+    REL_DIRECTION_LEVELS,
     aggregate,
+    answer_region,
     build_prompt,
     format_score,
     official_score,
@@ -77,6 +80,41 @@ def test_official_score(prediction, ground_truth, question_type, expected):
     assert official_score(prediction, ground_truth, question_type) == expected
 
 
+# The think protocol: the official rule on the stripped content of the last complete <answer> block.
+OFFICIAL_THINK_CASES = [
+    ('<think>the sofa is left</think><answer>B</answer>', 'B', 'route_planning', 1.0),
+    ('<think>x</think>\n<answer> b. </answer>', 'B', 'route_planning', 1.0),  # stripped, dot removed, any case
+    ('<think>x</think><answer>B. table</answer>', 'B', 'route_planning', 1.0),  # first word of the block
+    ('<think>x</think><answer>The answer is B</answer>', 'B', 'route_planning', 0.0),  # first word 'The'
+    ('<think>x</think><answer>(B)</answer>', 'B', 'route_planning', 0.0),
+    ('<answer>A</answer> no, <answer>B</answer>', 'B', 'route_planning', 1.0),  # the last block counts
+    ('<answer>B</answer> no, <answer>A</answer>', 'B', 'route_planning', 0.0),
+    ('<answer>B</answer> no, <answer>A', 'B', 'route_planning', 0.0),  # last block unclosed: unparseable
+    ('<think>x</think><answer>B', 'B', 'route_planning', 0.0),
+    ('<think>B</think>', 'B', 'route_planning', 0.0),  # no block
+    ('B', 'B', 'route_planning', 0.0),  # a direct answer to a think prompt has no block
+    ('<answer></answer>', 'B', 'route_planning', 0.0),
+    ('<ANSWER>B</Answer>', 'B', 'route_planning', 1.0),  # tags in any case
+    ('<think>İstanbul</think><answer>12</answer>', '12', 'object_counting', 1.0),  # 'İ'.lower() is 2 chars
+    ('<think>x</think><answer>7.2</answer>', '10', 'object_counting', 0.5),  # 28% off: 5 of 10 thresholds
+    ('<think>x</think><answer>10 m</answer>', '10', 'object_abs_distance', 1.0),
+    ('<think>x</think><answer>10m</answer>', '10', 'object_abs_distance', 0.0),  # float('10m') fails
+    (None, 'B', 'route_planning', 0.0),
+]
+
+
+@pytest.mark.parametrize(('prediction', 'ground_truth', 'question_type', 'expected'), OFFICIAL_THINK_CASES)
+def test_official_score_of_think_completions_reads_the_last_answer_block(
+    prediction, ground_truth, question_type, expected
+):
+    assert official_score(prediction, ground_truth, question_type, 'think') == expected
+
+
+def test_official_score_rejects_an_unknown_prompt_style():
+    with pytest.raises(ValueError, match='prompt style'):
+        official_score('B', 'B', 'route_planning', 'cot')
+
+
 # (completion, solution, question type, options, reward)
 REWARD_CASES = [
     ('B', 'B', 'object_rel_distance', OPTIONS, 1.0),
@@ -102,6 +140,7 @@ REWARD_CASES = [
     ('<answer>A</answer> on second thought <answer>B</answer>', 'B', 'route_planning', OPTIONS, 1.0),
     ('<answer>B</answer> on second thought <answer>A</answer>', 'B', 'route_planning', OPTIONS, 0.0),
     ('B', 'table', 'object_rel_distance', OPTIONS, 1.0),  # a solution given as the option's text
+    ('<think>İİ</think><answer>B</answer>', 'B', 'route_planning', OPTIONS, 1.0),  # tags found in the original text
     ('3', '3', 'object_counting', None, 1.0),
     ('1,250', '1250', 'object_counting', None, 1.0),
     ('3.5m', '3.5', 'object_abs_distance', None, 1.0),
@@ -118,6 +157,13 @@ REWARD_CASES = [
     ('twenty-one', '21', 'object_counting', None, 1.0),
     ('<answer>15</answer>', '10', 'object_abs_distance', None, 0.1),  # same MRA as the official metric
     ('I count 2 tables and 3 chairs, so the answer is 3.', '3', 'object_counting', None, 1.0),
+    # The keyword can follow the answer: nothing after it, so the whole text is read (the official rule gives 1 too).
+    ('12 is the answer to the question', '12', 'object_counting', None, 1.0),
+    ('3 (final answer)', '3', 'object_counting', None, 1.0),
+    # `answered` and `unanswerable` are not the keyword, so they do not hide the number before them.
+    ('I count 4; answered in a hurry', '4', 'object_counting', None, 1.0),
+    ('Answer: 4. The rest is unanswerable.', '4', 'object_counting', None, 1.0),
+    ('<think>İİ</think>12', '12', 'object_counting', None, 1.0),  # after </think>, found in the original text
     ('no idea', '3', 'object_counting', None, 0.0),
     ('', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('   ', '3', 'object_counting', None, 0.0),
@@ -197,15 +243,55 @@ def test_aggregate_merges_rel_direction_and_weights_categories_equally():
     assert 'object_rel_direction_easy' not in result['categories']
 
 
-def test_aggregate_follows_official_quirks_for_missing_levels():
-    # Only the easy level is present: the official code still divides by 3 and keeps the category.
+def test_aggregate_leaves_absent_categories_out_as_official_main_does():
+    # Counting alone: one category, overall 1.0 (not halved by an absent relative-direction category).
+    result = aggregate(_records(('object_counting', 1.0), ('object_counting', 0.5)))
+    assert result['overall'] == pytest.approx(75.0)
+    assert list(result['categories']) == ['object_counting']
+    (warning,) = result['warnings']
+    assert 'object_rel_direction' in warning and 'route_planning' in warning and 'left out of the overall' in warning
+    # Counting 0.5 and distance 1.0: (0.5 + 1.0) / 2.
+    assert aggregate(_records(('object_counting', 0.5), ('object_rel_distance', 1.0)))['overall'] == 75.0
+
+
+def test_aggregate_counts_absent_direction_levels_as_zero_and_says_so():
+    # Easy 1.0 only: direction (1 + 0 + 0) / 3 = 1/3; with counting 1.0, overall (1 + 1/3) / 2 = 2/3.
+    # (The official code raises KeyError here.)
     result = aggregate(_records(('object_rel_direction_easy', 1.0), ('object_counting', 1.0)))
-    assert result['categories']['object_rel_direction']['score'] == pytest.approx(100 / 3)
-    assert result['overall'] == pytest.approx((1 / 3 + 1) / 2 * 100)
-    # No direction question at all: the merged category is 0 and still counts in the mean.
-    result = aggregate(_records(('object_counting', 1.0)))
-    assert result['overall'] == pytest.approx(50.0)
-    assert result['warnings'] and 'object_rel_direction' in result['warnings'][0]
+    assert result['categories']['object_rel_direction'] == {'score': pytest.approx(100 / 3), 'count': 1}
+    assert result['overall'] == pytest.approx(200 / 3)
+    assert any(
+        'object_rel_direction_medium, object_rel_direction_hard' in w and 'count as 0' in w for w in result['warnings']
+    )
+    # Medium 0.5 and hard 1.0 without easy: (0 + 0.5 + 1) / 3 = 0.5 (the official code would keep them unmerged).
+    result = aggregate(
+        _records(
+            ('object_rel_direction_medium', 1.0),
+            ('object_rel_direction_medium', 0.0),
+            ('object_rel_direction_hard', 1.0),
+        )
+    )
+    assert result['categories'] == {'object_rel_direction': {'score': 50.0, 'count': 3}}
+    assert result['overall'] == 50.0
+    direction, others = result['warnings']
+    assert 'no questions for object_rel_direction_easy: they count as 0' in direction
+    assert 'object_counting' in others and 'left out of the overall' in others
+
+
+@pytest.mark.parametrize(
+    ('question_type', 'message'),
+    [
+        ('object_rel_direction', 'reporting category'),  # the category name is not a question type
+        ('object_countng', "did you mean 'object_counting'"),
+        ('Object_Counting', "did you mean 'object_counting'"),
+        ('brand_new_type', 'expected one of object_abs_distance'),
+        (None, 'not a VSI-Bench question type'),
+        (5, 'not a VSI-Bench question type'),
+    ],
+)
+def test_aggregate_rejects_what_the_official_code_rejects(question_type, message):
+    with pytest.raises(ValueError, match=message):
+        aggregate(_records(('object_counting', 1.0), (question_type, 1.0)))
 
 
 def test_aggregate_pools_training_variants_into_benchmark_levels():
@@ -237,6 +323,40 @@ def test_full_benchmark_has_eight_categories():
     assert result['warnings'] == []
 
 
+# ---- parity with an independent copy of the official code (tests/report_oracle.py) -------------------------
+
+letter_predictions = st.sampled_from(['B', 'b.', 'B...', '(B)', ' B', 'B. table', 'The answer is B', 'C', '', 'B\n'])
+number_predictions = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-50, 50).map(str),
+    st.sampled_from(['10.', '10 m', '10m', ' 10', 'ten', '1_0', '3\nbecause', '1e309', '.5', '+3']),
+)
+ground_truths = st.one_of(st.sampled_from(['3', '10', '2.5', '0.7', '120']), st.floats(0.01, 1e4).map(str))
+
+
+@st.composite
+def official_rows(draw):
+    question_type = draw(st.sampled_from(BENCHMARK_QUESTION_TYPES))
+    if question_type in REL_DIRECTION_LEVELS + ('object_rel_distance', 'route_planning', 'obj_appearance_order'):
+        return question_type, draw(letter_predictions), draw(st.sampled_from('ABCD'))
+    return question_type, draw(number_predictions), draw(ground_truths)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(official_rows(), min_size=1, max_size=40), all_levels=st.booleans())
+def test_direct_scores_and_overall_equal_the_official_code_bit_for_bit(rows, all_levels):
+    if all_levels:  # the official code can only merge relative direction when all three levels are there
+        rows += [(level, 'A', 'A') for level in REL_DIRECTION_LEVELS]
+    else:
+        rows = [row for row in rows if row[0] not in REL_DIRECTION_LEVELS] or [('object_counting', '3', '3')]
+    scored = []
+    for question_type, prediction, truth in rows:
+        score = official_score(prediction, truth, question_type)
+        assert score == official_row_score(prediction, truth, question_type)
+        scored.append({'question_type': question_type, 'score': score})
+    assert aggregate(scored)['overall'] == official_aggregate(scored)
+
+
 # ---- properties ------------------------------------------------------------------------------------------
 
 text = st.one_of(st.text(max_size=200), st.sampled_from(['<answer>', '</answer>', '<think>', '</think>', 'B']))
@@ -259,15 +379,30 @@ numbers = st.floats(allow_nan=True, allow_infinity=True, width=64)
 official_numbers = st.one_of(numbers.map(repr), numbers.map(lambda x: f'{x:.2f}'), st.integers().map(str))
 
 
+# Words after an official-form number that hold no number and no unit; several carry an `answer` keyword.
+number_free_tails = st.sampled_from(
+    [
+        '',
+        ' is the answer',
+        ' is the answer to the question',
+        ' (final answer)',
+        ' - answered by counting',
+        ' chairs; the rest is unanswerable',
+        ' is my guess',
+    ]
+)
+
+
 @settings(max_examples=400, deadline=None)
 @given(
     prediction=official_numbers,
     dot=st.booleans(),
+    tail=number_free_tails,
     truth=st.floats(min_value=0.01, max_value=1e6),
     question_type=st.sampled_from(['object_counting', 'object_abs_distance', 'room_size_estimation']),
 )
-def test_reward_equals_official_on_official_numeric_answers(prediction, dot, truth, question_type):
-    completion = prediction + ('.' if dot else '')
+def test_reward_equals_official_on_official_numeric_answers(prediction, dot, tail, truth, question_type):
+    completion = prediction + ('.' if dot else '') + tail
     assert reward_score(completion, str(truth), question_type) == official_score(completion, str(truth), question_type)
 
 
@@ -280,6 +415,15 @@ def test_reward_equals_official_on_official_letters(letter, dot, truth):
     assert reward_score(completion, truth, 'object_rel_distance') == expected
 
 
+def test_answer_region_slices_the_original_text():
+    # 'İ'.lower() is two characters: indices found in a lowercased copy would be off by one per 'İ'.
+    assert answer_region('<think>İİİ</think>xyz') == 'xyz'
+    assert answer_region('İ<ANSWER>B</ANSWER>İ') == 'B'
+    assert answer_region('<answer>A</answer><answer>B') == 'B'  # an unclosed last block runs to the end
+    # The premise of the length-preserving lowercase copy: 'İ' is the only character whose lowercase is longer.
+    assert [code for code in range(0x110000) if len(chr(code).lower()) != 1] == [0x130]
+
+
 @pytest.mark.parametrize(
     'completion',
     [
@@ -290,7 +434,9 @@ def test_reward_equals_official_on_official_letters(letter, dot, truth):
         'a' * 1_000_000,
         '(' * 1_000_000,
         'answer ' * 140_000,
+        'answered ' * 110_000,  # the keyword as a part of a word, everywhere
         '<think>' + 'x' * 1_000_000 + '</think><answer>B</answer>',
+        '<think>' + 'İ' * 1_000_000 + '</think>',
     ],
 )
 def test_megabyte_completions_score_in_milliseconds(completion):
@@ -298,5 +444,6 @@ def test_megabyte_completions_score_in_milliseconds(completion):
     for question_type, solution in (('object_rel_distance', 'B'), ('object_counting', '3')):
         reward_score(completion, solution, question_type, OPTIONS)
         official_score(completion, solution, question_type)
+        official_score(completion, solution, question_type, 'think')
     format_score(completion)
     assert time.perf_counter() - start < 0.5  # generous for a loaded CI machine; bench/ reports the real figure
