@@ -21,21 +21,38 @@ Decoding (PyAV): one demux pass builds a packet index (presentation-ordered pts,
 corrupt packets) without decoding; then for each GOP holding wanted frames we seek to its keyframe and decode
 forward to the last of them, skipping frames nothing refers to and draining the decoder after the last wanted
 packet (_frames_after_seek). Every decoded frame is checked by its pts against the index; if the file
-disagrees with its index (damaged data, broken timestamps) the video is decoded in full instead, so a wrong
-frame is never written. Frames are scaled in one swscale pass and written by libjpeg-turbo (simplejpeg).
-One worker process per core, each with its share of the cores as slice threads (see _open for why not frame
-threads).
+disagrees with its index (damaged data, broken timestamps) the video is decoded in full instead. The check
+covers only the GOPs that are decoded: a damaged packet the demuxer does not flag as corrupt, in a GOP with no
+wanted frame, is never decoded and still counts in n, whereas a full decode drops its frame, so on such a file
+n is higher by one per such frame and the chosen frames can differ from a full decode's. Catching that would
+mean decoding every frame, the cost the packet index exists to avoid. Frames are scaled in one swscale pass
+and written by libjpeg-turbo (simplejpeg). One worker process per core, each with its share of the cores as
+slice threads (see _open for why not frame threads).
+
+Resuming: a folder is written under a temporary name together with `.record.json` (the source's file name,
+size and mtime, the settings, the chosen frames) and renamed into place; the manifest line follows. A re-run
+skips a folder only if its record matches the source file as it is now and the settings, and exactly the frame
+files it lists are there and non-empty; if a killed run had not appended the manifest line yet, it is restored
+from the record without decoding. A worker process that dies (out of memory, a decoder crash) fails the videos
+in progress and the run goes on with a new pool. failures.jsonl lists the videos that failed in the last run
+that finished: a video that failed before and succeeds now is not in it (its manifest line is the record).
 """
 
 import argparse
 import json
 import logging
+import math
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +65,8 @@ from tqdm import tqdm
 VIDEO_SUFFIXES = ('.mp4', '.mkv', '.mov', '.avi', '.webm')
 MANIFEST_NAME = 'manifest.jsonl'
 FAILURES_NAME = 'failures.jsonl'
+FAILURES_PARTIAL_NAME = 'failures.jsonl.partial'  # this run's failures until it finishes
+RECORD_NAME = '.record.json'  # inside each frame folder: what the frames were made from, and how
 BACKENDS = ('pyav', 'decord')
 FRAME_NAME = 'frame_{:04d}.jpg'
 
@@ -57,7 +76,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class FrameRecord:
-    """One extracted video: a line of manifest.jsonl."""
+    """One extracted video: a line of manifest.jsonl, and the folder's .record.json."""
 
     video: str  # source path as given
     frames_dir: str  # in manifest.jsonl relative to its folder; read_manifest makes it a full path
@@ -76,6 +95,10 @@ class FrameRecord:
     method: str  # 'index' (seek by packet index), 'full_decode' (fallback) or 'decord'
     note: str = ''  # why a fallback happened
     seconds: float = 0.0
+    # The source file when it was read (None in lines of older versions): with its name they tell a re-run
+    # whether the file was replaced or re-encoded since.
+    source_size: int | None = None
+    source_mtime_ns: int | None = None
 
     @property
     def frame_paths(self) -> list[Path]:
@@ -85,11 +108,14 @@ class FrameRecord:
 @dataclass
 class ExtractSummary:
     done: int = 0
-    skipped: int = 0
+    skipped: int = 0  # already complete: same source file, same settings, every frame file there
     failed: int = 0
     frames: int = 0  # frames written by this run
     seconds: float = 0.0
     failures: list[dict] = field(default_factory=list)  # {'video': ..., 'reason': ...}
+    redone: Counter = field(default_factory=Counter)  # of `done`: folders made again, by why (see _folder_state)
+    duplicates: int = 0  # entries naming a video already planned (same file, same folder): extracted once
+    manifest_restored: int = 0  # of `skipped`: manifest lines a killed run had not appended, taken from the record
 
     @property
     def frames_per_second(self) -> float:
@@ -100,9 +126,15 @@ class ExtractSummary:
         return 60 * self.done / self.seconds if self.seconds else 0.0
 
     def __str__(self) -> str:
+        notes = [f'{count} redone ({why})' for why, count in sorted(self.redone.items())]
+        if self.duplicates:
+            notes.append(f'{self.duplicates} duplicate entries extracted once')
+        if self.manifest_restored:
+            notes.append(f'{self.manifest_restored} manifest lines restored')
         return (
             f'done {self.done}, skipped {self.skipped}, failed {self.failed} in {self.seconds:.1f} s: '
             f'{self.frames_per_second:.1f} frames/s, {self.videos_per_minute:.1f} videos/min'
+            + ''.join(f'; {note}' for note in notes)
         )
 
 
@@ -139,11 +171,22 @@ def sample_indices(n: int, num_frames: int) -> list[int]:
 
 
 def target_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
-    """(width, height) scaled down, aspect kept, so that width * height <= max_pixels; never scaled up."""
+    """(width, height) scaled down so that width * height <= max_pixels, aspect kept; never scaled up.
+
+    Both sides are scaled by sqrt(max_pixels / (width * height)) and floored. The budget always holds, but
+    no side goes below one pixel: where the short side would (e.g. 10000x1 at 100 pixels), it stays one
+    pixel and the long side takes the whole budget (100x1), so that shape cannot keep its aspect.
+    """
     if not max_pixels or width * height <= max_pixels:
         return width, height
-    scale = (max_pixels / (width * height)) ** 0.5
-    return max(1, int(width * scale)), max(1, int(height * scale))
+    scale = math.sqrt(max_pixels / (width * height))
+    new_width, new_height = max(1, int(width * scale)), max(1, int(height * scale))
+    # The short side's one-pixel floor (or float error in a floor) can overshoot: the long side gives way.
+    if new_width >= new_height:
+        new_width = min(new_width, max_pixels // new_height)
+    else:
+        new_height = min(new_height, max_pixels // new_width)
+    return new_width, new_height
 
 
 def frames_dir_for(video_path: PathLike, video_dir: PathLike | None, output_dir: PathLike) -> Path:
@@ -170,6 +213,9 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
     """Videos under `video_dir` (recursive, sorted), or the paths in `video_list` (one a line, '#' comments).
 
     Relative paths in the list are taken from `video_dir` when given, else from the list file's folder.
+    Folder symlinks are followed, as datasets are often assembled from links (Path.rglob on Python 3.11 skips
+    them); a link to a folder above itself is not entered again. Every name with a video suffix is returned,
+    a broken link included, and an unreadable folder raises: a video fails visibly rather than going missing.
     """
     if video_list is not None:
         video_list = Path(video_list)
@@ -184,7 +230,22 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
         raise ValueError('give --video_dir or --video_list')
     if not Path(video_dir).is_dir():
         raise FileNotFoundError(f'--video_dir {video_dir} is not a folder')
-    return sorted(p for p in Path(video_dir).rglob('*') if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+
+    def fail(error: OSError) -> None:
+        raise error
+
+    found = []
+    above = {str(video_dir): frozenset()}  # folder -> real paths of the folders it was reached through
+    for folder, subfolders, names in os.walk(video_dir, onerror=fail, followlinks=True):
+        real, ancestors = os.path.realpath(folder), above.pop(folder)
+        if real in ancestors:
+            logger.warning('%s links back to %s, a folder above it: not searched again', folder, real)
+            subfolders.clear()
+            continue
+        for sub in subfolders:
+            above[os.path.join(folder, sub)] = ancestors | {real}
+        found += [Path(folder, name) for name in names if os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES]
+    return sorted(found)
 
 
 def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repair: bool = False) -> list[tuple]:
@@ -222,19 +283,19 @@ def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repa
     return rows
 
 
+def _frame_record(row: dict) -> FrameRecord:
+    """A FrameRecord from a JSON row, ignoring keys it does not know (rows written by newer versions)."""
+    names = {f.name for f in fields(FrameRecord)}
+    return FrameRecord(**{k: v for k, v in row.items() if k in names})
+
+
 def read_manifest(output_dir: PathLike, repair: bool = False) -> dict[str, FrameRecord]:
     """The manifest of `output_dir` as {frames folder relative to output_dir (posix): FrameRecord}.
 
     The latest line for a folder wins (a re-extraction appends a new line). `frames_dir` of each record is
     returned as a full path. A last line cut off mid-write is handled as read_jsonl_log says.
     """
-    names = {f.name for f in fields(FrameRecord)}
-    rows = read_jsonl_log(
-        Path(output_dir) / MANIFEST_NAME,
-        lambda row: FrameRecord(**{k: v for k, v in row.items() if k in names}),
-        'a frame record',
-        repair,
-    )
+    rows = read_jsonl_log(Path(output_dir) / MANIFEST_NAME, _frame_record, 'a frame record', repair)
     return {
         Path(record.frames_dir).as_posix(): replace(record, frames_dir=str(Path(output_dir) / record.frames_dir))
         for _, record in rows
@@ -492,9 +553,10 @@ def extract_video(
 ) -> FrameRecord:
     """Write `num_frames` sampled frames of `path` as `out_dir/frame_0000.jpg ...` and describe them.
 
-    The frames go to a hidden sibling folder first, which replaces `out_dir` only once every file is
-    written. `threads`: decoder threads (0: one per core; extract_all gives each worker its share of the
-    cores). Raises VideoDecodeError, av.FFmpegError or OSError when the video cannot be read.
+    The frames and their record (.record.json, the returned FrameRecord) go to a hidden sibling folder first,
+    which replaces `out_dir` only once every file is written, so a folder in place is always whole and says what
+    it was made from. `threads`: decoder threads (0: one per core; extract_all gives each worker its share of
+    the cores). Raises VideoDecodeError, av.FFmpegError or OSError when the video cannot be read.
     """
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
@@ -502,7 +564,8 @@ def extract_video(
     path, out_dir = Path(path), Path(out_dir)
     if not path.is_file():
         raise FileNotFoundError(f'no such video file: {path}')
-    partial = out_dir.parent / f'.{out_dir.name}.partial'
+    source = path.stat()  # before reading: a file replaced during the decode then fails the next run's check
+    partial, _ = _temp_dirs(out_dir)
     if partial.exists():  # left by an interrupted run
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
@@ -517,27 +580,31 @@ def extract_video(
     try:
         decode = _pyav_frames if backend == 'pyav' else _decord_frames
         result = decode(path, num_frames, max_pixels, save, threads)
+        wanted, times = result['wanted'], result['times']
+        record = FrameRecord(
+            video=str(path),
+            frames_dir=str(out_dir),
+            num_frames=num_frames,
+            total_frames=result['n'],
+            indices=wanted,
+            timestamps=[None if times[i] is None else round(times[i], 6) for i in wanted],
+            fps=round(result['fps'], 6),
+            max_pixels=max_pixels,
+            quality=quality,
+            backend=backend,
+            method=result['method'],
+            note=result['note'],
+            seconds=round(time.perf_counter() - started, 4),
+            source_size=source.st_size,
+            source_mtime_ns=source.st_mtime_ns,
+            **sizes,
+        )
+        (partial / RECORD_NAME).write_text(json.dumps(asdict(record)))
         _replace_dir(partial, out_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    wanted, times = result['wanted'], result['times']
-    return FrameRecord(
-        video=str(path),
-        frames_dir=str(out_dir),
-        num_frames=num_frames,
-        total_frames=result['n'],
-        indices=wanted,
-        timestamps=[None if times[i] is None else round(times[i], 6) for i in wanted],
-        fps=round(result['fps'], 6),
-        max_pixels=max_pixels,
-        quality=quality,
-        backend=backend,
-        method=result['method'],
-        note=result['note'],
-        seconds=round(time.perf_counter() - started, 4),
-        **sizes,
-    )
+    return record
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
@@ -549,9 +616,14 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     return simplejpeg.encode_jpeg(rgb, quality=quality, colorspace='RGB', colorsubsampling='420')
 
 
+def _temp_dirs(out_dir: Path) -> tuple[Path, Path]:
+    """The hidden siblings a frame folder passes through: the new one being written, the old one being replaced."""
+    return out_dir.parent / f'.{out_dir.name}.partial', out_dir.parent / f'.{out_dir.name}.old'
+
+
 def _replace_dir(new: Path, dest: Path) -> None:
     """Move the finished folder into place; an old one is moved aside first, so dest is never half-written."""
-    old = dest.parent / f'.{dest.name}.old'
+    _, old = _temp_dirs(dest)
     if old.exists():
         shutil.rmtree(old)
     if dest.exists():
@@ -570,10 +642,99 @@ def _extract_job(job: tuple) -> tuple:
         return video, None, f'{type(e).__name__}: {e}'
 
 
-def _is_complete(record: FrameRecord | None, settings: dict) -> bool:
-    if record is None or any(getattr(record, k) != v for k, v in settings.items()):
-        return False
-    return all(p.is_file() for p in record.frame_paths)
+def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Path) -> tuple[dict[Path, Any], int]:
+    """{frame folder: video} for `videos`, and the number of entries that repeat a planned video.
+
+    An entry naming the same file (after resolving links) as an earlier one with the same folder is a
+    duplicate, extracted once. Any other overlap raises ValueError listing every clash, before anything is
+    written: two files for one folder, a folder inside another video's folder (extracting the outer video
+    replaces its whole folder, the inner frames with it), or a folder on a name the run itself writes.
+    """
+    targets, duplicates, clashes = {}, 0, []
+    for video in videos:
+        out_dir = frames_dir_for(video, video_dir, output_dir)
+        other = targets.get(out_dir)
+        if other is None:
+            targets[out_dir] = video
+        elif os.path.realpath(other) == os.path.realpath(video):
+            duplicates += 1
+        elif os.path.dirname(os.path.abspath(other)) == os.path.dirname(os.path.abspath(video)):
+            clashes.append(f'{other} and {video} differ only in extension, so both would write {out_dir}: rename one')
+        else:  # without --video_dir, same file name in two folders
+            clashes.append(
+                f'{other} and {video} would both write {out_dir}: give --video_dir (a folder holding both) so '
+                f'frame folders keep the sub-folders, or rename one'
+            )
+    owned = {output_dir / name: f"the run's own {name}" for name in (MANIFEST_NAME, FAILURES_NAME)}
+    owned[output_dir / FAILURES_PARTIAL_NAME] = f"the run's own {FAILURES_PARTIAL_NAME}"
+    for out_dir, video in targets.items():
+        for temp in _temp_dirs(out_dir):
+            owned[temp] = f'a temporary folder of {video}'
+    for out_dir, video in targets.items():
+        if out_dir in owned:
+            clashes.append(f'{video} would write its frames to {out_dir}, which is {owned[out_dir]}: rename it')
+        for parent in out_dir.parents:
+            if parent == output_dir:
+                break
+            if parent in targets:
+                clashes.append(
+                    f'{video} would write its frames inside the frame folder of {targets[parent]} ({parent}), '
+                    f'which extracting that video replaces: rename one'
+                )
+            elif parent in owned:
+                clashes.append(f'{video} would write its frames inside {parent}, which is {owned[parent]}: rename it')
+    if clashes:
+        shown = '; '.join(clashes[:5]) + (f'; and {len(clashes) - 5} more' if len(clashes) > 5 else '')
+        raise ValueError(f'{len(clashes)} clash(es) between frame folders, nothing extracted: {shown}')
+    return targets, duplicates
+
+
+def _remove_temp_dirs(out_dirs: Sequence[Path]) -> None:
+    """Remove the temporary folders killed runs left next to these frame folders (only our own naming pattern)."""
+    for out_dir in out_dirs:
+        for temp in _temp_dirs(out_dir):
+            if temp.is_dir():
+                logger.info('removing %s, left by an interrupted run', temp)
+                shutil.rmtree(temp)
+
+
+# Why a folder is (re)made: it is missing, or what _folder_state found.
+NEW, INCOMPLETE, SOURCE_CHANGED, SETTINGS_CHANGED = 'new', 'incomplete', 'source changed', 'settings changed'
+
+
+def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str | None, FrameRecord | None]:
+    """(None, record) if `out_dir` holds the frames of `video` as it is now made with `settings`, else (why, ...).
+
+    Trusted is only the folder's .record.json, which was written with the frames and renamed into place with
+    them: its source file name, size and mtime match the file now (so a replaced or re-encoded file, or a.mkv
+    in place of a.mp4, is redone; the name and not the full path, so a moved dataset folder keeps its frames),
+    its settings match, and exactly the frame files it lists are there, none empty.
+    """
+    try:
+        names = set(os.listdir(out_dir))
+    except FileNotFoundError:
+        return NEW, None
+    except NotADirectoryError:
+        return INCOMPLETE, None
+    try:
+        record = _frame_record(json.loads((out_dir / RECORD_NAME).read_bytes()))
+    except (OSError, ValueError, TypeError):  # no record (killed older version, hand-made folder) or a broken one
+        return INCOMPLETE, None
+    try:
+        source = os.stat(video)
+    except OSError:  # gone: the worker reports it, and the folder stays as it is
+        return SOURCE_CHANGED, record
+    made_from = (Path(record.video).name, record.source_size, record.source_mtime_ns)
+    if made_from != (Path(video).name, source.st_size, source.st_mtime_ns):
+        return SOURCE_CHANGED, record
+    if any(getattr(record, key) != value for key, value in settings.items()):
+        return SETTINGS_CHANGED, record
+    frames = [FRAME_NAME.format(i) for i in range(record.num_frames)]
+    if len(record.indices) != record.num_frames or names != {*frames, RECORD_NAME}:
+        return INCOMPLETE, record
+    if any(os.stat(out_dir / name).st_size == 0 for name in frames):
+        return INCOMPLETE, record
+    return None, record
 
 
 def extract_all(
@@ -590,8 +751,11 @@ def extract_all(
 ) -> ExtractSummary:
     """Extract every video (default: all found under `video_dir`) into `output_dir`, one process per core.
 
-    Videos whose folder is already complete with the same settings are skipped, so an interrupted job resumes.
-    Only this process appends to manifest.jsonl and failures.jsonl (rewritten each run), so lines never mix.
+    Videos whose folder is complete for the same source file and settings are skipped (see _folder_state), so an
+    interrupted job resumes; temporary folders killed runs left beside the planned folders are removed first.
+    Only this process appends to manifest.jsonl and writes failures.jsonl, so lines never mix. failures.jsonl
+    describes the last run that finished: written as failures.jsonl.partial while the run goes and renamed at
+    its end; an interrupted run leaves the previous one in place (its videos are retried anyway).
     """
     if num_frames < 1:
         raise ValueError(f'num_frames must be at least 1, got {num_frames}')
@@ -604,59 +768,143 @@ def extract_all(
     started = time.perf_counter()
     output_dir = Path(output_dir)
     videos = find_videos(video_dir) if videos is None else list(videos)
+    targets, duplicates = _plan(videos, video_dir, output_dir)
     settings = {'num_frames': num_frames, 'max_pixels': max_pixels, 'quality': quality, 'backend': backend}
-    targets = {}
-    for video in videos:
-        out_dir = frames_dir_for(video, video_dir, output_dir)
-        if out_dir in targets:
-            raise ValueError(
-                f'{targets[out_dir]} and {video} would share the frame folder {out_dir}; '
-                f'rename one or give --video_dir so folders keep the sub-folders'
-            )
-        targets[out_dir] = video
     output_dir.mkdir(parents=True, exist_ok=True)
-    done = read_manifest(output_dir, repair=True)  # repaired, so the appends below start a fresh line
-    if overwrite:
-        done = {}
-    summary = ExtractSummary()
-    todo = []
+    _remove_temp_dirs(list(targets))
+    manifest_records = read_manifest(output_dir, repair=True)  # repaired, so the appends below start a fresh line
+    summary = ExtractSummary(duplicates=duplicates)
+    todo, restore = {}, []  # todo: {video as str: (video, frame folder, why it is made)}
     for out_dir, video in targets.items():
-        if _is_complete(done.get(out_dir.relative_to(output_dir).as_posix()), settings):
+        why, record = _folder_state(out_dir, video, settings)
+        if why is None and not overwrite:
             summary.skipped += 1
+            folder = out_dir.relative_to(output_dir).as_posix()
+            line = replace(record, video=str(Path(video)), frames_dir=folder)
+            known = manifest_records.get(folder)
+            if known is None or replace(known, frames_dir=folder) != line:  # killed before appending it
+                restore.append(line)
         else:
-            todo.append((video, out_dir))
+            todo[str(video)] = (video, out_dir, why)
     workers = max(1, min(workers or default_workers(), len(todo)))
     kwargs = {**settings, 'threads': decoder_threads(workers)}
-    jobs = [(video, out_dir, kwargs) for video, out_dir in todo]
-    with open(output_dir / MANIFEST_NAME, 'a') as manifest, open(output_dir / FAILURES_NAME, 'w') as failures:
-        bar = tqdm(total=len(jobs), unit='video', desc='extract frames', disable=not progress)
-        for video, record, error in _run_jobs(jobs, workers):
-            if record is None:
-                summary.failed += 1
-                summary.failures.append({'video': str(video), 'reason': error})
-                failures.write(json.dumps(summary.failures[-1]) + '\n')
-                failures.flush()
-            else:
-                summary.done += 1
-                summary.frames += record.num_frames
-                line = asdict(replace(record, frames_dir=Path(record.frames_dir).relative_to(output_dir).as_posix()))
-                manifest.write(json.dumps(line) + '\n')
-                manifest.flush()
-            bar.update()
-            bar.set_postfix(failed=summary.failed)
-        bar.close()
+    jobs = [(video, out_dir, kwargs) for video, out_dir, _ in todo.values()]
+    failures_partial = output_dir / FAILURES_PARTIAL_NAME
+    try:
+        with (
+            open(output_dir / MANIFEST_NAME, 'a') as manifest,
+            open(failures_partial, 'w') as failures,
+            tqdm(total=len(jobs), unit='video', desc='extract frames', disable=not progress) as bar,
+            closing(_run_jobs(jobs, workers, _extract_job)) as results,
+        ):
+            for line in restore:
+                manifest.write(json.dumps(asdict(line)) + '\n')
+            summary.manifest_restored = len(restore)
+            for video, record, error in results:
+                if record is None:
+                    summary.failed += 1
+                    summary.failures.append({'video': str(video), 'reason': error})
+                    failures.write(json.dumps(summary.failures[-1]) + '\n')
+                    failures.flush()
+                else:
+                    summary.done += 1
+                    summary.frames += record.num_frames
+                    why = todo[str(video)][2]
+                    if why not in (NEW, None):  # None: complete, made again for --overwrite
+                        summary.redone[why] += 1
+                    folder = Path(record.frames_dir).relative_to(output_dir).as_posix()
+                    manifest.write(json.dumps(asdict(replace(record, frames_dir=folder))) + '\n')
+                    manifest.flush()
+                bar.update()
+                bar.set_postfix(failed=summary.failed)
+        os.replace(failures_partial, output_dir / FAILURES_NAME)
+    except BaseException:
+        failures_partial.unlink(missing_ok=True)
+        raise
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _run_jobs(jobs: list, workers: int) -> Iterator[tuple]:
+def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple]) -> Iterator[tuple]:
+    """job(j) = (video, record, error) for each of `jobs`, in the order they finish, in `workers` processes.
+
+    ProcessPoolExecutor rather than multiprocessing.Pool, which waits forever for the task of a worker that
+    died. A death (killed for memory, a crashed decoder) breaks the pool: the videos in progress are reported
+    failed with how the worker ended (which of them caused it cannot be told) and a new pool takes the rest.
+    At most `workers` jobs are handed out at a time, so a death fails no video that had not started. `job` is
+    a parameter (extract_all passes _extract_job) so a test can run a job that dies. One worker runs the jobs
+    in this process.
+    """
     if workers == 1:
-        yield from map(_extract_job, jobs)
+        yield from map(job, jobs)
         return
     # forkserver/spawn: workers start clean, whatever threads or libraries the caller has loaded
     method = 'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn'
-    with multiprocessing.get_context(method).Pool(workers) as pool:
-        yield from pool.imap_unordered(_extract_job, jobs)
+    pending = deque(jobs)
+    while pending:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_ignore_sigint)
+        # The executor's processes (private: Python 3.11 has no public access), to tell how a dead one ended and
+        # to stop them all on Ctrl-C instead of waiting for their videos.
+        processes, running, lost, broken = {}, {}, [], False
+        try:
+            while running or (pending and not broken):
+                while pending and not broken and len(running) < workers:
+                    try:
+                        future = pool.submit(job, pending[0])
+                    except BrokenProcessPool:  # a worker died between two submissions
+                        broken = True
+                    else:
+                        running[future] = pending.popleft()
+                    processes.update(pool._processes or {})
+                if not running:  # the pool broke before taking a job: a new one takes them all
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = running.pop(future)
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        lost.append(item)
+                        broken = True
+                    else:
+                        yield future.result()
+        except BaseException:  # Ctrl-C, or the caller stopped reading: stop the workers now
+            for process in processes.values():
+                process.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        cause = _death_cause(processes.values())
+        others = (
+            f' or one of the {len(lost) - 1} other(s) in progress (which one cannot be told)' if len(lost) > 1 else ''
+        )
+        for video, *_ in lost:
+            yield video, None, f'WorkerDied: {cause} while extracting this video{others}'
+
+
+def _ignore_sigint() -> None:
+    """Pool worker set-up: Ctrl-C is for the parent, which stops the workers (each would print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _death_cause(processes) -> str:
+    """'worker process died (killed by SIGKILL)' or '... (exit code 3)', from the exit codes of a broken pool."""
+    codes = {p.exitcode for p in processes if p.exitcode not in (None, 0)}
+    # once one worker died the pool stops the others with SIGTERM: those are not the cause, unless all are
+    codes = (codes - {-signal.SIGTERM}) or codes
+    if not codes:
+        return 'worker process died'
+    return f'worker process died ({", ".join(_exit_status(code) for code in sorted(codes))})'
+
+
+def _exit_status(code: int) -> str:
+    """A process exit code in words, with the usual reason for the signals decoding workers die of."""
+    if code > 0:
+        return f'exit code {code}'
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f'signal {-code}'
+    hint = {'SIGKILL': ': out of memory?', 'SIGSEGV': ': decoder crash?'}.get(name, '')
+    return f'killed by {name}{hint}'
 
 
 # ---------------------------------------------------------------- command line
@@ -675,7 +923,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='text file with one video path a line (relative to --video_dir if '
         'given, else to the list file); folders are named by file stem without --video_dir',
     )
-    parser.add_argument('--output_dir', required=True, help='where frame folders, manifest.jsonl and failures.jsonl go')
+    parser.add_argument(
+        '--output_dir',
+        required=True,
+        help='where frame folders, manifest.jsonl and failures.jsonl (the failures of the last finished run) go',
+    )
     parser.add_argument('--num_frames', type=int, default=32, help='frames per video, spread evenly (default 32)')
     parser.add_argument('--workers', type=int, default=None, help='worker processes (default: one per core)')
     parser.add_argument(
@@ -689,7 +941,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         '--backend',
         choices=BACKENDS,
         default='pyav',
-        help='decoder: pyav (default) or decord (for comparison only: it returns wrong frames on mp4 edit lists)',
+        help='decoder: pyav (default) or decord (for comparison only: it returns wrong frames on mp4 edit lists '
+        'and on HEVC open-GOP files)',
     )
     parser.add_argument('--overwrite', action='store_true', help='re-extract videos that are already complete')
     parser.add_argument('--no_progress', action='store_true', help='no progress bar (for logs)')
@@ -717,6 +970,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f'extract_frames.py: error: {e}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print('extract_frames.py: interrupted; run the same command again to resume', file=sys.stderr)
+        return 130
     print(summary)
     if summary.failed:
         print(f'{summary.failed} video(s) failed, reasons in {Path(args.output_dir) / FAILURES_NAME}', file=sys.stderr)

@@ -7,22 +7,32 @@ hand, never from the code under test.
 """
 
 import json
+import os
 import shutil
+import signal
+import threading
+import time
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 from av.video.frame import PictureType
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 from video_utils import decode_all, encode_video, read_frame_number, truncate
 
+import extract_frames
 from extract_frames import (
     FAILURES_NAME,
     MANIFEST_NAME,
+    RECORD_NAME,
     VideoDecodeError,
+    _extract_job,
     extract_all,
     extract_video,
+    find_videos,
     frames_dir_for,
     main,
     read_manifest,
@@ -78,6 +88,29 @@ def test_target_size_keeps_aspect_under_budget():
     assert target_size(320, 240, 4800) == (80, 60)  # scale exactly 1/4
     # sqrt(262144 / (1920 * 1440)) = 0.30792: 591.2 x 443.4, floored
     assert target_size(1920, 1440, 262144) == (591, 443)
+    # sqrt(100 / 10000) = 0.1: 1000 x 0.1, but a side cannot go below one pixel, so the long side gives way
+    assert target_size(10000, 1, 100) == (100, 1)
+    assert target_size(3, 1000, 100) == (1, 100)
+
+
+@given(
+    st.integers(1, 20000),
+    st.integers(1, 20000),
+    st.integers(1, 10**8),
+)
+def test_target_size_never_exceeds_the_budget(width, height, max_pixels):
+    new_width, new_height = target_size(width, height, max_pixels)
+    if width * height <= max_pixels:
+        assert (new_width, new_height) == (width, height)
+        return
+    assert 1 <= new_width <= width and 1 <= new_height <= height
+    assert new_width * new_height <= max_pixels
+    # as close under the budget as whole pixels allow: one more pixel on each side would not fit
+    assert (new_width + 1) * (new_height + 1) > max_pixels
+    scale = (max_pixels / (width * height)) ** 0.5
+    if new_width > 1 and new_height > 1:  # aspect kept: each side is its scaled length, floored
+        assert new_width == pytest.approx(width * scale, abs=1.0001)
+        assert new_height == pytest.approx(height * scale, abs=1.0001)
 
 
 def test_frames_dir_for_keeps_dataset_folders(tmp_path):
@@ -278,8 +311,14 @@ def test_cli_manifest_failures_and_resume(video_tree, tmp_path, capsys):
     assert (scene['width'], scene['height']) == (160, 120)
     assert lines['arkitscenes/41069025']['width'] == 176
     folder = out / 'scannet' / 'scene0011_00'
-    assert sorted(p.name for p in folder.iterdir()) == [f'frame_{i:04d}.jpg' for i in range(8)]
+    assert sorted(p.name for p in folder.iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(8)]
+    # the folder's record, written before it was renamed into place, is the manifest line plus the source's identity
+    record = json.loads((folder / RECORD_NAME).read_text())
+    source = (video_tree / 'scannet' / 'scene0011_00.mp4').stat()
+    assert (record['source_size'], record['source_mtime_ns']) == (source.st_size, source.st_mtime_ns)
+    assert {**record, 'frames_dir': 'scannet/scene0011_00'} == scene
     assert not list(out.rglob('.*partial'))
+    assert sorted(p.name for p in out.iterdir()) == ['arkitscenes', FAILURES_NAME, MANIFEST_NAME, 'scannet']
 
     records = read_manifest(out)
     assert Path(records['scannet/scene0011_00'].frames_dir) == frames_dir_for(
@@ -307,18 +346,20 @@ def test_resume_after_interruption(video_tree, tmp_path):
 
     second = extract_all(out, video_dir=video_tree, num_frames=4, workers=1, progress=False)
     assert (second.done, second.skipped, second.failed) == (1, 1, 1)
-    assert sorted(p.name for p in unfinished.iterdir()) == [f'frame_{i:04d}.jpg' for i in range(4)]
+    assert sorted(p.name for p in unfinished.iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(4)]
     assert not (unfinished.parent / f'.{unfinished.name}.partial').exists()
     assert len(read_manifest(out)) == 2
 
     # other settings are not "complete": the folders are made again, and the newest manifest line wins
     third = extract_all(out, video_dir=video_tree, num_frames=6, workers=1, progress=False)
     assert (third.done, third.skipped) == (2, 0)
+    assert third.redone == {'settings changed': 2}
+    assert str(third).endswith('; 2 redone (settings changed)')
     assert {r.num_frames for r in read_manifest(out).values()} == {6}
-    assert len(list(unfinished.iterdir())) == 6
+    assert len(list(unfinished.glob('frame_*.jpg'))) == 6
 
     fourth = extract_all(out, video_dir=video_tree, num_frames=6, workers=1, progress=False, overwrite=True)
-    assert (fourth.done, fourth.skipped) == (2, 0)
+    assert (fourth.done, fourth.skipped, fourth.redone) == (2, 0, {})
 
     # a complete last line that lost only its newline is kept (nothing re-extracted) and mended before appending
     manifest = out / MANIFEST_NAME
@@ -379,3 +420,227 @@ def test_bench_quick_run(capsys):
     # 120 frames, the first 5 hidden by the edit list: linspace(0, 114, 4) = 0, 38, 76, 114 -> frames 5, 43, 81, 119
     assert 'ours shows frames [5, 43, 81, 119]' in out
     assert 'target ours >= 1.2x decord' in out
+
+
+# ---------------------------------------------------------------- resume trusts only what a folder's record proves
+
+
+def test_resume_restores_manifest_lines_from_the_folder_records(video_tree, tmp_path):
+    out = tmp_path / 'frames'
+    first = extract_all(out, video_dir=video_tree, num_frames=4, workers=1, progress=False)
+    assert (first.done, first.failed) == (2, 1)
+    lines_of_4 = (out / MANIFEST_NAME).read_text()
+    frame = out / 'scannet' / 'scene0011_00' / 'frame_0000.jpg'
+    inode = frame.stat().st_ino
+
+    # killed after the folders were renamed into place, before the manifest lines were appended
+    (out / MANIFEST_NAME).write_text('')
+    second = extract_all(out, video_dir=video_tree, num_frames=4, workers=1, progress=False)
+    assert (second.done, second.skipped, second.manifest_restored) == (0, 2, 2)
+    assert frame.stat().st_ino == inode  # not decoded again
+    assert (out / MANIFEST_NAME).read_text() == lines_of_4
+    assert str(second).endswith('; 2 manifest lines restored')
+
+    # the manifest still ends with lines of an older extraction: the frames in the folders win
+    third = extract_all(out, video_dir=video_tree, num_frames=6, workers=1, progress=False)
+    assert third.done == 2
+    (out / MANIFEST_NAME).write_text(lines_of_4)
+    fourth = extract_all(out, video_dir=video_tree, num_frames=6, workers=1, progress=False)
+    assert (fourth.done, fourth.skipped, fourth.manifest_restored) == (0, 2, 2)
+    records = read_manifest(out)
+    assert [records[k].indices for k in sorted(records)] == [linspace_rule(25, 6), linspace_rule(40, 6)]
+
+
+def test_resume_redoes_a_folder_whose_source_or_files_changed(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=40, gop=10)
+    encode_video(videos / 'b.mp4', num_frames=30, gop=10)
+    encode_video(videos / 'c.mp4', num_frames=30, gop=10)
+    run = lambda: extract_all(out, video_dir=videos, num_frames=4, workers=1, progress=False)  # noqa: E731
+    assert run().done == 3
+
+    encode_video(videos / 'a.mp4', num_frames=50, gop=10)  # re-encoded at the same path
+    (videos / 'b.mp4').rename(videos / 'b.mkv')  # another file for the same folder (same bytes, other name)
+    (out / 'c' / 'frame_0002.jpg').write_bytes(b'')  # a frame file cut to nothing
+    again = run()
+    assert (again.done, again.skipped, again.failed) == (3, 0, 0)
+    assert again.redone == {'source changed': 2, 'incomplete': 1}
+    records = read_manifest(out)
+    assert records['a'].total_frames == 50 and records['a'].indices == linspace_rule(50, 4)
+    assert records['b'].video == str(videos / 'b.mkv')
+    assert (out / 'c' / 'frame_0002.jpg').stat().st_size > 0
+
+    (out / 'c' / 'frame_0009.jpg').write_bytes(b'stray')  # not a frame this extraction wrote
+    os.utime(videos / 'a.mp4', ns=(0, 0))  # same bytes, other mtime: treated as another file
+    last = run()
+    assert last.redone == {'source changed': 1, 'incomplete': 1} and last.skipped == 1
+    assert sorted(p.name for p in (out / 'c').iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(4)]
+
+
+def test_stale_temporary_folders_of_planned_videos_are_removed(video_tree, tmp_path):
+    out = tmp_path / 'frames'
+    stale = [out / 'scannet' / '.scene0011_00.partial', out / 'arkitscenes' / '.41069025.old']
+    unrelated = out / 'scannet' / '.notes.partial'  # no video of this run is called notes: not ours to remove
+    for folder in [*stale, unrelated]:
+        folder.mkdir(parents=True)
+        (folder / 'frame_0000.jpg').write_bytes(b'half')
+    extract_all(out, video_dir=video_tree, num_frames=2, workers=1, progress=False)
+    assert not any(folder.exists() for folder in stale)
+    assert (unrelated / 'frame_0000.jpg').read_bytes() == b'half'
+
+
+def test_failures_file_describes_the_last_finished_run(video_tree, tmp_path, monkeypatch, capsys):
+    out = tmp_path / 'frames'
+    argv = [
+        '--video_dir',
+        str(video_tree),
+        '--output_dir',
+        str(out),
+        '--num_frames',
+        '2',
+        '--workers',
+        '1',
+        '--no_progress',
+    ]
+    assert main(argv) == 1
+    broken = video_tree / 'scannet' / 'scene0999_00.mp4'
+    assert [json.loads(line)['video'] for line in (out / FAILURES_NAME).read_text().splitlines()] == [str(broken)]
+
+    # a video that failed before and works now leaves failures.jsonl; its manifest line is the record
+    encode_video(broken, num_frames=20, gop=10)
+    assert main(argv) == 0
+    assert (out / FAILURES_NAME).read_text() == ''
+    assert 'scannet/scene0999_00' in read_manifest(out)
+
+    # an interrupted run (Ctrl-C) keeps the last finished run's file, and says in one line how to go on
+    (out / FAILURES_NAME).write_text('{"video": "x.mp4", "reason": "from the last finished run"}\n')
+    shutil.rmtree(out / 'arkitscenes')
+
+    def interrupted(job):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(extract_frames, '_extract_job', interrupted)
+    capsys.readouterr()
+    assert main(argv) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err == ['extract_frames.py: interrupted; run the same command again to resume']
+    assert json.loads((out / FAILURES_NAME).read_text())['reason'] == 'from the last finished run'
+    assert sorted(p.name for p in out.iterdir()) == [FAILURES_NAME, MANIFEST_NAME, 'scannet']
+
+
+# ---------------------------------------------------------------- worker processes that die or are interrupted
+
+
+def extract_or_die(job: tuple) -> tuple:
+    """_extract_job, except that the worker process dies on two videos, as an OOM kill or a decoder crash would."""
+    name = Path(job[0]).stem
+    if name == 'exits':
+        os._exit(3)
+    if name == 'killed':
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _extract_job(job)
+
+
+@pytest.mark.parametrize('dying, cause', [('exits', 'exit code 3'), ('killed', 'killed by SIGKILL: out of memory?')])
+def test_a_dead_worker_fails_the_videos_in_progress_and_the_run_goes_on(dying, cause, tmp_path, monkeypatch):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    names = ['v0', dying, 'v1', 'v2', 'v3']
+    paths = [encode_video(videos / f'{name}.mp4', num_frames=30, gop=10).path for name in names]
+    # the pool pickles the job function by name, so its forkserver workers run this module's extract_or_die
+    monkeypatch.setattr(extract_frames, '_extract_job', extract_or_die)
+    summary = extract_all(out, paths, video_dir=videos, num_frames=3, workers=2, progress=False)
+
+    assert summary.done + summary.failed == len(names)  # each video reported once: nothing hangs or goes missing
+    reasons = {Path(f['video']).stem: f['reason'] for f in summary.failures}
+    assert reasons[dying].startswith(f'WorkerDied: worker process died ({cause}) while extracting this video')
+    # two workers: the death fails at most the one other video in progress with it, for the same reason
+    assert len(reasons) <= 2 and set(reasons.values()) == {reasons[dying]}
+    assert sorted(read_manifest(out)) == sorted(set(names) - set(reasons))
+    assert [json.loads(line) for line in (out / FAILURES_NAME).read_text().splitlines()] == summary.failures
+
+    # the next run (workers healthy again) extracts exactly the videos that failed
+    monkeypatch.setattr(extract_frames, '_extract_job', _extract_job)
+    again = extract_all(out, paths, video_dir=videos, num_frames=3, workers=2, progress=False)
+    assert (again.done, again.skipped, again.failed) == (len(reasons), len(names) - len(reasons), 0)
+
+
+def wait_for_ctrl_c(job: tuple) -> tuple:
+    """A job that says it has started, then takes far longer than the test (a long video being decoded)."""
+    (Path(job[1]).parent / f'{Path(job[1]).name}.started').touch()
+    time.sleep(300)
+    return _extract_job(job)
+
+
+def test_ctrl_c_stops_the_workers_and_exits_130_with_one_line(tmp_path, monkeypatch, capfd):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    for name in 'ab':
+        encode_video(videos / f'{name}.mp4', num_frames=10, gop=10)
+    monkeypatch.setattr(extract_frames, '_extract_job', wait_for_ctrl_c)
+
+    def press_ctrl_c():
+        while len(list(out.glob('*.started'))) < 2:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    started = time.perf_counter()
+    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--workers', '2', '--no_progress']
+    assert main(argv) == 130
+    assert time.perf_counter() - started < 60  # the workers were stopped, not waited for
+    captured = capfd.readouterr()  # workers write to the same stderr: no traceback from them either
+    assert captured.err.splitlines() == ['extract_frames.py: interrupted; run the same command again to resume']
+    assert sorted(p.name for p in out.iterdir()) == ['a.started', 'b.started', MANIFEST_NAME]
+
+
+# ---------------------------------------------------------------- which videos, and which folders
+
+
+def test_find_videos_follows_folder_links_but_not_cycles(tmp_path):
+    elsewhere, root = tmp_path / 'disk2' / 'arkitscenes', tmp_path / 'videos'
+    elsewhere.mkdir(parents=True)
+    (root / 'scannet').mkdir(parents=True)
+    for path in elsewhere / '41069025.mov', root / 'scannet' / 'scene0011_00.mp4', root / 'scannet' / 'notes.txt':
+        path.write_bytes(b'x')
+    (root / 'arkitscenes').symlink_to(elsewhere)  # a dataset folder assembled from a link
+    (root / 'scannet' / 'loop').symlink_to(root)  # a link back up: searched once
+    (root / 'scannet' / 'gone.mkv').symlink_to(tmp_path / 'missing.mkv')  # broken: kept, so it fails visibly
+    assert find_videos(root) == [
+        root / 'arkitscenes' / '41069025.mov',
+        root / 'scannet' / 'gone.mkv',
+        root / 'scannet' / 'scene0011_00.mp4',
+    ]
+
+
+def test_frame_folders_that_clash_are_refused_before_anything_is_written(tmp_path, capsys):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    (videos / 'scannet').mkdir(parents=True)
+    for name in 'scannet.mp4', 'scannet/scene1.mp4', 'manifest.jsonl.mp4', 'a.mp4', 'a.mkv':
+        (videos / name).write_bytes(b'x')
+    assert main(['--video_dir', str(videos), '--output_dir', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('extract_frames.py: error: 3 clash(es) between frame folders')
+    assert f'{videos}/a.mkv and {videos}/a.mp4 differ only in extension, so both would write {out}/a' in err
+    assert f"{out}/manifest.jsonl, which is the run's own manifest.jsonl" in err
+    assert f'{videos}/scannet/scene1.mp4 would write its frames inside the frame folder of {videos}/scannet.mp4' in err
+    assert not out.exists()
+
+    # without --video_dir folders are named by file stem: the same name in two folders needs --video_dir
+    listing = tmp_path / 'list.txt'
+    listing.write_text('videos/a.mp4\nvideos/scannet/a.mp4\n')
+    (videos / 'scannet' / 'a.mp4').write_bytes(b'x')
+    assert main(['--video_list', str(listing), '--output_dir', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f'{videos}/a.mp4 and {videos}/scannet/a.mp4 would both write {out}/a: give --video_dir' in err
+
+
+def test_duplicate_list_entries_are_extracted_once(video_tree, tmp_path):
+    listing = tmp_path / 'videos.txt'
+    listing.write_text('scannet/scene0011_00.mp4\nscannet/../scannet/scene0011_00.mp4\nscannet/scene0011_00.mp4\n')
+    out = tmp_path / 'frames'
+    summary = extract_all(out, find_videos(video_tree, listing), video_dir=video_tree, num_frames=2, progress=False)
+    assert (summary.done, summary.duplicates) == (1, 2)
+    assert str(summary).endswith('; 2 duplicate entries extracted once')
+    assert len(manifest_lines(out)) == 1
