@@ -9,6 +9,7 @@
 #   MODE=local bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # no vLLM, no GPU
 #   DRY_RUN=1 bash run_vsi_grpo.sh              # print the commands and environment; run nothing
 #   bash run_vsi_grpo.sh --learning_rate 5e-6   # extra flags go to swift and win over the YAML
+#   bash run_vsi_grpo.sh --help                 # this text
 #
 # Environment, with defaults:
 #   MODE=colocate         colocate | server | local (local: one process, transformers generation, CPU is fine)
@@ -18,15 +19,36 @@
 #   ROLLOUT_GPUS          server mode: GPU ids for swift rollout [the last 2 visible]
 #   NPROC_PER_NODE        training processes per node [the number of TRAIN_GPUS]
 #   NNODES NODE_RANK MASTER_ADDR MASTER_PORT   multi-node (torchrun's variables); run the script on every
-#                         node; in server mode only node 0 starts the rollout server (only rank 0 talks to it)
+#                         node with the same variables. Server mode: only node 0 starts the rollout server and
+#                         holds back ROLLOUT_GPUS (only rank 0 talks to it); the other nodes train on all their GPUs
+#                         (torchrun ranks nodes with different process counts). The batch check counts the job's
+#                         processes assuming every node sees the GPUs this one sees.
 #   ROLLOUT_HOST=127.0.0.1 ROLLOUT_PORT=8000 ROLLOUT_TIMEOUT=1200 (seconds to become ready); set the server's
 #                         address here, not with --vllm_server_host/port, so the health check looks there too
-#   ROLLOUT_LOG           the rollout server's output [OUTPUT_DIR or output/, rollout.log]
+#   ROLLOUT_LOG           the rollout server's output [rollout.log in the run's output_dir: OUTPUT_DIR, a
+#                         --output_dir flag or the YAML's]
 #   PYTHON=python SWIFT=swift   DRY_RUN=0
+# GPU layout variables belong here, not in the YAML's ENV block (train_vsi_grpo.py rejects them there).
 # Relative paths (the YAML's included) are taken from the current directory: run from the bundle folder.
 set -euo pipefail
 
 BUNDLE_DIR=$(dirname "${BASH_SOURCE[0]}")
+
+# The header comment above, then where swift's own flags are listed.
+usage() {
+    awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
+    echo
+    echo "Every other argument is a swift flag: \`swift rlhf --help\` lists them (\`swift rollout --help\` for the"
+    echo "rollout server, \`python train_vsi_grpo.py --help\` for MODE=local)."
+}
+
+for arg in "$@"; do
+    if [[ $arg == -h || $arg == --help ]]; then
+        usage
+        exit 0
+    fi
+done
+
 MODE=${MODE:-colocate}
 CONFIG=${CONFIG:-$BUNDLE_DIR/vsi_grpo_config.yaml}
 PYTHON=${PYTHON:-python}
@@ -35,7 +57,6 @@ DRY_RUN=${DRY_RUN:-0}
 ROLLOUT_HOST=${ROLLOUT_HOST:-127.0.0.1}
 ROLLOUT_PORT=${ROLLOUT_PORT:-8000}
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-1200}  # loading 8B weights, vLLM profiling and CUDA graphs take minutes
-ROLLOUT_LOG=${ROLLOUT_LOG:-${OUTPUT_DIR:-output}/rollout.log}
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 ROLLOUT_PID=
@@ -67,41 +88,47 @@ resolve() {
     "$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --mode "$MODE" "$@" "${SWIFT_ARGS[@]}"
 }
 
-# GPU ids this process may use: CUDA_VISIBLE_DEVICES when the scheduler set it, else what nvidia-smi lists.
-visible_gpus() {
-    if [[ -n ${CUDA_VISIBLE_DEVICES:-} ]]; then
-        tr ',' ' ' <<<"$CUDA_VISIBLE_DEVICES"
-    elif command -v nvidia-smi >/dev/null; then
-        nvidia-smi --list-gpus | awk '/^GPU [0-9]+:/ {sub(":", "", $2); printf "%s ", $2}'
+# Training GPU ids on node 0 ($1 = 0) or on any other node ($1 = 1): TRAIN_GPUS when set, else every visible GPU
+# but, on node 0 in server mode, ROLLOUT_GPUS (the rollout server runs there only).
+train_gpus_on() {
+    local gpu rest=()
+    if [[ -n ${TRAIN_GPUS:-} ]]; then
+        echo "$TRAIN_GPUS"
+        return
     fi
+    for gpu in "${VISIBLE[@]}"; do
+        [[ $MODE == server && $1 == 0 && ,$ROLLOUT_GPUS, == *,$gpu,* ]] || rest+=("$gpu")
+    done
+    (IFS=,; echo "${rest[*]}")
 }
 
-# Fills TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE and checks they fit the visible GPUs.
+# Fills TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE / TRAIN_WORLD_SIZE and checks they fit the visible GPUs.
 plan_gpus() {
-    local visible gpu n_visible
-    read -r -a visible <<<"$(visible_gpus)"
-    n_visible=${#visible[@]}
-    ((n_visible > 0)) || fail "no GPU visible (nvidia-smi lists none); MODE=local trains without vLLM or GPUs"
+    local gpu n_visible gpus_text
+    gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus) || fail "counting GPUs failed"
+    VISIBLE=()
+    [[ -z $gpus_text ]] || mapfile -t VISIBLE <<<"$gpus_text"
+    n_visible=${#VISIBLE[@]}
+    ((n_visible > 0)) || fail "no GPU visible (CUDA_VISIBLE_DEVICES empty, or nvidia-smi lists none);" \
+        "MODE=local trains without vLLM or GPUs"
+    local -a train on_node0 on_others rollout=()
     if [[ $MODE == server ]]; then
-        ((n_visible >= 2)) || fail "server mode needs 2+ GPUs (training + rollout), $n_visible visible"
-        ROLLOUT_GPUS=${ROLLOUT_GPUS:-$(IFS=,; echo "${visible[*]: -2}")}
-        if [[ -z ${TRAIN_GPUS:-} ]]; then
-            local -a rest=()
-            for gpu in "${visible[@]}"; do
-                [[ ,$ROLLOUT_GPUS, == *,$gpu,* ]] || rest+=("$gpu")
-            done
-            TRAIN_GPUS=$(IFS=,; echo "${rest[*]}")
+        ROLLOUT_GPUS=${ROLLOUT_GPUS:-$(IFS=,; echo "${VISIBLE[*]: -2}")}
+        if ((NODE_RANK == 0)); then
+            ((n_visible >= 2)) || fail "server mode needs 2+ GPUs (training + rollout), $n_visible visible"
+            IFS=, read -r -a rollout <<<"$ROLLOUT_GPUS"
         fi
     fi
-    TRAIN_GPUS=${TRAIN_GPUS:-$(IFS=,; echo "${visible[*]}")}
-    local -a train rollout=()
-    IFS=, read -r -a train <<<"$TRAIN_GPUS"
-    [[ $MODE == server ]] && IFS=, read -r -a rollout <<<"$ROLLOUT_GPUS"
+    IFS=, read -r -a on_node0 <<<"$(train_gpus_on 0)"
+    IFS=, read -r -a on_others <<<"$(train_gpus_on 1)"
+    TRAIN_WORLD_SIZE=$((${#on_node0[@]} + (NNODES - 1) * ${#on_others[@]}))
+    if ((NODE_RANK == 0)); then train=("${on_node0[@]}"); else train=("${on_others[@]}"); fi
+    TRAIN_GPUS=$(IFS=,; echo "${train[*]}")
     ((${#train[@]} > 0)) || fail "TRAIN_GPUS is empty"
     ((${#train[@]} + ${#rollout[@]} <= n_visible)) ||
         fail "TRAIN_GPUS (${#train[@]}) + ROLLOUT_GPUS (${#rollout[@]}) need more GPUs than the $n_visible visible"
     for gpu in "${train[@]}" "${rollout[@]}"; do
-        [[ " ${visible[*]} " == *" $gpu "* ]] || fail "GPU $gpu is not visible (visible: ${visible[*]})"
+        [[ " ${VISIBLE[*]} " == *" $gpu "* ]] || fail "GPU $gpu is not visible (visible: ${VISIBLE[*]})"
     done
     for gpu in "${rollout[@]}"; do
         [[ ,$TRAIN_GPUS, != *,$gpu,* ]] || fail "GPU $gpu is in both TRAIN_GPUS and ROLLOUT_GPUS"
@@ -121,13 +148,13 @@ preflight() {
     ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"
     local vllm_gpus=()
     if [[ $MODE == local ]]; then
-        NPROC_PER_NODE=1
+        NPROC_PER_NODE=1 TRAIN_WORLD_SIZE=1
     else
         command -v "$SWIFT" >/dev/null || fail "SWIFT=$SWIFT not found; pip install -r requirements.txt"
         plan_gpus
         if [[ $MODE == colocate ]]; then
             vllm_gpus=(--vllm_gpus "$NPROC_PER_NODE")  # each rank hosts an engine; TP groups stay within a node
-        else
+        elif ((NODE_RANK == 0)); then
             vllm_gpus=(--vllm_gpus "$N_ROLLOUT_GPUS")
         fi
     fi
@@ -137,9 +164,8 @@ preflight() {
         "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' "$ROLLOUT_PORT" 2>/dev/null ||
             fail "ROLLOUT_PORT=$ROLLOUT_PORT is in use (an old swift rollout?); stop it or pick another port"
     fi
-    local problems world_size=$((NPROC_PER_NODE * NNODES))
-    [[ $MODE == local ]] && world_size=1
-    if ! problems=$(resolve --preflight --world_size "$world_size" "${vllm_gpus[@]}"); then
+    local problems
+    if ! problems=$(resolve --preflight --world_size "$TRAIN_WORLD_SIZE" "${vllm_gpus[@]}"); then
         [[ -n $problems ]] || fail "reading $CONFIG failed (see above)"
         while IFS= read -r line; do log "$line"; done <<<"$problems"
         exit 1
@@ -150,6 +176,7 @@ start_rollout() {
     local args_text
     args_text=$(resolve --print rollout_args --vllm_gpus "$N_ROLLOUT_GPUS")
     mapfile -t ROLLOUT_ARGS <<<"$args_text"
+    ROLLOUT_LOG=${ROLLOUT_LOG:-$(resolve --print output_dir)/rollout.log}
     # setsid: the server gets its own process group, so stop_rollout can end vLLM's worker processes too.
     local command=(env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}"
         setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}")

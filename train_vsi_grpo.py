@@ -8,9 +8,14 @@ Usage::
 
     python train_vsi_grpo.py --dry_run                          # the resolved swift arguments as JSON
     torchrun --nproc_per_node 8 train_vsi_grpo.py               # 8 GPUs, vLLM colocated (the YAML as is)
-    python train_vsi_grpo.py --mode server --vllm_server_host 10.0.0.5   # a `swift rollout` must be serving
+    CUDA_VISIBLE_DEVICES=0,1,2,3,4,5 torchrun --nproc_per_node 6 train_vsi_grpo.py --mode server \\
+        --vllm_server_host 10.0.0.5                             # a `swift rollout` must be serving
     python train_vsi_grpo.py --mode local --model demo_out/tiny_qwen3_vl --torch_dtype float32 --fp16 false \\
         --max_steps 2                                           # no vLLM: generation in the training process
+
+With vLLM, start one process per training GPU (torchrun, as `swift rlhf` does when NPROC_PER_NODE is set): one
+process that sees several GPUs makes swift spread the model over them (`device_map`), which swift refuses for GRPO
+with vLLM. This script says so before it imports swift.
 
 Modes:
     colocate  the YAML as written: every training GPU also hosts a vLLM engine.
@@ -20,8 +25,8 @@ Modes:
               flag that unsets the YAML's `vllm_mode`, so this mode is why the launchers exist besides
               `swift rlhf vsi_grpo_config.yaml`.
 
-`run_vsi_grpo.sh` calls this script for its preflight (`--preflight`) and for the environment and the
-`swift rollout` arguments it needs (`--print env|rollout_args`), so the YAML is read in one place only.
+`run_vsi_grpo.sh` calls this script for its preflight (`--preflight`) and for what else it needs to know
+(`--print env|rollout_args|output_dir|visible_gpus`), so the YAML is read, and GPUs are counted, in one place only.
 Nothing here imports swift until training starts: every other path answers in a fraction of a second.
 """
 
@@ -30,6 +35,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -58,12 +66,15 @@ MODE_SETTINGS: dict[str, dict[str, Any]] = {
 # vLLM, and one process has nothing for DeepSpeed to shard (CPU installs usually lack it, too).
 LOCAL_DROPPED_KEYS = ('vllm_mode', 'deepspeed')
 
-# Training keys that `swift rollout` needs to serve the same model the same way. The memory utilisation is
-# left out on purpose: the YAML's value shares a GPU with training; a rollout GPU is vLLM's alone (0.9).
+# Training keys that `swift rollout` needs to serve the same model the same way (the hub keys: with `--use_hf true`
+# the trainer and the server must download the model from the same hub). The memory utilisation is left out on
+# purpose: the YAML's value shares a GPU with training; a rollout GPU is vLLM's alone (0.9).
 ROLLOUT_KEYS = (
     'model',
     'model_type',
     'model_revision',
+    'use_hf',
+    'hub_token',
     'torch_dtype',
     'vllm_tensor_parallel_size',
     'vllm_max_model_len',
@@ -76,7 +87,15 @@ ROLLOUT_KEYS = (
 )
 
 # swift's defaults for the keys the batch check reads, used when the YAML leaves them out.
-SWIFT_BATCH_DEFAULTS = {'per_device_train_batch_size': 1, 'gradient_accumulation_steps': 1, 'num_generations': 8}
+SWIFT_BATCH_DEFAULTS = {
+    'per_device_train_batch_size': 1,
+    'per_device_eval_batch_size': 1,
+    'gradient_accumulation_steps': 1,
+    'num_generations': 8,
+}
+# The GPU layout belongs to the launchers (TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE, torchrun's flags): set in the
+# YAML's ENV it would be exported after run_vsi_grpo.sh's own plan and silently replace it.
+LAYOUT_ENV_KEYS = ('NPROC_PER_NODE', 'CUDA_VISIBLE_DEVICES', 'NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 DATA_FILE_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet', '.txt')
 
 
@@ -169,6 +188,13 @@ def resolve(
         raise LaunchError(f'mode {mode!r} is not one of {", ".join(MODES)}')
     environ = os.environ if environ is None else environ
     yaml_env, args = load_config(config)
+    for key in LAYOUT_ENV_KEYS:
+        if key in yaml_env:
+            raise LaunchError(
+                f"config {config}: ENV sets {key}, which would override the launcher's GPU layout; remove it and set "
+                'TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE (multi-node: NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT) '
+                "in the shell that runs run_vsi_grpo.sh, or torchrun's flags"
+            )
     args.update(MODE_SETTINGS[mode])
     if mode == 'local':
         for key in LOCAL_DROPPED_KEYS:
@@ -192,11 +218,39 @@ def _int_arg(args: Mapping[str, Any], key: str) -> int | None:
         raise LaunchError(f'{key} must be an integer, got {value!r}') from None
 
 
+def _is_on(value: Any) -> bool:
+    return str(value).lower() in ('true', '1', 'yes', 'y', 'on', 't')
+
+
+def eval_reason(args: Mapping[str, Any]) -> str | None:
+    """Why swift will evaluate during training (so its eval batch must fit num_generations too), or None.
+
+    swift 4.6 evaluates unless eval_strategy (default: save_strategy, default 'steps') is 'no', and only when there is
+    something to evaluate: val_dataset / eval_dataset / cached_val_dataset, or split_dataset_ratio > 0 of the
+    dataset, which streaming turns off (arguments/base_args/data_args.py `_init_val_dataset_exists`,
+    arguments/sft_args.py where eval_strategy becomes 'no').
+    """
+    if str(args.get('eval_strategy') or args.get('save_strategy') or 'steps') == 'no':
+        return None
+    for key in ('val_dataset', 'eval_dataset', 'cached_val_dataset'):
+        if _as_list(args.get(key)):
+            return f'{key} is set'
+    try:
+        ratio = float(args.get('split_dataset_ratio') or 0)
+    except (TypeError, ValueError):
+        raise LaunchError(f'split_dataset_ratio must be a number, got {args["split_dataset_ratio"]!r}') from None
+    if ratio > 0 and _as_list(args.get('dataset')) and not _is_on(args.get('streaming')):
+        return f'split_dataset_ratio {ratio} holds back part of the dataset'
+    return None
+
+
 def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
     """What swift's `_init_generation_batch_params` would reject for this many training processes, or None.
 
-    Mirrors swift 4.6 (rlhf_trainers/args_mixin.py; tests/test_launchers.py checks that the two agree). swift runs
-    its check inside every training process once the job has started; this one runs before anything starts.
+    Mirrors swift 4.6 (rlhf_trainers/args_mixin.py; tests/test_launchers.py checks that the two agree): the
+    completions of a generation round, and of an eval batch when swift evaluates, must make whole groups of
+    num_generations. swift runs its check inside every training process once the job has started; this one runs
+    before anything starts.
     """
     per_device = _int_arg(args, 'per_device_train_batch_size')
     generations = _int_arg(args, 'num_generations')
@@ -229,6 +283,19 @@ def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
             f'per_device_train_batch_size {per_device} x {world_size} training process(es) x {label} {steps} = '
             f'{generation_batch} completions per generation round, not a multiple of num_generations {generations}'
         )
+    reason = eval_reason(args)
+    if reason:
+        per_device_eval = _int_arg(args, 'per_device_eval_batch_size')
+        eval_generations, eval_label = _int_arg(args, 'num_generations_eval'), 'num_generations_eval'
+        if not eval_generations:  # swift: `num_generations_eval or num_generations`
+            eval_generations, eval_label = generations, 'num_generations'
+        eval_batch = per_device_eval * world_size
+        if eval_batch % eval_generations:
+            return (
+                f'per_device_eval_batch_size {per_device_eval} x {world_size} training process(es) = {eval_batch} '
+                f'completions per eval batch, not a multiple of {eval_label} {eval_generations} (swift evaluates '
+                f'because {reason}; --eval_strategy no turns evaluation off)'
+            )
     return None
 
 
@@ -247,7 +314,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     looks_local = model.startswith(('.', '/', '~')) or model.count('/') > 1  # a hub id is `owner/name`
     if looks_local and not os.path.isdir(os.path.expanduser(model)):
         problems.append(f'model folder {model} not found ({where})')
-    if plan.args.get('use_vllm') in (True, 'true', 'True') and vllm_gpus is not None:
+    if _is_on(plan.args.get('use_vllm')) and vllm_gpus is not None:
         tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
@@ -267,6 +334,52 @@ def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
     args['host'] = (_as_list(plan.args.get('vllm_server_host')) or [DEFAULT_SERVER_HOST])[0]
     args['port'] = (_as_list(plan.args.get('vllm_server_port')) or [DEFAULT_SERVER_PORT])[0]
     return args
+
+
+def visible_gpus(environ: Mapping[str, str]) -> list[str]:
+    """GPU ids a process started with this environment may use: CUDA_VISIBLE_DEVICES when it is set (a scheduler's
+    choice; empty means none, as for CUDA), else what `nvidia-smi --list-gpus` lists, else none.
+
+    Counted without torch, whose import takes seconds; run_vsi_grpo.sh plans its GPUs from this list too
+    (`--print visible_gpus`).
+    """
+    if 'CUDA_VISIBLE_DEVICES' in environ:
+        return [gpu.strip() for gpu in environ['CUDA_VISIBLE_DEVICES'].split(',') if gpu.strip()]
+    nvidia_smi = shutil.which('nvidia-smi', path=environ.get('PATH'))
+    if nvidia_smi is None:
+        return []
+    listing = subprocess.run(
+        [nvidia_smi, '--list-gpus'], capture_output=True, text=True, check=False, env=dict(environ)
+    ).stdout
+    return re.findall(r'^GPU (\d+):', listing, flags=re.MULTILINE)
+
+
+def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | None:
+    """swift's refusal of GRPO with vLLM in a process that sees 2+ GPUs, said before swift loads, with the fix.
+
+    swift gives a process `GPUs // processes on the node` devices and then spreads the model over them (`device_map`,
+    swift/utils/env.py `is_mp`), which `_check_grpo` (swift/arguments/rlhf_args.py) rejects when vLLM is used. Outside
+    torchrun swift counts one process per node (`set_default_ddp_config`), so plain `python` on a multi-GPU node fails.
+    """
+    if not _is_on(plan.args.get('use_vllm')) or environ.get('SWIFT_SINGLE_DEVICE_MODE') == '1':
+        return None
+    gpus = len(visible_gpus(environ))
+    under_torchrun = environ.get('RANK') and environ.get('LOCAL_RANK')
+    per_node = int(environ.get('LOCAL_WORLD_SIZE') or environ.get('LOCAL_SIZE') or 1) if under_torchrun else 1
+    if gpus // per_node < 2:
+        return None
+    if plan.mode == 'server':
+        command = (
+            "CUDA_VISIBLE_DEVICES=<training GPUs, not the rollout server's> torchrun --nproc_per_node <their number> "
+            'train_vsi_grpo.py --mode server ...'
+        )
+    else:
+        command = f'torchrun --nproc_per_node {gpus} train_vsi_grpo.py ...'
+    return (
+        f'{gpus} GPUs visible to each of {per_node} training process(es) on this node: swift would spread the model '
+        f'over them (device_map), which it refuses for GRPO with vLLM. Start one process per GPU: {command} '
+        '(run_vsi_grpo.sh does this for you)'
+    )
 
 
 def default_world_size(environ: Mapping[str, str]) -> int:
@@ -303,13 +416,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--preflight',
         action='store_true',
-        help='only check dataset, plugins, vLLM split and batch arithmetic; print one line per problem; exit 1 if any',
+        help='only check config, dataset, plugins, vLLM split and batch arithmetic; print one line per problem; '
+        'exit 1 if any',
     )
     parser.add_argument(
         '--print',
         dest='print_what',
-        choices=('env', 'rollout_args'),
-        help='print one item per line for run_vsi_grpo.sh: NAME=value, or the `swift rollout` arguments',
+        choices=('env', 'rollout_args', 'output_dir', 'visible_gpus'),
+        help="print one item per line for run_vsi_grpo.sh: NAME=value, the `swift rollout` arguments, the run's "
+        'output_dir, or the GPU ids this environment sees',
     )
     parser.add_argument(
         '--world_size',
@@ -329,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     opts, overrides = build_parser().parse_known_args(argv)
     try:
+        if opts.print_what == 'visible_gpus':  # about this machine, not the config
+            print('\n'.join(visible_gpus(os.environ)))
+            return 0
         plan = resolve(opts.config, opts.mode, overrides)
         world_size = opts.world_size or (1 if opts.mode == 'local' else default_world_size(os.environ))
         vllm_gpus = opts.vllm_gpus
@@ -340,6 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.print_what == 'rollout_args':
             print('\n'.join(to_swift_argv(rollout_args(plan, vllm_gpus or 1))))
             return 0
+        if opts.print_what == 'output_dir':  # without one swift writes to output/<model name>
+            print(plan.args.get('output_dir') or 'output')
+            return 0
         problems = preflight(plan, world_size, vllm_gpus)
         if opts.preflight:
             print('\n'.join(problems))
@@ -347,10 +468,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.dry_run:
             print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), 'problems': problems}, indent=2))
             return 0
+        problem = device_map_problem(plan, os.environ)  # only here: --preflight / --print run before torchrun does
+        if problem:
+            problems.append(problem)
         if problems:
             raise LaunchError('; '.join(problems))
         result = train(plan)
     except LaunchError as error:
+        if opts.preflight:  # one more problem line for run_vsi_grpo.sh to report like the others
+            print(error)
+            return 1
         print(f'train_vsi_grpo.py: error: {error}', file=sys.stderr)
         return 2
     print(f'train_vsi_grpo.py: done; last checkpoint: {result.get("last_model_checkpoint")}')

@@ -7,6 +7,7 @@ tests/stub_swift.py, a stand-in `swift` whose `rollout` answers the same /health
 on loopback, and a stand-in `nvidia-smi` that lists STUB_GPUS GPUs.
 """
 
+import itertools
 import json
 import os
 import shlex
@@ -199,6 +200,20 @@ README_VARIANTS = {
 }
 
 
+# When swift evaluates during training, and so checks its eval batch against num_generations too (world size 1 here).
+EVAL_VARIANTS = {
+    'split': ['--split_dataset_ratio', '0.1'],
+    'split, eval off': ['--split_dataset_ratio', '0.1', '--eval_strategy', 'no'],
+    'split, saves off': ['--split_dataset_ratio', '0.1', '--save_strategy', 'no'],  # eval_strategy follows it
+    'split, streaming': ['--split_dataset_ratio', '0.1', '--streaming', 'true', '--max_steps', '2'],
+    'split, eval batch 8': ['--split_dataset_ratio', '0.1', '--per_device_eval_batch_size', '8'],
+    'split, 1 eval generation': ['--split_dataset_ratio', '0.1', '--num_generations_eval', '1'],
+    'val_dataset': ['--val_dataset', '<dataset>'],
+    'eval_dataset': ['--eval_dataset', 'gsm8k'],
+    'no eval set': [],
+}
+
+
 @pytest.fixture(scope='module')
 def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
     """For colocate, server and local: the swift arguments each launcher ends up with, built by swift itself."""
@@ -238,11 +253,14 @@ def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
         proc = run_script({**env, 'MODE': 'colocate'}, *CPU_FLAGS, *flags)
         assert proc.returncode == 0, proc.stderr
         lines[('shell', name)] = _command(proc.stdout, 'rlhf')[1]
+    for name, flags in EVAL_VARIANTS.items():
+        flags = [str(dataset) if flag == '<dataset>' else flag for flag in flags]
+        lines[('eval', name)] = [str(CONFIG), *paths, *CPU_FLAGS, *flags]
     lines[('--config', 'bare')] = ['--config', str(CONFIG)]
     lines[('--config', 'with model')] = ['--config', str(CONFIG), *paths, '--model_type', 'qwen3_vl', *CPU_FLAGS]
     keys = list(lines)
     built = dict(zip(keys, build_swift_args([lines[key] for key in keys]), strict=True))
-    return {'built': built, 'plans': plans, 'shell_env': shell_env}
+    return {'built': built, 'plans': plans, 'shell_env': shell_env, 'lines': lines}
 
 
 def _comparable(result: dict) -> dict:
@@ -289,6 +307,18 @@ def test_every_yaml_value_reaches_swift(launched):
         assert args[key] == value, key
 
 
+@pytest.mark.parametrize('name', EVAL_VARIANTS)
+def test_batch_check_knows_when_swift_evaluates(launched, name):
+    line = launched['lines'][('eval', name)]
+    built = launched['built'][('eval', name)]
+    ours = train_vsi_grpo.batch_problem(train_vsi_grpo.resolve(line[0], 'colocate', line[1:]).args, world_size=1)
+    assert (ours is None) == built['ok'], (ours, built.get('error'))
+    if not built['ok']:
+        assert 'global eval batch size' in built['error']
+        assert ours.startswith('per_device_eval_batch_size 1 x 1 training process(es) = 1 completions per eval batch')
+    assert (ours is None) == (name not in ('split', 'val_dataset', 'eval_dataset'))  # the cases mean what they say
+
+
 def test_yaml_deepspeed_is_a_swift_preset():
     # Builds above replace it (no DeepSpeed on CPU); the preset name must still be one swift ships.
     import swift
@@ -333,7 +363,10 @@ def test_rollout_arguments_are_swift_rollout_arguments(dataset):
     from swift.utils.utils import _patch_get_type_hints
     from transformers import HfArgumentParser
 
-    plan = train_vsi_grpo.resolve(str(CONFIG), 'server', ['--dataset', str(dataset), '--vllm_server_port', '8123'])
+    hub = ['--use_hf', 'true', '--hub_token', 'hf_example']  # the server must download from the trainer's hub
+    plan = train_vsi_grpo.resolve(
+        str(CONFIG), 'server', ['--dataset', str(dataset), '--vllm_server_port', '8123', *hub]
+    )
     argv = train_vsi_grpo.to_swift_argv(train_vsi_grpo.rollout_args(plan, rollout_gpus=4))
     with _patch_get_type_hints():
         parser = HfArgumentParser([RolloutArguments])
@@ -344,6 +377,7 @@ def test_rollout_arguments_are_swift_rollout_arguments(dataset):
     assert namespace.vllm_data_parallel_size == 4 // config['vllm_tensor_parallel_size']
     assert json.loads(namespace.vllm_limit_mm_per_prompt) == config['vllm_limit_mm_per_prompt']
     assert namespace.vllm_max_model_len == config['vllm_max_model_len']
+    assert namespace.use_hf is True and namespace.hub_token == 'hf_example'
     split = train_vsi_grpo.resolve(str(CONFIG), 'server', ['--vllm_tensor_parallel_size', '2'])
     with pytest.raises(train_vsi_grpo.LaunchError, match='vllm_tensor_parallel_size 2 does not divide the 3'):
         train_vsi_grpo.rollout_args(split, rollout_gpus=3)
@@ -352,29 +386,35 @@ def test_rollout_arguments_are_swift_rollout_arguments(dataset):
 def test_batch_check_agrees_with_swift():
     from swift.rlhf_trainers.args_mixin import RolloutTrainerArgumentsMixin
 
-    cases = 0
-    for per_device in (1, 2):
-        for world in (1, 3, 6, 8):
-            for accumulation in (1, 3, 8):
-                for generations in (2, 3, 8, 16):
-                    for generation_batch, steps in ((None, None), (48, None), (None, 2), (16, 2), (64, 4)):
-                        args = {
-                            'per_device_train_batch_size': per_device,
-                            'gradient_accumulation_steps': accumulation,
-                            'num_generations': generations,
-                            'generation_batch_size': generation_batch,
-                            'steps_per_generation': steps,
-                        }
-                        ours = train_vsi_grpo.batch_problem(args, world)
-                        namespace = SimpleNamespace(**args, world_size=world, eval_strategy='no')
-                        try:
-                            RolloutTrainerArgumentsMixin._init_generation_batch_params(namespace)
-                            swift_ok = True
-                        except ValueError:
-                            swift_ok = False
-                        assert (ours is None) == swift_ok, (args, world, ours)
-                        cases += 1
-    assert cases == 2 * 4 * 3 * 4 * 5
+    # (per_device_eval_batch_size, num_generations_eval) with an eval set held out of the dataset; None: no eval set
+    evals = (None, (1, None), (2, None), (1, 4), (3, 2))
+    cases = failures = 0
+    for per_device, world, accumulation, generations, (generation_batch, steps), evaluation in itertools.product(
+        (1, 2), (1, 3, 6, 8), (1, 3, 8), (2, 3, 8, 16), ((None, None), (48, None), (None, 2), (16, 2), (64, 4)), evals
+    ):
+        args = {
+            'per_device_train_batch_size': per_device,
+            'gradient_accumulation_steps': accumulation,
+            'num_generations': generations,
+            'generation_batch_size': generation_batch,
+            'steps_per_generation': steps,
+        }
+        swift_fields = {'eval_strategy': 'no'}
+        if evaluation:
+            eval_fields = {'per_device_eval_batch_size': evaluation[0], 'num_generations_eval': evaluation[1]}
+            args.update(eval_fields, dataset='train.jsonl', split_dataset_ratio=0.1)
+            swift_fields = {**eval_fields, 'eval_strategy': 'steps'}
+        ours = train_vsi_grpo.batch_problem(args, world)
+        namespace = SimpleNamespace(**{**args, **swift_fields}, world_size=world)
+        try:
+            RolloutTrainerArgumentsMixin._init_generation_batch_params(namespace)
+            swift_ok = True
+        except ValueError:
+            swift_ok = False
+        assert (ours is None) == swift_ok, (args, world, ours)
+        cases += 1
+        failures += not swift_ok
+    assert cases == 2 * 4 * 3 * 4 * 5 * 5 and 0 < failures < cases
 
 
 def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env):
@@ -399,6 +439,51 @@ def test_multi_node_variables_reach_torchrun(launch_env):
     assert train_env['MASTER_PORT'] == '29500'
 
 
+@pytest.mark.parametrize('node_rank', ['0', '1'])
+def test_multi_node_server_mode_trains_on_all_gpus_of_the_other_nodes(launch_env, node_rank):
+    env = {**launch_env, 'MODE': 'server', 'DRY_RUN': '1', 'NNODES': '2', 'NODE_RANK': node_rank}
+    # 6 + 8 = 14 processes make 112 completions a round: whole groups of 7, which 12 or 16 processes would not make.
+    proc = run_script({**env, 'MASTER_ADDR': '10.1.2.3'}, '--num_generations', '7')
+    assert proc.returncode == 0, proc.stderr
+    train_env, _ = _command(proc.stdout, 'rlhf')
+    starts_server = any(' rollout ' in line for line in proc.stdout.splitlines() if not line.startswith('#'))
+    if node_rank == '0':
+        assert train_env['CUDA_VISIBLE_DEVICES'] == '0,1,2,3,4,5' and train_env['NPROC_PER_NODE'] == '6'
+        assert starts_server
+    else:
+        assert train_env['CUDA_VISIBLE_DEVICES'] == '0,1,2,3,4,5,6,7' and train_env['NPROC_PER_NODE'] == '8'
+        assert not starts_server
+
+
+@pytest.mark.parametrize(
+    ('output_dir', 'flags', 'expected'),
+    [
+        (None, [], f'{_yaml()["output_dir"]}/rollout.log'),
+        ('runs/a', [], 'runs/a/rollout.log'),
+        ('runs/a', ['--output_dir', 'runs/b'], 'runs/b/rollout.log'),  # the flag wins, as it does for swift
+    ],
+)
+def test_rollout_log_goes_to_the_runs_output_dir(launch_env, output_dir, flags, expected):
+    env = {key: value for key, value in launch_env.items() if key != 'OUTPUT_DIR'}
+    if output_dir:
+        env['OUTPUT_DIR'] = output_dir
+    proc = run_script({**env, 'MODE': 'server', 'DRY_RUN': '1'}, *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert f'# in the background, output to {expected};' in proc.stdout
+
+
+@pytest.mark.parametrize('args', [['--help'], ['-h'], ['--learning_rate', '5e-6', '--help']])
+def test_help_prints_the_usage_and_runs_nothing(launch_env, args):
+    lines = SCRIPT.read_text().splitlines()
+    header = [line[2:] if line.startswith('# ') else line[1:] for line in lines[1 : lines.index('set -euo pipefail')]]
+    proc = run_script({**launch_env, 'MODE': 'server'}, *args)
+    assert proc.returncode == 0 and proc.stderr == ''
+    shown = proc.stdout.splitlines()
+    assert shown[: len(header)] == header and shown[0].startswith('GRPO + LoRA for Qwen3-VL')
+    assert '`swift rlhf --help` lists them' in proc.stdout
+    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
 PREFLIGHT_FAILURES = [
     ({'MODE': 'bogus'}, [], 'MODE=bogus is not one of colocate, server, local'),
     ({'DATASET': 'missing/train.jsonl'}, [], 'dataset missing/train.jsonl not found'),
@@ -420,6 +505,18 @@ PREFLIGHT_FAILURES = [
     ({}, ['--num_generations', '3'], '= 64 completions per generation round, not a multiple of num_generations 3'),
     ({'MODE': 'server'}, ['--num_generations', '32'], '= 48 completions per generation round, not a multiple of'),
     ({'MODE': 'local'}, ['--gradient_accumulation_steps', '1'], '= 1 completions per generation round'),
+    (
+        {'MODE': 'server'},
+        ['--split_dataset_ratio', '0.1'],
+        'per_device_eval_batch_size 1 x 6 training process(es) = 6 completions per eval batch, not a multiple of '
+        'num_generations 8 (swift evaluates because split_dataset_ratio 0.1',
+    ),
+    (
+        {'MODE': 'server', 'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '10.1.2.3'},
+        ['--num_generations', '32'],
+        'per_device_train_batch_size 1 x 14 training process(es)',  # 6 on node 0 beside the server, 8 on node 1
+    ),
+    ({'CUDA_VISIBLE_DEVICES': ''}, [], 'no GPU visible (CUDA_VISIBLE_DEVICES empty'),
 ]
 
 
@@ -431,6 +528,23 @@ def test_preflight_failure_is_one_clear_line(launch_env, env, args, message):
     assert proc.returncode == 1
     errors = proc.stderr.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith('run_vsi_grpo.sh: ') and message in errors[0], proc.stderr
+    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+@pytest.mark.parametrize(
+    'key', ['NPROC_PER_NODE', 'CUDA_VISIBLE_DEVICES', 'NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT']
+)
+def test_yaml_env_cannot_change_the_gpu_layout(launch_env, tmp_path, key):
+    config = _yaml()
+    config['ENV'][key] = '4'
+    path = tmp_path / 'layout.yaml'
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(train_vsi_grpo.LaunchError, match=f'ENV sets {key}, .* set TRAIN_GPUS / ROLLOUT_GPUS'):
+        train_vsi_grpo.resolve(str(path), 'server')
+    proc = run_script({**launch_env, 'MODE': 'server', 'CONFIG': str(path)})
+    assert proc.returncode == 1
+    (error,) = proc.stderr.strip().splitlines()
+    assert error.startswith(f'run_vsi_grpo.sh: config {path}: ENV sets {key}, which would override'), error
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
@@ -524,6 +638,63 @@ def test_python_launcher_errors_are_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f'train_vsi_grpo.py: error: config {tmp_path / "none.yaml"} not found'
+
+
+@pytest.mark.parametrize(
+    ('gpus', 'torchrun'),
+    [(0, None), (1, None), (2, None), (8, None), (8, 8), (8, 4), (4, 4)],
+    ids=[
+        'no GPU',
+        '1 GPU',
+        'python, 2 GPUs',
+        'python, 8 GPUs',
+        'torchrun 8 on 8',
+        'torchrun 4 on 8',
+        'torchrun 4 on 4',
+    ],
+)
+def test_device_map_check_agrees_with_swift(monkeypatch, dataset, gpus, torchrun):
+    import swift.utils
+    from swift.utils.env import is_mp
+    from swift.utils.torch_utils import set_default_ddp_config
+
+    for key in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'LOCAL_SIZE', 'SWIFT_SINGLE_DEVICE_MODE'):
+        monkeypatch.delenv(key, raising=False)
+    if torchrun:
+        monkeypatch.setenv('RANK', '0')
+        monkeypatch.setenv('LOCAL_RANK', '0')
+        monkeypatch.setenv('LOCAL_WORLD_SIZE', str(torchrun))
+        monkeypatch.setenv('WORLD_SIZE', str(torchrun))
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', ','.join(map(str, range(gpus))))
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--dataset', str(dataset)])
+    ours = train_vsi_grpo.device_map_problem(plan, dict(os.environ))
+    monkeypatch.setattr(swift.utils, 'get_device_count', lambda: gpus)
+    set_default_ddp_config()  # what RLHFArguments does first when vLLM is on (rlhf_args.py `_init_grpo`)
+    assert (ours is not None) == is_mp()  # is_mp() is what `_check_grpo` refuses with vLLM
+    assert (ours is not None) == (gpus // (torchrun or 1) >= 2)  # the cases cover both answers
+    local = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(dataset)])
+    assert train_vsi_grpo.device_map_problem(local, dict(os.environ)) is None  # without vLLM swift allows device_map
+
+
+@pytest.mark.parametrize('mode', ['colocate', 'server'])
+def test_python_launcher_asks_for_torchrun_before_loading_swift(fake_bin, dataset, mode):
+    env = {**_clean_env(), 'PATH': f'{fake_bin}{os.pathsep}{os.environ["PATH"]}', 'STUB_GPUS': '8'}  # 8 in nvidia-smi
+    command = [PYTHON, str(ROOT / 'train_vsi_grpo.py'), '--mode', mode, '--dataset', str(dataset)]
+    for check in ('--preflight', '--dry_run'):  # run_vsi_grpo.sh asks these outside torchrun: they must pass
+        proc = subprocess.run([*command, check], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    script = 'import sys, train_vsi_grpo; code = train_vsi_grpo.main(sys.argv[1:]); '
+    script += 'print("swift" in sys.modules); sys.exit(code)'
+    proc = subprocess.run(
+        [PYTHON, '-c', script, *command[2:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and proc.stdout.strip() == 'False'  # refused before swift was imported
+    (error,) = proc.stderr.strip().splitlines()
+    assert error.startswith('train_vsi_grpo.py: error: 8 GPUs visible to each of 1 training process(es)'), error
+    if mode == 'server':
+        assert "CUDA_VISIBLE_DEVICES=<training GPUs, not the rollout server's> torchrun --nproc_per_node" in error
+    else:
+        assert 'torchrun --nproc_per_node 8 train_vsi_grpo.py' in error
 
 
 @pytest.mark.slow
