@@ -793,6 +793,7 @@ def make_row(question: Question, media: list[str], config: PreprocessConfig) -> 
         'options': question.options,
         'id': question.id,
         'scene_name': question.scene_name,
+        'prompt_style': config.prompt_style,  # vsi_reward_strict scores think rows as the evaluator does
     }
 
 

@@ -17,7 +17,8 @@ Two names:
 The variables are read when swift loads the dataset, not when this file is imported; arguments given to
 `register_vsi_datasets` take precedence over them. Both datasets load through swift's own file loader, so
 `--columns` and the other dataset flags apply to them as to any JSONL. Media paths are made absolute, and columns
-`solution`, `question_type`, `options`, `id`, `scene_name` reach the reward functions (GRPO keeps extra columns).
+`solution`, `question_type`, `options`, `id`, `scene_name`, `prompt_style` reach the reward functions (GRPO keeps
+extra columns).
 
 Usage::
 

@@ -5,7 +5,8 @@ Load with ``--external_plugins vsi_reward.py`` and pick rewards with ``--reward_
 * ``vsi_reward``: accuracy of the leniently extracted answer (`vsi_scoring.reward_score`): an exact letter
   for multiple choice, Mean Relative Accuracy for numbers. The default training signal.
 * ``vsi_reward_strict``: the official VSI-Bench extraction (`vsi_scoring.official_score`): exactly what the
-  benchmark will count, useful as a second reward or a metric to watch.
+  benchmark will count (think-style rows: on their last ``<answer>`` block, as the evaluator scores think runs),
+  useful as a second reward or a metric to watch.
 * ``vsi_format``: 1 when the completion is ``<think>...</think> <answer>...</answer>``; only for the
   ``think`` prompt style, which asks for that layout.
 
@@ -46,6 +47,8 @@ class _VsiReward(ORM):
 
     name = ''
     columns: tuple[str, ...] = ()
+    # columns a dataset may lack: numeric-only data has no options, data from other tools no prompt_style
+    optional: tuple[str, ...] = ('options', 'prompt_style')
     log_per_type = False
 
     def __init__(self, args=None, **kwargs):
@@ -90,7 +93,7 @@ class _VsiReward(ORM):
         except Exception:  # noqa: BLE001 - a 0-d numpy array, an object whose len() raises ...
             values = None
         if values is None or len(values) != n:
-            if key != 'options':  # numeric-only datasets legitimately have no options column
+            if key not in self.optional:
                 self._warn(
                     f'column:{key}',
                     f'dataset column {key!r} is missing or not one value per completion; those completions score 0',
@@ -99,7 +102,7 @@ class _VsiReward(ORM):
         return values
 
     def _safe_score(self, completion, row: dict) -> float:
-        missing = [key for key in self.columns if key != 'options' and row.get(key) is None]
+        missing = [key for key in self.columns if key not in self.optional and row.get(key) is None]
         if missing:
             self._warn(f'none:{missing[0]}', f'a row has no {missing[0]!r}; it scores 0')
             return 0.0
@@ -167,13 +170,18 @@ class VsiReward(_VsiReward):
 
 
 class VsiStrictReward(_VsiReward):
-    """What the benchmark counts: the official first-token extraction."""
+    """What the benchmark counts: the official first-token extraction, read as eval_vsi_bench.py reads it.
+
+    The rows' `prompt_style` column (written by preprocess_vsi_data.py) picks the rule: `think` rows are scored on
+    their last `<answer>` block, as the evaluator scores think runs; rows without the column are `direct`.
+    """
 
     name = 'vsi_reward_strict'
-    columns = ('solution', 'question_type')
+    columns = ('solution', 'question_type', 'prompt_style')
 
     def score(self, completion: str, row: dict) -> float:
-        return vsi_scoring.official_score(completion, row['solution'], row['question_type'])
+        style = row['prompt_style'] or 'direct'
+        return vsi_scoring.official_score(completion, row['solution'], row['question_type'], style)
 
 
 class VsiFormatReward(_VsiReward):

@@ -198,6 +198,9 @@ def test_think_prompt_style(scene):
     assert numeric == '<image>' * 4 + '\n'.join([PRE, NUMERIC_ROW['question'], THINK_NA_POST_PROMPT])
     assert '<think>' in THINK_MCA_POST_PROMPT and '<answer>' in THINK_NA_POST_PROMPT
     assert [r['solution'] for r in rows] == ['B', '4']
+    # the column that tells vsi_reward_strict to score these rows on their <answer> block, as eval does
+    assert [r['prompt_style'] for r in rows] == ['think', 'think']
+    assert {r['prompt_style'] for r in pp.convert([str(source)], config(scene))[0]} == {'direct'}
 
 
 def test_answers_are_normalised_to_the_option_letter(scene):

@@ -61,6 +61,18 @@ def test_trainer_shaped_call(plugin):
     assert fmt(['<think>a</think><answer>B</answer>', 'B'], **_trainer_kwargs()) == [1.0, 0.0]
 
 
+def test_strict_reward_reads_think_rows_as_the_evaluator_does(plugin):
+    strict = orms['vsi_reward_strict'](args=None)
+    completions = ['<think>two chairs</think><answer>B</answer>', '<think>B</think>', 'B because', '<answer>B</answer>']
+    kwargs = _trainer_kwargs(
+        solution=['B'] * 4, question_type=['object_rel_distance'] * 4, prompt_style=['think', 'think', 'direct', None]
+    )
+    # think: the last complete <answer> block (none: 0); direct and a missing style: the first word of the text
+    assert strict(completions, **kwargs) == [1.0, 0.0, 1.0, 0.0]
+    without_column = _trainer_kwargs(solution=['B'] * 4, question_type=['object_rel_distance'] * 4)
+    assert strict(completions, **without_column) == [0.0, 0.0, 1.0, 0.0]
+
+
 def test_bad_rows_score_zero_and_warn_once(plugin, swift_warnings):
     reward = orms['vsi_reward'](args=None)
     completions = ['B', 'B', 'B', 'B']
