@@ -36,18 +36,17 @@ after every batch, so a killed run resumes where it stopped; `run_config.json` r
 prompt, frames and where they came from, the pixel budget) and a folder made with another one is refused unless
 `--overwrite`. Without MAX_PIXELS each frame keeps up to qwen-vl-utils' default of 16384 visual tokens, so a
 warning asks for the training budget. The results are written to `results.json`, `results.md` and `results.png` and
-the table is printed. With `--prompt_style think` the official rule reads the last `<answer>` block (the report
-says so); `--predictions` rescoring applies the rule of the style the rows or their run_config.json record.
+the table is printed. With `--prompt_style think` the official rule reads the last `<answer>` block, which must be
+closed (else the prediction scores 0; the report quotes vsi_scoring.OFFICIAL_RULES); `--predictions` rescoring
+applies the rule of the style the rows or their run_config.json record.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import logging
-import math
 import os
 import sys
 from collections import defaultdict
@@ -66,12 +65,14 @@ from preprocess_vsi_data import (
     RowSkipped,
     VsiDataError,
     atomic_path,
+    file_sha256,
     make_row,
     read_rows,
     row_to_question,
     write_json_atomic,
     write_text_atomic,
 )
+from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, load_config  # the YAML reader; imports no swift
 from vsi_scoring import (
     OFFICIAL_RULES,
     PROMPT_STYLES,
@@ -80,6 +81,7 @@ from vsi_scoring import (
     base_question_type,
     category_of,
     check_question_type,
+    ground_truth_number,
     is_multiple_choice,
     official_score,
     reward_score,
@@ -97,12 +99,13 @@ INFER_BACKENDS = ('auto', 'pt', 'transformers', 'vllm')
 PREDICTION_FIELDS = ('id', 'question_type', 'ground_truth', 'prediction')
 # Environment variables that change what the model sees of each frame (swift's Qwen-VL image budget).
 IMAGE_ENV = ('MAX_PIXELS', 'MIN_PIXELS', 'IMAGE_MAX_TOKEN_NUM', 'IMAGE_MIN_TOKEN_NUM')
-# swift turns MAX_PIXELS into IMAGE_MAX_TOKEN_NUM = MAX_PIXELS // (32 * 32) unless that is set
-# (swift.model.models.qwen.compat_qwen_vl_utils); qwen-vl-utils then shrinks every image to at most that many
-# Qwen3-VL tokens of 32 x 32 px (16 px patches merged 2 x 2), 16384 when nothing is set.
-QWEN3_VL_TOKEN_PIXELS = 32 * 32
+# swift turns MAX_PIXELS into IMAGE_MAX_TOKEN_NUM = MAX_PIXELS // (patch size x SPATIAL_MERGE_SIZE)^2 unless that is
+# set (swift.model.models.qwen.compat_qwen_vl_utils); qwen-vl-utils then shrinks every image to at most that many
+# visual tokens, 16384 when nothing is set. The pixels of a token are the model's: Qwen3-VL's 16 px patches merged
+# 2 x 2 make 32 x 32 px (Qwen2.5-VL's 14 px patches would make 28 x 28), so the pixel budget this file computes and
+# records is Qwen3-VL's and named so (qwen3_vl_image_max_pixels).
+QWEN3_VL_TOKEN_PIXELS = (16 * 2) ** 2
 QWEN_VL_UTILS_MAX_TOKENS = 16384
-TRAINING_MAX_PIXELS = 262144  # vsi_grpo_config.yaml's ENV block
 # A run folder may only be resumed under the same protocol; other settings (batch size, limit) may change.
 PROTOCOL_FIELDS = (
     'model',
@@ -118,6 +121,10 @@ PROTOCOL_FIELDS = (
     'frames_max_pixels',
     'allow_fewer_frames',
 )
+# Protocol fields that run_config.json files written before them lack (eval_vsi_bench.py before commit 798c66a). Such a
+# file stands for the flag's default, which that version used unless the run was given the flag (it did not record
+# it); a resume under the default goes on, one under another value is refused with the way to record it.
+ADDED_PROTOCOL_FIELDS = ('video_dir', 'frames_max_pixels', 'allow_fewer_frames')
 # The run_config.json fields a report shows; a folder whose config lacks one is rescored without it.
 REPORTED_CONFIG_FIELDS = (
     'model',
@@ -346,7 +353,7 @@ class RunConfig:
     max_new_tokens: int
     blind: bool
     image_env: dict[str, str]
-    image_max_pixels: int | None  # what image_env leaves of each frame (None: blind)
+    qwen3_vl_image_max_pixels: int | None  # what image_env leaves of each frame, for Qwen3-VL (None: blind)
     infer_backend: str
     frames: str | None  # where the frames came from
     video_dir: str | None  # the videos frames were extracted from, if they were
@@ -355,21 +362,16 @@ class RunConfig:
     label: str
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _local_or_hub(path: str) -> str:
     """A local path made absolute (so a resume from another directory matches); a hub id kept as written."""
     return os.path.abspath(path) if os.path.exists(path) else path
 
 
-def image_max_pixels(image_env: dict[str, str]) -> int:
-    """The most pixels of a frame the model sees under these variables (Qwen3-VL through swift and qwen-vl-utils)."""
+def qwen3_vl_image_max_pixels(image_env: dict[str, str]) -> int:
+    """The most pixels of a frame a Qwen3-VL model sees under these variables (through swift and qwen-vl-utils).
+
+    Only Qwen3-VL's token size (QWEN3_VL_TOKEN_PIXELS) is known here: for another model family the number is off by
+    its token size, which is why the recorded field names the model."""
     try:
         if image_env.get('IMAGE_MAX_TOKEN_NUM'):
             return int(image_env['IMAGE_MAX_TOKEN_NUM']) * QWEN3_VL_TOKEN_PIXELS
@@ -378,6 +380,15 @@ def image_max_pixels(image_env: dict[str, str]) -> int:
     except ValueError:
         raise EvalError(f'MAX_PIXELS and IMAGE_MAX_TOKEN_NUM must be whole numbers; got {image_env}') from None
     return QWEN_VL_UTILS_MAX_TOKENS * QWEN3_VL_TOKEN_PIXELS
+
+
+def training_max_pixels() -> str | None:
+    """MAX_PIXELS in the ENV block of the training YAML (train_vsi_grpo.DEFAULT_CONFIG), read from the file itself so
+    that the evaluator's advice follows the YAML; None when the YAML sets none or cannot be read."""
+    try:
+        return load_config(DEFAULT_CONFIG)[0].get('MAX_PIXELS')
+    except LaunchError:
+        return None
 
 
 def default_label(model: str, adapters: Sequence[str], blind: bool) -> str:
@@ -402,11 +413,25 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
         except json.JSONDecodeError as e:
             raise EvalError(f'{config_path} is not valid JSON ({e}); pass --overwrite to start over') from None
         new = asdict(config)
-        changed = [name for name in PROTOCOL_FIELDS if old.get(name) != new[name]]
+        unrecorded = {name: build_parser().get_default(name) for name in ADDED_PROTOCOL_FIELDS if name not in old}
+        recorded = {**unrecorded, **old}
+        changed = [name for name in PROTOCOL_FIELDS if recorded.get(name) != new[name]]
         if changed:
-            details = '; '.join(f'{name}: {old.get(name)!r} there, {new[name]!r} now' for name in changed)
+            details = '; '.join(
+                f'{name}: {recorded.get(name)!r} there'
+                + (' (not recorded by the version that wrote it: the default)' if name in unrecorded else '')
+                + f', {new[name]!r} now'
+                for name in changed
+            )
+            guess = {name: new[name] for name in changed if name in unrecorded}
+            record = (
+                f'if that run was made with {", ".join(guess)} as now, add {json.dumps(guess)[1:-1]} to {config_path} '
+                'to resume it; otherwise '
+                if guess and len(guess) == len(changed)
+                else ''
+            )
             raise EvalError(
-                f'{output_dir} holds a run made differently ({details}); choose another --output_dir or '
+                f'{output_dir} holds a run made differently ({details}); {record}choose another --output_dir or '
                 'pass --overwrite to discard its predictions'
             )
     elif predictions.exists():
@@ -435,8 +460,8 @@ def check_prediction_row(row: dict) -> dict:
     if is_multiple_choice(row['question_type']):
         if not isinstance(truth, str):
             raise ValueError(f'ground_truth {truth!r} of a multiple-choice question is not an option letter')
-    elif isinstance(truth, bool) or not isinstance(truth, (str, int, float)) or not _is_number(truth):
-        raise ValueError(f'ground_truth {truth!r} of a numeric question is not a number')
+    elif ground_truth_number(truth) is None:  # the rule preprocessing applies, so its rows always pass
+        raise ValueError(f'ground_truth {truth!r} of a numeric question is not a plain finite number')
     if row['prediction'] is not None and not isinstance(row['prediction'], str):
         raise ValueError(f'prediction {row["prediction"]!r} is not text')
     if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
@@ -444,14 +469,6 @@ def check_prediction_row(row: dict) -> dict:
     if row.get('prompt_style') is not None and row['prompt_style'] not in PROMPT_STYLES:
         raise ValueError(f'prompt_style {row["prompt_style"]!r} is not one of {PROMPT_STYLES}')
     return row
-
-
-def _is_number(value: str | float) -> bool:
-    """A finite number, or text that is one: NaN or infinity as a ground truth would make every answer score 0."""
-    try:
-        return math.isfinite(float(value))
-    except (ValueError, OverflowError):
-        return False
 
 
 def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
@@ -787,8 +804,8 @@ def results_markdown(results: dict) -> str:
     if config:
         adapters = ', '.join(config['adapters']) or 'none'
         frames = 'no frames (blind)' if config['blind'] else f'{config["num_frames"]} frames'
-        if config.get('image_max_pixels'):
-            frames += f' of at most {config["image_max_pixels"]:,} px'
+        if config.get('qwen3_vl_image_max_pixels'):
+            frames += f' of at most {config["qwen3_vl_image_max_pixels"]:,} px (as Qwen3-VL counts them)'
         parts += [
             f'Model `{config["model"]}`, adapter `{adapters}`; {frames}, prompt `{config["prompt_style"]}`, '
             f'greedy, {config["max_new_tokens"]} new tokens, backend {config["infer_backend"]}.',
@@ -944,7 +961,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         max_new_tokens=max_new_tokens,
         blind=args.blind,
         image_env=image_env,
-        image_max_pixels=None if args.blind else image_max_pixels(image_env),
+        qwen3_vl_image_max_pixels=None if args.blind else qwen3_vl_image_max_pixels(image_env),
         infer_backend=backend,
         frames=None if args.blind else (os.path.abspath(frames_root) if frames_root else 'dataset rows'),
         video_dir=os.path.abspath(args.video_dir) if extract else None,
@@ -954,14 +971,14 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     )
     check_run_folder(output_dir, config, args.overwrite)
     if not args.blind and not (image_env.get('MAX_PIXELS') or image_env.get('IMAGE_MAX_TOKEN_NUM')):
+        trained = training_max_pixels()
         logger.warning(
-            'MAX_PIXELS is not set, so every frame keeps up to %s px (qwen-vl-utils default, %d visual tokens), '
-            'unlike training (vsi_grpo_config.yaml: MAX_PIXELS=%d); scores of runs with different budgets are not '
-            'comparable: set MAX_PIXELS=%d for the base model and the adapter alike',
-            f'{config.image_max_pixels:,}',
+            'MAX_PIXELS is not set, so every frame keeps up to %d visual tokens (qwen-vl-utils default; %s px for '
+            'Qwen3-VL), unlike training; scores of runs with different budgets are not comparable: set %s for the '
+            'base model and the adapter alike',
             QWEN_VL_UTILS_MAX_TOKENS,
-            TRAINING_MAX_PIXELS,
-            TRAINING_MAX_PIXELS,
+            f'{config.qwen3_vl_image_max_pixels:,}',
+            f'MAX_PIXELS={trained} (the ENV block of {DEFAULT_CONFIG})' if trained else 'the MAX_PIXELS training used',
         )
     predictions_path = output_dir / PREDICTIONS_NAME
     done = read_predictions(predictions_path, repair=True)
@@ -1172,7 +1189,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='direct (default): the official prompt word for word, scored by the official rule; think: reason in '
         '<think>, answer in <answer> (for models trained that way), scored by the official rule applied to the last '
-        '<answer> block. With --predictions: the style of files that record none.',
+        '<answer> block, which must be closed (else 0). With --predictions: the style of files that record none.',
     )
     protocol.add_argument(
         '--max_new_tokens',

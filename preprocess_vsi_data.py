@@ -87,6 +87,7 @@ from vsi_scoring import (
     THINK_NA_POST_PROMPT,
     base_question_type,
     build_prompt,
+    ground_truth_number,
     option_letters,
     prompt_is_multiple_choice,
 )
@@ -114,11 +115,6 @@ _MEDIA_TAG_RE = re.compile(r'<(?:image|video)>')
 _LINE_END_RE = re.compile(r'\r\n?')
 _OPTION_LINE_RE = re.compile(r'\s*([A-Z])\.\s+\S')
 _TEXT_LIST_EXTENSIONS = ('.txt', '.lst', '.list')
-# A numeric answer as a dataset states it: ASCII digits with an optional sign, decimal point and exponent. float()
-# alone also takes '1_200' (digit grouping in Python source), 'nan', 'inf', 'infinity' and digits of other scripts
-# (U+0663, Arabic-Indic three): none is a number an annotator wrote for the model to learn to answer. Surrounding
-# spaces are stripped from every field beforehand; 0 and negative values pass (vsi_scoring scores both).
-_NUMBER_RE = re.compile(r'[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?')
 _INSTRUCTION_LINES = frozenset(
     text.lower().rstrip('.') for text in (NA_POST_PROMPT, MCA_POST_PROMPT, THINK_NA_POST_PROMPT, THINK_MCA_POST_PROMPT)
 )
@@ -556,7 +552,9 @@ def _check_answer(question_type: str, answer: str, options: list[str] | None, le
             if answer.lower() in (option.lower(), text):
                 return letter
         raise RowSkipped('answer_not_in_options', f'answer {answer!r} is none of {options}')
-    if not _NUMBER_RE.fullmatch(answer) or not math.isfinite(float(answer)):
+    # vsi_scoring's rule, so a row written here is a row the evaluator accepts; 0 and negative values pass (the
+    # scorers score both).
+    if ground_truth_number(answer) is None:
         raise RowSkipped('non_numeric_answer', f'{question_type} answer {answer!r} is not a number')
     return answer
 
@@ -964,6 +962,32 @@ def write_json_atomic(path: str, value: Any) -> None:
 def summary_path(output_path: str) -> str:
     """`data/train.jsonl` -> `data/train.summary.json`."""
     return os.path.splitext(output_path)[0] + '.summary.json'
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def matching_summary(output_path: str) -> Summary | None:
+    """The summary beside `output_path` if it describes that very file (its size and SHA-256), else None.
+
+    This is how a finished output is told from a partial or foreign one (see `preprocess` for the order of the two
+    renames): no output, no summary, an unreadable summary, one written by another version of Summary, or one whose
+    `output_sha256` differs all give None.
+    """
+    try:
+        with open(summary_path(output_path), encoding='utf-8') as f:
+            summary = Summary(**json.load(f))
+        if summary.output_bytes != os.path.getsize(output_path):  # cheap; the hash below is the proof
+            return None
+        return summary if summary.output_sha256 == file_sha256(output_path) else None
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessConfig) -> Summary:

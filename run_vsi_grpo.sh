@@ -17,12 +17,14 @@
 #   MODEL DATASET OUTPUT_DIR   when set, replace the YAML's model / dataset / output_dir
 #   TRAIN_GPUS            training GPU ids [colocate: all visible; server: all visible but ROLLOUT_GPUS]
 #   ROLLOUT_GPUS          server mode: GPU ids for swift rollout [the last 2 visible]
-#   NPROC_PER_NODE        training processes per node [the number of TRAIN_GPUS]
+#   NPROC_PER_NODE        node 0's training processes, one per training GPU [the number of its TRAIN_GPUS];
+#                         when set it must match that number. Every node runs one process per training GPU
 #   NNODES NODE_RANK MASTER_ADDR MASTER_PORT   multi-node (torchrun's variables); run the script on every
 #                         node with the same variables. Server mode: only node 0 starts the rollout server and
 #                         holds back ROLLOUT_GPUS (only rank 0 talks to it); the other nodes train on all their GPUs
-#                         (torchrun ranks nodes with different process counts). The batch check counts the job's
-#                         processes assuming every node sees the GPUs this one sees.
+#                         (torchrun ranks nodes with different process counts), so NPROC_PER_NODE (node 0's count)
+#                         is one per rollout GPU below theirs. The batch check counts the job's processes assuming
+#                         every node sees the GPUs this one sees.
 #   ROLLOUT_HOST=127.0.0.1 ROLLOUT_PORT=8000 ROLLOUT_TIMEOUT=1200 (seconds to become ready); set the server's
 #                         address here, not with --vllm_server_host/port, so the health check looks there too
 #   ROLLOUT_LOG           the rollout server's output [rollout.log in the run's output_dir: OUTPUT_DIR, a
@@ -133,9 +135,19 @@ plan_gpus() {
     for gpu in "${rollout[@]}"; do
         [[ ,$TRAIN_GPUS, != *,$gpu,* ]] || fail "GPU $gpu is in both TRAIN_GPUS and ROLLOUT_GPUS"
     done
-    NPROC_PER_NODE=${NPROC_PER_NODE:-${#train[@]}}
-    ((NPROC_PER_NODE == ${#train[@]})) ||
-        fail "NPROC_PER_NODE=$NPROC_PER_NODE but TRAIN_GPUS=$TRAIN_GPUS has ${#train[@]} GPUs; make them match"
+    # A given NPROC_PER_NODE describes node 0, so that it is the same on every node like the other variables; this
+    # node then runs one process per training GPU (more than node 0 in multi-node server mode).
+    if [[ -n ${NPROC_PER_NODE:-} ]] && [[ ! $NPROC_PER_NODE =~ ^[0-9]+$ || $NPROC_PER_NODE -ne ${#on_node0[@]} ]]; then
+        local where='' why=''
+        if ((NNODES > 1)); then
+            where=" on node 0"
+            ((${#on_others[@]} == ${#on_node0[@]})) ||
+                why=" (NPROC_PER_NODE counts node 0's training processes; the other nodes train on ${#on_others[@]})"
+        fi
+        fail "NPROC_PER_NODE=$NPROC_PER_NODE but TRAIN_GPUS=$(IFS=,; echo "${on_node0[*]}")$where has" \
+            "${#on_node0[@]} GPUs$why; make them match or leave NPROC_PER_NODE unset"
+    fi
+    NPROC_PER_NODE=${#train[@]}
     N_ROLLOUT_GPUS=${#rollout[@]}
 }
 

@@ -5,14 +5,20 @@ Two names:
 * `vsi_train`: a JSONL written by `preprocess_vsi_data.py`, given by `VSI_TRAIN_JSONL`. Relative image and video
   paths are resolved against the file's folder, so the file trains from any directory without `ROOT_IMAGE_DIR`.
 * `vsi_raw`: raw QA files (any layout `preprocess_vsi_data.py` reads) converted when swift loads them, by the same
-  `preprocess_vsi_data.preprocess` the script runs, into `$MODELSCOPE_CACHE/vsi_raw/<settings hash>.jsonl` (with its
-  `.summary.json`), which then loads exactly as `vsi_train` does. `VSI_RAW_QA` (files, comma-separated),
-  `VSI_FRAMES_DIR` (the output of `extract_frames.py`), `VSI_NUM_FRAMES` (32), `VSI_PROMPT_STYLE` (direct | think),
-  `VSI_MEDIA` (image | video), `VSI_EXCLUDE_SCENES` (files, comma-separated; without it a warning is logged),
-  `VSI_QUESTION_TYPES` (comma-separated), `VSI_MAX_PER_TYPE`, `VSI_ALLOW_FEWER_FRAMES` (0 | 1) and, for video,
-  `VSI_VIDEO_FPS` (2) and `VSI_CLIPS_DIR` (default: `vsi_clips/` next to the frames folder): the script's flags of
-  the same names. swift's `--strict true` makes every skipped row an error, as the script's `--strict` does; the
-  conversion summary goes to the log.
+  `preprocess_vsi_data.preprocess` the script runs, into `<cache>/vsi_raw/<key>.jsonl` (with its `.summary.json`),
+  which then loads exactly as `vsi_train` does. `<cache>` is modelscope's cache folder: `$MODELSCOPE_CACHE`, or
+  `~/.cache/modelscope/hub` when that is unset. The key hashes the settings and the identity (path, size,
+  modification time) of the QA files, of the frames folder's `manifest.jsonl` (extract_frames.py rewrites it when it
+  extracts) and of the converting code, so a file whose summary shows it complete (size and SHA-256) is reused as it
+  is: every rank of every launch loads the same file, and the `datasets` library's cache of it stays valid. Frames
+  changed by other means than extract_frames.py are not noticed: delete the file (its path is logged).
+
+  Settings: `VSI_RAW_QA` (files, comma-separated), `VSI_FRAMES_DIR` (the output of `extract_frames.py`),
+  `VSI_NUM_FRAMES` (32), `VSI_PROMPT_STYLE` (direct | think), `VSI_MEDIA` (image | video), `VSI_EXCLUDE_SCENES`
+  (files, comma-separated; without it a warning is logged), `VSI_QUESTION_TYPES` (comma-separated),
+  `VSI_MAX_PER_TYPE`, `VSI_ALLOW_FEWER_FRAMES` (0 | 1) and, for video, `VSI_VIDEO_FPS` (2) and `VSI_CLIPS_DIR`
+  (default: `vsi_clips/` next to the frames folder): the script's flags of the same names. swift's `--strict true`
+  makes every skipped row an error, as the script's `--strict` does; the conversion summary goes to the log.
 
 The variables are read when swift loads the dataset, not when this file is imported; arguments given to
 `register_vsi_datasets` take precedence over them. Both datasets load through swift's own file loader, so
@@ -48,8 +54,10 @@ from swift.dataset import DatasetMeta, MessagesPreprocessor, register_dataset
 from swift.dataset.loader import DatasetLoader
 from swift.utils import get_logger
 
-# swift imports a --custom_register_path file with its folder on sys.path, so the script next to it imports.
+# swift imports a --custom_register_path file with its folder on sys.path, so the scripts next to it import.
+import extract_frames
 import preprocess_vsi_data as preprocess
+import vsi_scoring
 
 logger = get_logger()
 
@@ -172,16 +180,49 @@ class VsiRawLoader(VsiLoader):
 
     def load(self, dataset_syntax=None, dataset_meta: DatasetMeta | None = None, *, use_hf=None):
         qa_paths, config = self.config()
-        # One file per input list and settings, so runs with other settings never overwrite each other's rows.
-        key = json.dumps([qa_paths, dataclasses.asdict(config)], sort_keys=True, default=sorted)
-        path = os.path.join(get_cache_dir(), RAW_NAME, hashlib.sha256(key.encode()).hexdigest()[:16] + '.jsonl')
-        try:
-            summary = preprocess.preprocess(qa_paths, path, config)
-        except preprocess.VsiDataError as e:
-            raise preprocess.VsiDataError(f'{RAW_NAME}: {e}') from e
+        path = raw_cache_path(qa_paths, config)
+        # Every rank converts when no complete file is there yet; each writes through atomic renames, and all write
+        # the same rows, so whichever rename lands last leaves a complete file.
+        summary = preprocess.matching_summary(path)
+        if summary is not None:
+            logger.info(f'{RAW_NAME}: reusing {path} (same inputs and settings; delete it to convert again)')
+        else:
+            try:
+                summary = preprocess.preprocess(qa_paths, path, config)
+            except preprocess.VsiDataError as e:
+                raise preprocess.VsiDataError(f'{RAW_NAME}: {e}') from e
         for line in summary.lines():
             logger.info(f'{RAW_NAME}: {line.strip()}')
         return self._load_jsonl(path, dataset_meta)
+
+
+def _identity(path: str) -> list | None:
+    """(path, size, modification time in ns) of a file, None when it does not exist (the conversion reports that)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return [path, stat.st_size, stat.st_mtime_ns]
+
+
+def raw_cache_path(qa_paths: list[str], config: preprocess.PreprocessConfig) -> str:
+    """Where `vsi_raw` keeps the rows converted from these files with these settings (see the module docstring).
+
+    One file per inputs and settings, so runs with other settings never overwrite each other's rows, and an edited
+    QA file, a new frame extraction or an updated converter gets a file of its own instead of stale rows.
+    """
+    code = [_identity(module.__file__) for module in (preprocess, vsi_scoring, extract_frames)]
+    key = json.dumps(
+        {
+            'inputs': [_identity(p) or p for p in qa_paths],
+            'frames_manifest': _identity(os.path.join(config.frames_dir, extract_frames.MANIFEST_NAME)),
+            'code': code,
+            'settings': dataclasses.asdict(config),
+        },
+        sort_keys=True,
+        default=sorted,
+    )
+    return os.path.join(get_cache_dir(), RAW_NAME, hashlib.sha256(key.encode()).hexdigest()[:16] + '.jsonl')
 
 
 def _loader(cls: type[DatasetLoader], settings: dict[str, Any]) -> type[DatasetLoader]:

@@ -10,7 +10,8 @@ Two scorers share one metric:
 * `official_score` reproduces the official VSI-Bench rule (thinking-in-space,
   `lmms_eval/tasks/vsibench/utils.py`): keep the first space-separated token of the prediction, strip
   trailing dots, then exact letter match (case-insensitive) for multiple choice or Mean Relative Accuracy
-  for numbers. This is what papers report. For the `think` prompt the same rule reads the last `<answer>` block.
+  for numbers. This is what papers report. For the `think` prompt the same rule reads the last `<answer>` block,
+  which must be closed (else 0).
 * `reward_score` is the training reward: it finds the answer leniently (`(B)`, `The answer is B.`, `3.5m`,
   `1,250`, `twelve`, the option's text, the last `<answer>` block ...) and scores it with the same metric,
   so the policy is rewarded for being right, not for one output format.
@@ -210,10 +211,39 @@ def exact_match(pred: str, target: str) -> float:
 
 
 def _to_float(text: object) -> float | None:
+    """A prediction's number as the official `to_float` reads it: plain `float()` (so `1_0` is 10, as there)."""
     try:
         return float(text)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+# A number as a dataset states it: ASCII digits with an optional sign, decimal point and exponent.
+_PLAIN_NUMBER_RE = re.compile(r'[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?')
+
+
+def ground_truth_number(value: object) -> float | None:
+    """The value of a numeric ground truth, or None when it is not a plain finite decimal number.
+
+    The one rule for what a numeric answer in the data may be: preprocessing skips other rows (`non_numeric_answer`),
+    the evaluator refuses them, the scorers score them 0. `float()` alone also takes `1_200` (digit grouping in Python
+    source), `nan`, `inf`, `1e999` (overflows to inf) and digits of other scripts (`\u0663`): none is a number an
+    annotator wrote for the model to learn, and NaN or infinity as a ground truth would make every answer score 0.
+    Whitespace around text is ignored, as `float()` ignores it; a JSON number (not a boolean) counts when finite.
+    Predictions are not read with this rule but with the official `float()` (`_to_float`).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            return None
+    elif isinstance(value, str) and _PLAIN_NUMBER_RE.fullmatch(value.strip()):
+        number = float(value)
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _score_value(answer: object, ground_truth: object, question_type: str) -> float:
@@ -222,7 +252,7 @@ def _score_value(answer: object, ground_truth: object, question_type: str) -> fl
         if not isinstance(answer, str) or not isinstance(ground_truth, str):
             return 0.0
         return exact_match(answer, ground_truth)
-    pred, target = _to_float(answer), _to_float(ground_truth)
+    pred, target = _to_float(answer), ground_truth_number(ground_truth)
     if pred is None or target is None:
         return 0.0
     return mean_relative_accuracy(pred, target)
@@ -245,9 +275,10 @@ def official_extract(prediction: str) -> str:
 # What `official_score` reads for each prompt style, in words, for reports.
 OFFICIAL_RULES = {
     'direct': 'the first space-separated word of the prediction, trailing dots removed (the official VSI-Bench rule)',
-    'think': 'the first space-separated word of the content of the last complete <answer>...</answer> block '
-    '(whitespace around it stripped), trailing dots removed: the official rule applied to the answer block; a '
-    'prediction without such a block scores 0',
+    'think': 'the first space-separated word of the content of the last <answer> block (tags in any case, whitespace '
+    'around the content stripped), trailing dots removed: the official rule applied to the answer block. That last '
+    'block must be closed by </answer>; if it is not (an answer cut off by the token budget), or there is no block, '
+    'the prediction scores 0, even when an earlier block is closed',
 }
 
 
@@ -256,9 +287,14 @@ def official_score(prediction: str, ground_truth: str, question_type: str, promp
 
     `direct` (the official prompt) applies the official rule to the whole prediction, bit for bit. `think` asks
     for `<think>...</think><answer>...</answer>`, whose first word is `<think>`: the official rule is applied to
-    the content of the last complete `<answer>...</answer>` block, stripped of the whitespace around it, and a
-    prediction without such a block is unparseable and scores 0. No published protocol covers `think`, so this
-    is the closest reading of the official rule; results say which one was used.
+    the content of the last `<answer>` block, stripped of the whitespace around it. That block must be closed: when
+    the last `<answer>` has no `</answer>` after it, or there is none, the prediction is unparseable and scores 0,
+    even if an earlier block is closed (the model's last word on the answer is unfinished; reading an earlier block
+    would credit an answer the model went on to revise). No published protocol covers `think`, so this is the
+    closest reading of the official rule; results say which one was used (OFFICIAL_RULES).
+
+    The ground truth is read by `ground_truth_number`, which refuses what the evaluator and preprocessing refuse
+    (`1_200`, digits of other scripts: the official `float()` would take them; no VSI-Bench row has them).
     """
     if prompt_style not in PROMPT_STYLES:
         raise ValueError(f'unknown prompt style {prompt_style!r}; expected one of {PROMPT_STYLES}')
@@ -534,7 +570,7 @@ def reward_score(completion: str, solution: str, question_type: str, options: Se
         target = _as_letter(solution) or _match_option_text(solution, _parse_options(options))
         choice = extract_choice(region, options)
         return 1.0 if choice is not None and choice == target else 0.0
-    target = _to_float(solution)
+    target = ground_truth_number(solution)
     pred = extract_number(region, base_question_type(question_type))
     if target is None or pred is None:
         return 0.0

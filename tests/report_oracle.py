@@ -81,7 +81,9 @@ def official_aggregate(rows: list[dict]) -> float:
 
 
 def think_answer(prediction: str) -> str | None:
-    """The content of the last complete `<answer>...</answer>` block (this bundle's think protocol), or None."""
+    """The stripped content of the last `<answer>` block, or None when there is none or it is not closed (this
+    bundle's think protocol: an earlier closed block does not count). Lowercase tags only (vsi_scoring takes any
+    case); the predictions it checks use lowercase tags."""
     start = prediction.rfind('<answer>')
     end = prediction.find('</answer>', start)
     if start < 0 or end < 0:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -262,3 +263,58 @@ def test_vsi_raw_takes_the_script_settings_and_both_datasets_take_columns(data, 
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(preprocess(data, 'train.jsonl', num_frames=4)))
     rows = load('vsi_train', columns={'scene_name': 'scene'})
     assert [r['scene'] for r in rows] == ['scene0001_00', '41069025'] and 'scene_name' not in rows[0]
+
+
+def test_vsi_raw_reuses_its_conversion_until_an_input_or_setting_changes(data, monkeypatch):
+    """Every rank of every launch loads one file, so the `datasets` cache of it stays valid; a changed input or
+    setting, or a file that is not complete, is converted (again)."""
+    from swift.utils import import_external_file
+
+    vsi_dataset = import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
+    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    cache = Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw'
+    first = load('vsi_raw')
+    (converted,) = cache.glob('*.jsonl')
+    stamp = converted.stat().st_mtime_ns
+    conversions = []
+    real_preprocess = pp.preprocess
+
+    def counting_preprocess(*args, **kwargs):
+        conversions.append(args[1])
+        return real_preprocess(*args, **kwargs)
+
+    monkeypatch.setattr(pp, 'preprocess', counting_preprocess)
+    assert load('vsi_raw') == first and conversions == []  # reused: not converted, not rewritten
+    assert converted.stat().st_mtime_ns == stamp and list(cache.glob('*.jsonl')) == [converted]
+
+    converted.write_bytes(converted.read_bytes()[:-5])  # a file its summary does not describe: converted again
+    assert load('vsi_raw') == first and conversions == [str(converted)]
+    assert pp.matching_summary(str(converted)) is not None
+
+    monkeypatch.setenv('VSI_NUM_FRAMES', '6')  # another setting: a file of its own
+    assert len(load('vsi_raw')[0]['images']) == 6 and len(conversions) == 2 and conversions[1] != str(converted)
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    with open(data / 'qa.jsonl', 'a', encoding='utf-8') as f:  # an edited input: a file of its own
+        f.write(json.dumps({**MC_ROW, 'id': 9}) + '\n')
+    assert [r['id'] for r in load('vsi_raw')] == ['1', '2', '9'] and len(conversions) == 3
+    assert len(set(conversions)) == 3 and len(list(cache.glob('*.jsonl'))) == 3
+    # the frames folder re-extracted by extract_frames.py (its manifest rewritten): a file of its own
+    config = vsi_dataset.VsiRawLoader.config(SimpleNamespace(settings={}, strict=False))
+    before = vsi_dataset.raw_cache_path(*config)
+    (data / 'frames' / 'manifest.jsonl').write_text('{}\n', encoding='utf-8')
+    assert vsi_dataset.raw_cache_path(*config) != before
+
+
+def test_vsi_raw_conversions_racing_for_one_file_leave_a_complete_one(data):
+    """Ranks that find no converted file all convert; whichever rename lands last, the file matches its summary."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = str(data / 'cache' / 'raw.jsonl')
+    config = pp.PreprocessConfig(frames_dir=str(data / 'frames'), num_frames=4, path_mode='absolute', progress=False)
+    with ThreadPoolExecutor(4) as pool:
+        summaries = list(pool.map(lambda _: pp.preprocess([str(data / 'qa.jsonl')], path, config), range(8)))
+    assert len({s.output_sha256 for s in summaries}) == 1
+    assert pp.matching_summary(path).output_sha256 == summaries[0].output_sha256
+    assert sorted(os.listdir(data / 'cache')) == ['raw.jsonl', 'raw.summary.json']  # no temporary file left

@@ -18,8 +18,9 @@ import pytest
 from PIL import Image
 
 import eval_vsi_bench as ev
+import train_vsi_grpo
 from tests.report_oracle import official_overall, recompute_scores
-from vsi_scoring import build_prompt, official_score
+from vsi_scoring import OFFICIAL_RULES, build_prompt, official_score
 
 NUM_FRAMES = 4
 DIRECTION_OPTIONS = ['A. left', 'B. right', 'C. back']
@@ -337,12 +338,13 @@ def test_swift_rows_use_their_own_images_and_the_think_prompt(bench, tmp_path):
     # direction (1 + 0 + 0) / 3 is the only category and the overall. The first word, `<think>`, would score 0.
     assert results['overall'] == pytest.approx(100 / 3)
     assert results['lenient']['overall'] == pytest.approx(100 / 3)
-    assert results['prompt_style'] == 'think' and 'last complete <answer>' in results['official_rule']
+    assert results['prompt_style'] == 'think' and results['official_rule'] == OFFICIAL_RULES['think']
+    assert 'last <answer> block' in results['official_rule'] and 'must be closed' in results['official_rule']
     (row,) = prediction_lines(tmp_path / 'run' / 'predictions.jsonl')
     assert row['prompt_style'] == 'think'
     assert results['overall'] == official_overall([row], 'think')
     markdown = (tmp_path / 'run' / 'results.md').read_text()
-    assert 'prompt style `think`' in markdown and 'last complete <answer>' in markdown
+    assert 'prompt style `think`' in markdown and OFFICIAL_RULES['think'] in markdown
     # Rescoring the file alone applies the same rule (the rows record the style).
     assert ev.main(['--predictions', str(tmp_path / 'run' / 'predictions.jsonl')]) == 0
     assert json.loads((tmp_path / 'run' / 'results.json').read_text())['overall'] == pytest.approx(100 / 3)
@@ -417,6 +419,77 @@ def test_resume_refuses_other_frames(bench, tmp_path):
         ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', tmp_path / 'videos2'), engine=engine)
 
 
+# RunConfig's fields before the protocol grew video_dir, frames_max_pixels and allow_fewer_frames (`git show
+# 25b634e:eval_vsi_bench.py`): a run_config.json written then holds only these.
+OLD_RUN_CONFIG_FIELDS = (
+    'model',
+    'adapters',
+    'dataset',
+    'dataset_sha256',
+    'prompt_style',
+    'num_frames',
+    'max_new_tokens',
+    'blind',
+    'image_env',
+    'infer_backend',
+    'frames',
+    'label',
+)
+
+
+def as_written_by_the_earlier_version(folder: Path) -> Path:
+    path = folder / 'run_config.json'
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({name: config[name] for name in OLD_RUN_CONFIG_FIELDS}))
+    return path
+
+
+def test_a_folder_of_the_earlier_version_resumes_under_an_unchanged_protocol(bench, tmp_path):
+    from video_utils import encode_video
+
+    out, engine = tmp_path / 'run', CountingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 2), engine=engine)
+    as_written_by_the_earlier_version(out)
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+    assert len(engine.requests) == len(BENCH_ROWS)  # 2, then the other 4: nothing was predicted twice
+    config = json.loads((out / 'run_config.json').read_text())
+    assert (config['video_dir'], config['frames_max_pixels'], config['allow_fewer_frames']) == (None, None, False)
+    as_written_by_the_earlier_version(out)
+    with pytest.raises(ev.EvalError, match='allow_fewer_frames: False there .not recorded by the version'):
+        ev.evaluate(
+            eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--allow_fewer_frames'), engine=engine
+        )
+
+    # Frames from --video_dir (the README's first example): the earlier version did not record the videos, so the
+    # resume is refused with the one line that keeps the predictions, not only --overwrite.
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=8, width=64, height=48)
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
+    videos = str(tmp_path / 'videos')
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', videos, '--limit', 1), engine=engine)
+    path = as_written_by_the_earlier_version(tmp_path / 'v')
+    with pytest.raises(ev.EvalError) as refused:
+        ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', videos), engine=engine)
+    assert f'if that run was made with video_dir as now, add "video_dir": "{videos}" to {path} to resume it' in str(
+        refused.value
+    )
+    path.write_text(json.dumps({**json.loads(path.read_text()), 'video_dir': videos}))
+    before = len(engine.requests)
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', videos), engine=engine)
+    assert len(engine.requests) == before + 1  # only the question not predicted yet
+
+
+def test_the_pixel_advice_is_read_from_the_training_yaml(tmp_path, monkeypatch):
+    yaml_path = tmp_path / 'grpo.yaml'
+    yaml_path.write_text('ENV:\n  MAX_PIXELS: 100352\nmodel: m\n')
+    monkeypatch.setattr(ev, 'DEFAULT_CONFIG', str(yaml_path))
+    assert ev.training_max_pixels() == '100352'
+    yaml_path.write_text('model: m\n')
+    assert ev.training_max_pixels() is None
+    monkeypatch.setattr(ev, 'DEFAULT_CONFIG', str(tmp_path / 'missing.yaml'))
+    assert ev.training_max_pixels() is None  # the advice then names no number; evaluation goes on
+
+
 def test_pixel_budget_is_recorded_and_an_unset_one_is_warned_about(bench, tmp_path, monkeypatch, caplog):
     monkeypatch.delenv('MAX_PIXELS', raising=False)
     monkeypatch.delenv('IMAGE_MAX_TOKEN_NUM', raising=False)
@@ -424,20 +497,23 @@ def test_pixel_budget_is_recorded_and_an_unset_one_is_warned_about(bench, tmp_pa
     ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'a', '--frames_dir', bench.frames), engine=CountingEngine())
     config = json.loads((tmp_path / 'a' / 'run_config.json').read_text())
     # qwen-vl-utils' default: 16384 tokens of 32 x 32 px = 16,777,216 px per frame
-    assert config['image_max_pixels'] == 16_777_216 and config['image_env'] == {}
+    assert config['qwen3_vl_image_max_pixels'] == 16_777_216 and config['image_env'] == {}
     (warning,) = [r.getMessage() for r in caplog.records if 'MAX_PIXELS' in r.getMessage()]
-    assert 'MAX_PIXELS is not set' in warning and '16,777,216 px' in warning and 'MAX_PIXELS=262144' in warning
+    assert 'MAX_PIXELS is not set' in warning and '16,777,216 px for Qwen3-VL' in warning
+    # the advice is the YAML's own value, read from the file
+    assert f'MAX_PIXELS=262144 (the ENV block of {train_vsi_grpo.DEFAULT_CONFIG})' in warning
 
     caplog.clear()
     monkeypatch.setenv('MAX_PIXELS', '262144')
     ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'b', '--frames_dir', bench.frames), engine=CountingEngine())
     config = json.loads((tmp_path / 'b' / 'run_config.json').read_text())
-    assert config['image_max_pixels'] == 262_144 and config['image_env'] == {'MAX_PIXELS': '262144'}
-    assert '4 frames of at most 262,144 px' in (tmp_path / 'b' / 'results.md').read_text()
+    assert config['qwen3_vl_image_max_pixels'] == 262_144 and config['image_env'] == {'MAX_PIXELS': '262144'}
+    assert '4 frames of at most 262,144 px (as Qwen3-VL counts them)' in (tmp_path / 'b' / 'results.md').read_text()
     monkeypatch.setenv('IMAGE_MAX_TOKEN_NUM', '100')  # swift lets the token count win over MAX_PIXELS
     ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'c', '--blind'), engine=CountingEngine())
-    assert json.loads((tmp_path / 'c' / 'run_config.json').read_text())['image_max_pixels'] is None  # no frames
-    assert ev.image_max_pixels({'MAX_PIXELS': '262144', 'IMAGE_MAX_TOKEN_NUM': '100'}) == 102_400
+    assert json.loads((tmp_path / 'c' / 'run_config.json').read_text())['qwen3_vl_image_max_pixels'] is None
+    assert ev.qwen3_vl_image_max_pixels({'MAX_PIXELS': '262144', 'IMAGE_MAX_TOKEN_NUM': '100'}) == 102_400
+    assert ev.qwen3_vl_image_max_pixels({'MAX_PIXELS': '262200'}) == 262_144  # whole 32 x 32 px tokens, as swift
     assert not [r for r in caplog.records if 'MAX_PIXELS' in r.getMessage()]
 
 
@@ -656,9 +732,12 @@ BAD_PREDICTIONS = [
     ({'question_type': 5}, 'question type 5 is not a VSI-Bench question type'),
     ({'question_type': 'object_countng'}, "did you mean 'object_counting'"),
     ({'question_type': 'object_rel_direction'}, 'reporting category'),
-    ({'ground_truth': 'three'}, "ground_truth 'three' of a numeric question is not a number"),
-    ({'ground_truth': True}, 'is not a number'),
-    ({'ground_truth': float('nan')}, 'ground_truth nan of a numeric question is not a number'),
+    ({'ground_truth': 'three'}, "ground_truth 'three' of a numeric question is not a plain finite number"),
+    ({'ground_truth': True}, 'is not a plain finite number'),
+    ({'ground_truth': float('nan')}, 'ground_truth nan of a numeric question is not a plain finite number'),
+    # float() reads these; preprocessing skips them (vsi_scoring.ground_truth_number), so the evaluator refuses them
+    ({'ground_truth': '1_200'}, "ground_truth '1_200' of a numeric question is not a plain finite number"),
+    ({'ground_truth': '1e999'}, "ground_truth '1e999' of a numeric question is not a plain finite number"),
     ({'question_type': 'route_planning', 'ground_truth': ['B']}, 'multiple-choice question is not an option letter'),
     ({'options': 'A. x'}, "options 'A. x' is not a list of strings"),
     ({'prediction': 3}, 'prediction 3 is not text'),

@@ -439,9 +439,12 @@ def test_multi_node_variables_reach_torchrun(launch_env):
     assert train_env['MASTER_PORT'] == '29500'
 
 
+@pytest.mark.parametrize('nproc_per_node', [None, '6'])
 @pytest.mark.parametrize('node_rank', ['0', '1'])
-def test_multi_node_server_mode_trains_on_all_gpus_of_the_other_nodes(launch_env, node_rank):
+def test_multi_node_server_mode_trains_on_all_gpus_of_the_other_nodes(launch_env, node_rank, nproc_per_node):
     env = {**launch_env, 'MODE': 'server', 'DRY_RUN': '1', 'NNODES': '2', 'NODE_RANK': node_rank}
+    if nproc_per_node:  # node 0's count, the same on every node like the other variables
+        env['NPROC_PER_NODE'] = nproc_per_node
     # 6 + 8 = 14 processes make 112 completions a round: whole groups of 7, which 12 or 16 processes would not make.
     proc = run_script({**env, 'MASTER_ADDR': '10.1.2.3'}, '--num_generations', '7')
     assert proc.returncode == 0, proc.stderr
@@ -499,6 +502,13 @@ PREFLIGHT_FAILURES = [
     ({'MODE': 'server', 'TRAIN_GPUS': '0,1,2', 'ROLLOUT_GPUS': '2,3'}, [], 'GPU 2 is in both TRAIN_GPUS and ROLLOUT'),
     ({'TRAIN_GPUS': '0,9'}, [], 'GPU 9 is not visible'),
     ({'NPROC_PER_NODE': '4'}, [], 'NPROC_PER_NODE=4 but TRAIN_GPUS=0,1,2,3,4,5,6,7 has 8 GPUs'),
+    ({'NPROC_PER_NODE': 'six'}, [], 'NPROC_PER_NODE=six but TRAIN_GPUS=0,1,2,3,4,5,6,7 has 8 GPUs'),
+    (
+        {'MODE': 'server', 'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '10.1.2.3', 'NPROC_PER_NODE': '8'},
+        [],
+        "NPROC_PER_NODE=8 but TRAIN_GPUS=0,1,2,3,4,5 on node 0 has 6 GPUs (NPROC_PER_NODE counts node 0's training "
+        'processes; the other nodes train on 8); make them match or leave NPROC_PER_NODE unset',
+    ),
     ({'NNODES': '2'}, [], 'NNODES=2 needs MASTER_ADDR'),
     ({}, ['--vllm_tensor_parallel_size', '3'], 'vllm_tensor_parallel_size 3 does not divide the 8 GPU(s)'),
     ({'MODE': 'server'}, ['--vllm_tensor_parallel_size', '4'], 'vllm_tensor_parallel_size 4 does not divide the 2'),

@@ -219,10 +219,29 @@ def test_answers_are_normalised_to_the_option_letter(scene):
 
 def test_numeric_answers_are_plain_decimals(scene):
     """Signs, a decimal point, an exponent, 0 and negatives pass (scoring handles them); spaces are stripped."""
-    answers = [' 3 ', '-2', '0', '1e3', '.5', '+4.25', 7]
+    answers = [' 3 ', '-2', '0', '1e3', '.5', '3.', '+4.25', 7]
     rows = [{**NUMERIC_ROW, 'id': i, 'ground_truth': answer} for i, answer in enumerate(answers)]
     out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
-    assert [r['solution'] for r in out] == ['3', '-2', '0', '1e3', '.5', '+4.25', '7'] and not summary.skipped
+    assert [r['solution'] for r in out] == ['3', '-2', '0', '1e3', '.5', '3.', '+4.25', '7'] and not summary.skipped
+
+
+def test_a_numeric_answer_written_here_is_one_the_evaluator_accepts(scene):
+    """Both decide by vsi_scoring.ground_truth_number: no row passes one and fails the other."""
+    import eval_vsi_bench
+
+    answers = ['3', ' 3 ', '-2', '3.', '.5', '1e3', 7, 2.5, '1_200', 'nan', 'inf', '1e999', '1,200', '\u0663']
+    rows = [{**NUMERIC_ROW, 'id': i, 'ground_truth': answer} for i, answer in enumerate(answers)]
+    out, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    written = {int(r['id']) for r in out}
+    for i, answer in enumerate(answers):
+        row = {'id': i, 'question_type': 'object_counting', 'ground_truth': answer, 'prediction': '3'}
+        try:
+            eval_vsi_bench.check_prediction_row(row)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert accepted == (i in written), answer
+    assert written == {0, 1, 2, 3, 4, 5, 6, 7}
 
 
 def test_unknown_question_types_are_written_and_reported(scene):
@@ -577,6 +596,7 @@ def test_the_summary_records_its_output_and_is_renamed_first(scene, monkeypatch)
     assert saved['written'] == len(data.splitlines()) == 2 and saved['output'] == str(output)
     settings = saved['settings']
     assert (settings['num_frames'], settings['prompt_style'], settings['exclude_scenes']) == (4, 'direct', 1)
+    assert pp.matching_summary(str(output)).written == 2  # the summary describes the file beside it
 
     # Killed between the two renames: the new summary beside the old output says it is not that output's.
     def killed_before_the_output(src, dst):
@@ -591,6 +611,26 @@ def test_the_summary_records_its_output_and_is_renamed_first(scene, monkeypatch)
     saved = json.loads((scene / 'out' / 'train.summary.json').read_text(encoding='utf-8'))
     assert output.read_bytes() == data and saved['written'] == 1
     assert saved['output_sha256'] != hashlib.sha256(data).hexdigest()
+    assert pp.matching_summary(str(output)) is None
+
+
+def test_matching_summary_only_vouches_for_the_file_it_describes(scene):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    summary_file = Path(pp.summary_path(str(output)))
+    assert pp.matching_summary(str(output)) is None  # nothing written yet
+    pp.preprocess([str(source)], str(output), config(scene))
+    assert pp.matching_summary(str(output)).output_sha256 == hashlib.sha256(output.read_bytes()).hexdigest()
+    data, saved = output.read_bytes(), summary_file.read_text(encoding='utf-8')
+    output.write_bytes(data[:-1] + b' ')  # same size, other bytes
+    assert pp.matching_summary(str(output)) is None
+    output.write_bytes(data)
+    summary_file.write_text(json.dumps({**json.loads(saved), 'field_of_another_version': 1}), encoding='utf-8')
+    assert pp.matching_summary(str(output)) is None
+    summary_file.write_text(saved[:-10], encoding='utf-8')  # cut short
+    assert pp.matching_summary(str(output)) is None
+    summary_file.unlink()
+    assert pp.matching_summary(str(output)) is None
 
 
 def test_a_conversion_without_excluded_scenes_warns(scene, caplog):

@@ -67,7 +67,7 @@ def test_strict_reward_reads_think_rows_as_the_evaluator_does(plugin):
     kwargs = _trainer_kwargs(
         solution=['B'] * 4, question_type=['object_rel_distance'] * 4, prompt_style=['think', 'think', 'direct', None]
     )
-    # think: the last complete <answer> block (none: 0); direct and a missing style: the first word of the text
+    # think: the last <answer> block, which must be closed (none: 0); direct and no style: the first word
     assert strict(completions, **kwargs) == [1.0, 0.0, 1.0, 0.0]
     without_column = _trainer_kwargs(solution=['B'] * 4, question_type=['object_rel_distance'] * 4)
     assert strict(completions, **without_column) == [0.0, 0.0, 1.0, 0.0]

@@ -24,6 +24,7 @@ from vsi_scoring import (
     answer_region,
     build_prompt,
     format_score,
+    ground_truth_number,
     official_score,
     option_letters,
     reward_score,
@@ -80,7 +81,7 @@ def test_official_score(prediction, ground_truth, question_type, expected):
     assert official_score(prediction, ground_truth, question_type) == expected
 
 
-# The think protocol: the official rule on the stripped content of the last complete <answer> block.
+# The think protocol: the official rule on the stripped content of the last <answer> block, which must be closed.
 OFFICIAL_THINK_CASES = [
     ('<think>the sofa is left</think><answer>B</answer>', 'B', 'route_planning', 1.0),
     ('<think>x</think>\n<answer> b. </answer>', 'B', 'route_planning', 1.0),  # stripped, dot removed, any case
@@ -113,6 +114,56 @@ def test_official_score_of_think_completions_reads_the_last_answer_block(
 def test_official_score_rejects_an_unknown_prompt_style():
     with pytest.raises(ValueError, match='prompt style'):
         official_score('B', 'B', 'route_planning', 'cot')
+
+
+# (ground truth as a dataset states it, its value or None): the one rule preprocessing, the evaluator and both scorers
+# apply to numeric answers. float() alone would take every None row but the last three.
+GROUND_TRUTH_NUMBERS = [
+    ('3', 3.0),
+    (' 3 ', 3.0),  # surrounding whitespace ignored, as float() ignores it
+    ('-2', -2.0),
+    ('+4', 4.0),
+    ('3.', 3.0),
+    ('.5', 0.5),
+    ('2.5e1', 25.0),
+    ('1E-3', 0.001),
+    ('0', 0.0),
+    (7, 7.0),  # JSON numbers
+    (2.5, 2.5),
+    ('1_200', None),  # Python's digit grouping, not a number an annotator writes
+    ('nan', None),
+    ('NaN', None),
+    ('inf', None),
+    ('-Infinity', None),
+    ('1e999', None),  # overflows to inf
+    ('\u0663', None),  # Arabic-Indic three
+    (float('nan'), None),
+    (float('inf'), None),
+    (10**400, None),  # beyond the float range
+    (True, None),  # JSON true is not 1
+    ('', None),
+    ('.', None),
+    ('1,200', None),
+    ('3 m', None),
+    ('e5', None),
+    (None, None),
+    (['3'], None),
+]
+
+
+@pytest.mark.parametrize(('value', 'expected'), GROUND_TRUTH_NUMBERS)
+def test_ground_truth_number(value, expected):
+    assert ground_truth_number(value) == expected
+
+
+def test_a_ground_truth_that_is_no_plain_number_scores_0_in_both_scorers():
+    # float('1_200') is 1200, so without the shared rule an answer of 1200 would score 1 here, while preprocessing
+    # skips the row and the evaluator refuses it.
+    assert official_score('1200', '1200', 'object_counting') == 1.0
+    assert official_score('1200', '1_200', 'object_counting') == 0.0
+    assert reward_score('1200', '1_200', 'object_counting') == 0.0
+    assert official_score('3', ' 3 ', 'object_counting') == reward_score('3', ' 3 ', 'object_counting') == 1.0
+    assert official_score('1_200', '1200', 'object_counting') == 1.0  # predictions keep the official float()
 
 
 # (completion, solution, question type, options, reward)
