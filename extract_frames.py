@@ -33,12 +33,16 @@ Resuming: a folder is written under a temporary name together with `.record.json
 size and mtime, the settings, the chosen frames) and renamed into place; the manifest line follows. A re-run
 skips a folder only if its record matches the source file as it is now and the settings, and exactly the frame
 files it lists are there and non-empty; if a killed run had not appended the manifest line yet, it is restored
-from the record without decoding. A worker process that dies (out of memory, a decoder crash) fails the videos
-in progress and the run goes on with a new pool. failures.jsonl lists the videos that failed in the last run
-that finished: a video that failed before and succeeds now is not in it (its manifest line is the record).
+from the record without decoding. A folder an older version made (no record) is adopted without decoding when
+its manifest line vouches for it (_adopt_legacy_folder). One run at a time writes an output folder; another waits
+for it (_output_lock). A worker process that dies (out of memory, a decoder crash) takes the videos in progress
+with it: each is retried alone, and only one whose worker dies with it alone fails, while the rest of the run goes
+on in parallel (_run_jobs). failures.jsonl lists the videos that failed in the last run that finished: a video
+that failed before and succeeds now is not in it (its manifest line is the record).
 """
 
 import argparse
+import fcntl
 import json
 import logging
 import math
@@ -49,13 +53,13 @@ import signal
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import av
 import numpy as np
@@ -67,6 +71,7 @@ MANIFEST_NAME = 'manifest.jsonl'
 FAILURES_NAME = 'failures.jsonl'
 FAILURES_PARTIAL_NAME = 'failures.jsonl.partial'  # this run's failures until it finishes
 RECORD_NAME = '.record.json'  # inside each frame folder: what the frames were made from, and how
+LOCK_NAME = '.extract_frames.lock'  # held by the run writing the output folder (see _output_lock)
 BACKENDS = ('pyav', 'decord')
 FRAME_NAME = 'frame_{:04d}.jpg'
 
@@ -111,11 +116,12 @@ class ExtractSummary:
     skipped: int = 0  # already complete: same source file, same settings, every frame file there
     failed: int = 0
     frames: int = 0  # frames written by this run
-    seconds: float = 0.0
+    seconds: float = 0.0  # from the moment the run had the output folder (not counting a wait for another run)
     failures: list[dict] = field(default_factory=list)  # {'video': ..., 'reason': ...}
     redone: Counter = field(default_factory=Counter)  # of `done`: folders made again, by why (see _folder_state)
     duplicates: int = 0  # entries naming a video already planned (same file, same folder): extracted once
     manifest_restored: int = 0  # of `skipped`: manifest lines a killed run had not appended, taken from the record
+    adopted: int = 0  # of `skipped`: folders of an older version given a record from their manifest line
 
     @property
     def frames_per_second(self) -> float:
@@ -131,6 +137,8 @@ class ExtractSummary:
             notes.append(f'{self.duplicates} duplicate entries extracted once')
         if self.manifest_restored:
             notes.append(f'{self.manifest_restored} manifest lines restored')
+        if self.adopted:
+            notes.append(f'{self.adopted} adopted from an older version')
         return (
             f'done {self.done}, skipped {self.skipped}, failed {self.failed} in {self.seconds:.1f} s: '
             f'{self.frames_per_second:.1f} frames/s, {self.videos_per_minute:.1f} videos/min'
@@ -283,10 +291,42 @@ def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repa
     return rows
 
 
-def _frame_record(row: dict) -> FrameRecord:
-    """A FrameRecord from a JSON row, ignoring keys it does not know (rows written by newer versions)."""
-    names = {f.name for f in fields(FrameRecord)}
-    return FrameRecord(**{k: v for k, v in row.items() if k in names})
+def _frame_record(row: Any) -> FrameRecord:
+    """A FrameRecord from a JSON row, ignoring keys it does not know (rows written by newer versions).
+
+    Raises TypeError unless `row` is an object with every required key and each known key holding its field's
+    type: a record decides that a folder is not decoded again, so a damaged one must be refused here, where the
+    callers expect it, and not crash whatever reads the value later.
+    """
+    if not isinstance(row, dict):
+        raise TypeError(f'expected an object, got {type(row).__name__}')
+    values = {}
+    for name, (fits, type_name) in _FIELD_TYPES.items():
+        if name in row:
+            if not fits(row[name]):
+                raise TypeError(f'{name} should be {type_name}, got {row[name]!r:.80}')
+            values[name] = row[name]
+    return FrameRecord(**values)  # a required key missing: TypeError
+
+
+def _type_check(hint: Any) -> Callable[[Any], bool]:
+    """A test that a JSON value has the type `hint` (str, int, float, list[...], X | None) of a FrameRecord field."""
+    if get_origin(hint) is list:
+        fits_item = _type_check(get_args(hint)[0])
+        return lambda value: isinstance(value, list) and all(map(fits_item, value))
+    kinds = []
+    for kind in get_args(hint) or (hint,):  # the options of a union (int | None), or the one type
+        kinds += [int, float] if kind is float else [kind]  # a JSON number may be written without a fraction
+    kinds = tuple(kinds)
+    # a JSON true/false is no number (bool is an int to Python); FrameRecord has no bool field
+    return lambda value: isinstance(value, kinds) and not isinstance(value, bool)
+
+
+# Built once: a manifest can hold a line per video of a large dataset.
+_FIELD_TYPES = {
+    f.name: (_type_check(f.type), f.type.__name__ if isinstance(f.type, type) else str(f.type))
+    for f in fields(FrameRecord)
+}
 
 
 def read_manifest(output_dir: PathLike, repair: bool = False) -> dict[str, FrameRecord]:
@@ -665,8 +705,8 @@ def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Pa
                 f'{other} and {video} would both write {out_dir}: give --video_dir (a folder holding both) so '
                 f'frame folders keep the sub-folders, or rename one'
             )
-    owned = {output_dir / name: f"the run's own {name}" for name in (MANIFEST_NAME, FAILURES_NAME)}
-    owned[output_dir / FAILURES_PARTIAL_NAME] = f"the run's own {FAILURES_PARTIAL_NAME}"
+    own_files = (MANIFEST_NAME, FAILURES_NAME, FAILURES_PARTIAL_NAME, LOCK_NAME)
+    owned = {output_dir / name: f"the run's own {name}" for name in own_files}
     for out_dir, video in targets.items():
         for temp in _temp_dirs(out_dir):
             owned[temp] = f'a temporary folder of {video}'
@@ -700,6 +740,7 @@ def _remove_temp_dirs(out_dirs: Sequence[Path]) -> None:
 
 # Why a folder is (re)made: it is missing, or what _folder_state found.
 NEW, INCOMPLETE, SOURCE_CHANGED, SETTINGS_CHANGED = 'new', 'incomplete', 'source changed', 'settings changed'
+NO_RECORD, BAD_RECORD = 'no record (older version)', 'unreadable record'
 
 
 def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str | None, FrameRecord | None]:
@@ -708,7 +749,8 @@ def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str |
     Trusted is only the folder's .record.json, which was written with the frames and renamed into place with
     them: its source file name, size and mtime match the file now (so a replaced or re-encoded file, or a.mkv
     in place of a.mp4, is redone; the name and not the full path, so a moved dataset folder keeps its frames),
-    its settings match, and exactly the frame files it lists are there, none empty.
+    its settings match, and exactly the frame files it lists are there, none empty. A record that cannot be
+    read or is not a well-typed object (BAD_RECORD) counts as none: the folder is redone, the run goes on.
     """
     try:
         names = set(os.listdir(out_dir))
@@ -718,8 +760,10 @@ def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str |
         return INCOMPLETE, None
     try:
         record = _frame_record(json.loads((out_dir / RECORD_NAME).read_bytes()))
-    except (OSError, ValueError, TypeError):  # no record (killed older version, hand-made folder) or a broken one
-        return INCOMPLETE, None
+    except FileNotFoundError:  # made by a version before records (see _adopt_legacy_folder), or by hand
+        return NO_RECORD, None
+    except (OSError, ValueError, TypeError, RecursionError):  # RecursionError: JSON nested too deep to parse
+        return BAD_RECORD, None
     try:
         source = os.stat(video)
     except OSError:  # gone: the worker reports it, and the folder stays as it is
@@ -729,12 +773,119 @@ def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str |
         return SOURCE_CHANGED, record
     if any(getattr(record, key) != value for key, value in settings.items()):
         return SETTINGS_CHANGED, record
-    frames = [FRAME_NAME.format(i) for i in range(record.num_frames)]
-    if len(record.indices) != record.num_frames or names != {*frames, RECORD_NAME}:
-        return INCOMPLETE, record
-    if any(os.stat(out_dir / name).st_size == 0 for name in frames):
+    if len(record.indices) != record.num_frames or not _whole_frames(out_dir, names - {RECORD_NAME}, record.num_frames):
         return INCOMPLETE, record
     return None, record
+
+
+def _whole_frames(out_dir: Path, names: set[str], num_frames: int, not_before_ns: int = 0) -> bool:
+    """Whether the files `names` of `out_dir` are frame_0000.jpg ... of `num_frames` frames and nothing else.
+
+    None may be empty (a disk that filled up leaves empty files) or last written before `not_before_ns`.
+    """
+    if names != {FRAME_NAME.format(i) for i in range(num_frames)}:
+        return False
+    stats = [os.stat(out_dir / name) for name in names]
+    return all(stat.st_size > 0 and stat.st_mtime_ns >= not_before_ns for stat in stats)
+
+
+def _adopt_legacy_folder(
+    out_dir: Path, video: PathLike, settings: dict, line: FrameRecord | None
+) -> FrameRecord | None:
+    """The record of a folder made before records existed, written from its manifest line; None if it does not qualify.
+
+    Versions before .record.json left a folder of frames and a manifest line; redoing all of them on upgrade would
+    cost a whole extraction. `line` (the last manifest line for the folder) is trusted when it names this file by
+    the same resolved path (it has no size or mtime to recognise the file by), was made with the current settings,
+    and the folder holds exactly the frame files it lists, none empty and none older than the file's mtime (a file
+    written after its frames is another file). The record is the line plus the file's size and mtime now, written
+    atomically, so later runs check the folder like any other. A folder that does not qualify is redone.
+    """
+    if line is None or os.path.realpath(line.video) != os.path.realpath(video):
+        return None
+    if any(getattr(line, key) != value for key, value in settings.items()) or len(line.indices) != line.num_frames:
+        return None
+    try:
+        source = os.stat(video)
+    except OSError:  # gone: redone, so the worker reports it
+        return None
+    if not _whole_frames(out_dir, set(os.listdir(out_dir)), line.num_frames, source.st_mtime_ns):
+        return None
+    record = replace(line, source_size=source.st_size, source_mtime_ns=source.st_mtime_ns)
+    partial = out_dir / f'{RECORD_NAME}.partial'
+    partial.write_text(json.dumps(asdict(record)))
+    os.replace(partial, out_dir / RECORD_NAME)
+    return record
+
+
+@contextmanager
+def _output_lock(output_dir: Path) -> Iterator[None]:
+    """Hold `output_dir` for this run; a run that finds it held says so once and waits until it is free.
+
+    Two runs on one folder (two evaluations sharing a --frames_cache) would remove each other's temporary folders
+    and both write failures.jsonl.partial. Waiting rather than refusing: the later run then finds the earlier
+    one's frames complete and skips them, which is what two evaluations sharing a cache want. flock, which the
+    kernel releases when the process ends however it ends, so a killed run leaves no stale lock. The file holds
+    the pid of the run holding it, for the message, and is never removed: a run that removed it could let a third
+    run lock a new file while a second still waits on the old one.
+    """
+    with open(output_dir / LOCK_NAME, 'a+') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or 'unknown'
+            logger.warning('waiting for another extract_frames run on %s (pid %s) to finish', output_dir, holder)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.truncate(0)
+        lock.write(f'{os.getpid()}\n')
+        lock.flush()
+        yield
+
+
+def _triage(
+    targets: dict[Path, Any],
+    output_dir: Path,
+    settings: dict,
+    overwrite: bool,
+    manifest_records: dict[str, FrameRecord],
+    summary: ExtractSummary,
+) -> tuple[dict[str, tuple], list[FrameRecord]]:
+    """The folders to make, as {video as str: (video, frame folder, why it is made)}, and the manifest lines to
+    append for the folders kept as they are (counted in `summary`).
+
+    A kept folder's line is appended when the manifest lacks it: a killed run had not appended it yet, or the
+    folder was just adopted from an older version (its line gains the source's size and mtime). The video's path
+    is compared resolved, so running again with --video_dir spelled another way (relative, through a link) does
+    not append the same line again. A relative path in the manifest is resolved from the current folder: written
+    from another one, its line is appended again, which is harmless (the last line for a folder wins).
+    """
+    todo, lines = {}, []
+    for out_dir, video in targets.items():
+        folder = out_dir.relative_to(output_dir).as_posix()
+        known = manifest_records.get(folder)
+        why, record = _folder_state(out_dir, video, settings)
+        adopted = None
+        if why == NO_RECORD and not overwrite:
+            adopted = _adopt_legacy_folder(out_dir, video, settings, known)
+        if adopted is not None:
+            why, record = None, adopted
+            summary.adopted += 1
+        if why is not None or overwrite:
+            todo[str(video)] = (video, out_dir, why)
+            continue
+        summary.skipped += 1
+        line = replace(record, video=str(Path(video)), frames_dir=folder)
+        same = (
+            known is not None
+            and replace(known, video=line.video, frames_dir=folder) == line
+            and os.path.realpath(known.video) == os.path.realpath(video)
+        )
+        if not same:
+            lines.append(line)
+            if adopted is None:
+                summary.manifest_restored += 1
+    return todo, lines
 
 
 def extract_all(
@@ -753,9 +904,10 @@ def extract_all(
 
     Videos whose folder is complete for the same source file and settings are skipped (see _folder_state), so an
     interrupted job resumes; temporary folders killed runs left beside the planned folders are removed first.
-    Only this process appends to manifest.jsonl and writes failures.jsonl, so lines never mix. failures.jsonl
-    describes the last run that finished: written as failures.jsonl.partial while the run goes and renamed at
-    its end; an interrupted run leaves the previous one in place (its videos are retried anyway).
+    The run holds `output_dir` (_output_lock): another run on it waits. Only this process appends to
+    manifest.jsonl and writes failures.jsonl, so lines never mix. failures.jsonl describes the last run that
+    finished: written as failures.jsonl.partial while the run goes and renamed at its end; an interrupted run
+    leaves the previous one in place (its videos are retried anyway).
     """
     if num_frames < 1:
         raise ValueError(f'num_frames must be at least 1, got {num_frames}')
@@ -765,119 +917,130 @@ def extract_all(
         raise ValueError(f'quality must be in 1..100, got {quality}')
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
-    started = time.perf_counter()
     output_dir = Path(output_dir)
     videos = find_videos(video_dir) if videos is None else list(videos)
     targets, duplicates = _plan(videos, video_dir, output_dir)
     settings = {'num_frames': num_frames, 'max_pixels': max_pixels, 'quality': quality, 'backend': backend}
     output_dir.mkdir(parents=True, exist_ok=True)
-    _remove_temp_dirs(list(targets))
-    manifest_records = read_manifest(output_dir, repair=True)  # repaired, so the appends below start a fresh line
     summary = ExtractSummary(duplicates=duplicates)
-    todo, restore = {}, []  # todo: {video as str: (video, frame folder, why it is made)}
-    for out_dir, video in targets.items():
-        why, record = _folder_state(out_dir, video, settings)
-        if why is None and not overwrite:
-            summary.skipped += 1
-            folder = out_dir.relative_to(output_dir).as_posix()
-            line = replace(record, video=str(Path(video)), frames_dir=folder)
-            known = manifest_records.get(folder)
-            if known is None or replace(known, frames_dir=folder) != line:  # killed before appending it
-                restore.append(line)
-        else:
-            todo[str(video)] = (video, out_dir, why)
-    workers = max(1, min(workers or default_workers(), len(todo)))
-    kwargs = {**settings, 'threads': decoder_threads(workers)}
-    jobs = [(video, out_dir, kwargs) for video, out_dir, _ in todo.values()]
-    failures_partial = output_dir / FAILURES_PARTIAL_NAME
-    try:
-        with (
-            open(output_dir / MANIFEST_NAME, 'a') as manifest,
-            open(failures_partial, 'w') as failures,
-            tqdm(total=len(jobs), unit='video', desc='extract frames', disable=not progress) as bar,
-            closing(_run_jobs(jobs, workers, _extract_job)) as results,
-        ):
-            for line in restore:
-                manifest.write(json.dumps(asdict(line)) + '\n')
-            summary.manifest_restored = len(restore)
-            for video, record, error in results:
-                if record is None:
-                    summary.failed += 1
-                    summary.failures.append({'video': str(video), 'reason': error})
-                    failures.write(json.dumps(summary.failures[-1]) + '\n')
-                    failures.flush()
-                else:
-                    summary.done += 1
-                    summary.frames += record.num_frames
-                    why = todo[str(video)][2]
-                    if why not in (NEW, None):  # None: complete, made again for --overwrite
-                        summary.redone[why] += 1
-                    folder = Path(record.frames_dir).relative_to(output_dir).as_posix()
-                    manifest.write(json.dumps(asdict(replace(record, frames_dir=folder))) + '\n')
-                    manifest.flush()
-                bar.update()
-                bar.set_postfix(failed=summary.failed)
-        os.replace(failures_partial, output_dir / FAILURES_NAME)
-    except BaseException:
-        failures_partial.unlink(missing_ok=True)
-        raise
-    summary.seconds = time.perf_counter() - started
+    with _output_lock(output_dir):
+        started = time.perf_counter()
+        _remove_temp_dirs(list(targets))
+        manifest_records = read_manifest(output_dir, repair=True)  # repaired, so the appends below start a fresh line
+        todo, lines = _triage(targets, output_dir, settings, overwrite, manifest_records, summary)
+        workers = max(1, min(workers or default_workers(), len(todo)))
+        kwargs = {**settings, 'threads': decoder_threads(workers)}
+        jobs = [(video, out_dir, kwargs) for video, out_dir, _ in todo.values()]
+        failures_partial = output_dir / FAILURES_PARTIAL_NAME
+        try:
+            with (
+                open(output_dir / MANIFEST_NAME, 'a') as manifest,
+                open(failures_partial, 'w') as failures,
+                tqdm(total=len(jobs), unit='video', desc='extract frames', disable=not progress) as bar,
+                closing(_run_jobs(jobs, workers, _extract_job)) as results,
+            ):
+                manifest.writelines(json.dumps(asdict(line)) + '\n' for line in lines)
+                manifest.flush()
+                for video, record, error in results:
+                    if record is None:
+                        summary.failed += 1
+                        summary.failures.append({'video': str(video), 'reason': error})
+                        failures.write(json.dumps(summary.failures[-1]) + '\n')
+                        failures.flush()
+                    else:
+                        summary.done += 1
+                        summary.frames += record.num_frames
+                        why = todo[str(video)][2]
+                        if why not in (NEW, None):  # None: complete, made again for --overwrite
+                            summary.redone[why] += 1
+                        folder = Path(record.frames_dir).relative_to(output_dir).as_posix()
+                        manifest.write(json.dumps(asdict(replace(record, frames_dir=folder))) + '\n')
+                        manifest.flush()
+                    bar.update()
+                    bar.set_postfix(failed=summary.failed)
+            os.replace(failures_partial, output_dir / FAILURES_NAME)
+        except BaseException:
+            failures_partial.unlink(missing_ok=True)
+            raise
+        summary.seconds = time.perf_counter() - started
     return summary
 
 
 def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple]) -> Iterator[tuple]:
     """job(j) = (video, record, error) for each of `jobs`, in the order they finish, in `workers` processes.
 
-    ProcessPoolExecutor rather than multiprocessing.Pool, which waits forever for the task of a worker that
-    died. A death (killed for memory, a crashed decoder) breaks the pool: the videos in progress are reported
-    failed with how the worker ended (which of them caused it cannot be told) and a new pool takes the rest.
-    At most `workers` jobs are handed out at a time, so a death fails no video that had not started. `job` is
-    a parameter (extract_all passes _extract_job) so a test can run a job that dies. One worker runs the jobs
-    in this process.
+    A worker that dies (killed for memory, a crashed decoder) breaks its pool and takes every video in progress
+    with it, and which one caused it cannot be told. Failing them all would fail healthy videos, and forever: a
+    re-run puts the same videos side by side again. So each is retried alone, in a pool with one job in flight,
+    before the run goes on in parallel: only a video whose worker dies with it alone is failed, with how the
+    worker ended. With one worker the jobs run alone from the start, in a pool too, so that a crash is recorded
+    instead of ending the run (measured: starting the worker costs ~0.4 s a run, nothing per video). At most
+    `workers` jobs are handed out at a time, so a death takes no video that had not started. `job` is a
+    parameter (extract_all passes _extract_job) so a test can run a job that dies.
     """
-    if workers == 1:
-        yield from map(job, jobs)
-        return
     # forkserver/spawn: workers start clean, whatever threads or libraries the caller has loaded
     method = 'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn'
-    pending = deque(jobs)
-    while pending:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_ignore_sigint)
-        # The executor's processes (private: Python 3.11 has no public access), to tell how a dead one ended and
-        # to stop them all on Ctrl-C instead of waiting for their videos.
-        processes, running, lost, broken = {}, {}, [], False
-        try:
-            while running or (pending and not broken):
-                while pending and not broken and len(running) < workers:
-                    try:
-                        future = pool.submit(job, pending[0])
-                    except BrokenProcessPool:  # a worker died between two submissions
-                        broken = True
-                    else:
-                        running[future] = pending.popleft()
-                    processes.update(pool._processes or {})
-                if not running:  # the pool broke before taking a job: a new one takes them all
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    item = running.pop(future)
-                    if isinstance(future.exception(), BrokenProcessPool):
-                        lost.append(item)
-                        broken = True
-                    else:
-                        yield future.result()
-        except BaseException:  # Ctrl-C, or the caller stopped reading: stop the workers now
-            for process in processes.values():
-                process.terminate()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        cause = _death_cause(processes.values())
-        others = (
-            f' or one of the {len(lost) - 1} other(s) in progress (which one cannot be told)' if len(lost) > 1 else ''
-        )
+    context = multiprocessing.get_context(method)
+    together, alone = deque(jobs), deque()
+    while together or alone:
+        retrying = bool(alone)
+        queue, width = (alone, 1) if retrying else (together, workers)
+        lost, cause = yield from _run_pool(queue, width, job, context)
+        if width > 1:
+            if lost:
+                logger.warning('%s with %d video(s) in progress: retrying each alone', cause, len(lost))
+            alone.extend(lost)
+            continue
         for video, *_ in lost:
-            yield video, None, f'WorkerDied: {cause} while extracting this video{others}'
+            alone_note = ' (retried alone after a worker died with it and others in progress)' if retrying else ''
+            yield video, None, f'WorkerDied: {cause} while extracting this video{alone_note}'
+
+
+def _run_pool(
+    queue: deque, width: int, job: Callable, context: multiprocessing.context.BaseContext
+) -> Generator[tuple, None, tuple[list, str]]:
+    """Yield the results of jobs taken from `queue`, `width` at a time in one pool, until it is empty or a worker dies.
+
+    Returns the jobs that were in progress when a worker died (none if none died) and how the worker ended.
+
+    ProcessPoolExecutor rather than multiprocessing.Pool, which waits forever for the task of a worker that died.
+    """
+    pool = ProcessPoolExecutor(width, mp_context=context, initializer=_ignore_sigint)
+    # The executor's processes (private: Python 3.11 has no public access), to tell how a dead one ended and to
+    # stop them all on Ctrl-C instead of waiting for their videos.
+    processes, running, lost, broken = {}, {}, [], False
+    try:
+        while running or (queue and not broken):
+            while queue and not broken and len(running) < width:
+                try:
+                    future = pool.submit(job, queue[0])
+                except BrokenProcessPool:  # a worker died between two submissions
+                    broken = True
+                else:
+                    running[future] = queue.popleft()
+                    # CPython 3.11 wakes the pool's manager thread before it starts the worker for this job, so the
+                    # manager can miss that worker: were it to die, the pool would notice only at its next event, or
+                    # never (a run that hangs). Waking it again now that the worker exists closes that window.
+                    with pool._shutdown_lock:
+                        pool._executor_manager_thread_wakeup.wakeup()
+                processes.update(pool._processes or {})
+            if not running:  # the pool broke with no job in progress: a new one takes the queue
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in [future for future in running if future in finished]:  # in the order handed out
+                item = running.pop(future)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    lost.append(item)
+                    broken = True
+                else:
+                    yield future.result()
+    except BaseException:  # Ctrl-C, or the caller stopped reading: stop the workers now
+        for process in processes.values():
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return lost, _death_cause(processes.values())
 
 
 def _ignore_sigint() -> None:

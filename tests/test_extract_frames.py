@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ from video_utils import decode_all, encode_video, read_frame_number, truncate
 import extract_frames
 from extract_frames import (
     FAILURES_NAME,
+    LOCK_NAME,
     MANIFEST_NAME,
     RECORD_NAME,
     VideoDecodeError,
@@ -318,7 +321,7 @@ def test_cli_manifest_failures_and_resume(video_tree, tmp_path, capsys):
     assert (record['source_size'], record['source_mtime_ns']) == (source.st_size, source.st_mtime_ns)
     assert {**record, 'frames_dir': 'scannet/scene0011_00'} == scene
     assert not list(out.rglob('.*partial'))
-    assert sorted(p.name for p in out.iterdir()) == ['arkitscenes', FAILURES_NAME, MANIFEST_NAME, 'scannet']
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, 'arkitscenes', FAILURES_NAME, MANIFEST_NAME, 'scannet']
 
     records = read_manifest(out)
     assert Path(records['scannet/scene0011_00'].frames_dir) == frames_dir_for(
@@ -397,6 +400,13 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 def test_read_manifest_names_the_bad_line(tmp_path):
     (tmp_path / MANIFEST_NAME).write_text('{"video": "a.mp4"}\n{"x": 1}\n')
     with pytest.raises(ValueError, match=f'{MANIFEST_NAME}:1'):
+        read_manifest(tmp_path)
+    # every key there but one of the wrong type: refused on reading, not when the value is used
+    row = old_manifest_line(tmp_path / 'a.mp4', 'a', 4)
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(row) + '\n' + json.dumps({**row, 'indices': '0,9,19,29'}) + '\n')
+    with pytest.raises(
+        ValueError, match=f"{MANIFEST_NAME}:2: not a frame record \\(indices should be list\\[int\\], got '0,9"
+    ):
         read_manifest(tmp_path)
 
 
@@ -490,6 +500,220 @@ def test_stale_temporary_folders_of_planned_videos_are_removed(video_tree, tmp_p
     assert (unrelated / 'frame_0000.jpg').read_bytes() == b'half'
 
 
+def old_manifest_line(video: Path, folder: str, num_frames: int, **changes) -> dict:
+    """A manifest line as the version before .record.json wrote it (git 25b634e): no source size or mtime.
+
+    Describes a 30-frame 160x120 video at 30 fps extracted with the defaults (quality 95, pyav, full size).
+    """
+    indices = linspace_rule(30, num_frames)
+    line = {
+        'video': str(video),
+        'frames_dir': folder,
+        'num_frames': num_frames,
+        'total_frames': 30,
+        'indices': indices,
+        'timestamps': [round(i / 30, 6) for i in indices],
+        'width': 160,
+        'height': 120,
+        'src_width': 160,
+        'src_height': 120,
+        'fps': 30.0,
+        'max_pixels': None,
+        'quality': 95,
+        'backend': 'pyav',
+        'method': 'index',
+        'note': '',
+        'seconds': 0.0123,
+    }
+    return {**line, **changes}
+
+
+def test_folders_of_the_previous_version_are_adopted_without_decoding(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    (videos / 'scannet').mkdir(parents=True)
+    (out / 'scannet').mkdir(parents=True)
+    names = ['kept', 'other_settings', 'missing_frame', 'other_source', 'no_line', 'superseded', 'newer_source']
+    lines = []
+    for name in names:
+        video = encode_video(videos / 'scannet' / f'{name}.mp4', num_frames=30, gop=10).path
+        folder = out / 'scannet' / name
+        folder.mkdir()
+        for i in range(4):
+            (folder / f'frame_{i:04d}.jpg').write_bytes(b'old jpeg %d' % i)
+        line = old_manifest_line(video, f'scannet/{name}', 4)
+        if name == 'other_settings':
+            line['quality'] = 90
+        elif name == 'other_source':  # the line names another file of the same name
+            line['video'] = str(tmp_path / 'elsewhere' / 'scannet' / f'{name}.mp4')
+        elif name == 'superseded':  # its last line is another extraction's
+            lines.append(line)
+            line = old_manifest_line(video, f'scannet/{name}', 8)
+        if name != 'no_line':
+            lines.append(line)
+    (out / 'scannet' / 'missing_frame' / 'frame_0003.jpg').unlink()
+    newer = videos / 'scannet' / 'newer_source.mp4'  # written after its frames: another file, the line says nothing
+    os.utime(newer, ns=(time.time_ns(), time.time_ns() + 10**10))
+    (out / MANIFEST_NAME).write_text(''.join(json.dumps(line) + '\n' for line in lines))
+    kept = out / 'scannet' / 'kept'
+    inode = (kept / 'frame_0000.jpg').stat().st_ino
+
+    summary = extract_all(out, video_dir=videos, num_frames=4, workers=1, progress=False)
+    assert (summary.done, summary.skipped, summary.failed, summary.adopted) == (6, 1, 0, 1)
+    assert summary.redone == {'no record (older version)': 6}
+    assert summary.manifest_restored == 0
+    assert str(summary).endswith('; 6 redone (no record (older version)); 1 adopted from an older version')
+    # adopted: not decoded, its record is its manifest line plus the source file as it is now
+    assert (kept / 'frame_0000.jpg').stat().st_ino == inode
+    assert [(kept / f'frame_{i:04d}.jpg').read_bytes() for i in range(4)] == [b'old jpeg %d' % i for i in range(4)]
+    source = (videos / 'scannet' / 'kept.mp4').stat()
+    identity = {'source_size': source.st_size, 'source_mtime_ns': source.st_mtime_ns}
+    assert json.loads((kept / RECORD_NAME).read_text()) == {**lines[0], 'frames_dir': str(kept), **identity}
+    # ... and the manifest gets the line with the source's identity
+    assert manifest_lines(out)[len(lines)] == {**lines[0], **identity}
+    for name in names[1:]:  # the rest were decoded again: real frames now
+        assert Image.open(out / 'scannet' / name / 'frame_0003.jpg').size == (160, 120)
+
+    again = extract_all(out, video_dir=videos, num_frames=4, workers=1, progress=False)
+    assert (again.done, again.skipped, again.adopted, again.manifest_restored) == (0, 7, 0, 0)
+    assert len(manifest_lines(out)) == len(lines) + 7
+
+
+def test_a_malformed_record_means_the_folder_is_redone(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=30, gop=10)
+    run = lambda: extract_all(out, video_dir=videos, num_frames=4, workers=1, progress=False)  # noqa: E731
+    assert run().done == 1
+    good = json.loads((out / 'a' / RECORD_NAME).read_text())
+    missing_width = {key: value for key, value in good.items() if key != 'width'}
+    malformed = [
+        b'',
+        b'{"video": "a.mp4", "num_frames"',  # cut off
+        b'\xff\xfe not text',
+        b'[' * 100000,  # too deeply nested for the parser
+        b'[1, 2]',
+        b'null',
+        b'"a.mp4"',
+        json.dumps({**good, 'video': None}).encode(),
+        json.dumps({**good, 'num_frames': '4'}).encode(),
+        json.dumps({**good, 'num_frames': True}).encode(),
+        json.dumps({**good, 'indices': 'x'}).encode(),
+        json.dumps({**good, 'timestamps': [None, 'a', 0.1, 0.2]}).encode(),
+        json.dumps({**good, 'source_size': 1.5}).encode(),
+        json.dumps(missing_width).encode(),
+    ]
+    for content in [*malformed, None]:
+        record = out / 'a' / RECORD_NAME
+        if content is None:  # a folder where the record should be
+            record.unlink()
+            record.mkdir()
+        else:
+            record.write_bytes(content)
+        summary = run()
+        assert (summary.done, summary.failed, summary.redone) == (1, 0, {'unreadable record': 1}), content
+        assert json.loads(record.read_text()) == {**good, 'seconds': pytest.approx(good['seconds'], abs=10)}
+    assert run().skipped == 1
+
+
+def test_a_different_spelling_of_video_dir_restores_no_manifest_line(video_tree, tmp_path, monkeypatch):
+    out = tmp_path / 'frames'
+    extract_all(out, video_dir=video_tree, num_frames=2, workers=1, progress=False)
+    before = (out / MANIFEST_NAME).read_text()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'link').symlink_to(video_tree)
+    for spelling in ['videos', './videos/', 'link', str(tmp_path / 'link' / 'scannet' / '..')]:
+        summary = extract_all(out, video_dir=spelling, num_frames=2, workers=1, progress=False)
+        assert (summary.done, summary.skipped, summary.failed, summary.manifest_restored) == (0, 2, 1, 0), spelling
+        assert (out / MANIFEST_NAME).read_text() == before
+
+
+# Runs extract_frames.py, except that each video's finished frames wait in their temporary folder until a file
+# (argv[1]) exists. Patched at import, so the worker processes (which import this script as their main module)
+# run it too.
+HELD_RUN = """
+import sys
+import time
+from pathlib import Path
+
+import extract_frames
+
+go = Path(sys.argv[1])
+replace_dir = extract_frames._replace_dir
+
+
+def replace_dir_when_told(new, dest):
+    deadline = time.monotonic() + 60
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    replace_dir(new, dest)
+
+
+extract_frames._replace_dir = replace_dir_when_told
+if __name__ == '__main__':
+    sys.exit(extract_frames.main(sys.argv[2:]))
+"""
+
+
+def wait_until(condition, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.02)
+
+
+def test_a_second_run_on_the_same_output_folder_waits_for_the_first(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=20, gop=10)
+    held_run, go = tmp_path / 'held_run.py', tmp_path / 'go'
+    held_run.write_text(HELD_RUN)
+    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent)}
+    argv = [
+        '--video_dir',
+        str(videos),
+        '--output_dir',
+        str(out),
+        '--num_frames',
+        '4',
+        '--workers',
+        '1',
+        '--no_progress',
+    ]
+    second_err = tmp_path / 'second.err'
+    pipes = dict(stdout=subprocess.PIPE, text=True, env=env)
+    first = subprocess.Popen([sys.executable, str(held_run), str(go), *argv], stderr=subprocess.PIPE, **pipes)
+    second = None
+    try:
+        partial = out / '.a.partial'
+        wait_until(lambda: (partial / RECORD_NAME).exists(), "the first run's frames in their temporary folder")
+        assert (out / LOCK_NAME).read_text() == f'{first.pid}\n'
+        with open(second_err, 'w') as err:
+            second = subprocess.Popen([sys.executable, extract_frames.__file__, *argv], stderr=err, **pipes)
+        wait_until(lambda: 'waiting' in second_err.read_text(), 'the second run to say it waits')
+        # the second run has not touched the folder: the first run's temporary folder is still there
+        assert sorted(p.name for p in partial.iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(4)]
+        assert second.poll() is None
+        go.touch()
+        first_out, first_err = first.communicate(timeout=60)
+        second_out, _ = second.communicate(timeout=60)
+    finally:
+        for process in first, second:
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert (first.returncode, first_err) == (0, '')
+    assert first_out.startswith('done 1, skipped 0, failed 0')
+    assert second.returncode == 0
+    assert second_err.read_text() == f'waiting for another extract_frames run on {out} (pid {first.pid}) to finish\n'
+    assert second_out.startswith('done 0, skipped 1, failed 0')  # the first run's frames, not made again
+    assert len(manifest_lines(out)) == 1
+    assert (out / FAILURES_NAME).read_text() == ''
+
+
+def ctrl_c_in_job(job: tuple) -> tuple:
+    """A job interrupted as by Ctrl-C (module level: the worker process unpickles it by name)."""
+    raise KeyboardInterrupt
+
+
 def test_failures_file_describes_the_last_finished_run(video_tree, tmp_path, monkeypatch, capsys):
     out = tmp_path / 'frames'
     argv = [
@@ -517,33 +741,47 @@ def test_failures_file_describes_the_last_finished_run(video_tree, tmp_path, mon
     (out / FAILURES_NAME).write_text('{"video": "x.mp4", "reason": "from the last finished run"}\n')
     shutil.rmtree(out / 'arkitscenes')
 
-    def interrupted(job):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(extract_frames, '_extract_job', interrupted)
+    monkeypatch.setattr(extract_frames, '_extract_job', ctrl_c_in_job)
     capsys.readouterr()
     assert main(argv) == 130
     err = capsys.readouterr().err.splitlines()
     assert err == ['extract_frames.py: interrupted; run the same command again to resume']
     assert json.loads((out / FAILURES_NAME).read_text())['reason'] == 'from the last finished run'
-    assert sorted(p.name for p in out.iterdir()) == [FAILURES_NAME, MANIFEST_NAME, 'scannet']
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, FAILURES_NAME, MANIFEST_NAME, 'scannet']
 
 
 # ---------------------------------------------------------------- worker processes that die or are interrupted
 
 
 def extract_or_die(job: tuple) -> tuple:
-    """_extract_job, except that the worker process dies on two videos, as an OOM kill or a decoder crash would."""
-    name = Path(job[0]).stem
-    if name == 'exits':
-        os._exit(3)
-    if name == 'killed':
+    """_extract_job, logging each attempt to <tmp>/attempts.log, except that the worker process dies on two videos
+    (as an OOM kill or a decoder crash would) once another video has started beside it.
+
+    A healthy video takes a second on its first attempt, so it is still in progress when a worker dies beside it.
+    """
+    video, out_dir = Path(job[0]), Path(job[1])
+    log = out_dir.parent.parent / 'attempts.log'
+    with open(log, 'a') as f:
+        f.write(f'start {video.stem}\n')
+    if video.stem in ('exits', 'killed'):
+        deadline = time.monotonic() + 30
+        while log.read_text().count('start') < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if video.stem == 'exits':
+            os._exit(3)
         os.kill(os.getpid(), signal.SIGKILL)
-    return _extract_job(job)
+    if log.read_text().count(f'start {video.stem}\n') == 1:
+        time.sleep(1)
+    result = _extract_job(job)
+    with open(log, 'a') as f:
+        f.write(f'end {video.stem}\n')
+    return result
 
 
 @pytest.mark.parametrize('dying, cause', [('exits', 'exit code 3'), ('killed', 'killed by SIGKILL: out of memory?')])
-def test_a_dead_worker_fails_the_videos_in_progress_and_the_run_goes_on(dying, cause, tmp_path, monkeypatch):
+def test_videos_lost_with_a_dead_worker_are_retried_alone_and_only_the_culprit_fails(
+    dying, cause, tmp_path, monkeypatch
+):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
     names = ['v0', dying, 'v1', 'v2', 'v3']
@@ -552,18 +790,51 @@ def test_a_dead_worker_fails_the_videos_in_progress_and_the_run_goes_on(dying, c
     monkeypatch.setattr(extract_frames, '_extract_job', extract_or_die)
     summary = extract_all(out, paths, video_dir=videos, num_frames=3, workers=2, progress=False)
 
-    assert summary.done + summary.failed == len(names)  # each video reported once: nothing hangs or goes missing
-    reasons = {Path(f['video']).stem: f['reason'] for f in summary.failures}
-    assert reasons[dying].startswith(f'WorkerDied: worker process died ({cause}) while extracting this video')
-    # two workers: the death fails at most the one other video in progress with it, for the same reason
-    assert len(reasons) <= 2 and set(reasons.values()) == {reasons[dying]}
-    assert sorted(read_manifest(out)) == sorted(set(names) - set(reasons))
+    # v0 was in progress when the worker died: it is retried alone and done; the culprit dies again alone
+    assert (summary.done, summary.failed) == (4, 1)
+    assert summary.failures == [
+        {
+            'video': str(videos / f'{dying}.mp4'),
+            'reason': f'WorkerDied: worker process died ({cause}) while extracting this video '
+            '(retried alone after a worker died with it and others in progress)',
+        }
+    ]
+    assert sorted(read_manifest(out)) == ['v0', 'v1', 'v2', 'v3']
     assert [json.loads(line) for line in (out / FAILURES_NAME).read_text().splitlines()] == summary.failures
+    events = (tmp_path / 'attempts.log').read_text().splitlines()
+    # the two lost videos run again one after the other (one job in flight), in the order handed out, before the
+    # others start
+    assert sorted(events[:2]) == [f'start {dying}', 'start v0']
+    assert events[2:5] == ['start v0', 'end v0', f'start {dying}']
+    assert sorted(events[5:]) == ['end v1', 'end v2', 'end v3', 'start v1', 'start v2', 'start v3']
 
-    # the next run (workers healthy again) extracts exactly the videos that failed
+    # the next run (workers healthy again) extracts exactly the video that failed
     monkeypatch.setattr(extract_frames, '_extract_job', _extract_job)
     again = extract_all(out, paths, video_dir=videos, num_frames=3, workers=2, progress=False)
-    assert (again.done, again.skipped, again.failed) == (len(reasons), len(names) - len(reasons), 0)
+    assert (again.done, again.skipped, again.failed) == (1, 4, 0)
+
+
+def test_one_worker_records_a_crash_and_goes_on(tmp_path, monkeypatch):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    paths = [encode_video(videos / f'{name}.mp4', num_frames=30, gop=10).path for name in ('v0', 'exits', 'v1')]
+    monkeypatch.setattr(extract_frames, '_extract_job', extract_or_die)
+    summary = extract_all(out, paths, video_dir=videos, num_frames=3, workers=1, progress=False)
+    # the jobs run in a one-process pool, not in this process: the crash is a recorded failure, tried once
+    assert (summary.done, summary.failed) == (2, 1)
+    assert summary.failures == [
+        {
+            'video': str(videos / 'exits.mp4'),
+            'reason': 'WorkerDied: worker process died (exit code 3) while extracting this video',
+        }
+    ]
+    assert (tmp_path / 'attempts.log').read_text().splitlines() == [
+        'start v0',
+        'end v0',
+        'start exits',
+        'start v1',
+        'end v1',
+    ]
 
 
 def wait_for_ctrl_c(job: tuple) -> tuple:
@@ -592,7 +863,7 @@ def test_ctrl_c_stops_the_workers_and_exits_130_with_one_line(tmp_path, monkeypa
     assert time.perf_counter() - started < 60  # the workers were stopped, not waited for
     captured = capfd.readouterr()  # workers write to the same stderr: no traceback from them either
     assert captured.err.splitlines() == ['extract_frames.py: interrupted; run the same command again to resume']
-    assert sorted(p.name for p in out.iterdir()) == ['a.started', 'b.started', MANIFEST_NAME]
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, 'a.started', 'b.started', MANIFEST_NAME]
 
 
 # ---------------------------------------------------------------- which videos, and which folders
