@@ -616,7 +616,16 @@ def test_failed_training_keeps_its_exit_status_and_stops_the_server(launch_env):
 def test_ctrl_c_during_training_stops_the_server(launch_env, tmp_path):
     env = {**launch_env, 'MODE': 'server', 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30'}
     with open(tmp_path / 'stderr.txt', 'w') as stderr:
-        proc = subprocess.Popen(['bash', str(SCRIPT)], cwd=ROOT, env=env, start_new_session=True, stderr=stderr)
+        # Ctrl-C as at a terminal even when the tests run in the background, where SIGINT is ignored from the start
+        # (and bash cannot trap a signal ignored on entry)
+        proc = subprocess.Popen(
+            ['bash', str(SCRIPT)],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stderr=stderr,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     try:
         deadline = time.monotonic() + 60
         while not Path(env['STUB_RLHF_LOG']).exists():  # training has started
