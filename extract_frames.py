@@ -605,6 +605,8 @@ def extract_video(
     if not path.is_file():
         raise FileNotFoundError(f'no such video file: {path}')
     source = path.stat()  # before reading: a file replaced during the decode then fails the next run's check
+    if out_dir.exists() and not out_dir.is_dir():  # replacing it would delete somebody's file
+        raise FileExistsError(f'{out_dir} exists and is not a folder: move it away to extract {path.name}')
     partial, _ = _temp_dirs(out_dir)
     if partial.exists():  # left by an interrupted run
         shutil.rmtree(partial)

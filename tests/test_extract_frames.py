@@ -272,6 +272,17 @@ def test_unreadable_video_raises_and_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['cut.mp4', 'notes.mp4', 'whole.mp4']
 
 
+def test_a_file_where_the_frame_folder_goes_is_left_alone(tmp_path):
+    video = encode_video(tmp_path / 'scene.mp4', num_frames=10)
+    squatter = tmp_path / 'frames' / 'scene'
+    squatter.parent.mkdir()
+    squatter.write_text('my notes')
+    with pytest.raises(FileExistsError, match='exists and is not a folder'):
+        extract_video(video.path, squatter, num_frames=4)
+    assert squatter.read_text() == 'my notes'
+    assert sorted(p.name for p in squatter.parent.iterdir()) == ['scene']  # no temporary folder left either
+
+
 # ---------------------------------------------------------------- many videos: manifest, failures, resume
 
 
