@@ -641,7 +641,7 @@ def extract_video(
             source_mtime_ns=source.st_mtime_ns,
             **sizes,
         )
-        (partial / RECORD_NAME).write_text(json.dumps(asdict(record)))
+        _write_record(partial, record)
         _replace_dir(partial, out_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -814,10 +814,16 @@ def _adopt_legacy_folder(
     if not _whole_frames(out_dir, set(os.listdir(out_dir)), line.num_frames, source.st_mtime_ns):
         return None
     record = replace(line, source_size=source.st_size, source_mtime_ns=source.st_mtime_ns)
-    partial = out_dir / f'{RECORD_NAME}.partial'
-    partial.write_text(json.dumps(asdict(record)))
-    os.replace(partial, out_dir / RECORD_NAME)
+    _write_record(out_dir, record)
     return record
+
+
+def _write_record(folder: Path, record: FrameRecord) -> None:
+    """`folder`'s .record.json, which _folder_state reads back; through a temporary name, so an adopted folder (already
+    in place) never shows a half-written record."""
+    partial = folder / f'{RECORD_NAME}.partial'
+    partial.write_text(json.dumps(asdict(record)))
+    os.replace(partial, folder / RECORD_NAME)
 
 
 @contextmanager
