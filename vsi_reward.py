@@ -17,7 +17,10 @@ Usage::
 swift calls each reward with the completions and one list per dataset column (``solution``,
 ``question_type``, ``options`` ...). A reward that raises kills a multi-GPU run hours in, so these never
 raise, whatever they are given: they return one float per completion; a row with a missing column, a None or a
-malformed value scores 0.0, and each kind of problem is logged once. Per-question-type mean rewards are logged
+malformed value scores 0.0, and each kind of problem is logged once. The one exception is ``question_type``: data
+made by other tools may lack it, and a run whose every reward is 0 learns nothing for hours while looking healthy,
+so a row without a type is scored by its solution (a letter: multiple choice; otherwise a number, scored with
+Mean Relative Accuracy, as every numeric VSI-Bench type is), with a warning. Per-question-type mean rewards are logged
 as one compact line per training step, so users see which categories learn.
 """
 
@@ -47,8 +50,9 @@ class _VsiReward(ORM):
 
     name = ''
     columns: tuple[str, ...] = ()
-    # columns a dataset may lack: numeric-only data has no options, data from other tools no prompt_style
-    optional: tuple[str, ...] = ('options', 'prompt_style')
+    # columns a dataset may lack: numeric-only data has no options, data from other tools no prompt_style (and
+    # perhaps no question_type: see `_question_type`)
+    optional: tuple[str, ...] = ('options', 'prompt_style', 'question_type')
     log_per_type = False
 
     def __init__(self, args=None, **kwargs):
@@ -119,6 +123,20 @@ class _VsiReward(ORM):
             return 0.0
         return reward
 
+    def _question_type(self, row: dict) -> str | None:
+        """The row's type; '' (the scorers then read the kind of answer from the solution) when there is none."""
+        question_type = row['question_type']
+        if question_type is None:
+            self._warn(
+                'no_type',
+                'a row has no question_type: scored by its solution (a letter: multiple choice, else a number)',
+            )
+            return ''
+        if not isinstance(question_type, str):
+            self._warn('bad_type', f"a row's question_type is not text ({type(question_type).__name__}); it scores 0")
+            return None  # the scorers score a type that is not text 0
+        return question_type
+
     def _warn(self, kind: str, message: str) -> None:
         if kind not in self._warned:
             self._warned.add(kind)
@@ -166,7 +184,7 @@ class VsiReward(_VsiReward):
     log_per_type = True
 
     def score(self, completion: str, row: dict) -> float:
-        return vsi_scoring.reward_score(completion, row['solution'], row['question_type'], row['options'])
+        return vsi_scoring.reward_score(completion, row['solution'], self._question_type(row), row['options'])
 
 
 class VsiStrictReward(_VsiReward):
@@ -181,7 +199,7 @@ class VsiStrictReward(_VsiReward):
 
     def score(self, completion: str, row: dict) -> float:
         style = row['prompt_style'] or 'direct'
-        return vsi_scoring.official_score(completion, row['solution'], row['question_type'], style)
+        return vsi_scoring.official_score(completion, row['solution'], self._question_type(row), style)
 
 
 class VsiFormatReward(_VsiReward):

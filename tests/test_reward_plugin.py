@@ -79,17 +79,34 @@ def test_bad_rows_score_zero_and_warn_once(plugin, swift_warnings):
     rewards = reward(
         completions,
         **_trainer_kwargs(
-            solution=['B', None, 'B', 'B'],
-            question_type=['object_rel_distance', 'object_rel_distance', None, None],
+            solution=['B', None, 'B', 'C'],
+            question_type=['object_rel_distance', 'object_rel_distance', 7, 7],
             options=[OPTIONS, OPTIONS, OPTIONS, 7],
         ),
     )
-    assert rewards == [1.0, 0.0, 0.0, 0.0]
+    assert rewards == [1.0, 0.0, 0.0, 0.0]  # no solution, a type that is not text: 0
     again = reward(completions, **_trainer_kwargs(solution=[None] * 4, question_type=['route_planning'] * 4))
     assert again == [0.0] * 4
     warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
     assert sum("no 'solution'" in w for w in warnings) == 1  # once per kind, not once per row
-    assert sum("no 'question_type'" in w for w in warnings) == 1
+    assert sum('question_type is not text (int)' in w for w in warnings) == 1
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
+def test_rows_without_a_question_type_are_scored_by_their_solution(plugin, swift_warnings, name):
+    """Data from other tools may lack the column: all-zero rewards would train nothing for hours, looking fine."""
+    reward = orms[name](args=None)
+    completions = ['B', 'C', '3', '4', '2.0']
+    solutions = ['B', 'B', '3', '3', '2']
+    # a letter is multiple choice (exact), anything else a number scored with MRA: |4-3|/3 passes thresholds
+    # 0.50 ... 0.65 of the ten (0.50, 0.55, ..., 0.95), so 4 of 10
+    expected = [1.0, 0.0, 1.0, 0.4, 1.0]
+    assert reward(completions, **_trainer_kwargs(solution=solutions)) == pytest.approx(expected)
+    assert reward(completions, **_trainer_kwargs(solution=solutions, question_type=[None] * 5)) == pytest.approx(
+        expected
+    )
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert sum('no question_type' in w for w in warnings) == 1  # once, not per row or per call
 
 
 def test_missing_columns_and_garbage_never_raise(plugin, swift_warnings):
