@@ -34,11 +34,14 @@ size and mtime, the settings, the chosen frames) and renamed into place; the man
 skips a folder only if its record matches the source file as it is now and the settings, and exactly the frame
 files it lists are there and non-empty; if a killed run had not appended the manifest line yet, it is restored
 from the record without decoding. A folder an older version made (no record) is adopted without decoding when
-its manifest line vouches for it (_adopt_legacy_folder). One run at a time writes an output folder; another waits
-for it (_output_lock). A worker process that dies (out of memory, a decoder crash) takes the videos in progress
-with it: each is retried alone, and only one whose worker dies with it alone fails, while the rest of the run goes
-on in parallel (_run_jobs). failures.jsonl lists the videos that failed in the last run that finished: a video
-that failed before and succeeds now is not in it (its manifest line is the record).
+its manifest line vouches for it (_adopt_legacy_folder). A folder holding anything else than frame files and the
+record (somebody's files) is never replaced: its video fails. One run at a time writes an output folder; another
+waits for it (_output_lock). A worker process that dies (out of memory, a decoder crash) takes the videos in
+progress with it: each is retried alone, and only one whose worker dies with it alone fails, while the rest of the
+run goes on in parallel (_run_jobs). The workers end with the main process however it ends, and the next run waits
+for those of a killed one (_init_worker); SIGTERM stops a run as Ctrl-C does. failures.jsonl lists the videos
+that failed in the last run that finished: a video that failed before and succeeds now is not in it (its manifest
+line is the record).
 """
 
 import argparse
@@ -48,16 +51,19 @@ import logging
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -71,9 +77,12 @@ MANIFEST_NAME = 'manifest.jsonl'
 FAILURES_NAME = 'failures.jsonl'
 FAILURES_PARTIAL_NAME = 'failures.jsonl.partial'  # this run's failures until it finishes
 RECORD_NAME = '.record.json'  # inside each frame folder: what the frames were made from, and how
+RECORD_PARTIAL_NAME = f'{RECORD_NAME}.partial'  # the record while it is written (see _write_record)
 LOCK_NAME = '.extract_frames.lock'  # held by the run writing the output folder (see _output_lock)
+WORKERS_LOCK_NAME = '.extract_frames.workers.lock'  # held shared by each live worker process (see _init_worker)
 BACKENDS = ('pyav', 'decord')
 FRAME_NAME = 'frame_{:04d}.jpg'
+FRAME_FILE = re.compile(r'frame_\d{4,}\.jpg')  # any name FRAME_NAME gives
 
 PathLike = str | os.PathLike
 logger = logging.getLogger(__name__)
@@ -395,9 +404,13 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
 
 def _open(path: PathLike, threads: int) -> tuple:
     container = av.open(str(path))
-    if not container.streams.video:
+    # FFmpeg's image demuxers (png_pipe, jpeg_pipe, ..., image2) open a photo as a one-frame video: a renamed
+    # image would give num_frames copies of itself
+    demuxer = container.format.name
+    still = demuxer.endswith('_pipe') or demuxer == 'image2'
+    if still or not container.streams.video:
         container.close()
-        raise VideoDecodeError('no video stream')
+        raise VideoDecodeError(f'is a still image, not a video ({demuxer})' if still else 'no video stream')
     stream = container.streams.video[0]
     # Slice threads only. Measured here (2 cores, a process per core, 640x480 GOP 30): frame threads refill
     # their pipeline after every seek and made extraction ~25% slower; they also drop damaged frames silently,
@@ -554,8 +567,8 @@ def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Call
 def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:
     import decord  # optional, for comparison only
 
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+    container, stream = _open(path, threads)  # for the size, and to refuse what _open refuses
+    with container:
         src_width, src_height = stream.codec_context.width, stream.codec_context.height
     width, height = target_size(src_width, src_height, max_pixels)
     reader = decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=threads)
@@ -596,7 +609,8 @@ def extract_video(
     The frames and their record (.record.json, the returned FrameRecord) go to a hidden sibling folder first,
     which replaces `out_dir` only once every file is written, so a folder in place is always whole and says what
     it was made from. `threads`: decoder threads (0: one per core; extract_all gives each worker its share of
-    the cores). Raises VideoDecodeError, av.FFmpegError or OSError when the video cannot be read.
+    the cores). Raises VideoDecodeError, av.FFmpegError or OSError when the video cannot be read, and OSError
+    (FileExistsError) rather than replace a file, or a folder holding files this function does not write.
     """
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
@@ -607,10 +621,26 @@ def extract_video(
     source = path.stat()  # before reading: a file replaced during the decode then fails the next run's check
     if out_dir.exists() and not out_dir.is_dir():  # replacing it would delete somebody's file
         raise FileExistsError(f'{out_dir} exists and is not a folder: move it away to extract {path.name}')
+    foreign = _foreign_names(os.listdir(out_dir)) if out_dir.is_dir() else []
+    if foreign:  # somebody's files (or --output_dir is a folder of other things): replacing the folder deletes them
+        shown = ', '.join(foreign[:2]) + (f' and {len(foreign) - 2} more' if len(foreign) > 2 else '')
+        raise FileExistsError(
+            f'{out_dir} holds files extract_frames did not write ({shown}), and the frames of {path.name} replace '
+            f'the whole folder: move them away, or choose another --output_dir'
+        )
     partial, _ = _temp_dirs(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    name_max = os.pathconf(out_dir.parent, 'PC_NAME_MAX')
+    if len(os.fsencode(partial.name)) > name_max:  # a legal video name can be too long once the temp name adds to it
+        extra = len(partial.name) - len(out_dir.name)
+        raise OSError(
+            f'file name too long: the frames pass through a temporary folder named .<name>.partial, over the limit '
+            f'of {name_max} bytes of this file system; rename the video so that the part before its extension has '
+            f'at most {name_max - extra} bytes'
+        )
     if partial.exists():  # left by an interrupted run
         shutil.rmtree(partial)
-    partial.mkdir(parents=True)
+    partial.mkdir()
     sizes = {}
 
     def save(slots, rgb, src_width, src_height):
@@ -663,6 +693,12 @@ def _temp_dirs(out_dir: Path) -> tuple[Path, Path]:
     return out_dir.parent / f'.{out_dir.name}.partial', out_dir.parent / f'.{out_dir.name}.old'
 
 
+def _foreign_names(names: Iterable[str]) -> list[str]:
+    """Those of `names` (a frame folder's files) that extract_video does not write there, sorted."""
+    own = (RECORD_NAME, RECORD_PARTIAL_NAME)
+    return sorted(name for name in names if not FRAME_FILE.fullmatch(name) and name not in own)
+
+
 def _replace_dir(new: Path, dest: Path) -> None:
     """Move the finished folder into place; an old one is moved aside first, so dest is never half-written."""
     _, old = _temp_dirs(dest)
@@ -707,7 +743,7 @@ def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Pa
                 f'{other} and {video} would both write {out_dir}: give --video_dir (a folder holding both) so '
                 f'frame folders keep the sub-folders, or rename one'
             )
-    own_files = (MANIFEST_NAME, FAILURES_NAME, FAILURES_PARTIAL_NAME, LOCK_NAME)
+    own_files = (MANIFEST_NAME, FAILURES_NAME, FAILURES_PARTIAL_NAME, LOCK_NAME, WORKERS_LOCK_NAME)
     owned = {output_dir / name: f"the run's own {name}" for name in own_files}
     for out_dir, video in targets.items():
         for temp in _temp_dirs(out_dir):
@@ -735,7 +771,9 @@ def _remove_temp_dirs(out_dirs: Sequence[Path]) -> None:
     """Remove the temporary folders killed runs left next to these frame folders (only our own naming pattern)."""
     for out_dir in out_dirs:
         for temp in _temp_dirs(out_dir):
-            if temp.is_dir():
+            # os.path.isdir, not Path.is_dir: a temp name over the length limit raises in the latter (that video
+            # fails alone in extract_video), and no such folder can exist
+            if os.path.isdir(temp):
                 logger.info('removing %s, left by an interrupted run', temp)
                 shutil.rmtree(temp)
 
@@ -762,8 +800,10 @@ def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str |
         return INCOMPLETE, None
     try:
         record = _frame_record(json.loads((out_dir / RECORD_NAME).read_bytes()))
-    except FileNotFoundError:  # made by a version before records (see _adopt_legacy_folder), or by hand
-        return NO_RECORD, None
+    except FileNotFoundError:
+        # Frames alone: made by a version before records (see _adopt_legacy_folder). Anything else (an empty folder,
+        # somebody's files, which extract_video refuses to replace) is no older version's folder.
+        return (NO_RECORD if names and not _foreign_names(names) else INCOMPLETE), None
     except (OSError, ValueError, TypeError, RecursionError):  # RecursionError: JSON nested too deep to parse
         return BAD_RECORD, None
     try:
@@ -821,7 +861,7 @@ def _adopt_legacy_folder(
 def _write_record(folder: Path, record: FrameRecord) -> None:
     """`folder`'s .record.json, which _folder_state reads back; through a temporary name, so an adopted folder (already
     in place) never shows a half-written record."""
-    partial = folder / f'{RECORD_NAME}.partial'
+    partial = folder / RECORD_PARTIAL_NAME
     partial.write_text(json.dumps(asdict(record)))
     os.replace(partial, folder / RECORD_NAME)
 
@@ -835,7 +875,8 @@ def _output_lock(output_dir: Path) -> Iterator[None]:
     one's frames complete and skips them, which is what two evaluations sharing a cache want. flock, which the
     kernel releases when the process ends however it ends, so a killed run leaves no stale lock. The file holds
     the pid of the run holding it, for the message, and is never removed: a run that removed it could let a third
-    run lock a new file while a second still waits on the old one.
+    run lock a new file while a second still waits on the old one. The lock held, the run waits for the workers of
+    a killed run to end (see _init_worker).
     """
     with open(output_dir / LOCK_NAME, 'a+') as lock:
         try:
@@ -848,6 +889,8 @@ def _output_lock(output_dir: Path) -> Iterator[None]:
         lock.truncate(0)
         lock.write(f'{os.getpid()}\n')
         lock.flush()
+        with open(output_dir / WORKERS_LOCK_NAME, 'a') as workers_lock:
+            fcntl.flock(workers_lock, fcntl.LOCK_EX)  # released at once: this run's workers take it shared
         yield
 
 
@@ -925,11 +968,16 @@ def extract_all(
         raise ValueError(f'quality must be in 1..100, got {quality}')
     if backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+    if workers is not None and workers < 0:
+        raise ValueError(f'workers must be at least 1, or 0 for one per core, got {workers}')
     output_dir = Path(output_dir)
     videos = find_videos(video_dir) if videos is None else list(videos)
     targets, duplicates = _plan(videos, video_dir, output_dir)
     settings = {'num_frames': num_frames, 'max_pixels': max_pixels, 'quality': quality, 'backend': backend}
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file of that name (mkdir's own message names no option and no cause)
+        raise NotADirectoryError(f'--output_dir {output_dir} is not a folder') from None
     summary = ExtractSummary(duplicates=duplicates)
     with _output_lock(output_dir):
         started = time.perf_counter()
@@ -945,7 +993,7 @@ def extract_all(
                 open(output_dir / MANIFEST_NAME, 'a') as manifest,
                 open(failures_partial, 'w') as failures,
                 tqdm(total=len(jobs), unit='video', desc='extract frames', disable=not progress) as bar,
-                closing(_run_jobs(jobs, workers, _extract_job)) as results,
+                closing(_run_jobs(jobs, workers, _extract_job, output_dir / WORKERS_LOCK_NAME)) as results,
             ):
                 manifest.writelines(json.dumps(asdict(line)) + '\n' for line in lines)
                 manifest.flush()
@@ -969,12 +1017,15 @@ def extract_all(
             os.replace(failures_partial, output_dir / FAILURES_NAME)
         except BaseException:
             failures_partial.unlink(missing_ok=True)
+            # Ctrl-C, SIGTERM or an error: the workers are stopped by now (closing _run_jobs stops them), so the
+            # temporary folders of the videos they were writing go, as they would at the next run's start
+            _remove_temp_dirs([out_dir for _, out_dir, _ in todo.values()])
             raise
         summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple]) -> Iterator[tuple]:
+def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple], workers_lock: Path) -> Iterator[tuple]:
     """job(j) = (video, record, error) for each of `jobs`, in the order they finish, in `workers` processes.
 
     A worker that dies (killed for memory, a crashed decoder) breaks its pool and takes every video in progress
@@ -984,7 +1035,8 @@ def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple]) -> Iterat
     worker ended. With one worker the jobs run alone from the start, in a pool too, so that a crash is recorded
     instead of ending the run (measured: starting the worker costs ~0.4 s a run, nothing per video). At most
     `workers` jobs are handed out at a time, so a death takes no video that had not started. `job` is a
-    parameter (extract_all passes _extract_job) so a test can run a job that dies.
+    parameter (extract_all passes _extract_job) so a test can run a job that dies. Each worker holds `workers_lock`
+    shared while it lives (see _init_worker).
     """
     # forkserver/spawn: workers start clean, whatever threads or libraries the caller has loaded
     method = 'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn'
@@ -993,7 +1045,7 @@ def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple]) -> Iterat
     while together or alone:
         retrying = bool(alone)
         queue, width = (alone, 1) if retrying else (together, workers)
-        lost, cause = yield from _run_pool(queue, width, job, context)
+        lost, cause = yield from _run_pool(queue, width, job, context, workers_lock)
         if width > 1:
             if lost:
                 logger.warning('%s with %d video(s) in progress: retrying each alone', cause, len(lost))
@@ -1005,7 +1057,7 @@ def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple]) -> Iterat
 
 
 def _run_pool(
-    queue: deque, width: int, job: Callable, context: multiprocessing.context.BaseContext
+    queue: deque, width: int, job: Callable, context: multiprocessing.context.BaseContext, workers_lock: Path
 ) -> Generator[tuple, None, tuple[list, str]]:
     """Yield the results of jobs taken from `queue`, `width` at a time in one pool, until it is empty or a worker dies.
 
@@ -1013,7 +1065,10 @@ def _run_pool(
 
     ProcessPoolExecutor rather than multiprocessing.Pool, which waits forever for the task of a worker that died.
     """
-    pool = ProcessPoolExecutor(width, mp_context=context, initializer=_ignore_sigint)
+    # Only this process holds `alive` open, so the workers read end-of-file from `watched` once it ends, however it
+    # ends (SIGKILL too), and end with it (_init_worker) instead of writing on into the output folder as orphans.
+    watched, alive = context.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(width, mp_context=context, initializer=_init_worker, initargs=(watched, workers_lock))
     # The executor's processes (private: Python 3.11 has no public access), to tell how a dead one ended and to
     # stop them all on Ctrl-C instead of waiting for their videos.
     processes, running, lost, broken = {}, {}, [], False
@@ -1048,12 +1103,32 @@ def _run_pool(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        alive.close()  # only now: the workers are gone
+        watched.close()
     return lost, _death_cause(processes.values())
 
 
-def _ignore_sigint() -> None:
-    """Pool worker set-up: Ctrl-C is for the parent, which stops the workers (each would print a traceback)."""
+def _init_worker(watched: Connection, workers_lock: Path) -> None:
+    """Pool worker set-up: ignore Ctrl-C, hold `workers_lock` shared, and end when the main process ends.
+
+    Ctrl-C is for the main process, which stops the workers (each would print a traceback). A killed main process
+    releases the output folder's lock at once, while its workers may still be writing there: the next run takes
+    `workers_lock` exclusively before it touches anything (_output_lock), so it waits for them to end, which they
+    do as soon as `watched` reads end-of-file (the main process never writes to it).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a bare descriptor, never closed: the flock lasts as long as this process, and the kernel releases it then
+    fcntl.flock(os.open(workers_lock, os.O_WRONLY | os.O_CREAT), fcntl.LOCK_SH)
+    # Checked with the lock held: a run that took `workers_lock` before this worker did started after the main
+    # process had ended, so this worker ends here, before any job
+    if watched.poll():
+        os._exit(1)
+    threading.Thread(target=_exit_with_main, args=(watched,), daemon=True).start()
+
+
+def _exit_with_main(watched: Connection) -> None:
+    watched.poll(None)  # returns at end-of-file: the main process has ended
+    os._exit(1)
 
 
 def _death_cause(processes) -> str:
@@ -1100,7 +1175,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='where frame folders, manifest.jsonl and failures.jsonl (the failures of the last finished run) go',
     )
     parser.add_argument('--num_frames', type=int, default=32, help='frames per video, spread evenly (default 32)')
-    parser.add_argument('--workers', type=int, default=None, help='worker processes (default: one per core)')
+    parser.add_argument('--workers', type=int, default=None, help='worker processes (default or 0: one per core)')
     parser.add_argument(
         '--max_pixels',
         type=int,
@@ -1120,8 +1195,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that it stops a run the same way (workers stopped,
+    temporary folders removed); by default SIGTERM would end this process at once and leave the workers behind."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         videos = find_videos(args.video_dir, args.video_list)
         if not videos:
@@ -1141,9 +1226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f'extract_frames.py: error: {e}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print('extract_frames.py: interrupted; run the same command again to resume', file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        stop, status = ('terminated', 143) if isinstance(e, _Terminated) else ('interrupted', 130)
+        print(f'extract_frames.py: {stop}; run the same command again to resume', file=sys.stderr)
+        return status
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(summary)
     if summary.failed:
         print(f'{summary.failed} video(s) failed, reasons in {Path(args.output_dir) / FAILURES_NAME}', file=sys.stderr)

@@ -6,6 +6,7 @@ within JPEG error. Expected indices come from the rule written out here (np.lins
 hand, never from the code under test.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from extract_frames import (
     LOCK_NAME,
     MANIFEST_NAME,
     RECORD_NAME,
+    WORKERS_LOCK_NAME,
     VideoDecodeError,
     _extract_job,
     extract_all,
@@ -283,6 +285,76 @@ def test_a_file_where_the_frame_folder_goes_is_left_alone(tmp_path):
     assert sorted(p.name for p in squatter.parent.iterdir()) == ['scene']  # no temporary folder left either
 
 
+def test_a_still_image_named_like_a_video_fails(tmp_path, capsys):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'clip.mp4', num_frames=10, width=64, height=48)
+    image = Image.fromarray(np.zeros((48, 64, 3), np.uint8))
+    image.save(videos / 'photo.mp4', format='JPEG')
+    image.save(videos / 'drawing.mkv', format='PNG')
+    # --workers 0 is one per core, as with no --workers
+    assert main(['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '8', '--workers', '0']) == 1
+    assert 'done 1, skipped 0, failed 2' in capsys.readouterr().out
+    failures = [json.loads(line) for line in (out / FAILURES_NAME).read_text().splitlines()]
+    assert sorted((Path(f['video']).name, f['reason']) for f in failures) == [
+        ('drawing.mkv', 'VideoDecodeError: is a still image, not a video (png_pipe)'),
+        ('photo.mp4', 'VideoDecodeError: is a still image, not a video (jpeg_pipe)'),
+    ]
+    assert sorted(read_manifest(out)) == ['clip']
+    assert not (out / 'photo').exists() and not (out / 'drawing').exists()
+
+
+def test_a_frame_folder_holding_other_files_is_never_replaced(tmp_path, capsys):
+    # frames written beside the videos (--output_dir = --video_dir), where a folder of notes has a video's name
+    videos = tmp_path / 'scannet'
+    videos.mkdir()
+    for name in 'scene0000_00', 'scene0001_00', 'scene0002_00', 'scene0003_00':
+        encode_video(videos / f'{name}.mp4', num_frames=10, width=64, height=48)
+    notes = videos / 'scene0000_00'
+    (notes / 'poses').mkdir(parents=True)
+    (notes / 'annotations.json').write_text('x\n')
+    (notes / 'frame_0000.jpg').write_bytes(b'my own jpeg')
+    (notes / 'readme.txt').write_text('mine')
+    (videos / 'scene0001_00').mkdir()
+    (videos / 'scene0001_00' / 'frame_0000.jpg').write_bytes(b'old jpeg')  # frames alone: an older version's
+    (videos / 'scene0002_00').mkdir()  # empty
+    assert main(['--video_dir', str(videos), '--output_dir', str(videos), '--num_frames', '2', '--no_progress']) == 1
+    out = capsys.readouterr().out
+    assert out.startswith('done 3, skipped 0, failed 1')
+    assert out.rstrip().endswith('; 1 redone (incomplete); 1 redone (no record (older version))')
+    assert (notes / 'annotations.json').read_text() == 'x\n'
+    assert (notes / 'frame_0000.jpg').read_bytes() == b'my own jpeg'
+    assert sorted(p.name for p in notes.iterdir()) == ['annotations.json', 'frame_0000.jpg', 'poses', 'readme.txt']
+    assert [json.loads(line) for line in (videos / FAILURES_NAME).read_text().splitlines()] == [
+        {
+            'video': str(videos / 'scene0000_00.mp4'),
+            'reason': f'FileExistsError: {notes} holds files extract_frames did not write (annotations.json, poses '
+            'and 1 more), and the frames of scene0000_00.mp4 replace the whole folder: move them away, or choose '
+            'another --output_dir',
+        }
+    ]
+    assert sorted(read_manifest(videos)) == ['scene0001_00', 'scene0002_00', 'scene0003_00']
+
+
+def test_a_name_too_long_for_the_temporary_folder_fails_alone(tmp_path, capsys):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'ok.mp4', num_frames=10, width=64, height=48)
+    long_name = 'y' * 247 + '.mp4'  # legal (251 bytes); its temporary folder .<stem>.partial (256) is not
+    encode_video(videos / long_name, num_frames=10, width=64, height=48)
+    assert main(['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '2', '--no_progress']) == 1
+    assert capsys.readouterr().out.startswith('done 1, skipped 0, failed 1')
+    assert [json.loads(line) for line in (out / FAILURES_NAME).read_text().splitlines()] == [
+        {
+            'video': str(videos / long_name),
+            'reason': 'OSError: file name too long: the frames pass through a temporary folder named .<name>.partial, '
+            'over the limit of 255 bytes of this file system; rename the video so that the part before its extension '
+            'has at most 246 bytes',
+        }
+    ]
+    assert sorted(read_manifest(out)) == ['ok']
+
+
 # ---------------------------------------------------------------- many videos: manifest, failures, resume
 
 
@@ -332,7 +404,14 @@ def test_cli_manifest_failures_and_resume(video_tree, tmp_path, capsys):
     assert (record['source_size'], record['source_mtime_ns']) == (source.st_size, source.st_mtime_ns)
     assert {**record, 'frames_dir': 'scannet/scene0011_00'} == scene
     assert not list(out.rglob('.*partial'))
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, 'arkitscenes', FAILURES_NAME, MANIFEST_NAME, 'scannet']
+    assert sorted(p.name for p in out.iterdir()) == [
+        LOCK_NAME,
+        WORKERS_LOCK_NAME,
+        'arkitscenes',
+        FAILURES_NAME,
+        MANIFEST_NAME,
+        'scannet',
+    ]
 
     records = read_manifest(out)
     assert Path(records['scannet/scene0011_00'].frames_dir) == frames_dir_for(
@@ -406,6 +485,18 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     (tmp_path / 'empty').mkdir()
     assert main(['--video_dir', str(tmp_path / 'empty'), '--output_dir', str(tmp_path / 'out')]) == 2
     assert 'no videos found' in capsys.readouterr().err
+    (tmp_path / 'videos').mkdir()
+    (tmp_path / 'videos' / 'a.mp4').write_bytes(b'x')
+    (tmp_path / 'afile').write_text('mine')
+    argv = ['--video_dir', str(tmp_path / 'videos'), '--output_dir']
+    assert main([*argv, str(tmp_path / 'afile')]) == 2
+    assert capsys.readouterr().err == f'extract_frames.py: error: --output_dir {tmp_path / "afile"} is not a folder\n'
+    assert main([*argv, str(tmp_path / 'out'), '--workers', '-2']) == 2
+    assert (
+        capsys.readouterr().err
+        == 'extract_frames.py: error: workers must be at least 1, or 0 for one per core, got -2\n'
+    )
+    assert (tmp_path / 'afile').read_text() == 'mine' and not (tmp_path / 'out').exists()
 
 
 def test_read_manifest_names_the_bad_line(tmp_path):
@@ -758,7 +849,13 @@ def test_failures_file_describes_the_last_finished_run(video_tree, tmp_path, mon
     err = capsys.readouterr().err.splitlines()
     assert err == ['extract_frames.py: interrupted; run the same command again to resume']
     assert json.loads((out / FAILURES_NAME).read_text())['reason'] == 'from the last finished run'
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, FAILURES_NAME, MANIFEST_NAME, 'scannet']
+    assert sorted(p.name for p in out.iterdir()) == [
+        LOCK_NAME,
+        WORKERS_LOCK_NAME,
+        FAILURES_NAME,
+        MANIFEST_NAME,
+        'scannet',
+    ]
 
 
 # ---------------------------------------------------------------- worker processes that die or are interrupted
@@ -880,7 +977,112 @@ def test_ctrl_c_stops_the_workers_and_exits_130_with_one_line(tmp_path, monkeypa
     assert time.perf_counter() - started < 60  # the workers were stopped, not waited for
     captured = capfd.readouterr()  # workers write to the same stderr: no traceback from them either
     assert captured.err.splitlines() == ['extract_frames.py: interrupted; run the same command again to resume']
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, 'a.started', 'b.started', MANIFEST_NAME]
+    assert sorted(p.name for p in out.iterdir()) == [
+        LOCK_NAME,
+        WORKERS_LOCK_NAME,
+        'a.started',
+        'b.started',
+        MANIFEST_NAME,
+    ]
+
+
+def process_tree(pid: int) -> list[int]:
+    """The pids of the processes below `pid`, from /proc (Linux): the forkserver, the workers, the resource tracker."""
+    children = {}
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        try:
+            parent = int(stat.read_text().rsplit(')', 1)[1].split()[1])  # after "pid (name)": state, parent pid
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` is a live process (an orphan's zombie, left for a non-reaping init to collect, is not)."""
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize('stop', [signal.SIGKILL, signal.SIGTERM], ids=['SIGKILL', 'SIGTERM'])
+def test_the_workers_end_with_a_killed_or_terminated_run(stop, tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    paths = [encode_video(videos / f'{name}.mp4', num_frames=20, width=64, height=48).path for name in 'ab']
+    held_run = tmp_path / 'held_run.py'
+    held_run.write_text(HELD_RUN)  # the workers hold their finished frames until a file that is never made
+    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent)}
+    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '4', '--workers', '2']
+    argv.append('--no_progress')
+    # stderr to a file, not a pipe: the old code's orphan workers held a pipe open, so reading it to the end hung
+    err = tmp_path / 'first.err'
+    with open(err, 'w') as err_file:
+        command = [sys.executable, str(held_run), str(tmp_path / 'never'), *argv]
+        first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err_file, env=env)
+    below = []
+    try:
+        for name in 'ab':
+            wait_until(lambda name=name: (out / f'.{name}.partial' / RECORD_NAME).exists(), f'video {name} in progress')
+        below = process_tree(first.pid)
+        assert len(below) >= 3  # the forkserver and two workers at least
+        first.send_signal(stop)
+        first.wait(timeout=30)
+        wait_until(lambda: not any(map(running, below)), 'the workers to end', timeout=5)
+    finally:
+        first.kill()
+        for pid in filter(running, below):  # the old code's orphans: not left behind by the test
+            os.kill(pid, signal.SIGKILL)
+    if stop == signal.SIGTERM:  # stopped as Ctrl-C stops it: workers stopped, their temporary folders removed
+        assert first.returncode == 143
+        assert err.read_text() == 'extract_frames.py: terminated; run the same command again to resume\n'
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, WORKERS_LOCK_NAME, MANIFEST_NAME]
+    else:
+        assert first.returncode == -signal.SIGKILL
+
+    # run again at once: nothing left running to race with, and the frames are right
+    again = subprocess.run([sys.executable, extract_frames.__file__, *argv], capture_output=True, text=True, timeout=60)
+    assert (again.returncode, again.stderr) == (0, '')
+    assert again.stdout.startswith('done 2, skipped 0, failed 0')
+    records = read_manifest(out)
+    for path in paths:
+        assert_same_frames(records[path.stem], decode_all(path))
+    assert sorted(p.name for p in out.iterdir()) == [
+        LOCK_NAME,
+        WORKERS_LOCK_NAME,
+        'a',
+        'b',
+        FAILURES_NAME,
+        MANIFEST_NAME,
+    ]
+
+
+def test_a_run_waits_for_the_workers_of_a_killed_run(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    out.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=10, width=64, height=48)
+    # a worker of a killed run that is still finishing its video holds this lock shared, as this test does now
+    orphan = os.open(out / WORKERS_LOCK_NAME, os.O_WRONLY | os.O_CREAT)
+    fcntl.flock(orphan, fcntl.LOCK_SH)
+    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '2', '--no_progress']
+    run = subprocess.Popen([sys.executable, extract_frames.__file__, *argv], stdout=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (out / LOCK_NAME).exists() and (out / LOCK_NAME).read_text() == f'{run.pid}\n', 'the lock')
+        time.sleep(1)
+        assert run.poll() is None  # waiting: nothing written
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME, WORKERS_LOCK_NAME]
+        os.close(orphan)  # the orphan ends
+        assert run.wait(timeout=60) == 0
+    finally:
+        run.kill()
+    assert run.stdout.read().startswith('done 1, skipped 0, failed 0')
 
 
 # ---------------------------------------------------------------- which videos, and which folders
