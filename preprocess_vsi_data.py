@@ -49,7 +49,11 @@ Usage::
 Nothing is dropped silently: every question is written or counted under a reason, the summary is printed and
 written next to the output (`train.summary.json`, with the output's size and SHA-256 and the run's settings), and
 `--strict` turns every problem into an error. A run without `--exclude_scenes` warns: training on benchmark scenes
-is the classic leak. Temporary files that killed runs left beside the output are removed by the next run.
+is the classic leak. A scene is excluded however it is spelt (`scannet/scene0000_00`, `./scene0000_00/`, in the
+list or in the row) and whichever folder the row's frames come from (its `video` comes first); scene names, datasets
+and video paths that are absolute or contain `..` are skipped (`bad_scene_name`), never looked up. Output ids are
+unique: a row whose id is taken by the same question is skipped (`duplicate_question`), by another question it is
+written as `<id>#2` and counted. Temporary files that killed runs left beside the output are removed by the next run.
 """
 
 from __future__ import annotations
@@ -57,7 +61,9 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import functools
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -105,10 +111,15 @@ SKIP_REASONS = (
     'bad_options',  # a multiple-choice question without options written as `A. text`
     'answer_not_in_options',  # a multiple-choice answer that names none of the options
     'non_numeric_answer',  # a numeric question whose answer is not a finite number
+    'ambiguous_answer',  # an answer that names two options, or mc_answer and ground_truth naming different ones
+    'bad_scene_name',  # a scene, dataset or video path that is absolute or has `..`: it would reach outside frames_dir
     'missing_frames',  # no frame folder for the scene
+    'duplicate_question',  # the id of an earlier row, with the same question (same frames, type, text and answer)
 )
 # Rows left out on purpose by the options: counted, never errors.
 DROP_REASONS = ('excluded_scene', 'question_type_not_selected', 'over_max_per_type')
+# A row written under another id than its own (`<id>#2`, ...): its id is an earlier row's, its question is not.
+RENAMED_ID = 'duplicate_id'
 
 _FRAME_RE = re.compile(r'frame_(\d+)\.(?:jpe?g|png)$', re.IGNORECASE)
 _MEDIA_TAG_RE = re.compile(r'<(?:image|video)>')
@@ -137,7 +148,7 @@ class VsiDataError(ValueError):
 
 
 class RowSkipped(Exception):
-    """One row that is left out, with a reason from SKIP_REASONS and a message for the summary."""
+    """One row that is left out, with a reason from SKIP_REASONS (or DROP_REASONS) and a message for the summary."""
 
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
@@ -198,6 +209,8 @@ class PreprocessConfig:
             raise VsiDataError(f'--frames_dir {self.frames_dir} is not a folder; run extract_frames.py first')
         if self.clips_dir is None:
             self.clips_dir = os.path.join(self.base_dir, 'clips')
+        # Compared with scene_key of what each row uses, so `scannet/scene0000_00` excludes `scene0000_00`.
+        self.exclude_scenes = frozenset(scene_key(name) for name in self.exclude_scenes)
 
 
 @dataclass
@@ -216,6 +229,7 @@ class Summary:
     layouts: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    renamed: dict[str, int] = field(default_factory=dict)  # RENAMED_ID -> rows written under a made-unique id
     examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> first few `location: detail`
     scenes: int = 0
     scenes_with_fewer_frames: list[str] = field(default_factory=list)
@@ -249,7 +263,11 @@ class Summary:
             out.append('  layouts: ' + ', '.join(f'{k} {v}' for k, v in sorted(self.layouts.items())))
         if self.per_type:
             out.append('  per type: ' + ', '.join(f'{k} {v}' for k, v in sorted(self.per_type.items())))
-        for title, table in (('skipped (problems)', self.skipped), ('dropped (by choice)', self.dropped)):
+        for title, table in (
+            ('skipped (problems)', self.skipped),
+            ('dropped (by choice)', self.dropped),
+            ('written under a new id', self.renamed),
+        ):
             for reason, number in sorted(table.items()):
                 out.append(f'  {title}: {reason} {number}, e.g. {self.examples[reason][0]}')
         if self.scenes_with_fewer_frames:
@@ -316,14 +334,40 @@ def read_rows(path: str) -> Iterator[tuple[str, Any]]:
             for index, row in enumerate(rows):
                 yield f'{name}[row {index}]', row
             return
+        first = True
         for number, line in _text_lines(path, f):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
+                if first:  # perhaps one object spread over several lines
+                    f.seek(0)
+                    whole = None
+                    with contextlib.suppress(ValueError):  # bad JSON or UTF-8: the line's error says it
+                        whole = json.loads(f.read().decode('utf-8-sig'))
+                    if isinstance(whole, dict):
+                        raise _top_level_object(path, whole) from None
                 raise VsiDataError(f'{path}: line {number} is not valid JSON ({e.msg} at column {e.colno})') from e
+            if isinstance(row, dict) and detect_layout(row) is None and any(map(_holds_rows, row.values())):
+                raise _top_level_object(path, row)  # on one line: counted as one unknown row, its rows would be lost
+            first = False
             yield f'{name}:line {number}', row
+
+
+def _holds_rows(value: Any) -> bool:
+    """A list of question rows (objects with a layout or a scene), as a wrapping object holds them."""
+    return isinstance(value, list) and any(
+        isinstance(item, dict) and (detect_layout(item) or item.get('scene_name')) for item in value
+    )
+
+
+def _top_level_object(path: str, value: dict) -> VsiDataError:
+    key = next((key for key, item in value.items() if _holds_rows(item)), None)
+    rows = f' holding its rows under {key!r}' if key else ''
+    return VsiDataError(
+        f'{path}: the top level is a JSON object{rows}; expected a list of rows or one row per line (JSONL)'
+    )
 
 
 def _text_lines(path: str, f: BinaryIO) -> Iterator[tuple[int, str]]:
@@ -478,7 +522,44 @@ def _single_turn(row: dict, key: str, location: str) -> tuple[str, str | None]:
         )
     if not pairs or not isinstance(pairs[0][0], str):
         raise RowSkipped('missing_field', 'no user turn')
-    return pairs[0][0], _text(pairs[0][1])
+    return pairs[0][0], _answer_text(pairs[0][1])
+
+
+def _answer_text(value: Any) -> str | None:
+    """An answer as text; None only when there is none. Any other value (`true`, NaN, a list) comes back as its JSON
+    text, so the answer checks reject it as a wrong answer rather than as a missing one."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _text(value) or json.dumps(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # per row, over a few thousand scene names: cached, conversion stays fast
+def _leaves_folder(path: str) -> bool:
+    """True for a path that, joined to a folder, points outside it: absolute, or with a `..`."""
+    return os.path.isabs(path) or '..' in path.replace(os.sep, '/').split('/')
+
+
+def _inside_path(value: str | None, name: str) -> str | None:
+    """A scene name or dataset, normalised (`./scannet/scene0000_00/` -> `scannet/scene0000_00`).
+
+    These are joined to --frames_dir to find frames, so an absolute path or a `..` would use frames from outside it,
+    where the exclusion of benchmark scenes cannot see them: RowSkipped instead. (A `video` path is only a hint:
+    FrameIndex.locate ignores one that leaves --frames_dir, as generators often record their own absolute paths.)
+    """
+    if value is None:
+        return None
+    path = os.path.normpath(value)
+    if _leaves_folder(value) or path == '.':
+        raise RowSkipped('bad_scene_name', f'{name} {value!r} is not a path inside --frames_dir')
+    return path
+
+
+@functools.lru_cache(maxsize=1 << 16)  # as _leaves_folder
+def scene_key(name: str) -> str:
+    """The scene that a scene name, frame folder or exclusion-list entry denotes: `scannet/scene0000_00/` ->
+    `scene0000_00`. Exclusion compares these, so a benchmark scene is found however a row spells it (a scene of
+    the same name in another dataset is excluded too: over-excluding costs a few rows, a leak costs the score)."""
+    return os.path.basename(os.path.normpath(name.strip()))
 
 
 def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[str, Question]:
@@ -491,9 +572,12 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     scene = _text(row.get('scene_name'))
     video = None
     options = row.get('options')
+    other_answer = None  # a second statement of the answer, which must agree with the first
     if layout == 'benchmark':
         question = _text(row.get('question'))
-        answer = _text(row.get('mc_answer')) or _text(row.get('ground_truth'))
+        answer, other_answer = _answer_text(row.get('mc_answer')), _answer_text(row.get('ground_truth'))
+        if answer is None:
+            answer, other_answer = other_answer, None
     elif layout == 'conversations':
         prompt, answer = _single_turn(row, 'conversations', location)
         question, parsed = parse_prompt(prompt)
@@ -503,7 +587,7 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
         prompt, answer = _single_turn(row, 'messages', location)
         question, parsed = parse_prompt(prompt)
         options = options or parsed
-        answer = _text(row.get('solution')) or answer
+        answer = _answer_text(row.get('solution')) or answer
         if scene is None:  # a frame sits in its scene's folder; a clip is named after its scene
             frame, clip = _first_string(row.get('images')), _first_string(row.get('videos'))
             if frame or clip:
@@ -521,11 +605,28 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
             raise RowSkipped('missing_field', f'no {name}')
     identifier = _text(row.get('id')) or f'{source}:{index}'
     dataset = _text(row.get('dataset')) or _text(row.get('data_source'))
-    texts = [identifier, scene, question_type, question, answer, dataset, video]
+    texts = [identifier, scene, question_type, question, answer, other_answer, dataset, video]
     _check_unicode(location, texts + (list(options) if isinstance(options, (list, tuple)) else []))
+    scene, dataset = _inside_path(scene, 'scene'), _inside_path(dataset, 'dataset')
     options, letters = _check_options(question_type, options)
     solution = _check_answer(question_type, answer, options, letters)
+    if other_answer is not None and options is not None:
+        # mc_answer beside ground_truth: a ground_truth that names no option is another wording of the answer (the
+        # letter decides); one that names a different option than mc_answer leaves the answer unknown.
+        other = None
+        with contextlib.suppress(RowSkipped):
+            other = _check_answer(question_type, other_answer, options, letters)
+        if other not in (None, solution):
+            raise RowSkipped(
+                'ambiguous_answer',
+                f'mc_answer {answer!r} is option {solution} but ground_truth {other_answer!r} is option {other}',
+            )
     return layout, Question(identifier, scene, question_type, question, options, solution, dataset, video, location)
+
+
+def _option_text(option: str) -> str:
+    """`B. Lamp ` -> `lamp`."""
+    return option.split('.', 1)[1].strip().lower()
 
 
 def _check_options(question_type: str, options: Any) -> tuple[list[str] | None, list[str]]:
@@ -538,6 +639,8 @@ def _check_options(question_type: str, options: Any) -> tuple[list[str] | None, 
     letters = option_letters(options)
     if len(letters) != len(options) or len(set(letters)) != len(letters):
         raise RowSkipped('bad_options', f'options are not all written as distinct `A. text`: {options}')
+    # Two options with the same text are left alone: a letter answer is still exact (the evaluator must take every
+    # benchmark row), and an answer given as that text names both options, which _check_answer refuses.
     return options, letters
 
 
@@ -545,13 +648,17 @@ def _check_answer(question_type: str, answer: str, options: list[str] | None, le
     """The answer as the option letter (from `B`, `b`, `(B).`, `B. lamp` or `lamp`), or the number as given."""
     if options is not None:
         core = answer.strip('()[]. ')
-        if len(core) == 1 and core.upper() in letters:
-            return core.upper()
-        for letter, option in zip(letters, options, strict=True):
-            text = option.split('.', 1)[1].strip().lower()
-            if answer.lower() in (option.lower(), text):
-                return letter
-        raise RowSkipped('answer_not_in_options', f'answer {answer!r} is none of {options}')
+        named = {core.upper()} & set(letters) if len(core) == 1 else set()
+        named |= {
+            letter
+            for letter, option in zip(letters, options, strict=True)
+            if answer.lower() in (option.lower(), _option_text(option))
+        }
+        if len(named) > 1:  # `a` with options `A. back` and `C. a`
+            raise RowSkipped('ambiguous_answer', f'answer {answer!r} names options {sorted(named)} of {options}')
+        if not named:
+            raise RowSkipped('answer_not_in_options', f'answer {answer!r} is none of {options}')
+        return named.pop()
     # vsi_scoring's rule, so a row written here is a row the evaluator accepts; 0 and negative values pass (the
     # scorers score both).
     if ground_truth_number(answer) is None:
@@ -646,7 +753,7 @@ class FrameIndex:
     def locate(self, question: Question) -> str:
         """The folder (relative to frames_dir) holding the question's frames. Raises RowSkipped if none."""
         candidates = []
-        if question.video and not os.path.isabs(question.video):
+        if question.video and not _leaves_folder(question.video):
             candidates.append(_stem_path(question.video))
         if question.dataset:
             candidates.append(f'{question.dataset}/{question.scene_name}')
@@ -799,6 +906,43 @@ def _selected(question_type: str, wanted: Sequence[str] | None) -> bool:
     return wanted is None or question_type in wanted or base_question_type(question_type) in wanted
 
 
+def _check_excluded(excluded: Collection[str], *names: str | None) -> None:
+    """RowSkipped('excluded_scene') if any of the scene names or paths denotes an excluded scene."""
+    for name in names if excluded else ():
+        if name and (key := scene_key(name)) in excluded:
+            raise RowSkipped('excluded_scene', f'scene {key!r}' + (f' (from {name!r})' if name != key else ''))
+
+
+class UniqueIds:
+    """Gives every written row an id of its own.
+
+    Input files commonly number their rows from 0 each, and a generated `<source>:<index>` or a later turn's
+    `<id>_2` may equal an explicit id: dropping a row for its id would lose questions. So an id already taken by the
+    same question (same frames, type, text, options and answer) marks a duplicate, which is skipped; taken by another
+    question, the row is written as `<id>#2` (`#3`, ...: the first free one) and counted.
+    """
+
+    def __init__(self):
+        self._taken: dict[str, tuple[tuple, str]] = {}  # id -> (its question's content, location)
+
+    def claim(self, question: Question, folder: str) -> str | None:
+        """Give `question` a free id; returns what was renamed (for the summary), None when its own id was free.
+        Raises RowSkipped('duplicate_question') for a question already written under its id or one made from it."""
+        content = (folder, question.question_type, question.question, question.options, question.solution)
+        for candidate in itertools.chain([question.id], (f'{question.id}#{n}' for n in itertools.count(2))):
+            if candidate not in self._taken:
+                break
+            if self._taken[candidate][0] == content:
+                where = self._taken[candidate][1]
+                raise RowSkipped('duplicate_question', f'id {question.id!r}: same question as {where}')
+        self._taken[candidate] = (content, question.location)
+        if candidate == question.id:
+            return None
+        renamed = f'id {question.id!r} already used at {self._taken[question.id][1]}; written as {candidate!r}'
+        question.id = candidate
+        return renamed
+
+
 def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[dict[str, Any]], Summary]:
     """Read every input file and return (swift rows, summary). Raises VsiDataError on malformed input, on a scene
     with fewer frames than asked (unless allowed) and, under `config.strict`, on any skipped row."""
@@ -809,6 +953,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     summary = Summary(inputs=[os.path.abspath(p) for p in input_paths])
     index = FrameIndex(config.frames_dir, config.num_frames, config.allow_fewer_frames)
     layouts: Counter = Counter()
+    ids = UniqueIds()
     kept: list[tuple[Question, str]] = []
     for path in input_paths:
         source = os.path.splitext(os.path.basename(path))[0]
@@ -823,19 +968,27 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                 try:
                     layout, question = row_to_question(turn, location, number, source)
                     layouts[layout] += 1
-                    if question.scene_name in config.exclude_scenes:
-                        summary.count(summary.dropped, 'excluded_scene', location, f'scene {question.scene_name!r}')
-                        continue
+                    video = question.video and _stem_path(question.video)
+                    _check_excluded(config.exclude_scenes, question.scene_name, video)
                     if not _selected(question.question_type, config.question_types):
-                        summary.count(summary.dropped, 'question_type_not_selected', location, question.question_type)
-                        continue
+                        raise RowSkipped('question_type_not_selected', question.question_type)
                     folder = index.locate(question)
+                    # The frames the row uses decide too: they may be its `video`'s, or a folder found by dataset.
+                    _check_excluded(config.exclude_scenes, folder)
                     index.choose(folder, question.scene_name, location)
+                    renamed = ids.claim(question, folder)
                 except RowSkipped as skip:
+                    if skip.reason in DROP_REASONS:
+                        summary.count(summary.dropped, skip.reason, location, skip.detail)
+                        continue
                     if config.strict:
                         raise VsiDataError(f'{location}: {skip.reason}: {skip.detail} (--strict)') from None
                     summary.count(summary.skipped, skip.reason, location, skip.detail)
                     continue
+                if renamed:
+                    if config.strict:
+                        raise VsiDataError(f'{location}: {RENAMED_ID}: {renamed} (--strict)')
+                    summary.count(summary.renamed, RENAMED_ID, location, renamed)
                 kept.append((question, folder))
 
     if config.shuffle:
@@ -997,6 +1150,7 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     size and SHA-256 and is renamed into place before the output is: a run killed in between leaves a summary that
     does not match the (previous) output beside it, rather than an old summary that seems to describe a new output.
     """
+    _check_output_path(input_paths, output_path)
     folder, name = os.path.split(os.path.abspath(output_path))
     removed = remove_stale_temps(folder, {name, os.path.basename(summary_path(output_path))})
     rows, summary = convert(input_paths, config)
@@ -1015,6 +1169,17 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
         summary.output_sha256 = digest.hexdigest()
         write_json_atomic(summary_path(output_path), asdict(summary))
     return summary
+
+
+def _check_output_path(input_paths: Sequence[str], output_path: str) -> None:
+    """Refuse, before anything is written, an output (or its summary) that is a folder or one of the input files
+    under any spelling: the rename at the end would fail after the summary was written, or replace the input."""
+    for target in (output_path, summary_path(output_path)):
+        if os.path.isdir(target):
+            raise VsiDataError(f'--output_path: {target} is a folder; name the JSONL file to write')
+        for source in input_paths:
+            if os.path.exists(target) and os.path.exists(source) and os.path.samefile(source, target):
+                raise VsiDataError(f'--output_path: {target} is the input file {source}; write the output elsewhere')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1072,7 +1237,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--exclude_scenes',
         nargs='+',
         default=[],
-        help='Files whose scenes are dropped (benchmark rows in any layout, or a .txt list).',
+        help='Files whose scenes are dropped (benchmark rows in any layout, or a .txt list; an entry '
+        '`dataset/scene` drops that scene in every dataset).',
     )
     parser.add_argument(
         '--question_types',
@@ -1086,8 +1252,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--strict',
         action='store_true',
-        help=f'Fail on the first row skipped for a problem ({", ".join(SKIP_REASONS)}); rows dropped by choice '
-        f'({", ".join(DROP_REASONS)}) are only counted.',
+        help=f'Fail on the first row skipped for a problem ({", ".join(SKIP_REASONS)}) or written under a new id '
+        f'({RENAMED_ID}); rows dropped by choice ({", ".join(DROP_REASONS)}) are only counted.',
     )
     parser.add_argument('--no_progress', action='store_true', help='No progress bars.')
     return parser

@@ -52,7 +52,9 @@ def make_rows(scenes: list[tuple[str, str]], count: int, seed: int) -> list[dict
         dataset, scene = rng.choice(scenes)
         if i % 2:
             question_type = rng.choice(MC_TYPES)
-            options = [f'{letter}. object {rng.randrange(100)}' for letter in 'ABCD']
+            options = [
+                f'{letter}. object {number}' for letter, number in zip('ABCD', rng.sample(range(100), 4), strict=True)
+            ]
             answer = rng.choice('ABCD')
         else:
             question_type, options, answer = rng.choice(NUMERIC_TYPES), None, f'{rng.uniform(0.5, 20):.1f}'

@@ -153,7 +153,8 @@ def test_all_layouts_give_identical_rows(scene):
     assert from_conv == reference  # ids were the same strings
     assert from_parquet == reference
     both, summary = pp.convert([str(bench), str(conv)], cfg)  # several inputs, one output
-    assert both == reference * 2 and summary.layouts == {'benchmark': 2, 'conversations': 2}
+    assert summary.layouts == {'benchmark': 2, 'conversations': 2}
+    assert both == reference and summary.skipped == {'duplicate_question': 2}  # same ids, same questions
     # The output fed back in (swift layout) reproduces itself; so does a think-style output.
     output = scene / 'out' / 'direct.jsonl'
     pp.preprocess([str(bench)], str(output), cfg)
@@ -176,6 +177,7 @@ def test_conversation_prompts_lose_only_the_documented_parts(scene):
         conversations_row(NUMERIC_ROW, '<video>' + PRE + ' ' + custom + '\n' + NUMERIC_POST.upper()),
         conversations_row(MC_ROW, windows),
     ]
+    rows = [{**row, 'id': str(i)} for i, row in enumerate(rows)]  # one question thrice: ids tell them apart
     source = scene / 'conv.json'
     source.write_text(json.dumps(rows), encoding='utf-8')
     out, _ = pp.convert([str(source)], config(scene))
@@ -209,7 +211,7 @@ def test_answers_are_normalised_to_the_option_letter(scene):
         {**MC_ROW, 'id': 2, 'ground_truth': '(C).'},
         {**MC_ROW, 'id': 3, 'ground_truth': 'back'},
         {**MC_ROW, 'id': 4, 'ground_truth': 'C. back'},
-        {**MC_ROW, 'id': 5, 'ground_truth': 'left', 'mc_answer': 'C'},
+        {**MC_ROW, 'id': 5, 'ground_truth': 'back', 'mc_answer': 'C'},
         {**NUMERIC_ROW, 'id': 6, 'ground_truth': 2.5},
     ]
     rows, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', variants))], config(scene))
@@ -273,6 +275,15 @@ BAD_ROWS = [
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '1e999'}),  # overflows to inf
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '\u0663'}),  # Arabic-Indic three
     ('missing_frames', {**NUMERIC_ROW, 'scene_name': 'scene0404_00'}),
+    ('ambiguous_answer', {**MC_ROW, 'options': ['A. left', 'B. left', 'C. back'], 'ground_truth': 'left'}),
+    ('ambiguous_answer', {**MC_ROW, 'options': ['A. back', 'B. right', 'C. a'], 'ground_truth': 'a'}),
+    ('ambiguous_answer', {**MC_ROW, 'mc_answer': 'A', 'ground_truth': 'back'}),  # back is option C
+    ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': True}),  # not a missing answer
+    ('answer_not_in_options', {**MC_ROW, 'ground_truth': True}),
+    ('bad_scene_name', {**NUMERIC_ROW, 'scene_name': '../scannet/scene0001_00'}),
+    ('bad_scene_name', {**NUMERIC_ROW, 'dataset': None, 'scene_name': str(Path('/abs/scannet/scene0001_00'))}),
+    ('bad_scene_name', {**NUMERIC_ROW, 'dataset': '/abs/scannet'}),
+    ('duplicate_question', {**MC_ROW}),  # the first row again
 ]
 
 
@@ -715,3 +726,162 @@ def test_demo_question_files_agree_across_layouts(tmp_path):
     assert conv == qa and len(conv) == conv_summary.rows_read > 0
     test_rows, test_summary = pp.convert([str(tmp_path / 'scenes' / 'test.jsonl')], cfg)
     assert test_rows == [] and test_summary.dropped == {'excluded_scene': test_summary.rows_read}
+
+
+def test_rows_a_generator_wrote_oddly_but_unambiguously_are_kept(scene):
+    """A letter answer is exact even when two options share a text (the evaluator must take every benchmark row);
+    a `video` path from the generator's own disk (absolute, or with `..`) is ignored and the scene's frames used."""
+    dup_texts = {**MC_ROW, 'id': 1, 'options': ['A. left', 'B. left', 'C. back'], 'ground_truth': 'B'}
+    absolute = {**conversations_row({**NUMERIC_ROW, 'id': 2}), 'video': '/data/gen/scannet/scene0001_00.mp4'}
+    dotted = {**conversations_row({**NUMERIC_ROW, 'id': 3}), 'video': '../videos/scannet/scene0001_00.mp4'}
+    source = write_jsonl(scene / 'qa.jsonl', [dup_texts, absolute, dotted])
+    out, summary = pp.convert([str(source)], config(scene))
+    assert [(r['id'], r['solution']) for r in out] == [('1', 'B'), ('2', '4'), ('3', '4')]
+    assert summary.skipped == {}
+    assert all('/frames/scannet/scene0001_00/frame_' in path for r in out for path in r['images'])
+    # the video's scene still counts for exclusion
+    (scene / 'ex.txt').write_text('scene0001_00\n', encoding='utf-8')
+    cfg = config(scene, exclude_scenes=pp.load_scene_names(str(scene / 'ex.txt')))
+    assert pp.convert([str(source)], cfg)[1].dropped == {'excluded_scene': 3}
+
+
+def test_exclusion_holds_however_a_row_spells_its_scene(scene):
+    """A benchmark scene stays out whichever spelling leads to its frames; paths that leave --frames_dir are skipped."""
+    make_frames(scene / 'frames' / 'scannet' / 'scene0000_00', 4)
+    make_frames(scene / 'frames' / 'scannet' / 'scene0009_00', 4)
+    make_frames(scene / 'outside' / 'scene0005_00', 4)
+    bare = {**NUMERIC_ROW, 'dataset': None}
+    rows = [
+        {**bare, 'id': 1, 'scene_name': 'scannet/scene0000_00'},
+        {**bare, 'id': 2, 'scene_name': 'scene0000_00/'},
+        {**bare, 'id': 3, 'scene_name': './scene0000_00'},
+        {**NUMERIC_ROW, 'id': 4, 'scene_name': '../scannet/scene0000_00'},
+        {**NUMERIC_ROW, 'id': 5, 'scene_name': 'scene0000_00'},
+        {
+            **conversations_row({**NUMERIC_ROW, 'id': 6, 'scene_name': 'scene0009_00'}),
+            'video': 'scannet/scene0000_00.mp4',
+        },
+        {**bare, 'id': 7, 'scene_name': str(scene / 'outside' / 'scene0005_00')},  # absolute: never looked up
+        {**NUMERIC_ROW, 'id': 8, 'scene_name': 'scene0009_00'},
+    ]
+    source = write_jsonl(scene / 'qa.jsonl', rows)
+    for entry in ('scene0000_00', 'scannet/scene0000_00', './scannet/scene0000_00/'):
+        (scene / 'ex.txt').write_text(entry + '\n', encoding='utf-8')
+        cfg = config(scene, exclude_scenes=pp.load_scene_names(str(scene / 'ex.txt')))
+        out, summary = pp.convert([str(source)], cfg)
+        assert [(r['id'], r['scene_name']) for r in out] == [('8', 'scene0009_00')], entry
+        assert all('scene0009_00' in path for path in out[0]['images'])
+        assert summary.dropped == {'excluded_scene': 5} and summary.skipped == {'bad_scene_name': 2}, entry
+    assert summary.examples['bad_scene_name'] == [
+        "qa.jsonl:line 4: scene '../scannet/scene0000_00' is not a path inside --frames_dir",
+        f'qa.jsonl:line 7: scene {str(scene / "outside" / "scene0005_00")!r} is not a path inside --frames_dir',
+    ]
+    assert (
+        summary.examples['excluded_scene'][4] == "qa.jsonl:line 6: scene 'scene0000_00' (from 'scannet/scene0000_00')"
+    )
+    # Without exclusion the spellings find their frames (the test above is not passing for want of frames).
+    out, _ = pp.convert([str(source)], config(scene))
+    assert [r['id'] for r in out] == ['1', '2', '3', '5', '6', '8']
+    assert all('scene0000_00' in path for path in out[4]['images'])  # the conversation's video, not its scene_name
+    assert out[0]['scene_name'] == 'scannet/scene0000_00' and out[1]['scene_name'] == 'scene0000_00'
+
+
+@pytest.mark.parametrize('suffix', ['.json', '.jsonl'])
+@pytest.mark.parametrize('indent', [None, 2])
+def test_a_top_level_object_is_an_error_naming_file_and_key(scene, capsys, suffix, indent):
+    wrapped = scene / f'wrapped{suffix}'
+    wrapped.write_text(json.dumps({'version': 1, 'data': [MC_ROW, NUMERIC_ROW] * 50}, indent=indent) + '\n')
+    expected = (
+        f"{wrapped}: the top level is a JSON object holding its rows under 'data'; "
+        'expected a list of rows or one row per line (JSONL)'
+    )
+    with pytest.raises(pp.VsiDataError) as error:
+        pp.convert([str(wrapped)], config(scene))
+    assert str(error.value) == expected
+    output = scene / 'out' / 'train.jsonl'
+    args = ['--input_path', str(wrapped), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+    assert pp.main([*args, '--num_frames', '4', '--no_progress']) == 1
+    assert capsys.readouterr().err == f'error: {expected}\n' and not output.exists()
+    if indent:  # one row spread over several lines: the same advice, no key to name
+        single = scene / f'single{suffix}'
+        single.write_text(json.dumps(MC_ROW, indent=indent))
+        with pytest.raises(pp.VsiDataError, match=r'single\.jsonl?: the top level is a JSON object; expected a list'):
+            pp.convert([str(single)], config(scene))
+
+
+def test_output_ids_are_unique_and_duplicates_are_skipped(scene):
+    """Clashing ids of different questions are made unique and counted; the same question again is skipped."""
+    import eval_vsi_bench
+
+    def numeric(question: str, **fields) -> dict:
+        return {**NUMERIC_ROW, 'question': f'How many {question}(s) are in this room?', **fields}
+
+    turns = [
+        {'from': 'human', 'value': '<image>\n' + official_prompt(NUMERIC_ROW)},
+        {'from': 'gpt', 'value': '4'},
+        {'from': 'human', 'value': 'How many table(s) are in this room?'},
+        {'from': 'gpt', 'value': '2'},
+    ]
+    first = write_jsonl(
+        scene / 'a.jsonl',
+        [
+            {**MC_ROW, 'id': 5},
+            {**conversations_row(NUMERIC_ROW), 'id': 'm', 'conversations': turns},  # ids m and m_2
+            numeric('sofa', id='m_2'),
+        ],
+    )
+    second = write_jsonl(
+        scene / 'dup.jsonl',
+        [
+            numeric('bed', id='dup:2'),
+            numeric('door', id='5'),  # the string spelling of a.jsonl's 5
+            {key: value for key, value in numeric('lamp').items() if key != 'id'},  # its id is made: dup:2
+            {**MC_ROW, 'id': 5},  # a.jsonl's first row again
+        ],
+    )
+    output = scene / 'out' / 'train.jsonl'
+    summary = pp.preprocess([str(first), str(second)], str(output), config(scene))
+    rows = read_jsonl(output)
+    assert [r['id'] for r in rows] == ['5', 'm', 'm_2', 'm_2#2', 'dup:2', '5#2', 'dup:2#2']
+    assert [r['messages'][0]['content'].split('\n')[1] for r in rows[3:]] == [
+        'How many sofa(s) are in this room?',
+        'How many bed(s) are in this room?',
+        'How many door(s) are in this room?',
+        'How many lamp(s) are in this room?',
+    ]
+    assert summary.skipped == {'duplicate_question': 1} and summary.renamed == {'duplicate_id': 3}
+    assert summary.examples['duplicate_question'] == ["dup.jsonl:line 4: id '5': same question as a.jsonl:line 1"]
+    assert summary.examples['duplicate_id'] == [
+        "a.jsonl:line 3: id 'm_2' already used at a.jsonl:line 2 turn 2; written as 'm_2#2'",
+        "dup.jsonl:line 2: id '5' already used at a.jsonl:line 1; written as '5#2'",
+        "dup.jsonl:line 3: id 'dup:2' already used at dup.jsonl:line 1; written as 'dup:2#2'",
+    ]
+    assert any(
+        line.startswith('  written under a new id: duplicate_id 3, e.g. a.jsonl:line 3') for line in summary.lines()
+    )
+    assert summary.rows_read + summary.extra_turns == summary.written + 1
+    questions, _ = eval_vsi_bench.load_questions(str(output))  # refused clashing ids before
+    assert [q.id for q in questions] == [r['id'] for r in rows]
+    with pytest.raises(pp.VsiDataError, match=r"^a\.jsonl:line 3: duplicate_id: id 'm_2' already used .*\(--strict\)$"):
+        pp.convert([str(first), str(second)], config(scene, strict=True))
+
+
+def test_the_output_may_not_be_an_input_or_a_folder(scene, capsys):
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    original = source.read_bytes()
+    (scene / 'link.jsonl').symlink_to(source)
+    (scene / 'adir').mkdir()
+    base = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--num_frames', '4', '--no_progress']
+    for output in (source, scene / 'link.jsonl', scene / 'adir' / '..' / 'qa.jsonl'):
+        assert pp.main([*base, '--output_path', str(output)]) == 1
+        assert (
+            capsys.readouterr().err
+            == f'error: --output_path: {output} is the input file {source}; write the output elsewhere\n'
+        )
+    assert source.read_bytes() == original
+    assert pp.main([*base, '--output_path', str(scene / 'adir')]) == 1
+    assert (
+        capsys.readouterr().err == f'error: --output_path: {scene / "adir"} is a folder; name the JSONL file to write\n'
+    )
+    assert sorted(p.name for p in scene.iterdir()) == ['adir', 'frames', 'link.jsonl', 'qa.jsonl']
+    assert list((scene / 'adir').iterdir()) == []
