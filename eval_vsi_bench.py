@@ -34,23 +34,30 @@ Inference runs through swift's engines: vLLM (`--infer_backend vllm`, the defaul
 is visible) or transformers (`--infer_backend pt`). Predictions are appended to `<output_dir>/predictions.jsonl`
 after every batch, so a killed run resumes where it stopped; `run_config.json` records the protocol (model, adapter,
 prompt, frames and where they came from, the pixel budget) and a folder made with another one is refused unless
-`--overwrite`. Without MAX_PIXELS each frame keeps up to qwen-vl-utils' default of 16384 visual tokens, so a
-warning asks for the training budget. The results are written to `results.json`, `results.md` and `results.png` and
-the table is printed. With `--prompt_style think` the official rule reads the last `<answer>` block, which must be
-closed (else the prediction scores 0; the report quotes vsi_scoring.OFFICIAL_RULES); `--predictions` rescoring
-applies the rule of the style the rows or their run_config.json record.
+`--overwrite` (which removes every output of the previous run). One process writes a folder at a time (a lock):
+another evaluation of it fails at once. Without MAX_PIXELS each frame keeps up to qwen-vl-utils' default of 16384
+visual tokens, so a warning asks for the training budget. The results are written to `results.json`, `results.md`
+and `results.png` (categories in the VSI-Bench paper's Table 1 order, scores in percent as published) and the table
+is printed. Fewer questions than the dataset holds (`--limit`, `--question_types`, or a `--predictions` file of a run
+stopped early) make a subset, written to `results_subset.*` and flagged there as not comparable to published
+numbers, so that it never replaces the full-benchmark report. With `--prompt_style think` the official rule reads the
+last `<answer>` block, which must be closed (else the prediction scores 0; the report quotes
+vsi_scoring.OFFICIAL_RULES); `--predictions` rescoring applies the rule of the style the rows or their
+run_config.json record.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib.util
 import json
 import logging
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -92,11 +99,31 @@ logger = logging.getLogger('eval_vsi_bench')
 PREDICTIONS_NAME = 'predictions.jsonl'
 RUN_CONFIG_NAME = 'run_config.json'
 RESULTS_NAME = 'results'  # .json, .md, .png
+SUBSET_RESULTS_NAME = 'results_subset'  # the same for fewer questions than the dataset holds (never results.*)
 COMPARISON_NAME = 'comparison'  # the standalone --compare A.json B.json outputs
+REPORT_FILES = tuple(
+    f'{name}.{ext}' for name in (RESULTS_NAME, SUBSET_RESULTS_NAME, COMPARISON_NAME) for ext in ('json', 'md', 'png')
+)
+LOCK_NAME = '.eval_vsi_bench.lock'  # held by the process writing the folder (run_folder_lock)
 DEFAULT_MAX_NEW_TOKENS = {'direct': 16, 'think': 1024}  # the official budget; room to reason
 DEFAULT_BATCH_SIZE = {'pt': 1, 'vllm': 64}  # vLLM batches inside one call, so it wants large calls
 INFER_BACKENDS = ('auto', 'pt', 'transformers', 'vllm')
 PREDICTION_FIELDS = ('id', 'question_type', 'ground_truth', 'prediction')
+# What scoring reads of a row: two rows of one id that agree on these are the same prediction written twice.
+SCORED_FIELDS = PREDICTION_FIELDS + ('options', 'prompt_style')
+# The categories in the order of the VSI-Bench paper's Table 1 (Yang et al., Thinking in Space), with its column
+# names. Reports list categories in this order; the official overall sums them in vsi_scoring's order, unchanged.
+PAPER_CATEGORIES = {
+    'object_counting': 'Obj. Count',
+    'object_abs_distance': 'Abs. Dist.',
+    'object_size_estimation': 'Obj. Size',
+    'room_size_estimation': 'Room Size',
+    'object_rel_distance': 'Rel. Dist.',
+    'object_rel_direction': 'Rel. Dir.',
+    'route_planning': 'Route Plan',
+    'obj_appearance_order': 'Appr. Order',
+}
+SCORE_UNIT = 'percent (0-100), as published'
 # Environment variables that change what the model sees of each frame (swift's Qwen-VL image budget).
 IMAGE_ENV = ('MAX_PIXELS', 'MIN_PIXELS', 'IMAGE_MAX_TOKEN_NUM', 'IMAGE_MIN_TOKEN_NUM')
 # swift turns MAX_PIXELS into IMAGE_MAX_TOKEN_NUM = MAX_PIXELS // (patch size x SPATIAL_MERGE_SIZE)^2 unless that is
@@ -348,6 +375,7 @@ class RunConfig:
     adapters: list[str]
     dataset: str
     dataset_sha256: str
+    dataset_questions: int  # questions in the whole file: a report on fewer is a subset (build_results)
     prompt_style: str
     num_frames: int  # frames per question asked for (swift rows without a frames source keep their own)
     max_new_tokens: int
@@ -399,13 +427,38 @@ def default_label(model: str, adapters: Sequence[str], blind: bool) -> str:
     return label + (' (blind)' if blind else '')
 
 
+@contextmanager
+def run_folder_lock(folder: Path) -> Iterator[None]:
+    """Hold `folder` for this process; another evaluation or rescoring that wants to write it fails at once.
+
+    Two evaluations of one folder would each predict every question into the same predictions.jsonl. flock, which
+    the kernel releases when the process ends however it ends, so a killed run leaves no stale lock. The file holds
+    the holder's pid, for the message, and is never removed (--overwrite included): a process that removed it could
+    let a third lock a new file while the second still holds the old one.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_NAME, 'a+') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise EvalError(
+                f'{folder} is in use by another evaluation (pid {lock.read().strip() or "unknown"}); wait for it to '
+                'finish or choose another --output_dir'
+            ) from None
+        lock.truncate(0)
+        lock.write(f'{os.getpid()}\n')
+        lock.flush()
+        yield
+
+
 def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> None:
-    """Refuse to mix runs: predictions in `output_dir` must come from the same protocol (or are removed by
-    `overwrite`). Writes run_config.json."""
+    """Refuse to mix runs: predictions in `output_dir` must come from the same protocol (or are removed, with every
+    report of the previous run, by `overwrite`). Writes run_config.json."""
     config_path = output_dir / RUN_CONFIG_NAME
     predictions = output_dir / PREDICTIONS_NAME
-    if overwrite:
-        for name in (PREDICTIONS_NAME, RUN_CONFIG_NAME):
+    if overwrite:  # the frames cache stays: extract_frames.py checks its folders against their settings
+        for name in (PREDICTIONS_NAME, RUN_CONFIG_NAME) + REPORT_FILES:
             (output_dir / name).unlink(missing_ok=True)
     elif config_path.exists():
         try:
@@ -475,8 +528,10 @@ def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
     """Prediction rows by id (as text), each checked by `check_prediction_row`.
 
     A last line cut off by a killed writer is handled as extract_frames.read_jsonl_log says (with `repair`, the
-    file is mended so appending continues cleanly). Any other malformed line, an id seen twice, or rows recording
-    different prompt styles (one file holds one run) is an error naming the line.
+    file is mended so appending continues cleanly). A row repeating an earlier one of its id word for word (in
+    SCORED_FIELDS; two evaluations once could write one folder at the same time) is counted once, with a warning.
+    Any other malformed line, an id predicted twice differently, or rows recording different prompt styles (one
+    file holds one run) is an error naming the line.
     """
     try:
         lines = read_jsonl_log(path, check_prediction_row, 'a prediction row', repair)
@@ -484,11 +539,18 @@ def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
         raise EvalError(str(e)) from None
     rows: dict[str, dict] = {}
     lineno_of: dict[str, int] = {}
+    repeated = 0
     first_style: tuple[str, int] | None = None
     for lineno, row in lines:
         key = str(row['id'])
         if key in rows:
-            raise EvalError(f'{path}:{lineno}: id {key!r} was already predicted at line {lineno_of[key]}')
+            if any(rows[key].get(name) != row.get(name) for name in SCORED_FIELDS):
+                raise EvalError(
+                    f'{path}:{lineno}: id {key!r} was already predicted at line {lineno_of[key]}, differently; '
+                    'keep one of the two lines'
+                )
+            repeated += 1
+            continue
         rows[key], lineno_of[key] = row, lineno
         style = row.get('prompt_style')
         if style is not None and first_style is None:
@@ -498,6 +560,13 @@ def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
                 f'{path}:{lineno}: prompt_style {style!r}, but line {first_style[1]} has {first_style[0]!r}; '
                 'a predictions file holds one run'
             )
+    if repeated:
+        logger.warning(
+            '%s: %d line(s) repeat an earlier prediction of the same id word for word (two evaluations wrote the '
+            'folder at once); each prediction is counted once',
+            path,
+            repeated,
+        )
     return rows
 
 
@@ -681,13 +750,39 @@ def build_results(
     prompt_style: str,
     config: dict | None = None,
     predictions: str | None = None,
+    selection: dict | None = None,
 ) -> dict:
+    """The report of one run. `selection` says how its questions were chosen (limit, question_types) and how many
+    the dataset holds (questions_in_dataset; None where unknown). Scoring fewer than that makes the report a subset:
+    flagged, warned about, and written as results_subset.* (write_results)."""
     scores = score_predictions(rows, prompt_style)
+    selection = {'limit': None, 'question_types': None, 'questions_in_dataset': None, **(selection or {})}
+    selection['questions_scored'] = scored = scores['official']['num_questions']
+    total = selection['questions_in_dataset']
+    subset_warning = None
+    if total is not None and scored < total:
+        chosen = [
+            f'--{name} {" ".join(map(str, value)) if isinstance(value, list) else value}'
+            for name in ('question_types', 'limit')
+            if (value := selection[name]) is not None
+        ]
+        why = f'chosen by {", ".join(chosen)}' if chosen else 'the predictions file holds no others'
+        subset_warning = (
+            f'subset: {scored} of {total} questions — not comparable to published full-benchmark numbers ({why})'
+        )
+        logger.warning('%s', subset_warning)
+    order = paper_order(scores['official']['categories'])
     return {
         'label': label,
         'overall': scores['official']['overall'],
         'lenient_overall': scores['lenient']['overall'],
-        'num_questions': scores['official']['num_questions'],
+        'num_questions': scored,
+        'subset': subset_warning is not None,
+        'subset_warning': subset_warning,
+        'selection': selection,
+        'score_unit': SCORE_UNIT,
+        'category_order': order,  # the paper's Table 1 order; the score dicts keep vsi_scoring's
+        'category_names': {name: paper_name(name) for name in order},
         'prompt_style': prompt_style,
         'official_rule': OFFICIAL_RULES[prompt_style],
         'official': scores['official'],
@@ -708,6 +803,17 @@ def load_results(path: str) -> dict:
     return results
 
 
+def paper_order(categories: Iterable[str]) -> list[str]:
+    """Category names in the order of the paper's Table 1 (a name it lacks, from a foreign results file, last)."""
+    order = list(PAPER_CATEGORIES)
+    return sorted(categories, key=lambda name: order.index(name) if name in order else len(order))
+
+
+def paper_name(category: str) -> str:
+    """The paper's column name of a category (Obj. Count), or the name itself where it has none."""
+    return PAPER_CATEGORIES.get(category, category)
+
+
 def _overall_row(category: str, base: dict, new: dict) -> dict:
     """A comparison row for the overall score of two `aggregate` results (official or lenient)."""
     return {
@@ -721,8 +827,7 @@ def _overall_row(category: str, base: dict, new: dict) -> dict:
 
 def compare_results(base: dict, new: dict) -> dict:
     """Per-category official scores of two runs and `new - base` (None where a run lacks the category)."""
-    categories = list(base['official']['categories'])
-    categories += [c for c in new['official']['categories'] if c not in categories]
+    categories = paper_order({**base['official']['categories'], **new['official']['categories']})
     rows = [_overall_row('overall', base['official'], new['official'])]
     for name in categories:
         a, b = base['official']['categories'].get(name), new['official']['categories'].get(name)
@@ -762,9 +867,11 @@ def results_table(results: dict) -> str:
         f'| **Overall** | {official["num_questions"]} | **{_number(official["overall"])}** | '
         f'{_number(lenient["overall"])} |',
     ]
-    for name, cat in official['categories'].items():
+    for name in paper_order(official['categories']):
+        cat = official['categories'][name]
         lines.append(
-            f'| {name} | {cat["count"]} | {_number(cat["score"])} | {_number(lenient["categories"][name]["score"])} |'
+            f'| {paper_name(name)} | {cat["count"]} | {_number(cat["score"])} | '
+            f'{_number(lenient["categories"][name]["score"])} |'
         )
         # levels in difficulty order (easy, medium, hard), then any training variants
         members = sorted(
@@ -788,7 +895,7 @@ def comparison_table(comparison: dict) -> str:
             if row['base_count'] == row['new_count']
             else f' ({row["base_count"]} vs {row["new_count"]})'
         )
-        name = f'**{row["category"]}**' if row['category'] == 'overall' else row['category']
+        name = f'**{row["category"]}**' if row['category'] == 'overall' else paper_name(row['category'])
         lines.append(
             f'| {name}{counts} | {_number(row["base"])} | {_number(row["new"])} | '
             f'{_number(row["delta"], signed=True)} |'
@@ -800,6 +907,8 @@ def comparison_table(comparison: dict) -> str:
 
 def results_markdown(results: dict) -> str:
     parts = [f'# VSI-Bench: {results["label"]}', '']
+    if results.get('subset_warning'):
+        parts += [f'**{results["subset_warning"]}**', '']
     config = results.get('config')
     if config:
         adapters = ', '.join(config['adapters']) or 'none'
@@ -815,7 +924,8 @@ def results_markdown(results: dict) -> str:
         results_table(results),
         '',
         f'Official: the VSI-Bench metric on {results["official_rule"]}; exact option letter, or Mean Relative '
-        'Accuracy for numbers; overall is the unweighted mean of the category scores, the three '
+        'Accuracy for numbers, in percent (0-100) as published; overall is the unweighted mean of the category '
+        "scores (listed in the order of the VSI-Bench paper's Table 1), the three "
         "relative-direction levels averaged into one category. Lenient: the training reward's reading of the "
         'same answers (`(B)`, `3.5 m`, `<answer>` blocks ...) with the same metric; the gap is what answer '
         'formatting costs.',
@@ -854,7 +964,7 @@ def plot_results(path: Path, results: dict | None = None, comparison: dict | Non
 
     if comparison is not None:
         rows = [r for r in comparison['rows'] if r['category'] != 'overall (lenient)']
-        names = [r['category'] for r in rows]
+        names = [paper_name(r['category']) for r in rows]
         series = [
             (comparison['base'], [r['base'] or 0.0 for r in rows]),
             (comparison['new'], [r['new'] or 0.0 for r in rows]),
@@ -862,9 +972,10 @@ def plot_results(path: Path, results: dict | None = None, comparison: dict | Non
         deltas = [r['delta'] for r in rows]
         title = f'VSI-Bench: {comparison["new"]} vs {comparison["base"]} (official)'
     else:
-        names = ['overall'] + list(results['official']['categories'])
+        order = paper_order(results['official']['categories'])
+        names = ['overall'] + [paper_name(name) for name in order]
         series = [
-            (kind, [results[kind]['overall']] + [results[kind]['categories'][n]['score'] for n in names[1:]])
+            (kind, [results[kind]['overall']] + [results[kind]['categories'][name]['score'] for name in order])
             for kind in ('official', 'lenient')
         ]
         deltas = None
@@ -908,10 +1019,13 @@ def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plo
 
 
 def write_results(output_dir: Path, results: dict) -> None:
-    """results.json, .md and .png of one run (with its comparison, if any)."""
+    """results.json, .md and .png of one run (with its comparison, if any); results_subset.* for a subset, so that
+    a quick look never replaces the full-benchmark report."""
+    name = SUBSET_RESULTS_NAME if results['subset'] else RESULTS_NAME
+    logger.info('writing %s.{json,md,png}', output_dir / name)
     write_report(
         output_dir,
-        RESULTS_NAME,
+        name,
         results,
         results_markdown(results),
         results=results,
@@ -956,6 +1070,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         adapters=adapters,
         dataset=os.path.abspath(args.dataset),
         dataset_sha256=file_sha256(args.dataset),
+        dataset_questions=len(all_questions),
         prompt_style=args.prompt_style,
         num_frames=args.num_frames,
         max_new_tokens=max_new_tokens,
@@ -969,51 +1084,61 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         allow_fewer_frames=bool(args.allow_fewer_frames and frames_root and not args.blind),
         label=args.label or default_label(args.model, args.adapters or [], args.blind),
     )
-    check_run_folder(output_dir, config, args.overwrite)
-    if not args.blind and not (image_env.get('MAX_PIXELS') or image_env.get('IMAGE_MAX_TOKEN_NUM')):
-        trained = training_max_pixels()
-        logger.warning(
-            'MAX_PIXELS is not set, so every frame keeps up to %d visual tokens (qwen-vl-utils default; %s px for '
-            'Qwen3-VL), unlike training; scores of runs with different budgets are not comparable: set %s for the '
-            'base model and the adapter alike',
-            QWEN_VL_UTILS_MAX_TOKENS,
-            f'{config.qwen3_vl_image_max_pixels:,}',
-            f'MAX_PIXELS={trained} (the ENV block of {DEFAULT_CONFIG})' if trained else 'the MAX_PIXELS training used',
+    with run_folder_lock(output_dir):  # before anything is written there
+        check_run_folder(output_dir, config, args.overwrite)
+        if not args.blind and not (image_env.get('MAX_PIXELS') or image_env.get('IMAGE_MAX_TOKEN_NUM')):
+            trained = training_max_pixels()
+            logger.warning(
+                'MAX_PIXELS is not set, so every frame keeps up to %d visual tokens (qwen-vl-utils default; %s px for '
+                'Qwen3-VL), unlike training; scores of runs with different budgets are not comparable: set %s for the '
+                'base model and the adapter alike',
+                QWEN_VL_UTILS_MAX_TOKENS,
+                f'{config.qwen3_vl_image_max_pixels:,}',
+                f'MAX_PIXELS={trained} (the ENV block of {DEFAULT_CONFIG})'
+                if trained
+                else 'the MAX_PIXELS training used',
+            )
+        predictions_path = output_dir / PREDICTIONS_NAME
+        done = read_predictions(predictions_path, repair=True)
+        pending = [q for q in questions if q.id not in done]
+        logger.info(
+            '%d questions selected: %d already predicted, %d to go',
+            len(questions),
+            len(questions) - len(pending),
+            len(pending),
         )
-    predictions_path = output_dir / PREDICTIONS_NAME
-    done = read_predictions(predictions_path, repair=True)
-    pending = [q for q in questions if q.id not in done]
-    logger.info(
-        '%d questions selected: %d already predicted, %d to go',
-        len(questions),
-        len(questions) - len(pending),
-        len(pending),
-    )
 
-    if pending:
-        if extract:
-            prepare_frames_cache(pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels)
-        items = build_items(
-            pending,
-            args.prompt_style,
-            frames_root,
-            args.num_frames,
-            blind=args.blind,
-            row_images=row_images,
-            dataset_dir=os.path.dirname(os.path.abspath(args.dataset)),
-            allow_fewer_frames=args.allow_fewer_frames,
+        if pending:
+            if extract:
+                prepare_frames_cache(pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels)
+            items = build_items(
+                pending,
+                args.prompt_style,
+                frames_root,
+                args.num_frames,
+                blind=args.blind,
+                row_images=row_images,
+                dataset_dir=os.path.dirname(os.path.abspath(args.dataset)),
+                allow_fewer_frames=args.allow_fewer_frames,
+            )
+            if engine is None:
+                engine = make_engine(args, backend, max(len(item.images) for item in items))
+            run_inference(engine, items, predictions_path, max_new_tokens, args.batch_size, args.prompt_style)
+            done = read_predictions(predictions_path)
+
+        rows = [done[q.id] for q in questions]
+        selection = {
+            'limit': args.limit,
+            'question_types': args.question_types,
+            'questions_in_dataset': len(all_questions),
+        }
+        results = build_results(
+            rows, config.label, args.prompt_style, asdict(config), str(predictions_path.resolve()), selection
         )
-        if engine is None:
-            engine = make_engine(args, backend, max(len(item.images) for item in items))
-        run_inference(engine, items, predictions_path, max_new_tokens, args.batch_size, args.prompt_style)
-        done = read_predictions(predictions_path)
-
-    rows = [done[q.id] for q in questions]
-    results = build_results(rows, config.label, args.prompt_style, asdict(config), str(predictions_path.resolve()))
-    if args.compare:
-        results['comparison'] = compare_results(load_results(args.compare[0]), results)
-    write_results(output_dir, results)
-    return results
+        if args.compare:
+            results['comparison'] = compare_results(load_results(args.compare[0]), results)
+        write_results(output_dir, results)
+        return results
 
 
 def _read_run_config(path: Path) -> dict | None:
@@ -1058,19 +1183,38 @@ def predictions_prompt_style(path: Path, rows: Sequence[dict], config: dict | No
     return next(iter(sources.values()), 'direct')
 
 
+def recorded_dataset_size(config: dict | None) -> int | None:
+    """How many questions a run's dataset holds: recorded in its run_config.json, or, for a folder made before that
+    was recorded, counted in the dataset file if it still has the recorded hash. None where unknown."""
+    if config is None:
+        return None
+    if isinstance(config.get('dataset_questions'), int):
+        return config['dataset_questions']
+    try:
+        if config.get('dataset') and file_sha256(config['dataset']) == config.get('dataset_sha256'):
+            return len(load_questions(config['dataset'])[0])
+    except (OSError, EvalError):
+        pass
+    logger.warning('the dataset of this run cannot be read, so whether its predictions cover all of it is unknown')
+    return None
+
+
 def score_only(args: argparse.Namespace) -> dict:
-    """Score an existing predictions file (its run_config.json, if next to it, names the run)."""
+    """Score an existing predictions file (its run_config.json, if next to it, names the run and its dataset)."""
     path = Path(args.predictions).resolve()  # resolved, so that a bare file name has a folder to name the run by
     if not path.is_file():
         raise EvalError(f'--predictions {args.predictions} does not exist')
-    rows = list(read_predictions(path).values())
-    config = _read_run_config(path.parent / RUN_CONFIG_NAME)
-    prompt_style = predictions_prompt_style(path, rows, config, args.prompt_style)
-    label = args.label or (config or {}).get('label') or path.parent.name
-    results = build_results(rows, label, prompt_style, config, str(path))
-    if args.compare:
-        results['comparison'] = compare_results(load_results(args.compare[0]), results)
-    write_results(Path(args.output_dir) if args.output_dir else path.parent, results)
+    output_dir = Path(args.output_dir) if args.output_dir else path.parent
+    with run_folder_lock(output_dir):
+        rows = list(read_predictions(path).values())
+        config = _read_run_config(path.parent / RUN_CONFIG_NAME)
+        prompt_style = predictions_prompt_style(path, rows, config, args.prompt_style)
+        label = args.label or (config or {}).get('label') or path.parent.name
+        selection = {'questions_in_dataset': recorded_dataset_size(config)}
+        results = build_results(rows, label, prompt_style, config, str(path), selection)
+        if args.compare:
+            results['comparison'] = compare_results(load_results(args.compare[0]), results)
+        write_results(output_dir, results)
     return results
 
 
@@ -1082,9 +1226,9 @@ def compare_output_dir(args: argparse.Namespace) -> Path:
 def compare_only(args: argparse.Namespace) -> dict:
     """Compare two results.json files (the second against the first) without a model."""
     comparison = compare_results(load_results(args.compare[0]), load_results(args.compare[1]))
-    write_report(
-        compare_output_dir(args), COMPARISON_NAME, comparison, comparison_markdown(comparison), comparison=comparison
-    )
+    output_dir = compare_output_dir(args)
+    with run_folder_lock(output_dir):
+        write_report(output_dir, COMPARISON_NAME, comparison, comparison_markdown(comparison), comparison=comparison)
     return comparison
 
 
@@ -1173,13 +1317,16 @@ def build_parser() -> argparse.ArgumentParser:
         '--question_types',
         nargs='+',
         default=None,
-        help='Only these question types or categories (object_rel_direction keeps all three levels).',
+        help='Only these question types or categories (object_rel_direction keeps all three levels). Fewer '
+        'questions than the dataset holds are a subset: reported in results_subset.{json,md,png}, flagged as not '
+        'comparable to published numbers; results.* (the whole dataset) is never replaced by one.',
     )
     data.add_argument(
         '--limit',
         type=int,
         default=None,
-        help='Evaluate this many questions, taken round-robin over question types (a quick look).',
+        help='Evaluate this many questions, taken round-robin over question types (a quick look); reported as a '
+        'subset, like --question_types.',
     )
 
     protocol = parser.add_argument_group('protocol')
@@ -1208,17 +1355,21 @@ def build_parser() -> argparse.ArgumentParser:
         '--output_dir',
         default=None,
         help='Run folder: predictions.jsonl, run_config.json, results.* (default: output/eval; '
-        "with --predictions, the predictions file's folder).",
+        "with --predictions, the predictions file's folder). One process writes it at a time: another fails at once.",
     )
     output.add_argument(
-        '--overwrite', action='store_true', help='Discard the predictions in --output_dir instead of resuming them.'
+        '--overwrite',
+        action='store_true',
+        help='Start --output_dir over instead of resuming: its predictions, run_config.json and every report '
+        '(results*, comparison*) are removed first; the frames cache is kept.',
     )
     output.add_argument('--label', default=None, help='Name of this run in tables and plots.')
     output.add_argument(
         '--predictions',
         default=None,
         help='Score this predictions file (rows with id, question_type, ground_truth, prediction and '
-        'optional options) without a model.',
+        'optional options) without a model. A file covering fewer questions than the dataset its run_config.json '
+        'records (a run stopped early) is reported as a subset (results_subset.*).',
     )
     output.add_argument(
         '--compare',

@@ -149,7 +149,8 @@ def train(config: DemoConfig, paths: DemoPaths, **overrides: object) -> Path:
 
 
 def evaluate(config: DemoConfig, paths: DemoPaths, name: str, adapter: Path | None) -> Path:
-    """eval_vsi_bench.py on the test scenes; returns its output folder."""
+    """eval_vsi_bench.py on the test scenes; returns the results.json it wrote (results_subset.json under
+    --eval_limit: fewer questions than the test set are reported as a subset)."""
     out = paths.eval_dir / name
     command = [sys.executable, 'eval_vsi_bench.py', '--model', str(paths.model_dir), '--model_type', 'qwen3_vl']
     command += ['--dataset', str(paths.scenes / 'test.jsonl'), '--frames_dir', str(paths.frames)]
@@ -160,7 +161,8 @@ def evaluate(config: DemoConfig, paths: DemoPaths, name: str, adapter: Path | No
     if config.eval_limit:
         command += ['--limit', str(config.eval_limit)]
     _run(command)
-    return out
+    written = [out / 'results.json', out / 'results_subset.json']
+    return max((path for path in written if path.is_file()), key=lambda path: path.stat().st_mtime_ns)
 
 
 def read_rewards(grpo_dir: Path) -> list[float]:
@@ -181,7 +183,7 @@ def run_demo(config: DemoConfig) -> dict[str, Path]:
     adapter = train(config, paths)
     base = evaluate(config, paths, 'base', None)
     trained = evaluate(config, paths, 'grpo', adapter)
-    _run([sys.executable, 'eval_vsi_bench.py', '--compare', str(base / 'results.json'), str(trained / 'results.json')])
+    _run([sys.executable, 'eval_vsi_bench.py', '--compare', str(base), str(trained)])
 
     artefacts = {
         'scenes (videos, test.jsonl, train.json)': paths.scenes,
@@ -190,9 +192,9 @@ def run_demo(config: DemoConfig) -> dict[str, Path]:
         'tiny model': paths.model_dir,
         'GRPO log (logging.jsonl in grpo/)': paths.grpo_log,
         'LoRA adapter': adapter,
-        'base model results': base / 'results.md',
-        'adapter results': trained / 'results.md',
-        'comparison': trained / 'comparison.md',
+        'base model results': base.with_suffix('.md'),
+        'adapter results': trained.with_suffix('.md'),
+        'comparison': trained.parent / 'comparison.md',
     }
     rewards = ' '.join(f'{r:.2f}' for r in read_rewards(paths.grpo_dir))
     print(f'\nDemo finished in {time.time() - start:.0f} s. Mean vsi_reward per GRPO step: {rewards}')

@@ -246,8 +246,9 @@ def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, ti
     assert ev.main(eval_argv(tiny_model_dir, bench.dataset, tmp_path / 'base', *common)) == 0
     argv = eval_argv(tiny_model_dir, bench.dataset, tmp_path / 'lora_run', '--adapters', tmp_path / 'lora', *common)
     assert ev.main(argv) == 0
-    base = json.loads((tmp_path / 'base' / 'results.json').read_text())
-    tuned = json.loads((tmp_path / 'lora_run' / 'results.json').read_text())
+    # 2 of the 6 questions: a subset, reported beside (never as) results.json
+    base = json.loads((tmp_path / 'base' / 'results_subset.json').read_text())
+    tuned = json.loads((tmp_path / 'lora_run' / 'results_subset.json').read_text())
     assert tuned['config']['adapters'] == [str(tmp_path / 'lora')]
     base_rows = prediction_lines(tmp_path / 'base' / 'predictions.jsonl')
     tuned_rows = prediction_lines(tmp_path / 'lora_run' / 'predictions.jsonl')
@@ -619,8 +620,23 @@ def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     assert results['lenient_overall'] == pytest.approx(4900 / 54)
     markdown = (path.parent / 'results.md').read_text()
     assert '| **Overall** | 10 | **51.85** | 90.74 |' in markdown
-    assert '| object_rel_direction | 5 | 55.56 | 88.89 |' in markdown
+    assert '| Rel. Dir. | 5 | 55.56 | 88.89 |' in markdown
     assert '| &nbsp;&nbsp;object_rel_direction_hard | 1 | 0.00 | 100.00 |' in markdown
+    # Categories in the paper's Table 1 order (count, ..., relative direction, route plan), not by internal name
+    # (which put route_planning before object_rel_direction); scores in percent as published.
+    names = [
+        line.split(' | ')[0][2:] for line in markdown.splitlines() if line.startswith('| ') and '&nbsp;' not in line
+    ]
+    assert names == ['Category', '**Overall**', 'Obj. Count', 'Rel. Dir.', 'Route Plan']
+    assert results['category_order'] == ['object_counting', 'object_rel_direction', 'route_planning']
+    assert results['category_names'] == {
+        'object_counting': 'Obj. Count',
+        'object_rel_direction': 'Rel. Dir.',
+        'route_planning': 'Route Plan',
+    }
+    assert results['score_unit'] == 'percent (0-100), as published'
+    # no run_config.json names the dataset, so the file is taken as the whole of it
+    assert results['subset'] is False and results['subset_warning'] is None
 
 
 def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
@@ -665,13 +681,13 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
         == 0
     )
     printed = capsys.readouterr().out
-    assert '| object_counting (3) | 50.00 | 83.33 | +33.33 |' in printed
+    assert '| Obj. Count (3) | 50.00 | 83.33 | +33.33 |' in printed
     comparison = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
     assert comparison['base'] == 'base' and comparison['new'] == 'tuned' and comparison['same_questions']
     assert (tmp_path / 'cmp' / 'comparison.png').read_bytes()[:4] == b'\x89PNG'
 
 
-def test_prediction_files_tolerate_only_a_cut_last_line(tmp_path, capsys):
+def test_prediction_files_tolerate_only_a_cut_last_line_and_repeated_rows(tmp_path, capsys, caplog):
     good = [{'id': i, 'question_type': 'object_counting', 'ground_truth': '2', 'prediction': '2'} for i in range(3)]
     lines = [json.dumps(row) for row in good]
     cut = tmp_path / 'cut.jsonl'
@@ -687,10 +703,17 @@ def test_prediction_files_tolerate_only_a_cut_last_line(tmp_path, capsys):
     broken.write_text(lines[0] + '\n{oops\n' + lines[1] + '\n', encoding='utf-8')
     with pytest.raises(ev.EvalError, match='broken.jsonl:2'):
         ev.read_predictions(broken)
+    # A row written twice word for word (two evaluations of one folder did that) counts once, with a warning; an
+    # id predicted twice differently is an error naming both lines.
     duplicate = tmp_path / 'duplicate.jsonl'
-    duplicate.write_text(lines[0] + '\n' + lines[0] + '\n', encoding='utf-8')
-    with pytest.raises(ev.EvalError, match='already predicted at line 1'):
-        ev.read_predictions(duplicate)
+    duplicate.write_text('\n'.join([lines[0], lines[1], lines[0], lines[1]]) + '\n', encoding='utf-8')
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        assert ev.read_predictions(duplicate) == {'0': good[0], '1': good[1]}
+    assert '2 line(s) repeat an earlier prediction of the same id word for word' in caplog.text
+    conflict = tmp_path / 'conflict.jsonl'
+    conflict.write_text('\n'.join([lines[0], lines[1], json.dumps(dict(good[0], prediction='3'))]) + '\n')
+    with pytest.raises(ev.EvalError, match=r"conflict.jsonl:3: id '0' was already predicted at line 1, differently"):
+        ev.read_predictions(conflict)
     missing = tmp_path / 'missing.jsonl'
     missing.write_text(json.dumps({'id': 1, 'prediction': 'A'}) + '\n', encoding='utf-8')
     assert ev.main(['--predictions', str(missing)]) == 1
@@ -766,3 +789,159 @@ def test_score_only_names_a_bare_file_by_its_folder(tmp_path, monkeypatch):
     results = json.loads((tmp_path / 'grpo_run' / 'results.json').read_text())
     assert results['label'] == 'grpo_run'
     assert '# VSI-Bench: grpo_run' in (tmp_path / 'grpo_run' / 'results.md').read_text()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Subsets, one process per run folder, --overwrite (no model: a counting stand-in answers)
+# ----------------------------------------------------------------------------------------------------------
+
+NOT_COMPARABLE = 'not comparable to published full-benchmark numbers'
+
+
+def test_a_subset_is_flagged_and_never_replaces_the_full_benchmark_report(bench, tmp_path):
+    out = tmp_path / 'run'
+    # Answering 'A' gets only question 1 (relative direction, easy) right: direction (1 + 0 + 0) / 3, and with the
+    # other four categories at 0 the overall is (1/3) / 5 = 6.67.
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))
+    full = (out / 'results.json').read_bytes()
+    saved = json.loads(full)
+    assert saved['overall'] == pytest.approx(100 / 15) and saved['num_questions'] == 6
+    assert saved['subset'] is False and saved['subset_warning'] is None
+    assert saved['selection'] == {
+        'limit': None,
+        'question_types': None,
+        'questions_in_dataset': 6,
+        'questions_scored': 6,
+    }
+    assert saved['config']['dataset_questions'] == 6
+
+    # A quick look at 2 questions in that folder: predicted already, scored (ids 0 and 1: counting 0, direction
+    # 1/3, overall 1/6 = 16.67) and reported beside the full report, flagged.
+    engine = CountingEngine()
+    results = ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 2), engine=engine)
+    assert engine.requests == []
+    assert (out / 'results.json').read_bytes() == full
+    subset = json.loads((out / 'results_subset.json').read_text())
+    assert subset['overall'] == results['overall'] == pytest.approx(100 / 6)
+    assert subset['subset'] is True and subset['num_questions'] == 2
+    assert subset['selection'] == {'limit': 2, 'question_types': None, 'questions_in_dataset': 6, 'questions_scored': 2}
+    assert subset['subset_warning'] == f'subset: 2 of 6 questions — {NOT_COMPARABLE} (chosen by --limit 2)'
+    assert f'**{subset["subset_warning"]}**' in (out / 'results_subset.md').read_text()
+    assert NOT_COMPARABLE not in (out / 'results.md').read_text()
+
+    ev.evaluate(
+        eval_args('m', bench.dataset, out, '--blind', '--question_types', 'object_rel_direction', 'route_planning'),
+        engine=engine,
+    )
+    subset = json.loads((out / 'results_subset.json').read_text())
+    assert subset['selection']['question_types'] == ['object_rel_direction', 'route_planning']
+    assert subset['subset_warning'] == (
+        f'subset: 3 of 6 questions — {NOT_COMPARABLE} (chosen by --question_types object_rel_direction route_planning)'
+    )
+    assert (out / 'results.json').read_bytes() == full
+
+
+def test_rescoring_the_predictions_of_a_stopped_run_is_flagged_as_a_subset(bench, tmp_path, caplog):
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))
+    # The run as a kill after 3 of the 6 questions leaves it: no reports, half the predictions.
+    predictions = out / 'predictions.jsonl'
+    rows = prediction_lines(predictions)[:3]
+    write_jsonl(predictions, rows)
+    for name in ('results.json', 'results.md', 'results.png'):
+        (out / name).unlink()
+    caplog.set_level(logging.WARNING, logger='eval_vsi_bench')
+    assert ev.main(['--predictions', str(predictions)]) == 0
+    assert not (out / 'results.json').exists()
+    partial = json.loads((out / 'results_subset.json').read_text())
+    # ids 0, 1, 2: counting 0, direction (1 + 0 + 0) / 3, room size 0: overall (1/3) / 3 = 11.11, the official value
+    assert partial['overall'] == pytest.approx(100 / 9) == official_overall(rows)
+    assert partial['subset'] is True
+    assert partial['selection'] == {
+        'limit': None,
+        'question_types': None,
+        'questions_in_dataset': 6,
+        'questions_scored': 3,
+    }
+    warning = f'subset: 3 of 6 questions — {NOT_COMPARABLE} (the predictions file holds no others)'
+    assert partial['subset_warning'] == warning
+    assert warning in caplog.text and warning in (out / 'results_subset.md').read_text()
+
+    # A run_config.json written before the count was recorded: the dataset is counted, as it has the recorded hash.
+    config = json.loads((out / 'run_config.json').read_text())
+    del config['dataset_questions']
+    (out / 'run_config.json').write_text(json.dumps(config))
+    (out / 'results_subset.json').unlink()
+    assert ev.main(['--predictions', str(predictions)]) == 0
+    assert json.loads((out / 'results_subset.json').read_text())['selection']['questions_in_dataset'] == 6
+
+
+HOLD_LOCK = """
+import fcntl, sys, time
+lock = open(sys.argv[1], 'a+')
+fcntl.flock(lock, fcntl.LOCK_EX)
+print('held', flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_folder_in_use_by_another_evaluation_is_refused_at_once(bench, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 2), engine=CountingEngine(answer='A'))
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    # Another process holds the folder, as a running evaluation does.
+    holder = subprocess.Popen(
+        [sys.executable, '-c', HOLD_LOCK, str(out / '.eval_vsi_bench.lock')], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == 'held\n'
+        engine = CountingEngine()
+        with pytest.raises(ev.EvalError) as refused:
+            ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=engine)
+        assert str(refused.value).startswith(f'{out} is in use by another evaluation (pid ')
+        assert str(refused.value).endswith('wait for it to finish or choose another --output_dir')
+        assert engine.requests == []
+        assert ev.main(['--predictions', str(out / 'predictions.jsonl')]) == 1  # rescoring writes there too
+        assert 'is in use by another evaluation' in capsys.readouterr().err
+        assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel frees the lock with the process, however it ends: the folder resumes (4 questions to go).
+    engine = CountingEngine(answer='A')
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=engine)
+    assert len(engine.requests) == 4
+
+    # A folder two evaluations wrote at once before the lock (every row twice, word for word) resumes and rescores.
+    predictions = out / 'predictions.jsonl'
+    predictions.write_text(predictions.read_text() * 2)
+    results = ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=engine)
+    assert len(engine.requests) == 4 and results['num_questions'] == 6
+    assert results['overall'] == pytest.approx(100 / 15)  # as in the subset test: each question counted once
+
+
+def test_overwrite_removes_every_output_of_the_previous_run(bench, tmp_path):
+    base, out = tmp_path / 'base', tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, base, '--blind'), engine=CountingEngine(answer='A'))
+    blind = ('--blind', '--compare', base / 'results.json')
+    ev.evaluate(eval_args('m', bench.dataset, out, *blind), engine=CountingEngine(answer='B'))
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 2), engine=CountingEngine())
+    assert ev.main(['--compare', str(base / 'results.json'), str(out / 'results.json')]) == 0  # into out
+    assert {'results.json', 'results.md', 'results.png', 'comparison.json'} <= {path.name for path in out.iterdir()}
+
+    class Killed(Exception):
+        pass
+
+    class DyingEngine:
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            raise Killed
+
+    # A new protocol (frames instead of blind) over that folder, killed before its first batch is saved.
+    with pytest.raises(Killed):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--overwrite'), DyingEngine())
+    left = sorted(path.name for path in out.iterdir() if not path.name.startswith('.'))
+    assert left == ['run_config.json']  # nothing of the blind run, whose reports would pass for this one
+    assert json.loads((out / 'run_config.json').read_text())['blind'] is False
