@@ -26,8 +26,11 @@ as one compact line per training step, so users see which categories learn.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import math
 import numbers
+import weakref
 from collections import defaultdict
 
 from swift.rewards import ORM, orms
@@ -60,6 +63,7 @@ class _VsiReward(ORM):
         self._warned: set[str] = set()
         self._step = None
         self._sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+        _LIVE.add(self)  # the last step's means are logged when the process ends (_flush_all)
 
     def score(self, completion: str, row: dict) -> float:
         raise NotImplementedError
@@ -143,20 +147,41 @@ class _VsiReward(ORM):
             logger.warning(f'{self.name}: {message} (logged once)')
 
     def _log_per_type(self, trainer_state, question_types: list | None, rewards: list[float]) -> None:
-        """Accumulate per-type rewards; when the step advances, log the previous step's means in one line."""
+        """Accumulate per-type rewards; when the step advances, log the previous step's means in one line.
+
+        A step's rewards may come in several calls, so its line is written once the next step starts, and the last
+        step's when the process ends. Steps are numbered as swift logs them: rewards are computed before the
+        optimizer step, while trainer_state.global_step still counts the steps done, so step N is global_step + 1.
+        """
         step = getattr(trainer_state, 'global_step', None)
-        step = int(step) if isinstance(step, numbers.Integral) else None  # not an array, nor anything odd
-        if step != self._step and self._sums:
-            means = ' | '.join(
-                f'{qt} {total / count:.3f} (n={count})' for qt, (total, count) in sorted(self._sums.items())
-            )
-            logger.info(f'{self.name} per type at step {self._step}: {means}')
-            self._sums.clear()
+        step = int(step) + 1 if isinstance(step, numbers.Integral) else None  # not an array, nor anything odd
+        if step != self._step:
+            self.flush_per_type()
         self._step = step
         for question_type, reward in zip(question_types or [None] * len(rewards), rewards, strict=True):
             entry = self._sums[question_type if isinstance(question_type, str) else '(no valid type)']
             entry[0] += reward
             entry[1] += 1
+
+    def flush_per_type(self) -> None:
+        """Log the current step's per-type means, if any (see _log_per_type)."""
+        if self._sums:
+            means = ' | '.join(
+                f'{qt} {total / count:.3f} (n={count})' for qt, (total, count) in sorted(self._sums.items())
+            )
+            logger.info(f'{self.name} per type at step {self._step}: {means}')
+            self._sums.clear()
+
+
+# Every reward object alive, so that the last step's line is logged at exit; weak, so none is kept alive for it.
+_LIVE: weakref.WeakSet[_VsiReward] = weakref.WeakSet()
+
+
+@atexit.register  # registered after logging's own exit hook, so it runs first, while the handlers still work
+def _flush_all() -> None:
+    for reward in list(_LIVE):
+        with contextlib.suppress(Exception):  # nothing may fail at exit
+            reward.flush_per_type()
 
 
 def _batch_length(kwargs: dict) -> int:

@@ -6,6 +6,7 @@ of the base model and of the adapter -> comparison. About a minute on 2 cores.
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from safetensors.torch import load_file
 
 from demo.run_demo import DemoConfig, read_rewards, run_demo
 from tests.report_oracle import recompute_scores
+from train_vsi_grpo import DEFAULT_CONFIG, load_config
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +66,9 @@ def test_rewards_were_logged_for_every_step_and_are_in_range(demo):
     assert len(rewards) == STEPS
     assert all(math.isfinite(r) and 0.0 <= r <= 1.0 for r in rewards)
     log = artefacts['GRPO log (logging.jsonl in grpo/)'].read_text()
-    assert 'vsi_reward per type at step' in log  # the plugin's per-question-type line
+    # the plugin's per-question-type line: one per step, numbered as swift numbers them (the last one at exit)
+    steps = re.findall(r'vsi_reward per type at step (\d+):', log)
+    assert sorted(map(int, steps)) == list(range(1, STEPS + 1))
 
 
 def test_every_test_question_has_a_prediction_and_the_report_equals_vsi_scoring(demo):
@@ -77,6 +81,8 @@ def test_every_test_question_has_a_prediction_and_the_report_equals_vsi_scoring(
         assert {str(p['id']) for p in predictions} == questions
         official, lenient = recompute_scores(predictions)
         results = json.loads((folder / 'results.json').read_text())
+        # evaluated at the pixel budget training used: the YAML's MAX_PIXELS (the README's advice, followed)
+        assert results['config']['image_env'].get('MAX_PIXELS') == load_config(DEFAULT_CONFIG)[0]['MAX_PIXELS']
         # JSON keeps Python floats exactly: the report must be the very numbers vsi_scoring computes.
         assert results['official'] == official
         assert results['lenient'] == lenient

@@ -136,6 +136,8 @@ def test_scoring_errors_are_contained(plugin, monkeypatch, swift_warnings):
 
 
 def test_per_type_means_logged_once_per_step(plugin, swift_warnings):
+    plugin._flush_all()  # what rewards of earlier tests still hold
+    swift_warnings.clear()
     reward = orms['vsi_reward'](args=None)
     types = ['object_counting', 'object_counting', 'route_planning', 'route_planning']
     reward(['3', '4', 'B', 'A'], **_trainer_kwargs(step=1, solution=['3', '3', 'B', 'B'], question_type=types))
@@ -143,10 +145,17 @@ def test_per_type_means_logged_once_per_step(plugin, swift_warnings):
     assert not [r for r in swift_warnings.records if 'per type' in r.getMessage()]
     reward(['3'], **_trainer_kwargs(step=2, solution=['3'], question_type=['object_counting']))
     lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
-    assert len(lines) == 1 and 'step 1' in lines[0]
-    # Counting at step 1: 1, MRA(4 vs 3) = 0.4 (error 1/3 passes tolerances 0.5, 0.45, 0.4, 0.35), 1, 1.
+    # global_step 1 while computing rewards is swift's step 2 (the optimizer step comes after)
+    assert len(lines) == 1 and 'at step 2:' in lines[0]
+    # Counting at step 2: 1, MRA(4 vs 3) = 0.4 (error 1/3 passes tolerances 0.5, 0.45, 0.4, 0.35), 1, 1.
     assert 'object_counting 0.850 (n=4)' in lines[0]
     assert 'route_planning 0.250 (n=4)' in lines[0]
+    # the last step has no next one: its line comes when the process ends
+    plugin._flush_all()
+    lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
+    assert len(lines) == 2 and lines[1] == 'vsi_reward per type at step 3: object_counting 1.000 (n=1)'
+    plugin._flush_all()  # logged once
+    assert sum('per type' in r.getMessage() for r in swift_warnings.records) == 2
 
 
 def test_plumbing_that_used_to_raise_now_scores_zero(plugin, swift_warnings):
