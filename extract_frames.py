@@ -82,6 +82,7 @@ LOCK_NAME = '.extract_frames.lock'  # held by the run writing the output folder 
 WORKERS_LOCK_NAME = '.extract_frames.workers.lock'  # held shared by each live worker process (see _init_worker)
 BACKENDS = ('pyav', 'decord')
 FRAME_NAME = 'frame_{:04d}.jpg'
+SHOWN_FAILURES = 3  # failures printed at the end of a run (all are in failures.jsonl)
 FRAME_FILE = re.compile(r'frame_\d{4,}\.jpg')  # any name FRAME_NAME gives
 
 PathLike = str | os.PathLike
@@ -1235,6 +1236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary)
     if summary.failed:
         print(f'{summary.failed} video(s) failed, reasons in {Path(args.output_dir) / FAILURES_NAME}', file=sys.stderr)
+        for failure in summary.failures[:SHOWN_FAILURES]:  # the cause is often the same: the first few say it
+            print(f'  {failure["video"]}: {failure["reason"]}', file=sys.stderr)
+        missing = sum(failure['reason'].startswith('FileNotFoundError') for failure in summary.failures)
+        if args.video_list and missing:
+            base = args.video_dir or Path(args.video_list).parent
+            print(
+                f'  relative paths in --video_list are read from {base}, not from the current folder', file=sys.stderr
+            )
         return 1
     return 0
 

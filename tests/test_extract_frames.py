@@ -478,6 +478,36 @@ def test_video_list_flat_layout(video_tree, tmp_path):
     assert not (out / FAILURES_NAME).read_text()
 
 
+def test_the_console_shows_why_videos_failed(video_tree, tmp_path, capsys):
+    """The first reasons are printed, and list paths written from the wrong folder get a hint."""
+    listing = tmp_path / 'lists' / 'videos.txt'
+    listing.parent.mkdir()
+    listing.write_text('videos/scannet/scene0011_00.mp4\nvideos/arkitscenes/41069025.mkv\n')  # from tmp_path, wrong
+    assert main(['--video_list', str(listing), '--output_dir', str(tmp_path / 'out'), '--no_progress']) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith('2 video(s) failed, reasons in')
+    assert err[
+        1
+    ] == f'  {listing.parent / "videos/scannet/scene0011_00.mp4"}: FileNotFoundError: no such video file: ' + str(
+        listing.parent / 'videos/scannet/scene0011_00.mp4'
+    )
+    assert err[3] == f'  relative paths in --video_list are read from {listing.parent}, not from the current folder'
+    assert len(err) == 4
+    # a video that does not decode: its reason, and no hint about lists
+    argv = [
+        '--video_dir',
+        str(video_tree),
+        '--output_dir',
+        str(tmp_path / 'out2'),
+        '--no_progress',
+        '--num_frames',
+        '2',
+    ]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and 'scene0999_00.mp4: InvalidDataError' in err[1]
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(['--video_dir', str(tmp_path / 'missing'), '--output_dir', str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
