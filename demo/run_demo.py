@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the bundle's modules, when run as `python demo/run_demo.py`
+
+from train_vsi_grpo import DEFAULT_CONFIG, load_config  # noqa: E402
 
 
 @dataclass
@@ -56,6 +59,7 @@ def _run(command: list[str], env: dict[str, str] | None = None, log: Path | None
         subprocess.run(command, cwd=ROOT, env=full_env, check=True)
         return
     log.parent.mkdir(parents=True, exist_ok=True)
+    print(f'(its output goes to {log}: `tail -f` it to follow; this stage takes the longest)', flush=True)
     with open(log, 'w') as stream:
         result = subprocess.run(command, cwd=ROOT, env=full_env, stdout=stream, stderr=subprocess.STDOUT)
     if result.returncode:
@@ -160,7 +164,8 @@ def evaluate(config: DemoConfig, paths: DemoPaths, name: str, adapter: Path | No
         command += ['--adapters', str(adapter)]
     if config.eval_limit:
         command += ['--limit', str(config.eval_limit)]
-    _run(command)
+    # the pixel budget training used (the YAML's ENV block), as the README asks of every evaluation
+    _run(command, env={'MAX_PIXELS': load_config(DEFAULT_CONFIG)[0]['MAX_PIXELS']})
     written = [out / 'results.json', out / 'results_subset.json']
     return max((path for path in written if path.is_file()), key=lambda path: path.stat().st_mtime_ns)
 
