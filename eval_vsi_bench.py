@@ -49,11 +49,13 @@ run_config.json record.
 from __future__ import annotations
 
 import argparse
+import difflib
 import fcntl
 import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -85,13 +87,14 @@ from vsi_scoring import (
     PROMPT_STYLES,
     REL_DIRECTION_LEVELS,
     aggregate,
-    base_question_type,
     category_of,
     check_question_type,
+    check_type_selection,
     ground_truth_number,
     is_multiple_choice,
     official_score,
     reward_score,
+    type_selected,
 )
 
 logger = logging.getLogger('eval_vsi_bench')
@@ -233,22 +236,22 @@ def select_questions(
 ) -> list[Question]:
     """The questions to evaluate.
 
-    `question_types` keeps a question whose type, benchmark type or reporting category is listed (so
-    `object_rel_direction` keeps all three levels). `limit` takes that many questions round-robin over the question
-    types, in file order within a type, so that a short run still touches every type; the choice only depends on the
-    file, so `--limit 20` followed by a full run resumes instead of starting over.
+    `question_types` is checked and applied by vsi_scoring's rule, the one preprocessing uses: an unknown name is an
+    error, `object_rel_direction` keeps all three levels, a benchmark type keeps its training variants. `limit` takes
+    that many questions round-robin over the question types, in file order within a type, so that a short run still
+    touches every type; the choice only depends on the file, so `--limit 20` followed by a full run resumes instead of
+    starting over.
     """
     chosen = list(questions)
     if question_types:
-        wanted = set(question_types)
-        chosen = [
-            q
-            for q in chosen
-            if wanted & {q.question_type, base_question_type(q.question_type), category_of(q.question_type)}
-        ]
+        try:
+            wanted = check_type_selection(question_types)
+        except ValueError as e:
+            raise EvalError(f'--question_types: {e}') from None
+        chosen = [q for q in chosen if type_selected(q.question_type, wanted)]
         if not chosen:
             present = sorted({q.question_type for q in questions})
-            raise EvalError(f'no question has a type in --question_types {sorted(wanted)}; the dataset has {present}')
+            raise EvalError(f'no question has a type in --question_types {list(wanted)}; the dataset has {present}')
     if limit is not None and limit < len(chosen):
         by_type: dict[str, list[Question]] = defaultdict(list)
         for q in chosen:
@@ -350,6 +353,12 @@ def build_items(
         row = make_row(q, images, config)
         messages = [m for m in row['messages'] if m['role'] != 'assistant']
         items.append(EvalItem(q, messages, row['images']))
+    if missing and index is not None and index.video_example:
+        raise EvalError(
+            f'{len(missing)} question(s) have no frames: --frames_dir {frames_root} holds videos '
+            f'({index.video_example}), not extracted frames; pass that folder as --video_dir (frames are extracted '
+            'once and reused) or run extract_frames.py on it'
+        )
     if missing:
         raise EvalError(f'{len(missing)} question(s) have no frames, e.g. {missing[0]}')
     if index is not None and index.fewer:
@@ -645,6 +654,28 @@ def vllm_engine_kwargs(
             )
         kwargs['max_lora_rank'] = fitting[0]
     return kwargs
+
+
+def resolve_model_type(model: str, model_type: str | None) -> str | None:
+    """The swift model type `model` loads as, by swift's own resolution (its name, a checkpoint's args.json, the
+    architectures in config.json), run before frames are extracted: a local Qwen3-VL folder matches several types
+    (qwen3_vl, qwen3_vl_emb, qwen3_vl_reranker), and swift would refuse it only when the engine is built, after
+    minutes of extraction. Reads config files only (a hub model's are downloaded, as the engine would do anyway)."""
+    from swift.model import MODEL_MAPPING, get_model_info_meta  # imports torch: only when a model is to be run
+
+    if model_type is not None and model_type not in MODEL_MAPPING:  # swift's own message lists all 200+ types
+        close = difflib.get_close_matches(model_type, list(MODEL_MAPPING), n=3)
+        guess = f'; did you mean {" or ".join(close)}?' if close else ''
+        raise EvalError(f'--model_type {model_type!r} is not a swift model type{guess}')
+    try:
+        info, meta = get_model_info_meta(model, model_type=model_type, download_model=False)
+    except ValueError as e:
+        if 'model_type' not in str(e):
+            raise EvalError(f'--model {model}: {e}') from None
+        found = re.search(r'Multiple possible types found: \[[^\]]*\]', str(e))
+        reason = found.group() if found else 'no model type matches its config.json'
+        raise EvalError(f'swift cannot tell the model type of {model} ({reason}): add --model_type qwen3_vl') from None
+    return meta.model_type or info.model_type
 
 
 def make_engine(args: argparse.Namespace, backend: str, max_images: int) -> Engine:
@@ -1109,6 +1140,8 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         )
 
         if pending:
+            if engine is None:  # a model swift cannot type fails here, not after the frames are extracted
+                args.model_type = resolve_model_type(args.model, args.model_type)
             if extract:
                 prepare_frames_cache(pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels)
             items = build_items(

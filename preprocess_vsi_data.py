@@ -82,7 +82,7 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from extract_frames import sample_indices
+from extract_frames import VIDEO_SUFFIXES, sample_indices
 from vsi_scoring import (
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
@@ -91,11 +91,12 @@ from vsi_scoring import (
     PROMPT_STYLES,
     THINK_MCA_POST_PROMPT,
     THINK_NA_POST_PROMPT,
-    base_question_type,
     build_prompt,
+    check_type_selection,
     ground_truth_number,
     option_letters,
     prompt_is_multiple_choice,
+    type_selected,
 )
 
 MEDIA_MODES = ('image', 'video')
@@ -207,6 +208,8 @@ class PreprocessConfig:
             raise VsiDataError(f'--video_fps must be positive, got {self.video_fps}')
         if not os.path.isdir(self.frames_dir):
             raise VsiDataError(f'--frames_dir {self.frames_dir} is not a folder; run extract_frames.py first')
+        if self.question_types is not None:  # checked once the input is read (_check_selection)
+            self.question_types = tuple(self.question_types)
         if self.clips_dir is None:
             self.clips_dir = os.path.join(self.base_dir, 'clips')
         # Compared with scene_key of what each row uses, so `scannet/scene0000_00` excludes `scene0000_00`.
@@ -725,6 +728,9 @@ class FrameIndex:
         self._listing: dict[str, list[str] | None] = {}
         self._chosen: dict[str, list[str]] = {}
         self._nested: dict[str, list[str]] | None = None
+        # A video file seen in frames_dir or a folder below it (relative path), found by the scan for scene folders:
+        # pointing frames_dir at the videos is a common mix-up, which a missing-frames message then names.
+        self.video_example: str | None = None
         self.fewer: dict[str, int] = {}  # folder -> frames found, when fewer than asked were allowed
 
     def _frames_in(self, folder: str) -> list[str] | None:
@@ -741,6 +747,7 @@ class FrameIndex:
         """`<dataset>/<scene>` folders with frames, for rows that do not say their dataset."""
         if self._nested is None:
             self._nested = defaultdict(list)
+            videos = []
             with os.scandir(self.frames_dir) as top:
                 for entry in top:
                     if entry.is_dir():
@@ -748,6 +755,11 @@ class FrameIndex:
                             for sub in inner:
                                 if sub.is_dir():
                                     self._nested[sub.name].append(f'{entry.name}/{sub.name}')
+                                elif _is_video(sub.name):
+                                    videos.append(f'{entry.name}/{sub.name}')
+                    elif _is_video(entry.name):
+                        videos.append(entry.name)
+            self.video_example = min(videos, default=None)  # min: the same example whatever the listing order
         return [folder for folder in self._nested.get(scene, []) if self._frames_in(folder)]
 
     def locate(self, question: Question) -> str:
@@ -758,6 +770,7 @@ class FrameIndex:
         if question.dataset:
             candidates.append(f'{question.dataset}/{question.scene_name}')
         candidates.append(question.scene_name)
+        candidates = list(dict.fromkeys(candidates))  # a row's video is often <dataset>/<scene>: name it once
         for folder in candidates:
             if self._frames_in(folder):
                 return folder
@@ -771,7 +784,13 @@ class FrameIndex:
                 f'scene {question.scene_name!r} has frames in several folders '
                 f'({", ".join(nested)}); give the row a dataset',
             )
-        raise RowSkipped('missing_frames', f'no frames for scene {question.scene_name!r} in {where}')
+        hint = ''
+        if self.video_example:
+            hint = (
+                f'; {self.frames_dir} holds videos ({self.video_example}), not the frame folders extract_frames.py '
+                'writes: run extract_frames.py on them first'
+            )
+        raise RowSkipped('missing_frames', f'no frames for scene {question.scene_name!r} in {where}{hint}')
 
     def choose(self, folder: str, scene: str, location: str = '') -> list[str]:
         """The file names of the frames to use: an even subset when there are more than asked."""
@@ -790,6 +809,10 @@ class FrameIndex:
                 chosen = [names[i] for i in sample_indices(len(names), self.num_frames)]
             self._chosen[folder] = chosen
         return self._chosen[folder]
+
+
+def _is_video(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES
 
 
 def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:
@@ -902,8 +925,14 @@ def make_row(question: Question, media: list[str], config: PreprocessConfig) -> 
     }
 
 
-def _selected(question_type: str, wanted: Sequence[str] | None) -> bool:
-    return wanted is None or question_type in wanted or base_question_type(question_type) in wanted
+def _check_selection(names: Sequence[str], seen_types: Collection[str]) -> None:
+    """VsiDataError for a selected name that is neither a VSI-Bench type (vsi_scoring's rule, as the evaluator
+    applies it) nor a type of the input: a typo must fail, not select nothing. Types of other generators that the
+    input holds (written and reported as unknown types) can be selected."""
+    try:
+        check_type_selection(name for name in names if name not in seen_types)
+    except ValueError as e:
+        raise VsiDataError(f'--question_types / VSI_QUESTION_TYPES: {e}; nor is it a type of the input') from None
 
 
 def _check_excluded(excluded: Collection[str], *names: str | None) -> None:
@@ -955,6 +984,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     layouts: Counter = Counter()
     ids = UniqueIds()
     kept: list[tuple[Question, str]] = []
+    seen_types: set[str] = set()  # of every row read, selected or not (_check_selection)
     for path in input_paths:
         source = os.path.splitext(os.path.basename(path))[0]
         rows = read_rows(path)
@@ -968,9 +998,10 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                 try:
                     layout, question = row_to_question(turn, location, number, source)
                     layouts[layout] += 1
+                    seen_types.add(question.question_type)
                     video = question.video and _stem_path(question.video)
                     _check_excluded(config.exclude_scenes, question.scene_name, video)
-                    if not _selected(question.question_type, config.question_types):
+                    if not type_selected(question.question_type, config.question_types):
                         raise RowSkipped('question_type_not_selected', question.question_type)
                     folder = index.locate(question)
                     # The frames the row uses decide too: they may be its `video`'s, or a folder found by dataset.
@@ -1017,8 +1048,11 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     summary.scenes = len({folder for _, folder in kept})
     summary.scenes_with_fewer_frames = sorted(index.fewer)
     if config.question_types:
-        found = {t for q, _ in kept for t in (q.question_type, base_question_type(q.question_type))}
-        summary.question_types_not_found = [t for t in config.question_types if t not in found]
+        _check_selection(config.question_types, seen_types)
+        found = set(summary.per_type)  # a category counts as found when any of its levels or variants is
+        summary.question_types_not_found = [
+            name for name in config.question_types if not any(type_selected(t, (name,)) for t in found)
+        ]
     if config.media == 'video':
         summary.video_env = video_env(config.num_frames, config.video_fps)
     settings = asdict(config)
@@ -1244,7 +1278,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--question_types',
         nargs='+',
         default=None,
-        help='Keep only these question types (a benchmark type also keeps its training variants).',
+        help='Keep only these question types: benchmark types (each also keeps its training variants), '
+        'object_rel_direction (all three levels) or training variants; an unknown name is an error.',
     )
     parser.add_argument('--max_per_type', type=int, default=None, help='Keep at most this many questions per type.')
     parser.add_argument('--shuffle', action='store_true', help='Shuffle the rows (before --max_per_type).')

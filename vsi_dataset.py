@@ -38,7 +38,9 @@ From Python::
     import vsi_dataset
     from swift.dataset import load_dataset
     vsi_dataset.register_vsi_datasets(train_jsonl='data/train.jsonl')
-    train, _ = load_dataset('vsi_train')
+    # the reward's columns (solution, question_type, options, prompt_style) are kept only this way, as
+    # `swift rlhf` loads them; by default swift drops every column its template does not use
+    train, _ = load_dataset('vsi_train', remove_unused_columns=False)
 """
 
 from __future__ import annotations

@@ -92,10 +92,53 @@ def check_question_type(question_type: object) -> None:
     elif question_type == REL_DIRECTION_CATEGORY:
         hint = f'that is the reporting category; a question is one of its levels {", ".join(REL_DIRECTION_LEVELS)}'
     else:
-        close = difflib.get_close_matches(question_type, KNOWN_QUESTION_TYPES, n=1)
-        hint = f'did you mean {close[0]!r}? ' if close else ''
-        hint += f'expected one of {", ".join(BENCHMARK_QUESTION_TYPES)}, or a training variant of one'
+        hint = _did_you_mean(question_type, KNOWN_QUESTION_TYPES)
+        hint += (' ' if hint else '') + f'expected one of {", ".join(BENCHMARK_QUESTION_TYPES)}, '
+        hint += 'or a training variant of one'
     raise ValueError(f'question type {question_type!r} is not a VSI-Bench question type: {hint}')
+
+
+def _did_you_mean(name: str, valid: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=1)
+    return f'did you mean {close[0]!r}?' if close else ''
+
+
+# What a selection (`--question_types`, VSI_QUESTION_TYPES) may name: a benchmark type (which also selects its
+# training variants), the reporting category `object_rel_direction` (its three levels and their variants), or one
+# training variant alone.
+SELECTABLE_QUESTION_TYPES = BENCHMARK_QUESTION_TYPES + (REL_DIRECTION_CATEGORY,) + tuple(TRAINING_VARIANT_BASE)
+
+
+def check_type_selection(names: Iterable[str]) -> tuple[str, ...]:
+    """The requested question types as a tuple, or ValueError naming every unknown one with a did-you-mean.
+
+    The one selection rule of preprocessing (script and `vsi_raw`) and the evaluator: a misspelt name must fail
+    loudly, since selecting nothing for it looks like a type the data lacks.
+    """
+    names = tuple(names)
+    unknown = [name for name in names if name not in SELECTABLE_QUESTION_TYPES]
+    if unknown:
+        listed = ', '.join(
+            f'{name!r}' + (f' ({hint})' if (hint := _did_you_mean(name, SELECTABLE_QUESTION_TYPES)) else '')
+            for name in unknown
+        )
+        raise ValueError(
+            f'unknown question type{"s" if len(unknown) > 1 else ""} {listed}; valid: '
+            f'{", ".join(BENCHMARK_QUESTION_TYPES)}, {REL_DIRECTION_CATEGORY} (its three levels), '
+            f'or a training variant ({", ".join(TRAINING_VARIANT_BASE)})'
+        )
+    return names
+
+
+def type_selected(question_type: str, selection: Iterable[str] | None) -> bool:
+    """Whether a question of this type is kept by a selection `check_type_selection` accepted (None or empty: all).
+
+    A name keeps its own type, the types it stands for (`object_rel_direction_medium` keeps `_v2` rows) and its
+    category's members (`object_rel_direction` keeps every level and variant).
+    """
+    if not selection:
+        return True
+    return not {question_type, base_question_type(question_type), category_of(question_type)}.isdisjoint(selection)
 
 
 def is_multiple_choice(question_type: str, ground_truth: object = None) -> bool:

@@ -259,6 +259,11 @@ def test_vsi_raw_takes_the_script_settings_and_both_datasets_take_columns(data, 
     monkeypatch.setenv('VSI_MAX_PER_TYPE', 'one')
     with pytest.raises(ValueError, match="VSI_MAX_PER_TYPE must be an integer, got 'one'"):
         load('vsi_raw')
+    monkeypatch.setenv('VSI_MAX_PER_TYPE', '1')
+    # A misspelt type stops the load (the script's rule), instead of selecting nothing under an INFO line.
+    monkeypatch.setenv('VSI_QUESTION_TYPES', 'object_rel_distance,route_plannin')
+    with pytest.raises(ValueError, match=r"VSI_QUESTION_TYPES: unknown question type 'route_plannin' \(did you mean"):
+        load('vsi_raw')
 
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(preprocess(data, 'train.jsonl', num_frames=4)))
     rows = load('vsi_train', columns={'scene_name': 'scene'})

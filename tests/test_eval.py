@@ -384,6 +384,54 @@ def test_question_types_the_benchmark_lacks_are_refused_when_the_dataset_is_read
     assert results['official']['categories']['object_rel_direction']['score'] == pytest.approx(100 / 3)
 
 
+def test_question_types_are_checked_by_the_rule_preprocessing_uses(bench, tmp_path):
+    engine = CountingEngine()
+    # One typo among valid names is refused, not silently dropped from the selection.
+    selection = ('--question_types', 'object_counting', 'route_plannin')
+    args = eval_args('m', bench.dataset, tmp_path / 'a', '--blind', *selection)
+    with pytest.raises(ev.EvalError, match=r"--question_types: unknown question type 'route_plannin' \(did you mean"):
+        ev.evaluate(args, engine=engine)
+    assert engine.requests == []
+    # The category keeps its levels' training variants, as preprocessing's selection does.
+    variants = [dict(BENCH_ROWS[1], id=10 + i, question_type=f'object_rel_direction_v{i}') for i in (1, 2, 3)]
+    questions, _ = ev.load_questions(str(write_jsonl(tmp_path / 'v.jsonl', variants + BENCH_ROWS[3:4])))
+    chosen = ev.select_questions(questions, ['object_rel_direction'])
+    assert [q.question_type for q in chosen] == [f'object_rel_direction_v{i}' for i in (1, 2, 3)]
+
+
+def test_frames_dir_holding_videos_points_to_video_dir(tmp_path):
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    (tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4').write_bytes(b'not decoded')
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:1])
+    engine = CountingEngine()
+    hint = r'holds videos \(scannet/scene0000_00.mp4\).*pass that folder as --video_dir'
+    with pytest.raises(ev.EvalError, match=hint):
+        ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--frames_dir', tmp_path / 'videos'), engine=engine)
+    assert engine.requests == []
+
+
+def test_a_model_swift_cannot_type_fails_before_frames_are_extracted(tmp_path, monkeypatch, capsys):
+    # A local Qwen3-VL folder: its architecture matches qwen3_vl, qwen3_vl_emb and qwen3_vl_reranker.
+    model = tmp_path / 'my_qwen3_vl'
+    model.mkdir()
+    (model / 'config.json').write_text(
+        json.dumps({'architectures': ['Qwen3VLForConditionalGeneration'], 'model_type': 'qwen3_vl'}), encoding='utf-8'
+    )
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError('frames extracted before the model type was known')
+
+    monkeypatch.setattr(ev, 'prepare_frames_cache', no_extraction)
+    argv = eval_argv(model, write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:1]), tmp_path / 'run')
+    argv = [*argv[:2], *argv[4:], '--video_dir', str(tmp_path / 'videos')]  # without --model_type
+    assert ev.main(argv) == 1
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith('error:')]  # swift logs too
+    assert error.endswith(': add --model_type qwen3_vl') and "['qwen3_vl', 'qwen3_vl_emb'" in error
+    assert ev.resolve_model_type(str(model), 'qwen3_vl') == 'qwen3_vl'
+    with pytest.raises(ev.EvalError, match="'qwen3vl' is not a swift model type; did you mean qwen3_vl"):
+        ev.resolve_model_type(str(model), 'qwen3vl')
+
+
 def test_resume_refuses_other_frames(bench, tmp_path):
     from video_utils import encode_video
 

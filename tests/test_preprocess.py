@@ -493,10 +493,11 @@ def test_question_type_filter_cap_and_seeded_shuffle(scene):
     source = str(write_jsonl(scene / 'qa.jsonl', rows))
 
     # A benchmark type selects its training variants too (object_rel_direction_medium <- _v2).
-    kept, summary = pp.convert([source], config(scene, question_types=('object_rel_direction_medium', 'room_x')))
+    selection = ('object_rel_direction_medium', 'route_planning')
+    kept, summary = pp.convert([source], config(scene, question_types=selection))
     assert [r['id'] for r in kept] == [str(i) for i in range(6)]
     assert summary.dropped == {'question_type_not_selected': 7}
-    assert summary.question_types_not_found == ['room_x']
+    assert summary.question_types_not_found == ['route_planning']
 
     capped, summary = pp.convert([source], config(scene, max_per_type=2))
     assert [r['id'] for r in capped] == ['0', '1', '10', '11', '20']
@@ -511,6 +512,44 @@ def test_question_type_filter_cap_and_seeded_shuffle(scene):
     shuffled_cap, _ = pp.convert([source], config(scene, shuffle=True, seed=1, max_per_type=2))
     assert [r['id'] for r in shuffled_cap] == [i for i in ids if i in {r['id'] for r in shuffled_cap}]
     assert len(shuffled_cap) == 5
+
+
+def test_question_types_follow_the_evaluators_rule_and_a_typo_is_an_error(scene, capsys):
+    """One rule (vsi_scoring.check_type_selection / type_selected) for the script, vsi_raw and the evaluator: the
+    category object_rel_direction keeps its levels' training variants, and an unknown name stops the run."""
+    rows = [{**MC_ROW, 'id': i, 'question_type': f'object_rel_direction_v{i}'} for i in (1, 2, 3)]
+    rows += [{**MC_ROW, 'id': 4, 'question_type': 'route_planning'}, {**NUMERIC_ROW, 'id': 5}]
+    source = str(write_jsonl(scene / 'qa.jsonl', rows))
+    output = scene / 'out' / 'train.jsonl'
+    args = ['--input_path', source, '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+    args += ['--num_frames', '4', '--no_progress', '--question_types']
+    assert pp.main([*args, 'object_rel_direction', 'route_planning']) == 0
+    assert [r['id'] for r in read_jsonl(output)] == ['1', '2', '3', '4']
+    assert 'not found in the input' not in capsys.readouterr().out
+
+    assert pp.main([*args, 'object_countng']) == 1
+    error = capsys.readouterr().err
+    assert "'object_countng' (did you mean 'object_counting'?)" in error and 'valid: object_abs_distance' in error
+    # One typo among valid names fails too (vsi_raw builds the same config from VSI_QUESTION_TYPES).
+    with pytest.raises(pp.VsiDataError, match=r"VSI_QUESTION_TYPES: unknown question type 'route_plannin' \(did"):
+        pp.convert([source], config(scene, question_types=('object_counting', 'route_plannin')))
+    # A type of another generator is not a typo when the input holds it: it can be selected.
+    custom = write_jsonl(scene / 'custom.jsonl', [*rows, {**NUMERIC_ROW, 'id': 6, 'question_type': 'object_height'}])
+    out, _ = pp.convert([str(custom)], config(scene, question_types=('object_height', 'route_planning')))
+    assert [r['id'] for r in out] == ['4', '6']
+
+
+def test_frames_dir_holding_videos_says_to_extract_frames_first(tmp_path):
+    videos = tmp_path / 'videos' / 'synthscan'
+    videos.mkdir(parents=True)
+    (videos / 'synth_0000.mp4').write_bytes(b'not decoded')
+    row = conversations_row({**NUMERIC_ROW, 'dataset': 'synthscan', 'scene_name': 'synth_0000'})
+    cfg = pp.PreprocessConfig(frames_dir=str(tmp_path / 'videos'), num_frames=4, progress=False)
+    _, summary = pp.convert([str(write_jsonl(tmp_path / 'qa.jsonl', [row]))], cfg)
+    (message,) = summary.examples['missing_frames']
+    where = str(videos / 'synth_0000')
+    assert message.count(where) == 1 and f'{where} or {tmp_path / "videos" / "synth_0000"};' in message
+    assert 'holds videos (synthscan/synth_0000.mp4)' in message and 'run extract_frames.py on them first' in message
 
 
 def test_output_is_written_atomically(scene, monkeypatch):

@@ -345,6 +345,30 @@ def test_aggregate_rejects_what_the_official_code_rejects(question_type, message
         aggregate(_records(('object_counting', 1.0), (question_type, 1.0)))
 
 
+def test_one_selection_rule_for_question_types():
+    """The rule preprocessing (script and vsi_raw) and the evaluator share for --question_types."""
+    from vsi_scoring import TRAINING_VARIANT_BASE, check_type_selection, type_selected
+
+    valid = (*BENCHMARK_QUESTION_TYPES, 'object_rel_direction', *TRAINING_VARIANT_BASE)
+    assert check_type_selection(valid) == valid
+    with pytest.raises(ValueError) as error:
+        check_type_selection(['object_counting', 'route_plannin', 'brand_new_type'])
+    message = str(error.value)
+    assert message.startswith("unknown question types 'route_plannin' (did you mean 'route_planning'?), ")
+    assert "'brand_new_type'; valid: object_abs_distance" in message and 'object_rel_distance_v3' in message
+
+    kept = {
+        ('object_rel_direction',): REL_DIRECTION_LEVELS + tuple(t for t in TRAINING_VARIANT_BASE if 'direction' in t),
+        ('object_rel_direction_medium',): ('object_rel_direction_medium', 'object_rel_direction_v2'),
+        ('object_rel_direction_v2',): ('object_rel_direction_v2',),
+        ('object_rel_distance',): ('object_rel_distance',) + tuple(t for t in TRAINING_VARIANT_BASE if 'distance' in t),
+        ('route_planning', 'object_counting'): ('route_planning', 'object_counting'),
+    }
+    for selection, types in kept.items():
+        assert {t for t in KNOWN_QUESTION_TYPES + ('brand_new_type',) if type_selected(t, selection)} == set(types)
+    assert type_selected('brand_new_type', None) and type_selected('object_counting', ())
+
+
 def test_aggregate_pools_training_variants_into_benchmark_levels():
     result = aggregate(
         _records(
