@@ -7,7 +7,7 @@
 #   bash run_vsi_grpo.sh                        # MODE=colocate on every visible GPU
 #   MODE=server bash run_vsi_grpo.sh            # swift rollout on the last 2 GPUs, training on the others
 #   MODE=local bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # no vLLM, no GPU
-#   DRY_RUN=1 bash run_vsi_grpo.sh              # print the commands and environment; run nothing
+#   DRY_RUN=1 bash run_vsi_grpo.sh              # print the commands and environment; run nothing (no GPU needed)
 #   bash run_vsi_grpo.sh --learning_rate 5e-6   # extra flags go to swift and win over the YAML
 #   bash run_vsi_grpo.sh --help                 # this text
 #
@@ -106,13 +106,23 @@ train_gpus_on() {
 
 # Fills TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE / TRAIN_WORLD_SIZE and checks they fit the visible GPUs.
 plan_gpus() {
-    local gpu n_visible gpus_text
-    gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus) || fail "counting GPUs failed"
+    local gpu n_visible gpus_text named dry_run=()
+    [[ $DRY_RUN != 1 ]] || dry_run=(--dry_run)
+    # train_vsi_grpo.py refuses a real run without GPUs (one check for both launchers); a dry run gets an empty list.
+    if ! gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus "${dry_run[@]}"); then
+        fail "${gpus_text:-counting GPUs failed}"
+    fi
     VISIBLE=()
     [[ -z $gpus_text ]] || mapfile -t VISIBLE <<<"$gpus_text"
+    if ((${#VISIBLE[@]} == 0)); then
+        # A dry run on a machine without GPUs (a laptop, a login node): plan for the 8-GPU node this script is sized
+        # for, plus any GPU the user named, so that the commands shown are those of the real node.
+        IFS=, read -r -a named <<<"${TRAIN_GPUS:-},${ROLLOUT_GPUS:-}"
+        mapfile -t VISIBLE < <(printf '%s\n' {0..7} "${named[@]}" | grep -v '^$' | sort -uV)
+        log "DRY_RUN=1: no GPU visible here, so this plan assumes GPUs $(IFS=,; echo "${VISIBLE[*]}")" \
+            "(0-7 and any TRAIN_GPUS / ROLLOUT_GPUS name); a real run needs them visible"
+    fi
     n_visible=${#VISIBLE[@]}
-    ((n_visible > 0)) || fail "no GPU visible (CUDA_VISIBLE_DEVICES empty, or nvidia-smi lists none);" \
-        "MODE=local trains without vLLM or GPUs"
     local -a train on_node0 on_others rollout=()
     if [[ $MODE == server ]]; then
         ROLLOUT_GPUS=${ROLLOUT_GPUS:-$(IFS=,; echo "${VISIBLE[*]: -2}")}
@@ -162,7 +172,14 @@ preflight() {
     if [[ $MODE == local ]]; then
         NPROC_PER_NODE=1 TRAIN_WORLD_SIZE=1
     else
-        command -v "$SWIFT" >/dev/null || fail "SWIFT=$SWIFT not found; pip install -r requirements.txt"
+        if ! command -v "$SWIFT" >/dev/null; then
+            local venv=$BUNDLE_DIR/.venv
+            venv=${venv#./}
+            # The usual cause is the project's environment, installed but not active: installing again would not help.
+            [[ ! -x $venv/bin/swift ]] || fail "SWIFT=$SWIFT not found; activate the project's environment:" \
+                "source $venv/bin/activate"
+            fail "SWIFT=$SWIFT not found; pip install -r requirements.txt"
+        fi
         plan_gpus
         if [[ $MODE == colocate ]]; then
             vllm_gpus=(--vllm_gpus "$NPROC_PER_NODE")  # each rank hosts an engine; TP groups stay within a node

@@ -27,12 +27,17 @@ Modes:
 
 `run_vsi_grpo.sh` calls this script for its preflight (`--preflight`) and for what else it needs to know
 (`--print env|rollout_args|output_dir|visible_gpus`), so the YAML is read, and GPUs are counted, in one place only.
-Nothing here imports swift until training starts: every other path answers in a fraction of a second.
+Nothing here imports swift until training starts, so every other path answers in a fraction of a second; the one
+exception is a reward name that neither swift's reward module nor a plugin registers in plain sight, which the preflight
+looks up in swift's own registry (seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
+import importlib.util
 import json
 import os
 import re
@@ -97,6 +102,12 @@ SWIFT_BATCH_DEFAULTS = {
 # YAML's ENV it would be exported after run_vsi_grpo.sh's own plan and silently replace it.
 LAYOUT_ENV_KEYS = ('NPROC_PER_NODE', 'CUDA_VISIBLE_DEVICES', 'NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 DATA_FILE_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet', '.txt')
+# What a dataset row must hold for this run: the prompt, and the answer vsi_reward scores against.
+SWIFT_ROW_KEYS = ('messages', 'solution')
+NO_GPU = (
+    'no GPU visible (CUDA_VISIBLE_DEVICES empty, or nvidia-smi lists none); MODE=local (run_vsi_grpo.sh) or '
+    '--mode local (train_vsi_grpo.py) trains without vLLM or GPUs'
+)
 
 
 class LaunchError(Exception):
@@ -170,14 +181,93 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def dataset_files(args: Mapping[str, Any]) -> list[str]:
-    """The `dataset` entries that name local files (a hub id or registered name is left to swift)."""
-    files = []
-    for entry in _as_list(args.get('dataset')):
-        path = entry.split('#', 1)[0]  # swift's `file.jsonl#1000` samples 1000 rows
-        if path.endswith(DATA_FILE_SUFFIXES):
-            files.append(path)
-    return files
+def looks_local(path: str) -> bool:
+    """Whether `path` means something on this disk rather than a hub id (`owner/name`) or a registered name: it exists,
+    is written as a path (`/x`, `./x`, `../x`, `~/x`, two or more `/`), or its first folder exists here, so that
+    `demo_out/tiny_qwn3_vl` is a typo to report now, not a hub look-up that fails after a network timeout."""
+    if os.path.exists(os.path.expanduser(path)) or path.startswith(('.', '/', '~')) or path.count('/') > 1:
+        return True
+    return '/' in path and os.path.isdir(path.split('/', 1)[0])
+
+
+def dataset_path(entry: str) -> str:
+    """The path or id in a `--dataset` entry, which swift writes `[hf::|ms::]path_or_id[:subsets][#rows]`; as in
+    swift's DatasetSyntax.parse (swift/dataset/dataset_syntax.py), a path that exists is taken whole."""
+    if not os.path.exists(entry):
+        entry = entry.split('::', 1)[-1]
+    if not os.path.exists(entry):
+        entry = entry.rsplit('#', 1)[0]  # `file.jsonl#1000` samples 1000 rows
+    if not os.path.exists(entry):
+        entry = entry.split(':', 1)[0]
+    return entry
+
+
+def dataset_files(args: Mapping[str, Any], key: str = 'dataset') -> list[str]:
+    """The entries of `key` that are local paths (a hub id or registered name, e.g. `vsi_train`, is left to swift)."""
+    paths = [dataset_path(entry) for entry in _as_list(args.get(key))]
+    return [path for path in paths if path.endswith(DATA_FILE_SUFFIXES) or looks_local(path)]
+
+
+def _first_json_row(path: str) -> Any:
+    """The first row of a JSON list or JSON-lines file (either suffix holds either, as for swift), decoded from the
+    start of the file only: a training set can be gigabytes. None when it has no rows."""
+    decoder = json.JSONDecoder()
+    text, error = '', None
+    with open(path, encoding='utf-8-sig') as f:
+        while chunk := f.read(1 << 20):
+            text += chunk
+            body = text.lstrip()
+            body = body[1:].lstrip() if body.startswith('[') else body
+            if body.startswith(']'):
+                return None
+            try:
+                return decoder.raw_decode(body)[0]
+            except json.JSONDecodeError as last:
+                error = last  # the first row goes on in the next chunk, or the file is not JSON
+    if error:
+        raise error
+    return None
+
+
+def dataset_problem(path: str) -> str | None:
+    """Why swift could not train this bundle's GRPO on the local dataset `path`, or None.
+
+    A wrong file otherwise passes every check and fails only once the model (and vLLM) has loaded, in swift's
+    resampling, with advice about max_length: raw QA rows (no `messages`), a folder, a missing file.
+    """
+    if os.path.isdir(path):
+        return f'{path} is a folder, not a JSON/JSONL file of swift rows: write one with preprocess_vsi_data.py'
+    if not os.path.isfile(path):
+        return f'{path} not found (relative paths start at {os.getcwd()}); write it with preprocess_vsi_data.py'
+    try:
+        if path.endswith('.parquet'):
+            import pyarrow.parquet  # swift's datasets dependency; only the schema is read
+
+            keys = pyarrow.parquet.read_schema(path).names
+        elif path.endswith(('.json', '.jsonl')):
+            row = _first_json_row(path)
+            if row is None:
+                return f'{path} has no rows'
+            if not isinstance(row, dict):
+                return f'{path} does not hold JSON rows (objects): its first row is {type(row).__name__}'
+            keys = list(row)
+        else:  # csv / txt: swift reads them; their rows are not worth parsing here
+            return None
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and pyarrow's errors are ValueErrors
+        return f'{path} cannot be read as a dataset: {error}'.replace('\n', ' ')
+    missing = [key for key in SWIFT_ROW_KEYS if key not in keys]
+    if not missing:
+        return None
+    if 'question' in keys or 'conversations' in keys:  # the benchmark's / VLM-3R's layouts preprocess_vsi_data.py reads
+        layout = 'question/options' if 'question' in keys else 'conversations'
+        return (
+            f'{path} holds raw QA rows ({layout} layout), not swift rows: run preprocess_vsi_data.py first (README '
+            'section 2)'
+        )
+    return (
+        f'{path} has no {" / ".join(missing)} in its first row (columns: {", ".join(keys[:8])}), which swift rows '
+        'for this reward carry: write them with preprocess_vsi_data.py (README section 2)'
+    )
 
 
 def resolve(
@@ -299,20 +389,83 @@ def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
     return None
 
 
+def _plugin_files(args: Mapping[str, Any]) -> list[str]:
+    """The files swift imports before training: external_plugins, then custom_register_path (swift appends it)."""
+    return [path for key in ('external_plugins', 'custom_register_path') for path in _as_list(args.get(key))]
+
+
+def _registered_in_source(path: str) -> set[str]:
+    """Reward names a Python file registers in plain sight: `orms['name'] = ...` or `orms = {'name': ..., ...}`."""
+    names = set()
+    for node in ast.walk(ast.parse(Path(path).read_text(encoding='utf-8'), path)):
+        for target in node.targets if isinstance(node, ast.Assign) else ():
+            if isinstance(target, ast.Subscript) and getattr(target.value, 'id', None) == 'orms':
+                keys = [target.slice]
+            elif getattr(target, 'id', None) == 'orms' and isinstance(node.value, ast.Dict):
+                keys = node.value.keys
+            else:
+                continue
+            names.update(key.value for key in keys if isinstance(key, ast.Constant))
+    return names
+
+
+def reward_problem(args: Mapping[str, Any]) -> str | None:
+    """A reward_funcs name swift does not know, which swift reports only once the model has loaded (GRPOTrainer).
+
+    swift looks the names up in swift.rewards.orms after importing the plugin files (BaseArguments
+    `_import_external_plugins`). Importing swift takes ~10 s (transformers, peft), so names that swift's reward module
+    or a plugin registers in plain sight are accepted from their source; any other name is decided by swift's
+    registry itself, after importing the plugins as swift does (`import_external_file`).
+    """
+    wanted, plugins = _as_list(args.get('reward_funcs')), _plugin_files(args)
+    if not wanted or not all(os.path.isfile(path) for path in plugins):
+        return None  # a missing plugin file is reported on its own
+    spec = importlib.util.find_spec('swift')  # finds the package without importing it
+    sources = [os.path.join(os.path.dirname(spec.origin), 'rewards', 'orm.py')] if spec and spec.origin else []
+    try:
+        if set(wanted) <= set().union(*(_registered_in_source(p) for p in sources + plugins if os.path.isfile(p))):
+            return None
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        pass  # let the import below say what is wrong
+    try:
+        from swift.rewards import orms
+        from swift.utils import import_external_file
+
+        for path in plugins:
+            import_external_file(path)
+    except Exception as error:  # noqa: BLE001 - a plugin may raise anything while it is imported
+        return f'importing swift.rewards and {", ".join(plugins)} failed: {type(error).__name__}: {error}'.replace(
+            '\n', ' '
+        )
+    unknown = [name for name in wanted if name not in orms]
+    if not unknown:
+        return None
+    guesses = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(orms), n=1)
+        guesses.append(f'{name} (did you mean {close[0]}?)' if close else name)
+    return (
+        f'reward_funcs: {", ".join(guesses)} not in swift.rewards.orms after importing '
+        f'{", ".join(plugins) or "no external_plugins"}; registered: {", ".join(sorted(orms))}'
+    )
+
+
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
-    """Problems that would stop the run later, as one line each: missing files, the vLLM split, the batch."""
+    """Problems that would stop the run later, as one line each: missing or wrong files, the vLLM split, the batch,
+    unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
-    for path in dataset_files(plan.args):
-        if not os.path.isfile(path):
-            problems.append(f'dataset {path} not found ({where}); write it with preprocess_vsi_data.py')
+    for key in ('dataset', 'val_dataset'):
+        for path in dataset_files(plan.args, key):
+            problem = dataset_problem(path)
+            if problem:
+                problems.append(f'{key} {problem}')
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):
             if not os.path.isfile(path):
                 problems.append(f'{key} file {path} not found ({where}; run from the bundle folder)')
     model = str(plan.args.get('model', ''))
-    looks_local = model.startswith(('.', '/', '~')) or model.count('/') > 1  # a hub id is `owner/name`
-    if looks_local and not os.path.isdir(os.path.expanduser(model)):
+    if looks_local(model) and not os.path.isdir(os.path.expanduser(model)):
         problems.append(f'model folder {model} not found ({where})')
     if _is_on(plan.args.get('use_vllm')) and vllm_gpus is not None:
         tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
@@ -321,6 +474,10 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     problem = batch_problem(plan.args, world_size)
     if problem:
         problems.append(problem)
+    if not problems:  # last, and only when all else is right: it may have to import swift (seconds)
+        problem = reward_problem(plan.args)
+        if problem:
+            problems.append(problem)
     return problems
 
 
@@ -352,6 +509,14 @@ def visible_gpus(environ: Mapping[str, str]) -> list[str]:
         [nvidia_smi, '--list-gpus'], capture_output=True, text=True, check=False, env=dict(environ)
     ).stdout
     return re.findall(r'^GPU (\d+):', listing, flags=re.MULTILINE)
+
+
+def gpu_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | None:
+    """vLLM without a GPU, refused before swift looks for the model (a hub download, then a traceback).
+
+    The same words and GPU count as run_vsi_grpo.sh's refusal, which it gets from `--print visible_gpus` (see main).
+    """
+    return NO_GPU if _is_on(plan.args.get('use_vllm')) and not visible_gpus(environ) else None
 
 
 def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | None:
@@ -424,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest='print_what',
         choices=('env', 'rollout_args', 'output_dir', 'visible_gpus'),
         help="print one item per line for run_vsi_grpo.sh: NAME=value, the `swift rollout` arguments, the run's "
-        'output_dir, or the GPU ids this environment sees',
+        'output_dir, or the GPU ids this environment sees (none: an error, unless with --dry_run)',
     )
     parser.add_argument(
         '--world_size',
@@ -444,8 +609,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     opts, overrides = build_parser().parse_known_args(argv)
     try:
-        if opts.print_what == 'visible_gpus':  # about this machine, not the config
-            print('\n'.join(visible_gpus(os.environ)))
+        if opts.print_what == 'visible_gpus':  # about this machine, not the config; run_vsi_grpo.sh's modes use vLLM
+            gpus = visible_gpus(os.environ)
+            if not gpus and not opts.dry_run:  # a dry run lays out the GPUs run_vsi_grpo.sh assumes instead
+                raise LaunchError(NO_GPU)
+            print('\n'.join(gpus))
             return 0
         plan = resolve(opts.config, opts.mode, overrides)
         world_size = opts.world_size or (1 if opts.mode == 'local' else default_world_size(os.environ))
@@ -468,14 +636,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.dry_run:
             print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), 'problems': problems}, indent=2))
             return 0
-        problem = device_map_problem(plan, os.environ)  # only here: --preflight / --print run before torchrun does
+        # Only here: --preflight / --print run before torchrun does, and run_vsi_grpo.sh checks the GPUs itself.
+        problem = gpu_problem(plan, os.environ) or device_map_problem(plan, os.environ)
         if problem:
             problems.append(problem)
         if problems:
             raise LaunchError('; '.join(problems))
         result = train(plan)
     except LaunchError as error:
-        if opts.preflight:  # one more problem line for run_vsi_grpo.sh to report like the others
+        if opts.preflight or opts.print_what == 'visible_gpus':  # a line for run_vsi_grpo.sh to report as its own
             print(error)
             return 1
         print(f'train_vsi_grpo.py: error: {error}', file=sys.stderr)

@@ -527,6 +527,16 @@ PREFLIGHT_FAILURES = [
         'per_device_train_batch_size 1 x 14 training process(es)',  # 6 on node 0 beside the server, 8 on node 1
     ),
     ({'CUDA_VISIBLE_DEVICES': ''}, [], 'no GPU visible (CUDA_VISIBLE_DEVICES empty'),
+    ({'CUDA_VISIBLE_DEVICES': ''}, [], '--mode local (train_vsi_grpo.py) trains without vLLM or GPUs'),
+    # `tests` exists here, so this is a typo in a local path, not a hub id to look up (and time out on)
+    ({'MODEL': 'tests/tiny_qwn3_vl'}, [], 'model folder tests/tiny_qwn3_vl not found'),
+    ({'DATASET': 'tests'}, [], 'dataset tests is a folder, not a JSON/JSONL file of swift rows'),
+    ({'DATASET': 'tests/no_such_rows'}, [], 'dataset tests/no_such_rows not found'),
+    (  # decided by swift's registry after importing the plugins (seconds), not once the model has loaded
+        {},
+        ['--reward_funcs', 'vsi_rewards'],
+        'reward_funcs: vsi_rewards (did you mean vsi_reward?) not in swift.rewards.orms after importing vsi_reward.py',
+    ),
 ]
 
 
@@ -647,6 +657,187 @@ def test_shellcheck_clean():
         )
     proc = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def _write_rows(path: Path, rows: list[dict]) -> Path:
+    if path.suffix == '.jsonl':
+        path.write_text(''.join(json.dumps(row) + '\n' for row in rows))
+    elif path.suffix == '.parquet':
+        import pyarrow
+        import pyarrow.parquet
+
+        pyarrow.parquet.write_table(pyarrow.Table.from_pylist(rows), path)
+    else:
+        path.write_text(json.dumps(rows, indent=2))
+    return path
+
+
+RAW_QA_ROW = {'id': 'q1', 'scene_name': 'scene0', 'question': 'How many chairs?', 'options': None, 'ground_truth': '3'}
+RAW_CONVERSATION_ROW = {'id': 'q1', 'video': 'scene0.mp4', 'conversations': [{'from': 'human', 'value': '<image>?'}]}
+
+
+def test_raw_qa_dataset_is_refused_before_swift_starts(launch_env, tmp_path):
+    # It used to pass, load the model (and vLLM) and die in swift's resampling, advising a larger max_length.
+    raw = _write_rows(tmp_path / 'train_qa.json', [RAW_QA_ROW])
+    proc = run_script({**launch_env, 'MODE': 'local', 'DATASET': str(raw)}, '--max_steps', '1')
+    assert proc.returncode == 1
+    (error,) = proc.stderr.strip().splitlines()
+    assert error == (
+        f'run_vsi_grpo.sh: dataset {raw} holds raw QA rows (question/options layout), not swift rows: run '
+        'preprocess_vsi_data.py first (README section 2)'
+    )
+    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+@pytest.mark.parametrize(
+    ('name', 'rows', 'message'),
+    [
+        ('qa.jsonl', [RAW_QA_ROW], 'holds raw QA rows (question/options layout), not swift rows'),
+        ('qa.parquet', [RAW_QA_ROW], 'holds raw QA rows (question/options layout), not swift rows'),
+        ('vlm3r.json', [RAW_CONVERSATION_ROW], 'holds raw QA rows (conversations layout), not swift rows'),
+        ('no_answer.jsonl', [{'messages': [], 'images': []}], 'has no solution in its first row (columns: messages'),
+        ('empty.json', [], 'has no rows'),
+        ('text.jsonl', ['just text'], 'does not hold JSON rows (objects): its first row is str'),
+        ('swift.jsonl', [{'messages': [], 'solution': 'B'}], None),
+        ('swift.parquet', [{'messages': [{'role': 'user', 'content': 'q'}], 'solution': 'B'}], None),
+        ('swift.json', [{'messages': [], 'solution': 'B', 'padding': 'x' * (3 << 20)}], None),  # a row past 1 MiB
+    ],
+)
+def test_dataset_rows_are_checked_from_the_first_row(tmp_path, name, rows, message):
+    path = _write_rows(tmp_path / name, rows)
+    problem = train_vsi_grpo.dataset_problem(str(path))
+    assert problem is None if message is None else message in problem, problem
+
+
+def test_dataset_that_is_not_json_is_one_line(tmp_path):
+    path = tmp_path / 'broken.jsonl'
+    path.write_text('{"messages": [1, 2\n')
+    assert train_vsi_grpo.dataset_problem(str(path)).startswith(f'{path} cannot be read as a dataset: ')
+
+
+@pytest.mark.parametrize(
+    'flags',
+    [
+        ['--dataset', 'vsi_train', '--custom_register_path', 'vsi_dataset.py'],  # registered by the plugin
+        ['--dataset', 'AI-ModelScope/clevr_cogen_a_instruct'],  # a hub id
+        ['--dataset', 'hf::lmms-lab/LLaVA-Video-178K:0_30_s_academic_v0_1/1_2_m_youtube_v0_1#1000'],
+    ],
+    ids=['registered', 'hub id', 'hub id with subsets'],
+)
+def test_dataset_names_swift_resolves_itself_pass(launch_env, flags):
+    env = {key: value for key, value in launch_env.items() if key != 'DATASET'}
+    proc = run_script({**env, 'DRY_RUN': '1'}, *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert flags[1] in _command(proc.stdout, 'rlhf')[1]
+
+
+def test_sampled_dataset_file_is_still_checked(tmp_path):
+    raw = _write_rows(tmp_path / 'qa.jsonl', [RAW_QA_ROW])
+    assert train_vsi_grpo.dataset_files({'dataset': [f'{raw}#100', 'vsi_train', 'owner/name']}) == [str(raw)]
+
+
+@pytest.mark.parametrize(
+    ('env', 'layout'),
+    [
+        ({'STUB_GPUS': '0'}, ('6,7', '0,1,2,3,4,5')),
+        ({'CUDA_VISIBLE_DEVICES': ''}, ('6,7', '0,1,2,3,4,5')),
+        ({'STUB_GPUS': '0', 'TRAIN_GPUS': '0,1,2,3', 'ROLLOUT_GPUS': '8,9'}, ('8,9', '0,1,2,3')),
+    ],
+    ids=['nvidia-smi lists none', 'CUDA_VISIBLE_DEVICES empty', 'GPUs named'],
+)
+def test_dry_run_needs_no_gpu(launch_env, env, layout):
+    # README: `DRY_RUN=1 MODE=server bash run_vsi_grpo.sh  # see what would run`, on a laptop or login node too.
+    proc = run_script({**launch_env, **env, 'MODE': 'server', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    rollout_env, _ = _command(proc.stdout, 'rollout')
+    train_env, _ = _command(proc.stdout, 'rlhf')
+    assert (rollout_env['CUDA_VISIBLE_DEVICES'], train_env['CUDA_VISIBLE_DEVICES']) == layout
+    assert train_env['NPROC_PER_NODE'] == str(len(layout[1].split(',')))
+    (note,) = [line for line in proc.stderr.splitlines() if 'no GPU visible' in line]
+    assert note.startswith('run_vsi_grpo.sh: DRY_RUN=1: no GPU visible here, so this plan assumes GPUs 0,1,2,3,4,5,6,7')
+    proc = run_script({**launch_env, **env, 'MODE': 'server'})  # a real run still stops at once
+    assert proc.returncode == 1 and 'run_vsi_grpo.sh: no GPU visible' in proc.stderr
+    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+def test_python_launcher_without_gpu_stops_before_loading_swift(dataset):
+    # The shell launcher's check, from the same function: it used to look for the model on the hub and time out.
+    env = {**_clean_env(), 'CUDA_VISIBLE_DEVICES': ''}
+    script = 'import sys, train_vsi_grpo; code = train_vsi_grpo.main(sys.argv[1:]); '
+    script += 'print("swift" in sys.modules); sys.exit(code)'
+    proc = subprocess.run(
+        [PYTHON, '-c', script, '--dataset', str(dataset), '--max_steps', '1'],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout.strip() == 'False', proc.stderr
+    assert proc.stderr.strip() == f'train_vsi_grpo.py: error: {train_vsi_grpo.NO_GPU}'
+    assert 'MODE=local (run_vsi_grpo.sh) or --mode local (train_vsi_grpo.py)' in train_vsi_grpo.NO_GPU
+    local = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(dataset)])
+    assert train_vsi_grpo.gpu_problem(local, {'CUDA_VISIBLE_DEVICES': ''}) is None  # the CPU path stays open
+
+
+def test_reward_names_are_checked_against_swifts_registry(tmp_path):
+    from swift.rewards import orms
+
+    plugin = tmp_path / 'dynamic_plugin.py'  # registers a name no source reading could find
+    plugin.write_text(
+        'from swift.rewards import ORM, orms\n\n\nclass Dynamic(ORM):\n'
+        '    def __call__(self, completions, **kwargs):\n        return [0.0] * len(completions)\n\n\n'
+        "orms['dyn' + 'amic_reward'] = Dynamic\n"
+    )
+    args = {'external_plugins': [str(plugin)]}
+    assert train_vsi_grpo.reward_problem({**args, 'reward_funcs': ['dynamic_reward', 'accuracy']}) is None
+    problem = train_vsi_grpo.reward_problem({**args, 'reward_funcs': ['accuracy', 'dynamic_rewrd', 'zzz']})
+    assert problem.startswith(
+        f'reward_funcs: dynamic_rewrd (did you mean dynamic_reward?), zzz not in swift.rewards.orms after importing '
+        f'{plugin}; registered: '
+    )
+    assert 'dynamic_reward' in orms  # imported as swift imports it
+    broken = tmp_path / 'broken_plugin.py'
+    broken.write_text("raise RuntimeError('boom')\n")
+    problem = train_vsi_grpo.reward_problem({'external_plugins': [str(broken)], 'reward_funcs': ['accuracy', 'x']})
+    assert problem == f'importing swift.rewards and {broken} failed: RuntimeError: boom'
+
+
+def test_reward_names_read_from_source_are_in_swifts_registry():
+    # The preflight accepts names that swift's reward module and the YAML's plugins register in plain sight without
+    # importing swift (~10 s): every such name must be one swift's registry holds once the plugins are imported.
+    import swift
+    from swift.rewards import orms
+    from swift.utils import import_external_file
+
+    config = _yaml()
+    plugins = [str(ROOT / path) for path in config['external_plugins']]
+    sources = [str(Path(swift.__file__).parent / 'rewards' / 'orm.py'), *plugins]
+    read = set().union(*map(train_vsi_grpo._registered_in_source, sources))
+    for path in plugins:
+        import_external_file(path)
+    assert {'accuracy', 'format', *config['reward_funcs'], 'vsi_format'} <= read <= set(orms)
+
+
+@pytest.mark.parametrize('venv', [True, False], ids=['project venv', 'no venv'])
+def test_missing_swift_hint_names_the_project_venv(tmp_path, venv):
+    # A copy of the script in a folder of its own, with or without a .venv beside it holding swift.
+    script = tmp_path / 'run_vsi_grpo.sh'
+    shutil.copy(SCRIPT, script)
+    if venv:
+        (tmp_path / '.venv' / 'bin').mkdir(parents=True)
+        (tmp_path / '.venv' / 'bin' / 'swift').write_text('#!/bin/sh\n')
+        (tmp_path / '.venv' / 'bin' / 'swift').chmod(0o755)
+    path = os.pathsep.join(
+        folder for folder in os.environ['PATH'].split(os.pathsep) if not (Path(folder) / 'swift').exists()
+    )
+    env = {**_clean_env(), 'PATH': path, 'PYTHON': PYTHON, 'CONFIG': str(CONFIG)}
+    proc = subprocess.run(['bash', str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    hint = f"activate the project's environment: source {tmp_path}/.venv/bin/activate" if venv else 'pip install'
+    assert proc.stderr.strip() == f'run_vsi_grpo.sh: SWIFT=swift not found; {hint}' + (
+        '' if venv else ' -r requirements.txt'
+    )
 
 
 def test_python_launcher_errors_are_one_line(tmp_path):
