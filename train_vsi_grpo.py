@@ -102,8 +102,6 @@ SWIFT_BATCH_DEFAULTS = {
 # YAML's ENV it would be exported after run_vsi_grpo.sh's own plan and silently replace it.
 LAYOUT_ENV_KEYS = ('NPROC_PER_NODE', 'CUDA_VISIBLE_DEVICES', 'NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 DATA_FILE_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet', '.txt')
-# What a dataset row must hold for this run: the prompt, and the answer vsi_reward scores against.
-SWIFT_ROW_KEYS = ('messages', 'solution')
 NO_GPU = (
     'no GPU visible (CUDA_VISIBLE_DEVICES empty, or nvidia-smi lists none); MODE=local (run_vsi_grpo.sh) or '
     '--mode local (train_vsi_grpo.py) trains without vLLM or GPUs'
@@ -183,11 +181,10 @@ def _as_list(value: Any) -> list[str]:
 
 def looks_local(path: str) -> bool:
     """Whether `path` means something on this disk rather than a hub id (`owner/name`) or a registered name: it exists,
-    is written as a path (`/x`, `./x`, `../x`, `~/x`, two or more `/`), or its first folder exists here, so that
-    `demo_out/tiny_qwn3_vl` is a typo to report now, not a hub look-up that fails after a network timeout."""
-    if os.path.exists(os.path.expanduser(path)) or path.startswith(('.', '/', '~')) or path.count('/') > 1:
-        return True
-    return '/' in path and os.path.isdir(path.split('/', 1)[0])
+    or is written as a path (`/x`, `./x`, `../x`, `~/x`, two or more `/`), so that a typo in it is reported now, not
+    as a hub look-up failing after a network timeout. `owner/name` that does not exist is a hub id, even when a
+    folder `owner/` is here (models downloaded into `Qwen/...` sit beside hub ids of the same owner)."""
+    return os.path.exists(os.path.expanduser(path)) or path.startswith(('.', '/', '~')) or path.count('/') > 1
 
 
 def dataset_path(entry: str) -> str:
@@ -229,14 +226,44 @@ def _first_json_row(path: str) -> Any:
     return None
 
 
-def dataset_problem(path: str) -> str | None:
+def _columns(value: Any) -> dict[str, str]:
+    """swift's `--columns` (a JSON object, or a mapping in the YAML) as {old name: new name}; {} when unreadable."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def _first_data_file(folder: str) -> str | None:
+    """The first file (in sorted walk order) that swift's folder loading (`datasets`) would read rows from."""
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            if name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.'):
+                return os.path.join(root, name)
+    return None
+
+
+def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str | None:
     """Why swift could not train this bundle's GRPO on the local dataset `path`, or None.
 
     A wrong file otherwise passes every check and fails only once the model (and vLLM) has loaded, in swift's
-    resampling, with advice about max_length: raw QA rows (no `messages`), a folder, a missing file.
+    resampling, with advice about max_length, or trains on text without its frames: raw QA rows, a folder of frames, a
+    missing file. A folder is what swift loads as a dataset repository: its first data file is checked. `columns` is
+    swift's `--columns` renaming, applied before the check; prompt columns other than `messages` (`query`, ...) are
+    left to swift's own conversion, only the answer the reward scores (`solution`, or `ground_truth`) is required.
     """
     if os.path.isdir(path):
-        return f'{path} is a folder, not a JSON/JSONL file of swift rows: write one with preprocess_vsi_data.py'
+        inner = _first_data_file(path)
+        if inner is None:
+            return (
+                f'{path} is a folder without JSON/JSONL/parquet/CSV files, not a dataset of swift rows: write one with '
+                'preprocess_vsi_data.py'
+            )
+        problem = dataset_problem(inner, columns)
+        return problem and f'{path} (folder): {problem}'
     if not os.path.isfile(path):
         return f'{path} not found (relative paths start at {os.getcwd()}); write it with preprocess_vsi_data.py'
     try:
@@ -255,19 +282,22 @@ def dataset_problem(path: str) -> str | None:
             return None
     except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and pyarrow's errors are ValueErrors
         return f'{path} cannot be read as a dataset: {error}'.replace('\n', ' ')
-    missing = [key for key in SWIFT_ROW_KEYS if key not in keys]
-    if not missing:
-        return None
-    if 'question' in keys or 'conversations' in keys:  # the benchmark's / VLM-3R's layouts preprocess_vsi_data.py reads
+    shown = ', '.join(keys[:8])
+    keys = {(columns or {}).get(key, key) for key in keys}
+    if 'messages' not in keys and 'solution' not in keys and ({'question', 'conversations'} & keys):
+        # the benchmark's / VLM-3R's layouts, which preprocess_vsi_data.py reads: swift would train on their text
+        # without the scene's frames, or find no answer for the reward
         layout = 'question/options' if 'question' in keys else 'conversations'
         return (
             f'{path} holds raw QA rows ({layout} layout), not swift rows: run preprocess_vsi_data.py first (README '
             'section 2)'
         )
-    return (
-        f'{path} has no {" / ".join(missing)} in its first row (columns: {", ".join(keys[:8])}), which swift rows '
-        'for this reward carry: write them with preprocess_vsi_data.py (README section 2)'
-    )
+    if not {'solution', 'ground_truth'} & keys:  # vsi_reward reads `ground_truth` when there is no `solution`
+        return (
+            f'{path} has no solution in its first row (columns: {shown}), the answer vsi_reward scores: write the '
+            'rows with preprocess_vsi_data.py (README section 2), or map a column with --columns'
+        )
+    return None
 
 
 def resolve(
@@ -293,7 +323,7 @@ def resolve(
     env = dict(yaml_env)
     files = dataset_files(args)
     if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder
-        env['ROOT_IMAGE_DIR'] = os.path.dirname(files[0]) or '.'
+        env['ROOT_IMAGE_DIR'] = files[0] if os.path.isdir(files[0]) else os.path.dirname(files[0]) or '.'
     env = {key: environ.get(key, value) for key, value in env.items()}  # as swift does: the shell's value wins
     return LaunchPlan(config=config, mode=mode, env=env, args=args)
 
@@ -455,9 +485,10 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
+    columns = _columns(plan.args.get('columns'))
     for key in ('dataset', 'val_dataset'):
         for path in dataset_files(plan.args, key):
-            problem = dataset_problem(path)
+            problem = dataset_problem(path, columns)
             if problem:
                 problems.append(f'{key} {problem}')
     for key in ('external_plugins', 'custom_register_path'):

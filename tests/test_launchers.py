@@ -528,10 +528,10 @@ PREFLIGHT_FAILURES = [
     ),
     ({'CUDA_VISIBLE_DEVICES': ''}, [], 'no GPU visible (CUDA_VISIBLE_DEVICES empty'),
     ({'CUDA_VISIBLE_DEVICES': ''}, [], '--mode local (train_vsi_grpo.py) trains without vLLM or GPUs'),
-    # `tests` exists here, so this is a typo in a local path, not a hub id to look up (and time out on)
-    ({'MODEL': 'tests/tiny_qwn3_vl'}, [], 'model folder tests/tiny_qwn3_vl not found'),
-    ({'DATASET': 'tests'}, [], 'dataset tests is a folder, not a JSON/JSONL file of swift rows'),
-    ({'DATASET': 'tests/no_such_rows'}, [], 'dataset tests/no_such_rows not found'),
+    # written as a path, so a typo in a local path, not a hub id to look up (and time out on)
+    ({'MODEL': './tests/tiny_qwn3_vl'}, [], 'model folder ./tests/tiny_qwn3_vl not found'),
+    ({'DATASET': 'tests'}, [], 'dataset tests is a folder without JSON/JSONL/parquet/CSV files'),
+    ({'DATASET': 'tests/no_such_rows.jsonl'}, [], 'dataset tests/no_such_rows.jsonl not found'),
     (  # decided by swift's registry after importing the plugins (seconds), not once the model has loaded
         {},
         ['--reward_funcs', 'vsi_rewards'],
@@ -699,6 +699,9 @@ def test_raw_qa_dataset_is_refused_before_swift_starts(launch_env, tmp_path):
         ('empty.json', [], 'has no rows'),
         ('text.jsonl', ['just text'], 'does not hold JSON rows (objects): its first row is str'),
         ('swift.jsonl', [{'messages': [], 'solution': 'B'}], None),
+        # swift converts other prompt columns itself; the reward takes `ground_truth` when there is no `solution`
+        ('query.jsonl', [{'query': '<image>How many?', 'images': ['f.jpg'], 'solution': '3'}], None),
+        ('ground_truth.jsonl', [{'messages': [], 'ground_truth': 'B'}], None),
         ('swift.parquet', [{'messages': [{'role': 'user', 'content': 'q'}], 'solution': 'B'}], None),
         ('swift.json', [{'messages': [], 'solution': 'B', 'padding': 'x' * (3 << 20)}], None),  # a row past 1 MiB
     ],
@@ -707,6 +710,37 @@ def test_dataset_rows_are_checked_from_the_first_row(tmp_path, name, rows, messa
     path = _write_rows(tmp_path / name, rows)
     problem = train_vsi_grpo.dataset_problem(str(path))
     assert problem is None if message is None else message in problem, problem
+
+
+def test_dataset_columns_renaming_and_folders_are_read_as_swift_reads_them(tmp_path):
+    answer = _write_rows(tmp_path / 'answer.jsonl', [{'messages': [], 'answer': 'B'}])
+    assert 'has no solution in its first row' in train_vsi_grpo.dataset_problem(str(answer))
+    assert train_vsi_grpo.dataset_problem(str(answer), {'answer': 'solution'}) is None  # swift's --columns
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', str(answer)])
+    assert any('has no solution' in p for p in train_vsi_grpo.preflight(plan, 1))
+    plan = train_vsi_grpo.resolve(
+        train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', str(answer), '--columns', '{"answer": "solution"}']
+    )
+    assert not any('dataset' in p for p in train_vsi_grpo.preflight(plan, 1))
+    # a folder is a dataset repository to swift: its first data file is what is checked
+    (tmp_path / 'repo' / 'data').mkdir(parents=True)
+    _write_rows(tmp_path / 'repo' / 'data' / 'train.jsonl', [{'messages': [], 'solution': 'B'}])
+    assert train_vsi_grpo.dataset_problem(str(tmp_path / 'repo')) is None
+    (tmp_path / 'raw').mkdir()
+    _write_rows(tmp_path / 'raw' / 'qa.jsonl', [RAW_QA_ROW])
+    problem = train_vsi_grpo.dataset_problem(str(tmp_path / 'raw'))
+    assert problem.startswith(f'{tmp_path / "raw"} (folder): {tmp_path / "raw" / "qa.jsonl"} holds raw QA rows')
+
+
+def test_a_hub_id_is_not_mistaken_for_a_local_path(tmp_path, monkeypatch):
+    # models downloaded into ./Qwen/... sit beside hub ids of the same owner
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'Qwen' / 'Qwen2.5-VL-7B-Instruct').mkdir(parents=True)
+    assert not train_vsi_grpo.looks_local('Qwen/Qwen3-VL-8B-Instruct')
+    assert train_vsi_grpo.looks_local('Qwen/Qwen2.5-VL-7B-Instruct')
+    assert train_vsi_grpo.looks_local('./Qwen/Qwen3-VL-8B-Instruct') and train_vsi_grpo.looks_local('a/b/c')
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', 'vsi_train'])
+    assert not any('model' in p for p in train_vsi_grpo.preflight(plan, 1))
 
 
 def test_dataset_that_is_not_json_is_one_line(tmp_path):
