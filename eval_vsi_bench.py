@@ -353,9 +353,10 @@ def build_items(
         row = make_row(q, images, config)
         messages = [m for m in row['messages'] if m['role'] != 'assistant']
         items.append(EvalItem(q, messages, row['images']))
-    if missing and index is not None and index.video_example:
+    if missing and index is not None and index.video_example:  # set only when no folder there holds frames
+        example = missing[0].split('; ', 1)[0]  # without preprocessing's hint, which this one replaces
         raise EvalError(
-            f'{len(missing)} question(s) have no frames: --frames_dir {frames_root} holds videos '
+            f'{len(missing)} question(s) have no frames, e.g. {example}: --frames_dir {frames_root} holds videos '
             f'({index.video_example}), not extracted frames; pass that folder as --video_dir (frames are extracted '
             'once and reused) or run extract_frames.py on it'
         )

@@ -728,8 +728,9 @@ class FrameIndex:
         self._listing: dict[str, list[str] | None] = {}
         self._chosen: dict[str, list[str]] = {}
         self._nested: dict[str, list[str]] | None = None
-        # A video file seen in frames_dir or a folder below it (relative path), found by the scan for scene folders:
-        # pointing frames_dir at the videos is a common mix-up, which a missing-frames message then names.
+        # A video file in frames_dir or a folder below it (relative path) when no folder there holds frames, found by
+        # the scan for scene folders: pointing frames_dir at the videos is a common mix-up, which a missing-frames
+        # message then names. (Frames extracted beside their videos are a supported layout: no hint then.)
         self.video_example: str | None = None
         self.fewer: dict[str, int] = {}  # folder -> frames found, when fewer than asked were allowed
 
@@ -747,10 +748,11 @@ class FrameIndex:
         """`<dataset>/<scene>` folders with frames, for rows that do not say their dataset."""
         if self._nested is None:
             self._nested = defaultdict(list)
-            videos = []
+            videos, folders = [], []
             with os.scandir(self.frames_dir) as top:
                 for entry in top:
                     if entry.is_dir():
+                        folders.append(entry.name)
                         with os.scandir(entry.path) as inner:
                             for sub in inner:
                                 if sub.is_dir():
@@ -759,7 +761,9 @@ class FrameIndex:
                                     videos.append(f'{entry.name}/{sub.name}')
                     elif _is_video(entry.name):
                         videos.append(entry.name)
-            self.video_example = min(videos, default=None)  # min: the same example whatever the listing order
+            folders += [folder for nested in self._nested.values() for folder in nested]
+            if videos and not any(self._frames_in(folder) for folder in folders):  # stops at the first frame folder
+                self.video_example = min(videos)  # min: the same example whatever the listing order
         return [folder for folder in self._nested.get(scene, []) if self._frames_in(folder)]
 
     def locate(self, question: Question) -> str:

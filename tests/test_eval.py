@@ -408,6 +408,20 @@ def test_frames_dir_holding_videos_points_to_video_dir(tmp_path):
     with pytest.raises(ev.EvalError, match=hint):
         ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--frames_dir', tmp_path / 'videos'), engine=engine)
     assert engine.requests == []
+    # Frames extracted beside their videos (a supported layout), one scene's missing: that scene is named, no hint.
+    frames = tmp_path / 'videos' / 'scannet' / 'scene0000_00'
+    frames.mkdir()
+    for i in range(4):
+        Image.new('RGB', (16, 12)).save(frames / f'frame_{i:04d}.jpg')
+    (tmp_path / 'videos' / 'arkitscenes').mkdir()
+    (tmp_path / 'videos' / 'arkitscenes' / '41069025.mp4').write_bytes(b'its frames failed')
+    dataset = write_jsonl(tmp_path / 'test2.jsonl', [BENCH_ROWS[0], BENCH_ROWS[3]])
+    args = eval_args('m', dataset, tmp_path / 'run2', '--frames_dir', tmp_path / 'videos', '--num_frames', 4)
+    with pytest.raises(
+        ev.EvalError, match=r"1 question\(s\) have no frames, e\.g\. .*no frames for scene '41069025'"
+    ) as e:
+        ev.evaluate(args, engine=engine)
+    assert 'holds videos' not in str(e.value)
 
 
 def test_a_model_swift_cannot_type_fails_before_frames_are_extracted(tmp_path, monkeypatch, capsys):

@@ -550,6 +550,15 @@ def test_frames_dir_holding_videos_says_to_extract_frames_first(tmp_path):
     where = str(videos / 'synth_0000')
     assert message.count(where) == 1 and f'{where} or {tmp_path / "videos" / "synth_0000"};' in message
     assert 'holds videos (synthscan/synth_0000.mp4)' in message and 'run extract_frames.py on them first' in message
+    # Frames beside their videos (extract_frames.py --output_dir = --video_dir) are a supported layout: a scene
+    # whose frames are missing there gets no hint about videos.
+    make_frames(videos / 'synth_0001', 4)
+    (videos / 'synth_0001.mp4').write_bytes(b'extracted')
+    found = conversations_row({**NUMERIC_ROW, 'id': 9, 'dataset': 'synthscan', 'scene_name': 'synth_0001'})
+    out, summary = pp.convert([str(write_jsonl(tmp_path / 'qa2.jsonl', [row, found]))], cfg)
+    assert [r['id'] for r in out] == ['9']
+    (message,) = summary.examples['missing_frames']
+    assert "no frames for scene 'synth_0000'" in message and 'holds videos' not in message
 
 
 def test_output_is_written_atomically(scene, monkeypatch):
