@@ -94,7 +94,7 @@ APPEARANCE_TEMPLATE = (
     'What will be the first-time appearance order of the following categories in the video: {categories}?'
 )
 ROUTE_TEMPLATE = (
-    'You are a robot beginning at the {start} and facing the {first}. You want to navigate to the '
+    'You are a robot beginning at the {start} facing the {first}. You want to navigate to the '
     '{goal}. You will perform the following actions (Note: for each [please fill in], choose either '
     "'turn back,' 'turn left,' or 'turn right.'): 1. Go forward until the {first} 2. [please fill in] "
     '3. Go forward until the {second} 4. [please fill in] 5. Go forward until the {goal}. You have '

@@ -320,7 +320,7 @@ def test_relative_direction_ground_truth(data):
 def test_route_planning_ground_truth(data):
     checked = 0
     pattern = (
-        r'You are a robot beginning at the (.+) and facing the (.+)\. You want to navigate to the (.+)\. .*'
+        r'You are a robot beginning at the (.+) facing the (.+)\. You want to navigate to the (.+)\. .*'
         r'1\. Go forward until the (.+) 2\. \[please fill in\] 3\. Go forward until the (.+) 4\. \[please '
         r'fill in\] 5\. Go forward until the (.+)\. You have reached the final destination\.'
     )
