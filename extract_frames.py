@@ -83,6 +83,9 @@ WORKERS_LOCK_NAME = '.extract_frames.workers.lock'  # held shared by each live w
 BACKENDS = ('pyav', 'decord')
 FRAME_NAME = 'frame_{:04d}.jpg'
 SHOWN_FAILURES = 3  # failures printed at the end of a run (all are in failures.jsonl)
+# qwen-vl-utils' smallest image for Qwen3-VL: 4 visual tokens of 32 x 32 px. Smaller frames are scaled up to it, so a
+# lower --max_pixels loses detail and saves nothing: warned about.
+QWEN3_VL_MIN_PIXELS = 4 * 32 * 32
 FRAME_FILE = re.compile(r'frame_\d{4,}\.jpg')  # any name FRAME_NAME gives
 
 PathLike = str | os.PathLike
@@ -1207,6 +1210,12 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.max_pixels is not None and 0 < args.max_pixels < QWEN3_VL_MIN_PIXELS:
+        print(
+            f"extract_frames.py: warning: --max_pixels {args.max_pixels} is below Qwen3-VL's smallest image "
+            f'({QWEN3_VL_MIN_PIXELS} px, 4 visual tokens), to which such frames are scaled up again',
+            file=sys.stderr,
+        )
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         videos = find_videos(args.video_dir, args.video_list)

@@ -508,6 +508,16 @@ def test_the_console_shows_why_videos_failed(video_tree, tmp_path, capsys):
     assert len(err) == 2 and 'scene0999_00.mp4: InvalidDataError' in err[1]
 
 
+def test_a_pixel_budget_below_qwen3_vl_minimum_is_warned_about(video_tree, tmp_path, capsys):
+    argv = ['--video_dir', str(video_tree / 'arkitscenes'), '--num_frames', '2', '--no_progress']
+    assert main([*argv, '--output_dir', str(tmp_path / 'a'), '--max_pixels', '100']) == 0
+    err = capsys.readouterr().err
+    assert "--max_pixels 100 is below Qwen3-VL's smallest image (4096 px" in err
+    assert read_manifest(tmp_path / 'a')['41069025'].width * read_manifest(tmp_path / 'a')['41069025'].height <= 100
+    assert main([*argv, '--output_dir', str(tmp_path / 'b'), '--max_pixels', '4096']) == 0
+    assert 'warning' not in capsys.readouterr().err
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(['--video_dir', str(tmp_path / 'missing'), '--output_dir', str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
