@@ -3,22 +3,31 @@
 Two names:
 
 * `vsi_train`: a JSONL written by `preprocess_vsi_data.py`, given by `VSI_TRAIN_JSONL`. Relative image and video
-  paths are resolved against the file's folder, so the file trains from any directory without `ROOT_IMAGE_DIR`.
+  paths are resolved against the file's folder (the real file's, for a symlink to it), so the file trains from any
+  directory without `ROOT_IMAGE_DIR`. A file whose media are not there (moved away from its frames, frames or clips
+  deleted) fails to load, naming the first missing path: every file of its first rows and each frame folder and
+  clip are checked.
 * `vsi_raw`: raw QA files (any layout `preprocess_vsi_data.py` reads) converted when swift loads them, by the same
   `preprocess_vsi_data.preprocess` the script runs, into `<cache>/vsi_raw/<key>.jsonl` (with its `.summary.json`),
   which then loads exactly as `vsi_train` does. `<cache>` is modelscope's cache folder: `$MODELSCOPE_CACHE`, or
   `~/.cache/modelscope/hub` when that is unset. The key hashes the settings and the identity (path, size,
   modification time) of the QA files, of the frames folder's `manifest.jsonl` (extract_frames.py rewrites it when it
   extracts) and of the converting code, so a file whose summary shows it complete (size and SHA-256) is reused as it
-  is: every rank of every launch loads the same file, and the `datasets` library's cache of it stays valid. Frames
-  changed by other means than extract_frames.py are not noticed: delete the file (its path is logged).
+  is: every rank of every launch loads the same file, and the `datasets` library's cache of it stays valid. One
+  process converts (under torchrun the first rank while the others wait, else under a file lock); the others reuse
+  its file. A file whose frames or clips have gone is converted again; frames changed by other means than
+  extract_frames.py are not noticed: delete the file (its path is logged).
 
   Settings: `VSI_RAW_QA` (files, comma-separated), `VSI_FRAMES_DIR` (the output of `extract_frames.py`),
   `VSI_NUM_FRAMES` (32), `VSI_PROMPT_STYLE` (direct | think), `VSI_MEDIA` (image | video), `VSI_EXCLUDE_SCENES`
   (files, comma-separated; without it a warning is logged), `VSI_QUESTION_TYPES` (comma-separated),
-  `VSI_MAX_PER_TYPE`, `VSI_ALLOW_FEWER_FRAMES` (0 | 1) and, for video, `VSI_VIDEO_FPS` (2) and `VSI_CLIPS_DIR`
-  (default: `vsi_clips/` next to the frames folder): the script's flags of the same names. swift's `--strict true`
-  makes every skipped row an error, as the script's `--strict` does; the conversion summary goes to the log.
+  `VSI_MAX_PER_TYPE`, `VSI_ALLOW_FEWER_FRAMES` (1/0, true/false, yes/no, on/off) and, for video, `VSI_VIDEO_FPS`
+  (2) and `VSI_CLIPS_DIR` (default: `vsi_clips/` next to the frames folder): the script's flags of the same names.
+  swift's `--strict true` makes every skipped row an error, as the script's `--strict` does; the conversion summary
+  goes to the log.
+
+Only these exact names are ours: a dataset folder or hub id whose last part is `vsi_train` or `vsi_raw` (which swift
+would otherwise route here) loads as swift loads any other.
 
 The variables are read when swift loads the dataset, not when this file is imported; arguments given to
 `register_vsi_datasets` take precedence over them. Both datasets load through swift's own file loader, so
@@ -49,12 +58,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from typing import Any
 
 from modelscope.hub.utils.utils import get_cache_dir
 from swift.dataset import DatasetMeta, MessagesPreprocessor, register_dataset
 from swift.dataset.loader import DatasetLoader
-from swift.utils import get_logger
+from swift.utils import get_logger, safe_ddp_context
 
 # swift imports a --custom_register_path file with its folder on sys.path, so the scripts next to it import.
 import extract_frames
@@ -102,6 +112,27 @@ def _number(settings: dict[str, Any], name: str, kind: type[int] | type[float], 
         raise ValueError(f'{ENV_VARS[name]} must be {wanted}, got {value!r}') from None
 
 
+_BOOLEANS = {'1': True, 'true': True, 'yes': True, 'on': True, '0': False, 'false': False, 'no': False, 'off': False}
+
+
+def _flag(settings: dict[str, Any], name: str) -> bool:
+    """A yes/no setting; an unknown word is an error, not a silent `no`."""
+    value = _setting(settings, name, False)
+    if isinstance(value, bool):
+        return value
+    try:
+        return _BOOLEANS[str(value).strip().lower()]
+    except KeyError:
+        raise ValueError(f'{ENV_VARS[name]} must be one of 1/0, true/false, yes/no, on/off; got {value!r}') from None
+
+
+def _raw_error(error: Exception) -> preprocess.VsiDataError:
+    """The error with the dataset's name first and the script's flags (`--frames_dir`, also written
+    `--question_types / VSI_QUESTION_TYPES`) named as the variables that set them here."""
+    message = re.sub(r'--(\w+)(?: / VSI_\w+)?', lambda m: ENV_VARS.get(m[1], m[0]), str(error))
+    return preprocess.VsiDataError(f'{RAW_NAME}: {message}')
+
+
 def _name_list(value: str | list[str] | None) -> list[str]:
     """File paths or question types, given as a list or as one comma-separated string."""
     if value is None:
@@ -111,10 +142,69 @@ def _name_list(value: str | list[str] | None) -> list[str]:
     return [name.strip() for name in value if name.strip()]
 
 
+# Every media file of this many first rows is checked when a JSONL loads; past them, each frame folder and clip once.
+MEDIA_CHECK_ROWS = 8
+
+
+def _is_local(path: Any) -> bool:
+    return isinstance(path, str) and '://' not in path and not path.startswith('data:')
+
+
 def _resolve(path: Any, base_dir: str) -> Any:
-    if not isinstance(path, str) or os.path.isabs(path) or '://' in path or path.startswith('data:'):
+    if not _is_local(path) or os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base_dir, path))
+
+
+def first_missing_media(jsonl: str, base_dir: str) -> tuple[int, str] | None:
+    """(line, path) of the JSONL's first image or clip that does not exist (resolved as the loader resolves it).
+
+    Cheap enough for every load: every file of the first MEDIA_CHECK_ROWS rows, then each distinct frame folder and
+    each clip once, which catches a JSONL moved away from its frames and deleted frame folders or clips, before
+    training drops every row as unreadable. Lines that are not JSON objects are left to swift's loader to report.
+    """
+    seen = set()
+    with open(jsonl, encoding='utf-8') as f:
+        for line_number, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            for key in ('images', 'videos') if isinstance(row, dict) else ():
+                media = row.get(key)
+                for item in media if isinstance(media, list) else ():
+                    path = item.get('path') if isinstance(item, dict) else item
+                    if not isinstance(path, str):
+                        continue
+                    # a frame's folder, past the first rows (rpartition: five times faster than os.path.dirname)
+                    target = path if key == 'videos' or line_number <= MEDIA_CHECK_ROWS else path.rpartition('/')[0]
+                    if target not in seen:
+                        seen.add(target)
+                        if _is_local(path) and not os.path.exists(_resolve(target, base_dir)):
+                            return line_number, _resolve(path, base_dir)
+    return None
+
+
+def media_folder(name: str, jsonl: str) -> str:
+    """The folder the JSONL's relative media paths are resolved against, once its media are found there.
+
+    preprocess_vsi_data.py writes them relative to the output path it was given, symlinks unresolved. For a symlink to
+    the file (`runs/train.jsonl -> /data/out/train.jsonl`) that is the real file's folder, but for a file written
+    through a symlinked folder (`data/out -> /mnt/out`, frames in `data/frames`) it is the link's: both are tried,
+    the real one first, and the first whose media exist is kept. FileNotFoundError when neither has them.
+    """
+    folders = list(dict.fromkeys(os.path.dirname(p) for p in (os.path.realpath(jsonl), os.path.abspath(jsonl))))
+    missing = []
+    for folder in folders:
+        missing.append(first_missing_media(jsonl, folder))
+        if missing[-1] is None:
+            return folder
+    line, path = missing[0]
+    raise FileNotFoundError(
+        f'{name}: {jsonl} (folder {folders[0]}) names media that do not exist, first {path} (line {line}); relative '
+        'paths are resolved against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or '
+        'run that again'
+    )
 
 
 class ResolvingMessagesPreprocessor(MessagesPreprocessor):
@@ -135,67 +225,98 @@ class ResolvingMessagesPreprocessor(MessagesPreprocessor):
 
 class VsiLoader(DatasetLoader):
     """Loads a preprocessed JSONL with swift's own file loader (so `--columns`, streaming and caching behave as for any
-    file), resolving relative media paths against the file's folder."""
+    file), once its media are found, resolving relative media paths against the file's folder."""
 
+    name = ''  # the registered name
     settings: dict[str, Any] = {}
 
-    def _load_jsonl(self, path: str, dataset_meta: DatasetMeta):
-        meta = dataclasses.replace(dataset_meta, preprocess_func=ResolvingMessagesPreprocessor(os.path.dirname(path)))
-        return self._load_dataset_path(path, meta)
+    def load(self, dataset_syntax=None, dataset_meta: DatasetMeta | None = None, *, use_hf=None):
+        # swift also routes here any unregistered dataset whose last path part is our name (a `/data/x/vsi_train`
+        # folder, a `someorg/vsi_train` hub id: DatasetSyntax._get_matched_dataset_meta); those load as swift's own.
+        if dataset_syntax.dataset != self.name:
+            return super().load(dataset_syntax, dataset_meta, use_hf=use_hf)
+        path = self.jsonl_path()
+        resolver = ResolvingMessagesPreprocessor(media_folder(self.name, path))
+        return self._load_dataset_path(path, dataclasses.replace(dataset_meta, preprocess_func=resolver))
+
+    def jsonl_path(self) -> str:
+        raise NotImplementedError
 
 
 class VsiTrainLoader(VsiLoader):
     """`vsi_train`: the JSONL `preprocess_vsi_data.py` wrote."""
 
-    def load(self, dataset_syntax=None, dataset_meta: DatasetMeta | None = None, *, use_hf=None):
+    name = TRAIN_NAME
+
+    def jsonl_path(self) -> str:
+        variable = ENV_VARS['train_jsonl']
         path = os.path.abspath(_setting(self.settings, 'train_jsonl', required_for=TRAIN_NAME))
+        if os.path.isdir(path):
+            raise IsADirectoryError(f'{variable}={path} is a folder; name the JSONL file preprocess_vsi_data.py wrote')
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'{ENV_VARS["train_jsonl"]}={path} does not exist; run preprocess_vsi_data.py')
-        return self._load_jsonl(path, dataset_meta)
+            raise FileNotFoundError(f'{variable}={path} does not exist; run preprocess_vsi_data.py')
+        return path
+
+
+def _excluded_scenes(settings: dict[str, Any]) -> frozenset[str]:
+    try:
+        return preprocess.load_scene_names(*_name_list(_setting(settings, 'exclude_scenes')))
+    except OSError as e:
+        raise ValueError(f'{ENV_VARS["exclude_scenes"]}: cannot read {e.filename}: {e.strerror}') from e
 
 
 class VsiRawLoader(VsiLoader):
     """`vsi_raw`: raw QA files converted by preprocess_vsi_data.preprocess, then loaded as `vsi_train` is."""
+
+    name = RAW_NAME
 
     def config(self) -> tuple[list[str], preprocess.PreprocessConfig]:
         settings = self.settings
         qa_paths = [os.path.abspath(p) for p in _name_list(_setting(settings, 'raw_qa', required_for=RAW_NAME))]
         frames_dir = os.path.abspath(_setting(settings, 'frames_dir', required_for=RAW_NAME))
         clips_dir = _setting(settings, 'clips_dir') or os.path.join(os.path.dirname(frames_dir), 'vsi_clips')
-        allow_fewer = str(_setting(settings, 'allow_fewer_frames', False)).lower() in ('1', 'true', 'yes')
-        config = preprocess.PreprocessConfig(
-            frames_dir=frames_dir,
-            num_frames=_number(settings, 'num_frames', int, 32),
-            prompt_style=_setting(settings, 'prompt_style', 'direct'),
-            media=_setting(settings, 'media', 'image'),
-            path_mode='absolute',
-            clips_dir=clips_dir,
-            video_fps=_number(settings, 'video_fps', float, preprocess.DEFAULT_VIDEO_FPS),
-            allow_fewer_frames=allow_fewer,
-            exclude_scenes=preprocess.load_scene_names(*_name_list(_setting(settings, 'exclude_scenes'))),
-            question_types=tuple(_name_list(_setting(settings, 'question_types'))) or None,
-            max_per_type=_number(settings, 'max_per_type', int),
-            strict=self.strict,
-            progress=False,
-        )
+        try:
+            config = preprocess.PreprocessConfig(
+                frames_dir=frames_dir,
+                num_frames=_number(settings, 'num_frames', int, 32),
+                prompt_style=_setting(settings, 'prompt_style', 'direct'),
+                media=_setting(settings, 'media', 'image'),
+                path_mode='absolute',
+                clips_dir=os.path.abspath(clips_dir),  # the cache key must not depend on the working directory
+                video_fps=_number(settings, 'video_fps', float, preprocess.DEFAULT_VIDEO_FPS),
+                allow_fewer_frames=_flag(settings, 'allow_fewer_frames'),
+                exclude_scenes=_excluded_scenes(settings),
+                question_types=tuple(_name_list(_setting(settings, 'question_types'))) or None,
+                max_per_type=_number(settings, 'max_per_type', int),
+                strict=self.strict,
+                progress=False,
+            )
+        except ValueError as e:  # the settings above and the script's own checks (VsiDataError is a ValueError)
+            raise _raw_error(e) from e
         return qa_paths, config
 
-    def load(self, dataset_syntax=None, dataset_meta: DatasetMeta | None = None, *, use_hf=None):
+    def jsonl_path(self) -> str:
         qa_paths, config = self.config()
         path = raw_cache_path(qa_paths, config)
-        # Every rank converts when no complete file is there yet; each writes through atomic renames, and all write
-        # the same rows, so whichever rename lands last leaves a complete file.
-        summary = preprocess.matching_summary(path)
-        if summary is not None:
-            logger.info(f'{RAW_NAME}: reusing {path} (same inputs and settings; delete it to convert again)')
-        else:
-            try:
-                summary = preprocess.preprocess(qa_paths, path, config)
-            except preprocess.VsiDataError as e:
-                raise preprocess.VsiDataError(f'{RAW_NAME}: {e}') from e
+        # One conversion per file: under torchrun the first rank converts while the others wait at a barrier (then
+        # the first rank of each further node, whose cache may be a disk of its own), else a file lock lets one
+        # process in at a time. Later ones find the finished file and load it untouched, so every rank loads the
+        # same bytes, and the same `datasets` fingerprint.
+        with safe_ddp_context(hash_id=path, use_barrier=True):
+            summary = preprocess.matching_summary(path)
+            missing = first_missing_media(path, os.path.dirname(path)) if summary else None
+            if summary and not missing:
+                logger.info(f'{RAW_NAME}: reusing {path} (same inputs and settings; delete it to convert again)')
+            else:
+                if missing:  # frames or clips deleted since: convert again (clips are written again)
+                    logger.warning(f'{RAW_NAME}: converting again, {missing[1]} named by {path} is missing')
+                try:
+                    summary = preprocess.preprocess(qa_paths, path, config)
+                except preprocess.VsiDataError as e:
+                    raise _raw_error(e) from e
         for line in summary.lines():
             logger.info(f'{RAW_NAME}: {line.strip()}')
-        return self._load_jsonl(path, dataset_meta)
+        return path
 
 
 def _identity(path: str) -> list | None:

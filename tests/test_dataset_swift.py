@@ -7,7 +7,10 @@ with as many pad tokens as the processor's grid says, and every frame of a `--me
 
 import json
 import logging
+import multiprocessing
 import os
+import shutil
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -93,6 +96,13 @@ def preprocess(data: Path, output: str, **kwargs) -> Path:
     return path
 
 
+def register_plugin():
+    """vsi_dataset.py imported as `--custom_register_path` imports it (once per process); returns the module."""
+    from swift.utils import import_external_file
+
+    return import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
+
+
 def load(dataset: str, **kwargs):
     from swift.dataset import load_dataset
 
@@ -168,9 +178,7 @@ def test_every_frame_of_a_clip_reaches_qwen3_vl(template, data, monkeypatch, num
 
 
 def test_custom_register_path_vsi_train(template, data, tmp_path, monkeypatch):
-    from swift.utils import import_external_file
-
-    import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))  # what --custom_register_path does
+    register_plugin()
     output = preprocess(data, 'train.jsonl', num_frames=4)
     expected = [json.loads(line) for line in output.read_text().splitlines()]
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
@@ -191,9 +199,7 @@ def test_custom_register_path_vsi_train(template, data, tmp_path, monkeypatch):
 
 
 def test_custom_register_path_vsi_raw_converts_with_the_script_code(template, data, monkeypatch):
-    from swift.utils import import_external_file
-
-    import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
+    register_plugin()
     monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
     with pytest.raises(ValueError, match='VSI_FRAMES_DIR'):
         load('vsi_raw')
@@ -223,9 +229,8 @@ def test_custom_register_path_vsi_raw_converts_with_the_script_code(template, da
 def test_vsi_raw_takes_the_script_settings_and_both_datasets_take_columns(data, monkeypatch, caplog):
     """VSI_QUESTION_TYPES, VSI_MAX_PER_TYPE and VSI_VIDEO_FPS are the script's flags; swift's `--columns` applies."""
     import av
-    from swift.utils import import_external_file
 
-    import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
+    register_plugin()
     qa = data / 'three.jsonl'
     qa.write_text(''.join(json.dumps(r) + '\n' for r in (MC_ROW, {**MC_ROW, 'id': 3}, NUMERIC_ROW)), encoding='utf-8')
     settings = {
@@ -273,9 +278,7 @@ def test_vsi_raw_takes_the_script_settings_and_both_datasets_take_columns(data, 
 def test_vsi_raw_reuses_its_conversion_until_an_input_or_setting_changes(data, monkeypatch):
     """Every rank of every launch loads one file, so the `datasets` cache of it stays valid; a changed input or
     setting, or a file that is not complete, is converted (again)."""
-    from swift.utils import import_external_file
-
-    vsi_dataset = import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
+    vsi_dataset = register_plugin()
     monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
     monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
     monkeypatch.setenv('VSI_NUM_FRAMES', '4')
@@ -323,3 +326,162 @@ def test_vsi_raw_conversions_racing_for_one_file_leave_a_complete_one(data):
     assert len({s.output_sha256 for s in summaries}) == 1
     assert pp.matching_summary(path).output_sha256 == summaries[0].output_sha256
     assert sorted(os.listdir(data / 'cache')) == ['raw.jsonl', 'raw.summary.json']  # no temporary file left
+
+
+def test_vsi_train_refuses_a_jsonl_whose_media_are_missing(data, tmp_path, monkeypatch):
+    """A JSONL moved away from its frames, or frames and clips deleted later, fail at load time naming the file, its
+    folder and the first missing path, rather than after training dropped every row as unreadable."""
+    vsi_dataset = register_plugin()
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    first_image = json.loads(output.read_text().splitlines()[0])['images'][0]
+    moved = tmp_path / 'moved' / 'away' / 'train.jsonl'  # its `../frames/...` paths lead nowhere
+    moved.parent.mkdir(parents=True)
+    moved.write_bytes(output.read_bytes())
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(moved))
+    missing = os.path.normpath(moved.parent / first_image)
+    with pytest.raises(FileNotFoundError, match=rf'vsi_train: {moved} \(folder {moved.parent}\) .* first {missing} '):
+        load('vsi_train')
+
+    # Past the first rows only each frame folder is looked at: a deleted scene folder is still caught.
+    monkeypatch.setattr(vsi_dataset, 'MEDIA_CHECK_ROWS', 0)
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
+    assert len(load('vsi_train')) == 2
+    shutil.rmtree(data / 'frames' / '41069025')
+    with pytest.raises(FileNotFoundError, match=r'first .*/frames/41069025/frame_\d+\.jpg \(line 2\)'):
+        load('vsi_train')
+
+    video = preprocess(data, 'video.jsonl', num_frames=4, media='video')
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(video))
+    clip = data / 'out' / 'clips' / 'scannet' / 'scene0001_00_k4_fps2.mp4'
+    clip.unlink()
+    with pytest.raises(FileNotFoundError, match=f'first {clip} '):
+        load('vsi_train')
+
+
+def test_vsi_raw_converts_again_when_its_clips_were_deleted(data, monkeypatch):
+    register_plugin()
+    for name, value in (('VSI_RAW_QA', data / 'qa.jsonl'), ('VSI_FRAMES_DIR', data / 'frames'), ('VSI_MEDIA', 'video')):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    first = load('vsi_raw')
+    shutil.rmtree(data / 'vsi_clips')
+    assert load('vsi_raw') == first and all(os.path.isfile(row['videos'][0]) for row in first)
+
+
+def test_a_symlinked_jsonl_resolves_media_where_they_are(data, tmp_path, monkeypatch):
+    """Relative paths are the script's, relative to the output path it was given: for a link to the file, the real
+    file's folder; for a file written through a linked folder, the link's folder."""
+    register_plugin()
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    link = tmp_path / 'links' / 'deeper' / 'train.jsonl'  # from here, the file's `../frames/...` is not there
+    link.parent.mkdir(parents=True)
+    link.symlink_to(output)
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(link))
+    for row in load('vsi_train'):
+        assert all(image['path'].startswith(str(data / 'frames')) for image in row['images'])
+
+    (tmp_path / 'elsewhere' / 'deep').mkdir(parents=True)  # again, `../frames/...` is not there
+    (data / 'linked').symlink_to(tmp_path / 'elsewhere' / 'deep', target_is_directory=True)
+    through_link = data / 'linked' / 'train.jsonl'
+    config = pp.PreprocessConfig(frames_dir=str(data / 'frames'), num_frames=4, base_dir=str(through_link.parent))
+    pp.preprocess([str(data / 'qa.jsonl')], str(through_link), config)
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(through_link))
+    for row in load('vsi_train'):
+        assert all(image['path'].startswith(str(data / 'frames')) for image in row['images'])
+
+
+def test_other_datasets_named_like_ours_load_as_swift_loads_them(tmp_path, monkeypatch):
+    """swift matches an unregistered dataset to a registered one by its last path part: a folder `x/vsi_train` is
+    not `vsi_train`, and loads as any dataset folder does."""
+    from swift.dataset import dataset_syntax
+
+    register_plugin()
+    monkeypatch.setattr(dataset_syntax, '_dataset_meta_mapping', None)  # built again, with our names in it
+    rows = [{'messages': [{'role': 'user', 'content': f'q{i}'}, {'role': 'assistant', 'content': 'a'}]} for i in (1, 2)]
+    for name in ('vsi_train', 'vsi_raw'):
+        folder = tmp_path / 'datasets' / name
+        folder.mkdir(parents=True)
+        (folder / 'train.jsonl').write_text(''.join(json.dumps(row) + '\n' for row in rows), encoding='utf-8')
+        assert [row['messages'][0]['content'] for row in load(str(folder))] == ['q1', 'q2']
+
+
+def _load_vsi_raw_in_a_process(barrier, results) -> None:
+    """One "rank": counts its conversions (each slowed down, so that racing ranks would overlap) and reports them
+    with its rows and the converted file's modification time."""
+    conversions = []
+    real_preprocess = pp.preprocess
+
+    def slow_preprocess(*args, **kwargs):
+        conversions.append(args[1])
+        time.sleep(0.5)
+        return real_preprocess(*args, **kwargs)
+
+    pp.preprocess = slow_preprocess
+    try:
+        barrier.wait()
+        rows = load('vsi_raw')
+        (converted,) = (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').glob('*.jsonl')
+        results.put((len(conversions), rows, converted.stat().st_mtime_ns))
+    except BaseException as e:  # reported, so that the test fails with it instead of waiting
+        results.put(repr(e))
+
+
+def test_processes_loading_vsi_raw_at_once_convert_it_once(data, monkeypatch):
+    """Ranks started together: one converts, the others wait and load its file without rewriting it."""
+    register_plugin()
+    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    context = multiprocessing.get_context('fork')  # the processes inherit the registration and the environment
+    barrier, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_load_vsi_raw_in_a_process, args=(barrier, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    reports = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert all(isinstance(report, tuple) for report in reports), reports
+    assert sorted(conversions for conversions, _, _ in reports) == [0, 0, 0, 1]
+    assert all(rows == reports[0][1] for _, rows, _ in reports) and len(reports[0][1]) == 2
+    (converted,) = (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').glob('*.jsonl')
+    assert {stamp for _, _, stamp in reports} == {converted.stat().st_mtime_ns}
+
+
+@pytest.mark.parametrize(
+    ('settings', 'error', 'message'),
+    [
+        ({'VSI_FRAMES_DIR': '/missing'}, ValueError, r'^vsi_raw: VSI_FRAMES_DIR /missing is not a folder'),
+        ({'VSI_MEDIA': 'videos'}, ValueError, r"^vsi_raw: VSI_MEDIA must be one of \('image', 'video'\)"),
+        ({'VSI_NUM_FRAMES': '0'}, ValueError, '^vsi_raw: VSI_NUM_FRAMES must be at least 1, got 0'),
+        ({'VSI_EXCLUDE_SCENES': '/missing.txt'}, ValueError, '^vsi_raw: VSI_EXCLUDE_SCENES: cannot read /missing.txt'),
+        ({'VSI_ALLOW_FEWER_FRAMES': 'sure'}, ValueError, '^vsi_raw: VSI_ALLOW_FEWER_FRAMES must be one of 1/0, true'),
+        # a scene with fewer frames than asked for is an error naming the variable that allows it
+        ({'VSI_NUM_FRAMES': '10'}, ValueError, 'has only 9 frames .* or pass VSI_ALLOW_FEWER_FRAMES$'),
+        ({'VSI_TRAIN_JSONL': '/'}, IsADirectoryError, r'^VSI_TRAIN_JSONL=/ is a folder'),
+    ],
+)
+def test_setting_errors_name_the_variable(data, monkeypatch, settings, error, message):
+    register_plugin()
+    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(error, match=message):
+        load('vsi_train' if 'VSI_TRAIN_JSONL' in settings else 'vsi_raw')
+
+
+def test_vsi_raw_boolean_and_folder_settings(data, tmp_path, monkeypatch):
+    """`on`/`off` and the other usual words are booleans; a relative VSI_CLIPS_DIR is the working directory's."""
+    vsi_dataset = register_plugin()
+    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+
+    def config():
+        return vsi_dataset.VsiRawLoader.config(SimpleNamespace(settings={}, strict=False))[1]
+
+    for word, value in (('on', True), ('Yes', True), ('1', True), ('off', False), ('no', False), ('FALSE', False)):
+        monkeypatch.setenv('VSI_ALLOW_FEWER_FRAMES', word)
+        assert config().allow_fewer_frames is value
+    monkeypatch.setenv('VSI_CLIPS_DIR', 'clips')
+    monkeypatch.chdir(tmp_path)
+    assert config().clips_dir == str(tmp_path / 'clips')
