@@ -480,6 +480,31 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
     )
 
 
+# The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
+REGISTERED_DATASET_VARIABLES = {'vsi_train': ('VSI_TRAIN_JSONL',), 'vsi_raw': ('VSI_RAW_QA', 'VSI_FRAMES_DIR')}
+
+
+def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) -> list[str]:
+    """The bundle's registered datasets with a variable unset or naming nothing: swift loads datasets only after the
+    model (and vLLM), so vsi_dataset.py would say so minutes in. Variables come from the shell or the YAML's ENV."""
+    environ = {**plan.env, **os.environ}
+    named = {dataset_path(entry) for key in ('dataset', 'val_dataset') for entry in _as_list(plan.args.get(key))}
+    problems = []
+    for name in sorted(named & set(REGISTERED_DATASET_VARIABLES)):
+        for variable in REGISTERED_DATASET_VARIABLES[name]:
+            paths = [p.strip() for p in environ.get(variable, '').split(',') if p.strip()]
+            if not paths:
+                problems.append(f'dataset {name} needs {variable} (README section 2)')
+            for path in paths:
+                if not os.path.exists(path):
+                    problems.append(f'{variable}={path} does not exist (relative paths start at {os.getcwd()})')
+                elif variable == 'VSI_TRAIN_JSONL':
+                    problem = dataset_problem(path, columns)
+                    if problem:
+                        problems.append(f'{variable}: {problem}')
+    return problems
+
+
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files, the vLLM split, the batch,
     unknown reward names."""
@@ -491,6 +516,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             problem = dataset_problem(path, columns)
             if problem:
                 problems.append(f'{key} {problem}')
+    problems += registered_dataset_problems(plan, columns)
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):
             if not os.path.isfile(path):

@@ -758,11 +758,43 @@ def test_dataset_that_is_not_json_is_one_line(tmp_path):
     ],
     ids=['registered', 'hub id', 'hub id with subsets'],
 )
-def test_dataset_names_swift_resolves_itself_pass(launch_env, flags):
+def test_dataset_names_swift_resolves_itself_pass(launch_env, flags, tmp_path):
     env = {key: value for key, value in launch_env.items() if key != 'DATASET'}
+    env['VSI_TRAIN_JSONL'] = str(_write_rows(tmp_path / 'train.jsonl', [{'messages': [], 'solution': 'B'}]))
     proc = run_script({**env, 'DRY_RUN': '1'}, *flags)
     assert proc.returncode == 0, proc.stderr
     assert flags[1] in _command(proc.stdout, 'rlhf')[1]
+
+
+def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp_path, monkeypatch):
+    """swift loads datasets after the model: vsi_dataset.py's variables are checked before anything loads."""
+    for variable in ('VSI_TRAIN_JSONL', 'VSI_RAW_QA', 'VSI_FRAMES_DIR'):
+        monkeypatch.delenv(variable, raising=False)
+
+    def problems(*flags):
+        plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', list(flags))
+        return [p for p in train_vsi_grpo.preflight(plan, 1) if 'VSI_' in p]
+
+    assert problems('--dataset', 'vsi_train') == ['dataset vsi_train needs VSI_TRAIN_JSONL (README section 2)']
+    assert problems('--dataset', 'vsi_raw') == [
+        'dataset vsi_raw needs VSI_RAW_QA (README section 2)',
+        'dataset vsi_raw needs VSI_FRAMES_DIR (README section 2)',
+    ]
+    raw = _write_rows(tmp_path / 'qa.jsonl', [RAW_QA_ROW])
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(raw))  # raw rows where the preprocessed file belongs
+    (problem,) = problems('--dataset', 'vsi_train')
+    assert problem.startswith(f'VSI_TRAIN_JSONL: {raw} holds raw QA rows')
+    monkeypatch.setenv('VSI_RAW_QA', f'{raw},{tmp_path / "more.jsonl"}')
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(tmp_path))
+    assert problems('--dataset', 'vsi_raw') == [
+        f'VSI_RAW_QA={tmp_path / "more.jsonl"} does not exist ' + (f'(relative paths start at {Path.cwd()})')
+    ]
+    assert problems('--dataset', 'some/other_dataset.jsonl') == []  # only the bundle's names
+    # the run's own environment, from the shell, as run_vsi_grpo.sh passes it: the refusal comes before swift starts
+    env = {key: value for key, value in launch_env.items() if key != 'DATASET'}
+    proc = run_script({**env, 'MODE': 'local'}, '--dataset', 'vsi_train', '--custom_register_path', 'vsi_dataset.py')
+    assert proc.returncode == 1 and 'dataset vsi_train needs VSI_TRAIN_JSONL' in proc.stderr
+    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
 def test_sampled_dataset_file_is_still_checked(tmp_path):
