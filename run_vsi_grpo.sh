@@ -239,6 +239,26 @@ wait_for_rollout() {
     log "swift rollout is ready"
 }
 
+# Server mode, nodes other than 0: node 0 starts training (and torchrun's rendezvous on MASTER_PORT) only once its
+# rollout server is ready, which can take longer than torchrun's 600 s static-rendezvous timeout on the other nodes
+# (torch/distributed/elastic/rendezvous/static_tcp_rendezvous.py). So they wait for that port first, as long as
+# node 0 may wait for its server, and a little more.
+wait_for_master() {
+    local deadline=$((SECONDS + ROLLOUT_TIMEOUT + 120))
+    if [[ $DRY_RUN == 1 ]]; then
+        echo "# first waits until node 0 starts training ($MASTER_ADDR:$MASTER_PORT answers), after its rollout server"
+        return
+    fi
+    log "waiting up to $((ROLLOUT_TIMEOUT + 120))s for node 0 to start training ($MASTER_ADDR:$MASTER_PORT)"
+    local probe='import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()'
+    until "$PYTHON" -c "$probe" "$MASTER_ADDR" "$MASTER_PORT" 2>/dev/null; do
+        ((SECONDS < deadline)) || fail "node 0 did not start training at $MASTER_ADDR:$MASTER_PORT within" \
+            "$((ROLLOUT_TIMEOUT + 120))s (it starts once its rollout server is ready: see rollout.log on node 0)"
+        sleep 2
+    done
+    log "node 0 is training; joining"
+}
+
 # Runs on every exit (done, failed, Ctrl-C): TERM to the server's process group, KILL after 30 s.
 stop_rollout() {
     [[ -n $ROLLOUT_PID ]] || return 0
@@ -275,7 +295,8 @@ else
     DIST_ENV=(CUDA_VISIBLE_DEVICES="$TRAIN_GPUS" NPROC_PER_NODE="$NPROC_PER_NODE")
     if ((NNODES > 1)); then
         DIST_ENV+=(NNODES="$NNODES" NODE_RANK="$NODE_RANK" MASTER_ADDR="$MASTER_ADDR")
-        DIST_ENV+=(MASTER_PORT="${MASTER_PORT:-29500}")
+        MASTER_PORT=${MASTER_PORT:-29500}
+        DIST_ENV+=(MASTER_PORT="$MASTER_PORT")
     fi
     trap stop_rollout EXIT
     trap 'exit 130' INT
@@ -283,6 +304,8 @@ else
     if [[ $MODE == server && $NODE_RANK == 0 ]]; then
         start_rollout
         wait_for_rollout
+    elif [[ $MODE == server ]]; then
+        wait_for_master
     fi
     [[ $DRY_RUN == 1 ]] && echo "# training:"
     run env "${DIST_ENV[@]}" "${RUN_ENV[@]}" "$SWIFT" rlhf "$CONFIG" "${SWIFT_ARGS[@]}"

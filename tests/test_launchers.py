@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -428,6 +429,35 @@ def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env):
     assert int(data_parallel) == 2 // _yaml()['vllm_tensor_parallel_size']
     assert rollout[rollout.index('--port') + 1] == launch_env['ROLLOUT_PORT']
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+def test_other_nodes_wait_in_server_mode_until_node_0_trains(launch_env):
+    """Node 0 trains only once its rollout server is ready (minutes); torchrun on the other nodes would give up on
+    its rendezvous after 600 s, so they wait for node 0's MASTER_PORT first."""
+    port = _free_port()
+    env = {**launch_env, 'MODE': 'server', 'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '127.0.0.1'}
+    env['MASTER_PORT'] = str(port)
+    listening = []
+
+    def node_0_starts_training():
+        time.sleep(3)
+        with socket.socket() as server:
+            server.bind(('127.0.0.1', port))
+            server.listen()
+            listening.append(time.time())
+            time.sleep(15)
+
+    thread = threading.Thread(target=node_0_starts_training, daemon=True)
+    thread.start()
+    proc = run_script(env)
+    assert proc.returncode == 0, proc.stderr
+    assert 'waiting up to 1320s for node 0 to start training (127.0.0.1:' in proc.stderr and 'joining' in proc.stderr
+    (record,) = _records(launch_env['STUB_RLHF_LOG'])
+    assert record['env']['NPROC_PER_NODE'] == '8'
+    assert listening and Path(launch_env['STUB_RLHF_LOG']).stat().st_mtime >= listening[0]
+    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists()  # the server runs on node 0 only
+    proc = run_script({**env, 'DRY_RUN': '1'})
+    assert '# first waits until node 0 starts training (127.0.0.1:' in proc.stdout
 
 
 def test_multi_node_variables_reach_torchrun(launch_env):
