@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import fcntl
 import importlib.util
 import json
 import logging
@@ -66,7 +65,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from extract_frames import extract_all, read_jsonl_log
+from extract_frames import extract_all, pid_lock, read_jsonl_log
 from preprocess_vsi_data import (
     FrameIndex,
     PreprocessConfig,
@@ -441,24 +440,18 @@ def default_label(model: str, adapters: Sequence[str], blind: bool) -> str:
 def run_folder_lock(folder: Path) -> Iterator[None]:
     """Hold `folder` for this process; another evaluation or rescoring that wants to write it fails at once.
 
-    Two evaluations of one folder would each predict every question into the same predictions.jsonl. flock, which
-    the kernel releases when the process ends however it ends, so a killed run leaves no stale lock. The file holds
-    the holder's pid, for the message, and is never removed (--overwrite included): a process that removed it could
-    let a third lock a new file while the second still holds the old one.
+    Two evaluations of one folder would each predict every question into the same predictions.jsonl. The lock file
+    (extract_frames.pid_lock) survives --overwrite.
     """
+
+    def refuse(holder: str) -> None:
+        raise EvalError(
+            f'{folder} is in use by another evaluation (pid {holder}); wait for it to finish or choose another '
+            '--output_dir'
+        )
+
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_NAME, 'a+') as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            raise EvalError(
-                f'{folder} is in use by another evaluation (pid {lock.read().strip() or "unknown"}); wait for it to '
-                'finish or choose another --output_dir'
-            ) from None
-        lock.truncate(0)
-        lock.write(f'{os.getpid()}\n')
-        lock.flush()
+    with pid_lock(folder / LOCK_NAME, refuse):
         yield
 
 

@@ -871,28 +871,41 @@ def _write_record(folder: Path, record: FrameRecord) -> None:
 
 
 @contextmanager
+def pid_lock(path: Path, on_busy: Callable[[str], None]) -> Iterator[None]:
+    """An exclusive lock on the file `path`, which holds this process's pid, for as long as the block runs.
+
+    When another process holds it, on_busy(its pid) is called first: it raises to refuse, or returns to wait. flock,
+    which the kernel releases when the process ends however it ends, so a killed holder leaves no stale lock. The
+    file is never removed: a process that removed it could let a third lock a new file while a second still waits on
+    the old one. Shared by this script's output folders and eval_vsi_bench.py's run folders.
+    """
+    with open(path, 'a+') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            on_busy(lock.read().strip() or 'unknown')
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.truncate(0)
+        lock.write(f'{os.getpid()}\n')
+        lock.flush()
+        yield
+
+
+@contextmanager
 def _output_lock(output_dir: Path) -> Iterator[None]:
     """Hold `output_dir` for this run; a run that finds it held says so once and waits until it is free.
 
     Two runs on one folder (two evaluations sharing a --frames_cache) would remove each other's temporary folders
     and both write failures.jsonl.partial. Waiting rather than refusing: the later run then finds the earlier
-    one's frames complete and skips them, which is what two evaluations sharing a cache want. flock, which the
-    kernel releases when the process ends however it ends, so a killed run leaves no stale lock. The file holds
-    the pid of the run holding it, for the message, and is never removed: a run that removed it could let a third
-    run lock a new file while a second still waits on the old one. The lock held, the run waits for the workers of
-    a killed run to end (see _init_worker).
+    one's frames complete and skips them, which is what two evaluations sharing a cache want. The lock held, the run
+    waits for the workers of a killed run to end (see _init_worker).
     """
-    with open(output_dir / LOCK_NAME, 'a+') as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or 'unknown'
-            logger.warning('waiting for another extract_frames run on %s (pid %s) to finish', output_dir, holder)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        lock.truncate(0)
-        lock.write(f'{os.getpid()}\n')
-        lock.flush()
+
+    def wait(holder: str) -> None:
+        logger.warning('waiting for another extract_frames run on %s (pid %s) to finish', output_dir, holder)
+
+    with pid_lock(output_dir / LOCK_NAME, wait):
         with open(output_dir / WORKERS_LOCK_NAME, 'a') as workers_lock:
             fcntl.flock(workers_lock, fcntl.LOCK_EX)  # released at once: this run's workers take it shared
         yield
