@@ -265,8 +265,13 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
             continue
         for sub in subfolders:
             above[os.path.join(folder, sub)] = ancestors | {real}
-        found += [Path(folder, name) for name in names if os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES]
+        found += [Path(folder, name) for name in names if is_video(name)]
     return sorted(found)
+
+
+def is_video(name: str) -> bool:
+    """Whether a file name has one of VIDEO_SUFFIXES (any case)."""
+    return os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES
 
 
 def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repair: bool = False) -> list[tuple]:

@@ -82,7 +82,7 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from extract_frames import VIDEO_SUFFIXES, sample_indices
+from extract_frames import is_video, sample_indices
 from vsi_scoring import (
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
@@ -757,9 +757,9 @@ class FrameIndex:
                             for sub in inner:
                                 if sub.is_dir():
                                     self._nested[sub.name].append(f'{entry.name}/{sub.name}')
-                                elif _is_video(sub.name):
+                                elif is_video(sub.name):
                                     videos.append(f'{entry.name}/{sub.name}')
-                    elif _is_video(entry.name):
+                    elif is_video(entry.name):
                         videos.append(entry.name)
             folders += [folder for nested in self._nested.values() for folder in nested]
             if videos and not any(self._frames_in(folder) for folder in folders):  # stops at the first frame folder
@@ -813,10 +813,6 @@ class FrameIndex:
                 chosen = [names[i] for i in sample_indices(len(names), self.num_frames)]
             self._chosen[folder] = chosen
         return self._chosen[folder]
-
-
-def _is_video(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES
 
 
 def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:
