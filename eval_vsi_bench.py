@@ -65,7 +65,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from extract_frames import extract_all, pid_lock, read_jsonl_log
+from extract_frames import QWEN3_VL_TOKEN_PIXELS, extract_all, pid_lock, read_jsonl_log
 from preprocess_vsi_data import (
     FrameIndex,
     PreprocessConfig,
@@ -132,8 +132,7 @@ IMAGE_ENV = ('MAX_PIXELS', 'MIN_PIXELS', 'IMAGE_MAX_TOKEN_NUM', 'IMAGE_MIN_TOKEN
 # set (swift.model.models.qwen.compat_qwen_vl_utils); qwen-vl-utils then shrinks every image to at most that many
 # visual tokens, 16384 when nothing is set. The pixels of a token are the model's: Qwen3-VL's 16 px patches merged
 # 2 x 2 make 32 x 32 px (Qwen2.5-VL's 14 px patches would make 28 x 28), so the pixel budget this file computes and
-# records is Qwen3-VL's and named so (qwen3_vl_image_max_pixels).
-QWEN3_VL_TOKEN_PIXELS = (16 * 2) ** 2
+# records is Qwen3-VL's and named so (qwen3_vl_image_max_pixels; QWEN3_VL_TOKEN_PIXELS comes from extract_frames).
 QWEN_VL_UTILS_MAX_TOKENS = 16384
 # A run folder may only be resumed under the same protocol; other settings (batch size, limit) may change.
 PROTOCOL_FIELDS = (

@@ -83,9 +83,11 @@ WORKERS_LOCK_NAME = '.extract_frames.workers.lock'  # held shared by each live w
 BACKENDS = ('pyav', 'decord')
 FRAME_NAME = 'frame_{:04d}.jpg'
 SHOWN_FAILURES = 3  # failures printed at the end of a run (all are in failures.jsonl)
-# qwen-vl-utils' smallest image for Qwen3-VL: 4 visual tokens of 32 x 32 px. Smaller frames are scaled up to it, so a
-# lower --max_pixels loses detail and saves nothing: warned about.
-QWEN3_VL_MIN_PIXELS = 4 * 32 * 32
+# Pixels of one Qwen3-VL visual token: 16 px patches merged 2 x 2 (eval_vsi_bench.py records its pixel budget in these).
+QWEN3_VL_TOKEN_PIXELS = (16 * 2) ** 2
+# qwen-vl-utils' smallest image for Qwen3-VL: 4 visual tokens. Smaller frames are scaled up to it, so a lower
+# --max_pixels loses detail and saves nothing: warned about.
+QWEN3_VL_MIN_PIXELS = 4 * QWEN3_VL_TOKEN_PIXELS
 FRAME_FILE = re.compile(r'frame_\d{4,}\.jpg')  # any name FRAME_NAME gives
 
 PathLike = str | os.PathLike
