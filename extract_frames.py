@@ -196,15 +196,16 @@ def sample_indices(n: int, num_frames: int) -> list[int]:
 def target_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
     """(width, height) scaled down so that width * height <= max_pixels, aspect kept; never scaled up.
 
-    Both sides are scaled by sqrt(max_pixels / (width * height)) and floored. The budget always holds, but
-    no side goes below one pixel: where the short side would (e.g. 10000x1 at 100 pixels), it stays one
-    pixel and the long side takes the whole budget (100x1), so that shape cannot keep its aspect.
+    Both sides are scaled by sqrt(max_pixels / (width * height)) and floored, in integers: floor(width * scale) is
+    isqrt(width * max_pixels // height) exactly, where float arithmetic would floor 1151 x 16/1151 to 15. The budget
+    always holds, but no side goes below one pixel: where the short side would (e.g. 10000x1 at 100 pixels), it stays
+    one pixel and the long side takes the whole budget (100x1), so that shape cannot keep its aspect.
     """
     if not max_pixels or width * height <= max_pixels:
         return width, height
-    scale = math.sqrt(max_pixels / (width * height))
-    new_width, new_height = max(1, int(width * scale)), max(1, int(height * scale))
-    # The short side's one-pixel floor (or float error in a floor) can overshoot: the long side gives way.
+    new_width = max(1, math.isqrt(width * max_pixels // height))
+    new_height = max(1, math.isqrt(height * max_pixels // width))
+    # The short side's one-pixel floor can overshoot: the long side gives way.
     if new_width >= new_height:
         new_width = min(new_width, max_pixels // new_height)
     else:
