@@ -96,6 +96,7 @@ def test_target_size_keeps_aspect_under_budget():
     # sqrt(100 / 10000) = 0.1: 1000 x 0.1, but a side cannot go below one pixel, so the long side gives way
     assert target_size(10000, 1, 100) == (100, 1)
     assert target_size(3, 1000, 100) == (1, 100)
+    assert target_size(1151, 1151, 256) == (16, 16)  # 1151 * sqrt(256 / 1151**2) is 15.99999... in floats
 
 
 @given(
