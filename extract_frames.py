@@ -1268,7 +1268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f'{summary.failed} video(s) failed, reasons in {Path(args.output_dir) / FAILURES_NAME}', file=sys.stderr)
         for failure in summary.failures[:SHOWN_FAILURES]:  # the cause is often the same: the first few say it
             print(f'  {failure["video"]}: {failure["reason"]}', file=sys.stderr)
-        missing = sum(failure['reason'].startswith('FileNotFoundError') for failure in summary.failures)
+        missing = any(failure['reason'].startswith('FileNotFoundError') for failure in summary.failures)
         if args.video_list and missing:
             base = args.video_dir or Path(args.video_list).parent
             print(

@@ -50,10 +50,11 @@ Nothing is dropped silently: every question is written or counted under a reason
 written next to the output (`train.summary.json`, with the output's size and SHA-256 and the run's settings), and
 `--strict` turns every problem into an error. A run without `--exclude_scenes` warns: training on benchmark scenes
 is the classic leak. A scene is excluded however it is spelt (`scannet/scene0000_00`, `./scene0000_00/`, in the
-list or in the row) and whichever folder the row's frames come from (its `video` comes first); scene names, datasets
-and video paths that are absolute or contain `..` are skipped (`bad_scene_name`), never looked up. Output ids are
-unique: a row whose id is taken by the same question is skipped (`duplicate_question`), by another question it is
-written as `<id>#2` and counted. Temporary files that killed runs left beside the output are removed by the next run.
+list or in the row) and whichever folder the row's frames come from (its `video` comes first); scene names and
+datasets that are absolute or contain `..` are skipped (`bad_scene_name`), never looked up (a `video` path that leaves
+--frames_dir is ignored). Output ids are unique: a row whose id is taken by the same question is skipped
+(`duplicate_question`), by another question it is written as `<id>#2` and counted. Temporary files that killed runs
+left beside the output are removed by the next run.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ SKIP_REASONS = (
     'answer_not_in_options',  # a multiple-choice answer that names none of the options
     'non_numeric_answer',  # a numeric question whose answer is not a finite number
     'ambiguous_answer',  # an answer that names two options, or mc_answer and ground_truth naming different ones
-    'bad_scene_name',  # a scene, dataset or video path that is absolute or has `..`: it would reach outside frames_dir
+    'bad_scene_name',  # a scene or dataset that is absolute or has `..`: it would reach outside frames_dir
     'missing_frames',  # no frame folder for the scene
     'duplicate_question',  # the id of an earlier row, with the same question (same frames, type, text and answer)
 )
@@ -1279,7 +1280,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs='+',
         default=None,
         help='Keep only these question types: benchmark types (each also keeps its training variants), '
-        'object_rel_direction (all three levels) or training variants; an unknown name is an error.',
+        'object_rel_direction (all three levels), training variants, or other types the input holds; any other '
+        'name is an error.',
     )
     parser.add_argument('--max_per_type', type=int, default=None, help='Keep at most this many questions per type.')
     parser.add_argument('--shuffle', action='store_true', help='Shuffle the rows (before --max_per_type).')
