@@ -481,6 +481,7 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
 
 
 # The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
+# Spelt here because importing vsi_dataset imports swift (seconds); tests/test_dataset_swift.py checks they agree.
 REGISTERED_DATASET_VARIABLES = {'vsi_train': ('VSI_TRAIN_JSONL',), 'vsi_raw': ('VSI_RAW_QA', 'VSI_FRAMES_DIR')}
 
 

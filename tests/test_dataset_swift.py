@@ -485,3 +485,14 @@ def test_vsi_raw_boolean_and_folder_settings(data, tmp_path, monkeypatch):
     monkeypatch.setenv('VSI_CLIPS_DIR', 'clips')
     monkeypatch.chdir(tmp_path)
     assert config().clips_dir == str(tmp_path / 'clips')
+
+
+def test_the_launchers_preflight_names_these_datasets_and_variables():
+    """train_vsi_grpo.py checks the registered datasets' variables without importing this module (it imports swift,
+    seconds), so it spells their names again: they must be these."""
+    import train_vsi_grpo
+
+    plugin = register_plugin()
+    env = plugin.ENV_VARS
+    expected = {plugin.TRAIN_NAME: (env['train_jsonl'],), plugin.RAW_NAME: (env['raw_qa'], env['frames_dir'])}
+    assert expected == train_vsi_grpo.REGISTERED_DATASET_VARIABLES
