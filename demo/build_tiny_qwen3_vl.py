@@ -13,6 +13,7 @@ laptop. With its tied embeddings, greedy decoding tends to repeat the last promp
 
 Usage:
     python demo/build_tiny_qwen3_vl.py --output_dir demo_out/tiny_qwen3_vl --seed 0
+    python demo/build_tiny_qwen3_vl.py --output_dir /tmp/gpu_model --head_dim 64   # for vLLM (bench/gpu_check.sh)
 
 From Python: `build_tiny_qwen3_vl('demo_out/tiny_qwen3_vl', seed=0)` returns the folder; load it with
 `TransformersEngine(folder, model_type='qwen3_vl')` or `swift rlhf --model folder --model_type qwen3_vl
@@ -34,6 +35,7 @@ from pathlib import Path
 MARKER_NAME = 'tiny_model_complete.json'
 VOCAB_SIZE = 151936  # Qwen3-VL's embedding rows (the tokenizer itself has 151669 tokens, as in the real model)
 FIRST_SPECIAL_ID = 151643
+HEAD_DIM = 8  # attention head size of the text and vision layers (--head_dim)
 BPE_TRAIN_VOCAB_SIZE = 1024  # merges learned from the corpus; the rest of the 151643 regular ids are fillers
 
 # Patching, pixel budgets, frame sampling and normalisation of Qwen/Qwen3-VL-*-Instruct's preprocessor_config.json
@@ -221,7 +223,7 @@ def builder_source_hash() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-def is_complete(model_dir: Path, seed: int, answer_prior: bool = False) -> bool:
+def is_complete(model_dir: Path, seed: int, answer_prior: bool = False, head_dim: int = HEAD_DIM) -> bool:
     """True when `model_dir` was fully built by this version of the builder with these settings."""
     marker = Path(model_dir) / MARKER_NAME
     try:
@@ -231,6 +233,7 @@ def is_complete(model_dir: Path, seed: int, answer_prior: bool = False) -> bool:
     return (
         info.get('seed') == seed
         and info.get('answer_prior', False) == answer_prior
+        and info.get('head_dim', HEAD_DIM) == head_dim
         and info.get('builder_sha256') == builder_source_hash()
     )
 
@@ -300,7 +303,22 @@ def _build_processor():
     )
 
 
-def _build_model(seed: int):
+def mrope_section(head_dim: int) -> list[int]:
+    """Split head_dim / 2 rotary pairs over (time, height, width) in the real model's proportions: its head_dim 128
+    has [24, 20, 20]."""
+    pairs = head_dim // 2
+    spatial = pairs * 5 // 16
+    return [pairs - 2 * spatial, spatial, spatial]
+
+
+def check_head_dim(head_dim: int) -> None:
+    """A head size the text and vision attention can use: a multiple of 8 (8 is the smallest with all three rotary
+    sections non-empty), up to 256 (the largest flash-attention kernels take)."""
+    if head_dim % 8 or not 8 <= head_dim <= 256:
+        raise ValueError(f'head_dim must be a multiple of 8 from 8 to 256, got {head_dim}')
+
+
+def _build_model(seed: int, head_dim: int = HEAD_DIM):
     import torch
     from transformers import GenerationConfig, Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
@@ -313,14 +331,12 @@ def _build_model(seed: int):
             num_hidden_layers=2,
             num_attention_heads=4,
             num_key_value_heads=2,
-            head_dim=8,
+            head_dim=head_dim,  # may differ from hidden_size / heads, as in Qwen3
             max_position_embeddings=262144,
-            # mrope_section splits head_dim / 2 = 4 rotary pairs over (time, height, width), like [24, 20, 20]
-            # does for the real head_dim 128.
             rope_parameters={
                 'rope_type': 'default',
                 'rope_theta': 5000000.0,
-                'mrope_section': [2, 1, 1],
+                'mrope_section': mrope_section(head_dim),
                 'mrope_interleaved': True,
             },
             bos_token_id=ids['<|endoftext|>'],
@@ -329,7 +345,7 @@ def _build_model(seed: int):
         ),
         vision_config=dict(
             depth=2,
-            hidden_size=32,
+            hidden_size=4 * head_dim,  # the vision tower's head size is hidden_size / num_heads
             intermediate_size=64,
             num_heads=4,
             patch_size=16,
@@ -391,15 +407,20 @@ def _apply_answer_prior(model, tokenizer) -> None:
         weight[answer_ids, 1:] *= 25.0
 
 
-def _write_model(target: Path, seed: int, answer_prior: bool = False) -> None:
+def _write_model(target: Path, seed: int, answer_prior: bool, head_dim: int) -> None:
     processor = _build_processor()
-    model = _build_model(seed)
+    model = _build_model(seed, head_dim)
     if answer_prior:
         _apply_answer_prior(model, processor.tokenizer)
     model.save_pretrained(target)
     processor.save_pretrained(target)
     # Written last: its presence means every other file is complete.
-    marker = {'seed': seed, 'answer_prior': answer_prior, 'builder_sha256': builder_source_hash()}
+    marker = {
+        'seed': seed,
+        'answer_prior': answer_prior,
+        'head_dim': head_dim,
+        'builder_sha256': builder_source_hash(),
+    }
     (target / MARKER_NAME).write_text(json.dumps(marker, indent=2) + '\n')
 
 
@@ -411,15 +432,19 @@ def _make_readable(folder: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def build_tiny_qwen3_vl(output_dir: str | os.PathLike, seed: int = 0, answer_prior: bool = False) -> Path:
+def build_tiny_qwen3_vl(
+    output_dir: str | os.PathLike, seed: int = 0, answer_prior: bool = False, head_dim: int = HEAD_DIM
+) -> Path:
     """Build the tiny Qwen3-VL into `output_dir` (or reuse it when complete) and return its path.
 
     Raises FileExistsError when `output_dir` exists but is not a folder this builder completed, so nothing the
     user put there is ever overwritten. A complete folder built with another seed or builder version is
-    replaced. Safe to call from parallel processes (e.g. pytest-xdist workers): the first to finish wins.
+    replaced. `head_dim` 64 gives a model vLLM's GPU attention kernels take (they are not built for head size 8).
+    Safe to call from parallel processes (e.g. pytest-xdist workers): the first to finish wins.
     """
+    check_head_dim(head_dim)
     output_dir = Path(output_dir).resolve()
-    if is_complete(output_dir, seed, answer_prior):
+    if is_complete(output_dir, seed, answer_prior, head_dim):
         return output_dir
     if output_dir.exists() and not (output_dir / MARKER_NAME).is_file():
         raise FileExistsError(
@@ -429,9 +454,9 @@ def build_tiny_qwen3_vl(output_dir: str | os.PathLike, seed: int = 0, answer_pri
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f'.{output_dir.name}.tmp-', dir=output_dir.parent))
     try:
-        _write_model(tmp_dir, seed, answer_prior)
+        _write_model(tmp_dir, seed, answer_prior, head_dim)
         _make_readable(tmp_dir)
-        if is_complete(output_dir, seed, answer_prior):  # another process finished the same build meanwhile
+        if is_complete(output_dir, seed, answer_prior, head_dim):  # another process finished the same build meanwhile
             return output_dir
         if output_dir.exists():  # complete but stale: move it aside so the rename below can take its place
             stale_dir = Path(tempfile.mkdtemp(prefix=f'.{output_dir.name}.old-', dir=output_dir.parent))
@@ -441,7 +466,7 @@ def build_tiny_qwen3_vl(output_dir: str | os.PathLike, seed: int = 0, answer_pri
         try:
             os.rename(tmp_dir, output_dir)
         except OSError:
-            if not is_complete(output_dir, seed, answer_prior):
+            if not is_complete(output_dir, seed, answer_prior, head_dim):
                 raise
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -464,9 +489,18 @@ def main() -> None:
         action='store_true',
         help='bias the random model towards answer tokens (letters, digits) so GRPO rewards vary (demo, bench)',
     )
+    parser.add_argument(
+        '--head_dim',
+        type=int,
+        default=HEAD_DIM,
+        help=f'attention head size of the text and vision layers [{HEAD_DIM}]; 64 for vLLM on a GPU, whose attention '
+        'kernels are not built for tiny heads',
+    )
     args = parser.parse_args()
     try:
-        model_dir = build_tiny_qwen3_vl(args.output_dir, seed=args.seed, answer_prior=args.answer_prior)
+        model_dir = build_tiny_qwen3_vl(
+            args.output_dir, seed=args.seed, answer_prior=args.answer_prior, head_dim=args.head_dim
+        )
     except (OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(1)

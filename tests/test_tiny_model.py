@@ -298,3 +298,32 @@ def test_answer_prior_makes_the_model_sample_answer_tokens(tmp_path, processor):
     assert probs[answer_ids].sum() > 0.99
     # ... while no single answer dominates, so sampled groups disagree and rewards vary.
     assert probs[answer_ids].max() < 0.5
+
+
+def test_head_dim_64_variant_for_vllm(tmp_path, processor):
+    """vLLM's GPU attention kernels are not built for head size 8: the GPU check builds the model with head_dim 64
+    (run on an H200 with vLLM 0.23.0, see the issue notes). Its rotary sections keep Qwen3-VL-8B's proportions,
+    whose config.json has head_dim 128 and mrope_section [24, 20, 20]."""
+    assert builder.mrope_section(128) == [24, 20, 20]
+    assert builder.mrope_section(8) == [2, 1, 1]  # the default tiny model's
+    model_dir = builder.build_tiny_qwen3_vl(tmp_path / 'gpu', seed=0, head_dim=64)
+    config = json.loads((model_dir / 'config.json').read_text())
+    assert config['text_config']['head_dim'] == 64
+    assert config['text_config']['rope_parameters']['mrope_section'] == [12, 10, 10]
+    assert config['vision_config']['hidden_size'] // config['vision_config']['num_heads'] == 64
+    assert builder.is_complete(model_dir, 0, head_dim=64) and not builder.is_complete(model_dir, 0)
+    from transformers import Qwen3VLForConditionalGeneration
+
+    model = Qwen3VLForConditionalGeneration.from_pretrained(model_dir).eval()
+    assert model.model.language_model.layers[0].self_attn.q_proj.out_features == 4 * 64
+    image = Image.fromarray(np.full((64, 64, 3), 128, dtype=np.uint8))
+    messages = [{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': 'How many chairs?'}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = processor(text=[text], images=[image], return_tensors='pt')
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    assert logits.shape == (1, inputs['input_ids'].shape[1], builder.VOCAB_SIZE)
+    assert torch.isfinite(logits).all()
+    for bad in (4, 60, 264):
+        with pytest.raises(ValueError, match='multiple of 8'):
+            builder.build_tiny_qwen3_vl(tmp_path / f'bad{bad}', head_dim=bad)
