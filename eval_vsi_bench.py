@@ -166,6 +166,12 @@ REPORTED_CONFIG_FIELDS = (
 )
 # vLLM accepts only these LoRA ranks (vllm LoRAConfig.possible_max_ranks); the adapter's rank is rounded up.
 VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+# vLLM's LoRA kernels (vllm/lora/ops) take half precision only: a float32 model with an adapter fails an assertion
+# deep in vLLM's start-up (seen with vLLM 0.23.0 on an H200).
+VLLM_LORA_FLOAT32_ERROR = (
+    "vLLM's LoRA kernels take bfloat16 or float16 weights, not float32: use --torch_dtype bfloat16 (the dtype "
+    'vsi_grpo_config.yaml trains in) or --infer_backend pt'
+)
 
 
 class EvalError(Exception):
@@ -671,6 +677,25 @@ def resolve_model_type(model: str, model_type: str | None) -> str | None:
     return meta.model_type or info.model_type
 
 
+def lora_serving_dtype(model: str, model_type: str | None) -> Any:
+    """The dtype vLLM serves `model` in with a LoRA adapter when --torch_dtype is not given: None (the model's own)
+    for a half-precision model, as real Qwen3-VL checkpoints are; bfloat16, with a warning, for a float32 one (the
+    demo's tiny model), which vLLM's LoRA kernels cannot take (VLLM_LORA_FLOAT32_ERROR)."""
+    import torch
+    from swift.model import get_model_info_meta
+
+    info, _ = get_model_info_meta(model, model_type=model_type, download_model=False)
+    if info.torch_dtype in (torch.bfloat16, torch.float16):
+        return None
+    logger.warning(
+        '%s has %s weights, which vLLM cannot serve with a LoRA adapter: evaluating in bfloat16, the dtype training '
+        'used (--torch_dtype sets it)',
+        model,
+        info.torch_dtype,
+    )
+    return torch.bfloat16
+
+
 def make_engine(args: argparse.Namespace, backend: str, max_images: int) -> Engine:
     """swift's inference engine for `args.model` with `args.adapters` (imported here: both pull in torch)."""
     import torch
@@ -679,6 +704,11 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int) -> Engi
     adapters = args.adapters or []
     if backend == 'vllm':
         from swift.infer_engine import VllmEngine  # needs vllm, a GPU-only dependency
+
+        if adapters and args.torch_dtype == 'float32':  # --infer_backend auto chose vLLM
+            raise EvalError(VLLM_LORA_FLOAT32_ERROR)
+        if adapters and torch_dtype is None:
+            torch_dtype = lora_serving_dtype(args.model, args.model_type)
 
         return VllmEngine(
             args.model,
@@ -1436,6 +1466,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error("--adapters takes one checkpoint (swift's vLLM engine serves one LoRA at a time)")
         if args.batch_size is not None and args.batch_size < 1:
             parser.error('--batch_size must be positive')
+        if args.infer_backend == 'vllm' and args.adapters and args.torch_dtype == 'float32':
+            parser.error(VLLM_LORA_FLOAT32_ERROR)
         if args.infer_backend == 'vllm' and not vllm_installed():
             parser.error(
                 '--infer_backend vllm needs vllm (pip install -r requirements.txt on a GPU machine); '
@@ -1446,8 +1478,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class ConsoleHandler(logging.StreamHandler):
+    """The console handler of the evaluator's log (and of the bundle modules it calls). A subclass on purpose:
+    swift's get_logger turns every root handler whose type is exactly StreamHandler down to ERROR (against duplicate
+    DDP logs, swift/utils/logger.py), which silenced every warning logged after swift was imported."""
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s', handlers=[ConsoleHandler()])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    setup_logging()
     args = parse_args(argv)
     try:
         if args.model:

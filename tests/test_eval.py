@@ -10,6 +10,8 @@ import json
 import logging
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -586,6 +588,49 @@ def test_vllm_backend_without_vllm_is_a_usage_error_before_anything_is_written(t
         ev.main(eval_argv('m', tmp_path / 'test.jsonl', tmp_path / 'run', '--infer_backend', 'vllm'))
     assert exit_info.value.code == 2
     assert '--infer_backend vllm needs vllm' in capsys.readouterr().err
+    assert not (tmp_path / 'run').exists()
+
+
+def test_a_float32_model_is_served_with_a_lora_adapter_in_bfloat16(tiny_model_dir, tmp_path, caplog):
+    # vLLM's LoRA kernels assert half precision (seen on an H200 with vLLM 0.23.0 and the float32 tiny model).
+    import torch
+
+    assert json.loads((tiny_model_dir / 'config.json').read_text())['dtype'] == 'float32'
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        assert ev.lora_serving_dtype(str(tiny_model_dir), 'qwen3_vl') is torch.bfloat16
+    assert 'evaluating in bfloat16' in caplog.text
+    half = tmp_path / 'half'
+    shutil.copytree(tiny_model_dir, half)
+    config = json.loads((half / 'config.json').read_text())
+    (half / 'config.json').write_text(json.dumps({**config, 'dtype': 'bfloat16'}))
+    assert ev.lora_serving_dtype(str(half), 'qwen3_vl') is None  # the model's own, as for real Qwen3-VL weights
+
+
+def test_warnings_logged_after_swift_is_imported_are_still_shown():
+    # swift's get_logger turns plain root StreamHandlers down to ERROR: the evaluator's bfloat16 warning (and the
+    # frame extractor's) went unseen on a GPU run.
+    script = (
+        'import eval_vsi_bench as ev\n'
+        'ev.setup_logging()\n'
+        'from swift.utils import get_logger\n'
+        'get_logger()\n'  # swift's first logger set-up turns the root's plain StreamHandlers down to ERROR
+        "ev.logger.warning('heard after swift')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, '-c', script], cwd=Path(ev.__file__).parent, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'WARNING eval_vsi_bench: heard after swift' in result.stderr
+
+
+def test_float32_with_an_adapter_on_vllm_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(ev, 'vllm_installed', lambda: True)
+    argv = eval_argv('m', tmp_path / 'test.jsonl', tmp_path / 'run', '--infer_backend', 'vllm', '--adapters', 'ckpt')
+    assert argv[argv.index('--torch_dtype') + 1] == 'float32'
+    with pytest.raises(SystemExit) as exit_info:
+        ev.main(argv)
+    assert exit_info.value.code == 2
+    assert "vLLM's LoRA kernels take bfloat16 or float16" in capsys.readouterr().err
     assert not (tmp_path / 'run').exists()
 
 
