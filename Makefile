@@ -18,7 +18,7 @@ venv: $(STAMP)
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/shellcheck run_vsi_grpo.sh .ci/run
+	$(VENV)/bin/shellcheck run_vsi_grpo.sh .ci/run bench/gpu_check.sh
 
 test: lint
 	$(PY) -m pytest

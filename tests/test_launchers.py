@@ -1037,3 +1037,44 @@ def test_visual_tokens_bench_counts_qwen3_vl_geometry():
     assert int(rows['images'][4]) == 4 * 2  # vision start / end around each image
     prompt = int(rows['images'][3]) + int(rows['images'][4]) + 100
     assert int(rows['images'][5]) == prompt and int(rows['images'][6]) == prompt + _yaml()['max_completion_length']
+
+
+def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fake_bin, tmp_path):
+    """bench/gpu_check.sh (run on an H200: see the issue notes) up to where a GPU is needed: its data and model
+    commands, then run_vsi_grpo.sh in colocate mode against the stand-in swift, then the vLLM evaluations, which
+    fail as a usage error without vLLM; the summary still runs."""
+    work = tmp_path / 'check'
+    env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS and not key.startswith('STUB_')}
+    env.update(
+        PATH=f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}',
+        PYTHON=PYTHON,
+        STUB_GPUS='1',
+        STUB_RLHF_LOG=str(tmp_path / 'rlhf.jsonl'),
+    )
+    result = subprocess.run(
+        ['bash', str(ROOT / 'bench' / 'gpu_check.sh'), str(work)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [json.loads(line) for line in (work / 'data' / 'vsi_train.jsonl').read_text().splitlines()]
+    assert rows and all(len(row['images']) == 8 for row in rows)
+    assert all((work / 'data' / image).is_file() for image in rows[0]['images'])
+    assert json.loads((work / 'model' / 'config.json').read_text())['text_config']['head_dim'] == 64
+
+    (launch,) = [json.loads(line) for line in (tmp_path / 'rlhf.jsonl').read_text().splitlines()]
+    argv = launch['argv']
+    assert Path(argv[0]).resolve() == CONFIG  # swift rlhf vsi_grpo_config.yaml, the YAML as it is
+    assert argv[argv.index('--model') + 1] == str(work / 'model')
+    assert argv[argv.index('--dataset') + 1] == str(work / 'data' / 'vsi_train.jsonl')
+    assert argv[argv.index('--max_steps') + 1] == '4'
+    assert launch['env']['CUDA_VISIBLE_DEVICES'] == '0' and launch['env']['NPROC_PER_NODE'] == '1'
+    assert launch['env']['MAX_PIXELS'] == '262144'
+
+    stages = (work / 'logs' / 'stages.txt').read_text()
+    assert 'colocate rc=0' in stages and 'checkpoint: none' in stages  # the stand-in trains nothing
+    assert 'eval_base_vllm rc=2' in stages  # --infer_backend vllm without vLLM: a usage error
+    assert 'eval_base_vllm: no results' in result.stdout
