@@ -703,12 +703,11 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int) -> Engi
     torch_dtype = getattr(torch, args.torch_dtype) if args.torch_dtype else None
     adapters = args.adapters or []
     if backend == 'vllm':
-        from swift.infer_engine import VllmEngine  # needs vllm, a GPU-only dependency
-
         if adapters and args.torch_dtype == 'float32':  # --infer_backend auto chose vLLM
             raise EvalError(VLLM_LORA_FLOAT32_ERROR)
         if adapters and torch_dtype is None:
             torch_dtype = lora_serving_dtype(args.model, args.model_type)
+        from swift.infer_engine import VllmEngine  # needs vllm, a GPU-only dependency
 
         return VllmEngine(
             args.model,

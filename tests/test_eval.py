@@ -632,6 +632,10 @@ def test_float32_with_an_adapter_on_vllm_is_a_usage_error(tmp_path, monkeypatch,
     assert exit_info.value.code == 2
     assert "vLLM's LoRA kernels take bfloat16 or float16" in capsys.readouterr().err
     assert not (tmp_path / 'run').exists()
+    # --infer_backend auto that picks vLLM (a GPU node) is refused when the engine is made, before vLLM is touched.
+    args = SimpleNamespace(torch_dtype='float32', adapters=['ckpt'], model='m', model_type='qwen3_vl')
+    with pytest.raises(ev.EvalError, match="vLLM's LoRA kernels take bfloat16 or float16"):
+        ev.make_engine(args, 'vllm', 8)
 
 
 def test_vllm_engine_arguments_exist_in_swifts_signature(tmp_path):
