@@ -2,8 +2,10 @@
 # The GPU check: the bundle's vLLM paths on one GPU with a small random Qwen3-VL, in about 5 minutes, before hours
 # of 8B training. Needs a GPU node with requirements.txt installed; run from the bundle folder:
 #
-#   bash bench/gpu_check.sh [WORK_DIR]          # default /tmp/vsi_gpu_check (replaced)
+#   bash bench/gpu_check.sh [WORK_DIR]          # default /tmp/vsi_gpu_check (replaced if this script made it)
 #
+# Training uses the visible GPUs as run_vsi_grpo.sh does (CUDA_VISIBLE_DEVICES=0 for one); evaluation and the memory
+# readings use the first.
 # 1. 6 synthetic scenes -> 8 frames per question -> swift rows (test scenes excluded); the tiny Qwen3-VL with
 #    head_dim 64 (vLLM's attention kernels are not built for the CPU demo's head size 8)
 # 2. GRPO through run_vsi_grpo.sh, MODE=colocate, vsi_grpo_config.yaml as it is but for 4 steps of the demo's
@@ -18,6 +20,10 @@ set -uo pipefail
 WORK=${1:-/tmp/vsi_gpu_check}
 PY=${PYTHON:-python}
 LOGS=$WORK/logs
+if [[ -e $WORK && ! -f $LOGS/stages.txt ]]; then
+    echo "gpu_check.sh: $WORK exists and was not made by this script; give another WORK_DIR" >&2
+    exit 1
+fi
 rm -rf "$WORK"
 mkdir -p "$LOGS"
 T0=$SECONDS
@@ -44,9 +50,11 @@ run_stage() {
     return "$rc"
 }
 
+GPU=${CUDA_VISIBLE_DEVICES:-0}
+GPU=${GPU%%,*}
 command -v nvidia-smi >/dev/null || { echo "gpu_check.sh: nvidia-smi not found: this check needs a GPU" >&2; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOGS/env.txt"
-(while sleep 0.5; do echo "$(date +%s.%N),$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0)"; done) \
+(while sleep 0.5; do echo "$(date +%s.%N),$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "$GPU")"; done) \
     >"$LOGS/gpu_mem.csv" 2>/dev/null &
 MON=$!
 trap 'kill $MON 2>/dev/null' EXIT

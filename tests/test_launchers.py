@@ -1078,3 +1078,7 @@ def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fak
     assert 'colocate rc=0' in stages and 'checkpoint: none' in stages  # the stand-in trains nothing
     assert 'eval_base_vllm rc=2' in stages  # --infer_backend vllm without vLLM: a usage error
     assert 'eval_base_vllm: no results' in result.stdout
+
+    rerun = subprocess.run(['bash', 'bench/gpu_check.sh', str(work / 'data')], cwd=ROOT, env=env, capture_output=True)
+    assert rerun.returncode == 1 and b'was not made by this script' in rerun.stderr
+    assert (work / 'data' / 'vsi_train.jsonl').is_file()  # a folder the script did not make is never deleted
