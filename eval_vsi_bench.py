@@ -655,11 +655,12 @@ def vllm_engine_kwargs(
     return kwargs
 
 
-def resolve_model_type(model: str, model_type: str | None) -> str | None:
-    """The swift model type `model` loads as, by swift's own resolution (its name, a checkpoint's args.json, the
-    architectures in config.json), run before frames are extracted: a local Qwen3-VL folder matches several types
-    (qwen3_vl, qwen3_vl_emb, qwen3_vl_reranker), and swift would refuse it only when the engine is built, after
-    minutes of extraction. Reads config files only (a hub model's are downloaded, as the engine would do anyway)."""
+def resolve_model(model: str, model_type: str | None) -> tuple[str | None, Any]:
+    """(the swift model type `model` loads as, its weights' torch dtype), by swift's own resolution (its name, a
+    checkpoint's args.json, the architectures in config.json), run before frames are extracted: a local Qwen3-VL
+    folder matches several types (qwen3_vl, qwen3_vl_emb, qwen3_vl_reranker), and swift would refuse it only when the
+    engine is built, after minutes of extraction. Reads config files only (a hub model's are downloaded, as the engine
+    would do anyway)."""
     from swift.model import MODEL_MAPPING, get_model_info_meta  # imports torch: only when a model is to be run
 
     if model_type is not None and model_type not in MODEL_MAPPING:  # swift's own message lists all 200+ types
@@ -674,39 +675,37 @@ def resolve_model_type(model: str, model_type: str | None) -> str | None:
         found = re.search(r'Multiple possible types found: \[[^\]]*\]', str(e))
         reason = found.group() if found else 'no model type matches its config.json'
         raise EvalError(f'swift cannot tell the model type of {model} ({reason}): add --model_type qwen3_vl') from None
-    return meta.model_type or info.model_type
+    return meta.model_type or info.model_type, info.torch_dtype
 
 
-def lora_serving_dtype(model: str, model_type: str | None) -> Any:
-    """The dtype vLLM serves `model` in with a LoRA adapter when --torch_dtype is not given: None (the model's own)
-    for a half-precision model, as real Qwen3-VL checkpoints are; bfloat16, with a warning, for a float32 one (the
-    demo's tiny model), which vLLM's LoRA kernels cannot take (VLLM_LORA_FLOAT32_ERROR)."""
+def lora_serving_dtype(model: str, model_dtype: Any) -> Any:
+    """The dtype vLLM serves `model` (whose weights are `model_dtype`) in with a LoRA adapter when --torch_dtype is not
+    given: None (the model's own) for a half-precision model, as real Qwen3-VL checkpoints are; bfloat16, with a
+    warning, for a float32 one (the demo's tiny model), which vLLM's LoRA kernels cannot take
+    (VLLM_LORA_FLOAT32_ERROR)."""
     import torch
-    from swift.model import get_model_info_meta
 
-    info, _ = get_model_info_meta(model, model_type=model_type, download_model=False)
-    if info.torch_dtype in (torch.bfloat16, torch.float16):
+    if model_dtype in (torch.bfloat16, torch.float16):
         return None
     logger.warning(
         '%s has %s weights, which vLLM cannot serve with a LoRA adapter: evaluating in bfloat16, the dtype training '
         'used (--torch_dtype sets it)',
         model,
-        info.torch_dtype,
+        model_dtype,
     )
     return torch.bfloat16
 
 
-def make_engine(args: argparse.Namespace, backend: str, max_images: int) -> Engine:
-    """swift's inference engine for `args.model` with `args.adapters` (imported here: both pull in torch)."""
+def make_engine(args: argparse.Namespace, backend: str, max_images: int, model_dtype: Any) -> Engine:
+    """swift's inference engine for `args.model` (whose weights are `model_dtype`, from resolve_model) with
+    `args.adapters` (imported here: both pull in torch)."""
     import torch
 
     torch_dtype = getattr(torch, args.torch_dtype) if args.torch_dtype else None
     adapters = args.adapters or []
     if backend == 'vllm':
-        if adapters and args.torch_dtype == 'float32':  # --infer_backend auto chose vLLM
-            raise EvalError(VLLM_LORA_FLOAT32_ERROR)
         if adapters and torch_dtype is None:
-            torch_dtype = lora_serving_dtype(args.model, args.model_type)
+            torch_dtype = lora_serving_dtype(args.model, model_dtype)
         from swift.infer_engine import VllmEngine  # needs vllm, a GPU-only dependency
 
         return VllmEngine(
@@ -1095,6 +1094,8 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     """Predict what is not predicted yet in `args.output_dir`, then score. `engine` replaces the one built from
     `args` (tests); it is only built when something is left to predict. Returns the results."""
     backend = resolve_backend(args.infer_backend)
+    if backend == 'vllm' and args.adapters and args.torch_dtype == 'float32':  # --infer_backend auto chose vLLM
+        raise EvalError(VLLM_LORA_FLOAT32_ERROR)
     args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE[backend]
     max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.prompt_style]
     output_dir = Path(args.output_dir)
@@ -1163,7 +1164,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
 
         if pending:
             if engine is None:  # a model swift cannot type fails here, not after the frames are extracted
-                args.model_type = resolve_model_type(args.model, args.model_type)
+                args.model_type, model_dtype = resolve_model(args.model, args.model_type)
             if extract:
                 prepare_frames_cache(pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels)
             items = build_items(
@@ -1177,7 +1178,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
                 allow_fewer_frames=args.allow_fewer_frames,
             )
             if engine is None:
-                engine = make_engine(args, backend, max(len(item.images) for item in items))
+                engine = make_engine(args, backend, max(len(item.images) for item in items), model_dtype)
             run_inference(engine, items, predictions_path, max_new_tokens, args.batch_size, args.prompt_style)
             done = read_predictions(predictions_path)
 

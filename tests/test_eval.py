@@ -443,9 +443,9 @@ def test_a_model_swift_cannot_type_fails_before_frames_are_extracted(tmp_path, m
     assert ev.main(argv) == 1
     (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith('error:')]  # swift logs too
     assert error.endswith(': add --model_type qwen3_vl') and "['qwen3_vl', 'qwen3_vl_emb'" in error
-    assert ev.resolve_model_type(str(model), 'qwen3_vl') == 'qwen3_vl'
+    assert ev.resolve_model(str(model), 'qwen3_vl')[0] == 'qwen3_vl'
     with pytest.raises(ev.EvalError, match="'qwen3vl' is not a swift model type; did you mean qwen3_vl"):
-        ev.resolve_model_type(str(model), 'qwen3vl')
+        ev.resolve_model(str(model), 'qwen3vl')
 
 
 def test_resume_refuses_other_frames(bench, tmp_path):
@@ -596,14 +596,17 @@ def test_a_float32_model_is_served_with_a_lora_adapter_in_bfloat16(tiny_model_di
     import torch
 
     assert json.loads((tiny_model_dir / 'config.json').read_text())['dtype'] == 'float32'
+    model_type, model_dtype = ev.resolve_model(str(tiny_model_dir), 'qwen3_vl')
+    assert (model_type, model_dtype) == ('qwen3_vl', torch.float32)
     with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
-        assert ev.lora_serving_dtype(str(tiny_model_dir), 'qwen3_vl') is torch.bfloat16
+        assert ev.lora_serving_dtype(str(tiny_model_dir), model_dtype) is torch.bfloat16
     assert 'evaluating in bfloat16' in caplog.text
     half = tmp_path / 'half'
     shutil.copytree(tiny_model_dir, half)
     config = json.loads((half / 'config.json').read_text())
     (half / 'config.json').write_text(json.dumps({**config, 'dtype': 'bfloat16'}))
-    assert ev.lora_serving_dtype(str(half), 'qwen3_vl') is None  # the model's own, as for real Qwen3-VL weights
+    _, half_dtype = ev.resolve_model(str(half), 'qwen3_vl')
+    assert ev.lora_serving_dtype(str(half), half_dtype) is None  # the model's own, as for real Qwen3-VL weights
 
 
 def test_warnings_logged_after_swift_is_imported_are_still_shown():
@@ -632,10 +635,11 @@ def test_float32_with_an_adapter_on_vllm_is_a_usage_error(tmp_path, monkeypatch,
     assert exit_info.value.code == 2
     assert "vLLM's LoRA kernels take bfloat16 or float16" in capsys.readouterr().err
     assert not (tmp_path / 'run').exists()
-    # --infer_backend auto that picks vLLM (a GPU node) is refused when the engine is made, before vLLM is touched.
-    args = SimpleNamespace(torch_dtype='float32', adapters=['ckpt'], model='m', model_type='qwen3_vl')
-    with pytest.raises(ev.EvalError, match="vLLM's LoRA kernels take bfloat16 or float16"):
-        ev.make_engine(args, 'vllm', 8)
+    # --infer_backend auto that picks vLLM (a GPU node) is refused as soon as it has, before anything is written.
+    monkeypatch.setattr(ev, 'resolve_backend', lambda name: 'vllm')
+    assert ev.main([*argv, '--infer_backend', 'auto']) == 1
+    assert "vLLM's LoRA kernels take bfloat16 or float16" in capsys.readouterr().err
+    assert not (tmp_path / 'run').exists()
 
 
 def test_vllm_engine_arguments_exist_in_swifts_signature(tmp_path):
