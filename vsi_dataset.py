@@ -235,11 +235,12 @@ class VsiLoader(DatasetLoader):
         # folder, a `someorg/vsi_train` hub id: DatasetSyntax._get_matched_dataset_meta); those load as swift's own.
         if dataset_syntax.dataset != self.name:
             return super().load(dataset_syntax, dataset_meta, use_hf=use_hf)
-        path = self.jsonl_path()
-        resolver = ResolvingMessagesPreprocessor(media_folder(self.name, path))
+        path, media_dir = self.locate()
+        resolver = ResolvingMessagesPreprocessor(media_dir)
         return self._load_dataset_path(path, dataclasses.replace(dataset_meta, preprocess_func=resolver))
 
-    def jsonl_path(self) -> str:
+    def locate(self) -> tuple[str, str]:
+        """(the JSONL to load, the folder its relative media paths resolve against), its media checked."""
         raise NotImplementedError
 
 
@@ -248,14 +249,14 @@ class VsiTrainLoader(VsiLoader):
 
     name = TRAIN_NAME
 
-    def jsonl_path(self) -> str:
+    def locate(self) -> tuple[str, str]:
         variable = ENV_VARS['train_jsonl']
         path = os.path.abspath(_setting(self.settings, 'train_jsonl', required_for=TRAIN_NAME))
         if os.path.isdir(path):
             raise IsADirectoryError(f'{variable}={path} is a folder; name the JSONL file preprocess_vsi_data.py wrote')
         if not os.path.isfile(path):
             raise FileNotFoundError(f'{variable}={path} does not exist; run preprocess_vsi_data.py')
-        return path
+        return path, media_folder(self.name, path)
 
 
 def _excluded_scenes(settings: dict[str, Any]) -> frozenset[str]:
@@ -295,7 +296,7 @@ class VsiRawLoader(VsiLoader):
             raise _raw_error(e) from e
         return qa_paths, config
 
-    def jsonl_path(self) -> str:
+    def locate(self) -> tuple[str, str]:
         qa_paths, config = self.config()
         path = raw_cache_path(qa_paths, config)
         # One conversion per file: under torchrun the first rank converts while the others wait at a barrier (then
@@ -316,7 +317,9 @@ class VsiRawLoader(VsiLoader):
                     raise _raw_error(e) from e
         for line in summary.lines():
             logger.info(f'{RAW_NAME}: {line.strip()}')
-        return path
+        # Its media were checked above (a reused file) or just written from frames that exist (a conversion); its
+        # paths are absolute, so the folder is only a formality. (media_folder would read the whole file again.)
+        return path, os.path.dirname(path)
 
 
 def _identity(path: str) -> list | None:
