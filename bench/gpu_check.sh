@@ -92,14 +92,16 @@ if [[ -n $CKPT ]]; then
 fi
 stage summary
 "$PY" - "$WORK" <<'EOF'
-import json, re, sys
+import re, sys
 from pathlib import Path
+
+from eval_vsi_bench import load_results, read_predictions
 
 work = Path(sys.argv[1])
 for name in ('eval_base_vllm', 'eval_lora_vllm', 'eval_lora_pt'):
     results = work / name / 'results.json'
     if results.is_file():
-        r = json.loads(results.read_text())
+        r = load_results(str(results))
         print(f"{name}: overall {r['overall']:.2f} on {r['num_questions']} questions")
     else:
         print(f'{name}: no results')
@@ -107,8 +109,7 @@ for name in ('eval_base_vllm', 'eval_lora_vllm', 'eval_lora_pt'):
 
 def predictions(name):
     path = work / name / 'predictions.jsonl'
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
-    return {row['id']: row['prediction'] for row in rows}
+    return {key: row['prediction'] for key, row in read_predictions(path).items()} if path.is_file() else {}
 
 
 vllm, pt = predictions('eval_lora_vllm'), predictions('eval_lora_pt')
