@@ -24,6 +24,7 @@ from av.video.frame import PictureType
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
+from process_utils import alive, process_tree
 from video_utils import decode_all, encode_video, read_frame_number, truncate
 
 import extract_frames
@@ -1027,31 +1028,6 @@ def test_ctrl_c_stops_the_workers_and_exits_130_with_one_line(tmp_path, monkeypa
     ]
 
 
-def process_tree(pid: int) -> list[int]:
-    """The pids of the processes below `pid`, from /proc (Linux): the forkserver, the workers, the resource tracker."""
-    children = {}
-    for stat in Path('/proc').glob('[0-9]*/stat'):
-        try:
-            parent = int(stat.read_text().rsplit(')', 1)[1].split()[1])  # after "pid (name)": state, parent pid
-        except (OSError, IndexError):  # ended meanwhile
-            continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        below = children.get(todo.pop(), [])
-        found += below
-        todo += below
-    return found
-
-
-def running(pid: int) -> bool:
-    """Whether `pid` is a live process (an orphan's zombie, left for a non-reaping init to collect, is not)."""
-    try:
-        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize('stop', [signal.SIGKILL, signal.SIGTERM], ids=['SIGKILL', 'SIGTERM'])
 def test_the_workers_end_with_a_killed_or_terminated_run(stop, tmp_path):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
@@ -1075,10 +1051,10 @@ def test_the_workers_end_with_a_killed_or_terminated_run(stop, tmp_path):
         assert len(below) >= 3  # the forkserver and two workers at least
         first.send_signal(stop)
         first.wait(timeout=30)
-        wait_until(lambda: not any(map(running, below)), 'the workers to end', timeout=5)
+        wait_until(lambda: not any(map(alive, below)), 'the workers to end', timeout=5)
     finally:
         first.kill()
-        for pid in filter(running, below):  # the old code's orphans: not left behind by the test
+        for pid in filter(alive, below):  # the old code's orphans: not left behind by the test
             os.kill(pid, signal.SIGKILL)
     if stop == signal.SIGTERM:  # stopped as Ctrl-C stops it: workers stopped, their temporary folders removed
         assert first.returncode == 143

@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from PIL import Image
+from process_utils import alive
 
 import train_vsi_grpo
 
@@ -53,14 +54,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != 'Z'  # a zombie has exited; only its parent's bookkeeping is left
 
 
 @pytest.fixture(scope='module')
@@ -131,7 +124,7 @@ def launch_env(fake_bin, dataset, tmp_path) -> dict:
     yield env
     pids = Path(env['STUB_PIDS'])  # never leave a stand-in server behind, even when a test failed
     for pid in map(int, pids.read_text().split() if pids.exists() else []):
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -625,7 +618,7 @@ def test_server_mode_trains_against_the_ready_server_then_stops_it(launch_env):
     assert rollout['argv'][rollout['argv'].index('--port') + 1] == port
     assert training['argv'][training['argv'].index('--vllm_server_port') + 1] == port
     pids = _rollout_pids(launch_env)
-    assert len(pids) == 2 and not any(map(_alive, pids))
+    assert len(pids) == 2 and not any(map(alive, pids))
 
 
 def test_server_that_never_gets_ready_times_out_and_is_stopped(launch_env):
@@ -634,7 +627,7 @@ def test_server_that_never_gets_ready_times_out_and_is_stopped(launch_env):
     assert 'swift rollout was not ready at' in proc.stderr.strip().splitlines()[-2]  # then the stop notice
     assert 'after 2s' in proc.stderr
     assert not Path(launch_env['STUB_RLHF_LOG']).exists()
-    assert not any(map(_alive, _rollout_pids(launch_env)))
+    assert not any(map(alive, _rollout_pids(launch_env)))
 
 
 def test_server_that_dies_early_fails_fast_and_its_workers_are_stopped(launch_env):
@@ -643,14 +636,14 @@ def test_server_that_dies_early_fails_fast_and_its_workers_are_stopped(launch_en
     assert proc.returncode == 1 and time.monotonic() - start < 40  # long before the timeout
     assert 'swift rollout exited with status 3 before it was ready' in proc.stderr
     assert not Path(launch_env['STUB_RLHF_LOG']).exists()
-    assert not any(map(_alive, _rollout_pids(launch_env)))  # the orphaned worker too
+    assert not any(map(alive, _rollout_pids(launch_env)))  # the orphaned worker too
 
 
 def test_failed_training_keeps_its_exit_status_and_stops_the_server(launch_env):
     proc = run_script({**launch_env, 'MODE': 'server', 'STUB_RLHF_EXIT': '5', 'ROLLOUT_TIMEOUT': '30'})
     assert proc.returncode == 5
     assert len(_records(launch_env['STUB_RLHF_LOG'])) == 1
-    assert not any(map(_alive, _rollout_pids(launch_env)))
+    assert not any(map(alive, _rollout_pids(launch_env)))
 
 
 def test_ctrl_c_during_training_stops_the_server(launch_env, tmp_path):
@@ -676,7 +669,7 @@ def test_ctrl_c_during_training_stops_the_server(launch_env, tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert not any(map(_alive, _rollout_pids(launch_env)))
+    assert not any(map(alive, _rollout_pids(launch_env)))
 
 
 def test_shellcheck_clean():
