@@ -685,10 +685,10 @@ def aggregate(records: Iterable[dict]) -> dict:
             )
         direction = [means.get(level, (0.0, 0)) for level in REL_DIRECTION_LEVELS]
         categories[REL_DIRECTION_CATEGORY] = (
-            sum(mean for mean, _ in direction) / 3.0,
+            _sum_in_order(mean for mean, _ in direction) / 3.0,
             sum(count for _, count in direction),
         )
-    overall = sum(mean for mean, _ in categories.values()) / len(categories)
+    overall = _sum_in_order(mean for mean, _ in categories.values()) / len(categories)
 
     missing = [c for c in _BENCHMARK_CATEGORIES if c not in categories]
     if missing:
@@ -708,6 +708,19 @@ def aggregate(records: Iterable[dict]) -> dict:
 
 
 _BENCHMARK_CATEGORIES = tuple(sorted({category_of(qt) for qt in BENCHMARK_QUESTION_TYPES}))
+
+
+def _sum_in_order(values: Iterable[float]) -> float:
+    """Left-to-right float addition, as the official code's `sum()` over the numpy floats pandas returns.
+
+    Not the built-in `sum()`: from Python 3.12 it adds Python floats with compensation (Neumaier), which numpy
+    floats do not get, so on 3.12+ it can differ from the official overall in the last bit (e.g. 77.77777777777779
+    against 77.77777777777777 for relative-direction means 1/3, 1, 1).
+    """
+    total = 0.0
+    for value in values:
+        total += value
+    return total
 
 
 def _mean_count(values: list[float]) -> tuple[float, int]:
