@@ -1,15 +1,26 @@
 # Two entry points for a fresh machine: `make demo` (the whole pipeline on CPU) and `make test` (lint + tests).
 # Both create the project venv on first use; later runs reuse it and start within seconds.
 VENV ?= .venv
+# The interpreter the venv is made from: 3.11 or newer (`make test PYTHON=python3.12` picks another).
+PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_out
 
 .PHONY: venv test lint demo bench clean
 
+# Python 2 syntax too, so that any interpreter says why instead of pip failing on the first pin it finds no wheel for
+define PYTHON_CHECK
+import sys
+sys.exit(None if sys.version_info >= (3, 11) else 'this bundle needs Python 3.11 or newer (its pins of av, pillow, '
+         'numpy and pandas have no release for older ones); $(PYTHON) is Python %s: run make with '
+         'PYTHON=python3.11 (or newer)' % sys.version.split()[0])
+endef
+export PYTHON_CHECK
+
 # The stamp is written last, so an interrupted install is redone; editing a requirements file reinstalls.
 $(STAMP): requirements-cpu.txt requirements-common.txt constraints.txt
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || { $(PYTHON) -c "$$PYTHON_CHECK" && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-cpu.txt
 	touch $(STAMP)
 

@@ -1,0 +1,56 @@
+"""The Makefile's interpreter check: `make test` / `make demo` on a Python older than 3.11 stop with the reason
+(the pinned av, pillow, numpy and pandas have no release for it) instead of failing somewhere in pip."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which('make') is None, reason='make is not installed')
+
+
+def fake_python(folder: Path, version: tuple) -> Path:
+    """An interpreter that reports `version`: it runs `-c` code with that sys.version_info, and records
+    `-m venv DIR` instead of making a venv (the install after it then fails: no pip in DIR)."""
+    script = folder / f'python{version[0]}.{version[1]}'
+    script.write_text(
+        f'#!{sys.executable}\n'
+        'import sys\n'
+        'if sys.argv[1] == "-c":\n'
+        f'    sys.version_info, sys.version = {version + ("final", 0)!r}, "{".".join(map(str, version))} (fake)"\n'
+        '    exec(sys.argv[2])\n'
+        'elif sys.argv[1:3] == ["-m", "venv"]:\n'
+        f'    open({str(folder / "venv_made")!r}, "w").write(sys.argv[3])\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def make_venv(tmp_path: Path, python: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ['make', '-C', str(REPO), 'venv', f'VENV={tmp_path / "venv"}', f'PYTHON={python}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_older_python_is_refused_with_the_reason(tmp_path):
+    python = fake_python(tmp_path, (3, 10, 13))
+    result = make_venv(tmp_path, python)
+    assert result.returncode != 0
+    assert 'this bundle needs Python 3.11 or newer' in result.stderr
+    assert f'{python} is Python 3.10.13: run make with PYTHON=python3.11 (or newer)' in result.stderr
+    assert not (tmp_path / 'venv_made').exists()
+    assert not (tmp_path / 'venv').exists()
+
+
+def test_python_3_11_passes_the_check_and_makes_the_venv(tmp_path):
+    result = make_venv(tmp_path, fake_python(tmp_path, (3, 11, 0)))
+    assert 'needs Python 3.11' not in result.stderr
+    assert (tmp_path / 'venv_made').read_text() == str(tmp_path / 'venv')
+    assert result.returncode != 0  # the fake made no venv, so the install after it fails
