@@ -193,8 +193,9 @@ preflight() {
         "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' "$ROLLOUT_PORT" 2>/dev/null ||
             fail "ROLLOUT_PORT=$ROLLOUT_PORT is in use (an old swift rollout?); stop it or pick another port"
     fi
-    local problems
-    if ! problems=$(resolve --preflight --world_size "$TRAIN_WORLD_SIZE" "${vllm_gpus[@]}"); then
+    local problems dry=()
+    [[ $DRY_RUN != 1 ]] || dry=(--dry_run)  # a dry run converts no dataset
+    if ! problems=$(resolve --preflight "${dry[@]}" --world_size "$TRAIN_WORLD_SIZE" "${vllm_gpus[@]}"); then
         [[ -n $problems ]] || fail "reading $CONFIG failed (see above)"
         while IFS= read -r line; do log "$line"; done <<<"$problems"
         exit 1

@@ -27,9 +27,10 @@ Modes:
 
 `run_vsi_grpo.sh` calls this script for its preflight (`--preflight`) and for what else it needs to know
 (`--print env|rollout_args|output_dir|visible_gpus`), so the YAML is read, and GPUs are counted, in one place only.
-Nothing here imports swift until training starts, so every other path answers in a fraction of a second; the one
-exception is a reward name that neither swift's reward module nor a plugin registers in plain sight, which the preflight
-looks up in swift's own registry (seconds).
+Nothing here imports swift until training starts, so every other path answers in a fraction of a second; the
+exceptions are a reward name that neither swift's reward module nor a plugin registers in plain sight, which the
+preflight looks up in swift's own registry (seconds), and the `vsi_raw` dataset, which the preflight converts (or finds
+converted) as swift would, so that its problems show before the model loads rather than after.
 """
 
 from __future__ import annotations
@@ -506,6 +507,28 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
     return problems
 
 
+def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
+    """Convert the `vsi_raw` dataset the plan names now, as swift would when it loads it (vsi_dataset.convert_raw):
+    swift loads it after the model and vLLM, so missing frames or a row `--strict` refuses stopped the run minutes in.
+    The converted file is cached by its inputs and settings, so swift's load (here, or under `swift rlhf` with the same
+    environment, the YAML's ENV included) reuses it. A problem line, or none."""
+    named = {dataset_path(entry) for key in ('dataset', 'val_dataset') for entry in _as_list(plan.args.get(key))}
+    if 'vsi_raw' not in named:
+        return []
+    saved = dict(os.environ)
+    os.environ.update(plan.env)  # the settings and the cache folder swift's processes will see
+    try:
+        import vsi_dataset
+
+        vsi_dataset.convert_raw(strict=_is_on(plan.args.get('strict')))
+    except (ValueError, OSError) as error:
+        return [str(error)]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return []
+
+
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files, the vLLM split, the batch,
     unknown reward names."""
@@ -639,8 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--preflight',
         action='store_true',
-        help='only check config, dataset, plugins, vLLM split and batch arithmetic; print one line per problem; '
-        'exit 1 if any',
+        help='only check config, dataset, plugins, vLLM split and batch arithmetic, and convert the vsi_raw dataset '
+        '(not with --dry_run); print one line per problem; exit 1 if any',
     )
     parser.add_argument(
         '--print',
@@ -688,16 +711,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(plan.args.get('output_dir') or 'output')
             return 0
         problems = preflight(plan, world_size, vllm_gpus)
+        if opts.dry_run and not opts.preflight:
+            print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), 'problems': problems}, indent=2))
+            return 0
+        if not opts.preflight:  # --preflight runs before torchrun does, and run_vsi_grpo.sh checks the GPUs itself
+            problem = gpu_problem(plan, os.environ) or device_map_problem(plan, os.environ)
+            if problem:
+                problems.append(problem)
+        if not problems and not opts.dry_run:  # last: it may convert a dataset (a dry run writes nothing)
+            problems += convert_raw_dataset(plan)
         if opts.preflight:
             print('\n'.join(problems))
             return 1 if problems else 0
-        if opts.dry_run:
-            print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), 'problems': problems}, indent=2))
-            return 0
-        # Only here: --preflight / --print run before torchrun does, and run_vsi_grpo.sh checks the GPUs itself.
-        problem = gpu_problem(plan, os.environ) or device_map_problem(plan, os.environ)
-        if problem:
-            problems.append(problem)
         if problems:
             raise LaunchError('; '.join(problems))
         result = train(plan)

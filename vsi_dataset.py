@@ -16,7 +16,8 @@ Two names:
   is: every rank of every launch loads the same file, and the `datasets` library's cache of it stays valid. One
   process converts (under torchrun the first rank while the others wait, else under a file lock); the others reuse
   its file. A file whose frames or clips have gone is converted again; frames changed by other means than
-  extract_frames.py are not noticed: delete the file (its path is logged).
+  extract_frames.py are not noticed: delete the file (its path is logged). The launchers convert it before swift
+  starts (`convert_raw`), so its problems show before the model loads.
 
   Settings: `VSI_RAW_QA` (files, comma-separated), `VSI_FRAMES_DIR` (the output of `extract_frames.py`),
   `VSI_NUM_FRAMES` (32), `VSI_PROMPT_STYLE` (direct | think), `VSI_MEDIA` (image | video), `VSI_EXCLUDE_SCENES`
@@ -320,6 +321,17 @@ class VsiRawLoader(VsiLoader):
         # Its media were checked above (a reused file) or just written from frames that exist (a conversion); its
         # paths are absolute, so the folder is only a formality. (media_folder would read the whole file again.)
         return path, os.path.dirname(path)
+
+
+def convert_raw(strict: bool = False) -> str:
+    """`vsi_raw`'s converted JSONL, as loading the dataset would leave it: converted now unless a complete file for
+    the same inputs and settings (read from the environment) is there, its media checked.
+
+    For launchers: swift loads datasets only after the model and vLLM, minutes into a run, so train_vsi_grpo.py calls
+    this before it starts anything and a QA file that does not convert fails at once; swift's own load then reuses the
+    file. `strict` is swift's `--strict`. Raises what the load would (VsiDataError, ValueError, OSError).
+    """
+    return VsiRawLoader(strict=strict).locate()[0]
 
 
 def _identity(path: str) -> list | None:

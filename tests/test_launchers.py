@@ -820,6 +820,45 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
     assert not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
+def test_vsi_raw_is_converted_before_swift_starts(launch_env, tmp_path, monkeypatch, capsys):
+    """swift loads datasets after the model and vLLM: the preflight converts vsi_raw first, so a QA file that does not
+    convert stops the run at once, and swift's own load reuses the converted file."""
+    frames = tmp_path / 'frames' / 'scene0'
+    frames.mkdir(parents=True)
+    for i in range(4):
+        Image.new('RGB', (32, 24), (60 * i, 90, 30)).save(frames / f'frame_{i:04d}.jpg')
+    row = {**RAW_QA_ROW, 'question_type': 'object_counting'}
+    raw = _write_rows(tmp_path / 'qa.jsonl', [row, {**row, 'id': 'q2', 'scene_name': 'scene9'}])
+    cache = tmp_path / 'cache'
+    settings = {'VSI_RAW_QA': str(raw), 'VSI_FRAMES_DIR': str(tmp_path / 'frames'), 'VSI_NUM_FRAMES': '4'}
+    settings.update(VSI_EXCLUDE_SCENES='', MODELSCOPE_CACHE=str(cache))
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)  # what the shell passes on, for the checks made in this process
+    flags = ['--dataset', 'vsi_raw', '--custom_register_path', 'vsi_dataset.py']
+
+    # scene9 has no frames: a skipped row, an error with --strict, reported by the preflight run_vsi_grpo.sh makes
+    assert train_vsi_grpo.main(['--preflight', *flags, '--strict', 'true']) == 1
+    (problem,) = capsys.readouterr().out.splitlines()
+    assert problem.startswith('vsi_raw: ') and 'scene9' in problem and '(--strict)' in problem
+    assert not (cache / 'vsi_raw').exists()
+
+    env = {**{key: value for key, value in launch_env.items() if key != 'DATASET'}, **settings}
+    proc = run_script({**env, 'DRY_RUN': '1'}, *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert not (cache / 'vsi_raw').exists()  # a dry run converts nothing
+
+    proc = run_script(env, *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert len(_records(launch_env['STUB_RLHF_LOG'])) == 1  # swift started once the conversion was done
+    (converted,) = (cache / 'vsi_raw').glob('*.jsonl')
+    assert [json.loads(line)['id'] for line in converted.read_text().splitlines()] == ['q1']
+    written = converted.stat().st_mtime_ns
+    import vsi_dataset  # what swift's load does in the run's environment: the same file, reused as it is
+
+    assert vsi_dataset.convert_raw() == str(converted)
+    assert converted.stat().st_mtime_ns == written
+
+
 def test_sampled_dataset_file_is_still_checked(tmp_path):
     raw = _write_rows(tmp_path / 'qa.jsonl', [RAW_QA_ROW])
     assert train_vsi_grpo.dataset_files({'dataset': [f'{raw}#100', 'vsi_train', 'owner/name']}) == [str(raw)]
