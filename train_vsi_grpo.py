@@ -206,6 +206,11 @@ def dataset_files(args: Mapping[str, Any], key: str = 'dataset') -> list[str]:
     return [path for path in paths if path.endswith(DATA_FILE_SUFFIXES) or looks_local(path)]
 
 
+def dataset_names(args: Mapping[str, Any]) -> set[str]:
+    """The path or id of every `dataset` and `val_dataset` entry (dataset_path): files, hub ids, registered names."""
+    return {dataset_path(entry) for key in ('dataset', 'val_dataset') for entry in _as_list(args.get(key))}
+
+
 def _first_json_row(path: str) -> Any:
     """The first row of a JSON list or JSON-lines file (either suffix holds either, as for swift), decoded from the
     start of the file only: a training set can be gigabytes. None when it has no rows."""
@@ -490,9 +495,8 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
     """The bundle's registered datasets with a variable unset or naming nothing: swift loads datasets only after the
     model (and vLLM), so vsi_dataset.py would say so minutes in. Variables come from the shell or the YAML's ENV."""
     environ = {**plan.env, **os.environ}
-    named = {dataset_path(entry) for key in ('dataset', 'val_dataset') for entry in _as_list(plan.args.get(key))}
     problems = []
-    for name in sorted(named & set(REGISTERED_DATASET_VARIABLES)):
+    for name in sorted(dataset_names(plan.args) & set(REGISTERED_DATASET_VARIABLES)):
         for variable in REGISTERED_DATASET_VARIABLES[name]:
             paths = [p.strip() for p in environ.get(variable, '').split(',') if p.strip()]
             if not paths:
@@ -512,8 +516,7 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
     swift loads it after the model and vLLM, so missing frames or a row `--strict` refuses stopped the run minutes in.
     The converted file is cached by its inputs and settings, so swift's load (here, or under `swift rlhf` with the same
     environment, the YAML's ENV included) reuses it. A problem line, or none."""
-    named = {dataset_path(entry) for key in ('dataset', 'val_dataset') for entry in _as_list(plan.args.get(key))}
-    if 'vsi_raw' not in named:
+    if 'vsi_raw' not in dataset_names(plan.args):
         return []
     saved = dict(os.environ)
     os.environ.update(plan.env)  # the settings and the cache folder swift's processes will see

@@ -515,7 +515,8 @@ def test_a_pixel_budget_below_qwen3_vl_minimum_is_warned_about(video_tree, tmp_p
     assert main([*argv, '--output_dir', str(tmp_path / 'a'), '--max_pixels', '100']) == 0
     err = capsys.readouterr().err
     assert "--max_pixels 100 is below Qwen3-VL's smallest image (4096 px" in err
-    assert read_manifest(tmp_path / 'a')['41069025'].width * read_manifest(tmp_path / 'a')['41069025'].height <= 100
+    record = read_manifest(tmp_path / 'a')['41069025']
+    assert record.width * record.height <= 100
     assert main([*argv, '--output_dir', str(tmp_path / 'b'), '--max_pixels', '4096']) == 0
     assert 'warning' not in capsys.readouterr().err
 
