@@ -114,6 +114,10 @@ class _VsiReward(ORM):
         if missing:
             self._warn(f'none:{missing[0]}', f'a row has no {missing[0]!r}; it scores 0')
             return 0.0
+        if 'question_type' in row:
+            row = {**row, 'question_type': self._question_type(row)}
+            if row['question_type'] is None:
+                return 0.0
         try:
             reward = float(self.score(completion, row))
         except Exception as error:  # noqa: BLE001 - a reward must never take the training run down
@@ -138,7 +142,7 @@ class _VsiReward(ORM):
             return ''
         if not isinstance(question_type, str):
             self._warn('bad_type', f"a row's question_type is not text ({type(question_type).__name__}); it scores 0")
-            return None  # the scorers score a type that is not text 0
+            return None  # _safe_score scores it 0
         return question_type
 
     def _warn(self, kind: str, message: str) -> None:
@@ -209,7 +213,7 @@ class VsiReward(_VsiReward):
     log_per_type = True
 
     def score(self, completion: str, row: dict) -> float:
-        return vsi_scoring.reward_score(completion, row['solution'], self._question_type(row), row['options'])
+        return vsi_scoring.reward_score(completion, row['solution'], row['question_type'], row['options'])
 
 
 class VsiStrictReward(_VsiReward):
@@ -224,7 +228,7 @@ class VsiStrictReward(_VsiReward):
 
     def score(self, completion: str, row: dict) -> float:
         style = row['prompt_style'] or 'direct'
-        return vsi_scoring.official_score(completion, row['solution'], self._question_type(row), style)
+        return vsi_scoring.official_score(completion, row['solution'], row['question_type'], style)
 
 
 class VsiFormatReward(_VsiReward):

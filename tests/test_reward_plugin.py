@@ -73,8 +73,9 @@ def test_strict_reward_reads_think_rows_as_the_evaluator_does(plugin):
     assert strict(completions, **without_column) == [0.0, 0.0, 1.0, 0.0]
 
 
-def test_bad_rows_score_zero_and_warn_once(plugin, swift_warnings):
-    reward = orms['vsi_reward'](args=None)
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
+def test_bad_rows_score_zero_and_warn_once(plugin, swift_warnings, name):
+    reward = orms[name](args=None)
     completions = ['B', 'B', 'B', 'B']
     rewards = reward(
         completions,
