@@ -362,8 +362,8 @@ _ANSWER_OPEN, _ANSWER_CLOSE, _THINK_CLOSE = '<answer>', '</answer>', '</think>'
 # that the regex engine scans for it quickly.
 _ANSWER_KEYWORD_RE = re.compile(r'answer(?!\w)(?<!\wanswer)')
 
-# Every pattern below is a flat alternation of character classes: no nested quantifiers, so the regex engine
-# cannot backtrack catastrophically and extraction stays linear in the completion's length.
+# No pattern below repeats a group that itself repeats (only optional `?` groups nest), so the regex engine cannot
+# backtrack catastrophically and extraction stays linear in the completion's length.
 _SMALL_NUMBERS = (
     'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen '
     'sixteen seventeen eighteen nineteen'
@@ -371,14 +371,46 @@ _SMALL_NUMBERS = (
 _TENS = 'twenty thirty forty fifty sixty seventy eighty ninety'.split()
 _NUMBER_WORDS = {word: value for value, word in enumerate(_SMALL_NUMBERS)}
 _NUMBER_WORDS.update({word: 20 + 10 * i for i, word in enumerate(_TENS)})
-_NUMBER_WORDS.update({'hundred': 100, 'a dozen': 12, 'dozen': 12})
+_NUMBER_WORDS['a'] = 1  # only as `a hundred`, `a thousand`, `a dozen`: the grammar below admits no other `a`
+_SCALE_WORDS = {'dozen': 12, 'hundred': 100, 'thousand': 1000}
+
+
+def _number_words_grammar() -> str:
+    """English number words up to the thousands: `three`, `twenty-one`, `a dozen`, `two hundred and five`.
+
+    Nested optional groups with no repetition, so matching stays linear; `_words_value` reads what it matches.
+    """
+    below_100 = (
+        f'(?:(?:{"|".join(_TENS)})(?:[- ](?:{"|".join(_SMALL_NUMBERS[1:10])}))?'
+        f'|{"|".join(sorted(_SMALL_NUMBERS, key=len, reverse=True))})'
+    )
+    below_1000 = f'(?:(?:a|{below_100})[- ]hundred(?:[- ](?:and[- ])?{below_100})?|{below_100}|hundred)'
+    # a look-ahead for the first word: most words are no number word, and it turns them away before the copies
+    first = '|'.join(['a[- ]', *sorted(_NUMBER_WORDS.keys() - {'a'} | _SCALE_WORDS.keys(), key=len, reverse=True)])
+    return (
+        f'(?=(?:{first}))'
+        f'(?:(?:a|{below_1000})[- ]thousand(?:[- ](?:and[- ])?{below_1000})?|{below_1000}|thousand|(?:a[- ])?dozen)'
+    )
+
+
+def _words_value(words: str) -> int:
+    """The value of a phrase `_number_words_grammar` matched: `two hundred and five` is 205."""
+    total, current = 0, None  # None: no word since the last `thousand` (`hundred` alone is one hundred)
+    for word in re.split(r'[- ]', words.lower()):
+        if word in _SCALE_WORDS:
+            current = (1 if current is None else current) * _SCALE_WORDS[word]
+            if word == 'thousand':
+                total, current = total + current, None
+        elif word != 'and':
+            current = (current or 0) + _NUMBER_WORDS[word]
+    return total + (current or 0)
+
+
+# Group 5: number words, matched in ASCII mode: with IGNORECASE, Unicode mode lets `ſix` or `fıve` match words that
+# `str.lower` does not turn back into the ASCII keys of _NUMBER_WORDS.
 _NUMBER_RE = re.compile(
     r'(?<![A-Za-z0-9.])(-?)(\d{1,3}(?:,\d{3})+(?![\d])|\d+)(\.\d+)?(?:[eE]([-+]?\d+))?'
-    r'|\b('
-    + '|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))
-    + r')(?:[- ]('
-    + '|'.join(_SMALL_NUMBERS[1:10])
-    + r'))?\b',
+    rf'|\b((?a:{_number_words_grammar()}))\b',
     re.IGNORECASE,
 )
 # A unit right after a number: `3.5m`, `350 cm`, `20 square meters`, `20 m²`, `12 ft`.
@@ -547,10 +579,10 @@ def _match_option_text(text: str, parsed: tuple[tuple[str, str], ...]) -> str | 
 def extract_number(text: str, question_type: str = '') -> float | None:
     """The number an answer states, converted to the unit the question type is asked in.
 
-    Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`) and units. When
-    several numbers appear, the last one counts: explanations state the conclusion last. The text after an
-    `answer` keyword is searched first, then the whole text, so an answer in the official form (the number
-    first, whatever follows without numbers) is read as the official rule reads it.
+    Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`, `two hundred and
+    five`) and units. When several numbers appear, the last one counts: explanations state the conclusion last.
+    The text after an `answer` keyword is searched first, then the whole text, so an answer in the official form
+    (the number first, whatever follows without numbers) is read as the official rule reads it.
     """
     for region in _tail_then_text(text):
         value = _number_in(region, question_type)
@@ -569,7 +601,7 @@ def _number_in(region: str, question_type: str) -> float | None:
         return None
     last = found[0]
     if last.group(5):
-        value = float(_NUMBER_WORDS[last.group(5).lower()] + _NUMBER_WORDS.get((last.group(6) or '').lower(), 0))
+        value = float(_words_value(last.group(5)))
     else:
         literal = last.group(1) + last.group(2).replace(',', '') + (last.group(3) or '')
         if last.group(4):

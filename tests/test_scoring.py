@@ -208,6 +208,14 @@ REWARD_CASES = [
     ('three', '3', 'object_counting', None, 1.0),
     ('There are twelve chairs.', '12', 'object_counting', None, 1.0),
     ('twenty-one', '21', 'object_counting', None, 1.0),
+    ('Two hundred', '200', 'object_size_estimation', None, 1.0),  # not the last word alone (`hundred`, 100)
+    ('about three hundred centimeters', '3', 'object_abs_distance', None, 1.0),
+    ('a hundred and one', '101', 'object_counting', None, 1.0),
+    ('one thousand two hundred and fifty', '1250', 'object_size_estimation', None, 1.0),
+    ('a dozen', '12', 'object_counting', None, 1.0),
+    # Letters that IGNORECASE matches to ASCII but str.lower keeps (long s, dotless i): no number word, no error.
+    ('ſix', '6', 'object_counting', None, 0.0),
+    ('There are fıve chairs.', '5', 'object_counting', None, 0.0),
     ('<answer>15</answer>', '10', 'object_abs_distance', None, 0.1),  # same MRA as the official metric
     ('I count 2 tables and 3 chairs, so the answer is 3.', '3', 'object_counting', None, 1.0),
     # The keyword can follow the answer: nothing after it, so the whole text is read (the official rule gives 1 too).
