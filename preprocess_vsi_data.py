@@ -30,10 +30,11 @@ Output rows (JSONL, written atomically)::
      "solution": "B", "question_type": "object_rel_distance", "options": ["A. chair", ...],
      "id": "12", "scene_name": "scene0000_00"}
 
-`--media video` writes the chosen frames as one H.264 clip per scene and frame count (`videos: [clip]`, one `<video>`
-tag): Qwen3-VL merges frame pairs, so a clip costs about half the visual tokens of the same frames as images. Clips
-run at `--video_fps` (2, qwen-vl-utils' default `FPS`); keep the `FPS` environment variable equal to it and
-`FPS_MAX_FRAMES` >= `--num_frames` (its default is 768) and the Qwen3-VL processor reads every frame of every clip.
+`--media video` writes the chosen frames as one H.264 clip per frame folder and frame count (`videos: [clip]`, one
+`<video>` tag): Qwen3-VL merges frame pairs, so a clip costs about half the visual tokens of the same frames as
+images. Clips run at `--video_fps` (2, qwen-vl-utils' default `FPS`); keep the `FPS` environment variable equal to
+it and `FPS_MAX_FRAMES` >= `--num_frames` (its default is 768) and the Qwen3-VL processor reads every frame of every
+clip.
 
 Image paths are relative to the output file's folder by default. ms-swift opens a relative path from the current
 directory or, failing that, from `ROOT_IMAGE_DIR`: train with `ROOT_IMAGE_DIR=<that folder>`, or load the file
@@ -888,10 +889,13 @@ class MediaWriter:
         return self._values[folder]
 
     def _clip(self, source: str, folder: str, names: list[str]) -> str:
-        frames = [os.path.join(source, name) for name in names]
+        frames = [os.path.abspath(os.path.join(source, name)) for name in names]
+        # Named by the frames it holds too: frame folders of two extractions (32 and 64 frames, two sizes) share
+        # the scene names and, by default, the clips folder, and must not share a clip.
+        digest = hashlib.sha256('\n'.join(frames).encode('utf-8', 'surrogateescape')).hexdigest()[:12]
         clip = os.path.join(
             os.path.abspath(self.config.clips_dir),
-            f'{folder}_k{self.config.num_frames}_fps{self.config.video_fps:g}.mp4',
+            f'{folder}_k{self.config.num_frames}_fps{self.config.video_fps:g}_{digest}.mp4',
         )
         if os.path.dirname(clip) not in self._clip_folders:
             self._clip_folders.add(os.path.dirname(clip))

@@ -5,10 +5,12 @@ expected prompts are written out here from the official VSI-Bench wording, not t
 """
 
 import codecs
+import dataclasses
 import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -623,7 +625,8 @@ def test_temporary_files_of_killed_runs_are_removed_by_the_next_run(scene):
         (output.parent / file_name).write_text('x')
     two_hours_ago = time.time() - 7200
     os.utime(output.parent / old, (two_hours_ago, two_hours_ago))
-    clip_orphan = scene / 'out' / 'clips' / f'scannet/scene0001_00_k4_fps2.mp4.{killed.pid}-0123abcd.{here}.tmp'
+    clip = 'scene0001_00_k4_fps2_0123456789ab.mp4'
+    clip_orphan = scene / 'out' / 'clips' / 'scannet' / f'{clip}.{killed.pid}-0123abcd.{here}.tmp'
     clip_orphan.parent.mkdir(parents=True)
     clip_orphan.write_text('x')
 
@@ -733,6 +736,31 @@ def test_video_media_writes_one_clip_per_scene_and_reuses_it(scene, num_frames):
     newer = os.path.getmtime(scene / 'out' / rows[0]['videos'][0]) + 1
     os.utime(scene / 'frames' / 'scannet' / 'scene0001_00' / 'frame_0000.jpg', (newer, newer))
     assert pp.convert([str(source)], cfg)[1].clips_written == 1
+
+
+def test_frame_folders_of_two_extractions_get_their_own_clips(scene):
+    """Two frames dirs hold the same scene names and share the default clips folder: neither may take the other's
+    clip, whichever was extracted last."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW])
+    first = scene / 'frames' / 'scannet' / 'scene0001_00'
+    second = scene / 'frames_b' / 'scannet' / 'scene0001_00'
+    second.mkdir(parents=True)
+    for i in range(10):  # the same frames in reverse order
+        shutil.copyfile(first / f'frame_{9 - i:04d}.jpg', second / f'frame_{i:04d}.jpg')
+    cfg = config(scene, media='video')
+    rows, _ = pp.convert([str(source)], cfg)
+    rows_b, summary = pp.convert([str(source)], dataclasses.replace(cfg, frames_dir=str(scene / 'frames_b')))
+    assert (summary.clips_written, summary.clips_reused) == (1, 0)
+    again, summary = pp.convert([str(source)], cfg)
+    assert again == rows and (summary.clips_written, summary.clips_reused) == (0, 1)
+    shown = {
+        name: [
+            round(float(f.mean()) / GREY_STEP)
+            for f in decode(Path(os.path.normpath(scene / 'out' / r[0]['videos'][0])))[0]
+        ]
+        for name, r in (('first', rows), ('second', rows_b))
+    }
+    assert shown == {'first': [0, 3, 6, 9], 'second': [9, 6, 3, 0]}
 
 
 def test_cli_writes_output_and_summary_and_reports_errors(scene, capsys):
