@@ -561,10 +561,12 @@ def _inside_path(value: str | None, name: str) -> str | None:
 
 @functools.lru_cache(maxsize=1 << 16)  # as _leaves_folder
 def scene_key(name: str) -> str:
-    """The scene that a scene name, frame folder or exclusion-list entry denotes: `scannet/scene0000_00/` ->
-    `scene0000_00`. Exclusion compares these, so a benchmark scene is found however a row spells it (a scene of
-    the same name in another dataset is excluded too: over-excluding costs a few rows, a leak costs the score)."""
-    return os.path.basename(os.path.normpath(name.strip()))
+    """The scene that a scene name, frame folder, video or exclusion-list entry denotes: `scannet/scene0000_00/`,
+    `scannet/scene0000_00.mp4` and `scannet\\scene0000_00` -> `scene0000_00`. Exclusion compares these, so a
+    benchmark scene is found however a row or a list spells it (a scene of the same name in another dataset is
+    excluded too: over-excluding costs a few rows, a leak costs the score)."""
+    key = os.path.basename(os.path.normpath(name.strip().replace('\\', '/')))
+    return os.path.splitext(key)[0] if is_video(key) else key
 
 
 def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[str, Question]:
@@ -1276,8 +1278,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--exclude_scenes',
         nargs='+',
         default=[],
-        help='Files whose scenes are dropped (benchmark rows in any layout, or a .txt list; an entry '
-        '`dataset/scene` drops that scene in every dataset).',
+        help='Files whose scenes are dropped (benchmark rows in any layout, or a .txt list of scenes or videos; an '
+        'entry `dataset/scene` or `dataset/scene.mp4` drops that scene in every dataset).',
     )
     parser.add_argument(
         '--question_types',

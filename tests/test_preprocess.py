@@ -458,7 +458,9 @@ def test_every_turn_of_a_conversation_is_a_question(scene):
         pp.row_to_question(conversation, 'qa.jsonl:line 1', 0, 'qa')
 
 
-@pytest.mark.parametrize('kind', ['jsonl', 'parquet', 'PARQUET', 'txt', 'txt_bom', 'conversations', 'json_bom'])
+@pytest.mark.parametrize(
+    'kind', ['jsonl', 'parquet', 'PARQUET', 'txt', 'txt_bom', 'txt_videos', 'txt_windows', 'conversations', 'json_bom']
+)
 def test_exclude_scenes_in_any_layout(scene, kind):
     make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 4)
     other = {**NUMERIC_ROW, 'id': 9, 'scene_name': 'scene0002_00'}
@@ -475,6 +477,12 @@ def test_exclude_scenes_in_any_layout(scene, kind):
     elif kind == 'txt_bom':  # as Windows Notepad saves it: a byte order mark just before the scene, CRLF
         exclude = scene / 'test_scenes.txt'
         exclude.write_bytes(codecs.BOM_UTF8 + b'scene0001_00\r\n')
+    elif kind == 'txt_videos':  # the benchmark's videos, as `<dataset>/<scene>.mp4`
+        exclude = scene / 'test_videos.txt'
+        exclude.write_text('scannet/scene0001_00.mp4\narkitscenes/41069025.MP4\n', encoding='utf-8')
+    elif kind == 'txt_windows':
+        exclude = scene / 'test_scenes.txt'
+        exclude.write_text('data\\scannet\\scene0001_00\\\n', encoding='utf-8')
     elif kind == 'json_bom':
         exclude = scene / 'test.json'
         exclude.write_text(json.dumps(test_rows, indent=1), encoding='utf-8-sig')
@@ -482,7 +490,7 @@ def test_exclude_scenes_in_any_layout(scene, kind):
         exclude = scene / 'test.json'
         exclude.write_text(json.dumps([conversations_row(NUMERIC_ROW)]), encoding='utf-8')
     excluded = pp.load_scene_names(str(exclude))
-    assert excluded == {'scene0001_00'}
+    assert {pp.scene_key(name) for name in excluded} - {'41069025'} == {'scene0001_00'}
     rows, summary = pp.convert([str(source)], config(scene, exclude_scenes=frozenset(excluded)))
     assert [r['scene_name'] for r in rows] == ['scene0002_00']
     assert summary.dropped == {'excluded_scene': 2} and summary.rows_read == 3
