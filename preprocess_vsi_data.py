@@ -63,6 +63,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import errno
 import functools
 import hashlib
 import itertools
@@ -553,6 +554,8 @@ def _inside_path(value: str | None, name: str) -> str | None:
     """
     if value is None:
         return None
+    if '\0' in value:  # no file name holds one (the OS refuses it)
+        raise RowSkipped('bad_scene_name', f'{name} {value!r} holds a NUL character')
     path = os.path.normpath(value)
     if _leaves_folder(value) or path == '.':
         raise RowSkipped('bad_scene_name', f'{name} {value!r} is not a path inside --frames_dir')
@@ -744,6 +747,10 @@ class FrameIndex:
                 with os.scandir(os.path.join(self.frames_dir, folder)) as entries:
                     found = [(int(m.group(1)), e.name) for e in entries if (m := _FRAME_RE.match(e.name))]
             except (FileNotFoundError, NotADirectoryError):
+                found = []
+            except OSError as e:  # a scene name longer than a file name may be cannot have frames either
+                if e.errno != errno.ENAMETOOLONG:
+                    raise
                 found = []
             self._listing[folder] = [name for _, name in sorted(found)] or None
         return self._listing[folder]
@@ -1192,6 +1199,7 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     does not match the (previous) output beside it, rather than an old summary that seems to describe a new output.
     """
     _check_output_path(input_paths, output_path)
+    _check_path_names([*input_paths, output_path, config.frames_dir, config.clips_dir])
     folder, name = os.path.split(os.path.abspath(output_path))
     removed = remove_stale_temps(folder, {name, os.path.basename(summary_path(output_path))})
     rows, summary = convert(input_paths, config)
@@ -1203,13 +1211,47 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     with atomic_path(output_path) as tmp:
         with open(tmp, 'wb') as f:
             for row in rows:
-                line = (json.dumps(row, ensure_ascii=False) + '\n').encode('utf-8')
+                line = _utf8_line(row)
                 digest.update(line)
                 f.write(line)
             summary.output_bytes = f.tell()
         summary.output_sha256 = digest.hexdigest()
         write_json_atomic(summary_path(output_path), asdict(summary))
     return summary
+
+
+def _unwritable_name(path: str) -> str:
+    return (
+        f'{path!r}: its name is not valid UTF-8 (a file or folder named in another encoding), which the UTF-8 '
+        'output cannot record; rename it'
+    )
+
+
+def _check_path_names(paths: Iterable[str]) -> None:
+    """Refuse, before the conversion, a file or folder the output would name but UTF-8 cannot spell (Python reads
+    such names with surrogate escapes); found only when writing, the error would come at the end of the run."""
+    for path in paths:
+        if not _encodable(path):
+            raise VsiDataError(_unwritable_name(path))
+
+
+def _utf8_line(row: dict) -> bytes:
+    """The row's JSONL line. Its frame paths may come from folders found on disk (a dataset folder that rows do not
+    name), and such a folder may be named in another encoding: then the error names the row and the path."""
+    try:
+        return (json.dumps(row, ensure_ascii=False) + '\n').encode('utf-8')
+    except UnicodeEncodeError:
+        media = row.get('images') or row.get('videos') or []
+        bad = next((path for path in media if not _encodable(path)), repr(row))
+        raise VsiDataError(f'row {row["id"]}: {_unwritable_name(bad)}') from None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_output_path(input_paths: Sequence[str], output_path: str) -> None:

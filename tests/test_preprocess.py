@@ -277,6 +277,7 @@ BAD_ROWS = [
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '1e999'}),  # overflows to inf
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': '\u0663'}),  # Arabic-Indic three
     ('missing_frames', {**NUMERIC_ROW, 'scene_name': 'scene0404_00'}),
+    ('missing_frames', {**NUMERIC_ROW, 'scene_name': 'x' * 300}),  # longer than a file name may be
     ('ambiguous_answer', {**MC_ROW, 'options': ['A. left', 'B. left', 'C. back'], 'ground_truth': 'left'}),
     ('ambiguous_answer', {**MC_ROW, 'options': ['A. back', 'B. right', 'C. a'], 'ground_truth': 'a'}),
     ('ambiguous_answer', {**MC_ROW, 'mc_answer': 'A', 'ground_truth': 'back'}),  # back is option C
@@ -285,6 +286,7 @@ BAD_ROWS = [
     ('bad_scene_name', {**NUMERIC_ROW, 'scene_name': '../scannet/scene0001_00'}),
     ('bad_scene_name', {**NUMERIC_ROW, 'dataset': None, 'scene_name': str(Path('/abs/scannet/scene0001_00'))}),
     ('bad_scene_name', {**NUMERIC_ROW, 'dataset': '/abs/scannet'}),
+    ('bad_scene_name', {**NUMERIC_ROW, 'scene_name': 'scene\x00x'}),  # JSON can spell a NUL, no file name holds one
     ('duplicate_question', {**MC_ROW}),  # the first row again
 ]
 
@@ -323,6 +325,21 @@ def test_fewer_frames_is_an_error_naming_the_scene_unless_allowed(scene):
     assert [round(grey(scene / 'out' / p) / GREY_STEP) for p in rows[0]['images']] == [0, 1, 2]
     assert rows[0]['messages'][0]['content'].startswith('<image>' * 3 + PRE)
     assert summary.scenes_with_fewer_frames == ['scannet/scene0002_00']
+
+
+def test_names_utf8_cannot_spell_are_refused_naming_them(scene):
+    """Files and folders named in another encoding (Python reads the bytes as surrogate escapes) cannot be written
+    into the UTF-8 output: an error naming them, before the conversion or naming the row, and nothing written."""
+    source = write_jsonl(scene / os.fsdecode(b'caf\xe9.jsonl'), [MC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    with pytest.raises(pp.VsiDataError, match=r"'.*caf\\udce9\.jsonl': its name is not valid UTF-8"):
+        pp.preprocess([str(source)], str(output), config(scene))
+    # a dataset folder found on disk for a row that names no dataset
+    make_frames(scene / 'frames' / os.fsdecode(b'scann\xe9t') / 'scene0005_00', 4)
+    source = write_jsonl(scene / 'qa.jsonl', [{**NUMERIC_ROW, 'dataset': None, 'scene_name': 'scene0005_00'}])
+    with pytest.raises(pp.VsiDataError, match=r"row 8: '.*scann\\udce9t/scene0005_00/frame_0000\.jpg': its name is"):
+        pp.preprocess([str(source)], str(output), config(scene))
+    assert not output.parent.exists() or not list(output.parent.iterdir())
 
 
 def test_malformed_input_names_file_and_line(tmp_path, scene):
