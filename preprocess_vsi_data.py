@@ -17,7 +17,8 @@ layouts) only these pieces are removed before the question and options are read:
 leading `These are frames of a video.`, the `Options:` block, and a trailing instruction line that is one of the
 bundle's four post-prompts (`Please answer the question using a single word or phrase.`, `Answer with the
 option's letter from the given choices directly.` and the two `think` ones; case and final dot ignored), and `\\r\\n`
-becomes `\\n`. Any other text stays part of the question. A conversation with several user turns asks several
+becomes `\\n`. Any other text stays part of the question. Benchmark rows lose media tags from their question and
+options too: swift's template reads each tag as a frame. A conversation with several user turns asks several
 questions about one scene: each turn becomes a row of its own (ids `<id>`, `<id>_2`, ...).
 
 Text inputs are UTF-8, with or without a byte order mark; invalid UTF-8 stops the run naming the file and line.
@@ -584,7 +585,11 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     options = row.get('options')
     other_answer = None  # a second statement of the answer, which must agree with the first
     if layout == 'benchmark':
-        question = _text(row.get('question'))
+        # a literal media tag would be one more frame to swift's template than the row has: removed as parse_prompt
+        # removes it from the other layouts' prompts
+        question = _MEDIA_TAG_RE.sub('', _text(row.get('question')) or '').strip()
+        if isinstance(options, (list, tuple)):
+            options = [_MEDIA_TAG_RE.sub('', o) if isinstance(o, str) else o for o in options]
         answer, other_answer = _answer_text(row.get('mc_answer')), _answer_text(row.get('ground_truth'))
         if answer is None:
             answer, other_answer = other_answer, None

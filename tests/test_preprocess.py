@@ -291,6 +291,15 @@ BAD_ROWS = [
 ]
 
 
+def test_media_tags_in_a_benchmark_question_are_not_frames(scene):
+    """swift's template reads every `<image>` in the prompt as a frame: one in the question would be one too many."""
+    row = {**MC_ROW, 'question': 'How many <image> frames show a <video>?', 'options': ['A. chair<image>', 'B. table']}
+    rows, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [row]))], config(scene))
+    content = rows[0]['messages'][0]['content']
+    assert content.count('<image>') == len(rows[0]['images']) == 4 and '<video>' not in content
+    assert 'How many  frames show a ?' in content and rows[0]['options'] == ['A. chair', 'B. table']
+
+
 def test_every_skip_reason_is_counted_with_its_line(scene):
     rows = [MC_ROW] + [row for _, row in BAD_ROWS] + [NUMERIC_ROW]
     source = write_jsonl(scene / 'qa.jsonl', rows)
