@@ -30,20 +30,20 @@ training-style data). Frames come from `--frames_dir` (the output of `extract_fr
 (extracted once into `<output_dir>/frames` or `--frames_cache` and reused), or for swift rows from the rows' own
 `images`.
 
-Inference runs through swift's engines: vLLM (`--infer_backend vllm`, the default when vllm is installed and a GPU
-is visible) or transformers (`--infer_backend pt`). Predictions are appended to `<output_dir>/predictions.jsonl`
-after every batch, so a killed run resumes where it stopped; `run_config.json` records the protocol (model, adapter,
-prompt, frames and where they came from, the pixel budget) and a folder made with another one is refused unless
-`--overwrite` (which removes every output of the previous run). One process writes a folder at a time (a lock):
-another evaluation of it fails at once. Without MAX_PIXELS each frame keeps up to qwen-vl-utils' default of 16384
-visual tokens, so a warning asks for the training budget. The results are written to `results.json`, `results.md`
-and `results.png` (categories in the VSI-Bench paper's Table 1 order, scores in percent as published) and the table
-is printed. Fewer questions than the dataset holds (`--limit`, `--question_types`, or a `--predictions` file of a run
-stopped early) make a subset, written to `results_subset.*` and flagged there as not comparable to published
+Inference runs through swift's engines: vLLM (`--infer_backend vllm`, the default when vllm is installed and a GPU is
+visible) or transformers (`--infer_backend pt`). Predictions are appended to `<output_dir>/predictions.jsonl` after
+every batch, so a killed run resumes where it stopped; `run_config.json` records the protocol (model, adapter, dtype,
+prompt, frames and where they came from, the pixel budget) and a folder whose predictions were made with another one
+is refused unless `--overwrite` (which removes every output of the previous run). One process writes a folder at a
+time (a lock): another evaluation of it fails at once. Without MAX_PIXELS each frame keeps up to qwen-vl-utils'
+default of 16384 visual tokens, so a warning asks for the training budget. The results are written to `results.json`,
+`results.md` and `results.png` (categories in the VSI-Bench paper's Table 1 order, scores in percent as published) and
+the table is printed. Fewer questions than the dataset holds (`--limit`, `--question_types`, or a `--predictions` file
+of a run stopped early) make a subset, written to `results_subset.*` and flagged there as not comparable to published
 numbers, so that it never replaces the full-benchmark report. With `--prompt_style think` the official rule reads the
 last `<answer>` block, which must be closed (else the prediction scores 0; the report quotes
-vsi_scoring.OFFICIAL_RULES); `--predictions` rescoring applies the rule of the style the rows or their
-run_config.json record.
+vsi_scoring.OFFICIAL_RULES); `--predictions` rescoring applies the rule of the style the rows or their run_config.json
+record.
 """
 
 from __future__ import annotations
@@ -148,11 +148,13 @@ PROTOCOL_FIELDS = (
     'video_dir',
     'frames_max_pixels',
     'allow_fewer_frames',
+    'torch_dtype',
 )
-# Protocol fields that run_config.json files written before them lack (eval_vsi_bench.py before commit 798c66a). Such a
-# file stands for the flag's default, which that version used unless the run was given the flag (it did not record
-# it); a resume under the default goes on, one under another value is refused with the way to record it.
-ADDED_PROTOCOL_FIELDS = ('video_dir', 'frames_max_pixels', 'allow_fewer_frames')
+# Protocol fields that run_config.json files written before them lack (eval_vsi_bench.py before commit 798c66a; before
+# 2026-11-26 for torch_dtype). Such a file stands for the flag's default, which that version used unless the run was
+# given the flag (it did not record it); a resume under the default goes on, one under another value is refused with
+# the way to record it.
+ADDED_PROTOCOL_FIELDS = ('video_dir', 'frames_max_pixels', 'allow_fewer_frames', 'torch_dtype')
 # The run_config.json fields a report shows; a folder whose config lacks one is rescored without it.
 REPORTED_CONFIG_FIELDS = (
     'model',
@@ -391,7 +393,7 @@ class RunConfig:
     dataset_sha256: str
     dataset_questions: int  # questions in the whole file: a report on fewer is a subset (build_results)
     prompt_style: str
-    num_frames: int  # frames per question asked for (swift rows without a frames source keep their own)
+    num_frames: int | None  # frames per question asked for; None: blind, or swift rows that keep their own
     max_new_tokens: int
     blind: bool
     image_env: dict[str, str]
@@ -401,6 +403,7 @@ class RunConfig:
     video_dir: str | None  # the videos frames were extracted from, if they were
     frames_max_pixels: int | None  # the size they were extracted at
     allow_fewer_frames: bool
+    torch_dtype: str | None  # --torch_dtype (None: the model's own)
     label: str
 
 
@@ -465,14 +468,19 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
     report of the previous run, by `overwrite`). Writes run_config.json."""
     config_path = output_dir / RUN_CONFIG_NAME
     predictions = output_dir / PREDICTIONS_NAME
+    # A config with no predictions beside it (a run stopped before its first batch, say for missing frames) binds
+    # nothing: it is replaced, so the corrected command runs.
+    predicted = predictions.exists() and predictions.stat().st_size > 0
     if overwrite:  # the frames cache stays: extract_frames.py checks its folders against their settings
         for name in (PREDICTIONS_NAME, RUN_CONFIG_NAME) + REPORT_FILES:
             (output_dir / name).unlink(missing_ok=True)
-    elif config_path.exists():
+    elif predicted and config_path.exists():
         try:
             old = json.loads(config_path.read_text(encoding='utf-8'))
         except json.JSONDecodeError as e:
             raise EvalError(f'{config_path} is not valid JSON ({e}); pass --overwrite to start over') from None
+        if not isinstance(old, dict):
+            raise EvalError(f'{config_path} holds no run configuration (a JSON object); pass --overwrite to start over')
         new = asdict(config)
         unrecorded = {name: build_parser().get_default(name) for name in ADDED_PROTOCOL_FIELDS if name not in old}
         recorded = {**unrecorded, **old}
@@ -495,7 +503,7 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
                 f'{output_dir} holds a run made differently ({details}); {record}choose another --output_dir or '
                 'pass --overwrite to discard its predictions'
             )
-    elif predictions.exists():
+    elif predicted:
         raise EvalError(
             f'{predictions} exists but {config_path} does not, so its protocol is unknown; choose another '
             '--output_dir or pass --overwrite'
@@ -849,10 +857,23 @@ def load_results(path: str) -> dict:
         results = json.loads(Path(path).read_text(encoding='utf-8'))
     except (OSError, json.JSONDecodeError) as e:
         raise EvalError(f'cannot read results file {path}: {e}') from None
-    if not isinstance(results, dict) or not isinstance(results.get('official'), dict):
-        raise EvalError(f'{path} is not a results.json written by eval_vsi_bench.py (no "official" scores)')
+    if not isinstance(results, dict) or not all(_is_aggregate(results.get(key)) for key in ('official', 'lenient')):
+        raise EvalError(
+            f'{path} is not a results.json written by eval_vsi_bench.py (no "official" and "lenient" scores with '
+            'their categories)'
+        )
     results.setdefault('label', Path(path).parent.name or path)
     return results
+
+
+def _is_aggregate(scores: Any) -> bool:
+    """Whether `scores` has what a comparison reads of an `aggregate` result: overall, num_questions, categories."""
+    return (
+        isinstance(scores, dict)
+        and {'overall', 'num_questions'} <= scores.keys()
+        and isinstance(scores.get('categories'), dict)
+        and all(isinstance(c, dict) and {'score', 'count'} <= c.keys() for c in scores['categories'].values())
+    )
 
 
 def paper_order(categories: Iterable[str]) -> list[str]:
@@ -964,7 +985,12 @@ def results_markdown(results: dict) -> str:
     config = results.get('config')
     if config:
         adapters = ', '.join(config['adapters']) or 'none'
-        frames = 'no frames (blind)' if config['blind'] else f'{config["num_frames"]} frames'
+        if config['blind']:
+            frames = 'no frames (blind)'
+        elif config['num_frames'] is None:
+            frames = "the dataset rows' own frames"
+        else:
+            frames = f'{config["num_frames"]} frames'
         if config.get('qwen3_vl_image_max_pixels'):
             frames += f' of at most {config["qwen3_vl_image_max_pixels"]:,} px (as Qwen3-VL counts them)'
         parts += [
@@ -1126,7 +1152,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         dataset_sha256=file_sha256(args.dataset),
         dataset_questions=len(all_questions),
         prompt_style=args.prompt_style,
-        num_frames=args.num_frames,
+        num_frames=args.num_frames if frames_root and not args.blind else None,
         max_new_tokens=max_new_tokens,
         blind=args.blind,
         image_env=image_env,
@@ -1136,6 +1162,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         video_dir=os.path.abspath(args.video_dir) if extract else None,
         frames_max_pixels=args.frames_max_pixels if extract else None,
         allow_fewer_frames=bool(args.allow_fewer_frames and frames_root and not args.blind),
+        torch_dtype=args.torch_dtype,
         label=args.label or default_label(args.model, args.adapters or [], args.blind),
     )
     with run_folder_lock(output_dir):  # before anything is written there
@@ -1438,6 +1465,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What the modes other than --model read: any other flag given with them is an error rather than silently unused.
+MODE_FLAGS = {
+    '--predictions': ('predictions', 'prompt_style', 'label', 'compare', 'output_dir'),
+    '--compare A B': ('compare', 'output_dir'),
+}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -1457,6 +1491,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             'give exactly one of --model (evaluate), --predictions (rescore) or --compare A.json B.json'
             + (f'; got {", ".join(modes)}' if modes else '')
         )
+    if not args.model:  # the other modes read a few flags: any other one given would silently do nothing
+        used = MODE_FLAGS[modes[0]]
+        defaults = vars(parser.parse_args([]))
+        ignored = [f'--{name}' for name, value in vars(args).items() if name not in used and value != defaults[name]]
+        if ignored:
+            parser.error(
+                f'{", ".join(ignored)}: not read by {modes[0]}, which reads only '
+                f'{", ".join("--" + name for name in used)}; drop them'
+            )
     if args.model:
         if not args.dataset:
             parser.error('--model needs --dataset')

@@ -348,6 +348,10 @@ def test_swift_rows_use_their_own_images_and_the_think_prompt(bench, tmp_path):
     assert results['overall'] == official_overall([row], 'think')
     markdown = (tmp_path / 'run' / 'results.md').read_text()
     assert 'prompt style `think`' in markdown and OFFICIAL_RULES['think'] in markdown
+    # --num_frames does not apply to rows that list their frames: not recorded, not reported, not bound on resume
+    assert results['config']['num_frames'] is None and "the dataset rows' own frames" in markdown
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--prompt_style', 'think', '--num_frames', 2), engine=engine)
+    assert len(engine.requests) == 1
     # Rescoring the file alone applies the same rule (the rows record the style).
     assert ev.main(['--predictions', str(tmp_path / 'run' / 'predictions.jsonl')]) == 0
     assert json.loads((tmp_path / 'run' / 'results.json').read_text())['overall'] == pytest.approx(100 / 3)
@@ -502,10 +506,12 @@ OLD_RUN_CONFIG_FIELDS = (
 )
 
 
-def as_written_by_the_earlier_version(folder: Path) -> Path:
+def as_written_by_the_earlier_version(folder: Path, fields=(*OLD_RUN_CONFIG_FIELDS, 'torch_dtype')) -> Path:
+    """The folder's run_config.json cut down to `fields` (by default those of 25b634e, and torch_dtype, recorded since
+    2026-11-26, which test_torch_dtype_is_part_of_the_protocol covers)."""
     path = folder / 'run_config.json'
     config = json.loads(path.read_text())
-    path.write_text(json.dumps({name: config[name] for name in OLD_RUN_CONFIG_FIELDS}))
+    path.write_text(json.dumps({name: config[name] for name in fields}))
     return path
 
 
@@ -542,6 +548,40 @@ def test_a_folder_of_the_earlier_version_resumes_under_an_unchanged_protocol(ben
     before = len(engine.requests)
     ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', videos), engine=engine)
     assert len(engine.requests) == before + 1  # only the question not predicted yet
+
+
+def test_torch_dtype_is_part_of_the_protocol(bench, tmp_path):
+    """Another dtype gives other predictions: one report must not mix two."""
+    out, engine = tmp_path / 'run', CountingEngine()
+    run = eval_argv('m', bench.dataset, out, '--blind', '--limit', 2)
+    ev.evaluate(ev.parse_args(run), engine=engine)
+    with pytest.raises(ev.EvalError, match="torch_dtype: 'float32' there, 'bfloat16' now"):
+        ev.evaluate(ev.parse_args([*run, '--torch_dtype', 'bfloat16']), engine=engine)
+    # A folder of a version that did not record the dtype stands for the default, the model's own dtype.
+    path = as_written_by_the_earlier_version(out, fields=OLD_RUN_CONFIG_FIELDS)
+    with pytest.raises(ev.EvalError, match='add "torch_dtype": "float32" to'):
+        ev.evaluate(ev.parse_args(run), engine=engine)
+    start = run.index('--torch_dtype')
+    ev.evaluate(ev.parse_args(run[:start] + run[start + 2 :] + ['--limit', '3']), engine=engine)
+    assert len(engine.requests) == 3 and json.loads(path.read_text())['torch_dtype'] is None
+
+
+def test_a_run_stopped_before_predicting_binds_nothing(bench, tmp_path):
+    """A first attempt that failed on its frames leaves run_config.json and no predictions: the corrected command
+    runs instead of being refused as a run made differently."""
+    partial = tmp_path / 'frames'
+    shutil.copytree(bench.frames / 'scannet' / 'scene0000_00', partial / 'scannet' / 'scene0000_00')
+    out = tmp_path / 'run'
+    with pytest.raises(ev.EvalError, match='have no frames'):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', partial), engine=CountingEngine())
+    assert (out / 'run_config.json').exists() and not (out / 'predictions.jsonl').exists()
+    engine = CountingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+    assert len(engine.requests) == len(BENCH_ROWS)
+    # With predictions there, a config that is valid JSON but no object is an error, not a traceback.
+    (out / 'run_config.json').write_text('[]')
+    with pytest.raises(ev.EvalError, match='holds no run configuration'):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
 
 
 def test_the_pixel_advice_is_read_from_the_training_yaml(tmp_path, monkeypatch):
@@ -800,6 +840,33 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
     comparison = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
     assert comparison['base'] == 'base' and comparison['new'] == 'tuned' and comparison['same_questions']
     assert (tmp_path / 'cmp' / 'comparison.png').read_bytes()[:4] == b'\x89PNG'
+
+    # A results file that lacks what a comparison reads is an error naming it, not a KeyError.
+    broken = tmp_path / 'broken.json'
+    for cut in ('lenient', 'categories'):
+        saved = json.loads((tmp_path / 'base' / 'results.json').read_text())
+        del (saved if cut == 'lenient' else saved['official'])[cut]
+        broken.write_text(json.dumps(saved))
+        assert ev.main(['--compare', str(broken), str(tmp_path / 'tuned' / 'results.json')]) == 1
+        assert f'{broken} is not a results.json written by eval_vsi_bench.py' in capsys.readouterr().err
+
+
+def test_flags_the_rescoring_modes_do_not_read_are_refused(tmp_path, capsys):
+    """--predictions scores the file whole: a --limit or --question_types there would silently select nothing."""
+    predictions = str(hand_predictions(tmp_path / 'p.jsonl'))
+    for argv in (
+        ['--predictions', predictions, '--question_types', 'object_counting', '--limit', '3'],
+        ['--compare', predictions, predictions, '--label', 'x'],
+    ):
+        with pytest.raises(SystemExit) as usage:
+            ev.parse_args(argv)
+        assert usage.value.code == 2
+    errors = capsys.readouterr().err
+    assert (
+        '--question_types, --limit: not read by --predictions, which reads only --predictions, --prompt_style' in errors
+    )
+    assert '--label: not read by --compare A B, which reads only --compare, --output_dir' in errors
+    assert not list(tmp_path.glob('results*'))
 
 
 def test_prediction_files_tolerate_only_a_cut_last_line_and_repeated_rows(tmp_path, capsys, caplog):
