@@ -20,8 +20,9 @@ this is the rule of VSI_FACTS section 5 and the one to reproduce anywhere frames
 Decoding (PyAV): one demux pass builds a packet index (presentation-ordered pts, keyframes, edit-list discards,
 corrupt packets) without decoding; then for each GOP holding wanted frames we seek to its keyframe and decode
 forward to the last of them, skipping frames nothing refers to and draining the decoder after the last wanted
-packet (_frames_after_seek). Every decoded frame is checked by its pts against the index; if the file
-disagrees with its index (damaged data, broken timestamps) the video is decoded in full instead. The check
+packet (_frames_after_seek). Every decoded frame is checked by its pts against the index and for the decoder's
+damage flag; if the file disagrees with its index (damaged data, broken timestamps, a seek the demuxer refuses,
+as in an mp4 cut mid-GOP) the video is decoded in full instead. The check
 covers only the GOPs that are decoded: a damaged packet the demuxer does not flag as corrupt, in a GOP with no
 wanted frame, is never decoded and still counts in n, whereas a full decode drops its frame, so on such a file
 n is higher by one per such frame and the chosen frames can differ from a full decode's. Catching that would
@@ -420,16 +421,25 @@ def _open(path: PathLike, threads: int) -> tuple:
     # image would give num_frames copies of itself
     demuxer = container.format.name
     still = demuxer.endswith('_pipe') or demuxer == 'image2'
-    if still or not container.streams.video:
+    stream = _video_stream(container)
+    if still or stream is None:
         container.close()
         raise VideoDecodeError(f'is a still image, not a video ({demuxer})' if still else 'no video stream')
-    stream = container.streams.video[0]
     # Slice threads only. Measured here (2 cores, a process per core, 640x480 GOP 30): frame threads refill
     # their pipeline after every seek and made extraction ~25% slower; they also drop damaged frames silently,
     # where slice threads raise, so the fallback counts the frames a plain decode yields.
     stream.codec_context.thread_type = 'SLICE'
     stream.codec_context.thread_count = threads
     return container, stream
+
+
+def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The first video stream that is not a picture attached to the file: FFmpeg lists cover art (of an mp4, an
+    mkv, an mp3) as a one-frame video stream, the only one of a recording without video."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
 
 
 # Codecs whose "non-reference" frames no frame predicts from, so skipping them (skip_frame NONREF) is exact.
@@ -449,7 +459,10 @@ def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None, wan
     """
     codec, unsent = stream.codec_context, set(wanted_pts)
     skip = 'NONREF' if codec.name in _SKIP_NONREF_CODECS else 'DEFAULT'
-    container.seek(seek_ts, stream=stream, backward=True)
+    try:
+        container.seek(seek_ts, stream=stream, backward=True)
+    except av.FFmpegError as e:  # e.g. mp4 cut mid-GOP (a stream copy): no keyframe before its first frames
+        raise _IndexMismatch(f'cannot seek to {seek_ts} ({e})') from e
     first = True
     for packet in container.demux(stream):
         if first and packet.size:
@@ -460,12 +473,25 @@ def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None, wan
         codec.skip_frame = 'DEFAULT' if packet.pts in unsent else skip
         unsent.discard(packet.pts)
         try:
-            yield from packet.decode()
+            yield from _intact(packet.decode(), key_pts)
             if not unsent:  # the last wanted packet in decode order (with B-frames not the last shown)
-                yield from codec.decode(None)
+                yield from _intact(codec.decode(None), key_pts)
                 return
         except av.FFmpegError as e:
             raise _IndexMismatch(f'packet at pts {packet.pts} does not decode ({e})') from e
+
+
+def _intact(frames: Iterable[av.VideoFrame], key_pts: int | None) -> Iterator[av.VideoFrame]:
+    """`frames`, unless the decoder flags one of those from the keyframe on as damaged: _IndexMismatch then.
+
+    A damaged keyframe decoded right after a seek is concealed from nothing, and the frames predicted from it
+    inherit that; a sequential decode conceals it from the frame before (and flags nothing). Open-GOP frames shown
+    before the keyframe miss their references after a seek, are flagged, and are not the ones wanted from it.
+    """
+    for frame in frames:
+        if frame.is_corrupt and (key_pts is None or frame.pts is None or frame.pts >= key_pts):
+            raise _IndexMismatch(f'the frame at pts {frame.pts} decodes with errors')
+        yield frame
 
 
 def _slots(wanted: list) -> dict:
@@ -546,7 +572,7 @@ def _decode_full(path: PathLike, num_frames: int, on_frame: Callable, threads: i
             if pos == wanted[-1]:
                 break
     with av.open(str(path)) as container:
-        fps = _mean_fps(times, container.streams.video[0])
+        fps = _mean_fps(times, _video_stream(container))
     return {'n': len(times), 'wanted': wanted, 'times': times, 'fps': fps}
 
 

@@ -6,6 +6,7 @@ within JPEG error. Expected indices come from the rule written out here (np.lins
 hand, never from the code under test.
 """
 
+import contextlib
 import fcntl
 import json
 import os
@@ -25,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 from process_utils import alive, process_tree
-from video_utils import decode_all, encode_video, read_frame_number, truncate
+from video_utils import decode_all, encode_video, read_frame_number, remux, truncate
 
 import extract_frames
 from extract_frames import (
@@ -263,6 +264,66 @@ def test_corrupt_packets_fall_back_to_full_decode(tmp_path):
     record = extract_video(damaged, tmp_path / 'frames', num_frames=32)
     assert record.method == 'full_decode'
     assert_same_frames(record, reference)
+
+
+@pytest.mark.parametrize('codec', ['libx264', 'mpeg4'])
+def test_an_mp4_cut_mid_gop_falls_back_to_full_decode(codec, tmp_path):
+    """A stream copied from mid-GOP: no keyframe before its first frames, so the mp4 demuxer refuses the seek."""
+    video = encode_video(tmp_path / 'whole.mp4', num_frames=90, codec=codec, gop=30)
+    cut = remux(video.path, tmp_path / 'cut.mp4', lambda packets: packets[5:])  # the first keyframe and 4 more gone
+    reference = decode_all(cut)
+    assert 0 < len(reference) < 90
+    record = extract_video(cut, tmp_path / 'frames', num_frames=8)
+    assert record.method == 'full_decode' and 'cannot seek' in record.note
+    assert_same_frames(record, reference)
+
+
+def test_a_damaged_keyframe_falls_back_to_full_decode(tmp_path):
+    """After a seek the decoder conceals a damaged keyframe from nothing, and the frames after it inherit that; a
+    sequential decode conceals it from the frame before. The keyframe is flagged: the video goes to a full decode."""
+    video = encode_video(tmp_path / 'whole.mkv', num_frames=120, gop=30, bframes=2)
+
+    def flip_a_bit(packets):
+        second_key = [i for i, packet in enumerate(packets) if packet[3]][1]  # frame 30, before wanted frame 34
+        data = bytearray(packets[second_key][0])
+        data[400] ^= 0x10  # in its slice data
+        packets[second_key] = (bytes(data), *packets[second_key][1:])
+        return packets
+
+    damaged = remux(video.path, tmp_path / 'damaged.mkv', flip_a_bit)
+    record = extract_video(damaged, tmp_path / 'frames', num_frames=8, threads=1)
+    assert record.method == 'full_decode' and 'decodes with errors' in record.note
+    assert_same_frames(record, decode_all(damaged, threads=1))
+
+
+def test_cover_art_is_not_a_video(tmp_path):
+    """An mp4's cover art is a one-frame video stream marked as an attached picture: a recording with no video but a
+    cover must fail, not give copies of the cover; with a video, the video is extracted."""
+
+    def with_cover(path, video=None):
+        with av.open(str(path), 'w') as output, contextlib.ExitStack() as stack:
+            cover = output.add_stream('mjpeg', rate=1)
+            cover.width, cover.height, cover.pix_fmt = 64, 48, 'yuvj420p'
+            cover.disposition = av.stream.Disposition.attached_pic
+            packets = []
+            if video is not None:  # every stream is added before the first packet is written
+                source = stack.enter_context(av.open(str(video)))
+                copy = output.add_stream_from_template(source.streams.video[0])
+                packets = [packet for packet in source.demux(video=0) if packet.size]
+            picture = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 200, np.uint8), format='rgb24')
+            for packet in cover.encode(picture.reformat(format='yuvj420p')):
+                output.mux(packet)
+            for packet in packets:
+                packet.stream = copy
+                output.mux(packet)
+        return path
+
+    with pytest.raises(VideoDecodeError, match='no video stream'):
+        extract_video(with_cover(tmp_path / 'cover_only.mp4'), tmp_path / 'none', num_frames=4)
+    assert not (tmp_path / 'none').exists()
+    video = encode_video(tmp_path / 'clip.mp4', num_frames=30, width=64, height=48)
+    record = extract_video(with_cover(tmp_path / 'covered.mp4', video.path), tmp_path / 'frames', num_frames=4)
+    assert_same_frames(record, decode_all(video.path))
 
 
 def test_unreadable_video_raises_and_leaves_nothing(tmp_path):

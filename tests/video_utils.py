@@ -12,7 +12,7 @@ Usage:
     assert read_frame_number(frames[0].rgb) == 0
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -175,7 +175,7 @@ def encode_video(
     return SyntheticVideo(path, num_frames * repeat, width, height, trimmed=trim_start)
 
 
-def _keep(packets: list) -> list:
+def _keep(packets: 'Iterable[av.Packet]') -> list:
     """Packets as plain values: muxing takes a packet's data, and `repeat` muxes each one several times."""
     return [(bytes(p), p.pts, p.dts, p.is_keyframe) for p in packets]
 
@@ -187,11 +187,30 @@ def truncate(path: 'str | Path', keep: float, dest: 'str | Path') -> Path:
     return Path(dest)
 
 
-def decode_all(path: 'str | Path') -> list:
-    """Every frame a plain sequential PyAV decode yields, as DecodedFrame (the reference for tests)."""
+def remux(path: 'str | Path', dest: 'str | Path', change: Callable[[list], list]) -> Path:
+    """Copy the video stream of `path` to `dest` without re-encoding, its packets (data, pts, dts, is_keyframe, in
+    decode order) passed through `change` first: drop some to cut a file mid-GOP, alter bytes to damage one."""
+    with av.open(str(path)) as source:
+        stream = source.streams.video[0]
+        packets = change(_keep(p for p in source.demux(stream) if p.size))
+        with av.open(str(dest), 'w') as output:
+            copy = output.add_stream_from_template(stream)
+            for data, pts, dts, is_keyframe in packets:
+                packet = av.Packet(data)
+                packet.pts, packet.dts, packet.is_keyframe = pts, dts, is_keyframe
+                packet.time_base, packet.stream = stream.time_base, copy
+                output.mux(packet)
+    return Path(dest)
+
+
+def decode_all(path: 'str | Path', threads: int = 0) -> list:
+    """Every frame a plain sequential PyAV decode yields, as DecodedFrame (the reference for tests). `threads`: slice
+    threads (0: FFmpeg's choice); concealing damaged data depends on them."""
     frames = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        if threads:
+            stream.codec_context.thread_type, stream.codec_context.thread_count = 'SLICE', threads
         for packet in container.demux(stream):
             try:
                 decoded = packet.decode()
