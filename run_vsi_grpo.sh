@@ -29,7 +29,7 @@
 #                         address here, not with --vllm_server_host/port, so the health check looks there too
 #   ROLLOUT_LOG           the rollout server's output [rollout.log in the run's output_dir: OUTPUT_DIR, a
 #                         --output_dir flag or the YAML's]
-#   PYTHON=python SWIFT=swift   DRY_RUN=0
+#   PYTHON=python SWIFT=swift   DRY_RUN=0 (1, true or yes: print the commands, run nothing)
 # GPU layout variables belong here, not in the YAML's ENV block (train_vsi_grpo.py rejects them there).
 # Relative paths (the YAML's included) are taken from the current directory: run from the bundle folder.
 set -euo pipefail
@@ -71,6 +71,21 @@ fail() {
 log() {
     echo "run_vsi_grpo.sh: $*" >&2
 }
+
+case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8 GPUs is no way to find out
+    1 | true | yes | on) DRY_RUN=1 ;;
+    0 | false | no | off | '') DRY_RUN=0 ;;
+    *) fail "DRY_RUN=$DRY_RUN is not 1 (print the commands) or 0 (run them)" ;;
+esac
+[[ $ROLLOUT_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_PORT=$ROLLOUT_PORT is not a port number"
+if [[ $MODE == server ]]; then
+    for arg in "$@"; do
+        if [[ $arg =~ ^--vllm[_-]server[_-](host|port)(=|$) ]]; then
+            fail "$arg: set ROLLOUT_HOST / ROLLOUT_PORT instead, so that the server, the trainer and the health" \
+                "check use the same address"
+        fi
+    done
+fi
 
 # Runs a command, or with DRY_RUN=1 prints it (words quoted only where the shell needs it) to paste as is.
 run() {
@@ -165,7 +180,7 @@ preflight() {
     [[ $MODE =~ ^(colocate|server|local)$ ]] || fail "MODE=$MODE is not one of colocate, server, local"
     [[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
     command -v "$PYTHON" >/dev/null || fail "PYTHON=$PYTHON not found; activate the environment with ms-swift"
-    [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^[0-9]+$ ]] || fail "NNODES / NODE_RANK must be integers"
+    [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^(0|[1-9][0-9]*)$ ]] || fail "NNODES / NODE_RANK must be integers"
     ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"
     ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"
     local vllm_gpus=()
@@ -279,7 +294,7 @@ SWIFT_ARGS=()  # overrides the launcher adds, then the user's own flags (which w
 [[ -n ${DATASET:-} ]] && SWIFT_ARGS+=(--dataset "$DATASET")
 [[ -n ${OUTPUT_DIR:-} ]] && SWIFT_ARGS+=(--output_dir "$OUTPUT_DIR")
 if [[ $MODE == server ]]; then
-    SWIFT_ARGS+=(--vllm_mode server --vllm_server_host "$ROLLOUT_HOST" --vllm_server_port "$ROLLOUT_PORT")
+    SWIFT_ARGS+=(--vllm_server_host "$ROLLOUT_HOST" --vllm_server_port "$ROLLOUT_PORT")
 fi
 SWIFT_ARGS+=("$@")
 
@@ -287,6 +302,11 @@ preflight
 env_text=$(resolve --print env)
 RUN_ENV=()  # the YAML's ENV block and ROOT_IMAGE_DIR, for training and rollout alike
 [[ -z $env_text ]] || mapfile -t RUN_ENV <<<"$env_text"
+# The mode's settings (use_vllm, vllm_mode) that no flag sets: whatever the YAML says, MODE decides, as in the
+# preflight and in train_vsi_grpo.py.
+mode_text=$(resolve --print mode_args)
+MODE_ARGS=()
+[[ -z $mode_text ]] || mapfile -t MODE_ARGS <<<"$mode_text"
 
 if [[ $MODE == local ]]; then
     # swift's CLI cannot drop the YAML's vllm_mode, which swift rejects without vLLM: train_vsi_grpo.py can.
@@ -309,5 +329,5 @@ else
         wait_for_master
     fi
     [[ $DRY_RUN == 1 ]] && echo "# training:"
-    run env "${DIST_ENV[@]}" "${RUN_ENV[@]}" "$SWIFT" rlhf "$CONFIG" "${SWIFT_ARGS[@]}"
+    run env "${DIST_ENV[@]}" "${RUN_ENV[@]}" "$SWIFT" rlhf "$CONFIG" "${MODE_ARGS[@]}" "${SWIFT_ARGS[@]}"
 fi

@@ -26,7 +26,8 @@ Modes:
               `swift rlhf vsi_grpo_config.yaml`.
 
 `run_vsi_grpo.sh` calls this script for its preflight (`--preflight`) and for what else it needs to know
-(`--print env|rollout_args|output_dir|visible_gpus`), so the YAML is read, and GPUs are counted, in one place only.
+(`--print env|mode_args|rollout_args|output_dir|visible_gpus`), so the YAML is read, and GPUs are counted, in one
+place only.
 Nothing here imports swift until training starts, so every other path answers in a fraction of a second; the
 exceptions are a reward name that neither swift's reward module nor a plugin registers in plain sight, which the
 preflight looks up in swift's own registry (seconds), and the `vsi_raw` dataset, which the preflight converts (or finds
@@ -72,9 +73,13 @@ MODE_SETTINGS: dict[str, dict[str, Any]] = {
 # vLLM, and one process has nothing for DeepSpeed to shard (CPU installs usually lack it, too).
 LOCAL_DROPPED_KEYS = ('vllm_mode', 'deepspeed')
 
-# Training keys that `swift rollout` needs to serve the same model the same way (the hub keys: with `--use_hf true`
-# the trainer and the server must download the model from the same hub). The memory utilisation is left out on
-# purpose: the YAML's value shares a GPU with training; a rollout GPU is vLLM's alone (0.9).
+# Training keys that `swift rollout` needs to serve the same model the same way: what it loads (the hub keys: with
+# `--use_hf true` the trainer and the server must download the model from the same hub), how it turns the trainer's
+# messages and image paths into a prompt (the template keys: max_pixels sizes the frames), its vLLM engine, whether
+# weights are synced as LoRA (swift's trainer asks the server), and multi-turn rollouts. Each is a field of both
+# swift's RLHFArguments and RolloutArguments (tests/test_launchers.py). Sampling settings travel with each request.
+# The memory utilisation is left out on purpose: the YAML's value shares a GPU with training; a rollout GPU is vLLM's
+# alone (0.9).
 ROLLOUT_KEYS = (
     'model',
     'model_type',
@@ -82,6 +87,19 @@ ROLLOUT_KEYS = (
     'use_hf',
     'hub_token',
     'torch_dtype',
+    'model_kwargs',
+    'rope_scaling',
+    'template',
+    'system',
+    'max_pixels',
+    'enable_thinking',
+    'preserve_thinking',
+    'add_non_thinking_prefix',
+    'response_prefix',
+    'use_chat_template',
+    'template_backend',
+    'agent_template',
+    'norm_bbox',
     'vllm_tensor_parallel_size',
     'vllm_max_model_len',
     'vllm_limit_mm_per_prompt',
@@ -90,6 +108,19 @@ ROLLOUT_KEYS = (
     'vllm_enable_prefix_caching',
     'vllm_mm_processor_cache_gb',
     'vllm_engine_kwargs',
+    'vllm_quantization',
+    'vllm_disable_custom_all_reduce',
+    'vllm_disable_cascade_attn',
+    'vllm_enable_expert_parallel',
+    'vllm_speculative_config',
+    'vllm_enable_lora',
+    'vllm_max_lora_rank',
+    'vllm_use_async_engine',
+    'multi_turn_scheduler',
+    'max_turns',
+    'use_gym_env',
+    'gym_env',
+    'external_plugins',  # where a multi_turn_scheduler or gym_env of the user's is registered
 )
 
 # swift's defaults for the keys the batch check reads, used when the YAML leaves them out.
@@ -148,6 +179,8 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, Any]:
     overrides: dict[str, list[str]] = {}
     key = None
     for token in tokens:
+        if token == '--':  # swift's parser would reject it after the model had been looked for
+            raise LaunchError("unexpected argument '--': write swift's flags straight after the launcher's, no '--'")
         if token.startswith('--') and len(token) > 2:
             key, has_value, value = token[2:].partition('=')
             key = key.replace('-', '_')  # swift accepts --per-device-train-batch-size too
@@ -671,9 +704,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--print',
         dest='print_what',
-        choices=('env', 'rollout_args', 'output_dir', 'visible_gpus'),
-        help="print one item per line for run_vsi_grpo.sh: NAME=value, the `swift rollout` arguments, the run's "
-        'output_dir, or the GPU ids this environment sees (none: an error, unless with --dry_run)',
+        choices=('env', 'mode_args', 'rollout_args', 'output_dir', 'visible_gpus'),
+        help="print one item per line for run_vsi_grpo.sh: NAME=value, the mode's swift flags that the overrides "
+        "leave unset, the `swift rollout` arguments, the run's output_dir, or the GPU ids this environment sees "
+        '(none: an error, unless with --dry_run)',
     )
     parser.add_argument(
         '--world_size',
@@ -706,6 +740,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             vllm_gpus = int(os.environ.get('LOCAL_WORLD_SIZE') or os.environ.get('NPROC_PER_NODE') or 1)
         if opts.print_what == 'env':
             print('\n'.join(f'{key}={value}' for key, value in plan.env.items()))
+            return 0
+        if opts.print_what == 'mode_args':  # `swift rlhf config.yaml` knows no mode: run_vsi_grpo.sh passes these
+            given = parse_overrides(overrides)
+            print('\n'.join(to_swift_argv({k: v for k, v in MODE_SETTINGS[opts.mode].items() if k not in given})))
             return 0
         if opts.print_what == 'rollout_args':
             print('\n'.join(to_swift_argv(rollout_args(plan, vllm_gpus or 1))))

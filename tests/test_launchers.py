@@ -7,6 +7,7 @@ tests/stub_swift.py, a stand-in `swift` whose `rollout` answers the same /health
 on loopback, and a stand-in `nvidia-smi` that lists STUB_GPUS GPUs.
 """
 
+import dataclasses
 import itertools
 import json
 import os
@@ -46,8 +47,8 @@ LAUNCH_VARS = (
 ).split()
 
 
-def _yaml() -> dict:
-    return yaml.safe_load(CONFIG.read_text())
+def _yaml(path: Path = CONFIG) -> dict:
+    return yaml.safe_load(path.read_text())
 
 
 def _free_port() -> int:
@@ -194,6 +195,10 @@ README_VARIANTS = {
 }
 
 
+# YAMLs that say another mode than the launchers' MODE=colocate: (key, value) written over the shipped one.
+OTHER_MODE_YAMLS = {'yaml says server': ('vllm_mode', 'server'), 'yaml says no vllm': ('use_vllm', 'false')}
+
+
 # When swift evaluates during training, and so checks its eval batch against num_generations too (world size 1 here).
 EVAL_VARIANTS = {
     'split': ['--split_dataset_ratio', '0.1'],
@@ -243,6 +248,14 @@ def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
         if mode == 'local':
             direct += ['--use_vllm', 'false']  # what a user would try with swift alone
         lines[('swift', mode)] = direct
+    for name, (key, value) in OTHER_MODE_YAMLS.items():  # MODE decides, whatever the YAML says
+        path = out / f'{name}.yaml'
+        path.write_text(CONFIG.read_text().replace(f'\n{key}: {_yaml()[key]}'.lower(), f'\n{key}: {value}'))
+        assert _yaml(path)[key] == yaml.safe_load(value)
+        lines[('python', name)] = _python_plan('--config', str(path), *paths, *CPU_FLAGS)['argv']
+        proc = run_script({**env, 'MODE': 'colocate', 'CONFIG': str(path)}, *CPU_FLAGS)
+        assert proc.returncode == 0, proc.stderr
+        lines[('shell', name)] = _command(proc.stdout, 'rlhf')[1]
     for name, flags in README_VARIANTS.items():
         proc = run_script({**env, 'MODE': 'colocate'}, *CPU_FLAGS, *flags)
         assert proc.returncode == 0, proc.stderr
@@ -270,6 +283,14 @@ def test_three_launchers_give_swift_the_same_arguments(launched, mode):
     assert _comparable(built[('shell', mode)]) == direct
     assert direct['use_vllm'] is True and direct['vllm_mode'] == mode
     assert direct['learning_rate'] == 2e-6 and direct['reward_funcs'] == ['vsi_reward', 'vsi_reward_strict']
+
+
+@pytest.mark.parametrize('name', list(OTHER_MODE_YAMLS))
+def test_the_mode_wins_over_the_yaml_in_both_launchers(launched, name):
+    """`swift rlhf config.yaml` knows no mode: the shell passes the mode's settings as the Python launcher applies
+    them, so a YAML saying another mode trains as MODE says in both (the preflight checks that plan too)."""
+    shell, python = (_comparable(launched['built'][(who, name)]) for who in ('shell', 'python'))
+    assert shell == python and (shell['use_vllm'], shell['vllm_mode']) == (True, 'colocate')
 
 
 def test_local_mode_is_what_swift_alone_cannot_express(launched):
@@ -350,16 +371,22 @@ def test_overrides_parse_like_swift_flags():
     assert parsed == {'a': '3', 'b': ['x', 'y'], 'flag': True, 'c': '5', 'per_device_train_batch_size': '2', 'e': ''}
     with pytest.raises(train_vsi_grpo.LaunchError, match='stray'):
         train_vsi_grpo.parse_overrides(['stray'])
+    with pytest.raises(train_vsi_grpo.LaunchError, match="unexpected argument '--'"):
+        train_vsi_grpo.parse_overrides(['--beta', '0', '--', '--learning_rate', '1e-5'])
 
 
 def test_rollout_arguments_are_swift_rollout_arguments(dataset):
-    from swift.arguments import RolloutArguments
+    from swift.arguments import RLHFArguments, RolloutArguments
     from swift.utils.utils import _patch_get_type_hints
     from transformers import HfArgumentParser
 
+    both = {f.name for f in dataclasses.fields(RolloutArguments)} & {f.name for f in dataclasses.fields(RLHFArguments)}
+    assert set(train_vsi_grpo.ROLLOUT_KEYS) <= both, set(train_vsi_grpo.ROLLOUT_KEYS) - both
     hub = ['--use_hf', 'true', '--hub_token', 'hf_example']  # the server must download from the trainer's hub
+    # The trainer asks the server whether it syncs LoRA; the server sizes the frames it loads by max_pixels.
+    served = ['--vllm_enable_lora', 'true', '--vllm_max_lora_rank', '32', '--max_pixels', '65536']
     plan = train_vsi_grpo.resolve(
-        str(CONFIG), 'server', ['--dataset', str(dataset), '--vllm_server_port', '8123', *hub]
+        str(CONFIG), 'server', ['--dataset', str(dataset), '--vllm_server_port', '8123', *hub, *served]
     )
     argv = train_vsi_grpo.to_swift_argv(train_vsi_grpo.rollout_args(plan, rollout_gpus=4))
     with _patch_get_type_hints():
@@ -372,6 +399,7 @@ def test_rollout_arguments_are_swift_rollout_arguments(dataset):
     assert json.loads(namespace.vllm_limit_mm_per_prompt) == config['vllm_limit_mm_per_prompt']
     assert namespace.vllm_max_model_len == config['vllm_max_model_len']
     assert namespace.use_hf is True and namespace.hub_token == 'hf_example'
+    assert (namespace.vllm_enable_lora, namespace.vllm_max_lora_rank, namespace.max_pixels) == (True, 32, 65536)
     split = train_vsi_grpo.resolve(str(CONFIG), 'server', ['--vllm_tensor_parallel_size', '2'])
     with pytest.raises(train_vsi_grpo.LaunchError, match='vllm_tensor_parallel_size 2 does not divide the 3'):
         train_vsi_grpo.rollout_args(split, rollout_gpus=3)
@@ -411,8 +439,9 @@ def test_batch_check_agrees_with_swift():
     assert cases == 2 * 4 * 3 * 4 * 5 * 5 and 0 < failures < cases
 
 
-def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env):
-    proc = run_script({**launch_env, 'MODE': 'server', 'DRY_RUN': '1'})
+@pytest.mark.parametrize('dry_run', ['1', 'true', 'Yes'])
+def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env, dry_run):
+    proc = run_script({**launch_env, 'MODE': 'server', 'DRY_RUN': dry_run})
     assert proc.returncode == 0, proc.stderr
     rollout_env, rollout = _command(proc.stdout, 'rollout')
     train_env, _ = _command(proc.stdout, 'rlhf')
@@ -533,6 +562,13 @@ PREFLIGHT_FAILURES = [
         'processes; the other nodes train on 8); make them match or leave NPROC_PER_NODE unset',
     ),
     ({'NNODES': '2'}, [], 'NNODES=2 needs MASTER_ADDR'),
+    ({'NNODES': '9', 'NODE_RANK': '08', 'MASTER_ADDR': '10.1.2.3'}, [], 'NNODES / NODE_RANK must be integers'),
+    ({'DRY_RUN': 'maybe'}, [], 'DRY_RUN=maybe is not 1 (print the commands) or 0 (run them)'),
+    ({'MODE': 'server', 'ROLLOUT_PORT': 'http'}, [], 'ROLLOUT_PORT=http is not a port number'),
+    # the server and the trainer would use that port while the health check polls ROLLOUT_PORT
+    ({'MODE': 'server'}, ['--vllm_server_port', '8001'], '--vllm_server_port: set ROLLOUT_HOST / ROLLOUT_PORT instead'),
+    ({'MODE': 'server'}, ['--vllm-server-host=10.0.0.9'], '--vllm-server-host=10.0.0.9: set ROLLOUT_HOST / ROLLOUT'),
+    ({}, ['--beta', '0', '--', '--learning_rate', '1e-5'], "unexpected argument '--': write swift's flags straight"),
     ({}, ['--vllm_tensor_parallel_size', '3'], 'vllm_tensor_parallel_size 3 does not divide the 8 GPU(s)'),
     ({'MODE': 'server'}, ['--vllm_tensor_parallel_size', '4'], 'vllm_tensor_parallel_size 4 does not divide the 2'),
     ({}, ['--num_generations', '3'], '= 64 completions per generation round, not a multiple of num_generations 3'),
