@@ -265,6 +265,44 @@ def _first_json_row(path: str) -> Any:
     return None
 
 
+# What a media entry of a row must end with to be checked as a file path (swift also takes URLs and base64 data).
+MEDIA_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.mp4', '.mkv', '.mov', '.avi', '.webm')
+
+
+def media_problem(path: str, root: str | None) -> str | None:
+    """The first row's relative image or video that swift would not open as meant, as a problem line; else None.
+
+    swift opens a relative path from the current folder, else from ROOT_IMAGE_DIR, one folder for every dataset (the
+    launchers set it to the first dataset's), while preprocess_vsi_data.py writes paths relative to the dataset's own
+    folder: the frames of a dataset in another folder would be missing once the model has loaded, or, where the
+    other folder has the same names, be the wrong ones.
+    """
+    if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
+        return None
+    try:
+        row = _first_json_row(path)
+    except (OSError, ValueError):  # dataset_problem says why
+        return None
+    advice = (
+        f"ROOT_IMAGE_DIR={root} (one folder for every dataset, by default the first one's); for datasets in several "
+        'folders write absolute paths (preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
+    )
+    for key in ('images', 'videos'):
+        items = row.get(key) if isinstance(row, dict) else None
+        for item in [items] if isinstance(items, str) else items if isinstance(items, list) else []:
+            if not isinstance(item, str) or not item.lower().endswith(MEDIA_SUFFIXES) or os.path.isabs(item):
+                continue
+            opened = next((p for p in (item, os.path.join(root or '', item)) if os.path.exists(p)), None)
+            meant = os.path.join(os.path.dirname(path), item)
+            if opened is None:
+                return f'dataset {path}: {item} (its first row) is found neither here nor under {advice}'
+            if os.path.exists(meant) and not os.path.samefile(opened, meant):
+                return (
+                    f'dataset {path}: swift would open {opened} for {item} (its first row), not {meant}, under {advice}'
+                )
+    return None
+
+
 def _columns(value: Any) -> dict[str, str]:
     """swift's `--columns` (a JSON object, or a mapping in the YAML) as {old name: new name}; {} when unreadable."""
     if isinstance(value, str):
@@ -576,6 +614,9 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             problem = dataset_problem(path, columns)
             if problem:
                 problems.append(f'{key} {problem}')
+    if not problems:  # the files hold swift rows: are their frames where swift will look?
+        root = plan.env.get('ROOT_IMAGE_DIR')
+        problems += [line for line in (media_problem(path, root) for path in sorted(dataset_names(plan.args))) if line]
     problems += registered_dataset_problems(plan, columns)
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):

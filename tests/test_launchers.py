@@ -627,6 +627,29 @@ def test_yaml_env_cannot_change_the_gpu_layout(launch_env, tmp_path, key):
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
+def test_frames_swift_would_not_find_fail_preflight(dataset, tmp_path):
+    """swift opens relative paths from one ROOT_IMAGE_DIR (the first dataset's folder): the rows of a second dataset
+    in another folder, relative to it, would get the first one's frames of the same names, or none."""
+    other = tmp_path / 'elsewhere'
+    shutil.copytree(dataset.parent, other)
+    both = ['--dataset', str(dataset), str(other / 'train.jsonl')]
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', both, environ={})
+    (problem,) = train_vsi_grpo.preflight(plan, world_size=1)
+    meant, opened = other / 'frames' / '0_0.png', dataset.parent / 'frames' / '0_0.png'
+    assert problem.startswith(f'dataset {other / "train.jsonl"}: swift would open {opened} for frames/0_0.png (its')
+    assert f'not {meant}, under ROOT_IMAGE_DIR={dataset.parent} ' in problem and '--path_mode absolute' in problem
+    rows = [json.loads(line) for line in (other / 'train.jsonl').read_text().splitlines()]
+    (other / 'frames').rename(other / 'own_frames')  # names the first dataset's folder lacks
+    renamed = [{**row, 'images': [p.replace('frames/', 'own_frames/') for p in row['images']]} for row in rows]
+    (other / 'train.jsonl').write_text(''.join(json.dumps(row) + '\n' for row in renamed))
+    (problem,) = train_vsi_grpo.preflight(plan, world_size=1)
+    assert problem.startswith(f'dataset {other / "train.jsonl"}: own_frames/0_0.png (its first row) is found neither')
+    absolute = [{**row, 'images': [str(other / p) for p in row['images']]} for row in renamed]
+    (other / 'train.jsonl').write_text(''.join(json.dumps(row) + '\n' for row in absolute))  # --path_mode absolute
+    assert train_vsi_grpo.preflight(plan, world_size=1) == []
+    assert train_vsi_grpo.preflight(train_vsi_grpo.resolve(str(CONFIG), 'local', both[:2], environ={}), 1) == []
+
+
 def test_busy_rollout_port_fails_preflight(launch_env):
     with socket.socket() as busy:
         busy.bind(('', 0))
