@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -143,8 +144,10 @@ def prepare(config: DemoConfig, paths: DemoPaths, preprocess_args: tuple[str, ..
 
 
 def train(config: DemoConfig, paths: DemoPaths, **overrides: object) -> Path:
-    """GRPO through run_vsi_grpo.sh; returns the LoRA checkpoint."""
+    """GRPO through run_vsi_grpo.sh; returns the LoRA checkpoint. A previous run's folder is removed first: swift
+    appends to its logging.jsonl, and its checkpoint of the same step would pass for this run's."""
     command, env = grpo_command(config, paths.model_dir, paths.dataset, paths.grpo_dir, **overrides)
+    shutil.rmtree(paths.grpo_dir, ignore_errors=True)
     _run(command, env=env, log=paths.grpo_log)
     adapter = paths.grpo_dir / f'checkpoint-{config.grpo_steps}'
     if not (adapter / 'adapter_config.json').is_file():
@@ -154,9 +157,11 @@ def train(config: DemoConfig, paths: DemoPaths, **overrides: object) -> Path:
 
 def evaluate(config: DemoConfig, paths: DemoPaths, name: str, adapter: Path | None) -> Path:
     """eval_vsi_bench.py on the test scenes; returns the results.json it wrote (results_subset.json under
-    --eval_limit: fewer questions than the test set are reported as a subset)."""
+    --eval_limit: fewer questions than the test set are reported as a subset). `--overwrite`: a rerun trains a new
+    adapter at the same path, and the evaluator would resume the old one's predictions (it records paths)."""
     out = paths.eval_dir / name
     command = [sys.executable, 'eval_vsi_bench.py', '--model', str(paths.model_dir), '--model_type', 'qwen3_vl']
+    command += ['--overwrite']
     command += ['--dataset', str(paths.scenes / 'test.jsonl'), '--frames_dir', str(paths.frames)]
     command += ['--num_frames', str(config.num_frames), '--output_dir', str(out), '--infer_backend', 'pt']
     command += ['--batch_size', '8', '--max_new_tokens', str(config.max_completion_length)]

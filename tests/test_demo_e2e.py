@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from demo.run_demo import DemoConfig, read_rewards, run_demo
+import demo.run_demo as run_demo_module
+from demo.run_demo import DemoConfig, DemoPaths, evaluate, read_rewards, run_demo, train
 from tests.report_oracle import recompute_scores
 from train_vsi_grpo import DEFAULT_CONFIG, load_config
 
@@ -88,3 +89,30 @@ def test_every_test_question_has_a_prediction_and_the_report_equals_vsi_scoring(
         assert results['lenient'] == lenient
     comparison = json.loads(artefacts['comparison'].with_suffix('.json').read_text())
     assert comparison['same_questions'] is True and comparison['rows']
+
+
+def test_a_rerun_reports_its_own_training_and_evaluation(tmp_path, monkeypatch):
+    """Into the same folder: swift appends to logging.jsonl and the new adapter has the old one's path, which the
+    evaluator would resume from; neither may leak the previous run's numbers into this one's."""
+    config = DemoConfig(output_dir=tmp_path, grpo_steps=2)
+    paths = DemoPaths(tmp_path)
+    commands = []
+
+    def fake_run(command, env=None, log=None):  # what swift and the evaluator leave, without a model
+        commands.append(command)
+        if log is not None:
+            (paths.grpo_dir / 'checkpoint-2').mkdir(parents=True, exist_ok=True)
+            (paths.grpo_dir / 'checkpoint-2' / 'adapter_config.json').write_text('{}')
+            with open(paths.grpo_dir / 'logging.jsonl', 'a') as f:  # appended, as swift's trainer does
+                f.writelines(json.dumps({'rewards/VsiReward/mean': r}) + '\n' for r in (0.25, 0.75))
+        else:
+            out = paths.eval_dir / 'grpo'
+            out.mkdir(parents=True, exist_ok=True)
+            (out / 'results.json').write_text('{}')
+
+    monkeypatch.setattr(run_demo_module, '_run', fake_run)
+    for _ in range(2):
+        adapter = train(config, paths)
+        assert read_rewards(paths.grpo_dir) == [0.25, 0.75]
+        evaluate(config, paths, 'grpo', adapter)
+        assert '--overwrite' in commands[-1]
