@@ -18,9 +18,10 @@ sys.exit(None if sys.version_info >= (3, 11) else 'this bundle needs Python 3.11
 endef
 export PYTHON_CHECK
 
-# The stamp is written last, so an interrupted install is redone; editing a requirements file reinstalls.
+# The stamp is written last, so an interrupted install is redone; editing a requirements file reinstalls. A venv
+# without a working pip (interrupted while being made) is made again over the same folder, which adds pip.
 $(STAMP): requirements-cpu.txt requirements-common.txt constraints.txt
-	test -x $(PY) || { $(PYTHON) -c "$$PYTHON_CHECK" && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip --version >/dev/null 2>&1 || { $(PYTHON) -c "$$PYTHON_CHECK" && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-cpu.txt
 	touch $(STAMP)
 

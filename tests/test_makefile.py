@@ -1,5 +1,6 @@
-"""The Makefile's interpreter check: `make test` / `make demo` on a Python older than 3.11 stop with the reason
-(the pinned av, pillow, numpy and pandas have no release for it) instead of failing somewhere in pip."""
+"""The Makefile's venv: `make test` / `make demo` on a Python older than 3.11 stop with the reason (the pinned av,
+pillow, numpy and pandas have no release for it) instead of failing somewhere in pip, and a venv left without pip by
+an interrupted `make` is made again."""
 
 import shutil
 import subprocess
@@ -54,3 +55,11 @@ def test_python_3_11_passes_the_check_and_makes_the_venv(tmp_path):
     assert 'needs Python 3.11' not in result.stderr
     assert (tmp_path / 'venv_made').read_text() == str(tmp_path / 'venv')
     assert result.returncode != 0  # the fake made no venv, so the install after it fails
+
+
+def test_a_venv_interrupted_before_pip_is_made_again(tmp_path):
+    """Killed while `python -m venv` ran: bin/python is there, pip is not. The next make must not take it as done."""
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(tmp_path / 'venv')], check=True)
+    result = make_venv(tmp_path, fake_python(tmp_path, (3, 11, 0)))
+    assert (tmp_path / 'venv_made').read_text() == str(tmp_path / 'venv')
+    assert result.returncode != 0  # as above: the fake made nothing
