@@ -10,12 +10,12 @@ Two names:
 * `vsi_raw`: raw QA files (any layout `preprocess_vsi_data.py` reads) converted when swift loads them, by the same
   `preprocess_vsi_data.preprocess` the script runs, into `<cache>/vsi_raw/<key>.jsonl` (with its `.summary.json`),
   which then loads exactly as `vsi_train` does. `<cache>` is modelscope's cache folder: `$MODELSCOPE_CACHE`, or
-  `~/.cache/modelscope/hub` when that is unset. The key hashes the settings and the identity (path, size,
-  modification time) of the QA files, of the frames folder's `manifest.jsonl` (extract_frames.py rewrites it when it
-  extracts) and of the converting code, so a file whose summary shows it complete (size and SHA-256) is reused as it
-  is: every rank of every launch loads the same file, and the `datasets` library's cache of it stays valid. One
-  process converts (under torchrun the first rank while the others wait, else under a file lock); the others reuse
-  its file. A file whose frames or clips have gone is converted again; frames changed by other means than
+  `~/.cache/modelscope/hub` when that is unset. The key hashes the settings and the identity (path, size, modification
+  time) of the QA files, of the frames folder's `manifest.jsonl` and its sub-folders' (extract_frames.py rewrites it
+  when it extracts) and of the converting code, so a file whose summary shows it complete (size and SHA-256) is reused
+  as it is: every rank of every launch loads the same file, and the `datasets` library's cache of it stays valid. One
+  process converts (under torchrun the first rank while the others wait, else under a file lock); the others reuse its
+  file. A file whose frames or clips have gone is converted again; frames changed by other means than
   extract_frames.py are not noticed: delete the file (its path is logged). The launchers convert it before swift
   starts (`convert_raw`), so its problems show before the model loads.
 
@@ -56,6 +56,7 @@ From Python::
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
@@ -343,6 +344,16 @@ def _identity(path: str) -> list | None:
     return [path, stat.st_size, stat.st_mtime_ns]
 
 
+def frame_manifests(frames_dir: str) -> list[str]:
+    """extract_frames.py's manifests that describe `frames_dir`: its own, and those of per-dataset extractions into
+    its sub-folders (`--output_dir frames/scannet`), whose `<dataset>/<scene>` folders the conversion finds too."""
+    name = extract_frames.MANIFEST_NAME
+    return sorted(
+        glob.glob(os.path.join(glob.escape(frames_dir), name))
+        + glob.glob(os.path.join(glob.escape(frames_dir), '*', name))
+    )
+
+
 def raw_cache_path(qa_paths: list[str], config: preprocess.PreprocessConfig) -> str:
     """Where `vsi_raw` keeps the rows converted from these files with these settings (see the module docstring).
 
@@ -353,7 +364,7 @@ def raw_cache_path(qa_paths: list[str], config: preprocess.PreprocessConfig) -> 
     key = json.dumps(
         {
             'inputs': [_identity(p) or p for p in qa_paths],
-            'frames_manifest': _identity(os.path.join(config.frames_dir, extract_frames.MANIFEST_NAME)),
+            'frames_manifests': [_identity(path) for path in frame_manifests(config.frames_dir)],
             'code': code,
             'settings': dataclasses.asdict(config),
         },

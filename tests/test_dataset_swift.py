@@ -319,6 +319,9 @@ def test_vsi_raw_reuses_its_conversion_until_an_input_or_setting_changes(data, m
     before = vsi_dataset.raw_cache_path(*config)
     (data / 'frames' / 'manifest.jsonl').write_text('{}\n', encoding='utf-8')
     assert vsi_dataset.raw_cache_path(*config) != before
+    before = vsi_dataset.raw_cache_path(*config)  # and one extracted per dataset (--output_dir frames/scannet)
+    (data / 'frames' / 'scannet' / 'manifest.jsonl').write_text('{}\n', encoding='utf-8')
+    assert vsi_dataset.raw_cache_path(*config) != before
 
 
 def test_vsi_raw_conversions_racing_for_one_file_leave_a_complete_one(data):
