@@ -78,6 +78,7 @@ case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8
     *) fail "DRY_RUN=$DRY_RUN is not 1 (print the commands) or 0 (run them)" ;;
 esac
 [[ $ROLLOUT_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_PORT=$ROLLOUT_PORT is not a port number"
+[[ $ROLLOUT_TIMEOUT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_TIMEOUT=$ROLLOUT_TIMEOUT is not a number of seconds"
 if [[ $MODE == server ]]; then
     for arg in "$@"; do
         if [[ $arg =~ ^--vllm[_-]server[_-](host|port)(=|$) ]]; then
@@ -206,7 +207,8 @@ preflight() {
         command -v setsid >/dev/null || fail "setsid not found (util-linux); it lets this script stop the server"
         # swift rollout silently moves to the next free port, so a busy one would connect us to another server.
         "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' "$ROLLOUT_PORT" 2>/dev/null ||
-            fail "ROLLOUT_PORT=$ROLLOUT_PORT is in use (an old swift rollout?); stop it or pick another port"
+            fail "ROLLOUT_PORT=$ROLLOUT_PORT is in use (an old swift rollout?), or held for up to a minute after the" \
+                "last run closed it; stop the server, wait, or pick another port"
     fi
     local problems dry=()
     [[ $DRY_RUN != 1 ]] || dry=(--dry_run)  # a dry run converts no dataset
@@ -222,6 +224,7 @@ start_rollout() {
     args_text=$(resolve --print rollout_args --vllm_gpus "$N_ROLLOUT_GPUS")
     mapfile -t ROLLOUT_ARGS <<<"$args_text"
     ROLLOUT_LOG=${ROLLOUT_LOG:-$(resolve --print output_dir)/rollout.log}
+    [[ ! -d $ROLLOUT_LOG ]] || fail "ROLLOUT_LOG=$ROLLOUT_LOG is a folder; name the file the server's output goes to"
     # setsid: the server gets its own process group, so stop_rollout can end vLLM's worker processes too.
     local command=(env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}"
         setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}")
@@ -232,7 +235,9 @@ start_rollout() {
         return
     fi
     mkdir -p "$(dirname "$ROLLOUT_LOG")"
-    "${command[@]}" >"$ROLLOUT_LOG" 2>&1 &
+    # appended: an earlier run's output (which its error message pointed to) stays, below its own header
+    echo "=== run_vsi_grpo.sh $(date '+%F %T'): swift rollout ${ROLLOUT_ARGS[*]}" >>"$ROLLOUT_LOG"
+    "${command[@]}" >>"$ROLLOUT_LOG" 2>&1 &
     ROLLOUT_PID=$!
 }
 
@@ -275,16 +280,19 @@ wait_for_master() {
     log "node 0 is training; joining"
 }
 
-# Runs on every exit (done, failed, Ctrl-C): TERM to the server's process group, KILL after 30 s.
+# Runs on every exit (done, failed, Ctrl-C): TERM to the server's process group, KILL after 30 s. The process itself
+# is signalled too: in its first moments it has not called setsid yet, so there is no group. A second Ctrl-C must not
+# cut the KILL short, so signals wait until the server is gone.
 stop_rollout() {
     [[ -n $ROLLOUT_PID ]] || return 0
+    trap '' INT TERM
     log "stopping swift rollout (process group $ROLLOUT_PID)"
-    kill -TERM -- "-$ROLLOUT_PID" 2>/dev/null || true
+    kill -TERM -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
     for _ in {1..150}; do
-        kill -0 -- "-$ROLLOUT_PID" 2>/dev/null || break
+        kill -0 -- "-$ROLLOUT_PID" 2>/dev/null || kill -0 "$ROLLOUT_PID" 2>/dev/null || break
         sleep 0.2
     done
-    kill -KILL -- "-$ROLLOUT_PID" 2>/dev/null || true
+    kill -KILL -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
     wait "$ROLLOUT_PID" 2>/dev/null || true
     ROLLOUT_PID=
 }

@@ -565,6 +565,9 @@ PREFLIGHT_FAILURES = [
     ({'NNODES': '9', 'NODE_RANK': '08', 'MASTER_ADDR': '10.1.2.3'}, [], 'NNODES / NODE_RANK must be integers'),
     ({'DRY_RUN': 'maybe'}, [], 'DRY_RUN=maybe is not 1 (print the commands) or 0 (run them)'),
     ({'MODE': 'server', 'ROLLOUT_PORT': 'http'}, [], 'ROLLOUT_PORT=http is not a port number'),
+    # once failed in the arithmetic after the server had started, and the exit then waited on it for ever
+    ({'MODE': 'server', 'ROLLOUT_TIMEOUT': '20m'}, [], 'ROLLOUT_TIMEOUT=20m is not a number of seconds'),
+    ({'MODE': 'server', 'ROLLOUT_LOG': '/tmp'}, [], 'ROLLOUT_LOG=/tmp is a folder; name the file'),
     # the server and the trainer would use that port while the health check polls ROLLOUT_PORT
     ({'MODE': 'server'}, ['--vllm_server_port', '8001'], '--vllm_server_port: set ROLLOUT_HOST / ROLLOUT_PORT instead'),
     ({'MODE': 'server'}, ['--vllm-server-host=10.0.0.9'], '--vllm-server-host=10.0.0.9: set ROLLOUT_HOST / ROLLOUT'),
@@ -657,7 +660,7 @@ def test_busy_rollout_port_fails_preflight(launch_env):
         port = busy.getsockname()[1]
         proc = run_script({**launch_env, 'MODE': 'server', 'ROLLOUT_PORT': str(port)})
     assert proc.returncode == 1
-    assert f'ROLLOUT_PORT={port} is in use' in proc.stderr
+    assert f'ROLLOUT_PORT={port} is in use (an old swift rollout?), or held for up to a minute' in proc.stderr
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists()
 
 
@@ -678,6 +681,11 @@ def test_server_mode_trains_against_the_ready_server_then_stops_it(launch_env):
     assert training['argv'][training['argv'].index('--vllm_server_port') + 1] == port
     pids = _rollout_pids(launch_env)
     assert len(pids) == 2 and not any(map(alive, pids))
+    # a second run (on another port: the first one's may linger in TIME_WAIT) appends to the server's log
+    proc = run_script({**launch_env, 'MODE': 'server', 'ROLLOUT_TIMEOUT': '30', 'ROLLOUT_PORT': str(_free_port())})
+    assert proc.returncode == 0, proc.stderr
+    log = (Path(launch_env['OUTPUT_DIR']) / 'rollout.log').read_text()
+    assert log.count('=== run_vsi_grpo.sh ') == 2 and log.startswith('=== run_vsi_grpo.sh ')
 
 
 def test_server_that_never_gets_ready_times_out_and_is_stopped(launch_env):
