@@ -11,9 +11,14 @@ Its answers are meaningless: it exists so the pipeline (preprocessing, GRPO, eva
 laptop. With its tied embeddings, greedy decoding tends to repeat the last prompt token (a newline after
 `<|im_start|>assistant`); sampling mostly yields filler tokens that decode as `<unusedN>`.
 
+`--size 8b` builds Qwen3-VL-8B-Instruct's architecture instead (8.77B parameters, 17.5 GB in bfloat16, made on the
+GPU when there is one), random and with the same tokenizer, so that GRPO's memory and step time can be measured on
+a GPU node that cannot download the real weights (`MODEL_SIZE=8b bash bench/gpu_check.sh`).
+
 Usage:
     python demo/build_tiny_qwen3_vl.py --output_dir demo_out/tiny_qwen3_vl --seed 0
     python demo/build_tiny_qwen3_vl.py --output_dir /tmp/gpu_model --head_dim 64   # for vLLM (bench/gpu_check.sh)
+    python demo/build_tiny_qwen3_vl.py --output_dir /tmp/random_8b --size 8b        # 8B architecture, random
 
 From Python: `build_tiny_qwen3_vl('demo_out/tiny_qwen3_vl', seed=0)` returns the folder; load it with
 `TransformersEngine(folder, model_type='qwen3_vl')` or `swift rlhf --model folder --model_type qwen3_vl
@@ -36,6 +41,38 @@ MARKER_NAME = 'tiny_model_complete.json'
 VOCAB_SIZE = 151936  # Qwen3-VL's embedding rows (the tokenizer itself has 151669 tokens, as in the real model)
 FIRST_SPECIAL_ID = 151643
 HEAD_DIM = 8  # attention head size of the text and vision layers (--head_dim)
+SIZES = ('tiny', '8b')
+TINY_TEXT = {
+    'hidden_size': 32,
+    'intermediate_size': 64,
+    'num_hidden_layers': 2,
+    'num_attention_heads': 4,
+    'num_key_value_heads': 2,
+}
+TINY_VISION = {
+    'depth': 2,
+    'intermediate_size': 64,
+    'num_heads': 4,
+    'out_hidden_size': 32,
+    'deepstack_visual_indexes': [1],
+}
+# Qwen/Qwen3-VL-8B-Instruct config.json, the architecture of `--size 8b` (8.77B parameters, head_dim 128).
+QWEN3_VL_8B_TEXT = {
+    'hidden_size': 4096,
+    'intermediate_size': 12288,
+    'num_hidden_layers': 36,
+    'num_attention_heads': 32,
+    'num_key_value_heads': 8,
+}
+QWEN3_VL_8B_VISION = {
+    'depth': 27,
+    'hidden_size': 1152,
+    'intermediate_size': 4304,
+    'num_heads': 16,
+    'out_hidden_size': 4096,
+    'deepstack_visual_indexes': [8, 16, 24],
+}
+QWEN3_VL_8B_HEAD_DIM = 128
 BPE_TRAIN_VOCAB_SIZE = 1024  # merges learned from the corpus; the rest of the 151643 regular ids are fillers
 
 # Patching, pixel budgets, frame sampling and normalisation of Qwen/Qwen3-VL-*-Instruct's preprocessor_config.json
@@ -223,7 +260,9 @@ def builder_source_hash() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-def is_complete(model_dir: Path, seed: int, answer_prior: bool = False, head_dim: int = HEAD_DIM) -> bool:
+def is_complete(
+    model_dir: Path, seed: int, answer_prior: bool = False, head_dim: int = HEAD_DIM, size: str = 'tiny'
+) -> bool:
     """True when `model_dir` was fully built by this version of the builder with these settings."""
     marker = Path(model_dir) / MARKER_NAME
     try:
@@ -234,6 +273,7 @@ def is_complete(model_dir: Path, seed: int, answer_prior: bool = False, head_dim
         info.get('seed') == seed
         and info.get('answer_prior', False) == answer_prior
         and info.get('head_dim', HEAD_DIM) == head_dim
+        and info.get('size', 'tiny') == size
         and info.get('builder_sha256') == builder_source_hash()
     )
 
@@ -318,19 +358,23 @@ def check_head_dim(head_dim: int) -> None:
         raise ValueError(f'head_dim must be a multiple of 8 from 8 to 256, got {head_dim}')
 
 
-def _build_model(seed: int, head_dim: int = HEAD_DIM):
-    import torch
-    from transformers import GenerationConfig, Qwen3VLConfig, Qwen3VLForConditionalGeneration
+def build_config(head_dim: int = HEAD_DIM, size: str = 'tiny'):
+    """The model's `Qwen3VLConfig`: toy sizes, or with `size` '8b' Qwen3-VL-8B-Instruct's (its head_dim is 128)."""
+    from transformers import Qwen3VLConfig
 
     ids = {content: FIRST_SPECIAL_ID + i for i, (content, _) in enumerate(QWEN_ADDED_TOKENS)}
-    config = Qwen3VLConfig(
+    if size == '8b':
+        head_dim, text_sizes, vision_sizes = QWEN3_VL_8B_HEAD_DIM, QWEN3_VL_8B_TEXT, QWEN3_VL_8B_VISION
+    else:
+        text_sizes = TINY_TEXT
+        vision_sizes = {**TINY_VISION, 'hidden_size': 4 * head_dim}  # vision head size is hidden_size / num_heads
+    # Tied like the 2B/4B checkpoints, which halves the tiny model (the 151936 x 32 embedding is most of it); the
+    # 8B checkpoint has its own output layer.
+    tied = size == 'tiny'
+    return Qwen3VLConfig(
         text_config=dict(
+            **text_sizes,
             vocab_size=VOCAB_SIZE,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
             head_dim=head_dim,  # may differ from hidden_size / heads, as in Qwen3
             max_position_embeddings=262144,
             rope_parameters={
@@ -341,30 +385,52 @@ def _build_model(seed: int, head_dim: int = HEAD_DIM):
             },
             bos_token_id=ids['<|endoftext|>'],
             eos_token_id=ids['<|im_end|>'],
-            tie_word_embeddings=True,
+            tie_word_embeddings=tied,
         ),
-        vision_config=dict(
-            depth=2,
-            hidden_size=4 * head_dim,  # the vision tower's head size is hidden_size / num_heads
-            intermediate_size=64,
-            num_heads=4,
-            patch_size=16,
-            temporal_patch_size=2,
-            spatial_merge_size=2,
-            out_hidden_size=32,
-            deepstack_visual_indexes=[1],
-        ),
+        vision_config=dict(**vision_sizes, patch_size=16, temporal_patch_size=2, spatial_merge_size=2),
         image_token_id=ids['<|image_pad|>'],
         video_token_id=ids['<|video_pad|>'],
         vision_start_token_id=ids['<|vision_start|>'],
         vision_end_token_id=ids['<|vision_end|>'],
-        # Tied like the 2B/4B checkpoints; it halves the size (the 151936 x 32 embedding is most of the model).
-        tie_word_embeddings=True,
+        tie_word_embeddings=tied,
     )
+
+
+def resolve_head_dim(head_dim: int | None, size: str) -> int:
+    """The head size to build: the tiny model's default or the one asked for; always 128 for '8b'."""
+    if size not in SIZES:
+        raise ValueError(f'size must be one of {", ".join(SIZES)}, got {size!r}')
+    if size == '8b':
+        if head_dim not in (None, QWEN3_VL_8B_HEAD_DIM):
+            raise ValueError(f'--size 8b has head_dim {QWEN3_VL_8B_HEAD_DIM}, got --head_dim {head_dim}')
+        return QWEN3_VL_8B_HEAD_DIM
+    head_dim = HEAD_DIM if head_dim is None else head_dim
+    check_head_dim(head_dim)
+    return head_dim
+
+
+def _build_model(seed: int, head_dim: int = HEAD_DIM, size: str = 'tiny'):
+    import torch
+    from transformers import GenerationConfig, Qwen3VLForConditionalGeneration
+
+    ids = {content: FIRST_SPECIAL_ID + i for i, (content, _) in enumerate(QWEN_ADDED_TOKENS)}
+    config = build_config(head_dim, size)
     # A private RNG stream: the weights depend on `seed` only, and callers' global RNG state is left alone.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen3VLForConditionalGeneration(config).to(torch.float32).eval()
+    if size == '8b':
+        # Made where it will run, in bfloat16: 17.5 GB, initialised in seconds on a GPU (minutes on CPU cores).
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        default_dtype = torch.get_default_dtype()
+        torch.set_default_dtype(torch.bfloat16)
+        try:
+            with torch.random.fork_rng(devices=[]), torch.device(device):
+                torch.manual_seed(seed)
+                model = Qwen3VLForConditionalGeneration(config).eval()
+        finally:
+            torch.set_default_dtype(default_dtype)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = Qwen3VLForConditionalGeneration(config).to(torch.float32).eval()
     model.generation_config = GenerationConfig(
         bos_token_id=ids['<|endoftext|>'],
         pad_token_id=ids['<|endoftext|>'],
@@ -407,9 +473,9 @@ def _apply_answer_prior(model, tokenizer) -> None:
         weight[answer_ids, 1:] *= 25.0
 
 
-def _write_model(target: Path, seed: int, answer_prior: bool, head_dim: int) -> None:
+def _write_model(target: Path, seed: int, answer_prior: bool, head_dim: int, size: str) -> None:
     processor = _build_processor()
-    model = _build_model(seed, head_dim)
+    model = _build_model(seed, head_dim, size)
     if answer_prior:
         _apply_answer_prior(model, processor.tokenizer)
     model.save_pretrained(target)
@@ -419,6 +485,7 @@ def _write_model(target: Path, seed: int, answer_prior: bool, head_dim: int) -> 
         'seed': seed,
         'answer_prior': answer_prior,
         'head_dim': head_dim,
+        'size': size,
         'builder_sha256': builder_source_hash(),
     }
     (target / MARKER_NAME).write_text(json.dumps(marker, indent=2) + '\n')
@@ -433,18 +500,25 @@ def _make_readable(folder: Path) -> None:
 
 
 def build_tiny_qwen3_vl(
-    output_dir: str | os.PathLike, seed: int = 0, answer_prior: bool = False, head_dim: int = HEAD_DIM
+    output_dir: str | os.PathLike,
+    seed: int = 0,
+    answer_prior: bool = False,
+    head_dim: int | None = None,
+    size: str = 'tiny',
 ) -> Path:
     """Build the tiny Qwen3-VL into `output_dir` (or reuse it when complete) and return its path.
 
     Raises FileExistsError when `output_dir` exists but is not a folder this builder completed, so nothing the
     user put there is ever overwritten. A complete folder built with another seed or builder version is
-    replaced. `head_dim` 64 gives a model vLLM's GPU attention kernels take (they are not built for head size 8).
+    replaced. `head_dim` (default 8) 64 gives a model vLLM's GPU attention kernels take (they are not built for
+    head size 8). `size` '8b' gives Qwen3-VL-8B's architecture, whose head_dim is 128.
     Safe to call from parallel processes (e.g. pytest-xdist workers): the first to finish wins.
     """
-    check_head_dim(head_dim)
+    head_dim = resolve_head_dim(head_dim, size)
+    if answer_prior and size != 'tiny':
+        raise ValueError('--answer_prior works on the tiny model only (it relies on its tied embeddings)')
     output_dir = Path(output_dir).resolve()
-    if is_complete(output_dir, seed, answer_prior, head_dim):
+    if is_complete(output_dir, seed, answer_prior, head_dim, size):
         return output_dir
     if output_dir.exists() and not (output_dir / MARKER_NAME).is_file():
         raise FileExistsError(
@@ -454,9 +528,9 @@ def build_tiny_qwen3_vl(
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f'.{output_dir.name}.tmp-', dir=output_dir.parent))
     try:
-        _write_model(tmp_dir, seed, answer_prior, head_dim)
+        _write_model(tmp_dir, seed, answer_prior, head_dim, size)
         _make_readable(tmp_dir)
-        if is_complete(output_dir, seed, answer_prior, head_dim):  # another process finished the same build meanwhile
+        if is_complete(output_dir, seed, answer_prior, head_dim, size):  # another process finished it meanwhile
             return output_dir
         if output_dir.exists():  # complete but stale: move it aside so the rename below can take its place
             stale_dir = Path(tempfile.mkdtemp(prefix=f'.{output_dir.name}.old-', dir=output_dir.parent))
@@ -466,7 +540,7 @@ def build_tiny_qwen3_vl(
         try:
             os.rename(tmp_dir, output_dir)
         except OSError:
-            if not is_complete(output_dir, seed, answer_prior, head_dim):
+            if not is_complete(output_dir, seed, answer_prior, head_dim, size):
                 raise
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -492,21 +566,27 @@ def main() -> None:
     parser.add_argument(
         '--head_dim',
         type=int,
-        default=HEAD_DIM,
         help=f'attention head size of the text and vision layers [{HEAD_DIM}]; 64 for vLLM on a GPU, whose attention '
         'kernels are not built for tiny heads',
+    )
+    parser.add_argument(
+        '--size',
+        choices=SIZES,
+        default='tiny',
+        help="[tiny]; '8b': Qwen3-VL-8B-Instruct's architecture with random weights (17.5 GB, built on the GPU when "
+        'there is one), to measure memory and step time',
     )
     args = parser.parse_args()
     try:
         model_dir = build_tiny_qwen3_vl(
-            args.output_dir, seed=args.seed, answer_prior=args.answer_prior, head_dim=args.head_dim
+            args.output_dir, seed=args.seed, answer_prior=args.answer_prior, head_dim=args.head_dim, size=args.size
         )
     except (OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(1)
     files = sorted(f.name for f in model_dir.iterdir())
     print(
-        f'tiny Qwen3-VL (seed {args.seed}) in {model_dir}: {folder_size_bytes(model_dir) / 2**20:.1f} MiB, '
+        f'{args.size} Qwen3-VL (seed {args.seed}) in {model_dir}: {folder_size_bytes(model_dir) / 2**20:.1f} MiB, '
         f'{len(files)} files: {", ".join(files)}'
     )
 

@@ -327,3 +327,57 @@ def test_head_dim_64_variant_for_vllm(tmp_path, processor):
     for bad in (4, 60, 264):
         with pytest.raises(ValueError, match='multiple of 8'):
             builder.build_tiny_qwen3_vl(tmp_path / f'bad{bad}', head_dim=bad)
+
+
+def test_8b_size_has_the_published_parameter_count():
+    """`--size 8b` is Qwen3-VL-8B-Instruct's architecture: 8.77B parameters as Qwen publishes (counted here on the
+    meta device, nothing allocated), head_dim 128 with mrope_section [24, 20, 20] as in its config.json, and its own
+    output layer."""
+    from transformers import Qwen3VLForConditionalGeneration
+
+    config = builder.build_config(builder.resolve_head_dim(None, '8b'), '8b')
+    with torch.device('meta'):
+        model = Qwen3VLForConditionalGeneration(config)
+    assert round(sum(p.numel() for p in model.parameters()) / 1e9, 2) == 8.77
+    assert config.text_config.head_dim == 128
+    assert config.text_config.rope_parameters['mrope_section'] == [24, 20, 20]
+    assert model.lm_head.weight is not model.model.language_model.embed_tokens.weight
+
+
+def test_8b_size_builds_an_untied_bfloat16_model(tmp_path, monkeypatch):
+    """The 8B build path (bfloat16, made on the GPU when there is one, untied, marked with its size) at toy widths:
+    the real one is 17.5 GB, built on the GPU node (bench/gpu_check.sh with MODEL_SIZE=8b)."""
+    monkeypatch.setattr(
+        builder,
+        'QWEN3_VL_8B_TEXT',
+        {**builder.QWEN3_VL_8B_TEXT, 'hidden_size': 64, 'intermediate_size': 64, 'num_hidden_layers': 1},
+    )
+    monkeypatch.setattr(
+        builder,
+        'QWEN3_VL_8B_VISION',
+        {
+            **builder.QWEN3_VL_8B_VISION,
+            'depth': 1,
+            'hidden_size': 256,
+            'intermediate_size': 64,
+            'num_heads': 2,
+            'out_hidden_size': 64,
+            'deepstack_visual_indexes': [0],
+        },
+    )
+    model_dir = builder.build_tiny_qwen3_vl(tmp_path / 'big', size='8b')
+    assert torch.get_default_dtype() == torch.float32  # restored after the bfloat16 build
+    config = json.loads((model_dir / 'config.json').read_text())
+    assert config['dtype'] == 'bfloat16' and config['tie_word_embeddings'] is False
+    assert config['text_config']['head_dim'] == 128
+    weights = load_file(model_dir / 'model.safetensors')
+    assert {tensor.dtype for tensor in weights.values()} == {torch.bfloat16}
+    assert not torch.equal(weights['lm_head.weight'], weights['model.language_model.embed_tokens.weight'])
+    assert builder.is_complete(model_dir, 0, head_dim=128, size='8b')
+    assert not builder.is_complete(model_dir, 0, head_dim=128)  # a tiny model of head_dim 128 is another build
+    with pytest.raises(ValueError, match='head_dim 128'):
+        builder.build_tiny_qwen3_vl(tmp_path / 'x', size='8b', head_dim=64)
+    with pytest.raises(ValueError, match='tiny model only'):
+        builder.build_tiny_qwen3_vl(tmp_path / 'x', size='8b', answer_prior=True)
+    with pytest.raises(ValueError, match='size must be one of'):
+        builder.build_tiny_qwen3_vl(tmp_path / 'x', size='2b')
