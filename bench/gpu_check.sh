@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The GPU check: the bundle's vLLM paths on one GPU with a small random Qwen3-VL, in about 5 minutes, before hours
-# of 8B training. Needs a GPU node with requirements.txt installed; run from the bundle folder:
+# The GPU check: the bundle's vLLM paths on one GPU with a small random Qwen3-VL, in about 6 minutes (349 s on an
+# H100), before hours of 8B training. Needs a GPU node with requirements.txt installed; run from the bundle folder:
 #
 #   bash bench/gpu_check.sh [WORK_DIR]          # default /tmp/vsi_gpu_check (replaced if this script made it)
+#   MODEL_SIZE=8b bash bench/gpu_check.sh       # memory and step time of the default config at 8B size
 #
 # Training uses the visible GPUs as run_vsi_grpo.sh does (CUDA_VISIBLE_DEVICES=0 for one); evaluation and the memory
 # readings use the first.
@@ -11,14 +12,22 @@
 # 2. GRPO through run_vsi_grpo.sh, MODE=colocate, vsi_grpo_config.yaml as it is but for 4 steps of the demo's
 #    one-token answers at its learning rate (rewards then vary, so the LoRA moves and the comparison below means
 #    something; with the YAML's 256 tokens a random model earns no reward and its LoRA stays zero)
-# 3. eval_vsi_bench.py with vLLM on the base model and on the trained LoRA, and on the LoRA with transformers
-# Prints each stage's exit status, time and peak GPU memory, the scores, and on how many questions vLLM and
+# 3. eval_vsi_bench.py with vLLM on the base model and on the trained LoRA, and on the LoRA with transformers, each
+#    answering in one token as trained
+# Prints each stage's exit status, time and peak GPU memory, each training step's time and memory, the scores, on
+# how many questions the LoRA changed vLLM's answer (none: the adapter was not applied), and on how many vLLM and
 # transformers predict the same (a random model's near-tied logits make a few differ in bfloat16).
+# MODEL_SIZE=8b instead measures the default config as users run it, on a random model of Qwen3-VL-8B's
+# architecture (demo/build_tiny_qwen3_vl.py --size 8b, 17.5 GB written to WORK_DIR): 640x480 scenes, 32 frames per
+# question, the YAML as it is (256-token completions) for 3 steps; no evaluation. Per GPU this is what an 8-GPU run
+# does: one question of 8 generations per step. 5-6 minutes on an H100 (the README has its figures).
 # Each stage runs in its own process group under a time limit; logs are in WORK_DIR/logs.
 set -uo pipefail
 
 WORK=${1:-/tmp/vsi_gpu_check}
 PY=${PYTHON:-python}
+MODEL_SIZE=${MODEL_SIZE:-tiny}
+[[ $MODEL_SIZE == tiny || $MODEL_SIZE == 8b ]] || { echo "gpu_check.sh: MODEL_SIZE must be tiny or 8b" >&2; exit 1; }
 LOGS=$WORK/logs
 if [[ -e $WORK && ! -f $LOGS/stages.txt ]]; then
     echo "gpu_check.sh: $WORK exists and was not made by this script; give another WORK_DIR" >&2
@@ -38,12 +47,14 @@ run_stage() {
     stage "$name (limit ${secs}s)"
     setsid "$@" >"$LOGS/$name.log" 2>&1 &
     pid=$!
-    (sleep "$secs"; kill -TERM -- "-$pid" 2>/dev/null; sleep 10; kill -KILL -- "-$pid" 2>/dev/null) &
+    (sleep "$secs"; kill -TERM -- "-$pid"; sleep 10; kill -KILL -- "-$pid") 2>/dev/null &
     watcher=$!
     wait "$pid"
     rc=$?
+    # The watcher and its sleep are killed; reaping it with stderr off keeps bash from printing "Terminated".
     pkill -P "$watcher" 2>/dev/null
     kill "$watcher" 2>/dev/null
+    wait "$watcher" 2>/dev/null
     kill -KILL -- "-$pid" 2>/dev/null  # what the stage left behind (vLLM engine processes)
     echo "$name rc=$rc after $((SECONDS - T0))s" | tee -a "$LOGS/stages.txt"
     [[ $rc == 0 ]] || tail -30 "$LOGS/$name.log" | cut -c1-400
@@ -59,15 +70,21 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 MON=$!
 trap 'kill $MON 2>/dev/null' EXIT
 
-# Scenes, frames, swift rows and the model: the CPU steps of `make demo`, with 8 frames and head_dim 64.
+# Scenes, frames, swift rows and the model: the CPU steps of `make demo`, with 8 frames and head_dim 64 (8b: 640x480
+# scenes, 32 frames, the 8B architecture).
+if [[ $MODEL_SIZE == 8b ]]; then
+    FRAMES=32 SCENE_SIZE=(--width 640 --height 480) MODEL_ARGS=(--size 8b)
+else
+    FRAMES=8 SCENE_SIZE=() MODEL_ARGS=(--head_dim 64 --answer_prior)
+fi
 prepare() {
-    "$PY" demo/make_synthetic_scenes.py --output_dir "$WORK/scenes" --num_scenes 6 --seed 0 &&
-        "$PY" extract_frames.py --video_dir "$WORK/scenes/videos" --output_dir "$WORK/frames" --num_frames 8 \
-            --no_progress &&
+    "$PY" demo/make_synthetic_scenes.py --output_dir "$WORK/scenes" --num_scenes 6 --seed 0 "${SCENE_SIZE[@]}" &&
+        "$PY" extract_frames.py --video_dir "$WORK/scenes/videos" --output_dir "$WORK/frames" \
+            --num_frames "$FRAMES" --no_progress &&
         "$PY" preprocess_vsi_data.py --input_path "$WORK/scenes/train.json" --frames_dir "$WORK/frames" \
-            --output_path "$WORK/data/vsi_train.jsonl" --num_frames 8 --exclude_scenes "$WORK/scenes/test.jsonl" \
-            --no_progress &&
-        "$PY" demo/build_tiny_qwen3_vl.py --output_dir "$WORK/model" --head_dim 64 --answer_prior
+            --output_path "$WORK/data/vsi_train.jsonl" --num_frames "$FRAMES" \
+            --exclude_scenes "$WORK/scenes/test.jsonl" --no_progress &&
+        "$PY" demo/build_tiny_qwen3_vl.py --output_dir "$WORK/model" "${MODEL_ARGS[@]}"
 }
 stage data
 if ! prepare >"$LOGS/data.log" 2>&1; then
@@ -75,16 +92,22 @@ if ! prepare >"$LOGS/data.log" 2>&1; then
     exit 1
 fi
 
-run_stage colocate 300 env MODEL="$WORK/model" DATASET="$WORK/data/vsi_train.jsonl" OUTPUT_DIR="$WORK/grpo" \
-    bash run_vsi_grpo.sh --max_steps 4 --save_steps 2 --max_completion_length 1 --learning_rate 1e-3 \
-    --dataloader_num_workers 2 --dataset_num_proc 2
+if [[ $MODEL_SIZE == 8b ]]; then
+    TRAIN_LIMIT=900 TRAIN_ARGS=(--max_steps 3 --save_steps 3)
+else
+    TRAIN_LIMIT=300 TRAIN_ARGS=(--max_steps 4 --save_steps 2 --max_completion_length 1 --learning_rate 1e-3)
+fi
+run_stage colocate "$TRAIN_LIMIT" env MODEL="$WORK/model" DATASET="$WORK/data/vsi_train.jsonl" \
+    OUTPUT_DIR="$WORK/grpo" bash run_vsi_grpo.sh "${TRAIN_ARGS[@]}" --dataloader_num_workers 2 --dataset_num_proc 2
 CKPT=$(find "$WORK/grpo" -maxdepth 2 -type d -name 'checkpoint-*' | sort -V | tail -1)
 echo "checkpoint: ${CKPT:-none}" | tee -a "$LOGS/stages.txt"
 
 EVAL=(env MAX_PIXELS=262144 "$PY" eval_vsi_bench.py --model "$WORK/model" --model_type qwen3_vl
-    --dataset "$WORK/scenes/test.jsonl" --frames_dir "$WORK/frames" --num_frames 8 --max_new_tokens 16)
-run_stage eval_base_vllm 240 "${EVAL[@]}" --infer_backend vllm --output_dir "$WORK/eval_base_vllm"
-if [[ -n $CKPT ]]; then
+    --dataset "$WORK/scenes/test.jsonl" --frames_dir "$WORK/frames" --num_frames 8 --max_new_tokens 1)
+if [[ $MODEL_SIZE == tiny ]]; then
+    run_stage eval_base_vllm 240 "${EVAL[@]}" --infer_backend vllm --output_dir "$WORK/eval_base_vllm"
+fi
+if [[ $MODEL_SIZE == tiny && -n $CKPT ]]; then
     run_stage eval_lora_vllm 240 "${EVAL[@]}" --infer_backend vllm --adapters "$CKPT" \
         --output_dir "$WORK/eval_lora_vllm"
     run_stage eval_lora_pt 120 "${EVAL[@]}" --infer_backend pt --batch_size 16 --torch_dtype bfloat16 \
@@ -92,12 +115,18 @@ if [[ -n $CKPT ]]; then
 fi
 stage summary
 "$PY" - "$WORK" <<'EOF'
-import re, sys
+import json, re, sys
 from pathlib import Path
 
 from eval_vsi_bench import load_results, read_predictions
 
 work = Path(sys.argv[1])
+for log in sorted(work.glob('grpo/*/logging.jsonl')):
+    for row in map(json.loads, log.read_text().splitlines()):
+        if 'step_time' in row:
+            print(f"training step {row['global_step/max_steps']}: {row['step_time']:.1f} s, "
+                  f"swift memory {row.get('memory(GiB)', '?')} GiB, reward {row.get('reward', '?')}, "
+                  f"grad_norm {row.get('grad_norm', '?')}")
 for name in ('eval_base_vllm', 'eval_lora_vllm', 'eval_lora_pt'):
     results = work / name / 'results.json'
     if results.is_file():
@@ -112,9 +141,16 @@ def predictions(name):
     return {key: row['prediction'] for key, row in read_predictions(path).items()} if path.is_file() else {}
 
 
-vllm, pt = predictions('eval_lora_vllm'), predictions('eval_lora_pt')
-common = vllm.keys() & pt.keys()
-print(f'LoRA, vLLM vs transformers: same prediction on {sum(vllm[k] == pt[k] for k in common)} of {len(common)}')
+def compare(what, first, second):
+    a, b = predictions(first), predictions(second)
+    common = a.keys() & b.keys()
+    if common:
+        same = sum(a[k] == b[k] for k in common)
+        print(f'{what}: same prediction on {same} of {len(common)}, different on {len(common) - same}')
+
+
+compare('LoRA vs base model, vLLM', 'eval_lora_vllm', 'eval_base_vllm')
+compare('LoRA, vLLM vs transformers', 'eval_lora_vllm', 'eval_lora_pt')
 mem = [tuple(map(float, line.split(','))) for line in (work / 'logs/gpu_mem.csv').read_text().splitlines()
        if re.fullmatch(r'[\d.]+,\d+', line.strip())]
 starts = [(float(m[1]), m[2]) for m in re.finditer(r'=== (\d+) \S+ (\w+)', (work / 'logs/stages.txt').read_text())]

@@ -9,7 +9,8 @@ pids to STUB_PIDS and its argv and environment to STUB_ROLLOUT_LOG, then does wh
 * ``die``: exit with status 3 after 0.3 s, like a server that crashed while loading (its child lives on).
 
 `swift rlhf ...` appends {argv, env, health} to STUB_RLHF_LOG, where health is the status the rollout server's
-/health answered (None without a server), then sleeps STUB_RLHF_SLEEP seconds and exits with STUB_RLHF_EXIT.
+/health answered (None without a server), writes STUB_RLHF_STEP (a JSON row) as swift logs a training step, to
+<--output_dir>/v0-stub/logging.jsonl, then sleeps STUB_RLHF_SLEEP seconds and exits with STUB_RLHF_EXIT.
 """
 
 import json
@@ -77,6 +78,10 @@ def rlhf(argv: list[str]) -> int:
     _append(
         os.environ['STUB_RLHF_LOG'], {'argv': argv, 'env': {k: os.environ.get(k) for k in ENV_KEYS}, 'health': health}
     )
+    if os.environ.get('STUB_RLHF_STEP'):
+        run_dir = os.path.join(_flag(argv, '--output_dir'), 'v0-stub')
+        os.makedirs(run_dir, exist_ok=True)
+        _append(os.path.join(run_dir, 'logging.jsonl'), json.loads(os.environ['STUB_RLHF_STEP']))
     time.sleep(float(os.environ.get('STUB_RLHF_SLEEP', '0')))
     return int(os.environ.get('STUB_RLHF_EXIT', '0'))
 

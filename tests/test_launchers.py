@@ -1149,6 +1149,7 @@ def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fak
         PYTHON=PYTHON,
         STUB_GPUS='1',
         STUB_RLHF_LOG=str(tmp_path / 'rlhf.jsonl'),
+        STUB_RLHF_STEP=json.dumps({'global_step/max_steps': '1/4', 'step_time': 2.04, 'memory(GiB)': 40.49}),
     )
     result = subprocess.run(
         ['bash', str(ROOT / 'bench' / 'gpu_check.sh'), str(work)],
@@ -1177,7 +1178,60 @@ def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fak
     assert 'colocate rc=0' in stages and 'checkpoint: none' in stages  # the stand-in trains nothing
     assert 'eval_base_vllm rc=2' in stages  # --infer_backend vllm without vLLM: a usage error
     assert 'eval_base_vllm: no results' in result.stdout
+    assert 'training step 1/4: 2.0 s, swift memory 40.49 GiB' in result.stdout
+    # bash reported each stage's killed time-limit watcher as "Terminated" (seen on the H100)
+    assert 'Terminated' not in result.stdout + result.stderr
 
     rerun = subprocess.run(['bash', 'bench/gpu_check.sh', str(work / 'data')], cwd=ROOT, env=env, capture_output=True)
     assert rerun.returncode == 1 and b'was not made by this script' in rerun.stderr
     assert (work / 'data' / 'vsi_train.jsonl').is_file()  # a folder the script did not make is never deleted
+
+
+def test_gpu_check_8b_trains_the_default_config_on_the_8b_architecture(fake_bin, tmp_path):
+    """MODEL_SIZE=8b (run on an H100: see the README): 640x480 scenes, 32 frames per question, the builder's 8B
+    architecture, the YAML as it is for 3 steps, no evaluation. A PYTHON wrapper records the builder's flags and
+    builds the tiny model instead of 17.5 GB."""
+    shim = tmp_path / 'python'
+    shim.write_text(
+        f'#!{PYTHON}\n'
+        'import json, os, sys\n'
+        'args = sys.argv[1:]\n'
+        "if args and args[0].endswith('build_tiny_qwen3_vl.py'):\n"
+        "    with open(os.environ['BUILDER_LOG'], 'a') as f:\n"
+        "        f.write(json.dumps(args) + '\\n')\n"
+        "    del args[args.index('--size') : args.index('--size') + 2]\n"
+        'os.execv(sys.executable, [sys.executable, *args])\n'
+    )
+    shim.chmod(0o755)
+    work = tmp_path / 'check'
+    env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS and not key.startswith('STUB_')}
+    env.update(
+        PATH=f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}',
+        PYTHON=str(shim),
+        MODEL_SIZE='8b',
+        BUILDER_LOG=str(tmp_path / 'builder.jsonl'),
+        STUB_GPUS='1',
+        STUB_RLHF_LOG=str(tmp_path / 'rlhf.jsonl'),
+        STUB_RLHF_STEP=json.dumps({'global_step/max_steps': '3/3', 'step_time': 29.40197, 'memory(GiB)': 63.41}),
+    )
+    command = ['bash', str(ROOT / 'bench' / 'gpu_check.sh'), str(work)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [json.loads(line) for line in (work / 'data' / 'vsi_train.jsonl').read_text().splitlines()]
+    assert rows and all(len(row['images']) == 32 for row in rows)
+    assert Image.open(work / 'data' / rows[0]['images'][0]).size == (640, 480)
+    (builder_args,) = [json.loads(line) for line in (tmp_path / 'builder.jsonl').read_text().splitlines()]
+    assert builder_args[1:] == ['--output_dir', str(work / 'model'), '--size', '8b']
+
+    (launch,) = [json.loads(line) for line in (tmp_path / 'rlhf.jsonl').read_text().splitlines()]
+    argv = launch['argv']
+    assert Path(argv[0]).resolve() == CONFIG
+    assert argv[argv.index('--max_steps') + 1] == '3'
+    # the YAML's own completion length and learning rate: what users train with
+    assert '--max_completion_length' not in argv and '--learning_rate' not in argv
+    assert 'eval_' not in (work / 'logs' / 'stages.txt').read_text()
+    assert 'training step 3/3: 29.4 s, swift memory 63.41 GiB' in result.stdout
+
+    env['MODEL_SIZE'] = '8B'
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and 'MODEL_SIZE must be tiny or 8b' in result.stderr
