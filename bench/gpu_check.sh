@@ -121,6 +121,7 @@ from pathlib import Path
 from eval_vsi_bench import load_results, read_predictions
 
 work = Path(sys.argv[1])
+stages = (work / 'logs/stages.txt').read_text()
 for log in sorted(work.glob('grpo/*/logging.jsonl')):
     for row in map(json.loads, log.read_text().splitlines()):
         if 'step_time' in row:
@@ -129,6 +130,8 @@ for log in sorted(work.glob('grpo/*/logging.jsonl')):
                   f"grad_norm {row.get('grad_norm', '?')}")
 for name in ('eval_base_vllm', 'eval_lora_vllm', 'eval_lora_pt'):
     results = work / name / 'results.json'
+    if f' {name} (limit' not in stages:  # not run: MODEL_SIZE=8b, or no checkpoint to evaluate
+        continue
     if results.is_file():
         r = load_results(str(results))
         print(f"{name}: overall {r['overall']:.2f} on {r['num_questions']} questions")
@@ -153,7 +156,7 @@ compare('LoRA vs base model, vLLM', 'eval_lora_vllm', 'eval_base_vllm')
 compare('LoRA, vLLM vs transformers', 'eval_lora_vllm', 'eval_lora_pt')
 mem = [tuple(map(float, line.split(','))) for line in (work / 'logs/gpu_mem.csv').read_text().splitlines()
        if re.fullmatch(r'[\d.]+,\d+', line.strip())]
-starts = [(float(m[1]), m[2]) for m in re.finditer(r'=== (\d+) \S+ (\w+)', (work / 'logs/stages.txt').read_text())]
+starts = [(float(m[1]), m[2]) for m in re.finditer(r'=== (\d+) \S+ (\w+)', stages)]
 for (start, name), (end, _) in zip(starts, starts[1:] + [(float('inf'), '')]):
     used = [m for t, m in mem if start <= t < end]
     if used:
