@@ -62,6 +62,7 @@ ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-1200}  # loading 8B weights, vLLM profiling a
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 ROLLOUT_PID=
+TRAIN_PID=
 
 fail() {
     echo "run_vsi_grpo.sh: $*" >&2
@@ -280,12 +281,79 @@ wait_for_master() {
     log "node 0 is training; joining"
 }
 
+# Training runs in the background and the script waits for it. In the foreground, bash would run a trap only once
+# training had returned: a TERM sent to the script alone (`kill PID`, a container's PID 1, a batch scheduler) waited
+# for the whole run. Training stays in the script's process group, so whatever signals that group (Ctrl-C,
+# `kill -9 -PGID`) still reaches it directly.
+train() {
+    if [[ $DRY_RUN == 1 ]]; then
+        run "$@"
+        return
+    fi
+    local status=0
+    "$@" &
+    TRAIN_PID=$!
+    wait "$TRAIN_PID" || status=$?
+    TRAIN_PID=
+    return "$status"
+}
+
+# The pids below $1 (swift's CLI, torchrun, its workers, vLLM's engine processes), read from /proc: slim images
+# have no pgrep.
+descendants() {
+    local stat line pid ppid queue=("$1") i=0
+    local -A children=()
+    for stat in /proc/[0-9]*/stat; do
+        { read -r line <"$stat"; } 2>/dev/null || continue
+        line=${line##*) }  # the fields after the command name, which may hold spaces and parentheses
+        ppid=${line#* }
+        ppid=${ppid%% *}
+        pid=${stat#/proc/}
+        children[$ppid]+=" ${pid%/stat}"
+    done
+    while ((i < ${#queue[@]})); do
+        for pid in ${children[${queue[i]}]:-}; do queue+=("$pid"); done
+        i=$((i + 1))
+    done
+    echo "${queue[@]:1}"
+}
+
+# Whether any of these pids is a live process: a zombie has ended (training's own stays one until `wait` reaps it).
+running() {
+    local pid line
+    for pid; do
+        { read -r line <"/proc/$pid/stat"; } 2>/dev/null || continue
+        line=${line##*) }
+        [[ ${line%% *} == Z ]] || return 0
+    done
+    return 1
+}
+
+# Runs on every exit before stop_rollout, when training still runs (the script was interrupted): TERM to training
+# and every process below it (torchrun also passes it on to its workers), KILL after 60 s. A background job ignores
+# SIGINT, so this is also how Ctrl-C stops training started without torchrun (MODE=local).
+stop_training() {
+    [[ -n $TRAIN_PID ]] || return 0
+    trap '' INT TERM HUP
+    local pids
+    read -r -a pids <<<"$TRAIN_PID $(descendants "$TRAIN_PID")"
+    log "stopping training (processes ${pids[*]})"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in {1..300}; do
+        running "${pids[@]}" || break
+        sleep 0.2
+    done
+    ! running "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
+    wait "$TRAIN_PID" 2>/dev/null || true
+    TRAIN_PID=
+}
+
 # Runs on every exit (done, failed, Ctrl-C): TERM to the server's process group, KILL after 30 s. The process itself
 # is signalled too: in its first moments it has not called setsid yet, so there is no group. A second Ctrl-C must not
 # cut the KILL short, so signals wait until the server is gone.
 stop_rollout() {
     [[ -n $ROLLOUT_PID ]] || return 0
-    trap '' INT TERM
+    trap '' INT TERM HUP
     log "stopping swift rollout (process group $ROLLOUT_PID)"
     kill -TERM -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
     for _ in {1..150}; do
@@ -316,9 +384,13 @@ mode_text=$(resolve --print mode_args)
 MODE_ARGS=()
 [[ -z $mode_text ]] || mapfile -t MODE_ARGS <<<"$mode_text"
 
+trap 'stop_training; stop_rollout' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 if [[ $MODE == local ]]; then
     # swift's CLI cannot drop the YAML's vllm_mode, which swift rejects without vLLM: train_vsi_grpo.py can.
-    run env NPROC_PER_NODE=1 "${RUN_ENV[@]}" \
+    train env NPROC_PER_NODE=1 "${RUN_ENV[@]}" \
         "$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --mode local "${SWIFT_ARGS[@]}"
 else
     DIST_ENV=(CUDA_VISIBLE_DEVICES="$TRAIN_GPUS" NPROC_PER_NODE="$NPROC_PER_NODE")
@@ -327,9 +399,6 @@ else
         MASTER_PORT=${MASTER_PORT:-29500}
         DIST_ENV+=(MASTER_PORT="$MASTER_PORT")
     fi
-    trap stop_rollout EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
     if [[ $MODE == server && $NODE_RANK == 0 ]]; then
         start_rollout
         wait_for_rollout
@@ -337,5 +406,5 @@ else
         wait_for_master
     fi
     [[ $DRY_RUN == 1 ]] && echo "# training:"
-    run env "${DIST_ENV[@]}" "${RUN_ENV[@]}" "$SWIFT" rlhf "$CONFIG" "${MODE_ARGS[@]}" "${SWIFT_ARGS[@]}"
+    train env "${DIST_ENV[@]}" "${RUN_ENV[@]}" "$SWIFT" rlhf "$CONFIG" "${MODE_ARGS[@]}" "${SWIFT_ARGS[@]}"
 fi

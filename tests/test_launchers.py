@@ -713,8 +713,9 @@ def test_failed_training_keeps_its_exit_status_and_stops_the_server(launch_env):
     assert not any(map(alive, _rollout_pids(launch_env)))
 
 
-def test_ctrl_c_during_training_stops_the_server(launch_env, tmp_path):
-    env = {**launch_env, 'MODE': 'server', 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30'}
+def _interrupt_training(env: dict, tmp_path: Path, send) -> int:
+    """Start the script in its own session, wait until (stand-in) training runs, call `send(script_pid)`, and return
+    the script's exit status."""
     with open(tmp_path / 'stderr.txt', 'w') as stderr:
         # Ctrl-C as at a terminal even when the tests run in the background, where SIGINT is ignored from the start
         # (and bash cannot trap a signal ignored on entry)
@@ -731,12 +732,39 @@ def test_ctrl_c_during_training_stops_the_server(launch_env, tmp_path):
         while not Path(env['STUB_RLHF_LOG']).exists():  # training has started
             assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / 'stderr.txt').read_text()
             time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
-        assert proc.wait(timeout=60) == 130
+        send(proc.pid)
+        return proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_ctrl_c_during_training_stops_training_and_the_server(launch_env, tmp_path):
+    env = {**launch_env, 'MODE': 'server', 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30', 'STUB_RLHF_CHILD': '1'}
+    # what Ctrl-C sends to the terminal's foreground group
+    assert _interrupt_training(env, tmp_path, lambda pid: os.killpg(pid, signal.SIGINT)) == 130
+    (training,) = _records(env['STUB_RLHF_LOG'])
+    assert not alive(training['pid']) and not alive(training['child'])
     assert not any(map(alive, _rollout_pids(launch_env)))
+
+
+@pytest.mark.parametrize(
+    'mode, signum, status',
+    [('server', signal.SIGTERM, 143), ('colocate', signal.SIGTERM, 143), ('colocate', signal.SIGHUP, 129)],
+)
+def test_a_signal_to_the_script_alone_stops_training_at_once(launch_env, tmp_path, mode, signum, status):
+    """`kill PID` on the script, as a container runtime or a scheduler does to PID 1 (or a hang-up): bash used to run
+    its trap only once the foreground training returned, so the script waited out the whole run (here 120 s)."""
+    env = {**launch_env, 'MODE': mode, 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30', 'STUB_RLHF_CHILD': '1'}
+    start = time.monotonic()
+    assert _interrupt_training(env, tmp_path, lambda pid: os.kill(pid, signum)) == status
+    assert time.monotonic() - start < 60
+    (training,) = _records(env['STUB_RLHF_LOG'])
+    # the child too (torchrun below swift's CLI): it would outlive a TERM sent to the CLI alone
+    assert not alive(training['pid']) and not alive(training['child'])
+    assert f'stopping training (processes {training["pid"]}' in (tmp_path / 'stderr.txt').read_text()
+    if mode == 'server':
+        assert not any(map(alive, _rollout_pids(launch_env)))
 
 
 def test_shellcheck_clean():
