@@ -63,14 +63,17 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 ROLLOUT_PID=
 TRAIN_PID=
+TRAIN_STARTING=
 
+# Neither may stop the script when stderr is gone (a `| tee` ended by the same Ctrl-C, a closed terminal): the
+# exit traps still have training and the rollout server to stop.
 fail() {
-    echo "run_vsi_grpo.sh: $*" >&2
+    echo "run_vsi_grpo.sh: $*" >&2 || true
     exit 1
 }
 
 log() {
-    echo "run_vsi_grpo.sh: $*" >&2
+    echo "run_vsi_grpo.sh: $*" >&2 || true
 }
 
 case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8 GPUs is no way to find out
@@ -291,9 +294,12 @@ train() {
         return
     fi
     local status=0
-    "$@" &
+    TRAIN_STARTING=1
+    # stdin passed on: a background job's would be /dev/null (no breakpoint(), no prompt of a logger's login)
+    "$@" <&0 &
     TRAIN_PID=$!
     wait "$TRAIN_PID" || status=$?
+    TRAIN_STARTING=
     TRAIN_PID=
     return "$status"
 }
@@ -333,8 +339,12 @@ running() {
 # and every process below it (torchrun also passes it on to its workers), KILL after 60 s. A background job ignores
 # SIGINT, so this is also how Ctrl-C stops training started without torchrun (MODE=local).
 stop_training() {
+    # A signal right after the fork runs the trap before TRAIN_PID=$! does: $! names training then.
+    if [[ -z $TRAIN_PID && -n $TRAIN_STARTING && ${!:-} != "$ROLLOUT_PID" ]]; then
+        TRAIN_PID=${!:-}
+    fi
     [[ -n $TRAIN_PID ]] || return 0
-    trap '' INT TERM HUP
+    trap '' INT TERM HUP QUIT
     local pids
     read -r -a pids <<<"$TRAIN_PID $(descendants "$TRAIN_PID")"
     log "stopping training (processes ${pids[*]})"
@@ -353,7 +363,7 @@ stop_training() {
 # cut the KILL short, so signals wait until the server is gone.
 stop_rollout() {
     [[ -n $ROLLOUT_PID ]] || return 0
-    trap '' INT TERM HUP
+    trap '' INT TERM HUP QUIT
     log "stopping swift rollout (process group $ROLLOUT_PID)"
     kill -TERM -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
     for _ in {1..150}; do
@@ -384,8 +394,9 @@ mode_text=$(resolve --print mode_args)
 MODE_ARGS=()
 [[ -z $mode_text ]] || mapfile -t MODE_ARGS <<<"$mode_text"
 
-trap 'stop_training; stop_rollout' EXIT
+trap 'trap "" PIPE; stop_training; stop_rollout' EXIT
 trap 'exit 130' INT
+trap 'exit 131' QUIT  # Ctrl-\: a background job ignores it, as it does SIGINT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 if [[ $MODE == local ]]; then

@@ -9,9 +9,10 @@ pids to STUB_PIDS and its argv and environment to STUB_ROLLOUT_LOG, then does wh
 * ``die``: exit with status 3 after 0.3 s, like a server that crashed while loading (its child lives on).
 
 `swift rlhf ...` (with STUB_RLHF_CHILD set, first starting a sleeping child process, as swift's CLI runs torchrun)
-appends {argv, env, health, pid, child} to STUB_RLHF_LOG, where health is the status the rollout server's
-/health answered (None without a server), writes STUB_RLHF_STEP (a JSON row) as swift logs a training step, to
-<--output_dir>/v0-stub/logging.jsonl, then sleeps STUB_RLHF_SLEEP seconds and exits with STUB_RLHF_EXIT.
+appends {argv, env, health, pid, child, stdin} to STUB_RLHF_LOG, where health is the status the rollout server's
+/health answered (None without a server) and stdin the file its standard input reads, writes STUB_RLHF_STEP (a JSON
+row) as swift logs a training step, to <--output_dir>/v0-stub/logging.jsonl, then sleeps STUB_RLHF_SLEEP seconds and
+exits with STUB_RLHF_EXIT.
 """
 
 import json
@@ -80,7 +81,8 @@ def rlhf(argv: list[str]) -> int:
     if os.environ.get('STUB_RLHF_CHILD'):
         child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']).pid
     record = {'argv': argv, 'env': {k: os.environ.get(k) for k in ENV_KEYS}, 'health': health}
-    _append(os.environ['STUB_RLHF_LOG'], {**record, 'pid': os.getpid(), 'child': child})
+    stdin = os.path.realpath('/proc/self/fd/0')
+    _append(os.environ['STUB_RLHF_LOG'], {**record, 'pid': os.getpid(), 'child': child, 'stdin': stdin})
     if os.environ.get('STUB_RLHF_STEP'):
         run_dir = os.path.join(_flag(argv, '--output_dir'), 'v0-stub')
         os.makedirs(run_dir, exist_ok=True)

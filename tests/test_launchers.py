@@ -713,10 +713,11 @@ def test_failed_training_keeps_its_exit_status_and_stops_the_server(launch_env):
     assert not any(map(alive, _rollout_pids(launch_env)))
 
 
-def _interrupt_training(env: dict, tmp_path: Path, send) -> int:
+def _interrupt_training(env: dict, tmp_path: Path, send, stderr_closed: bool = False) -> int:
     """Start the script in its own session, wait until (stand-in) training runs, call `send(script_pid)`, and return
-    the script's exit status."""
-    with open(tmp_path / 'stderr.txt', 'w') as stderr:
+    the script's exit status. `stderr_closed`: the script's stderr is a pipe whose reader has gone, as a
+    `| tee log` that the same Ctrl-C ended."""
+    with open(tmp_path / 'stderr.txt', 'w') as stderr_file:
         # Ctrl-C as at a terminal even when the tests run in the background, where SIGINT is ignored from the start
         # (and bash cannot trap a signal ignored on entry)
         proc = subprocess.Popen(
@@ -724,7 +725,7 @@ def _interrupt_training(env: dict, tmp_path: Path, send) -> int:
             cwd=ROOT,
             env=env,
             start_new_session=True,
-            stderr=stderr,
+            stderr=subprocess.PIPE if stderr_closed else stderr_file,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
@@ -732,6 +733,8 @@ def _interrupt_training(env: dict, tmp_path: Path, send) -> int:
         while not Path(env['STUB_RLHF_LOG']).exists():  # training has started
             assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / 'stderr.txt').read_text()
             time.sleep(0.1)
+        if stderr_closed:
+            proc.stderr.close()
         send(proc.pid)
         return proc.wait(timeout=60)
     finally:
@@ -739,13 +742,36 @@ def _interrupt_training(env: dict, tmp_path: Path, send) -> int:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_ctrl_c_during_training_stops_training_and_the_server(launch_env, tmp_path):
+@pytest.mark.parametrize('signum, status', [(signal.SIGINT, 130), (signal.SIGQUIT, 131)])
+def test_ctrl_c_during_training_stops_training_and_the_server(launch_env, tmp_path, signum, status):
+    """Ctrl-C, and Ctrl-\\ (SIGQUIT): training, a background job, ignores both; the script stops it."""
     env = {**launch_env, 'MODE': 'server', 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30', 'STUB_RLHF_CHILD': '1'}
-    # what Ctrl-C sends to the terminal's foreground group
-    assert _interrupt_training(env, tmp_path, lambda pid: os.killpg(pid, signal.SIGINT)) == 130
+    # what the terminal sends to its foreground group
+    assert _interrupt_training(env, tmp_path, lambda pid: os.killpg(pid, signum)) == status
     (training,) = _records(env['STUB_RLHF_LOG'])
     assert not alive(training['pid']) and not alive(training['child'])
     assert not any(map(alive, _rollout_pids(launch_env)))
+
+
+def test_ctrl_c_with_stderr_piped_to_tee_still_stops_training(launch_env, tmp_path):
+    """`bash run_vsi_grpo.sh 2>&1 | tee log` and Ctrl-C: tee dies first, and the first message of the stop used to
+    kill the script with SIGPIPE before it had stopped anything (a closed terminal gave the same with EIO)."""
+    env = {**launch_env, 'MODE': 'colocate', 'STUB_RLHF_SLEEP': '120', 'STUB_RLHF_CHILD': '1'}
+    status = _interrupt_training(env, tmp_path, lambda pid: os.killpg(pid, signal.SIGINT), stderr_closed=True)
+    assert status == 130
+    (training,) = _records(env['STUB_RLHF_LOG'])
+    assert not alive(training['pid']) and not alive(training['child'])
+
+
+def test_training_reads_the_scripts_stdin(launch_env, tmp_path):
+    """A background job's stdin would be /dev/null: no breakpoint() and no login prompt would work in training."""
+    stdin = tmp_path / 'stdin.txt'
+    stdin.write_text('')
+    with open(stdin) as f:
+        proc = subprocess.run(['bash', str(SCRIPT)], cwd=ROOT, env=launch_env, stdin=f, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    (training,) = _records(launch_env['STUB_RLHF_LOG'])
+    assert training['stdin'] == str(stdin.resolve())
 
 
 @pytest.mark.parametrize(
