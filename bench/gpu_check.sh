@@ -70,12 +70,14 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 MON=$!
 trap 'kill $MON 2>/dev/null' EXIT
 
-# Scenes, frames, swift rows and the model: the CPU steps of `make demo`, with 8 frames and head_dim 64 (8b: 640x480
-# scenes, 32 frames, the 8B architecture).
+# Scenes, frames, swift rows and the model: the CPU steps of `make demo`, with 8 frames and head_dim 64; then training
+# as the header says (8b: 640x480 scenes, 32 frames, the 8B architecture, the YAML's own training settings).
 if [[ $MODEL_SIZE == 8b ]]; then
     FRAMES=32 SCENE_SIZE=(--width 640 --height 480) MODEL_ARGS=(--size 8b)
+    TRAIN_LIMIT=900 TRAIN_ARGS=(--max_steps 3 --save_steps 3)
 else
     FRAMES=8 SCENE_SIZE=() MODEL_ARGS=(--head_dim 64 --answer_prior)
+    TRAIN_LIMIT=300 TRAIN_ARGS=(--max_steps 4 --save_steps 2 --max_completion_length 1 --learning_rate 1e-3)
 fi
 prepare() {
     "$PY" demo/make_synthetic_scenes.py --output_dir "$WORK/scenes" --num_scenes 6 --seed 0 "${SCENE_SIZE[@]}" &&
@@ -92,26 +94,21 @@ if ! prepare >"$LOGS/data.log" 2>&1; then
     exit 1
 fi
 
-if [[ $MODEL_SIZE == 8b ]]; then
-    TRAIN_LIMIT=900 TRAIN_ARGS=(--max_steps 3 --save_steps 3)
-else
-    TRAIN_LIMIT=300 TRAIN_ARGS=(--max_steps 4 --save_steps 2 --max_completion_length 1 --learning_rate 1e-3)
-fi
 run_stage colocate "$TRAIN_LIMIT" env MODEL="$WORK/model" DATASET="$WORK/data/vsi_train.jsonl" \
     OUTPUT_DIR="$WORK/grpo" bash run_vsi_grpo.sh "${TRAIN_ARGS[@]}" --dataloader_num_workers 2 --dataset_num_proc 2
 CKPT=$(find "$WORK/grpo" -maxdepth 2 -type d -name 'checkpoint-*' | sort -V | tail -1)
 echo "checkpoint: ${CKPT:-none}" | tee -a "$LOGS/stages.txt"
 
-EVAL=(env MAX_PIXELS=262144 "$PY" eval_vsi_bench.py --model "$WORK/model" --model_type qwen3_vl
-    --dataset "$WORK/scenes/test.jsonl" --frames_dir "$WORK/frames" --num_frames 8 --max_new_tokens 1)
 if [[ $MODEL_SIZE == tiny ]]; then
+    EVAL=(env MAX_PIXELS=262144 "$PY" eval_vsi_bench.py --model "$WORK/model" --model_type qwen3_vl
+        --dataset "$WORK/scenes/test.jsonl" --frames_dir "$WORK/frames" --num_frames "$FRAMES" --max_new_tokens 1)
     run_stage eval_base_vllm 240 "${EVAL[@]}" --infer_backend vllm --output_dir "$WORK/eval_base_vllm"
-fi
-if [[ $MODEL_SIZE == tiny && -n $CKPT ]]; then
-    run_stage eval_lora_vllm 240 "${EVAL[@]}" --infer_backend vllm --adapters "$CKPT" \
-        --output_dir "$WORK/eval_lora_vllm"
-    run_stage eval_lora_pt 120 "${EVAL[@]}" --infer_backend pt --batch_size 16 --torch_dtype bfloat16 \
-        --adapters "$CKPT" --output_dir "$WORK/eval_lora_pt"
+    if [[ -n $CKPT ]]; then
+        run_stage eval_lora_vllm 240 "${EVAL[@]}" --infer_backend vllm --adapters "$CKPT" \
+            --output_dir "$WORK/eval_lora_vllm"
+        run_stage eval_lora_pt 120 "${EVAL[@]}" --infer_backend pt --batch_size 16 --torch_dtype bfloat16 \
+            --adapters "$CKPT" --output_dir "$WORK/eval_lora_pt"
+    fi
 fi
 stage summary
 "$PY" - "$WORK" <<'EOF'
@@ -129,9 +126,9 @@ for log in sorted(work.glob('grpo/*/logging.jsonl')):
                   f"swift memory {row.get('memory(GiB)', '?')} GiB, reward {row.get('reward', '?')}, "
                   f"grad_norm {row.get('grad_norm', '?')}")
 for name in ('eval_base_vllm', 'eval_lora_vllm', 'eval_lora_pt'):
-    results = work / name / 'results.json'
     if f' {name} (limit' not in stages:  # not run: MODEL_SIZE=8b, or no checkpoint to evaluate
         continue
+    results = work / name / 'results.json'
     if results.is_file():
         r = load_results(str(results))
         print(f"{name}: overall {r['overall']:.2f} on {r['num_questions']} questions")
