@@ -344,7 +344,6 @@ stop_training() {
         TRAIN_PID=${!:-}
     fi
     [[ -n $TRAIN_PID ]] || return 0
-    trap '' INT TERM HUP QUIT
     local pids
     read -r -a pids <<<"$TRAIN_PID $(descendants "$TRAIN_PID")"
     log "stopping training (processes ${pids[*]})"
@@ -359,11 +358,9 @@ stop_training() {
 }
 
 # Runs on every exit (done, failed, Ctrl-C): TERM to the server's process group, KILL after 30 s. The process itself
-# is signalled too: in its first moments it has not called setsid yet, so there is no group. A second Ctrl-C must not
-# cut the KILL short, so signals wait until the server is gone.
+# is signalled too: in its first moments it has not called setsid yet, so there is no group.
 stop_rollout() {
     [[ -n $ROLLOUT_PID ]] || return 0
-    trap '' INT TERM HUP QUIT
     log "stopping swift rollout (process group $ROLLOUT_PID)"
     kill -TERM -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
     for _ in {1..150}; do
@@ -394,7 +391,9 @@ mode_text=$(resolve --print mode_args)
 MODE_ARGS=()
 [[ -z $mode_text ]] || mapfile -t MODE_ARGS <<<"$mode_text"
 
-trap 'trap "" PIPE; stop_training; stop_rollout' EXIT
+# While the exit stops training and the server, a second Ctrl-C (or any signal) must not cut the KILLs short, and a
+# stderr that is gone (SIGPIPE) must not end it.
+trap 'trap "" PIPE INT TERM HUP QUIT; stop_training; stop_rollout' EXIT
 trap 'exit 130' INT
 trap 'exit 131' QUIT  # Ctrl-\: a background job ignores it, as it does SIGINT
 trap 'exit 143' TERM
