@@ -107,12 +107,18 @@ def fake_bin(tmp_path_factory) -> Path:
     return folder
 
 
+def _stand_in_env(fake_bin: Path, **values: str) -> dict:
+    """This environment without the launchers' variables and the stand-ins' settings, the stand-ins first on PATH,
+    then `values`."""
+    env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS and not key.startswith('STUB_')}
+    return {**env, 'PATH': f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}', **values}
+
+
 @pytest.fixture
 def launch_env(fake_bin, dataset, tmp_path) -> dict:
     """The script's environment: stand-ins on PATH, 8 stub GPUs, our dataset, outputs and stub logs in tmp_path."""
-    env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS and not key.startswith('STUB_')}
-    env.update(
-        PATH=f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}',
+    env = _stand_in_env(
+        fake_bin,
         PYTHON=PYTHON,
         STUB_GPUS='8',
         DATASET=str(dataset),
@@ -1197,9 +1203,8 @@ def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fak
     commands, then run_vsi_grpo.sh in colocate mode against the stand-in swift, then the vLLM evaluations, which
     fail as a usage error without vLLM; the summary still runs."""
     work = tmp_path / 'check'
-    env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS and not key.startswith('STUB_')}
-    env.update(
-        PATH=f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}',
+    env = _stand_in_env(
+        fake_bin,
         PYTHON=PYTHON,
         STUB_GPUS='1',
         STUB_RLHF_LOG=str(tmp_path / 'rlhf.jsonl'),
@@ -1258,9 +1263,8 @@ def test_gpu_check_8b_trains_the_default_config_on_the_8b_architecture(fake_bin,
     )
     shim.chmod(0o755)
     work = tmp_path / 'check'
-    env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARS and not key.startswith('STUB_')}
-    env.update(
-        PATH=f'{fake_bin}{os.pathsep}{Path(PYTHON).parent}{os.pathsep}{env.get("PATH", "")}',
+    env = _stand_in_env(
+        fake_bin,
         PYTHON=str(shim),
         MODEL_SIZE='8b',
         BUILDER_LOG=str(tmp_path / 'builder.jsonl'),
