@@ -449,6 +449,15 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _name(value: Any) -> str | None:
+    """An id or scene name as text, as _text but a whole float as an integer: pandas stores an integer column with
+    gaps as floats, so parquet and JSON exports of it give `1.0` for id 1 and `41069025.0` for ARKitScenes scene
+    41069025, whose frame folder would not be found."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _text(value)
+
+
 def _number_text(value: int | float) -> str | None:
     if isinstance(value, int):
         return str(value)
@@ -507,7 +516,7 @@ def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, An
     pairs = _pairs(row[key], location)
     if len(pairs) < 2:
         return [(location, row)]
-    base_id = _text(row.get('id')) or default_id
+    base_id = _name(row.get('id')) or default_id
     turns = []
     for number, (user, answer) in enumerate(pairs, start=1):
         turn = {**row, key: [{'role': 'user', 'content': user}, {'role': 'assistant', 'content': answer}]}
@@ -580,7 +589,7 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     layout = detect_layout(row)
     if layout is None:
         raise RowSkipped('unknown_layout', 'no `question`, `conversations` or `messages` field')
-    scene = _text(row.get('scene_name'))
+    scene = _name(row.get('scene_name'))
     video = None
     options = row.get('options')
     other_answer = None  # a second statement of the answer, which must agree with the first
@@ -618,7 +627,7 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     ):
         if not value:
             raise RowSkipped('missing_field', f'no {name}')
-    identifier = _text(row.get('id')) or f'{source}:{index}'
+    identifier = _name(row.get('id')) or f'{source}:{index}'
     dataset = _text(row.get('dataset')) or _text(row.get('data_source'))
     texts = [identifier, scene, question_type, question, answer, other_answer, dataset, video]
     _check_unicode(location, texts + (list(options) if isinstance(options, (list, tuple)) else []))
@@ -715,7 +724,7 @@ def _scene_names_in(path: str) -> set[str]:
     for location, row in read_rows(path):
         if not isinstance(row, dict):
             raise VsiDataError(f'{location}: expected a JSON object, got {type(row).__name__}')
-        scene = _text(row.get('scene_name'))
+        scene = _name(row.get('scene_name'))
         video = _first_string(row.get('video'))
         if scene is None and video:
             scene = os.path.basename(_stem_path(video))

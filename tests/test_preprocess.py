@@ -484,6 +484,24 @@ def test_every_turn_of_a_conversation_is_a_question(scene):
         pp.row_to_question(conversation, 'qa.jsonl:line 1', 0, 'qa')
 
 
+def test_whole_float_ids_and_scene_names_read_as_integers(scene):
+    """pandas stores an integer column with a gap as floats: its parquet holds id 8.0 and ARKitScenes scene
+    41069025.0, which must still name question 8 and the frame folder 41069025."""
+    make_frames(scene / 'frames' / 'arkitscenes' / '41069025', 4)
+    questions = [f'How many chair(s) are in room {i}?' for i in range(3)]
+    table = pa.Table.from_pylist([{**NUMERIC_ROW, 'dataset': 'arkitscenes', 'question': q} for q in questions])
+    for name, values in (('id', [8.0, None, 2.5]), ('scene_name', [41069025.0] * 3)):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values))
+    pq.write_table(table, scene / 'pandas.parquet')
+    assert pq.read_table(scene / 'pandas.parquet').to_pylist()[0]['id'] == 8.0
+
+    written, summary = pp.convert([str(scene / 'pandas.parquet')], config(scene))
+    assert [r['id'] for r in written] == ['8', 'pandas:1', '2.5']
+    assert [r['scene_name'] for r in written] == ['41069025'] * 3
+    assert summary.written == 3 and not summary.skipped
+    assert pp.load_scene_names(str(scene / 'pandas.parquet')) == {'41069025'}
+
+
 @pytest.mark.parametrize(
     'kind', ['jsonl', 'parquet', 'PARQUET', 'txt', 'txt_bom', 'txt_videos', 'txt_windows', 'conversations', 'json_bom']
 )
