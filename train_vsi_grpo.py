@@ -130,6 +130,22 @@ SWIFT_BATCH_DEFAULTS = {
     'gradient_accumulation_steps': 1,
     'num_generations': 8,
 }
+# Every argument the launchers read (or pass to the rollout server) before swift does. swift's parser takes a flag's
+# unambiguous prefix for the flag (argparse's allow_abbrev), which the launchers would not see: `--num_gen 4` would
+# escape the batch check, or fail it on the YAML's num_generations that swift then replaces. So abbreviations of
+# these are refused. A swift argument that is a prefix of one of them is its own flag (tests/test_launchers.py).
+READ_KEYS = frozenset(
+    {
+        *ROLLOUT_KEYS,
+        *SWIFT_BATCH_DEFAULTS,
+        *LOCAL_DROPPED_KEYS,
+        *(key for settings in MODE_SETTINGS.values() for key in settings),
+        *('dataset', 'val_dataset', 'eval_dataset', 'cached_val_dataset', 'columns', 'custom_register_path'),
+        *('output_dir', 'reward_funcs', 'eval_strategy', 'save_strategy', 'split_dataset_ratio', 'streaming', 'strict'),
+        *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
+    }
+)
+SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's chat streaming
 # The GPU layout belongs to the launchers (TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE, torchrun's flags): set in the
 # YAML's ENV it would be exported after run_vsi_grpo.sh's own plan and silently replace it.
 LAYOUT_ENV_KEYS = ('NPROC_PER_NODE', 'CUDA_VISIBLE_DEVICES', 'NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT')
@@ -171,6 +187,14 @@ def load_config(path: str) -> tuple[dict[str, str], dict[str, Any]]:
     env = config.pop('ENV', None) or {}
     if not isinstance(env, dict):
         raise LaunchError(f'config {path}: ENV must be a mapping of variable names to values')
+    # swift's own YAML reading (parse_yaml_args) passes an empty value on as the text 'None': a string field gets
+    # 'None', a number field an error after the imports
+    empty = [f'ENV.{k}' for k, v in env.items() if v is None] + [k for k, v in config.items() if v is None]
+    if empty:
+        raise LaunchError(
+            f'config {path}: {", ".join(empty)} has no value, which swift would read as the text None; give it one, '
+            "or delete the line to keep swift's default"
+        )
     return {str(k): str(v) for k, v in env.items()}, config
 
 
@@ -396,7 +420,16 @@ def resolve(
     if mode == 'local':
         for key in LOCAL_DROPPED_KEYS:
             args.pop(key, None)
-    args.update(parse_overrides(overrides))
+    overrides = parse_overrides(overrides)
+    for key in (*args, *overrides):
+        full = sorted(name for name in READ_KEYS if name.startswith(key) and name != key)
+        if full and key not in READ_KEYS | SWIFT_PREFIX_KEYS:
+            where = f'--{key}' if key in overrides else f'config {config}: {key}'
+            raise LaunchError(
+                f'{where} is short for {" or ".join(full)}, which the launcher reads before swift does: '
+                'write it in full'
+            )
+    args.update(overrides)
     env = dict(yaml_env)
     files = dataset_files(args)
     if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder

@@ -636,6 +636,78 @@ def test_yaml_env_cannot_change_the_gpu_layout(launch_env, tmp_path, key):
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
+def test_yaml_keys_without_a_value_are_refused(launch_env, tmp_path):
+    """`key:` with nothing after it is YAML null, which swift's CLI would pass on as the text None."""
+    config = _yaml()
+    config['max_completion_length'], config['ENV']['WANDB_PROJECT'] = None, None
+    path = tmp_path / 'empty.yaml'
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(train_vsi_grpo.LaunchError, match='ENV.WANDB_PROJECT, max_completion_length has no value'):
+        train_vsi_grpo.resolve(str(path), 'colocate')
+    proc = run_script({**launch_env, 'CONFIG': str(path)})
+    assert proc.returncode == 1
+    (error,) = proc.stderr.strip().splitlines()
+    assert error == (
+        f'run_vsi_grpo.sh: config {path}: ENV.WANDB_PROJECT, max_completion_length has no value, which swift would '
+        "read as the text None; give it one, or delete the line to keep swift's default"
+    )
+    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+def test_read_keys_are_every_argument_the_launcher_reads():
+    """READ_KEYS, whose abbreviations resolve() refuses, holds every key train_vsi_grpo.py reads from the arguments,
+    each a swift argument; and the swift arguments that are a prefix of one are exactly SWIFT_PREFIX_KEYS."""
+    import re
+
+    from swift.arguments import RLHFArguments
+
+    source = (ROOT / 'train_vsi_grpo.py').read_text()
+    read = set(re.findall(r"args(?:\.get\(|\[)'(\w+)'(?!\] =)", source))  # not rollout_args' own host and port
+    read |= set(re.findall(r"_int_arg\([\w.]+, '(\w+)'\)", source))
+    for names in re.findall(r'for key in \(((?:\'\w+\',? ?)+)\)', source):
+        read |= set(re.findall(r"'(\w+)'", names)) - {'images', 'videos'}  # a dataset row's fields
+    assert {'num_generations', 'dataset', 'cached_val_dataset', 'custom_register_path', 'strict'} <= read
+    keys = train_vsi_grpo.READ_KEYS
+    assert read <= keys, read - keys
+    fields = {f.name for f in dataclasses.fields(RLHFArguments)}
+    assert keys - fields == set()
+    prefixes = {name for name in fields - keys if any(key.startswith(name) for key in keys)}
+    assert prefixes == train_vsi_grpo.SWIFT_PREFIX_KEYS
+
+
+def test_abbreviated_flags_the_launcher_reads_are_refused(launch_env, tmp_path):
+    """swift's parser takes `--per_device_train 4` for per_device_train_batch_size, which the batch check would not
+    see: it would check the YAML's value, which swift then replaces."""
+    from swift.arguments import RLHFArguments
+    from swift.utils.utils import _patch_get_type_hints
+    from transformers import HfArgumentParser
+
+    with _patch_get_type_hints():
+        parser = HfArgumentParser([RLHFArguments])
+    namespace, _ = parser.parse_known_args(['--per_device_train_batch_size', '1', '--per_device_train', '3'])
+    assert namespace.per_device_train_batch_size == 3  # the abbreviation, later, wins
+
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--num_gen', '4'])
+    assert str(error.value) == (
+        '--num_gen is short for num_generations or num_generations_eval, which the launcher reads before swift '
+        'does: write it in full'
+    )
+    proc = run_script(launch_env, '--per_device_train', '3')
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith('run_vsi_grpo.sh: --per_device_train is short for per_device_train_batch_size, which')
+    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
+    config = {**_yaml(), 'output_d': 'out'}
+    path = tmp_path / 'short.yaml'
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(train_vsi_grpo.LaunchError, match=f'^config {path}: output_d is short for output_dir, which'):
+        train_vsi_grpo.resolve(str(path), 'colocate')
+    # full names, flags the launcher does not read (swift expands them itself), and swift's own `stream`
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--num_generations', '4', '--learn', '1e-5', '--stream'])
+    assert plan.args['num_generations'] == '4' and plan.args['learn'] == '1e-5' and plan.args['stream'] is True
+
+
 def test_frames_swift_would_not_find_fail_preflight(dataset, tmp_path):
     """swift opens relative paths from one ROOT_IMAGE_DIR (the first dataset's folder): the rows of a second dataset
     in another folder, relative to it, would get the first one's frames of the same names, or none."""
