@@ -304,35 +304,38 @@ train() {
     return "$status"
 }
 
-# The pids below $1 (swift's CLI, torchrun, its workers, vLLM's engine processes), read from /proc: slim images
-# have no pgrep.
-descendants() {
-    local stat line pid ppid queue=("$1") i=0
-    local -A children=()
+# $1 and every process below it (swift's CLI, torchrun, its workers, vLLM's engine processes), read from /proc (slim
+# images have no pgrep), as `pid:start`. start, field 22 of /proc/PID/stat, is the clock tick the process started at:
+# it tells the process from a later one that the kernel gives the same pid once it has ended (pids wrap around).
+process_tree() {
+    local stat line fields pid queue=("$1") i=0
+    local -A children=() started=()
     for stat in /proc/[0-9]*/stat; do
         { read -r line <"$stat"; } 2>/dev/null || continue
-        line=${line##*) }  # the fields after the command name, which may hold spaces and parentheses
-        ppid=${line#* }
-        ppid=${ppid%% *}
+        read -r -a fields <<<"${line##*) }"  # the fields after the command name, which may hold spaces and parentheses
         pid=${stat#/proc/}
-        children[$ppid]+=" ${pid%/stat}"
+        pid=${pid%/stat}
+        children[${fields[1]}]+=" $pid"
+        started[$pid]=${fields[19]}
     done
     while ((i < ${#queue[@]})); do
         for pid in ${children[${queue[i]}]:-}; do queue+=("$pid"); done
         i=$((i + 1))
     done
-    echo "${queue[@]:1}"
+    for pid in "${queue[@]}"; do
+        if [[ -n ${started[$pid]:-} ]]; then echo "$pid:${started[$pid]}"; fi
+    done
 }
 
-# Whether any of these pids is a live process: a zombie has ended (training's own stays one until `wait` reaps it).
-running() {
-    local pid line
-    for pid; do
-        { read -r line <"/proc/$pid/stat"; } 2>/dev/null || continue
-        line=${line##*) }
-        [[ ${line%% *} == Z ]] || return 0
+# The pids of those `pid:start` processes that still run: a zombie has ended (training's own stays one until `wait`
+# reaps it), and a pid with another start time belongs to a process started since, not ours to signal.
+still_running() {
+    local entry line fields
+    for entry; do
+        { read -r line <"/proc/${entry%:*}/stat"; } 2>/dev/null || continue
+        read -r -a fields <<<"${line##*) }"
+        if [[ ${fields[0]} != Z && ${fields[19]} == "${entry#*:}" ]]; then echo "${entry%:*}"; fi
     done
-    return 1
 }
 
 # Runs on every exit before stop_rollout, when training still runs (the script was interrupted): TERM to training
@@ -344,15 +347,17 @@ stop_training() {
         TRAIN_PID=${!:-}
     fi
     [[ -n $TRAIN_PID ]] || return 0
-    local pids
-    read -r -a pids <<<"$TRAIN_PID $(descendants "$TRAIN_PID")"
-    log "stopping training (processes ${pids[*]})"
-    kill -TERM "${pids[@]}" 2>/dev/null || true
+    local procs pids
+    mapfile -t procs < <(process_tree "$TRAIN_PID")
+    log "stopping training (processes ${procs[*]%:*})"
+    kill -TERM "${procs[@]%:*}" 2>/dev/null || true
     for _ in {1..300}; do
-        running "${pids[@]}" || break
+        mapfile -t pids < <(still_running "${procs[@]}")
+        ((${#pids[@]})) || break
         sleep 0.2
     done
-    ! running "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
+    mapfile -t pids < <(still_running "${procs[@]}")
+    ((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
     wait "$TRAIN_PID" 2>/dev/null || true
     TRAIN_PID=
 }

@@ -12,11 +12,13 @@ pids to STUB_PIDS and its argv and environment to STUB_ROLLOUT_LOG, then does wh
 appends {argv, env, health, pid, child, stdin} to STUB_RLHF_LOG, where health is the status the rollout server's
 /health answered (None without a server) and stdin the file its standard input reads, writes STUB_RLHF_STEP (a JSON
 row) as swift logs a training step, to <--output_dir>/v0-stub/logging.jsonl, then sleeps STUB_RLHF_SLEEP seconds and
-exits with STUB_RLHF_EXIT.
+exits with STUB_RLHF_EXIT. With STUB_RLHF_TERM_DELAY set, a SIGTERM makes it wait for its child to end, then linger
+that many seconds before it exits, as a trainer saving its state does.
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,10 +81,19 @@ def rlhf(argv: list[str]) -> int:
             health = 'unreachable'
     child = None
     if os.environ.get('STUB_RLHF_CHILD'):
-        child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']).pid
+        child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])
+    if os.environ.get('STUB_RLHF_TERM_DELAY'):
+
+        def linger(signum, frame):
+            if child:
+                child.wait()  # reaped: its pid is free for the kernel to give to another process
+            time.sleep(float(os.environ['STUB_RLHF_TERM_DELAY']))
+            sys.exit(128 + signum)
+
+        signal.signal(signal.SIGTERM, linger)
     record = {'argv': argv, 'env': {k: os.environ.get(k) for k in ENV_KEYS}, 'health': health}
     stdin = os.path.realpath('/proc/self/fd/0')
-    _append(os.environ['STUB_RLHF_LOG'], {**record, 'pid': os.getpid(), 'child': child, 'stdin': stdin})
+    _append(os.environ['STUB_RLHF_LOG'], {**record, 'pid': os.getpid(), 'child': child and child.pid, 'stdin': stdin})
     if os.environ.get('STUB_RLHF_STEP'):
         run_dir = os.path.join(_flag(argv, '--output_dir'), 'v0-stub')
         os.makedirs(run_dir, exist_ok=True)

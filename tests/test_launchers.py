@@ -871,6 +871,57 @@ def test_a_signal_to_the_script_alone_stops_training_at_once(launch_env, tmp_pat
         assert not any(map(alive, _rollout_pids(launch_env)))
 
 
+def _start_with_pid(pid: int, tries: int = 20) -> subprocess.Popen | None:
+    """A new process that the kernel gives `pid`, which has ended (ns_last_pid, root only), or None."""
+    for _ in range(tries):
+        try:
+            Path('/proc/sys/kernel/ns_last_pid').write_text(str(pid - 1))
+        except OSError:
+            return None
+        proc = subprocess.Popen(['sleep', '600'])
+        if proc.pid == pid:
+            return proc
+        proc.kill()
+        proc.wait()
+    return None
+
+
+def test_the_stop_leaves_a_process_that_took_an_ended_workers_pid(launch_env, tmp_path):
+    """Pids wrap around: while the stop waits (up to 60 s) for training to end, the pid of a worker that has ended can
+    go to an unrelated process. The stop used to wait for that process, then kill it."""
+    if not os.access('/proc/sys/kernel/ns_last_pid', os.W_OK):
+        pytest.skip('choosing the next pid (/proc/sys/kernel/ns_last_pid) needs root')
+    env = {**launch_env, 'MODE': 'colocate', 'STUB_RLHF_SLEEP': '120', 'STUB_RLHF_CHILD': '1'}
+    env['STUB_RLHF_TERM_DELAY'] = '5'  # training reaps its child at once, then takes 5 s to end
+    taker = []
+
+    def stop_and_reuse(script_pid):
+        (training,) = _records(env['STUB_RLHF_LOG'])
+        os.kill(script_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 4
+        while Path(f'/proc/{training["child"]}').exists():
+            assert time.monotonic() < deadline, 'the stand-in did not reap its child'
+            time.sleep(0.01)
+        taker.append(_start_with_pid(training['child']))
+
+    try:
+        start = time.monotonic()
+        assert _interrupt_training(env, tmp_path, stop_and_reuse) == 143
+        assert time.monotonic() - start < 40  # not the 60 s wait for the taker
+        (training,) = _records(env['STUB_RLHF_LOG'])
+        if taker[0] is None:
+            pytest.skip(f'pid {training["child"]} went to another process first')
+        assert taker[0].poll() is None and not alive(training['pid'])
+        assert (
+            f'stopping training (processes {training["pid"]} {training["child"]})'
+            in (tmp_path / 'stderr.txt').read_text()
+        )
+    finally:
+        for proc in filter(None, taker):
+            proc.kill()
+            proc.wait()
+
+
 def test_shellcheck_clean():
     shellcheck = shutil.which('shellcheck') or shutil.which('shellcheck', path=str(Path(PYTHON).parent))
     if shellcheck is None:
