@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -657,8 +658,6 @@ def test_yaml_keys_without_a_value_are_refused(launch_env, tmp_path):
 def test_read_keys_are_every_argument_the_launcher_reads():
     """READ_KEYS, whose abbreviations resolve() refuses, holds every key train_vsi_grpo.py reads from the arguments,
     each a swift argument; and the swift arguments that are a prefix of one are exactly SWIFT_PREFIX_KEYS."""
-    import re
-
     from swift.arguments import RLHFArguments
 
     source = (ROOT / 'train_vsi_grpo.py').read_text()
