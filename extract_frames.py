@@ -46,6 +46,7 @@ line is the record).
 """
 
 import argparse
+import codecs
 import fcntl
 import json
 import logging
@@ -246,7 +247,9 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
         video_list = Path(video_list)
         base = Path(video_dir) if video_dir is not None else video_list.parent
         paths = []
-        for line in video_list.read_text().splitlines():
+        # bytes as the file system names them (a name need not be UTF-8), less the byte order mark Windows editors
+        # write first, which would otherwise become part of the first path
+        for line in os.fsdecode(video_list.read_bytes().removeprefix(codecs.BOM_UTF8)).splitlines():
             line = line.strip()
             if line and not line.startswith('#'):
                 paths.append(base / line if not os.path.isabs(line) else Path(line))

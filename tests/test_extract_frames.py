@@ -6,6 +6,7 @@ within JPEG error. Expected indices come from the rule written out here (np.lins
 hand, never from the code under test.
 """
 
+import codecs
 import contextlib
 import fcntl
 import json
@@ -539,6 +540,11 @@ def test_video_list_flat_layout(video_tree, tmp_path):
     assert (records['41069025'].width, records['41069025'].height) == (76, 62)
     assert Image.open(records['41069025'].frame_paths[1]).size == (76, 62)
     assert not (out / FAILURES_NAME).read_text()
+    # as Windows Notepad saves it: a byte order mark before the first path, CRLF line ends; and a Latin-1 file name
+    listing.write_bytes(codecs.BOM_UTF8 + b'videos/scannet/scene0011_00.mp4\r\nvideos/sc\xe8ne.mp4\r\n')
+    first, latin1 = find_videos(video_list=listing)
+    assert first == tmp_path / 'videos' / 'scannet' / 'scene0011_00.mp4'
+    assert os.fsencode(latin1) == os.fsencode(tmp_path) + b'/videos/sc\xe8ne.mp4'  # the name's bytes, not UTF-8
 
 
 def test_the_console_shows_why_videos_failed(video_tree, tmp_path, capsys):
