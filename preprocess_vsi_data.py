@@ -405,15 +405,21 @@ def detect_layout(row: dict) -> str | None:
     return None
 
 
+def _prompt_text(text: str) -> str:
+    """`text` without media tags (one more than the row's frames to swift's template) and with `\\n` line ends,
+    the only ones the official prompt has: text written on Windows arrives with `\\r\\n`, and a `\\r` left inside
+    a question would make it a different text from the same benchmark question."""
+    return _MEDIA_TAG_RE.sub('', _LINE_END_RE.sub('\n', text))
+
+
 def parse_prompt(text: str) -> tuple[str, list[str] | None]:
     """(question, options or None) from a prompt in the official layout, with or without media tags.
 
     Removes the media tags, the leading pre-prompt, one trailing known instruction line and the options block
     (an `Options:` line and the lines after it, or else trailing `A. ...` lines). Multi-line questions keep their
-    inner line breaks as `\\n`, the only line ending the official prompt has: prompts written on Windows arrive with
-    `\\r\\n`, and a `\\r` left inside the question would make it a different text from the same benchmark question.
+    inner line breaks (as `\\n`, _prompt_text).
     """
-    lines = _MEDIA_TAG_RE.sub('', _LINE_END_RE.sub('\n', text)).strip().split('\n')
+    lines = _prompt_text(text).strip().split('\n')
     if lines and lines[0].strip() == PRE_PROMPT:
         lines = lines[1:]
     elif lines and lines[0].startswith(PRE_PROMPT + ' '):
@@ -594,11 +600,10 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     options = row.get('options')
     other_answer = None  # a second statement of the answer, which must agree with the first
     if layout == 'benchmark':
-        # a literal media tag would be one more frame to swift's template than the row has: removed as parse_prompt
-        # removes it from the other layouts' prompts
-        question = _MEDIA_TAG_RE.sub('', _text(row.get('question')) or '').strip()
+        # as parse_prompt cleans the other layouts' prompts
+        question = _prompt_text(_text(row.get('question')) or '').strip()
         if isinstance(options, (list, tuple)):
-            options = [_MEDIA_TAG_RE.sub('', o) if isinstance(o, str) else o for o in options]
+            options = [_prompt_text(o) if isinstance(o, str) else o for o in options]
         answer, other_answer = _answer_text(row.get('mc_answer')), _answer_text(row.get('ground_truth'))
         if answer is None:
             answer, other_answer = other_answer, None

@@ -190,6 +190,11 @@ def test_conversation_prompts_lose_only_the_documented_parts(scene):
         '<image>' * 4 + '\n'.join([PRE, custom, NUMERIC_POST]),
         expected_mc,
     ]
+    # a benchmark row written on Windows: its question and options give the same prompt
+    windows_row = {**MC_ROW, 'question': MC_ROW['question'].replace('\n', '\r\n')}
+    windows_row['options'] = [option + '\r\n' for option in MC_ROW['options']]
+    (bench_row,), _ = pp.convert([str(write_jsonl(scene / 'windows.jsonl', [windows_row]))], config(scene))
+    assert bench_row['messages'][0]['content'] == expected_mc and bench_row['options'] == MC_ROW['options']
 
 
 def test_think_prompt_style(scene):
