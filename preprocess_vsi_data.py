@@ -78,6 +78,7 @@ import secrets
 import socket
 import sys
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -129,6 +130,7 @@ RENAMED_ID = 'duplicate_id'
 _FRAME_RE = re.compile(r'frame_(\d+)\.(?:jpe?g|png)$', re.IGNORECASE)
 _MEDIA_TAG_RE = re.compile(r'<(?:image|video)>')
 _LINE_END_RE = re.compile(r'\r\n?')
+_LIST_SEPARATOR_RE = re.compile(r'[,;\s]')  # in no benchmark scene's name
 _OPTION_LINE_RE = re.compile(r'\s*([A-Z])\.\s+\S')
 _TEXT_LIST_EXTENSIONS = ('.txt', '.lst', '.list')
 _INSTRUCTION_LINES = frozenset(
@@ -282,6 +284,9 @@ class Summary:
                 f'  {len(self.scenes_with_fewer_frames)} scene(s) used fewer than the requested frames: '
                 + ', '.join(self.scenes_with_fewer_frames[:5])
             )
+        listed = self.settings.get('exclude_scenes')
+        if listed and not self.dropped.get('excluded_scene'):
+            out.append(f'  --exclude_scenes: none of the {listed} listed scenes is in the input (is the list right?)')
         if self.question_types_not_found:
             out.append('  --question_types not found in the input: ' + ', '.join(self.question_types_not_found))
         if self.unknown_question_types:
@@ -584,7 +589,8 @@ def scene_key(name: str) -> str:
     `scannet/scene0000_00.mp4` and `scannet\\scene0000_00` -> `scene0000_00`. Exclusion compares these, so a
     benchmark scene is found however a row or a list spells it (a scene of the same name in another dataset is
     excluded too: over-excluding costs a few rows, a leak costs the score)."""
-    key = os.path.basename(os.path.normpath(name.strip().replace('\\', '/')))
+    # NFC: a list typed on macOS may spell an accented name in decomposed form
+    key = os.path.basename(os.path.normpath(unicodedata.normalize('NFC', name.strip()).replace('\\', '/')))
     return os.path.splitext(key)[0] if is_video(key) else key
 
 
@@ -722,9 +728,14 @@ def _scene_names_in(path: str) -> set[str]:
     if path.lower().endswith(_TEXT_LIST_EXTENSIONS):
         # Read like every other input (a byte order mark would otherwise glue itself to the first scene name, and
         # that scene would silently stay in training).
+        names = set()
         with open(path, 'rb') as f:
-            names = (line.split('#', 1)[0].strip() for _, line in _text_lines(path, f))
-            return {name for name in names if name}
+            for number, line in _text_lines(path, f):
+                name = line.split('#', 1)[0].strip()
+                if name and _LIST_SEPARATOR_RE.search(scene_key(name)):  # `a, b` would exclude neither a nor b
+                    raise VsiDataError(f'{path}: line {number}: {name!r} is not one scene: write one scene a line')
+                names.add(name)
+        return names - {''}
     scenes = set()
     for location, row in read_rows(path):
         if not isinstance(row, dict):

@@ -545,6 +545,33 @@ def test_exclude_scenes_in_any_layout(scene, kind):
     assert summary.dropped == {'excluded_scene': 2} and summary.rows_read == 3
 
 
+def test_an_exclusion_list_that_excludes_nothing_says_so(scene):
+    """Scenes on one line, comma-separated, used to become one name that matched nothing, and the summary was silent:
+    benchmark scenes leaked into training."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    listing = scene / 'test_scenes.txt'
+    listing.write_text('# held out\nscene0002_00\nscene0001_00, scene0003_00\n', encoding='utf-8')
+    with pytest.raises(pp.VsiDataError, match=f"^{listing}: line 3: 'scene0001_00, scene0003_00' is not one scene: "):
+        pp.load_scene_names(str(listing))
+    listing.write_text('scene0002_00\n/data/VSI Bench/scannet/scene0003_00.mp4\n', encoding='utf-8')  # a space
+    names = pp.load_scene_names(str(listing))
+    rows, summary = pp.convert([str(source)], config(scene, exclude_scenes=names))
+    assert len(rows) == 2 and summary.settings['exclude_scenes'] == 2
+    assert '  --exclude_scenes: none of the 2 listed scenes is in the input (is the list right?)' in summary.lines()
+    _, summary = pp.convert([str(source)], config(scene, exclude_scenes=names | {'scene0001_00'}))
+    assert summary.dropped == {'excluded_scene': 2} and not any('none of the' in line for line in summary.lines())
+
+
+def test_exclusion_matches_names_in_either_unicode_form(scene):
+    """A list typed on macOS may hold a decomposed (NFD) accent where the rows have the composed one (NFC)."""
+    make_frames(scene / 'frames' / 'sc\u00e8ne_1', 4)
+    source = write_jsonl(scene / 'qa.jsonl', [{**NUMERIC_ROW, 'scene_name': 'sc\u00e8ne_1'}])
+    listing = scene / 'test_scenes.txt'
+    listing.write_text('sce\u0300ne_1\n', encoding='utf-8')
+    rows, summary = pp.convert([str(source)], config(scene, exclude_scenes=pp.load_scene_names(str(listing))))
+    assert rows == [] and summary.dropped == {'excluded_scene': 1}
+
+
 def test_question_type_filter_cap_and_seeded_shuffle(scene):
     rows = [{**MC_ROW, 'id': i, 'question_type': 'object_rel_direction_v2'} for i in range(6)]
     rows += [{**NUMERIC_ROW, 'id': 10 + i} for i in range(6)]
