@@ -285,9 +285,10 @@ def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repa
     """(line number, parse(row)) for each row of an append-only JSONL file (the frame manifest, the predictions).
 
     A killed writer can leave a last line without its newline: it is kept if it is a complete row and otherwise
-    ignored with a warning. With `repair` the file is then cut back to its last complete row, or given the missing
-    newline, so the next append starts a fresh line. Any other line that is not a JSON object `parse` accepts
-    (it rejects a row with ValueError, TypeError or KeyError) raises ValueError naming the file and line.
+    (not JSON: no part of a one-line object is) ignored with a warning. With `repair` the file is then cut back to
+    its last complete row, or given the missing newline, so the next append starts a fresh line. Any other line
+    that is not a JSON object `parse` accepts (it rejects a row with ValueError, TypeError or KeyError), the last
+    one included, raises ValueError naming the file and line.
     """
     path = Path(path)
     if not path.exists():
@@ -299,15 +300,19 @@ def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repa
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                if lineno < len(lines):
+                    raise
+                logger.warning('%s: ignoring the cut-off last line (%d bytes), a killed run left it', path, len(line))
+                keep_bytes -= len(line)
+                continue
             if not isinstance(row, dict):
                 raise ValueError(f'expected an object, got {type(row).__name__}')
             rows.append((lineno, parse(row)))
-        except (ValueError, TypeError, KeyError) as e:  # json.JSONDecodeError is a ValueError
-            if lineno < len(lines):
-                raise ValueError(f'{path}:{lineno}: not {what} ({e}); fix or delete the line') from None
-            logger.warning('%s: ignoring the cut-off last line (%d bytes), a killed run left it', path, len(line))
-            keep_bytes -= len(line)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f'{path}:{lineno}: not {what} ({e}); fix or delete the line') from None
     if repair and keep_bytes < len(data):
         os.truncate(path, keep_bytes)
     elif repair and data and not data.endswith(b'\n'):  # a complete last row that lost only its newline

@@ -880,6 +880,13 @@ def test_prediction_files_tolerate_only_a_cut_last_line_and_repeated_rows(tmp_pa
     no_newline = tmp_path / 'no_newline.jsonl'
     no_newline.write_text('\n'.join(lines), encoding='utf-8')  # a hand-made file without a final newline
     assert sorted(ev.read_predictions(no_newline)) == ['0', '1', '2']
+    # a complete last row that is not a prediction is an error like any other line, not a cut-off write to drop
+    (invalid := tmp_path / 'invalid_last.jsonl').write_text(
+        '\n'.join([*lines[:2], json.dumps({**good[2], 'prediction': 2})]), encoding='utf-8'
+    )
+    with pytest.raises(ev.EvalError, match=r'invalid_last.jsonl:3: not a prediction row \(prediction 2 is not text\)'):
+        ev.read_predictions(invalid, repair=True)
+    assert invalid.read_text(encoding='utf-8').endswith('"prediction": 2}')  # nothing cut off
 
     broken = tmp_path / 'broken.jsonl'
     broken.write_text(lines[0] + '\n{oops\n' + lines[1] + '\n', encoding='utf-8')
