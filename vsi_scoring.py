@@ -685,13 +685,15 @@ def aggregate(records: Iterable[dict]) -> dict:
     """Per-type and per-category means and the official overall score, all in percent.
 
     Reproduces the official aggregation (thinking-in-space main) exactly: the mean score per question type
-    (numpy pairwise summation, as pandas computes it); when relative-direction levels are present, the three
-    `object_rel_direction_*` means are replaced by their sum divided by 3; `overall` is the plain mean of the
-    category means, summed in the official order (categories sorted by name, relative direction last). A
+    (numpy pairwise summation, as pandas computes it); when the easy relative-direction level is present, the
+    three `object_rel_direction_*` means are replaced by their sum divided by 3; `overall` is the plain mean of
+    the category means, summed in the official order (categories sorted by name, relative direction last). A
     category without questions is left out of the overall, as the official code does, with a warning since
-    such an overall is not comparable with a full-benchmark score. Where the official code cannot score a set
-    (one or two direction levels present: KeyError, or levels left unmerged), an absent level counts as 0 and
-    a warning says so. Training variants pool into the level or type they stand for.
+    such an overall is not comparable with a full-benchmark score. So are direction levels without the easy one:
+    the official code merges only when it finds easy questions, and otherwise scores each level present as a
+    category of its own. Where it cannot score a set (easy questions and not all of the other levels: KeyError),
+    an absent level counts as 0 and a warning says so. Training variants pool into the level or type they stand
+    for.
 
     Raises ValueError (`check_question_type`) for any other question type, as the official code does.
     """
@@ -705,9 +707,16 @@ def aggregate(records: Iterable[dict]) -> dict:
         pooled[base_question_type(qt)].extend(values)
     means = {qt: _mean_count(values) for qt, values in pooled.items()}
 
-    categories = {base: means[base] for base in sorted(means) if base not in REL_DIRECTION_LEVELS}
+    merge = REL_DIRECTION_LEVELS[0] in means  # the official code's test: `'..._easy_accuracy' in output`
+    categories = {base: means[base] for base in sorted(means) if not (merge and base in REL_DIRECTION_LEVELS)}
     warnings = []
-    if any(level in means for level in REL_DIRECTION_LEVELS):
+    unmerged = [level for level in REL_DIRECTION_LEVELS if level in categories]
+    if unmerged:
+        warnings.append(
+            f'no questions for {REL_DIRECTION_LEVELS[0]}: ' + ', '.join(unmerged) + ' scored as categories of their '
+            f'own, not averaged into {REL_DIRECTION_CATEGORY}, as the official code does'
+        )
+    if merge:
         absent = [level for level in REL_DIRECTION_LEVELS if level not in means]
         if absent:
             warnings.append(

@@ -66,16 +66,16 @@ def official_aggregate(rows: list[dict]) -> float:
     """`vsibench_aggregate_results`: per-type means, relative direction merged, overall = mean of what is left, in
     percent.
 
-    One documented extension (vsi_scoring.aggregate): where the official code cannot score a set because only some
-    direction levels are present (KeyError, or levels left unmerged without the easy one), the absent levels count
-    as 0. With all three levels or none, this is the official code line for line.
+    One documented extension (vsi_scoring.aggregate): where the official code cannot score a set (easy direction
+    questions without medium or hard ones: KeyError), the absent levels count as 0. Otherwise this is the official
+    code line for line, levels without easy ones included (left unmerged).
     """
     results = pd.DataFrame(rows)
     output = {}
     for question_type, indexes in results.groupby('question_type').groups.items():
         output[question_type] = results.iloc[indexes]['score'].mean()
     levels = ['object_rel_direction_easy', 'object_rel_direction_medium', 'object_rel_direction_hard']
-    if any(level in output for level in levels):
+    if 'object_rel_direction_easy' in output:
         output['object_rel_direction'] = sum([output.pop(level, 0.0) for level in levels]) / 3.0
     return (sum(output.values()) / len(output)).item() * 100.0
 
