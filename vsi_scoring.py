@@ -357,7 +357,7 @@ def official_score(prediction: str, ground_truth: str, question_type: str, promp
 # Lenient extraction for the reward
 # ----------------------------------------------------------------------------------------------------------
 
-_ANSWER_OPEN, _ANSWER_CLOSE, _THINK_CLOSE = '<answer>', '</answer>', '</think>'
+_ANSWER_OPEN, _ANSWER_CLOSE, _THINK_OPEN, _THINK_CLOSE = '<answer>', '</answer>', '<think>', '</think>'
 # `answer` as a word (`answered`, `unanswerable`, `answers` do not announce the answer); the literal comes first so
 # that the regex engine scans for it quickly.
 _ANSWER_KEYWORD_RE = re.compile(r'answer(?!\w)(?<!\wanswer)')
@@ -478,15 +478,18 @@ def answer_region(completion: str) -> str:
     """The part of a completion that states the answer.
 
     The last `<answer>...</answer>` block if there is one (an unclosed final block runs to the end: the reward
-    still credits a right answer cut off by the token budget); otherwise the text after the last `</think>`;
-    otherwise the whole completion.
+    still credits a right answer cut off by the token budget); otherwise the text after the last `</think>`, or the
+    whole completion, up to a `<think>` that is never closed: reasoning the token budget cut off states no answer,
+    and crediting the last option or number it mentioned would reward running out of tokens over a wrong answer.
     """
     lowered = _lowercase(completion)
     block = _last_answer_block(lowered)
     if block is not None:
         return completion[block[0] : block[1]]
     end_think = lowered.rfind(_THINK_CLOSE)
-    return completion[end_think + len(_THINK_CLOSE) :] if end_think >= 0 else completion
+    start = end_think + len(_THINK_CLOSE) if end_think >= 0 else 0
+    unclosed = lowered.find(_THINK_OPEN, start)
+    return completion[start : unclosed if unclosed >= 0 else len(completion)]
 
 
 def _after_answer_keyword(text: str) -> str:
@@ -632,7 +635,8 @@ def reward_score(completion: str, solution: str, question_type: str, options: Se
 
     Multiple choice accepts `B`, `B.`, `(B)`, `B)`, `Option B`, `Answer: B`, `The answer is B.` or the
     option's own text; naming more than one option (`A or B`, `A B C D`) scores 0. Numbers accept the forms
-    listed in `extract_number`. Only the last `<answer>` block counts when there is one.
+    listed in `extract_number`. Only the last `<answer>` block counts when there is one, and never the inside of a
+    `<think>` block, closed or not (`answer_region`).
     """
     if not isinstance(completion, str) or not completion.strip() or not isinstance(question_type, str):
         return 0.0

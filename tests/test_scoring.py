@@ -225,6 +225,12 @@ REWARD_CASES = [
     ('I count 4; answered in a hurry', '4', 'object_counting', None, 1.0),
     ('Answer: 4. The rest is unanswerable.', '4', 'object_counting', None, 1.0),
     ('<think>İİ</think>12', '12', 'object_counting', None, 1.0),  # after </think>, found in the original text
+    # Reasoning cut off by the token budget answers nothing, whatever it mentions last.
+    ('<think>The table looks closer than the sofa, so B', 'B', 'object_rel_distance', OPTIONS, 0.0),
+    ('<think>I see 4 chairs near the window and maybe', '4', 'object_counting', None, 0.0),
+    ('<THINK>so 4', '4', 'object_counting', None, 0.0),
+    ('<think>x</think>4 <think>or maybe 5', '4', 'object_counting', None, 1.0),  # the answer came before it
+    ('<think>x</think><answer>4', '4', 'object_counting', None, 1.0),  # an answer block the budget cut off still counts
     ('no idea', '3', 'object_counting', None, 0.0),
     ('', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('   ', '3', 'object_counting', None, 0.0),
@@ -324,19 +330,33 @@ def test_aggregate_counts_absent_direction_levels_as_zero_and_says_so():
     assert any(
         'object_rel_direction_medium, object_rel_direction_hard' in w and 'count as 0' in w for w in result['warnings']
     )
-    # Medium 0.5 and hard 1.0 without easy: (0 + 0.5 + 1) / 3 = 0.5 (the official code would keep them unmerged).
+
+
+def test_aggregate_leaves_direction_levels_without_easy_unmerged_as_the_official_code_does():
+    # Medium 0.5, hard 1.0 and counting 0 without easy: the official code (`if 'object_rel_direction_easy_accuracy'
+    # in output`) merges nothing, so three categories: (0 + 0.5 + 1) / 3 = 0.5, in sorted order.
     result = aggregate(
         _records(
             ('object_rel_direction_medium', 1.0),
             ('object_rel_direction_medium', 0.0),
             ('object_rel_direction_hard', 1.0),
+            ('object_counting', 0.0),
         )
     )
-    assert result['categories'] == {'object_rel_direction': {'score': 50.0, 'count': 3}}
+    assert result['categories'] == {
+        'object_counting': {'score': 0.0, 'count': 1},
+        'object_rel_direction_hard': {'score': 100.0, 'count': 1},
+        'object_rel_direction_medium': {'score': 50.0, 'count': 2},
+    }
     assert result['overall'] == 50.0
-    direction, others = result['warnings']
-    assert 'no questions for object_rel_direction_easy: they count as 0' in direction
-    assert 'object_counting' in others and 'left out of the overall' in others
+    levels, others = result['warnings']
+    assert levels == (
+        'no questions for object_rel_direction_easy: object_rel_direction_medium, object_rel_direction_hard scored '
+        'as categories of their own, not averaged into object_rel_direction, as the official code does'
+    )
+    assert 'object_rel_direction,' in others and 'left out of the overall' in others
+    # Hard alone, all right: 100, not the 33.3 of counting the absent levels as 0.
+    assert aggregate(_records(('object_rel_direction_hard', 1.0)))['overall'] == 100.0
 
 
 @pytest.mark.parametrize(
@@ -428,12 +448,15 @@ def official_rows(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows=st.lists(official_rows(), min_size=1, max_size=40), all_levels=st.booleans())
-def test_direct_scores_and_overall_equal_the_official_code_bit_for_bit(rows, all_levels):
-    if all_levels:  # the official code can only merge relative direction when all three levels are there
+@given(rows=st.lists(official_rows(), min_size=1, max_size=40), levels=st.sampled_from(['all', 'no easy', 'none']))
+def test_direct_scores_and_overall_equal_the_official_code_bit_for_bit(rows, levels):
+    # With easy questions the official code merges the three levels, and fails unless all three are there; without,
+    # it leaves the levels it finds unmerged.
+    if levels == 'all':
         rows += [(level, 'A', 'A') for level in REL_DIRECTION_LEVELS]
     else:
-        rows = [row for row in rows if row[0] not in REL_DIRECTION_LEVELS] or [('object_counting', '3', '3')]
+        dropped = REL_DIRECTION_LEVELS if levels == 'none' else REL_DIRECTION_LEVELS[:1]
+        rows = [row for row in rows if row[0] not in dropped] or [('object_counting', '3', '3')]
     scored = []
     for question_type, prediction, truth in rows:
         score = official_score(prediction, truth, question_type)
@@ -518,6 +541,7 @@ def test_answer_region_slices_the_original_text():
     assert answer_region('<think>İİİ</think>xyz') == 'xyz'
     assert answer_region('İ<ANSWER>B</ANSWER>İ') == 'B'
     assert answer_region('<answer>A</answer><answer>B') == 'B'  # an unclosed last block runs to the end
+    assert answer_region('İ B <think>İİ so C') == 'İ B '  # up to a <think> never closed
     # The premise of the length-preserving lowercase copy: 'İ' is the only character whose lowercase is longer.
     assert [code for code in range(0x110000) if len(chr(code).lower()) != 1] == [0x130]
 
