@@ -83,6 +83,12 @@ case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8
 esac
 [[ $ROLLOUT_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_PORT=$ROLLOUT_PORT is not a port number"
 [[ $ROLLOUT_TIMEOUT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_TIMEOUT=$ROLLOUT_TIMEOUT is not a number of seconds"
+for arg in "$@"; do  # train_vsi_grpo.py's own flags: the YAML reading would obey them, swift would fail on them
+    if [[ $arg =~ ^--(config|mode|dry[_-]run|preflight|print|world[_-]size|vllm[_-]gpus)(=|$) ]]; then
+        fail "$arg is not a swift flag: this script sets train_vsi_grpo.py's flags itself; use CONFIG=, MODE= or" \
+            "DRY_RUN=1 in the environment"
+    fi
+done
 if [[ $MODE == server ]]; then
     for arg in "$@"; do
         if [[ $arg =~ ^--vllm[_-]server[_-](host|port)(=|$) ]]; then
@@ -162,8 +168,15 @@ plan_gpus() {
     for gpu in "${train[@]}" "${rollout[@]}"; do
         [[ " ${VISIBLE[*]} " == *" $gpu "* ]] || fail "GPU $gpu is not visible (visible: ${VISIBLE[*]})"
     done
+    local -A named_as=()  # a GPU named twice in CUDA_VISIBLE_DEVICES leaves CUDA no GPU at all
+    for gpu in "${train[@]}"; do
+        [[ -z ${named_as[$gpu]:-} ]] || fail "GPU $gpu is named twice in TRAIN_GPUS"
+        named_as[$gpu]=TRAIN_GPUS
+    done
     for gpu in "${rollout[@]}"; do
-        [[ ,$TRAIN_GPUS, != *,$gpu,* ]] || fail "GPU $gpu is in both TRAIN_GPUS and ROLLOUT_GPUS"
+        [[ ${named_as[$gpu]:-} != TRAIN_GPUS ]] || fail "GPU $gpu is in both TRAIN_GPUS and ROLLOUT_GPUS"
+        [[ -z ${named_as[$gpu]:-} ]] || fail "GPU $gpu is named twice in ROLLOUT_GPUS"
+        named_as[$gpu]=ROLLOUT_GPUS
     done
     # A given NPROC_PER_NODE describes node 0, so that it is the same on every node like the other variables; this
     # node then runs one process per training GPU (more than node 0 in multi-node server mode).
@@ -184,6 +197,9 @@ plan_gpus() {
 preflight() {
     [[ $MODE =~ ^(colocate|server|local)$ ]] || fail "MODE=$MODE is not one of colocate, server, local"
     [[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
+    # swift rlhf expands its first argument only with one of these endings, in lower case (swift/cli/main.py)
+    [[ $CONFIG =~ \.(yaml|yml|json)$ ]] || fail "CONFIG=$CONFIG: swift reads a config only from a .yaml, .yml or" \
+        ".json file (in lower case); rename it"
     command -v "$PYTHON" >/dev/null || fail "PYTHON=$PYTHON not found; activate the environment with ms-swift"
     [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^(0|[1-9][0-9]*)$ ]] || fail "NNODES / NODE_RANK must be integers"
     ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"

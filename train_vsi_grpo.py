@@ -692,7 +692,18 @@ def visible_gpus(environ: Mapping[str, str]) -> list[str]:
     (`--print visible_gpus`).
     """
     if 'CUDA_VISIBLE_DEVICES' in environ:
-        return [gpu.strip() for gpu in environ['CUDA_VISIBLE_DEVICES'].split(',') if gpu.strip()]
+        gpus = []
+        for gpu in (gpu.strip() for gpu in environ['CUDA_VISIBLE_DEVICES'].split(',')):
+            if gpu.startswith('-'):  # CUDA reads the list up to a negative id: `-1` is the usual way to say "none"
+                break
+            if gpu:
+                gpus.append(gpu)
+        if len(set(gpus)) < len(gpus):
+            raise LaunchError(
+                f'CUDA_VISIBLE_DEVICES={environ["CUDA_VISIBLE_DEVICES"]} names a GPU twice, which leaves CUDA no GPU '
+                'at all (cuInit fails): name each once'
+            )
+        return gpus
     nvidia_smi = shutil.which('nvidia-smi', path=environ.get('PATH'))
     if nvidia_smi is None:
         return []

@@ -560,6 +560,16 @@ PREFLIGHT_FAILURES = [
     ),
     ({'MODE': 'server', 'TRAIN_GPUS': '0,1,2', 'ROLLOUT_GPUS': '2,3'}, [], 'GPU 2 is in both TRAIN_GPUS and ROLLOUT'),
     ({'TRAIN_GPUS': '0,9'}, [], 'GPU 9 is not visible'),
+    # CUDA with a GPU named twice in CUDA_VISIBLE_DEVICES finds none (cuInit fails); -1 is the usual "none"
+    ({'TRAIN_GPUS': '0,0,1'}, [], 'GPU 0 is named twice in TRAIN_GPUS'),
+    ({'MODE': 'server', 'TRAIN_GPUS': '0,1', 'ROLLOUT_GPUS': '6,6'}, [], 'GPU 6 is named twice in ROLLOUT_GPUS'),
+    ({'CUDA_VISIBLE_DEVICES': '2,2,3'}, [], 'CUDA_VISIBLE_DEVICES=2,2,3 names a GPU twice, which leaves CUDA no GPU'),
+    ({'CUDA_VISIBLE_DEVICES': '-1'}, [], 'no GPU visible'),
+    ({'CUDA_VISIBLE_DEVICES': '0,-1,1', 'TRAIN_GPUS': '0,1'}, [], 'need more GPUs than the 1 visible'),  # CUDA sees 0
+    # train_vsi_grpo.py's flags: the YAML reading would obey them while swift got the script's CONFIG and failed
+    ({}, ['--config', 'other.yaml'], '--config is not a swift flag: this script sets train_vsi_grpo.py'),
+    ({}, ['--mode=local'], '--mode=local is not a swift flag'),
+    ({'CONFIG': 'tests/stub_swift.py'}, [], 'CONFIG=tests/stub_swift.py: swift reads a config only from a .yaml'),
     ({'NPROC_PER_NODE': '4'}, [], 'NPROC_PER_NODE=4 but TRAIN_GPUS=0,1,2,3,4,5,6,7 has 8 GPUs'),
     ({'NPROC_PER_NODE': 'six'}, [], 'NPROC_PER_NODE=six but TRAIN_GPUS=0,1,2,3,4,5,6,7 has 8 GPUs'),
     (
