@@ -156,6 +156,9 @@ class _VsiReward(ORM):
         A step's rewards may come in several calls, so its line is written once the next step starts, and the last
         step's when the process ends. Steps are numbered as swift logs them: rewards are computed before the
         optimizer step, while trainer_state.global_step still counts the steps done, so step N is global_step + 1.
+        The means are this process's (swift's logger prints only on each node's first process), and the rewards of
+        evaluation rollouts join the next step's: swift scores them through the same call with nothing to tell
+        them apart, and gathering across processes here could hang a run on a reward.
         """
         step = getattr(trainer_state, 'global_step', None)
         step = int(step) + 1 if isinstance(step, numbers.Integral) else None  # not an array, nor anything odd
