@@ -557,7 +557,10 @@ def extract_choice(text: str, options: Sequence[str] | None = None) -> str | Non
             by_text = _match_option_text(region, parsed)
             if by_text is not None:
                 return by_text
-    return None
+    # Last, the official reading, which takes a first word `b` too (`b is correct`), so that what the benchmark counts
+    # is not scored lower; but not a lowercase `a` or `i`, mostly an article or a pronoun.
+    first = official_extract(text)
+    return first.upper() if len(first) == 1 and first.upper() in valid and first not in 'ai' else None
 
 
 def _match_option_text(text: str, parsed: tuple[tuple[str, str], ...]) -> str | None:
