@@ -1285,6 +1285,10 @@ def recorded_dataset_size(config: dict | None) -> int | None:
 def score_only(args: argparse.Namespace) -> dict:
     """Score an existing predictions file (its run_config.json, if next to it, names the run and its dataset)."""
     path = Path(args.predictions).resolve()  # resolved, so that a bare file name has a folder to name the run by
+    if path.is_dir():  # a run folder stands for its predictions
+        path = path / PREDICTIONS_NAME
+        if not path.is_file():
+            raise EvalError(f'--predictions {args.predictions} is a folder without {PREDICTIONS_NAME}')
     if not path.is_file():
         raise EvalError(f'--predictions {args.predictions} does not exist')
     output_dir = Path(args.output_dir) if args.output_dir else path.parent
@@ -1450,9 +1454,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument(
         '--predictions',
         default=None,
-        help='Score this predictions file (rows with id, question_type, ground_truth, prediction and '
-        'optional options) without a model. A file covering fewer questions than the dataset its run_config.json '
-        'records (a run stopped early) is reported as a subset (results_subset.*).',
+        help='Score this predictions file, or the predictions.jsonl of this run folder (rows with id, question_type, '
+        'ground_truth, prediction and optional options) without a model. A file covering fewer questions than the '
+        'dataset its run_config.json records (a run stopped early) is reported as a subset (results_subset.*).',
     )
     output.add_argument(
         '--compare',

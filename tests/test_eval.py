@@ -1055,6 +1055,12 @@ def test_rescoring_the_predictions_of_a_stopped_run_is_flagged_as_a_subset(bench
     warning = f'subset: 3 of 6 questions — {NOT_COMPARABLE} (the predictions file holds no others)'
     assert partial['subset_warning'] == warning
     assert warning in caplog.text and warning in (out / 'results_subset.md').read_text()
+    # the run folder stands for its predictions file
+    (out / 'results_subset.json').unlink()
+    assert ev.main(['--predictions', str(out)]) == 0
+    assert json.loads((out / 'results_subset.json').read_text())['overall'] == partial['overall']
+    with pytest.raises(ev.EvalError, match=f'--predictions {tmp_path} is a folder without predictions.jsonl'):
+        ev.score_only(ev.parse_args(['--predictions', str(tmp_path)]))
 
     # A run_config.json written before the count was recorded: the dataset is counted, as it has the recorded hash.
     config = json.loads((out / 'run_config.json').read_text())
