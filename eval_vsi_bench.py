@@ -67,6 +67,7 @@ from tqdm import tqdm
 
 from extract_frames import QWEN3_VL_TOKEN_PIXELS, extract_all, pid_lock, read_jsonl_log
 from preprocess_vsi_data import (
+    SUBSET_OF_FRAMES,
     FrameIndex,
     PreprocessConfig,
     Question,
@@ -374,6 +375,14 @@ def build_items(
             len(index.fewer),
             num_frames,
             next(iter(index.fewer)),
+        )
+    if index is not None and index.more:
+        logger.warning(
+            '%d scene(s) have more than %d frames, e.g. %s: %s',
+            len(index.more),
+            num_frames,
+            min(index.more),
+            SUBSET_OF_FRAMES,
         )
     return items
 

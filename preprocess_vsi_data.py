@@ -137,6 +137,11 @@ _INSTRUCTION_LINES = frozenset(
     text.lower().rstrip('.') for text in (NA_POST_PROMPT, MCA_POST_PROMPT, THINK_NA_POST_PROMPT, THINK_MCA_POST_PROMPT)
 )
 _EXAMPLES_PER_REASON = 5
+# Why an even subset of a folder's frames is not the benchmark's sampling (preprocessing's summary, the evaluator).
+SUBSET_OF_FRAMES = (
+    'an even subset of the extracted frames is used, which is not round(linspace(0, n - 1, num_frames)) over the '
+    "video's n frames, the benchmark's sampling; extract_frames.py with the same --num_frames gives exactly those"
+)
 NO_EXCLUSION_WARNING = (
     'no scenes excluded (--exclude_scenes / VSI_EXCLUDE_SCENES): training on a benchmark scene inflates its score; '
     'pass the benchmark question file to keep its scenes out'
@@ -242,6 +247,7 @@ class Summary:
     examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> first few `location: detail`
     scenes: int = 0
     scenes_with_fewer_frames: list[str] = field(default_factory=list)
+    scenes_with_more_frames: list[str] = field(default_factory=list)  # an even subset of their frames used
     question_types_not_found: list[str] = field(default_factory=list)
     unknown_question_types: dict[str, int] = field(default_factory=dict)  # written, scored by their answer's form
     clips_written: int = 0
@@ -287,6 +293,11 @@ class Summary:
         listed = self.settings.get('exclude_scenes')
         if listed and not self.dropped.get('excluded_scene'):
             out.append(f'  --exclude_scenes: none of the {listed} listed scenes is in the input (is the list right?)')
+        if self.scenes_with_more_frames:
+            out.append(
+                f'  {len(self.scenes_with_more_frames)} scene(s) have more frames than --num_frames, e.g. '
+                f'{self.scenes_with_more_frames[0]}: {SUBSET_OF_FRAMES}'
+            )
         if self.question_types_not_found:
             out.append('  --question_types not found in the input: ' + ', '.join(self.question_types_not_found))
         if self.unknown_question_types:
@@ -770,6 +781,7 @@ class FrameIndex:
         # message then names. (Frames extracted beside their videos are a supported layout: no hint then.)
         self.video_example: str | None = None
         self.fewer: dict[str, int] = {}  # folder -> frames found, when fewer than asked were allowed
+        self.more: dict[str, int] = {}  # folder -> frames found, when more than asked (an even subset is used)
 
     def _frames_in(self, folder: str) -> list[str] | None:
         if folder not in self._listing:
@@ -851,6 +863,8 @@ class FrameIndex:
                 self.fewer[folder] = len(names)
                 chosen = names
             else:
+                if len(names) > self.num_frames:
+                    self.more[folder] = len(names)
                 chosen = [names[i] for i in sample_indices(len(names), self.num_frames)]
             self._chosen[folder] = chosen
         return self._chosen[folder]
@@ -1091,6 +1105,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     summary.unknown_question_types = {t: n for t, n in summary.per_type.items() if t not in KNOWN_QUESTION_TYPES}
     summary.scenes = len({folder for _, folder in kept})
     summary.scenes_with_fewer_frames = sorted(index.fewer)
+    summary.scenes_with_more_frames = sorted(index.more)
     if config.question_types:
         _check_selection(config.question_types, seen_types)
         found = set(summary.per_type)  # a category counts as found when any of its levels or variants is

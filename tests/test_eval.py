@@ -1140,3 +1140,19 @@ def test_overwrite_removes_every_output_of_the_previous_run(bench, tmp_path):
     left = sorted(path.name for path in out.iterdir() if not path.name.startswith('.'))
     assert left == ['run_config.json']  # nothing of the blind run, whose reports would pass for this one
     assert json.loads((out / 'run_config.json').read_text())['blind'] is False
+
+
+def test_more_frames_than_asked_are_an_even_subset_with_a_warning(bench, caplog):
+    """A frames folder extracted with more frames than --num_frames: the evaluator uses an even subset of them, which
+    is not the benchmark's sampling over the video, and says so."""
+    questions, _ = ev.load_questions(str(bench.dataset))
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        items = ev.build_items(questions, 'direct', str(bench.frames), NUM_FRAMES - 2)
+    assert [Path(image).name for image in items[0].images] == ['frame_0000.jpg', 'frame_0003.jpg']
+    scenes = {(row['dataset'], row['scene_name']) for row in BENCH_ROWS}
+    assert f'{len(scenes)} scene(s) have more than {NUM_FRAMES - 2} frames, e.g. ' in caplog.text
+    assert "is not round(linspace(0, n - 1, num_frames)) over the video's n frames" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        ev.build_items(questions, 'direct', str(bench.frames), NUM_FRAMES)
+    assert 'more than' not in caplog.text

@@ -126,13 +126,20 @@ def test_benchmark_rows_become_swift_rows_with_the_official_prompt(scene):
     assert mc['images'] == [f'../frames/scannet/scene0001_00/frame_{i:04d}.jpg' for i in expected]
     assert [round(grey(output.parent / p) / GREY_STEP) for p in mc['images']] == expected
     assert summary.written == summary.rows_read == 2 and not summary.skipped
+    # 10 frames extracted, 4 asked: an even subset of them, which the summary says is not the benchmark's sampling
+    assert summary.scenes_with_more_frames == ['scannet/scene0001_00']
+    assert (
+        '  1 scene(s) have more frames than --num_frames, e.g. scannet/scene0001_00: an even subset of the extracted '
+        "frames is used, which is not round(linspace(0, n - 1, num_frames)) over the video's n frames"
+    ) in '\n'.join(summary.lines())
     saved = json.loads((scene / 'out' / 'train.summary.json').read_text())
     assert saved['written'] == 2 and saved['per_type'] == {'object_rel_direction_medium': 1, 'object_counting': 1}
 
 
 def test_absolute_paths(scene):
     source = write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW])
-    rows, _ = pp.convert([str(source)], config(scene, path_mode='absolute', num_frames=10))
+    rows, summary = pp.convert([str(source)], config(scene, path_mode='absolute', num_frames=10))
+    assert summary.scenes_with_more_frames == []  # as many as asked: the extractor's own choice, used as it is
     paths = rows[0]['images']
     assert all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
     assert [round(grey(Path(p)) / GREY_STEP) for p in paths] == list(range(10))
