@@ -1004,30 +1004,38 @@ class UniqueIds:
     """Gives every written row an id of its own.
 
     Input files commonly number their rows from 0 each, and a generated `<source>:<index>` or a later turn's
-    `<id>_2` may equal an explicit id: dropping a row for its id would lose questions. So an id already taken by the
-    same question (same frames, type, text, options and answer) marks a duplicate, which is skipped; taken by another
-    question, the row is written as `<id>#2` (`#3`, ...: the first free one) and counted.
+    `<id>_2` may equal an explicit id: dropping a row for its id would lose questions. So an id already used by the
+    same question (same frames, type, text, options and answer) marks a duplicate, which is skipped (`check`, as the
+    rows are read); used by another question, the row is written as `<id>#2` (`#3`, ...: the first free one) and
+    counted (`assign`, once the selection has decided which rows are written, so only those claim ids).
     """
 
     def __init__(self):
-        self._taken: dict[str, tuple[tuple, str]] = {}  # id -> (its question's content, location)
+        self._seen: dict[str, dict[tuple, str]] = {}  # id -> {content of a question read with it: its location}
 
-    def claim(self, question: Question, folder: str) -> str | None:
-        """Give `question` a free id; returns what was renamed (for the summary), None when its own id was free.
-        Raises RowSkipped('duplicate_question') for a question already written under its id or one made from it."""
-        content = (folder, question.question_type, question.question, question.options, question.solution)
-        for candidate in itertools.chain([question.id], (f'{question.id}#{n}' for n in itertools.count(2))):
-            if candidate not in self._taken:
-                break
-            if self._taken[candidate][0] == content:
-                where = self._taken[candidate][1]
-                raise RowSkipped('duplicate_question', f'id {question.id!r}: same question as {where}')
-        self._taken[candidate] = (content, question.location)
-        if candidate == question.id:
-            return None
-        renamed = f'id {question.id!r} already used at {self._taken[question.id][1]}; written as {candidate!r}'
-        question.id = candidate
-        return renamed
+    def check(self, question: Question, folder: str) -> None:
+        """RowSkipped('duplicate_question') for a question already read under the same id."""
+        options = tuple(question.options) if question.options is not None else None
+        content = (folder, question.question_type, question.question, options, question.solution)
+        seen = self._seen.setdefault(question.id, {})
+        if content in seen:
+            raise RowSkipped('duplicate_question', f'id {question.id!r}: same question as {seen[content]}')
+        seen[content] = question.location
+
+    @staticmethod
+    def assign(questions: Iterable[Question]) -> Iterator[tuple[Question, str | None]]:
+        """Each question with the first free one of its id, `<id>#2`, `<id>#3` ... (set on it), in the order given,
+        and what was renamed (for the summary), or None when its own id was free."""
+        taken: dict[str, str] = {}  # id -> location of the question given it
+        for question in questions:
+            chain = itertools.chain([question.id], (f'{question.id}#{n}' for n in itertools.count(2)))
+            candidate = next(candidate for candidate in chain if candidate not in taken)
+            taken[candidate] = question.location
+            renamed = None
+            if candidate != question.id:
+                renamed = f'id {question.id!r} already used at {taken[question.id]}; written as {candidate!r}'
+                question.id = candidate
+            yield question, renamed
 
 
 def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[dict[str, Any]], Summary]:
@@ -1065,7 +1073,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                     # The frames the row uses decide too: they may be its `video`'s, or a folder found by dataset.
                     _check_excluded(config.exclude_scenes, folder)
                     index.choose(folder, question.scene_name, location)
-                    renamed = ids.claim(question, folder)
+                    ids.check(question, folder)
                 except RowSkipped as skip:
                     if skip.reason in DROP_REASONS:
                         summary.count(summary.dropped, skip.reason, location, skip.detail)
@@ -1074,12 +1082,9 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                         raise VsiDataError(f'{location}: {skip.reason}: {skip.detail} (--strict)') from None
                     summary.count(summary.skipped, skip.reason, location, skip.detail)
                     continue
-                if renamed:
-                    if config.strict:
-                        raise VsiDataError(f'{location}: {RENAMED_ID}: {renamed} (--strict)')
-                    summary.count(summary.renamed, RENAMED_ID, location, renamed)
                 kept.append((question, folder))
 
+    questions_read = [question for question, _ in kept]
     if config.shuffle:
         random.Random(config.seed).shuffle(kept)
     if config.max_per_type is not None:
@@ -1092,6 +1097,13 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
             else:
                 capped.append((question, folder))
         kept = capped
+    # ids in reading order, whatever the shuffle: a row keeps its id however the others are ordered
+    written = {id(question) for question, _ in kept}
+    for question, renamed in UniqueIds.assign(q for q in questions_read if id(q) in written):
+        if renamed:
+            if config.strict:
+                raise VsiDataError(f'{question.location}: {RENAMED_ID}: {renamed} (--strict)')
+            summary.count(summary.renamed, RENAMED_ID, question.location, renamed)
 
     media = MediaWriter(config, index, summary)
     rows = [

@@ -1029,8 +1029,28 @@ def test_output_ids_are_unique_and_duplicates_are_skipped(scene):
     assert summary.rows_read + summary.extra_turns == summary.written + 1
     questions, _ = eval_vsi_bench.load_questions(str(output))  # refused clashing ids before
     assert [q.id for q in questions] == [r['id'] for r in rows]
-    with pytest.raises(pp.VsiDataError, match=r"^a\.jsonl:line 3: duplicate_id: id 'm_2' already used .*\(--strict\)$"):
+    # --strict: the duplicate is found while reading, the renames once the rows to write are known
+    with pytest.raises(pp.VsiDataError, match=r"^dup\.jsonl:line 4: duplicate_question: id '5': same .*\(--strict\)$"):
         pp.convert([str(first), str(second)], config(scene, strict=True))
+    with pytest.raises(pp.VsiDataError, match=r"^a\.jsonl:line 3: duplicate_id: id 'm_2' already used .*\(--strict\)$"):
+        pp.convert([str(first)], config(scene, strict=True))
+
+
+def test_only_the_rows_written_claim_ids(scene):
+    """Two files numbering their rows from 0, capped to one row: the row written keeps its id, whichever it is, and
+    --strict has no rename to refuse; and a row keeps its id however --shuffle orders the rows."""
+    a = write_jsonl(scene / 'a.jsonl', [{**NUMERIC_ROW, 'id': 0}])
+    b = write_jsonl(scene / 'b.jsonl', [{**NUMERIC_ROW, 'id': 0, 'question': 'How many bed(s) are in this room?'}])
+    for seed in range(4):
+        cfg = config(scene, max_per_type=1, shuffle=True, seed=seed, strict=True)
+        (row,), summary = pp.convert([str(a), str(b)], cfg)
+        assert row['id'] == '0' and not summary.renamed and summary.dropped == {'over_max_per_type': 1}
+    orders = set()
+    for seed in range(4):
+        rows, _ = pp.convert([str(a), str(b)], config(scene, shuffle=True, seed=seed))
+        assert {r['id']: r['messages'][0]['content'].count('bed') for r in rows} == {'0': 0, '0#2': 1}
+        orders.add(tuple(r['id'] for r in rows))
+    assert len(orders) == 2  # the seeds did shuffle
 
 
 def test_the_output_may_not_be_an_input_or_a_folder(scene, capsys):
