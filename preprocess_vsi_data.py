@@ -321,13 +321,15 @@ class Summary:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def read_rows(path: str) -> Iterator[tuple[str, Any]]:
+def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
     """(location, row) for every row of a JSON list, a JSONL file or a parquet file. Raises on malformed input.
+
+    Locations name the file by `name`, by default its file name (`train.jsonl:line 3`).
 
     Text is UTF-8 with or without a byte order mark (editors on Windows and pandas' `to_json` may write one);
     anything else is an error naming the line, because a guessed encoding would alter question text silently.
     """
-    name = os.path.basename(path)
+    name = name or os.path.basename(path)
     if not os.path.isfile(path):
         raise VsiDataError(f'input file {path} does not exist')
     if path.lower().endswith('.parquet'):
@@ -1038,6 +1040,22 @@ class UniqueIds:
             yield question, renamed
 
 
+def _input_names(paths: Sequence[str]) -> list[str]:
+    """How locations and made ids (`<name>:<row>`) name each input: by its file name, or where two inputs share a
+    file name, by its path from the folder they all sit in (`scannet/train.jsonl`, `arkitscenes/train.jsonl`)."""
+    names = [os.path.basename(path) for path in paths]
+    shared = {name for name, count in Counter(names).items() if count > 1}
+    if not shared:
+        return names
+    root = os.path.commonpath(
+        [os.path.dirname(os.path.abspath(path)) for path, name in zip(paths, names, strict=True) if name in shared]
+    )
+    return [
+        os.path.relpath(os.path.abspath(path), root) if name in shared else name
+        for path, name in zip(paths, names, strict=True)
+    ]
+
+
 def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[dict[str, Any]], Summary]:
     """Read every input file and return (swift rows, summary). Raises VsiDataError on malformed input, on a scene
     with fewer frames than asked (unless allowed) and, under `config.strict`, on any skipped row."""
@@ -1051,9 +1069,9 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     ids = UniqueIds()
     kept: list[tuple[Question, str]] = []
     seen_types: set[str] = set()  # of every row read, selected or not (_check_selection)
-    for path in input_paths:
-        source = os.path.splitext(os.path.basename(path))[0]
-        rows = read_rows(path)
+    for path, name in zip(input_paths, _input_names(input_paths), strict=True):
+        source = os.path.splitext(name)[0]
+        rows = read_rows(path, name)
         for number, (row_location, row) in enumerate(
             tqdm(rows, desc=os.path.basename(path), unit=' rows', disable=not config.progress, mininterval=1.0)
         ):

@@ -1036,6 +1036,19 @@ def test_output_ids_are_unique_and_duplicates_are_skipped(scene):
         pp.convert([str(first)], config(scene, strict=True))
 
 
+def test_inputs_of_the_same_file_name_stay_apart(scene):
+    """scannet/train.jsonl and arkitscenes/train.jsonl, rows without ids: each row's location and made id name its
+    file by its path, so the two files' rows neither collide (train:0 twice, renamed) nor point at the same name."""
+    (scene / 'scannet').mkdir()
+    (scene / 'arkitscenes').mkdir()
+    row = {key: value for key, value in NUMERIC_ROW.items() if key != 'id'}
+    first = write_jsonl(scene / 'scannet' / 'train.jsonl', [row, {**row, 'ground_truth': 'many'}])
+    second = write_jsonl(scene / 'arkitscenes' / 'train.jsonl', [{**row, 'question': 'How many bed(s)?'}])
+    rows, summary = pp.convert([str(first), str(second)], config(scene, strict=False))
+    assert [r['id'] for r in rows] == ['scannet/train:0', 'arkitscenes/train:0'] and not summary.renamed
+    assert summary.examples['non_numeric_answer'][0].startswith('scannet/train.jsonl:line 2: ')
+
+
 def test_only_the_rows_written_claim_ids(scene):
     """Two files numbering their rows from 0, capped to one row: the row written keeps its id, whichever it is, and
     --strict has no rename to refuse; and a row keeps its id however --shuffle orders the rows."""
