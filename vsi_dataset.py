@@ -22,7 +22,8 @@ Two names:
   Settings: `VSI_RAW_QA` (files, comma-separated), `VSI_FRAMES_DIR` (the output of `extract_frames.py`),
   `VSI_NUM_FRAMES` (32), `VSI_PROMPT_STYLE` (direct | think), `VSI_MEDIA` (image | video), `VSI_EXCLUDE_SCENES`
   (files, comma-separated; without it a warning is logged), `VSI_QUESTION_TYPES` (comma-separated),
-  `VSI_MAX_PER_TYPE`, `VSI_ALLOW_FEWER_FRAMES` (1/0, true/false, yes/no, on/off) and, for video, `VSI_VIDEO_FPS`
+  `VSI_MAX_PER_TYPE`, `VSI_SHUFFLE` (before the cap, as `--shuffle`), `VSI_SEED` (42), `VSI_ALLOW_FEWER_FRAMES` (1/0,
+  true/false, yes/no, on/off; so does `VSI_SHUFFLE`) and, for video, `VSI_VIDEO_FPS`
   (2) and `VSI_CLIPS_DIR` (default: `vsi_clips/` next to the frames folder): the script's flags of the same names.
   swift's `--strict true` makes every skipped row an error, as the script's `--strict` does; the conversion summary
   goes to the log.
@@ -88,6 +89,8 @@ ENV_VARS = {
     'exclude_scenes': 'VSI_EXCLUDE_SCENES',
     'question_types': 'VSI_QUESTION_TYPES',
     'max_per_type': 'VSI_MAX_PER_TYPE',
+    'shuffle': 'VSI_SHUFFLE',
+    'seed': 'VSI_SEED',
     'video_fps': 'VSI_VIDEO_FPS',
     'clips_dir': 'VSI_CLIPS_DIR',
     'allow_fewer_frames': 'VSI_ALLOW_FEWER_FRAMES',
@@ -291,6 +294,8 @@ class VsiRawLoader(VsiLoader):
                 exclude_scenes=_excluded_scenes(settings),
                 question_types=tuple(_name_list(_setting(settings, 'question_types'))) or None,
                 max_per_type=_number(settings, 'max_per_type', int),
+                shuffle=_flag(settings, 'shuffle'),
+                seed=_number(settings, 'seed', int, preprocess.PreprocessConfig.seed),
                 strict=self.strict,
                 progress=False,
             )

@@ -267,6 +267,28 @@ def test_vsi_raw_takes_the_script_settings_and_both_datasets_take_columns(data, 
         'room_size_estimation',
     ]
 
+    # --shuffle before the cap, as the script does: the seed decides which of the two distance questions is kept
+    monkeypatch.setenv('VSI_SHUFFLE', 'yes')
+    kept = {}
+    for seed in range(4):
+        monkeypatch.setenv('VSI_SEED', str(seed))
+        kept[seed] = sorted(r['id'] for r in load('vsi_raw'))
+    expected = {}
+    for seed in range(4):
+        config = pp.PreprocessConfig(
+            frames_dir=str(data / 'frames'),
+            num_frames=4,
+            question_types=('object_rel_distance', 'room_size_estimation'),
+            max_per_type=1,
+            shuffle=True,
+            seed=seed,
+            progress=False,
+        )
+        expected[seed] = sorted(r['id'] for r in pp.convert([str(qa)], config)[0])
+    assert kept == expected and {'1', '3'} <= {i for ids in kept.values() for i in ids}
+    monkeypatch.delenv('VSI_SHUFFLE')
+    monkeypatch.delenv('VSI_SEED')
+
     monkeypatch.setenv('VSI_MAX_PER_TYPE', 'one')
     with pytest.raises(ValueError, match="VSI_MAX_PER_TYPE must be an integer, got 'one'"):
         load('vsi_raw')
