@@ -40,22 +40,45 @@ export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 
 stage() { echo "=== $(date +%s) +$((SECONDS - T0))s $*" | tee -a "$LOGS/stages.txt"; }
 
+# The running stage's process group and its time-limit watcher. A signal to this script (Ctrl-C, `timeout`, a
+# scheduler) stops the stage too: in a group of its own it would go on holding the GPU (a vLLM evaluation outlived
+# `timeout gpu_check.sh` on an H100).
+STAGE_PID='' STAGE_WATCHER=''
+end_watcher() {  # the watcher and its sleep; reaped with stderr off, so that bash prints no "Terminated"
+    [[ -n $STAGE_WATCHER ]] || return 0
+    pkill -P "$STAGE_WATCHER" 2>/dev/null
+    kill "$STAGE_WATCHER" 2>/dev/null
+    wait "$STAGE_WATCHER" 2>/dev/null
+    STAGE_WATCHER=
+}
+stop_stage() {
+    end_watcher
+    [[ -n $STAGE_PID ]] || return 0
+    kill -TERM -- "-$STAGE_PID" 2>/dev/null
+    for _ in {1..50}; do
+        kill -0 -- "-$STAGE_PID" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    kill -KILL -- "-$STAGE_PID" 2>/dev/null
+}
+trap 'stop_stage; exit 130' INT
+trap 'stop_stage; exit 143' TERM
+trap 'stop_stage; exit 129' HUP
+
 # run_stage NAME SECONDS COMMAND...: COMMAND in its own process group, killed with it after SECONDS.
 run_stage() {
-    local name=$1 secs=$2 pid watcher rc
+    local name=$1 secs=$2 rc
     shift 2
     stage "$name (limit ${secs}s)"
     setsid "$@" >"$LOGS/$name.log" 2>&1 &
-    pid=$!
-    (sleep "$secs"; kill -TERM -- "-$pid"; sleep 10; kill -KILL -- "-$pid") 2>/dev/null &
-    watcher=$!
-    wait "$pid"
+    STAGE_PID=$!
+    (sleep "$secs"; kill -TERM -- "-$STAGE_PID"; sleep 10; kill -KILL -- "-$STAGE_PID") 2>/dev/null &
+    STAGE_WATCHER=$!
+    wait "$STAGE_PID"
     rc=$?
-    # The watcher and its sleep are killed; reaping it with stderr off keeps bash from printing "Terminated".
-    pkill -P "$watcher" 2>/dev/null
-    kill "$watcher" 2>/dev/null
-    wait "$watcher" 2>/dev/null
-    kill -KILL -- "-$pid" 2>/dev/null  # what the stage left behind (vLLM engine processes)
+    end_watcher
+    kill -KILL -- "-$STAGE_PID" 2>/dev/null  # what the stage left behind (vLLM engine processes)
+    STAGE_PID=
     echo "$name rc=$rc after $((SECONDS - T0))s" | tee -a "$LOGS/stages.txt"
     [[ $rc == 0 ]] || tail -30 "$LOGS/$name.log" | cut -c1-400
     return "$rc"

@@ -7,6 +7,7 @@ tests/stub_swift.py, a stand-in `swift` whose `rollout` answers the same /health
 on loopback, and a stand-in `nvidia-smi` that lists STUB_GPUS GPUs.
 """
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -1376,6 +1377,47 @@ def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fak
     rerun = subprocess.run(['bash', 'bench/gpu_check.sh', str(work / 'data')], cwd=ROOT, env=env, capture_output=True)
     assert rerun.returncode == 1 and b'was not made by this script' in rerun.stderr
     assert (work / 'data' / 'vsi_train.jsonl').is_file()  # a folder the script did not make is never deleted
+
+
+def test_a_signal_to_gpu_check_stops_its_running_stage(fake_bin, tmp_path):
+    """`timeout 400 bash bench/gpu_check.sh` on the H100 ended the script, but not its vLLM evaluation: each stage
+    runs in a process group of its own, which went on holding the GPU. A TERM to the script now stops the stage."""
+    work = tmp_path / 'check'
+    env = _stand_in_env(
+        fake_bin,
+        PYTHON=PYTHON,
+        STUB_GPUS='1',
+        STUB_RLHF_LOG=str(tmp_path / 'rlhf.jsonl'),
+        STUB_RLHF_SLEEP='120',
+        STUB_RLHF_CHILD='1',
+    )
+    check = subprocess.Popen(
+        ['bash', str(ROOT / 'bench' / 'gpu_check.sh'), str(work)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / 'rlhf.jsonl').exists():  # the colocate stage trains
+            assert check.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        check.send_signal(signal.SIGTERM)
+        assert check.wait(timeout=60) == 143
+        (training,) = _records(str(tmp_path / 'rlhf.jsonl'))
+        deadline = time.monotonic() + 10
+        while alive(training['pid']) or alive(training['child']):
+            assert time.monotonic() < deadline, 'the stage outlived gpu_check.sh'
+            time.sleep(0.2)
+        assert 'colocate rc=' not in (work / 'logs' / 'stages.txt').read_text()  # stopped, not finished
+    finally:
+        if check.poll() is None:
+            os.killpg(check.pid, signal.SIGKILL)
+        for pid in [r['pid'] for r in _records(str(tmp_path / 'rlhf.jsonl'))]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 def test_gpu_check_8b_trains_the_default_config_on_the_8b_architecture(fake_bin, tmp_path):
