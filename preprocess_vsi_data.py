@@ -292,7 +292,7 @@ class Summary:
             )
         listed = self.settings.get('exclude_scenes')
         if listed and not self.dropped.get('excluded_scene'):
-            out.append(f'  --exclude_scenes: none of the {listed} listed scenes is in the input (is the list right?)')
+            out.append(f'  --exclude_scenes: none of the {listed} listed scenes is in the input, so no row is excluded')
         if self.scenes_with_more_frames:
             out.append(
                 f'  {len(self.scenes_with_more_frames)} scene(s) have more frames than --num_frames, e.g. '
