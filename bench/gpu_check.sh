@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU check: the bundle's vLLM paths on one GPU with a small random Qwen3-VL, in about 6 minutes (349 s on an
-# H100), before hours of 8B training. Needs a GPU node with requirements.txt installed; run from the bundle folder:
+# The GPU check: the bundle's vLLM paths on one GPU with a small random Qwen3-VL, in 6 to 9 minutes (349 s and about
+# 510 s on H100s), before hours of 8B training. Needs a GPU node with requirements.txt installed; run from the bundle
+# folder:
 #
 #   bash bench/gpu_check.sh [WORK_DIR]          # default /tmp/vsi_gpu_check (replaced if this script made it)
 #   MODEL_SIZE=8b bash bench/gpu_check.sh       # memory and step time of the default config at 8B size
