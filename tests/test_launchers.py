@@ -143,6 +143,15 @@ def run_script(env: dict, *args: str, timeout: float = 120) -> subprocess.Comple
     )
 
 
+def refusal(env: dict, *args: str) -> str:
+    """The one line of stderr with which run_vsi_grpo.sh refuses to start (exit status 1, nothing started)."""
+    proc = run_script(env, *args)
+    errors = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(errors) == 1 and errors[0].startswith('run_vsi_grpo.sh: '), proc.stderr
+    assert not Path(env['STUB_ROLLOUT_LOG']).exists() and not Path(env['STUB_RLHF_LOG']).exists()
+    return errors[0]
+
+
 def _records(path: str) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()] if Path(path).exists() else []
 
@@ -624,11 +633,8 @@ PREFLIGHT_FAILURES = [
     ('env', 'args', 'message'), PREFLIGHT_FAILURES, ids=[case[2][:40] for case in PREFLIGHT_FAILURES]
 )
 def test_preflight_failure_is_one_clear_line(launch_env, env, args, message):
-    proc = run_script({**launch_env, **env}, *args)
-    assert proc.returncode == 1
-    errors = proc.stderr.strip().splitlines()
-    assert len(errors) == 1 and errors[0].startswith('run_vsi_grpo.sh: ') and message in errors[0], proc.stderr
-    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+    error = refusal({**launch_env, **env}, *args)
+    assert message in error, error
 
 
 @pytest.mark.parametrize(
@@ -641,11 +647,8 @@ def test_yaml_env_cannot_change_the_gpu_layout(launch_env, tmp_path, key):
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(train_vsi_grpo.LaunchError, match=f'ENV sets {key}, .* set TRAIN_GPUS / ROLLOUT_GPUS'):
         train_vsi_grpo.resolve(str(path), 'server')
-    proc = run_script({**launch_env, 'MODE': 'server', 'CONFIG': str(path)})
-    assert proc.returncode == 1
-    (error,) = proc.stderr.strip().splitlines()
+    error = refusal({**launch_env, 'MODE': 'server', 'CONFIG': str(path)})
     assert error.startswith(f'run_vsi_grpo.sh: config {path}: ENV sets {key}, which would override'), error
-    assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
 def test_yaml_keys_without_a_value_are_refused(launch_env, tmp_path):
@@ -656,14 +659,10 @@ def test_yaml_keys_without_a_value_are_refused(launch_env, tmp_path):
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(train_vsi_grpo.LaunchError, match='ENV.WANDB_PROJECT, max_completion_length has no value'):
         train_vsi_grpo.resolve(str(path), 'colocate')
-    proc = run_script({**launch_env, 'CONFIG': str(path)})
-    assert proc.returncode == 1
-    (error,) = proc.stderr.strip().splitlines()
-    assert error == (
+    assert refusal({**launch_env, 'CONFIG': str(path)}) == (
         f'run_vsi_grpo.sh: config {path}: ENV.WANDB_PROJECT, max_completion_length has no value, which swift would '
         "read as the text None; give it one, or delete the line to keep swift's default"
     )
-    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
 def test_read_keys_are_every_argument_the_launcher_reads():
@@ -703,11 +702,8 @@ def test_abbreviated_flags_the_launcher_reads_are_refused(launch_env, tmp_path):
         '--num_gen is short for num_generations or num_generations_eval, which the launcher reads before swift '
         'does: write it in full'
     )
-    proc = run_script(launch_env, '--per_device_train', '3')
-    assert proc.returncode == 1
-    (line,) = proc.stderr.strip().splitlines()
+    line = refusal(launch_env, '--per_device_train', '3')
     assert line.startswith('run_vsi_grpo.sh: --per_device_train is short for per_device_train_batch_size, which')
-    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
     config = {**_yaml(), 'output_d': 'out'}
     path = tmp_path / 'short.yaml'
     path.write_text(yaml.safe_dump(config))
@@ -962,14 +958,10 @@ RAW_CONVERSATION_ROW = {'id': 'q1', 'video': 'scene0.mp4', 'conversations': [{'f
 def test_raw_qa_dataset_is_refused_before_swift_starts(launch_env, tmp_path):
     # It used to pass, load the model (and vLLM) and die in swift's resampling, advising a larger max_length.
     raw = _write_rows(tmp_path / 'train_qa.json', [RAW_QA_ROW])
-    proc = run_script({**launch_env, 'MODE': 'local', 'DATASET': str(raw)}, '--max_steps', '1')
-    assert proc.returncode == 1
-    (error,) = proc.stderr.strip().splitlines()
-    assert error == (
+    assert refusal({**launch_env, 'MODE': 'local', 'DATASET': str(raw)}, '--max_steps', '1') == (
         f'run_vsi_grpo.sh: dataset {raw} holds raw QA rows (question/options layout), not swift rows: run '
         'preprocess_vsi_data.py first (README section 2)'
     )
-    assert not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
 @pytest.mark.parametrize(
