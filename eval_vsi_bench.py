@@ -41,7 +41,7 @@ default of 16384 visual tokens, so a warning asks for the training budget. The r
 the table is printed. Fewer questions than the dataset holds (`--limit`, `--question_types`, or a `--predictions` file
 of a run stopped early) make a subset, written to `results_subset.*` and flagged there as not comparable to published
 numbers, so that it never replaces the full-benchmark report. With `--prompt_style think` the official rule reads the
-last `<answer>` block, which must be closed (else the prediction scores 0; the report quotes
+last `<answer>` block after the reasoning, which must be closed (else the prediction scores 0; the report quotes
 vsi_scoring.OFFICIAL_RULES); `--predictions` rescoring applies the rule of the style the rows or their run_config.json
 record.
 """
@@ -1432,7 +1432,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='direct (default): the official prompt word for word, scored by the official rule; think: reason in '
         '<think>, answer in <answer> (for models trained that way), scored by the official rule applied to the last '
-        '<answer> block, which must be closed (else 0). With --predictions: the style of files that record none.',
+        '<answer> block after </think>, which must be closed (else 0). With --predictions: the style of files that '
+        'record none.',
     )
     protocol.add_argument(
         '--max_new_tokens',

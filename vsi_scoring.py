@@ -318,10 +318,11 @@ def official_extract(prediction: str) -> str:
 # What `official_score` reads for each prompt style, in words, for reports.
 OFFICIAL_RULES = {
     'direct': 'the first space-separated word of the prediction, trailing dots removed (the official VSI-Bench rule)',
-    'think': 'the first space-separated word of the content of the last <answer> block (tags in any case, whitespace '
-    'around the content stripped), trailing dots removed: the official rule applied to the answer block. That last '
-    'block must be closed by </answer>; if it is not (an answer cut off by the token budget), or there is no block, '
-    'the prediction scores 0, even when an earlier block is closed',
+    'think': 'the first space-separated word of the content of the last <answer> block after the reasoning (after the '
+    'last </think>, up to a <think> never closed; tags in any case, whitespace around the content stripped), trailing '
+    'dots removed: the official rule applied to the answer block. That last block must be closed by </answer>; if it '
+    'is not (an answer cut off by the token budget), or there is no block, the prediction scores 0, even when an '
+    'earlier block is closed',
 }
 
 
@@ -330,11 +331,12 @@ def official_score(prediction: str, ground_truth: str, question_type: str, promp
 
     `direct` (the official prompt) applies the official rule to the whole prediction, bit for bit. `think` asks
     for `<think>...</think><answer>...</answer>`, whose first word is `<think>`: the official rule is applied to
-    the content of the last `<answer>` block, stripped of the whitespace around it. That block must be closed: when
-    the last `<answer>` has no `</answer>` after it, or there is none, the prediction is unparseable and scores 0,
-    even if an earlier block is closed (the model's last word on the answer is unfinished; reading an earlier block
-    would credit an answer the model went on to revise). No published protocol covers `think`, so this is the
-    closest reading of the official rule; results say which one was used (OFFICIAL_RULES).
+    the content of the last `<answer>` block after the reasoning (`_stated_span`: one drafted inside `<think>`, or
+    in reasoning the token budget cut off, does not count), stripped of the whitespace around it. That block must
+    be closed: when the last `<answer>` has no `</answer>` after it, or there is none, the prediction is unparseable
+    and scores 0, even if an earlier block is closed (the model's last word on the answer is unfinished; reading an
+    earlier block would credit an answer the model went on to revise). No published protocol covers `think`, so this
+    is the closest reading of the official rule; results say which one was used (OFFICIAL_RULES).
 
     The ground truth is read by `ground_truth_number`, which refuses what the evaluator and preprocessing refuse
     (`1_200`, digits of other scripts: the official `float()` would take them; no VSI-Bench row has them).
@@ -344,7 +346,8 @@ def official_score(prediction: str, ground_truth: str, question_type: str, promp
     if not isinstance(prediction, str):
         return 0.0
     if prompt_style == 'think':
-        block = _last_answer_block(_lowercase(prediction))
+        lowered = _lowercase(prediction)
+        block = _last_answer_block(lowered, *_stated_span(lowered))
         if block is None or block[1] is None:
             return 0.0
         prediction = prediction[block[0] : block[1]].strip()
@@ -463,33 +466,39 @@ def _lowercase(text: str) -> str:
     return lowered if len(lowered) == len(text) else text.replace('\u0130', 'i').lower()
 
 
-def _last_answer_block(lowered: str) -> tuple[int, int | None] | None:
-    """(start, end) of the content of the last `<answer>` block in `_lowercase(completion)`, end None when it is
-    not closed; None without a block."""
-    start = lowered.rfind(_ANSWER_OPEN)
-    if start < 0:
-        return None
-    start += len(_ANSWER_OPEN)
-    end = lowered.find(_ANSWER_CLOSE, start)
-    return start, end if end >= 0 else None
-
-
-def answer_region(completion: str) -> str:
-    """The part of a completion that states the answer.
-
-    The last `<answer>...</answer>` block if there is one (an unclosed final block runs to the end: the reward
-    still credits a right answer cut off by the token budget); otherwise the text after the last `</think>`, or the
-    whole completion, up to a `<think>` that is never closed: reasoning the token budget cut off states no answer,
-    and crediting the last option or number it mentioned would reward running out of tokens over a wrong answer.
-    """
-    lowered = _lowercase(completion)
-    block = _last_answer_block(lowered)
-    if block is not None:
-        return completion[block[0] : block[1]]
+def _stated_span(lowered: str) -> tuple[int, int]:
+    """(start, end) of the part of `_lowercase(completion)` that can state the answer: after the last `</think>` (all
+    of it without one), up to a `<think>` opened there and never closed. Reasoning states no answer, finished (an
+    `<answer>` drafted inside it is not the final one) or cut off by the token budget (crediting what it mentioned
+    last would reward running out of tokens over a wrong answer)."""
     end_think = lowered.rfind(_THINK_CLOSE)
     start = end_think + len(_THINK_CLOSE) if end_think >= 0 else 0
     unclosed = lowered.find(_THINK_OPEN, start)
-    return completion[start : unclosed if unclosed >= 0 else len(completion)]
+    return start, unclosed if unclosed >= 0 else len(lowered)
+
+
+def _last_answer_block(lowered: str, start: int, end: int) -> tuple[int, int | None] | None:
+    """(start, end) of the content of the last `<answer>` block within lowered[start:end], end None when it is not
+    closed there; None without a block."""
+    opening = lowered.rfind(_ANSWER_OPEN, start, end)
+    if opening < 0:
+        return None
+    opening += len(_ANSWER_OPEN)
+    closing = lowered.find(_ANSWER_CLOSE, opening, end)
+    return opening, closing if closing >= 0 else None
+
+
+def answer_region(completion: str) -> str:
+    """The part of a completion that states the answer: within what follows the reasoning (`_stated_span`), the
+    last `<answer>...</answer>` block if there is one (an unclosed final block runs to the end: the reward still
+    credits a right answer cut off by the token budget), otherwise all of it.
+    """
+    lowered = _lowercase(completion)
+    start, end = _stated_span(lowered)
+    block = _last_answer_block(lowered, start, end)
+    if block is not None:
+        return completion[block[0] : end if block[1] is None else block[1]]
+    return completion[start:end]
 
 
 def _after_answer_keyword(text: str) -> str:
@@ -664,6 +673,7 @@ def reward_score(completion: str, solution: str, question_type: str, options: Se
 # ----------------------------------------------------------------------------------------------------------
 
 _FORMAT_RE = re.compile(r'\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*', re.DOTALL)
+_FORMAT_TAGS = (_THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE)
 
 
 def format_score(completion: str) -> float:
@@ -671,7 +681,7 @@ def format_score(completion: str) -> float:
 
     Exactly one of each block, in that order, with a non-empty answer.
     """
-    if not isinstance(completion, str) or completion.count('<think>') != 1 or completion.count('<answer>') != 1:
+    if not isinstance(completion, str) or any(completion.count(tag) != 1 for tag in _FORMAT_TAGS):
         return 0.0
     match = _FORMAT_RE.fullmatch(completion)
     return 1.0 if match is not None and match.group(2).strip() else 0.0

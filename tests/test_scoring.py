@@ -102,6 +102,12 @@ OFFICIAL_THINK_CASES = [
     ('<think>x</think><answer>7.2</answer>', '10', 'object_counting', 0.5),  # 28% off: 5 of 10 thresholds
     ('<think>x</think><answer>10 m</answer>', '10', 'object_abs_distance', 1.0),
     ('<think>x</think><answer>10m</answer>', '10', 'object_abs_distance', 0.0),  # float('10m') fails
+    # Only a block after the reasoning counts: one drafted inside it is not the final answer.
+    ('<think>so <answer>B</answer>. Wait, check again', 'B', 'route_planning', 0.0),  # reasoning cut off
+    ('<think>guess <answer>A</answer>; no</think><answer>B</answer>', 'B', 'route_planning', 1.0),
+    ('<think>guess <answer>B</answer>; no</think><answer>A</answer>', 'B', 'route_planning', 0.0),
+    ('x</think><answer>B</answer>', 'B', 'route_planning', 1.0),  # the template opened <think>
+    ('<think>x</think><answer>B</answer><think>more', 'B', 'route_planning', 1.0),  # then reasoning cut off
     (None, 'B', 'route_planning', 0.0),
 ]
 
@@ -228,7 +234,9 @@ REWARD_CASES = [
     ('I count 4; answered in a hurry', '4', 'object_counting', None, 1.0),
     ('Answer: 4. The rest is unanswerable.', '4', 'object_counting', None, 1.0),
     ('<think>İİ</think>12', '12', 'object_counting', None, 1.0),  # after </think>, found in the original text
-    # Reasoning cut off by the token budget answers nothing, whatever it mentions last.
+    # Reasoning cut off by the token budget answers nothing, whatever it mentions last, tagged or not.
+    ('<think>so <answer>B</answer>. Wait, check again', 'B', 'object_rel_distance', OPTIONS, 0.0),
+    ('<think>first guess <answer>A</answer>; no</think> B', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('<think>The table looks closer than the sofa, so B', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('<think>I see 4 chairs near the window and maybe', '4', 'object_counting', None, 0.0),
     ('<THINK>so 4', '4', 'object_counting', None, 0.0),
@@ -260,6 +268,9 @@ def test_reward_score(completion, solution, question_type, options, expected):
         ('<answer>B</answer><think>x</think>', 0.0),
         ('<think>x</think><answer>B</answer> trailing words', 0.0),
         ('<think>x</think><answer>B</answer><answer>C</answer>', 0.0),
+        ('<think>x</think><answer></answer>B</answer>', 0.0),  # every tag once, closing ones too
+        ('<think>x</think>B</think><answer>B</answer>', 0.0),
+        ('<think>x</think><answer>B</answer></answer>', 0.0),
         (None, 0.0),
     ],
 )
