@@ -745,10 +745,12 @@ def _scene_names_in(path: str) -> set[str]:
         with open(path, 'rb') as f:
             for number, line in _text_lines(path, f):
                 name = line.split('#', 1)[0].strip()
-                if name and _LIST_SEPARATOR_RE.search(scene_key(name)):  # `a, b` would exclude neither a nor b
+                if not name:
+                    continue
+                if _LIST_SEPARATOR_RE.search(scene_key(name)):  # `a, b` would exclude neither a nor b
                     raise VsiDataError(f'{path}: line {number}: {name!r} is not one scene: write one scene a line')
                 names.add(name)
-        return names - {''}
+        return names
     scenes = set()
     for location, row in read_rows(path):
         if not isinstance(row, dict):
