@@ -150,12 +150,13 @@ PROTOCOL_FIELDS = (
     'frames_max_pixels',
     'allow_fewer_frames',
     'torch_dtype',
+    'enable_thinking',
 )
 # Protocol fields that run_config.json files written before them lack (eval_vsi_bench.py before commit 798c66a; before
-# 2026-11-26 for torch_dtype). Such a file stands for the flag's default, which that version used unless the run was
-# given the flag (it did not record it); a resume under the default goes on, one under another value is refused with
-# the way to record it.
-ADDED_PROTOCOL_FIELDS = ('video_dir', 'frames_max_pixels', 'allow_fewer_frames', 'torch_dtype')
+# 2026-11-26 for torch_dtype and enable_thinking). Such a file stands for the flag's default, which that version used
+# unless the run was given the flag (it did not record it); a resume under the default goes on, one under another
+# value is refused with the way to record it.
+ADDED_PROTOCOL_FIELDS = ('video_dir', 'frames_max_pixels', 'allow_fewer_frames', 'torch_dtype', 'enable_thinking')
 # The run_config.json fields a report shows; a folder whose config lacks one is rescored without it.
 REPORTED_CONFIG_FIELDS = (
     'model',
@@ -413,6 +414,7 @@ class RunConfig:
     frames_max_pixels: int | None  # the size they were extracted at
     allow_fewer_frames: bool
     torch_dtype: str | None  # --torch_dtype (None: the model's own)
+    enable_thinking: bool  # prompts end with the template's thinking prefix (`<think>\n`)
     label: str
 
 
@@ -775,16 +777,25 @@ def run_inference(
     max_new_tokens: int,
     batch_size: int,
     prompt_style: str,
+    enable_thinking: bool = False,
 ) -> int:
-    """Predict every item with greedy decoding, appending each batch to `predictions_path`; returns the count."""
+    """Predict every item with greedy decoding, appending each batch to `predictions_path`; returns the count.
+
+    `enable_thinking` asks the template for its thinking prefix, per request as swift's rollouts pass it; otherwise
+    the template's own default holds, as in training without the flag.
+    """
     from swift.infer_engine import InferRequest, RequestConfig
 
     request_config = RequestConfig(max_tokens=max_new_tokens, temperature=0)
+    template_kwargs = {'enable_thinking': True} if enable_thinking else {}
     done = 0
     with tqdm(total=len(items), desc='VSI-Bench', unit='q', dynamic_ncols=True) as bar:
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
-            requests = [InferRequest(messages=item.messages, images=item.images) for item in batch]
+            requests = [
+                InferRequest(messages=item.messages, images=item.images, chat_template_kwargs=dict(template_kwargs))
+                for item in batch
+            ]
             responses = engine.infer(requests, request_config, use_tqdm=False)
             append_predictions(
                 predictions_path, [prediction_row(i, r, prompt_style) for i, r in zip(batch, responses, strict=True)]
@@ -1004,7 +1015,9 @@ def results_markdown(results: dict) -> str:
             frames += f' of at most {config["qwen3_vl_image_max_pixels"]:,} px (as Qwen3-VL counts them)'
         parts += [
             f'Model `{config["model"]}`, adapter `{adapters}`; {frames}, prompt `{config["prompt_style"]}`, '
-            f'greedy, {config["max_new_tokens"]} new tokens, backend {config["infer_backend"]}.',
+            f'greedy, {config["max_new_tokens"]} new tokens, backend {config["infer_backend"]}'
+            + (", the template's thinking prefix (enable_thinking)" if config.get('enable_thinking') else '')
+            + '.',
             '',
         ]
     parts += [
@@ -1172,6 +1185,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         frames_max_pixels=args.frames_max_pixels if extract else None,
         allow_fewer_frames=bool(args.allow_fewer_frames and frames_root and not args.blind),
         torch_dtype=args.torch_dtype,
+        enable_thinking=args.enable_thinking,
         label=args.label or default_label(args.model, args.adapters or [], args.blind),
     )
     with run_folder_lock(output_dir):  # before anything is written there
@@ -1215,7 +1229,15 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             )
             if engine is None:
                 engine = make_engine(args, backend, max(len(item.images) for item in items), model_dtype)
-            run_inference(engine, items, predictions_path, max_new_tokens, args.batch_size, args.prompt_style)
+            run_inference(
+                engine,
+                items,
+                predictions_path,
+                max_new_tokens,
+                args.batch_size,
+                args.prompt_style,
+                args.enable_thinking,
+            )
             done = read_predictions(predictions_path)
 
         rows = [done[q.id] for q in questions]
@@ -1436,6 +1458,13 @@ def build_parser() -> argparse.ArgumentParser:
         'record none.',
     )
     protocol.add_argument(
+        '--enable_thinking',
+        action='store_true',
+        help="End each prompt with the template's thinking prefix (<think> for Qwen3-VL), as swift's --enable_thinking "
+        'true does: for a model trained with it. Answers then start inside the reasoning. Needs --prompt_style think '
+        "(the direct prompt's official rule reads the first word, which would be reasoning).",
+    )
+    protocol.add_argument(
         '--max_new_tokens',
         type=int,
         default=None,
@@ -1531,6 +1560,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                 'use --infer_backend pt'
             )
         args.prompt_style = args.prompt_style or 'direct'
+        if args.enable_thinking and args.prompt_style != 'think':
+            parser.error(
+                '--enable_thinking needs --prompt_style think: the official rule of the direct prompt reads the first '
+                'word of the answer, which would be reasoning'
+            )
         args.output_dir = args.output_dir or 'output/eval'
     return args
 

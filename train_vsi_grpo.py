@@ -590,6 +590,40 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
     )
 
 
+def thinking_problem(args: Mapping[str, Any]) -> str | None:
+    """A format reward that does not fit `enable_thinking`, or direct-prompt rows under it; None when all fit.
+
+    `enable_thinking true` ends every prompt with the template's `<think>\n` (Qwen3-VL's thinking prefix), so the
+    completions start inside the reasoning: `vsi_format`, which wants `<think>` in the completion, would score each
+    one 0 for the whole run, and `vsi_format_thinking` would credit a reasoning block never opened without it. The
+    official direct prompt is scored on its first word (vsi_reward_strict, eval_vsi_bench.py), which would be
+    reasoning: the rows must be the think style, as eval_vsi_bench.py --enable_thinking requires.
+    """
+    thinking, rewards = _is_on(args.get('enable_thinking')), set(_as_list(args.get('reward_funcs')))
+    if thinking and 'vsi_format' in rewards:
+        return (
+            'enable_thinking true opens <think> in the prompt, so no completion contains it and vsi_format would '
+            'score every one 0: use vsi_format_thinking'
+        )
+    if not thinking and 'vsi_format_thinking' in rewards:
+        return (
+            'vsi_format_thinking scores completions that continue a <think> the prompt opened, which only '
+            'enable_thinking true does: use vsi_format, or set enable_thinking true'
+        )
+    if thinking:
+        for path in dataset_files(args):
+            try:
+                row = _first_json_row(path) if path.endswith(('.json', '.jsonl')) else None
+            except (OSError, ValueError):  # dataset_problem says why
+                continue
+            if isinstance(row, dict) and row.get('prompt_style') == 'direct':
+                return (
+                    f'dataset {path} holds direct-prompt rows, whose official score reads the first word of the '
+                    'answer, which under enable_thinking true is reasoning: preprocess with --prompt_style think'
+                )
+    return None
+
+
 # The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
 # Spelt here because importing vsi_dataset imports swift (seconds); tests/test_dataset_swift.py checks they agree.
 REGISTERED_DATASET_VARIABLES = {'vsi_train': ('VSI_TRAIN_JSONL',), 'vsi_raw': ('VSI_RAW_QA', 'VSI_FRAMES_DIR')}
@@ -638,7 +672,7 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
 
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files, the vLLM split, the batch,
-    unknown reward names."""
+    rewards that do not fit enable_thinking, unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
@@ -662,9 +696,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
-    problem = batch_problem(plan.args, world_size)
-    if problem:
-        problems.append(problem)
+    problems += [problem for problem in (batch_problem(plan.args, world_size), thinking_problem(plan.args)) if problem]
     if not problems:  # last, and only when all else is right: it may have to import swift (seconds)
         problem = reward_problem(plan.args)
         if problem:

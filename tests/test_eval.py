@@ -227,6 +227,46 @@ def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench,
         )
 
 
+def test_enable_thinking_ends_the_prompt_with_the_templates_prefix(bench, tiny_engine, tiny_model_dir, tmp_path):
+    """A model trained with swift's --enable_thinking true saw `<think>\n` after `assistant\n`: so does its evaluation,
+    and the answer, which starts inside the reasoning, is read after `</think>`."""
+    runs, engine = {}, CountingEngine(tiny_engine)
+    for name, extra in (('plain', ()), ('thinking', ('--enable_thinking',))):
+        argv = ['--frames_dir', bench.frames, '--prompt_style', 'think', '--limit', 2, '--max_new_tokens', 2, *extra]
+        runs[name] = ev.evaluate(eval_args(tiny_model_dir, bench.dataset, tmp_path / name, *argv), engine=engine)
+    assert [r.chat_template_kwargs for r in engine.requests] == [
+        {},
+        {},
+        {'enable_thinking': True},
+        {'enable_thinking': True},
+    ]
+    prefix = tiny_engine.template.tokenizer.encode('<think>\n', add_special_tokens=False)
+    assert len(prefix) == 2
+    plain, thinking = (prediction_lines(tmp_path / name / 'predictions.jsonl') for name in ('plain', 'thinking'))
+    assert [t['prompt_tokens'] - p['prompt_tokens'] for p, t in zip(plain, thinking, strict=True)] == [2, 2]
+    assert runs['thinking']['config']['enable_thinking'] is True and runs['plain']['config']['enable_thinking'] is False
+    assert "the template's thinking prefix" in (tmp_path / 'thinking' / 'results_subset.md').read_text()
+    # another protocol: the folder refuses the other setting
+    with pytest.raises(ev.EvalError, match='enable_thinking: True there, False now'):
+        ev.evaluate(
+            eval_args(
+                tiny_model_dir,
+                bench.dataset,
+                tmp_path / 'thinking',
+                '--frames_dir',
+                bench.frames,
+                '--prompt_style',
+                'think',
+            ),
+            engine=engine,
+        )
+    # the direct prompt's official rule reads the first word, which would be the reasoning
+    with pytest.raises(SystemExit):
+        eval_args('m', bench.dataset, tmp_path / 'direct', '--enable_thinking')
+    # an answer after the prefix holds no <think>: the think rule reads the block after </think>
+    assert official_score('two chairs, so\n</think>\n\n<answer>3</answer>', '3', 'object_counting', 'think') == 1.0
+
+
 def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, tiny_model_dir, tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model

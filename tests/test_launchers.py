@@ -209,6 +209,8 @@ README_VARIANTS = {
     'think': ['--reward_funcs', 'vsi_reward', 'vsi_format', '--reward_weights', '1', '0.2']
     + ['--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
     'video': ['--vllm_limit_mm_per_prompt', '{"image": 0, "video": 1}'],
+    'thinking': ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward', 'vsi_format_thinking']
+    + ['--reward_weights', '1', '0.2', '--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
 }
 
 
@@ -326,6 +328,8 @@ def test_readme_variants_reach_swift(launched):
     assert think['max_completion_length'] == 1024 and think['vllm_max_model_len'] == 11008
     video = _comparable(launched['built'][('shell', 'video')])
     assert video['vllm_limit_mm_per_prompt'] == {'image': 0, 'video': 1}
+    thinking = _comparable(launched['built'][('shell', 'thinking')])
+    assert thinking['enable_thinking'] is True and thinking['reward_funcs'] == ['vsi_reward', 'vsi_format_thinking']
 
 
 def test_every_yaml_value_reaches_swift(launched):
@@ -621,6 +625,14 @@ PREFLIGHT_FAILURES = [
     ({'MODEL': './tests/tiny_qwn3_vl'}, [], 'model folder ./tests/tiny_qwn3_vl not found'),
     ({'DATASET': 'tests'}, [], 'dataset tests is a folder without JSON/JSONL/parquet/CSV files'),
     ({'DATASET': 'tests/no_such_rows.jsonl'}, [], 'dataset tests/no_such_rows.jsonl not found'),
+    # the template's `<think>\n` ends the prompt, so vsi_format would score every completion 0 for the whole run
+    (
+        {},
+        ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward', 'vsi_format'],
+        'enable_thinking true opens <think> in the prompt, so no completion contains it and vsi_format would score '
+        'every one 0: use vsi_format_thinking',
+    ),
+    ({}, ['--reward_funcs', 'vsi_reward', 'vsi_format_thinking'], 'which only enable_thinking true does: use vsi_form'),
     (  # decided by swift's registry after importing the plugins (seconds), not once the model has loaded
         {},
         ['--reward_funcs', 'vsi_rewards'],
@@ -1183,6 +1195,25 @@ def test_reward_names_are_checked_against_swifts_registry(tmp_path):
     assert problem == f'importing swift.rewards and {broken} failed: RuntimeError: boom'
 
 
+def test_enable_thinking_needs_the_think_rows_and_format_reward(tmp_path):
+    rows = {}
+    for style in ('direct', 'think'):
+        rows[style] = tmp_path / f'{style}.jsonl'
+        rows[style].write_text(json.dumps({'messages': [], 'solution': 'B', 'prompt_style': style}) + '\n')
+    thinking = {'enable_thinking': True, 'reward_funcs': ['vsi_reward', 'vsi_format_thinking']}
+    assert train_vsi_grpo.thinking_problem({**thinking, 'dataset': [str(rows['think'])]}) is None
+    assert train_vsi_grpo.thinking_problem({**thinking, 'dataset': [str(rows['direct'])]}) == (
+        f'dataset {rows["direct"]} holds direct-prompt rows, whose official score reads the first word of the answer, '
+        'which under enable_thinking true is reasoning: preprocess with --prompt_style think'
+    )
+    # swift's YAML and CLI spellings of the flag; off, the direct rows and vsi_format are the default run
+    assert train_vsi_grpo.thinking_problem({**thinking, 'enable_thinking': 'false', 'dataset': str(rows['direct'])})
+    assert train_vsi_grpo.thinking_problem({'enable_thinking': 'False', 'reward_funcs': ['vsi_format']}) is None
+    assert 'use vsi_format_thinking' in train_vsi_grpo.thinking_problem(
+        {'enable_thinking': 'true', 'reward_funcs': 'vsi_format'}
+    )
+
+
 def test_reward_names_read_from_source_are_in_swifts_registry():
     # The preflight accepts names that swift's reward module and the YAML's plugins register in plain sight without
     # importing swift (~10 s): every such name must be one swift's registry holds once the plugins are imported.
@@ -1196,7 +1227,7 @@ def test_reward_names_read_from_source_are_in_swifts_registry():
     read = set().union(*map(train_vsi_grpo._registered_in_source, sources))
     for path in plugins:
         import_external_file(path)
-    assert {'accuracy', 'format', *config['reward_funcs'], 'vsi_format'} <= read <= set(orms)
+    assert {'accuracy', 'format', *config['reward_funcs'], 'vsi_format', 'vsi_format_thinking'} <= read <= set(orms)
 
 
 @pytest.mark.parametrize('venv', [True, False], ids=['project venv', 'no venv'])

@@ -37,10 +37,11 @@ def _trainer_kwargs(**columns):
     return {'trainer_state': SimpleNamespace(global_step=columns.pop('step', 0)), **columns}
 
 
-def test_plugin_registers_three_rewards(plugin):
+def test_plugin_registers_four_rewards(plugin):
     assert orms['vsi_reward'] is plugin.VsiReward
     assert orms['vsi_reward_strict'] is plugin.VsiStrictReward
     assert orms['vsi_format'] is plugin.VsiFormatReward
+    assert orms['vsi_format_thinking'] is plugin.VsiFormatThinkingReward
 
 
 def test_trainer_shaped_call(plugin):
@@ -59,6 +60,11 @@ def test_trainer_shaped_call(plugin):
     assert strict(completions, **kwargs) == [0.0, 0.0, 1.0, 0.0, 0.0]
     fmt = orms['vsi_format'](args=None)
     assert fmt(['<think>a</think><answer>B</answer>', 'B'], **_trainer_kwargs()) == [1.0, 0.0]
+    # completions after a prompt that ends with `<think>\n` (--enable_thinking true) never hold the opening tag
+    thinking = orms['vsi_format_thinking'](args=None)
+    after_prefix = ['a\n</think>\n\n<answer>B</answer>', '<think>a</think><answer>B</answer>']
+    assert thinking(after_prefix, **_trainer_kwargs()) == [1.0, 0.0]
+    assert fmt(after_prefix, **_trainer_kwargs()) == [0.0, 1.0]
 
 
 def test_strict_reward_reads_think_rows_as_the_evaluator_does(plugin):
@@ -261,7 +267,7 @@ def _expected_length(completions, kwargs) -> int:
         st.sampled_from(['solution', 'ground_truth', 'question_type', 'options', 'messages', 'id']), _columns
     ),
     trainer_state=_trainer_states,
-    name=st.sampled_from(['vsi_reward', 'vsi_reward_strict', 'vsi_format']),
+    name=st.sampled_from(['vsi_reward', 'vsi_reward_strict', 'vsi_format', 'vsi_format_thinking']),
 )
 def test_every_reward_is_total(plugin, completions, columns, trainer_state, name):
     kwargs = {**columns, 'trainer_state': trainer_state}
