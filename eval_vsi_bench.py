@@ -113,7 +113,7 @@ DEFAULT_BATCH_SIZE = {'pt': 1, 'vllm': 64}  # vLLM batches inside one call, so i
 INFER_BACKENDS = ('auto', 'pt', 'transformers', 'vllm')
 PREDICTION_FIELDS = ('id', 'question_type', 'ground_truth', 'prediction')
 # What scoring reads of a row: two rows of one id that agree on these are the same prediction written twice.
-SCORED_FIELDS = PREDICTION_FIELDS + ('options', 'prompt_style', 'enable_thinking')
+SCORED_FIELDS = PREDICTION_FIELDS + ('options', 'prompt_style')
 # The categories in the order of the VSI-Bench paper's Table 1 (Yang et al., Thinking in Space), with its column
 # names. Reports list categories in this order; the official overall sums them in vsi_scoring's order, unchanged.
 PAPER_CATEGORIES = {
@@ -548,8 +548,6 @@ def check_prediction_row(row: dict) -> dict:
         raise ValueError(f'options {options!r} is not a list of strings')
     if row.get('prompt_style') is not None and row['prompt_style'] not in PROMPT_STYLES:
         raise ValueError(f'prompt_style {row["prompt_style"]!r} is not one of {PROMPT_STYLES}')
-    if not isinstance(row.get('enable_thinking', False), bool):
-        raise ValueError(f'enable_thinking {row["enable_thinking"]!r} is not true or false')
     return row
 
 
@@ -753,9 +751,9 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int, model_d
     )
 
 
-def prediction_row(item: EvalItem, response: Any, prompt_style: str, enable_thinking: bool = False) -> dict:
-    """One line of predictions.jsonl; it records the prompt style, and whether the prompt opened `<think>`, so that
-    rescoring the file alone applies the right official rule."""
+def prediction_row(item: EvalItem, response: Any, prompt_style: str) -> dict:
+    """One line of predictions.jsonl; it records the prompt style so that rescoring the file alone applies the
+    right official rule."""
     q = item.question
     usage = getattr(response, 'usage', None)
     return {
@@ -765,7 +763,6 @@ def prediction_row(item: EvalItem, response: Any, prompt_style: str, enable_thin
         'options': q.options,
         'prediction': response.choices[0].message.content,
         'prompt_style': prompt_style,
-        'enable_thinking': enable_thinking,
         'dataset': q.dataset,
         'scene_name': q.scene_name,
         'num_images': len(item.images),
@@ -801,8 +798,7 @@ def run_inference(
             ]
             responses = engine.infer(requests, request_config, use_tqdm=False)
             append_predictions(
-                predictions_path,
-                [prediction_row(i, r, prompt_style, enable_thinking) for i, r in zip(batch, responses, strict=True)],
+                predictions_path, [prediction_row(i, r, prompt_style) for i, r in zip(batch, responses, strict=True)]
             )
             done += len(batch)
             bar.update(len(batch))
@@ -817,15 +813,12 @@ def run_inference(
 def score_predictions(rows: Iterable[dict], prompt_style: str) -> dict:
     """`official` and `lenient` aggregates (vsi_scoring.aggregate: percent) of prediction rows.
 
-    The official rule depends on the prompt style the predictions were made with (vsi_scoring.official_score), and
-    on whether their prompt opened `<think>` (rows of --enable_thinking record it; earlier rows, without the field,
-    did not)."""
+    The official rule depends on the prompt style the predictions were made with (vsi_scoring.official_score)."""
     official, lenient = [], []
     for row in rows:
         qt, pred, truth = row['question_type'], row['prediction'], row['ground_truth']
-        opened = bool(row.get('enable_thinking'))
-        official.append({'question_type': qt, 'score': official_score(pred, truth, qt, prompt_style, opened)})
-        lenient.append({'question_type': qt, 'score': reward_score(pred, truth, qt, row.get('options'), opened)})
+        official.append({'question_type': qt, 'score': official_score(pred, truth, qt, prompt_style)})
+        lenient.append({'question_type': qt, 'score': reward_score(pred, truth, qt, row.get('options'))})
     if not official:
         raise EvalError('no predictions to score')
     return {'official': aggregate(official), 'lenient': aggregate(lenient)}

@@ -590,34 +590,25 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
     )
 
 
-# vsi_reward.py's rewards and their variants for completions that continue a <think> the prompt opened.
-THINKING_REWARDS = {name: f'{name}_thinking' for name in ('vsi_reward', 'vsi_reward_strict', 'vsi_format')}
-
-
 def thinking_problem(args: Mapping[str, Any]) -> str | None:
-    """Rewards that do not fit `enable_thinking`, or direct-prompt rows under it; None when all fit.
+    """A format reward that does not fit `enable_thinking`, or direct-prompt rows under it; None when all fit.
 
     `enable_thinking true` ends every prompt with the template's `<think>\n` (Qwen3-VL's thinking prefix), so the
     completions start inside the reasoning: `vsi_format`, which wants `<think>` in the completion, would score each
-    one 0 for the whole run, and the accuracy rewards would read reasoning cut off by the token budget as the answer;
-    the `_thinking` variants would, without the flag, credit reasoning never opened. swift tells rewards neither
-    (vsi_reward.py). The official direct prompt is scored on its first word (vsi_reward_strict, eval_vsi_bench.py),
-    which would be reasoning: the rows must be the think style, as eval_vsi_bench.py --enable_thinking requires.
+    one 0 for the whole run, and `vsi_format_thinking` would credit a reasoning block never opened without it. The
+    official direct prompt is scored on its first word (vsi_reward_strict, eval_vsi_bench.py), which would be
+    reasoning: the rows must be the think style, as eval_vsi_bench.py --enable_thinking requires.
     """
-    thinking, rewards = _is_on(args.get('enable_thinking')), _as_list(args.get('reward_funcs'))
-    if thinking and any(name in THINKING_REWARDS for name in rewards):
-        wanted = ' '.join(THINKING_REWARDS.get(name, name) for name in rewards)
+    thinking, rewards = _is_on(args.get('enable_thinking')), set(_as_list(args.get('reward_funcs')))
+    if thinking and 'vsi_format' in rewards:
         return (
-            'enable_thinking true opens <think> in the prompt, so no completion contains it: vsi_format would score '
-            'every one 0, and vsi_reward / vsi_reward_strict would read reasoning cut off by the token budget as the '
-            f'answer: use --reward_funcs {wanted}'
+            'enable_thinking true opens <think> in the prompt, so no completion contains it and vsi_format would '
+            'score every one 0: use vsi_format_thinking'
         )
-    variants = {variant: name for name, variant in THINKING_REWARDS.items()}
-    if not thinking and any(name in variants for name in rewards):
-        wanted = ' '.join(variants.get(name, name) for name in rewards)
+    if not thinking and 'vsi_format_thinking' in rewards:
         return (
-            'the _thinking rewards score completions that continue a <think> the prompt opened, which only '
-            f'enable_thinking true does: set it, or use --reward_funcs {wanted}'
+            'vsi_format_thinking scores completions that continue a <think> the prompt opened, which only '
+            'enable_thinking true does: use vsi_format, or set enable_thinking true'
         )
     if thinking:
         for path in dataset_files(args):

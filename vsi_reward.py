@@ -9,11 +9,10 @@ Load with ``--external_plugins vsi_reward.py`` and pick rewards with ``--reward_
   useful as a second reward or a metric to watch.
 * ``vsi_format``: 1 when the completion is ``<think>...</think> <answer>...</answer>``; only for the
   ``think`` prompt style, which asks for that layout.
-* ``vsi_reward_thinking``, ``vsi_reward_strict_thinking``, ``vsi_format_thinking``: the same three for swift's
-  ``--enable_thinking true``, which ends every prompt with the template's ``<think>\n``: the completions start
-  inside the reasoning and never contain ``<think>`` (`vsi_scoring.with_opened_think`). Under that flag ``vsi_format``
-  would score every completion 0, and the accuracy rewards would read reasoning cut off by the token budget as the
-  answer; the launchers refuse either pairing. swift passes rewards neither the flag nor the template, hence names.
+* ``vsi_format_thinking``: the same layout when the prompt already opened ``<think>`` (swift's
+  ``--enable_thinking true`` ends it with the template's ``<think>\n``): ``...</think> <answer>...</answer>``. With
+  that flag no completion contains ``<think>``, so ``vsi_format`` would score every one 0 (the launchers check the
+  pairing; the accuracy rewards read what follows ``</think>`` either way).
 
 Usage::
 
@@ -62,7 +61,6 @@ class _VsiReward(ORM):
     # perhaps no question_type: see `_question_type`)
     optional: tuple[str, ...] = ('options', 'prompt_style', 'question_type')
     log_per_type = False
-    think_opened = False  # the prompt ends with the template's <think> (the *_thinking rewards)
 
     def __init__(self, args=None, **kwargs):
         super().__init__(args, **kwargs)
@@ -222,9 +220,7 @@ class VsiReward(_VsiReward):
     log_per_type = True
 
     def score(self, completion: str, row: dict) -> float:
-        return vsi_scoring.reward_score(
-            completion, row['solution'], row['question_type'], row['options'], self.think_opened
-        )
+        return vsi_scoring.reward_score(completion, row['solution'], row['question_type'], row['options'])
 
 
 class VsiStrictReward(_VsiReward):
@@ -239,7 +235,7 @@ class VsiStrictReward(_VsiReward):
 
     def score(self, completion: str, row: dict) -> float:
         style = row['prompt_style'] or 'direct'
-        return vsi_scoring.official_score(completion, row['solution'], row['question_type'], style, self.think_opened)
+        return vsi_scoring.official_score(completion, row['solution'], row['question_type'], style)
 
 
 class VsiFormatReward(_VsiReward):
@@ -248,33 +244,19 @@ class VsiFormatReward(_VsiReward):
     name = 'vsi_format'
 
     def score(self, completion: str, row: dict) -> float:
-        return vsi_scoring.format_score(completion, self.think_opened)
+        return vsi_scoring.format_score(completion)
 
 
-class VsiThinkingReward(VsiReward):
-    """`vsi_reward` for completions that continue the `<think>` the prompt opened (`--enable_thinking true`)."""
-
-    name = 'vsi_reward_thinking'
-    think_opened = True
-
-
-class VsiStrictThinkingReward(VsiStrictReward):
-    """`vsi_reward_strict` for completions that continue the `<think>` the prompt opened."""
-
-    name = 'vsi_reward_strict_thinking'
-    think_opened = True
-
-
-class VsiFormatThinkingReward(VsiFormatReward):
-    """`vsi_format` for completions that continue the `<think>` the prompt opened: `...</think> <answer>...`."""
+class VsiFormatThinkingReward(_VsiReward):
+    """`vsi_format` for completions that continue the `<think>` the prompt opened (`--enable_thinking true`)."""
 
     name = 'vsi_format_thinking'
-    think_opened = True
+
+    def score(self, completion: str, row: dict) -> float:
+        return vsi_scoring.format_score(completion, think_opened=True)
 
 
 orms['vsi_reward'] = VsiReward
 orms['vsi_reward_strict'] = VsiStrictReward
 orms['vsi_format'] = VsiFormatReward
-orms['vsi_reward_thinking'] = VsiThinkingReward
-orms['vsi_reward_strict_thinking'] = VsiStrictThinkingReward
 orms['vsi_format_thinking'] = VsiFormatThinkingReward

@@ -326,9 +326,7 @@ OFFICIAL_RULES = {
 }
 
 
-def official_score(
-    prediction: str, ground_truth: str, question_type: str, prompt_style: str = 'direct', think_opened: bool = False
-) -> float:
+def official_score(prediction: str, ground_truth: str, question_type: str, prompt_style: str = 'direct') -> float:
     """Score one prediction exactly as the official VSI-Bench code does. Never raises on data; non-text scores 0.
 
     `direct` (the official prompt) applies the official rule to the whole prediction, bit for bit. `think` asks
@@ -342,13 +340,11 @@ def official_score(
 
     The ground truth is read by `ground_truth_number`, which refuses what the evaluator and preprocessing refuse
     (`1_200`, digits of other scripts: the official `float()` would take them; no VSI-Bench row has them).
-    `think_opened`: see `with_opened_think`.
     """
     if prompt_style not in PROMPT_STYLES:
         raise ValueError(f'unknown prompt style {prompt_style!r}; expected one of {PROMPT_STYLES}')
     if not isinstance(prediction, str):
         return 0.0
-    prediction = with_opened_think(prediction, think_opened)
     if prompt_style == 'think':
         lowered = _lowercase(prediction)
         block = _last_answer_block(lowered, *_stated_span(lowered))
@@ -468,13 +464,6 @@ def _lowercase(text: str) -> str:
     """
     lowered = text.lower()
     return lowered if len(lowered) == len(text) else text.replace('\u0130', 'i').lower()
-
-
-def with_opened_think(completion: str, think_opened: bool) -> str:
-    """The completion as the whole assistant turn reads: `think_opened` means the prompt ended with the template's
-    `<think>` (swift's `--enable_thinking true`, `<think>\n` for Qwen3-VL), so the completion starts inside the
-    reasoning, and reasoning never closed by `</think>` states no answer, as when the completion opened it itself."""
-    return _THINK_OPEN + completion if think_opened else completion
 
 
 def _stated_span(lowered: str) -> tuple[int, int]:
@@ -653,23 +642,16 @@ def _convert_unit(value: float, following: str, question_type: str) -> float:
     return value * metres / _LENGTH_IN_METRES[target]
 
 
-def reward_score(
-    completion: str,
-    solution: str,
-    question_type: str,
-    options: Sequence[str] | None = None,
-    think_opened: bool = False,
-) -> float:
+def reward_score(completion: str, solution: str, question_type: str, options: Sequence[str] | None = None) -> float:
     """The training reward: a leniently extracted answer scored with the official metric. Never raises.
 
     Multiple choice accepts `B`, `B.`, `(B)`, `B)`, `Option B`, `Answer: B`, `The answer is B.` or the
     option's own text; naming more than one option (`A or B`, `A B C D`) scores 0. Numbers accept the forms
     listed in `extract_number`. Only the last `<answer>` block counts when there is one, and never the inside of a
-    `<think>` block, closed or not (`answer_region`); `think_opened`: see `with_opened_think`.
+    `<think>` block, closed or not (`answer_region`).
     """
     if not isinstance(completion, str) or not completion.strip() or not isinstance(question_type, str):
         return 0.0
-    completion = with_opened_think(completion, think_opened)
     if isinstance(solution, (int, float)) and not isinstance(solution, bool):
         solution = str(solution)
     if not isinstance(solution, str):
@@ -697,12 +679,14 @@ _FORMAT_TAGS = (_THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE)
 def format_score(completion: str, think_opened: bool = False) -> float:
     """1.0 when the completion is `<think>...</think> <answer>...</answer>` (any whitespace around), else 0.
 
-    Exactly one of each block, in that order, with a non-empty answer. `think_opened` (`with_opened_think`): the
-    completion continues the `<think>` the prompt opened and must not open another: `...</think> <answer>...</answer>`.
+    Exactly one of each block, in that order, with a non-empty answer. `think_opened`: the prompt ended with the
+    template's `<think>` (swift's `--enable_thinking true`), so the completion starts inside the reasoning and must
+    not open it again: `...</think> <answer>...</answer>`.
     """
     if not isinstance(completion, str):
         return 0.0
-    completion = with_opened_think(completion, think_opened)
+    if think_opened:
+        completion = _THINK_OPEN + completion
     if any(completion.count(tag) != 1 for tag in _FORMAT_TAGS):
         return 0.0
     match = _FORMAT_RE.fullmatch(completion)

@@ -263,25 +263,8 @@ def test_enable_thinking_ends_the_prompt_with_the_templates_prefix(bench, tiny_e
     # the direct prompt's official rule reads the first word, which would be the reasoning
     with pytest.raises(SystemExit):
         eval_args('m', bench.dataset, tmp_path / 'direct', '--enable_thinking')
-    assert {row['enable_thinking'] for row in thinking} == {True} and {row['enable_thinking'] for row in plain} == {
-        False
-    }
-
-
-@pytest.mark.parametrize(
-    ('answer', 'score'),
-    [('two chairs, so\n</think>\n\n<answer>3</answer>', 100.0), ('I count 3 chairs and <answer>3</answer>', 0.0)],
-)
-def test_answers_after_the_thinking_prefix_are_read_after_the_reasoning(bench, tmp_path, answer, score):
-    """The completion of a prompt that opened <think> is reasoning up to </think>: one cut off by the token budget
-    states no answer, in both columns, and rescoring the file alone (the rows record the prefix) agrees."""
-    argv = ['--prompt_style', 'think', '--enable_thinking', '--question_types', 'object_counting']
-    results = ev.evaluate(
-        eval_args('m', bench.dataset, tmp_path / 'run', *argv, '--blind'), engine=CountingEngine(answer=answer)
-    )
-    assert (results['overall'], results['lenient']['overall']) == (score, score)
-    assert ev.main(['--predictions', str(tmp_path / 'run')]) == 0
-    assert json.loads((tmp_path / 'run' / 'results_subset.json').read_text())['overall'] == score
+    # an answer after the prefix holds no <think>: the think rule reads the block after </think>
+    assert official_score('two chairs, so\n</think>\n\n<answer>3</answer>', '3', 'object_counting', 'think') == 1.0
 
 
 def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, tiny_model_dir, tmp_path):
@@ -1012,7 +995,6 @@ BAD_PREDICTIONS = [
     ({'prediction': 3}, 'prediction 3 is not text'),
     ({'id': [2]}, 'id [2] is not a string or an integer'),
     ({'prompt_style': 'cot'}, "prompt_style 'cot' is not one of"),
-    ({'enable_thinking': 'yes'}, "enable_thinking 'yes' is not true or false"),  # `'false'` would read as on
     ({'prompt_style': 'think'}, "p.jsonl:2: prompt_style 'think', but line 1 has 'direct'"),
 ]
 

@@ -209,7 +209,7 @@ README_VARIANTS = {
     'think': ['--reward_funcs', 'vsi_reward', 'vsi_format', '--reward_weights', '1', '0.2']
     + ['--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
     'video': ['--vllm_limit_mm_per_prompt', '{"image": 0, "video": 1}'],
-    'thinking': ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward_thinking', 'vsi_format_thinking']
+    'thinking': ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward', 'vsi_format_thinking']
     + ['--reward_weights', '1', '0.2', '--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
 }
 
@@ -329,8 +329,7 @@ def test_readme_variants_reach_swift(launched):
     video = _comparable(launched['built'][('shell', 'video')])
     assert video['vllm_limit_mm_per_prompt'] == {'image': 0, 'video': 1}
     thinking = _comparable(launched['built'][('shell', 'thinking')])
-    assert thinking['enable_thinking'] is True
-    assert thinking['reward_funcs'] == ['vsi_reward_thinking', 'vsi_format_thinking']
+    assert thinking['enable_thinking'] is True and thinking['reward_funcs'] == ['vsi_reward', 'vsi_format_thinking']
 
 
 def test_every_yaml_value_reaches_swift(launched):
@@ -630,15 +629,10 @@ PREFLIGHT_FAILURES = [
     (
         {},
         ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward', 'vsi_format'],
-        'enable_thinking true opens <think> in the prompt, so no completion contains it: vsi_format would score every '
-        'one 0, and vsi_reward / vsi_reward_strict would read reasoning cut off by the token budget as the answer: '
-        'use --reward_funcs vsi_reward_thinking vsi_format_thinking',
+        'enable_thinking true opens <think> in the prompt, so no completion contains it and vsi_format would score '
+        'every one 0: use vsi_format_thinking',
     ),
-    (
-        {},
-        ['--reward_funcs', 'vsi_reward_thinking', 'x'],
-        'only enable_thinking true does: set it, or use --reward_funcs vsi_reward x',
-    ),
+    ({}, ['--reward_funcs', 'vsi_reward', 'vsi_format_thinking'], 'which only enable_thinking true does: use vsi_form'),
     (  # decided by swift's registry after importing the plugins (seconds), not once the model has loaded
         {},
         ['--reward_funcs', 'vsi_rewards'],
@@ -1201,34 +1195,22 @@ def test_reward_names_are_checked_against_swifts_registry(tmp_path):
     assert problem == f'importing swift.rewards and {broken} failed: RuntimeError: boom'
 
 
-def test_enable_thinking_needs_the_thinking_rewards_and_think_rows(tmp_path):
-    from swift.rewards import orms
-
-    import vsi_reward  # noqa: F401 - registers the bundle's rewards
-
-    # each of the plugin's rewards has its variant for a prompt that opened <think>, and the launcher knows them all
-    ours = {name for name, cls in orms.items() if cls.__module__ == 'vsi_reward'}
-    assert ours == set(train_vsi_grpo.THINKING_REWARDS) | set(train_vsi_grpo.THINKING_REWARDS.values())
-    assert all(orms[name].think_opened is name.endswith('_thinking') for name in ours)
-
+def test_enable_thinking_needs_the_think_rows_and_format_reward(tmp_path):
     rows = {}
     for style in ('direct', 'think'):
         rows[style] = tmp_path / f'{style}.jsonl'
         rows[style].write_text(json.dumps({'messages': [], 'solution': 'B', 'prompt_style': style}) + '\n')
-    thinking = {'enable_thinking': True, 'reward_funcs': ['vsi_reward_strict_thinking', 'vsi_format_thinking']}
+    thinking = {'enable_thinking': True, 'reward_funcs': ['vsi_reward', 'vsi_format_thinking']}
     assert train_vsi_grpo.thinking_problem({**thinking, 'dataset': [str(rows['think'])]}) is None
     assert train_vsi_grpo.thinking_problem({**thinking, 'dataset': [str(rows['direct'])]}) == (
         f'dataset {rows["direct"]} holds direct-prompt rows, whose official score reads the first word of the answer, '
         'which under enable_thinking true is reasoning: preprocess with --prompt_style think'
     )
-    # swift's YAML and CLI spellings of the flag; off, the direct rows and the plain rewards are the default run
-    assert train_vsi_grpo.thinking_problem({**thinking, 'enable_thinking': 'false'}).endswith(
-        'set it, or use --reward_funcs vsi_reward_strict vsi_format'
-    )
-    plain = {'enable_thinking': 'False', 'reward_funcs': ['vsi_reward', 'vsi_format'], 'dataset': str(rows['direct'])}
-    assert train_vsi_grpo.thinking_problem(plain) is None
-    assert train_vsi_grpo.thinking_problem({'enable_thinking': 'true', 'reward_funcs': 'vsi_reward'}).endswith(
-        'use --reward_funcs vsi_reward_thinking'
+    # swift's YAML and CLI spellings of the flag; off, the direct rows and vsi_format are the default run
+    assert train_vsi_grpo.thinking_problem({**thinking, 'enable_thinking': 'false', 'dataset': str(rows['direct'])})
+    assert train_vsi_grpo.thinking_problem({'enable_thinking': 'False', 'reward_funcs': ['vsi_format']}) is None
+    assert 'use vsi_format_thinking' in train_vsi_grpo.thinking_problem(
+        {'enable_thinking': 'true', 'reward_funcs': 'vsi_format'}
     )
 
 
@@ -1245,8 +1227,7 @@ def test_reward_names_read_from_source_are_in_swifts_registry():
     read = set().union(*map(train_vsi_grpo._registered_in_source, sources))
     for path in plugins:
         import_external_file(path)
-    thinking = train_vsi_grpo.THINKING_REWARDS
-    assert {'accuracy', 'format', *config['reward_funcs'], *thinking, *thinking.values()} <= read <= set(orms)
+    assert {'accuracy', 'format', *config['reward_funcs'], 'vsi_format', 'vsi_format_thinking'} <= read <= set(orms)
 
 
 @pytest.mark.parametrize('venv', [True, False], ids=['project venv', 'no venv'])

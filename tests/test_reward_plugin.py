@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 from swift.rewards import orms
 from swift.utils import import_external_file
 
-from train_vsi_grpo import THINKING_REWARDS
-
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = ['A. chair', 'B. table', 'C. sofa', 'D. lamp']
 
@@ -39,12 +37,10 @@ def _trainer_kwargs(**columns):
     return {'trainer_state': SimpleNamespace(global_step=columns.pop('step', 0)), **columns}
 
 
-def test_plugin_registers_six_rewards(plugin):
+def test_plugin_registers_four_rewards(plugin):
     assert orms['vsi_reward'] is plugin.VsiReward
     assert orms['vsi_reward_strict'] is plugin.VsiStrictReward
     assert orms['vsi_format'] is plugin.VsiFormatReward
-    assert orms['vsi_reward_thinking'] is plugin.VsiThinkingReward
-    assert orms['vsi_reward_strict_thinking'] is plugin.VsiStrictThinkingReward
     assert orms['vsi_format_thinking'] is plugin.VsiFormatThinkingReward
 
 
@@ -64,24 +60,11 @@ def test_trainer_shaped_call(plugin):
     assert strict(completions, **kwargs) == [0.0, 0.0, 1.0, 0.0, 0.0]
     fmt = orms['vsi_format'](args=None)
     assert fmt(['<think>a</think><answer>B</answer>', 'B'], **_trainer_kwargs()) == [1.0, 0.0]
-
-
-def test_thinking_rewards_read_completions_that_continue_the_prompts_think(plugin):
-    """After a prompt ending with `<think>\n` (--enable_thinking true) completions never hold the opening tag, and
-    reasoning never closed (cut off by the token budget) states no answer."""
-    completions = ['chairs\n</think>\n\n<answer>B</answer>', 'it is B, or', '<think>a</think><answer>B</answer>']
-    kwargs = _trainer_kwargs(
-        solution=['B'] * 3, question_type=['object_rel_distance'] * 3, options=[OPTIONS] * 3, prompt_style=['think'] * 3
-    )
-    expected = {
-        'vsi_reward': [1.0, 1.0, 1.0],
-        'vsi_reward_thinking': [1.0, 0.0, 1.0],  # the third: the draft inside a second, closed <think> is not read
-        'vsi_reward_strict': [1.0, 0.0, 1.0],
-        'vsi_reward_strict_thinking': [1.0, 0.0, 1.0],
-        'vsi_format': [0.0, 0.0, 1.0],
-        'vsi_format_thinking': [1.0, 0.0, 0.0],
-    }
-    assert {name: orms[name](args=None)(completions, **kwargs) for name in expected} == expected
+    # completions after a prompt that ends with `<think>\n` (--enable_thinking true) never hold the opening tag
+    thinking = orms['vsi_format_thinking'](args=None)
+    after_prefix = ['a\n</think>\n\n<answer>B</answer>', '<think>a</think><answer>B</answer>']
+    assert thinking(after_prefix, **_trainer_kwargs()) == [1.0, 0.0]
+    assert fmt(after_prefix, **_trainer_kwargs()) == [0.0, 1.0]
 
 
 def test_strict_reward_reads_think_rows_as_the_evaluator_does(plugin):
@@ -284,7 +267,7 @@ def _expected_length(completions, kwargs) -> int:
         st.sampled_from(['solution', 'ground_truth', 'question_type', 'options', 'messages', 'id']), _columns
     ),
     trainer_state=_trainer_states,
-    name=st.sampled_from([*THINKING_REWARDS, *THINKING_REWARDS.values()]),
+    name=st.sampled_from(['vsi_reward', 'vsi_reward_strict', 'vsi_format', 'vsi_format_thinking']),
 )
 def test_every_reward_is_total(plugin, completions, columns, trainer_state, name):
     kwargs = {**columns, 'trainer_state': trainer_state}

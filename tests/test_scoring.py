@@ -295,24 +295,6 @@ def test_format_score_after_a_think_the_prompt_opened(completion, opened, expect
     assert format_score(completion, think_opened=opened) == expected
 
 
-@pytest.mark.parametrize(
-    ('completion', 'reward', 'official'),
-    [
-        # after the template's `<think>\n` the completion is reasoning until `</think>`
-        ('chairs by the bed\n</think>\n\n<answer>B</answer>', 1.0, 1.0),
-        ('the lamp is B, the sofa', 0.0, 0.0),  # cut off by the token budget: no answer stated
-        ('A looks right <answer>A</answer> but', 0.0, 0.0),  # a draft in reasoning never closed
-        ('A? no.</think> B', 1.0, 0.0),  # the official think rule wants an <answer> block
-        ('x</think><answer>A</answer> <think>B <answer>B</answer>', 0.0, 0.0),  # a second <think>, never closed
-    ],
-)
-def test_scores_after_a_think_the_prompt_opened(completion, reward, official):
-    assert reward_score(completion, 'B', 'object_rel_distance', OPTIONS, think_opened=True) == reward
-    assert official_score(completion, 'B', 'object_rel_distance', 'think', think_opened=True) == official
-    # what the same text scores without the prefix: the first two are read as they stand
-    assert reward_score('the lamp is B, the sofa', 'B', 'object_rel_distance', OPTIONS) == 1.0
-
-
 def test_build_prompt_is_the_official_text():
     numeric = build_prompt('How many chairs are in this room?', 'object_counting')
     assert numeric == (
