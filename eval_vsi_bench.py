@@ -1461,8 +1461,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--enable_thinking',
         action='store_true',
         help="End each prompt with the template's thinking prefix (<think> for Qwen3-VL), as swift's --enable_thinking "
-        'true does: for a model trained with it. Answers then start inside the reasoning. Needs --prompt_style think '
-        "(the direct prompt's official rule reads the first word, which would be reasoning).",
+        'true does: for a model trained with it. swift writes the prefix at the start of each answer too, so it needs '
+        "--prompt_style think (the direct prompt's official rule reads the first word, which would be <think>).",
     )
     protocol.add_argument(
         '--max_new_tokens',
@@ -1563,7 +1563,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if args.enable_thinking and args.prompt_style != 'think':
             parser.error(
                 '--enable_thinking needs --prompt_style think: the official rule of the direct prompt reads the first '
-                'word of the answer, which would be reasoning'
+                'word of the answer, which would be <think>'
             )
         args.output_dir = args.output_dir or 'output/eval'
     return args

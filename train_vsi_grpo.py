@@ -590,38 +590,50 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
     )
 
 
-def thinking_problem(args: Mapping[str, Any]) -> str | None:
-    """A format reward that does not fit `enable_thinking`, or direct-prompt rows under it; None when all fit.
+def _first_row_style(path: str) -> Any:
+    """The `prompt_style` of the first row of a local JSON/JSONL dataset (a file, or a folder's first data file);
+    None when there is none to read (dataset_problem reports unreadable files)."""
+    if os.path.isdir(path):
+        path = _first_data_file(path) or ''
+    if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
+        return None
+    try:
+        row = _first_json_row(path)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return row.get('prompt_style') if isinstance(row, dict) else None
 
-    `enable_thinking true` ends every prompt with the template's `<think>\n` (Qwen3-VL's thinking prefix), so the
-    completions start inside the reasoning: `vsi_format`, which wants `<think>` in the completion, would score each
-    one 0 for the whole run, and `vsi_format_thinking` would credit a reasoning block never opened without it. The
-    official direct prompt is scored on its first word (vsi_reward_strict, eval_vsi_bench.py), which would be
-    reasoning: the rows must be the think style, as eval_vsi_bench.py --enable_thinking requires.
+
+def thinking_problem(plan: LaunchPlan) -> str | None:
+    """Direct-prompt training data under `enable_thinking true`, as a problem line; else None.
+
+    The flag makes swift's Qwen3-VL template end every prompt with `<think>\n`, which swift also writes at the start
+    of every completion (Template.decode_generate_ids): the first word of each answer is `<think>`. The official
+    rule of the direct prompt reads that first word, so vsi_reward_strict would score every completion 0 and
+    eval_vsi_bench.py could not score the adapter (it refuses --enable_thinking with the direct prompt). The think
+    prompt style is read after `</think>`, and vsi_reward / vsi_format take the completions as they are.
     """
-    thinking, rewards = _is_on(args.get('enable_thinking')), set(_as_list(args.get('reward_funcs')))
-    if thinking and 'vsi_format' in rewards:
-        return (
-            'enable_thinking true opens <think> in the prompt, so no completion contains it and vsi_format would '
-            'score every one 0: use vsi_format_thinking'
-        )
-    if not thinking and 'vsi_format_thinking' in rewards:
-        return (
-            'vsi_format_thinking scores completions that continue a <think> the prompt opened, which only '
-            'enable_thinking true does: use vsi_format, or set enable_thinking true'
-        )
-    if thinking:
-        for path in dataset_files(args):
-            try:
-                row = _first_json_row(path) if path.endswith(('.json', '.jsonl')) else None
-            except (OSError, ValueError):  # dataset_problem says why
-                continue
-            if isinstance(row, dict) and row.get('prompt_style') == 'direct':
-                return (
-                    f'dataset {path} holds direct-prompt rows, whose official score reads the first word of the '
-                    'answer, which under enable_thinking true is reasoning: preprocess with --prompt_style think'
-                )
-    return None
+    if not _is_on(plan.args.get('enable_thinking')):
+        return None
+    environ = {**plan.env, **os.environ}
+    styles = {
+        path: _first_row_style(path) for key in ('dataset', 'val_dataset') for path in dataset_files(plan.args, key)
+    }
+    names = dataset_names(plan.args)
+    if 'vsi_train' in names:
+        for path in (p.strip() for p in environ.get('VSI_TRAIN_JSONL', '').split(',') if p.strip()):
+            styles[f'vsi_train ({path})'] = _first_row_style(path)
+    if 'vsi_raw' in names:
+        styles['vsi_raw (VSI_PROMPT_STYLE direct)'] = environ.get('VSI_PROMPT_STYLE') or 'direct'
+    direct = [name for name, style in styles.items() if style == 'direct']
+    if not direct:
+        return None
+    return (
+        f'enable_thinking true starts every completion with <think>, but dataset {", ".join(direct)} holds '
+        'direct-prompt rows, whose official score reads the first word (vsi_reward_strict would score 0, '
+        'eval_vsi_bench.py refuses it): write think-style rows (preprocess_vsi_data.py --prompt_style think; '
+        'VSI_PROMPT_STYLE=think for vsi_raw)'
+    )
 
 
 # The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
@@ -672,7 +684,7 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
 
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files, the vLLM split, the batch,
-    rewards that do not fit enable_thinking, unknown reward names."""
+    direct-prompt rows under enable_thinking, unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
@@ -696,7 +708,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
-    problems += [problem for problem in (batch_problem(plan.args, world_size), thinking_problem(plan.args)) if problem]
+    problems += [problem for problem in (batch_problem(plan.args, world_size), thinking_problem(plan)) if problem]
     if not problems:  # last, and only when all else is right: it may have to import swift (seconds)
         problem = reward_problem(plan.args)
         if problem:

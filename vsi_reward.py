@@ -9,10 +9,6 @@ Load with ``--external_plugins vsi_reward.py`` and pick rewards with ``--reward_
   useful as a second reward or a metric to watch.
 * ``vsi_format``: 1 when the completion is ``<think>...</think> <answer>...</answer>``; only for the
   ``think`` prompt style, which asks for that layout.
-* ``vsi_format_thinking``: the same layout when the prompt already opened ``<think>`` (swift's
-  ``--enable_thinking true`` ends it with the template's ``<think>\n``): ``...</think> <answer>...</answer>``. With
-  that flag no completion contains ``<think>``, so ``vsi_format`` would score every one 0 (the launchers check the
-  pairing; the accuracy rewards read what follows ``</think>`` either way).
 
 Usage::
 
@@ -247,16 +243,6 @@ class VsiFormatReward(_VsiReward):
         return vsi_scoring.format_score(completion)
 
 
-class VsiFormatThinkingReward(_VsiReward):
-    """`vsi_format` for completions that continue the `<think>` the prompt opened (`--enable_thinking true`)."""
-
-    name = 'vsi_format_thinking'
-
-    def score(self, completion: str, row: dict) -> float:
-        return vsi_scoring.format_score(completion, think_opened=True)
-
-
 orms['vsi_reward'] = VsiReward
 orms['vsi_reward_strict'] = VsiStrictReward
 orms['vsi_format'] = VsiFormatReward
-orms['vsi_format_thinking'] = VsiFormatThinkingReward

@@ -676,18 +676,12 @@ _FORMAT_RE = re.compile(r'\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*', 
 _FORMAT_TAGS = (_THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE)
 
 
-def format_score(completion: str, think_opened: bool = False) -> float:
+def format_score(completion: str) -> float:
     """1.0 when the completion is `<think>...</think> <answer>...</answer>` (any whitespace around), else 0.
 
-    Exactly one of each block, in that order, with a non-empty answer. `think_opened`: the prompt ended with the
-    template's `<think>` (swift's `--enable_thinking true`), so the completion starts inside the reasoning and must
-    not open it again: `...</think> <answer>...</answer>`.
+    Exactly one of each block, in that order, with a non-empty answer.
     """
-    if not isinstance(completion, str):
-        return 0.0
-    if think_opened:
-        completion = _THINK_OPEN + completion
-    if any(completion.count(tag) != 1 for tag in _FORMAT_TAGS):
+    if not isinstance(completion, str) or any(completion.count(tag) != 1 for tag in _FORMAT_TAGS):
         return 0.0
     match = _FORMAT_RE.fullmatch(completion)
     return 1.0 if match is not None and match.group(2).strip() else 0.0

@@ -228,8 +228,8 @@ def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench,
 
 
 def test_enable_thinking_ends_the_prompt_with_the_templates_prefix(bench, tiny_engine, tiny_model_dir, tmp_path):
-    """A model trained with swift's --enable_thinking true saw `<think>\n` after `assistant\n`: so does its evaluation,
-    and the answer, which starts inside the reasoning, is read after `</think>`."""
+    """A model trained with swift's --enable_thinking true saw `<think>\n` after `assistant\n`: so does its evaluation.
+    swift writes the prefix at the start of the answer too, so the think rule reads it as it stands."""
     runs, engine = {}, CountingEngine(tiny_engine)
     for name, extra in (('plain', ()), ('thinking', ('--enable_thinking',))):
         argv = ['--frames_dir', bench.frames, '--prompt_style', 'think', '--limit', 2, '--max_new_tokens', 2, *extra]
@@ -244,6 +244,7 @@ def test_enable_thinking_ends_the_prompt_with_the_templates_prefix(bench, tiny_e
     assert len(prefix) == 2
     plain, thinking = (prediction_lines(tmp_path / name / 'predictions.jsonl') for name in ('plain', 'thinking'))
     assert [t['prompt_tokens'] - p['prompt_tokens'] for p, t in zip(plain, thinking, strict=True)] == [2, 2]
+    assert [row['prediction'][:8] == '<think>\n' for row in plain + thinking] == [False, False, True, True]
     assert runs['thinking']['config']['enable_thinking'] is True and runs['plain']['config']['enable_thinking'] is False
     assert "the template's thinking prefix" in (tmp_path / 'thinking' / 'results_subset.md').read_text()
     # another protocol: the folder refuses the other setting
@@ -260,11 +261,9 @@ def test_enable_thinking_ends_the_prompt_with_the_templates_prefix(bench, tiny_e
             ),
             engine=engine,
         )
-    # the direct prompt's official rule reads the first word, which would be the reasoning
+    # the direct prompt's official rule reads the first word, which would be <think>
     with pytest.raises(SystemExit):
         eval_args('m', bench.dataset, tmp_path / 'direct', '--enable_thinking')
-    # an answer after the prefix holds no <think>: the think rule reads the block after </think>
-    assert official_score('two chairs, so\n</think>\n\n<answer>3</answer>', '3', 'object_counting', 'think') == 1.0
 
 
 def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, tiny_model_dir, tmp_path):

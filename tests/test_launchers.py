@@ -209,8 +209,10 @@ README_VARIANTS = {
     'think': ['--reward_funcs', 'vsi_reward', 'vsi_format', '--reward_weights', '1', '0.2']
     + ['--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
     'video': ['--vllm_limit_mm_per_prompt', '{"image": 0, "video": 1}'],
-    'thinking': ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward', 'vsi_format_thinking']
-    + ['--reward_weights', '1', '0.2', '--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
+    'frames16': ['--vllm_limit_mm_per_prompt', '{"image": 16, "video": 0}'],  # "Shrinking, cheapest first"
+    'offload': ['--offload_model', 'true', '--vllm_gpu_memory_utilization', '0.7'],
+    'thinking': ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward', 'vsi_format', '--reward_weights', '1']
+    + ['0.2', '--max_completion_length', '1024', '--vllm_max_model_len', '11008'],
 }
 
 
@@ -328,8 +330,14 @@ def test_readme_variants_reach_swift(launched):
     assert think['max_completion_length'] == 1024 and think['vllm_max_model_len'] == 11008
     video = _comparable(launched['built'][('shell', 'video')])
     assert video['vllm_limit_mm_per_prompt'] == {'image': 0, 'video': 1}
+    assert _comparable(launched['built'][('shell', 'frames16')])['vllm_limit_mm_per_prompt'] == {
+        'image': 16,
+        'video': 0,
+    }
+    offload = _comparable(launched['built'][('shell', 'offload')])
+    assert offload['offload_model'] is True and offload['vllm_gpu_memory_utilization'] == 0.7
     thinking = _comparable(launched['built'][('shell', 'thinking')])
-    assert thinking['enable_thinking'] is True and thinking['reward_funcs'] == ['vsi_reward', 'vsi_format_thinking']
+    assert thinking['enable_thinking'] is True and thinking['reward_funcs'] == ['vsi_reward', 'vsi_format']
 
 
 def test_every_yaml_value_reaches_swift(launched):
@@ -379,10 +387,15 @@ def test_yaml_env_reaches_training_and_rollout_alike(launched, dataset):
         assert {key: shell_env[key] for key in expected} == expected
 
 
-def test_the_shell_wins_over_the_yaml_env(dataset):
+def test_the_shell_wins_over_the_yaml_env(dataset, launch_env):
     plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--dataset', str(dataset)], {'MAX_PIXELS': '4096'})
     assert plan.env['MAX_PIXELS'] == '4096'
     assert plan.env['VIDEO_MAX_PIXELS'] == str(_yaml()['ENV']['VIDEO_MAX_PIXELS'])
+    # the README's `MAX_PIXELS=147456 bash run_vsi_grpo.sh`
+    proc = run_script({**launch_env, 'DRY_RUN': '1', 'MAX_PIXELS': '147456'}, *CPU_FLAGS)
+    assert proc.returncode == 0, proc.stderr
+    env = _command(proc.stdout, 'rlhf')[0]
+    assert env['MAX_PIXELS'] == '147456' and env['VIDEO_MAX_PIXELS'] == str(_yaml()['ENV']['VIDEO_MAX_PIXELS'])
 
 
 def test_overrides_parse_like_swift_flags():
@@ -625,14 +638,6 @@ PREFLIGHT_FAILURES = [
     ({'MODEL': './tests/tiny_qwn3_vl'}, [], 'model folder ./tests/tiny_qwn3_vl not found'),
     ({'DATASET': 'tests'}, [], 'dataset tests is a folder without JSON/JSONL/parquet/CSV files'),
     ({'DATASET': 'tests/no_such_rows.jsonl'}, [], 'dataset tests/no_such_rows.jsonl not found'),
-    # the template's `<think>\n` ends the prompt, so vsi_format would score every completion 0 for the whole run
-    (
-        {},
-        ['--enable_thinking', 'true', '--reward_funcs', 'vsi_reward', 'vsi_format'],
-        'enable_thinking true opens <think> in the prompt, so no completion contains it and vsi_format would score '
-        'every one 0: use vsi_format_thinking',
-    ),
-    ({}, ['--reward_funcs', 'vsi_reward', 'vsi_format_thinking'], 'which only enable_thinking true does: use vsi_form'),
     (  # decided by swift's registry after importing the plugins (seconds), not once the model has loaded
         {},
         ['--reward_funcs', 'vsi_rewards'],
@@ -1195,23 +1200,42 @@ def test_reward_names_are_checked_against_swifts_registry(tmp_path):
     assert problem == f'importing swift.rewards and {broken} failed: RuntimeError: boom'
 
 
-def test_enable_thinking_needs_the_think_rows_and_format_reward(tmp_path):
+def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path, monkeypatch):
+    """Under enable_thinking every completion starts with <think>: the direct prompt's official rule, which reads the
+    first word, would score every one 0. Checked wherever the rows come from."""
     rows = {}
     for style in ('direct', 'think'):
-        rows[style] = tmp_path / f'{style}.jsonl'
+        rows[style] = tmp_path / style / 'train.jsonl'
+        rows[style].parent.mkdir()
         rows[style].write_text(json.dumps({'messages': [], 'solution': 'B', 'prompt_style': style}) + '\n')
-    thinking = {'enable_thinking': True, 'reward_funcs': ['vsi_reward', 'vsi_format_thinking']}
-    assert train_vsi_grpo.thinking_problem({**thinking, 'dataset': [str(rows['think'])]}) is None
-    assert train_vsi_grpo.thinking_problem({**thinking, 'dataset': [str(rows['direct'])]}) == (
-        f'dataset {rows["direct"]} holds direct-prompt rows, whose official score reads the first word of the answer, '
-        'which under enable_thinking true is reasoning: preprocess with --prompt_style think'
+
+    def problem(*overrides, **env):
+        monkeypatch.delenv('VSI_PROMPT_STYLE', raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--enable_thinking', 'true', *overrides])
+        return train_vsi_grpo.thinking_problem(plan)
+
+    assert problem('--dataset', str(rows['think'])) is None
+    assert problem('--dataset', str(rows['direct'])) == (
+        f'enable_thinking true starts every completion with <think>, but dataset {rows["direct"]} holds direct-prompt '
+        'rows, whose official score reads the first word (vsi_reward_strict would score 0, eval_vsi_bench.py refuses '
+        'it): write think-style rows (preprocess_vsi_data.py --prompt_style think; VSI_PROMPT_STYLE=think for vsi_raw)'
     )
-    # swift's YAML and CLI spellings of the flag; off, the direct rows and vsi_format are the default run
-    assert train_vsi_grpo.thinking_problem({**thinking, 'enable_thinking': 'false', 'dataset': str(rows['direct'])})
-    assert train_vsi_grpo.thinking_problem({'enable_thinking': 'False', 'reward_funcs': ['vsi_format']}) is None
-    assert 'use vsi_format_thinking' in train_vsi_grpo.thinking_problem(
-        {'enable_thinking': 'true', 'reward_funcs': 'vsi_format'}
+    assert f'dataset {rows["direct"].parent} holds' in problem('--dataset', str(rows['direct'].parent))  # a folder
+    assert f'dataset {rows["direct"]}#2 holds' not in problem('--dataset', f'{rows["direct"]}#2')  # swift's sampling
+    assert problem('--dataset', str(rows['think']), '--val_dataset', str(rows['direct'])) is not None
+    assert 'vsi_train' in problem('--dataset', 'vsi_train', VSI_TRAIN_JSONL=str(rows['direct']))
+    assert problem('--dataset', 'vsi_train', VSI_TRAIN_JSONL=str(rows['think'])) is None
+    assert 'vsi_raw (VSI_PROMPT_STYLE direct)' in problem('--dataset', 'vsi_raw')
+    assert problem('--dataset', 'vsi_raw', VSI_PROMPT_STYLE='think') is None
+    # off (the YAML's default, or false as swift spells it), direct rows are the default run
+    plan = train_vsi_grpo.resolve(
+        str(CONFIG), 'colocate', ['--enable_thinking', 'false', '--dataset', str(rows['direct'])]
     )
+    assert train_vsi_grpo.thinking_problem(plan) is None
+    error = refusal(launch_env, '--enable_thinking', 'true', '--dataset', str(rows['direct']))
+    assert error.startswith('run_vsi_grpo.sh: enable_thinking true starts every completion with <think>'), error
 
 
 def test_reward_names_read_from_source_are_in_swifts_registry():
@@ -1227,7 +1251,7 @@ def test_reward_names_read_from_source_are_in_swifts_registry():
     read = set().union(*map(train_vsi_grpo._registered_in_source, sources))
     for path in plugins:
         import_external_file(path)
-    assert {'accuracy', 'format', *config['reward_funcs'], 'vsi_format', 'vsi_format_thinking'} <= read <= set(orms)
+    assert {'accuracy', 'format', *config['reward_funcs'], 'vsi_format'} <= read <= set(orms)
 
 
 @pytest.mark.parametrize('venv', [True, False], ids=['project venv', 'no venv'])

@@ -37,11 +37,10 @@ def _trainer_kwargs(**columns):
     return {'trainer_state': SimpleNamespace(global_step=columns.pop('step', 0)), **columns}
 
 
-def test_plugin_registers_four_rewards(plugin):
+def test_plugin_registers_three_rewards(plugin):
     assert orms['vsi_reward'] is plugin.VsiReward
     assert orms['vsi_reward_strict'] is plugin.VsiStrictReward
     assert orms['vsi_format'] is plugin.VsiFormatReward
-    assert orms['vsi_format_thinking'] is plugin.VsiFormatThinkingReward
 
 
 def test_trainer_shaped_call(plugin):
@@ -60,11 +59,6 @@ def test_trainer_shaped_call(plugin):
     assert strict(completions, **kwargs) == [0.0, 0.0, 1.0, 0.0, 0.0]
     fmt = orms['vsi_format'](args=None)
     assert fmt(['<think>a</think><answer>B</answer>', 'B'], **_trainer_kwargs()) == [1.0, 0.0]
-    # completions after a prompt that ends with `<think>\n` (--enable_thinking true) never hold the opening tag
-    thinking = orms['vsi_format_thinking'](args=None)
-    after_prefix = ['a\n</think>\n\n<answer>B</answer>', '<think>a</think><answer>B</answer>']
-    assert thinking(after_prefix, **_trainer_kwargs()) == [1.0, 0.0]
-    assert fmt(after_prefix, **_trainer_kwargs()) == [0.0, 1.0]
 
 
 def test_strict_reward_reads_think_rows_as_the_evaluator_does(plugin):
@@ -267,7 +261,7 @@ def _expected_length(completions, kwargs) -> int:
         st.sampled_from(['solution', 'ground_truth', 'question_type', 'options', 'messages', 'id']), _columns
     ),
     trainer_state=_trainer_states,
-    name=st.sampled_from(['vsi_reward', 'vsi_reward_strict', 'vsi_format', 'vsi_format_thinking']),
+    name=st.sampled_from(['vsi_reward', 'vsi_reward_strict', 'vsi_format']),
 )
 def test_every_reward_is_total(plugin, completions, columns, trainer_state, name):
     kwargs = {**columns, 'trainer_state': trainer_state}
@@ -275,3 +269,47 @@ def test_every_reward_is_total(plugin, completions, columns, trainer_state, name
     rewards = orms[name](args=None)(completions, **kwargs)
     assert isinstance(rewards, list) and all(type(r) is float and 0.0 <= r <= 1.0 for r in rewards)
     assert len(rewards) == expected
+
+
+def test_under_enable_thinking_swift_hands_the_rewards_the_prefix_too(plugin, tiny_model_dir):
+    """swift's --enable_thinking true ends the prompt with `<think>\n` and writes it at the start of the completion
+    (Template.decode_generate_ids, as swift's GRPO vLLM engine decodes a rollout), so the rewards need no variant:
+    swift's own rollout-to-reward path, on what the model sampled after the prompt's `<think>\n`."""
+    import torch
+    from swift.infer_engine.protocol import (
+        ChatCompletionResponse,
+        ChatCompletionResponseChoice,
+        ChatMessage,
+        RolloutOutput,
+        UsageInfo,
+    )
+    from swift.model import get_processor
+    from swift.rl_core.data import GRPOSample
+    from swift.rl_core.grpo_algorithm import compute_rewards_per_func
+    from swift.template import get_template
+    from swift.template.template_inputs import StdTemplateInputs
+
+    processor = get_processor(str(tiny_model_dir), model_type='qwen3_vl')
+    sampled = 'The chair is left of the bed.\n</think>\n\n<answer>B</answer>'
+    names = ['vsi_reward', 'vsi_reward_strict', 'vsi_format']
+    rewards = {}
+    for thinking in (True, False):
+        template = get_template(processor, enable_thinking=thinking)
+        ids = template.tokenizer.encode(sampled, add_special_tokens=False)
+        content = template.decode_generate_ids(ids, template_inputs=StdTemplateInputs(messages=[]))
+        assert content == ('<think>\n' if thinking else '') + sampled
+        message = ChatMessage(role='assistant', content=content)
+        usage = UsageInfo(prompt_tokens=1, completion_tokens=1, total_tokens=2)
+        response = ChatCompletionResponse(
+            model='m',
+            choices=[ChatCompletionResponseChoice(index=0, message=message, finish_reason='stop')],
+            usage=usage,
+        )
+        extra = {'solution': 'B', 'question_type': 'object_rel_distance', 'options': OPTIONS, 'prompt_style': 'think'}
+        sample = GRPOSample(messages=[{'role': 'user', 'content': 'q'}], extra=extra)
+        sample.apply_rollout_output(rollout_output=RolloutOutput(response=response))
+        scores = compute_rewards_per_func([sample], [orms[n](args=None) for n in names], None, torch.device('cpu'))
+        rewards[thinking] = dict(zip(names, scores[0].tolist(), strict=True))
+    assert rewards[True] == {'vsi_reward': 1.0, 'vsi_reward_strict': 1.0, 'vsi_format': 1.0}
+    # without the flag the same text never opened its reasoning: the format reward says so
+    assert rewards[False] == {'vsi_reward': 1.0, 'vsi_reward_strict': 1.0, 'vsi_format': 0.0}

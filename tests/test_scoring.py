@@ -278,23 +278,6 @@ def test_format_score(completion, expected):
     assert format_score(completion) == expected
 
 
-@pytest.mark.parametrize(
-    ('completion', 'opened', 'expected'),
-    [
-        # the prompt ended with the template's `<think>\n` (swift --enable_thinking true): the reasoning goes on
-        ('left of the sofa\n</think>\n\n<answer>B</answer>', True, 1.0),
-        ('left of the sofa\n</think>\n\n<answer>B</answer>', False, 0.0),
-        ('<think>x</think><answer>B</answer>', True, 0.0),  # a second <think> inside the opened one
-        ('<think>x</think><answer>B</answer>', False, 1.0),
-        ('x</think><answer> </answer>', True, 0.0),
-        ('x<answer>B</answer>', True, 0.0),  # the reasoning never closed
-        ('x</think><answer>B</answer></think>', True, 0.0),
-    ],
-)
-def test_format_score_after_a_think_the_prompt_opened(completion, opened, expected):
-    assert format_score(completion, think_opened=opened) == expected
-
-
 def test_build_prompt_is_the_official_text():
     numeric = build_prompt('How many chairs are in this room?', 'object_counting')
     assert numeric == (
