@@ -684,8 +684,8 @@ def extract_video(
             f'of {name_max} bytes of this file system; rename the video so that the part before its extension has '
             f'at most {name_max - extra} bytes'
         )
-    if partial.exists():  # left by an interrupted run
-        shutil.rmtree(partial)
+    if partial.exists() or partial.is_symlink():  # left by an interrupted run
+        _remove(partial)
     partial.mkdir()
     sizes = {}
 
@@ -746,15 +746,31 @@ def _foreign_names(names: Iterable[str]) -> list[str]:
 
 
 def _replace_dir(new: Path, dest: Path) -> None:
-    """Move the finished folder into place; an old one is moved aside first, so dest is never half-written."""
+    """Move the finished folder into place; an old one is moved aside first, so dest is never half-written.
+
+    A `dest` that is a link to a folder (frames moved to another disk and linked back) is replaced by the new
+    folder; what the link pointed to is left as it was."""
     _, old = _temp_dirs(dest)
-    if old.exists():
-        shutil.rmtree(old)
-    if dest.exists():
+    if old.exists() or old.is_symlink():
+        _remove(old)
+    if dest.is_symlink():
+        logger.info(
+            '%s was a link to %s: the new frames replace the link, the folder it named is left alone',
+            dest,
+            os.readlink(dest),
+        )
+    if dest.exists() or dest.is_symlink():
         os.replace(dest, old)
     os.replace(new, dest)
-    if old.exists():
-        shutil.rmtree(old)
+    _remove(old)
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder of ours, or only the link if it is one (rmtree refuses links; the folder named is not ours)."""
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def _extract_job(job: tuple) -> tuple:
@@ -819,9 +835,9 @@ def _remove_temp_dirs(out_dirs: Sequence[Path]) -> None:
         for temp in _temp_dirs(out_dir):
             # os.path.isdir, not Path.is_dir: a temp name over the length limit raises in the latter (that video
             # fails alone in extract_video), and no such folder can exist
-            if os.path.isdir(temp):
+            if os.path.isdir(temp) or os.path.islink(temp):
                 logger.info('removing %s, left by an interrupted run', temp)
-                shutil.rmtree(temp)
+                _remove(temp)
 
 
 # Why a folder is (re)made: it is missing, or what _folder_state found.
@@ -835,8 +851,9 @@ def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str |
     Trusted is only the folder's .record.json, which was written with the frames and renamed into place with
     them: its source file name, size and mtime match the file now (so a replaced or re-encoded file, or a.mkv
     in place of a.mp4, is redone; the name and not the full path, so a moved dataset folder keeps its frames),
-    its settings match, and exactly the frame files it lists are there, none empty. A record that cannot be
-    read or is not a well-typed object (BAD_RECORD) counts as none: the folder is redone, the run goes on.
+    its settings match, and exactly the frame files it lists are there, none empty (other files, a `.DS_Store`
+    say, are somebody else's: they do not make the frames incomplete). A record that cannot be read or is not a
+    well-typed object (BAD_RECORD) counts as none: the folder is redone, the run goes on.
     """
     try:
         names = set(os.listdir(out_dir))
@@ -861,7 +878,8 @@ def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str |
         return SOURCE_CHANGED, record
     if any(getattr(record, key) != value for key, value in settings.items()):
         return SETTINGS_CHANGED, record
-    if len(record.indices) != record.num_frames or not _whole_frames(out_dir, names - {RECORD_NAME}, record.num_frames):
+    frames = {name for name in names if FRAME_FILE.fullmatch(name)}
+    if len(record.indices) != record.num_frames or not _whole_frames(out_dir, frames, record.num_frames):
         return INCOMPLETE, record
     return None, record
 

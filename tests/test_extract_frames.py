@@ -700,6 +700,43 @@ def test_resume_redoes_a_folder_whose_source_or_files_changed(tmp_path):
     assert sorted(p.name for p in (out / 'c').iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(4)]
 
 
+def test_a_frame_folder_linked_from_another_disk_is_redone_in_place_of_the_link(tmp_path):
+    videos, out, elsewhere = tmp_path / 'videos', tmp_path / 'frames', tmp_path / 'other_disk'
+    videos.mkdir()
+    elsewhere.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=30, gop=10)
+    run = lambda k: extract_all(out, video_dir=videos, num_frames=k, workers=1, progress=False)  # noqa: E731
+    assert run(3).done == 1
+    (out / 'a').rename(elsewhere / 'a')  # frames moved to another disk and linked back
+    (out / 'a').symlink_to(elsewhere / 'a')
+    assert (run(3).skipped, run(3).failed) == (1, 0)  # the linked folder is current: kept
+    (out / '.a.old').symlink_to(elsewhere / 'a')  # what an earlier version left behind: a link rmtree refused
+    again = run(4)
+    assert (again.done, again.failed, again.redone) == (1, 0, {'settings changed': 1})
+    assert (out / 'a').is_dir() and not (out / 'a').is_symlink()
+    assert read_manifest(out)['a'].num_frames == 4 and len(list((out / 'a').glob('frame_*.jpg'))) == 4
+    # the folder the link named is not ours to delete
+    assert sorted(p.name for p in (elsewhere / 'a').iterdir()) == [RECORD_NAME] + [
+        f'frame_{i:04d}.jpg' for i in range(3)
+    ]
+    assert not [p.name for p in out.iterdir() if p.name.startswith('.a.')]  # no temporary folder or link left
+    assert (run(4).skipped, run(4).failed) == (1, 0)
+
+
+def test_a_current_folder_with_a_stray_file_is_kept_and_never_replaced(tmp_path, capsys):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=30, gop=10)
+    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--no_progress', '--num_frames']
+    assert main([*argv, '3']) == 0
+    (out / 'a' / '.DS_Store').write_bytes(b'finder')
+    capsys.readouterr()
+    assert main([*argv, '3']) == 0  # the frames are current: nothing to redo, nothing fails
+    assert capsys.readouterr().out.startswith('done 0, skipped 1, failed 0')
+    assert main([*argv, '4']) == 1  # redoing it would replace the whole folder: refused, as for any foreign file
+    assert (out / 'a' / '.DS_Store').read_bytes() == b'finder' and read_manifest(out)['a'].num_frames == 3
+
+
 def test_stale_temporary_folders_of_planned_videos_are_removed(video_tree, tmp_path):
     out = tmp_path / 'frames'
     stale = [out / 'scannet' / '.scene0011_00.partial', out / 'arkitscenes' / '.41069025.old']
