@@ -667,6 +667,11 @@ def extract_video(
     source = path.stat()  # before reading: a file replaced during the decode then fails the next run's check
     if out_dir.exists() and not out_dir.is_dir():  # replacing it would delete somebody's file
         raise FileExistsError(f'{out_dir} exists and is not a folder: move it away to extract {path.name}')
+    if out_dir.is_symlink() and not out_dir.exists():  # frames moved to a disk that is not there now
+        raise FileNotFoundError(
+            f'{out_dir} is a link to {os.readlink(out_dir)}, which does not exist (a disk not mounted?): mount it, or '
+            f'remove the link to extract {path.name} anew'
+        )
     foreign = _foreign_names(os.listdir(out_dir)) if out_dir.is_dir() else []
     if foreign:  # somebody's files (or --output_dir is a folder of other things): replacing the folder deletes them
         shown = ', '.join(foreign[:2]) + (f' and {len(foreign) - 2} more' if len(foreign) > 2 else '')
@@ -753,12 +758,6 @@ def _replace_dir(new: Path, dest: Path) -> None:
     _, old = _temp_dirs(dest)
     if old.exists() or old.is_symlink():
         _remove(old)
-    if dest.is_symlink():
-        logger.info(
-            '%s was a link to %s: the new frames replace the link, the folder it named is left alone',
-            dest,
-            os.readlink(dest),
-        )
     if dest.exists() or dest.is_symlink():
         os.replace(dest, old)
     os.replace(new, dest)
@@ -1000,6 +999,12 @@ def _triage(
             why, record = None, adopted
             summary.adopted += 1
         if why is not None or overwrite:
+            if out_dir.is_symlink() and out_dir.exists():  # said: the link was there to keep the frames off this disk
+                logger.warning(
+                    '%s is a link to %s: its new frames replace the link, the folder it names is left alone',
+                    out_dir,
+                    os.readlink(out_dir),
+                )
             todo[str(video)] = (video, out_dir, why)
             continue
         summary.skipped += 1

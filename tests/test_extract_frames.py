@@ -700,7 +700,7 @@ def test_resume_redoes_a_folder_whose_source_or_files_changed(tmp_path):
     assert sorted(p.name for p in (out / 'c').iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(4)]
 
 
-def test_a_frame_folder_linked_from_another_disk_is_redone_in_place_of_the_link(tmp_path):
+def test_a_frame_folder_linked_from_another_disk_is_redone_in_place_of_the_link(tmp_path, caplog):
     videos, out, elsewhere = tmp_path / 'videos', tmp_path / 'frames', tmp_path / 'other_disk'
     videos.mkdir()
     elsewhere.mkdir()
@@ -711,8 +711,11 @@ def test_a_frame_folder_linked_from_another_disk_is_redone_in_place_of_the_link(
     (out / 'a').symlink_to(elsewhere / 'a')
     assert (run(3).skipped, run(3).failed) == (1, 0)  # the linked folder is current: kept
     (out / '.a.old').symlink_to(elsewhere / 'a')  # what an earlier version left behind: a link rmtree refused
+    caplog.clear()
     again = run(4)
     assert (again.done, again.failed, again.redone) == (1, 0, {'settings changed': 1})
+    # said, since the new frames land on this disk: the link was there to keep them off it
+    assert f'{out / "a"} is a link to {elsewhere / "a"}: its new frames replace the link' in caplog.text
     assert (out / 'a').is_dir() and not (out / 'a').is_symlink()
     assert read_manifest(out)['a'].num_frames == 4 and len(list((out / 'a').glob('frame_*.jpg'))) == 4
     # the folder the link named is not ours to delete
@@ -721,6 +724,17 @@ def test_a_frame_folder_linked_from_another_disk_is_redone_in_place_of_the_link(
     ]
     assert not [p.name for p in out.iterdir() if p.name.startswith('.a.')]  # no temporary folder or link left
     assert (run(4).skipped, run(4).failed) == (1, 0)
+
+    # a link to a disk that is not mounted now: the video fails and says so, the link stays (no new frames here)
+    shutil.rmtree(out / 'a')
+    (out / 'a').symlink_to(tmp_path / 'unmounted' / 'a')
+    assert main(['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '4', '--no_progress']) == 1
+    (failure,) = [json.loads(line) for line in (out / FAILURES_NAME).read_text().splitlines()]
+    assert failure['reason'] == (
+        f'FileNotFoundError: {out / "a"} is a link to {tmp_path / "unmounted" / "a"}, which does not exist (a disk not '
+        'mounted?): mount it, or remove the link to extract a.mp4 anew'
+    )
+    assert os.readlink(out / 'a') == str(tmp_path / 'unmounted' / 'a')
 
 
 def test_a_current_folder_with_a_stray_file_is_kept_and_never_replaced(tmp_path, capsys):
