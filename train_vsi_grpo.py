@@ -590,18 +590,30 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
     )
 
 
-def _first_row_style(path: str) -> Any:
-    """The `prompt_style` of the first row of a local JSON/JSONL dataset (a file, or a folder's first data file);
-    None when there is none to read (dataset_problem reports unreadable files)."""
+def _first_row_style(path: str, columns: Mapping[str, str]) -> Any:
+    """The `prompt_style` (after swift's `--columns` renaming) of the first row of a local JSON, JSONL or parquet
+    dataset (a file, or a folder's first data file); None when it has none or cannot be read (dataset_problem
+    reports unreadable files)."""
     if os.path.isdir(path):
         path = _first_data_file(path) or ''
-    if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
+    if not os.path.isfile(path):
         return None
     try:
-        row = _first_json_row(path)
-    except (OSError, UnicodeDecodeError, ValueError):
+        if path.endswith('.parquet'):
+            import pyarrow.parquet  # swift's datasets dependency: only the first batch of one column is read
+
+            table = pyarrow.parquet.ParquetFile(path)
+            source = next(
+                (name for name in table.schema_arrow.names if columns.get(name, name) == 'prompt_style'), None
+            )
+            batch = next(table.iter_batches(batch_size=1, columns=[source]), None) if source else None
+            return batch.column(0)[0].as_py() if batch is not None and batch.num_rows else None
+        row = _first_json_row(path) if path.endswith(('.json', '.jsonl')) else None
+    except (OSError, UnicodeDecodeError, ValueError):  # JSONDecodeError and pyarrow's errors are ValueErrors
         return None
-    return row.get('prompt_style') if isinstance(row, dict) else None
+    if not isinstance(row, dict):
+        return None
+    return next((value for key, value in row.items() if columns.get(key, key) == 'prompt_style'), None)
 
 
 def thinking_problem(plan: LaunchPlan) -> str | None:
@@ -615,14 +627,16 @@ def thinking_problem(plan: LaunchPlan) -> str | None:
     """
     if not _is_on(plan.args.get('enable_thinking')):
         return None
-    environ = {**plan.env, **os.environ}
+    environ, columns = {**plan.env, **os.environ}, _columns(plan.args.get('columns'))
     styles = {
-        path: _first_row_style(path) for key in ('dataset', 'val_dataset') for path in dataset_files(plan.args, key)
+        path: _first_row_style(path, columns)
+        for key in ('dataset', 'val_dataset')
+        for path in dataset_files(plan.args, key)
     }
     names = dataset_names(plan.args)
-    if 'vsi_train' in names:
-        for path in (p.strip() for p in environ.get('VSI_TRAIN_JSONL', '').split(',') if p.strip()):
-            styles[f'vsi_train ({path})'] = _first_row_style(path)
+    if 'vsi_train' in names and environ.get('VSI_TRAIN_JSONL'):
+        path = environ['VSI_TRAIN_JSONL']
+        styles[f'vsi_train ({path})'] = _first_row_style(path, columns)
     if 'vsi_raw' in names:
         styles['vsi_raw (VSI_PROMPT_STYLE direct)'] = environ.get('VSI_PROMPT_STYLE') or 'direct'
     direct = [name for name, style in styles.items() if style == 'direct']
@@ -654,6 +668,8 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
             for path in paths:
                 if not os.path.exists(path):
                     problems.append(f'{variable}={path} does not exist (relative paths start at {os.getcwd()})')
+                elif variable == 'VSI_TRAIN_JSONL' and os.path.isdir(path):  # vsi_dataset loads one file
+                    problems.append(f'{variable}={path} is a folder; name the JSONL file preprocess_vsi_data.py wrote')
                 elif variable == 'VSI_TRAIN_JSONL':
                     problem = dataset_problem(path, columns)
                     if problem:

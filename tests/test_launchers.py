@@ -1076,6 +1076,10 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(raw))  # raw rows where the preprocessed file belongs
     (problem,) = problems('--dataset', 'vsi_train')
     assert problem.startswith(f'VSI_TRAIN_JSONL: {raw} holds raw QA rows')
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(tmp_path))  # vsi_dataset.py loads one file, and fails on a folder
+    assert problems('--dataset', 'vsi_train') == [
+        f'VSI_TRAIN_JSONL={tmp_path} is a folder; name the JSONL file preprocess_vsi_data.py wrote'
+    ]
     monkeypatch.setenv('VSI_RAW_QA', f'{raw},{tmp_path / "more.jsonl"}')
     monkeypatch.setenv('VSI_FRAMES_DIR', str(tmp_path))
     assert problems('--dataset', 'vsi_raw') == [
@@ -1223,8 +1227,20 @@ def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path
         'it): write think-style rows (preprocess_vsi_data.py --prompt_style think; VSI_PROMPT_STYLE=think for vsi_raw)'
     )
     assert f'dataset {rows["direct"].parent} holds' in problem('--dataset', str(rows['direct'].parent))  # a folder
-    assert f'dataset {rows["direct"]}#2 holds' not in problem('--dataset', f'{rows["direct"]}#2')  # swift's sampling
-    assert problem('--dataset', str(rows['think']), '--val_dataset', str(rows['direct'])) is not None
+    assert f'dataset {rows["direct"]} holds' in problem('--dataset', f'{rows["direct"]}#2')  # swift's sampling syntax
+    assert f'dataset {rows["direct"]} holds' in problem(
+        '--dataset', str(rows['think']), '--val_dataset', str(rows['direct'])
+    )
+    # parquet, and a column that swift's --columns renames to prompt_style
+    import pandas
+
+    parquet = tmp_path / 'direct.parquet'
+    pandas.DataFrame([{'solution': 'B', 'style': 'direct'}, {'solution': 'A', 'style': 'think'}]).to_parquet(parquet)
+    assert problem('--dataset', str(parquet)) is None  # no prompt_style column: not known to be direct
+    assert f'dataset {parquet} holds' in problem('--dataset', str(parquet), '--columns', '{"style": "prompt_style"}')
+    renamed = tmp_path / 'renamed.jsonl'
+    renamed.write_text(json.dumps({'messages': [], 'solution': 'B', 'style': 'direct'}) + '\n')
+    assert problem('--dataset', str(renamed), '--columns', '{"style": "prompt_style"}') is not None
     assert 'vsi_train' in problem('--dataset', 'vsi_train', VSI_TRAIN_JSONL=str(rows['direct']))
     assert problem('--dataset', 'vsi_train', VSI_TRAIN_JSONL=str(rows['think'])) is None
     assert 'vsi_raw (VSI_PROMPT_STYLE direct)' in problem('--dataset', 'vsi_raw')
