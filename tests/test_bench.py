@@ -1,0 +1,81 @@
+"""The benchmarks `make bench` runs, at small sizes: they keep running, and the figures each prints agree with the
+counts and files it reports on. Timings themselves are never asserted (these machines are noisy);
+bench/bench_extract.py and bench/visual_tokens.py have their own tests (test_extract_frames.py, test_launchers.py).
+"""
+
+import ast
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(script: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'bench' / script), *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def number(text: str) -> float:
+    return float(text.replace(',', ''))
+
+
+def test_bench_reward_prints_ratios_of_its_own_rates():
+    out = run_bench('bench_reward.py', '--completions', '2000', '--repeats', '1')
+    assert 'realistic mix, 2,000 completions' in out
+    lenient = number(re.search(r'reward_score +([\d,]+) completions/s +\(target 50,000: ([\d.]+)x\)', out)[1])
+    official = number(re.search(r'official_score +([\d,]+) completions/s +\(lenient costs ([\d.]+)x\)', out)[1])
+    assert lenient > 0 and official > 0
+    target_ratio = float(re.search(r'\(target 50,000: ([\d.]+)x\)', out)[1])
+    cost_ratio = float(re.search(r'\(lenient costs ([\d.]+)x\)', out)[1])
+    assert math.isclose(target_ratio, lenient / 50_000, abs_tol=0.051)
+    assert math.isclose(cost_ratio, official / lenient, abs_tol=0.051)
+    shapes = [float(ms) for ms in re.findall(r'^  \S.*? +([\d.]+) ms$', out, re.MULTILINE)]
+    assert len(shapes) == 6
+    worst = float(re.search(r'worst ([\d.]+) ms \(target 50 ms: ([\d.]+)x headroom\)', out)[1])
+    assert worst == max(shapes)
+
+
+def test_bench_preprocess_accounts_for_every_row():
+    from bench.bench_preprocess import HELD_OUT_EVERY  # every such scene stands for a benchmark scene
+
+    out = run_bench(
+        'bench_preprocess.py', '--rows', '400', '--scenes', '10', '--frames_per_scene', '4', '--num_frames', '4'
+    )
+    lines = re.findall(
+        r'^(\S+) +(\d+) rows read .*?; (\d+) written \(\d+ MiB, (\d+) scenes, layouts (\{.*?\}), dropped (\{.*?\})\)$',
+        out,
+        re.MULTILINE,
+    )
+    assert [line[0] for line in lines] == ['bench.jsonl', 'conv.json']
+    for _, read, written, scenes, layouts, dropped in lines:
+        dropped = ast.literal_eval(dropped)  # counts by reason, as printed
+        assert int(read) == 400 and int(written) + sum(dropped.values()) == 400  # nothing silently lost
+        assert sum(ast.literal_eval(layouts).values()) == 400
+        assert set(dropped) == {'excluded_scene'} and int(scenes) == 10 - len(range(0, 10, HELD_OUT_EVERY))
+
+
+def test_bench_learning_curve_is_the_rewards_the_trainer_logged(tmp_path):
+    out = run_bench('bench_learning.py', '--output_dir', str(tmp_path), '--steps', '2', '--window', '1')
+    printed = [float(r) for r in re.search(r'^mean vsi_reward per step: (.*)$', out, re.MULTILINE)[1].split()]
+    assert len(printed) == 2
+    # swift's completions log, one line per step (the last may be written twice): every question's answer is B
+    steps = {}
+    for line in (tmp_path / 'grpo' / 'completions.jsonl').read_text().splitlines():
+        row = json.loads(line)
+        assert set(row['solution']) == {'B'}
+        steps.setdefault(row['step'][0], list(zip(row['completion'], row['VsiReward'], strict=True)))
+    assert sorted(steps) == ['1', '2']
+    for pairs in steps.values():
+        for completion, reward in pairs:
+            if re.fullmatch(r'[A-Z]', completion):  # a bare letter is right exactly when it is B
+                assert reward == (1.0 if completion == 'B' else 0.0)
+    means = [sum(reward for _, reward in steps[step]) / len(steps[step]) for step in ('1', '2')]
+    assert printed == [round(mean, 2) for mean in means]
+    assert (tmp_path / 'reward_curve.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
