@@ -872,17 +872,29 @@ def build_results(
     }
 
 
+def results_path(path: str) -> Path:
+    """A results file named as itself or by its run folder: results.json there, else results_subset.json (a run on
+    fewer questions, --limit say, writes only that)."""
+    given = Path(path)
+    candidates = [given / f'{name}.json' for name in (RESULTS_NAME, SUBSET_RESULTS_NAME)] if given.is_dir() else []
+    return next((c for c in candidates if c.is_file()), candidates[0] if candidates else given)
+
+
 def load_results(path: str) -> dict:
+    """A results file (results_path), checked to be one this script wrote."""
+    path = results_path(path)
     try:
-        results = json.loads(Path(path).read_text(encoding='utf-8'))
+        results = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, json.JSONDecodeError) as e:
-        raise EvalError(f'cannot read results file {path}: {e}') from None
+        subset = path.with_name(f'{SUBSET_RESULTS_NAME}.json')
+        hint = f' (a run on fewer questions writes {subset}, which is there)' if subset.is_file() else ''
+        raise EvalError(f'cannot read results file {path}: {e}{hint}') from None
     if not isinstance(results, dict) or not all(_is_aggregate(results.get(key)) for key in ('official', 'lenient')):
         raise EvalError(
             f'{path} is not a results.json written by eval_vsi_bench.py (no "official" and "lenient" scores with '
             'their categories)'
         )
-    results.setdefault('label', Path(path).parent.name or path)
+    results.setdefault('label', path.parent.name or str(path))
     return results
 
 
@@ -936,11 +948,14 @@ def compare_results(base: dict, new: dict) -> dict:
     rows.append(_overall_row('overall (lenient)', base['lenient'], new['lenient']))
     for row in rows:
         row['delta'] = None if row['base'] is None or row['new'] is None else row['new'] - row['base']
+    # a subset's warning travels with every table made from it, so that none is shared as a full-benchmark result
+    subsets = [f'{run["label"]}: {run["subset_warning"]}' for run in (base, new) if run.get('subset_warning')]
     return {
         'base': base['label'],
         'new': new['label'],
         'rows': rows,
         'same_questions': all(r['base_count'] == r['new_count'] for r in rows),
+        'subset_warning': '; '.join(subsets) or None,
     }
 
 
@@ -1041,15 +1056,21 @@ def results_markdown(results: dict) -> str:
             '',
             f'## Compared with {results["comparison"]["base"]} (official scores)',
             '',
-            comparison_table(results['comparison']),
+            comparison_section(results['comparison']),
         ]
     return '\n'.join(parts) + '\n'
+
+
+def comparison_section(comparison: dict) -> str:
+    """The comparison table, under the subset warning of either run."""
+    warning = comparison.get('subset_warning')
+    return (f'**{warning}**\n\n' if warning else '') + comparison_table(comparison)
 
 
 def comparison_markdown(comparison: dict) -> str:
     return (
         f'# VSI-Bench: {comparison["new"]} vs {comparison["base"]} (official scores)\n\n'
-        + comparison_table(comparison)
+        + comparison_section(comparison)
         + '\n'
     )
 
@@ -1338,7 +1359,7 @@ def score_only(args: argparse.Namespace) -> dict:
 
 def compare_output_dir(args: argparse.Namespace) -> Path:
     """--output_dir, else the folder of the second results file (the run being judged)."""
-    return Path(args.output_dir) if args.output_dir else Path(args.compare[1]).parent
+    return Path(args.output_dir) if args.output_dir else results_path(args.compare[1]).parent
 
 
 def compare_only(args: argparse.Namespace) -> dict:
@@ -1503,7 +1524,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar='RESULTS_JSON',
         help='One results.json to show next to this run with per-category deltas; or two, with no '
-        'model, to compare them (deltas are second minus first).',
+        'model, to compare them (deltas are second minus first). A run folder stands for its results.json, or its '
+        'results_subset.json when it has only that.',
     )
     return parser
 

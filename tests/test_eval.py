@@ -890,6 +890,30 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
         assert f'{broken} is not a results.json written by eval_vsi_bench.py' in capsys.readouterr().err
 
 
+def test_compare_takes_run_folders_and_keeps_the_subset_warning(bench, tmp_path, capsys):
+    """Two quick runs (--limit) write only results_subset.json: their folders compare, and the table says it covers
+    a subset, so it is never shared as a full-benchmark result."""
+    for name, answer in (('base', 'A'), ('tuned', 'B')):
+        argv = eval_args('m', bench.dataset, tmp_path / name, '--blind', '--limit', 2, '--label', name)
+        ev.evaluate(argv, engine=CountingEngine(answer=answer))
+    missing = tmp_path / 'base' / 'results.json'
+    assert ev.main(['--compare', str(missing), str(tmp_path / 'tuned')]) == 1
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith(f'(a run on fewer questions writes {tmp_path / "base" / "results_subset.json"}, which is there)')
+    )
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned')]) == 0
+    comparison = json.loads((tmp_path / 'tuned' / 'comparison.json').read_text())  # beside the run judged
+    warning = 'subset: 2 of 6 questions — not comparable to published full-benchmark numbers (chosen by --limit 2)'
+    assert comparison['subset_warning'] == f'base: {warning}; tuned: {warning}'
+    # --limit 2 takes counting ('3') and easy direction ('A'): base's 'A' scores the latter only; direction is
+    # (1 + 0 + 0) / 3 with its absent levels at 0, the overall (0 + 100/3) / 2; tuned's 'B' scores nothing
+    assert [(row['base'], row['new']) for row in comparison['rows'][:1]] == [(pytest.approx(100 / 6), 0.0)]
+    markdown = (tmp_path / 'tuned' / 'comparison.md').read_text()
+    assert f'**base: {warning}; tuned: {warning}**' in markdown
+
+
 def test_flags_the_rescoring_modes_do_not_read_are_refused(tmp_path, capsys):
     """--predictions scores the file whole: a --limit or --question_types there would silently select nothing."""
     predictions = str(hand_predictions(tmp_path / 'p.jsonl'))
