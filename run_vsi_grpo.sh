@@ -248,12 +248,13 @@ start_rollout() {
     # setsid: the server gets its own process group, so stop_rollout can end vLLM's worker processes too.
     local command=(env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}"
         setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}")
-    log "starting swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
     if [[ $DRY_RUN == 1 ]]; then
+        log "would start swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
         echo "# in the background, output to $ROLLOUT_LOG; training starts once it answers on /health:"
         run "${command[@]}"
         return
     fi
+    log "starting swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
     mkdir -p "$(dirname "$ROLLOUT_LOG")"
     # appended: an earlier run's output (which its error message pointed to) stays, below its own header
     echo "=== run_vsi_grpo.sh $(date '+%F %T'): swift rollout ${ROLLOUT_ARGS[*]}" >>"$ROLLOUT_LOG"

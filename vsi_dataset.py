@@ -313,7 +313,8 @@ class VsiRawLoader(VsiLoader):
         with safe_ddp_context(hash_id=path, use_barrier=True):
             summary = preprocess.matching_summary(path)
             missing = first_missing_media(path, os.path.dirname(path)) if summary else None
-            if summary and not missing:
+            reused = bool(summary and not missing)
+            if reused:
                 logger.info(f'{RAW_NAME}: reusing {path} (same inputs and settings; delete it to convert again)')
             else:
                 if missing:  # frames or clips deleted since: convert again (clips are written again)
@@ -322,8 +323,9 @@ class VsiRawLoader(VsiLoader):
                     summary = preprocess.preprocess(qa_paths, path, config)
                 except preprocess.VsiDataError as e:
                     raise _raw_error(e) from e
+        source = f'{RAW_NAME} (its earlier conversion)' if reused else RAW_NAME  # not read as a second conversion
         for line in summary.lines():
-            logger.info(f'{RAW_NAME}: {line.strip()}')
+            logger.info(f'{source}: {line.strip()}')
         # Its media were checked above (a reused file) or just written from frames that exist (a conversion); its
         # paths are absolute, so the folder is only a formality. (media_folder would read the whole file again.)
         return path, os.path.dirname(path)

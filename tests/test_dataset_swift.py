@@ -322,7 +322,13 @@ def test_vsi_raw_reuses_its_conversion_until_an_input_or_setting_changes(data, m
         return real_preprocess(*args, **kwargs)
 
     monkeypatch.setattr(pp, 'preprocess', counting_preprocess)
+    said = []
+    monkeypatch.setattr(vsi_dataset.logger, 'info', lambda message, *args, **_: said.append(str(message) % args))
     assert load('vsi_raw') == first and conversions == []  # reused: not converted, not rewritten
+    # the summary of the earlier conversion is labelled so, not read as a second one
+    said = [line for line in said if line.startswith('vsi_raw')]
+    assert said[0].startswith(f'vsi_raw: reusing {converted}') and len(said) > 1
+    assert all(line.startswith('vsi_raw (its earlier conversion): ') for line in said[1:])
     assert converted.stat().st_mtime_ns == stamp and list(cache.glob('*.jsonl')) == [converted]
 
     converted.write_bytes(converted.read_bytes()[:-5])  # a file its summary does not describe: converted again

@@ -485,6 +485,8 @@ def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env, dry_run):
     assert int(data_parallel) == 2 // _yaml()['vllm_tensor_parallel_size']
     assert rollout[rollout.index('--port') + 1] == launch_env['ROLLOUT_PORT']
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
+    # it says what it would do, not that it is doing it
+    assert 'run_vsi_grpo.sh: would start swift rollout on GPUs 6,7' in proc.stderr and 'starting' not in proc.stderr
 
 
 def test_other_nodes_wait_in_server_mode_until_node_0_trains(launch_env):
