@@ -288,7 +288,12 @@ def video_path(question: Question, video_dir: str) -> Path:
 
 
 def prepare_frames_cache(
-    questions: Sequence[Question], video_dir: str, cache_dir: str, num_frames: int, max_pixels: int | None = None
+    questions: Sequence[Question],
+    video_dir: str,
+    cache_dir: str,
+    num_frames: int,
+    max_pixels: int | None = None,
+    progress: bool = True,
 ) -> str:
     """Extract the frames of the videos these questions need into `cache_dir` (done once, reused afterwards)."""
     videos = sorted({video_path(q, video_dir) for q in questions})
@@ -296,7 +301,12 @@ def prepare_frames_cache(
     if missing:
         raise EvalError(f'{len(missing)} video(s) missing under --video_dir {video_dir}, e.g. {missing[0]}')
     summary = extract_all(
-        output_dir=cache_dir, videos=videos, video_dir=video_dir, num_frames=num_frames, max_pixels=max_pixels
+        output_dir=cache_dir,
+        videos=videos,
+        video_dir=video_dir,
+        num_frames=num_frames,
+        max_pixels=max_pixels,
+        progress=progress,
     )
     if summary.failed:
         first = summary.failures[0]
@@ -778,6 +788,7 @@ def run_inference(
     batch_size: int,
     prompt_style: str,
     enable_thinking: bool = False,
+    progress: bool = True,
 ) -> int:
     """Predict every item with greedy decoding, appending each batch to `predictions_path`; returns the count.
 
@@ -789,7 +800,7 @@ def run_inference(
     request_config = RequestConfig(max_tokens=max_new_tokens, temperature=0)
     template_kwargs = {'enable_thinking': True} if enable_thinking else {}
     done = 0
-    with tqdm(total=len(items), desc='VSI-Bench', unit='q', dynamic_ncols=True) as bar:
+    with tqdm(total=len(items), desc='VSI-Bench', unit='q', dynamic_ncols=True, disable=not progress) as bar:
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
             requests = [
@@ -1237,7 +1248,9 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             if engine is None:  # a model swift cannot type fails here, not after the frames are extracted
                 args.model_type, model_dtype = resolve_model(args.model, args.model_type)
             if extract:
-                prepare_frames_cache(pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels)
+                prepare_frames_cache(
+                    pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels, not args.no_progress
+                )
             items = build_items(
                 pending,
                 args.prompt_style,
@@ -1258,6 +1271,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
                 args.batch_size,
                 args.prompt_style,
                 args.enable_thinking,
+                not args.no_progress,
             )
             done = read_predictions(predictions_path)
 
@@ -1511,6 +1525,7 @@ def build_parser() -> argparse.ArgumentParser:
         '(results*, comparison*) are removed first; the frames cache is kept.',
     )
     output.add_argument('--label', default=None, help='Name of this run in tables and plots.')
+    output.add_argument('--no_progress', action='store_true', help='No progress bars (for logs).')
     output.add_argument(
         '--predictions',
         default=None,

@@ -914,6 +914,20 @@ def test_compare_takes_run_folders_and_keeps_the_subset_warning(bench, tmp_path,
     assert f'**base: {warning}; tuned: {warning}**' in markdown
 
 
+def test_no_progress_keeps_bars_out_of_logs(bench, tmp_path, capsys):
+    from video_utils import encode_video
+
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=8, width=64, height=48)
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
+    for name, extra in (('bars', ()), ('quiet', ('--no_progress',))):
+        argv = eval_args('m', dataset, tmp_path / name, '--video_dir', tmp_path / 'videos', *extra)
+        ev.evaluate(argv, engine=CountingEngine())
+        err = capsys.readouterr().err
+        # the frame extraction's bar and the inference bar
+        assert ('extract frames' in err, 'VSI-Bench' in err) == ((True, True) if name == 'bars' else (False, False))
+
+
 def test_flags_the_rescoring_modes_do_not_read_are_refused(tmp_path, capsys):
     """--predictions scores the file whole: a --limit or --question_types there would silently select nothing."""
     predictions = str(hand_predictions(tmp_path / 'p.jsonl'))
