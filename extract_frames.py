@@ -689,8 +689,7 @@ def extract_video(
             f'of {name_max} bytes of this file system; rename the video so that the part before its extension has '
             f'at most {name_max - extra} bytes'
         )
-    if partial.exists() or partial.is_symlink():  # left by an interrupted run
-        _remove(partial)
+    _remove(partial)  # left by an interrupted run, if it is there
     partial.mkdir()
     sizes = {}
 
@@ -756,8 +755,7 @@ def _replace_dir(new: Path, dest: Path) -> None:
     A `dest` that is a link to a folder (frames moved to another disk and linked back) is replaced by the new
     folder; what the link pointed to is left as it was."""
     _, old = _temp_dirs(dest)
-    if old.exists() or old.is_symlink():
-        _remove(old)
+    _remove(old)
     if dest.exists() or dest.is_symlink():
         os.replace(dest, old)
     os.replace(new, dest)
@@ -765,7 +763,8 @@ def _replace_dir(new: Path, dest: Path) -> None:
 
 
 def _remove(path: Path) -> None:
-    """Remove a folder of ours, or only the link if it is one (rmtree refuses links; the folder named is not ours)."""
+    """Remove a folder of ours, or only the link if it is one (rmtree refuses links; the folder named is not ours);
+    nothing if there is neither."""
     if path.is_symlink():
         path.unlink()
     elif path.exists():
