@@ -9,6 +9,7 @@
 #   MODE=local bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # no vLLM, no GPU
 #   DRY_RUN=1 bash run_vsi_grpo.sh              # print the commands and environment; run nothing (no GPU needed)
 #   bash run_vsi_grpo.sh --learning_rate 5e-6   # extra flags go to swift and win over the YAML
+#   bash run_vsi_grpo.sh --resume_from_checkpoint output/vsi_grpo/v0-<time>/last-checkpoint   # go on after a stop
 #   bash run_vsi_grpo.sh --help                 # this text
 #
 # Environment, with defaults:

@@ -143,6 +143,7 @@ READ_KEYS = frozenset(
         *('dataset', 'val_dataset', 'eval_dataset', 'cached_val_dataset', 'columns', 'custom_register_path'),
         *('output_dir', 'reward_funcs', 'eval_strategy', 'save_strategy', 'split_dataset_ratio', 'streaming', 'strict'),
         *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
+        *('resume_from_checkpoint', 'resume_only_model', 'ignore_data_skip'),
     }
 )
 SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's chat streaming
@@ -650,6 +651,59 @@ def thinking_problem(plan: LaunchPlan) -> str | None:
     )
 
 
+# The trainer writes a checkpoint's files one after another and trainer_state.json last (transformers'
+# Trainer._save_checkpoint), so a checkpoint without it was cut off while saving; swift points `last-checkpoint` in
+# the run folder at the latest checkpoint written in full (swift.utils.update_last_checkpoint_symlink).
+TRAINER_STATE = 'trainer_state.json'
+CHECKPOINT_NAME = re.compile(r'checkpoint-(\d+)')
+
+
+def _latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint-N folder of `run_dir` with the highest N that was written in full, or None."""
+    steps = [
+        (int(match.group(1)), child)
+        for child in run_dir.glob('checkpoint-*')
+        if (match := CHECKPOINT_NAME.fullmatch(child.name)) and (child / TRAINER_STATE).is_file()
+    ]
+    return max(steps)[1] if steps else None
+
+
+def resume_problem(args: Mapping[str, Any]) -> str | None:
+    """A `resume_from_checkpoint` swift would refuse only after the model (and vLLM) had loaded, as a problem line
+    naming the checkpoint to resume from; else None.
+
+    Two slips when a run is cut off: naming the run folder instead of one of its checkpoints (swift then fails with
+    "Mixed using with peft is not allowed now"), and naming the newest checkpoint when the run was killed while
+    saving it (no trainer_state.json: FileNotFoundError). With `resume_only_model` and `ignore_data_skip` swift loads
+    the weights only, as from `--adapters`, and reads no trainer state.
+    """
+    value = args.get('resume_from_checkpoint')
+    if value is None or str(value) == 'None':
+        return None
+    path = Path(os.path.expanduser(str(value)))
+    if not path.is_dir():
+        return f'resume_from_checkpoint {value} not found (relative paths start at {os.getcwd()})'
+    if (path / TRAINER_STATE).is_file() or (
+        _is_on(args.get('resume_only_model')) and _is_on(args.get('ignore_data_skip'))
+    ):
+        return None
+    real = path.resolve()  # `last-checkpoint` is a link to checkpoint-N
+    if CHECKPOINT_NAME.fullmatch(real.name):
+        latest = _latest_checkpoint(real.parent)
+        return (
+            f'resume_from_checkpoint {value} has no {TRAINER_STATE}, the file saved last: it was cut off while '
+            f'saving; ' + (f'resume from {latest}' if latest else 'no checkpoint beside it was saved in full')
+        )
+    if any(real.glob('checkpoint-*')):
+        latest = _latest_checkpoint(real)
+        return f'resume_from_checkpoint {value} is a run folder, not a checkpoint: ' + (
+            f'resume from {latest}, its latest checkpoint saved in full'
+            if latest
+            else 'none of its checkpoints was saved in full'
+        )
+    return f'resume_from_checkpoint {value} is not a checkpoint: no {TRAINER_STATE}, no checkpoint-N folders'
+
+
 # The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
 # Spelt here because importing vsi_dataset imports swift (seconds); tests/test_dataset_swift.py checks they agree.
 REGISTERED_DATASET_VARIABLES = {'vsi_train': ('VSI_TRAIN_JSONL',), 'vsi_raw': ('VSI_RAW_QA', 'VSI_FRAMES_DIR')}
@@ -699,8 +753,8 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
 
 
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
-    """Problems that would stop the run later, as one line each: missing or wrong files, the vLLM split, the batch,
-    direct-prompt rows under enable_thinking, unknown reward names."""
+    """Problems that would stop the run later, as one line each: missing or wrong files (a checkpoint to resume from
+    included), the vLLM split, the batch, direct-prompt rows under enable_thinking, unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
@@ -720,6 +774,9 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     model = str(plan.args.get('model', ''))
     if looks_local(model) and not os.path.isdir(os.path.expanduser(model)):
         problems.append(f'model folder {model} not found ({where})')
+    problem = resume_problem(plan.args)
+    if problem:
+        problems.append(problem)
     if _is_on(plan.args.get('use_vllm')) and vllm_gpus is not None:
         tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
         if vllm_gpus % tp:

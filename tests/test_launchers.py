@@ -1256,6 +1256,57 @@ def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path
     assert error.startswith('run_vsi_grpo.sh: enable_thinking true starts every completion with <think>'), error
 
 
+def _checkpoint(folder: Path, saved_in_full: bool = True) -> Path:
+    """A LoRA checkpoint as the trainer leaves it: its files, and trainer_state.json last (absent if cut off)."""
+    folder.mkdir(parents=True)
+    for name in ('adapter_config.json', 'adapter_model.safetensors', 'optimizer.pt', 'rng_state.pth'):
+        (folder / name).write_text('x')
+    if saved_in_full:
+        (folder / 'trainer_state.json').write_text('{"global_step": 1}')
+    return folder
+
+
+def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refused(launch_env, tmp_path):
+    # swift refused both only after the model (and vLLM) had loaded: "Mixed using with peft is not allowed now" for
+    # a run folder, FileNotFoundError for trainer_state.json from a checkpoint killed while saving. The line names
+    # the checkpoint to resume from: the highest step saved in full (10 above 9 as numbers, not as text).
+    run = tmp_path / 'v0-20261126-101500'
+    _checkpoint(run / 'checkpoint-9')
+    latest = _checkpoint(run / 'checkpoint-10').resolve()
+    cut = _checkpoint(run / 'checkpoint-11', saved_in_full=False)
+    (run / 'last-checkpoint').symlink_to('checkpoint-10')  # swift's link to the latest checkpoint saved in full
+
+    def problem(path: Path | str, *flags: str) -> str | None:
+        args = train_vsi_grpo.parse_overrides(['--resume_from_checkpoint', str(path), *flags])
+        return train_vsi_grpo.resume_problem(args)
+
+    assert (
+        problem(latest) is None and problem(run / 'last-checkpoint') is None and problem(run / 'checkpoint-9') is None
+    )
+    assert problem(run) == (
+        f'resume_from_checkpoint {run} is a run folder, not a checkpoint: resume from {latest}, its latest checkpoint '
+        'saved in full'
+    )
+    assert problem(cut) == (
+        f'resume_from_checkpoint {cut} has no trainer_state.json, the file saved last: it was cut off while saving; '
+        f'resume from {latest}'
+    )
+    # swift reads the trainer state with resume_only_model too, unless ignore_data_skip (weights only, as --adapters)
+    assert problem(cut, '--resume_only_model', 'true') is not None
+    assert problem(cut, '--resume_only_model', 'true', '--ignore_data_skip', 'true') is None
+    lone = _checkpoint(tmp_path / 'other' / 'checkpoint-3', saved_in_full=False)
+    assert problem(lone).endswith('it was cut off while saving; no checkpoint beside it was saved in full')
+    assert problem(lone.parent).endswith('is a run folder, not a checkpoint: none of its checkpoints was saved in full')
+    (tmp_path / 'empty').mkdir()
+    assert problem(tmp_path / 'empty').endswith('is not a checkpoint: no trainer_state.json, no checkpoint-N folders')
+    assert problem('no/such/v0') == f'resume_from_checkpoint no/such/v0 not found (relative paths start at {ROOT})'
+    # both launchers, before swift starts
+    error = refusal(launch_env, '--resume_from_checkpoint', str(run))
+    assert error == f'run_vsi_grpo.sh: {problem(run)}'
+    plan = _python_plan('--resume_from_checkpoint', str(cut))  # the YAML's dataset is not there: a problem too
+    assert problem(cut) in plan['problems']
+
+
 def test_reward_names_read_from_source_are_in_swifts_registry():
     # The preflight accepts names that swift's reward module and the YAML's plugins register in plain sight without
     # importing swift (~10 s): every such name must be one swift's registry holds once the plugins are imported.
@@ -1377,6 +1428,64 @@ def test_local_mode_trains_the_tiny_model_on_cpu(launch_env, tiny_model_dir, tmp
     steps = [json.loads(line) for line in (run_dir / 'logging.jsonl').read_text().splitlines()]
     assert [step['global_step/max_steps'] for step in steps if 'reward' in step] == ['1/2', '2/2']
     assert (run_dir / 'completions.jsonl').is_file()  # log_completions from the YAML
+
+
+# A reward that differs between completions (crc32 of the text, 0 or 1), so that a random model's groups have
+# advantages and the LoRA moves: vsi_reward scores the tiny model's tokens 0 nearly always.
+VARIED_REWARD_PLUGIN = """
+import zlib
+
+from swift.rewards import ORM, orms
+
+
+class Varied(ORM):
+    def __call__(self, completions, **kwargs):
+        return [float(zlib.crc32(text.encode()) % 2) for text in completions]
+
+
+orms['test_varied'] = Varied
+"""
+
+
+@pytest.mark.slow
+def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(launch_env, tiny_model_dir, tmp_path):
+    """README's resume command through run_vsi_grpo.sh: from last-checkpoint after step 1 of 2, the resumed run
+    trains step 2 only and writes the very LoRA weights and rewards of the run that was not stopped, so the weights,
+    the optimizer, the schedule, the random state and the position in the data all came back."""
+    plugin = tmp_path / 'varied_reward.py'
+    plugin.write_text(VARIED_REWARD_PLUGIN)
+    env = {**launch_env, 'MODE': 'local', 'MODEL': str(tiny_model_dir), 'MAX_PIXELS': '4096', 'STUB_GPUS': '0'}
+    flags = (
+        '--torch_dtype float32 --fp16 false --max_steps 2 --save_steps 1 --num_generations 4 '
+        '--per_device_train_batch_size 8 --gradient_accumulation_steps 1 --max_completion_length 1 '
+        '--learning_rate 1e-3 --warmup_ratio 0 --add_version false --dataloader_num_workers 0 --dataset_num_proc 1 '
+        '--report_to none --reward_funcs vsi_reward test_varied --external_plugins vsi_reward.py'
+    ).split() + [str(plugin)]
+    runs = {}
+    for name in ('whole', 'resumed'):
+        extra = []
+        if name == 'resumed':  # the run as a stop after step 1 leaves it: checkpoint-1, and the link to it
+            stopped = tmp_path / 'stopped'
+            shutil.copytree(tmp_path / 'whole' / 'checkpoint-1', stopped / 'checkpoint-1')
+            (stopped / 'last-checkpoint').symlink_to('checkpoint-1')
+            extra = ['--resume_from_checkpoint', str(stopped / 'last-checkpoint')]
+        proc = run_script({**env, 'OUTPUT_DIR': str(tmp_path / name)}, *flags, *extra, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        steps = [json.loads(line) for line in (tmp_path / name / 'logging.jsonl').read_text().splitlines()]
+        runs[name] = {step['global_step/max_steps']: step for step in steps if 'reward' in step}
+    assert list(runs['whole']) == ['1/2', '2/2'] and list(runs['resumed']) == ['2/2']
+    for key in ('reward', 'rewards/Varied/mean', 'loss', 'grad_norm', 'learning_rate'):
+        assert runs['resumed']['2/2'][key] == runs['whole']['2/2'][key], key
+    assert runs['whole']['1/2']['grad_norm'] > 0  # the groups had advantages: step 1 moved the LoRA
+    import torch
+    from safetensors.torch import load_file
+
+    first, whole, resumed = (
+        load_file(tmp_path / folder / 'adapter_model.safetensors')
+        for folder in ('whole/checkpoint-1', 'whole/checkpoint-2', 'resumed/checkpoint-2')
+    )
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+    assert any(not torch.equal(first[k], whole[k]) for k in whole)
 
 
 def test_visual_tokens_bench_counts_qwen3_vl_geometry():
