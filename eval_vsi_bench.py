@@ -428,9 +428,16 @@ class RunConfig:
     label: str
 
 
-def _local_or_hub(path: str) -> str:
-    """A local path made absolute (so a resume from another directory matches); a hub id kept as written."""
-    return os.path.abspath(path) if os.path.exists(path) else path
+def _local_or_hub(path: str, resolve_links: bool = False) -> str:
+    """A local path made absolute (so a resume from another directory matches); a hub id kept as written.
+
+    `resolve_links` for adapters: swift's `last-checkpoint` link moves to each new checkpoint while training goes
+    on, so recorded as written, a resumed evaluation of it would have put two adapters' predictions into one report.
+    Recorded as the checkpoint it names, such a resume is refused.
+    """
+    if not os.path.exists(path):
+        return path
+    return os.path.realpath(path) if resolve_links else os.path.abspath(path)
 
 
 def qwen3_vl_image_max_pixels(image_env: dict[str, str]) -> int:
@@ -1179,10 +1186,11 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE[backend]
     max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.prompt_style]
     output_dir = Path(args.output_dir)
-    adapters = [_local_or_hub(a) for a in args.adapters or []]
+    adapters = [_local_or_hub(a, resolve_links=True) for a in args.adapters or []]
     for adapter in adapters:
         if not os.path.exists(adapter):
             raise EvalError(f'adapter {adapter} does not exist')
+    args.adapters = adapters  # the engine loads what run_config.json records, wherever a link points by then
 
     all_questions, row_images = load_questions(args.dataset)
     questions = select_questions(all_questions, args.question_types, args.limit)

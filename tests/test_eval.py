@@ -307,6 +307,34 @@ def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, ti
     assert [r['prediction'] for r in prediction_lines(tmp_path / 'lora_run' / 'predictions.jsonl')] == ['A', 'A']
 
 
+def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names(bench, tmp_path, monkeypatch):
+    # swift's last-checkpoint link moves on to each new checkpoint while training goes on. Recorded as written, the
+    # resume of an evaluation of it went on with the newer adapter and mixed two adapters' predictions in one report.
+    run = tmp_path / 'v0-20261126-101500'
+    for step in (100, 200):
+        (run / f'checkpoint-{step}').mkdir(parents=True)
+    link = run / 'last-checkpoint'
+    link.symlink_to('checkpoint-100')
+    loaded = []
+
+    def make_engine(args, backend, max_images, model_dtype):
+        loaded.append(args.adapters)
+        return CountingEngine(answer='A')
+
+    monkeypatch.setattr(ev, 'make_engine', make_engine)
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    common = ('--frames_dir', bench.frames, '--batch_size', 1, '--adapters', link)
+    ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'eval', '--limit', 2, *common))
+    first = str((run / 'checkpoint-100').resolve())
+    assert loaded == [[first]]  # the engine loads what is recorded
+    assert json.loads((tmp_path / 'eval' / 'run_config.json').read_text())['adapters'] == [first]
+    link.unlink()
+    link.symlink_to('checkpoint-200')  # training saved again
+    with pytest.raises(ev.EvalError, match=r"adapters: \[.*checkpoint-100'\] there, \[.*checkpoint-200'\] now"):
+        ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'eval', '--limit', 4, *common))
+    assert len(prediction_lines(tmp_path / 'eval' / 'predictions.jsonl')) == 2 and len(loaded) == 1
+
+
 def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_dir, tmp_path):
     engine = CountingEngine(tiny_engine)
     ev.evaluate(eval_args(tiny_model_dir, bench.dataset, tmp_path / 'blind', '--blind', '--limit', 4), engine=engine)
