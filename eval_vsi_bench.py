@@ -81,7 +81,7 @@ from preprocess_vsi_data import (
     write_json_atomic,
     write_text_atomic,
 )
-from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, load_config  # the YAML reader; imports no swift
+from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, latest_checkpoint, load_config  # imports no swift
 from vsi_scoring import (
     OFFICIAL_RULES,
     PROMPT_STYLES,
@@ -645,6 +645,17 @@ def resolve_backend(name: str) -> str:
     return 'vllm' if torch.cuda.is_available() else 'pt'
 
 
+def adapter_problem(adapter: str) -> str | None:
+    """Why `adapter` is not a LoRA checkpoint (it has no adapter_config.json), naming the latest checkpoint of a
+    training run's folder given instead; else None. swift said so only once the frames and the model had loaded,
+    and as "Mixed using with peft is not allowed now"."""
+    if (Path(adapter) / 'adapter_config.json').is_file():
+        return None
+    latest = latest_checkpoint(Path(adapter))
+    found = f': a training run folder, whose latest checkpoint saved in full is {latest}' if latest else ''
+    return f'adapter {adapter} is not a LoRA checkpoint (no adapter_config.json){found}'
+
+
 def adapter_rank(adapter: str) -> int | None:
     """The LoRA rank `r` in a PEFT/swift checkpoint's adapter_config.json, or None if it has none."""
     config = Path(adapter) / 'adapter_config.json'
@@ -1190,6 +1201,9 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     for adapter in adapters:
         if not os.path.exists(adapter):
             raise EvalError(f'adapter {adapter} does not exist')
+        problem = adapter_problem(adapter)
+        if problem:
+            raise EvalError(problem)
     args.adapters = adapters  # the engine loads what run_config.json records, wherever a link points by then
 
     all_questions, row_images = load_questions(args.dataset)

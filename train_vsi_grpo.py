@@ -658,7 +658,7 @@ TRAINER_STATE = 'trainer_state.json'
 CHECKPOINT_NAME = re.compile(r'checkpoint-(\d+)')
 
 
-def _latest_checkpoint(run_dir: Path) -> Path | None:
+def latest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint-N folder of `run_dir` with the highest N that was written in full, or None."""
     steps = [
         (int(match.group(1)), child)
@@ -689,13 +689,13 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
         return None
     real = path.resolve()  # `last-checkpoint` is a link to checkpoint-N
     if CHECKPOINT_NAME.fullmatch(real.name):
-        latest = _latest_checkpoint(real.parent)
+        latest = latest_checkpoint(real.parent)
         return (
             f'resume_from_checkpoint {value} has no {TRAINER_STATE}, the file saved last: it was cut off while '
             f'saving; ' + (f'resume from {latest}' if latest else 'no checkpoint beside it was saved in full')
         )
     if any(real.glob('checkpoint-*')):
-        latest = _latest_checkpoint(real)
+        latest = latest_checkpoint(real)
         return f'resume_from_checkpoint {value} is a run folder, not a checkpoint: ' + (
             f'resume from {latest}, its latest checkpoint saved in full'
             if latest

@@ -307,12 +307,16 @@ def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, ti
     assert [r['prediction'] for r in prediction_lines(tmp_path / 'lora_run' / 'predictions.jsonl')] == ['A', 'A']
 
 
-def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names(bench, tmp_path, monkeypatch):
+def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_run_folder_is_refused(
+    bench, tmp_path, monkeypatch
+):
     # swift's last-checkpoint link moves on to each new checkpoint while training goes on. Recorded as written, the
     # resume of an evaluation of it went on with the newer adapter and mixed two adapters' predictions in one report.
     run = tmp_path / 'v0-20261126-101500'
     for step in (100, 200):
         (run / f'checkpoint-{step}').mkdir(parents=True)
+        for name in ('adapter_config.json', 'trainer_state.json'):  # the trainer writes trainer_state.json last
+            (run / f'checkpoint-{step}' / name).write_text('{}')
     link = run / 'last-checkpoint'
     link.symlink_to('checkpoint-100')
     loaded = []
@@ -333,6 +337,17 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names(bench, t
     with pytest.raises(ev.EvalError, match=r"adapters: \[.*checkpoint-100'\] there, \[.*checkpoint-200'\] now"):
         ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'eval', '--limit', 4, *common))
     assert len(prediction_lines(tmp_path / 'eval' / 'predictions.jsonl')) == 2 and len(loaded) == 1
+    # the run folder instead of a checkpoint: swift said "Mixed using with peft is not allowed now" once the frames
+    # and the model had loaded
+    (run / 'checkpoint-300').mkdir()  # being saved: no trainer_state.json yet
+    (run / 'checkpoint-300' / 'adapter_config.json').write_text('{}')
+    with pytest.raises(ev.EvalError) as error:
+        ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'eval2', '--adapters', run, '--frames_dir', bench.frames))
+    assert str(error.value) == (
+        f'adapter {run.resolve()} is not a LoRA checkpoint (no adapter_config.json): a training run folder, whose '
+        f'latest checkpoint saved in full is {(run / "checkpoint-200").resolve()}'
+    )
+    assert len(loaded) == 1 and not (tmp_path / 'eval2').exists()
 
 
 def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_dir, tmp_path):
