@@ -682,7 +682,8 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
         return None
     path = Path(os.path.expanduser(str(value)))
     if not path.is_dir():
-        return f'resume_from_checkpoint {value} not found (relative paths start at {os.getcwd()})'
+        state = 'is a file, not a checkpoint folder' if path.exists() else 'not found'
+        return f'resume_from_checkpoint {value} {state} (relative paths start at {os.getcwd()})'
     if (path / TRAINER_STATE).is_file() or (
         _is_on(args.get('resume_only_model')) and _is_on(args.get('ignore_data_skip'))
     ):

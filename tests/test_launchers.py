@@ -1300,6 +1300,9 @@ def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refu
     (tmp_path / 'empty').mkdir()
     assert problem(tmp_path / 'empty').endswith('is not a checkpoint: no trainer_state.json, no checkpoint-N folders')
     assert problem('no/such/v0') == f'resume_from_checkpoint no/such/v0 not found (relative paths start at {ROOT})'
+    assert problem(latest / 'trainer_state.json').endswith(
+        f' is a file, not a checkpoint folder (relative paths start at {ROOT})'
+    )
     # both launchers, before swift starts
     error = refusal(launch_env, '--resume_from_checkpoint', str(run))
     assert error == f'run_vsi_grpo.sh: {problem(run)}'
