@@ -81,7 +81,7 @@ from preprocess_vsi_data import (
     write_json_atomic,
     write_text_atomic,
 )
-from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, latest_checkpoint, load_config  # imports no swift
+from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, checkpoint_hint, load_config  # imports no swift
 from vsi_scoring import (
     OFFICIAL_RULES,
     PROMPT_STYLES,
@@ -646,14 +646,13 @@ def resolve_backend(name: str) -> str:
 
 
 def adapter_problem(adapter: str) -> str | None:
-    """Why `adapter` is not a LoRA checkpoint (it has no adapter_config.json), naming the latest checkpoint of a
-    training run's folder given instead; else None. swift said so only once the frames and the model had loaded,
-    and as "Mixed using with peft is not allowed now"."""
+    """Why `adapter` is not a LoRA checkpoint (it has no adapter_config.json), naming the checkpoint to use when it
+    is a training run's folder, the output folder above, or a checkpoint cut off while saving; else None. swift
+    said so only once the frames and the model had loaded, and as "Mixed using with peft is not allowed now"."""
     if (Path(adapter) / 'adapter_config.json').is_file():
         return None
-    latest = latest_checkpoint(Path(adapter))
-    found = f': a training run folder, whose latest checkpoint saved in full is {latest}' if latest else ''
-    return f'adapter {adapter} is not a LoRA checkpoint (no adapter_config.json){found}'
+    hint = checkpoint_hint(Path(adapter))
+    return f'adapter {adapter} is not a LoRA checkpoint (no adapter_config.json)' + (f': {hint}' if hint else '')
 
 
 def adapter_rank(adapter: str) -> int | None:

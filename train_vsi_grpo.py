@@ -668,14 +668,54 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(steps)[1] if steps else None
 
 
+def checkpoint_place(folder: Path) -> tuple[str | None, Path | None]:
+    """Where `folder` (links resolved) sits among training's folders, and the checkpoint to use from there.
+
+    'checkpoint': a checkpoint-N folder cut off while saving, with the latest checkpoint of its run saved in full;
+    'run': a folder of checkpoint-N folders, with its latest saved in full; 'output': swift's output_dir, a folder
+    of runs (v0-<time>, v1-<time>, ...), with the latest checkpoint saved in full of the run that saved last;
+    None: none of these (a checkpoint saved in full without what the caller needs, e.g. a full fine-tune's).
+    """
+    real = folder.resolve()
+    if CHECKPOINT_NAME.fullmatch(real.name):
+        return (None, None) if (real / TRAINER_STATE).is_file() else ('checkpoint', latest_checkpoint(real.parent))
+    if any(real.glob('checkpoint-*')):
+        return 'run', latest_checkpoint(real)
+    runs = [child for child in real.iterdir() if child.is_dir() and any(child.glob('checkpoint-*'))]
+    if runs:
+        saved = [latest for run in runs if (latest := latest_checkpoint(run))]
+        return 'output', max(saved, key=lambda c: (c / TRAINER_STATE).stat().st_mtime, default=None)
+    return None, None
+
+
+def checkpoint_hint(folder: Path) -> str:
+    """What `folder` is and the checkpoint to use instead, for a message about a folder that is not a checkpoint;
+    '' when it is not among the folders of training."""
+    place, latest = checkpoint_place(folder)
+    if place is None:
+        return ''
+    what = {
+        'checkpoint': f'it was cut off while saving (no {TRAINER_STATE}, the file saved last); ',
+        'run': 'it is a run folder; ',
+        'output': 'it is an output folder holding runs; ',
+    }[place]
+    where = {'checkpoint': 'beside it', 'run': 'in it', 'output': 'in its runs'}[place]
+    saved = 'of its latest run ' if place == 'output' else ''
+    return what + (
+        f'use {latest}, the latest checkpoint {saved}saved in full'
+        if latest
+        else f'no checkpoint {where} was saved in full'
+    )
+
+
 def resume_problem(args: Mapping[str, Any]) -> str | None:
     """A `resume_from_checkpoint` swift would refuse only after the model (and vLLM) had loaded, as a problem line
     naming the checkpoint to resume from; else None.
 
-    Two slips when a run is cut off: naming the run folder instead of one of its checkpoints (swift then fails with
-    "Mixed using with peft is not allowed now"), and naming the newest checkpoint when the run was killed while
-    saving it (no trainer_state.json: FileNotFoundError). With `resume_only_model` and `ignore_data_skip` swift loads
-    the weights only, as from `--adapters`, and reads no trainer state.
+    Slips when a run is cut off: naming the run folder (or the output folder above it) instead of a checkpoint
+    (swift then fails with "Mixed using with peft is not allowed now"), and naming the newest checkpoint when the run
+    was killed while saving it (no trainer_state.json: FileNotFoundError). With `resume_only_model` and
+    `ignore_data_skip` swift loads the weights only, as from `--adapters`, and reads no trainer state.
     """
     value = args.get('resume_from_checkpoint')
     if value is None or str(value) == 'None':
@@ -688,21 +728,8 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
         _is_on(args.get('resume_only_model')) and _is_on(args.get('ignore_data_skip'))
     ):
         return None
-    real = path.resolve()  # `last-checkpoint` is a link to checkpoint-N
-    if CHECKPOINT_NAME.fullmatch(real.name):
-        latest = latest_checkpoint(real.parent)
-        return (
-            f'resume_from_checkpoint {value} has no {TRAINER_STATE}, the file saved last: it was cut off while '
-            f'saving; ' + (f'resume from {latest}' if latest else 'no checkpoint beside it was saved in full')
-        )
-    if any(real.glob('checkpoint-*')):
-        latest = latest_checkpoint(real)
-        return f'resume_from_checkpoint {value} is a run folder, not a checkpoint: ' + (
-            f'resume from {latest}, its latest checkpoint saved in full'
-            if latest
-            else 'none of its checkpoints was saved in full'
-        )
-    return f'resume_from_checkpoint {value} is not a checkpoint: no {TRAINER_STATE}, no checkpoint-N folders'
+    hint = checkpoint_hint(path) or f'no {TRAINER_STATE}, no checkpoint-N folders'
+    return f'resume_from_checkpoint {value} is not a checkpoint: {hint}'
 
 
 # The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).

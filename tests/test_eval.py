@@ -341,11 +341,28 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
     # and the model had loaded
     (run / 'checkpoint-300').mkdir()  # being saved: no trainer_state.json yet
     (run / 'checkpoint-300' / 'adapter_config.json').write_text('{}')
-    with pytest.raises(ev.EvalError) as error:
-        ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'eval2', '--adapters', run, '--frames_dir', bench.frames))
-    assert str(error.value) == (
-        f'adapter {run.resolve()} is not a LoRA checkpoint (no adapter_config.json): a training run folder, whose '
-        f'latest checkpoint saved in full is {(run / "checkpoint-200").resolve()}'
+    (run / 'checkpoint-400').mkdir()  # cut off before its adapter was written
+    full = (run / 'checkpoint-200').resolve()
+
+    def refusal(adapter):
+        with pytest.raises(ev.EvalError) as error:
+            args = eval_args(
+                'm', bench.dataset, tmp_path / 'eval2', '--adapters', adapter, '--frames_dir', bench.frames
+            )
+            ev.evaluate(args)
+        return str(error.value)
+
+    assert refusal(run) == (
+        f'adapter {run.resolve()} is not a LoRA checkpoint (no adapter_config.json): it is a run folder; use {full}, '
+        'the latest checkpoint saved in full'
+    )
+    assert refusal(run / 'checkpoint-400') == (
+        f'adapter {(run / "checkpoint-400").resolve()} is not a LoRA checkpoint (no adapter_config.json): it was '
+        f'cut off while saving (no trainer_state.json, the file saved last); use {full}, the latest checkpoint saved '
+        'in full'
+    )
+    assert refusal(tmp_path).endswith(
+        f': it is an output folder holding runs; use {full}, the latest checkpoint of its latest run saved in full'
     )
     assert len(loaded) == 1 and not (tmp_path / 'eval2').exists()
 

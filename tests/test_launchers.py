@@ -1270,11 +1270,15 @@ def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refu
     # swift refused both only after the model (and vLLM) had loaded: "Mixed using with peft is not allowed now" for
     # a run folder, FileNotFoundError for trainer_state.json from a checkpoint killed while saving. The line names
     # the checkpoint to resume from: the highest step saved in full (10 above 9 as numbers, not as text).
-    run = tmp_path / 'v0-20261126-101500'
+    output = tmp_path / 'vsi_grpo'  # swift's output_dir: a folder of runs
+    old_run = output / 'v0-20261126-081500'
+    _checkpoint(old_run / 'checkpoint-40')
+    run = output / 'v1-20261126-101500'
     _checkpoint(run / 'checkpoint-9')
     latest = _checkpoint(run / 'checkpoint-10').resolve()
     cut = _checkpoint(run / 'checkpoint-11', saved_in_full=False)
     (run / 'last-checkpoint').symlink_to('checkpoint-10')  # swift's link to the latest checkpoint saved in full
+    os.utime(old_run / 'checkpoint-40' / 'trainer_state.json', (1, 1))  # saved before the other run's
 
     def problem(path: Path | str, *flags: str) -> str | None:
         args = train_vsi_grpo.parse_overrides(['--resume_from_checkpoint', str(path), *flags])
@@ -1284,19 +1288,28 @@ def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refu
         problem(latest) is None and problem(run / 'last-checkpoint') is None and problem(run / 'checkpoint-9') is None
     )
     assert problem(run) == (
-        f'resume_from_checkpoint {run} is a run folder, not a checkpoint: resume from {latest}, its latest checkpoint '
+        f'resume_from_checkpoint {run} is not a checkpoint: it is a run folder; use {latest}, the latest checkpoint '
         'saved in full'
     )
     assert problem(cut) == (
-        f'resume_from_checkpoint {cut} has no trainer_state.json, the file saved last: it was cut off while saving; '
-        f'resume from {latest}'
+        f'resume_from_checkpoint {cut} is not a checkpoint: it was cut off while saving (no trainer_state.json, the '
+        f'file saved last); use {latest}, the latest checkpoint saved in full'
+    )
+    assert problem(output) == (
+        f'resume_from_checkpoint {output} is not a checkpoint: it is an output folder holding runs; use {latest}, the '
+        'latest checkpoint of its latest run saved in full'
     )
     # swift reads the trainer state with resume_only_model too, unless ignore_data_skip (weights only, as --adapters)
     assert problem(cut, '--resume_only_model', 'true') is not None
     assert problem(cut, '--resume_only_model', 'true', '--ignore_data_skip', 'true') is None
     lone = _checkpoint(tmp_path / 'other' / 'checkpoint-3', saved_in_full=False)
-    assert problem(lone).endswith('it was cut off while saving; no checkpoint beside it was saved in full')
-    assert problem(lone.parent).endswith('is a run folder, not a checkpoint: none of its checkpoints was saved in full')
+    assert problem(lone).endswith(
+        '(no trainer_state.json, the file saved last); no checkpoint beside it was saved in full'
+    )
+    assert problem(lone.parent).endswith('it is a run folder; no checkpoint in it was saved in full')
+    assert problem(tmp_path).endswith(
+        'it is an output folder holding runs; no checkpoint in its runs was saved in full'
+    )
     (tmp_path / 'empty').mkdir()
     assert problem(tmp_path / 'empty').endswith('is not a checkpoint: no trainer_state.json, no checkpoint-N folders')
     assert problem('no/such/v0') == f'resume_from_checkpoint no/such/v0 not found (relative paths start at {ROOT})'
