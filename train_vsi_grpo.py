@@ -677,6 +677,8 @@ def checkpoint_place(folder: Path) -> tuple[str | None, Path | None]:
     None: none of these (a checkpoint saved in full without what the caller needs, e.g. a full fine-tune's).
     """
     real = folder.resolve()
+    if not real.is_dir():
+        return None, None
     if CHECKPOINT_NAME.fullmatch(real.name):
         return (None, None) if (real / TRAINER_STATE).is_file() else ('checkpoint', latest_checkpoint(real.parent))
     if any(real.glob('checkpoint-*')):

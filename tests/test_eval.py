@@ -361,6 +361,9 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
         f'cut off while saving (no trainer_state.json, the file saved last); use {full}, the latest checkpoint saved '
         'in full'
     )
+    assert refusal(full / 'adapter_config.json').endswith(
+        'adapter_config.json is not a LoRA checkpoint (no adapter_config.json)'
+    )
     assert refusal(tmp_path).endswith(
         f': it is an output folder holding runs; use {full}, the latest checkpoint of its latest run saved in full'
     )
