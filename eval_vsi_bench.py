@@ -428,16 +428,18 @@ class RunConfig:
     label: str
 
 
-def _local_or_hub(path: str, resolve_links: bool = False) -> str:
+def _local_or_hub(path: str, resolve_link: bool = False) -> str:
     """A local path made absolute (so a resume from another directory matches); a hub id kept as written.
 
-    `resolve_links` for adapters: swift's `last-checkpoint` link moves to each new checkpoint while training goes
-    on, so recorded as written, a resumed evaluation of it would have put two adapters' predictions into one report.
-    Recorded as the checkpoint it names, such a resume is refused.
+    `resolve_link` for adapters: swift's `last-checkpoint` link moves to each new checkpoint while training goes on,
+    so recorded as written, a resumed evaluation of it would have put two adapters' predictions into one report. A
+    path that is a link is recorded as what it names, and such a resume is refused; any other path as before, so that
+    folders recorded through linked parent folders still resume.
     """
     if not os.path.exists(path):
         return path
-    return os.path.realpath(path) if resolve_links else os.path.abspath(path)
+    path = os.path.abspath(path)
+    return os.path.realpath(path) if resolve_link and os.path.islink(path) else path
 
 
 def qwen3_vl_image_max_pixels(image_env: dict[str, str]) -> int:
@@ -646,13 +648,16 @@ def resolve_backend(name: str) -> str:
 
 
 def adapter_problem(adapter: str) -> str | None:
-    """Why `adapter` is not a LoRA checkpoint (it has no adapter_config.json), naming the checkpoint to use when it
-    is a training run's folder, the output folder above, or a checkpoint cut off while saving; else None. swift
-    said so only once the frames and the model had loaded, and as "Mixed using with peft is not allowed now"."""
+    """Why `adapter` is not a LoRA checkpoint, naming the checkpoint to use, when it is a file, or a folder without
+    adapter_config.json that is a training run's folder, the output folder above, or a checkpoint cut off before its
+    adapter was written; else None (swift's own tuner layout keeps its config a level down, and loads). swift said so
+    only once the frames and the model had loaded, as "Mixed using with peft is not allowed now"."""
+    if not os.path.isdir(adapter):
+        return f'adapter {adapter} is a file, not a checkpoint folder'
     if (Path(adapter) / 'adapter_config.json').is_file():
         return None
     hint = checkpoint_hint(Path(adapter))
-    return f'adapter {adapter} is not a LoRA checkpoint (no adapter_config.json)' + (f': {hint}' if hint else '')
+    return f'adapter {adapter} is not a LoRA checkpoint (no adapter_config.json): {hint}' if hint else None
 
 
 def adapter_rank(adapter: str) -> int | None:
@@ -1196,7 +1201,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE[backend]
     max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.prompt_style]
     output_dir = Path(args.output_dir)
-    adapters = [_local_or_hub(a, resolve_links=True) for a in args.adapters or []]
+    adapters = [_local_or_hub(a, resolve_link=True) for a in args.adapters or []]
     for adapter in adapters:
         if not os.path.exists(adapter):
             raise EvalError(f'adapter {adapter} does not exist')

@@ -653,13 +653,19 @@ def thinking_problem(plan: LaunchPlan) -> str | None:
 
 # The trainer writes a checkpoint's files one after another and trainer_state.json last (transformers'
 # Trainer._save_checkpoint), so a checkpoint without it was cut off while saving; swift points `last-checkpoint` in
-# the run folder at the latest checkpoint written in full (swift.utils.update_last_checkpoint_symlink).
+# the run folder at the latest checkpoint written in full (swift.utils.update_last_checkpoint_symlink), also with
+# flash checkpoints (use_flash_ckpt), which write trainer_state.json first and the weights later.
 TRAINER_STATE = 'trainer_state.json'
 CHECKPOINT_NAME = re.compile(r'checkpoint-(\d+)')
+LAST_CHECKPOINT = 'last-checkpoint'
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint-N folder of `run_dir` with the highest N that was written in full, or None."""
+    """The latest checkpoint of `run_dir` saved in full: the one swift's `last-checkpoint` names, else the
+    checkpoint-N folder with the highest N that holds trainer_state.json; None if none."""
+    link = run_dir / LAST_CHECKPOINT
+    if link.is_symlink() and (link / TRAINER_STATE).is_file():
+        return link.resolve()
     steps = [
         (int(match.group(1)), child)
         for child in run_dir.glob('checkpoint-*')

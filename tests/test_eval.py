@@ -361,13 +361,24 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
         f'cut off while saving (no trainer_state.json, the file saved last); use {full}, the latest checkpoint saved '
         'in full'
     )
-    assert refusal(full / 'adapter_config.json').endswith(
-        'adapter_config.json is not a LoRA checkpoint (no adapter_config.json)'
+    assert (
+        refusal(full / 'adapter_config.json')
+        == f'adapter {full / "adapter_config.json"} is a file, not a checkpoint folder'
     )
     assert refusal(tmp_path).endswith(
         f': it is an output folder holding runs; use {full}, the latest checkpoint of its latest run saved in full'
     )
     assert len(loaded) == 1 and not (tmp_path / 'eval2').exists()
+    # only a link given as the adapter is resolved: folders recorded through a linked parent (output -> /scratch)
+    # before links were resolved still resume
+    (tmp_path / 'linked').symlink_to(run)
+    ev.evaluate(
+        eval_args(
+            'm', bench.dataset, tmp_path / 'eval3', '--limit', 1, *common[:-1], tmp_path / 'linked' / 'checkpoint-200'
+        )
+    )
+    recorded = json.loads((tmp_path / 'eval3' / 'run_config.json').read_text())['adapters']
+    assert recorded == [str(tmp_path / 'linked' / 'checkpoint-200')] and loaded[-1] == recorded
 
 
 def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_dir, tmp_path):

@@ -1299,6 +1299,13 @@ def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refu
         f'resume_from_checkpoint {output} is not a checkpoint: it is an output folder holding runs; use {latest}, the '
         'latest checkpoint of its latest run saved in full'
     )
+    # flash checkpoints (use_flash_ckpt) write trainer_state.json first: swift's last-checkpoint is the one to trust
+    flash = tmp_path / 'elsewhere' / 'flash'
+    flash_latest = _checkpoint(flash / 'checkpoint-5').resolve()
+    (flash / 'checkpoint-6').mkdir()
+    (flash / 'checkpoint-6' / 'trainer_state.json').write_text('{}')  # its weights still on their way to disk
+    (flash / 'last-checkpoint').symlink_to('checkpoint-5')
+    assert problem(flash).endswith(f'it is a run folder; use {flash_latest}, the latest checkpoint saved in full')
     # swift reads the trainer state with resume_only_model too, unless ignore_data_skip (weights only, as --adapters)
     assert problem(cut, '--resume_only_model', 'true') is not None
     assert problem(cut, '--resume_only_model', 'true', '--ignore_data_skip', 'true') is None
