@@ -696,24 +696,24 @@ def checkpoint_place(folder: Path) -> tuple[str | None, Path | None]:
     return None, None
 
 
+# Per place of checkpoint_place: what the folder is, where its checkpoints are, which checkpoint is named.
+CHECKPOINT_PLACES = {
+    'checkpoint': (f'it was cut off while saving (no {TRAINER_STATE}, the file saved last)', 'beside it', ''),
+    'run': ('it is a run folder', 'in it', ''),
+    'output': ('it is an output folder holding runs', 'in its runs', 'of its latest run '),
+}
+
+
 def checkpoint_hint(folder: Path) -> str:
     """What `folder` is and the checkpoint to use instead, for a message about a folder that is not a checkpoint;
     '' when it is not among the folders of training."""
     place, latest = checkpoint_place(folder)
     if place is None:
         return ''
-    what = {
-        'checkpoint': f'it was cut off while saving (no {TRAINER_STATE}, the file saved last); ',
-        'run': 'it is a run folder; ',
-        'output': 'it is an output folder holding runs; ',
-    }[place]
-    where = {'checkpoint': 'beside it', 'run': 'in it', 'output': 'in its runs'}[place]
-    saved = 'of its latest run ' if place == 'output' else ''
-    return what + (
-        f'use {latest}, the latest checkpoint {saved}saved in full'
-        if latest
-        else f'no checkpoint {where} was saved in full'
-    )
+    what, where, of_run = CHECKPOINT_PLACES[place]
+    if latest:
+        return f'{what}; use {latest}, the latest checkpoint {of_run}saved in full'
+    return f'{what}; no checkpoint {where} was saved in full'
 
 
 def resume_problem(args: Mapping[str, Any]) -> str | None:
