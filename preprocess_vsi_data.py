@@ -75,6 +75,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -328,6 +329,8 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
 
     Text is UTF-8 with or without a byte order mark (editors on Windows and pandas' `to_json` may write one);
     anything else is an error naming the line, because a guessed encoding would alter question text silently.
+    A bare `NaN` is read as null: `json.dump(df.to_dict('records'))` writes it for a pandas frame's empty cell,
+    where `to_json` and parquet write null, and a NaN would count as a value (an answer, a layout's field).
     """
     name = name or os.path.basename(path)
     if not os.path.isfile(path):
@@ -353,7 +356,7 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
             except UnicodeDecodeError as e:
                 raise _not_utf8(path, data.count(b'\n', 0, e.start) + 1, e) from e
             try:
-                rows = json.loads(text)
+                rows = json.loads(text, parse_constant=_nan_as_null)
             except json.JSONDecodeError as e:
                 raise VsiDataError(f'{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}') from e
             for index, row in enumerate(rows):
@@ -364,13 +367,13 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line, parse_constant=_nan_as_null)
             except json.JSONDecodeError as e:
                 if first:  # perhaps one object spread over several lines
                     f.seek(0)
                     whole = None
                     with contextlib.suppress(ValueError):  # bad JSON or UTF-8: the line's error says it
-                        whole = json.loads(f.read().decode('utf-8-sig'))
+                        whole = json.loads(f.read().decode('utf-8-sig'), parse_constant=_nan_as_null)
                     if isinstance(whole, dict):
                         raise _top_level_object(path, whole) from None
                 raise VsiDataError(f'{path}: line {number} is not valid JSON ({e.msg} at column {e.colno})') from e
@@ -378,6 +381,11 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
                 raise _top_level_object(path, row)  # on one line: counted as one unknown row, its rows would be lost
             first = False
             yield f'{name}:line {number}', row
+
+
+def _nan_as_null(constant: str) -> float | None:
+    """json.loads' reading of the non-JSON constants Python writes: `NaN` as null, `Infinity` as a float."""
+    return None if constant == 'NaN' else float(constant)
 
 
 def _holds_rows(value: Any) -> bool:
@@ -1331,15 +1339,19 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _check_output_path(input_paths: Sequence[str], output_path: str) -> None:
-    """Refuse, before anything is written, an output (or its summary) that is a folder or one of the input files
-    under any spelling: the rename at the end would fail after the summary was written, or replace the input."""
+def _check_output_path(input_paths: Sequence[str], output_path: str, role: str = 'the input file') -> None:
+    """Refuse, before anything is written, an output (or its summary) that is a folder or one of the files read
+    (`role` says which) under any spelling: the rename at the end would fail after the summary was written, or
+    replace what was read. An output that replaced an --exclude_scenes list would, on the next run, exclude the
+    training scenes instead of the benchmark's."""
+    if not os.path.basename(output_path):  # `out/`: refused now rather than after the whole conversion
+        raise VsiDataError(f'--output_path: {output_path} names a folder; name the JSONL file to write')
     for target in (output_path, summary_path(output_path)):
         if os.path.isdir(target):
             raise VsiDataError(f'--output_path: {target} is a folder; name the JSONL file to write')
         for source in input_paths:
             if os.path.exists(target) and os.path.exists(source) and os.path.samefile(source, target):
-                raise VsiDataError(f'--output_path: {target} is the input file {source}; write the output elsewhere')
+                raise VsiDataError(f'--output_path: {target} is {role} {source}; write the output elsewhere')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1421,9 +1433,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (a cluster's preemption or time limit) unwinds like Ctrl-C, so atomic_path removes its temporary file
+    previous = signal.signal(signal.SIGTERM, _exit_terminated)
     try:
+        _check_output_path(args.exclude_scenes, args.output_path, role='the --exclude_scenes file')
         config = PreprocessConfig(
             frames_dir=args.frames_dir,
             num_frames=args.num_frames,
@@ -1446,6 +1465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (VsiDataError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print('\n'.join(summary.lines()))
     print(f'summary: {summary_path(args.output_path)}')
     return 0

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -440,6 +442,24 @@ def test_layout_is_detected_from_values_not_from_null_columns(scene):
         assert rows == reference and summary.layouts == {'benchmark': 2, 'conversations': 1}, name
 
 
+def test_nan_cells_of_a_pandas_export_are_nulls(scene):
+    """`json.dump(df.to_dict('records'))` writes NaN (not JSON) for a frame's empty cells: nulls, not values."""
+    mc_conversation = {**conversations_row(MC_ROW), 'id': MC_ROW['id']}
+    mc_answer_row = {**MC_ROW, 'id': 9, 'mc_answer': 'B'}  # gives the numeric row an mc_answer cell: NaN
+    frame = pd.DataFrame([MC_ROW, mc_conversation, NUMERIC_ROW, mc_answer_row])
+    records = frame.to_dict('records')
+    assert isinstance(records[0]['conversations'], float) and math.isnan(records[2]['mc_answer'])
+    (scene / 'nan.json').write_text(json.dumps(records), encoding='utf-8')
+    write_jsonl(scene / 'nan.jsonl', records)
+    assert 'NaN' in (scene / 'nan.jsonl').read_text(encoding='utf-8')
+    qa = write_jsonl(scene / 'qa.jsonl', [MC_ROW, MC_ROW, NUMERIC_ROW, mc_answer_row])
+    reference, _ = pp.convert([str(qa)], config(scene))
+    assert [r['solution'] for r in reference] == ['B', '4', 'B']
+    for name in ('nan.json', 'nan.jsonl'):
+        rows, summary = pp.convert([str(scene / name)], config(scene))
+        assert rows == reference and summary.layouts == {'benchmark': 3, 'conversations': 1}, name
+
+
 def test_every_turn_of_a_conversation_is_a_question(scene):
     """Each further user/assistant pair becomes a row of its own, id `<id>_<turn>`, counted in extra_turns."""
     make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 4)
@@ -673,6 +693,34 @@ def test_output_is_written_atomically(scene, monkeypatch):
         pp.preprocess([str(source)], str(output), config(scene))
     assert output.read_text(encoding='utf-8') == 'previous run\n'
     assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
+
+
+def test_sigterm_removes_the_temporary_output_and_keeps_the_previous_one(scene):
+    """A cluster's preemption or time limit sends SIGTERM: the run ends as Ctrl-C ends it, leaving no temporary file."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    output.parent.mkdir()
+    output.write_text('previous run\n', encoding='utf-8')
+    terminated_while_writing = (
+        'import os, signal, sys\n'
+        'import preprocess_vsi_data as pp\n'
+        'line = pp._utf8_line\n'
+        'def second_row_terminates(row):\n'
+        '    if row["id"] == "8":\n'
+        '        os.kill(os.getpid(), signal.SIGTERM)\n'
+        '    return line(row)\n'
+        'pp._utf8_line = second_row_terminates\n'
+        'sys.exit(pp.main(sys.argv[1:]))\n'
+    )
+    args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+    done = subprocess.run(
+        [sys.executable, '-c', terminated_while_writing, *args, '--num_frames', '4', '--no_progress'],
+        cwd=Path(pp.__file__).parent,
+    )
+    assert done.returncode == 128 + signal.SIGTERM
+    assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
+    assert output.read_text(encoding='utf-8') == 'previous run\n'
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # main() puts back the handler it replaced
 
 
 @pytest.mark.parametrize('umask', [0o022, 0o027])
@@ -1085,3 +1133,21 @@ def test_the_output_may_not_be_an_input_or_a_folder(scene, capsys):
     )
     assert sorted(p.name for p in scene.iterdir()) == ['adir', 'frames', 'link.jsonl', 'qa.jsonl']
     assert list((scene / 'adir').iterdir()) == []
+
+
+def test_the_output_may_not_be_an_exclusion_list_or_end_in_a_slash(scene, capsys):
+    """Written over, the benchmark's scene list would next time exclude the training scenes instead; `out/` would fail
+    only after the whole conversion, leaving a folder behind."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    benchmark = write_jsonl(scene / 'test.jsonl', [{**NUMERIC_ROW, 'scene_name': 'scene0999_00'}])
+    original = benchmark.read_bytes()
+    base = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--num_frames', '4', '--no_progress']
+    assert pp.main([*base, '--exclude_scenes', str(benchmark), '--output_path', str(benchmark)]) == 1
+    assert capsys.readouterr().err == (
+        f'error: --output_path: {benchmark} is the --exclude_scenes file {benchmark}; write the output elsewhere\n'
+    )
+    assert benchmark.read_bytes() == original
+    folder = f'{scene / "nodir"}/'
+    assert pp.main([*base, '--output_path', folder]) == 1
+    assert capsys.readouterr().err == f'error: --output_path: {folder} names a folder; name the JSONL file to write\n'
+    assert sorted(p.name for p in scene.iterdir()) == ['frames', 'qa.jsonl', 'test.jsonl']
