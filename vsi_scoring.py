@@ -566,8 +566,10 @@ def extract_choice(text: str, options: Sequence[str] | None = None) -> str | Non
             by_text = _match_option_text(region, parsed)
             if by_text is not None:
                 return by_text
-    # Last, the official reading, which takes a first word `b` too (`b is correct`), so that what the benchmark counts
-    # is not scored lower; but not a lowercase `a` or `i`, mostly an article or a pronoun.
+    # Last, where no letter or option text was found, the official reading, which takes a first word `b` too (`b is
+    # correct`), so that such an answer is not scored lower than the benchmark scores it; but not a lowercase `a` or
+    # `i`, mostly an article or a pronoun. A text naming two letters returned None above, even one the official rule
+    # credits by its first word (`B. Because A is farther.`): the reward does not guess which one it commits to.
     first = official_extract(text)
     return first.upper() if len(first) == 1 and first.upper() in valid and first not in 'ai' else None
 
@@ -597,7 +599,7 @@ def extract_number(text: str, question_type: str = '') -> float | None:
     Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`, `two hundred and
     five`) and units. When several numbers appear, the last one counts: explanations state the conclusion last.
     The text after an `answer` keyword is searched first, then the whole text, so an answer in the official form
-    (the number first, whatever follows without numbers) is read as the official rule reads it.
+    (the number first, whatever follows without numbers or units) is read as the official rule reads it.
     """
     for region in _tail_then_text(text):
         value = _number_in(region, question_type)

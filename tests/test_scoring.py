@@ -191,6 +191,7 @@ REWARD_CASES = [
     ('coffee table', 'C', 'object_rel_distance', OPTIONS, 1.0),
     ('A chair is in the way, so the answer is B', 'B', 'object_rel_distance', OPTIONS, 1.0),  # `A` as article
     ('A or B', 'B', 'object_rel_distance', OPTIONS, 0.0),  # hedging
+    ('B. Because A is farther.', 'B', 'object_rel_distance', OPTIONS, 0.0),  # two letters named (official: 1)
     ('b is correct', 'B', 'object_rel_distance', OPTIONS, 1.0),  # the official rule counts a lowercase first word
     ('b. because the table is nearer', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('a is correct', 'A', 'object_rel_distance', OPTIONS, 0.0),  # `a`: mostly an article, as in `a chair ...`
@@ -208,6 +209,8 @@ REWARD_CASES = [
     ('3.5m', '3.5', 'object_abs_distance', None, 1.0),
     ('The distance is 3.5 meters.', '3.5', 'object_abs_distance', None, 1.0),
     ('350 cm', '3.5', 'object_abs_distance', None, 1.0),  # converted to metres
+    ('2 feet', '2', 'object_abs_distance', None, 0.0),  # 0.61 m (the official rule reads `2`: 1)
+    ('3 (maybe 4)', '3', 'object_counting', None, 0.4),  # the last number counts (the official rule reads `3`: 1)
     ('1.2 m', '120', 'object_size_estimation', None, 1.0),  # object size is asked in centimetres
     ('120', '120', 'object_size_estimation', None, 1.0),
     ('20 square meters', '20', 'room_size_estimation', None, 1.0),
