@@ -157,6 +157,9 @@ PROTOCOL_FIELDS = (
 # unless the run was given the flag (it did not record it); a resume under the default goes on, one under another
 # value is refused with the way to record it.
 ADDED_PROTOCOL_FIELDS = ('video_dir', 'frames_max_pixels', 'allow_fewer_frames', 'torch_dtype', 'enable_thinking')
+ADAPTER_CONFIG = 'adapter_config.json'  # a LoRA checkpoint's (PEFT's CONFIG_NAME)
+# Flags that only frame extraction from --video_dir reads, by their argparse dest
+EXTRACTION_FLAGS = {'--frames_cache': 'frames_cache', '--frames_max_pixels': 'frames_max_pixels'}
 # The run_config.json fields a report shows; a folder whose config lacks one is rescored without it.
 REPORTED_CONFIG_FIELDS = (
     'model',
@@ -315,11 +318,17 @@ def prepare_frames_cache(
     return cache_dir
 
 
+def cache_folder(num_frames: int, max_pixels: int | None) -> str:
+    """The folder of --frames_cache that frames extracted with these settings go to: `32f`, `32f_262144px`."""
+    return f'{num_frames}f' + (f'_{max_pixels}px' if max_pixels else '')
+
+
 def _resolve_image(path: str, dataset_dir: str) -> str:
-    """A row's image path as swift would open it: as given, else next to the dataset file (preprocess's default)."""
-    if os.path.isabs(path) or os.path.exists(path):
-        return path
-    return os.path.join(dataset_dir, path)
+    """A row's image path as training opens it: relative to the dataset file's folder, as preprocess writes it and
+    vsi_dataset.py resolves it; else as given (relative to the current folder, as swift opens a plain JSONL's), so
+    that which frames are read does not depend on the folder the evaluation runs from."""
+    beside = os.path.join(dataset_dir, path)
+    return beside if not os.path.isabs(path) and os.path.exists(beside) else path
 
 
 def build_items(
@@ -648,21 +657,26 @@ def resolve_backend(name: str) -> str:
 
 
 def adapter_problem(adapter: str) -> str | None:
-    """Why `adapter` is not a LoRA checkpoint, naming the checkpoint to use, when it is a file, or a folder without
-    adapter_config.json that is a training run's folder, the output folder above, or a checkpoint cut off before its
-    adapter was written; else None (swift's own tuner layout keeps its config a level down, and loads). swift said so
-    only once the frames and the model had loaded, as "Mixed using with peft is not allowed now"."""
+    """Why `adapter` is not a LoRA checkpoint when it is a file or a folder with no adapter_config.json, in it or in a
+    folder directly inside (swift's own tuner layout, which loads); for a training run's folder, the output folder
+    above, or a checkpoint cut off before its adapter was written, naming the checkpoint to use. Else None. swift
+    said so only once the frames and the model had loaded, as "Mixed using with peft is not allowed now" or a
+    traceback (an empty folder, the base model's folder)."""
     if not os.path.isdir(adapter):
         return f'adapter {adapter} is a file, not a checkpoint folder'
-    if (Path(adapter) / 'adapter_config.json').is_file():
+    folder = Path(adapter)
+    if (folder / ADAPTER_CONFIG).is_file():
         return None
-    hint = checkpoint_hint(Path(adapter))
-    return f'adapter {adapter} is not a LoRA checkpoint (no adapter_config.json): {hint}' if hint else None
+    hint = checkpoint_hint(folder)  # first: a run folder holds checkpoints with their own adapter_config.json
+    if not hint and any((sub / ADAPTER_CONFIG).is_file() for sub in folder.iterdir()):
+        return None
+    hint = hint or 'nor in a folder directly inside; name a checkpoint-N folder that training saved'
+    return f'adapter {adapter} is not a LoRA checkpoint (no {ADAPTER_CONFIG}): {hint}'
 
 
 def adapter_rank(adapter: str) -> int | None:
     """The LoRA rank `r` in a PEFT/swift checkpoint's adapter_config.json, or None if it has none."""
-    config = Path(adapter) / 'adapter_config.json'
+    config = Path(adapter) / ADAPTER_CONFIG
     if not config.is_file():
         return None
     return json.loads(config.read_text(encoding='utf-8')).get('r')
@@ -1217,7 +1231,13 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             logger.info('using the frames in --frames_dir %s; --video_dir is not read', args.frames_dir)
         frames_root = args.frames_dir
     elif args.video_dir and not args.blind:
-        frames_root = args.frames_cache or str(output_dir / 'frames')
+        # a shared cache keeps each extraction setting apart: another evaluation with other settings, running at the
+        # same time, would otherwise extract its frames over the ones this run reads
+        frames_root = (
+            os.path.join(args.frames_cache, cache_folder(args.num_frames, args.frames_max_pixels))
+            if args.frames_cache
+            else str(output_dir / 'frames')
+        )
     else:
         frames_root = None
     extract = bool(args.video_dir and not args.frames_dir and not args.blind)  # frames_root is a cache to fill
@@ -1477,7 +1497,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         '--frames_cache',
         default=None,
-        help='Where frames from --video_dir are extracted and reused (default: <output_dir>/frames).',
+        help='Where frames from --video_dir are extracted and reused, shared by evaluations: each --num_frames and '
+        '--frames_max_pixels gets its own folder in it, e.g. 32f (default: <output_dir>/frames).',
     )
     data.add_argument(
         '--frames_max_pixels',
@@ -1621,6 +1642,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error(
                 '--infer_backend vllm needs vllm (pip install -r requirements.txt on a GPU machine); '
                 'use --infer_backend pt'
+            )
+        extracting = args.video_dir and not args.frames_dir and not args.blind
+        unread = [flag for flag, value in EXTRACTION_FLAGS.items() if getattr(args, value) is not None]
+        if unread and not extracting:
+            parser.error(
+                f'{", ".join(unread)}: only for frames extracted from --video_dir (not with --frames_dir or --blind), '
+                'so nothing would read them; drop them'
             )
         args.prompt_style = args.prompt_style or 'direct'
         if args.enable_thinking and args.prompt_style != 'think':

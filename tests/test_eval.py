@@ -381,6 +381,37 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
     assert recorded == [str(tmp_path / 'linked' / 'checkpoint-200')] and loaded[-1] == recorded
 
 
+def test_a_folder_without_an_adapter_config_is_refused_but_swifts_layout_loads(bench, tmp_path, monkeypatch):
+    """An empty folder or the base model's folder as --adapters failed with a traceback once the model had loaded."""
+    loaded = []
+
+    def make_engine(args, backend, max_images, model_dtype):
+        loaded.append(args.adapters)
+        return CountingEngine(answer='A')
+
+    monkeypatch.setattr(ev, 'make_engine', make_engine)
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'base_model').mkdir()
+    (tmp_path / 'base_model' / 'config.json').write_text('{}')
+    for folder in (tmp_path / 'empty', tmp_path / 'base_model'):
+        args = eval_args('m', bench.dataset, tmp_path / 'eval', '--adapters', folder, '--frames_dir', bench.frames)
+        with pytest.raises(ev.EvalError) as error:
+            ev.evaluate(args)
+        assert str(error.value) == (
+            f'adapter {folder} is not a LoRA checkpoint (no adapter_config.json): nor in a folder directly inside; '
+            'name a checkpoint-N folder that training saved'
+        )
+    assert loaded == [] and not (tmp_path / 'eval').exists()
+    (tmp_path / 'tuners' / 'default').mkdir(parents=True)  # swift's own layout: one folder per adapter name
+    (tmp_path / 'tuners' / 'default' / 'adapter_config.json').write_text('{}')
+    args = eval_args(
+        'm', bench.dataset, tmp_path / 'eval', '--adapters', tmp_path / 'tuners', '--frames_dir', bench.frames
+    )
+    ev.evaluate(args)
+    assert loaded == [[str(tmp_path / 'tuners')]]
+
+
 def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_dir, tmp_path):
     engine = CountingEngine(tiny_engine)
     ev.evaluate(eval_args(tiny_model_dir, bench.dataset, tmp_path / 'blind', '--blind', '--limit', 4), engine=engine)
@@ -417,6 +448,70 @@ def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path):
     assert engine.requests[1].images == engine.requests[0].images
     assert (cache / 'frame_0000.jpg').stat().st_mtime_ns == stamp  # reused, not extracted again
     assert json.loads((out / 'results.json').read_text())['num_questions'] == 2
+
+
+def test_a_shared_frames_cache_keeps_each_setting_apart(tmp_path):
+    """Two evaluations sharing --frames_cache with other --num_frames: the second extracted its frames over the ones
+    the first was reading, which then answered on frames of the other setting."""
+    from video_utils import encode_video, read_frame_number
+
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=20, width=64, height=48)
+    dataset = write_jsonl(tmp_path / 'test.jsonl', [BENCH_ROWS[0]])
+    cache = tmp_path / 'cache'
+    shown = {}
+    for num_frames, pixels in ((2, None), (4, None), (2, 1024)):
+        engine = CountingEngine(answer='3')
+        extra = ['--video_dir', tmp_path / 'videos', '--frames_cache', cache, '--num_frames', num_frames]
+        extra += ['--frames_max_pixels', pixels] if pixels else []
+        out = tmp_path / f'run{num_frames}_{pixels}'
+        ev.evaluate(eval_args('m', dataset, out, *extra), engine=engine)
+        (request,) = engine.requests
+        shown[num_frames, pixels] = request.images
+    # the frames of round(linspace(0, 19, n)), each setting in its own folder, none overwritten by a later run
+    assert [read_frame_number(np.asarray(Image.open(p))) for p in shown[2, None]] == [0, 19]
+    assert [read_frame_number(np.asarray(Image.open(p))) for p in shown[4, None]] == [0, 6, 13, 19]
+    assert Image.open(shown[2, None][0]).size == (64, 48)
+    assert all(math.prod(Image.open(p).size) <= 1024 for p in shown[2, 1024])  # --frames_max_pixels applied
+    for (num_frames, pixels), images in shown.items():
+        folder = cache / ev.cache_folder(num_frames, pixels) / 'scannet' / 'scene0000_00'
+        assert images == [str(folder / f'frame_{k:04d}.jpg') for k in range(num_frames)]
+    assert sorted(p.name for p in cache.iterdir()) == ['2f', '2f_1024px', '4f']
+
+
+def test_extraction_flags_without_extraction_are_refused(bench, tmp_path, capsys):
+    for extra in (['--frames_dir', bench.frames], ['--video_dir', tmp_path, '--blind'], []):
+        for flag, value in (('--frames_cache', tmp_path / 'cache'), ('--frames_max_pixels', 4096)):
+            with pytest.raises(SystemExit) as stopped:
+                eval_args('m', bench.dataset, tmp_path / 'run', *extra, flag, value)
+            assert stopped.value.code == 2
+            assert f'{flag}: only for frames extracted from --video_dir (not with --frames_dir or --blind)' in (
+                capsys.readouterr().err
+            )
+    assert not (tmp_path / 'cache').exists()
+
+
+def test_relative_images_of_swift_rows_are_read_beside_the_dataset_wherever_it_runs(bench, tmp_path, monkeypatch):
+    row = BENCH_ROWS[0]
+    swift_row = {
+        'messages': [{'role': 'user', 'content': '<image>' + build_prompt(row['question'], row['question_type'])}],
+        'images': ['frames/scannet/scene0000_00/frame_0000.jpg'],
+        'solution': row['ground_truth'],
+        'question_type': row['question_type'],
+        'id': 'r0',
+        'scene_name': row['scene_name'],
+    }
+    shutil.copytree(bench.frames, tmp_path / 'data' / 'frames')
+    dataset = write_jsonl(tmp_path / 'data' / 'heldout.jsonl', [swift_row])
+    shutil.copytree(bench.frames, tmp_path / 'cwd' / 'frames')  # the same relative path from the current folder
+    monkeypatch.chdir(tmp_path / 'cwd')
+    engine = CountingEngine(answer='3')
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'run'), engine=engine)
+    (request,) = engine.requests
+    assert request.images == [str(tmp_path / 'data' / 'frames' / 'scannet' / 'scene0000_00' / 'frame_0000.jpg')]
+    shutil.rmtree(tmp_path / 'data' / 'frames')  # a JSONL written with paths from the current folder still works
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'run2'), engine=engine)
+    assert engine.requests[1].images == ['frames/scannet/scene0000_00/frame_0000.jpg']
 
 
 def test_swift_rows_use_their_own_images_and_the_think_prompt(bench, tmp_path):
