@@ -157,6 +157,18 @@ PROTOCOL_FIELDS = (
 # unless the run was given the flag (it did not record it); a resume under the default goes on, one under another
 # value is refused with the way to record it.
 ADDED_PROTOCOL_FIELDS = ('video_dir', 'frames_max_pixels', 'allow_fewer_frames', 'torch_dtype', 'enable_thinking')
+# What two runs must share for the difference of their scores to be the models' (--compare): not the model, adapter,
+# backend or frame folders, which a comparison varies or which hold the same frames under another path.
+COMPARED_PROTOCOL_FIELDS = (
+    'dataset_sha256',
+    'prompt_style',
+    'enable_thinking',
+    'num_frames',
+    'frames_max_pixels',
+    'qwen3_vl_image_max_pixels',
+    'max_new_tokens',
+    'blind',
+)
 ADAPTER_CONFIG = 'adapter_config.json'  # a LoRA checkpoint's (PEFT's CONFIG_NAME)
 # Flags that only frame extraction from --video_dir reads, by their argparse dest
 EXTRACTION_FLAGS = {'--frames_cache': 'frames_cache', '--frames_max_pixels': 'frames_max_pixels'}
@@ -997,13 +1009,33 @@ def compare_results(base: dict, new: dict) -> dict:
         row['delta'] = None if row['base'] is None or row['new'] is None else row['new'] - row['base']
     # a subset's warning travels with every table made from it, so that none is shared as a full-benchmark result
     subsets = [f'{run["label"]}: {run["subset_warning"]}' for run in (base, new) if run.get('subset_warning')]
+    differences = protocol_differences(base.get('config'), new.get('config'))
+    protocol_warning = None
+    if differences:
+        protocol_warning = (
+            f'the runs were not measured alike ({"; ".join(differences)}): deltas mix the models with the protocol'
+        )
+        logger.warning('%s', protocol_warning)
     return {
         'base': base['label'],
         'new': new['label'],
         'rows': rows,
         'same_questions': all(r['base_count'] == r['new_count'] for r in rows),
         'subset_warning': '; '.join(subsets) or None,
+        'protocol_warning': protocol_warning,
     }
+
+
+def protocol_differences(base: dict | None, new: dict | None) -> list[str]:
+    """`field: base value vs new value` for each COMPARED_PROTOCOL_FIELDS field two runs' configs give differently
+    (a config without the field, from an older version, is not compared on it); none where a run has no config."""
+    if not base or not new:
+        return []
+    return [
+        f'{name} {base[name]!r} vs {new[name]!r}'
+        for name in COMPARED_PROTOCOL_FIELDS
+        if name in base and name in new and base[name] != new[name]
+    ]
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -1109,9 +1141,9 @@ def results_markdown(results: dict) -> str:
 
 
 def comparison_section(comparison: dict) -> str:
-    """The comparison table, under the subset warning of either run."""
-    warning = comparison.get('subset_warning')
-    return (f'**{warning}**\n\n' if warning else '') + comparison_table(comparison)
+    """The comparison table, under the subset warning of either run and the protocol warning."""
+    warnings = [comparison.get('subset_warning'), comparison.get('protocol_warning')]
+    return ''.join(f'**{warning}**\n\n' for warning in warnings if warning) + comparison_table(comparison)
 
 
 def comparison_markdown(comparison: dict) -> str:

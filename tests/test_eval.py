@@ -1083,6 +1083,31 @@ def test_compare_takes_run_folders_and_keeps_the_subset_warning(bench, tmp_path,
     assert f'**base: {warning}; tuned: {warning}**' in markdown
 
 
+def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, monkeypatch):
+    """A base run with 4 frames at 262144 px against an adapter run with 2 frames at 4096 px compared as if the
+    adapter alone made the difference."""
+    runs = {'base': (4, '262144'), 'same': (4, '262144'), 'other': (2, '4096')}
+    for name, (num_frames, pixels) in runs.items():
+        monkeypatch.setenv('MAX_PIXELS', pixels)
+        args = eval_args('m', bench.dataset, tmp_path / name, '--frames_dir', bench.frames, '--num_frames', num_frames)
+        ev.evaluate(args, engine=CountingEngine(answer='A'))
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'same')]) == 0
+    assert json.loads((tmp_path / 'same' / 'comparison.json').read_text())['protocol_warning'] is None
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'other')]) == 0
+    comparison = json.loads((tmp_path / 'other' / 'comparison.json').read_text())
+    warning = (
+        'the runs were not measured alike (num_frames 4 vs 2; qwen3_vl_image_max_pixels 262144 vs 4096): deltas mix '
+        'the models with the protocol'
+    )
+    assert comparison['protocol_warning'] == warning
+    assert f'**{warning}**' in (tmp_path / 'other' / 'comparison.md').read_text()
+    # the same check where a run is compared as it is scored (--compare beside --model)
+    args = eval_args('m', bench.dataset, tmp_path / 'other', '--frames_dir', bench.frames, '--num_frames', 2)
+    args.compare = [str(tmp_path / 'base')]
+    results = ev.evaluate(args, engine=CountingEngine(answer='A'))
+    assert results['comparison']['protocol_warning'] == warning
+
+
 def test_no_progress_keeps_bars_out_of_logs(bench, tmp_path, capsys):
     from video_utils import encode_video
 
