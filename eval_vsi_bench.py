@@ -169,6 +169,7 @@ COMPARED_PROTOCOL_FIELDS = (
     'max_new_tokens',
     'blind',
 )
+VSI_BENCH_QUESTIONS = 5130  # rows of nyu-visionx/VSI-Bench: a rescored file of unknown origin with fewer is flagged
 ADAPTER_CONFIG = 'adapter_config.json'  # a LoRA checkpoint's (PEFT's CONFIG_NAME)
 # Flags that only frame extraction from --video_dir reads, by their argparse dest
 EXTRACTION_FLAGS = {'--frames_cache': 'frames_cache', '--frames_max_pixels': 'frames_max_pixels'}
@@ -910,6 +911,13 @@ def build_results(
             f'subset: {scored} of {total} questions — not comparable to published full-benchmark numbers ({why})'
         )
         logger.warning('%s', subset_warning)
+    completeness_warning = None
+    if total is None and scored != VSI_BENCH_QUESTIONS:  # rescored predictions with no run_config.json beside them
+        completeness_warning = (
+            f'completeness unknown: {scored} questions, and nothing records how many the dataset holds (no '
+            f'{RUN_CONFIG_NAME} of the run beside the predictions); VSI-Bench has {VSI_BENCH_QUESTIONS:,}'
+        )
+        logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
     return {
         'label': label,
@@ -918,6 +926,7 @@ def build_results(
         'num_questions': scored,
         'subset': subset_warning is not None,
         'subset_warning': subset_warning,
+        'completeness_warning': completeness_warning,
         'selection': selection,
         'score_unit': SCORE_UNIT,
         'category_order': order,  # the paper's Table 1 order; the score dicts keep vsi_scoring's
@@ -1008,7 +1017,12 @@ def compare_results(base: dict, new: dict) -> dict:
     for row in rows:
         row['delta'] = None if row['base'] is None or row['new'] is None else row['new'] - row['base']
     # a subset's warning travels with every table made from it, so that none is shared as a full-benchmark result
-    subsets = [f'{run["label"]}: {run["subset_warning"]}' for run in (base, new) if run.get('subset_warning')]
+    subsets = [
+        f'{run["label"]}: {warning}'
+        for run in (base, new)
+        for warning in (run.get('subset_warning'), run.get('completeness_warning'))
+        if warning
+    ]
     differences = protocol_differences(base.get('config'), new.get('config'))
     protocol_warning = None
     if differences:
@@ -1094,8 +1108,9 @@ def comparison_table(comparison: dict) -> str:
 
 def results_markdown(results: dict) -> str:
     parts = [f'# VSI-Bench: {results["label"]}', '']
-    if results.get('subset_warning'):
-        parts += [f'**{results["subset_warning"]}**', '']
+    for warning in (results.get('subset_warning'), results.get('completeness_warning')):
+        if warning:
+            parts += [f'**{warning}**', '']
     config = results.get('config')
     if config:
         adapters = ', '.join(config['adapters']) or 'none'

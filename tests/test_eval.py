@@ -977,12 +977,18 @@ def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     assert results['overall'] == official_overall(rows)
     assert not math.isclose(results['overall'], 55.0)
     assert results['prompt_style'] == 'direct'  # nothing recorded: the official protocol
+    # nor how many questions the dataset holds: 10 predictions are not reported as a full VSI-Bench result unflagged
+    completeness = (
+        'completeness unknown: 10 questions, and nothing records how many the dataset holds (no run_config.json of the '
+        'run beside the predictions); VSI-Bench has 5,130'
+    )
+    assert results['completeness_warning'] == completeness and results['subset'] is False
     # lenient: counting 2.5/3 = 5/6; route 1; direction (2/3 + 1 + 1) / 3 = 8/9; overall (5/6 + 1 + 8/9) / 3 = 49/54
     assert lenient['categories']['object_counting']['score'] == pytest.approx(500 / 6)
     assert lenient['categories']['object_rel_direction']['score'] == pytest.approx(800 / 9)
     assert results['lenient_overall'] == pytest.approx(4900 / 54)
     markdown = (path.parent / 'results.md').read_text()
-    assert '| **Overall** | 10 | **51.85** | 90.74 |' in markdown
+    assert '| **Overall** | 10 | **51.85** | 90.74 |' in markdown and f'**{completeness}**' in markdown
     assert '| Rel. Dir. | 5 | 55.56 | 88.89 |' in markdown
     assert '| &nbsp;&nbsp;object_rel_direction_hard | 1 | 0.00 | 100.00 |' in markdown
     # Categories in the paper's Table 1 order (count, ..., relative direction, route plan), not by internal name
@@ -1266,7 +1272,7 @@ def test_a_subset_is_flagged_and_never_replaces_the_full_benchmark_report(bench,
     full = (out / 'results.json').read_bytes()
     saved = json.loads(full)
     assert saved['overall'] == pytest.approx(100 / 15) and saved['num_questions'] == 6
-    assert saved['subset'] is False and saved['subset_warning'] is None
+    assert saved['subset'] is False and saved['subset_warning'] is None and saved['completeness_warning'] is None
     assert saved['selection'] == {
         'limit': None,
         'question_types': None,
