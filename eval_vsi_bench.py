@@ -228,7 +228,9 @@ def load_questions(path: str) -> tuple[list[Question], dict[str, list[str]]]:
     resumed run knows what is done.
     """
     questions, row_images, seen = [], {}, {}
-    source = Path(path).stem
+    # A row without an id is `row:<index>`: named by the file (as preprocessing names rows of several files), a
+    # renamed or moved dataset would have its finished predictions predicted again beside the old ones.
+    source = 'row'
     try:
         for index, (location, row) in enumerate(read_rows(path)):
             try:
@@ -1457,6 +1459,12 @@ def score_only(args: argparse.Namespace) -> dict:
         prompt_style = predictions_prompt_style(path, rows, config, args.prompt_style)
         label = args.label or (config or {}).get('label') or path.parent.name
         selection = {'questions_in_dataset': recorded_dataset_size(config)}
+        if selection['questions_in_dataset'] is not None and len(rows) > selection['questions_in_dataset']:
+            raise EvalError(
+                f'{path} holds predictions for {len(rows)} questions, but the dataset its {RUN_CONFIG_NAME} records '
+                f'has {selection["questions_in_dataset"]}: it mixes runs; evaluate again with --model (only the '
+                "dataset's questions are scored) or into a new --output_dir"
+            )
         results = build_results(rows, label, prompt_style, config, str(path), selection)
         if args.compare:
             results['comparison'] = compare_results(load_results(args.compare[0]), results)

@@ -1114,6 +1114,30 @@ def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, mon
     assert results['comparison']['protocol_warning'] == warning
 
 
+def test_a_dataset_without_ids_resumes_after_a_rename_and_mixed_predictions_are_refused(bench, tmp_path, capsys):
+    """Ids made from the file name changed with it: the resume predicted everything again, beside the old rows, and
+    rescoring the file reported twice the questions as a full result."""
+    rows = [{k: v for k, v in row.items() if k != 'id'} for row in BENCH_ROWS]
+    first = write_jsonl(tmp_path / 'a.jsonl', rows)
+    engine = CountingEngine(answer='A')
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames, '--limit', 3), engine=engine)
+    renamed = first.rename(tmp_path / 'b.jsonl')
+    ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames), engine=engine)
+    assert len(engine.requests) == 6  # 3, then only the other 3
+    predicted = prediction_lines(out / 'predictions.jsonl')
+    assert sorted(row['id'] for row in predicted) == [f'row:{i}' for i in range(6)]
+    stale = {**predicted[0], 'id': 'a:0'}  # as the earlier version named it
+    with open(out / 'predictions.jsonl', 'a', encoding='utf-8') as f:
+        f.write(json.dumps(stale) + '\n')
+    assert ev.main(['--predictions', str(out)]) == 1
+    error = capsys.readouterr().err
+    assert (
+        f'{out / "predictions.jsonl"} holds predictions for 7 questions, but the dataset its run_config.json' in error
+    )
+    assert 'records has 6: it mixes runs' in error
+
+
 def test_no_progress_keeps_bars_out_of_logs(bench, tmp_path, capsys):
     from video_utils import encode_video
 
