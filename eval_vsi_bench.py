@@ -151,6 +151,7 @@ PROTOCOL_FIELDS = (
     'allow_fewer_frames',
     'torch_dtype',
     'enable_thinking',
+    'infer_backend',  # vLLM and transformers compute in other dtypes and kernels: greedy answers can differ
 )
 # Protocol fields that run_config.json files written before them lack (eval_vsi_bench.py before commit 798c66a; before
 # 2026-11-26 for torch_dtype and enable_thinking). Such a file stands for the flag's default, which that version used

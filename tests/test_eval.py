@@ -774,6 +774,18 @@ def test_torch_dtype_is_part_of_the_protocol(bench, tmp_path):
     assert len(engine.requests) == 3 and json.loads(path.read_text())['torch_dtype'] is None
 
 
+def test_the_inference_backend_is_part_of_the_protocol(bench, tmp_path):
+    """A run begun on vLLM (bfloat16 LoRA serving, its own kernels) resumed with transformers mixed two backends."""
+    out, engine = tmp_path / 'run', CountingEngine()
+    run = eval_argv('m', bench.dataset, out, '--blind', '--limit', 2)
+    ev.evaluate(ev.parse_args(run), engine=engine)
+    path = out / 'run_config.json'
+    path.write_text(path.read_text().replace('"infer_backend": "pt"', '"infer_backend": "vllm"'))  # begun on a GPU
+    with pytest.raises(ev.EvalError, match="infer_backend: 'vllm' there, 'pt' now"):
+        ev.evaluate(ev.parse_args([*run, '--limit', '3']), engine=engine)
+    assert len(engine.requests) == 2
+
+
 def test_a_run_stopped_before_predicting_binds_nothing(bench, tmp_path):
     """A first attempt that failed on its frames leaves run_config.json and no predictions: the corrected command
     runs instead of being refused as a run made differently."""
