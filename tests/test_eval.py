@@ -307,6 +307,19 @@ def test_adapter_is_applied_and_a_folder_of_another_adapter_is_refused(bench, ti
     assert [r['prediction'] for r in prediction_lines(tmp_path / 'lora_run' / 'predictions.jsonl')] == ['A', 'A']
 
 
+def record_loaded_adapters(monkeypatch) -> list:
+    """The adapters of each engine evaluate() builds, appended to the list returned; no model is loaded."""
+    loaded = []
+
+    def make_engine(args, backend, max_images, model_dtype):
+        loaded.append(args.adapters)
+        return CountingEngine(answer='A')
+
+    monkeypatch.setattr(ev, 'make_engine', make_engine)
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    return loaded
+
+
 def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_run_folder_is_refused(
     bench, tmp_path, monkeypatch
 ):
@@ -319,14 +332,7 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
             (run / f'checkpoint-{step}' / name).write_text('{}')
     link = run / 'last-checkpoint'
     link.symlink_to('checkpoint-100')
-    loaded = []
-
-    def make_engine(args, backend, max_images, model_dtype):
-        loaded.append(args.adapters)
-        return CountingEngine(answer='A')
-
-    monkeypatch.setattr(ev, 'make_engine', make_engine)
-    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    loaded = record_loaded_adapters(monkeypatch)
     common = ('--frames_dir', bench.frames, '--batch_size', 1, '--adapters', link)
     ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'eval', '--limit', 2, *common))
     first = str((run / 'checkpoint-100').resolve())
@@ -383,14 +389,7 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
 
 def test_a_folder_without_an_adapter_config_is_refused_but_swifts_layout_loads(bench, tmp_path, monkeypatch):
     """An empty folder or the base model's folder as --adapters failed with a traceback once the model had loaded."""
-    loaded = []
-
-    def make_engine(args, backend, max_images, model_dtype):
-        loaded.append(args.adapters)
-        return CountingEngine(answer='A')
-
-    monkeypatch.setattr(ev, 'make_engine', make_engine)
-    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    loaded = record_loaded_adapters(monkeypatch)
     (tmp_path / 'empty').mkdir()
     (tmp_path / 'base_model').mkdir()
     (tmp_path / 'base_model' / 'config.json').write_text('{}')
