@@ -5,7 +5,7 @@
 # seconds instead of after the model has loaded, and the life cycle of the `swift rollout` server.
 #
 #   bash run_vsi_grpo.sh                        # MODE=colocate on every visible GPU
-#   MODE=server bash run_vsi_grpo.sh            # swift rollout on the last 2 GPUs, training on the others
+#   MODE=server bash run_vsi_grpo.sh            # swift rollout on the last 2 GPUs (1 of 2), training on the others
 #   MODE=local bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # no vLLM, no GPU
 #   DRY_RUN=1 bash run_vsi_grpo.sh              # print the commands and environment; run nothing (no GPU needed)
 #   bash run_vsi_grpo.sh --learning_rate 5e-6   # extra flags go to swift and win over the YAML
@@ -17,7 +17,7 @@
 #   CONFIG                vsi_grpo_config.yaml beside this script
 #   MODEL DATASET OUTPUT_DIR   when set, replace the YAML's model / dataset / output_dir
 #   TRAIN_GPUS            training GPU ids [colocate: all visible; server: all visible but ROLLOUT_GPUS]
-#   ROLLOUT_GPUS          server mode: GPU ids for swift rollout [the last 2 visible]
+#   ROLLOUT_GPUS          server mode: GPU ids for swift rollout [the last 2 visible; the last 1 of 2]
 #   NPROC_PER_NODE        node 0's training processes, one per training GPU [the number of its TRAIN_GPUS];
 #                         when set it must match that number. Every node runs one process per training GPU
 #   NNODES NODE_RANK MASTER_ADDR MASTER_PORT   multi-node (torchrun's variables); run the script on every
@@ -152,7 +152,9 @@ plan_gpus() {
     n_visible=${#VISIBLE[@]}
     local -a train on_node0 on_others rollout=()
     if [[ $MODE == server ]]; then
-        ROLLOUT_GPUS=${ROLLOUT_GPUS:-$(IFS=,; echo "${VISIBLE[*]: -2}")}
+        # the last 2, or the last 1 of 2 GPUs, so that one is left to train on
+        local n_rollout=$((n_visible > 2 ? 2 : 1))
+        ROLLOUT_GPUS=${ROLLOUT_GPUS:-$(IFS=,; echo "${VISIBLE[*]: -n_rollout}")}
         if ((NODE_RANK == 0)); then
             ((n_visible >= 2)) || fail "server mode needs 2+ GPUs (training + rollout), $n_visible visible"
             IFS=, read -r -a rollout <<<"$ROLLOUT_GPUS"

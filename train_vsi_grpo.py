@@ -144,6 +144,7 @@ READ_KEYS = frozenset(
         *('output_dir', 'reward_funcs', 'eval_strategy', 'save_strategy', 'split_dataset_ratio', 'streaming', 'strict'),
         *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
         *('resume_from_checkpoint', 'resume_only_model', 'ignore_data_skip'),
+        *('reward_weights', 'reward_model', 'use_gym_env'),
     }
 )
 SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's chat streaming
@@ -152,8 +153,9 @@ SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's 
 LAYOUT_ENV_KEYS = ('NPROC_PER_NODE', 'CUDA_VISIBLE_DEVICES', 'NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 DATA_FILE_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet', '.txt')
 NO_GPU = (
-    'no GPU visible (CUDA_VISIBLE_DEVICES empty, or nvidia-smi lists none); MODE=local (run_vsi_grpo.sh) or '
-    '--mode local (train_vsi_grpo.py) trains without vLLM or GPUs'
+    'no GPU visible (CUDA_VISIBLE_DEVICES empty, or unset and nvidia-smi lists none or is not on PATH: then set '
+    'CUDA_VISIBLE_DEVICES to the GPU ids); MODE=local (run_vsi_grpo.sh) or --mode local (train_vsi_grpo.py) trains '
+    'without vLLM or GPUs'
 )
 
 
@@ -550,6 +552,20 @@ def _registered_in_source(path: str) -> set[str]:
     return names
 
 
+def reward_weights_problem(args: Mapping[str, Any]) -> str | None:
+    """reward_weights that do not give one weight per reward, which swift refuses only after vLLM has started
+    (GRPOTrainer prepares the rollout engine before its rewards): a slip when a reward is dropped from the command."""
+    weights = _as_list(args.get('reward_weights'))
+    gym = ['gym_reward'] if _is_on(args.get('use_gym_env')) else []
+    rewards = [*_as_list(args.get('reward_funcs')), *_as_list(args.get('reward_model')), *gym]  # swift's columns
+    if not weights or len(weights) == len(rewards):
+        return None
+    return (
+        f'reward_weights {" ".join(weights)}: {len(weights)} weight(s) for {len(rewards)} reward(s) '
+        f'({" ".join(rewards) or "none"}); give one each'
+    )
+
+
 def reward_problem(args: Mapping[str, Any]) -> str | None:
     """A reward_funcs name swift does not know, which swift reports only once the model has loaded (GRPOTrainer).
 
@@ -817,7 +833,8 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
-    problems += [problem for problem in (batch_problem(plan.args, world_size), thinking_problem(plan)) if problem]
+    checks = (batch_problem(plan.args, world_size), thinking_problem(plan), reward_weights_problem(plan.args))
+    problems += [problem for problem in checks if problem]
     if not problems:  # last, and only when all else is right: it may have to import swift (seconds)
         problem = reward_problem(plan.args)
         if problem:
@@ -875,7 +892,8 @@ def gpu_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | None:
 
 
 def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | None:
-    """swift's refusal of GRPO with vLLM in a process that sees 2+ GPUs, said before swift loads, with the fix.
+    """swift's refusal of GRPO with vLLM in a process that sees 2+ GPUs (or a number of GPUs that its node's process
+    count does not divide), said before swift loads, with the fix.
 
     swift gives a process `GPUs // processes on the node` devices and then spreads the model over them (`device_map`,
     swift/utils/env.py `is_mp`), which `_check_grpo` (swift/arguments/rlhf_args.py) rejects when vLLM is used. Outside
@@ -886,7 +904,7 @@ def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | No
     gpus = len(visible_gpus(environ))
     under_torchrun = environ.get('RANK') and environ.get('LOCAL_RANK')
     per_node = int(environ.get('LOCAL_WORLD_SIZE') or environ.get('LOCAL_SIZE') or 1) if under_torchrun else 1
-    if gpus // per_node < 2:
+    if gpus // per_node < 2 and gpus % per_node == 0:
         return None
     if plan.mode == 'server':
         command = (
@@ -895,10 +913,14 @@ def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | No
         )
     else:
         command = f'torchrun --nproc_per_node {gpus} train_vsi_grpo.py ...'
+    swift = (
+        'swift would spread the model over them (device_map), which it refuses for GRPO with vLLM'
+        if gpus % per_node == 0
+        else 'swift needs their number to be a multiple of the processes (AssertionError in is_mp)'
+    )
     return (
-        f'{gpus} GPUs visible to each of {per_node} training process(es) on this node: swift would spread the model '
-        f'over them (device_map), which it refuses for GRPO with vLLM. Start one process per GPU: {command} '
-        '(run_vsi_grpo.sh does this for you)'
+        f'{gpus} GPUs visible to each of {per_node} training process(es) on this node: {swift}. Start one process per '
+        f'GPU: {command} (run_vsi_grpo.sh does this for you)'
     )
 
 
@@ -957,7 +979,7 @@ def build_parser() -> argparse.ArgumentParser:
         '--vllm_gpus',
         type=int,
         help='GPUs vLLM runs on: per node in colocate mode, the rollout GPUs in server mode (default: colocate '
-        'NPROC_PER_NODE, server 1)',
+        'NPROC_PER_NODE; server: 1 for --print rollout_args, else the split is not checked)',
     )
     return parser
 

@@ -640,6 +640,8 @@ PREFLIGHT_FAILURES = [
     ({'MODEL': './tests/tiny_qwn3_vl'}, [], 'model folder ./tests/tiny_qwn3_vl not found'),
     ({'DATASET': 'tests'}, [], 'dataset tests is a folder without JSON/JSONL/parquet/CSV files'),
     ({'DATASET': 'tests/no_such_rows.jsonl'}, [], 'dataset tests/no_such_rows.jsonl not found'),
+    # the think recipe's weights kept after dropping its second reward: swift said so once vLLM had started
+    ({}, ['--reward_weights', '1', '0.2'], 'reward_weights 1 0.2: 2 weight(s) for 1 reward(s) (vsi_reward); give one'),
     (  # decided by swift's registry after importing the plugins (seconds), not once the model has loaded
         {},
         ['--reward_funcs', 'vsi_rewards'],
@@ -1163,6 +1165,17 @@ def test_dry_run_needs_no_gpu(launch_env, env, layout):
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
+@pytest.mark.parametrize(('visible', 'layout'), [('0,1', ('1', '0')), ('0,1,2', ('1,2', '0'))])
+def test_server_mode_leaves_a_gpu_to_train_on(launch_env, visible, layout):
+    """The default rollout GPUs were the last 2 visible: on a 2-GPU machine all of them, and the refusal blamed an
+    empty TRAIN_GPUS that the user never set."""
+    proc = run_script({**launch_env, 'CUDA_VISIBLE_DEVICES': visible, 'MODE': 'server', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    rollout_env, _ = _command(proc.stdout, 'rollout')
+    train_env, _ = _command(proc.stdout, 'rlhf')
+    assert (rollout_env['CUDA_VISIBLE_DEVICES'], train_env['CUDA_VISIBLE_DEVICES']) == layout
+
+
 def test_python_launcher_without_gpu_stops_before_loading_swift(dataset):
     # The shell launcher's check, from the same function: it used to look for the model on the hub and time out.
     env = {**_clean_env(), 'CUDA_VISIBLE_DEVICES': ''}
@@ -1379,7 +1392,7 @@ def test_python_launcher_errors_are_one_line(tmp_path):
 
 @pytest.mark.parametrize(
     ('gpus', 'torchrun'),
-    [(0, None), (1, None), (2, None), (8, None), (8, 8), (8, 4), (4, 4)],
+    [(0, None), (1, None), (2, None), (8, None), (8, 8), (8, 4), (4, 4), (8, 6)],
     ids=[
         'no GPU',
         '1 GPU',
@@ -1388,6 +1401,7 @@ def test_python_launcher_errors_are_one_line(tmp_path):
         'torchrun 8 on 8',
         'torchrun 4 on 8',
         'torchrun 4 on 4',
+        'torchrun 6 on 8',  # the rollout GPUs left visible in server mode: swift asserts
     ],
 )
 def test_device_map_check_agrees_with_swift(monkeypatch, dataset, gpus, torchrun):
@@ -1407,8 +1421,13 @@ def test_device_map_check_agrees_with_swift(monkeypatch, dataset, gpus, torchrun
     ours = train_vsi_grpo.device_map_problem(plan, dict(os.environ))
     monkeypatch.setattr(swift.utils, 'get_device_count', lambda: gpus)
     set_default_ddp_config()  # what RLHFArguments does first when vLLM is on (rlhf_args.py `_init_grpo`)
-    assert (ours is not None) == is_mp()  # is_mp() is what `_check_grpo` refuses with vLLM
-    assert (ours is not None) == (gpus // (torchrun or 1) >= 2)  # the cases cover both answers
+    try:
+        refused = is_mp()  # what `_check_grpo` refuses with vLLM
+    except AssertionError:  # a GPU count the node's processes do not divide
+        refused = True
+    assert (ours is not None) == refused
+    per_node = torchrun or 1
+    assert (ours is not None) == (gpus // per_node >= 2 or gpus % per_node != 0)  # the cases cover both answers
     local = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(dataset)])
     assert train_vsi_grpo.device_map_problem(local, dict(os.environ)) is None  # without vLLM swift allows device_map
 
