@@ -229,9 +229,7 @@ def load_questions(path: str) -> tuple[list[Question], dict[str, list[str]]]:
     resumed run knows what is done.
     """
     questions, row_images, seen = [], {}, {}
-    # A row without an id is `row:<index>`: named by the file (as preprocessing names rows of several files), a
-    # renamed or moved dataset would have its finished predictions predicted again beside the old ones.
-    source = 'row'
+    source = Path(path).stem  # a row without an id is `<file name>:<index>`, as preprocessing names it
     try:
         for index, (location, row) in enumerate(read_rows(path)):
             try:
@@ -339,12 +337,15 @@ def cache_folder(num_frames: int, max_pixels: int | None) -> str:
     return f'{num_frames}f' + (f'_{max_pixels}px' if max_pixels else '')
 
 
-def _resolve_image(path: str, dataset_dir: str) -> str:
-    """A row's image path as training opens it: relative to the dataset file's folder, as preprocess writes it and
-    vsi_dataset.py resolves it; else as given (relative to the current folder, as swift opens a plain JSONL's), so
-    that which frames are read does not depend on the folder the evaluation runs from."""
-    beside = os.path.join(dataset_dir, path)
-    return beside if not os.path.isabs(path) and os.path.exists(beside) else path
+def _resolve_image(path: str, dataset: str) -> str:
+    """A row's image path as training opens it: relative to the dataset file's folder (the real file's, then the
+    link's), as preprocess writes it and vsi_dataset.py resolves it; else as given (relative to the current folder, as
+    swift opens a plain JSONL's), so that which frames are read does not depend on the folder the evaluation runs
+    from."""
+    if os.path.isabs(path):
+        return path
+    folders = dict.fromkeys(os.path.dirname(f(dataset)) for f in (os.path.realpath, os.path.abspath))
+    return next((beside for beside in (os.path.join(d, path) for d in folders) if os.path.exists(beside)), path)
 
 
 def build_items(
@@ -354,14 +355,14 @@ def build_items(
     num_frames: int,
     blind: bool = False,
     row_images: dict[str, list[str]] | None = None,
-    dataset_dir: str = '.',
+    dataset: str = 'dataset.jsonl',
     allow_fewer_frames: bool = False,
 ) -> list[EvalItem]:
     """Model input for each question, made by preprocessing's `make_row` (minus the answer turn).
 
     Frames come from `frames_root` (found and subsampled by preprocessing's FrameIndex), else from the swift row's
-    own `images`; `blind` gives every question no frames and hence no `<image>` tags. Every missing frame folder is
-    reported before any inference starts.
+    own `images` (relative ones beside the `dataset` file); `blind` gives every question no frames and hence no
+    `<image>` tags. Every missing frame folder is reported before any inference starts.
     """
     # make_row reads only prompt_style and media from its config; frames_dir must merely be an existing folder.
     config = PreprocessConfig(
@@ -391,8 +392,13 @@ def build_items(
             if row_images is None or q.id not in row_images:
                 missing.append(f'{q.location}: no frames (give --frames_dir or --video_dir, or --blind)')
                 continue
-            images = [_resolve_image(path, dataset_dir) for path in row_images[q.id]]
-            missing += [f'{q.location}: image {path} does not exist' for path in images if not os.path.exists(path)]
+            images = [_resolve_image(path, dataset) for path in row_images[q.id]]
+            missing += [
+                f'{q.location}: image {path} does not exist'
+                + ('' if os.path.isabs(path) else f' beside the dataset file nor in the current folder {os.getcwd()}')
+                for path in images
+                if not os.path.exists(path)
+            ]
         row = make_row(q, images, config)
         messages = [m for m in row['messages'] if m['role'] != 'assistant']
         items.append(EvalItem(q, messages, row['images']))
@@ -684,10 +690,23 @@ def adapter_problem(adapter: str) -> str | None:
     if (folder / ADAPTER_CONFIG).is_file():
         return None
     hint = checkpoint_hint(folder)  # first: a run folder holds checkpoints with their own adapter_config.json
-    if not hint and any((sub / ADAPTER_CONFIG).is_file() for sub in folder.iterdir()):
-        return None
+    inside = sorted(sub for sub in folder.iterdir() if (sub / ADAPTER_CONFIG).is_file())
+    if not hint and inside:
+        peft = [sub.name for sub in inside if 'swift_type' not in _json_object(sub / ADAPTER_CONFIG)]
+        if not peft:  # swift's tuner layout; swift refuses one with a PEFT adapter in it ("Mixed using with peft")
+            return None
+        hint = f'the folder(s) {", ".join(peft)} in it hold a PEFT adapter: name one of them'
     hint = hint or 'nor in a folder directly inside; name a checkpoint-N folder that training saved'
     return f'adapter {adapter} is not a LoRA checkpoint (no {ADAPTER_CONFIG}): {hint}'
+
+
+def _json_object(path: Path) -> dict:
+    """The JSON object in `path`; {} for a file that holds none (unreadable, not JSON, another type)."""
+    try:
+        value = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def adapter_rank(adapter: str) -> int | None:
@@ -917,8 +936,9 @@ def build_results(
     completeness_warning = None
     if total is None and scored != VSI_BENCH_QUESTIONS:  # rescored predictions with no run_config.json beside them
         completeness_warning = (
-            f'completeness unknown: {scored} questions, and nothing records how many the dataset holds (no '
-            f'{RUN_CONFIG_NAME} of the run beside the predictions); VSI-Bench has {VSI_BENCH_QUESTIONS:,}'
+            f'completeness unknown: {scored} questions, and nothing says how many the dataset holds (no '
+            f'{RUN_CONFIG_NAME} of the run beside the predictions, or one whose dataset cannot be read); VSI-Bench '
+            f'has {VSI_BENCH_QUESTIONS:,}'
         )
         logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
@@ -1048,11 +1068,21 @@ def protocol_differences(base: dict | None, new: dict | None) -> list[str]:
     (a config without the field, from an older version, is not compared on it); none where a run has no config."""
     if not base or not new:
         return []
-    return [
-        f'{name} {base[name]!r} vs {new[name]!r}'
-        for name in COMPARED_PROTOCOL_FIELDS
-        if name in base and name in new and base[name] != new[name]
-    ]
+    base, new = _compared_protocol(base), _compared_protocol(new)
+    return [f'{name} {value!r} vs {new[name]!r}' for name, value in base.items() if name in new and value != new[name]]
+
+
+def _compared_protocol(config: dict) -> dict:
+    """A run config's COMPARED_PROTOCOL_FIELDS as far as they are known, in that order: the pixel budget worked out
+    from image_env where the config predates its field, frames_max_pixels only where the run extracted its frames
+    (with --frames_dir their size is not recorded)."""
+    config = dict(config)
+    if 'qwen3_vl_image_max_pixels' not in config and isinstance(config.get('image_env'), dict):
+        budget = None if config.get('blind') else qwen3_vl_image_max_pixels(config['image_env'])
+        config['qwen3_vl_image_max_pixels'] = budget
+    if not config.get('video_dir'):
+        config.pop('frames_max_pixels', None)
+    return {name: config[name] for name in COMPARED_PROTOCOL_FIELDS if name in config}
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -1288,6 +1318,9 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             if args.frames_cache
             else str(output_dir / 'frames')
         )
+        recorded = None if args.overwrite else _read_run_config(output_dir / RUN_CONFIG_NAME)
+        if args.frames_cache and (recorded or {}).get('frames') == os.path.abspath(args.frames_cache):
+            frames_root = args.frames_cache  # a run of the earlier version, which extracted into the cache itself
     else:
         frames_root = None
     extract = bool(args.video_dir and not args.frames_dir and not args.blind)  # frames_root is a cache to fill
@@ -1333,6 +1366,14 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         predictions_path = output_dir / PREDICTIONS_NAME
         done = read_predictions(predictions_path, repair=True)
         pending = [q for q in questions if q.id not in done]
+        strays = len(done.keys() - {q.id for q in all_questions})
+        if strays:
+            logger.warning(
+                '%d prediction(s) in %s match no question of the dataset (rows without an id are named by the file, '
+                '`<file name>:<index>`: was it renamed?); they are not scored',
+                strays,
+                predictions_path,
+            )
         logger.info(
             '%d questions selected: %d already predicted, %d to go',
             len(questions),
@@ -1354,7 +1395,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
                 args.num_frames,
                 blind=args.blind,
                 row_images=row_images,
-                dataset_dir=os.path.dirname(os.path.abspath(args.dataset)),
+                dataset=args.dataset,
                 allow_fewer_frames=args.allow_fewer_frames,
             )
             if engine is None:
@@ -1464,7 +1505,7 @@ def score_only(args: argparse.Namespace) -> dict:
             raise EvalError(
                 f'{path} holds predictions for {len(rows)} questions, but the dataset its {RUN_CONFIG_NAME} records '
                 f'has {selection["questions_in_dataset"]}: it mixes runs; evaluate again with --model (only the '
-                "dataset's questions are scored) or into a new --output_dir"
+                "dataset's questions are scored)"
             )
         results = build_results(rows, label, prompt_style, config, str(path), selection)
         if args.compare:

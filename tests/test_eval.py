@@ -403,7 +403,17 @@ def test_a_folder_without_an_adapter_config_is_refused_but_swifts_layout_loads(b
         )
     assert loaded == [] and not (tmp_path / 'eval').exists()
     (tmp_path / 'tuners' / 'default').mkdir(parents=True)  # swift's own layout: one folder per adapter name
-    (tmp_path / 'tuners' / 'default' / 'adapter_config.json').write_text('{}')
+    (tmp_path / 'tuners' / 'default' / 'adapter_config.json').write_text('{}')  # a PEFT config: swift refuses it
+    args = eval_args(
+        'm', bench.dataset, tmp_path / 'eval', '--adapters', tmp_path / 'tuners', '--frames_dir', bench.frames
+    )
+    with pytest.raises(ev.EvalError) as error:
+        ev.evaluate(args)
+    assert str(error.value) == (
+        f'adapter {tmp_path / "tuners"} is not a LoRA checkpoint (no adapter_config.json): the folder(s) default in it '
+        'hold a PEFT adapter: name one of them'
+    )
+    (tmp_path / 'tuners' / 'default' / 'adapter_config.json').write_text('{"swift_type": "LORA"}')
     args = eval_args(
         'm', bench.dataset, tmp_path / 'eval', '--adapters', tmp_path / 'tuners', '--frames_dir', bench.frames
     )
@@ -478,6 +488,26 @@ def test_a_shared_frames_cache_keeps_each_setting_apart(tmp_path):
     assert sorted(p.name for p in cache.iterdir()) == ['2f', '2f_1024px', '4f']
 
 
+def test_a_run_of_the_earlier_cache_layout_resumes_on_its_frames(tmp_path):
+    """The earlier version extracted into --frames_cache itself: its run folders resume there, not refused."""
+    from video_utils import encode_video
+
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=20, width=64, height=48)
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
+    cache, out, engine = tmp_path / 'cache', tmp_path / 'run', CountingEngine(answer='3')
+    extra = ['--video_dir', tmp_path / 'videos', '--frames_cache', cache]
+    ev.evaluate(eval_args('m', dataset, out, *extra, '--limit', 1), engine=engine)
+    for path in (cache / '4f').iterdir():  # as the earlier version left them
+        path.rename(cache / path.name)
+    (cache / '4f').rmdir()
+    config = json.loads((out / 'run_config.json').read_text())
+    (out / 'run_config.json').write_text(json.dumps({**config, 'frames': str(cache)}))
+    ev.evaluate(eval_args('m', dataset, out, *extra), engine=engine)
+    assert len(engine.requests) == 2 and not (cache / '4f').exists()
+    assert engine.requests[1].images[0] == str(cache / 'scannet' / 'scene0000_00' / 'frame_0000.jpg')
+
+
 def test_extraction_flags_without_extraction_are_refused(bench, tmp_path, capsys):
     for extra in (['--frames_dir', bench.frames], ['--video_dir', tmp_path, '--blind'], []):
         for flag, value in (('--frames_cache', tmp_path / 'cache'), ('--frames_max_pixels', 4096)):
@@ -508,6 +538,11 @@ def test_relative_images_of_swift_rows_are_read_beside_the_dataset_wherever_it_r
     ev.evaluate(eval_args('m', dataset, tmp_path / 'run'), engine=engine)
     (request,) = engine.requests
     assert request.images == [str(tmp_path / 'data' / 'frames' / 'scannet' / 'scene0000_00' / 'frame_0000.jpg')]
+    (tmp_path / 'links').mkdir()  # a link to the file elsewhere: beside the real file, as vsi_dataset.py reads it
+    (tmp_path / 'links' / 'heldout.jsonl').symlink_to(dataset)
+    ev.evaluate(eval_args('m', tmp_path / 'links' / 'heldout.jsonl', tmp_path / 'run3'), engine=engine)
+    assert engine.requests[-1].images == request.images
+    del engine.requests[1:]
     shutil.rmtree(tmp_path / 'data' / 'frames')  # a JSONL written with paths from the current folder still works
     ev.evaluate(eval_args('m', dataset, tmp_path / 'run2'), engine=engine)
     assert engine.requests[1].images == ['frames/scannet/scene0000_00/frame_0000.jpg']
@@ -990,8 +1025,8 @@ def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     assert results['prompt_style'] == 'direct'  # nothing recorded: the official protocol
     # nor how many questions the dataset holds: 10 predictions are not reported as a full VSI-Bench result unflagged
     completeness = (
-        'completeness unknown: 10 questions, and nothing records how many the dataset holds (no run_config.json of the '
-        'run beside the predictions); VSI-Bench has 5,130'
+        'completeness unknown: 10 questions, and nothing says how many the dataset holds (no run_config.json of the '
+        'run beside the predictions, or one whose dataset cannot be read); VSI-Bench has 5,130'
     )
     assert results['completeness_warning'] == completeness and results['subset'] is False
     # lenient: counting 2.5/3 = 5/6; route 1; direction (2/3 + 1 + 1) / 3 = 8/9; overall (5/6 + 1 + 8/9) / 3 = 49/54
@@ -1118,6 +1153,16 @@ def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, mon
     )
     assert comparison['protocol_warning'] == warning
     assert f'**{warning}**' in (tmp_path / 'other' / 'comparison.md').read_text()
+    # a results file of a version that recorded no pixel budget: worked out from its image_env (unset: qwen-vl-utils'
+    # 16384 tokens of 32 x 32 px)
+    older = json.loads((tmp_path / 'same' / 'results.json').read_text())
+    del older['config']['qwen3_vl_image_max_pixels']
+    older['config']['image_env'] = {}
+    (tmp_path / 'older.json').write_text(json.dumps(older))
+    assert ev.compare_results(older, ev.load_results(str(tmp_path / 'base')))['protocol_warning'] == (
+        'the runs were not measured alike (qwen3_vl_image_max_pixels 16777216 vs 262144): deltas mix the models '
+        'with the protocol'
+    )
     # the same check where a run is compared as it is scored (--compare beside --model)
     args = eval_args('m', bench.dataset, tmp_path / 'other', '--frames_dir', bench.frames, '--num_frames', 2)
     args.compare = [str(tmp_path / 'base')]
@@ -1125,28 +1170,30 @@ def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, mon
     assert results['comparison']['protocol_warning'] == warning
 
 
-def test_a_dataset_without_ids_resumes_after_a_rename_and_mixed_predictions_are_refused(bench, tmp_path, capsys):
-    """Ids made from the file name changed with it: the resume predicted everything again, beside the old rows, and
-    rescoring the file reported twice the questions as a full result."""
+def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_is_refused(
+    bench, tmp_path, capsys, caplog
+):
+    """Rows without an id are `<file name>:<index>`: after a rename the resume predicted everything again without a
+    word, and rescoring the file reported twice the questions as a full result."""
     rows = [{k: v for k, v in row.items() if k != 'id'} for row in BENCH_ROWS]
     first = write_jsonl(tmp_path / 'a.jsonl', rows)
     engine = CountingEngine(answer='A')
     out = tmp_path / 'run'
     ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames, '--limit', 3), engine=engine)
     renamed = first.rename(tmp_path / 'b.jsonl')
-    ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames), engine=engine)
-    assert len(engine.requests) == 6  # 3, then only the other 3
-    predicted = prediction_lines(out / 'predictions.jsonl')
-    assert sorted(row['id'] for row in predicted) == [f'row:{i}' for i in range(6)]
-    stale = {**predicted[0], 'id': 'a:0'}  # as the earlier version named it
-    with open(out / 'predictions.jsonl', 'a', encoding='utf-8') as f:
-        f.write(json.dumps(stale) + '\n')
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        results = ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames), engine=engine)
+    assert len(engine.requests) == 3 + 6 and results['num_questions'] == 6
+    assert f'3 prediction(s) in {out / "predictions.jsonl"} match no question of the dataset' in caplog.text
+    assert '`<file name>:<index>`: was it renamed?' in caplog.text
     assert ev.main(['--predictions', str(out)]) == 1
-    error = capsys.readouterr().err
+    error = capsys.readouterr().err.rstrip()
     assert (
-        f'{out / "predictions.jsonl"} holds predictions for 7 questions, but the dataset its run_config.json' in error
+        f'{out / "predictions.jsonl"} holds predictions for 9 questions, but the dataset its run_config.json' in error
     )
-    assert 'records has 6: it mixes runs' in error
+    assert error.endswith(
+        "records has 6: it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
+    )
 
 
 def test_no_progress_keeps_bars_out_of_logs(bench, tmp_path, capsys):
