@@ -1139,6 +1139,8 @@ def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, mon
     """A base run with 4 frames at 262144 px against an adapter run with 2 frames at 4096 px compared as if the
     adapter alone made the difference."""
     runs = {'base': (4, '262144'), 'same': (4, '262144'), 'other': (2, '4096')}
+    for name in ev.IMAGE_ENV:  # swift, imported by an earlier test, may have set IMAGE_MAX_TOKEN_NUM from MAX_PIXELS
+        monkeypatch.delenv(name, raising=False)
     for name, (num_frames, pixels) in runs.items():
         monkeypatch.setenv('MAX_PIXELS', pixels)
         args = eval_args('m', bench.dataset, tmp_path / name, '--frames_dir', bench.frames, '--num_frames', num_frames)
