@@ -172,8 +172,8 @@ COMPARED_PROTOCOL_FIELDS = (
 )
 VSI_BENCH_QUESTIONS = 5130  # rows of nyu-visionx/VSI-Bench: a rescored file of unknown origin with fewer is flagged
 ADAPTER_CONFIG = 'adapter_config.json'  # a LoRA checkpoint's (PEFT's CONFIG_NAME)
-# Flags that only frame extraction from --video_dir reads, by their argparse dest
-EXTRACTION_FLAGS = {'--frames_cache': 'frames_cache', '--frames_max_pixels': 'frames_max_pixels'}
+# Flags that only frame extraction from --video_dir reads (extracts_frames)
+EXTRACTION_FLAGS = ('frames_cache', 'frames_max_pixels')
 # The run_config.json fields a report shows; a folder whose config lacks one is rescored without it.
 REPORTED_CONFIG_FIELDS = (
     'model',
@@ -330,6 +330,11 @@ def prepare_frames_cache(
         raise EvalError(f'{summary.failed} video(s) could not be decoded, e.g. {first["video"]}: {first["reason"]}')
     logger.info('frames in %s: %s', cache_dir, summary)
     return cache_dir
+
+
+def extracts_frames(args: argparse.Namespace) -> bool:
+    """Whether an evaluation extracts its frames from --video_dir: not with --frames_dir (read instead) or --blind."""
+    return bool(args.video_dir and not args.frames_dir and not args.blind)
 
 
 def cache_folder(num_frames: int, max_pixels: int | None) -> str:
@@ -704,7 +709,7 @@ def _json_object(path: Path) -> dict:
     """The JSON object in `path`; {} for a file that holds none (unreadable, not JSON, another type)."""
     try:
         value = json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -1310,20 +1315,17 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         if args.video_dir:
             logger.info('using the frames in --frames_dir %s; --video_dir is not read', args.frames_dir)
         frames_root = args.frames_dir
-    elif args.video_dir and not args.blind:
+    elif extracts_frames(args):
+        frames_root = args.frames_cache or str(output_dir / 'frames')
+        recorded = None if args.overwrite or not args.frames_cache else _read_run_config(output_dir / RUN_CONFIG_NAME)
         # a shared cache keeps each extraction setting apart: another evaluation with other settings, running at the
-        # same time, would otherwise extract its frames over the ones this run reads
-        frames_root = (
-            os.path.join(args.frames_cache, cache_folder(args.num_frames, args.frames_max_pixels))
-            if args.frames_cache
-            else str(output_dir / 'frames')
-        )
-        recorded = None if args.overwrite else _read_run_config(output_dir / RUN_CONFIG_NAME)
-        if args.frames_cache and (recorded or {}).get('frames') == os.path.abspath(args.frames_cache):
-            frames_root = args.frames_cache  # a run of the earlier version, which extracted into the cache itself
+        # same time, would otherwise extract its frames over the ones this run reads. A run of the earlier version,
+        # which extracted into the cache itself, goes on there.
+        if args.frames_cache and (recorded or {}).get('frames') != os.path.abspath(args.frames_cache):
+            frames_root = os.path.join(args.frames_cache, cache_folder(args.num_frames, args.frames_max_pixels))
     else:
         frames_root = None
-    extract = bool(args.video_dir and not args.frames_dir and not args.blind)  # frames_root is a cache to fill
+    extract = extracts_frames(args)  # frames_root is a cache to fill
     if args.frames_dir and not os.path.isdir(args.frames_dir):
         raise EvalError(f'--frames_dir {args.frames_dir} is not a folder; run extract_frames.py first')
 
@@ -1431,11 +1433,8 @@ def _read_run_config(path: Path) -> dict | None:
     """The run_config.json of an evaluation folder, or None when there is none (or it is not ours).
 
     Only the fields a report shows are required, so folders made before later fields were added still rescore."""
-    try:
-        config = json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, ValueError):
-        return None
-    ours = isinstance(config, dict) and all(name in config for name in REPORTED_CONFIG_FIELDS)
+    config = _json_object(path)
+    ours = all(name in config for name in REPORTED_CONFIG_FIELDS)
     return config if ours and config['prompt_style'] in PROMPT_STYLES else None
 
 
@@ -1500,13 +1499,13 @@ def score_only(args: argparse.Namespace) -> dict:
         config = _read_run_config(path.parent / RUN_CONFIG_NAME)
         prompt_style = predictions_prompt_style(path, rows, config, args.prompt_style)
         label = args.label or (config or {}).get('label') or path.parent.name
-        selection = {'questions_in_dataset': recorded_dataset_size(config)}
-        if selection['questions_in_dataset'] is not None and len(rows) > selection['questions_in_dataset']:
+        total = recorded_dataset_size(config)
+        if total is not None and len(rows) > total:
             raise EvalError(
                 f'{path} holds predictions for {len(rows)} questions, but the dataset its {RUN_CONFIG_NAME} records '
-                f'has {selection["questions_in_dataset"]}: it mixes runs; evaluate again with --model (only the '
-                "dataset's questions are scored)"
+                f"has {total}: it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
             )
+        selection = {'questions_in_dataset': total}
         results = build_results(rows, label, prompt_style, config, str(path), selection)
         if args.compare:
             results['comparison'] = compare_results(load_results(args.compare[0]), results)
@@ -1740,9 +1739,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                 '--infer_backend vllm needs vllm (pip install -r requirements.txt on a GPU machine); '
                 'use --infer_backend pt'
             )
-        extracting = args.video_dir and not args.frames_dir and not args.blind
-        unread = [flag for flag, value in EXTRACTION_FLAGS.items() if getattr(args, value) is not None]
-        if unread and not extracting:
+        unread = [f'--{name}' for name in EXTRACTION_FLAGS if getattr(args, name) is not None]
+        if unread and not extracts_frames(args):
             parser.error(
                 f'{", ".join(unread)}: only for frames extracted from --video_dir (not with --frames_dir or --blind), '
                 'so nothing would read them; drop them'
