@@ -151,6 +151,14 @@ def eval_argv(model, dataset, output_dir, *extra):
     ]
 
 
+def scene_video(video_dir: Path, num_frames: int) -> None:
+    """`<video_dir>/scannet/scene0000_00.mp4`, the first benchmark row's video: numbered 64x48 frames."""
+    from video_utils import encode_video
+
+    (video_dir / 'scannet').mkdir(parents=True)
+    encode_video(video_dir / 'scannet' / 'scene0000_00.mp4', num_frames=num_frames, width=64, height=48)
+
+
 def prediction_lines(path: Path) -> list:
     return [json.loads(line) for line in path.read_text(encoding='utf-8').splitlines() if line.strip()]
 
@@ -441,10 +449,7 @@ def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_di
 
 
 def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path):
-    from video_utils import encode_video
-
-    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
-    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=20, width=64, height=48)
+    scene_video(tmp_path / 'videos', num_frames=20)
     rows = [dict(BENCH_ROWS[0]), dict(BENCH_ROWS[1])]
     dataset = write_jsonl(tmp_path / 'test.jsonl', rows)
     out = tmp_path / 'run'
@@ -462,10 +467,9 @@ def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path):
 def test_a_shared_frames_cache_keeps_each_setting_apart(tmp_path):
     """Two evaluations sharing --frames_cache with other --num_frames: the second extracted its frames over the ones
     the first was reading, which then answered on frames of the other setting."""
-    from video_utils import encode_video, read_frame_number
+    from video_utils import read_frame_number
 
-    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
-    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=20, width=64, height=48)
+    scene_video(tmp_path / 'videos', num_frames=20)
     dataset = write_jsonl(tmp_path / 'test.jsonl', [BENCH_ROWS[0]])
     cache = tmp_path / 'cache'
     shown = {}
@@ -490,10 +494,7 @@ def test_a_shared_frames_cache_keeps_each_setting_apart(tmp_path):
 
 def test_a_run_of_the_earlier_cache_layout_resumes_on_its_frames(tmp_path):
     """The earlier version extracted into --frames_cache itself: its run folders resume there, not refused."""
-    from video_utils import encode_video
-
-    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
-    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=20, width=64, height=48)
+    scene_video(tmp_path / 'videos', num_frames=20)
     dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
     cache, out, engine = tmp_path / 'cache', tmp_path / 'run', CountingEngine(answer='3')
     extra = ['--video_dir', tmp_path / 'videos', '--frames_cache', cache]
@@ -695,8 +696,6 @@ def test_a_model_swift_cannot_type_fails_before_frames_are_extracted(tmp_path, m
 
 
 def test_resume_refuses_other_frames(bench, tmp_path):
-    from video_utils import encode_video
-
     out = tmp_path / 'run'
     common = ('--limit', 2)
     ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, *common), engine=CountingEngine())
@@ -714,8 +713,7 @@ def test_resume_refuses_other_frames(bench, tmp_path):
     assert len(engine.requests) == 2 and engine.requests[0].images[0].startswith(str(other))
 
     # Frames extracted from videos: another video folder, or another extraction size, is another protocol.
-    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
-    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=8, width=64, height=48)
+    scene_video(tmp_path / 'videos', num_frames=8)
     shutil.copytree(tmp_path / 'videos', tmp_path / 'videos2')
     dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
     ev.evaluate(
@@ -758,8 +756,6 @@ def as_written_by_the_earlier_version(folder: Path, fields=(*OLD_RUN_CONFIG_FIEL
 
 
 def test_a_folder_of_the_earlier_version_resumes_under_an_unchanged_protocol(bench, tmp_path):
-    from video_utils import encode_video
-
     out, engine = tmp_path / 'run', CountingEngine()
     ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 2), engine=engine)
     as_written_by_the_earlier_version(out)
@@ -775,8 +771,7 @@ def test_a_folder_of_the_earlier_version_resumes_under_an_unchanged_protocol(ben
 
     # Frames from --video_dir (the README's first example): the earlier version did not record the videos, so the
     # resume is refused with the one line that keeps the predictions, not only --overwrite.
-    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
-    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=8, width=64, height=48)
+    scene_video(tmp_path / 'videos', num_frames=8)
     dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
     videos = str(tmp_path / 'videos')
     ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', videos, '--limit', 1), engine=engine)
@@ -1199,10 +1194,7 @@ def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_
 
 
 def test_no_progress_keeps_bars_out_of_logs(bench, tmp_path, capsys):
-    from video_utils import encode_video
-
-    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
-    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4', num_frames=8, width=64, height=48)
+    scene_video(tmp_path / 'videos', num_frames=8)
     dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
     for name, extra in (('bars', ()), ('quiet', ('--no_progress',))):
         argv = eval_args('m', dataset, tmp_path / name, '--video_dir', tmp_path / 'videos', *extra)
