@@ -683,12 +683,13 @@ def resolve_backend(name: str) -> str:
     return 'vllm' if torch.cuda.is_available() else 'pt'
 
 
-def adapter_problem(adapter: str) -> str | None:
+def adapter_problem(adapter: str, backend: str) -> str | None:
     """Why `adapter` is not a LoRA checkpoint when it is a file or a folder with no adapter_config.json, in it or in a
-    folder directly inside (swift's own tuner layout, which loads); for a training run's folder, the output folder
-    above, or a checkpoint cut off before its adapter was written, naming the checkpoint to use. Else None. swift
-    said so only once the frames and the model had loaded, as "Mixed using with peft is not allowed now" or a
-    traceback (an empty folder, the base model's folder)."""
+    folder directly inside (swift's own tuner layout, which the transformers backend loads; vLLM reads the config at
+    the top of the folder only, and failed at the first request, once the model had loaded); for a training run's
+    folder, the output folder above, or a checkpoint cut off before its adapter was written, naming the checkpoint to
+    use. Else None. swift said so only once the frames and the model had loaded, as "Mixed using with peft is not
+    allowed now" or a traceback (an empty folder, the base model's folder)."""
     if not os.path.isdir(adapter):
         return f'adapter {adapter} is a file, not a checkpoint folder'
     folder = Path(adapter)
@@ -698,6 +699,11 @@ def adapter_problem(adapter: str) -> str | None:
     inside = sorted(sub for sub in folder.iterdir() if (sub / ADAPTER_CONFIG).is_file())
     if not hint and inside:
         peft = [sub.name for sub in inside if 'swift_type' not in _json_object(sub / ADAPTER_CONFIG)]
+        if not peft and backend == 'vllm':
+            return (
+                f"adapter {adapter} keeps its {ADAPTER_CONFIG} in {', '.join(sub.name for sub in inside)} (swift's "
+                f'tuner layout), which vLLM cannot load: use --infer_backend transformers'
+            )
         if not peft:  # swift's tuner layout; swift refuses one with a PEFT adapter in it ("Mixed using with peft")
             return None
         hint = f'the folder(s) {", ".join(peft)} in it hold a PEFT adapter: name one of them'
@@ -1304,7 +1310,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     for adapter in adapters:
         if not os.path.exists(adapter):
             raise EvalError(f'adapter {adapter} does not exist')
-        problem = adapter_problem(adapter)
+        problem = adapter_problem(adapter, backend)
         if problem:
             raise EvalError(problem)
     args.adapters = adapters  # the engine loads what run_config.json records, wherever a link points by then

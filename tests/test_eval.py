@@ -425,6 +425,13 @@ def test_a_folder_without_an_adapter_config_is_refused_but_swifts_layout_loads(b
     args = eval_args(
         'm', bench.dataset, tmp_path / 'eval', '--adapters', tmp_path / 'tuners', '--frames_dir', bench.frames
     )
+    with pytest.raises(ev.EvalError) as error:  # vLLM's LoRARequest reads the config at the top only
+        ev.evaluate(SimpleNamespace(**{**vars(args), 'infer_backend': 'vllm', 'torch_dtype': 'bfloat16'}))
+    assert str(error.value) == (
+        f"adapter {tmp_path / 'tuners'} keeps its adapter_config.json in default (swift's tuner layout), which vLLM "
+        'cannot load: use --infer_backend transformers'
+    )
+    assert loaded == [] and not (tmp_path / 'eval').exists()
     ev.evaluate(args)
     assert loaded == [[str(tmp_path / 'tuners')]]
 
