@@ -108,7 +108,13 @@ REPORT_FILES = tuple(
     f'{name}.{ext}' for name in (RESULTS_NAME, SUBSET_RESULTS_NAME, COMPARISON_NAME) for ext in ('json', 'md', 'png')
 )
 LOCK_NAME = '.eval_vsi_bench.lock'  # held by the process writing the folder (run_folder_lock)
-DEFAULT_MAX_NEW_TOKENS = {'direct': 16, 'think': 1024}  # the official budget; room to reason
+# The official VSI-Bench evaluation (thinking-in-space's lmms-eval task, VSI_FACTS section 1), which published scores
+# follow: the direct prompt, greedy, 16 new tokens, all 5,130 questions, and 32 frames, the common setting for Qwen
+# models (published runs of other models use other counts). A report says where its run differs (official_protocol).
+# The frame size is not among them: each model's harness sets its own, and a score should sit next to the base
+# model's, run in this harness with the same settings (README).
+OFFICIAL_PROTOCOL = {'prompt_style': 'direct', 'enable_thinking': False, 'max_new_tokens': 16, 'num_frames': 32}
+DEFAULT_MAX_NEW_TOKENS = {'direct': OFFICIAL_PROTOCOL['max_new_tokens'], 'think': 1024}  # room to reason
 DEFAULT_BATCH_SIZE = {'pt': 1, 'vllm': 64}  # vLLM batches inside one call, so it wants large calls
 INFER_BACKENDS = ('auto', 'pt', 'transformers', 'vllm')
 PREDICTION_FIELDS = ('id', 'question_type', 'ground_truth', 'prediction')
@@ -953,6 +959,7 @@ def build_results(
         )
         logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
+    differences = official_protocol_differences(config, scored)
     return {
         'label': label,
         'overall': scores['official']['overall'],
@@ -967,11 +974,40 @@ def build_results(
         'category_names': {name: paper_name(name) for name in order},
         'prompt_style': prompt_style,
         'official_rule': OFFICIAL_RULES[prompt_style],
+        'official_protocol': None if differences is None else not differences,  # None: no run config says
+        'official_protocol_differences': differences,
         'official': scores['official'],
         'lenient': scores['lenient'],
         'config': config,
         'predictions': predictions,
     }
+
+
+def official_protocol_differences(config: dict | None, scored: int) -> list[str] | None:
+    """How a run (its config, `scored` questions) differs from the official VSI-Bench evaluation (OFFICIAL_PROTOCOL,
+    all VSI_BENCH_QUESTIONS questions), one `what (official: what)` each; [] for none, None without a config (scored
+    predictions with no run_config.json: the protocol is unknown)."""
+    if config is None:
+        return None
+    official = OFFICIAL_PROTOCOL
+    differences = []
+    if config['blind']:
+        differences.append(f'blind, no frames (official: {official["num_frames"]} frames); a baseline')
+    elif config['num_frames'] is None:
+        differences.append(f"the dataset rows' own frames (official: {official['num_frames']})")
+    elif config['num_frames'] != official['num_frames']:
+        differences.append(
+            f'{config["num_frames"]} frames (official: {official["num_frames"]}, the common setting for Qwen models)'
+        )
+    if config['prompt_style'] != official['prompt_style']:
+        differences.append(f'prompt {config["prompt_style"]} (official: {official["prompt_style"]})')
+    if config.get('enable_thinking', False) != official['enable_thinking']:  # not in configs of before 2026-11-26
+        differences.append("the template's thinking prefix (official: none)")
+    if config['max_new_tokens'] != official['max_new_tokens']:
+        differences.append(f'{config["max_new_tokens"]} new tokens (official: {official["max_new_tokens"]})')
+    if scored != VSI_BENCH_QUESTIONS:
+        differences.append(f'{scored:,} question{"" if scored == 1 else "s"} (official: all {VSI_BENCH_QUESTIONS:,})')
+    return differences
 
 
 def results_path(path: str) -> Path:
@@ -1183,7 +1219,19 @@ def results_markdown(results: dict) -> str:
         'same answers (`(B)`, `3.5 m`, `<answer>` blocks ...) with the same metric; the gap is what answer '
         'formatting costs.',
     ]
-    if results['prompt_style'] != 'direct':
+    differences = results.get('official_protocol_differences')
+    if differences:
+        parts.append(
+            f'\nProtocol: differs from the official VSI-Bench evaluation in {"; ".join(differences)}. Published scores '
+            'were not measured this way: compare this score with runs of the same settings.'
+        )
+    elif differences == []:
+        parts.append(
+            f'\nProtocol: the official VSI-Bench evaluation ({OFFICIAL_PROTOCOL["prompt_style"]} prompt, greedy, '
+            f'{OFFICIAL_PROTOCOL["max_new_tokens"]} new tokens, {OFFICIAL_PROTOCOL["num_frames"]} frames, all '
+            f'{VSI_BENCH_QUESTIONS:,} questions), as published scores; re-run the base model here to compare.'
+        )
+    if differences is None and results['prompt_style'] != OFFICIAL_PROTOCOL['prompt_style']:  # no config to say more
         parts.append(
             f'\nNote: prompt style `{results["prompt_style"]}`; published VSI-Bench scores use the direct prompt, '
             'so compare this score only with runs of the same style.'
@@ -1609,7 +1657,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='Downscale extracted frames to at most this many pixels (extract_frames.py --max_pixels); '
         'use the setting your training frames were made with.',
     )
-    data.add_argument('--num_frames', type=int, default=32, help='Frames per question (official protocol: 32).')
+    data.add_argument(
+        '--num_frames',
+        type=int,
+        default=OFFICIAL_PROTOCOL['num_frames'],
+        help='Frames per question (official protocol: %(default)s).',
+    )
     data.add_argument(
         '--allow_fewer_frames',
         action='store_true',

@@ -221,7 +221,15 @@ def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench,
     assert saved['overall'] == official['overall'] and saved['num_questions'] == 6
     assert saved['overall'] == official_overall(rows)  # an independent copy of the official code agrees exactly
     assert {row['prompt_style'] for row in rows} == {'direct'} and saved['prompt_style'] == 'direct'
+    assert saved['official_protocol'] is False and saved['official_protocol_differences'] == [
+        '4 frames (official: 32, the common setting for Qwen models)',
+        '6 questions (official: all 5,130)',
+    ]
     markdown = (out / 'results.md').read_text(encoding='utf-8')
+    assert (
+        'Protocol: differs from the official VSI-Bench evaluation in 4 frames (official: 32, the common setting for '
+        'Qwen models); 6 questions (official: all 5,130).'
+    ) in markdown
     assert f'| **Overall** | 6 | **{official["overall"]:.2f}** | {lenient["overall"]:.2f} |' in markdown
     assert (out / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -597,7 +605,15 @@ def test_swift_rows_use_their_own_images_and_the_think_prompt(bench, tmp_path):
     assert row['prompt_style'] == 'think'
     assert results['overall'] == official_overall([row], 'think')
     markdown = (tmp_path / 'run' / 'results.md').read_text()
-    assert 'prompt style `think`' in markdown and OFFICIAL_RULES['think'] in markdown
+    assert OFFICIAL_RULES['think'] in markdown
+    assert results['official_protocol'] is False and results['official_protocol_differences'] == [
+        "the dataset rows' own frames (official: 32)",
+        'prompt think (official: direct)',
+        '1024 new tokens (official: 16)',
+        '1 question (official: all 5,130)',
+    ]
+    assert 'Protocol: differs from the official VSI-Bench evaluation in ' in markdown
+    assert 'prompt style `think`' not in markdown  # the protocol line says it; that note is for files without a config
     # --num_frames does not apply to rows that list their frames: not recorded, not reported, not bound on resume
     assert results['config']['num_frames'] is None and "the dataset rows' own frames" in markdown
     ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--prompt_style', 'think', '--num_frames', 2), engine=engine)
@@ -1054,6 +1070,50 @@ def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     assert results['score_unit'] == 'percent (0-100), as published'
     # no run_config.json names the dataset, so the file is taken as the whole of it
     assert results['subset'] is False and results['subset_warning'] is None
+
+
+def test_reports_say_whether_the_run_followed_the_official_protocol():
+    """Published VSI-Bench scores are measured with the direct prompt, 16 new tokens and all 5,130 questions (32
+    frames for Qwen models): a report says whether its run was, and how it differed."""
+    rows = [
+        {'id': str(i), 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'} for i in range(5130)
+    ]
+    config = {
+        'model': 'Qwen/Qwen3-VL-8B-Instruct',
+        'adapters': [],
+        'prompt_style': 'direct',
+        'num_frames': 32,
+        'max_new_tokens': 16,
+        'blind': False,
+        'infer_backend': 'vllm',
+        'enable_thinking': False,
+    }
+    official = ev.build_results(rows, 'base', 'direct', config)
+    assert official['official_protocol'] is True and official['official_protocol_differences'] == []
+    assert (
+        'Protocol: the official VSI-Bench evaluation (direct prompt, greedy, 16 new tokens, 32 frames, all 5,130 '
+        'questions), as published scores'
+    ) in ev.results_markdown(official)
+    think = {**config, 'prompt_style': 'think', 'enable_thinking': True, 'max_new_tokens': 1024, 'num_frames': 8}
+    results = ev.build_results(rows[:-1], 'think', 'think', think)
+    assert results['official_protocol'] is False and results['official_protocol_differences'] == [
+        '8 frames (official: 32, the common setting for Qwen models)',
+        'prompt think (official: direct)',
+        "the template's thinking prefix (official: none)",
+        '1024 new tokens (official: 16)',
+        '5,129 questions (official: all 5,130)',
+    ]
+    blind = ev.build_results(rows, 'blind', 'direct', {**config, 'blind': True, 'num_frames': None})
+    assert blind['official_protocol_differences'] == ['blind, no frames (official: 32 frames); a baseline']
+    # a config of before enable_thinking was recorded: no thinking prefix, as that version ran
+    assert ev.build_results(rows, 'old', 'direct', {k: v for k, v in config.items() if k != 'enable_thinking'})[
+        'official_protocol'
+    ]
+    # predictions alone: the protocol is unknown, and the prompt style the rows record is still noted
+    unknown = ev.build_results(rows, 'file', 'think')
+    assert unknown['official_protocol'] is None and unknown['official_protocol_differences'] is None
+    markdown = ev.results_markdown(unknown)
+    assert 'Protocol:' not in markdown and 'Note: prompt style `think`; published VSI-Bench scores' in markdown
 
 
 def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
