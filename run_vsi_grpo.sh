@@ -217,7 +217,8 @@ preflight() {
             # The usual cause is the project's environment, installed but not active: installing again would not help.
             [[ ! -x $venv/bin/swift ]] || fail "SWIFT=$SWIFT not found; activate the project's environment:" \
                 "source $venv/bin/activate"
-            fail "SWIFT=$SWIFT not found; pip install -r requirements.txt"
+            fail "SWIFT=$SWIFT not found; on a GPU node pip install -r requirements.txt (on CPU: make venv, then" \
+                "source .venv/bin/activate)"
         fi
         plan_gpus
         if [[ $MODE == colocate ]]; then

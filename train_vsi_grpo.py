@@ -758,6 +758,9 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
 
 # The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
 # Spelt here because importing vsi_dataset imports swift (seconds); tests/test_dataset_swift.py checks they agree.
+# --preflight's line when nothing is wrong (run_vsi_grpo.sh, which checks the GPUs itself, shows only problems)
+PREFLIGHT_PASSED = 'preflight passed (the GPUs are not checked here: run_vsi_grpo.sh checks them)'
+REGISTER_FILE = 'vsi_dataset.py'  # registers them with swift (--custom_register_path)
 REGISTERED_DATASET_VARIABLES = {'vsi_train': ('VSI_TRAIN_JSONL',), 'vsi_raw': ('VSI_RAW_QA', 'VSI_FRAMES_DIR')}
 
 
@@ -766,7 +769,13 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
     model (and vLLM), so vsi_dataset.py would say so minutes in. Variables come from the shell or the YAML's ENV."""
     environ = {**plan.env, **os.environ}
     problems = []
+    registers = any(os.path.basename(path) == REGISTER_FILE for path in _as_list(plan.args.get('custom_register_path')))
     for name in sorted(dataset_names(plan.args) & set(REGISTERED_DATASET_VARIABLES)):
+        if not registers:  # swift would look the name up on the ModelScope hub, after the model has loaded
+            problems.append(
+                f'dataset {name} is registered by {REGISTER_FILE}, which custom_register_path does not list (the YAML '
+                f'does; a --custom_register_path flag replaces its list): add --custom_register_path {REGISTER_FILE}'
+            )
         for variable in REGISTERED_DATASET_VARIABLES[name]:
             paths = [p.strip() for p in environ.get(variable, '').split(',') if p.strip()]
             if not paths:
@@ -1022,7 +1031,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not problems and not opts.dry_run:  # last: it may convert a dataset (a dry run writes nothing)
             problems += convert_raw_dataset(plan)
         if opts.preflight:
-            print('\n'.join(problems))
+            print('\n'.join(problems) or PREFLIGHT_PASSED)
             return 1 if problems else 0
         if problems:
             raise LaunchError('; '.join(problems))

@@ -343,11 +343,14 @@ def test_readme_variants_reach_swift(launched):
 def test_every_yaml_value_reaches_swift(launched):
     args = _comparable(launched['built'][('swift', 'colocate')])
     overridden = {'model', 'dataset', 'output_dir', 'deepspeed', 'learning_rate', 'reward_funcs'}
-    for key, value in _yaml().items():
+    config = _yaml()
+    for key, value in config.items():
         if key == 'ENV' or key in overridden:
             continue
         if key == 'torch_dtype':
             value = f'torch.{value}'  # swift turns the name into a torch.dtype
+        if key == 'external_plugins':  # swift imports custom_register_path files as plugins too, after them
+            value = value + config['custom_register_path']
         assert args[key] == value, key
 
 
@@ -1090,6 +1093,21 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
         f'VSI_RAW_QA={tmp_path / "more.jsonl"} does not exist ' + (f'(relative paths start at {Path.cwd()})')
     ]
     assert problems('--dataset', 'some/other_dataset.jsonl') == []  # only the bundle's names
+
+    def registration(*flags):
+        plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', list(flags))
+        return [p for p in train_vsi_grpo.preflight(plan, 1) if 'registered by' in p]
+
+    # the YAML registers the names; a --custom_register_path flag replaces its list, and swift would then look the
+    # name up on the ModelScope hub once the model had loaded
+    assert registration('--dataset', 'vsi_raw') == []
+    mine = tmp_path / 'my_datasets.py'
+    mine.write_text('')
+    assert registration('--dataset', 'vsi_raw', '--custom_register_path', str(mine)) == [
+        'dataset vsi_raw is registered by vsi_dataset.py, which custom_register_path does not list (the YAML does; a '
+        '--custom_register_path flag replaces its list): add --custom_register_path vsi_dataset.py'
+    ]
+    assert registration('--dataset', 'vsi_raw', '--custom_register_path', str(mine), 'vsi_dataset.py') == []
     # the run's own environment, from the shell, as run_vsi_grpo.sh passes it: the refusal comes before swift starts
     env = {key: value for key, value in launch_env.items() if key != 'DATASET'}
     proc = run_script({**env, 'MODE': 'local'}, '--dataset', 'vsi_train', '--custom_register_path', 'vsi_dataset.py')
@@ -1374,10 +1392,12 @@ def test_missing_swift_hint_names_the_project_venv(tmp_path, venv):
     env = {**_clean_env(), 'PATH': path, 'PYTHON': PYTHON, 'CONFIG': str(CONFIG)}
     proc = subprocess.run(['bash', str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
-    hint = f"activate the project's environment: source {tmp_path}/.venv/bin/activate" if venv else 'pip install'
-    assert proc.stderr.strip() == f'run_vsi_grpo.sh: SWIFT=swift not found; {hint}' + (
-        '' if venv else ' -r requirements.txt'
+    hint = (
+        f"activate the project's environment: source {tmp_path}/.venv/bin/activate"
+        if venv
+        else 'on a GPU node pip install -r requirements.txt (on CPU: make venv, then source .venv/bin/activate)'
     )
+    assert proc.stderr.strip() == f'run_vsi_grpo.sh: SWIFT=swift not found; {hint}'
 
 
 def test_python_launcher_errors_are_one_line(tmp_path):
@@ -1439,6 +1459,8 @@ def test_python_launcher_asks_for_torchrun_before_loading_swift(fake_bin, datase
     for check in ('--preflight', '--dry_run'):  # run_vsi_grpo.sh asks these outside torchrun: they must pass
         proc = subprocess.run([*command, check], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
+        if check == '--preflight':  # a pass is said, not a blank line (run_vsi_grpo.sh shows only problems)
+            assert proc.stdout == 'preflight passed (the GPUs are not checked here: run_vsi_grpo.sh checks them)\n'
     script = 'import sys, train_vsi_grpo; code = train_vsi_grpo.main(sys.argv[1:]); '
     script += 'print("swift" in sys.modules); sys.exit(code)'
     proc = subprocess.run(
