@@ -1431,29 +1431,36 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
                 predictions_path,
             )
         logger.info(
-            '%d questions selected: %d already predicted, %d to go',
+            '%d question(s) selected: %d already predicted, %d to go',
             len(questions),
             len(questions) - len(pending),
             len(pending),
         )
 
         if pending:
+
+            def pending_items() -> list[EvalItem]:
+                return build_items(
+                    pending,
+                    args.prompt_style,
+                    frames_root,
+                    args.num_frames,
+                    blind=args.blind,
+                    row_images=row_images,
+                    dataset=args.dataset,
+                    allow_fewer_frames=args.allow_fewer_frames,
+                )
+
+            # frames already there are checked before swift is imported (seconds to minutes): a folder of videos given
+            # as --frames_dir, or missing frames, fail at once
+            items = None if extract else pending_items()
             if engine is None:  # a model swift cannot type fails here, not after the frames are extracted
                 args.model_type, model_dtype = resolve_model(args.model, args.model_type)
             if extract:
                 prepare_frames_cache(
                     pending, args.video_dir, frames_root, args.num_frames, args.frames_max_pixels, not args.no_progress
                 )
-            items = build_items(
-                pending,
-                args.prompt_style,
-                frames_root,
-                args.num_frames,
-                blind=args.blind,
-                row_images=row_images,
-                dataset=args.dataset,
-                allow_fewer_frames=args.allow_fewer_frames,
-            )
+                items = pending_items()
             if engine is None:
                 engine = make_engine(args, backend, max(len(item.images) for item in items), model_dtype)
             run_inference(
@@ -1648,7 +1655,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--frames_cache',
         default=None,
         help='Where frames from --video_dir are extracted and reused, shared by evaluations: each --num_frames and '
-        '--frames_max_pixels gets its own folder in it, e.g. 32f (default: <output_dir>/frames).',
+        '--frames_max_pixels gets its own folder in it, e.g. 32f or 32f_262144px (default: none; frames go to '
+        '<output_dir>/frames).',
     )
     data.add_argument(
         '--frames_max_pixels',
@@ -1768,6 +1776,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         )
         if on
     ]
+    if not modes and args.compare:  # one results file: it is shown next to a run, which needs a model
+        parser.error(
+            f'--compare {args.compare[0]}: one results file is shown next to the run of --model; give two to compare '
+            'them (--compare A B)'
+        )
     if len(modes) != 1:
         parser.error(
             'give exactly one of --model (evaluate), --predictions (rescore) or --compare A.json B.json'

@@ -276,7 +276,8 @@ class Summary:
             + f' ({self.scenes} scenes, {self.seconds:.2f} s, {self.rows_per_second:,.0f} rows/s)'
         ]
         if self.layouts:
-            out.append('  layouts: ' + ', '.join(f'{k} {v}' for k, v in sorted(self.layouts.items())))
+            parsed = ', '.join(f'{k} {v}' for k, v in sorted(self.layouts.items()))
+            out.append(f'  questions parsed, by layout: {parsed}')
         if self.per_type:
             out.append('  per type: ' + ', '.join(f'{k} {v}' for k, v in sorted(self.per_type.items())))
         for title, table in (

@@ -671,7 +671,7 @@ def test_question_types_are_checked_by_the_rule_preprocessing_uses(bench, tmp_pa
     assert [q.question_type for q in chosen] == [f'object_rel_direction_v{i}' for i in (1, 2, 3)]
 
 
-def test_frames_dir_holding_videos_points_to_video_dir(tmp_path):
+def test_frames_dir_holding_videos_points_to_video_dir(tmp_path, monkeypatch):
     (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
     (tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4').write_bytes(b'not decoded')
     dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:1])
@@ -680,6 +680,12 @@ def test_frames_dir_holding_videos_points_to_video_dir(tmp_path):
     with pytest.raises(ev.EvalError, match=hint):
         ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--frames_dir', tmp_path / 'videos'), engine=engine)
     assert engine.requests == []
+    # said before swift is imported to look at the model (seconds to minutes), not after
+    looked_up = []
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: looked_up.append(model))
+    with pytest.raises(ev.EvalError, match=hint):
+        ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--frames_dir', tmp_path / 'videos'))
+    assert looked_up == []
     # Frames extracted beside their videos (a supported layout), one scene's missing: that scene is named, no hint.
     frames = tmp_path / 'videos' / 'scannet' / 'scene0000_00'
     frames.mkdir()
@@ -1162,6 +1168,15 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
     comparison = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
     assert comparison['base'] == 'base' and comparison['new'] == 'tuned' and comparison['same_questions']
     assert (tmp_path / 'cmp' / 'comparison.png').read_bytes()[:4] == b'\x89PNG'
+    # one results file alone: it is shown next to a model's run, and the error says so
+    with pytest.raises(SystemExit) as stop:
+        ev.main(['--compare', str(tmp_path / 'base')])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(
+        f'error: --compare {tmp_path / "base"}: one results file is shown next to the run of --model; give two to '
+        'compare them (--compare A B)'
+    )
 
     # A results file that lacks what a comparison reads is an error naming it, not a KeyError.
     broken = tmp_path / 'broken.json'
