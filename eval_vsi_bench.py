@@ -1004,10 +1004,16 @@ def official_protocol_differences(config: dict | None, scored: int) -> list[str]
     if config.get('enable_thinking', False) != official['enable_thinking']:  # not in configs of before 2026-11-26
         differences.append("the template's thinking prefix (official: none)")
     if config['max_new_tokens'] != official['max_new_tokens']:
-        differences.append(f'{config["max_new_tokens"]} new tokens (official: {official["max_new_tokens"]})')
+        tokens = _counted(config['max_new_tokens'], 'new token')
+        differences.append(f'{tokens} (official: {official["max_new_tokens"]})')
     if scored != VSI_BENCH_QUESTIONS:
-        differences.append(f'{scored:,} question{"" if scored == 1 else "s"} (official: all {VSI_BENCH_QUESTIONS:,})')
+        differences.append(f'{_counted(scored, "question")} (official: all {VSI_BENCH_QUESTIONS:,})')
     return differences
+
+
+def _counted(count: int, noun: str) -> str:
+    """`1 question`, `5,130 questions`."""
+    return f'{count:,} {noun}{"" if count == 1 else "s"}'
 
 
 def results_path(path: str) -> Path:
@@ -1204,7 +1210,7 @@ def results_markdown(results: dict) -> str:
             frames += f' of at most {config["qwen3_vl_image_max_pixels"]:,} px (as Qwen3-VL counts them)'
         parts += [
             f'Model `{config["model"]}`, adapter `{adapters}`; {frames}, prompt `{config["prompt_style"]}`, '
-            f'greedy, {config["max_new_tokens"]} new tokens, backend {config["infer_backend"]}'
+            f'greedy, {_counted(config["max_new_tokens"], "new token")}, backend {config["infer_backend"]}'
             + (", the template's thinking prefix (enable_thinking)" if config.get('enable_thinking') else '')
             + '.',
             '',

@@ -41,6 +41,7 @@ import ast
 import difflib
 import importlib.util
 import json
+import logging
 import os
 import re
 import shutil
@@ -584,16 +585,23 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
             return None
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         pass  # let the import below say what is wrong
+    swift_logger = logging.getLogger('swift')
+    level = swift_logger.level
     try:
         from swift.rewards import orms
         from swift.utils import import_external_file
 
+        # swift's INFO lines while the plugins import (vsi_dataset.py's swift.dataset announces its registry) would
+        # stand beside the preflight's one line of problems
+        swift_logger.setLevel(max(level, logging.WARNING))
         for path in plugins:
             import_external_file(path)
     except Exception as error:  # noqa: BLE001 - a plugin may raise anything while it is imported
         return f'importing swift.rewards and {", ".join(plugins)} failed: {type(error).__name__}: {error}'.replace(
             '\n', ' '
         )
+    finally:
+        swift_logger.setLevel(level)
     unknown = [name for name in wanted if name not in orms]
     if not unknown:
         return None

@@ -609,7 +609,7 @@ def test_swift_rows_use_their_own_images_and_the_think_prompt(bench, tmp_path):
     assert results['official_protocol'] is False and results['official_protocol_differences'] == [
         "the dataset rows' own frames (official: 32)",
         'prompt think (official: direct)',
-        '1024 new tokens (official: 16)',
+        '1,024 new tokens (official: 16)',
         '1 question (official: all 5,130)',
     ]
     assert 'Protocol: differs from the official VSI-Bench evaluation in ' in markdown
@@ -1106,9 +1106,12 @@ def test_reports_say_whether_the_run_followed_the_official_protocol():
         '8 frames (official: 32, the common setting for Qwen models)',
         'prompt think (official: direct)',
         "the template's thinking prefix (official: none)",
-        '1024 new tokens (official: 16)',
+        '1,024 new tokens (official: 16)',
         '5,129 questions (official: all 5,130)',
     ]
+    one_token = ev.build_results(rows, 'short', 'direct', {**config, 'max_new_tokens': 1})
+    assert one_token['official_protocol_differences'] == ['1 new token (official: 16)']
+    assert 'greedy, 1 new token, backend vllm.' in ev.results_markdown(one_token)
     blind = ev.build_results(rows, 'blind', 'direct', {**config, 'blind': True, 'num_frames': None})
     assert blind['official_protocol_differences'] == ['blind, no frames (official: 32 frames); a baseline']
     # a config of before enable_thinking was recorded: no thinking prefix, as that version ran
