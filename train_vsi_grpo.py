@@ -764,11 +764,11 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
     return f'resume_from_checkpoint {value} is not a checkpoint: {hint}'
 
 
-# The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
-# Spelt here because importing vsi_dataset imports swift (seconds); tests/test_dataset_swift.py checks they agree.
 # --preflight's line when nothing is wrong (run_vsi_grpo.sh, which checks the GPUs itself, shows only problems)
 PREFLIGHT_PASSED = 'preflight passed (the GPUs are not checked here: run_vsi_grpo.sh checks them)'
-REGISTER_FILE = 'vsi_dataset.py'  # registers them with swift (--custom_register_path)
+REGISTER_FILE = 'vsi_dataset.py'  # registers the bundle's datasets with swift (--custom_register_path)
+# The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
+# Spelt here because importing vsi_dataset imports swift (seconds); tests/test_dataset_swift.py checks they agree.
 REGISTERED_DATASET_VARIABLES = {'vsi_train': ('VSI_TRAIN_JSONL',), 'vsi_raw': ('VSI_RAW_QA', 'VSI_FRAMES_DIR')}
 
 
