@@ -1371,11 +1371,12 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
 
     all_questions, row_images = load_questions(args.dataset)
     questions = select_questions(all_questions, args.question_types, args.limit)
+    extract = extracts_frames(args)  # frames_root is then a cache to fill
     if args.frames_dir:
         if args.video_dir:
             logger.info('using the frames in --frames_dir %s; --video_dir is not read', args.frames_dir)
         frames_root = args.frames_dir
-    elif extracts_frames(args):
+    elif extract:
         frames_root = args.frames_cache or str(output_dir / 'frames')
         recorded = None if args.overwrite or not args.frames_cache else _read_run_config(output_dir / RUN_CONFIG_NAME)
         # a shared cache keeps each extraction setting apart: another evaluation with other settings, running at the
@@ -1385,7 +1386,6 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             frames_root = os.path.join(args.frames_cache, cache_folder(args.num_frames, args.frames_max_pixels))
     else:
         frames_root = None
-    extract = extracts_frames(args)  # frames_root is a cache to fill
     if args.frames_dir and not os.path.isdir(args.frames_dir):
         raise EvalError(f'--frames_dir {args.frames_dir} is not a folder; run extract_frames.py first')
 
