@@ -1070,9 +1070,9 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
     for variable in ('VSI_TRAIN_JSONL', 'VSI_RAW_QA', 'VSI_FRAMES_DIR'):
         monkeypatch.delenv(variable, raising=False)
 
-    def problems(*flags):
+    def problems(*flags, about='VSI_'):
         plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', list(flags))
-        return [p for p in train_vsi_grpo.preflight(plan, 1) if 'VSI_' in p]
+        return [p for p in train_vsi_grpo.preflight(plan, 1) if about in p]
 
     assert problems('--dataset', 'vsi_train') == ['dataset vsi_train needs VSI_TRAIN_JSONL (README section 2)']
     assert problems('--dataset', 'vsi_raw') == [
@@ -1094,20 +1094,17 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
     ]
     assert problems('--dataset', 'some/other_dataset.jsonl') == []  # only the bundle's names
 
-    def registration(*flags):
-        plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', list(flags))
-        return [p for p in train_vsi_grpo.preflight(plan, 1) if 'registered by' in p]
-
     # the YAML registers the names; a --custom_register_path flag replaces its list, and swift would then look the
     # name up on the ModelScope hub once the model had loaded
-    assert registration('--dataset', 'vsi_raw') == []
+    assert problems('--dataset', 'vsi_raw', about='registered by') == []
     mine = tmp_path / 'my_datasets.py'
     mine.write_text('')
-    assert registration('--dataset', 'vsi_raw', '--custom_register_path', str(mine)) == [
+    assert problems('--dataset', 'vsi_raw', '--custom_register_path', str(mine), about='registered by') == [
         'dataset vsi_raw is registered by vsi_dataset.py, which custom_register_path does not list (the YAML does; a '
         '--custom_register_path flag replaces its list): add --custom_register_path vsi_dataset.py'
     ]
-    assert registration('--dataset', 'vsi_raw', '--custom_register_path', str(mine), 'vsi_dataset.py') == []
+    both = ['--custom_register_path', str(mine), 'vsi_dataset.py']
+    assert problems('--dataset', 'vsi_raw', *both, about='registered by') == []
     # the run's own environment, from the shell, as run_vsi_grpo.sh passes it: the refusal comes before swift starts
     env = {key: value for key, value in launch_env.items() if key != 'DATASET'}
     proc = run_script({**env, 'MODE': 'local'}, '--dataset', 'vsi_train', '--custom_register_path', 'vsi_dataset.py')
