@@ -28,6 +28,8 @@
 #                         every node sees the GPUs this one sees.
 #   ROLLOUT_HOST=127.0.0.1 ROLLOUT_PORT=8000 ROLLOUT_TIMEOUT=1200 (seconds to become ready); set the server's
 #                         address here, not with --vllm_server_host/port, so the health check looks there too
+#   ROLLOUT_GROUP_PORT=51216  where the server's vLLM workers take the trainer's LoRA weights (swift's
+#                         --vllm_server_group_port); a second server-mode run on the same node needs other ports
 #   ROLLOUT_LOG           the rollout server's output [rollout.log in the run's output_dir: OUTPUT_DIR, a
 #                         --output_dir flag or the YAML's]
 #   PYTHON=python SWIFT=swift   DRY_RUN=0 (1, true or yes: print the commands, run nothing)
@@ -59,6 +61,7 @@ SWIFT=${SWIFT:-swift}
 DRY_RUN=${DRY_RUN:-0}
 ROLLOUT_HOST=${ROLLOUT_HOST:-127.0.0.1}
 ROLLOUT_PORT=${ROLLOUT_PORT:-8000}
+ROLLOUT_GROUP_PORT=${ROLLOUT_GROUP_PORT:-51216}  # swift's default (rlhf_trainers/vllm_client.py)
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-1200}  # loading 8B weights, vLLM profiling and CUDA graphs take minutes
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
@@ -83,6 +86,8 @@ case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8
     *) fail "DRY_RUN=$DRY_RUN is not 1 (print the commands) or 0 (run them)" ;;
 esac
 [[ $ROLLOUT_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_PORT=$ROLLOUT_PORT is not a port number"
+[[ $ROLLOUT_GROUP_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_GROUP_PORT=$ROLLOUT_GROUP_PORT is not a port number"
+((ROLLOUT_GROUP_PORT != ROLLOUT_PORT)) || fail "ROLLOUT_GROUP_PORT and ROLLOUT_PORT are both $ROLLOUT_PORT"
 [[ $ROLLOUT_TIMEOUT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_TIMEOUT=$ROLLOUT_TIMEOUT is not a number of seconds"
 for arg in "$@"; do  # train_vsi_grpo.py's own flags: the YAML reading would obey them, swift would fail on them
     if [[ $arg =~ ^--(config|mode|dry[_-]run|preflight|print|world[_-]size|vllm[_-]gpus)(=|$) ]]; then
@@ -92,9 +97,9 @@ for arg in "$@"; do  # train_vsi_grpo.py's own flags: the YAML reading would obe
 done
 if [[ $MODE == server ]]; then
     for arg in "$@"; do
-        if [[ $arg =~ ^--vllm[_-]server[_-](host|port)(=|$) ]]; then
-            fail "$arg: set ROLLOUT_HOST / ROLLOUT_PORT instead, so that the server, the trainer and the health" \
-                "check use the same address"
+        if [[ $arg =~ ^--vllm[_-]server[_-](host|port|group[_-]port)(=|$) ]]; then
+            fail "$arg: set ROLLOUT_HOST / ROLLOUT_PORT / ROLLOUT_GROUP_PORT instead, so that the server, the" \
+                "trainer and the checks before the start use the same address"
         fi
     done
 fi
@@ -115,6 +120,15 @@ run() {
 # train_vsi_grpo.py reads the YAML for the shell: overrides in, answers out (no swift import, ~0.1 s).
 resolve() {
     "$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --mode "$MODE" "$@" "${SWIFT_ARGS[@]}"
+}
+
+# resolve_items ARRAY --print WHAT ...: the NUL-ended items resolve prints into ARRAY (a value may hold newlines,
+# which one item per line would split into two arguments); fails as resolve does.
+resolve_items() {
+    local array=$1
+    shift
+    mapfile -d '' -t "$array" < <(resolve "$@")
+    wait $! || exit
 }
 
 # Training GPU ids on node 0 ($1 = 0) or on any other node ($1 = 1): TRAIN_GPUS when set, else every visible GPU
@@ -229,10 +243,15 @@ preflight() {
     fi
     if [[ $MODE == server && $NODE_RANK == 0 ]]; then
         command -v setsid >/dev/null || fail "setsid not found (util-linux); it lets this script stop the server"
-        # swift rollout silently moves to the next free port, so a busy one would connect us to another server.
-        "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' "$ROLLOUT_PORT" 2>/dev/null ||
-            fail "ROLLOUT_PORT=$ROLLOUT_PORT is in use (an old swift rollout?), or held for up to a minute after the" \
-                "last run closed it; stop the server, wait, or pick another port"
+        # swift rollout silently moves to the next free port, so a busy one would connect us to another server; a
+        # busy group port fails the weight sync only once the model has loaded on both sides.
+        local name port
+        for name in ROLLOUT_PORT ROLLOUT_GROUP_PORT; do
+            port=${!name}
+            "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' "$port" 2>/dev/null ||
+                fail "$name=$port is in use (an old swift rollout?), or held for up to a minute after the last run" \
+                    "closed it; stop the server, wait, or pick another port"
+        done
     fi
     local problems dry=()
     [[ $DRY_RUN != 1 ]] || dry=(--dry_run)  # a dry run converts no dataset
@@ -244,9 +263,7 @@ preflight() {
 }
 
 start_rollout() {
-    local args_text
-    args_text=$(resolve --print rollout_args --vllm_gpus "$N_ROLLOUT_GPUS")
-    mapfile -t ROLLOUT_ARGS <<<"$args_text"
+    resolve_items ROLLOUT_ARGS --print rollout_args --vllm_gpus "$N_ROLLOUT_GPUS"
     ROLLOUT_LOG=${ROLLOUT_LOG:-$(resolve --print output_dir)/rollout.log}
     [[ ! -d $ROLLOUT_LOG ]] || fail "ROLLOUT_LOG=$ROLLOUT_LOG is a folder; name the file the server's output goes to"
     # setsid: the server gets its own process group, so stop_rollout can end vLLM's worker processes too.
@@ -404,18 +421,15 @@ SWIFT_ARGS=()  # overrides the launcher adds, then the user's own flags (which w
 [[ -n ${OUTPUT_DIR:-} ]] && SWIFT_ARGS+=(--output_dir "$OUTPUT_DIR")
 if [[ $MODE == server ]]; then
     SWIFT_ARGS+=(--vllm_server_host "$ROLLOUT_HOST" --vllm_server_port "$ROLLOUT_PORT")
+    SWIFT_ARGS+=(--vllm_server_group_port "$ROLLOUT_GROUP_PORT")
 fi
 SWIFT_ARGS+=("$@")
 
 preflight
-env_text=$(resolve --print env)
-RUN_ENV=()  # the YAML's ENV block and ROOT_IMAGE_DIR, for training and rollout alike
-[[ -z $env_text ]] || mapfile -t RUN_ENV <<<"$env_text"
+resolve_items RUN_ENV --print env  # the YAML's ENV block and ROOT_IMAGE_DIR, for training and rollout alike
 # The mode's settings (use_vllm, vllm_mode) that no flag sets: whatever the YAML says, MODE decides, as in the
 # preflight and in train_vsi_grpo.py.
-mode_text=$(resolve --print mode_args)
-MODE_ARGS=()
-[[ -z $mode_text ]] || mapfile -t MODE_ARGS <<<"$mode_text"
+resolve_items MODE_ARGS --print mode_args
 
 # While the exit stops training and the server, a second Ctrl-C (or any signal) must not cut the KILLs short, and a
 # stderr that is gone (SIGPIPE) must not end it.

@@ -20,7 +20,8 @@ with vLLM. This script says so before it imports swift.
 Modes:
     colocate  the YAML as written: every training GPU also hosts a vLLM engine.
     server    rollouts come from `swift rollout` (run_vsi_grpo.sh starts and stops one for you);
-              defaults to 127.0.0.1:8000, change with --vllm_server_host / --vllm_server_port.
+              defaults to 127.0.0.1:8000, change with --vllm_server_host / --vllm_server_port (and
+              --vllm_server_group_port, default 51216, for a second run beside a first on one node).
     local     no vLLM and no DeepSpeed: one process, transformers generation (the CPU demo). swift has no
               flag that unsets the YAML's `vllm_mode`, so this mode is why the launchers exist besides
               `swift rlhf vsi_grpo_config.yaml`.
@@ -47,7 +48,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,12 @@ def load_config(path: str) -> tuple[dict[str, str], dict[str, Any]]:
             config = yaml.safe_load(f)
     except FileNotFoundError:
         raise LaunchError(f'config {path} not found') from None
+    except IsADirectoryError:
+        raise LaunchError(f'config {path} is a folder; name the YAML file') from None
+    except UnicodeDecodeError as error:
+        raise LaunchError(f'config {path} is not UTF-8 text ({error.reason} at byte {error.start})') from None
+    except OSError as error:
+        raise LaunchError(f'config {path} cannot be read: {error.strerror}') from None
     except yaml.YAMLError as error:
         raise LaunchError(f'config {path} is not valid YAML: {error}'.replace('\n', ' ')) from None
     if not isinstance(config, dict):
@@ -982,9 +989,9 @@ def build_parser() -> argparse.ArgumentParser:
         '--print',
         dest='print_what',
         choices=('env', 'mode_args', 'rollout_args', 'output_dir', 'visible_gpus'),
-        help="print one item per line for run_vsi_grpo.sh: NAME=value, the mode's swift flags that the overrides "
-        "leave unset, the `swift rollout` arguments, the run's output_dir, or the GPU ids this environment sees "
-        '(none: an error, unless with --dry_run)',
+        help="print for run_vsi_grpo.sh: NAME=value items, the mode's swift flags that the overrides leave unset, or "
+        "the `swift rollout` arguments, each ended by a NUL byte (a value may hold newlines); the run's output_dir; "
+        'or the GPU ids this environment sees, one per line (none: an error, unless with --dry_run)',
     )
     parser.add_argument(
         '--world_size',
@@ -999,6 +1006,15 @@ def build_parser() -> argparse.ArgumentParser:
         'NPROC_PER_NODE; server: 1 for --print rollout_args, else the split is not checked)',
     )
     return parser
+
+
+def print_items(items: Iterable[str]) -> None:
+    """`--print`'s answer: each item ended by a NUL byte, the one byte no argument or variable can hold.
+
+    One per line split a multi-line value (a `system` prompt written as a YAML block) into two arguments of
+    `swift rollout`, which then refused to start. run_vsi_grpo.sh reads the items back with `mapfile -d ''`.
+    """
+    sys.stdout.write(''.join(f'{item}\0' for item in items))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1016,14 +1032,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if vllm_gpus is None and opts.mode == 'colocate':
             vllm_gpus = int(os.environ.get('LOCAL_WORLD_SIZE') or os.environ.get('NPROC_PER_NODE') or 1)
         if opts.print_what == 'env':
-            print('\n'.join(f'{key}={value}' for key, value in plan.env.items()))
+            print_items(f'{key}={value}' for key, value in plan.env.items())
             return 0
         if opts.print_what == 'mode_args':  # `swift rlhf config.yaml` knows no mode: run_vsi_grpo.sh passes these
             given = parse_overrides(overrides)
-            print('\n'.join(to_swift_argv({k: v for k, v in MODE_SETTINGS[opts.mode].items() if k not in given})))
+            print_items(to_swift_argv({k: v for k, v in MODE_SETTINGS[opts.mode].items() if k not in given}))
             return 0
         if opts.print_what == 'rollout_args':
-            print('\n'.join(to_swift_argv(rollout_args(plan, vllm_gpus or 1))))
+            print_items(to_swift_argv(rollout_args(plan, vllm_gpus or 1)))
             return 0
         if opts.print_what == 'output_dir':  # without one swift writes to output/<model name>
             print(plan.args.get('output_dir') or 'output')

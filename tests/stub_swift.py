@@ -25,7 +25,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-ENV_KEYS = ('CUDA_VISIBLE_DEVICES', 'NPROC_PER_NODE', 'MAX_PIXELS', 'ROOT_IMAGE_DIR')
+ENV_KEYS = ('CUDA_VISIBLE_DEVICES', 'NPROC_PER_NODE', 'MAX_PIXELS', 'ROOT_IMAGE_DIR', 'STUB_NOTE')
 
 
 def _flag(argv: list[str], name: str, default: str | None = None) -> str | None:

@@ -126,6 +126,7 @@ def launch_env(fake_bin, dataset, tmp_path) -> dict:
         DATASET=str(dataset),
         OUTPUT_DIR=str(tmp_path / 'out'),
         ROLLOUT_PORT=str(_free_port()),
+        ROLLOUT_GROUP_PORT=str(_free_port()),
         STUB_PIDS=str(tmp_path / 'rollout.pids'),
         STUB_ROLLOUT_LOG=str(tmp_path / 'rollout.jsonl'),
         STUB_RLHF_LOG=str(tmp_path / 'rlhf.jsonl'),
@@ -238,8 +239,9 @@ EVAL_VARIANTS = {
 def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
     """For colocate, server and local: the swift arguments each launcher ends up with, built by swift itself."""
     out = tmp_path_factory.mktemp('out')
-    port = str(_free_port())
-    server = ['--vllm_mode', 'server', '--vllm_server_host', '127.0.0.1', '--vllm_server_port', port]
+    port, group_port = str(_free_port()), str(_free_port())
+    server_ports = ['--vllm_server_port', port, '--vllm_server_group_port', group_port]
+    server = ['--vllm_mode', 'server', '--vllm_server_host', '127.0.0.1', *server_ports]
     paths = ['--model', str(tiny_model_dir), '--dataset', str(dataset), '--output_dir', str(out)]
     env = _clean_env()
     env.update(
@@ -251,10 +253,11 @@ def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
         DATASET=str(dataset),
         OUTPUT_DIR=str(out),
         ROLLOUT_PORT=port,
+        ROLLOUT_GROUP_PORT=group_port,
     )
     lines, shell_env, plans = {}, {}, {}
     for mode in ('colocate', 'server', 'local'):
-        port_flag = ['--vllm_server_port', port] if mode == 'server' else []  # the host has its default
+        port_flag = server_ports if mode == 'server' else []  # the host has its default
         plans[mode] = _python_plan('--mode', mode, *paths, *port_flag, *CPU_FLAGS, *USER_FLAGS)
         lines[('python', mode)] = plans[mode]['argv']
         proc = run_script({**env, 'MODE': mode}, *CPU_FLAGS, *USER_FLAGS)
@@ -618,8 +621,12 @@ PREFLIGHT_FAILURES = [
     ({'MODE': 'server', 'ROLLOUT_TIMEOUT': '20m'}, [], 'ROLLOUT_TIMEOUT=20m is not a number of seconds'),
     ({'MODE': 'server', 'ROLLOUT_LOG': '/tmp'}, [], 'ROLLOUT_LOG=/tmp is a folder; name the file'),
     # the server and the trainer would use that port while the health check polls ROLLOUT_PORT
-    ({'MODE': 'server'}, ['--vllm_server_port', '8001'], '--vllm_server_port: set ROLLOUT_HOST / ROLLOUT_PORT instead'),
+    ({'MODE': 'server'}, ['--vllm_server_port', '8001'], '--vllm_server_port: set ROLLOUT_HOST / ROLLOUT_PORT / ROLL'),
     ({'MODE': 'server'}, ['--vllm-server-host=10.0.0.9'], '--vllm-server-host=10.0.0.9: set ROLLOUT_HOST / ROLLOUT'),
+    # the port the busy-port check looks at would not be the one the server's workers bind
+    ({'MODE': 'server'}, ['--vllm_server_group_port', '9'], '--vllm_server_group_port: set ROLLOUT_HOST / ROLLOUT'),
+    ({'MODE': 'server', 'ROLLOUT_GROUP_PORT': 'x'}, [], 'ROLLOUT_GROUP_PORT=x is not a port number'),
+    ({'MODE': 'server', 'ROLLOUT_PORT': '81', 'ROLLOUT_GROUP_PORT': '81'}, [], 'ROLLOUT_GROUP_PORT and ROLLOUT_PORT'),
     ({}, ['--beta', '0', '--', '--learning_rate', '1e-5'], "unexpected argument '--': write swift's flags straight"),
     ({}, ['--vllm_tensor_parallel_size', '3'], 'vllm_tensor_parallel_size 3 does not divide the 8 GPU(s)'),
     ({'MODE': 'server'}, ['--vllm_tensor_parallel_size', '4'], 'vllm_tensor_parallel_size 4 does not divide the 2'),
@@ -761,14 +768,15 @@ def test_frames_swift_would_not_find_fail_preflight(dataset, tmp_path):
     assert train_vsi_grpo.preflight(train_vsi_grpo.resolve(str(CONFIG), 'local', both[:2], environ={}), 1) == []
 
 
-def test_busy_rollout_port_fails_preflight(launch_env):
+@pytest.mark.parametrize('variable', ['ROLLOUT_PORT', 'ROLLOUT_GROUP_PORT'])
+def test_busy_rollout_port_fails_preflight(launch_env, variable):
     with socket.socket() as busy:
         busy.bind(('', 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = run_script({**launch_env, 'MODE': 'server', 'ROLLOUT_PORT': str(port)})
+        proc = run_script({**launch_env, 'MODE': 'server', variable: str(port)})
     assert proc.returncode == 1
-    assert f'ROLLOUT_PORT={port} is in use (an old swift rollout?), or held for up to a minute' in proc.stderr
+    assert f'{variable}={port} is in use (an old swift rollout?), or held for up to a minute' in proc.stderr
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists()
 
 
@@ -787,6 +795,8 @@ def test_server_mode_trains_against_the_ready_server_then_stops_it(launch_env):
     port = launch_env['ROLLOUT_PORT']
     assert rollout['argv'][rollout['argv'].index('--port') + 1] == port
     assert training['argv'][training['argv'].index('--vllm_server_port') + 1] == port
+    group_port = training['argv'][training['argv'].index('--vllm_server_group_port') + 1]
+    assert group_port == launch_env['ROLLOUT_GROUP_PORT'] != port
     pids = _rollout_pids(launch_env)
     assert len(pids) == 2 and not any(map(alive, pids))
     # a second run (on another port: the first one's may linger in TIME_WAIT) appends to the server's log
@@ -794,6 +804,24 @@ def test_server_mode_trains_against_the_ready_server_then_stops_it(launch_env):
     assert proc.returncode == 0, proc.stderr
     log = (Path(launch_env['OUTPUT_DIR']) / 'rollout.log').read_text()
     assert log.count('=== run_vsi_grpo.sh ') == 2 and log.startswith('=== run_vsi_grpo.sh ')
+
+
+def test_multi_line_values_reach_the_server_and_the_trainer_whole(launch_env, tmp_path):
+    """A system prompt written over several lines (a YAML block) once reached `swift rollout` as two arguments, which
+    it refused; the YAML's ENV values and the mode's flags travel the same way."""
+    system = 'You are a careful\nspatial reasoner.'
+    config = _yaml()
+    config['ENV']['STUB_NOTE'] = 'two\nlines'
+    config_path = tmp_path / 'config.yaml'
+    config_path.write_text(yaml.safe_dump({**config, 'system': system}))
+    proc = run_script({**launch_env, 'MODE': 'server', 'CONFIG': str(config_path), 'ROLLOUT_TIMEOUT': '30'})
+    assert proc.returncode == 0, proc.stderr
+    (rollout,) = _records(launch_env['STUB_ROLLOUT_LOG'])
+    (training,) = _records(launch_env['STUB_RLHF_LOG'])
+    assert rollout['argv'][rollout['argv'].index('--system') + 1] == system
+    assert 'spatial reasoner.' not in rollout['argv']
+    assert rollout['env']['STUB_NOTE'] == training['env']['STUB_NOTE'] == 'two\nlines'
+    assert training['argv'][training['argv'].index('--vllm_mode') + 1] == 'server'
 
 
 def test_server_that_never_gets_ready_times_out_and_is_stopped(launch_env):
@@ -1397,14 +1425,25 @@ def test_missing_swift_hint_names_the_project_venv(tmp_path, venv):
     assert proc.stderr.strip() == f'run_vsi_grpo.sh: SWIFT=swift not found; {hint}'
 
 
-def test_python_launcher_errors_are_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ('name', 'content', 'message'),
+    [
+        ('none.yaml', None, 'not found'),
+        ('folder', '', 'is a folder; name the YAML file'),  # once a traceback, as was the next
+        ('utf16.yaml', b'\xff\xfem\x00', 'is not UTF-8 text (invalid start byte at byte 0)'),
+    ],
+)
+def test_python_launcher_errors_are_one_line(tmp_path, name, content, message):
+    config = tmp_path / name
+    if content == '':
+        config.mkdir()
+    elif content is not None:
+        config.write_bytes(content)
     proc = subprocess.run(
-        [PYTHON, str(ROOT / 'train_vsi_grpo.py'), '--config', str(tmp_path / 'none.yaml'), '--dry_run'],
-        capture_output=True,
-        text=True,
+        [PYTHON, str(ROOT / 'train_vsi_grpo.py'), '--config', str(config), '--dry_run'], capture_output=True, text=True
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f'train_vsi_grpo.py: error: config {tmp_path / "none.yaml"} not found'
+    assert proc.stderr.strip() == f'train_vsi_grpo.py: error: config {config} {message}'
 
 
 @pytest.mark.parametrize(
