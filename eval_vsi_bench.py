@@ -55,6 +55,7 @@ import json
 import logging
 import os
 import re
+import string
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -90,9 +91,11 @@ from vsi_scoring import (
     category_of,
     check_question_type,
     check_type_selection,
+    exact_match,
     ground_truth_number,
     is_multiple_choice,
     official_score,
+    option_letters,
     reward_score,
     type_selected,
 )
@@ -588,8 +591,11 @@ def check_prediction_row(row: dict) -> dict:
     """The row, if it can be scored as written; else ValueError saying why (read_predictions adds file and line).
 
     Types are checked because scoring cannot tell a malformed value from a wrong answer: a list ground truth or
-    options given as text would silently score 0, a numeric question type would crash deep in aggregation.
-    `prediction` may be null (the engine returned no text: it scores 0).
+    options given as text would silently score 0, a numeric question type would crash deep in aggregation. So would a
+    multiple-choice ground truth no option letter matches under the official comparison (`exact_match`: `E` with
+    options A and B, `B. table`, an empty one), so it must be one of the row's option letters, as in VSI-Bench's rows
+    (any letter where the row has no options written as `A. text`). `prediction` may be null (the engine returned no
+    text: it scores 0).
     """
     absent = [name for name in PREDICTION_FIELDS if name not in row]
     if absent:
@@ -598,15 +604,18 @@ def check_prediction_row(row: dict) -> dict:
     identifier, truth, options = row['id'], row['ground_truth'], row.get('options')
     if isinstance(identifier, bool) or not isinstance(identifier, (str, int)):
         raise ValueError(f'id {identifier!r} is not a string or an integer')
+    if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
+        raise ValueError(f'options {options!r} is not a list of strings')
     if is_multiple_choice(row['question_type']):
-        if not isinstance(truth, str):
-            raise ValueError(f'ground_truth {truth!r} of a multiple-choice question is not an option letter')
+        letters = option_letters(options)
+        matched = isinstance(truth, str) and any(exact_match(c, truth) for c in letters or string.ascii_uppercase)
+        if not matched:
+            allowed = f'one of its option letters ({", ".join(letters)})' if letters else 'an option letter (A-Z)'
+            raise ValueError(f'ground_truth {truth!r} of a multiple-choice question is not {allowed}')
     elif ground_truth_number(truth) is None:  # the rule preprocessing applies, so its rows always pass
         raise ValueError(f'ground_truth {truth!r} of a numeric question is not a plain finite number')
     if row['prediction'] is not None and not isinstance(row['prediction'], str):
         raise ValueError(f'prediction {row["prediction"]!r} is not text')
-    if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
-        raise ValueError(f'options {options!r} is not a list of strings')
     if row.get('prompt_style') is not None and row['prompt_style'] not in PROMPT_STYLES:
         raise ValueError(f'prompt_style {row["prompt_style"]!r} is not one of {PROMPT_STYLES}')
     return row

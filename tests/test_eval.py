@@ -1389,6 +1389,18 @@ BAD_PREDICTIONS = [
     ({'ground_truth': '1_200'}, "ground_truth '1_200' of a numeric question is not a plain finite number"),
     ({'ground_truth': '1e999'}, "ground_truth '1e999' of a numeric question is not a plain finite number"),
     ({'question_type': 'route_planning', 'ground_truth': ['B']}, 'multiple-choice question is not an option letter'),
+    # multiple-choice ground truths no answer can match under the official rule: they would score 0 silently
+    *[
+        (
+            {'question_type': 'route_planning', 'options': ['A. chair', 'B. table'], 'ground_truth': truth},
+            f'ground_truth {truth!r} of a multiple-choice question is not one of its option letters (A, B)',
+        )
+        for truth in ('E', '', 'B. table', 'B.', ' B')
+    ],
+    (
+        {'question_type': 'route_planning', 'ground_truth': 'B.'},
+        "ground_truth 'B.' of a multiple-choice question is not an option letter (A-Z)",
+    ),
     ({'options': 'A. x'}, "options 'A. x' is not a list of strings"),
     ({'prediction': 3}, 'prediction 3 is not text'),
     ({'id': [2]}, 'id [2] is not a string or an integer'),
@@ -1406,6 +1418,20 @@ def test_score_only_refuses_malformed_rows_naming_file_and_line(tmp_path, capsys
     error = capsys.readouterr().err
     assert error.startswith('error: ') and error.count('\n') == 1  # one line, no traceback
     assert 'p.jsonl:2' in error and message in error
+
+
+def test_a_multiple_choice_ground_truth_is_any_case_of_an_option_letter(tmp_path):
+    """The official comparison ignores case, so `b` is option B and scores as `B` does; a row without options takes
+    any single letter."""
+    rows = [
+        {'id': 1, 'question_type': 'route_planning', 'ground_truth': 'b', 'prediction': 'B', 'options': ROUTE_OPTIONS},
+        {'id': 2, 'question_type': 'route_planning', 'ground_truth': 'C', 'prediction': 'b.', 'options': ROUTE_OPTIONS},
+        {'id': 3, 'question_type': 'route_planning', 'ground_truth': 'Q', 'prediction': 'q'},
+    ]
+    path = write_jsonl(tmp_path / 'predictions.jsonl', rows)
+    assert ev.main(['--predictions', str(path)]) == 0
+    results = json.loads((tmp_path / 'results.json').read_text())
+    assert results['overall'] == pytest.approx(200 / 3) == official_overall(prediction_lines(path))
 
 
 def test_score_only_names_a_bare_file_by_its_folder(tmp_path, monkeypatch):
