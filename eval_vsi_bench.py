@@ -524,7 +524,8 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
     """Hold `folder` for this process; another evaluation or rescoring that wants to write it fails at once.
 
     Two evaluations of one folder would each predict every question into the same predictions.jsonl. The lock file
-    (extract_frames.pid_lock) survives --overwrite.
+    (extract_frames.pid_lock) survives --overwrite. Every mode takes the lock before it writes anything, so this is
+    where an --output_dir that names a file (or lies under one) is refused; mkdir said only `[Errno 17] File exists`.
     """
 
     def refuse(holder: str) -> None:
@@ -533,7 +534,12 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
             '--output_dir'
         )
 
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        file = next(path for path in (folder, *folder.parents) if os.path.lexists(path))
+        what = '' if file == folder else f': {file}'
+        raise EvalError(f'--output_dir {folder}{what} is a file, not a folder; name a folder for the results') from None
     with pid_lock(folder / LOCK_NAME, refuse):
         yield
 

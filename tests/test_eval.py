@@ -1582,6 +1582,29 @@ def test_a_folder_in_use_by_another_evaluation_is_refused_at_once(bench, tmp_pat
     assert results['overall'] == pytest.approx(100 / 15)  # as in the subset test: each question counted once
 
 
+def test_an_output_dir_that_is_a_file_is_refused_naming_it(bench, tmp_path, capsys):
+    """mkdir said only `[Errno 17] File exists: '...'`; each mode says the path is a file, and the file is kept."""
+    predictions = hand_predictions(tmp_path / 'predictions.jsonl')
+    assert ev.main(['--predictions', str(predictions)]) == 0
+    results = tmp_path / 'results.json'
+    taken = tmp_path / 'notes.txt'
+    taken.write_text('mine')
+    for argv in (['--predictions', str(predictions)], ['--compare', str(results), str(results)]):
+        capsys.readouterr()
+        assert ev.main([*argv, '--output_dir', str(taken)]) == 1
+        assert capsys.readouterr().err == (
+            f'error: --output_dir {taken} is a file, not a folder; name a folder for the results\n'
+        )
+        assert ev.main([*argv, '--output_dir', str(taken / 'run')]) == 1
+        assert capsys.readouterr().err == (
+            f'error: --output_dir {taken / "run"}: {taken} is a file, not a folder; name a folder for the results\n'
+        )
+    engine = CountingEngine()
+    with pytest.raises(ev.EvalError, match=f'^--output_dir {taken} is a file, not a folder; name a folder'):
+        ev.evaluate(eval_args('m', bench.dataset, taken, '--blind'), engine=engine)
+    assert engine.requests == [] and taken.read_text() == 'mine'
+
+
 def test_overwrite_removes_every_output_of_the_previous_run(bench, tmp_path):
     base, out = tmp_path / 'base', tmp_path / 'run'
     ev.evaluate(eval_args('m', bench.dataset, base, '--blind'), engine=CountingEngine(answer='A'))
