@@ -183,17 +183,35 @@ VSI_BENCH_QUESTIONS = 5130  # rows of nyu-visionx/VSI-Bench: a rescored file of 
 ADAPTER_CONFIG = 'adapter_config.json'  # a LoRA checkpoint's (PEFT's CONFIG_NAME)
 # Flags that only frame extraction from --video_dir reads (extracts_frames)
 EXTRACTION_FLAGS = ('frames_cache', 'frames_max_pixels')
-# The run_config.json fields a report shows; a folder whose config lacks one is rescored without it.
-REPORTED_CONFIG_FIELDS = (
-    'model',
-    'adapters',
-    'prompt_style',
-    'num_frames',
-    'max_new_tokens',
-    'blind',
-    'infer_backend',
-    'label',
-)
+# The run_config.json fields a report shows, with what each must hold (JSON_KINDS); a folder whose config lacks one
+# is rescored without it. prompt_style must also be one of PROMPT_STYLES.
+REPORTED_CONFIG_FIELDS = {
+    'model': 'text',
+    'adapters': 'a list of text',
+    'prompt_style': 'text',
+    'num_frames': 'a whole number or null',
+    'max_new_tokens': 'a whole number',
+    'blind': 'true or false',
+    'infer_backend': 'text',
+    'label': 'text',
+}
+# Fields a rescoring reads where the config has them (configs of earlier versions lack some), with what each must hold.
+OPTIONAL_CONFIG_FIELDS = {
+    'enable_thinking': 'true or false',
+    'qwen3_vl_image_max_pixels': 'a whole number or null',
+    'dataset': 'text',
+    'dataset_questions': 'a whole number',
+}
+# What a field of a JSON file this script reads back may hold, by the words an error uses; `<kind> or null` also takes
+# null. A boolean is no number: Python's bool is an int, so `true` would pass as 1 token.
+JSON_KINDS = {
+    'text': lambda value: isinstance(value, str),
+    'true or false': lambda value: isinstance(value, bool),
+    'a whole number': lambda value: isinstance(value, int) and not isinstance(value, bool),
+    'a number': lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    'a list of text': lambda value: isinstance(value, list) and all(isinstance(item, str) for item in value),
+    'an object': lambda value: isinstance(value, dict),
+}
 # vLLM accepts only these LoRA ranks (vllm LoRAConfig.possible_max_ranks); the adapter's rank is rounded up.
 VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 # vLLM's LoRA kernels (vllm/lora/ops) take half precision only: a float32 model with an adapter fails an assertion
@@ -739,6 +757,19 @@ def _json_object(path: Path) -> dict:
     except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def check_fields(path: Path, values: dict, kinds: dict[str, str], prefix: str = '') -> None:
+    """EvalError naming `path` and the first field of `values` (`prefix` + name) that holds something other than its
+    kind in `kinds` (JSON_KINDS, or `<kind> or null`); absent fields are the caller's to judge. The files read back
+    (run_config.json, results.json) may be edited by hand or come from elsewhere, and a wrong type otherwise fails
+    with a traceback deep in a report, or passes for another value."""
+    for name, kind in kinds.items():
+        if name not in values:
+            continue
+        value, base = values[name], kind.removesuffix(' or null')
+        if not (value is None and base != kind) and not JSON_KINDS[base](value):
+            raise EvalError(f'{path}: {prefix}{name} is {json.dumps(value, ensure_ascii=False)}, not {kind}')
 
 
 def adapter_rank(adapter: str) -> int | None:
@@ -1514,10 +1545,16 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
 def _read_run_config(path: Path) -> dict | None:
     """The run_config.json of an evaluation folder, or None when there is none (or it is not ours).
 
-    Only the fields a report shows are required, so folders made before later fields were added still rescore."""
+    Only the fields a report shows are required, so folders made before later fields were added still rescore. Those
+    and the optional ones read are checked (check_fields): a hand-edited `"blind": "no"` read as true, and a null
+    token limit failed with a traceback while the report was written."""
     config = _json_object(path)
-    ours = all(name in config for name in REPORTED_CONFIG_FIELDS)
-    return config if ours and config['prompt_style'] in PROMPT_STYLES else None
+    if not all(name in config for name in REPORTED_CONFIG_FIELDS):
+        return None
+    check_fields(path, config, {**REPORTED_CONFIG_FIELDS, **OPTIONAL_CONFIG_FIELDS})
+    if config['prompt_style'] not in PROMPT_STYLES:
+        raise EvalError(f'{path}: prompt_style is {json.dumps(config["prompt_style"])}, not one of {PROMPT_STYLES}')
+    return config
 
 
 def predictions_prompt_style(path: Path, rows: Sequence[dict], config: dict | None, requested: str | None) -> str:

@@ -1420,6 +1420,45 @@ def test_score_only_refuses_malformed_rows_naming_file_and_line(tmp_path, capsys
     assert 'p.jsonl:2' in error and message in error
 
 
+BAD_RUN_CONFIGS = [
+    ({'max_new_tokens': None}, 'max_new_tokens is null, not a whole number'),  # was a TypeError traceback
+    ({'max_new_tokens': '16'}, 'max_new_tokens is "16", not a whole number'),  # was a ValueError traceback
+    ({'blind': 'no'}, 'blind is "no", not true or false'),  # was read as true: a blind baseline
+    ({'num_frames': True}, 'num_frames is true, not a whole number or null'),
+    ({'adapters': 'ckpt'}, 'adapters is "ckpt", not a list of text'),
+    ({'label': ['x']}, 'label is ["x"], not text'),
+    ({'enable_thinking': 'false'}, 'enable_thinking is "false", not true or false'),
+    ({'qwen3_vl_image_max_pixels': '4096'}, 'qwen3_vl_image_max_pixels is "4096", not a whole number or null'),
+    ({'prompt_style': 'cot'}, "prompt_style is \"cot\", not one of ('direct', 'think')"),
+]
+
+
+@pytest.mark.parametrize(('change', 'message'), BAD_RUN_CONFIGS)
+def test_score_only_refuses_a_run_config_of_wrong_types_naming_file_and_field(tmp_path, capsys, change, message):
+    path = hand_predictions(tmp_path / 'predictions.jsonl')
+    config = {
+        'model': 'm',
+        'adapters': [],
+        'prompt_style': 'direct',
+        'num_frames': 32,
+        'max_new_tokens': 16,
+        'blind': False,
+        'infer_backend': 'pt',
+        'label': 'm',
+        'enable_thinking': False,
+        'qwen3_vl_image_max_pixels': 4096,
+    }
+    (tmp_path / 'run_config.json').write_text(json.dumps(config))
+    assert ev.main(['--predictions', str(path)]) == 0  # the same config with the right types scores
+    assert json.loads((tmp_path / 'results.json').read_text())['config'] == config
+    (tmp_path / 'results.json').unlink()
+    capsys.readouterr()
+    (tmp_path / 'run_config.json').write_text(json.dumps({**config, **change}))
+    assert ev.main(['--predictions', str(path)]) == 1
+    assert capsys.readouterr().err == f'error: {tmp_path / "run_config.json"}: {message}\n'
+    assert not (tmp_path / 'results.json').exists()
+
+
 def test_a_multiple_choice_ground_truth_is_any_case_of_an_option_letter(tmp_path):
     """The official comparison ignores case, so `b` is option B and scores as `B` does; a row without options takes
     any single letter."""
