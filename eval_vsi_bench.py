@@ -202,6 +202,11 @@ OPTIONAL_CONFIG_FIELDS = {
     'dataset': 'text',
     'dataset_questions': 'a whole number',
 }
+# What a comparison reads of a results.json, with what each must hold (JSON_KINDS): the run, each aggregate
+# (`official`, `lenient`), each of their categories.
+RESULTS_FIELDS = {'label': 'text', 'overall': 'a number or null', 'config': 'an object or null'}
+AGGREGATE_FIELDS = {'overall': 'a number or null', 'num_questions': 'a whole number'}
+CATEGORY_FIELDS = {'score': 'a number or null', 'count': 'a whole number'}
 # What a field of a JSON file this script reads back may hold, by the words an error uses; `<kind> or null` also takes
 # null. A boolean is no number: Python's bool is an int, so `true` would pass as 1 token.
 JSON_KINDS = {
@@ -1071,7 +1076,8 @@ def results_path(path: str) -> Path:
 
 
 def load_results(path: str) -> dict:
-    """A results file (results_path), checked to be one this script wrote."""
+    """A results file (results_path), checked to be one this script wrote: the parts a comparison reads, and the types
+    of the values it computes with (check_fields; `"overall": "40"` failed with a traceback)."""
     path = results_path(path)
     try:
         results = json.loads(path.read_text(encoding='utf-8'))
@@ -1085,6 +1091,11 @@ def load_results(path: str) -> dict:
             'their categories)'
         )
     results.setdefault('label', path.parent.name or str(path))
+    check_fields(path, results, RESULTS_FIELDS)
+    for kind in ('official', 'lenient'):
+        check_fields(path, results[kind], AGGREGATE_FIELDS, f'{kind}.')
+        for name, category in results[kind]['categories'].items():
+            check_fields(path, category, CATEGORY_FIELDS, f'{kind}.categories.{name}.')
     return results
 
 

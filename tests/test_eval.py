@@ -1191,6 +1191,36 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
         assert f'{broken} is not a results.json written by eval_vsi_bench.py' in capsys.readouterr().err
 
 
+BAD_RESULTS = [
+    (('overall',), '40', 'overall is "40", not a number or null'),
+    (('official', 'overall'), '40', 'official.overall is "40", not a number or null'),  # was a TypeError traceback
+    (('label',), ['x'], 'label is ["x"], not text'),  # was a ValueError traceback from the plot
+    (('official', 'categories', 'object_counting', 'score'), '50', 'official.categories.object_counting.score is "50"'),
+    (('lenient', 'categories', 'route_planning', 'count'), 2.5, 'lenient.categories.route_planning.count is 2.5, not'),
+    (('official', 'num_questions'), True, 'official.num_questions is true, not a whole number'),
+    (('config',), 'x', 'config is "x", not an object or null'),
+]
+
+
+@pytest.mark.parametrize(('where', 'value', 'message'), BAD_RESULTS)
+def test_compare_refuses_results_of_wrong_types_naming_file_and_field(tmp_path, capsys, where, value, message):
+    path = hand_predictions(tmp_path / 'predictions.jsonl')
+    assert ev.main(['--predictions', str(path)]) == 0
+    results = json.loads((tmp_path / 'results.json').read_text())
+    broken = results
+    for key in where[:-1]:
+        broken = broken[key]
+    broken[where[-1]] = value
+    (tmp_path / 'broken.json').write_text(json.dumps(results))
+    capsys.readouterr()
+    assert (
+        ev.main(['--compare', str(tmp_path / 'broken.json'), str(tmp_path), '--output_dir', str(tmp_path / 'c')]) == 1
+    )
+    error = capsys.readouterr().err
+    assert error.startswith(f'error: {tmp_path / "broken.json"}: {message}') and error.count('\n') == 1
+    assert not (tmp_path / 'c').exists()  # refused before anything is written
+
+
 def test_compare_takes_run_folders_and_keeps_the_subset_warning(bench, tmp_path, capsys):
     """Two quick runs (--limit) write only results_subset.json: their folders compare, and the table says it covers
     a subset, so it is never shared as a full-benchmark result."""
