@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -1324,8 +1325,9 @@ def comparison_markdown(comparison: dict) -> str:
     )
 
 
-def plot_results(path: Path, results: dict | None = None, comparison: dict | None = None) -> None:
-    """Per-category bars: official and lenient for one run, or two runs' official scores with their deltas."""
+def plot_results(results: dict | None = None, comparison: dict | None = None) -> bytes:
+    """Per-category bars as PNG bytes: official and lenient for one run, or two runs' official scores with their
+    deltas."""
     import matplotlib
 
     matplotlib.use('Agg')
@@ -1373,19 +1375,25 @@ def plot_results(path: Path, results: dict | None = None, comparison: dict | Non
     axes.set_title(title)
     axes.legend(fontsize=8)
     axes.grid(axis='y', alpha=0.3)
+    png = io.BytesIO()
     try:
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format='png', dpi=120, bbox_inches='tight')
+        figure.savefig(png, format='png', dpi=120, bbox_inches='tight')
     finally:
         plt.close(figure)
+    return png.getvalue()
 
 
 def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plot: dict | None) -> None:
-    """`<name>.json`, `<name>.md` and `<name>.png` (plot_results with `plot`), each written atomically."""
+    """`<name>.json`, `<name>.md` and `<name>.png` (plot_results with `plot`), each written atomically.
+
+    The plot is drawn, and the JSON serialised, before any file is replaced: a report that fails to render leaves the
+    previous three as they were, never a new json and md beside an old png (or none)."""
+    png = plot_results(**plot)
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(str(output_dir / f'{name}.json'), report)
     write_text_atomic(str(output_dir / f'{name}.md'), [markdown])
-    plot_results(output_dir / f'{name}.png', **plot)
+    with atomic_path(output_dir / f'{name}.png') as tmp:
+        Path(tmp).write_bytes(png)
 
 
 def write_results(output_dir: Path, results: dict) -> None:

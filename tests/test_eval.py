@@ -1221,6 +1221,30 @@ def test_compare_refuses_results_of_wrong_types_naming_file_and_field(tmp_path, 
     assert not (tmp_path / 'c').exists()  # refused before anything is written
 
 
+def test_a_report_that_fails_to_render_replaces_none_of_its_files(tmp_path, capsys, monkeypatch):
+    """The json and md were replaced before the plot was drawn: a failing plot left them beside the previous png."""
+    import matplotlib.figure
+
+    base = hand_predictions(tmp_path / 'base.jsonl')
+    assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base'), '--label', 'base']) == 0
+    for name, change in (('tuned', {'c3': '4'}), ('other', {'c3': '4', 'r2': 'A'})):
+        path = hand_predictions(tmp_path / f'{name}.jsonl', change)
+        assert ev.main(['--predictions', str(path), '--output_dir', str(tmp_path / name), '--label', name]) == 0
+    cmp = tmp_path / 'cmp'
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned'), '--output_dir', str(cmp)]) == 0
+    before = {path.name: path.read_bytes() for path in cmp.iterdir()}
+    assert json.loads(before['comparison.json'])['new'] == 'tuned'
+
+    def fail(*args, **kwargs):
+        raise OSError('No space left on device')
+
+    monkeypatch.setattr(matplotlib.figure.Figure, 'savefig', fail)
+    capsys.readouterr()
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'other'), '--output_dir', str(cmp)]) == 1
+    assert capsys.readouterr().err == 'error: No space left on device\n'
+    assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before  # no temporary file left either
+
+
 def test_compare_takes_run_folders_and_keeps_the_subset_warning(bench, tmp_path, capsys):
     """Two quick runs (--limit) write only results_subset.json: their folders compare, and the table says it covers
     a subset, so it is never shared as a full-benchmark result."""
