@@ -1078,7 +1078,13 @@ def results_path(path: str) -> Path:
 
 def load_results(path: str) -> dict:
     """A results file (results_path), checked to be one this script wrote: the parts a comparison reads, and the types
-    of the values it computes with (check_fields; `"overall": "40"` failed with a traceback)."""
+    of the values it computes with (check_fields; `"overall": "40"` failed with a traceback).
+
+    A file without `official_protocol` (every results.json has it since 2026-11-27) was written by an earlier version,
+    perhaps one that aggregated subsets by other rules (until 2026-11-26: absent categories and relative-direction
+    levels). Its numbers cannot be told apart from current ones, so it is compared with `version_warning`, which
+    travels with the comparison like a subset's warning; rescoring its predictions removes the doubt. Refusing it would
+    also refuse the files of runs that covered every category, which scored as now."""
     path = results_path(path)
     try:
         results = json.loads(path.read_text(encoding='utf-8'))
@@ -1097,6 +1103,13 @@ def load_results(path: str) -> dict:
         check_fields(path, results[kind], AGGREGATE_FIELDS, f'{kind}.')
         for name, category in results[kind]['categories'].items():
             check_fields(path, category, CATEGORY_FIELDS, f'{kind}.categories.{name}.')
+    if 'official_protocol' not in results:
+        results['version_warning'] = (
+            f'{path} was written by an earlier eval_vsi_bench.py (no official_protocol field), maybe under earlier '
+            'scoring rules (until 2026-11-26 a run lacking a category or a relative-direction level was scored '
+            'differently): rescore its predictions with --predictions to compare like with like'
+        )
+        logger.warning('%s', results['version_warning'])
     return results
 
 
@@ -1150,11 +1163,12 @@ def compare_results(base: dict, new: dict) -> dict:
     rows.append(_overall_row('overall (lenient)', base['lenient'], new['lenient']))
     for row in rows:
         row['delta'] = None if row['base'] is None or row['new'] is None else row['new'] - row['base']
-    # a subset's warning travels with every table made from it, so that none is shared as a full-benchmark result
+    # a subset's warning (and an earlier version's) travels with every table made from it, so that none is shared as
+    # a full-benchmark result
     subsets = [
         f'{run["label"]}: {warning}'
         for run in (base, new)
-        for warning in (run.get('subset_warning'), run.get('completeness_warning'))
+        for warning in (run.get('subset_warning'), run.get('completeness_warning'), run.get('version_warning'))
         if warning
     ]
     differences = protocol_differences(base.get('config'), new.get('config'))

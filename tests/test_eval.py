@@ -1245,6 +1245,33 @@ def test_a_report_that_fails_to_render_replaces_none_of_its_files(tmp_path, caps
     assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before  # no temporary file left either
 
 
+def test_results_of_an_earlier_version_are_compared_with_a_warning(tmp_path, caplog):
+    """Before official_protocol was recorded (2026-11-27), versions scored subsets by other rules: a comparison with
+    such a file says so, in the log and in the comparison itself."""
+    for name, change in (('base', None), ('tuned', {'c3': '4'})):
+        path = hand_predictions(tmp_path / f'{name}.jsonl', change)
+        assert ev.main(['--predictions', str(path), '--output_dir', str(tmp_path / name), '--label', name]) == 0
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned')]) == 0
+    assert 'earlier' not in caplog.text
+    assert 'earlier' not in json.loads((tmp_path / 'tuned' / 'comparison.json').read_text())['subset_warning']
+    old = tmp_path / 'base' / 'results.json'
+    results = json.loads(old.read_text())
+    del results['official_protocol'], results['official_protocol_differences']
+    old.write_text(json.dumps(results))
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned')]) == 0
+    warning = (
+        f'{old} was written by an earlier eval_vsi_bench.py (no official_protocol field), maybe under earlier scoring '
+        'rules (until 2026-11-26 a run lacking a category or a relative-direction level was scored differently): '
+        'rescore its predictions with --predictions to compare like with like'
+    )
+    assert warning in caplog.text
+    comparison = json.loads((tmp_path / 'tuned' / 'comparison.json').read_text())
+    assert f'; base: {warning}; tuned: completeness unknown' in comparison['subset_warning']
+    assert f'base: {warning}; tuned: completeness unknown' in (tmp_path / 'tuned' / 'comparison.md').read_text()
+    deltas = {row['category']: row['delta'] for row in comparison['rows']}
+    assert deltas['overall'] == pytest.approx(100 / 9)  # compared all the same, as before
+
+
 def test_compare_takes_run_folders_and_keeps_the_subset_warning(bench, tmp_path, capsys):
     """Two quick runs (--limit) write only results_subset.json: their folders compare, and the table says it covers
     a subset, so it is never shared as a full-benchmark result."""
