@@ -79,6 +79,7 @@ from preprocess_vsi_data import (
     file_sha256,
     make_row,
     read_rows,
+    remove_stale_temps,
     row_to_question,
     write_json_atomic,
     write_text_atomic,
@@ -549,7 +550,9 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
 
     Two evaluations of one folder would each predict every question into the same predictions.jsonl. The lock file
     (extract_frames.pid_lock) survives --overwrite. Every mode takes the lock before it writes anything, so this is
-    where an --output_dir that names a file (or lies under one) is refused; mkdir said only `[Errno 17] File exists`.
+    where an --output_dir that names a file (or lies under one) is refused; mkdir said only `[Errno 17] File exists`,
+    and where the temporary files of reports and run_config.json that a killed run (SIGKILL: nothing could clean up)
+    left are removed, as preprocess_vsi_data.py removes its own.
     """
 
     def refuse(holder: str) -> None:
@@ -565,6 +568,8 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
         what = '' if file == folder else f': {file}'
         raise EvalError(f'--output_dir {folder}{what} is a file, not a folder; name a folder for the results') from None
     with pid_lock(folder / LOCK_NAME, refuse):
+        for path in remove_stale_temps(str(folder), {RUN_CONFIG_NAME, *REPORT_FILES}):
+            logger.info('removed %s, left by a killed run', path)
         yield
 
 

@@ -9,6 +9,7 @@ import ast
 import json
 import logging
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 from PIL import Image
 
 import eval_vsi_bench as ev
+import preprocess_vsi_data
 import train_vsi_grpo
 from tests.report_oracle import official_overall, recompute_scores
 from vsi_scoring import OFFICIAL_RULES, build_prompt, official_score
@@ -1025,6 +1027,26 @@ def hand_predictions(path: Path, changes=None) -> Path:
         for i, qt, gt, pred, options, _, _ in HAND_ROWS
     ]
     return write_jsonl(path, rows)
+
+
+def test_temporary_files_a_killed_run_left_are_removed_by_the_next(tmp_path):
+    """A SIGKILL while a report was written left `results.png.<pid>-<hex>.<host>.tmp`, which no later run removed."""
+    path = hand_predictions(tmp_path / 'predictions.jsonl')
+    ended = subprocess.Popen([sys.executable, '-c', ''])
+    ended.wait()  # reaped: the pid runs nothing now
+    gone = ended.pid
+    host = preprocess_vsi_data._HOST
+    stale = [f'results.png.{gone}-0123abcd.{host}.tmp', f'run_config.json.{gone}-89abcdef.{host}.tmp']
+    kept = [
+        f'results.md.{os.getpid()}-0123abcd.{host}.tmp',  # a writer that still runs
+        f'notes.json.{gone}-0123abcd.{host}.tmp',  # not a file this script writes
+    ]
+    for name in stale + kept:
+        (tmp_path / name).write_text('half a file')
+    assert ev.main(['--predictions', str(path)]) == 0
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp'))
+    assert left == sorted(kept)
+    assert json.loads((tmp_path / 'results.json').read_text())['official']['num_questions'] == len(HAND_ROWS)
 
 
 def test_score_only_matches_the_hand_worked_official_score(tmp_path):
