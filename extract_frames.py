@@ -238,7 +238,10 @@ def frames_dir_for(video_path: PathLike, video_dir: PathLike | None, output_dir:
 def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None = None) -> list[Path]:
     """Videos under `video_dir` (recursive, sorted), or the paths in `video_list` (one a line, '#' comments).
 
-    Relative paths in the list are taken from `video_dir` when given, else from the list file's folder.
+    Relative paths in the list are taken from `video_dir` when given, else from the list file's folder. A list line
+    that cannot name a video file raises ValueError naming the list and line before anything is extracted: one holding
+    a NUL byte (no file name can; it used to stop the run later with `embedded null byte` and no line), or one naming a
+    folder (its video would fail as `no such video file`, with a hint about relative paths that does not apply).
     Folder symlinks are followed, as datasets are often assembled from links (Path.rglob on Python 3.11 skips
     them); a link to a folder above itself is not entered again. Every name with a video suffix is returned,
     a broken link included, and an unreadable folder raises: a video fails visibly rather than going missing.
@@ -249,10 +252,20 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
         paths = []
         # bytes as the file system names them (a name need not be UTF-8), less the byte order mark Windows editors
         # write first, which would otherwise become part of the first path
-        for line in os.fsdecode(video_list.read_bytes().removeprefix(codecs.BOM_UTF8)).splitlines():
+        text = os.fsdecode(video_list.read_bytes().removeprefix(codecs.BOM_UTF8))
+        for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
-            if line and not line.startswith('#'):
-                paths.append(base / line if not os.path.isabs(line) else Path(line))
+            if not line or line.startswith('#'):
+                continue
+            if '\0' in line:
+                raise ValueError(f'{video_list}: line {number}: {line!r} holds a NUL byte, which no file name can')
+            path = base / line if not os.path.isabs(line) else Path(line)
+            if os.path.isdir(path):  # not Path.is_dir: a name over the length limit fails that video alone, later
+                raise ValueError(
+                    f'{video_list}: line {number}: {path} is a folder, not a video file; give a folder of videos as '
+                    '--video_dir (searched recursively)'
+                )
+            paths.append(path)
         return paths
     if video_dir is None:
         raise ValueError('give --video_dir or --video_list')

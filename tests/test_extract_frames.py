@@ -547,6 +547,23 @@ def test_video_list_flat_layout(video_tree, tmp_path):
     assert os.fsencode(latin1) == os.fsencode(tmp_path) + b'/videos/sc\xe8ne.mp4'  # the name's bytes, not UTF-8
 
 
+def test_video_list_lines_that_cannot_be_videos_name_their_line(video_tree, tmp_path, capsys):
+    """A NUL byte stopped the run with `embedded null byte` and no file or line; a folder failed as a missing video
+    with a hint about relative paths that did not apply. Both are refused before anything is extracted."""
+    listing, out = tmp_path / 'videos.txt', tmp_path / 'frames'
+    listing.write_bytes(b'# subset\nvideos/scannet/scene0011_00.mp4\nb\0.mp4\n')
+    assert main(['--video_list', str(listing), '--output_dir', str(out), '--no_progress']) == 2
+    error = f"{listing}: line 3: 'b\\x00.mp4' holds a NUL byte, which no file name can"
+    assert capsys.readouterr().err == f'extract_frames.py: error: {error}\n'
+    listing.write_text('videos/scannet/scene0011_00.mp4\n\nvideos/scannet\n')
+    assert main(['--video_list', str(listing), '--output_dir', str(out), '--no_progress']) == 2
+    assert capsys.readouterr().err == (
+        f'extract_frames.py: error: {listing}: line 3: {tmp_path}/videos/scannet is a folder, not a video file; give a '
+        'folder of videos as --video_dir (searched recursively)\n'
+    )
+    assert not out.exists()
+
+
 def test_the_console_shows_why_videos_failed(video_tree, tmp_path, capsys):
     """The first reasons are printed, and list paths written from the wrong folder get a hint."""
     listing = tmp_path / 'lists' / 'videos.txt'
