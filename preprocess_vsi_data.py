@@ -54,9 +54,10 @@ written next to the output (`train.summary.json`, with the output's size and SHA
 is the classic leak. A scene is excluded however it is spelt (`scannet/scene0000_00`, `./scene0000_00/`, in the
 list or in the row) and whichever folder the row's frames come from (its `video` comes first); scene names and
 datasets that are absolute or contain `..` are skipped (`bad_scene_name`), never looked up (a `video` path that leaves
---frames_dir is ignored). Output ids are unique: a row whose id is taken by the same question is skipped
-(`duplicate_question`), by another question it is written as `<id>#2` and counted. Temporary files that killed runs
-left beside the output are removed by the next run.
+--frames_dir is ignored). A row without an id is given `<file name>:<index>`; one whose id is no string or number (a
+list, an object, `""`) is skipped (`bad_id`). Output ids are unique: a row whose id is taken by the same question is
+skipped (`duplicate_question`), by another question it is written as `<id>#2` and counted. Temporary files that
+killed runs left beside the output are removed by the next run.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ CLIP_CRF = 18  # visually lossless H.264; the clip is decoded again by the proce
 SKIP_REASONS = (
     'unknown_layout',  # no `question`, `conversations` or `messages`
     'missing_field',  # no scene, question type, question or answer
+    'bad_id',  # an id that is there but no string or number (a list, an object, `""`): null or absent ones are made
     'bad_options',  # a multiple-choice question without options written as `A. text`
     'answer_not_in_options',  # a multiple-choice answer that names none of the options
     'non_numeric_answer',  # a numeric question whose answer is not a finite number
@@ -491,6 +493,37 @@ def _name(value: Any) -> str | None:
     return _text(value)
 
 
+def _row_id(value: Any, default: str) -> str:
+    """A row's id as text (_name), or `default`, the made `<file>:<index>`, for a row without one (null, absent, a NaN
+    cell of a pandas export). An id that is there but gives no text (a list, an object, `""`, `true`) is
+    RowSkipped('bad_id'): replaced by a made id it used to be written without a word, and the row's own id, which a
+    resumed evaluation matches predictions by, was lost."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return default
+    name = _name(value)
+    if name is None:
+        raise RowSkipped('bad_id', _not_text('id', value))
+    return name
+
+
+_VALUE_KINDS = {dict: 'an object', list: 'a list', bool: 'a boolean'}
+_SHOWN_VALUE_CHARS = 60
+
+
+def _not_text(name: str, value: Any) -> str:
+    """What is wrong with a field that is there but gives _text nothing, for a skip's message: `id is a list, not
+    text or a number: [1]`, `id is empty`."""
+    if isinstance(value, str):
+        return f'{name} is empty'
+    shown = repr(value)
+    if len(shown) > _SHOWN_VALUE_CHARS:
+        shown = shown[: _SHOWN_VALUE_CHARS - 3] + '...'
+    if isinstance(value, float):
+        return f'{name} is not a finite number: {shown}'
+    kind = _VALUE_KINDS.get(type(value), f'a {type(value).__name__}')
+    return f'{name} is {kind}, not text or a number: {shown}'
+
+
 def _number_text(value: int | float) -> str | None:
     if isinstance(value, int):
         return str(value)
@@ -538,7 +571,8 @@ def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, An
     """(location, row) for each question of a row: a conversation with several user turns is one row per turn.
 
     Every turn asks about the same scene, so each becomes a question of its own with the row's media and fields
-    (ids `<id>`, `<id>_2`, `<id>_3`, ...; `default_id` stands in for a missing id). Row-level `solution` and
+    (ids `<id>`, `<id>_2`, `<id>_3`, ...; `default_id` stands in for a missing id, and an unusable one stays on every
+    turn, each then skipped as `bad_id`). Row-level `solution` and
     `options` can describe one question only; they are kept for the last turn (in a swift row the one a model
     answers), and earlier turns take their options and answer from their own text. Any other row comes back as is.
     """
@@ -549,11 +583,13 @@ def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, An
     pairs = _pairs(row[key], location)
     if len(pairs) < 2:
         return [(location, row)]
-    base_id = _name(row.get('id')) or default_id
+    base_id = None  # an unusable id: every turn keeps it, and row_to_question skips each as bad_id
+    with contextlib.suppress(RowSkipped):
+        base_id = _row_id(row.get('id'), default_id)
     turns = []
     for number, (user, answer) in enumerate(pairs, start=1):
         turn = {**row, key: [{'role': 'user', 'content': user}, {'role': 'assistant', 'content': answer}]}
-        if number > 1:
+        if number > 1 and base_id is not None:
             turn['id'] = f'{base_id}_{number}'
         if number < len(pairs):
             turn['solution'] = turn['options'] = None
@@ -660,7 +696,7 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     ):
         if not value:
             raise RowSkipped('missing_field', f'no {name}')
-    identifier = _name(row.get('id')) or f'{source}:{index}'
+    identifier = _row_id(row.get('id'), f'{source}:{index}')
     dataset = _text(row.get('dataset')) or _text(row.get('data_source'))
     texts = [identifier, scene, question_type, question, answer, other_answer, dataset, video]
     _check_unicode(location, texts + (list(options) if isinstance(options, (list, tuple)) else []))

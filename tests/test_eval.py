@@ -641,6 +641,15 @@ def test_missing_frames_and_duplicate_ids_are_reported_before_inference(bench, t
     assert engine.requests == []
 
 
+def test_an_id_that_is_no_string_or_number_is_refused_not_replaced(tmp_path):
+    """Preprocessing's row reader, which the evaluation shares, gave such a row the id `<file>:<index>`."""
+    dataset = write_jsonl(tmp_path / 'ids.jsonl', [BENCH_ROWS[0], dict(BENCH_ROWS[1], id=[1])])
+    with pytest.raises(ev.EvalError, match=r'^ids.jsonl:line 2: bad_id: id is a list, not text or a number: \[1\]$'):
+        ev.load_questions(str(dataset))
+    questions, _ = ev.load_questions(str(write_jsonl(tmp_path / 'none.jsonl', [dict(BENCH_ROWS[1], id=None)])))
+    assert [q.id for q in questions] == ['none:0']
+
+
 def test_question_types_the_benchmark_lacks_are_refused_when_the_dataset_is_read(tmp_path):
     engine = CountingEngine()
     typo = write_jsonl(

@@ -280,6 +280,7 @@ BAD_ROWS = [
     ('unknown_layout', {'id': 1, 'prompt': 'what?', 'answer': 'A'}),
     ('missing_field', {**NUMERIC_ROW, 'scene_name': None}),
     ('missing_field', {**NUMERIC_ROW, 'ground_truth': ''}),
+    ('bad_id', {**NUMERIC_ROW, 'id': ['8']}),
     ('bad_options', {**MC_ROW, 'options': None}),
     ('bad_options', {**MC_ROW, 'options': ['left', 'right']}),
     ('answer_not_in_options', {**MC_ROW, 'ground_truth': 'D'}),
@@ -514,6 +515,38 @@ def test_every_turn_of_a_conversation_is_a_question(scene):
     # Callers that want one question per row (the evaluation) get an error, not the first turn only.
     with pytest.raises(pp.VsiDataError, match='qa.jsonl:line 1: a conversation with 3 questions'):
         pp.row_to_question(conversation, 'qa.jsonl:line 1', 0, 'qa')
+
+
+def test_an_id_that_is_no_string_or_number_is_skipped_not_replaced(scene):
+    """A list, an object or "" as id was replaced by `<file>:<index>` without a word; null and absent ids still are."""
+    turns = [
+        {'from': 'human', 'value': '<image>\n' + official_prompt(NUMERIC_ROW)},
+        {'from': 'gpt', 'value': '4'},
+        {'from': 'human', 'value': 'How many table(s) are in this room?'},
+        {'from': 'gpt', 'value': '2'},
+    ]
+    no_id = {key: value for key, value in NUMERIC_ROW.items() if key != 'id'}
+    rows = [
+        {**NUMERIC_ROW, 'id': [8]},
+        {**NUMERIC_ROW, 'id': {'n': 8}},
+        {**NUMERIC_ROW, 'id': ''},
+        {**NUMERIC_ROW, 'id': None},
+        no_id,
+        {**conversations_row(NUMERIC_ROW), 'id': [3], 'conversations': turns},  # no turn gets a made id either
+    ]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [r['id'] for r in out] == ['qa:3', 'qa:4']
+    assert summary.skipped == {'bad_id': 5} and summary.extra_turns == 1
+    assert summary.rows_read + summary.extra_turns == summary.written + sum(summary.skipped.values())
+    assert summary.examples['bad_id'] == [
+        'qa.jsonl:line 1: id is a list, not text or a number: [8]',
+        "qa.jsonl:line 2: id is an object, not text or a number: {'n': 8}",
+        'qa.jsonl:line 3: id is empty',
+        'qa.jsonl:line 6 turn 1: id is a list, not text or a number: [3]',
+        'qa.jsonl:line 6 turn 2: id is a list, not text or a number: [3]',
+    ]
+    with pytest.raises(pp.VsiDataError, match=r'qa.jsonl:line 1: bad_id: id is a list, not text or a number: \[8\]'):
+        pp.convert([str(scene / 'qa.jsonl')], config(scene, strict=True))
 
 
 def test_whole_float_ids_and_scene_names_read_as_integers(scene):
