@@ -115,7 +115,7 @@ CLIP_CRF = 18  # visually lossless H.264; the clip is decoded again by the proce
 # Problems with a row: counted, and errors under --strict.
 SKIP_REASONS = (
     'unknown_layout',  # no `question`, `conversations` or `messages`
-    'missing_field',  # no scene, question type, question or answer
+    'missing_field',  # no scene, question type, question or answer, or one that is not text (the example says which)
     'bad_id',  # an id that is there but no string or number (a list, an object, `""`): null or absent ones are made
     'bad_options',  # a multiple-choice question without options written as `A. text`
     'answer_not_in_options',  # a multiple-choice answer that names none of the options
@@ -498,7 +498,7 @@ def _row_id(value: Any, default: str) -> str:
     cell of a pandas export). An id that is there but gives no text (a list, an object, `""`, `true`) is
     RowSkipped('bad_id'): replaced by a made id it used to be written without a word, and the row's own id, which a
     resumed evaluation matches predictions by, was lost."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _absent(value):
         return default
     name = _name(value)
     if name is None:
@@ -506,22 +506,28 @@ def _row_id(value: Any, default: str) -> str:
     return name
 
 
-_VALUE_KINDS = {dict: 'an object', list: 'a list', bool: 'a boolean'}
+def _absent(value: Any) -> bool:
+    """A field with no value: null (or absent), or NaN, which pandas and parquet exports hold in an empty cell."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+_VALUE_KINDS = {dict: 'an object', list: 'a list', bool: 'a boolean', int: 'a number', float: 'a number'}
 _SHOWN_VALUE_CHARS = 60
 
 
-def _not_text(name: str, value: Any) -> str:
-    """What is wrong with a field that is there but gives _text nothing, for a skip's message: `id is a list, not
-    text or a number: [1]`, `id is empty`."""
+def _not_text(name: str, value: Any, expected: str = 'text or a number') -> str:
+    """What is wrong with a field that is there but gives no text (_text), for a skip's message: `id is a list, not
+    text or a number: [1]`, `id is empty`. Reported as missing, a wrong value sent users looking for a field that
+    was there."""
     if isinstance(value, str):
         return f'{name} is empty'
     shown = repr(value)
     if len(shown) > _SHOWN_VALUE_CHARS:
         shown = shown[: _SHOWN_VALUE_CHARS - 3] + '...'
-    if isinstance(value, float):
+    if isinstance(value, float) and not math.isfinite(value):
         return f'{name} is not a finite number: {shown}'
     kind = _VALUE_KINDS.get(type(value), f'a {type(value).__name__}')
-    return f'{name} is {kind}, not text or a number: {shown}'
+    return f'{name} is {kind}, not {expected}: {shown}'
 
 
 def _number_text(value: int | float) -> str | None:
@@ -606,7 +612,11 @@ def _single_turn(row: dict, key: str, location: str) -> tuple[str, str | None]:
             '(preprocess_vsi_data.expand_turns)'
         )
     if not pairs or not isinstance(pairs[0][0], str):
-        raise RowSkipped('missing_field', 'no user turn')
+        # content given as a list of parts (OpenAI's layout) is there, but not text
+        raise RowSkipped(
+            'missing_field',
+            'no user turn' if not pairs or _absent(pairs[0][0]) else _not_text('user turn', pairs[0][0], 'text'),
+        )
     return pairs[0][0], _answer_text(pairs[0][1])
 
 
@@ -688,14 +698,15 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     if scene is None and video:
         scene = os.path.basename(_stem_path(video))
     question_type = _text(row.get('question_type'))
-    for name, value in (
-        ('scene_name', scene),
-        ('question_type', question_type),
-        ('question', question),
-        ('answer', answer),
+    for name, value, given in (  # given: the row's own field, to tell a value that is not text from a missing one
+        ('scene_name', scene, row.get('scene_name')),
+        ('question_type', question_type, row.get('question_type')),
+        ('question', question, row.get('question') if layout == 'benchmark' else None),
+        ('answer', answer, None),  # _answer_text returns any answer that is there as text
     ):
         if not value:
-            raise RowSkipped('missing_field', f'no {name}')
+            missing = _absent(given) or isinstance(given, str)  # an empty string is no value either
+            raise RowSkipped('missing_field', f'no {name}' if missing else _not_text(name, given))
     identifier = _row_id(row.get('id'), f'{source}:{index}')
     dataset = _text(row.get('dataset')) or _text(row.get('data_source'))
     texts = [identifier, scene, question_type, question, answer, other_answer, dataset, video]

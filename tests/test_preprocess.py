@@ -549,6 +549,36 @@ def test_an_id_that_is_no_string_or_number_is_skipped_not_replaced(scene):
         pp.convert([str(scene / 'qa.jsonl')], config(scene, strict=True))
 
 
+def test_a_field_that_is_not_text_is_reported_as_such_not_as_missing(scene):
+    """`question: ["q"]` was counted as `no question` and a list scene_name as `no scene_name`: users looked for a
+    field that was there. The reason stays missing_field (the summary's key); its message says what is wrong."""
+    parts = [{'type': 'text', 'text': 'How many chair(s) are in this room?'}]  # OpenAI's content parts
+    conversation = conversations_row(NUMERIC_ROW)
+    conversation['conversations'][0]['value'] = parts
+    cases = [
+        ({**NUMERIC_ROW, 'question': ['q']}, "question is a list, not text or a number: ['q']"),
+        (
+            {**NUMERIC_ROW, 'scene_name': ['scene0001_00']},
+            "scene_name is a list, not text or a number: ['scene0001_00']",
+        ),
+        ({**NUMERIC_ROW, 'scene_name': True}, 'scene_name is a boolean, not text or a number: True'),
+        (
+            {**NUMERIC_ROW, 'question_type': {'name': 'x'}},
+            "question_type is an object, not text or a number: {'name': 'x'}",
+        ),
+        (conversation, "user turn is a list, not text: [{'type': 'text', 'text': 'How many chair(s) are in this ..."),
+        ({**NUMERIC_ROW, 'scene_name': None}, 'no scene_name'),  # missing ones still say so
+        ({**NUMERIC_ROW, 'question': ' '}, 'no question'),
+    ]
+    for row, detail in cases:
+        with pytest.raises(pp.RowSkipped) as skipped:
+            pp.row_to_question(row, 'qa.jsonl:line 1', 0, 'qa')
+        assert (skipped.value.reason, skipped.value.detail) == ('missing_field', detail)
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, cases[0][0]])
+    _, summary = pp.convert([str(source)], config(scene))
+    assert summary.examples['missing_field'] == ["qa.jsonl:line 2: question is a list, not text or a number: ['q']"]
+
+
 def test_whole_float_ids_and_scene_names_read_as_integers(scene):
     """pandas stores an integer column with a gap as floats: its parquet holds id 8.0 and ARKitScenes scene
     41069025.0, which must still name question 8 and the frame folder 41069025."""
