@@ -336,6 +336,8 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
     where `to_json` and parquet write null, and a NaN would count as a value (an answer, a layout's field).
     """
     name = name or os.path.basename(path)
+    if os.path.isdir(path):  # it does exist: `does not exist` sent users looking for a typo
+        raise VsiDataError(f'input file {path} is a folder, not a file; name the file itself')
     if not os.path.isfile(path):
         raise VsiDataError(f'input file {path} does not exist')
     if path.lower().endswith('.parquet'):
@@ -786,10 +788,20 @@ def _check_unicode(location: str, values: Iterable[Any]) -> None:
 
 def load_scene_names(*paths: str) -> frozenset[str]:
     """Scene names to exclude, from any number of files: text lists (one a line, `#` comments) or rows in any
-    supported layout."""
+    supported layout.
+
+    A file that lists no scene (empty, `[]`, comments only) is an error naming it: it was passed to keep the benchmark
+    out, so it is the wrong file or a cut-off copy, and training would go on with every benchmark scene in it (only
+    the warning for runs given no list at all, which does not name the file, said so).
+    """
     scenes: set[str] = set()
     for path in paths:
-        scenes |= _scene_names_in(path)
+        names = _scene_names_in(path)
+        if not names:
+            raise VsiDataError(
+                f'{path} lists no scenes to exclude; pass the benchmark question file or a list of its scenes'
+            )
+        scenes |= names
     return frozenset(scenes)
 
 

@@ -652,6 +652,39 @@ def test_an_exclusion_list_that_excludes_nothing_says_so(scene):
     assert summary.dropped == {'excluded_scene': 2} and not any('none of the' in line for line in summary.lines())
 
 
+def test_a_folder_given_as_an_input_file_is_named_as_a_folder(scene, capsys):
+    """A folder as --input_path or --exclude_scenes was said not to exist."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    base = ['--frames_dir', str(scene / 'frames'), '--output_path', str(output), '--num_frames', '4', '--no_progress']
+    folder = scene / 'frames' / 'scannet'
+    for args in (['--input_path', str(folder)], ['--input_path', str(source), '--exclude_scenes', str(folder)]):
+        assert pp.main([*args, *base]) == 1
+        error = f'error: input file {folder} is a folder, not a file; name the file itself\n'
+        assert capsys.readouterr().err.endswith(error)  # after the no-exclusion warning, for the first
+    assert not output.parent.exists()
+
+
+def test_an_exclusion_file_that_lists_no_scene_is_an_error(scene, capsys):
+    """It only brought the warning for runs given no list, which names no file, and training went on with every
+    benchmark scene: an empty file, `[]` or comments only is the wrong file or a cut-off copy."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    base = ['--frames_dir', str(scene / 'frames'), '--output_path', str(output), '--num_frames', '4', '--no_progress']
+    (scene / 'empty.txt').write_text('# held-out scenes\n\n', encoding='utf-8')
+    (scene / 'empty.json').write_text('[]', encoding='utf-8')
+    (scene / 'empty.jsonl').write_text('', encoding='utf-8')
+    listing = write_jsonl(scene / 'test.jsonl', [{**NUMERIC_ROW, 'scene_name': 'scene0002_00'}])  # a good one beside
+    for empty in ('empty.txt', 'empty.json', 'empty.jsonl'):
+        exclude = ['--exclude_scenes', str(listing), str(scene / empty)]
+        assert pp.main(['--input_path', str(source), *exclude, *base]) == 1
+        assert capsys.readouterr().err == (
+            f'error: {scene / empty} lists no scenes to exclude; pass the benchmark question file or a list of its '
+            'scenes\n'
+        )
+    assert not output.parent.exists()
+
+
 def test_exclusion_matches_names_in_either_unicode_form(scene):
     """A list typed on macOS may hold a decomposed (NFD) accent where the rows have the composed one (NFC)."""
     make_frames(scene / 'frames' / 'sc\u00e8ne_1', 4)
