@@ -122,7 +122,7 @@ SKIP_REASONS = (
     'non_numeric_answer',  # a numeric question whose answer is not a finite number
     'ambiguous_answer',  # an answer that names two options, or mc_answer and ground_truth naming different ones
     'bad_scene_name',  # a scene or dataset that is absolute or has `..`: it would reach outside frames_dir
-    'missing_frames',  # no frame folder for the scene
+    'missing_frames',  # no frame folder for the scene, or an empty file among the frames chosen from it
     'duplicate_question',  # the id of an earlier row, with the same question (same frames, type, text and answer)
 )
 # Rows left out on purpose by the options: counted, never errors.
@@ -839,7 +839,13 @@ def _scene_names_in(path: str) -> set[str]:
 
 
 class FrameIndex:
-    """Finds each scene's frame folder and picks its frames; every directory is listed once."""
+    """Finds each scene's frame folder and picks its frames; every directory is listed once.
+
+    A chosen frame that is an empty file (a disk that filled up, a copy cut short) or a link to nothing gives the
+    folder's rows `missing_frames`: image rows would point the trainer at a file no reader opens, and a clip could not
+    be written. Only the chosen frames are looked at, once per folder (one stat each; bench/bench_preprocess.py
+    measures it), so an empty frame that is not used costs no row.
+    """
 
     def __init__(self, frames_dir: str, num_frames: int, allow_fewer: bool):
         self.frames_dir = os.path.abspath(frames_dir)
@@ -847,6 +853,7 @@ class FrameIndex:
         self.allow_fewer = allow_fewer
         self._listing: dict[str, list[str] | None] = {}
         self._chosen: dict[str, list[str]] = {}
+        self._unusable: dict[str, str] = {}  # folder -> why its chosen frames cannot be used
         self._nested: dict[str, list[str]] | None = None
         # A video file in frames_dir or a folder below it (relative path) when no folder there holds frames, found by
         # the scan for scene folders: pointing frames_dir at the videos is a common mix-up, which a missing-frames
@@ -922,7 +929,10 @@ class FrameIndex:
         raise RowSkipped('missing_frames', f'no frames for scene {question.scene_name!r} in {where}{hint}')
 
     def choose(self, folder: str, scene: str, location: str = '') -> list[str]:
-        """The file names of the frames to use: an even subset when there are more than asked."""
+        """The file names of the frames to use: an even subset when there are more than asked. RowSkipped when one of
+        them is an empty file, VsiDataError for a folder with fewer frames than asked (unless allowed)."""
+        if folder in self._unusable:
+            raise RowSkipped('missing_frames', self._unusable[folder])
         if folder not in self._chosen:
             names = self._frames_in(folder)
             if len(names) < self.num_frames:
@@ -932,14 +942,29 @@ class FrameIndex:
                         f'{location}: scene {scene!r} has only {len(names)} frames in {where} but --num_frames '
                         f'is {self.num_frames}; extract more frames or pass --allow_fewer_frames'
                     )
-                self.fewer[folder] = len(names)
                 chosen = names
             else:
-                if len(names) > self.num_frames:
-                    self.more[folder] = len(names)
                 chosen = [names[i] for i in sample_indices(len(names), self.num_frames)]
+            source = os.path.join(self.frames_dir, folder)
+            empty = next((name for name in chosen if not _has_bytes(os.path.join(source, name))), None)
+            if empty is not None:
+                self._unusable[folder] = (
+                    f'frame {os.path.join(source, empty)} is empty (or a link to nothing): a damaged extraction; run '
+                    'extract_frames.py again, which redoes such folders'
+                )
+                raise RowSkipped('missing_frames', self._unusable[folder])
+            if len(names) != self.num_frames:  # for the summary, once the chosen frames are known to be usable
+                (self.fewer if len(names) < self.num_frames else self.more)[folder] = len(names)
             self._chosen[folder] = chosen
         return self._chosen[folder]
+
+
+def _has_bytes(path: str) -> bool:
+    """Whether a file holds anything; False for an empty file and for a link to nothing."""
+    try:
+        return os.stat(path).st_size > 0
+    except OSError:
+        return False
 
 
 def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:

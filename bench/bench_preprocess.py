@@ -1,10 +1,10 @@
 """How fast preprocess_vsi_data.py turns question files into swift rows when the frame folders already exist.
 
-Target: 100,000 rows in well under a minute. Builds a synthetic frame tree (empty `frame_XXXX.jpg` files: image
-mode only lists the folders) and question files in the benchmark (JSONL) and conversations (JSON) layouts,
-then times the whole script path (read, convert, pick frames, exclude the held-out scenes as a real run does,
-write the JSONL and summary) for each layout, and prints rows read per second. Nothing is asserted: machines are
-noisy.
+Target: 100,000 rows in well under a minute. Builds a synthetic frame tree (one-byte `frame_XXXX.jpg` files: image
+mode lists the folders and checks that no frame is empty, it never opens them) and question files in the benchmark
+(JSONL) and conversations (JSON) layouts, then times the whole script path (read, convert, pick frames, exclude the
+held-out scenes as a real run does, write the JSONL and summary) for each layout, and prints rows read per second.
+Nothing is asserted: machines are noisy.
 
 Usage::
 
@@ -40,7 +40,7 @@ def make_frames(root: Path, scenes: int, frames: int) -> list[tuple[str, str]]:
         folder = root / dataset / scene
         folder.mkdir(parents=True)
         for k in range(frames):
-            (folder / f'frame_{k:04d}.jpg').touch()
+            (folder / f'frame_{k:04d}.jpg').write_bytes(b'\xff')  # not empty: an empty frame skips its scene
         names.append((dataset, scene))
     return names
 

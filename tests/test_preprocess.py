@@ -351,6 +351,38 @@ def test_fewer_frames_is_an_error_naming_the_scene_unless_allowed(scene):
     assert summary.scenes_with_fewer_frames == ['scannet/scene0002_00']
 
 
+@pytest.mark.parametrize('media', ['image', 'video'])
+def test_an_empty_frame_file_among_the_chosen_skips_the_rows(scene, media):
+    """An empty frame file (a full disk, a copy cut short) went into image rows, which the trainer cannot open, and
+    stopped a video run at the clip with `cannot identify image file`. Its rows are counted under missing_frames; an
+    empty frame that is not chosen costs nothing (10 frames, 4 chosen: 0, 3, 6 and 9)."""
+    frames = scene / 'frames' / 'scannet'
+    for name in ('scene0002_00', 'scene0003_00', 'scene0004_00'):
+        make_frames(frames / name, 10)
+    (frames / 'scene0002_00' / 'frame_0003.jpg').write_bytes(b'')
+    (frames / 'scene0003_00' / 'frame_0006.jpg').unlink()
+    (frames / 'scene0003_00' / 'frame_0006.jpg').symlink_to(scene / 'gone.jpg')
+    (frames / 'scene0004_00' / 'frame_0007.jpg').write_bytes(b'')
+    rows = [
+        {**NUMERIC_ROW, 'id': 2, 'scene_name': 'scene0002_00'},
+        {**MC_ROW, 'id': 3, 'scene_name': 'scene0002_00'},
+        {**NUMERIC_ROW, 'id': 4, 'scene_name': 'scene0003_00'},
+        {**NUMERIC_ROW, 'id': 5, 'scene_name': 'scene0004_00'},
+    ]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene, media=media))
+    assert [r['id'] for r in out] == ['5'] and summary.skipped == {'missing_frames': 3}
+    assert summary.scenes_with_more_frames == ['scannet/scene0004_00']  # the skipped scenes' frames are not used
+    assert summary.rows_read == summary.written + sum(summary.skipped.values())
+    if media == 'image':
+        assert [Path(path).name for path in out[0]['images']] == [f'frame_{i:04d}.jpg' for i in (0, 3, 6, 9)]
+    damaged = 'is empty (or a link to nothing): a damaged extraction; run extract_frames.py again, which redoes such'
+    assert summary.examples['missing_frames'] == [
+        f'qa.jsonl:line 1: frame {frames}/scene0002_00/frame_0003.jpg {damaged} folders',
+        f'qa.jsonl:line 2: frame {frames}/scene0002_00/frame_0003.jpg {damaged} folders',
+        f'qa.jsonl:line 3: frame {frames}/scene0003_00/frame_0006.jpg {damaged} folders',
+    ]
+
+
 def test_names_utf8_cannot_spell_are_refused_naming_them(scene):
     """Files and folders named in another encoding (Python reads the bytes as surrogate escapes) cannot be written
     into the UTF-8 output: an error naming them, before the conversion or naming the row, and nothing written."""
