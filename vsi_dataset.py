@@ -32,7 +32,8 @@ Only these exact names are ours: a dataset folder or hub id whose last part is `
 would otherwise route here) loads as swift loads any other.
 
 The variables are read when swift loads the dataset, not when this file is imported; arguments given to
-`register_vsi_datasets` take precedence over them. Both datasets load through swift's own file loader, so
+`register_vsi_datasets` take precedence over them, and a later import of this file (swift's
+`--custom_register_path`) keeps them. Both datasets load through swift's own file loader, so
 `--columns` and the other dataset flags apply to them as to any JSONL. Media paths are made absolute, and columns
 `solution`, `question_type`, `options`, `id`, `scene_name`, `prompt_style` reach the reward functions (GRPO keeps
 extra columns).
@@ -65,7 +66,7 @@ import re
 from typing import Any
 
 from modelscope.hub.utils.utils import get_cache_dir
-from swift.dataset import DatasetMeta, MessagesPreprocessor, register_dataset
+from swift.dataset import DATASET_MAPPING, DatasetMeta, MessagesPreprocessor, register_dataset
 from swift.dataset.loader import DatasetLoader
 from swift.utils import get_logger, safe_ddp_context
 
@@ -156,6 +157,10 @@ def _is_local(path: Any) -> bool:
 
 
 def _resolve(path: Any, base_dir: str) -> Any:
+    """A media item with its relative local path joined to `base_dir`; an item written as `{"path": ...}` (the way
+    swift itself stores images) keeps its other keys, as first_missing_media reads both."""
+    if isinstance(path, dict):
+        return {**path, 'path': _resolve(path['path'], base_dir)} if 'path' in path else path
     if not _is_local(path) or os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base_dir, path))
@@ -417,4 +422,15 @@ def register_vsi_datasets(**settings: Any) -> list[DatasetMeta]:
     return metas
 
 
-register_vsi_datasets()
+def _registered_settings() -> dict[str, Any]:
+    """The settings an earlier `register_vsi_datasets(...)` call gave, if swift holds our registration.
+
+    swift imports this file again for `--custom_register_path` (and beside `--external_plugins`), under another
+    module name, so the registration below would otherwise replace the arguments of a Python user's call with none.
+    """
+    meta = DATASET_MAPPING.get(TRAIN_NAME)
+    settings = getattr(meta.loader, 'settings', None) if meta is not None else None
+    return {name: value for name, value in settings.items() if name in ENV_VARS} if isinstance(settings, dict) else {}
+
+
+register_vsi_datasets(**_registered_settings())

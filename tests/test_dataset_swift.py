@@ -5,6 +5,7 @@ tests/conftest.py), so these tests see the token layout a training run sees: one
 with as many pad tokens as the processor's grid says, and every frame of a `--media video` clip.
 """
 
+import importlib.util
 import json
 import logging
 import multiprocessing
@@ -181,6 +182,44 @@ def test_every_frame_of_a_clip_reaches_qwen3_vl(template, data, monkeypatch, num
         # Qwen3-VL writes one timestamped block per pair of frames.
         assert runs(ids, VIDEO_PAD) == [int(grid[0][1] * grid[0][2]) // merge] * int(grid[0][0])
         assert IMAGE_PAD not in ids
+
+
+def test_settings_given_in_python_survive_a_second_import(data, tmp_path, monkeypatch):
+    """`register_vsi_datasets(train_jsonl=...)`, then swift importing the file again (`--custom_register_path`):
+    the second import registered the datasets anew without the settings, and loading asked for VSI_TRAIN_JSONL."""
+    import vsi_dataset
+
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    monkeypatch.delenv('VSI_TRAIN_JSONL', raising=False)
+    try:
+        vsi_dataset.register_vsi_datasets(train_jsonl=str(output))
+        # what import_external_file does the first time: the file run again as a module of another name
+        spec = importlib.util.spec_from_file_location('_vsi_dataset_again', vsi_dataset.__file__)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        assert [r['id'] for r in load('vsi_train')] == ['1', '2']
+    finally:
+        vsi_dataset.register_vsi_datasets()  # the plain registration other tests expect
+    with pytest.raises(ValueError, match='needs VSI_TRAIN_JSONL'):
+        load('vsi_train')
+
+
+def test_media_written_as_path_objects_resolve_like_paths(template, data, tmp_path, monkeypatch):
+    """`{"path": "../frames/..."}` items (swift's own way to store an image) passed the media check but stayed
+    relative, so the template could not open them from another working directory."""
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    for row in rows:
+        row['images'] = [{'path': path} for path in row['images']]
+    objects = output.with_name('objects.jsonl')
+    objects.write_text(''.join(json.dumps(row) + '\n' for row in rows))
+    register_plugin()
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(objects))
+    monkeypatch.chdir(tmp_path)
+    loaded = load('vsi_train')
+    for row, want in zip(loaded, rows, strict=True):
+        paths = [image['path'] for image in row['images']]
+        assert paths == [os.path.normpath(output.parent / image['path']) for image in want['images']]
+        check_image_row(template, row, 4)
 
 
 def test_custom_register_path_vsi_train(template, data, tmp_path, monkeypatch):
