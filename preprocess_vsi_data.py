@@ -838,6 +838,81 @@ def _scene_names_in(path: str) -> set[str]:
 # ----------------------------------------------------------------------------------------------------------
 
 
+# Every media file of this many first rows of a swift JSONL is checked (media_to_check); past them, each frame folder
+# and each clip once.
+MEDIA_CHECK_ROWS = 8
+
+
+def media_to_check(rows: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, str, str]]:
+    """(line, path, target) for the media of swift rows `(line, row)` that a check before training looks at.
+
+    `target` is the path itself for every image and clip of the first MEDIA_CHECK_ROWS rows, then a frame's folder,
+    each distinct folder and clip once: one pass and no file access, so cheap enough for every load, and it catches a
+    JSONL moved away from its frames and a frame folder or clip missing from a copy, which swift would otherwise drop
+    row by row once the model has loaded. Paths written as `{"path": ...}` are read too; values that are no path are
+    left to swift. One source for the loader (vsi_dataset.first_missing_media) and the launchers' preflight
+    (train_vsi_grpo.media_problem), which resolve the targets each as its reader will.
+    """
+    seen = set()
+    for line, row in rows:
+        for key in ('images', 'videos') if isinstance(row, dict) else ():
+            media = row.get(key)
+            for item in [media] if isinstance(media, str) else media if isinstance(media, list) else ():
+                path = item.get('path') if isinstance(item, dict) else item
+                if not isinstance(path, str):
+                    continue
+                # rpartition: five times faster than os.path.dirname
+                target = path if key == 'videos' or line <= MEDIA_CHECK_ROWS else path.rpartition('/')[0]
+                if target not in seen:
+                    seen.add(target)
+                    yield line, path, target
+
+
+def jsonl_objects(path: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each line of a JSON-lines file that decodes; the others are its loader's to report."""
+    with open(path, encoding='utf-8') as f:
+        for number, line in enumerate(f, 1):
+            try:
+                yield number, json.loads(line)
+            except ValueError:
+                continue
+
+
+def is_local_path(path: Any) -> bool:
+    """Whether a media entry is a file path (swift also takes URLs and base64 `data:` URIs)."""
+    return isinstance(path, str) and '://' not in path and not path.startswith('data:')
+
+
+def first_missing_media(jsonl: str, base_dir: str) -> tuple[int, str] | None:
+    """(line, path) of the JSONL's first local image or clip, among those media_to_check picks, that does not exist with
+    relative paths taken from `base_dir`; None when all do."""
+    for line, path, target in media_to_check(jsonl_objects(jsonl)):
+        # normpath, as the loader joins them: `linked/../frames` is the folder beside the link, not the link target's
+        if is_local_path(path) and not os.path.exists(os.path.normpath(os.path.join(base_dir, target))):
+            return line, os.path.normpath(os.path.join(base_dir, path))
+    return None
+
+
+def media_folder(jsonl: str) -> tuple[str, tuple[int, str] | None]:
+    """(folder, None): the folder the JSONL's relative media paths are meant from, its media found there; else (the
+    real file's folder, the first missing media there as first_missing_media gives it).
+
+    This script writes them relative to the output path it was given, symlinks unresolved. For a symlink to the file
+    (`runs/train.jsonl -> /data/out/train.jsonl`) that is the real file's folder, but for a file written through a
+    symlinked folder (`data/out -> /mnt/out`, frames in `data/frames`) it is the link's: both are tried, the real one
+    first, and the first whose media exist is kept. The loader (vsi_dataset.py) and the launchers' ROOT_IMAGE_DIR
+    (train_vsi_grpo.image_root) use it, so training reads the frames the evaluator reads.
+    """
+    folders = list(dict.fromkeys(os.path.dirname(p) for p in (os.path.realpath(jsonl), os.path.abspath(jsonl))))
+    first = None
+    for folder in folders:
+        missing = first_missing_media(jsonl, folder)
+        if missing is None:
+            return folder, None
+        first = first or (folder, missing)
+    return first
+
+
 class FrameIndex:
     """Finds each scene's frame folder and picks its frames; every directory is listed once.
 

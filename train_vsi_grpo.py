@@ -304,38 +304,72 @@ def _first_json_row(path: str) -> Any:
 MEDIA_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.mp4', '.mkv', '.mov', '.avi', '.webm')
 
 
-def media_problem(path: str, root: str | None) -> str | None:
-    """The first row's relative image or video that swift would not open as meant, as a problem line; else None.
+def image_root(path: str) -> str:
+    """The folder a dataset's relative media paths are meant from: a folder itself, else the data file's folder, but
+    for a symlinked file whose media are beside the real file, the real file's (preprocess_vsi_data.media_folder),
+    where vsi_train and the evaluator find them too. Only a symlink costs a read of the file."""
+    if os.path.isdir(path):
+        return path
+    folder = os.path.dirname(path) or '.'
+    if not os.path.isfile(path) or os.path.dirname(os.path.realpath(path)) == os.path.abspath(folder):
+        return folder
+    from preprocess_vsi_data import media_folder  # numpy and Pillow: only for a symlinked file
 
-    swift opens a relative path from the current folder, else from ROOT_IMAGE_DIR, one folder for every dataset (the
-    launchers set it to the first dataset's), while preprocess_vsi_data.py writes paths relative to the dataset's own
-    folder: the frames of a dataset in another folder would be missing once the model has loaded, or, where the
-    other folder has the same names, be the wrong ones.
+    found, missing = media_folder(path)
+    return found if missing is None else folder
+
+
+def media_problem(path: str, root: str | None) -> str | None:
+    """The dataset's first image or video that swift would not open as meant, as a problem line; else None.
+
+    Looked at: what preprocess_vsi_data.media_to_check picks, every file of the first rows and then each frame folder
+    and clip once, so a copy that lacks one scene's frames fails here, not as rows swift drops one by one (`Encoding
+    failed ... will resample`) after the model has loaded, or as a crash once too few are left. (A JSON array is
+    checked by its first row: it can be gigabytes.) An absolute path must exist. swift opens a relative path from the
+    current folder, else from ROOT_IMAGE_DIR, one folder for every dataset (the launchers set it to the first
+    dataset's), while preprocess_vsi_data.py writes paths relative to the dataset's own folder: the frames of a
+    dataset in another folder would be missing, or, where the current folder or the other one has the same names, be
+    the wrong ones.
     """
     if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
         return None
+    from preprocess_vsi_data import jsonl_objects, media_to_check  # only once a dataset is checked
+
     try:
         row = _first_json_row(path)
     except (OSError, ValueError):  # dataset_problem says why
         return None
+    lines, base = _is_json_lines(path), image_root(path)
     advice = (
         f"ROOT_IMAGE_DIR={root} (one folder for every dataset, by default the first one's); for datasets in several "
         'folders write absolute paths (preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
     )
-    for key in ('images', 'videos'):
-        items = row.get(key) if isinstance(row, dict) else None
-        for item in [items] if isinstance(items, str) else items if isinstance(items, list) else []:
-            if not isinstance(item, str) or not item.lower().endswith(MEDIA_SUFFIXES) or os.path.isabs(item):
-                continue
-            opened = next((p for p in (item, os.path.join(root or '', item)) if os.path.exists(p)), None)
-            meant = os.path.join(os.path.dirname(path), item)
-            if opened is None:
-                return f'dataset {path}: {item} (its first row) is found neither here nor under {advice}'
-            if os.path.exists(meant) and not os.path.samefile(opened, meant):
-                return (
-                    f'dataset {path}: swift would open {opened} for {item} (its first row), not {meant}, under {advice}'
-                )
+    # past the first rows, the first frame seen in each folder stands for the folder
+    for line, item, _ in media_to_check(jsonl_objects(path) if lines else [(1, row)]):
+        if '://' in item or not item.lower().endswith(MEDIA_SUFFIXES):  # URLs and base64 data are swift's to open
+            continue
+        where = f'{item} (line {line})'
+        if os.path.isabs(item):
+            if not os.path.exists(item):
+                return f'dataset {path}: {where} does not exist'
+            continue
+        opened = next((p for p in (item, os.path.join(root or '', item)) if os.path.exists(p)), None)
+        meant = os.path.join(base, item)
+        if opened is None:
+            return f'dataset {path}: {where} is found neither here nor under {advice}'
+        if os.path.exists(meant) and not os.path.samefile(opened, meant):
+            return f'dataset {path}: swift would open {opened} for {where}, not {meant}, under {advice}'
     return None
+
+
+def _is_json_lines(path: str) -> bool:
+    """Whether a .json/.jsonl file holds JSON lines rather than one JSON array (either suffix holds either)."""
+    with open(path, encoding='utf-8-sig') as f:
+        while chunk := f.read(1 << 16):
+            body = chunk.lstrip()
+            if body:
+                return not body.startswith('[')
+    return True
 
 
 def _columns(value: Any) -> dict[str, str]:
@@ -444,7 +478,7 @@ def resolve(
     env = dict(yaml_env)
     files = dataset_files(args)
     if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder
-        env['ROOT_IMAGE_DIR'] = files[0] if os.path.isdir(files[0]) else os.path.dirname(files[0]) or '.'
+        env['ROOT_IMAGE_DIR'] = image_root(files[0])
     env = {key: environ.get(key, value) for key, value in env.items()}  # as swift does: the shell's value wins
     return LaunchPlan(config=config, mode=mode, env=env, args=args)
 

@@ -148,70 +148,25 @@ def _name_list(value: str | list[str] | None) -> list[str]:
     return [name.strip() for name in value if name.strip()]
 
 
-# Every media file of this many first rows is checked when a JSONL loads; past them, each frame folder and clip once.
-MEDIA_CHECK_ROWS = 8
-
-
-def _is_local(path: Any) -> bool:
-    return isinstance(path, str) and '://' not in path and not path.startswith('data:')
-
-
 def _resolve(path: Any, base_dir: str) -> Any:
     """A media item with its relative local path joined to `base_dir`; an item written as `{"path": ...}` (the way
-    swift itself stores images) keeps its other keys, as first_missing_media reads both."""
+    swift itself stores images) keeps its other keys, as preprocess.first_missing_media reads both."""
     if isinstance(path, dict):
         return {**path, 'path': _resolve(path['path'], base_dir)} if 'path' in path else path
-    if not _is_local(path) or os.path.isabs(path):
+    if not preprocess.is_local_path(path) or os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base_dir, path))
 
 
-def first_missing_media(jsonl: str, base_dir: str) -> tuple[int, str] | None:
-    """(line, path) of the JSONL's first image or clip that does not exist (resolved as the loader resolves it).
-
-    Cheap enough for every load: every file of the first MEDIA_CHECK_ROWS rows, then each distinct frame folder and
-    each clip once, which catches a JSONL moved away from its frames and deleted frame folders or clips, before
-    training drops every row as unreadable. Lines that are not JSON objects are left to swift's loader to report.
-    """
-    seen = set()
-    with open(jsonl, encoding='utf-8') as f:
-        for line_number, line in enumerate(f, 1):
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            for key in ('images', 'videos') if isinstance(row, dict) else ():
-                media = row.get(key)
-                for item in media if isinstance(media, list) else ():
-                    path = item.get('path') if isinstance(item, dict) else item
-                    if not isinstance(path, str):
-                        continue
-                    # a frame's folder, past the first rows (rpartition: five times faster than os.path.dirname)
-                    target = path if key == 'videos' or line_number <= MEDIA_CHECK_ROWS else path.rpartition('/')[0]
-                    if target not in seen:
-                        seen.add(target)
-                        if _is_local(path) and not os.path.exists(_resolve(target, base_dir)):
-                            return line_number, _resolve(path, base_dir)
-    return None
-
-
 def media_folder(name: str, jsonl: str) -> str:
-    """The folder the JSONL's relative media paths are resolved against, once its media are found there.
-
-    preprocess_vsi_data.py writes them relative to the output path it was given, symlinks unresolved. For a symlink to
-    the file (`runs/train.jsonl -> /data/out/train.jsonl`) that is the real file's folder, but for a file written
-    through a symlinked folder (`data/out -> /mnt/out`, frames in `data/frames`) it is the link's: both are tried,
-    the real one first, and the first whose media exist is kept. FileNotFoundError when neither has them.
-    """
-    folders = list(dict.fromkeys(os.path.dirname(p) for p in (os.path.realpath(jsonl), os.path.abspath(jsonl))))
-    missing = []
-    for folder in folders:
-        missing.append(first_missing_media(jsonl, folder))
-        if missing[-1] is None:
-            return folder
-    line, path = missing[0]
+    """The folder the JSONL's relative media paths are resolved against (preprocess.media_folder), once its media are
+    found there; FileNotFoundError when they are not."""
+    folder, missing = preprocess.media_folder(jsonl)
+    if missing is None:
+        return folder
+    line, path = missing
     raise FileNotFoundError(
-        f'{name}: {jsonl} (folder {folders[0]}) names media that do not exist, first {path} (line {line}); relative '
+        f'{name}: {jsonl} (folder {folder}) names media that do not exist, first {path} (line {line}); relative '
         'paths are resolved against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or '
         'run that again'
     )
@@ -317,7 +272,7 @@ class VsiRawLoader(VsiLoader):
         # same bytes, and the same `datasets` fingerprint.
         with safe_ddp_context(hash_id=path, use_barrier=True):
             summary = preprocess.matching_summary(path)
-            missing = first_missing_media(path, os.path.dirname(path)) if summary else None
+            missing = preprocess.first_missing_media(path, os.path.dirname(path)) if summary else None
             reused = bool(summary and not missing)
             if reused:
                 logger.info(f'{RAW_NAME}: reusing {path} (same inputs and settings; delete it to convert again)')

@@ -407,7 +407,7 @@ def test_vsi_raw_conversions_racing_for_one_file_leave_a_complete_one(data):
 def test_vsi_train_refuses_a_jsonl_whose_media_are_missing(data, tmp_path, monkeypatch):
     """A JSONL moved away from its frames, or frames and clips deleted later, fail at load time naming the file, its
     folder and the first missing path, rather than after training dropped every row as unreadable."""
-    vsi_dataset = register_plugin()
+    register_plugin()
     output = preprocess(data, 'train.jsonl', num_frames=4)
     first_image = json.loads(output.read_text().splitlines()[0])['images'][0]
     moved = tmp_path / 'moved' / 'away' / 'train.jsonl'  # its `../frames/...` paths lead nowhere
@@ -419,7 +419,7 @@ def test_vsi_train_refuses_a_jsonl_whose_media_are_missing(data, tmp_path, monke
         load('vsi_train')
 
     # Past the first rows only each frame folder is looked at: a deleted scene folder is still caught.
-    monkeypatch.setattr(vsi_dataset, 'MEDIA_CHECK_ROWS', 0)
+    monkeypatch.setattr(pp, 'MEDIA_CHECK_ROWS', 0)
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
     assert len(load('vsi_train')) == 2
     shutil.rmtree(data / 'frames' / '41069025')

@@ -754,18 +754,93 @@ def test_frames_swift_would_not_find_fail_preflight(dataset, tmp_path):
     plan = train_vsi_grpo.resolve(str(CONFIG), 'local', both, environ={})
     (problem,) = train_vsi_grpo.preflight(plan, world_size=1)
     meant, opened = other / 'frames' / '0_0.png', dataset.parent / 'frames' / '0_0.png'
-    assert problem.startswith(f'dataset {other / "train.jsonl"}: swift would open {opened} for frames/0_0.png (its')
+    assert problem.startswith(f'dataset {other / "train.jsonl"}: swift would open {opened} for frames/0_0.png (line 1)')
     assert f'not {meant}, under ROOT_IMAGE_DIR={dataset.parent} ' in problem and '--path_mode absolute' in problem
     rows = [json.loads(line) for line in (other / 'train.jsonl').read_text().splitlines()]
     (other / 'frames').rename(other / 'own_frames')  # names the first dataset's folder lacks
     renamed = [{**row, 'images': [p.replace('frames/', 'own_frames/') for p in row['images']]} for row in rows]
     (other / 'train.jsonl').write_text(''.join(json.dumps(row) + '\n' for row in renamed))
     (problem,) = train_vsi_grpo.preflight(plan, world_size=1)
-    assert problem.startswith(f'dataset {other / "train.jsonl"}: own_frames/0_0.png (its first row) is found neither')
+    assert problem.startswith(f'dataset {other / "train.jsonl"}: own_frames/0_0.png (line 1) is found neither')
     absolute = [{**row, 'images': [str(other / p) for p in row['images']]} for row in renamed]
     (other / 'train.jsonl').write_text(''.join(json.dumps(row) + '\n' for row in absolute))  # --path_mode absolute
     assert train_vsi_grpo.preflight(plan, world_size=1) == []
     assert train_vsi_grpo.preflight(train_vsi_grpo.resolve(str(CONFIG), 'local', both[:2], environ={}), 1) == []
+
+
+def test_frames_missing_past_the_first_row_or_at_absolute_paths_fail_preflight(tmp_path, monkeypatch):
+    """Only the first row's relative frames were checked: a copy without one scene's frames, or absolute paths into
+    a folder that moved, passed, and swift then dropped rows one by one after the model had loaded."""
+    data = tmp_path / 'data'
+    rows = []
+    for scene in range(12):
+        (data / 'frames' / f's{scene}').mkdir(parents=True)
+        for k in range(2):
+            Image.new('RGB', (8, 8)).save(data / 'frames' / f's{scene}' / f'{k}.png')
+        images = [f'frames/s{scene}/{k}.png' for k in range(2)]
+        rows.append({'messages': [{'role': 'user', 'content': '<image><image>q'}], 'images': images, 'solution': 'A'})
+    path = data / 'train.jsonl'
+    path.write_text(''.join(json.dumps(row) + '\n' for row in rows))
+    monkeypatch.chdir(tmp_path)  # where no `frames/` is: only ROOT_IMAGE_DIR finds them
+
+    def problems() -> list:  # the dataset's (from here the YAML's plugin paths are not found either)
+        plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(path)], environ={})
+        return [line for line in train_vsi_grpo.preflight(plan, world_size=1) if line.startswith('dataset ')]
+
+    assert problems() == []
+    (data / 'frames' / 's3' / '1.png').unlink()  # within the first rows every file counts
+    assert problems() == [
+        f'dataset {path}: frames/s3/1.png (line 4) is found neither here nor under ROOT_IMAGE_DIR={data} (one folder '
+        "for every dataset, by default the first one's); for datasets in several folders write absolute paths "
+        '(preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
+    ]
+    Image.new('RGB', (8, 8)).save(data / 'frames' / 's3' / '1.png')
+    shutil.rmtree(data / 'frames' / 's10')  # past them, each scene's folder
+    (problem,) = problems()
+    assert problem.startswith(f'dataset {path}: frames/s10/0.png (line 11) is found neither here nor')
+    # the same rows with absolute paths, the frames moved away
+    absolute = [{**row, 'images': [str(data / image) for image in row['images']]} for row in rows]
+    path.write_text(''.join(json.dumps(row) + '\n' for row in absolute))
+    (problem,) = problems()
+    assert problem == f'dataset {path}: {data / "frames/s10/0.png"} (line 11) does not exist'
+    shutil.move(data / 'frames', tmp_path / 'moved')
+    assert problems() == [f'dataset {path}: {data / "frames/s0/0.png"} (line 1) does not exist']
+
+
+def test_frames_the_current_folder_would_shadow_fail_preflight(tmp_path, monkeypatch):
+    """swift opens a relative path from the current folder first: from a folder where `frames/<scene>` holds other
+    frames, training would read those while the evaluator reads the dataset's own, and nothing would say so."""
+    data, run = tmp_path / 'data', tmp_path / 'run'
+    rows = []
+    for scene in range(12):
+        for folder in (data, run):
+            (folder / 'frames' / f's{scene}').mkdir(parents=True)
+        Image.new('RGB', (8, 8)).save(data / 'frames' / f's{scene}' / '0.png')
+        rows.append({'messages': [{'role': 'user', 'content': '<image>q'}], 'images': [f'frames/s{scene}/0.png']})
+    path = data / 'train.jsonl'
+    path.write_text(''.join(json.dumps({**row, 'solution': 'A'}) + '\n' for row in rows))
+    monkeypatch.chdir(run)
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(path)], environ={})
+
+    def problems() -> list:  # the dataset's (from here the YAML's plugin paths are not found either)
+        return [line for line in train_vsi_grpo.preflight(plan, world_size=1) if line.startswith('dataset ')]
+
+    assert problems() == []  # the same folder names, but no frame swift would take
+    Image.new('RGB', (8, 8), 'red').save(run / 'frames' / 's11' / '0.png')  # another scene's frame, past the first rows
+    (problem,) = problems()
+    assert problem.startswith(f'dataset {path}: swift would open frames/s11/0.png for frames/s11/0.png (line 12), not')
+
+
+def test_a_symlinked_dataset_trains_on_the_frames_beside_the_real_file(dataset, tmp_path, monkeypatch):
+    """A link to preprocess_vsi_data.py's output in another folder: ROOT_IMAGE_DIR was the link's folder, where the
+    relative frames are not, so the preflight refused what vsi_train and the evaluator read from the real file's."""
+    link = tmp_path / 'runs' / 'deeper' / 'train.jsonl'
+    link.parent.mkdir(parents=True)
+    link.symlink_to(dataset)
+    monkeypatch.chdir(ROOT)
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(link)], environ={})
+    assert plan.env['ROOT_IMAGE_DIR'] == str(dataset.parent)
+    assert train_vsi_grpo.preflight(plan, world_size=1) == []
 
 
 @pytest.mark.parametrize('variable', ['ROLLOUT_PORT', 'ROLLOUT_GROUP_PORT'])
