@@ -432,12 +432,15 @@ def build_items(
                 missing.append(f'{q.location}: no frames (give --frames_dir or --video_dir, or --blind)')
                 continue
             images = [_resolve_image(path, dataset) for path in row_images[q.id]]
-            missing += [
-                f'{q.location}: image {path} does not exist'
-                + ('' if os.path.isabs(path) else f' beside the dataset file nor in the current folder {os.getcwd()}')
-                for path in images
-                if not os.path.exists(path)
-            ]
+            absent = [path for path in images if not os.path.exists(path)]
+            if absent:  # one entry a question (the count says questions), naming its first missing image
+                where = (
+                    ''
+                    if os.path.isabs(absent[0])
+                    else f' beside the dataset file nor in the current folder {os.getcwd()}'
+                )
+                missing.append(f'{q.location}: image {absent[0]} does not exist{where}')
+                continue
         row = make_row(q, images, config)
         messages = [m for m in row['messages'] if m['role'] != 'assistant']
         items.append(EvalItem(q, messages, row['images']))

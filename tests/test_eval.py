@@ -1794,3 +1794,20 @@ def test_more_frames_than_asked_are_an_even_subset_with_a_warning(bench, caplog)
     with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
         ev.build_items(questions, 'direct', str(bench.frames), NUM_FRAMES)
     assert 'more than' not in caplog.text
+
+
+def test_missing_images_of_swift_rows_are_counted_by_question(bench, tmp_path, capsys, monkeypatch):
+    """Rows of preprocessing whose frames were removed: --limit 2 of rows with 4 images each said 8 questions."""
+    shutil.copytree(bench.frames, tmp_path / 'frames')
+    rows = tmp_path / 'rows.jsonl'
+    argv = ['--input_path', str(bench.dataset), '--frames_dir', str(tmp_path / 'frames'), '--output_path', str(rows)]
+    assert preprocess_vsi_data.main([*argv, '--num_frames', str(NUM_FRAMES), '--no_progress']) == 0
+    shutil.rmtree(tmp_path / 'frames')
+    (tmp_path / 'cwd').mkdir()
+    monkeypatch.chdir(tmp_path / 'cwd')
+    capsys.readouterr()
+    assert ev.main([*eval_argv('m', rows, tmp_path / 'run', '--limit', 2), '--no_progress']) == 1
+    assert capsys.readouterr().err == (
+        'error: 2 question(s) have no frames, e.g. rows.jsonl:line 1: image frames/scannet/scene0000_00/frame_0000.jpg '
+        f'does not exist beside the dataset file nor in the current folder {tmp_path / "cwd"}\n'
+    )
