@@ -1254,17 +1254,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument(
         '--video_dir',
+        type=os.path.expanduser,
         help='folder searched recursively for '
         + ' '.join(VIDEO_SUFFIXES)
         + '; frame folders keep the sub-folders below it',
     )
     parser.add_argument(
         '--video_list',
+        type=os.path.expanduser,
         help='text file with one video path a line (relative to --video_dir if '
         'given, else to the list file); folders are named by file stem without --video_dir',
     )
     parser.add_argument(
         '--output_dir',
+        type=os.path.expanduser,
         required=True,
         help='where frame folders, manifest.jsonl and failures.jsonl (the failures of the last finished run) go',
     )

@@ -1287,3 +1287,18 @@ def test_duplicate_list_entries_are_extracted_once(video_tree, tmp_path):
     assert (summary.done, summary.duplicates) == (1, 2)
     assert str(summary).endswith('; 2 duplicate entries extracted once')
     assert len(manifest_lines(out)) == 1
+
+
+def test_a_tilde_in_the_path_flags_is_the_home_folder(video_tree, tmp_path, monkeypatch):
+    """bash leaves `~` unexpanded after `=` and in quotes: `--output_dir=~/x` made a folder named `~` here."""
+    (tmp_path / 'videos.txt').write_text('videos/scannet/scene0011_00.mp4\n')
+    (tmp_path / 'cwd').mkdir()
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.chdir(tmp_path / 'cwd')
+    assert main(['--video_list=~/videos.txt', '--output_dir=~/listed', '--num_frames', '2', '--no_progress']) == 0
+    assert list(read_manifest(tmp_path / 'listed')) == ['scene0011_00']
+    assert (
+        main(['--video_dir', '~/videos/arkitscenes', '--output_dir=~/found', '--num_frames', '2', '--no_progress']) == 0
+    )
+    assert list(read_manifest(tmp_path / 'found')) == ['41069025']
+    assert list((tmp_path / 'cwd').iterdir()) == []
