@@ -1520,16 +1520,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         '--input_path',
+        type=os.path.expanduser,
         nargs='+',
         required=True,
         help='QA files: JSON, JSONL or parquet, in the benchmark, conversations or swift layout.',
     )
     parser.add_argument(
         '--frames_dir',
+        type=os.path.expanduser,
         required=True,
         help='Output folder of extract_frames.py (<dataset>/<scene>/frame_0000.jpg or <scene>/...).',
     )
-    parser.add_argument('--output_path', required=True, help='The swift JSONL to write.')
+    parser.add_argument('--output_path', type=os.path.expanduser, required=True, help='The swift JSONL to write.')
     parser.add_argument(
         '--num_frames', type=int, default=32, help='Frames per question; an even subset when more were extracted.'
     )
@@ -1557,7 +1559,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Media paths relative to the output file's folder (portable) or absolute.",
     )
     parser.add_argument(
-        '--clips_dir', default=None, help='Where --media video writes its clips (default: clips/ next to the output).'
+        '--clips_dir',
+        type=os.path.expanduser,
+        default=None,
+        help='Where --media video writes its clips (default: clips/ next to the output).',
     )
     parser.add_argument(
         '--video_fps',
@@ -1567,6 +1572,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         '--exclude_scenes',
+        type=os.path.expanduser,
         nargs='+',
         default=[],
         help='Files whose scenes are dropped (benchmark rows in any layout, or a .txt list of scenes or videos; an '

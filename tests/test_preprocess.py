@@ -1279,3 +1279,23 @@ def test_the_output_may_not_be_an_exclusion_list_or_end_in_a_slash(scene, capsys
     assert pp.main([*base, '--output_path', folder]) == 1
     assert capsys.readouterr().err == f'error: --output_path: {folder} names a folder; name the JSONL file to write\n'
     assert sorted(p.name for p in scene.iterdir()) == ['frames', 'qa.jsonl', 'test.jsonl']
+
+
+def test_a_tilde_in_the_path_flags_is_the_home_folder(tmp_path, monkeypatch, capsys):
+    """bash leaves `~` unexpanded after `=` and in quotes: `--output_path=~/p.jsonl` wrote to ./~/p.jsonl."""
+    home, cwd = tmp_path / 'home', tmp_path / 'cwd'
+    make_frames(home / 'frames' / 'scannet' / 'scene0001_00', 4)
+    write_jsonl(home / 'qa.jsonl', [MC_ROW])
+    cwd.mkdir()
+    monkeypatch.setenv('HOME', str(home))
+    monkeypatch.chdir(cwd)
+    paths = ['--input_path=~/qa.jsonl', '--frames_dir=~/frames', '--output_path=~/out/train.jsonl']
+    argv = [*paths, '--media', 'video', '--clips_dir=~/clips', '--num_frames', '4', '--no_progress']
+    assert pp.main(argv) == 0
+    (row,) = read_jsonl(home / 'out' / 'train.jsonl')
+    (clip,) = (home / 'clips' / 'scannet').iterdir()
+    assert row['videos'] == [f'../clips/scannet/{clip.name}'] and clip.name.startswith('scene0001_00_')
+    assert list(cwd.iterdir()) == []
+    capsys.readouterr()
+    assert pp.main([*argv, '--exclude_scenes', '~/qa.jsonl']) == 1  # its one scene excluded: no row left
+    assert "excluded_scene 1, e.g. qa.jsonl:line 1: scene 'scene0001_00'" in capsys.readouterr().err
