@@ -1697,9 +1697,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     model = parser.add_argument_group('model')
-    model.add_argument('--model', help='Base model: a hub id (Qwen/Qwen3-VL-8B-Instruct) or a local folder.')
+    model.add_argument(
+        '--model', type=os.path.expanduser, help='Base model: a hub id (Qwen/Qwen3-VL-8B-Instruct) or a local folder.'
+    )
     model.add_argument(
         '--adapters',
+        type=os.path.expanduser,
         nargs='+',
         default=[],
         help='The LoRA checkpoint folder to apply, e.g. output/vsi_grpo/v0-.../checkpoint-500.',
@@ -1738,20 +1741,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = parser.add_argument_group('questions and frames')
     data.add_argument(
-        '--dataset', help='Questions: VSI-Bench rows (JSON, JSONL, parquet) or swift rows (preprocess_vsi_data.py).'
+        '--dataset',
+        type=os.path.expanduser,
+        help='Questions: VSI-Bench rows (JSON, JSONL, parquet) or swift rows (preprocess_vsi_data.py).',
     )
     data.add_argument(
         '--frames_dir',
+        type=os.path.expanduser,
         default=None,
         help='Frames extracted by extract_frames.py (<dataset>/<scene_name>/frame_0000.jpg ...).',
     )
     data.add_argument(
         '--video_dir',
+        type=os.path.expanduser,
         default=None,
         help='Videos as <dataset>/<scene_name>.mp4; their frames are extracted once into --frames_cache.',
     )
     data.add_argument(
         '--frames_cache',
+        type=os.path.expanduser,
         default=None,
         help='Where frames from --video_dir are extracted and reused, shared by evaluations: each --num_frames and '
         '--frames_max_pixels gets its own folder in it, e.g. 32f or 32f_262144px (default: none; frames go to '
@@ -1823,6 +1831,7 @@ def build_parser() -> argparse.ArgumentParser:
     output = parser.add_argument_group('output')
     output.add_argument(
         '--output_dir',
+        type=os.path.expanduser,
         default=None,
         help='Run folder: predictions.jsonl, run_config.json, results.* (default: output/eval; '
         "with --predictions, the predictions file's folder). One process writes it at a time: another fails at once.",
@@ -1837,6 +1846,7 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument('--no_progress', action='store_true', help='No progress bars (for logs).')
     output.add_argument(
         '--predictions',
+        type=os.path.expanduser,
         default=None,
         help='Score this predictions file, or the predictions.jsonl of this run folder (rows with id, question_type, '
         'ground_truth, prediction and optional options) without a model. A file covering fewer questions than the '
@@ -1844,6 +1854,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output.add_argument(
         '--compare',
+        type=os.path.expanduser,
         nargs='+',
         default=None,
         metavar='RESULTS_JSON',

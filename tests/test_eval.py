@@ -1811,3 +1811,23 @@ def test_missing_images_of_swift_rows_are_counted_by_question(bench, tmp_path, c
         'error: 2 question(s) have no frames, e.g. rows.jsonl:line 1: image frames/scannet/scene0000_00/frame_0000.jpg '
         f'does not exist beside the dataset file nor in the current folder {tmp_path / "cwd"}\n'
     )
+
+
+def test_a_tilde_in_the_path_flags_is_the_home_folder(bench, tmp_path, monkeypatch):
+    """bash leaves `~` unexpanded after `=` and in quotes: `--output_dir=~/r` wrote to ./~/r, and run_config.json
+    recorded `--model=~/m` as written, while swift loads it from the home folder."""
+    home, cwd = tmp_path / 'home', tmp_path / 'cwd'
+    (home / 'm').mkdir(parents=True)
+    shutil.copy(bench.dataset, home / 'test.jsonl')
+    cwd.mkdir()
+    monkeypatch.setenv('HOME', str(home))
+    monkeypatch.chdir(cwd)
+    engine = CountingEngine(answer='3')
+    ev.evaluate(eval_args('~/m', '~/test.jsonl', '~/run', '--blind', '--limit', 1), engine=engine)
+    config = json.loads((home / 'run' / 'run_config.json').read_text())
+    assert (config['model'], config['dataset']) == (str(home / 'm'), str(home / 'test.jsonl'))
+    assert ev.main(['--predictions=~/run/predictions.jsonl', '--output_dir=~/rescored']) == 0
+    assert (
+        json.loads((home / 'rescored' / 'results_subset.json').read_text())['overall'] == 100.0
+    )  # counting: 3 is right
+    assert list(cwd.iterdir()) == []
