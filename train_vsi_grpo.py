@@ -1008,7 +1008,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='Any other --flag is a swift argument and overrides the YAML.',
         allow_abbrev=False,  # a prefix of a swift flag must never be taken for one of ours
     )
-    parser.add_argument('--config', default=DEFAULT_CONFIG, help='the GRPO YAML (default: %(default)s)')
+    parser.add_argument(
+        '--config', type=os.path.expanduser, default=DEFAULT_CONFIG, help='the GRPO YAML (default: %(default)s)'
+    )
     parser.add_argument('--mode', choices=MODES, default='colocate', help='where rollouts run (default: colocate)')
     parser.add_argument(
         '--dry_run', action='store_true', help='print the resolved plan (env, swift args, argv) as JSON; run nothing'
@@ -1075,8 +1077,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.print_what == 'rollout_args':
             print_items(to_swift_argv(rollout_args(plan, vllm_gpus or 1)))
             return 0
-        if opts.print_what == 'output_dir':  # without one swift writes to output/<model name>
-            print(plan.args.get('output_dir') or 'output')
+        if opts.print_what == 'output_dir':  # without one swift writes to output/<model name>; `~` as swift expands it
+            print(os.path.expanduser(plan.args.get('output_dir') or 'output'))
             return 0
         problems = preflight(plan, world_size, vllm_gpus)
         if opts.dry_run and not opts.preflight:

@@ -569,6 +569,21 @@ def test_rollout_log_goes_to_the_runs_output_dir(launch_env, output_dir, flags, 
     assert f'# in the background, output to {expected};' in proc.stdout
 
 
+def test_a_tilde_in_the_output_dir_is_the_home_folder_swift_writes_to(launch_env, tmp_path, capsys, monkeypatch):
+    """bash leaves `~` unexpanded after `=` and in quotes; swift expands it (to_abspath), so the rollout log went to
+    ./~/out while the run went to $HOME/out."""
+    home = tmp_path / 'home'
+    env = {**launch_env, 'HOME': str(home), 'MODE': 'server', 'DRY_RUN': '1'}
+    proc = run_script(env, '--output_dir=~/out')
+    assert proc.returncode == 0, proc.stderr
+    assert f'# in the background, output to {home}/out/rollout.log;' in proc.stdout
+    proc = run_script({**env, 'OUTPUT_DIR': '~/quoted'})
+    assert f'# in the background, output to {home}/quoted/rollout.log;' in proc.stdout
+    monkeypatch.setenv('HOME', str(home))
+    assert train_vsi_grpo.main(['--print', 'output_dir', '--output_dir=~/out']) == 0
+    assert capsys.readouterr().out == f'{home}/out\n'
+
+
 @pytest.mark.parametrize('args', [['--help'], ['-h'], ['--learning_rate', '5e-6', '--help']])
 def test_help_prints_the_usage_and_runs_nothing(launch_env, args):
     lines = SCRIPT.read_text().splitlines()
