@@ -850,8 +850,8 @@ def media_to_check(rows: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, str, 
     each distinct folder and clip once: one pass and no file access, so cheap enough for every load, and it catches a
     JSONL moved away from its frames and a frame folder or clip missing from a copy, which swift would otherwise drop
     row by row once the model has loaded. Paths written as `{"path": ...}` are read too; values that are no path are
-    left to swift. One source for the loader (vsi_dataset.first_missing_media) and the launchers' preflight
-    (train_vsi_grpo.media_problem), which resolve the targets each as its reader will.
+    left to swift. One source for the loader (first_missing_media, which vsi_dataset.py calls) and the launchers'
+    preflight (train_vsi_grpo.media_problem), which resolve the targets each as its reader will.
     """
     seen = set()
     for line, row in rows:

@@ -333,7 +333,7 @@ def media_problem(path: str, root: str | None) -> str | None:
     """
     if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
         return None
-    from preprocess_vsi_data import jsonl_objects, media_to_check  # only once a dataset is checked
+    from preprocess_vsi_data import is_local_path, jsonl_objects, media_to_check  # only once a dataset is checked
 
     try:
         row = _first_json_row(path)
@@ -346,7 +346,7 @@ def media_problem(path: str, root: str | None) -> str | None:
     )
     # past the first rows, the first frame seen in each folder stands for the folder
     for line, item, _ in media_to_check(jsonl_objects(path) if lines else [(1, row)]):
-        if '://' in item or not item.lower().endswith(MEDIA_SUFFIXES):  # URLs and base64 data are swift's to open
+        if not is_local_path(item) or not item.lower().endswith(MEDIA_SUFFIXES):  # URLs, base64: swift's to open
             continue
         where = f'{item} (line {line})'
         if os.path.isabs(item):

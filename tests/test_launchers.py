@@ -783,6 +783,13 @@ def test_frames_swift_would_not_find_fail_preflight(dataset, tmp_path):
     assert train_vsi_grpo.preflight(train_vsi_grpo.resolve(str(CONFIG), 'local', both[:2], environ={}), 1) == []
 
 
+def dataset_problems(path: Path) -> list[str]:
+    """The local-mode preflight's lines about the dataset `path` (run from another folder than the bundle's, the
+    YAML's plugin paths are reported too)."""
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(path)], environ={})
+    return [line for line in train_vsi_grpo.preflight(plan, world_size=1) if line.startswith('dataset ')]
+
+
 def test_frames_missing_past_the_first_row_or_at_absolute_paths_fail_preflight(tmp_path, monkeypatch):
     """Only the first row's relative frames were checked: a copy without one scene's frames, or absolute paths into
     a folder that moved, passed, and swift then dropped rows one by one after the model had loaded."""
@@ -798,28 +805,24 @@ def test_frames_missing_past_the_first_row_or_at_absolute_paths_fail_preflight(t
     path.write_text(''.join(json.dumps(row) + '\n' for row in rows))
     monkeypatch.chdir(tmp_path)  # where no `frames/` is: only ROOT_IMAGE_DIR finds them
 
-    def problems() -> list:  # the dataset's (from here the YAML's plugin paths are not found either)
-        plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(path)], environ={})
-        return [line for line in train_vsi_grpo.preflight(plan, world_size=1) if line.startswith('dataset ')]
-
-    assert problems() == []
+    assert dataset_problems(path) == []
     (data / 'frames' / 's3' / '1.png').unlink()  # within the first rows every file counts
-    assert problems() == [
+    assert dataset_problems(path) == [
         f'dataset {path}: frames/s3/1.png (line 4) is found neither here nor under ROOT_IMAGE_DIR={data} (one folder '
         "for every dataset, by default the first one's); for datasets in several folders write absolute paths "
         '(preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
     ]
     Image.new('RGB', (8, 8)).save(data / 'frames' / 's3' / '1.png')
     shutil.rmtree(data / 'frames' / 's10')  # past them, each scene's folder
-    (problem,) = problems()
+    (problem,) = dataset_problems(path)
     assert problem.startswith(f'dataset {path}: frames/s10/0.png (line 11) is found neither here nor')
     # the same rows with absolute paths, the frames moved away
     absolute = [{**row, 'images': [str(data / image) for image in row['images']]} for row in rows]
     path.write_text(''.join(json.dumps(row) + '\n' for row in absolute))
-    (problem,) = problems()
+    (problem,) = dataset_problems(path)
     assert problem == f'dataset {path}: {data / "frames/s10/0.png"} (line 11) does not exist'
     shutil.move(data / 'frames', tmp_path / 'moved')
-    assert problems() == [f'dataset {path}: {data / "frames/s0/0.png"} (line 1) does not exist']
+    assert dataset_problems(path) == [f'dataset {path}: {data / "frames/s0/0.png"} (line 1) does not exist']
 
 
 def test_frames_the_current_folder_would_shadow_fail_preflight(tmp_path, monkeypatch):
@@ -835,14 +838,9 @@ def test_frames_the_current_folder_would_shadow_fail_preflight(tmp_path, monkeyp
     path = data / 'train.jsonl'
     path.write_text(''.join(json.dumps({**row, 'solution': 'A'}) + '\n' for row in rows))
     monkeypatch.chdir(run)
-    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(path)], environ={})
-
-    def problems() -> list:  # the dataset's (from here the YAML's plugin paths are not found either)
-        return [line for line in train_vsi_grpo.preflight(plan, world_size=1) if line.startswith('dataset ')]
-
-    assert problems() == []  # the same folder names, but no frame swift would take
+    assert dataset_problems(path) == []  # the same folder names, but no frame swift would take
     Image.new('RGB', (8, 8), 'red').save(run / 'frames' / 's11' / '0.png')  # another scene's frame, past the first rows
-    (problem,) = problems()
+    (problem,) = dataset_problems(path)
     assert problem.startswith(f'dataset {path}: swift would open frames/s11/0.png for frames/s11/0.png (line 12), not')
 
 
