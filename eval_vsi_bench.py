@@ -1455,6 +1455,8 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         if problem:
             raise EvalError(problem)
     args.adapters = adapters  # the engine loads what run_config.json records, wherever a link points by then
+    # read before inference, so that a mistyped --compare fails at once rather than after the whole run
+    compared = load_results(args.compare[0]) if args.compare else None
 
     all_questions, row_images = load_questions(args.dataset)
     questions = select_questions(all_questions, args.question_types, args.limit)
@@ -1577,8 +1579,8 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         results = build_results(
             rows, config.label, args.prompt_style, asdict(config), str(predictions_path.resolve()), selection
         )
-        if args.compare:
-            results['comparison'] = compare_results(load_results(args.compare[0]), results)
+        if compared is not None:
+            results['comparison'] = compare_results(compared, results)
         write_results(output_dir, results)
         return results
 

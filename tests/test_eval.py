@@ -1364,6 +1364,16 @@ def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, mon
     assert results['comparison']['protocol_warning'] == warning
 
 
+def test_a_mistyped_compare_fails_before_anything_is_predicted(bench, tmp_path):
+    """--compare beside --model was read only once every question had been predicted: a typo in its path cost the
+    whole run (hours on the benchmark) and then ended without a report."""
+    engine = CountingEngine()
+    args = eval_args('m', bench.dataset, tmp_path / 'run', '--blind', '--compare', tmp_path / 'base' / 'results.json')
+    with pytest.raises(ev.EvalError, match='cannot read results file .*base/results.json'):
+        ev.evaluate(args, engine=engine)
+    assert engine.requests == [] and not (tmp_path / 'run' / ev.PREDICTIONS_NAME).exists()
+
+
 def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_is_refused(
     bench, tmp_path, capsys, caplog
 ):
