@@ -1916,6 +1916,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error("--adapters takes one checkpoint (swift's vLLM engine serves one LoRA at a time)")
         if args.batch_size is not None and args.batch_size < 1:
             parser.error('--batch_size must be positive')
+        if args.max_new_tokens is not None and args.max_new_tokens < 1:  # 0 would silently mean the default
+            parser.error('--max_new_tokens must be positive')
         if args.infer_backend == 'vllm' and args.adapters and args.torch_dtype == 'float32':
             parser.error(VLLM_LORA_FLOAT32_ERROR)
         if args.infer_backend == 'vllm' and not vllm_installed():

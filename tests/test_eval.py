@@ -1429,6 +1429,15 @@ def test_flags_the_rescoring_modes_do_not_read_are_refused(tmp_path, capsys):
     assert not list(tmp_path.glob('results*'))
 
 
+def test_a_token_budget_of_zero_or_less_is_a_usage_error(tmp_path, capsys):
+    """`--max_new_tokens 0` was taken as unset and ran with the default (16, or 1024 for think), recorded as that."""
+    for tokens in (0, -5):
+        with pytest.raises(SystemExit) as usage:
+            eval_args('m', tmp_path / 'test.jsonl', tmp_path / 'out', '--max_new_tokens', tokens)
+        assert usage.value.code == 2
+    assert capsys.readouterr().err.count('--max_new_tokens must be positive') == 2
+
+
 def test_prediction_files_tolerate_only_a_cut_last_line_and_repeated_rows(tmp_path, capsys, caplog):
     good = [{'id': i, 'question_type': 'object_counting', 'ground_truth': '2', 'prediction': '2'} for i in range(3)]
     lines = [json.dumps(row) for row in good]
