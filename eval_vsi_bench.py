@@ -1019,7 +1019,7 @@ def build_results(
         )
         logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
-    differences = official_protocol_differences(config, scored)
+    differences = official_protocol_differences(config, scored, rows)
     return {
         'label': label,
         'overall': scores['official']['overall'],
@@ -1043,10 +1043,12 @@ def build_results(
     }
 
 
-def official_protocol_differences(config: dict | None, scored: int) -> list[str] | None:
-    """How a run (its config, `scored` questions) differs from the official VSI-Bench evaluation (OFFICIAL_PROTOCOL,
-    all VSI_BENCH_QUESTIONS questions), one `what (official: what)` each; [] for none, None without a config (scored
-    predictions with no run_config.json: the protocol is unknown)."""
+def official_protocol_differences(config: dict | None, scored: int, rows: Sequence[dict] = ()) -> list[str] | None:
+    """How a run (its config, `scored` questions, their prediction `rows`) differs from the official VSI-Bench
+    evaluation (OFFICIAL_PROTOCOL, all VSI_BENCH_QUESTIONS questions), one `what (official: what)` each; [] for none,
+    None without a config (scored predictions with no run_config.json: the protocol is unknown). The frames each
+    question was given come from its row (`num_images`): under --allow_fewer_frames a scene may have had fewer than
+    the run asked for."""
     if config is None:
         return None
     official = OFFICIAL_PROTOCOL
@@ -1058,6 +1060,15 @@ def official_protocol_differences(config: dict | None, scored: int) -> list[str]
     elif config['num_frames'] != official['num_frames']:
         differences.append(
             f'{config["num_frames"]} frames (official: {official["num_frames"]}, the common setting for Qwen models)'
+        )
+    asked = None if config['blind'] else config['num_frames']
+    short = asked and sum(
+        JSON_KINDS['a whole number'](row.get('num_images')) and row['num_images'] < asked for row in rows
+    )
+    if short:
+        differences.append(
+            f'{_counted(short, "question")} with fewer than {asked} frames (--allow_fewer_frames; official: '
+            f'{official["num_frames"]} each)'
         )
     if config['prompt_style'] != official['prompt_style']:
         differences.append(f'prompt {config["prompt_style"]} (official: {official["prompt_style"]})')

@@ -1156,6 +1156,19 @@ def test_reports_say_whether_the_run_followed_the_official_protocol():
     assert 'Protocol:' not in markdown and 'Note: prompt style `think`; published VSI-Bench scores' in markdown
 
 
+def test_questions_given_fewer_frames_than_asked_are_a_protocol_difference(bench, tmp_path):
+    """--allow_fewer_frames on scenes with 4 frames: the run asked for the official 32, its questions saw 4, and the
+    report called its frames official."""
+    args = eval_args('m', bench.dataset, tmp_path, '--frames_dir', bench.frames, '--num_frames', 32)
+    args.allow_fewer_frames = True
+    results = ev.evaluate(args, engine=CountingEngine())
+    assert results['official_protocol_differences'] == [
+        '6 questions with fewer than 32 frames (--allow_fewer_frames; official: 32 each)',
+        '6 questions (official: all 5,130)',
+    ]
+    assert '6 questions with fewer than 32 frames' in (tmp_path / 'results.md').read_text()
+
+
 def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
     base = hand_predictions(tmp_path / 'base.jsonl')
     assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base'), '--label', 'base']) == 0
