@@ -90,6 +90,7 @@ from vsi_scoring import (
     PROMPT_STYLES,
     REL_DIRECTION_LEVELS,
     aggregate,
+    base_question_type,
     category_of,
     check_question_type,
     check_type_selection,
@@ -1253,7 +1254,7 @@ def results_table(results: dict) -> str:
         )
         # levels in difficulty order (easy, medium, hard), then any training variants
         members = sorted(
-            (qt for qt in official['per_type'] if category_of(qt) == name and qt != name),
+            (qt for qt in official['per_type'] if name in (category_of(qt), base_question_type(qt)) and qt != name),
             key=lambda qt: (REL_DIRECTION_LEVELS + (qt,)).index(qt),
         )
         for qt in members:

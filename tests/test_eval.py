@@ -1169,6 +1169,22 @@ def test_questions_given_fewer_frames_than_asked_are_a_protocol_difference(bench
     assert '6 questions with fewer than 32 frames' in (tmp_path / 'results.md').read_text()
 
 
+def test_training_variants_are_listed_under_a_direction_level_scored_as_a_category():
+    """Held-out training-style rows of _v1 and _v2 (hard and medium) and no easy ones: each level is a category of its
+    own, and the variants that make it up were missing from the table (listed only under object_rel_direction)."""
+    options = ['A. left', 'B. right']
+    rows = [
+        {'id': str(i), 'question_type': qt, 'ground_truth': 'A', 'prediction': answer, 'options': options}
+        for i, (qt, answer) in enumerate(
+            [('object_rel_direction_v1', 'A'), ('object_rel_direction_v2', 'B'), ('object_rel_distance_v1', 'B')]
+        )
+    ]
+    table = ev.results_table(ev.build_results(rows, 'held-out', 'direct'))
+    assert '| object_rel_direction_hard | 1 | 100.00 | 100.00 |\n| &nbsp;&nbsp;object_rel_direction_v1 | 1 |' in table
+    assert '| object_rel_direction_medium | 1 | 0.00 | 0.00 |\n| &nbsp;&nbsp;object_rel_direction_v2 | 1 |' in table
+    assert '| Rel. Dist. | 1 | 0.00 | 0.00 |\n| &nbsp;&nbsp;object_rel_distance_v1 | 1 |' in table
+
+
 def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
     base = hand_predictions(tmp_path / 'base.jsonl')
     assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base'), '--label', 'base']) == 0
