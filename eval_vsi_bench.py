@@ -1642,18 +1642,26 @@ def predictions_prompt_style(path: Path, rows: Sequence[dict], config: dict | No
     return next(iter(sources.values()), 'direct')
 
 
-def recorded_dataset_size(config: dict | None) -> int | None:
+def recorded_dataset_ids(config: dict | None) -> set[str] | None:
+    """The question ids of a run's dataset, when its run_config.json names a file that still has the recorded hash;
+    None where that cannot be read (moved, changed, or no config)."""
+    try:
+        if config and config.get('dataset') and file_sha256(config['dataset']) == config.get('dataset_sha256'):
+            return {q.id for q in load_questions(config['dataset'])[0]}
+    except (OSError, EvalError):
+        pass
+    return None
+
+
+def recorded_dataset_size(config: dict | None, ids: set[str] | None = None) -> int | None:
     """How many questions a run's dataset holds: recorded in its run_config.json, or, for a folder made before that
-    was recorded, counted in the dataset file if it still has the recorded hash. None where unknown."""
+    was recorded, counted in the dataset file (`ids`, from recorded_dataset_ids). None where unknown."""
     if config is None:
         return None
     if isinstance(config.get('dataset_questions'), int):
         return config['dataset_questions']
-    try:
-        if config.get('dataset') and file_sha256(config['dataset']) == config.get('dataset_sha256'):
-            return len(load_questions(config['dataset'])[0])
-    except (OSError, EvalError):
-        pass
+    if ids is not None:
+        return len(ids)
     logger.warning('the dataset of this run cannot be read, so whether its predictions cover all of it is unknown')
     return None
 
@@ -1669,15 +1677,25 @@ def score_only(args: argparse.Namespace) -> dict:
         raise EvalError(f'--predictions {args.predictions} does not exist')
     output_dir = Path(args.output_dir) if args.output_dir else path.parent
     with run_folder_lock(output_dir):
-        rows = list(read_predictions(path).values())
+        predicted = read_predictions(path)
+        rows = list(predicted.values())
         config = _read_run_config(path.parent / RUN_CONFIG_NAME)
         prompt_style = predictions_prompt_style(path, rows, config, args.prompt_style)
         label = args.label or (config or {}).get('label') or path.parent.name
-        total = recorded_dataset_size(config)
+        ids = recorded_dataset_ids(config)
+        total = recorded_dataset_size(config, ids)
         if total is not None and len(rows) > total:
             raise EvalError(
                 f'{path} holds predictions for {len(rows)} questions, but the dataset its {RUN_CONFIG_NAME} records '
                 f"has {total}: it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
+            )
+        # fewer rows than questions can mix runs too (a renamed dataset without ids), which the evaluation leaves out
+        strays = sorted(predicted.keys() - ids) if ids is not None else []
+        if strays:
+            raise EvalError(
+                f'{path} holds predictions for {len(strays)} question(s) that the dataset its {RUN_CONFIG_NAME} '
+                f'records does not have (e.g. id {strays[0]!r}; rows without an id are named `<file name>:<index>`: '
+                "was it renamed?): it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
             )
         selection = {'questions_in_dataset': total}
         results = build_results(rows, label, prompt_style, config, str(path), selection)

@@ -1429,6 +1429,27 @@ def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_
     )
 
 
+def test_rescoring_refuses_predictions_of_a_renamed_dataset_even_when_they_are_fewer_than_its_questions(
+    bench, tmp_path, capsys
+):
+    """3 questions predicted as `a:<index>`, the same 3 again as `b:<index>` after a rename: the evaluation scored the
+    3 of b.jsonl as a subset, and rescoring the folder scored all 6 rows as the full benchmark (6 of 6 questions, the
+    same questions twice) in results.json."""
+    first = write_jsonl(tmp_path / 'a.jsonl', [{k: v for k, v in row.items() if k != 'id'} for row in BENCH_ROWS])
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames, '--limit', 3), engine=CountingEngine())
+    renamed = first.rename(tmp_path / 'b.jsonl')
+    results = ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames, '--limit', 3), CountingEngine())
+    assert results['num_questions'] == 3 and results['subset']
+    assert ev.main(['--predictions', str(out)]) == 1
+    assert (
+        f'{out / "predictions.jsonl"} holds predictions for 3 question(s) that the dataset its run_config.json records '
+        "does not have (e.g. id 'a:0'; rows without an id are named `<file name>:<index>`: was it renamed?): it mixes "
+        'runs'
+    ) in capsys.readouterr().err
+    assert not (out / 'results.json').exists()
+
+
 def test_no_progress_keeps_bars_out_of_logs(bench, tmp_path, capsys):
     scene_video(tmp_path / 'videos', num_frames=8)
     dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])
