@@ -748,7 +748,7 @@ def adapter_problem(adapter: str, backend: str) -> str | None:
         return f'adapter {adapter} is a file, not a checkpoint folder'
     folder = Path(adapter)
     if (folder / ADAPTER_CONFIG).is_file():
-        return None
+        return adapter_config_problem(folder / ADAPTER_CONFIG)
     hint = checkpoint_hint(folder)  # first: a run folder holds checkpoints with their own adapter_config.json
     inside = sorted(sub for sub in folder.iterdir() if (sub / ADAPTER_CONFIG).is_file())
     if not hint and inside:
@@ -787,12 +787,26 @@ def check_fields(path: Path, values: dict, kinds: dict[str, str], prefix: str = 
             raise EvalError(f'{path}: {prefix}{name} is {json.dumps(value, ensure_ascii=False)}, not {kind}')
 
 
+def adapter_config_problem(path: Path) -> str | None:
+    """Why a checkpoint's adapter_config.json cannot be loaded (not a JSON object, a LoRA rank `r` that is no positive
+    whole number), else None: checked before the frames and the model load, where PEFT or vLLM failed with a
+    traceback."""
+    try:
+        config = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return f'{path} cannot be read as JSON ({error}): the checkpoint is damaged; name another one'
+    if not isinstance(config, dict):
+        return f'{path} holds no JSON object: the checkpoint is damaged; name another one'
+    rank = config.get('r')
+    if rank is not None and not (JSON_KINDS['a whole number'](rank) and rank > 0):
+        return f'{path}: r is {json.dumps(rank)}, not a positive whole number (the LoRA rank)'
+    return None
+
+
 def adapter_rank(adapter: str) -> int | None:
-    """The LoRA rank `r` in a PEFT/swift checkpoint's adapter_config.json, or None if it has none."""
-    config = Path(adapter) / ADAPTER_CONFIG
-    if not config.is_file():
-        return None
-    return json.loads(config.read_text(encoding='utf-8')).get('r')
+    """The LoRA rank `r` in a PEFT/swift checkpoint's adapter_config.json (checked by adapter_problem), or None if
+    it has none."""
+    return _json_object(Path(adapter) / ADAPTER_CONFIG).get('r')
 
 
 def vllm_engine_kwargs(

@@ -405,6 +405,31 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
     assert recorded == [str(tmp_path / 'linked' / 'checkpoint-200')] and loaded[-1] == recorded
 
 
+@pytest.mark.parametrize(
+    ('text', 'problem'),
+    [
+        ('{"r": 16', 'cannot be read as JSON (Expecting'),
+        ('[16]', 'holds no JSON object'),
+        ('{"r": "16"}', 'r is "16", not a positive whole number'),
+        ('{"r": 0}', 'r is 0, not a positive whole number'),
+        ('{"r": true}', 'r is true, not a positive whole number'),
+    ],
+)
+def test_a_damaged_adapter_config_is_refused_before_anything_loads(bench, tmp_path, monkeypatch, text, problem):
+    """A checkpoint whose adapter_config.json is no JSON object or has a LoRA rank that is not a positive whole number
+    failed with a traceback in PEFT, or in vllm_engine_kwargs once the frames were extracted."""
+    loaded = record_loaded_adapters(monkeypatch)
+    (tmp_path / 'ckpt').mkdir()
+    (tmp_path / 'ckpt' / 'adapter_config.json').write_text(text)
+    args = eval_args(
+        'm', bench.dataset, tmp_path / 'eval', '--adapters', tmp_path / 'ckpt', '--frames_dir', bench.frames
+    )
+    with pytest.raises(ev.EvalError) as error:
+        ev.evaluate(args)
+    assert str(error.value).startswith(f'{tmp_path / "ckpt" / "adapter_config.json"}') and problem in str(error.value)
+    assert loaded == [] and not (tmp_path / 'eval').exists()
+
+
 def test_a_folder_without_an_adapter_config_is_refused_but_swifts_layout_loads(bench, tmp_path, monkeypatch):
     """An empty folder or the base model's folder as --adapters failed with a traceback once the model had loaded."""
     loaded = record_loaded_adapters(monkeypatch)
