@@ -1249,10 +1249,12 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
             turns = expand_turns(row, row_location, f'{source}:{number}')
             summary.extra_turns += len(turns) - 1
             for location, turn in turns:
+                # Before the row's checks: a type of another generator whose rows are all skipped is still no typo.
+                if isinstance(turn, dict) and (question_type := _text(turn.get('question_type'))):
+                    seen_types.add(question_type)
                 try:
                     layout, question = row_to_question(turn, location, number, source)
                     layouts[layout] += 1
-                    seen_types.add(question.question_type)
                     video = question.video and _stem_path(question.video)
                     _check_excluded(config.exclude_scenes, question.scene_name, video)
                     if not type_selected(question.question_type, config.question_types):
@@ -1303,14 +1305,17 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     summary.layouts = dict(layouts)
     summary.per_type = dict(Counter(q.question_type for q, _ in kept))
     summary.unknown_question_types = {t: n for t, n in summary.per_type.items() if t not in KNOWN_QUESTION_TYPES}
-    summary.scenes = len({folder for _, folder in kept})
-    summary.scenes_with_fewer_frames = sorted(index.fewer)
-    summary.scenes_with_more_frames = sorted(index.more)
+    folders = {folder for _, folder in kept}
+    summary.scenes = len(folders)
+    # Only folders whose frames are written: those of rows capped or skipped later were chosen from too.
+    summary.scenes_with_fewer_frames = sorted(folder for folder in index.fewer if folder in folders)
+    summary.scenes_with_more_frames = sorted(folder for folder in index.more if folder in folders)
     if config.question_types:
         _check_selection(config.question_types, seen_types)
-        found = set(summary.per_type)  # a category counts as found when any of its levels or variants is
+        # In the input, not among the rows written: a type whose rows were all skipped is counted under their reasons.
+        # A category counts as found when any of its levels or variants is.
         summary.question_types_not_found = [
-            name for name in config.question_types if not any(type_selected(t, (name,)) for t in found)
+            name for name in config.question_types if not any(type_selected(t, (name,)) for t in seen_types)
         ]
     if config.media == 'video':
         summary.video_env = video_env(config.num_frames, config.video_fps)

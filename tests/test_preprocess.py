@@ -780,6 +780,40 @@ def test_question_types_follow_the_evaluators_rule_and_a_typo_is_an_error(scene,
     assert [r['id'] for r in out] == ['4', '6']
 
 
+def test_a_selected_type_whose_rows_are_all_skipped_is_in_the_input(scene):
+    """A selected type is judged by the rows read, not by those that passed their checks: a type of another generator
+    whose rows were all skipped was refused as `nor is it a type of the input`, and a benchmark type whose rows all
+    lacked frames was reported `not found in the input` beside the skip that explains it."""
+    rows = [
+        {**NUMERIC_ROW, 'id': 1, 'question_type': 'object_height', 'ground_truth': 'tall'},
+        {**MC_ROW, 'id': 2, 'scene_name': 'scene0009_00'},
+        {**NUMERIC_ROW, 'id': 3},
+    ]
+    source = str(write_jsonl(scene / 'qa.jsonl', rows))
+    selection = ('object_height', 'object_rel_direction_medium', 'object_counting', 'route_planning')
+    out, summary = pp.convert([source], config(scene, question_types=selection))
+    assert [r['id'] for r in out] == ['3']
+    assert summary.skipped == {'non_numeric_answer': 1, 'missing_frames': 1}
+    assert summary.question_types_not_found == ['route_planning']
+
+
+def test_frame_count_notes_name_only_the_scenes_written(scene):
+    """Frames are chosen as rows are read, before --max_per_type and the duplicate check: a scene none of whose rows
+    is written was listed as one whose frames the output uses (2 scenes with more frames, 1 scene written)."""
+    make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 10)
+    make_frames(scene / 'frames' / 'scannet' / 'scene0003_00', 3)
+    rows = [
+        {**NUMERIC_ROW, 'id': 1},
+        {**NUMERIC_ROW, 'id': 2, 'scene_name': 'scene0002_00'},
+        {**NUMERIC_ROW, 'id': 3, 'scene_name': 'scene0003_00'},
+    ]
+    source = str(write_jsonl(scene / 'qa.jsonl', rows))
+    out, summary = pp.convert([source], config(scene, max_per_type=1, allow_fewer_frames=True))
+    assert [r['id'] for r in out] == ['1'] and summary.scenes == 1
+    assert summary.scenes_with_more_frames == ['scannet/scene0001_00'] and summary.scenes_with_fewer_frames == []
+    assert '1 scene(s) have more frames than --num_frames' in '\n'.join(summary.lines())
+
+
 def test_frames_dir_holding_videos_says_to_extract_frames_first(tmp_path):
     videos = tmp_path / 'videos' / 'synthscan'
     videos.mkdir(parents=True)
