@@ -218,8 +218,11 @@ class PreprocessConfig:
             raise VsiDataError(f'--path_mode must be one of {PATH_MODES}, got {self.path_mode!r}')
         if self.max_per_type is not None and self.max_per_type < 1:
             raise VsiDataError(f'--max_per_type must be at least 1, got {self.max_per_type}')
-        if not self.video_fps > 0:
-            raise VsiDataError(f'--video_fps must be positive, got {self.video_fps}')
+        if not (math.isfinite(self.video_fps) and self.video_fps > 0 and clip_rate(self.video_fps) > 0):
+            # below 0.0005 the clip's rate rounds to 0, and the encoder wrote it at 24 fps
+            raise VsiDataError(f'--video_fps must be a frame rate of at least 0.001, got {self.video_fps}')
+        if self.media == 'video':
+            _check_clip_rate(self.video_fps, self.num_frames, self.allow_fewer_frames)
         if not os.path.isdir(self.frames_dir):
             raise VsiDataError(f'--frames_dir {self.frames_dir} is not a folder; run extract_frames.py first')
         if self.question_types is not None:  # checked once the input is read (_check_selection)
@@ -1061,7 +1064,7 @@ def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:
     if len(images) % 2:
         images.append(images[-1])
     with atomic_path(clip_path) as tmp, av.open(tmp, 'w', format='mp4') as container:
-        stream = container.add_stream('libx264', rate=Fraction(fps).limit_denominator(1000))
+        stream = container.add_stream('libx264', rate=clip_rate(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
         # No B-frames: every reader (decord, torchvision, torchcodec) then maps index i to frame i.
         stream.options = {'crf': str(CLIP_CRF), 'preset': 'veryfast', 'bf': '0'}
@@ -1082,10 +1085,38 @@ def video_env(num_frames: int, fps: float = DEFAULT_VIDEO_FPS) -> dict[str, str]
     """Environment for swift's Qwen3-VL template (qwen-vl-utils) under which every frame of our clips is read.
 
     qwen-vl-utils samples `frames / clip_fps * FPS` frames, at most FPS_MAX_FRAMES, rounded down to even: with FPS
-    equal to the clip's rate and FPS_MAX_FRAMES at least the (even) clip length, that is every frame. The values
-    returned are the least that work; a larger FPS_MAX_FRAMES (the default is 768) works too.
+    equal to the clip's rate and FPS_MAX_FRAMES at least the (even) clip length, that is every frame, for the rates
+    PreprocessConfig accepts (_check_clip_rate refuses the others). The values returned are the least that work; a
+    larger FPS_MAX_FRAMES (the default is 768) works too.
     """
     return {'FPS': f'{fps:g}', 'FPS_MAX_FRAMES': str(num_frames + num_frames % 2)}
+
+
+def clip_rate(fps: float) -> Fraction:
+    """The frame rate of a clip written for `fps`: the nearest fraction with a denominator up to 1000."""
+    return Fraction(fps).limit_denominator(1000)
+
+
+def frames_read(frames: int, fps: float) -> int:
+    """How many frames of a clip of `frames` frames (even) written for `fps` qwen-vl-utils reads under video_env: its
+    smart_nframes takes `frames / clip rate * FPS` in floating point, rounded down to even, at most `frames`."""
+    wanted = frames / float(clip_rate(fps)) * float(video_env(frames, fps)['FPS'])
+    return math.floor(min(wanted, frames) / 2) * 2
+
+
+def _check_clip_rate(fps: float, num_frames: int, allow_fewer: bool) -> None:
+    """VsiDataError for a --video_fps at which the processor would not read every frame of a clip this run can write
+    (from 2 frames when fewer are allowed): a rate the clip cannot hold exactly, or one whose float arithmetic ends
+    just below the frame count (1/3 reads 30 of 32 frames; 25 reads 56 of 58), which video_env's FPS cannot fix."""
+    longest = num_frames + num_frames % 2
+    for frames in range(2, longest + 1, 2) if allow_fewer else (longest,):
+        read = frames_read(frames, fps)
+        if read < frames:
+            raise VsiDataError(
+                f'--video_fps {fps:g}: Qwen3-VL would read {read} of the {frames} frames of a clip (qwen-vl-utils '
+                'takes frames / clip rate * FPS in floating point, rounded down to even); choose another rate, e.g. '
+                f'the default {DEFAULT_VIDEO_FPS:g}'
+            )
 
 
 class MediaWriter:

@@ -1039,6 +1039,29 @@ def test_video_media_writes_one_clip_per_scene_and_reuses_it(scene, num_frames):
     assert pp.convert([str(source)], cfg)[1].clips_written == 1
 
 
+def test_a_video_fps_at_which_qwen_would_not_read_every_frame_is_refused(scene):
+    """The summary says `train with FPS=<--video_fps>` and every frame of a clip is read. That failed silently where
+    the clip cannot hold the rate (below 0.0005 it was written at 24 fps; `inf` raised OverflowError) or where
+    qwen-vl-utils' `frames / clip rate * FPS` ends just below the frame count in floating point and rounds down."""
+    from qwen_vl_utils import vision_process
+
+    for fps, frames in ((1 / 3, 32), (25, 58)):  # qwen-vl-utils itself drops two frames
+        env_fps = float(pp.video_env(frames, fps)['FPS'])
+        rate = float(pp.clip_rate(fps))
+        assert vision_process.smart_nframes({'fps': env_fps}, total_frames=frames, video_fps=rate) == frames - 2
+        assert pp.frames_read(frames, fps) == frames - 2
+    with pytest.raises(pp.VsiDataError, match=r'--video_fps 0.333333: Qwen3-VL would read 30 of the 32 frames'):
+        config(scene, media='video', video_fps=1 / 3, num_frames=32)
+    config(scene, media='video', video_fps=25, num_frames=64)  # 64 frames are read whole at 25 fps
+    with pytest.raises(pp.VsiDataError, match=r'would read 56 of the 58 frames'):  # a scene with 57 or 58 frames
+        config(scene, media='video', video_fps=25, num_frames=64, allow_fewer_frames=True)
+    config(scene, media='image', video_fps=1 / 3)  # no clips
+    config(scene, media='video', num_frames=768, allow_fewer_frames=True)  # the default rate reads any clip whole
+    for fps in (math.inf, 0.0001, math.nan, 0):
+        with pytest.raises(pp.VsiDataError, match='--video_fps must be a frame rate of at least 0.001'):
+            config(scene, media='video', video_fps=fps)
+
+
 def test_frame_folders_of_two_extractions_get_their_own_clips(scene):
     """Two frames dirs hold the same scene names and share the default clips folder: neither may take the other's
     clip, whichever was extracted last."""
