@@ -674,8 +674,7 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     layout = detect_layout(row)
     if layout is None:
         raise RowSkipped('unknown_layout', 'no `question`, `conversations` or `messages` field')
-    scene = _name(row.get('scene_name'))
-    video = None
+    scene, video = _row_scene(row, layout)
     options = row.get('options')
     other_answer = None  # a second statement of the answer, which must agree with the first
     if layout == 'benchmark':
@@ -690,18 +689,11 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
         prompt, answer = _single_turn(row, 'conversations', location)
         question, parsed = parse_prompt(prompt)
         options = parsed or options
-        video = _first_string(row.get('video'))
     else:
         prompt, answer = _single_turn(row, 'messages', location)
         question, parsed = parse_prompt(prompt)
         options = options or parsed
         answer = _answer_text(row.get('solution')) or answer
-        if scene is None:  # a frame sits in its scene's folder; a clip is named after its scene
-            frame, clip = _first_string(row.get('images')), _first_string(row.get('videos'))
-            if frame or clip:
-                scene = os.path.basename(os.path.dirname(frame) if frame else _stem_path(clip)) or None
-    if scene is None and video:
-        scene = os.path.basename(_stem_path(video))
     question_type = _text(row.get('question_type'))
     for name, value, given in (  # given: the row's own field, to tell a value that is not text from a missing one
         ('scene_name', scene, row.get('scene_name')),
@@ -731,6 +723,20 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
                 f'mc_answer {answer!r} is option {solution} but ground_truth {other_answer!r} is option {other}',
             )
     return layout, Question(identifier, scene, question_type, question, options, solution, dataset, video, location)
+
+
+def _row_scene(row: dict, layout: str | None) -> tuple[str | None, str | None]:
+    """(scene name, video) as a row of this layout gives them, unchecked: its scene_name, else (swift) its first frame's
+    folder or its first clip's name, else (conversations) its video's file name."""
+    scene = _name(row.get('scene_name'))
+    video = _first_string(row.get('video')) if layout == 'conversations' else None
+    if scene is None and layout == 'swift':  # a frame sits in its scene's folder; a clip is named after its scene
+        frame, clip = _first_string(row.get('images')), _first_string(row.get('videos'))
+        if frame or clip:
+            scene = os.path.basename(os.path.dirname(frame) if frame else _stem_path(clip)) or None
+    if scene is None and video:
+        scene = os.path.basename(_stem_path(video))
+    return scene, video
 
 
 def _option_text(option: str) -> str:
@@ -1203,6 +1209,16 @@ def _check_excluded(excluded: Collection[str], *names: str | None) -> None:
             raise RowSkipped('excluded_scene', f'scene {key!r}' + (f' (from {name!r})' if name != key else ''))
 
 
+def _left_out(row: dict, config: PreprocessConfig) -> None:
+    """RowSkipped with a DROP_REASONS reason for a row the options leave out, judged from its fields as given: on an
+    excluded scene (by its scene or video), or of a question type not selected."""
+    scene, video = _row_scene(row, detect_layout(row))
+    _check_excluded(config.exclude_scenes, scene, video and _stem_path(video))
+    question_type = _text(row.get('question_type'))
+    if question_type is not None and not type_selected(question_type, config.question_types):
+        raise RowSkipped('question_type_not_selected', question_type)
+
+
 class UniqueIds:
     """Gives every written row an id of its own.
 
@@ -1286,16 +1302,20 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                 try:
                     layout, question = row_to_question(turn, location, number, source)
                     layouts[layout] += 1
-                    video = question.video and _stem_path(question.video)
-                    _check_excluded(config.exclude_scenes, question.scene_name, video)
-                    if not type_selected(question.question_type, config.question_types):
-                        raise RowSkipped('question_type_not_selected', question.question_type)
+                    _left_out(turn, config)
                     folder = index.locate(question)
                     # The frames the row uses decide too: they may be its `video`'s, or a folder found by dataset.
                     _check_excluded(config.exclude_scenes, folder)
                     index.choose(folder, question.scene_name, location)
                     ids.check(question, folder)
                 except RowSkipped as skip:
+                    if skip.reason not in DROP_REASONS and skip.reason != 'bad_scene_name':
+                        # A row the options leave out is left out whatever is wrong with its content: counted as such
+                        # (a benchmark scene's rows are excluded ones), and no error under --strict.
+                        try:
+                            _left_out(turn, config)
+                        except RowSkipped as choice:
+                            skip = choice
                     if skip.reason in DROP_REASONS:
                         summary.count(summary.dropped, skip.reason, location, skip.detail)
                         continue

@@ -1145,6 +1145,35 @@ def test_rows_a_generator_wrote_oddly_but_unambiguously_are_kept(scene):
     assert pp.convert([str(source)], cfg)[1].dropped == {'excluded_scene': 3}
 
 
+def test_a_row_left_out_by_choice_is_left_out_whatever_its_content(scene):
+    """The content was checked before the options: a benchmark-scene row with a wrong answer was counted as a problem,
+    the summary then said none of the listed scenes was in the input, and --strict stopped on rows that an exclusion
+    or --question_types leaves out. A scene name that leaves --frames_dir stays a problem (bad_scene_name)."""
+    make_frames(scene / 'frames' / 'scannet' / 'scene0002_00', 4)
+    rows = [
+        {**NUMERIC_ROW, 'id': 1},
+        {**MC_ROW, 'id': 2, 'scene_name': 'scene0002_00', 'ground_truth': 'E'},  # on the benchmark scene
+        {**conversations_row({**NUMERIC_ROW, 'id': 3}, video='scannet/scene0002_00.mp4'), 'conversations': []},
+        {**MC_ROW, 'id': 4, 'options': None},  # a type not selected
+        {**NUMERIC_ROW, 'id': 5, 'scene_name': '../scene0002_00'},
+    ]
+    source = str(write_jsonl(scene / 'qa.jsonl', rows))
+    (scene / 'bench.txt').write_text('scene0002_00\n', encoding='utf-8')
+    excluded = pp.load_scene_names(str(scene / 'bench.txt'))
+    cfg = config(scene, exclude_scenes=excluded, question_types=('object_counting',))
+    out, summary = pp.convert([source], cfg)
+    assert [r['id'] for r in out] == ['1']
+    assert summary.dropped == {'excluded_scene': 2, 'question_type_not_selected': 1}
+    assert summary.skipped == {'bad_scene_name': 1}
+    assert not any('none of the' in line for line in summary.lines())
+    assert summary.rows_read == summary.written + sum(summary.skipped.values()) + sum(summary.dropped.values())
+    strict = dataclasses.replace(cfg, strict=True)
+    with pytest.raises(pp.VsiDataError, match=r'qa.jsonl:line 5: bad_scene_name'):
+        pp.convert([source], strict)
+    out, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows[:4]))], strict)
+    assert [r['id'] for r in out] == ['1']
+
+
 def test_exclusion_holds_however_a_row_spells_its_scene(scene):
     """A benchmark scene stays out whichever spelling leads to its frames; paths that leave --frames_dir are skipped."""
     make_frames(scene / 'frames' / 'scannet' / 'scene0000_00', 4)
