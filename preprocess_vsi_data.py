@@ -132,6 +132,7 @@ RENAMED_ID = 'duplicate_id'
 
 _FRAME_RE = re.compile(r'frame_(\d+)\.(?:jpe?g|png)$', re.IGNORECASE)
 _MEDIA_TAG_RE = re.compile(r'<(?:image|video)>')
+_CLIP_SUFFIX_RE = re.compile(r'_k[0-9]+_fps[^_/]+_[0-9a-f]{12}$')  # what MediaWriter._clip adds to a folder's name
 _LINE_END_RE = re.compile(r'\r\n?')
 _LIST_SEPARATOR_RE = re.compile(r'[,;\s]')  # in no benchmark scene's name
 _OPTION_LINE_RE = re.compile(r'\s*([A-Z])\.\s+\S')
@@ -733,7 +734,8 @@ def _row_scene(row: dict, layout: str | None) -> tuple[str | None, str | None]:
     if scene is None and layout == 'swift':  # a frame sits in its scene's folder; a clip is named after its scene
         frame, clip = _first_string(row.get('images')), _first_string(row.get('videos'))
         if frame or clip:
-            scene = os.path.basename(os.path.dirname(frame) if frame else _stem_path(clip)) or None
+            name = os.path.dirname(frame) if frame else _CLIP_SUFFIX_RE.sub('', _stem_path(clip))
+            scene = os.path.basename(name) or None
     if scene is None and video:
         scene = os.path.basename(_stem_path(video))
     return scene, video

@@ -1039,6 +1039,18 @@ def test_video_media_writes_one_clip_per_scene_and_reuses_it(scene, num_frames):
     assert pp.convert([str(source)], cfg)[1].clips_written == 1
 
 
+def test_a_swift_row_without_scene_name_finds_its_scene_from_its_clip(scene):
+    """A swift row without scene_name takes its scene from its media; a clip this script wrote is named
+    `<scene>_k<frames>_fps<rate>_<digest>.mp4`, and that whole stem was taken for the scene (missing_frames)."""
+    output = scene / 'out' / 'video.jsonl'
+    pp.preprocess([str(write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW]))], str(output), config(scene, media='video'))
+    (row,) = read_jsonl(output)
+    assert Path(row['videos'][0]).name.startswith('scene0001_00_k4_fps2_')
+    del row['scene_name']
+    out, summary = pp.convert([str(write_jsonl(scene / 'swift.jsonl', [row]))], config(scene))
+    assert [r['scene_name'] for r in out] == ['scene0001_00'] and not summary.skipped
+
+
 def test_a_video_fps_at_which_qwen_would_not_read_every_frame_is_refused(scene):
     """The summary says `train with FPS=<--video_fps>` and every frame of a clip is read. That failed silently where
     the clip cannot hold the rate (below 0.0005 it was written at 24 fps; `inf` raised OverflowError) or where
