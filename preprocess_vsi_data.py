@@ -834,12 +834,12 @@ def _scene_names_in(path: str) -> set[str]:
     for location, row in read_rows(path):
         if not isinstance(row, dict):
             raise VsiDataError(f'{location}: expected a JSON object, got {type(row).__name__}')
-        scene = _name(row.get('scene_name'))
+        scene, _ = _row_scene(row, detect_layout(row))  # as the rows to convert are read: a swift row's media too
         video = _first_string(row.get('video'))
         if scene is None and video:
             scene = os.path.basename(_stem_path(video))
         if scene is None:
-            raise VsiDataError(f'{location}: no scene_name (nor video) to exclude')
+            raise VsiDataError(f'{location}: no scene_name (nor video, images or videos) to exclude')
         scenes.add(scene)
     return scenes
 

@@ -1051,6 +1051,20 @@ def test_a_swift_row_without_scene_name_finds_its_scene_from_its_clip(scene):
     assert [r['scene_name'] for r in out] == ['scene0001_00'] and not summary.skipped
 
 
+def test_swift_rows_without_scene_name_exclude_the_scene_of_their_media(scene):
+    """An exclusion file is read for scenes as the rows to convert are: a swift row without scene_name names its scene
+    by its frames' folder or its clip. It was an error (`no scene_name (nor video) to exclude`)."""
+    bench = str(write_jsonl(scene / 'bench.jsonl', [NUMERIC_ROW]))
+    for media in ('image', 'video'):
+        output = scene / 'out' / f'{media}.jsonl'
+        pp.preprocess([bench], str(output), config(scene, media=media))
+        rows = read_jsonl(output)
+        for row in rows:
+            del row['scene_name']
+        listing = write_jsonl(scene / 'out' / f'{media}_test.jsonl', rows)
+        assert pp.load_scene_names(str(listing)) == {'scene0001_00'}, media
+
+
 def test_a_video_fps_at_which_qwen_would_not_read_every_frame_is_refused(scene):
     """The summary says `train with FPS=<--video_fps>` and every frame of a clip is read. That failed silently where
     the clip cannot hold the rate (below 0.0005 it was written at 24 fps; `inf` raised OverflowError) or where
