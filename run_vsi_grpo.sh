@@ -32,7 +32,8 @@
 #                         --vllm_server_group_port); a second server-mode run on the same node needs other ports
 #   ROLLOUT_LOG           the rollout server's output [rollout.log in the run's output_dir: OUTPUT_DIR, a
 #                         --output_dir flag or the YAML's]
-#   PYTHON=python SWIFT=swift   DRY_RUN=0 (1, true or yes: print the commands, run nothing)
+#   PYTHON=python SWIFT=swift   the interpreter for train_vsi_grpo.py (checks; MODE=local trains with it), swift's CLI
+#   DRY_RUN=0             1, true, yes or on: print the commands and environment, run nothing
 # GPU layout variables belong here, not in the YAML's ENV block (train_vsi_grpo.py rejects them there).
 # Relative paths (the YAML's included) are taken from the current directory: run from the bundle folder.
 set -euo pipefail
@@ -43,8 +44,10 @@ BUNDLE_DIR=$(dirname "${BASH_SOURCE[0]}")
 usage() {
     awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
     echo
-    echo "Every other argument is a swift flag: \`swift rlhf --help\` lists them (\`swift rollout --help\` for the"
-    echo "rollout server, \`python train_vsi_grpo.py --help\` for MODE=local)."
+    echo "Every other argument is a swift flag, in every MODE (MODE=local hands them to swift's parser through"
+    echo "train_vsi_grpo.py): \`swift rlhf --help\` lists them. In server mode the rollout server also gets those it"
+    echo "shares with \`swift rollout\` (model, dtype, template, vLLM engine; not vllm_gpu_memory_utilization, the"
+    echo "colocated share: the server takes swift rollout's 0.9 of its GPUs). See README section 3."
 }
 
 for arg in "$@"; do

@@ -1,4 +1,4 @@
-"""Train Qwen3-VL with GRPO from `vsi_grpo_config.yaml`: the Python door to the run `swift rlhf` makes.
+"""Train Qwen3-VL with GRPO from `vsi_grpo_config.yaml`: what `swift rlhf vsi_grpo_config.yaml` runs, from Python.
 
 The YAML holds every hyperparameter. This script reads it, applies the mode and the command-line overrides
 (any flag it does not know is a swift argument and wins over the YAML, as after `swift rlhf config.yaml`),
@@ -6,12 +6,12 @@ exports the YAML's `ENV` block, builds swift's `RLHFArguments` with swift's own 
 
 Usage::
 
-    python train_vsi_grpo.py --dry_run                          # the resolved swift arguments as JSON
+    python train_vsi_grpo.py --dry_run                          # the resolved plan as JSON (env, swift args, problems)
     torchrun --nproc_per_node 8 train_vsi_grpo.py               # 8 GPUs, vLLM colocated (the YAML as is)
     CUDA_VISIBLE_DEVICES=0,1,2,3,4,5 torchrun --nproc_per_node 6 train_vsi_grpo.py --mode server \\
         --vllm_server_host 10.0.0.5                             # a `swift rollout` must be serving
-    python train_vsi_grpo.py --mode local --model demo_out/tiny_qwen3_vl --torch_dtype float32 --fp16 false \\
-        --max_steps 2                                           # no vLLM: generation in the training process
+    python train_vsi_grpo.py --mode local --model demo_out/tiny_qwen3_vl --dataset demo_out/data/train.jsonl \\
+        --torch_dtype float32 --fp16 false --max_steps 2        # no vLLM: generation in the training process
 
 With vLLM, start one process per training GPU (torchrun, as `swift rlhf` does when NPROC_PER_NODE is set): one
 process that sees several GPUs makes swift spread the model over them (`device_map`), which swift refuses for GRPO
@@ -1002,10 +1002,21 @@ def train(plan: LaunchPlan) -> dict[str, Any]:
     return rlhf_main(args)
 
 
+def _help_epilog() -> str:
+    """--help's text after the options: the docstring's usage examples and modes, then where swift's flags are."""
+    usage = __doc__.split('Usage::\n\n', 1)[1].split('\n\n', 1)[0]
+    modes = __doc__.split('\nModes:\n', 1)[1].split('\n\n', 1)[0]
+    return (
+        f'usage examples:\n{usage}\n\nmodes:\n{modes}\n\n'
+        'Any other --flag is a swift argument (`swift rlhf --help` lists them) and overrides the YAML.'
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
-        epilog='Any other --flag is a swift argument and overrides the YAML.',
+        epilog=_help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # a prefix of a swift flag must never be taken for one of ours
     )
     parser.add_argument(
@@ -1013,7 +1024,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument('--mode', choices=MODES, default='colocate', help='where rollouts run (default: colocate)')
     parser.add_argument(
-        '--dry_run', action='store_true', help='print the resolved plan (env, swift args, argv) as JSON; run nothing'
+        '--dry_run',
+        action='store_true',
+        help="print the resolved plan as JSON (config, mode, env, swift args, argv and the preflight's problems: "
+        'the exit status is 0 even with problems); run nothing',
     )
     parser.add_argument(
         '--preflight',
