@@ -343,6 +343,80 @@ def test_readme_variants_reach_swift(launched):
     assert thinking['enable_thinking'] is True and thinking['reward_funcs'] == ['vsi_reward', 'vsi_format']
 
 
+README = ROOT / 'README.md'
+# Flags the README names that neither a bundle script nor swift has: torchrun's own, and the abbreviation the README
+# shows being refused (section 3).
+README_FOREIGN_FLAGS = {'nproc_per_node', 'per_device_train'}
+
+
+def _readme_commands() -> list[list[str]]:
+    """The commands of the README's ```bash blocks as words: continuation lines joined, comments dropped."""
+    commands = []
+    for block in re.findall(r'```bash\n(.*?)```', README.read_text(), flags=re.S):
+        for line in block.replace('\\\n', ' ').splitlines():
+            words = [word for word in shlex.split(line, comments=True) if word != '...']
+            if words:
+                commands.append(words)
+    return commands
+
+
+def _script_flags(script: Path) -> set[str]:
+    """The options a bundle script declares (`add_argument('--name'` in its source)."""
+    return set(re.findall(r"add_argument\(\s*'--([a-z0-9_]+)'", script.read_text()))
+
+
+def _swift_fields() -> set[str]:
+    from swift.arguments import RLHFArguments, RolloutArguments
+
+    return {field.name for cls in (RLHFArguments, RolloutArguments) for field in dataclasses.fields(cls)}
+
+
+def test_readme_commands_name_real_scripts_flags_and_variables():
+    """Every command the README shows runs a file the bundle has (or a make target), with flags that the script, or
+    swift for the launchers' pass-through flags, declares, and variables that the bundle reads: a renamed or removed
+    flag, script or variable fails here rather than in a user's shell. Every `--flag` the prose names is one too."""
+    swift = _swift_fields()
+    sources = '\n'.join(
+        path.read_text()
+        for pattern in ('*.py', '*.sh', '*.yaml', 'demo/*.py', 'bench/*')
+        for path in ROOT.glob(pattern)
+        if path.is_file()
+    )
+    phony = re.search(r'^\.PHONY:(.*)$', (ROOT / 'Makefile').read_text(), flags=re.M).group(1).split()
+    commands = _readme_commands()
+    assert len(commands) >= 30, commands  # the blocks were found
+    for words in commands:
+        while re.fullmatch(r'[A-Z_][A-Z0-9_]*=.*', words[0]):  # VAR=value before the command
+            name = words.pop(0).split('=', 1)[0]
+            assert re.search(rf'\b{name}\b', sources), f'README sets {name}, which nothing in the bundle reads: {words}'
+        tool, args = words[0], words[1:]
+        if tool == 'make':
+            assert set(args) <= set(phony), words
+            continue
+        if tool == 'pip':
+            assert (ROOT / args[args.index('-r') + 1]).is_file(), words
+            continue
+        if tool == 'torchrun':  # torchrun's flags, then the script and its flags
+            tool, args = 'python', args[next(i for i, word in enumerate(args) if word.endswith('.py')) :]
+        if tool == 'swift':
+            assert args[0] == 'rlhf', words
+            script, flags, allowed = None, args[1:], swift
+        else:
+            assert tool in ('python', 'bash'), words
+            script, flags = ROOT / args[0], args[1:]
+            assert script.is_file(), words
+            allowed = _script_flags(script) if script.suffix == '.py' else {'help'}
+            if script.name in ('train_vsi_grpo.py', 'run_vsi_grpo.sh'):  # any other flag goes to swift
+                allowed = allowed | swift
+        for flag in (word[2:].split('=', 1)[0] for word in flags if word.startswith('--')):
+            assert flag in allowed, f'README: {" ".join(words)}: --{flag} is not a flag of {script or "swift rlhf"}'
+    known = swift | README_FOREIGN_FLAGS | {'help'}
+    for script in [*ROOT.glob('*.py'), *ROOT.glob('demo/*.py'), *ROOT.glob('bench/*.py')]:
+        known |= _script_flags(script)
+    named = set(re.findall(r'(?<![\w-])--([a-z][a-z0-9_]*)', README.read_text()))
+    assert named <= known, f'the README names flags nothing declares: {sorted(named - known)}'
+
+
 def test_every_yaml_value_reaches_swift(launched):
     args = _comparable(launched['built'][('swift', 'colocate')])
     overridden = {'model', 'dataset', 'output_dir', 'deepspeed', 'learning_rate', 'reward_funcs'}
