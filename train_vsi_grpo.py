@@ -693,6 +693,39 @@ def thinking_problem(plan: LaunchPlan) -> str | None:
     """
     if not _is_on(plan.args.get('enable_thinking')):
         return None
+    direct = _direct_prompt_datasets(plan)
+    if not direct:
+        return None
+    return (
+        f'enable_thinking true starts every completion with <think>, but dataset {", ".join(direct)} holds '
+        'direct-prompt rows, whose official score reads the first word (vsi_reward_strict would score 0, '
+        'eval_vsi_bench.py refuses it): write think-style rows (preprocess_vsi_data.py --prompt_style think; '
+        'VSI_PROMPT_STYLE=think for vsi_raw)'
+    )
+
+
+def format_reward_problem(plan: LaunchPlan) -> str | None:
+    """`vsi_format` among the rewards of direct-prompt training data, as a problem line; else None.
+
+    The direct prompt asks for the answer alone ("Answer with the option's letter ... directly"); vsi_format pays
+    only for `<think>...</think> <answer>...</answer>`, so the two rewards would pull against the prompt, and an
+    answer in that layout scores 0 under the official rule the evaluator applies to direct runs.
+    """
+    if 'vsi_format' not in _as_list(plan.args.get('reward_funcs')) or _is_on(plan.args.get('enable_thinking')):
+        return None  # under enable_thinking, thinking_problem reports such rows
+    direct = _direct_prompt_datasets(plan)
+    if not direct:
+        return None
+    return (
+        f'reward_funcs vsi_format pays for the <think>...</think> <answer>...</answer> layout, but dataset '
+        f'{", ".join(direct)} holds direct-prompt rows, which ask for the answer alone: write think-style rows '
+        '(preprocess_vsi_data.py --prompt_style think; VSI_PROMPT_STYLE=think for vsi_raw) or drop vsi_format'
+    )
+
+
+def _direct_prompt_datasets(plan: LaunchPlan) -> list[str]:
+    """The plan's training and validation datasets whose first row's `prompt_style` is direct (local files, and
+    vsi_train / vsi_raw through their variables), named for a problem line."""
     environ, columns = {**plan.env, **os.environ}, _columns(plan.args.get('columns'))
     styles = {
         path: _first_row_style(path, columns)
@@ -705,15 +738,7 @@ def thinking_problem(plan: LaunchPlan) -> str | None:
         styles[f'vsi_train ({path})'] = _first_row_style(path, columns)
     if 'vsi_raw' in names:
         styles['vsi_raw (VSI_PROMPT_STYLE direct)'] = environ.get('VSI_PROMPT_STYLE') or 'direct'
-    direct = [name for name, style in styles.items() if style == 'direct']
-    if not direct:
-        return None
-    return (
-        f'enable_thinking true starts every completion with <think>, but dataset {", ".join(direct)} holds '
-        'direct-prompt rows, whose official score reads the first word (vsi_reward_strict would score 0, '
-        'eval_vsi_bench.py refuses it): write think-style rows (preprocess_vsi_data.py --prompt_style think; '
-        'VSI_PROMPT_STYLE=think for vsi_raw)'
-    )
+    return [name for name, style in styles.items() if style == 'direct']
 
 
 # The trainer writes a checkpoint's files one after another and trainer_state.json last (transformers'
@@ -864,7 +889,8 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
 
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files (a checkpoint to resume from
-    included), the vLLM split, the batch, direct-prompt rows under enable_thinking, unknown reward names."""
+    included), the vLLM split, the batch, direct-prompt rows under enable_thinking or vsi_format, unknown reward
+    names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
@@ -891,7 +917,12 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
-    checks = (batch_problem(plan.args, world_size), thinking_problem(plan), reward_weights_problem(plan.args))
+    checks = (
+        batch_problem(plan.args, world_size),
+        thinking_problem(plan),
+        format_reward_problem(plan),
+        reward_weights_problem(plan.args),
+    )
     problems += [problem for problem in checks if problem]
     if not problems:  # last, and only when all else is right: it may have to import swift (seconds)
         problem = reward_problem(plan.args)

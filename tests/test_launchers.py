@@ -1474,6 +1474,35 @@ def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path
     assert error.startswith('run_vsi_grpo.sh: enable_thinking true starts every completion with <think>'), error
 
 
+def test_the_format_reward_is_refused_with_direct_prompt_rows(launch_env, tmp_path, monkeypatch):
+    """README: vsi_format is "only with --prompt_style think data". On direct rows, whose prompt asks for the answer
+    alone, it would pay for a layout the prompt forbids; the think-style run of the README with direct rows is
+    refused before the model loads, naming the fix."""
+    monkeypatch.delenv('VSI_PROMPT_STYLE', raising=False)
+    rows = {}
+    for style in ('direct', 'think'):
+        rows[style] = tmp_path / style / 'train.jsonl'
+        rows[style].parent.mkdir()
+        rows[style].write_text(json.dumps({'messages': [], 'solution': 'B', 'prompt_style': style}) + '\n')
+    think_run = README_VARIANTS['think']
+
+    def problem(*overrides):
+        return train_vsi_grpo.format_reward_problem(train_vsi_grpo.resolve(str(CONFIG), 'colocate', list(overrides)))
+
+    assert problem(*think_run, '--dataset', str(rows['think'])) is None
+    assert problem('--dataset', str(rows['direct'])) is None  # the default run: vsi_reward alone
+    assert problem(*think_run, '--dataset', str(rows['direct'])) == (
+        f'reward_funcs vsi_format pays for the <think>...</think> <answer>...</answer> layout, but dataset '
+        f'{rows["direct"]} holds direct-prompt rows, which ask for the answer alone: write think-style rows '
+        '(preprocess_vsi_data.py --prompt_style think; VSI_PROMPT_STYLE=think for vsi_raw) or drop vsi_format'
+    )
+    assert 'vsi_raw (VSI_PROMPT_STYLE direct)' in problem(*think_run, '--dataset', 'vsi_raw')
+    # under enable_thinking the thinking check names such rows already: one line, not two
+    assert problem('--enable_thinking', 'true', *think_run, '--dataset', str(rows['direct'])) is None
+    error = refusal(launch_env, *think_run, '--dataset', str(rows['direct']))
+    assert error.startswith('run_vsi_grpo.sh: reward_funcs vsi_format pays for the <think>'), error
+
+
 def _checkpoint(folder: Path, saved_in_full: bool = True) -> Path:
     """A LoRA checkpoint as the trainer leaves it: its files, and trainer_state.json last (absent if cut off)."""
     folder.mkdir(parents=True)
