@@ -6,7 +6,8 @@
 #
 #   bash run_vsi_grpo.sh                        # MODE=colocate on every visible GPU
 #   MODE=server bash run_vsi_grpo.sh            # swift rollout on the last 2 GPUs (1 of 2), training on the others
-#   MODE=local bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # no vLLM, no GPU
+#   MODE=local MODEL=demo_out/tiny_qwen3_vl DATASET=demo_out/data/train.jsonl \
+#       bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # after make demo: no vLLM, no GPU
 #   DRY_RUN=1 bash run_vsi_grpo.sh              # print the commands and environment; run nothing (no GPU needed)
 #   bash run_vsi_grpo.sh --learning_rate 5e-6   # extra flags go to swift and win over the YAML
 #   bash run_vsi_grpo.sh --resume_from_checkpoint output/vsi_grpo/v0-<time>/last-checkpoint   # go on after a stop
