@@ -24,9 +24,9 @@
 #   NNODES NODE_RANK MASTER_ADDR MASTER_PORT   multi-node (torchrun's variables); run the script on every
 #                         node with the same variables. Server mode: only node 0 starts the rollout server and
 #                         holds back ROLLOUT_GPUS (only rank 0 talks to it); the other nodes train on all their GPUs
-#                         (torchrun ranks nodes with different process counts), so NPROC_PER_NODE (node 0's count)
-#                         is one per rollout GPU below theirs. The batch check counts the job's processes assuming
-#                         every node sees the GPUs this one sees.
+#                         (torchrun ranks nodes with different process counts), so NPROC_PER_NODE (node 0's count,
+#                         6 of 8) is below theirs by the number of ROLLOUT_GPUS. The batch check counts the job's
+#                         processes assuming every node sees the GPUs this one sees.
 #   ROLLOUT_HOST=127.0.0.1 ROLLOUT_PORT=8000 ROLLOUT_TIMEOUT=1200 (seconds to become ready); set the server's
 #                         address here, not with --vllm_server_host/port, so the health check looks there too
 #   ROLLOUT_GROUP_PORT=51216  where the server's vLLM workers take the trainer's LoRA weights (swift's
