@@ -25,6 +25,16 @@
 # Each stage runs in its own process group under a time limit; logs are in WORK_DIR/logs.
 set -uo pipefail
 
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
+    exit 0
+fi
+if [[ $# -gt 1 || ${1:-} == -* ]]; then
+    echo "usage: bash bench/gpu_check.sh [WORK_DIR]   (--help: what it runs)" >&2
+    exit 2
+fi
+# before anything is deleted or made: on a machine without a GPU nothing of an earlier check's folder is lost
+command -v nvidia-smi >/dev/null || { echo "gpu_check.sh: nvidia-smi not found: this check needs a GPU" >&2; exit 1; }
 WORK=${1:-/tmp/vsi_gpu_check}
 PY=${PYTHON:-python}
 MODEL_SIZE=${MODEL_SIZE:-tiny}
@@ -34,7 +44,7 @@ if [[ -e $WORK && ! -f $LOGS/stages.txt ]]; then
     echo "gpu_check.sh: $WORK exists and was not made by this script; give another WORK_DIR" >&2
     exit 1
 fi
-rm -rf "$WORK"
+rm -rf -- "$WORK"
 mkdir -p "$LOGS"
 T0=$SECONDS
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
@@ -87,7 +97,6 @@ run_stage() {
 
 GPU=${CUDA_VISIBLE_DEVICES:-0}
 GPU=${GPU%%,*}
-command -v nvidia-smi >/dev/null || { echo "gpu_check.sh: nvidia-smi not found: this check needs a GPU" >&2; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOGS/env.txt"
 (while sleep 0.5; do echo "$(date +%s.%N),$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "$GPU")"; done) \
     >"$LOGS/gpu_mem.csv" 2>/dev/null &

@@ -1844,6 +1844,28 @@ def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fak
     assert (work / 'data' / 'vsi_train.jsonl').is_file()  # a folder the script did not make is never deleted
 
 
+def test_gpu_check_help_and_a_machine_without_a_gpu_touch_nothing(tmp_path):
+    """`bash bench/gpu_check.sh --help` took `--help` for its work folder (rm -rf --help, mkdir -p --help/logs), and on
+    a machine without nvidia-smi an earlier check's folder was deleted before the script said it needs a GPU."""
+    script = str(ROOT / 'bench' / 'gpu_check.sh')
+    shown = subprocess.run(['bash', script, '--help'], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and shown.stdout.startswith('The GPU check: ') and 'MODEL_SIZE=8b' in shown.stdout
+    for argv in (['-x'], ['a', 'b']):
+        refused = subprocess.run(['bash', script, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and refused.stderr.startswith('usage: bash bench/gpu_check.sh [WORK_DIR]')
+    assert list(tmp_path.iterdir()) == []  # no folder named after a flag
+    bare_path = '/usr/bin:/bin'
+    if shutil.which('nvidia-smi', path=bare_path):
+        pytest.skip('this machine has nvidia-smi')
+    earlier = tmp_path / 'check'
+    (earlier / 'logs').mkdir(parents=True)
+    (earlier / 'logs' / 'stages.txt').write_text('an earlier check\n')
+    env = {**os.environ, 'PATH': bare_path}
+    result = subprocess.run(['bash', script, str(earlier)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and 'nvidia-smi not found' in result.stderr
+    assert (earlier / 'logs' / 'stages.txt').read_text() == 'an earlier check\n'
+
+
 def test_a_signal_to_gpu_check_stops_its_running_stage(fake_bin, tmp_path):
     """`timeout 400 bash bench/gpu_check.sh` on the H100 ended the script, but not its vLLM evaluation: each stage
     runs in a process group of its own, which went on holding the GPU. A TERM to the script now stops the stage."""
