@@ -1751,7 +1751,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=os.path.expanduser,
         nargs='+',
         default=[],
-        help='The LoRA checkpoint folder to apply, e.g. output/vsi_grpo/v0-.../checkpoint-500.',
+        metavar='CHECKPOINT',
+        help="One LoRA checkpoint folder to apply (swift's vLLM engine serves one at a time), e.g. "
+        'output/vsi_grpo/v0-.../checkpoint-500.',
     )
     model.add_argument(
         '--model_type',
@@ -1782,8 +1784,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="vLLM context length (default: the model's; lower it if vLLM cannot fit the KV cache).",
     )
-    model.add_argument('--gpu_memory_utilization', type=float, default=0.9, help='vLLM GPU memory fraction.')
-    model.add_argument('--tensor_parallel_size', type=int, default=1, help='vLLM tensor parallel GPUs.')
+    model.add_argument(
+        '--gpu_memory_utilization', type=float, default=0.9, help='vLLM GPU memory fraction (default 0.9).'
+    )
+    model.add_argument('--tensor_parallel_size', type=int, default=1, help='vLLM tensor parallel GPUs (default 1).')
 
     data = parser.add_argument_group('questions and frames')
     data.add_argument(
@@ -1795,7 +1799,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--frames_dir',
         type=os.path.expanduser,
         default=None,
-        help='Frames extracted by extract_frames.py (<dataset>/<scene_name>/frame_0000.jpg ...).',
+        help='Frames extracted by extract_frames.py (<dataset>/<scene_name>/frame_0000.jpg ..., or '
+        '<scene_name>/frame_0000.jpg ... as --video_list writes them).',
     )
     data.add_argument(
         '--video_dir',

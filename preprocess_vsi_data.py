@@ -1591,7 +1591,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument('--output_path', type=os.path.expanduser, required=True, help='The swift JSONL to write.')
     parser.add_argument(
-        '--num_frames', type=int, default=32, help='Frames per question; an even subset when more were extracted.'
+        '--num_frames',
+        type=int,
+        default=32,
+        help='Frames per question (default 32); an even subset when more were extracted.',
     )
     parser.add_argument(
         '--allow_fewer_frames',
@@ -1626,7 +1629,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--video_fps',
         type=float,
         default=DEFAULT_VIDEO_FPS,
-        help='Frame rate of the clips; train with the FPS environment variable set to the same.',
+        help=f'Frame rate of the clips (default {DEFAULT_VIDEO_FPS:g}); train with the FPS environment variable set '
+        'to the same.',
     )
     parser.add_argument(
         '--exclude_scenes',
@@ -1646,7 +1650,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument('--max_per_type', type=int, default=None, help='Keep at most this many questions per type.')
     parser.add_argument('--shuffle', action='store_true', help='Shuffle the rows (before --max_per_type).')
-    parser.add_argument('--seed', type=int, default=42, help='Seed for --shuffle.')
+    parser.add_argument('--seed', type=int, default=42, help='Seed for --shuffle (default 42).')
     parser.add_argument(
         '--strict',
         action='store_true',

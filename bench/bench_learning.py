@@ -55,11 +55,17 @@ def plot(rewards: list[float], path: Path, window: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--output_dir', type=Path, default=Path('demo_out/learning'), help='work folder')
-    parser.add_argument('--steps', type=int, default=30, help='GRPO steps')
-    parser.add_argument('--num_generations', type=int, default=8, help='GRPO group size')
-    parser.add_argument('--learning_rate', type=float, default=1e-3, help='LoRA learning rate (tiny model)')
-    parser.add_argument('--window', type=int, default=5, help='steps averaged at the start and the end')
+    parser.add_argument(
+        '--output_dir', type=Path, default=Path('demo_out/learning'), help='work folder (default: %(default)s)'
+    )
+    parser.add_argument('--steps', type=int, default=30, help='GRPO steps (default: %(default)s)')
+    parser.add_argument('--num_generations', type=int, default=8, help='GRPO group size (default: %(default)s)')
+    parser.add_argument(
+        '--learning_rate', type=float, default=1e-3, help='LoRA learning rate (tiny model) (default: %(default)s)'
+    )
+    parser.add_argument(
+        '--window', type=int, default=5, help='steps averaged at the start and the end (default: %(default)s)'
+    )
     args = parser.parse_args()
 
     config = DemoConfig(

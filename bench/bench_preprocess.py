@@ -75,11 +75,15 @@ def make_rows(scenes: list[tuple[str, str]], count: int, seed: int) -> list[dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--rows', type=int, default=100_000, help='Questions per input file.')
-    parser.add_argument('--scenes', type=int, default=1500, help='Scene folders to create.')
-    parser.add_argument('--frames_per_scene', type=int, default=32, help='Frame files per scene folder.')
-    parser.add_argument('--num_frames', type=int, default=32, help='--num_frames of the conversion.')
-    parser.add_argument('--seed', type=int, default=0, help='Seed for the synthetic questions.')
+    parser.add_argument('--rows', type=int, default=100_000, help='Questions per input file. (default: %(default)s)')
+    parser.add_argument('--scenes', type=int, default=1500, help='Scene folders to create. (default: %(default)s)')
+    parser.add_argument(
+        '--frames_per_scene', type=int, default=32, help='Frame files per scene folder. (default: %(default)s)'
+    )
+    parser.add_argument(
+        '--num_frames', type=int, default=32, help='--num_frames of the conversion. (default: %(default)s)'
+    )
+    parser.add_argument('--seed', type=int, default=0, help='Seed for the synthetic questions. (default: %(default)s)')
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix='bench_preprocess_') as tmp:

@@ -555,9 +555,11 @@ def folder_size_bytes(path: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument(
-        '--output_dir', default='demo_out/tiny_qwen3_vl', help='folder to create (reused when already complete)'
+        '--output_dir',
+        default='demo_out/tiny_qwen3_vl',
+        help='folder to create (reused when already complete) [demo_out/tiny_qwen3_vl]',
     )
-    parser.add_argument('--seed', type=int, default=0, help='seed of the random weights; same seed, same weights')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the random weights; same seed, same weights [0]')
     parser.add_argument(
         '--answer_prior',
         action='store_true',

@@ -813,19 +813,36 @@ def make_scenes(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--output_dir', default='demo_out/scenes', help='Folder for videos/ and the question files.')
-    parser.add_argument('--num_scenes', type=int, default=6, help='Number of scenes (train + test).')
-    parser.add_argument('--test_fraction', type=float, default=0.34, help='Share of scenes held out for test.jsonl.')
-    parser.add_argument('--seed', type=int, default=0, help='Seed; the same seed gives the same files.')
-    parser.add_argument('--frames', type=int, default=48, help='Frames per video (one full camera turn).')
-    parser.add_argument('--width', type=int, default=160, help='Frame width in pixels (even).')
-    parser.add_argument('--height', type=int, default=120, help='Frame height in pixels (even).')
-    parser.add_argument('--fps', type=int, default=8, help='Constant frame rate of the encoded videos.')
+    parser.add_argument(
+        '--output_dir',
+        default='demo_out/scenes',
+        help='Folder for videos/ and the question files. (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--num_scenes', type=int, default=6, help='Number of scenes (train + test). (default: %(default)s)'
+    )
+    parser.add_argument(
+        '--test_fraction',
+        type=float,
+        default=0.34,
+        help='Share of scenes held out for test.jsonl. (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--seed', type=int, default=0, help='Seed; the same seed gives the same files. (default: %(default)s)'
+    )
+    parser.add_argument(
+        '--frames', type=int, default=48, help='Frames per video (one full camera turn). (default: %(default)s)'
+    )
+    parser.add_argument('--width', type=int, default=160, help='Frame width in pixels (even). (default: %(default)s)')
+    parser.add_argument('--height', type=int, default=120, help='Frame height in pixels (even). (default: %(default)s)')
+    parser.add_argument(
+        '--fps', type=int, default=8, help='Constant frame rate of the encoded videos. (default: %(default)s)'
+    )
     parser.add_argument(
         '--questions_per_type',
         type=int,
         default=3,
-        help='Most questions per scene and type (room size is asked once per scene).',
+        help='Most questions per scene and type (room size is asked once per scene). (default: %(default)s)',
     )
     args = parser.parse_args(argv)
     try:

@@ -216,16 +216,36 @@ def run_demo(config: DemoConfig) -> dict[str, Path]:
 def main() -> None:
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--output_dir', type=Path, default=defaults.output_dir, help='where every artefact goes')
-    parser.add_argument('--num_scenes', type=int, default=defaults.num_scenes, help='synthetic scenes (train+test)')
-    parser.add_argument('--num_frames', type=int, default=defaults.num_frames, help='frames per question')
-    parser.add_argument('--grpo_steps', type=int, default=defaults.grpo_steps, help='GRPO optimizer steps')
-    parser.add_argument('--num_generations', type=int, default=defaults.num_generations, help='GRPO group size')
     parser.add_argument(
-        '--questions_per_step', type=int, default=defaults.questions_per_step, help='questions per GRPO step'
+        '--output_dir', type=Path, default=defaults.output_dir, help='where every artefact goes (default: %(default)s)'
     )
-    parser.add_argument('--eval_limit', type=int, default=None, help='evaluate only this many test questions')
-    parser.add_argument('--seed', type=int, default=defaults.seed, help='seed for scenes, model and training')
+    parser.add_argument(
+        '--num_scenes',
+        type=int,
+        default=defaults.num_scenes,
+        help='synthetic scenes (train+test) (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--num_frames', type=int, default=defaults.num_frames, help='frames per question (default: %(default)s)'
+    )
+    parser.add_argument(
+        '--grpo_steps', type=int, default=defaults.grpo_steps, help='GRPO optimizer steps (default: %(default)s)'
+    )
+    parser.add_argument(
+        '--num_generations', type=int, default=defaults.num_generations, help='GRPO group size (default: %(default)s)'
+    )
+    parser.add_argument(
+        '--questions_per_step',
+        type=int,
+        default=defaults.questions_per_step,
+        help='questions per GRPO step (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--eval_limit', type=int, default=None, help='evaluate only this many test questions (default: all)'
+    )
+    parser.add_argument(
+        '--seed', type=int, default=defaults.seed, help='seed for scenes, model and training (default: %(default)s)'
+    )
     args = parser.parse_args()
     config = DemoConfig(**vars(args))
     try:

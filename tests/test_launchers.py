@@ -1954,3 +1954,22 @@ def test_gpu_check_8b_trains_the_default_config_on_the_8b_architecture(fake_bin,
     env['MODEL_SIZE'] = '8B'
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 1 and 'MODEL_SIZE must be tiny or 8b' in result.stderr
+
+
+@pytest.mark.parametrize('module', ['preprocess_vsi_data', 'train_vsi_grpo', 'eval_vsi_bench'])
+def test_every_flag_with_a_default_says_it_in_its_help(module):
+    """--help is where a user looks up a default; --num_frames, --video_fps, --seed and --gpu_memory_utilization,
+    among others, did not say theirs."""
+    import argparse
+    import importlib
+
+    parser = importlib.import_module(module).build_parser()
+    silent = []
+    for action in parser._actions:
+        default = action.default
+        if not action.option_strings or default in (None, False, [], argparse.SUPPRESS):
+            continue
+        text = f'{default:g}' if isinstance(default, float) else str(default)
+        if '%(default)' not in (action.help or '') and text not in (action.help or ''):
+            silent.append(f'{action.option_strings[0]} ({text})')
+    assert silent == []
