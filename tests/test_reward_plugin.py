@@ -159,6 +159,82 @@ def test_per_type_means_logged_once_per_step(plugin, swift_warnings):
     assert sum('per type' in r.getMessage() for r in swift_warnings.records) == 2
 
 
+def test_per_type_line_is_sorted_by_type_and_names_rows_without_one(plugin, swift_warnings):
+    plugin._flush_all()
+    swift_warnings.clear()
+    reward = orms['vsi_reward'](args=None)
+    # Given out of name order; the row without a type is scored by its solution: MRA(4 vs 3) = 0.4 (see above).
+    kwargs = _trainer_kwargs(solution=['B', '3', '3'], question_type=['route_planning', None, 'object_counting'])
+    assert reward(['A', '4', '3'], **kwargs) == [0.0, 0.4, 1.0]
+    reward.flush_per_type()
+    lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
+    assert lines == [
+        'vsi_reward per type at step 1: (no valid type) 0.400 (n=1) | object_counting 1.000 (n=1) | '
+        'route_planning 0.000 (n=1)'
+    ]
+
+
+@pytest.mark.parametrize('name', ['vsi_reward_strict', 'vsi_format'])
+def test_only_the_main_reward_logs_per_type_means(plugin, swift_warnings, name):
+    """One per-type line per step, from `vsi_reward`: the others would repeat it (or log `(no valid type)` only)."""
+    reward = orms[name](args=None)
+    kwargs = {'solution': ['B'], 'question_type': ['route_planning']}
+    for step in (0, 1, 2):
+        reward(['B'], **_trainer_kwargs(step=step, **kwargs))
+    reward.flush_per_type()
+    assert not [r for r in swift_warnings.records if 'per type' in r.getMessage()]
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict', 'vsi_format'])
+def test_each_reward_is_named_as_it_is_registered(plugin, name):
+    assert orms[name].name == name  # its log lines name the reward as --reward_funcs does
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf')])
+def test_a_non_finite_score_becomes_zero_with_one_warning(plugin, monkeypatch, swift_warnings, value):
+    monkeypatch.setattr(plugin.vsi_scoring, 'reward_score', lambda *args: value)
+    reward = orms['vsi_reward'](args=None)
+    assert reward(['B', 'B'], solution=['B', 'B'], question_type=['route_planning'] * 2) == [0.0, 0.0]
+    assert sum('non-finite' in r.getMessage() for r in swift_warnings.records) == 1
+
+
+def test_an_empty_batch_scores_nothing_and_warns_nothing(plugin, swift_warnings):
+    reward = orms['vsi_reward'](args=None)
+    assert reward([], **_trainer_kwargs(solution=[], question_type=[], options=[])) == []
+    assert [r.getMessage() for r in swift_warnings.records if r.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize(
+    ('completions', 'columns', 'expected'),
+    [
+        # No usable completions: the batched columns say how many rows (trainer_state is no column, even a list).
+        (None, {'messages': [[], []], 'trainer_state': [0, 0, 0]}, [0.0, 0.0]),
+        (None, {'messages': [[], []], 'solution': ('B', 'B')}, [0.0, 0.0]),
+        (None, {'messages': [[], []], 'solution': ['B']}, []),  # they disagree: nothing is known
+        (None, {'trainer_state': [0, 0]}, []),
+    ],
+)
+def test_rows_counted_from_the_batch_without_usable_completions(plugin, completions, columns, expected):
+    assert orms['vsi_reward'](args=None)(completions, **columns) == expected
+
+
+@pytest.mark.parametrize(
+    ('solution', 'expected'),
+    [
+        (['B', 'B'], [1.0, 1.0]),
+        (('B', 'B'), [1.0, 1.0]),
+        (np.array(['B', 'B']), [1.0, 1.0]),
+        # Text, bytes or a mapping of the right length is one value, not one per completion: the column is missing.
+        ('BB', [0.0, 0.0]),
+        (b'BB', [0.0, 0.0]),
+        ({'x': 'B', 'y': 'B'}, [0.0, 0.0]),
+    ],
+)
+def test_a_column_is_a_sequence_of_one_value_per_completion(plugin, solution, expected):
+    reward = orms['vsi_reward'](args=None)
+    assert reward(['B', 'B'], **_trainer_kwargs(solution=solution, question_type=['route_planning'] * 2)) == expected
+
+
 def test_plumbing_that_used_to_raise_now_scores_zero(plugin, swift_warnings):
     class Broken:
         """Raises from everything the plumbing might call."""

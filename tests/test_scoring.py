@@ -41,6 +41,8 @@ OFFICIAL_CASES = [
     ('B.', 'B', 'route_planning', 1.0),  # trailing dot stripped
     ('B...', 'B', 'route_planning', 1.0),  # all trailing dots
     ('B. table', 'B', 'obj_appearance_order', 1.0),  # only the first token counts
+    ('B\n', 'B', 'object_rel_distance', 1.0),  # `.strip()` after `.rstrip('.')` removes other whitespace
+    ('B.\n', 'B', 'object_rel_distance', 0.0),  # the dot is not trailing before strip(): 'B.' stays
     ('(B)', 'B', 'object_rel_distance', 0.0),  # no bracket stripping
     ('The answer is B', 'B', 'object_rel_distance', 0.0),
     (' B', 'B', 'object_rel_distance', 0.0),  # leading space: the first token is empty
@@ -75,6 +77,15 @@ OFFICIAL_CASES = [
     ('C', 'C', 'brand_new_type', 1.0),  # unknown type, letter ground truth: multiple choice
     ('4', '4', 'brand_new_type', 1.0),  # unknown type, numeric ground truth: MRA
     ('yes', 'yes', 'brand_new_type', 0.0),  # never plain string equality
+    ('10', 10, 'object_counting', 1.0),  # a JSON number as the ground truth
+    ('2.5', 2.5, 'object_abs_distance', 1.0),
+    ('15', 10, 'object_abs_distance', 0.1),
+    # Neither text nor a JSON number: 0, even for a prediction that spells the value.
+    ('B', None, 'route_planning', 0.0),
+    ('None', None, 'route_planning', 0.0),
+    ('True', True, 'route_planning', 0.0),
+    ('B', ['B'], 'object_rel_distance', 0.0),
+    ('1', True, 'object_counting', 0.0),
 ]
 
 
@@ -87,6 +98,7 @@ def test_official_score(prediction, ground_truth, question_type, expected):
 OFFICIAL_THINK_CASES = [
     ('<think>the sofa is left</think><answer>B</answer>', 'B', 'route_planning', 1.0),
     ('<think>x</think>\n<answer> b. </answer>', 'B', 'route_planning', 1.0),  # stripped, dot removed, any case
+    ('<think>x</think><answer>B.\n</answer>', 'B', 'route_planning', 1.0),  # stripped first: the dot is trailing
     ('<think>x</think><answer>B. table</answer>', 'B', 'route_planning', 1.0),  # first word of the block
     ('<think>x</think><answer>The answer is B</answer>', 'B', 'route_planning', 0.0),  # first word 'The'
     ('<think>x</think><answer>(B)</answer>', 'B', 'route_planning', 0.0),
@@ -252,6 +264,11 @@ REWARD_CASES = [
     (42, '42', 'object_counting', None, 0.0),
     ('B', None, 'object_rel_distance', OPTIONS, 0.0),
     ('3', 'three', 'object_counting', None, 0.0),  # non-numeric ground truth
+    ('3', 3, 'object_counting', None, 1.0),  # JSON numbers as the solution
+    ('15', 10, 'object_abs_distance', None, 0.1),
+    ('2.5', 2.5, 'object_abs_distance', None, 1.0),
+    ('1', True, 'object_counting', None, 0.0),  # JSON true is no number
+    ('B', ['B'], 'object_rel_distance', OPTIONS, 0.0),
 ]
 
 
