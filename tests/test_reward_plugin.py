@@ -186,8 +186,10 @@ def test_only_the_main_reward_logs_per_type_means(plugin, swift_warnings, name):
 
 
 @pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict', 'vsi_format'])
-def test_each_reward_is_named_as_it_is_registered(plugin, name):
+def test_each_reward_is_named_as_it_is_registered_and_keeps_swifts_args(plugin, name):
     assert orms[name].name == name  # its log lines name the reward as --reward_funcs does
+    args = SimpleNamespace(num_generations=2)
+    assert orms[name](args=args).args is args  # swift's ORM contract
 
 
 @pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf')])
@@ -233,6 +235,26 @@ def test_rows_counted_from_the_batch_without_usable_completions(plugin, completi
 def test_a_column_is_a_sequence_of_one_value_per_completion(plugin, solution, expected):
     reward = orms['vsi_reward'](args=None)
     assert reward(['B', 'B'], **_trainer_kwargs(solution=solution, question_type=['route_planning'] * 2)) == expected
+
+
+def test_optional_columns_may_be_absent_without_a_warning(plugin, swift_warnings):
+    # Numeric-only data has no options, data from other tools no prompt_style: neither is worth a warning.
+    for name in ('vsi_reward', 'vsi_reward_strict'):
+        assert orms[name](args=None)(['3'], **_trainer_kwargs(solution=['3'], question_type=['object_counting'])) == [
+            1.0
+        ]
+    assert [r.getMessage() for r in swift_warnings.records if r.levelno >= logging.WARNING] == []
+
+
+def test_completions_whose_length_disagrees_with_their_items_score_zero(plugin, swift_warnings):
+    class Liar(list):
+        def __len__(self):
+            return 3
+
+    reward = orms['vsi_reward'](args=None)
+    columns = _trainer_kwargs(solution=['B'] * 3, question_type=['route_planning'] * 3)
+    assert reward(Liar(['B']), **columns) == [0.0, 0.0, 0.0]
+    assert sum('reading the batch failed (IndexError' in r.getMessage() for r in swift_warnings.records) == 1
 
 
 def test_plumbing_that_used_to_raise_now_scores_zero(plugin, swift_warnings):

@@ -51,6 +51,8 @@ OFFICIAL_CASES = [
     ('10', '10', 'object_counting', 1.0),
     ('10.', '10', 'object_counting', 1.0),  # `10.` is stripped to `10`
     ('10.0', '10', 'object_counting', 1.0),
+    ('.5', '0.5', 'object_abs_distance', 1.0),  # only trailing dots go: float('.5') is 0.5
+    ('B', 'B', 'object_counting', 0.0),  # a numeric type stays numeric, even with a letter as the ground truth
     ('15', '10', 'object_abs_distance', 0.1),  # error 0.5 <= 0.5 holds only at the first threshold: `<=`
     ('5', '10', 'object_abs_distance', 0.1),
     ('14.5', '10', 'object_abs_distance', 0.1),  # error 0.45 > 0.44999999999999996
@@ -75,6 +77,8 @@ OFFICIAL_CASES = [
     ('5', '-2', 'room_size_estimation', 0.0),
     ('B', 'B', 'object_rel_direction_v2', 1.0),  # training variants are multiple choice
     ('C', 'C', 'brand_new_type', 1.0),  # unknown type, letter ground truth: multiple choice
+    ('a', 'A', 'brand_new_type', 1.0),  # every letter A..Z, either case
+    ('Z', 'z', 'brand_new_type', 1.0),
     ('4', '4', 'brand_new_type', 1.0),  # unknown type, numeric ground truth: MRA
     ('yes', 'yes', 'brand_new_type', 0.0),  # never plain string equality
     ('10', 10, 'object_counting', 1.0),  # a JSON number as the ground truth
@@ -120,6 +124,8 @@ OFFICIAL_THINK_CASES = [
     ('<think>guess <answer>B</answer>; no</think><answer>A</answer>', 'B', 'route_planning', 0.0),
     ('x</think><answer>B</answer>', 'B', 'route_planning', 1.0),  # the template opened <think>
     ('<think>x</think><answer>B</answer><think>more', 'B', 'route_planning', 1.0),  # then reasoning cut off
+    ('<think>x</think><answer>B</answer> wait <think>no</think>', 'B', 'route_planning', 0.0),  # after the last
+    ('<think>x</think><answer>B</answer> x </answer>', 'B', 'route_planning', 1.0),  # the first closing tag ends it
     (None, 'B', 'route_planning', 0.0),
 ]
 
@@ -209,12 +215,17 @@ REWARD_CASES = [
     ('a is correct', 'A', 'object_rel_distance', OPTIONS, 0.0),  # `a`: mostly an article, as in `a chair ...`
     ('A B C D', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('Answer: B or C', 'B', 'object_rel_distance', OPTIONS, 0.0),
+    ('A', 'A', 'object_rel_distance', OPTIONS, 1.0),
+    ('(A)', 'A', 'object_rel_distance', OPTIONS, 1.0),
     ('A', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('E', 'E', 'object_rel_distance', OPTIONS, 0.0),  # not an option
     ('<think>A or B? B is nearer.</think><answer>B</answer>', 'B', 'object_rel_direction_hard', OPTIONS, 1.0),
     ('<answer>A</answer> on second thought <answer>B</answer>', 'B', 'route_planning', OPTIONS, 1.0),
     ('<answer>B</answer> on second thought <answer>A</answer>', 'B', 'route_planning', OPTIONS, 0.0),
     ('B', 'table', 'object_rel_distance', OPTIONS, 1.0),  # a solution given as the option's text
+    ('B', 'B.', 'object_rel_distance', OPTIONS, 1.0),  # a solution written with a dot
+    ('A or B? The answer is B.', 'B', 'object_rel_distance', OPTIONS, 1.0),  # after the keyword: no hedging
+    ('<think>x</think> B <think>on reflection</think> A', 'B', 'object_rel_distance', OPTIONS, 0.0),  # last reasoning
     ('<think>İİ</think><answer>B</answer>', 'B', 'route_planning', OPTIONS, 1.0),  # tags found in the original text
     ('3', '3', 'object_counting', None, 1.0),
     ('1,250', '1250', 'object_counting', None, 1.0),
@@ -269,6 +280,7 @@ REWARD_CASES = [
     ('2.5', 2.5, 'object_abs_distance', None, 1.0),
     ('1', True, 'object_counting', None, 0.0),  # JSON true is no number
     ('B', ['B'], 'object_rel_distance', OPTIONS, 0.0),
+    ('None', None, 'object_rel_distance', ['A. None', 'B. chair'], 0.0),  # no solution, whatever the options say
 ]
 
 
@@ -342,6 +354,14 @@ def test_aggregate_merges_rel_direction_and_weights_categories_equally():
     assert result['overall'] == pytest.approx(200 / 3)
     assert result['num_questions'] == 9
     assert 'object_rel_direction_easy' not in result['categories']
+
+
+def test_aggregate_lists_types_and_categories_in_the_official_order():
+    # Categories sorted by name, the merged relative direction last (the order the overall is summed in).
+    order = ('route_planning', 'object_rel_direction_hard', 'object_rel_direction_easy', 'object_counting')
+    result = aggregate(_records(*((qt, 1.0) for qt in order + ('object_rel_direction_medium',))))
+    assert list(result['per_type']) == sorted(order + ('object_rel_direction_medium',))
+    assert list(result['categories']) == ['object_counting', 'route_planning', 'object_rel_direction']
 
 
 def test_aggregate_leaves_absent_categories_out_as_official_main_does():
