@@ -224,6 +224,8 @@ REWARD_CASES = [
     ('<answer>B</answer> on second thought <answer>A</answer>', 'B', 'route_planning', OPTIONS, 0.0),
     ('B', 'table', 'object_rel_distance', OPTIONS, 1.0),  # a solution given as the option's text
     ('B', 'B.', 'object_rel_distance', OPTIONS, 1.0),  # a solution written with a dot
+    ('B', 'B. ', 'object_rel_distance', OPTIONS, 1.0),
+    ('3', '3', None, None, 0.0),  # a question type that is not text
     ('A or B? The answer is B.', 'B', 'object_rel_distance', OPTIONS, 1.0),  # after the keyword: no hedging
     ('<think>x</think> B <think>on reflection</think> A', 'B', 'object_rel_distance', OPTIONS, 0.0),  # last reasoning
     ('<think>İİ</think><answer>B</answer>', 'B', 'route_planning', OPTIONS, 1.0),  # tags found in the original text
@@ -267,6 +269,7 @@ REWARD_CASES = [
     ('<think>I see 4 chairs near the window and maybe', '4', 'object_counting', None, 0.0),
     ('<THINK>so 4', '4', 'object_counting', None, 0.0),
     ('<think>x</think>4 <think>or maybe 5', '4', 'object_counting', None, 1.0),  # the answer came before it
+    ('<think>x</think>4 <think>or 5 <think>', '4', 'object_counting', None, 1.0),  # up to the first such <think>
     ('<think>x</think><answer>4', '4', 'object_counting', None, 1.0),  # an answer block the budget cut off still counts
     ('no idea', '3', 'object_counting', None, 0.0),
     ('', 'B', 'object_rel_distance', OPTIONS, 0.0),
