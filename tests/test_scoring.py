@@ -25,6 +25,7 @@ from vsi_scoring import (
     aggregate,
     answer_region,
     build_prompt,
+    extract_number,
     format_score,
     ground_truth_number,
     official_score,
@@ -207,6 +208,7 @@ REWARD_CASES = [
     ('The table.', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('coffee table', 'B', 'object_rel_distance', OPTIONS, 0.0),  # that is option C, not B
     ('coffee table', 'C', 'object_rel_distance', OPTIONS, 1.0),
+    ('It is the coffee table.', 'C', 'object_rel_distance', OPTIONS, 1.0),  # `table` is only a part of option C
     ('A chair is in the way, so the answer is B', 'B', 'object_rel_distance', OPTIONS, 1.0),  # `A` as article
     ('A or B', 'B', 'object_rel_distance', OPTIONS, 0.0),  # hedging
     ('B. Because A is farther.', 'B', 'object_rel_distance', OPTIONS, 0.0),  # two letters named (official: 1)
@@ -237,6 +239,9 @@ REWARD_CASES = [
     ('2 feet', '2', 'object_abs_distance', None, 0.0),  # 0.61 m (the official rule reads `2`: 1)
     ('3 (maybe 4)', '3', 'object_counting', None, 0.4),  # the last number counts (the official rule reads `3`: 1)
     ('1.2 m', '120', 'object_size_estimation', None, 1.0),  # object size is asked in centimetres
+    ('1.045 m', '100', 'object_size_estimation', None, 1.0),  # 104.5 cm: error 0.045, inside the last threshold
+    ('40 inches', '1.016', 'object_abs_distance', None, 1.0),  # 40 x 0.0254 m
+    ('There are 1e1 chairs.', '10', 'object_counting', None, 1.0),  # the exponent of a number inside text
     ('120', '120', 'object_size_estimation', None, 1.0),
     ('20 square meters', '20', 'room_size_estimation', None, 1.0),
     ('20 m²', '20', 'room_size_estimation', None, 1.0),
@@ -290,6 +295,32 @@ REWARD_CASES = [
 @pytest.mark.parametrize(('completion', 'solution', 'question_type', 'options', 'expected'), REWARD_CASES)
 def test_reward_score(completion, solution, question_type, options, expected):
     assert reward_score(completion, solution, question_type, options) == expected
+
+
+# (answer, question type, the number in the type's unit): exact values, where MRA's 5% steps would hide a small error.
+# Units by definition: 1 in = 0.0254 m, 1 ft = 0.3048 m, 1 yd = 0.9144 m.
+EXTRACT_NUMBER_CASES = [
+    ('two hundred and five', 'object_counting', 205),
+    ('a hundred and one', 'object_counting', 101),
+    ('one thousand two hundred and fifty', 'object_counting', 1250),
+    ('a dozen', 'object_counting', 12),
+    ('1,250', 'object_counting', 1250),
+    ('about 1e1', 'object_counting', 10),
+    ('350 mm', 'object_size_estimation', 35),
+    ('3 m', 'object_size_estimation', 300),
+    ('2 km', 'object_abs_distance', 2000),
+    ('40 inches', 'object_abs_distance', 1.016),
+    ('10 ft', 'object_abs_distance', 3.048),
+    ('2 yards', 'object_abs_distance', 1.8288),
+    ('5 m', 'room_size_estimation', 5),  # `5 m` for an area is square metres
+    ('20 sq ft', 'room_size_estimation', 20 * 0.3048 * 0.3048),
+    ('350 cm', 'object_counting', 350),  # no unit to convert to
+]
+
+
+@pytest.mark.parametrize(('answer', 'question_type', 'expected'), EXTRACT_NUMBER_CASES)
+def test_extract_number(answer, question_type, expected):
+    assert extract_number(answer, question_type) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -365,6 +396,11 @@ def test_aggregate_lists_types_and_categories_in_the_official_order():
     result = aggregate(_records(*((qt, 1.0) for qt in order + ('object_rel_direction_medium',))))
     assert list(result['per_type']) == sorted(order + ('object_rel_direction_medium',))
     assert list(result['categories']) == ['object_counting', 'route_planning', 'object_rel_direction']
+    (warning,) = aggregate(_records(('object_counting', 1.0)))['warnings']
+    assert warning.startswith(
+        'no questions for obj_appearance_order, object_abs_distance, object_rel_direction, object_rel_distance, '
+        'object_size_estimation, room_size_estimation, route_planning: left out of the overall score'
+    )
 
 
 def test_aggregate_leaves_absent_categories_out_as_official_main_does():
