@@ -44,6 +44,7 @@ OFFICIAL_CASES = [
     ('B. table', 'B', 'obj_appearance_order', 1.0),  # only the first token counts
     ('B\n', 'B', 'object_rel_distance', 1.0),  # `.strip()` after `.rstrip('.')` removes other whitespace
     ('B.\n', 'B', 'object_rel_distance', 0.0),  # the dot is not trailing before strip(): 'B.' stays
+    ('\nB', 'B', 'object_rel_distance', 1.0),  # strip(), not rstrip(): a leading newline goes too
     ('(B)', 'B', 'object_rel_distance', 0.0),  # no bracket stripping
     ('The answer is B', 'B', 'object_rel_distance', 0.0),
     (' B', 'B', 'object_rel_distance', 0.0),  # leading space: the first token is empty
@@ -314,6 +315,12 @@ EXTRACT_NUMBER_CASES = [
     ('2 yards', 'object_abs_distance', 1.8288),
     ('5 m', 'room_size_estimation', 5),  # `5 m` for an area is square metres
     ('20 sq ft', 'room_size_estimation', 20 * 0.3048 * 0.3048),
+    ('2 kilometers', 'object_abs_distance', 2000),  # units spelled out, singular or plural, -er or -re
+    ('350 millimeters', 'object_size_estimation', 35),
+    ('3 metres', 'object_size_estimation', 300),
+    ('3 meter', 'object_size_estimation', 300),
+    ('1 inch', 'object_abs_distance', 0.0254),
+    ('1 foot', 'object_abs_distance', 0.3048),
     ('350 cm', 'object_counting', 350),  # no unit to convert to
 ]
 
