@@ -647,6 +647,7 @@ def test_answer_region_slices_the_original_text():
     assert answer_region('İ<ANSWER>B</ANSWER>İ') == 'B'
     assert answer_region('<answer>A</answer><answer>B') == 'B'  # an unclosed last block runs to the end
     assert answer_region('İ B <think>İİ so C') == 'İ B '  # up to a <think> never closed
+    assert answer_region('<answer>B <think>so C') == 'B '  # an unclosed block ends at a <think> never closed too
     # The premise of the length-preserving lowercase copy: 'İ' is the only character whose lowercase is longer.
     assert [code for code in range(0x110000) if len(chr(code).lower()) != 1] == [0x130]
 
