@@ -204,12 +204,16 @@ REWARD_CASES = [
     ('Answer: B', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('The answer is B.', 'B', 'object_rel_distance', OPTIONS, 1.0),
     (' b ', 'B', 'object_rel_distance', OPTIONS, 1.0),
+    ('\n(b)\n', 'B', 'object_rel_distance', OPTIONS, 1.0),  # a bare letter: whitespace, then brackets, both ends
+    ('( b )', 'B', 'object_rel_distance', OPTIONS, 1.0),  # and whitespace inside the brackets, both sides
     ('B. table', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('table', 'B', 'object_rel_distance', OPTIONS, 1.0),  # the option's own text
     ('The table.', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('coffee table', 'B', 'object_rel_distance', OPTIONS, 0.0),  # that is option C, not B
     ('coffee table', 'C', 'object_rel_distance', OPTIONS, 1.0),
     ('It is the coffee table.', 'C', 'object_rel_distance', OPTIONS, 1.0),  # `table` is only a part of option C
+    # Option texts count only in short answers: in 300 characters and more of prose, naming one is not choosing it.
+    ('I looked at every corner of the room. ' * 8 + 'The table.', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('A chair is in the way, so the answer is B', 'B', 'object_rel_distance', OPTIONS, 1.0),  # `A` as article
     ('A or B', 'B', 'object_rel_distance', OPTIONS, 0.0),  # hedging
     ('B. Because A is farther.', 'B', 'object_rel_distance', OPTIONS, 0.0),  # two letters named (official: 1)
@@ -267,6 +271,8 @@ REWARD_CASES = [
     # `answered` and `unanswerable` are not the keyword, so they do not hide the number before them.
     ('I count 4; answered in a hurry', '4', 'object_counting', None, 1.0),
     ('Answer: 4. The rest is unanswerable.', '4', 'object_counting', None, 1.0),
+    # Nor is a word that only ends in `nswer` (a typo): the answer after the real keyword is not hidden by it.
+    ('A or B? The answer: B. Unswer', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('<think>İİ</think>12', '12', 'object_counting', None, 1.0),  # after </think>, found in the original text
     # Reasoning cut off by the token budget answers nothing, whatever it mentions last, tagged or not.
     ('<think>so <answer>B</answer>. Wait, check again', 'B', 'object_rel_distance', OPTIONS, 0.0),
@@ -289,6 +295,7 @@ REWARD_CASES = [
     ('2.5', 2.5, 'object_abs_distance', None, 1.0),
     ('1', True, 'object_counting', None, 0.0),  # JSON true is no number
     ('B', ['B'], 'object_rel_distance', OPTIONS, 0.0),
+    ('B', 'B', 'object_rel_distance', ['A. chair', None, 'B. table'], 1.0),  # an option that is no string: no error
     ('None', None, 'object_rel_distance', ['A. None', 'B. chair'], 0.0),  # no solution, whatever the options say
 ]
 
@@ -305,7 +312,11 @@ EXTRACT_NUMBER_CASES = [
     ('a hundred and one', 'object_counting', 101),
     ('one thousand two hundred and fifty', 'object_counting', 1250),
     ('a dozen', 'object_counting', 12),
+    ('hundred', 'object_counting', 100),  # a scale word alone is one of it
+    ('two thousand', 'object_counting', 2000),  # nothing after `thousand` adds nothing
+    ('zero', 'object_counting', 0),
     ('1,250', 'object_counting', 1250),
+    ('.5', 'object_abs_distance', 0.5),  # the official float() reading: no leading digit needed
     ('about 1e1', 'object_counting', 10),
     ('350 mm', 'object_size_estimation', 35),
     ('3 m', 'object_size_estimation', 300),
@@ -322,6 +333,8 @@ EXTRACT_NUMBER_CASES = [
     ('1 inch', 'object_abs_distance', 0.0254),
     ('1 foot', 'object_abs_distance', 0.3048),
     ('350 cm', 'object_counting', 350),  # no unit to convert to
+    # A long s that IGNORECASE matches to `s` but str.lower keeps: no unit name it knows, so the number as written.
+    ('3 meterſ', 'object_size_estimation', 3),
 ]
 
 
@@ -351,6 +364,11 @@ def test_format_score(completion, expected):
     assert format_score(completion) == expected
 
 
+@pytest.mark.parametrize('answer', ['no idea', 'about 1e999'])  # a literal too large for a float is no number
+def test_extract_number_finds_no_number(answer):
+    assert extract_number(answer, 'object_counting') is None
+
+
 def test_build_prompt_is_the_official_text():
     numeric = build_prompt('How many chairs are in this room?', 'object_counting')
     assert numeric == (
@@ -367,7 +385,25 @@ def test_build_prompt_is_the_official_text():
     assert NA_POST_PROMPT not in build_prompt('How far?', 'object_abs_distance', style='think')
     with pytest.raises(ValueError, match='no options'):
         build_prompt('Which?', 'route_planning', None)
-    assert option_letters(OPTIONS) == ['A', 'B', 'C', 'D']
+    with pytest.raises(ValueError, match='unknown prompt style'):
+        build_prompt('How far?', 'object_abs_distance', style='Think')
+
+
+# (options, their letters): `X. text` with one letter before the dot; anything else is skipped.
+OPTION_LETTER_CASES = [
+    (OPTIONS, ['A', 'B', 'C', 'D']),
+    (['AB. chair', 'B. table'], ['B']),  # two letters before the dot
+    (['A', 'B. table'], ['B']),  # no dot
+    (['A chair', 'B. table'], ['B']),
+    (['1. chair', 'B. table'], ['B']),  # not a letter
+    ([' c . lamp'], ['C']),  # spaces around the letter, lowercase
+    (None, []),
+]
+
+
+@pytest.mark.parametrize(('options', 'expected'), OPTION_LETTER_CASES)
+def test_option_letters(options, expected):
+    assert option_letters(options) == expected
 
 
 def _records(*pairs):
