@@ -109,6 +109,8 @@ PREDICTIONS_NAME = 'predictions.jsonl'
 RUN_CONFIG_NAME = 'run_config.json'
 RESULTS_NAME = 'results'  # .json, .md, .png
 SUBSET_RESULTS_NAME = 'results_subset'  # the same for fewer questions than the dataset holds (never results.*)
+# how score_only ends its refusal of a predictions file holding questions of another run's dataset
+MIXED_RUNS = "it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
 COMPARISON_NAME = 'comparison'  # the standalone --compare A.json B.json outputs
 REPORT_FILES = tuple(
     f'{name}.{ext}' for name in (RESULTS_NAME, SUBSET_RESULTS_NAME, COMPARISON_NAME) for ext in ('json', 'md', 'png')
@@ -1701,7 +1703,7 @@ def score_only(args: argparse.Namespace) -> dict:
         if total is not None and len(rows) > total:
             raise EvalError(
                 f'{path} holds predictions for {len(rows)} questions, but the dataset its {RUN_CONFIG_NAME} records '
-                f"has {total}: it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
+                f'has {total}: {MIXED_RUNS}'
             )
         # fewer rows than questions can mix runs too (a renamed dataset without ids), which the evaluation leaves out
         strays = sorted(predicted.keys() - ids) if ids is not None else []
@@ -1709,7 +1711,7 @@ def score_only(args: argparse.Namespace) -> dict:
             raise EvalError(
                 f'{path} holds predictions for {len(strays)} question(s) that the dataset its {RUN_CONFIG_NAME} '
                 f'records does not have (e.g. id {strays[0]!r}; rows without an id are named `<file name>:<index>`: '
-                "was it renamed?): it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
+                f'was it renamed?): {MIXED_RUNS}'
             )
         selection = {'questions_in_dataset': total}
         results = build_results(rows, label, prompt_style, config, str(path), selection)
