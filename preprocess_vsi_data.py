@@ -110,6 +110,7 @@ MEDIA_MODES = ('image', 'video')
 PATH_MODES = ('relative', 'absolute')
 # qwen-vl-utils' default FPS: a clip written at this rate is read back frame for frame with the default env.
 DEFAULT_VIDEO_FPS = 2.0
+MIN_VIDEO_FPS = 0.001  # clip_rate keeps denominators up to 1000
 CLIP_CRF = 18  # visually lossless H.264; the clip is decoded again by the processor, so quality matters more than size
 
 # Problems with a row: counted, and errors under --strict.
@@ -219,9 +220,10 @@ class PreprocessConfig:
             raise VsiDataError(f'--path_mode must be one of {PATH_MODES}, got {self.path_mode!r}')
         if self.max_per_type is not None and self.max_per_type < 1:
             raise VsiDataError(f'--max_per_type must be at least 1, got {self.max_per_type}')
-        if not (math.isfinite(self.video_fps) and self.video_fps > 0 and clip_rate(self.video_fps) > 0):
-            # below 0.0005 the clip's rate rounds to 0, and the encoder wrote it at 24 fps
-            raise VsiDataError(f'--video_fps must be a frame rate of at least 0.001, got {self.video_fps}')
+        if not (math.isfinite(self.video_fps) and self.video_fps >= MIN_VIDEO_FPS):
+            # clip_rate keeps denominators up to 1000: below 0.0005 the rate rounds to 0 (the encoder then wrote
+            # 24 fps), and up to 0.001 it is not the rate asked for
+            raise VsiDataError(f'--video_fps must be a frame rate of at least {MIN_VIDEO_FPS:g}, got {self.video_fps}')
         if self.media == 'video':
             _check_clip_rate(self.video_fps, self.num_frames, self.allow_fewer_frames)
         if not os.path.isdir(self.frames_dir):

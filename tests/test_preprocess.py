@@ -1083,7 +1083,7 @@ def test_a_video_fps_at_which_qwen_would_not_read_every_frame_is_refused(scene):
         config(scene, media='video', video_fps=25, num_frames=64, allow_fewer_frames=True)
     config(scene, media='image', video_fps=1 / 3)  # no clips
     config(scene, media='video', num_frames=768, allow_fewer_frames=True)  # the default rate reads any clip whole
-    for fps in (math.inf, 0.0001, math.nan, 0):
+    for fps in (math.inf, 0.0001, 0.0007, math.nan, 0):
         with pytest.raises(pp.VsiDataError, match='--video_fps must be a frame rate of at least 0.001'):
             config(scene, media='video', video_fps=fps)
 
