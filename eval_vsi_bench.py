@@ -348,7 +348,7 @@ def prepare_frames_cache(
     num_frames: int,
     max_pixels: int | None = None,
     progress: bool = True,
-) -> str:
+) -> None:
     """Extract the frames of the videos these questions need into `cache_dir` (done once, reused afterwards)."""
     videos = sorted({video_path(q, video_dir) for q in questions})
     missing = [str(v) for v in videos if not v.is_file()]
@@ -366,7 +366,6 @@ def prepare_frames_cache(
         first = summary.failures[0]
         raise EvalError(f'{summary.failed} video(s) could not be decoded, e.g. {first["video"]}: {first["reason"]}')
     logger.info('frames in %s: %s', cache_dir, summary)
-    return cache_dir
 
 
 def extracts_frames(args: argparse.Namespace) -> bool:
@@ -954,8 +953,8 @@ def run_inference(
     prompt_style: str,
     enable_thinking: bool = False,
     progress: bool = True,
-) -> int:
-    """Predict every item with greedy decoding, appending each batch to `predictions_path`; returns the count.
+) -> None:
+    """Predict every item with greedy decoding, appending each batch to `predictions_path`.
 
     `enable_thinking` asks the template for its thinking prefix, per request as swift's rollouts pass it; otherwise
     the template's own default holds, as in training without the flag.
@@ -964,7 +963,6 @@ def run_inference(
 
     request_config = RequestConfig(max_tokens=max_new_tokens, temperature=0)
     template_kwargs = {'enable_thinking': True} if enable_thinking else {}
-    done = 0
     with tqdm(total=len(items), desc='VSI-Bench', unit='q', dynamic_ncols=True, disable=not progress) as bar:
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
@@ -976,9 +974,7 @@ def run_inference(
             append_predictions(
                 predictions_path, [prediction_row(i, r, prompt_style) for i, r in zip(batch, responses, strict=True)]
             )
-            done += len(batch)
             bar.update(len(batch))
-    return done
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1055,8 +1055,8 @@ def _has_bytes(path: str) -> bool:
         return False
 
 
-def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:
-    """Encode frames as a constant-frame-rate H.264 clip (atomically); returns the number of frames written.
+def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> None:
+    """Encode frames as a constant-frame-rate H.264 clip (atomically).
 
     An odd count gets its last frame repeated: Qwen3-VL reads clips in pairs of frames (qwen-vl-utils rounds the
     frame count down to even), so an odd last frame would otherwise be dropped. Frames of another size than the
@@ -1088,7 +1088,6 @@ def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> int:
             frame = av.VideoFrame.from_ndarray(np.asarray(image), format='rgb24')
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
-    return len(images)
 
 
 def video_env(num_frames: int, fps: float = DEFAULT_VIDEO_FPS) -> dict[str, str]:
