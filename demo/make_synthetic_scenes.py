@@ -3,7 +3,7 @@
 
 Each scene is a rectangular room holding axis-aligned furniture boxes of known class, colour, size and position.
 A camera circles near the room centre while panning a full turn; the frames are rendered with a pinhole camera
-(painter's algorithm on box faces, Pillow rasterisation) and encoded as H.264 at a constant frame rate. Questions
+(box faces rasterised with Pillow, a depth test per pixel) and encoded as H.264 at a constant frame rate. Questions
 for every VSI-Bench category are derived from the geometry, and the appearance order from what the rendered
 frames actually show. Scenes are split into train and test; no scene is in both.
 
@@ -139,6 +139,7 @@ SHADE_TOP, SHADE_X, SHADE_Y = 1.0, 0.82, 0.68
 HFOV_DEG = 75.0
 PITCH_DEG = -15.0
 NEAR = 0.05
+FAR_DEPTH = 1e9  # metres; behind everything in a room
 CAMERA_HEIGHT = (1.4, 1.6)
 CAMERA_ORBIT_RADIUS = 0.3
 # Furniture stays out of this disc around the room centre, so the camera never enters a box.
@@ -396,21 +397,38 @@ def _render_ids(scene: Scene, pose: CameraPose, width: int, height: int) -> np.n
         xy = proj.segment(np.array(a, dtype=float), np.array(b, dtype=float))
         if xy:
             draw.line(xy, fill=6)
-    # Painter's algorithm: far boxes first; within a box only faces turned towards the camera are drawn, and those
-    # never overlap each other on screen because boxes are convex.
+    # Boxes go over the room with a depth test per pixel. Drawing far boxes first by closest-point distance is not
+    # enough: a tall box whose top is nearer the camera covered a low box standing in front of it. Within a box only
+    # faces turned towards the camera are drawn, and those never overlap each other on screen (boxes are convex).
+    ids = np.array(image)
+    depth = np.full(ids.shape, np.inf)
+    # Camera-space ray through each pixel, scaled to depth 1: a plane's depth at a pixel is then one division.
+    columns, rows = np.meshgrid(np.arange(width, dtype=float), np.arange(height, dtype=float))
+    rays = np.stack([(columns - proj.cx) / proj.focal, (proj.cy - rows) / proj.focal, np.ones_like(columns)], axis=-1)
     cam = proj.origin
-    order = []
     for i, obj in enumerate(scene.objects):
         lo, hi = obj.bounds()
-        order.append((float(np.linalg.norm(np.maximum(0, np.maximum(lo - cam, cam - hi)))), i))
-    for _, i in sorted(order, reverse=True):
-        lo, hi = scene.objects[i].bounds()
         facing = (cam[0] < lo[0], cam[0] > hi[0], cam[1] < lo[1], cam[1] > hi[1], cam[2] < lo[2], cam[2] > hi[2])
+        box_ids = Image.new('L', (width, height), 0)
+        box_depth = np.full(ids.shape, np.inf)
         for k, (face, visible) in enumerate(zip(_box_faces(lo, hi), facing, strict=True)):
             xy = proj.polygon(face) if visible else None
-            if xy:
-                draw.polygon(xy, fill=FIRST_OBJECT_ID + 6 * i + k)
-    return np.asarray(image)
+            if not xy:
+                continue
+            mask = Image.new('1', (width, height), 0)
+            ImageDraw.Draw(mask).polygon(xy, fill=1)
+            ImageDraw.Draw(box_ids).polygon(xy, fill=FIRST_OBJECT_ID + 6 * i + k)
+            corners = proj.to_camera(face)
+            normal = np.cross(corners[1] - corners[0], corners[2] - corners[0])
+            covered = np.asarray(mask)
+            with np.errstate(divide='ignore', invalid='ignore'):
+                t = (normal @ corners[0]) / (rays[covered] @ normal)
+            # An edge pixel whose ray misses the plane still belongs to the face, behind any other box there.
+            box_depth[covered] = np.where(np.isfinite(t) & (t > 0), t, FAR_DEPTH)
+        nearer = box_depth < depth
+        ids[nearer] = np.asarray(box_ids)[nearer]
+        depth[nearer] = box_depth[nearer]
+    return ids
 
 
 def _render(scene: Scene, width: int, height: int) -> tuple[list[np.ndarray], np.ndarray]:
