@@ -173,6 +173,7 @@ class SceneObject:
     yaw_deg: int  # a multiple of 90, so boxes stay axis-aligned and closest-point distances are exact
     first_visible_frame: int = -1
     visible_frame_count: int = 0
+    first_glimpse_frame: int = -1  # the first frame with any pixel of it, however few
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         length, width, height = self.size
@@ -482,9 +483,10 @@ def generate_scene(
         visible = pixels >= min_pixels
         if not visible.any(axis=0).all():
             continue  # an object the video never shows would make counting and distances unanswerable
-        for obj, column in zip(objects, visible.T, strict=True):
+        for obj, column, shown in zip(objects, visible.T, pixels.T, strict=True):
             obj.first_visible_frame = int(np.argmax(column))
             obj.visible_frame_count = int(column.sum())
+            obj.first_glimpse_frame = int(np.argmax(shown > 0))
         return scene, rgb
     raise RuntimeError(
         f'Could not lay out scene {scene_name} in {MAX_LAYOUT_ATTEMPTS} attempts with every object '
@@ -681,16 +683,20 @@ def make_questions(scene: Scene, rng: np.random.Generator, training: bool, per_t
         questions.append(Question('route_planning', text, options, letter))
 
     # First appearance per category (earliest instance); categories must appear frames apart so that the order
-    # survives sampling 32 frames from the clip.
+    # survives sampling 32 frames from the clip, and no glimpse of a category (a sliver below the visibility
+    # threshold) may come that close to the one before it: the video would show both first in the same frame.
     first_seen: dict[str, int] = {}
+    first_glimpse: dict[str, int] = {}
     for obj in objects:
         first_seen[obj.category] = min(first_seen.get(obj.category, obj.first_visible_frame), obj.first_visible_frame)
+        first_glimpse[obj.category] = min(
+            first_glimpse.get(obj.category, obj.first_glimpse_frame), obj.first_glimpse_frame
+        )
     min_gap = appearance_min_gap(len(scene.camera))
     orders = []
     for group in itertools.combinations(sorted(first_seen), 4):
         ordered = sorted(group, key=first_seen.get)
-        frames = [first_seen[c] for c in ordered]
-        if all(b - a >= min_gap for a, b in itertools.pairwise(frames)):
+        if all(first_glimpse[b] - first_seen[a] >= min_gap for a, b in itertools.pairwise(ordered)):
             orders.append(ordered)
     for ordered in _sample(rng, orders, per_type):
         shown = [ordered[i] for i in rng.permutation(4)]
