@@ -167,7 +167,7 @@ def evaluate(config: DemoConfig, paths: DemoPaths, name: str, adapter: Path | No
     command += ['--batch_size', '8', '--max_new_tokens', str(config.max_completion_length)]
     if adapter is not None:
         command += ['--adapters', str(adapter)]
-    if config.eval_limit:
+    if config.eval_limit is not None:
         command += ['--limit', str(config.eval_limit)]
     # the pixel budget training used (the YAML's ENV block), as the README asks of every evaluation
     _run(command, env={'MAX_PIXELS': load_config(DEFAULT_CONFIG)[0]['MAX_PIXELS']})
@@ -247,6 +247,20 @@ def main() -> None:
         '--seed', type=int, default=defaults.seed, help='seed for scenes, model and training (default: %(default)s)'
     )
     args = parser.parse_args()
+    # Checked before the first stage: a bad size otherwise fails minutes later in swift, and --eval_limit 0
+    # evaluated every question.
+    least = {
+        'num_scenes': 2,
+        'num_frames': 1,
+        'grpo_steps': 1,
+        'num_generations': 2,
+        'questions_per_step': 1,
+        'eval_limit': 1,
+    }
+    for name, low in least.items():
+        value = getattr(args, name)
+        if value is not None and value < low:
+            parser.error(f'--{name} must be at least {low}, got {value}')
     config = DemoConfig(**vars(args))
     try:
         run_demo(config)

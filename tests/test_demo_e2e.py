@@ -7,6 +7,7 @@ of the base model and of the adapter -> comparison. About a minute on 2 cores.
 import json
 import math
 import re
+import sys
 
 import pytest
 import torch
@@ -116,3 +117,25 @@ def test_a_rerun_reports_its_own_training_and_evaluation(tmp_path, monkeypatch):
         assert read_rewards(paths.grpo_dir) == [0.25, 0.75]
         evaluate(config, paths, 'grpo', adapter)
         assert '--overwrite' in commands[-1]
+
+
+@pytest.mark.parametrize(
+    'flag, value', [('--eval_limit', '0'), ('--num_generations', '1'), ('--grpo_steps', '0'), ('--num_frames', '0')]
+)
+def test_a_bad_size_is_refused_before_any_stage_runs(flag, value, monkeypatch, capsys):
+    """--eval_limit 0 evaluated every question (0 was taken as unset); the others were refused by a later stage only
+    after the scenes and the model had been built."""
+    monkeypatch.setattr(run_demo_module, 'run_demo', lambda config: pytest.fail(f'ran with {config}'))
+    monkeypatch.setattr(sys, 'argv', ['run_demo.py', flag, value])
+    with pytest.raises(SystemExit) as exit_info:
+        run_demo_module.main()
+    assert exit_info.value.code == 2 and f'{flag} must be at least' in capsys.readouterr().err
+
+
+def test_eval_limit_reaches_the_evaluator(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(run_demo_module, '_run', lambda command, env=None, log=None: commands.append(command))
+    (tmp_path / 'eval' / 'base').mkdir(parents=True)
+    (tmp_path / 'eval' / 'base' / 'results_subset.json').write_text('{}')
+    evaluate(DemoConfig(output_dir=tmp_path, eval_limit=3), DemoPaths(tmp_path), 'base', None)
+    assert commands[0][commands[0].index('--limit') + 1] == '3'
