@@ -156,10 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         '--text_tokens', type=int, default=150, help='prompt text + chat template tokens (estimate; default: 150)'
     )
     opts = parser.parse_args(argv)
+    for name in ('frames', 'max_pixels', 'video_max_pixels'):
+        if getattr(opts, name) is not None and getattr(opts, name) < 1:  # 0 used to mean the YAML's value
+            parser.error(f'--{name} must be positive, got {getattr(opts, name)}')
     settings = configured(opts.config)
-    frames = opts.frames or settings['frames']
-    max_pixels = opts.max_pixels or settings['max_pixels']
-    video_max_pixels = opts.video_max_pixels or settings['video_max_pixels']
+    frames = settings['frames'] if opts.frames is None else opts.frames
+    max_pixels = settings['max_pixels'] if opts.max_pixels is None else opts.max_pixels
+    video_max_pixels = settings['video_max_pixels'] if opts.video_max_pixels is None else opts.video_max_pixels
     completion = settings['max_completion_length']
     vision_process = setup_qwen_vl_utils(frames, max_pixels, video_max_pixels)
     with tempfile.TemporaryDirectory() as workdir:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -79,3 +81,14 @@ def test_bench_learning_curve_is_the_rewards_the_trainer_logged(tmp_path):
     means = [sum(reward for _, reward in steps[step]) / len(steps[step]) for step in ('1', '2')]
     assert printed == [round(mean, 2) for mean in means]
     assert (tmp_path / 'reward_curve.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.mark.parametrize('flag', ['--frames', '--max_pixels', '--video_max_pixels'])
+def test_visual_tokens_refuses_a_zero_instead_of_counting_the_yaml_value(flag, monkeypatch, capsys):
+    """`--frames 0` counted the YAML's 32 frames and printed them as the answer (0 was taken as unset)."""
+    import bench.visual_tokens as visual_tokens
+
+    monkeypatch.setattr(visual_tokens, 'setup_qwen_vl_utils', lambda *args: pytest.fail(f'counted with {args}'))
+    with pytest.raises(SystemExit) as exit_info:
+        visual_tokens.main([flag, '0'])
+    assert exit_info.value.code == 2 and f'{flag[2:]} must be positive' in capsys.readouterr().err
