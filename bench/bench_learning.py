@@ -67,6 +67,10 @@ def main() -> None:
         '--window', type=int, default=5, help='steps averaged at the start and the end (default: %(default)s)'
     )
     args = parser.parse_args()
+    # Checked before training: --window 0 trained for minutes, then divided by zero.
+    for name, low in (('steps', 1), ('num_generations', 2), ('window', 1)):
+        if getattr(args, name) < low:
+            parser.error(f'--{name} must be at least {low}, got {getattr(args, name)}')
 
     config = DemoConfig(
         output_dir=args.output_dir,

@@ -71,6 +71,9 @@ def main() -> None:
         '--repeats', type=int, default=3, help='timing repeats; the best is reported (default: %(default)s)'
     )
     args = parser.parse_args()
+    for name in ('completions', 'repeats'):  # with none, 0 completions/s and inf ms were printed as measured
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be at least 1, got {getattr(args, name)}')
 
     rows = realistic_mix(args.completions)
     lenient = best_of(args.repeats, lambda: [reward_score(*row) for row in rows])

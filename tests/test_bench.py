@@ -92,3 +92,24 @@ def test_visual_tokens_refuses_a_zero_instead_of_counting_the_yaml_value(flag, m
     with pytest.raises(SystemExit) as exit_info:
         visual_tokens.main([flag, '0'])
     assert exit_info.value.code == 2 and f'{flag[2:]} must be positive' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('flag', ['--completions', '--repeats'])
+def test_bench_reward_refuses_to_measure_nothing(flag):
+    """`--repeats 0` printed 0 completions/s and inf ms, figures nothing had measured."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'bench' / 'bench_reward.py'), flag, '0'], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and f'{flag} must be at least 1' in proc.stderr and not proc.stdout
+
+
+@pytest.mark.parametrize('flag', ['--window', '--steps', '--num_generations'])
+def test_bench_learning_refuses_sizes_it_cannot_report_before_training(flag, monkeypatch, capsys):
+    """`--window 0` trained for minutes, then divided by zero."""
+    import bench.bench_learning as bench_learning
+
+    monkeypatch.setattr(bench_learning, 'prepare', lambda *args, **kwargs: pytest.fail('prepared a run'))
+    monkeypatch.setattr(sys, 'argv', ['bench_learning.py', flag, '0'])
+    with pytest.raises(SystemExit) as exit_info:
+        bench_learning.main()
+    assert exit_info.value.code == 2 and f'{flag} must be at least' in capsys.readouterr().err
