@@ -148,6 +148,12 @@ def _name_list(value: str | list[str] | None) -> list[str]:
     return [name.strip() for name in value if name.strip()]
 
 
+def _path(path: str) -> str:
+    """A file or folder setting as an absolute path; `~` is the home folder, as swift reads its own paths (a YAML's
+    ENV block and os.environ in Python pass it on as written, where no shell expands it)."""
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def _resolve(path: Any, base_dir: str) -> Any:
     """A media item with its relative local path joined to `base_dir`; an item written as `{"path": ...}` (the way
     swift itself stores images) keeps its other keys, as preprocess.first_missing_media reads both."""
@@ -216,7 +222,7 @@ class VsiTrainLoader(VsiLoader):
 
     def locate(self) -> tuple[str, str]:
         variable = ENV_VARS['train_jsonl']
-        path = os.path.abspath(_setting(self.settings, 'train_jsonl', required_for=TRAIN_NAME))
+        path = _path(_setting(self.settings, 'train_jsonl', required_for=TRAIN_NAME))
         if os.path.isdir(path):
             raise IsADirectoryError(f'{variable}={path} is a folder; name the JSONL file preprocess_vsi_data.py wrote')
         if not os.path.isfile(path):
@@ -226,7 +232,7 @@ class VsiTrainLoader(VsiLoader):
 
 def _excluded_scenes(settings: dict[str, Any]) -> frozenset[str]:
     try:
-        return preprocess.load_scene_names(*_name_list(_setting(settings, 'exclude_scenes')))
+        return preprocess.load_scene_names(*map(_path, _name_list(_setting(settings, 'exclude_scenes'))))
     except OSError as e:
         raise ValueError(f'{ENV_VARS["exclude_scenes"]}: cannot read {e.filename}: {e.strerror}') from e
 
@@ -238,8 +244,8 @@ class VsiRawLoader(VsiLoader):
 
     def config(self) -> tuple[list[str], preprocess.PreprocessConfig]:
         settings = self.settings
-        qa_paths = [os.path.abspath(p) for p in _name_list(_setting(settings, 'raw_qa', required_for=RAW_NAME))]
-        frames_dir = os.path.abspath(_setting(settings, 'frames_dir', required_for=RAW_NAME))
+        qa_paths = [_path(p) for p in _name_list(_setting(settings, 'raw_qa', required_for=RAW_NAME))]
+        frames_dir = _path(_setting(settings, 'frames_dir', required_for=RAW_NAME))
         clips_dir = _setting(settings, 'clips_dir') or os.path.join(os.path.dirname(frames_dir), 'vsi_clips')
         try:
             config = preprocess.PreprocessConfig(
@@ -248,7 +254,7 @@ class VsiRawLoader(VsiLoader):
                 prompt_style=_setting(settings, 'prompt_style', 'direct'),
                 media=_setting(settings, 'media', 'image'),
                 path_mode='absolute',
-                clips_dir=os.path.abspath(clips_dir),  # the cache key must not depend on the working directory
+                clips_dir=_path(clips_dir),  # the cache key must not depend on the working directory
                 video_fps=_number(settings, 'video_fps', float, preprocess.DEFAULT_VIDEO_FPS),
                 allow_fewer_frames=_flag(settings, 'allow_fewer_frames'),
                 exclude_scenes=_excluded_scenes(settings),

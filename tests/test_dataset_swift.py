@@ -563,6 +563,25 @@ def test_vsi_raw_boolean_and_folder_settings(data, tmp_path, monkeypatch):
     assert config().clips_dir == str(tmp_path / 'clips')
 
 
+def test_a_tilde_in_a_path_setting_is_the_home_folder(data, tmp_path, monkeypatch):
+    """A YAML's ENV block and os.environ in Python pass `~/...` on as written (no shell expands it): vsi_dataset
+    looked for a folder named `~` in the working directory."""
+    vsi_dataset = register_plugin()
+    preprocess(data, 'train.jsonl', num_frames=4)
+    (data / 'test_scenes.txt').write_text('scene0001_00\n', encoding='utf-8')
+    monkeypatch.setenv('HOME', str(data))
+    monkeypatch.chdir(tmp_path / 'frames')
+    monkeypatch.setenv('VSI_TRAIN_JSONL', '~/out/train.jsonl')
+    assert [r['id'] for r in load('vsi_train')] == ['1', '2']
+    settings = {'VSI_RAW_QA': '~/qa.jsonl', 'VSI_FRAMES_DIR': '~/frames', 'VSI_CLIPS_DIR': '~/clips'}
+    for name, value in {**settings, 'VSI_EXCLUDE_SCENES': '~/test_scenes.txt'}.items():
+        monkeypatch.setenv(name, value)
+    qa_paths, config = vsi_dataset.VsiRawLoader.config(SimpleNamespace(settings={}, strict=False))
+    assert qa_paths == [str(data / 'qa.jsonl')]
+    assert (config.frames_dir, config.clips_dir) == (str(data / 'frames'), str(data / 'clips'))
+    assert config.exclude_scenes == {'scene0001_00'}
+
+
 def test_the_launchers_preflight_names_these_datasets_and_variables():
     """train_vsi_grpo.py checks the registered datasets' variables without importing this module (it imports swift,
     seconds), so it spells their names again: they must be these."""
