@@ -735,7 +735,7 @@ def _direct_prompt_datasets(plan: LaunchPlan) -> list[str]:
     names = dataset_names(plan.args)
     if 'vsi_train' in names and environ.get('VSI_TRAIN_JSONL'):
         path = environ['VSI_TRAIN_JSONL']
-        styles[f'vsi_train ({path})'] = _first_row_style(path, columns)
+        styles[f'vsi_train ({path})'] = _first_row_style(os.path.expanduser(path), columns)
     if 'vsi_raw' in names:
         styles['vsi_raw (VSI_PROMPT_STYLE direct)'] = environ.get('VSI_PROMPT_STYLE') or 'direct'
     return [name for name, style in styles.items() if style == 'direct']
@@ -851,7 +851,8 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
                 f'does; a --custom_register_path flag replaces its list): add --custom_register_path {REGISTER_FILE}'
             )
         for variable in REGISTERED_DATASET_VARIABLES[name]:
-            paths = [p.strip() for p in environ.get(variable, '').split(',') if p.strip()]
+            # `~` is the home folder, as vsi_dataset.py reads it (a YAML's ENV passes it on as written)
+            paths = [os.path.expanduser(p.strip()) for p in environ.get(variable, '').split(',') if p.strip()]
             if not paths:
                 problems.append(f'dataset {name} needs {variable} (README section 2)')
             for path in paths:

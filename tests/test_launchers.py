@@ -1302,6 +1302,25 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
     assert not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
+def test_a_tilde_in_the_registered_datasets_variables_is_the_home_folder(tmp_path, monkeypatch):
+    """A YAML's ENV block (or os.environ in Python) passes `VSI_TRAIN_JSONL: ~/train.jsonl` on as written, no shell
+    expands it: the preflight said the file did not exist, and skipped the file's prompt-style check."""
+    monkeypatch.setenv('HOME', str(tmp_path))
+    _write_rows(tmp_path / 'train.jsonl', [{'messages': [], 'solution': 'B', 'prompt_style': 'direct'}])
+    _write_rows(tmp_path / 'qa.jsonl', [RAW_QA_ROW])
+    monkeypatch.setenv('VSI_TRAIN_JSONL', '~/train.jsonl')
+    monkeypatch.setenv('VSI_RAW_QA', '~/qa.jsonl')
+    monkeypatch.setenv('VSI_FRAMES_DIR', '~')
+
+    def problems(*flags):
+        plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', list(flags))
+        return [p for p in train_vsi_grpo.preflight(plan, 1) if 'VSI_' in p or 'vsi_train' in p]
+
+    assert problems('--dataset', 'vsi_train', 'vsi_raw') == []
+    (problem,) = problems('--dataset', 'vsi_train', '--enable_thinking', 'true')
+    assert problem.startswith('enable_thinking true starts every completion with <think>, but dataset vsi_train')
+
+
 def test_vsi_raw_is_converted_before_swift_starts(launch_env, tmp_path, monkeypatch, capsys):
     """swift loads datasets after the model and vLLM: the preflight converts vsi_raw first, so a QA file that does not
     convert stops the run at once, and swift's own load reuses the converted file."""
