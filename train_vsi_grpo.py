@@ -1014,11 +1014,22 @@ def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | No
     )
 
 
+def env_count(environ: Mapping[str, str], *keys: str) -> int:
+    """The first of these variables that is set, as a positive count of processes or nodes (1 when none is set)."""
+    key = next((key for key in keys if environ.get(key)), None)
+    if key is None:
+        return 1
+    value = environ[key]
+    if not value.strip().isdigit() or int(value) < 1:  # torchrun's `gpu` / `auto` mean nothing to this script
+        raise LaunchError(f'{key}={value} is not a positive integer; set it to a number, or unset it')
+    return int(value)
+
+
 def default_world_size(environ: Mapping[str, str]) -> int:
     """Training processes in the whole job: torchrun's WORLD_SIZE, else NPROC_PER_NODE x NNODES, else 1."""
     if environ.get('WORLD_SIZE'):
-        return int(environ['WORLD_SIZE'])
-    return int(environ.get('NPROC_PER_NODE') or 1) * int(environ.get('NNODES') or 1)
+        return env_count(environ, 'WORLD_SIZE')
+    return env_count(environ, 'NPROC_PER_NODE') * env_count(environ, 'NNODES')
 
 
 def train(plan: LaunchPlan) -> dict[str, Any]:
@@ -1112,7 +1123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         world_size = opts.world_size or (1 if opts.mode == 'local' else default_world_size(os.environ))
         vllm_gpus = opts.vllm_gpus
         if vllm_gpus is None and opts.mode == 'colocate':
-            vllm_gpus = int(os.environ.get('LOCAL_WORLD_SIZE') or os.environ.get('NPROC_PER_NODE') or 1)
+            vllm_gpus = env_count(os.environ, 'LOCAL_WORLD_SIZE', 'NPROC_PER_NODE')
         if opts.print_what == 'env':
             print_items(f'{key}={value}' for key, value in plan.env.items())
             return 0

@@ -1656,6 +1656,17 @@ def test_python_launcher_errors_are_one_line(tmp_path, name, content, message):
     assert proc.stderr.strip() == f'train_vsi_grpo.py: error: config {config} {message}'
 
 
+@pytest.mark.parametrize(('variable', 'value'), [('NPROC_PER_NODE', 'gpu'), ('NNODES', 'x'), ('WORLD_SIZE', '0')])
+def test_a_process_count_that_is_not_a_number_is_one_line(dataset, variable, value):
+    """torchrun takes `--nproc_per_node gpu`; this script counts processes from the variable, which was a traceback."""
+    env = {**_clean_env(), variable: value}
+    command = [PYTHON, str(ROOT / 'train_vsi_grpo.py'), '--dataset', str(dataset), '--dry_run']
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    expected = f'{variable}={value} is not a positive integer; set it to a number, or unset it'
+    assert proc.stderr.strip() == f'train_vsi_grpo.py: error: {expected}'
+
+
 @pytest.mark.parametrize(
     ('gpus', 'torchrun'),
     [(0, None), (1, None), (2, None), (8, None), (8, 8), (8, 4), (4, 4), (8, 6)],
