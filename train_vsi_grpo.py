@@ -575,8 +575,10 @@ def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
 
 
 def _plugin_files(args: Mapping[str, Any]) -> list[str]:
-    """The files swift imports before training: external_plugins, then custom_register_path (swift appends it)."""
-    return [path for key in ('external_plugins', 'custom_register_path') for path in _as_list(args.get(key))]
+    """The files swift imports before training: external_plugins, then custom_register_path (swift appends it); a `~`
+    is the home folder, as for swift's import_external_file."""
+    keys = ('external_plugins', 'custom_register_path')
+    return [os.path.expanduser(path) for key in keys for path in _as_list(args.get(key))]
 
 
 def _registered_in_source(path: str) -> set[str]:
@@ -906,7 +908,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     problems += registered_dataset_problems(plan, columns)
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):
-            if not os.path.isfile(path):
+            if not os.path.isfile(os.path.expanduser(path)):  # swift's import_external_file expands `~`
                 problems.append(f'{key} file {path} not found ({where}; run from the bundle folder)')
     model = str(plan.args.get('model', ''))
     if looks_local(model) and not os.path.isdir(os.path.expanduser(model)):

@@ -1443,6 +1443,22 @@ def test_reward_names_are_checked_against_swifts_registry(tmp_path):
     assert problem == f'importing swift.rewards and {broken} failed: RuntimeError: boom'
 
 
+def test_a_tilde_in_a_plugin_path_is_the_home_folder(dataset, tmp_path, monkeypatch):
+    """swift imports `external_plugins: [~/rewards.py]` from the home folder (import_external_file), where a YAML or
+    `--external_plugins=~/...` leaves the `~` to it: the preflight said the file was not found."""
+    monkeypatch.setenv('HOME', str(tmp_path))
+    (tmp_path / 'my_rewards.py').write_text("from swift.rewards import orms\n\norms['my_reward'] = object\n")
+
+    def problems(plugin):
+        flags = ['--dataset', str(dataset), '--external_plugins', plugin, '--reward_funcs', 'my_reward']
+        return train_vsi_grpo.preflight(train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', flags), 1)
+
+    assert problems('~/my_rewards.py') == []
+    assert problems('~/other.py') == [
+        f'external_plugins file ~/other.py not found (relative paths start at {Path.cwd()}; run from the bundle folder)'
+    ]
+
+
 def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path, monkeypatch):
     """Under enable_thinking every completion starts with <think>: the direct prompt's official rule, which reads the
     first word, would score every one 0. Checked wherever the rows come from."""
