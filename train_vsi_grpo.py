@@ -596,6 +596,32 @@ def _registered_in_source(path: str) -> set[str]:
     return names
 
 
+def vllm_mode_problem(plan: LaunchPlan) -> str | None:
+    """swift's refusal of use_vllm without vllm_mode or the reverse (RLHFArguments `_init_rollout`, a ValueError
+    traceback once swift is imported), said with the launcher's way out: the mode sets both."""
+    use_vllm, vllm_mode = plan.args.get('use_vllm'), plan.args.get('vllm_mode')
+    if vllm_mode and not _is_on(use_vllm):
+        return (
+            f'use_vllm {use_vllm} with vllm_mode {vllm_mode}, which swift refuses: mode {plan.mode} rolls out on vLLM; '
+            'drop --use_vllm, or train without vLLM in mode local'
+        )
+    if _is_on(use_vllm) and not vllm_mode:
+        return (
+            f'use_vllm {use_vllm} without vllm_mode, which swift refuses: mode {plan.mode} trains without vLLM; '
+            'roll out on vLLM in mode colocate or server'
+        )
+    return None
+
+
+def tensor_parallel_size(args: Mapping[str, Any]) -> int:
+    """vllm_tensor_parallel_size, 1 when unset; below 1 is a LaunchError (0 was read as unset, a negative size made a
+    negative data-parallel size for the rollout server)."""
+    size = _int_arg(args, 'vllm_tensor_parallel_size')
+    if size is not None and size < 1:
+        raise LaunchError(f'vllm_tensor_parallel_size must be at least 1, got {size}')
+    return size or 1
+
+
 def reward_weights_problem(args: Mapping[str, Any]) -> str | None:
     """reward_weights that do not give one weight per reward, which swift refuses only after vLLM has started
     (GRPOTrainer prepares the rollout engine before its rewards): a slip when a reward is dropped from the command."""
@@ -917,10 +943,11 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     if problem:
         problems.append(problem)
     if _is_on(plan.args.get('use_vllm')) and vllm_gpus is not None:
-        tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
+        tp = tensor_parallel_size(plan.args)
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
     checks = (
+        vllm_mode_problem(plan),
         batch_problem(plan.args, world_size),
         thinking_problem(plan),
         format_reward_problem(plan),
@@ -937,7 +964,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
 def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
     """`swift rollout` arguments that serve the plan's model on `rollout_gpus` GPUs at its vllm_server address."""
     args = {key: plan.args[key] for key in ROLLOUT_KEYS if key in plan.args}
-    tp = _int_arg(plan.args, 'vllm_tensor_parallel_size') or 1
+    tp = tensor_parallel_size(plan.args)
     if rollout_gpus < tp or rollout_gpus % tp:
         raise LaunchError(f'vllm_tensor_parallel_size {tp} does not divide the {rollout_gpus} rollout GPU(s)')
     args['vllm_data_parallel_size'] = rollout_gpus // tp
@@ -1038,6 +1065,11 @@ def train(plan: LaunchPlan) -> dict[str, Any]:
     """Export the plan's environment, build swift's RLHFArguments from its flags and run GRPO."""
     os.environ.update(plan.env)
     os.environ['SWIFT_CONFIG_FILE'] = plan.config  # swift copies the YAML next to args.json, as `swift rlhf` does
+    from swift.cli.utils import try_use_single_device_mode
+
+    # as swift/cli/rlhf.py does before importing its pipeline: under torchrun with SWIFT_SINGLE_DEVICE_MODE=1 each
+    # process then sees only its own GPU (device_map_problem lets that setting through for this reason)
+    try_use_single_device_mode()
     from swift import RLHFArguments, rlhf_main
     from swift.utils import parse_args
 

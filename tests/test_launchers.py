@@ -719,6 +719,12 @@ PREFLIGHT_FAILURES = [
     ({}, ['--beta', '0', '--', '--learning_rate', '1e-5'], "unexpected argument '--': write swift's flags straight"),
     ({}, ['--vllm_tensor_parallel_size', '3'], 'vllm_tensor_parallel_size 3 does not divide the 8 GPU(s)'),
     ({'MODE': 'server'}, ['--vllm_tensor_parallel_size', '4'], 'vllm_tensor_parallel_size 4 does not divide the 2'),
+    # 0 was read as unset (1); a negative size gave the rollout server a negative data-parallel size
+    ({}, ['--vllm_tensor_parallel_size', '0'], 'vllm_tensor_parallel_size must be at least 1, got 0'),
+    ({'MODE': 'server'}, ['--vllm_tensor_parallel_size', '-2'], 'vllm_tensor_parallel_size must be at least 1, got -2'),
+    # swift raised these in RLHFArguments, a traceback once it had imported
+    ({}, ['--use_vllm', 'false'], 'use_vllm false with vllm_mode colocate, which swift refuses: mode colocate rolls'),
+    ({'MODE': 'local'}, ['--use_vllm', 'true'], 'use_vllm true without vllm_mode, which swift refuses: mode local'),
     ({}, ['--num_generations', '3'], '= 64 completions per generation round, not a multiple of num_generations 3'),
     ({'MODE': 'server'}, ['--num_generations', '32'], '= 48 completions per generation round, not a multiple of'),
     ({'MODE': 'local'}, ['--gradient_accumulation_steps', '1'], '= 1 completions per generation round'),
@@ -755,6 +761,23 @@ PREFLIGHT_FAILURES = [
 def test_preflight_failure_is_one_clear_line(launch_env, env, args, message):
     error = refusal({**launch_env, **env}, *args)
     assert message in error, error
+
+
+def test_single_device_mode_gives_each_process_its_own_gpu(monkeypatch):
+    """Under torchrun with SWIFT_SINGLE_DEVICE_MODE=1, `swift rlhf` narrows each process to its own GPU
+    (swift/cli/rlhf.py) and device_map_problem lets the setting through for that reason; train() must do the same
+    before swift parses its arguments, or each process sees every GPU and swift spreads the model over them."""
+    import swift
+    import swift.utils
+
+    seen = {}
+    monkeypatch.setattr(os, 'environ', {**os.environ, 'SWIFT_SINGLE_DEVICE_MODE': '1', 'LOCAL_RANK': '1'})
+    os.environ['CUDA_VISIBLE_DEVICES'] = '4,5'
+    monkeypatch.setattr(swift.utils, 'parse_args', lambda cls, argv: (SimpleNamespace(argv=argv), []))
+    monkeypatch.setattr(swift, 'rlhf_main', lambda args: seen.update(os.environ) or {'done': True})
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate')
+    assert train_vsi_grpo.train(plan) == {'done': True}
+    assert (seen['CUDA_VISIBLE_DEVICES'], seen['LOCAL_RANK']) == ('5', '0')
 
 
 @pytest.mark.parametrize(
