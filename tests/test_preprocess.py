@@ -1411,3 +1411,144 @@ def test_a_tilde_in_the_path_flags_is_the_home_folder(tmp_path, monkeypatch, cap
     capsys.readouterr()
     assert pp.main([*argv, '--exclude_scenes', '~/qa.jsonl']) == 1  # its one scene excluded: no row left
     assert "excluded_scene 1, e.g. qa.jsonl:line 1: scene 'scene0001_00'" in capsys.readouterr().err
+
+
+# Cases found by mutation testing of the pure functions (each kills a mutant that the tests above let through).
+
+
+@pytest.mark.parametrize(
+    ('settings', 'message'),
+    [
+        ({'num_frames': 0}, r'^--num_frames must be at least 1, got 0$'),
+        ({'prompt_style': 'cot'}, r"^--prompt_style must be one of \('direct', 'think'\), got 'cot'$"),
+        ({'media': 'videos'}, r"^--media must be one of \('image', 'video'\), got 'videos'$"),
+        ({'path_mode': 'rel'}, r"^--path_mode must be one of \('relative', 'absolute'\), got 'rel'$"),
+        ({'max_per_type': 0}, r'^--max_per_type must be at least 1, got 0$'),
+        ({'video_fps': 0.0001}, r'^--video_fps must be a frame rate of at least 0.001, got 0.0001$'),  # images too
+        ({'frames_dir': 'no/such/folder'}, r'^--frames_dir no/such/folder is not a folder; run extract_frames.py'),
+    ],
+)
+def test_the_settings_the_cli_refuses_are_refused_by_the_config_too(scene, settings, message):
+    """vsi_dataset.py builds a PreprocessConfig from environment variables, without the CLI's argparse choices."""
+    kwargs = {'frames_dir': str(scene / 'frames'), 'num_frames': 4, 'base_dir': str(scene / 'out'), **settings}
+    with pytest.raises(pp.VsiDataError, match=message):
+        pp.PreprocessConfig(progress=False, **kwargs)
+
+
+def test_the_least_settings_allowed_convert(scene):
+    rows, summary = pp.convert(
+        [str(write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW]))], config(scene, num_frames=1, max_per_type=1)
+    )
+    # one frame: round(linspace(0, 9, 1)) = frame 0
+    assert [row['images'] for row in rows] == [['../frames/scannet/scene0001_00/frame_0000.jpg']] * 2
+    assert summary.written == 2 and not summary.dropped
+
+
+def test_summary_lines_name_every_note():
+    summary = pp.Summary(
+        inputs=['/data/qa.jsonl'],
+        rows_read=3,
+        written=2,
+        scenes=1,
+        seconds=0.5,
+        rows_per_second=6.0,
+        scenes_with_fewer_frames=['s0', 's1', 's2', 's3', 's4', 's5'],
+        scenes_with_more_frames=['scannet/a', 'scannet/b'],
+        question_types_not_found=['route_planning', 'room_size'],
+        unknown_question_types={'my_type': 2, 'another_type': 1},
+        video_env={'FPS': '2', 'FPS_MAX_FRAMES': '32'},
+        clips_written=1,
+        clips_reused=3,
+        stale_temps_removed=2,
+    )
+    assert summary.lines() == [
+        'read 3 rows from 1 file(s); wrote 2 rows (1 scenes, 0.50 s, 6 rows/s)',
+        '  6 scene(s) used fewer than the requested frames: s0, s1, s2, s3, s4',
+        '  2 scene(s) have more frames than --num_frames, e.g. scannet/a: an even subset of the extracted frames is '
+        "used, which is not round(linspace(0, n - 1, num_frames)) over the video's n frames, the benchmark's "
+        'sampling; extract_frames.py with the same --num_frames gives exactly those',
+        '  --question_types not found in the input: route_planning, room_size',
+        '  question types outside VSI-Bench and its training variants (multiple choice when they have options): '
+        'another_type 1, my_type 2',
+        '  clips: 1 written, 3 reused; train with FPS=2 and FPS_MAX_FRAMES>=32 so every frame is used',
+        '  removed 2 temporary file(s) left by killed runs',
+    ]
+
+
+@pytest.mark.parametrize(
+    ('prompt', 'question', 'options'),
+    [
+        # two candidates (object_rel_distance_v3) without an `Options:` line are still the options
+        (
+            f'{PRE}\nWhich is closer to the bed?\nA. chair\nB. table\n{MC_POST}',
+            'Which is closer to the bed?',
+            ['A. chair', 'B. table'],
+        ),
+        # one `A. ...` line is no options block
+        (f'{PRE}\nHow far is it?\nA. sofa\n{NUMERIC_POST}', 'How far is it?\nA. sofa', None),
+        # nothing but options: no question (row_to_question skips it as missing_field)
+        ('<image>\nA. chair\nB. table', '', ['A. chair', 'B. table']),
+        # the last `Options:` line starts the options block
+        ('Q?\nOptions:\nA. a\nOptions:\nA. b\nB. c', 'Q?\nOptions:\nA. a', ['A. b', 'B. c']),
+    ],
+)
+def test_parse_prompt_edge_cases(prompt, question, options):
+    assert pp.parse_prompt(prompt) == (question, options)
+
+
+def test_row_values_at_the_edges_are_skipped_or_kept_as_documented(scene):
+    long_id = ['x' * 56]  # its repr is 60 characters: shown whole
+    longer_id = ['x' * 57]  # 61: cut to 57 and `...`
+    no_scene = {key: value for key, value in conversations_row(NUMERIC_ROW).items() if key != 'scene_name'}
+    rows = [
+        {**NUMERIC_ROW, 'id': 1, 'ground_truth': math.inf},  # json writes a bare Infinity
+        {**NUMERIC_ROW, 'id': math.inf},
+        {**NUMERIC_ROW, 'id': long_id},
+        {**NUMERIC_ROW, 'id': longer_id},
+        # mc_answer decides; a ground_truth that names no option is another wording of it
+        {**MC_ROW, 'id': 5, 'mc_answer': 'B', 'ground_truth': 'to my right'},
+        # a conversation without scene_name takes its scene from its (first) video
+        {**no_scene, 'id': '6', 'video': ['scannet/scene0001_00.mp4', 'scannet/scene0999_00.mp4']},
+    ]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [(r['id'], r['solution'], r['scene_name']) for r in out] == [
+        ('5', 'B', 'scene0001_00'),
+        ('6', '4', 'scene0001_00'),
+    ]
+    assert summary.skipped == {'non_numeric_answer': 1, 'bad_id': 3}
+    assert summary.examples['non_numeric_answer'] == [
+        "qa.jsonl:line 1: object_counting answer 'Infinity' is not a number"
+    ]
+    assert summary.examples['bad_id'] == [
+        'qa.jsonl:line 2: id is not a finite number: inf',
+        f"qa.jsonl:line 3: id is a list, not text or a number: ['{'x' * 56}']",
+        f"qa.jsonl:line 4: id is a list, not text or a number: ['{'x' * 55}...",
+    ]
+
+
+@pytest.mark.parametrize(
+    ('text', 'message'),
+    [
+        ('{"id": 1,\n"question": }\n', r'qa.jsonl: line 1 is not valid JSON'),  # the whole file is no object either
+        (
+            json.dumps({**conversations_row(NUMERIC_ROW), 'conversations': 'hi'}),
+            r'qa.jsonl:line 1: conversation is not a list of objects',
+        ),
+        (
+            json.dumps({**conversations_row(NUMERIC_ROW), 'conversations': ['hi']}),
+            r'qa.jsonl:line 1: conversation is not a list of objects',
+        ),
+    ],
+)
+def test_malformed_rows_are_errors_naming_the_line(scene, text, message):
+    (scene / 'qa.jsonl').write_text(text, encoding='utf-8')
+    with pytest.raises(pp.VsiDataError, match=message):
+        pp.convert([str(scene / 'qa.jsonl')], config(scene))
+
+
+def test_an_exclusion_file_of_bare_names_in_json_is_an_error(scene):
+    """Scene lists are text files (one a line); a JSON file holds rows."""
+    listed = scene / 'scenes.json'
+    listed.write_text(json.dumps(['scene0001_00']), encoding='utf-8')
+    with pytest.raises(pp.VsiDataError, match=r'scenes.json\[row 0\]: expected a JSON object, got str'):
+        pp.load_scene_names(str(listed))
