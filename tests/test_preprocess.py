@@ -6,6 +6,7 @@ expected prompts are written out here from the official VSI-Bench wording, not t
 
 import codecs
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
@@ -1552,3 +1553,24 @@ def test_an_exclusion_file_of_bare_names_in_json_is_an_error(scene):
     listed.write_text(json.dumps(['scene0001_00']), encoding='utf-8')
     with pytest.raises(pp.VsiDataError, match=r'scenes.json\[row 0\]: expected a JSON object, got str'):
         pp.load_scene_names(str(listed))
+
+
+@pytest.mark.parametrize(
+    ('rows', 'scenes'),
+    [
+        ([{'id': 1, 'video': 'scannet/scene0001_00.mp4'}], {'scene0001_00'}),  # no layout, no scene_name: its video
+        ([{**MC_ROW, 'video': 'scannet/scene0002_00.mp4'}], {'scene0001_00'}),  # scene_name comes first
+    ],
+)
+def test_exclusion_rows_name_their_scene_by_scene_name_else_video(scene, rows, scenes):
+    assert pp.load_scene_names(str(write_jsonl(scene / 'test.jsonl', rows))) == scenes
+
+
+def test_a_frame_folder_that_cannot_be_listed_is_an_error_not_missing_frames(scene):
+    """Only a missing folder or a name too long for one means `no frames`; other errors (here a link loop) stop."""
+    folder = scene / 'frames' / 'scannet' / 'scene0003_00'
+    folder.symlink_to(folder)
+    source = write_jsonl(scene / 'qa.jsonl', [{**NUMERIC_ROW, 'scene_name': 'scene0003_00'}])
+    with pytest.raises(OSError) as raised:
+        pp.convert([str(source)], config(scene))
+    assert raised.value.errno == errno.ELOOP
