@@ -1574,3 +1574,23 @@ def test_a_frame_folder_that_cannot_be_listed_is_an_error_not_missing_frames(sce
     with pytest.raises(OSError) as raised:
         pp.convert([str(source)], config(scene))
     assert raised.value.errno == errno.ELOOP
+
+
+def test_videos_at_the_top_of_frames_dir_are_named_too(tmp_path):
+    (tmp_path / 'videos').mkdir()
+    (tmp_path / 'videos' / 'scene0001_00.mp4').write_bytes(b'not decoded')
+    cfg = pp.PreprocessConfig(frames_dir=str(tmp_path / 'videos'), num_frames=4, progress=False)
+    _, summary = pp.convert([str(write_jsonl(tmp_path / 'qa.jsonl', [NUMERIC_ROW]))], cfg)
+    (message,) = summary.examples['missing_frames']
+    assert 'holds videos (scene0001_00.mp4), not the frame folders' in message
+
+
+def test_a_scene_in_two_dataset_folders_needs_the_rows_dataset(scene):
+    make_frames(scene / 'frames' / 'arkitscenes' / 'scene0001_00', 4)
+    rows = [NUMERIC_ROW, {**NUMERIC_ROW, 'id': 9, 'dataset': None}]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [(r['id'], r['images'][0]) for r in out] == [('8', '../frames/scannet/scene0001_00/frame_0000.jpg')]
+    (message,) = summary.examples['missing_frames']  # the folders in listing order
+    assert message.startswith("qa.jsonl:line 2: scene 'scene0001_00' has frames in several folders (")
+    assert message.endswith('); give the row a dataset') and 'arkitscenes/scene0001_00' in message
+    assert 'scannet/scene0001_00' in message
