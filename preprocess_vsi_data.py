@@ -1006,7 +1006,7 @@ class FrameIndex:
             raise RowSkipped(
                 'missing_frames',
                 f'scene {question.scene_name!r} has frames in several folders '
-                f'({", ".join(nested)}); give the row a dataset',
+                f'({", ".join(sorted(nested))}); give the row a dataset',  # sorted: the same whatever the listing
             )
         hint = ''
         if self.video_example:
