@@ -1925,3 +1925,123 @@ def test_a_tilde_in_the_path_flags_is_the_home_folder(bench, tmp_path, monkeypat
         json.loads((home / 'rescored' / 'results_subset.json').read_text())['overall'] == 100.0
     )  # counting: 3 is right
     assert list(cwd.iterdir()) == []
+
+
+# ---- cases that mutation testing showed unchecked ------------------------------------------------------------
+
+PROTOCOL_CONFIG = {
+    'model': 'Qwen/Qwen3-VL-8B-Instruct',
+    'adapters': [],
+    'prompt_style': 'direct',
+    'num_frames': 32,
+    'max_new_tokens': 16,
+    'blind': False,
+    'infer_backend': 'vllm',
+    'enable_thinking': False,
+}
+ONE_DIFFERENCE = [
+    ({'num_frames': None}, [], ["the dataset rows' own frames (official: 32)"]),
+    ({'num_frames': 8}, [], ['8 frames (official: 32, the common setting for Qwen models)']),
+    ({'blind': True, 'num_frames': 32}, [0, 0], ['blind, no frames (official: 32 frames); a baseline']),
+    ({}, [32, 40, None], []),  # as many frames as asked (or more) is no difference; no count is none known
+    ({}, [31, 32, 4], ['2 questions with fewer than 32 frames (--allow_fewer_frames; official: 32 each)']),
+    (
+        {'num_frames': 8},
+        [7],
+        [
+            '8 frames (official: 32, the common setting for Qwen models)',
+            '1 question with fewer than 8 frames (--allow_fewer_frames; official: 32 each)',
+        ],
+    ),
+    ({'prompt_style': 'think'}, [], ['prompt think (official: direct)']),
+    ({'enable_thinking': True}, [], ["the template's thinking prefix (official: none)"]),
+    ({'max_new_tokens': 17}, [], ['17 new tokens (official: 16)']),
+    ({'max_new_tokens': 15}, [], ['15 new tokens (official: 16)']),
+]
+
+
+@pytest.mark.parametrize(('change', 'num_images', 'differences'), ONE_DIFFERENCE)
+def test_each_protocol_difference_is_named_alone(change, num_images, differences):
+    rows = [{'id': str(i), 'num_images': n} for i, n in enumerate(num_images)]
+    config = {**PROTOCOL_CONFIG, **change}
+    assert ev.official_protocol_differences(config, 5130, rows) == differences
+    assert ev.official_protocol_differences(config, 5131, rows) == [
+        *differences,
+        '5,131 questions (official: all 5,130)',
+    ]
+    assert ev.official_protocol_differences(None, 5130, rows) is None
+
+
+def counting_rows(n: int) -> list:
+    return [
+        {'id': str(i), 'question_type': 'object_counting', 'ground_truth': '4', 'prediction': '3'} for i in range(n)
+    ]
+
+
+SUBSETS = [  # selection, the subset warning (None: not a subset), the completeness warning
+    ({'questions_in_dataset': 3}, None, None),
+    (
+        {'questions_in_dataset': 5, 'limit': 3},
+        'subset: 3 of 5 questions — not comparable to published full-benchmark numbers (chosen by --limit 3)',
+        None,
+    ),
+    (
+        {'questions_in_dataset': 5, 'question_types': ['object_counting', 'route_planning'], 'limit': 3},
+        'subset: 3 of 5 '
+        'questions — not comparable to published full-benchmark numbers (chosen by --question_types object_counting '
+        'route_planning, --limit 3)',
+        None,
+    ),
+    (
+        {'questions_in_dataset': 4},
+        'subset: 3 of 4 questions — not comparable to published full-benchmark numbers (the '
+        'predictions file holds no others)',
+        None,
+    ),
+    (
+        None,
+        None,
+        'completeness unknown: 3 questions, and nothing says how many the dataset holds (no run_config.json '
+        'of the run beside the predictions, or one whose dataset cannot be read); VSI-Bench has 5,130',
+    ),
+]
+
+
+@pytest.mark.parametrize(('selection', 'subset', 'completeness'), SUBSETS)
+def test_a_subset_and_unknown_completeness_are_flagged_and_logged(selection, subset, completeness, caplog):
+    # MRA of 3 for 4: |3 - 4| / 4 = 0.25 <= 1 - θ for θ in 0.50..0.75 (6 of 10 thresholds): 60%
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        results = ev.build_results(counting_rows(3), 'run', 'direct', selection=selection)
+    assert results['overall'] == pytest.approx(60.0) and results['num_questions'] == 3
+    assert results['subset'] is (subset is not None) and results['subset_warning'] == subset
+    assert results['completeness_warning'] == completeness
+    assert results['selection']['questions_scored'] == 3
+    assert results['official_protocol'] is None and results['official_protocol_differences'] is None
+    assert [r.getMessage() for r in caplog.records] == [w for w in (subset, completeness) if w]
+
+
+def test_all_5130_questions_need_no_completeness_warning_and_an_official_run_is_official():
+    results = ev.build_results(counting_rows(5130), 'full', 'direct', PROTOCOL_CONFIG)
+    assert results['completeness_warning'] is None and results['subset'] is False
+    assert results['official_protocol'] is True and results['official_protocol_differences'] == []
+    assert results['num_questions'] == 5130 and results['overall'] == pytest.approx(60.0)
+    think = ev.build_results(counting_rows(5130), 'full', 'direct', {**PROTOCOL_CONFIG, 'prompt_style': 'think'})
+    assert think['official_protocol'] is False
+
+
+def test_a_dataset_without_questions_is_refused(tmp_path):
+    for name, text in (('empty.jsonl', ''), ('empty.json', '[]')):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(ev.EvalError, match=f'^{path} holds no questions$'):
+            ev.load_questions(str(path))
+
+
+def test_swift_rows_without_images_and_no_frames_flag_have_no_frames(tmp_path):
+    questions, _ = ev.load_questions(str(write_jsonl(tmp_path / 'bench.jsonl', BENCH_ROWS[:2])))
+    for row_images in (None, {'1': ['a.jpg']}):
+        with pytest.raises(
+            ev.EvalError, match=r'^2 question\(s\) have no frames, e\.g\. .*no frames \(give --frames_dir'
+        ):
+            ev.build_items(questions, 'direct', None, 4, row_images=row_images)
+    assert [item.images for item in ev.build_items(questions, 'direct', None, 4, blind=True)] == [[], []]
