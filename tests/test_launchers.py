@@ -2042,3 +2042,299 @@ def test_every_flag_with_a_default_says_it_in_its_help(module):
         if '%(default)' not in (action.help or '') and text not in (action.help or ''):
             silent.append(f'{action.option_strings[0]} ({text})')
     assert silent == []
+
+
+# load_config's answers, written out by hand: swift's CLI exports each ENV value as str(value) (parse_yaml_args), so a
+# YAML true is the text True; a key without a value (YAML null) is refused by its own test above.
+LOAD_CONFIG_CASES = [
+    ('model: m\nnum_generations: 4\n', ({}, {'model': 'm', 'num_generations': 4})),
+    ('ENV:\n  MAX_PIXELS: 4096\n  FLAG: true\nmodel: m\n', ({'MAX_PIXELS': '4096', 'FLAG': 'True'}, {'model': 'm'})),
+    ('- model\n- m\n', 'config {path} must be a mapping of swift argument names to values'),
+    ('', 'config {path} must be a mapping of swift argument names to values'),
+    ('ENV: [MAX_PIXELS]\nmodel: m\n', 'config {path}: ENV must be a mapping of variable names to values'),
+    ('ENV:\n  MAX_PIXELS: 4096\n  WANDB_PROJECT:\n', 'config {path}: ENV.WANDB_PROJECT has no value, which swift'),
+]
+
+
+@pytest.mark.parametrize(('content', 'expected'), LOAD_CONFIG_CASES, ids=range(len(LOAD_CONFIG_CASES)))
+def test_load_config_returns_env_and_arguments_or_one_clear_error(tmp_path, content, expected):
+    path = tmp_path / 'config.yaml'
+    path.write_text(content)
+    if isinstance(expected, tuple):
+        assert train_vsi_grpo.load_config(str(path)) == expected
+        return
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.load_config(str(path))
+    assert str(error.value).startswith(expected.format(path=path))
+
+
+def test_load_config_errors_reading_the_file_are_one_line(tmp_path):
+    path = tmp_path / 'broken.yaml'
+    path.write_text('model: [m\nlr: 1\n')
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.load_config(str(path))
+    assert str(error.value).startswith(f'config {path} is not valid YAML: ') and '\n' not in str(error.value)
+    (tmp_path / 'file.txt').write_text('')
+    below_a_file = tmp_path / 'file.txt' / 'config.yaml'
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.load_config(str(below_a_file))
+    assert str(error.value) == f'config {below_a_file} cannot be read: Not a directory'
+
+
+def test_to_swift_argv_writes_flags_as_swifts_yaml_expansion_does():
+    # swift.cli.main.parse_yaml_args: lists spread, dicts as JSON without ASCII escapes, the rest through str()
+    args = {
+        'reward_funcs': ['vsi_reward', 'vsi_format'],
+        'reward_weights': [1, 0.2],
+        'vllm_limit_mm_per_prompt': {'image': 32, 'video': 0},
+        'system': 'Réponds brièvement',
+        'model_kwargs': {'note': 'café'},
+        'use_vllm': True,
+        'fp16': False,
+        'learning_rate': 1e-6,
+        'num_generations': 8,
+    }
+    assert train_vsi_grpo.to_swift_argv(args) == [
+        *('--reward_funcs', 'vsi_reward', 'vsi_format', '--reward_weights', '1', '0.2'),
+        *('--vllm_limit_mm_per_prompt', '{"image": 32, "video": 0}', '--system', 'Réponds brièvement'),
+        *('--model_kwargs', '{"note": "café"}', '--use_vllm', 'True', '--fp16', 'False'),
+        *('--learning_rate', '1e-06', '--num_generations', '8'),
+    ]
+    assert train_vsi_grpo.to_swift_argv({}) == []
+
+
+@pytest.mark.parametrize('key', ['per_device_train_batch_size', 'num_generations', 'steps_per_generation'])
+def test_batch_numbers_that_are_not_integers_are_one_line(key):
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.batch_problem({key: 'four'}, 1)
+    assert str(error.value) == f"{key} must be an integer, got 'four'"
+
+
+def _plan(mode: str, **args) -> train_vsi_grpo.LaunchPlan:
+    return train_vsi_grpo.LaunchPlan(config='config.yaml', mode=mode, env={}, args=args)
+
+
+# swift's RLHFArguments `_init_rollout`: vllm_mode without use_vllm, or use_vllm without vllm_mode, is a ValueError.
+VLLM_MODE_CASES = [
+    ('colocate', {'use_vllm': True, 'vllm_mode': 'colocate'}, None),
+    ('server', {'use_vllm': 'true', 'vllm_mode': 'server'}, None),
+    ('local', {'use_vllm': False}, None),
+    ('local', {}, None),
+    (
+        'colocate',
+        {'use_vllm': 'false', 'vllm_mode': 'colocate'},
+        'use_vllm false with vllm_mode colocate, which swift refuses: mode colocate rolls out on vLLM; '
+        'drop --use_vllm, or train without vLLM in mode local',
+    ),
+    (
+        'local',
+        {'use_vllm': 'true'},
+        'use_vllm true without vllm_mode, which swift refuses: mode local trains without vLLM; '
+        'roll out on vLLM in mode colocate or server',
+    ),
+]
+
+
+@pytest.mark.parametrize(('mode', 'args', 'expected'), VLLM_MODE_CASES, ids=range(len(VLLM_MODE_CASES)))
+def test_vllm_mode_problem_says_what_swift_refuses(mode, args, expected):
+    assert train_vsi_grpo.vllm_mode_problem(_plan(mode, **args)) == expected
+
+
+@pytest.mark.parametrize(('value', 'size'), [(None, 1), (1, 1), ('1', 1), ('2', 2), (4, 4), (0, None), ('-2', None)])
+def test_tensor_parallel_size_is_one_unless_set_and_never_below_one(value, size):
+    args = {} if value is None else {'vllm_tensor_parallel_size': value}
+    if size is None:
+        with pytest.raises(train_vsi_grpo.LaunchError) as error:
+            train_vsi_grpo.tensor_parallel_size(args)
+        assert str(error.value) == f'vllm_tensor_parallel_size must be at least 1, got {value}'
+    else:
+        assert train_vsi_grpo.tensor_parallel_size(args) == size
+
+
+def test_rollout_args_serve_the_plans_model_on_the_rollout_gpus():
+    plan = _plan(
+        'server',
+        model='Qwen/Qwen3-VL-8B-Instruct',
+        vllm_tensor_parallel_size=2,
+        vllm_server_host=['10.0.0.5'],
+        vllm_server_port=['8123'],
+        learning_rate=1e-6,  # a training key: not the server's
+        vllm_gpu_memory_utilization=0.4,  # shares a GPU with training in the YAML; a rollout GPU is vLLM's alone
+    )
+    assert train_vsi_grpo.rollout_args(plan, 4) == {
+        'model': 'Qwen/Qwen3-VL-8B-Instruct',
+        'vllm_tensor_parallel_size': 2,
+        'vllm_data_parallel_size': 2,
+        'host': '10.0.0.5',
+        'port': '8123',
+    }
+    assert train_vsi_grpo.rollout_args(_plan('server', model='m'), 3) == {
+        'model': 'm',
+        'vllm_data_parallel_size': 3,
+        'host': '127.0.0.1',  # swift rollout's defaults
+        'port': 8000,
+    }
+    for gpus in (0, 1, 3):  # fewer GPUs than one engine needs, or a remainder
+        with pytest.raises(train_vsi_grpo.LaunchError) as error:
+            train_vsi_grpo.rollout_args(plan, gpus)
+        assert str(error.value) == f'vllm_tensor_parallel_size 2 does not divide the {gpus} rollout GPU(s)'
+
+
+# swift's GRPOTrainer counts a reward column per reward_funcs name, per reward_model, and gym_reward under use_gym_env.
+REWARD_WEIGHT_CASES = [
+    ({'reward_funcs': ['vsi_reward', 'vsi_format'], 'reward_weights': ['1', '0.2']}, None),
+    ({'reward_funcs': ['vsi_reward']}, None),
+    ({}, None),
+    ({'reward_funcs': ['a'], 'reward_model': 'rm', 'reward_weights': ['1', '0.5']}, None),
+    ({'reward_funcs': 'a', 'use_gym_env': 'true', 'reward_weights': ['1', '1']}, None),
+    (
+        {'reward_funcs': 'vsi_reward', 'reward_weights': ['1', '0.2']},
+        'reward_weights 1 0.2: 2 weight(s) for 1 reward(s) (vsi_reward); give one each',
+    ),
+    ({'reward_weights': '1'}, 'reward_weights 1: 1 weight(s) for 0 reward(s) (none); give one each'),
+    (
+        {'reward_funcs': ['a'], 'use_gym_env': True, 'reward_weights': '1'},
+        'reward_weights 1: 1 weight(s) for 2 reward(s) (a gym_reward); give one each',
+    ),
+    (
+        {'reward_funcs': ['a', 'b'], 'reward_model': ['rm'], 'use_gym_env': 'false', 'reward_weights': ['1', '1']},
+        'reward_weights 1 1: 2 weight(s) for 3 reward(s) (a b rm); give one each',
+    ),
+]
+
+
+@pytest.mark.parametrize(('args', 'expected'), REWARD_WEIGHT_CASES, ids=range(len(REWARD_WEIGHT_CASES)))
+def test_reward_weights_need_one_weight_per_reward_column(args, expected):
+    assert train_vsi_grpo.reward_weights_problem(args) == expected
+
+
+ENV_COUNT_CASES = [
+    ({}, ('NPROC_PER_NODE',), 1),
+    ({'NPROC_PER_NODE': '1'}, ('NPROC_PER_NODE',), 1),
+    ({'NPROC_PER_NODE': '8'}, ('NPROC_PER_NODE',), 8),
+    ({'LOCAL_WORLD_SIZE': '', 'NPROC_PER_NODE': '6'}, ('LOCAL_WORLD_SIZE', 'NPROC_PER_NODE'), 6),  # empty is unset
+    ({'LOCAL_WORLD_SIZE': '2', 'NPROC_PER_NODE': '6'}, ('LOCAL_WORLD_SIZE', 'NPROC_PER_NODE'), 2),
+    ({'NNODES': '0'}, ('NNODES',), 'NNODES=0 is not a positive integer; set it to a number, or unset it'),
+    ({'NNODES': '-1'}, ('NNODES',), 'NNODES=-1 is not a positive integer; set it to a number, or unset it'),
+    ({'NPROC_PER_NODE': 'gpu'}, ('NPROC_PER_NODE',), 'NPROC_PER_NODE=gpu is not a positive integer; set it to a'),
+]
+
+
+@pytest.mark.parametrize(('environ', 'keys', 'expected'), ENV_COUNT_CASES, ids=range(len(ENV_COUNT_CASES)))
+def test_env_count_reads_the_first_variable_set(environ, keys, expected):
+    if isinstance(expected, int):
+        assert train_vsi_grpo.env_count(environ, *keys) == expected
+        return
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.env_count(environ, *keys)
+    assert str(error.value).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ('environ', 'world_size'),
+    [
+        ({}, 1),
+        ({'NPROC_PER_NODE': '6'}, 6),
+        ({'NNODES': '3'}, 3),
+        ({'NPROC_PER_NODE': '8', 'NNODES': '2'}, 16),
+        ({'WORLD_SIZE': '12', 'NPROC_PER_NODE': '8', 'NNODES': '2'}, 12),  # torchrun's count wins
+        ({'WORLD_SIZE': '', 'NPROC_PER_NODE': '4'}, 4),
+    ],
+)
+def test_default_world_size_counts_training_processes(environ, world_size):
+    assert train_vsi_grpo.default_world_size(environ) == world_size
+
+
+@pytest.mark.parametrize(
+    ('visible', 'gpus'),
+    [
+        ('', []),
+        ('0,1', ['0', '1']),
+        (' 2, 3 ', ['2', '3']),
+        ('-1', []),  # CUDA reads the list up to the first negative id
+        ('0,-1,1', ['0']),
+        ('GPU-aa,GPU-bb', ['GPU-aa', 'GPU-bb']),
+        ('1,1', None),
+        ('0,1,0', None),
+    ],
+)
+def test_visible_gpus_read_cuda_visible_devices_as_cuda_does(visible, gpus):
+    environ = {'CUDA_VISIBLE_DEVICES': visible, 'PATH': '/nonexistent'}
+    if gpus is not None:
+        assert train_vsi_grpo.visible_gpus(environ) == gpus
+        return
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.visible_gpus(environ)
+    assert str(error.value) == (
+        f'CUDA_VISIBLE_DEVICES={visible} names a GPU twice, which leaves CUDA no GPU at all (cuInit fails): name each '
+        'once'
+    )
+
+
+def test_visible_gpus_without_cuda_visible_devices_asks_nvidia_smi(fake_bin, tmp_path):
+    assert train_vsi_grpo.visible_gpus({'PATH': str(fake_bin), 'STUB_GPUS': '3'}) == ['0', '1', '2']
+    assert train_vsi_grpo.visible_gpus({'PATH': str(fake_bin), 'STUB_GPUS': '0'}) == []
+    assert train_vsi_grpo.visible_gpus({'PATH': str(tmp_path)}) == []  # no nvidia-smi: no GPU
+
+
+@pytest.mark.parametrize(
+    ('value', 'on'),
+    [(True, True), ('true', True), ('True', True), ('1', True), ('yes', True), ('Y', True), ('t', True)]
+    + [(False, False), ('false', False), ('0', False), ('no', False), ('', False), (None, False)],
+)
+def test_is_on_reads_booleans_as_swift_does(value, on):
+    assert train_vsi_grpo._is_on(value) is on
+
+
+@pytest.mark.parametrize(
+    ('value', 'items'), [(None, []), ('a', ['a']), (['a', 1], ['a', '1']), (0, ['0']), ([], []), (8000, ['8000'])]
+)
+def test_as_list_turns_one_value_or_a_list_into_texts(value, items):
+    assert train_vsi_grpo._as_list(value) == items
+
+
+MINI_YAML = 'ENV:\n  MAX_PIXELS: 1000\nmodel: m\nuse_vllm: true\nvllm_mode: colocate\ndeepspeed: zero2\nbeta: 0.04\n'
+RESOLVE_CASES = [
+    ('colocate', [], {'model': 'm', 'use_vllm': True, 'vllm_mode': 'colocate', 'deepspeed': 'zero2', 'beta': 0.04}),
+    (
+        'server',
+        [],
+        {'model': 'm', 'use_vllm': True, 'vllm_mode': 'server', 'deepspeed': 'zero2', 'beta': 0.04}
+        | {'vllm_server_host': ['127.0.0.1'], 'vllm_server_port': [8000]},
+    ),
+    ('local', [], {'model': 'm', 'use_vllm': False, 'beta': 0.04}),  # no vllm_mode, no DeepSpeed
+    (
+        'local',
+        ['--deepspeed', 'zero3', '--beta', '0'],
+        {'model': 'm', 'use_vllm': False, 'beta': '0', 'deepspeed': 'zero3'},
+    ),
+    (
+        'server',
+        ['--vllm_server_port', '9000', '--use_vllm'],
+        {'model': 'm', 'use_vllm': True, 'vllm_mode': 'server', 'deepspeed': 'zero2', 'beta': 0.04}
+        | {'vllm_server_host': ['127.0.0.1'], 'vllm_server_port': '9000'},
+    ),
+]
+
+
+@pytest.mark.parametrize(('mode', 'overrides', 'args'), RESOLVE_CASES, ids=range(len(RESOLVE_CASES)))
+def test_resolve_puts_the_mode_over_the_yaml_and_the_flags_over_both(tmp_path, mode, overrides, args):
+    config = tmp_path / 'mini.yaml'
+    config.write_text(MINI_YAML)
+    plan = train_vsi_grpo.resolve(str(config), mode, overrides, environ={})
+    assert (plan.config, plan.mode, plan.env, plan.args) == (str(config), mode, {'MAX_PIXELS': '1000'}, args)
+    assert list(plan.args) == list(args)  # swift sees the flags in this order: the YAML's, the mode's, the overrides'
+
+
+def test_resolve_exports_the_yaml_env_under_the_shells_values(tmp_path, dataset):
+    config = tmp_path / 'mini.yaml'
+    config.write_text(MINI_YAML)
+    plan = train_vsi_grpo.resolve(str(config), 'colocate', ['--dataset', str(dataset)], environ={'MAX_PIXELS': '5'})
+    assert plan.env == {'MAX_PIXELS': '5', 'ROOT_IMAGE_DIR': str(dataset.parent)}
+    plan = train_vsi_grpo.resolve(
+        str(config), 'colocate', ['--dataset', str(dataset)], environ={'ROOT_IMAGE_DIR': '/x'}
+    )
+    assert plan.env == {'MAX_PIXELS': '1000', 'ROOT_IMAGE_DIR': '/x'}
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.resolve(str(config), 'bogus')
+    assert str(error.value) == "mode 'bogus' is not one of colocate, server, local"
