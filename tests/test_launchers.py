@@ -2338,3 +2338,51 @@ def test_resolve_exports_the_yaml_env_under_the_shells_values(tmp_path, dataset)
     with pytest.raises(train_vsi_grpo.LaunchError) as error:
         train_vsi_grpo.resolve(str(config), 'bogus')
     assert str(error.value) == "mode 'bogus' is not one of colocate, server, local"
+
+
+TORCHRUN_6 = {'RANK': '0', 'LOCAL_RANK': '0', 'LOCAL_WORLD_SIZE': '6'}
+SPREAD = 'swift would spread the model over them (device_map), which it refuses for GRPO with vLLM'
+NOT_A_MULTIPLE = 'swift needs their number to be a multiple of the processes (AssertionError in is_mp)'
+SERVER_COMMAND = (
+    "CUDA_VISIBLE_DEVICES=<training GPUs, not the rollout server's> torchrun --nproc_per_node <their number> "
+    'train_vsi_grpo.py --mode server ...'
+)
+# swift/utils/env.py is_mp: GPUs // LOCAL_WORLD_SIZE (else LOCAL_SIZE; 1 outside torchrun) >= 2 spreads the model,
+# a remainder is an AssertionError; SWIFT_SINGLE_DEVICE_MODE=1 gives each process one GPU.
+DEVICE_MAP_CASES = [
+    ('colocate', {'CUDA_VISIBLE_DEVICES': '0'}, None),
+    ('colocate', {'CUDA_VISIBLE_DEVICES': ''}, None),  # gpu_problem's to report
+    ('colocate', {'CUDA_VISIBLE_DEVICES': '0,1,2,3,4,5', **TORCHRUN_6}, None),
+    ('colocate', {'CUDA_VISIBLE_DEVICES': '0,1', 'SWIFT_SINGLE_DEVICE_MODE': '1'}, None),
+    ('local', {'CUDA_VISIBLE_DEVICES': '0,1'}, None),  # without vLLM swift allows device_map
+    (
+        'colocate',
+        {'CUDA_VISIBLE_DEVICES': '0,1'},
+        f'2 GPUs visible to each of 1 training process(es) on this node: {SPREAD}. Start one process per GPU: '
+        'torchrun --nproc_per_node 2 train_vsi_grpo.py ... (run_vsi_grpo.sh does this for you)',
+    ),
+    (
+        'colocate',
+        {'CUDA_VISIBLE_DEVICES': '0,1,2,3', 'RANK': '0', 'LOCAL_RANK': '0', 'LOCAL_SIZE': '2'},
+        f'4 GPUs visible to each of 2 training process(es) on this node: {SPREAD}. Start one process per GPU: '
+        'torchrun --nproc_per_node 4 train_vsi_grpo.py ... (run_vsi_grpo.sh does this for you)',
+    ),
+    (
+        'colocate',
+        {'CUDA_VISIBLE_DEVICES': '0,1', 'LOCAL_WORLD_SIZE': '2'},  # not under torchrun: one process
+        f'2 GPUs visible to each of 1 training process(es) on this node: {SPREAD}. Start one process per GPU: '
+        'torchrun --nproc_per_node 2 train_vsi_grpo.py ... (run_vsi_grpo.sh does this for you)',
+    ),
+    (
+        'server',
+        {'CUDA_VISIBLE_DEVICES': '0,1,2,3,4,5,6,7', **TORCHRUN_6},
+        f'8 GPUs visible to each of 6 training process(es) on this node: {NOT_A_MULTIPLE}. Start one process per GPU: '
+        f'{SERVER_COMMAND} (run_vsi_grpo.sh does this for you)',
+    ),
+]
+
+
+@pytest.mark.parametrize(('mode', 'environ', 'expected'), DEVICE_MAP_CASES, ids=range(len(DEVICE_MAP_CASES)))
+def test_device_map_problem_names_the_fix(mode, environ, expected):
+    args = {'use_vllm': mode != 'local'}
+    assert train_vsi_grpo.device_map_problem(_plan(mode, **args), {'PATH': '/nonexistent', **environ}) == expected
