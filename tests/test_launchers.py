@@ -2386,3 +2386,89 @@ DEVICE_MAP_CASES = [
 def test_device_map_problem_names_the_fix(mode, environ, expected):
     args = {'use_vllm': mode != 'local'}
     assert train_vsi_grpo.device_map_problem(_plan(mode, **args), {'PATH': '/nonexistent', **environ}) == expected
+
+
+# batch_problem's lines for swift's `_init_generation_batch_params` rules (rlhf_trainers/args_mixin.py), worked out by
+# hand; swift's defaults: per_device_train_batch_size 1, gradient_accumulation_steps 1, num_generations 8.
+ROUND = 'completions per generation round, not a multiple of num_generations'
+BATCH_CASES = [
+    ({}, 1, f'per_device_train_batch_size 1 x 1 training process(es) x gradient_accumulation_steps 1 = 1 {ROUND} 8'),
+    ({'gradient_accumulation_steps': 8}, 1, None),
+    ({'per_device_train_batch_size': 2, 'gradient_accumulation_steps': 2}, 2, None),
+    ({'steps_per_generation': 4, 'gradient_accumulation_steps': 3}, 2, None),  # steps_per_generation wins
+    (
+        {'steps_per_generation': 4},
+        3,
+        f'per_device_train_batch_size 1 x 3 training process(es) x steps_per_generation 4 = 12 {ROUND} 8',
+    ),
+    ({'generation_batch_size': 16, 'num_generations': 4}, 8, None),
+    (
+        {'generation_batch_size': 12, 'num_generations': 4},
+        8,
+        'generation_batch_size 12 is not a multiple of per_device_train_batch_size 1 x 8 training process(es) = 8',
+    ),
+    ({'generation_batch_size': 16, 'steps_per_generation': 2}, 8, None),
+    (
+        {'generation_batch_size': 16, 'steps_per_generation': 3},
+        8,
+        'generation_batch_size 16 must equal per_device_train_batch_size 1 x 8 training process(es) x '
+        'steps_per_generation 3',
+    ),
+    ({'gradient_accumulation_steps': 0}, 8, 'gradient_accumulation_steps must be positive, got 0'),
+    ({'steps_per_generation': 0}, 8, 'steps_per_generation must be positive, got 0'),
+    ({'num_generations': 2}, 2, None),
+    ({'num_generations': 1}, 8, 'num_generations must be at least 2 for GRPO, got 1'),
+    (
+        {'num_generations': 3, 'generation_batch_size': 8},
+        8,
+        f'per_device_train_batch_size 1 x 8 training process(es) x steps_per_generation 1 = 8 {ROUND} 3',
+    ),
+    (
+        {'gradient_accumulation_steps': 8, 'val_dataset': 'val.jsonl'},
+        1,
+        'per_device_eval_batch_size 1 x 1 training process(es) = 1 completions per eval batch, not a multiple of '
+        'num_generations 8 (swift evaluates because val_dataset is set; --eval_strategy no turns evaluation off)',
+    ),
+    ({'gradient_accumulation_steps': 8, 'val_dataset': 'val.jsonl', 'per_device_eval_batch_size': 8}, 1, None),
+    ({'gradient_accumulation_steps': 8, 'val_dataset': 'val.jsonl', 'eval_strategy': 'no'}, 1, None),
+    ({'gradient_accumulation_steps': 8, 'val_dataset': 'val.jsonl', 'save_strategy': 'no'}, 1, None),
+    (
+        {'gradient_accumulation_steps': 8, 'val_dataset': 'v', 'save_strategy': 'no', 'eval_strategy': 'steps'},
+        1,
+        'per_device_eval_batch_size 1 x 1 training process(es) = 1 completions per eval batch, not a multiple of '
+        'num_generations 8 (swift evaluates because val_dataset is set; --eval_strategy no turns evaluation off)',
+    ),
+    (
+        {'gradient_accumulation_steps': 4, 'eval_dataset': 'gsm8k', 'num_generations': 4, 'num_generations_eval': 8},
+        4,
+        'per_device_eval_batch_size 1 x 4 training process(es) = 4 completions per eval batch, not a multiple of '
+        'num_generations_eval 8 (swift evaluates because eval_dataset is set; --eval_strategy no turns evaluation off)',
+    ),
+    (
+        {'num_generations': 4, 'gradient_accumulation_steps': 2, 'cached_val_dataset': 'c', 'num_generations_eval': 2},
+        2,
+        None,
+    ),
+    (
+        {'gradient_accumulation_steps': 8, 'dataset': 'train.jsonl', 'split_dataset_ratio': '0.1'},
+        1,
+        'per_device_eval_batch_size 1 x 1 training process(es) = 1 completions per eval batch, not a multiple of '
+        'num_generations 8 (swift evaluates because split_dataset_ratio 0.1 holds back part of the dataset; '
+        '--eval_strategy no turns evaluation off)',
+    ),
+    ({'gradient_accumulation_steps': 8, 'split_dataset_ratio': '0.1'}, 1, None),  # no dataset to split
+    ({'gradient_accumulation_steps': 8, 'dataset': 'train.jsonl', 'split_dataset_ratio': 0}, 1, None),
+    ({'gradient_accumulation_steps': 8, 'dataset': 'd', 'split_dataset_ratio': 0.1, 'streaming': 'true'}, 1, None),
+]
+
+
+@pytest.mark.parametrize(('args', 'world_size', 'expected'), BATCH_CASES, ids=range(len(BATCH_CASES)))
+def test_batch_problem_lines(args, world_size, expected):
+    assert train_vsi_grpo.batch_problem(args, world_size) == expected
+
+
+def test_split_dataset_ratio_that_is_not_a_number_is_one_line():
+    args = {'gradient_accumulation_steps': 8, 'dataset': 'train.jsonl', 'split_dataset_ratio': 'tenth'}
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.batch_problem(args, 1)
+    assert str(error.value) == "split_dataset_ratio must be a number, got 'tenth'"
