@@ -2174,6 +2174,15 @@ def test_rollout_args_serve_the_plans_model_on_the_rollout_gpus():
         'host': '127.0.0.1',  # swift rollout's defaults
         'port': 8000,
     }
+    two_servers = _plan('server', model='m', vllm_tensor_parallel_size='2')
+    two_servers.args.update(vllm_server_host=['10.0.0.5', '10.0.0.6'], vllm_server_port=['8123', '8124'])
+    assert train_vsi_grpo.rollout_args(two_servers, 2) == {  # one engine on both GPUs; the first address is ours
+        'model': 'm',
+        'vllm_tensor_parallel_size': '2',
+        'vllm_data_parallel_size': 1,
+        'host': '10.0.0.5',
+        'port': '8123',
+    }
     for gpus in (0, 1, 3):  # fewer GPUs than one engine needs, or a remainder
         with pytest.raises(train_vsi_grpo.LaunchError) as error:
             train_vsi_grpo.rollout_args(plan, gpus)
@@ -2472,3 +2481,15 @@ def test_split_dataset_ratio_that_is_not_a_number_is_one_line():
     with pytest.raises(train_vsi_grpo.LaunchError) as error:
         train_vsi_grpo.batch_problem(args, 1)
     assert str(error.value) == "split_dataset_ratio must be a number, got 'tenth'"
+
+
+def test_dataset_problem_names_a_missing_file_and_the_first_columns_of_a_row_without_an_answer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert train_vsi_grpo.dataset_problem('no_such.jsonl') == (
+        f'no_such.jsonl not found (relative paths start at {tmp_path}); write it with preprocess_vsi_data.py'
+    )
+    wide = _write_rows(tmp_path / 'wide.jsonl', [{f'c{i}': i for i in range(10)}])
+    assert train_vsi_grpo.dataset_problem(str(wide)) == (
+        f'{wide} has no solution in its first row (columns: c0, c1, c2, c3, c4, c5, c6, c7), the answer vsi_reward '
+        'scores: write the rows with preprocess_vsi_data.py (README section 2), or map a column with --columns'
+    )
