@@ -844,7 +844,7 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
     `ignore_data_skip` swift loads the weights only, as from `--adapters`, and reads no trainer state.
     """
     value = args.get('resume_from_checkpoint')
-    if value is None or str(value) == 'None':
+    if value is None:  # the text 'None' is a path to swift (SftArguments: to_abspath, FileNotFoundError)
         return None
     path = Path(os.path.expanduser(str(value)))
     if not path.is_dir():

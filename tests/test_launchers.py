@@ -2493,3 +2493,15 @@ def test_dataset_problem_names_a_missing_file_and_the_first_columns_of_a_row_wit
         f'{wide} has no solution in its first row (columns: c0, c1, c2, c3, c4, c5, c6, c7), the answer vsi_reward '
         'scores: write the rows with preprocess_vsi_data.py (README section 2), or map a column with --columns'
     )
+
+
+def test_resume_from_the_text_none_is_a_missing_checkpoint_as_for_swift(tmp_path, monkeypatch):
+    """`--resume_from_checkpoint None` reaches swift as the text 'None' (HfArgumentParser converts nothing), which
+    SftArguments makes an absolute path and refuses (to_abspath(..., check_path_exist=True): FileNotFoundError); the
+    preflight passed it as if unset."""
+    monkeypatch.chdir(tmp_path)
+    assert train_vsi_grpo.resume_problem({}) is None
+    assert train_vsi_grpo.resume_problem({'resume_from_checkpoint': None}) is None
+    assert train_vsi_grpo.resume_problem({'resume_from_checkpoint': 'None'}) == (
+        f'resume_from_checkpoint None not found (relative paths start at {tmp_path})'
+    )
