@@ -2505,3 +2505,18 @@ def test_resume_from_the_text_none_is_a_missing_checkpoint_as_for_swift(tmp_path
     assert train_vsi_grpo.resume_problem({'resume_from_checkpoint': 'None'}) == (
         f'resume_from_checkpoint None not found (relative paths start at {tmp_path})'
     )
+
+
+def test_frames_of_a_json_array_dataset_are_checked_from_its_first_row(tmp_path, monkeypatch):
+    data = tmp_path / 'data'
+    data.mkdir()
+    path = _write_rows(data / 'train.json', [{'messages': [], 'images': ['frames/a.png'], 'solution': 'A'}])
+    monkeypatch.chdir(tmp_path)
+    assert train_vsi_grpo.media_problem(str(path), str(data)) == (
+        f'dataset {path}: frames/a.png (line 1) is found neither here nor under ROOT_IMAGE_DIR={data} (one folder for '
+        "every dataset, by default the first one's); for datasets in several folders write absolute paths "
+        '(preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
+    )
+    (data / 'frames').mkdir()
+    Image.new('RGB', (8, 8)).save(data / 'frames' / 'a.png')
+    assert train_vsi_grpo.media_problem(str(path), str(data)) is None
