@@ -2520,3 +2520,11 @@ def test_frames_of_a_json_array_dataset_are_checked_from_its_first_row(tmp_path,
     (data / 'frames').mkdir()
     Image.new('RGB', (8, 8)).save(data / 'frames' / 'a.png')
     assert train_vsi_grpo.media_problem(str(path), str(data)) is None
+
+
+def test_media_swift_fetches_or_decodes_itself_are_not_looked_for_on_disk(tmp_path, monkeypatch):
+    # swift opens URLs and base64 data itself; only entries that end like an image or clip file are paths to check
+    images = ['https://example.com/scene0/0.jpg', 'data:image/png;base64,iVBORw0KGgo=', 'frames/notes.txt']
+    path = _write_rows(tmp_path / 'train.jsonl', [{'messages': [], 'images': images, 'solution': 'A'}])
+    monkeypatch.chdir(tmp_path)
+    assert train_vsi_grpo.media_problem(str(path), str(tmp_path)) is None
