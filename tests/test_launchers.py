@@ -2364,6 +2364,13 @@ DEVICE_MAP_CASES = [
     ('colocate', {'CUDA_VISIBLE_DEVICES': '0,1,2,3,4,5', **TORCHRUN_6}, None),
     ('colocate', {'CUDA_VISIBLE_DEVICES': '0,1', 'SWIFT_SINGLE_DEVICE_MODE': '1'}, None),
     ('local', {'CUDA_VISIBLE_DEVICES': '0,1'}, None),  # without vLLM swift allows device_map
+    ('colocate', {'CUDA_VISIBLE_DEVICES': '0', 'RANK': '0', 'LOCAL_RANK': '0'}, None),  # no LOCAL_*: one per node
+    (
+        'colocate',
+        {'CUDA_VISIBLE_DEVICES': '0,1', 'RANK': '0', 'LOCAL_RANK': '0'},
+        f'2 GPUs visible to each of 1 training process(es) on this node: {SPREAD}. Start one process per GPU: '
+        'torchrun --nproc_per_node 2 train_vsi_grpo.py ... (run_vsi_grpo.sh does this for you)',
+    ),
     (
         'colocate',
         {'CUDA_VISIBLE_DEVICES': '0,1'},
