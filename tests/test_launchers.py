@@ -2284,6 +2284,12 @@ def test_visible_gpus_without_cuda_visible_devices_asks_nvidia_smi(fake_bin, tmp
     assert train_vsi_grpo.visible_gpus({'PATH': str(fake_bin), 'STUB_GPUS': '3'}) == ['0', '1', '2']
     assert train_vsi_grpo.visible_gpus({'PATH': str(fake_bin), 'STUB_GPUS': '0'}) == []
     assert train_vsi_grpo.visible_gpus({'PATH': str(tmp_path)}) == []  # no nvidia-smi: no GPU
+    broken = tmp_path / 'nvidia-smi'  # a node whose driver is gone: nvidia-smi says so and exits 9
+    broken.write_text(
+        "#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate with the driver'\nexit 9\n"
+    )
+    broken.chmod(0o755)
+    assert train_vsi_grpo.visible_gpus({'PATH': str(tmp_path)}) == []
 
 
 @pytest.mark.parametrize(
