@@ -2045,3 +2045,90 @@ def test_swift_rows_without_images_and_no_frames_flag_have_no_frames(tmp_path):
         ):
             ev.build_items(questions, 'direct', None, 4, row_images=row_images)
     assert [item.images for item in ev.build_items(questions, 'direct', None, 4, blind=True)] == [[], []]
+
+
+@pytest.mark.parametrize(
+    ('model', 'adapters', 'blind', 'label'),
+    [
+        ('Qwen/Qwen3-VL-8B-Instruct', [], False, 'Qwen3-VL-8B-Instruct'),
+        ('/models/Qwen3-VL-8B-Instruct/', [], True, 'Qwen3-VL-8B-Instruct (blind)'),
+        # an adapter is named by its last two folders (the run's version folder and the checkpoint)
+        (
+            'Qwen/Qwen3-VL-8B-Instruct',
+            ['output/vsi_grpo/v0-20261127-101010/checkpoint-200/', 'other/checkpoint-1'],
+            False,
+            'Qwen3-VL-8B-Instruct + v0-20261127-101010/checkpoint-200',
+        ),
+        ('m', ['ckpt'], True, 'm + ckpt (blind)'),
+    ],
+)
+def test_the_default_label_names_the_model_and_the_first_adapters_last_two_folders(model, adapters, blind, label):
+    assert ev.default_label(model, adapters, blind) == label
+
+
+def test_a_resume_that_differs_in_a_recorded_field_too_gets_no_hint_to_record_the_unrecorded_one(bench, tmp_path):
+    """The hint `add ... to resume it` is right only where every changed field is one the old version did not record:
+    with max_new_tokens changed as well, recording torch_dtype would not make the run resumable."""
+    out, engine = tmp_path / 'run', CountingEngine()
+    run = eval_argv('m', bench.dataset, out, '--blind', '--limit', 2)
+    ev.evaluate(ev.parse_args(run), engine=engine)
+    as_written_by_the_earlier_version(out, fields=OLD_RUN_CONFIG_FIELDS)
+    with pytest.raises(ev.EvalError) as refused:
+        ev.evaluate(ev.parse_args([*run, '--max_new_tokens', '8']), engine=engine)
+    assert str(refused.value) == (
+        f'{out} holds a run made differently (max_new_tokens: 16 there, 8 now; torch_dtype: None there (not recorded '
+        "by the version that wrote it: the default), 'float32' now); choose another --output_dir or pass --overwrite "
+        'to discard its predictions'
+    )
+    assert len(engine.requests) == 2
+
+
+def test_a_results_file_without_a_label_is_named_by_its_folder(tmp_path):
+    (tmp_path / 'base').mkdir()
+    path = hand_predictions(tmp_path / 'base' / 'predictions.jsonl')
+    assert ev.main(['--predictions', str(path), '--label', 'x']) == 0
+    results = json.loads((tmp_path / 'base' / 'results.json').read_text())
+    del results['label']
+    (tmp_path / 'base' / 'results.json').write_text(json.dumps(results))
+    assert ev.load_results(str(tmp_path / 'base'))['label'] == 'base'
+
+
+PROTOCOL_DIFFERENCES = [
+    # a config that records only some fields (a hand-made or old results file): compared on what both give
+    ({'num_frames': 8}, {'num_frames': 32}, ['num_frames 8 vs 32']),
+    ({'max_new_tokens': 16, 'blind': False}, {'blind': True}, ['blind False vs True']),
+    # in COMPARED_PROTOCOL_FIELDS order, whatever the configs' order
+    (
+        {'max_new_tokens': 16, 'prompt_style': 'direct'},
+        {'prompt_style': 'think', 'max_new_tokens': 1024},
+        ["prompt_style 'direct' vs 'think'", 'max_new_tokens 16 vs 1024'],
+    ),
+    (None, {'num_frames': 32}, []),
+    ({}, {'num_frames': 32}, []),
+    # the frames' size counts only where the run extracted them from videos
+    ({'video_dir': None, 'frames_max_pixels': 1000}, {'video_dir': None, 'frames_max_pixels': 2000}, []),
+    (
+        {'video_dir': 'v', 'frames_max_pixels': 1000},
+        {'video_dir': 'w', 'frames_max_pixels': 2000},
+        ['frames_max_pixels 1000 vs 2000'],
+    ),
+    ({'video_dir': 'v', 'frames_max_pixels': 1000}, {'video_dir': None, 'frames_max_pixels': 2000}, []),
+    # the pixel budget of a config that predates its field, from image_env: unset is 16384 tokens of 32 x 32 px
+    ({'image_env': {}}, {'qwen3_vl_image_max_pixels': 262144}, ['qwen3_vl_image_max_pixels 16777216 vs 262144']),
+    ({'image_env': {'MAX_PIXELS': '262144'}}, {'qwen3_vl_image_max_pixels': 262144}, []),
+    (
+        {'image_env': {'IMAGE_MAX_TOKEN_NUM': '64'}},
+        {'image_env': {'MAX_PIXELS': '262144'}},
+        ['qwen3_vl_image_max_pixels 65536 vs 262144'],
+    ),
+    ({'image_env': {}, 'blind': True}, {'qwen3_vl_image_max_pixels': None, 'blind': True}, []),
+    # a recorded budget is taken as recorded
+    ({'qwen3_vl_image_max_pixels': 4096, 'image_env': {}}, {'qwen3_vl_image_max_pixels': 4096}, []),
+]
+
+
+@pytest.mark.parametrize(('base', 'new', 'differences'), PROTOCOL_DIFFERENCES)
+def test_protocol_differences_of_two_configs(base, new, differences):
+    before = json.dumps([base, new])
+    assert ev.protocol_differences(base, new) == differences
+    assert json.dumps([base, new]) == before  # the runs' configs are not changed (they are written to reports)
