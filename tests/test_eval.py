@@ -2132,3 +2132,73 @@ def test_protocol_differences_of_two_configs(base, new, differences):
     before = json.dumps([base, new])
     assert ev.protocol_differences(base, new) == differences
     assert json.dumps([base, new]) == before  # the runs' configs are not changed (they are written to reports)
+
+
+def aggregate_of(overall, num_questions, **categories):
+    """An `aggregate` result as a results.json holds it: categories given as name=(score, count)."""
+    return {
+        'overall': overall,
+        'num_questions': num_questions,
+        'categories': {name: {'score': score, 'count': count} for name, (score, count) in categories.items()},
+    }
+
+
+def test_a_comparison_of_runs_over_different_categories_shows_each_gap_and_count(caplog):
+    """Each run lacks a category the other has (a subset, a foreign file): no delta there, counts `a vs b`, and the
+    report says the question sets differ. Every number below is read off the two hand-made results."""
+    base = {
+        'label': 'base',
+        'official': aggregate_of(50.0, 3, object_counting=(50.0, 2), route_planning=(100.0, 1)),
+        'lenient': aggregate_of(60.0, 3, object_counting=(70.0, 2), route_planning=(100.0, 1)),
+        'subset_warning': 'subset: 3 of 6 questions',
+        'config': {'num_frames': 8, 'max_new_tokens': 16},
+    }
+    new = {
+        'label': 'tuned',
+        'official': aggregate_of(40.0, 5, object_counting=(40.0, 2), object_rel_direction=(20.0, 3)),
+        'lenient': aggregate_of(45.0, 5, object_counting=(55.0, 2), object_rel_direction=(25.0, 3)),
+        'completeness_warning': 'completeness unknown',
+        'version_warning': 'written by an earlier version',
+        'config': {'num_frames': 32, 'max_new_tokens': 16},
+    }
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        comparison = ev.compare_results(base, new)
+    row = ('category', 'base', 'new', 'base_count', 'new_count', 'delta')
+    assert comparison['rows'] == [
+        dict(zip(row, values, strict=True))
+        for values in (
+            ('overall', 50.0, 40.0, 3, 5, -10.0),
+            ('object_counting', 50.0, 40.0, 2, 2, -10.0),
+            ('object_rel_direction', None, 20.0, 0, 3, None),  # in the paper's order, not by name or by run
+            ('route_planning', 100.0, None, 1, 0, None),
+            ('overall (lenient)', 60.0, 45.0, 3, 5, -15.0),
+        )
+    ]
+    warning = 'the runs were not measured alike (num_frames 8 vs 32): deltas mix the models with the protocol'
+    assert {k: v for k, v in comparison.items() if k != 'rows'} == {
+        'base': 'base',
+        'new': 'tuned',
+        'same_questions': False,
+        'subset_warning': (
+            'base: subset: 3 of 6 questions; tuned: completeness unknown; tuned: written by an earlier version'
+        ),
+        'protocol_warning': warning,
+    }
+    assert warning in caplog.text
+    assert ev.comparison_markdown(comparison) == (
+        '# VSI-Bench: tuned vs base (official scores)\n'
+        '\n'
+        '**base: subset: 3 of 6 questions; tuned: completeness unknown; tuned: written by an earlier version**\n'
+        '\n'
+        f'**{warning}**\n'
+        '\n'
+        '| Category | base | tuned | Δ |\n'
+        '|---|---:|---:|---:|\n'
+        '| **overall** (3 vs 5) | 50.00 | 40.00 | -10.00 |\n'
+        '| Obj. Count (2) | 50.00 | 40.00 | -10.00 |\n'
+        '| Rel. Dir. (0 vs 3) | - | 20.00 | - |\n'
+        '| Route Plan (1 vs 0) | 100.00 | - | - |\n'
+        '| overall (lenient) (3 vs 5) | 60.00 | 45.00 | -15.00 |\n'
+        '\n'
+        'The runs cover different questions (counts in brackets): deltas mix model and question set.\n'
+    )
