@@ -2202,3 +2202,23 @@ def test_a_comparison_of_runs_over_different_categories_shows_each_gap_and_count
         '\n'
         'The runs cover different questions (counts in brackets): deltas mix model and question set.\n'
     )
+
+
+UNREADABLE_DATASET = 'the dataset of this run cannot be read, so whether its predictions cover all of it is unknown'
+
+
+@pytest.mark.parametrize(
+    ('config', 'ids', 'size', 'warned'),
+    [
+        (None, None, None, False),  # predictions alone: nothing to count
+        ({'dataset_questions': 5130}, None, 5130, False),  # recorded: the dataset file need not be readable
+        ({'dataset_questions': 5130}, {'a', 'b'}, 5130, False),  # the record wins
+        ({}, {'a', 'b'}, 2, False),  # a folder of before the count was recorded: counted in its dataset
+        ({'dataset_questions': None}, {'a'}, 1, False),
+        ({}, None, None, True),
+    ],
+)
+def test_the_recorded_dataset_size(config, ids, size, warned, caplog):
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        assert ev.recorded_dataset_size(config, ids) == size
+    assert (UNREADABLE_DATASET in caplog.text) is warned
