@@ -2222,3 +2222,19 @@ def test_the_recorded_dataset_size(config, ids, size, warned, caplog):
     with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
         assert ev.recorded_dataset_size(config, ids) == size
     assert (UNREADABLE_DATASET in caplog.text) is warned
+
+
+@pytest.mark.parametrize(
+    ('given', 'error'),
+    [
+        ('missing.jsonl', '--predictions {} does not exist'),
+        ('missing', '--predictions {} does not exist'),
+        ('empty', '--predictions {} is a folder without predictions.jsonl'),
+    ],
+)
+def test_rescoring_a_path_without_predictions_says_so(tmp_path, capsys, given, error):
+    (tmp_path / 'empty').mkdir()
+    path = tmp_path / given
+    assert ev.main(['--predictions', str(path)]) == 1
+    assert capsys.readouterr().err == f'error: {error.format(path)}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['empty'] and not any((tmp_path / 'empty').iterdir())
