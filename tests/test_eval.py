@@ -2238,3 +2238,53 @@ def test_rescoring_a_path_without_predictions_says_so(tmp_path, capsys, given, e
     assert ev.main(['--predictions', str(path)]) == 1
     assert capsys.readouterr().err == f'error: {error.format(path)}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['empty'] and not any((tmp_path / 'empty').iterdir())
+
+
+REPORT_CONFIG = {
+    'model': 'Qwen/Qwen3-VL-8B-Instruct',
+    'adapters': [],
+    'prompt_style': 'direct',
+    'num_frames': 32,
+    'max_new_tokens': 16,
+    'blind': False,
+    'infer_backend': 'vllm',
+    'enable_thinking': False,
+    'qwen3_vl_image_max_pixels': 262144,
+}
+
+
+@pytest.mark.parametrize(
+    ('change', 'line'),
+    [
+        (
+            {},
+            'Model `Qwen/Qwen3-VL-8B-Instruct`, adapter `none`; 32 frames of at most 262,144 px (as Qwen3-VL counts '
+            'them), prompt `direct`, greedy, 16 new tokens, backend vllm.',
+        ),
+        (
+            {
+                'model': 'm',
+                'adapters': ['out/v0/checkpoint-200'],
+                'blind': True,
+                'num_frames': None,
+                'qwen3_vl_image_max_pixels': None,
+                'prompt_style': 'think',
+                'max_new_tokens': 1024,
+                'infer_backend': 'pt',
+                'enable_thinking': True,
+            },
+            'Model `m`, adapter `out/v0/checkpoint-200`; no frames (blind), prompt `think`, greedy, 1,024 new tokens, '
+            "backend pt, the template's thinking prefix (enable_thinking).",
+        ),
+        (
+            {'num_frames': None, 'max_new_tokens': 1},
+            "Model `Qwen/Qwen3-VL-8B-Instruct`, adapter `none`; the dataset rows' own frames of at most 262,144 px (as "
+            'Qwen3-VL counts them), prompt `direct`, greedy, 1 new token, backend vllm.',
+        ),
+    ],
+)
+def test_the_report_states_the_runs_settings_in_one_line(change, line):
+    rows = [{'id': '0', 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'}]
+    config = {**REPORT_CONFIG, **change}
+    markdown = ev.results_markdown(ev.build_results(rows, 'run', config['prompt_style'], config))
+    assert [text for text in markdown.splitlines() if text.startswith('Model ')] == [line]
