@@ -1154,8 +1154,8 @@ def test_reports_say_whether_the_run_followed_the_official_protocol():
     assert official['official_protocol'] is True and official['official_protocol_differences'] == []
     assert (
         'Protocol: the official VSI-Bench evaluation (direct prompt, greedy, 16 new tokens, 32 frames, all 5,130 '
-        'questions), as published scores'
-    ) in ev.results_markdown(official)
+        'questions), as published scores; re-run the base model here to compare.'
+    ) in ev.results_markdown(official).splitlines()
     think = {**config, 'prompt_style': 'think', 'enable_thinking': True, 'max_new_tokens': 1024, 'num_frames': 8}
     results = ev.build_results(rows[:-1], 'think', 'think', think)
     assert results['official_protocol'] is False and results['official_protocol_differences'] == [
@@ -1236,7 +1236,9 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
     assert deltas['overall'] == pytest.approx(100 / 9)
     assert deltas['object_counting'] == pytest.approx(100 / 3)
     assert deltas['route_planning'] == pytest.approx(0.0) and deltas['object_rel_direction'] == pytest.approx(0.0)
-    assert '| **overall** (10) | 51.85 | 62.96 | +11.11 |' in (tmp_path / 'tuned' / 'results.md').read_text()
+    tuned_markdown = (tmp_path / 'tuned' / 'results.md').read_text()
+    assert '\n## Compared with base (official scores)\n\n**base: completeness unknown: 10 questions' in tuned_markdown
+    assert '| **overall** (10) | 51.85 | 62.96 | +11.11 |' in tuned_markdown
     capsys.readouterr()
 
     assert (
@@ -2288,3 +2290,15 @@ def test_the_report_states_the_runs_settings_in_one_line(change, line):
     config = {**REPORT_CONFIG, **change}
     markdown = ev.results_markdown(ev.build_results(rows, 'run', config['prompt_style'], config))
     assert [text for text in markdown.splitlines() if text.startswith('Model ')] == [line]
+    # the one question is answered right: 100 in both readings, but for the think rule, which reads only an
+    # <answer> block
+    official = '0.00' if config['prompt_style'] == 'think' else '100.00'
+    table = '| Category | Questions | Official | Lenient |\n|---|---:|---:|---:|\n'
+    table += f'| **Overall** | 1 | **{official}** | 100.00 |\n'
+    assert table in markdown
+    # what the official score is, as VSI_FACTS section 1 states it
+    (explained,) = [text for text in markdown.splitlines() if text.startswith('Official: ')]
+    assert (
+        '; exact option letter, or Mean Relative Accuracy for numbers, in percent (0-100) as published; ' in explained
+    )
+    assert 'overall is the unweighted mean of the category scores' in explained
