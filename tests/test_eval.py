@@ -2302,3 +2302,26 @@ def test_the_report_states_the_runs_settings_in_one_line(change, line):
         '; exact option letter, or Mean Relative Accuracy for numbers, in percent (0-100) as published; ' in explained
     )
     assert 'overall is the unweighted mean of the category scores' in explained
+
+
+def test_no_predictions_are_no_score():
+    with pytest.raises(ev.EvalError, match='^no predictions to score$'):
+        ev.score_predictions([], 'direct')
+
+
+@pytest.mark.parametrize(
+    ('row_style', 'config_style', 'requested', 'found'),
+    [
+        ('think', None, 'direct', "'think' in the prediction rows, 'direct' in --prompt_style"),
+        (None, 'direct', 'think', "'direct' in {folder}/run_config.json, 'think' in --prompt_style"),
+        ('direct', 'think', None, "'direct' in the prediction rows, 'think' in {folder}/run_config.json"),
+    ],
+)
+def test_conflicting_prompt_styles_name_each_source(tmp_path, row_style, config_style, requested, found):
+    rows = [{'id': '0', 'prediction': 'A', 'prompt_style': row_style}]
+    config = None if config_style is None else {'prompt_style': config_style}
+    path = tmp_path / 'predictions.jsonl'
+    with pytest.raises(ev.EvalError) as refused:
+        ev.predictions_prompt_style(path, rows, config, requested)
+    found = found.format(folder=tmp_path)
+    assert str(refused.value) == f'{path}: conflicting prompt styles ({found}); the official rule depends on it'
