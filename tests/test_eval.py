@@ -1165,6 +1165,12 @@ def test_reports_say_whether_the_run_followed_the_official_protocol():
         '1,024 new tokens (official: 16)',
         '5,129 questions (official: all 5,130)',
     ]
+    assert (
+        'Protocol: differs from the official VSI-Bench evaluation in 8 frames (official: 32, the common setting for '
+        "Qwen models); prompt think (official: direct); the template's thinking prefix (official: none); 1,024 new "
+        'tokens (official: 16); 5,129 questions (official: all 5,130). Published scores were not measured this way: '
+        'compare this score with runs of the same settings.'
+    ) in ev.results_markdown(results).splitlines()
     one_token = ev.build_results(rows, 'short', 'direct', {**config, 'max_new_tokens': 1})
     assert one_token['official_protocol_differences'] == ['1 new token (official: 16)']
     assert 'greedy, 1 new token, backend vllm.' in ev.results_markdown(one_token)
@@ -2296,6 +2302,9 @@ def test_the_report_states_the_runs_settings_in_one_line(change, line):
     table = '| Category | Questions | Official | Lenient |\n|---|---:|---:|---:|\n'
     table += f'| **Overall** | 1 | **{official}** | 100.00 |\n'
     assert table in markdown
+    # the scoring's warnings (one category of eight here) end the report, one note each
+    warnings = ev.build_results(rows, 'run', config['prompt_style'], config)['official']['warnings']
+    assert warnings and markdown.endswith(''.join(f'\nNote: {warning}\n' for warning in warnings))
     # what the official score is, as VSI_FACTS section 1 states it
     (explained,) = [text for text in markdown.splitlines() if text.startswith('Official: ')]
     assert (
