@@ -1026,7 +1026,7 @@ def build_results(
     completeness_warning = None
     if total is None and scored != VSI_BENCH_QUESTIONS:  # rescored predictions with no run_config.json beside them
         completeness_warning = (
-            f'completeness unknown: {scored} questions, and nothing says how many the dataset holds (no '
+            f'completeness unknown: {_counted(scored, "question")}, and nothing says how many the dataset holds (no '
             f'{RUN_CONFIG_NAME} of the run beside the predictions, or one whose dataset cannot be read); VSI-Bench '
             f'has {VSI_BENCH_QUESTIONS:,}'
         )

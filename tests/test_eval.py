@@ -2334,3 +2334,8 @@ def test_conflicting_prompt_styles_name_each_source(tmp_path, row_style, config_
         ev.predictions_prompt_style(path, rows, config, requested)
     found = found.format(folder=tmp_path)
     assert str(refused.value) == f'{path}: conflicting prompt styles ({found}); the official rule depends on it'
+
+
+def test_the_completeness_warning_counts_one_question_in_the_singular():
+    results = ev.build_results(counting_rows(1), 'one', 'direct')
+    assert results['completeness_warning'].startswith('completeness unknown: 1 question, and nothing says how many')
