@@ -1134,22 +1134,26 @@ def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     assert results['subset'] is False and results['subset_warning'] is None
 
 
+# The settings of the published runs (official_protocol_differences finds none).
+PROTOCOL_CONFIG = {
+    'model': 'Qwen/Qwen3-VL-8B-Instruct',
+    'adapters': [],
+    'prompt_style': 'direct',
+    'num_frames': 32,
+    'max_new_tokens': 16,
+    'blind': False,
+    'infer_backend': 'vllm',
+    'enable_thinking': False,
+}
+
+
 def test_reports_say_whether_the_run_followed_the_official_protocol():
     """Published VSI-Bench scores are measured with the direct prompt, 16 new tokens and all 5,130 questions (32
     frames for Qwen models): a report says whether its run was, and how it differed."""
     rows = [
         {'id': str(i), 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'} for i in range(5130)
     ]
-    config = {
-        'model': 'Qwen/Qwen3-VL-8B-Instruct',
-        'adapters': [],
-        'prompt_style': 'direct',
-        'num_frames': 32,
-        'max_new_tokens': 16,
-        'blind': False,
-        'infer_backend': 'vllm',
-        'enable_thinking': False,
-    }
+    config = dict(PROTOCOL_CONFIG)
     official = ev.build_results(rows, 'base', 'direct', config)
     assert official['official_protocol'] is True and official['official_protocol_differences'] == []
     assert (
@@ -1937,16 +1941,6 @@ def test_a_tilde_in_the_path_flags_is_the_home_folder(bench, tmp_path, monkeypat
 
 # ---- cases that mutation testing showed unchecked ------------------------------------------------------------
 
-PROTOCOL_CONFIG = {
-    'model': 'Qwen/Qwen3-VL-8B-Instruct',
-    'adapters': [],
-    'prompt_style': 'direct',
-    'num_frames': 32,
-    'max_new_tokens': 16,
-    'blind': False,
-    'infer_backend': 'vllm',
-    'enable_thinking': False,
-}
 ONE_DIFFERENCE = [
     ({'num_frames': None}, [], ["the dataset rows' own frames (official: 32)"]),
     ({'num_frames': 8}, [], ['8 frames (official: 32, the common setting for Qwen models)']),
@@ -2248,17 +2242,7 @@ def test_rescoring_a_path_without_predictions_says_so(tmp_path, capsys, given, e
     assert sorted(p.name for p in tmp_path.iterdir()) == ['empty'] and not any((tmp_path / 'empty').iterdir())
 
 
-REPORT_CONFIG = {
-    'model': 'Qwen/Qwen3-VL-8B-Instruct',
-    'adapters': [],
-    'prompt_style': 'direct',
-    'num_frames': 32,
-    'max_new_tokens': 16,
-    'blind': False,
-    'infer_backend': 'vllm',
-    'enable_thinking': False,
-    'qwen3_vl_image_max_pixels': 262144,
-}
+REPORT_CONFIG = {**PROTOCOL_CONFIG, 'qwen3_vl_image_max_pixels': 262144}
 
 
 @pytest.mark.parametrize(
