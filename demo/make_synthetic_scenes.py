@@ -410,7 +410,7 @@ def _render_ids(scene: Scene, pose: CameraPose, width: int, height: int) -> np.n
     for i, obj in enumerate(scene.objects):
         lo, hi = obj.bounds()
         facing = (cam[0] < lo[0], cam[0] > hi[0], cam[1] < lo[1], cam[1] > hi[1], cam[2] < lo[2], cam[2] > hi[2])
-        box_ids = Image.new('L', (width, height), 0)
+        box_ids = np.zeros_like(ids)
         box_depth = np.full(ids.shape, np.inf)
         for k, (face, visible) in enumerate(zip(_box_faces(lo, hi), facing, strict=True)):
             xy = proj.polygon(face) if visible else None
@@ -418,16 +418,16 @@ def _render_ids(scene: Scene, pose: CameraPose, width: int, height: int) -> np.n
                 continue
             mask = Image.new('1', (width, height), 0)
             ImageDraw.Draw(mask).polygon(xy, fill=1)
-            ImageDraw.Draw(box_ids).polygon(xy, fill=FIRST_OBJECT_ID + 6 * i + k)
+            covered = np.asarray(mask)
+            box_ids[covered] = FIRST_OBJECT_ID + 6 * i + k
             corners = proj.to_camera(face)
             normal = np.cross(corners[1] - corners[0], corners[2] - corners[0])
-            covered = np.asarray(mask)
             with np.errstate(divide='ignore', invalid='ignore'):
                 t = (normal @ corners[0]) / (rays[covered] @ normal)
             # An edge pixel whose ray misses the plane still belongs to the face, behind any other box there.
             box_depth[covered] = np.where(np.isfinite(t) & (t > 0), t, FAR_DEPTH)
         nearer = box_depth < depth
-        ids[nearer] = np.asarray(box_ids)[nearer]
+        ids[nearer] = box_ids[nearer]
         depth[nearer] = box_depth[nearer]
     return ids
 
