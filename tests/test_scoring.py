@@ -144,6 +144,35 @@ def test_official_score_rejects_an_unknown_prompt_style():
         official_score('B', 'B', 'route_planning', 'cot')
 
 
+def test_each_prompt_style_has_its_official_rule_in_words():
+    # Reports print these: each states the official first-word rule; think adds where that word is read.
+    assert set(vsi_scoring.OFFICIAL_RULES) == set(vsi_scoring.PROMPT_STYLES)
+    for rule in vsi_scoring.OFFICIAL_RULES.values():
+        assert 'the first space-separated word of the ' in rule and 'trailing dots removed' in rule
+    assert 'the official VSI-Bench rule' in vsi_scoring.OFFICIAL_RULES['direct']
+    assert 'last <answer> block' in vsi_scoring.OFFICIAL_RULES['think']
+    assert 'closed by </answer>' in vsi_scoring.OFFICIAL_RULES['think']
+
+
+# (question type, ground truth, multiple choice): known types decide by name, unknown ones by their ground truth.
+@pytest.mark.parametrize(
+    ('question_type', 'ground_truth', 'expected'),
+    [
+        ('route_planning', None, True),
+        ('object_rel_direction_v1', '3', True),  # a training variant of a multiple-choice type
+        ('object_counting', None, False),
+        ('object_counting', 'B', False),  # a numeric type stays numeric, whatever its ground truth
+        ('brand_new_type', 'b.', True),  # one letter, either case, a trailing dot
+        ('brand_new_type', '4', False),
+        ('brand_new_type', 'AB', False),
+        (None, 'B', True),
+        (None, None, False),
+    ],
+)
+def test_is_multiple_choice(question_type, ground_truth, expected):
+    assert vsi_scoring.is_multiple_choice(question_type, ground_truth) is expected
+
+
 # (ground truth as a dataset states it, its value or None): the one rule preprocessing, the evaluator and both scorers
 # apply to numeric answers. float() alone would take every None row but the last three.
 GROUND_TRUTH_NUMBERS = [
@@ -212,9 +241,13 @@ REWARD_CASES = [
     ('coffee table', 'B', 'object_rel_distance', OPTIONS, 0.0),  # that is option C, not B
     ('coffee table', 'C', 'object_rel_distance', OPTIONS, 1.0),
     ('It is the coffee table.', 'C', 'object_rel_distance', OPTIONS, 1.0),  # `table` is only a part of option C
+    ('chair', 'A', 'object_rel_distance_v3', ['A. chair', 'B. table'], 1.0),  # two candidates: the one named
+    ('chair', 'A', 'object_rel_distance', ['A. chair', 'B. chair', 'C. table'], 0.0),  # two options fit: no choice
+    ('the lamp', 'A', 'object_rel_distance', ['A. chair', 'B.'], 0.0),  # B has no text, A is not named: no choice
     # Option texts count only in short answers: in 300 characters and more of prose, naming one is not choosing it.
     ('I looked at every corner of the room. ' * 8 + 'The table.', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('A chair is in the way, so the answer is B', 'B', 'object_rel_distance', OPTIONS, 1.0),  # `A` as article
+    ('A chair blocks the way, so B.', 'B', 'object_rel_distance', OPTIONS, 1.0),  # no keyword: `A` is still an article
     ('A or B', 'B', 'object_rel_distance', OPTIONS, 0.0),  # hedging
     ('B. Because A is farther.', 'B', 'object_rel_distance', OPTIONS, 0.0),  # two letters named (official: 1)
     ('b is correct', 'B', 'object_rel_distance', OPTIONS, 1.0),  # the official rule counts a lowercase first word
@@ -274,6 +307,7 @@ REWARD_CASES = [
     # Nor is a word that only ends in `nswer` (a typo): the answer after the real keyword is not hidden by it.
     ('A or B? The answer: B. Unswer', 'B', 'object_rel_distance', OPTIONS, 1.0),
     ('<think>İİ</think>12', '12', 'object_counting', None, 1.0),  # after </think>, found in the original text
+    ('</think>b is correct', 'B', 'object_rel_distance', OPTIONS, 1.0),  # empty reasoning: read after the tag
     # Reasoning cut off by the token budget answers nothing, whatever it mentions last, tagged or not.
     ('<think>so <answer>B</answer>. Wait, check again', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('<think>first guess <answer>A</answer>; no</think> B', 'B', 'object_rel_distance', OPTIONS, 1.0),
@@ -522,6 +556,8 @@ def test_one_selection_rule_for_question_types():
     message = str(error.value)
     assert message.startswith("unknown question types 'route_plannin' (did you mean 'route_planning'?), ")
     assert "'brand_new_type'; valid: object_abs_distance" in message and 'object_rel_distance_v3' in message
+    with pytest.raises(ValueError, match="^unknown question type 'route_plannin' "):  # one: no plural
+        check_type_selection(['route_plannin'])
 
     kept = {
         ('object_rel_direction',): REL_DIRECTION_LEVELS + tuple(t for t in TRAINING_VARIANT_BASE if 'direction' in t),
