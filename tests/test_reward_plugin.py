@@ -136,6 +136,21 @@ def test_scoring_errors_are_contained(plugin, monkeypatch, swift_warnings):
     assert sum('RuntimeError: boom' in r.getMessage() for r in swift_warnings.records) == 1
 
 
+def test_an_error_whose_message_raises_is_named_by_its_type(plugin, monkeypatch, swift_warnings):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError('str')
+
+    def broken(*args, **kwargs):
+        raise Unprintable
+
+    monkeypatch.setattr(plugin.vsi_scoring, 'reward_score', broken)
+    reward = orms['vsi_reward'](args=None)
+    assert reward(['B'], solution=['B'], question_type=['route_planning']) == [0.0]
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert 'vsi_reward: scoring failed (Unprintable); the completion scores 0 (logged once)' in warnings
+
+
 def test_per_type_means_logged_once_per_step(plugin, swift_warnings):
     plugin._flush_all()  # what rewards of earlier tests still hold
     swift_warnings.clear()
