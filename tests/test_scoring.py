@@ -244,8 +244,10 @@ REWARD_CASES = [
     ('chair', 'A', 'object_rel_distance_v3', ['A. chair', 'B. table'], 1.0),  # two candidates: the one named
     ('chair', 'A', 'object_rel_distance', ['A. chair', 'B. chair', 'C. table'], 0.0),  # two options fit: no choice
     ('the lamp', 'A', 'object_rel_distance', ['A. chair', 'B.'], 0.0),  # B has no text, A is not named: no choice
-    # Option texts count only in short answers: in 300 characters and more of prose, naming one is not choosing it.
+    # Option texts count only in short answers: in more than 300 characters of prose, naming one is not choosing it.
     ('I looked at every corner of the room. ' * 8 + 'The table.', 'B', 'object_rel_distance', OPTIONS, 0.0),
+    ('.' * 290 + 'The table.', 'B', 'object_rel_distance', OPTIONS, 1.0),  # 300 characters: still short
+    ('.' * 291 + 'The table.', 'B', 'object_rel_distance', OPTIONS, 0.0),
     ('A chair is in the way, so the answer is B', 'B', 'object_rel_distance', OPTIONS, 1.0),  # `A` as article
     ('A chair blocks the way, so B.', 'B', 'object_rel_distance', OPTIONS, 1.0),  # no keyword: `A` is still an article
     ('A or B', 'B', 'object_rel_distance', OPTIONS, 0.0),  # hedging
@@ -417,6 +419,10 @@ def test_build_prompt_is_the_official_text():
     think = build_prompt('Which is closest?', 'object_rel_distance', ['A. chair'], style='think')
     assert '<think>' in think and '<answer>' in think and MCA_POST_PROMPT not in think
     assert NA_POST_PROMPT not in build_prompt('How far?', 'object_abs_distance', style='think')
+    # A type the benchmark does not know gets the options block when it has options; a known numeric type never.
+    assert build_prompt('Which?', 'new_type', ['A. x', 'B. y']).endswith('Options:\nA. x\nB. y\n' + MCA_POST_PROMPT)
+    assert build_prompt('How many?', 'brand_new_type').endswith('How many?\n' + NA_POST_PROMPT)
+    assert build_prompt('How many?', 'object_counting', ['A. 1', 'B. 2']).endswith('How many?\n' + NA_POST_PROMPT)
     with pytest.raises(ValueError, match='no options'):
         build_prompt('Which?', 'route_planning', None)
     with pytest.raises(ValueError, match='unknown prompt style'):
@@ -533,9 +539,9 @@ def test_aggregate_leaves_direction_levels_without_easy_unmerged_as_the_official
     ('question_type', 'message'),
     [
         ('object_rel_direction', 'reporting category'),  # the category name is not a question type
-        ('object_countng', "did you mean 'object_counting'"),
+        ('object_countng', r"did you mean 'object_counting'\? expected one of object_abs_distance"),
         ('Object_Counting', "did you mean 'object_counting'"),
-        ('brand_new_type', 'expected one of object_abs_distance'),
+        ('brand_new_type', 'question type: expected one of object_abs_distance'),  # no hint: no space before
         (None, 'not a VSI-Bench question type'),
         (5, 'not a VSI-Bench question type'),
     ],
