@@ -17,7 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -36,6 +39,7 @@ from extract_frames import (
     MANIFEST_NAME,
     RECORD_NAME,
     WORKERS_LOCK_NAME,
+    ExtractSummary,
     VideoDecodeError,
     _extract_job,
     extract_all,
@@ -1302,3 +1306,505 @@ def test_a_tilde_in_the_path_flags_is_the_home_folder(video_tree, tmp_path, monk
     )
     assert list(read_manifest(tmp_path / 'found')) == ['41069025']
     assert list((tmp_path / 'cwd').iterdir()) == []
+
+
+# ---------------------------------------------------------------- bookkeeping, by hand
+
+
+def test_sample_indices_rejects_taking_no_frames():
+    with pytest.raises(ValueError, match='num_frames=0'):
+        sample_indices(5, 0)
+
+
+def test_frames_dir_for_takes_plain_strings():
+    assert frames_dir_for('videos/scannet/scene0011_00.mp4', None, 'frames') == Path('frames/scene0011_00')
+    assert frames_dir_for('videos/scannet/scene0011_00.mp4', 'videos', 'frames') == Path('frames/scannet/scene0011_00')
+
+
+@pytest.mark.parametrize(
+    'summary, expected',
+    [
+        (ExtractSummary(), 'done 0, skipped 0, failed 0 in 0.0 s: 0.0 frames/s, 0.0 videos/min'),
+        # 96 frames / 12 s = 8 frames/s; 60 * 3 videos / 12 s = 15 videos/min
+        (
+            ExtractSummary(done=3, skipped=1, failed=2, frames=96, seconds=12.0),
+            'done 3, skipped 1, failed 2 in 12.0 s: 8.0 frames/s, 15.0 videos/min',
+        ),
+        (
+            ExtractSummary(
+                done=4,
+                frames=12,
+                seconds=8.0,
+                redone=Counter({'source changed': 1, 'incomplete': 2}),
+                duplicates=1,
+                manifest_restored=2,
+                adopted=3,
+            ),
+            'done 4, skipped 0, failed 0 in 8.0 s: 1.5 frames/s, 30.0 videos/min; 2 redone (incomplete); '
+            '1 redone (source changed); 1 duplicate entries extracted once; 2 manifest lines restored; '
+            '3 adopted from an older version',
+        ),
+    ],
+)
+def test_summary_line(summary, expected):
+    assert str(summary) == expected
+
+
+@pytest.mark.parametrize(
+    'times, average_rate, guessed_rate, expected',
+    [
+        ([0.0, 0.5, 1.0, 2.0], 99, 99, 1.5),  # 3 intervals in 2 s: the container's rate is not asked
+        ([None, 1.0, None, 3.0], 99, 99, 0.5),  # frames without a timestamp are left out: 1 interval in 2 s
+        ([0.25, 0.75], 99, 99, 2.0),  # two timestamps are enough
+        ([1.0], Fraction(30000, 1001), 99, 30000 / 1001),  # one frame: the container's mean rate
+        ([2.0, 2.0], None, Fraction(25), 25.0),  # no time between them: the guessed rate, without a mean one
+        ([3.0, 1.0], Fraction(24), None, 24.0),  # time running backwards
+        ([None, None], None, None, 0.0),  # nothing known
+    ],
+)
+def test_mean_fps_by_hand(times, average_rate, guessed_rate, expected):
+    stream = SimpleNamespace(average_rate=average_rate, guessed_rate=guessed_rate)
+    assert extract_frames._mean_fps(times, stream) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_manifest_cut_off_mid_line_is_read_and_repaired(tmp_path, caplog):
+    first, second = (json.dumps(old_manifest_line(tmp_path / f'{name}.mp4', name, 4)) for name in 'ab')
+    manifest = tmp_path / MANIFEST_NAME
+    whole = f'{first}\n\n  \n{second}\n'.encode()
+    manifest.write_bytes(whole + b'{"video": "c.m')
+    assert list(read_manifest(tmp_path)) == ['a', 'b']  # blank lines skipped, the cut-off line ignored
+    assert [number for number, _ in extract_frames.read_jsonl_log(str(manifest), dict, 'a row')] == [1, 4]
+    assert 'ignoring the cut-off last line (14 bytes)' in caplog.text
+    assert manifest.read_bytes() == whole + b'{"video": "c.m'  # read only
+    assert list(read_manifest(tmp_path, repair=True)) == ['a', 'b']
+    assert manifest.read_bytes() == whole  # cut back to the last whole line
+    # a whole last line that lost only its newline keeps its record and gets the newline back
+    manifest.write_bytes(whole + second.encode())
+    assert list(read_manifest(str(tmp_path))) == ['a', 'b']
+    assert manifest.read_bytes() == whole + second.encode()
+    assert list(read_manifest(tmp_path, repair=True)) == ['a', 'b']
+    assert manifest.read_bytes() == whole + second.encode() + b'\n'
+    assert list(read_manifest(tmp_path, repair=True)) == ['a', 'b']
+    assert manifest.read_bytes() == whole + second.encode() + b'\n'  # nothing to repair
+    # only the last line can be a cut-off write: one before it is an error
+    manifest.write_bytes(b'{"video": "c.m\n' + whole)
+    with pytest.raises(ValueError, match=f'{MANIFEST_NAME}:1: not a frame record'):
+        read_manifest(tmp_path, repair=True)
+    assert manifest.read_bytes() == b'{"video": "c.m\n' + whole
+
+
+@pytest.mark.parametrize(
+    'row, error',
+    [
+        ([1, 2], 'expected an object, got list'),
+        ('a.mp4', 'expected an object, got str'),
+        ({'num_frames': '4'}, "num_frames should be int, got '4'"),
+        ({'num_frames': True}, 'num_frames should be int, got True'),
+        ({'fps': '30'}, "fps should be float, got '30'"),
+        ({'indices': [0, '9']}, "indices should be list\\[int\\], got \\[0, '9'\\]"),
+        ({'indices': (0, 9)}, 'indices should be list\\[int\\], got \\(0, 9\\)'),
+        ({'max_pixels': 1.5}, 'max_pixels should be int \\| None, got 1.5'),
+        ({'timestamps': [0.0, 'a']}, "timestamps should be list\\[float \\| None\\], got \\[0.0, 'a'\\]"),
+    ],
+)
+def test_frame_record_refuses_rows_of_the_wrong_shape(tmp_path, row, error):
+    if isinstance(row, dict):
+        row = {**old_manifest_line(tmp_path / 'a.mp4', 'a', 4), **row}
+    with pytest.raises(TypeError, match=f'^{error}$'):
+        extract_frames._frame_record(row)
+
+
+def test_frame_record_takes_whole_numbers_as_floats_and_ignores_unknown_keys(tmp_path):
+    row = old_manifest_line(tmp_path / 'a.mp4', 'a', 4, fps=30, timestamps=[0, None, 1, 0.5], max_pixels=None)
+    record = extract_frames._frame_record({**row, 'written_by': 'a newer version'})
+    assert (record.fps, record.timestamps, record.max_pixels, record.source_size) == (30, [0, None, 1, 0.5], None, None)
+
+
+def test_find_videos_needs_a_folder_or_a_list(tmp_path):
+    with pytest.raises(ValueError, match='^give --video_dir or --video_list$'):
+        find_videos()
+    with pytest.raises(FileNotFoundError, match=f'^--video_dir {tmp_path / "missing"} is not a folder$'):
+        find_videos(tmp_path / 'missing')
+
+
+def test_find_videos_reads_list_lines_stripped_and_comments_skipped(tmp_path):
+    listing = tmp_path / 'videos.txt'
+    listing.write_text('  a.mp4  \n\t# b.mp4\n   \n/data/c.MKV\n')
+    assert find_videos(video_list=listing) == [tmp_path / 'a.mp4', Path('/data/c.MKV')]
+    assert find_videos(tmp_path / 'videos', str(listing)) == [tmp_path / 'videos' / 'a.mp4', Path('/data/c.MKV')]
+
+
+def test_find_videos_raises_on_a_folder_it_cannot_read(tmp_path, monkeypatch):
+    (tmp_path / 'scannet').mkdir()
+    (tmp_path / 'a.MOV').write_bytes(b'x')
+    (tmp_path / 'a.mp4.txt').write_bytes(b'x')
+    assert find_videos(tmp_path) == [tmp_path / 'a.MOV']
+    scandir = os.scandir
+
+    def denied(path='.'):
+        if os.fspath(path) == str(tmp_path / 'scannet'):
+            raise PermissionError(13, 'Permission denied', os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, 'scandir', denied)
+    with pytest.raises(PermissionError, match='scannet'):
+        find_videos(tmp_path)
+
+
+def test_find_videos_says_when_a_link_leads_back_up(tmp_path, caplog):
+    (tmp_path / 'scannet').mkdir()
+    (tmp_path / 'scannet' / 'loop').symlink_to(tmp_path)
+    assert find_videos(tmp_path) == []
+    assert f'{tmp_path / "scannet" / "loop"} links back to {tmp_path}, a folder above it: not searched again' in (
+        caplog.text
+    )
+
+
+@pytest.mark.parametrize(
+    'code, words',
+    [
+        (1, 'exit code 1'),
+        (3, 'exit code 3'),
+        (-9, 'killed by SIGKILL: out of memory?'),
+        (-11, 'killed by SIGSEGV: decoder crash?'),
+        (-15, 'killed by SIGTERM'),
+        (-200, 'killed by signal 200'),  # no signal of that number
+    ],
+)
+def test_exit_status_in_words(code, words):
+    assert extract_frames._exit_status(code) == words
+
+
+@pytest.mark.parametrize(
+    'exit_codes, cause',
+    [
+        ([], 'worker process died'),
+        ([None, 0], 'worker process died'),  # still running, or ended well: no cause known
+        ([-15, -9, None], 'worker process died (killed by SIGKILL: out of memory?)'),  # SIGTERM: the pool's own stop
+        ([-15, -15], 'worker process died (killed by SIGTERM)'),  # unless every worker ended so
+        ([3, -11, 1, 3], 'worker process died (killed by SIGSEGV: decoder crash?, exit code 1, exit code 3)'),
+    ],
+)
+def test_death_cause_names_how_the_workers_ended(exit_codes, cause):
+    assert extract_frames._death_cause([SimpleNamespace(exitcode=code) for code in exit_codes]) == cause
+
+
+def test_plan_lists_every_clash_and_shows_the_first_five(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    pairs = lambda count: [videos / f'v{i}.{suffix}' for i in range(count) for suffix in ('mp4', 'mkv')]  # noqa: E731
+    clash = 'videos/v{0}.mp4 and videos/v{0}.mkv differ only in extension, so both would write frames/v{0}: rename one'
+    clashes = [clash.format(i).replace('videos/', f'{videos}/').replace('frames/', f'{out}/') for i in range(7)]
+    for count, shown in (
+        (1, clashes[0]),
+        (5, '; '.join(clashes[:5])),
+        (6, '; '.join(clashes[:5]) + '; and 1 more'),
+        (7, '; '.join(clashes[:5]) + '; and 2 more'),
+    ):
+        with pytest.raises(ValueError) as error:
+            extract_frames._plan(pairs(count), videos, out)
+        assert str(error.value) == f'{count} clash(es) between frame folders, nothing extracted: {shown}'
+
+
+def test_plan_refuses_folders_on_the_names_the_run_writes(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    # .a.partial is where the frames of a.mp4 are written before they are renamed into place
+    with pytest.raises(ValueError) as error:
+        extract_frames._plan([videos / 'a.mp4', videos / '.a.partial.mp4'], videos, out)
+    assert str(error.value) == (
+        f'1 clash(es) between frame folders, nothing extracted: {videos}/.a.partial.mp4 would write its frames to '
+        f'{out}/.a.partial, which is a temporary folder of {videos}/a.mp4: rename it'
+    )
+    with pytest.raises(ValueError) as error:
+        extract_frames._plan([videos / 'b.mp4', videos / 'failures.jsonl' / 'x.mp4'], videos, out)
+    assert str(error.value) == (
+        f'1 clash(es) between frame folders, nothing extracted: {videos}/failures.jsonl/x.mp4 would write its frames '
+        f"inside {out}/failures.jsonl, which is the run's own failures.jsonl: rename it"
+    )
+    # the same file twice (also through another spelling) is planned once
+    assert extract_frames._plan([videos / 'a.mp4', videos / 'x' / '..' / 'a.mp4', videos / 'b.mp4'], videos, out) == (
+        {out / 'a': videos / 'a.mp4', out / 'b': videos / 'b.mp4'},
+        1,
+    )
+
+
+def test_parse_args_defaults_and_description(monkeypatch, capsys):
+    args = extract_frames.parse_args(['--output_dir', 'frames'])
+    assert vars(args) == {
+        'video_dir': None,
+        'video_list': None,
+        'output_dir': 'frames',
+        'num_frames': 32,
+        'workers': None,
+        'max_pixels': None,
+        'quality': 95,
+        'backend': 'pyav',
+        'overwrite': False,
+        'no_progress': False,
+    }
+    monkeypatch.setenv('COLUMNS', '300')  # no wrapping
+    with pytest.raises(SystemExit):
+        extract_frames.parse_args(['--help'])
+    help_text = capsys.readouterr().out
+    assert (
+        '\n\nExtract uniformly sampled frames from videos as JPEG folders, the first stage of the VSI-Bench '
+        in help_text
+    )
+
+
+def test_main_checks_its_arguments_and_restores_sigterm(tmp_path, capsys):
+    (tmp_path / 'videos').mkdir()
+    (tmp_path / 'videos' / 'a.mp4').write_bytes(b'x')
+    argv = ['--video_dir', str(tmp_path / 'videos'), '--output_dir', str(tmp_path / 'out')]
+    handler = signal.getsignal(signal.SIGTERM)
+    # 0 is refused as an error, not warned about as a budget below Qwen3-VL's smallest image
+    assert main([*argv, '--max_pixels', '0']) == 2
+    assert capsys.readouterr().err == 'extract_frames.py: error: max_pixels must be positive, got 0\n'
+    assert main([*argv, '--num_frames', '0']) == 2
+    assert capsys.readouterr().err == 'extract_frames.py: error: num_frames must be at least 1, got 0\n'
+    assert main([*argv, '--quality', '101']) == 2
+    assert capsys.readouterr().err == 'extract_frames.py: error: quality must be in 1..100, got 101\n'
+    assert signal.getsignal(signal.SIGTERM) == handler
+    # the smallest budget is warned about, before the run stops on another argument
+    assert main([*argv, '--max_pixels', '1', '--num_frames', '0']) == 2
+    assert capsys.readouterr().err == (
+        "extract_frames.py: warning: --max_pixels 1 is below Qwen3-VL's smallest image (4096 px, 4 visual tokens), to "
+        'which such frames are scaled up again\n'
+        'extract_frames.py: error: num_frames must be at least 1, got 0\n'
+    )
+    assert main(['--output_dir', str(tmp_path / 'out')]) == 2
+    assert capsys.readouterr().err == 'extract_frames.py: error: give --video_dir or --video_list\n'
+    (tmp_path / 'empty').mkdir()
+    assert main(['--video_dir', str(tmp_path / 'empty'), '--output_dir', str(tmp_path / 'out')]) == 2
+    assert capsys.readouterr().err == f'extract_frames.py: error: no videos found in {tmp_path / "empty"}\n'
+    (tmp_path / 'videos.txt').write_text('# none yet\n')
+    assert main(['--video_list', str(tmp_path / 'videos.txt'), '--output_dir', str(tmp_path / 'out')]) == 2
+    assert capsys.readouterr().err == f'extract_frames.py: error: no videos found in {tmp_path / "videos.txt"}\n'
+    assert not (tmp_path / 'out').exists()
+
+
+def write_folder(source: Path, out_dir: Path, **changes) -> None:
+    """A frame folder of 4 frames of `source` as extract_video leaves it (one-byte frames), with its .record.json."""
+    out_dir.mkdir(parents=True)
+    for i in range(4):
+        (out_dir / f'frame_{i:04d}.jpg').write_bytes(b'j')
+    stat = source.stat()
+    row = old_manifest_line(source, str(out_dir), 4, source_size=stat.st_size, source_mtime_ns=stat.st_mtime_ns)
+    (out_dir / RECORD_NAME).write_text(json.dumps({**row, **changes}))
+
+
+SETTINGS = {'num_frames': 4, 'max_pixels': None, 'quality': 95, 'backend': 'pyav'}
+
+
+@pytest.mark.parametrize(
+    'change, why, has_record',
+    [
+        (lambda video, out: None, None, True),
+        (lambda video, out: (out / 'notes.txt').write_text('mine'), None, True),  # somebody's file: frames complete
+        (lambda video, out: shutil.rmtree(out), 'new', False),
+        (lambda video, out: (shutil.rmtree(out), out.write_text('x')), 'incomplete', False),  # a file, not a folder
+        (lambda video, out: (out / RECORD_NAME).unlink(), 'no record (older version)', False),
+        (lambda video, out: [path.unlink() for path in out.iterdir()], 'incomplete', False),  # empty folder
+        (
+            lambda video, out: ((out / RECORD_NAME).unlink(), (out / 'notes.txt').write_text('mine')),
+            'incomplete',
+            False,
+        ),
+        (lambda video, out: (out / RECORD_NAME).write_text('{"video": '), 'unreadable record', False),
+        (lambda video, out: video.unlink(), 'source changed', True),
+        (lambda video, out: video.write_bytes(b'xy'), 'source changed', True),  # another size
+        (lambda video, out: os.utime(video, ns=(0, 10**18)), 'source changed', True),  # another mtime
+        (lambda video, out: video.rename(video.with_suffix('.mkv')), 'source changed', True),  # another file name
+        (lambda video, out: (out / 'frame_0002.jpg').unlink(), 'incomplete', True),
+        (lambda video, out: (out / 'frame_0002.jpg').write_bytes(b''), 'incomplete', True),  # a disk that filled up
+        (lambda video, out: (out / 'frame_0004.jpg').write_bytes(b'j'), 'incomplete', True),
+    ],
+)
+def test_folder_state_by_hand(change, why, has_record, tmp_path):
+    """Which frame folders a run keeps, and why it makes the others again."""
+    video, out = tmp_path / 'a.mp4', tmp_path / 'frames' / 'a'
+    video.write_bytes(b'x')
+    write_folder(video, out)
+    change(video, out)
+    state, record = extract_frames._folder_state(out, video, SETTINGS)
+    assert (state, record is not None) == (why, has_record)
+    if has_record:
+        assert (record.video, record.num_frames, record.source_size) == (str(video), 4, 1)
+
+
+@pytest.mark.parametrize(
+    'changes, why',
+    [
+        ({'quality': 90}, 'settings changed'),
+        ({'max_pixels': 4096}, 'settings changed'),
+        ({'num_frames': 5}, 'settings changed'),
+        ({'indices': [0, 9, 19]}, 'incomplete'),  # the record lists 3 frames of 4
+        ({'video': '/elsewhere/a.mp4'}, None),  # a moved dataset folder keeps its frames
+    ],
+)
+def test_folder_state_compares_the_record(changes, why, tmp_path):
+    video, out = tmp_path / 'a.mp4', tmp_path / 'frames' / 'a'
+    video.write_bytes(b'x')
+    write_folder(video, out, **changes)
+    assert extract_frames._folder_state(out, video, SETTINGS)[0] == why
+
+
+def packet(pts, dts=None, key=False, discard=False, corrupt=False, size=100) -> SimpleNamespace:
+    return SimpleNamespace(pts=pts, dts=dts, is_keyframe=key, is_discard=discard, is_corrupt=corrupt, size=size)
+
+
+def packet_index(packets: list) -> extract_frames._PacketIndex:
+    """_packet_index of a demuxer that yields `packets` and then the empty flush packet PyAV adds."""
+    container = SimpleNamespace(demux=lambda stream: iter([*packets, packet(None, size=0)]))
+    return extract_frames._packet_index(container, None)
+
+
+def test_packet_index_by_hand():
+    index = packet_index(
+        [  # decode order, as demuxed
+            packet(10),  # shown before the first keyframe, no dts: seeking for it starts at the lowest timestamp
+            packet(20, 12, key=True),
+            packet(40, 13),
+            packet(30, 14, discard=True),  # hidden by an edit list: not counted
+            packet(50, 15, key=True),
+            packet(60, 16),
+        ]
+    )
+    assert index.pts == [10, 20, 40, 50, 60]
+    assert index.gop == [-1, 0, 0, 1, 1]
+    assert index.key_pts == [None, 20, 20, 50, 50]
+    assert index.seek_ts == [10, 20, 20, 50, 50]
+
+
+@pytest.mark.parametrize(
+    'packets, error, message',
+    [
+        ([], VideoDecodeError, 'no video packets'),
+        ([packet(0, 0, key=True), packet(None, 1)], extract_frames._IndexMismatch, 'packets without pts'),
+        (
+            [packet(0, 0, key=True), packet(1, 1, corrupt=True)],
+            extract_frames._IndexMismatch,
+            'packet at pts 1 is marked corrupt',
+        ),
+        ([packet(0, 0, key=True), packet(0, 1)], extract_frames._IndexMismatch, 'duplicate pts'),
+        ([packet(0, 0, key=True, discard=True)], VideoDecodeError, 'the edit list hides every frame'),
+    ],
+)
+def test_packet_index_refuses_what_it_cannot_index(packets, error, message):
+    with pytest.raises(error, match=f'^{message}$'):
+        packet_index(packets)
+
+
+def test_triage_keeps_adopts_and_redoes_folders_by_hand(tmp_path):
+    """_triage on folders made here without decoding: what is made again, and which manifest lines are appended."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    for name in 'abcde':
+        (videos / f'{name}.mp4').write_bytes(b'x')
+    write_folder(videos / 'a.mp4', out / 'a')  # complete, its manifest line there
+    write_folder(videos / 'b.mp4', out / 'b')  # complete, its manifest line missing (a killed run)
+    write_folder(videos / 'c.mp4', out / 'c')  # made before records: the manifest line vouches for it
+    (out / 'c' / RECORD_NAME).unlink()
+    write_folder(videos / 'd.mp4', out / 'd')  # made before records, no manifest line: redone
+    (out / 'd' / RECORD_NAME).unlink()
+    manifest_records = {
+        'a': extract_frames._frame_record(json.loads((out / 'a' / RECORD_NAME).read_text())),
+        'c': extract_frames._frame_record(old_manifest_line(videos / 'c.mp4', 'c', 4)),
+    }
+    targets = {out / name: videos / f'{name}.mp4' for name in 'abcde'}
+    summary = ExtractSummary()
+    todo, lines = extract_frames._triage(targets, out, SETTINGS, False, manifest_records, summary)
+    assert todo == {
+        str(videos / 'd.mp4'): (videos / 'd.mp4', out / 'd', 'no record (older version)'),
+        str(videos / 'e.mp4'): (videos / 'e.mp4', out / 'e', 'new'),
+    }
+    assert [(line.video, line.frames_dir, line.source_size) for line in lines] == [
+        (str(videos / 'b.mp4'), 'b', 1),
+        (str(videos / 'c.mp4'), 'c', 1),  # the adopted line gains the source's size and mtime
+    ]
+    assert (summary.skipped, summary.adopted, summary.manifest_restored) == (3, 1, 1)
+    assert json.loads((out / 'c' / RECORD_NAME).read_text())['source_size'] == 1
+
+    summary = ExtractSummary()
+    todo, lines = extract_frames._triage(targets, out, SETTINGS, True, manifest_records, summary)
+    assert {video: why for video, (_, _, why) in todo.items()} == {
+        str(videos / 'a.mp4'): None,  # complete, made again for --overwrite
+        str(videos / 'b.mp4'): None,
+        str(videos / 'c.mp4'): None,  # adopted above, so it has a record now
+        str(videos / 'd.mp4'): 'no record (older version)',
+        str(videos / 'e.mp4'): 'new',
+    }
+    assert lines == [] and summary == ExtractSummary()
+
+
+def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, capsys):
+    """main around a stand-in extract_all: what it is given, and what the console shows of its summary."""
+    (tmp_path / 'videos').mkdir()
+    (tmp_path / 'videos' / 'a.mp4').write_bytes(b'x')
+    (tmp_path / 'lists').mkdir()
+    (tmp_path / 'lists' / 'videos.txt').write_text('a.mp4\n')
+    calls, outcome = [], {}
+
+    def extract_all(output_dir, videos, **kwargs):
+        calls.append((output_dir, videos, kwargs, signal.getsignal(signal.SIGTERM)))
+        if isinstance(outcome['summary'], BaseException):
+            raise outcome['summary']
+        return outcome['summary']
+
+    monkeypatch.setattr(extract_frames, 'extract_all', extract_all)
+    out = tmp_path / 'out'
+    by_dir = ['--video_dir', str(tmp_path / 'videos'), '--output_dir', str(out)]
+    by_list = ['--video_list', str(tmp_path / 'lists' / 'videos.txt'), '--output_dir', str(out)]
+
+    outcome['summary'] = ExtractSummary(done=1, frames=2, seconds=1.0)
+    flags = ['--num_frames', '2', '--workers', '3', '--max_pixels', '5000', '--quality', '80', '--backend', 'decord']
+    assert main([*by_dir, *flags, '--overwrite', '--no_progress']) == 0
+    assert calls.pop() == (
+        str(out),
+        [tmp_path / 'videos' / 'a.mp4'],
+        dict(
+            video_dir=str(tmp_path / 'videos'),
+            num_frames=2,
+            workers=3,
+            max_pixels=5000,
+            quality=80,
+            backend='decord',
+            overwrite=True,
+            progress=False,
+        ),
+        extract_frames._raise_terminated,  # SIGTERM stops the run as Ctrl-C does
+    )
+    assert capsys.readouterr() == ('done 1, skipped 0, failed 0 in 1.0 s: 2.0 frames/s, 60.0 videos/min\n', '')
+    assert main(by_dir) == 0
+    assert calls.pop()[2]['progress'] is True
+
+    failures = [
+        {'video': 'v1.mp4', 'reason': 'VideoDecodeError: no frame decodes'},
+        {'video': 'v2.mp4', 'reason': 'WorkerDied: worker process died'},
+        {'video': 'v3.mp4', 'reason': 'InvalidDataError: [Errno 1094995529] Invalid data'},
+        {'video': 'v4.mp4', 'reason': 'FileNotFoundError: no such video file: v4.mp4'},  # not shown, but hinted at
+    ]
+    outcome['summary'] = ExtractSummary(failed=4, failures=failures)
+    shown = [
+        f'4 video(s) failed, reasons in {out / FAILURES_NAME}',
+        '  v1.mp4: VideoDecodeError: no frame decodes',
+        '  v2.mp4: WorkerDied: worker process died',
+        '  v3.mp4: InvalidDataError: [Errno 1094995529] Invalid data',
+    ]
+    hint = '  relative paths in --video_list are read from {}, not from the current folder'
+    assert main(by_dir) == 1
+    assert capsys.readouterr().err.splitlines() == shown  # no list: no hint
+    assert main(by_list) == 1
+    assert capsys.readouterr().err.splitlines() == [*shown, hint.format(tmp_path / 'lists')]
+    assert main([*by_list, '--video_dir', str(tmp_path / 'videos')]) == 1
+    assert capsys.readouterr().err.splitlines() == [*shown, hint.format(tmp_path / 'videos')]
+    outcome['summary'] = ExtractSummary(failed=3, failures=failures[:3])
+    assert main(by_list) == 1
+    assert capsys.readouterr().err.splitlines() == [shown[0].replace('4', '3', 1), *shown[1:]]  # no missing file
+
+    for stop, status, words in (
+        (extract_frames._Terminated(), 143, 'terminated'),
+        (KeyboardInterrupt(), 130, 'interrupted'),
+    ):
+        outcome['summary'] = stop
+        assert main(by_dir) == status
+        assert capsys.readouterr() == ('', f'extract_frames.py: {words}; run the same command again to resume\n')
