@@ -1374,6 +1374,9 @@ def test_a_manifest_cut_off_mid_line_is_read_and_repaired(tmp_path, caplog):
     manifest.write_bytes(whole + b'{"video": "c.m')
     assert list(read_manifest(tmp_path)) == ['a', 'b']  # blank lines skipped, the cut-off line ignored
     assert [number for number, _ in extract_frames.read_jsonl_log(str(manifest), dict, 'a row')] == [1, 4]
+    (tmp_path / 'rows.jsonl').write_text('{"a": 1}\n[1, 2]\n')  # whatever `parse` does with it, not an object
+    with pytest.raises(ValueError, match=r'^\S+rows.jsonl:2: not a row \(expected an object, got list\); fix or'):
+        extract_frames.read_jsonl_log(tmp_path / 'rows.jsonl', dict, 'a row')
     assert 'ignoring the cut-off last line (14 bytes)' in caplog.text
     assert manifest.read_bytes() == whole + b'{"video": "c.m'  # read only
     assert list(read_manifest(tmp_path, repair=True)) == ['a', 'b']
@@ -1454,7 +1457,8 @@ def test_find_videos_raises_on_a_folder_it_cannot_read(tmp_path, monkeypatch):
 def test_find_videos_says_when_a_link_leads_back_up(tmp_path, caplog):
     (tmp_path / 'scannet').mkdir()
     (tmp_path / 'scannet' / 'loop').symlink_to(tmp_path)
-    assert find_videos(tmp_path) == []
+    (tmp_path / 'top.mp4').write_bytes(b'x')
+    assert find_videos(tmp_path) == [tmp_path / 'top.mp4']  # not again as scannet/loop/top.mp4
     assert f'{tmp_path / "scannet" / "loop"} links back to {tmp_path}, a folder above it: not searched again' in (
         caplog.text
     )
@@ -1662,7 +1666,7 @@ def test_packet_index_by_hand():
     index = packet_index(
         [  # decode order, as demuxed
             packet(10),  # shown before the first keyframe, no dts: seeking for it starts at the lowest timestamp
-            packet(20, 12, key=True),
+            packet(20, 5, key=True),  # (a dts, as decoding starts before the first frame is shown)
             packet(40, 13),
             packet(30, 14, discard=True),  # hidden by an edit list: not counted
             packet(50, 15, key=True),
@@ -1672,7 +1676,7 @@ def test_packet_index_by_hand():
     assert index.pts == [10, 20, 40, 50, 60]
     assert index.gop == [-1, 0, 0, 1, 1]
     assert index.key_pts == [None, 20, 20, 50, 50]
-    assert index.seek_ts == [10, 20, 20, 50, 50]
+    assert index.seek_ts == [5, 20, 20, 50, 50]
 
 
 @pytest.mark.parametrize(
@@ -1724,16 +1728,33 @@ def test_triage_keeps_adopts_and_redoes_folders_by_hand(tmp_path):
     assert (summary.skipped, summary.adopted, summary.manifest_restored) == (3, 1, 1)
     assert json.loads((out / 'c' / RECORD_NAME).read_text())['source_size'] == 1
 
+    (out / 'c' / RECORD_NAME).unlink()
     summary = ExtractSummary()
     todo, lines = extract_frames._triage(targets, out, SETTINGS, True, manifest_records, summary)
     assert {video: why for video, (_, _, why) in todo.items()} == {
         str(videos / 'a.mp4'): None,  # complete, made again for --overwrite
         str(videos / 'b.mp4'): None,
-        str(videos / 'c.mp4'): None,  # adopted above, so it has a record now
+        str(videos / 'c.mp4'): 'no record (older version)',  # --overwrite adopts nothing
         str(videos / 'd.mp4'): 'no record (older version)',
         str(videos / 'e.mp4'): 'new',
     }
     assert lines == [] and summary == ExtractSummary()
+    assert not (out / 'c' / RECORD_NAME).exists()
+
+
+def test_whole_frames_by_hand(tmp_path):
+    names = {f'frame_{i:04d}.jpg' for i in range(3)}
+    for name in names:
+        (tmp_path / name).write_bytes(b'j')
+        os.utime(tmp_path / name, ns=(10**18, 10**18))
+    assert extract_frames._whole_frames(tmp_path, names, 3)
+    assert extract_frames._whole_frames(tmp_path, names, 3, 10**18)  # written in the nanosecond the source was
+    assert not extract_frames._whole_frames(tmp_path, names, 3, 10**18 + 1)  # written before the source
+    assert not extract_frames._whole_frames(tmp_path, names, 2)  # frame_0002.jpg is one too many
+    assert not extract_frames._whole_frames(tmp_path, names, 4)
+    assert not extract_frames._whole_frames(tmp_path, names | {'notes.txt'}, 3)
+    (tmp_path / 'frame_0001.jpg').write_bytes(b'')
+    assert not extract_frames._whole_frames(tmp_path, names, 3)
 
 
 def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, capsys):
