@@ -531,6 +531,7 @@ def test_processes_loading_vsi_raw_at_once_convert_it_once(data, monkeypatch):
         ({'VSI_NUM_FRAMES': '0'}, ValueError, '^vsi_raw: VSI_NUM_FRAMES must be at least 1, got 0'),
         ({'VSI_EXCLUDE_SCENES': '/missing.txt'}, ValueError, '^vsi_raw: VSI_EXCLUDE_SCENES: cannot read /missing.txt'),
         ({'VSI_ALLOW_FEWER_FRAMES': 'sure'}, ValueError, '^vsi_raw: VSI_ALLOW_FEWER_FRAMES must be one of 1/0, true'),
+        ({'VSI_VIDEO_FPS': 'fast'}, ValueError, "^vsi_raw: VSI_VIDEO_FPS must be a number, got 'fast'$"),
         # a scene with fewer frames than asked for is an error naming the variable that allows it
         ({'VSI_NUM_FRAMES': '10'}, ValueError, 'has only 9 frames .* or pass VSI_ALLOW_FEWER_FRAMES$'),
         ({'VSI_TRAIN_JSONL': '/'}, IsADirectoryError, r'^VSI_TRAIN_JSONL=/ is a folder'),
@@ -546,6 +547,68 @@ def test_setting_errors_name_the_variable(data, monkeypatch, settings, error, me
         load('vsi_train' if 'VSI_TRAIN_JSONL' in settings else 'vsi_raw')
 
 
+@pytest.mark.parametrize(
+    ('path', 'resolved'),
+    [
+        ('frames/a.jpg', '/data/out/frames/a.jpg'),
+        ('../frames/./a.jpg', '/data/frames/a.jpg'),
+        ('/abs/../a.jpg', '/abs/../a.jpg'),  # absolute: kept as written
+        ('http://host/a.jpg', 'http://host/a.jpg'),
+        ('data:image/png;base64,AAAA', 'data:image/png;base64,AAAA'),
+        (None, None),
+        ({'path': 'a.jpg', 'bytes': None}, {'path': '/data/out/a.jpg', 'bytes': None}),
+        ({'bytes': b'\x89PNG'}, {'bytes': b'\x89PNG'}),
+    ],
+)
+def test_resolve_joins_only_relative_local_paths(path, resolved):
+    assert register_plugin()._resolve(path, '/data/out') == resolved
+
+
+def test_raw_errors_name_the_variables_for_the_script_flags():
+    error = pp.VsiDataError('--frames_dir /x is bad; --question_types / VSI_QUESTION_TYPES too; --strict stays')
+    converted = register_plugin()._raw_error(error)
+    assert isinstance(converted, pp.VsiDataError)
+    assert str(converted) == 'vsi_raw: VSI_FRAMES_DIR /x is bad; VSI_QUESTION_TYPES too; --strict stays'
+
+
+def test_register_returns_both_metas_and_refuses_unknown_settings():
+    vsi_dataset = register_plugin()
+    metas = vsi_dataset.register_vsi_datasets()
+    assert [(m.dataset_name, m.dataset_path) for m in metas] == [('vsi_train', 'vsi_train'), ('vsi_raw', 'vsi_raw')]
+    with pytest.raises(
+        TypeError, match=r"^unknown settings \['frame_dir'\]; expected some of \['allow_fewer_frames', "
+    ):
+        vsi_dataset.register_vsi_datasets(frame_dir='frames')
+
+
+@pytest.mark.parametrize('module', ['preprocess', 'vsi_scoring', 'extract_frames'])
+def test_vsi_raw_gets_a_file_of_its_own_when_the_converting_code_changes(data, tmp_path, monkeypatch, module):
+    vsi_dataset = register_plugin()
+    code = tmp_path / f'{module}.py'
+    code.write_text('x = 1\n')
+    monkeypatch.setattr(getattr(vsi_dataset, module), '__file__', str(code))
+    config = pp.PreprocessConfig(frames_dir=str(data / 'frames'), path_mode='absolute', progress=False)
+    before = vsi_dataset.raw_cache_path([str(data / 'qa.jsonl')], config)
+    code.write_text('x = 22\n')  # an updated converter: another size
+    assert vsi_dataset.raw_cache_path([str(data / 'qa.jsonl')], config) != before
+
+
+def test_convert_raw_converts_once_and_passes_strict_on(data, monkeypatch):
+    """The launchers' early conversion: the file swift's load then reuses; `strict` makes a skipped row an error."""
+    vsi_dataset = register_plugin()
+    qa = data / 'qa_missing.jsonl'  # scene0009_00 has no frames: skipped, or an error with strict
+    qa.write_text(''.join(json.dumps(r) + '\n' for r in (MC_ROW, {**MC_ROW, 'scene_name': 'scene0009_00'})))
+    monkeypatch.setenv('VSI_RAW_QA', str(qa))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    with pytest.raises(pp.VsiDataError, match='^vsi_raw: .*scene0009_00'):
+        vsi_dataset.convert_raw(strict=True)
+    path = vsi_dataset.convert_raw()
+    (converted,) = (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').glob('*.jsonl')
+    assert path == str(converted) and [json.loads(line)['id'] for line in converted.read_text().splitlines()] == ['1']
+    assert vsi_dataset.convert_raw() == path
+
+
 def test_vsi_raw_boolean_and_folder_settings(data, tmp_path, monkeypatch):
     """`on`/`off` and the other usual words are booleans; a relative VSI_CLIPS_DIR is the working directory's."""
     vsi_dataset = register_plugin()
@@ -555,9 +618,16 @@ def test_vsi_raw_boolean_and_folder_settings(data, tmp_path, monkeypatch):
     def config():
         return vsi_dataset.VsiRawLoader.config(SimpleNamespace(settings={}, strict=False))[1]
 
+    assert (config().allow_fewer_frames, config().shuffle) == (False, False)  # unset
     for word, value in (('on', True), ('Yes', True), ('1', True), ('off', False), ('no', False), ('FALSE', False)):
         monkeypatch.setenv('VSI_ALLOW_FEWER_FRAMES', word)
         assert config().allow_fewer_frames is value
+    for word, value in ((' true ', True), ('yes', True), ('0', False), ('false', False), ('Off', False)):
+        monkeypatch.setenv('VSI_SHUFFLE', word)
+        assert config().shuffle is value
+    # Python's booleans, given to register_vsi_datasets, pass as they are
+    given = vsi_dataset.VsiRawLoader.config(SimpleNamespace(settings={'shuffle': True}, strict=False))[1]
+    assert given.shuffle is True
     monkeypatch.setenv('VSI_CLIPS_DIR', 'clips')
     monkeypatch.chdir(tmp_path)
     assert config().clips_dir == str(tmp_path / 'clips')
