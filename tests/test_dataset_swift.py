@@ -535,6 +535,11 @@ def test_processes_loading_vsi_raw_at_once_convert_it_once(data, monkeypatch):
         # a scene with fewer frames than asked for is an error naming the variable that allows it
         ({'VSI_NUM_FRAMES': '10'}, ValueError, 'has only 9 frames .* or pass VSI_ALLOW_FEWER_FRAMES$'),
         ({'VSI_TRAIN_JSONL': '/'}, IsADirectoryError, r'^VSI_TRAIN_JSONL=/ is a folder'),
+        (
+            {'VSI_TRAIN_JSONL': '/missing.jsonl'},
+            FileNotFoundError,
+            '^VSI_TRAIN_JSONL=/missing.jsonl does not exist; run',
+        ),
     ],
 )
 def test_setting_errors_name_the_variable(data, monkeypatch, settings, error, message):
