@@ -2389,6 +2389,16 @@ DEVICE_MAP_CASES = [
         f'4 GPUs visible to each of 2 training process(es) on this node: {SPREAD}. Start one process per GPU: '
         'torchrun --nproc_per_node 4 train_vsi_grpo.py ... (run_vsi_grpo.sh does this for you)',
     ),
+    # swift's set_default_ddp_config makes it one process (LOCAL_WORLD_SIZE 1) unless both RANK and LOCAL_RANK are set
+    *(
+        (
+            'colocate',
+            {'CUDA_VISIBLE_DEVICES': '0,1', rank: '0', 'LOCAL_WORLD_SIZE': '2'},
+            f'2 GPUs visible to each of 1 training process(es) on this node: {SPREAD}. Start one process per GPU: '
+            'torchrun --nproc_per_node 2 train_vsi_grpo.py ... (run_vsi_grpo.sh does this for you)',
+        )
+        for rank in ('RANK', 'LOCAL_RANK')
+    ),
     (
         'colocate',
         {'CUDA_VISIBLE_DEVICES': '0,1', 'LOCAL_WORLD_SIZE': '2'},  # not under torchrun: one process
@@ -2489,11 +2499,14 @@ def test_batch_problem_lines(args, world_size, expected):
     assert train_vsi_grpo.batch_problem(args, world_size) == expected
 
 
-def test_split_dataset_ratio_that_is_not_a_number_is_one_line():
-    args = {'gradient_accumulation_steps': 8, 'dataset': 'train.jsonl', 'split_dataset_ratio': 'tenth'}
+@pytest.mark.parametrize(
+    ('ratio', 'shown'), [('tenth', "'tenth'"), (['0.1', '0.2'], "['0.1', '0.2']")], ids=['text', 'two values']
+)
+def test_split_dataset_ratio_that_is_not_a_number_is_one_line(ratio, shown):
+    args = {'gradient_accumulation_steps': 8, 'dataset': 'train.jsonl', 'split_dataset_ratio': ratio}
     with pytest.raises(train_vsi_grpo.LaunchError) as error:
         train_vsi_grpo.batch_problem(args, 1)
-    assert str(error.value) == "split_dataset_ratio must be a number, got 'tenth'"
+    assert str(error.value) == f'split_dataset_ratio must be a number, got {shown}'
 
 
 def test_dataset_problem_names_a_missing_file_and_the_first_columns_of_a_row_without_an_answer(tmp_path, monkeypatch):
@@ -2541,3 +2554,225 @@ def test_media_swift_fetches_or_decodes_itself_are_not_looked_for_on_disk(tmp_pa
     path = _write_rows(tmp_path / 'train.jsonl', [{'messages': [], 'images': images, 'solution': 'A'}])
     monkeypatch.chdir(tmp_path)
     assert train_vsi_grpo.media_problem(str(path), str(tmp_path)) is None
+
+
+# swift's DatasetSyntax.parse (swift/dataset/dataset_syntax.py): `[hf::|ms::]path_or_id[:subsets][#rows]`, each part
+# split off only when what is left does not exist, so a file whose name holds `::`, `#` or `:` is taken whole.
+DATASET_PATH_CASES = [
+    ('owner/name', 'owner/name'),
+    ('hf::owner/name', 'owner/name'),
+    ('ms::owner/name', 'owner/name'),
+    ('owner/name:subset', 'owner/name'),
+    ('owner/name:subset1/subset2', 'owner/name'),
+    ('hf::owner/name:subset#1000', 'owner/name'),
+    ('ms::owner/name::subset', 'owner/name'),  # only the first `::` names the hub
+    ('owner/name#v2#100', 'owner/name#v2'),  # only the last `#` samples rows
+    ('ms::data/rows.jsonl#100', 'data/rows.jsonl'),
+    ('data/rows.jsonl:default', 'data/rows.jsonl'),
+    ('data/a:b.jsonl', 'data/a:b.jsonl'),
+    ('data/a:b.jsonl#10', 'data/a:b.jsonl'),
+    ('data/c#1.jsonl', 'data/c#1.jsonl'),
+    ('hf::d.jsonl', 'hf::d.jsonl'),
+]
+
+
+@pytest.mark.parametrize(('entry', 'path'), DATASET_PATH_CASES, ids=[entry for entry, _ in DATASET_PATH_CASES])
+def test_dataset_path_splits_a_dataset_entry_as_swifts_dataset_syntax_does(tmp_path, monkeypatch, entry, path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data').mkdir()
+    for name in ('data/rows.jsonl', 'data/a:b.jsonl', 'data/c#1.jsonl', 'hf::d.jsonl'):
+        (tmp_path / name).write_text('{}\n')
+    assert train_vsi_grpo.dataset_path(entry) == path
+
+
+def test_latest_checkpoint_is_the_highest_step_saved_in_full(tmp_path):
+    """checkpoint-10 comes after checkpoint-9 (a number, not a text), one cut off while saving does not count, and
+    swift's last-checkpoint link is trusted only where it names a checkpoint saved in full."""
+    run = tmp_path / 'v0-run'
+    assert train_vsi_grpo.latest_checkpoint(run) is None
+    _checkpoint(run / 'checkpoint-9')
+    latest = _checkpoint(run / 'checkpoint-10')
+    _checkpoint(run / 'checkpoint-11', saved_in_full=False)
+    (run / 'checkpoint-12-tmp').mkdir()
+    (run / 'checkpoint-12-tmp' / 'trainer_state.json').write_text('{}')
+    assert train_vsi_grpo.latest_checkpoint(run) == latest
+    (run / 'last-checkpoint').symlink_to('checkpoint-11')  # a link to a checkpoint cut off while saving
+    assert train_vsi_grpo.latest_checkpoint(run) == latest
+    (run / 'last-checkpoint').unlink()
+    (run / 'last-checkpoint').symlink_to('checkpoint-9')
+    assert train_vsi_grpo.latest_checkpoint(run) == (run / 'checkpoint-9').resolve()
+    lone = tmp_path / 'v1-run'
+    _checkpoint(lone / 'checkpoint-1', saved_in_full=False)
+    assert train_vsi_grpo.latest_checkpoint(lone) is None
+
+
+@pytest.mark.parametrize(
+    ('args', 'files'),
+    [
+        ({}, []),
+        ({'external_plugins': 'a.py'}, ['a.py']),
+        ({'custom_register_path': 'b.py'}, ['b.py']),
+        ({'custom_register_path': ['~/b.py', 'c.py'], 'external_plugins': ['a.py']}, ['a.py', 'HOME/b.py', 'c.py']),
+    ],
+)
+def test_plugin_files_are_external_plugins_then_custom_register_path(tmp_path, monkeypatch, args, files):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    assert train_vsi_grpo._plugin_files(args) == [file.replace('HOME', str(tmp_path)) for file in files]
+
+
+def test_image_root_is_the_data_files_folder_as_written(tmp_path, monkeypatch):
+    """A file that is not a symlink is not read (its rows may not even be JSON): its folder, as the path names it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data' / 'frames').mkdir(parents=True)
+    Image.new('RGB', (8, 8)).save(tmp_path / 'data' / 'frames' / 'a.png')
+    _write_rows(tmp_path / 'data' / 'train.jsonl', [{'messages': [], 'images': ['frames/a.png'], 'solution': 'A'}])
+    (tmp_path / 'data' / 'broken.jsonl').write_text('{not json\n')
+    assert train_vsi_grpo.image_root('data/train.jsonl') == 'data'
+    assert train_vsi_grpo.image_root('data/broken.jsonl') == 'data'
+    assert train_vsi_grpo.image_root('data') == 'data'
+    assert train_vsi_grpo.image_root('missing.jsonl') == '.'
+
+
+@pytest.mark.parametrize('name', ['rows.txt', 'rows.csv', 'rows.parquet'])
+def test_frames_are_checked_in_json_datasets_only(tmp_path, monkeypatch, name):
+    """swift reads CSV and text files as columns of text, not as JSON rows: their lines name no frames to look for."""
+    monkeypatch.chdir(tmp_path)
+    row = json.dumps({'messages': [], 'images': ['frames/missing.png'], 'solution': 'A'}) + '\n'
+    (tmp_path / name).write_text(row)
+    (tmp_path / 'rows.jsonl').write_text(row)
+    assert train_vsi_grpo.media_problem(str(tmp_path / name), str(tmp_path)) is None
+    assert 'frames/missing.png (line 1) is found neither here' in train_vsi_grpo.media_problem('rows.jsonl', None)
+
+
+@pytest.mark.parametrize(
+    ('name', 'text'),
+    [('broken.json', '{"images": ["frames/a.png"], \n'), ('broken.jsonl', '{"images": \n'), ('array.json', '[{"im')],
+)
+def test_frames_of_a_dataset_that_is_not_json_are_not_looked_for(tmp_path, name, text):
+    (tmp_path / name).write_text(text)  # dataset_problem says it cannot be read
+    assert train_vsi_grpo.media_problem(str(tmp_path / name), None) is None
+
+
+@pytest.mark.parametrize('key', ['val_dataset', 'eval_dataset', 'cached_val_dataset'])
+def test_each_validation_set_makes_swift_evaluate(key):
+    # swift 4.6 DataArguments._init_val_dataset_exists: dataset and split_dataset_ratio > 0, or val_dataset, or
+    # cached_val_dataset (eval_dataset is this bundle's name the launcher also accepts)
+    assert train_vsi_grpo.eval_reason({key: ['held_out.jsonl']}) == f'{key} is set'
+    assert train_vsi_grpo.eval_reason({key: ['held_out.jsonl'], 'eval_strategy': 'no'}) is None
+
+
+@pytest.mark.parametrize('name', ['rows.csv', 'rows.txt'])
+def test_csv_and_text_datasets_are_left_to_swift(tmp_path, name):
+    (tmp_path / name).write_text('question,answer\nHow many chairs?,3\n')
+    assert train_vsi_grpo.dataset_problem(str(tmp_path / name)) is None
+
+
+def test_reward_check_of_a_missing_plugin_is_left_to_the_file_check(tmp_path):
+    # preflight reports the missing file; importing it would only add a second line about the same slip
+    args = {'reward_funcs': ['my_reward'], 'external_plugins': [str(tmp_path / 'missing.py')]}
+    assert train_vsi_grpo.reward_problem(args) is None
+    assert train_vsi_grpo.reward_problem({**args, 'reward_funcs': []}) is None
+
+
+def test_reward_names_swifts_source_registers_need_no_import_of_swift(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'swift.rewards', None)  # importing it now raises ImportError
+    assert train_vsi_grpo.reward_problem({'reward_funcs': ['accuracy', 'format']}) is None
+    problem = train_vsi_grpo.reward_problem({'reward_funcs': ['not_a_reward']})  # a name swift alone can decide
+    assert 'failed: ModuleNotFoundError: import of swift.rewards halted' in problem
+
+
+def test_a_plugin_that_is_not_python_is_reported_by_swifts_import(tmp_path, monkeypatch):
+    import logging
+
+    monkeypatch.setattr(logging.getLogger('swift'), 'level', logging.INFO)  # swift's INFO lines on, as by default
+    plugin = tmp_path / 'bad_plugin.py'
+    plugin.write_text('def broken(:\n')
+    level = logging.getLogger('swift').level
+    problem = train_vsi_grpo.reward_problem({'reward_funcs': ['not_in_the_source'], 'external_plugins': [str(plugin)]})
+    assert problem.startswith(f'importing swift.rewards and {plugin} failed: SyntaxError: ')
+    assert logging.getLogger('swift').level == level  # swift's INFO lines are quiet only while the plugins import
+    probe = tmp_path / 'probe_plugin.py'
+    seen = tmp_path / 'level.txt'
+    probe.write_text(f"import logging\nopen({str(seen)!r}, 'w').write(str(logging.getLogger('swift').level))\n")
+    train_vsi_grpo.reward_problem({'reward_funcs': ['not_in_the_source'], 'external_plugins': [str(probe)]})
+    assert int(seen.read_text()) == max(level, logging.WARNING)  # the plugin's swift INFO lines stay off the preflight
+
+
+def test_a_finished_training_exits_0_naming_the_last_checkpoint(dataset, monkeypatch, capsys):
+    monkeypatch.setattr(train_vsi_grpo, 'train', lambda plan: {'last_model_checkpoint': 'out/v0/checkpoint-2'})
+    assert train_vsi_grpo.main(['--mode', 'local', '--dataset', str(dataset)]) == 0
+    assert capsys.readouterr().out == 'train_vsi_grpo.py: done; last checkpoint: out/v0/checkpoint-2\n'
+
+
+def test_a_file_is_no_place_among_trainings_folders(tmp_path):
+    _checkpoint(tmp_path / 'run' / 'checkpoint-1')
+    (tmp_path / 'run' / 'checkpoint-2').write_text('')
+    assert train_vsi_grpo.checkpoint_place(tmp_path / 'run' / 'checkpoint-2') == (None, None)
+    assert train_vsi_grpo.checkpoint_hint(tmp_path / 'run' / 'checkpoint-2') == ''
+    (tmp_path / 'out' / 'images').mkdir(parents=True)  # a folder of folders that hold no checkpoints: not a run's
+    assert train_vsi_grpo.checkpoint_place(tmp_path / 'out') == (None, None)
+
+
+PREFLIGHT_CHECKS = (
+    'resume_problem',
+    'vllm_mode_problem',
+    'batch_problem',
+    'thinking_problem',
+    'format_reward_problem',
+    'reward_weights_problem',
+)
+
+
+def test_preflight_reports_every_check_and_asks_swifts_registry_last(dataset, monkeypatch):
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--dataset', str(dataset)], environ={})
+    asked = []
+    monkeypatch.setattr(train_vsi_grpo, 'reward_problem', lambda args: asked.append(args) or 'reward line')
+    for name in PREFLIGHT_CHECKS:
+        monkeypatch.setattr(train_vsi_grpo, name, lambda *args, name=name: f'{name} line')
+    assert train_vsi_grpo.preflight(plan, 1) == [f'{name} line' for name in PREFLIGHT_CHECKS]
+    assert asked == []  # importing swift for the reward names waits until all else is right
+    for name in PREFLIGHT_CHECKS:
+        monkeypatch.setattr(train_vsi_grpo, name, lambda *args: None)
+    assert train_vsi_grpo.preflight(plan, 1) == ['reward line']
+    assert asked == [plan.args]
+
+
+@pytest.mark.parametrize(
+    ('tp', 'vllm_gpus', 'divides'), [('2', 4, True), ('2', 3, False), ('4', 2, False), ('1', 3, True)]
+)
+def test_preflight_checks_the_tensor_parallel_split_of_the_vllm_gpus(dataset, tp, vllm_gpus, divides):
+    flags = ['--dataset', str(dataset), '--vllm_tensor_parallel_size', tp]
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', flags, environ={})
+    problem = f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on'
+    assert (problem not in train_vsi_grpo.preflight(plan, 1, vllm_gpus)) == divides
+    assert not any('vllm_tensor_parallel_size' in line for line in train_vsi_grpo.preflight(plan, 1))  # no split
+
+
+def test_visible_gpus_asks_nvidia_smi_for_its_gpu_list(tmp_path):
+    stub = tmp_path / 'nvidia-smi'  # lists the GPUs only when asked with --list-gpus, as the real one does
+    stub.write_text('#!/bin/sh\n[ "$1" = --list-gpus ] && echo "GPU 0: NVIDIA H100 (UUID: GPU-a)"\nexit 0\n')
+    stub.chmod(0o755)
+    assert train_vsi_grpo.visible_gpus({'PATH': str(tmp_path)}) == ['0']
+
+
+def test_dataset_names_are_the_training_and_validation_entries_paths_or_ids():
+    args = {'dataset': ['vsi_train', 'hf::owner/name:subset#100'], 'val_dataset': 'vsi_raw#10', 'columns': 'x'}
+    assert train_vsi_grpo.dataset_names(args) == {'vsi_train', 'owner/name', 'vsi_raw'}
+
+
+def test_mode_args_are_the_modes_settings_the_flags_leave_unset(capsys):
+    assert train_vsi_grpo.main(['--mode', 'server', '--print', 'mode_args']) == 0
+    assert capsys.readouterr().out.split('\0') == [
+        *('--use_vllm', 'True', '--vllm_mode', 'server', '--vllm_server_host', '127.0.0.1'),
+        *('--vllm_server_port', '8000', ''),
+    ]
+    assert train_vsi_grpo.main(['--mode', 'server', '--print', 'mode_args', '--vllm_server_port', '9000']) == 0
+    assert capsys.readouterr().out.split('\0') == [
+        '--use_vllm',
+        'True',
+        '--vllm_mode',
+        'server',
+        '--vllm_server_host',
+        '127.0.0.1',
+        '',
+    ]
