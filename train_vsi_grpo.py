@@ -666,9 +666,8 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
         for path in plugins:
             import_external_file(path)
     except Exception as error:  # noqa: BLE001 - a plugin may raise anything while it is imported
-        return f'importing swift.rewards and {", ".join(plugins)} failed: {type(error).__name__}: {error}'.replace(
-            '\n', ' '
-        )
+        imported = f'swift.rewards and {", ".join(plugins)}' if plugins else 'swift.rewards'
+        return f'importing {imported} failed: {type(error).__name__}: {error}'.replace('\n', ' ')
     finally:
         swift_logger.setLevel(level)
     unknown = [name for name in wanted if name not in orms]

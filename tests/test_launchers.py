@@ -2675,7 +2675,7 @@ def test_reward_check_of_a_missing_plugin_is_left_to_the_file_check(tmp_path):
 
 
 def test_reward_names_swifts_source_registers_need_no_import_of_swift(monkeypatch):
-    monkeypatch.setitem(sys.modules, 'swift.rewards', None)  # importing it now raises ImportError
+    monkeypatch.setitem(sys.modules, 'swift.rewards', None)  # importing it now raises ModuleNotFoundError
     assert train_vsi_grpo.reward_problem({'reward_funcs': ['accuracy', 'format']}) is None
     problem = train_vsi_grpo.reward_problem({'reward_funcs': ['not_a_reward']})  # a name swift alone can decide
     assert 'failed: ModuleNotFoundError: import of swift.rewards halted' in problem
@@ -2776,3 +2776,9 @@ def test_mode_args_are_the_modes_settings_the_flags_leave_unset(capsys):
         '127.0.0.1',
         '',
     ]
+
+
+def test_a_failed_swift_import_without_plugins_names_swift_alone(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'swift.rewards', None)  # the import of swift.rewards fails
+    problem = train_vsi_grpo.reward_problem({'reward_funcs': ['no_such_reward']})
+    assert problem.startswith('importing swift.rewards failed: ModuleNotFoundError: import of swift.rewards halted')
