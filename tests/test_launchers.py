@@ -1516,6 +1516,9 @@ def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path
     pandas.DataFrame([{'solution': 'B', 'style': 'direct'}, {'solution': 'A', 'style': 'think'}]).to_parquet(parquet)
     assert problem('--dataset', str(parquet)) is None  # no prompt_style column: not known to be direct
     assert f'dataset {parquet} holds' in problem('--dataset', str(parquet), '--columns', '{"style": "prompt_style"}')
+    text = tmp_path / 'rows.csv'  # swift reads a .csv as CSV whatever its text: no prompt_style column
+    text.write_text(rows['direct'].read_text())
+    assert problem('--dataset', str(text)) is None
     renamed = tmp_path / 'renamed.jsonl'
     renamed.write_text(json.dumps({'messages': [], 'solution': 'B', 'style': 'direct'}) + '\n')
     assert problem('--dataset', str(renamed), '--columns', '{"style": "prompt_style"}') is not None
