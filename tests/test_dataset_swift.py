@@ -5,11 +5,13 @@ tests/conftest.py), so these tests see the token layout a training run sees: one
 with as many pad tokens as the processor's grid says, and every frame of a `--media video` clip.
 """
 
+import dataclasses
 import importlib.util
 import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -366,7 +368,8 @@ def test_vsi_raw_reuses_its_conversion_until_an_input_or_setting_changes(data, m
     assert load('vsi_raw') == first and conversions == []  # reused: not converted, not rewritten
     # the summary of the earlier conversion is labelled so, not read as a second one
     said = [line for line in said if line.startswith('vsi_raw')]
-    assert said[0].startswith(f'vsi_raw: reusing {converted}') and len(said) > 1
+    assert said[0] == f'vsi_raw: reusing {converted} (same inputs and settings; delete it to convert again)'
+    assert len(said) > 1
     assert all(line.startswith('vsi_raw (its earlier conversion): ') for line in said[1:])
     assert converted.stat().st_mtime_ns == stamp and list(cache.glob('*.jsonl')) == [converted]
 
@@ -415,7 +418,12 @@ def test_vsi_train_refuses_a_jsonl_whose_media_are_missing(data, tmp_path, monke
     moved.write_bytes(output.read_bytes())
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(moved))
     missing = os.path.normpath(moved.parent / first_image)
-    with pytest.raises(FileNotFoundError, match=rf'vsi_train: {moved} \(folder {moved.parent}\) .* first {missing} '):
+    message = (
+        f'vsi_train: {moved} (folder {moved.parent}) names media that do not exist, first {missing} (line 1); relative '
+        'paths are resolved against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or run '
+        'that again'
+    )
+    with pytest.raises(FileNotFoundError, match=f'^{re.escape(message)}$'):
         load('vsi_train')
 
     # Past the first rows only each frame folder is looked at: a deleted scene folder is still caught.
@@ -435,13 +443,18 @@ def test_vsi_train_refuses_a_jsonl_whose_media_are_missing(data, tmp_path, monke
 
 
 def test_vsi_raw_converts_again_when_its_clips_were_deleted(data, monkeypatch):
-    register_plugin()
+    vsi_dataset = register_plugin()
     for name, value in (('VSI_RAW_QA', data / 'qa.jsonl'), ('VSI_FRAMES_DIR', data / 'frames'), ('VSI_MEDIA', 'video')):
         monkeypatch.setenv(name, str(value))
     monkeypatch.setenv('VSI_NUM_FRAMES', '4')
     first = load('vsi_raw')
+    (converted,) = (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').glob('*.jsonl')
+    clip = only_clip(data / 'vsi_clips' / 'scannet', 'scene0001_00_k4_fps2')  # the first row's
     shutil.rmtree(data / 'vsi_clips')
+    warned = []
+    monkeypatch.setattr(vsi_dataset.logger, 'warning', lambda message, *args, **_: warned.append(str(message) % args))
     assert load('vsi_raw') == first and all(os.path.isfile(row['videos'][0]) for row in first)
+    assert warned == [f'vsi_raw: converting again, {clip} named by {converted} is missing']
 
 
 def test_a_symlinked_jsonl_resolves_media_where_they_are(data, tmp_path, monkeypatch):
@@ -580,9 +593,16 @@ def test_register_returns_both_metas_and_refuses_unknown_settings():
     vsi_dataset = register_plugin()
     metas = vsi_dataset.register_vsi_datasets()
     assert [(m.dataset_name, m.dataset_path) for m in metas] == [('vsi_train', 'vsi_train'), ('vsi_raw', 'vsi_raw')]
-    with pytest.raises(
-        TypeError, match=r"^unknown settings \['frame_dir'\]; expected some of \['allow_fewer_frames', "
-    ):
+    assert [m.help for m in metas] == [
+        'preprocess_vsi_data.py output; VSI_TRAIN_JSONL=file.jsonl',
+        'raw VSI QA converted on load; VSI_RAW_QA, VSI_FRAMES_DIR, ...',
+    ]
+    expected = (
+        "unknown settings ['frame_dir']; expected some of ['allow_fewer_frames', 'clips_dir', 'exclude_scenes', "
+        "'frames_dir', 'max_per_type', 'media', 'num_frames', 'prompt_style', 'question_types', 'raw_qa', 'seed', "
+        "'shuffle', 'train_jsonl', 'video_fps']"
+    )
+    with pytest.raises(TypeError, match=f'^{re.escape(expected)}$'):
         vsi_dataset.register_vsi_datasets(frame_dir='frames')
 
 
@@ -666,3 +686,126 @@ def test_the_launchers_preflight_names_these_datasets_and_variables():
     env = plugin.ENV_VARS
     expected = {plugin.TRAIN_NAME: (env['train_jsonl'],), plugin.RAW_NAME: (env['raw_qa'], env['frames_dir'])}
     assert expected == train_vsi_grpo.REGISTERED_DATASET_VARIABLES
+
+
+def test_vsi_raw_settings_left_unset_take_the_documented_defaults(data):
+    """The module docstring's defaults: 32 frames, direct prompts, images, 2 fps, seed 42, clips in `vsi_clips/` next
+    to the frames folder; absolute paths (the converted file lives in the cache) and no progress bar."""
+    vsi_dataset = register_plugin()
+    settings = {'raw_qa': str(data / 'qa.jsonl'), 'frames_dir': str(data / 'frames')}
+    qa_paths, config = vsi_dataset.VsiRawLoader.config(SimpleNamespace(settings=settings, strict=False))
+    assert qa_paths == [str(data / 'qa.jsonl')]
+    assert dataclasses.asdict(config) == {
+        'frames_dir': str(data / 'frames'),
+        'num_frames': 32,
+        'prompt_style': 'direct',
+        'media': 'image',
+        'path_mode': 'absolute',
+        'base_dir': '.',
+        'clips_dir': str(data / 'vsi_clips'),
+        'video_fps': 2.0,
+        'allow_fewer_frames': False,
+        'exclude_scenes': frozenset(),
+        'question_types': None,
+        'max_per_type': None,
+        'shuffle': False,
+        'seed': 42,
+        'strict': False,
+        'progress': False,
+    }
+
+
+def test_identity_is_the_path_size_and_nanosecond_mtime(tmp_path):
+    """The cache key's identity of a file: two QA files of one size and time are told apart by their paths, and a file
+    edited to the same size (a digit changed) by its modification time."""
+    vsi_dataset = register_plugin()
+    path = tmp_path / 'qa.jsonl'
+    path.write_text('12345', encoding='utf-8')
+    os.utime(path, ns=(1_000_000_000, 1_700_000_000_123_456_789))
+    assert vsi_dataset._identity(str(path)) == [str(path), 5, 1_700_000_000_123_456_789]
+    assert vsi_dataset._identity(str(tmp_path / 'missing.jsonl')) is None
+
+
+def test_vsi_train_rows_go_through_swifts_own_messages_preprocessor(data, monkeypatch):
+    """Relative paths are resolved after swift's MessagesPreprocessor, not instead of it: a `system` column becomes
+    the first turn, as for any JSONL swift loads."""
+    register_plugin()
+    row = {
+        'system': 'Answer briefly.',
+        'messages': [{'role': 'user', 'content': '<image>How many chairs?'}, {'role': 'assistant', 'content': '2'}],
+        'images': ['frames/41069025/frame_0000.jpg'],
+    }
+    path = data / 'system.jsonl'
+    path.write_text(json.dumps(row) + '\n', encoding='utf-8')
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(path))
+    (loaded,) = load('vsi_train')
+    assert loaded['messages'] == [
+        {'role': 'system', 'content': 'Answer briefly.'},
+        {'role': 'user', 'content': '<image>How many chairs?'},
+        {'role': 'assistant', 'content': '2'},
+    ]
+    assert [image['path'] for image in loaded['images']] == [str(data / 'frames' / '41069025' / 'frame_0000.jpg')]
+
+
+def test_vsi_raw_converts_under_swifts_barrier_keyed_by_its_file(data, monkeypatch):
+    """Under torchrun the first rank converts while the others wait at swift's barrier (use_barrier=True); outside
+    torchrun swift's file lock is keyed by the converted file's path."""
+    vsi_dataset = register_plugin()
+    real_context, entered = vsi_dataset.safe_ddp_context, []
+
+    def recording_context(**kwargs):
+        entered.append(kwargs)
+        return real_context(**kwargs)
+
+    monkeypatch.setattr(vsi_dataset, 'safe_ddp_context', recording_context)
+    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    path = vsi_dataset.convert_raw()
+    assert entered == [{'hash_id': path, 'use_barrier': True}]
+
+
+@pytest.mark.parametrize(
+    ('function', 'args', 'error', 'message'),
+    [
+        (
+            '_setting',
+            ({}, 'train_jsonl', None, 'vsi_train'),
+            ValueError,
+            "dataset 'vsi_train' needs VSI_TRAIN_JSONL (or register_vsi_datasets(train_jsonl=...))",
+        ),
+        ('_number', ({'num_frames': 'x'}, 'num_frames', int), ValueError, "VSI_NUM_FRAMES must be an integer, got 'x'"),
+        ('_number', ({'video_fps': 'x'}, 'video_fps', float), ValueError, "VSI_VIDEO_FPS must be a number, got 'x'"),
+        (
+            '_flag',
+            ({'shuffle': 'sure'}, 'shuffle'),
+            ValueError,
+            "VSI_SHUFFLE must be one of 1/0, true/false, yes/no, on/off; got 'sure'",
+        ),
+        (
+            '_excluded_scenes',
+            ({'exclude_scenes': '/missing.txt'},),
+            ValueError,
+            'VSI_EXCLUDE_SCENES: cannot read /missing.txt: No such file or directory',
+        ),
+        (
+            'VsiTrainLoader.locate',
+            (SimpleNamespace(settings={'train_jsonl': '/'}, name='vsi_train'),),
+            IsADirectoryError,
+            'VSI_TRAIN_JSONL=/ is a folder; name the JSONL file preprocess_vsi_data.py wrote',
+        ),
+        (
+            'VsiTrainLoader.locate',
+            (SimpleNamespace(settings={'train_jsonl': '/missing.jsonl'}, name='vsi_train'),),
+            FileNotFoundError,
+            'VSI_TRAIN_JSONL=/missing.jsonl does not exist; run preprocess_vsi_data.py',
+        ),
+    ],
+)
+def test_setting_error_messages_in_full(function, args, error, message):
+    target = register_plugin()
+    for part in function.split('.'):
+        target = getattr(target, part)
+    with pytest.raises(error) as raised:
+        target(*args)
+    assert str(raised.value) == message
