@@ -106,6 +106,13 @@ def register_plugin():
     return import_external_file(str(Path(pp.__file__).with_name('vsi_dataset.py')))
 
 
+def use_vsi_raw(monkeypatch, data: Path, qa: Path | None = None) -> None:
+    """vsi_raw's variables for the `data` fixture's frames and a QA file (its qa.jsonl unless given), 4 frames each."""
+    monkeypatch.setenv('VSI_RAW_QA', str(qa or data / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+
+
 def load(dataset: str, **kwargs):
     from swift.dataset import load_dataset
 
@@ -348,9 +355,7 @@ def test_vsi_raw_reuses_its_conversion_until_an_input_or_setting_changes(data, m
     """Every rank of every launch loads one file, so the `datasets` cache of it stays valid; a changed input or
     setting, or a file that is not complete, is converted (again)."""
     vsi_dataset = register_plugin()
-    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
-    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
-    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    use_vsi_raw(monkeypatch, data)
     cache = Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw'
     first = load('vsi_raw')
     (converted,) = cache.glob('*.jsonl')
@@ -518,9 +523,7 @@ def _load_vsi_raw_in_a_process(barrier, results) -> None:
 def test_processes_loading_vsi_raw_at_once_convert_it_once(data, monkeypatch):
     """Ranks started together: one converts, the others wait and load its file without rewriting it."""
     register_plugin()
-    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
-    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
-    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    use_vsi_raw(monkeypatch, data)
     context = multiprocessing.get_context('fork')  # the processes inherit the registration and the environment
     barrier, results = context.Barrier(4), context.Queue()
     processes = [context.Process(target=_load_vsi_raw_in_a_process, args=(barrier, results)) for _ in range(4)]
@@ -623,9 +626,7 @@ def test_convert_raw_converts_once_and_passes_strict_on(data, monkeypatch):
     vsi_dataset = register_plugin()
     qa = data / 'qa_missing.jsonl'  # scene0009_00 has no frames: skipped, or an error with strict
     qa.write_text(''.join(json.dumps(r) + '\n' for r in (MC_ROW, {**MC_ROW, 'scene_name': 'scene0009_00'})))
-    monkeypatch.setenv('VSI_RAW_QA', str(qa))
-    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
-    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    use_vsi_raw(monkeypatch, data, qa)
     with pytest.raises(pp.VsiDataError, match='^vsi_raw: .*scene0009_00'):
         vsi_dataset.convert_raw(strict=True)
     path = vsi_dataset.convert_raw()
@@ -758,9 +759,7 @@ def test_vsi_raw_converts_under_swifts_barrier_keyed_by_its_file(data, monkeypat
         return real_context(**kwargs)
 
     monkeypatch.setattr(vsi_dataset, 'safe_ddp_context', recording_context)
-    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
-    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
-    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    use_vsi_raw(monkeypatch, data)
     path = vsi_dataset.convert_raw()
     assert entered == [{'hash_id': path, 'use_barrier': True}]
 
