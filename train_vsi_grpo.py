@@ -146,7 +146,7 @@ READ_KEYS = frozenset(
         *('output_dir', 'reward_funcs', 'eval_strategy', 'save_strategy', 'split_dataset_ratio', 'streaming', 'strict'),
         *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
         *('resume_from_checkpoint', 'resume_only_model', 'ignore_data_skip'),
-        *('reward_weights', 'reward_model', 'use_gym_env'),
+        *('reward_weights', 'reward_model', 'use_gym_env', 'teacher_model', 'teacher_model_server'),
     }
 )
 SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's chat streaming
@@ -474,6 +474,12 @@ def resolve(
                 f'{where} is short for {" or ".join(full)}, which the launcher reads before swift does: '
                 'write it in full'
             )
+    for key, value in overrides.items():  # True only from a flag written alone, which swift's parser takes for a switch
+        if value is True and key in args and not isinstance(args[key], bool):
+            raise LaunchError(
+                f'--{key} has no value, and {key} takes one (without the flag: {args[key]!r}); a flag written alone '
+                'means true, which only a switch such as --use_vllm takes'
+            )
     args.update(overrides)
     env = dict(yaml_env)
     files = dataset_files(args)
@@ -493,8 +499,19 @@ def _int_arg(args: Mapping[str, Any], key: str) -> int | None:
         raise LaunchError(f'{key} must be an integer, got {value!r}') from None
 
 
-def _is_on(value: Any) -> bool:
-    return str(value).lower() in ('true', '1', 'yes', 'y', 'on', 't')
+def _swift_bool(args: Mapping[str, Any], key: str) -> bool:
+    """A switch read as swift reads it (transformers' string_to_bool: yes/no, true/false, t/f, y/n, 1/0 in any case,
+    or a YAML boolean); unset is off. Any other value is a LaunchError now, as swift refuses it once its imports are
+    done (`on` used to be read as true here, and an empty value as false)."""
+    value = args.get(key)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).lower()
+    if text in ('yes', 'true', 't', 'y', '1'):
+        return True
+    if text in ('no', 'false', 'f', 'n', '0'):
+        return False
+    raise LaunchError(f'{key} must be true or false (or yes/no, t/f, y/n, 1/0), got {value!r}')
 
 
 def eval_reason(args: Mapping[str, Any]) -> str | None:
@@ -514,7 +531,7 @@ def eval_reason(args: Mapping[str, Any]) -> str | None:
         ratio = float(args.get('split_dataset_ratio') or 0)
     except (TypeError, ValueError):
         raise LaunchError(f'split_dataset_ratio must be a number, got {args["split_dataset_ratio"]!r}') from None
-    if ratio > 0 and _as_list(args.get('dataset')) and not _is_on(args.get('streaming')):
+    if ratio > 0 and _as_list(args.get('dataset')) and not _swift_bool(args, 'streaming'):
         return f'split_dataset_ratio {ratio} holds back part of the dataset'
     return None
 
@@ -552,7 +569,13 @@ def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
     if steps <= 0:
         return f'{label} must be positive, got {steps}'
     if generations < 2:
-        return f'num_generations must be at least 2 for GRPO, got {generations}'
+        teacher = args.get('teacher_model') is not None or args.get('teacher_model_server') is not None
+        if generations == 1 and teacher:
+            return None  # on-policy distillation (swift's OPD-RL): one completion per prompt, checked no further
+        return (
+            f'num_generations must be at least 2 for GRPO (1 with a teacher_model or teacher_model_server), got '
+            f'{generations}'
+        )
     if generation_batch % generations:
         return (
             f'per_device_train_batch_size {per_device} x {world_size} training process(es) x {label} {steps} = '
@@ -600,12 +623,12 @@ def vllm_mode_problem(plan: LaunchPlan) -> str | None:
     """swift's refusal of use_vllm without vllm_mode or the reverse (RLHFArguments `_init_rollout`, a ValueError
     traceback once swift is imported), said with the launcher's way out: the mode sets both."""
     use_vllm, vllm_mode = plan.args.get('use_vllm'), plan.args.get('vllm_mode')
-    if vllm_mode and not _is_on(use_vllm):
+    if vllm_mode and not _swift_bool(plan.args, 'use_vllm'):
         return (
             f'use_vllm {use_vllm} with vllm_mode {vllm_mode}, which swift refuses: mode {plan.mode} rolls out on vLLM; '
             'drop --use_vllm, or train without vLLM in mode local'
         )
-    if _is_on(use_vllm) and not vllm_mode:
+    if _swift_bool(plan.args, 'use_vllm') and not vllm_mode:
         return (
             f'use_vllm {use_vllm} without vllm_mode, which swift refuses: mode {plan.mode} trains without vLLM; '
             'roll out on vLLM in mode colocate or server'
@@ -626,7 +649,7 @@ def reward_weights_problem(args: Mapping[str, Any]) -> str | None:
     """reward_weights that do not give one weight per reward, which swift refuses only after vLLM has started
     (GRPOTrainer prepares the rollout engine before its rewards): a slip when a reward is dropped from the command."""
     weights = _as_list(args.get('reward_weights'))
-    gym = ['gym_reward'] if _is_on(args.get('use_gym_env')) else []
+    gym = ['gym_reward'] if _swift_bool(args, 'use_gym_env') else []
     rewards = [*_as_list(args.get('reward_funcs')), *_as_list(args.get('reward_model')), *gym]  # swift's columns
     if not weights or len(weights) == len(rewards):
         return None
@@ -718,7 +741,7 @@ def thinking_problem(plan: LaunchPlan) -> str | None:
     eval_vsi_bench.py could not score the adapter (it refuses --enable_thinking with the direct prompt). The think
     prompt style is read after `</think>`, and vsi_reward / vsi_format take the completions as they are.
     """
-    if not _is_on(plan.args.get('enable_thinking')):
+    if not _swift_bool(plan.args, 'enable_thinking'):
         return None
     direct = _direct_prompt_datasets(plan)
     if not direct:
@@ -738,7 +761,7 @@ def format_reward_problem(plan: LaunchPlan) -> str | None:
     only for `<think>...</think> <answer>...</answer>`, so the two rewards would pull against the prompt, and an
     answer in that layout scores 0 under the official rule the evaluator applies to direct runs.
     """
-    if 'vsi_format' not in _as_list(plan.args.get('reward_funcs')) or _is_on(plan.args.get('enable_thinking')):
+    if 'vsi_format' not in _as_list(plan.args.get('reward_funcs')) or _swift_bool(plan.args, 'enable_thinking'):
         return None  # under enable_thinking, thinking_problem reports such rows
     direct = _direct_prompt_datasets(plan)
     if not direct:
@@ -850,7 +873,7 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
         state = 'is a file, not a checkpoint folder' if path.exists() else 'not found'
         return f'resume_from_checkpoint {value} {state} (relative paths start at {os.getcwd()})'
     if (path / TRAINER_STATE).is_file() or (
-        _is_on(args.get('resume_only_model')) and _is_on(args.get('ignore_data_skip'))
+        _swift_bool(args, 'resume_only_model') and _swift_bool(args, 'ignore_data_skip')
     ):
         return None
     hint = checkpoint_hint(path) or f'no {TRAINER_STATE}, no checkpoint-N folders'
@@ -906,7 +929,7 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
     try:
         import vsi_dataset
 
-        vsi_dataset.convert_raw(strict=_is_on(plan.args.get('strict')))
+        vsi_dataset.convert_raw(strict=_swift_bool(plan.args, 'strict'))
     except (ValueError, OSError) as error:
         return [str(error)]
     finally:
@@ -941,7 +964,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     problem = resume_problem(plan.args)
     if problem:
         problems.append(problem)
-    if _is_on(plan.args.get('use_vllm')) and vllm_gpus is not None:
+    if _swift_bool(plan.args, 'use_vllm') and vllm_gpus is not None:
         tp = tensor_parallel_size(plan.args)
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
@@ -1006,7 +1029,7 @@ def gpu_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | None:
 
     The same words and GPU count as run_vsi_grpo.sh's refusal, which it gets from `--print visible_gpus` (see main).
     """
-    return NO_GPU if _is_on(plan.args.get('use_vllm')) and not visible_gpus(environ) else None
+    return NO_GPU if _swift_bool(plan.args, 'use_vllm') and not visible_gpus(environ) else None
 
 
 def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | None:
@@ -1017,7 +1040,7 @@ def device_map_problem(plan: LaunchPlan, environ: Mapping[str, str]) -> str | No
     swift/utils/env.py `is_mp`), which `_check_grpo` (swift/arguments/rlhf_args.py) rejects when vLLM is used. Outside
     torchrun swift counts one process per node (`set_default_ddp_config`), so plain `python` on a multi-GPU node fails.
     """
-    if not _is_on(plan.args.get('use_vllm')) or environ.get('SWIFT_SINGLE_DEVICE_MODE') == '1':
+    if not _swift_bool(plan.args, 'use_vllm') or environ.get('SWIFT_SINGLE_DEVICE_MODE') == '1':
         return None
     gpus = len(visible_gpus(environ))
     under_torchrun = environ.get('RANK') and environ.get('LOCAL_RANK')

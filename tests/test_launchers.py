@@ -553,6 +553,42 @@ def test_batch_check_agrees_with_swift():
     assert cases == 2 * 4 * 3 * 4 * 5 * 5 and 0 < failures < cases
 
 
+def test_batch_check_with_a_teacher_agrees_with_swift():
+    """One completion per prompt is on-policy distillation, which swift takes when a teacher is given."""
+    from swift.arguments.rlhf_args import RLHFArguments
+    from swift.rlhf_trainers.args_mixin import RolloutTrainerArgumentsMixin
+
+    teachers = ({}, {'teacher_model': 'Qwen/Qwen3-VL-32B-Instruct'}, {'teacher_model_server': 'http://127.0.0.1:8000'})
+    outcomes = set()
+    for world, accumulation, generations, teacher, evaluation in itertools.product(
+        (1, 3), (1, 2), (1, 2, 3), teachers, (False, True)
+    ):
+        args = {'gradient_accumulation_steps': accumulation, 'num_generations': generations, **teacher}
+        swift_fields = {'eval_strategy': 'no', 'per_device_train_batch_size': 1}
+        if evaluation:
+            args.update(val_dataset='val.jsonl', num_generations_eval=4)
+            swift_fields.update(eval_strategy='steps', per_device_eval_batch_size=1)
+        ours = train_vsi_grpo.batch_problem(args, world)
+        namespace = SimpleNamespace(
+            **{'teacher_model': None, 'teacher_model_server': None, **args, **swift_fields},
+            world_size=world,
+            rlhf_type='grpo',
+            use_liger_kernel=False,
+            model='Qwen/Qwen3-VL-8B-Instruct',
+            generation_batch_size=None,
+            steps_per_generation=None,
+        )
+        try:
+            RLHFArguments._check_teacher(namespace)
+            RolloutTrainerArgumentsMixin._init_generation_batch_params(namespace)
+            swift_ok = True
+        except ValueError:
+            swift_ok = False
+        assert (ours is None) == swift_ok, (args, world, ours)
+        outcomes.add((generations, bool(teacher), swift_ok))
+    assert (1, True, True) in outcomes and (1, False, False) in outcomes and (2, False, True) in outcomes
+
+
 @pytest.mark.parametrize('dry_run', ['1', 'true', 'Yes'])
 def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env, dry_run):
     proc = run_script({**launch_env, 'MODE': 'server', 'DRY_RUN': dry_run})
@@ -815,10 +851,11 @@ def test_read_keys_are_every_argument_the_launcher_reads():
 
     source = (ROOT / 'train_vsi_grpo.py').read_text()
     read = set(re.findall(r"args(?:\.get\(|\[)'(\w+)'(?!\] =)", source))  # not rollout_args' own host and port
-    read |= set(re.findall(r"_int_arg\([\w.]+, '(\w+)'\)", source))
+    read |= set(re.findall(r"(?:_int_arg|_swift_bool)\([\w.]+, '(\w+)'\)", source))
     for names in re.findall(r'for key in \(((?:\'\w+\',? ?)+)\)', source):
         read |= set(re.findall(r"'(\w+)'", names)) - {'images', 'videos'}  # a dataset row's fields
-    assert {'num_generations', 'dataset', 'cached_val_dataset', 'custom_register_path', 'strict'} <= read
+    expected = {'num_generations', 'dataset', 'cached_val_dataset', 'custom_register_path', 'strict', 'teacher_model'}
+    assert expected <= read
     keys = train_vsi_grpo.READ_KEYS
     assert read <= keys, read - keys
     fields = {f.name for f in dataclasses.fields(RLHFArguments)}
@@ -855,6 +892,38 @@ def test_abbreviated_flags_the_launcher_reads_are_refused(launch_env, tmp_path):
     # full names, flags the launcher does not read (swift expands them itself), and swift's own `stream`
     plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--num_generations', '4', '--learn', '1e-5', '--stream'])
     assert plan.args['num_generations'] == '4' and plan.args['learn'] == '1e-5' and plan.args['stream'] is True
+
+
+def test_a_flag_written_alone_is_refused_unless_swift_takes_it_alone(capsys):
+    """swift's parser takes `--use_vllm` alone (true) but wants a value after `--reward_funcs`; the launcher passed
+    `--reward_funcs True` on, which failed as an unknown reward once the imports were done."""
+    from swift.arguments import RLHFArguments
+    from swift.utils.utils import _patch_get_type_hints
+    from transformers import HfArgumentParser
+
+    with _patch_get_type_hints():
+        parser = HfArgumentParser([RLHFArguments])
+    args = {**_yaml(), **train_vsi_grpo.MODE_SETTINGS['server']}
+    for key, value in args.items():
+        try:
+            parser.parse_known_args([f'--{key}'])
+            swift_takes_it = True
+        except SystemExit:
+            swift_takes_it = False
+        try:
+            train_vsi_grpo.resolve(str(CONFIG), 'server', [f'--{key}'])
+            launcher_takes_it = True
+        except train_vsi_grpo.LaunchError as error:
+            assert str(error) == (
+                f'--{key} has no value, and {key} takes one (without the flag: {value!r}); a flag written alone means '
+                'true, which only a switch such as --use_vllm takes'
+            )
+            launcher_takes_it = False
+        assert launcher_takes_it == swift_takes_it, key
+    capsys.readouterr()  # argparse's usage lines
+    with pytest.raises(train_vsi_grpo.LaunchError, match='^--reward_funcs has no value, and reward_funcs takes one'):
+        train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--reward_funcs'])
+    assert train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--use_vllm']).args['use_vllm'] is True
 
 
 def test_frames_swift_would_not_find_fail_preflight(dataset, tmp_path):
@@ -2297,11 +2366,38 @@ def test_visible_gpus_without_cuda_visible_devices_asks_nvidia_smi(fake_bin, tmp
 
 @pytest.mark.parametrize(
     ('value', 'on'),
-    [(True, True), ('true', True), ('True', True), ('1', True), ('yes', True), ('Y', True), ('t', True)]
-    + [(False, False), ('false', False), ('0', False), ('no', False), ('', False), (None, False)],
+    [(True, True), ('true', True), ('True', True), ('1', True), ('yes', True), ('Y', True), ('t', True), (1, True)]
+    + [(False, False), ('false', False), ('0', False), ('no', False), ('N', False), ('F', False), (0, False)],
 )
-def test_is_on_reads_booleans_as_swift_does(value, on):
-    assert train_vsi_grpo._is_on(value) is on
+def test_switches_read_as_swift_reads_them(value, on):
+    assert train_vsi_grpo._swift_bool({'use_vllm': value}, 'use_vllm') is on
+    assert train_vsi_grpo._swift_bool({}, 'use_vllm') is False  # unset: swift's default for its switches here
+
+
+def test_switches_agree_with_the_parser_swift_uses():
+    from argparse import ArgumentTypeError
+
+    from transformers.hf_argparser import string_to_bool  # swift.utils.parse_args: HfArgumentParser's bool type
+
+    for value in ['true', 'False', 'YES', 'no', 'T', 'f', 'y', 'N', '1', '0', 'on', 'off', '', 'maybe', '2', ' true']:
+        try:
+            expected = string_to_bool(value)
+        except ArgumentTypeError:
+            expected = 'refused'
+        try:
+            got = train_vsi_grpo._swift_bool({'use_vllm': value}, 'use_vllm')
+        except train_vsi_grpo.LaunchError:
+            got = 'refused'
+        assert got == expected, value
+
+
+@pytest.mark.parametrize('value', ['on', 'off', '', 'maybe', '2'])
+def test_a_switch_swift_would_refuse_is_one_line(value):
+    # transformers' string_to_bool, which swift's parser uses, refuses these after swift's imports; 'on' was read as
+    # true here and '' as false
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo._swift_bool({'streaming': value}, 'streaming')
+    assert str(error.value) == f'streaming must be true or false (or yes/no, t/f, y/n, 1/0), got {value!r}'
 
 
 @pytest.mark.parametrize(
@@ -2426,6 +2522,7 @@ def test_device_map_problem_names_the_fix(mode, environ, expected):
 # batch_problem's lines for swift's `_init_generation_batch_params` rules (rlhf_trainers/args_mixin.py), worked out by
 # hand; swift's defaults: per_device_train_batch_size 1, gradient_accumulation_steps 1, num_generations 8.
 ROUND = 'completions per generation round, not a multiple of num_generations'
+AT_LEAST_2 = 'num_generations must be at least 2 for GRPO (1 with a teacher_model or teacher_model_server)'
 BATCH_CASES = [
     ({}, 1, f'per_device_train_batch_size 1 x 1 training process(es) x gradient_accumulation_steps 1 = 1 {ROUND} 8'),
     ({'gradient_accumulation_steps': 8}, 1, None),
@@ -2452,7 +2549,11 @@ BATCH_CASES = [
     ({'gradient_accumulation_steps': 0}, 8, 'gradient_accumulation_steps must be positive, got 0'),
     ({'steps_per_generation': 0}, 8, 'steps_per_generation must be positive, got 0'),
     ({'num_generations': 2}, 2, None),
-    ({'num_generations': 1}, 8, 'num_generations must be at least 2 for GRPO, got 1'),
+    ({'num_generations': 1}, 8, f'{AT_LEAST_2}, got 1'),
+    ({'num_generations': 0, 'teacher_model': 'Qwen/Qwen3-VL-32B-Instruct'}, 8, f'{AT_LEAST_2}, got 0'),
+    # a teacher (swift's RLHFArguments._check_teacher): one completion per prompt, and no batch or eval rule after
+    ({'num_generations': 1, 'teacher_model': 'Qwen/Qwen3-VL-32B-Instruct', 'val_dataset': 'v'}, 3, None),
+    ({'num_generations': 1, 'teacher_model_server': 'http://127.0.0.1:8000', 'num_generations_eval': 4}, 8, None),
     (
         {'num_generations': 3, 'generation_batch_size': 8},
         8,
