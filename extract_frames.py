@@ -253,7 +253,9 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
         # bytes as the file system names them (a name need not be UTF-8), less the byte order mark Windows editors
         # write first, which would otherwise become part of the first path
         text = os.fsdecode(video_list.read_bytes().removeprefix(codecs.BOM_UTF8))
-        for number, line in enumerate(text.splitlines(), start=1):
+        # lines as Python's universal newlines reads them (LF, CRLF, CR), not at every separator str.splitlines knows:
+        # U+2028 or U+0085 can be part of a file name
+        for number, line in enumerate(re.split(r'\r\n|[\r\n]', text), start=1):
             line = line.strip()
             if not line or line.startswith('#'):
                 continue

@@ -1437,6 +1437,19 @@ def test_find_videos_reads_list_lines_stripped_and_comments_skipped(tmp_path):
     assert find_videos(tmp_path / 'videos', str(listing)) == [tmp_path / 'videos' / 'a.mp4', Path('/data/c.MKV')]
 
 
+def test_find_videos_splits_list_lines_only_at_line_ends(tmp_path):
+    """LF, CRLF and CR end a line; the other separators str.splitlines knows (U+2028, U+0085, form feed) may be part
+    of a file name, which used to be cut in two at them."""
+    names = ['a\u2028b.mp4', 'c\x85d.mp4', 'e\x0cf.mp4', 'g.mp4', 'h.mp4', 'i.mp4']
+    listing = tmp_path / 'videos.txt'
+    listing.write_bytes('{}\n{}\r\n{}\r{}\n\n{}\r\n{}'.format(*names).encode())
+    assert find_videos(video_list=listing) == [tmp_path / name for name in names]
+    listing.write_bytes(b'x/\n\n')  # a line's number counts every line end: the folder is on line 1
+    (tmp_path / 'x').mkdir()
+    with pytest.raises(ValueError, match=f'^{listing}: line 1: '):
+        find_videos(video_list=listing)
+
+
 def test_find_videos_raises_on_a_folder_it_cannot_read(tmp_path, monkeypatch):
     (tmp_path / 'scannet').mkdir()
     (tmp_path / 'a.MOV').write_bytes(b'x')
