@@ -2323,3 +2323,199 @@ def test_conflicting_prompt_styles_name_each_source(tmp_path, row_style, config_
 def test_the_completeness_warning_counts_one_question_in_the_singular():
     results = ev.build_results(counting_rows(1), 'one', 'direct')
     assert results['completeness_warning'].startswith('completeness unknown: 1 question, and nothing says how many')
+
+
+# ----------------------------------------------------------------------------------------------------------
+# I/O paths: reading predictions, rescoring, comparing, the command line
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_rescoring_only_reads_the_predictions_and_ignores_a_cut_off_last_line(tmp_path, caplog):
+    """--predictions of a run still writing (or killed): the half-written last line is ignored, not cut away; only a
+    resumed evaluation, which appends to the file, mends it."""
+    rows = [
+        {'id': i, 'question_type': 'object_counting', 'ground_truth': '2', 'prediction': p}
+        for i, p in enumerate(['2', '4', '2'])
+    ]
+    text = ''.join(json.dumps(row) + '\n' for row in rows[:2]) + json.dumps(rows[2])[:15]
+    path = tmp_path / 'predictions.jsonl'
+    path.write_text(text, encoding='utf-8')
+    with caplog.at_level(logging.WARNING):
+        assert ev.main(['--predictions', str(path)]) == 0
+    assert path.read_text(encoding='utf-8') == text
+    assert 'ignoring the cut-off last line (15 bytes)' in caplog.text
+    results = json.loads((tmp_path / 'results.json').read_text(encoding='utf-8'))
+    # 2 is right (1); 4 for 2 is 100% off, beyond every MRA threshold (0)
+    assert results['official']['num_questions'] == 2 and results['overall'] == pytest.approx(50.0)
+
+
+def test_a_conflicting_prediction_names_the_first_line_of_its_id(tmp_path):
+    row = {'id': 0, 'question_type': 'object_counting', 'ground_truth': '2', 'prediction': '2'}
+    path = write_jsonl(tmp_path / 'predictions.jsonl', [row, row, {**row, 'prediction': '3'}])
+    with pytest.raises(ev.EvalError) as refused:
+        ev.read_predictions(path)
+    assert str(refused.value) == (
+        f"{path}:3: id '0' was already predicted at line 1, differently; keep one of the two lines"
+    )
+
+
+def test_an_empty_predictions_file_binds_nothing_either(bench, tmp_path):
+    """An empty predictions.jsonl (touched, or a first line cut back by the repair) holds no prediction of the
+    recorded protocol: a run of another one proceeds, as without the file."""
+    partial = tmp_path / 'frames'
+    shutil.copytree(bench.frames / 'scannet' / 'scene0000_00', partial / 'scannet' / 'scene0000_00')
+    out = tmp_path / 'run'
+    with pytest.raises(ev.EvalError, match='have no frames'):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', partial), engine=CountingEngine())
+    (out / 'predictions.jsonl').touch()
+    engine = CountingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+    assert len(engine.requests) == len(BENCH_ROWS)
+    assert json.loads((out / 'run_config.json').read_text(encoding='utf-8'))['frames'] == str(bench.frames)
+
+
+def test_predictions_without_a_run_config_are_refused_unless_overwritten(bench, tmp_path):
+    out = tmp_path / 'run'
+    out.mkdir()
+    predictions = hand_predictions(out / 'predictions.jsonl')
+    engine = CountingEngine()
+    with pytest.raises(ev.EvalError) as refused:
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+    assert str(refused.value) == (
+        f'{predictions} exists but {out / "run_config.json"} does not, so its protocol is unknown; choose another '
+        '--output_dir or pass --overwrite'
+    )
+    assert not engine.requests and not (out / 'run_config.json').exists()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--overwrite'), engine=engine)
+    assert [row['id'] for row in prediction_lines(predictions)] == [str(row['id']) for row in BENCH_ROWS]
+
+
+def test_a_run_config_that_is_not_json_is_refused_beside_predictions(bench, tmp_path):
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 1), engine=CountingEngine())
+    (out / 'run_config.json').write_text('not json', encoding='utf-8')
+    engine = CountingEngine()
+    with pytest.raises(ev.EvalError) as refused:
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+    assert str(refused.value) == (
+        f'{out / "run_config.json"} is not valid JSON (Expecting value: line 1 column 1 (char 0)); pass --overwrite '
+        'to start over'
+    )
+    assert not engine.requests
+
+
+def test_a_missing_dataset_is_one_line_of_error_and_writes_nothing(tmp_path, capsys):
+    dataset, out = tmp_path / 'missing.jsonl', tmp_path / 'run'
+    assert ev.main(eval_argv('m', dataset, out, '--frames_dir', tmp_path)) == 1
+    assert capsys.readouterr().err == f'error: input file {dataset} does not exist\n'
+    assert not out.exists()
+
+
+def test_question_types_no_question_has_are_refused_naming_those_the_dataset_has(tmp_path):
+    questions, _ = ev.load_questions(str(write_jsonl(tmp_path / 'bench.jsonl', BENCH_ROWS[:3])))
+    with pytest.raises(ev.EvalError) as refused:
+        ev.select_questions(questions, ['route_planning'])
+    assert str(refused.value) == (
+        "no question has a type in --question_types ['route_planning']; the dataset has ['object_counting', "
+        "'object_rel_direction_easy', 'room_size_estimation']"
+    )
+
+
+def test_images_of_benchmark_rows_are_not_taken_as_frames(tmp_path):
+    """Only swift rows bring their own frames; an `images` column of a benchmark row is not read."""
+    rows = [{**BENCH_ROWS[0], 'images': ['a.jpg']}]
+    questions, row_images = ev.load_questions(str(write_jsonl(tmp_path / 'bench.jsonl', rows)))
+    assert [q.id for q in questions] == ['0'] and row_images == {}
+
+
+@pytest.mark.parametrize(
+    ('argv', 'message'),
+    [
+        ([], 'give exactly one of --model (evaluate), --predictions (rescore) or --compare A.json B.json'),
+        (
+            ['--model', 'm', '--predictions', 'p.jsonl'],
+            'give exactly one of --model (evaluate), --predictions (rescore) or --compare A.json B.json; got --model, '
+            '--predictions',
+        ),
+        (['--compare', 'a', 'b', 'c'], '--compare takes one results.json (next to a run) or two (to compare them)'),
+        (
+            ['--compare', 'a.json'],
+            '--compare a.json: one results file is shown next to the run of --model; give two to compare them '
+            '(--compare A B)',
+        ),
+        (['--model', 'm'], '--model needs --dataset'),
+        (['--model', 'm', '--dataset', 'd', '--num_frames', '0'], '--num_frames and --limit must be positive'),
+        (['--model', 'm', '--dataset', 'd', '--limit', '0'], '--num_frames and --limit must be positive'),
+        (
+            ['--model', 'm', '--dataset', 'd', '--adapters', 'a', 'b'],
+            "--adapters takes one checkpoint (swift's vLLM engine serves one LoRA at a time)",
+        ),
+        (['--model', 'm', '--dataset', 'd', '--batch_size', '0'], '--batch_size must be positive'),
+    ],
+)
+def test_usage_errors_are_one_line_of_argparse(capsys, argv, message):
+    with pytest.raises(SystemExit) as usage:
+        ev.parse_args(argv)
+    assert usage.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f': error: {message}')
+
+
+def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_written(bench, tmp_path, capsys):
+    out = tmp_path / 'run'
+    adapter = tmp_path / 'checkpoint-1'
+    assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', bench.frames, '--adapters', adapter)) == 1
+    assert capsys.readouterr().err == f'error: adapter {adapter} does not exist\n'
+    frames = tmp_path / 'frames'
+    assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', frames)) == 1
+    assert capsys.readouterr().err == f'error: --frames_dir {frames} is not a folder; run extract_frames.py first\n'
+    assert not out.exists()
+
+
+def test_the_ids_of_a_recorded_dataset_that_is_gone_or_changed_are_unknown(bench, tmp_path):
+    recorded = {'dataset': str(bench.dataset), 'dataset_sha256': preprocess_vsi_data.file_sha256(str(bench.dataset))}
+    assert ev.recorded_dataset_ids(recorded) == {str(row['id']) for row in BENCH_ROWS}
+    assert ev.recorded_dataset_ids({**recorded, 'dataset_sha256': '0' * 64}) is None
+    assert ev.recorded_dataset_ids({**recorded, 'dataset': str(tmp_path / 'gone.jsonl')}) is None
+
+
+def test_inference_is_greedy_within_the_token_budget_batch_by_batch(bench, tmp_path):
+    calls = []
+
+    class RecordingEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            calls.append((len(infer_requests), request_config.temperature, request_config.max_tokens, use_tqdm))
+            return super().infer(infer_requests, request_config, use_tqdm=use_tqdm)
+
+    out = tmp_path / 'run'
+    engine = RecordingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--batch_size', 4), engine=engine)
+    # the official protocol: greedy decoding, 16 new tokens for the direct prompt; 6 questions in batches of 4
+    assert calls == [(4, 0, 16, False), (2, 0, 16, False)]
+    assert [request.chat_template_kwargs for request in engine.requests] == [{}] * len(BENCH_ROWS)
+    assert len(prediction_lines(out / 'predictions.jsonl')) == len(BENCH_ROWS)
+
+
+def test_an_engine_answering_fewer_requests_than_asked_writes_no_prediction(bench, tmp_path):
+    class ShortEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            return super().infer(infer_requests, request_config, use_tqdm=use_tqdm)[:-1]
+
+    out = tmp_path / 'run'
+    with pytest.raises(ValueError, match='zip'):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=ShortEngine())
+    assert not (out / 'predictions.jsonl').exists()
+
+
+def test_a_results_file_that_is_not_there_is_named_with_a_hint_to_the_subset(tmp_path):
+    run = tmp_path / 'run'
+    run.mkdir()
+    expected = run / 'results.json'  # a folder with neither report names the full-benchmark one
+    with pytest.raises(ev.EvalError) as refused:
+        ev.load_results(str(run))
+    missing = f"[Errno 2] No such file or directory: '{expected}'"
+    assert str(refused.value) == f'cannot read results file {expected}: {missing}'
+    (run / 'results_subset.json').write_text('{}', encoding='utf-8')
+    with pytest.raises(ev.EvalError) as refused:
+        ev.load_results(str(expected))
+    subset = run / 'results_subset.json'
+    assert str(refused.value).endswith(f' (a run on fewer questions writes {subset}, which is there)')
