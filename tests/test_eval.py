@@ -2519,3 +2519,12 @@ def test_a_results_file_that_is_not_there_is_named_with_a_hint_to_the_subset(tmp
         ev.load_results(str(expected))
     subset = run / 'results_subset.json'
     assert str(refused.value).endswith(f' (a run on fewer questions writes {subset}, which is there)')
+
+
+def test_a_recorded_think_style_gives_no_advice_about_answer_blocks(tmp_path, caplog):
+    rows = [{'id': '0', 'prediction': '<think>two</think><answer>2</answer>', 'prompt_style': 'think'}]
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        assert ev.predictions_prompt_style(tmp_path / 'predictions.jsonl', rows, None, None) == 'think'
+        unrecorded = [{'id': '0', 'prediction': '<answer>2</answer>'}]  # the run_config.json says it instead
+        assert ev.predictions_prompt_style(tmp_path / 'p.jsonl', unrecorded, {'prompt_style': 'think'}, None) == 'think'
+    assert caplog.text == ''
