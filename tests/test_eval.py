@@ -880,18 +880,23 @@ def test_the_inference_backend_is_part_of_the_protocol(bench, tmp_path):
     assert len(engine.requests) == 2
 
 
-def test_a_run_stopped_before_predicting_binds_nothing(bench, tmp_path):
+@pytest.mark.parametrize('empty_file', [False, True], ids=['no predictions file', 'an empty one'])
+def test_a_run_stopped_before_predicting_binds_nothing(bench, tmp_path, empty_file):
     """A first attempt that failed on its frames leaves run_config.json and no predictions: the corrected command
-    runs instead of being refused as a run made differently."""
+    runs instead of being refused as a run made differently. So does an empty predictions.jsonl (touched, or a first
+    line cut back by the repair), which holds no prediction of the recorded protocol either."""
     partial = tmp_path / 'frames'
     shutil.copytree(bench.frames / 'scannet' / 'scene0000_00', partial / 'scannet' / 'scene0000_00')
     out = tmp_path / 'run'
     with pytest.raises(ev.EvalError, match='have no frames'):
         ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', partial), engine=CountingEngine())
     assert (out / 'run_config.json').exists() and not (out / 'predictions.jsonl').exists()
+    if empty_file:
+        (out / 'predictions.jsonl').touch()
     engine = CountingEngine()
     ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
     assert len(engine.requests) == len(BENCH_ROWS)
+    assert json.loads((out / 'run_config.json').read_text(encoding='utf-8'))['frames'] == str(bench.frames)
     # With predictions there, a config that is valid JSON but no object is an error, not a traceback.
     (out / 'run_config.json').write_text('[]')
     with pytest.raises(ev.EvalError, match='holds no run configuration'):
@@ -1559,6 +1564,13 @@ def test_prediction_files_tolerate_only_a_cut_last_line_and_repeated_rows(tmp_pa
     conflict.write_text('\n'.join([lines[0], lines[1], json.dumps(dict(good[0], prediction='3'))]) + '\n')
     with pytest.raises(ev.EvalError, match=r"conflict.jsonl:3: id '0' was already predicted at line 1, differently"):
         ev.read_predictions(conflict)
+    # after a word-for-word repeat the conflict still names the id's first line
+    conflict.write_text('\n'.join([lines[0], lines[0], json.dumps(dict(good[0], prediction='3'))]) + '\n')
+    with pytest.raises(ev.EvalError) as refused:
+        ev.read_predictions(conflict)
+    assert str(refused.value) == (
+        f"{conflict}:3: id '0' was already predicted at line 1, differently; keep one of the two lines"
+    )
     missing = tmp_path / 'missing.jsonl'
     missing.write_text(json.dumps({'id': 1, 'prediction': 'A'}) + '\n', encoding='utf-8')
     assert ev.main(['--predictions', str(missing)]) == 1
@@ -2347,31 +2359,6 @@ def test_rescoring_only_reads_the_predictions_and_ignores_a_cut_off_last_line(tm
     results = json.loads((tmp_path / 'results.json').read_text(encoding='utf-8'))
     # 2 is right (1); 4 for 2 is 100% off, beyond every MRA threshold (0)
     assert results['official']['num_questions'] == 2 and results['overall'] == pytest.approx(50.0)
-
-
-def test_a_conflicting_prediction_names_the_first_line_of_its_id(tmp_path):
-    row = {'id': 0, 'question_type': 'object_counting', 'ground_truth': '2', 'prediction': '2'}
-    path = write_jsonl(tmp_path / 'predictions.jsonl', [row, row, {**row, 'prediction': '3'}])
-    with pytest.raises(ev.EvalError) as refused:
-        ev.read_predictions(path)
-    assert str(refused.value) == (
-        f"{path}:3: id '0' was already predicted at line 1, differently; keep one of the two lines"
-    )
-
-
-def test_an_empty_predictions_file_binds_nothing_either(bench, tmp_path):
-    """An empty predictions.jsonl (touched, or a first line cut back by the repair) holds no prediction of the
-    recorded protocol: a run of another one proceeds, as without the file."""
-    partial = tmp_path / 'frames'
-    shutil.copytree(bench.frames / 'scannet' / 'scene0000_00', partial / 'scannet' / 'scene0000_00')
-    out = tmp_path / 'run'
-    with pytest.raises(ev.EvalError, match='have no frames'):
-        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', partial), engine=CountingEngine())
-    (out / 'predictions.jsonl').touch()
-    engine = CountingEngine()
-    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
-    assert len(engine.requests) == len(BENCH_ROWS)
-    assert json.loads((out / 'run_config.json').read_text(encoding='utf-8'))['frames'] == str(bench.frames)
 
 
 def test_predictions_without_a_run_config_are_refused_unless_overwritten(bench, tmp_path):
