@@ -204,13 +204,32 @@ def test_decodes_only_what_the_wanted_frames_need(tmp_path, monkeypatch):
     video = encode_video(tmp_path / 'long.mp4', num_frames=300, gop=30, bframes=2)
     with av.open(str(video.path)) as container:  # frame kinds from a plain decode: I/P are always references
         frames = [(frame.pts, frame.pict_type) for frame in container.decode(video=0)]
+    with av.open(str(video.path)) as container:  # the frames others refer to: those FFmpeg keeps when told NONREF
+        container.streams.video[0].codec_context.skip_frame = 'NONREF'
+        references = {frame.pts for frame in container.decode(video=0)}
+    with av.open(str(video.path)) as container:
+        decode_order = [packet.pts for packet in container.demux(video=0) if packet.size]
     number = {pts: i for i, (pts, _) in enumerate(frames)}
     kinds = [kind for _, kind in frames]
-    decoded = []
+    decoded, read = [], []
     seek_and_decode = extract_frames._frames_after_seek
 
-    def counting(*args):
-        for frame in seek_and_decode(*args):
+    class CountingReads:
+        def __init__(self, container):
+            self.container = container
+
+        def seek(self, *args, **kwargs):
+            read.append([])
+            return self.container.seek(*args, **kwargs)
+
+        def demux(self, *args):
+            for packet in self.container.demux(*args):
+                if packet.size:
+                    read[-1].append(packet.pts)
+                yield packet
+
+    def counting(container, *args):
+        for frame in seek_and_decode(CountingReads(container), *args):
             decoded.append(number[frame.pts])
             yield frame
 
@@ -222,9 +241,16 @@ def test_decodes_only_what_the_wanted_frames_need(tmp_path, monkeypatch):
     needed = {i for r in runs for i in r if kinds[i] != PictureType.B} | set(record.indices)
     assert needed <= set(decoded) <= {i for r in runs for i in r}
     assert len(decoded) == len(set(decoded))
-    # B-frames nothing refers to are skipped unless wanted: fewer frames than the runs hold (62)
-    assert len(decoded) < sum(len(r) for r in runs)
-    assert kinds.count(PictureType.B) > 100  # the encoder did make B-frames to skip
+    # B-frames nothing refers to are skipped unless wanted
+    assert {i for i in decoded if frames[i][0] not in references} <= set(record.indices)
+    assert 300 - len(references) >= 90  # the encoder did make B-frames to skip
+    # packets are read from the keyframe to the wanted one in decode order, not on to fill the reordering delay
+    wanted_pts = [frames[i][0] for i in record.indices]
+    expected = [
+        decode_order[decode_order.index(frames[run[0]][0]) : decode_order.index(pts) + 1]
+        for run, pts in zip(runs, wanted_pts, strict=True)
+    ]
+    assert read == expected
 
 
 def test_max_pixels_keeps_aspect(videos, tmp_path):
@@ -301,6 +327,43 @@ def test_a_damaged_keyframe_falls_back_to_full_decode(tmp_path):
     assert_same_frames(record, decode_all(damaged, threads=1))
 
 
+class _SeeksPastTheKeyframe:
+    """A container whose seeks (after the first GOP) land 3 frames after the keyframe asked for, on a P-frame: what a
+    demuxer with a wrong index would do."""
+
+    def __init__(self, container, stream):
+        self.container, self.shift = container, round(3 / (stream.time_base * stream.average_rate))
+
+    def __getattr__(self, name):
+        return getattr(self.container, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.container.__exit__(*exc)
+
+    def seek(self, ts, stream, backward):
+        self.container.seek(ts + self.shift if ts else ts, stream=stream, backward=backward, any_frame=True)
+
+
+@pytest.mark.parametrize('codec', ['libx264', 'mpeg4'])
+def test_a_seek_that_lands_past_the_keyframe_falls_back_to_full_decode(codec, tmp_path, monkeypatch):
+    """Decoding from a P-frame misses its references: h264 shows nothing until the next keyframe, but mpeg4 shows
+    wrong pictures without flagging them, so the first packet after a seek must be the keyframe."""
+    video = encode_video(tmp_path / 'clip.mp4', num_frames=90, codec=codec, gop=30)  # wanted 38 and 64: seeks to 30, 60
+    real_open = extract_frames._open
+
+    def open_seeking_past(path, threads):
+        container, stream = real_open(path, threads)
+        return _SeeksPastTheKeyframe(container, stream), stream
+
+    monkeypatch.setattr(extract_frames, '_open', open_seeking_past)
+    record = extract_video(video.path, tmp_path / 'frames', num_frames=8)
+    assert record.method == 'full_decode' and 'did not land on the keyframe at pts' in record.note
+    assert_same_frames(record, decode_all(video.path))
+
+
 def test_cover_art_is_not_a_video(tmp_path):
     """An mp4's cover art is a one-frame video stream marked as an attached picture: a recording with no video but a
     cover must fail, not give copies of the cover; with a video, the video is extracted."""
@@ -339,7 +402,13 @@ def test_unreadable_video_raises_and_leaves_nothing(tmp_path):
     for path in cut, not_video:
         with pytest.raises((VideoDecodeError, av.FFmpegError)):
             extract_video(path, tmp_path / 'frames', num_frames=4)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['cut.mp4', 'notes.mp4', 'whole.mp4']
+    # a well-formed file whose every packet is noise: indexed, but not one frame decodes, in order or after a seek
+    rng = np.random.default_rng(0)
+    noise = remux(video.path, tmp_path / 'noise.mp4', lambda packets: [(rng.bytes(len(p[0])), *p[1:]) for p in packets])
+    assert decode_all(noise) == []
+    with pytest.raises(VideoDecodeError, match='^no frame decodes$'):
+        extract_video(noise, tmp_path / 'frames', num_frames=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['cut.mp4', 'noise.mp4', 'notes.mp4', 'whole.mp4']
 
 
 def test_a_file_where_the_frame_folder_goes_is_left_alone(tmp_path):
