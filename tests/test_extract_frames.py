@@ -364,6 +364,43 @@ def test_a_seek_that_lands_past_the_keyframe_falls_back_to_full_decode(codec, tm
     assert_same_frames(record, decode_all(video.path))
 
 
+@pytest.mark.parametrize(
+    'fault, reason',
+    [
+        ('drop', 'frame 38 never decoded (frame 39 came instead)'),
+        ('cut', 'the stream ended before frame 38 of 90'),
+        ('repeat', 'frame 30 was followed by frame 30'),
+        ('foreign_pts', 'decoded a frame with pts 15361, which no packet has'),
+    ],
+)
+def test_frames_out_of_line_with_the_index_fall_back_to_full_decode(fault, reason, tmp_path, monkeypatch):
+    """Every frame a seek yields is checked against the packet index: a decoder that drops, repeats or renumbers a
+    frame (here made to, in the GOP of wanted frames 38 and 51) sends the video to a full decode, never to a wrong
+    frame."""
+    video = encode_video(tmp_path / 'clip.mp4', num_frames=90, gop=30, bframes=2)  # time base 1/15360: 512 a frame
+    real_seek_and_decode, runs = extract_frames._frames_after_seek, []
+
+    def faulty(container, stream, seek_ts, key_pts, wanted_pts):
+        runs.append(seek_ts)
+        for frame in real_seek_and_decode(container, stream, seek_ts, key_pts, wanted_pts):
+            if seek_ts == 30 * 512 and frame.pts == 38 * 512 and fault in ('drop', 'cut'):
+                if fault == 'cut':
+                    return
+                continue
+            if seek_ts == 30 * 512 and frame.pts == key_pts and fault == 'repeat':
+                yield frame
+            if seek_ts == 30 * 512 and frame.pts == key_pts and fault == 'foreign_pts':
+                frame.pts += 1
+            yield frame
+
+    monkeypatch.setattr(extract_frames, '_frames_after_seek', faulty)
+    record = extract_video(video.path, tmp_path / 'frames', num_frames=8)
+    assert runs == [0, 30 * 512]  # the index gave up at the faulty GOP
+    assert record.method == 'full_decode'
+    assert record.note == f'packet index disagreed with the decoder ({reason}): decoded in full'
+    assert_same_frames(record, decode_all(video.path))
+
+
 def test_cover_art_is_not_a_video(tmp_path):
     """An mp4's cover art is a one-frame video stream marked as an attached picture: a recording with no video but a
     cover must fail, not give copies of the cover; with a video, the video is extracted."""
