@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -513,7 +514,7 @@ def test_a_frame_folder_holding_other_files_is_never_replaced(tmp_path, capsys):
 def test_a_name_too_long_for_the_temporary_folder_fails_alone(tmp_path, capsys):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
-    encode_video(videos / 'ok.mp4', num_frames=10, width=64, height=48)
+    encode_video(videos / ('z' * 246 + '.mp4'), num_frames=10, width=64, height=48)  # .<stem>.partial: 255, works
     long_name = 'y' * 247 + '.mp4'  # legal (251 bytes); its temporary folder .<stem>.partial (256) is not
     encode_video(videos / long_name, num_frames=10, width=64, height=48)
     assert main(['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '2', '--no_progress']) == 1
@@ -526,7 +527,7 @@ def test_a_name_too_long_for_the_temporary_folder_fails_alone(tmp_path, capsys):
             'has at most 246 bytes',
         }
     ]
-    assert sorted(read_manifest(out)) == ['ok']
+    assert sorted(read_manifest(out)) == ['z' * 246]
 
 
 # ---------------------------------------------------------------- many videos: manifest, failures, resume
@@ -755,6 +756,16 @@ def test_decord_backend_for_comparison(videos, tmp_path):
     record = extract_video(video.path, tmp_path / 'frames', num_frames=8, backend='decord')
     assert record.method == 'decord'
     assert_same_frames(record, decode_all(video.path))
+
+
+def test_an_unknown_backend_is_refused_before_anything_is_written(videos, tmp_path):
+    video = videos['constant_rate_mp4']  # decord is not what any name but 'pyav' falls to
+    message = "backend must be one of ('pyav', 'decord'), got 'PyAV'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        extract_video(video.path, tmp_path / 'other', num_frames=8, backend='PyAV')
+    with pytest.raises(ValueError, match=re.escape(message)):
+        extract_all(tmp_path / 'other', videos=[video.path], num_frames=8, backend='PyAV', progress=False)
+    assert not (tmp_path / 'other').exists()
 
 
 @pytest.mark.slow
