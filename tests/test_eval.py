@@ -549,6 +549,9 @@ def test_a_run_of_the_earlier_cache_layout_resumes_on_its_frames(tmp_path):
     ev.evaluate(eval_args('m', dataset, out, *extra), engine=engine)
     assert len(engine.requests) == 2 and not (cache / '4f').exists()
     assert engine.requests[1].images[0] == str(cache / 'scannet' / 'scene0000_00' / 'frame_0000.jpg')
+    # --overwrite starts the run over: its frames go to the setting's own folder of the cache, as a new run's do
+    ev.evaluate(eval_args('m', dataset, out, *extra, '--overwrite'), engine=engine)
+    assert engine.requests[-1].images[0] == str(cache / '4f' / 'scannet' / 'scene0000_00' / 'frame_0000.jpg')
 
 
 def test_extraction_flags_without_extraction_are_refused(bench, tmp_path, capsys):
@@ -713,9 +716,12 @@ def test_frames_dir_holding_videos_points_to_video_dir(tmp_path, monkeypatch):
     dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:1])
     engine = CountingEngine()
     hint = r'holds videos \(scannet/scene0000_00.mp4\).*pass that folder as --video_dir'
-    with pytest.raises(ev.EvalError, match=hint):
+    with pytest.raises(ev.EvalError, match=hint) as e:
         ev.evaluate(eval_args('m', dataset, tmp_path / 'run', '--frames_dir', tmp_path / 'videos'), engine=engine)
     assert engine.requests == []
+    # the example is the question's own line, without preprocessing's hint (run extract_frames.py), which this replaces
+    example = "1 question(s) have no frames, e.g. test.jsonl:line 1: no frames for scene 'scene0000_00' in "
+    assert str(e.value).startswith(example) and 'extract_frames.py on them first' not in str(e.value)
     # said before swift is imported to look at the model (seconds to minutes), not after
     looked_up = []
     monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: looked_up.append(model))
@@ -985,6 +991,22 @@ def test_warnings_logged_after_swift_is_imported_are_still_shown():
     assert 'WARNING eval_vsi_bench: heard after swift' in result.stderr
 
 
+def test_the_command_line_prints_the_report_and_logs_on_stderr(tmp_path):
+    """`python eval_vsi_bench.py` prints results.md on stdout and logs its progress and warnings on stderr."""
+    path = hand_predictions(tmp_path / 'predictions.jsonl')
+    result = subprocess.run(
+        [sys.executable, 'eval_vsi_bench.py', '--predictions', str(path)],
+        cwd=Path(ev.__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (tmp_path / 'results.md').read_text() + '\n'
+    assert f'INFO eval_vsi_bench: writing {tmp_path / "results"}.{{json,md,png}}\n' in result.stderr
+    assert 'WARNING eval_vsi_bench: completeness unknown: 10 questions, and nothing says' in result.stderr
+
+
 def test_float32_with_an_adapter_on_vllm_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(ev, 'vllm_installed', lambda: True)
     argv = eval_argv('m', tmp_path / 'test.jsonl', tmp_path / 'run', '--infer_backend', 'vllm', '--adapters', 'ckpt')
@@ -1108,6 +1130,7 @@ def test_score_only_matches_the_hand_worked_official_score(tmp_path):
     assert results['overall'] == official_overall(rows)
     assert not math.isclose(results['overall'], 55.0)
     assert results['prompt_style'] == 'direct'  # nothing recorded: the official protocol
+    assert results['predictions'] == str(path.resolve())  # the file these scores are of
     # nor how many questions the dataset holds: 10 predictions are not reported as a full VSI-Bench result unflagged
     completeness = (
         'completeness unknown: 10 questions, and nothing says how many the dataset holds (no run_config.json of the '
@@ -1225,7 +1248,10 @@ def test_training_variants_are_listed_under_a_direction_level_scored_as_a_catego
     assert '| Rel. Dist. | 1 | 0.00 | 0.00 |\n| &nbsp;&nbsp;object_rel_distance_v1 | 1 |' in table
 
 
-def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
+def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys, monkeypatch):
+    plotted = []
+    plot_results = ev.plot_results
+    monkeypatch.setattr(ev, 'plot_results', lambda **kwargs: plotted.append(kwargs) or plot_results(**kwargs))
     base = hand_predictions(tmp_path / 'base.jsonl')
     assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base'), '--label', 'base']) == 0
     # the second run answers 'four chairs' as '4': counting becomes (1 + 0.5 + 1) / 3 = 5/6, up 33.33 points;
@@ -1254,6 +1280,9 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
     tuned_markdown = (tmp_path / 'tuned' / 'results.md').read_text()
     assert '\n## Compared with base (official scores)\n\n**base: completeness unknown: 10 questions' in tuned_markdown
     assert '| **overall** (10) | 51.85 | 62.96 | +11.11 |' in tuned_markdown
+    # results.png of the run compared shows the comparison's bars (base and tuned), not the run's own
+    assert plotted[-1]['comparison'] == results['comparison'] and plotted[-1]['results']['label'] == 'tuned'
+    assert plotted[0]['comparison'] is None
     capsys.readouterr()
 
     assert (
@@ -1263,16 +1292,22 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys):
                 str(tmp_path / 'base' / 'results.json'),
                 str(tmp_path / 'tuned' / 'results.json'),
                 '--output_dir',
-                str(tmp_path / 'cmp'),
+                str(tmp_path / 'reports' / 'cmp'),  # made with its parent
             ]
         )
         == 0
     )
     printed = capsys.readouterr().out
     assert '| Obj. Count (3) | 50.00 | 83.33 | +33.33 |' in printed
-    comparison = json.loads((tmp_path / 'cmp' / 'comparison.json').read_text())
+    # both runs answered the same questions: the table ends with the lenient overall (c3's '4' was right leniently
+    # already), no sentence about question sets, then where the report went
+    assert printed.endswith(
+        '| overall (lenient) (10) | 90.74 | 90.74 | +0.00 |\n\n'
+        f'written to {tmp_path / "reports" / "cmp" / "comparison"}.{{json,md,png}}\n'
+    )
+    comparison = json.loads((tmp_path / 'reports' / 'cmp' / 'comparison.json').read_text())
     assert comparison['base'] == 'base' and comparison['new'] == 'tuned' and comparison['same_questions']
-    assert (tmp_path / 'cmp' / 'comparison.png').read_bytes()[:4] == b'\x89PNG'
+    assert (tmp_path / 'reports' / 'cmp' / 'comparison.png').read_bytes()[:4] == b'\x89PNG'
     # one results file alone: it is shown next to a model's run, and the error says so
     with pytest.raises(SystemExit) as stop:
         ev.main(['--compare', str(tmp_path / 'base')])
@@ -2292,6 +2327,10 @@ def test_the_report_states_the_runs_settings_in_one_line(change, line):
     config = {**REPORT_CONFIG, **change}
     markdown = ev.results_markdown(ev.build_results(rows, 'run', config['prompt_style'], config))
     assert [text for text in markdown.splitlines() if text.startswith('Model ')] == [line]
+    # under the title the one warning there is (nothing says how many questions the dataset holds), then the settings
+    title, warning, settings = markdown.split('\n\n')[:3]
+    assert (title, settings) == ('# VSI-Bench: run', line)
+    assert warning.startswith('**completeness unknown: 1 question, and nothing says how many the dataset holds')
     # the one question is answered right: 100 in both readings, but for the think rule, which reads only an
     # <answer> block
     official = '0.00' if config['prompt_style'] == 'think' else '100.00'
