@@ -1278,7 +1278,7 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys, monkeypa
     assert deltas['object_counting'] == pytest.approx(100 / 3)
     assert deltas['route_planning'] == pytest.approx(0.0) and deltas['object_rel_direction'] == pytest.approx(0.0)
     tuned_markdown = (tmp_path / 'tuned' / 'results.md').read_text()
-    assert '\n## Compared with base (official scores)\n\n**base: completeness unknown: 10 questions' in tuned_markdown
+    assert '\n\n## Compared with base (official scores)\n\n**base: completeness unknown: 10 questions' in tuned_markdown
     assert '| **overall** (10) | 51.85 | 62.96 | +11.11 |' in tuned_markdown
     # results.png of the run compared shows the comparison's bars (base and tuned), not the run's own
     assert plotted[-1]['comparison'] == results['comparison'] and plotted[-1]['results']['label'] == 'tuned'
@@ -1320,9 +1320,13 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys, monkeypa
 
     # A results file that lacks what a comparison reads is an error naming it, not a KeyError.
     broken = tmp_path / 'broken.json'
-    for cut in ('lenient', 'categories'):
+    cuts = [('lenient',), ('official', 'categories'), ('official', 'categories', 'route_planning', 'score')]
+    for *where, cut in cuts:
         saved = json.loads((tmp_path / 'base' / 'results.json').read_text())
-        del (saved if cut == 'lenient' else saved['official'])[cut]
+        part = saved
+        for key in where:
+            part = part[key]
+        del part[cut]
         broken.write_text(json.dumps(saved))
         assert ev.main(['--compare', str(broken), str(tmp_path / 'tuned' / 'results.json')]) == 1
         assert f'{broken} is not a results.json written by eval_vsi_bench.py' in capsys.readouterr().err
@@ -1463,10 +1467,12 @@ def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, mon
         'the runs were not measured alike (qwen3_vl_image_max_pixels 16777216 vs 262144): deltas mix the models '
         'with the protocol'
     )
-    # the same check where a run is compared as it is scored (--compare beside --model)
+    # the same check where a run is compared as it is scored (--compare beside --model); the run is finished, so its
+    # model is not loaded
     args = eval_args('m', bench.dataset, tmp_path / 'other', '--frames_dir', bench.frames, '--num_frames', 2)
     args.compare = [str(tmp_path / 'base')]
-    results = ev.evaluate(args, engine=CountingEngine(answer='A'))
+    monkeypatch.setattr(ev, 'resolve_model', lambda *args: pytest.fail('a finished run loaded its model'))
+    results = ev.evaluate(args)
     assert results['comparison']['protocol_warning'] == warning
 
 
@@ -2327,16 +2333,18 @@ def test_the_report_states_the_runs_settings_in_one_line(change, line):
     config = {**REPORT_CONFIG, **change}
     markdown = ev.results_markdown(ev.build_results(rows, 'run', config['prompt_style'], config))
     assert [text for text in markdown.splitlines() if text.startswith('Model ')] == [line]
-    # under the title the one warning there is (nothing says how many questions the dataset holds), then the settings
-    title, warning, settings = markdown.split('\n\n')[:3]
+    # under the title the one warning there is (nothing says how many questions the dataset holds), the settings
+    # and the table, each a paragraph
+    title, warning, settings, table = markdown.split('\n\n')[:4]
     assert (title, settings) == ('# VSI-Bench: run', line)
     assert warning.startswith('**completeness unknown: 1 question, and nothing says how many the dataset holds')
     # the one question is answered right: 100 in both readings, but for the think rule, which reads only an
     # <answer> block
     official = '0.00' if config['prompt_style'] == 'think' else '100.00'
-    table = '| Category | Questions | Official | Lenient |\n|---|---:|---:|---:|\n'
-    table += f'| **Overall** | 1 | **{official}** | 100.00 |\n'
-    assert table in markdown
+    assert table == (
+        '| Category | Questions | Official | Lenient |\n|---|---:|---:|---:|\n'
+        f'| **Overall** | 1 | **{official}** | 100.00 |\n| Obj. Count | 1 | {official} | 100.00 |'
+    )
     # the scoring's warnings (one category of eight here) end the report, one note each
     warnings = ev.build_results(rows, 'run', config['prompt_style'], config)['official']['warnings']
     assert warnings and markdown.endswith(''.join(f'\nNote: {warning}\n' for warning in warnings))
