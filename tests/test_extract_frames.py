@@ -460,6 +460,21 @@ def test_a_file_where_the_frame_folder_goes_is_left_alone(tmp_path):
     assert sorted(p.name for p in squatter.parent.iterdir()) == ['scene']  # no temporary folder left either
 
 
+def test_a_folder_is_replaced_past_the_leftovers_of_a_killed_replace(tmp_path):
+    """Killed between moving the old folder aside and removing it: the next extraction into that folder (called
+    directly, without extract_all's clean-up) clears the leftover and replaces the folder all the same."""
+    video = encode_video(tmp_path / 'scene.mp4', num_frames=10)
+    out = tmp_path / 'frames' / 'scene'
+    extract_video(video.path, out, num_frames=2)
+    leftover = tmp_path / 'frames' / '.scene.old'
+    leftover.mkdir()
+    (leftover / 'frame_0000.jpg').write_bytes(b'old')
+    record = extract_video(video.path, out, num_frames=3)
+    assert record.indices == [0, 4, 9]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(3)]
+    assert sorted(p.name for p in out.parent.iterdir()) == ['scene']
+
+
 def test_a_still_image_named_like_a_video_fails(tmp_path, capsys):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
