@@ -1495,7 +1495,9 @@ def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_
     first = write_jsonl(tmp_path / 'a.jsonl', rows)
     engine = CountingEngine(answer='A')
     out = tmp_path / 'run'
-    ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames, '--limit', 3), engine=engine)
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames, '--limit', 3), engine=engine)
+    assert 'match no question' not in caplog.text  # nothing to say while every prediction has its question
     renamed = first.rename(tmp_path / 'b.jsonl')
     with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
         results = ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames), engine=engine)
