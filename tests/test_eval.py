@@ -490,7 +490,7 @@ def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_di
 # ----------------------------------------------------------------------------------------------------------
 
 
-def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path):
+def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path, caplog):
     scene_video(tmp_path / 'videos', num_frames=20)
     rows = [dict(BENCH_ROWS[0]), dict(BENCH_ROWS[1])]
     dataset = write_jsonl(tmp_path / 'test.jsonl', rows)
@@ -504,6 +504,12 @@ def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path):
     assert engine.requests[1].images == engine.requests[0].images
     assert (cache / 'frame_0000.jpg').stat().st_mtime_ns == stamp  # reused, not extracted again
     assert json.loads((out / 'results.json').read_text())['num_questions'] == 2
+    # --frames_dir beside --video_dir: the frames are read from there, nothing is extracted, and the log says so
+    extra = ['--frames_dir', out / 'frames', '--video_dir', tmp_path / 'videos']
+    with caplog.at_level(logging.INFO, logger='eval_vsi_bench'):
+        ev.evaluate(eval_args('some/model', dataset, tmp_path / 'run2', *extra), engine=engine)
+    assert engine.requests[-1].images == engine.requests[0].images and not (tmp_path / 'run2' / 'frames').exists()
+    assert f'using the frames in --frames_dir {out / "frames"}; --video_dir is not read' in caplog.text
 
 
 def test_a_shared_frames_cache_keeps_each_setting_apart(tmp_path):
