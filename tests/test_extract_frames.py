@@ -1729,6 +1729,12 @@ def test_main_checks_its_arguments_and_restores_sigterm(tmp_path, capsys):
     assert main(['--video_list', str(tmp_path / 'videos.txt'), '--output_dir', str(tmp_path / 'out')]) == 2
     assert capsys.readouterr().err == f'extract_frames.py: error: no videos found in {tmp_path / "videos.txt"}\n'
     assert not (tmp_path / 'out').exists()
+    # the limits themselves are taken: the run goes on, and fails on the broken video (1, not a usage error's 2)
+    argv[-1] = str(tmp_path / 'run')
+    for limits in (['--num_frames', '1', '--max_pixels', '1', '--quality', '1'], ['--quality', '100']):
+        assert main([*argv, *limits, '--no_progress']) == 1
+        assert 'extract_frames.py: error' not in capsys.readouterr().err
+    assert len((tmp_path / 'run' / FAILURES_NAME).read_text().splitlines()) == 1
 
 
 def write_folder(source: Path, out_dir: Path, **changes) -> None:
