@@ -508,22 +508,31 @@ def test_a_frame_folder_holding_other_files_is_never_replaced(tmp_path, capsys):
     (videos / 'scene0001_00').mkdir()
     (videos / 'scene0001_00' / 'frame_0000.jpg').write_bytes(b'old jpeg')  # frames alone: an older version's
     (videos / 'scene0002_00').mkdir()  # empty
+    (videos / 'scene0003_00' / 'depth').mkdir(parents=True)  # two files of someone else's: both named
+    (videos / 'scene0003_00' / 'notes.txt').write_text('mine')
     assert main(['--video_dir', str(videos), '--output_dir', str(videos), '--num_frames', '2', '--no_progress']) == 1
     out = capsys.readouterr().out
-    assert out.startswith('done 3, skipped 0, failed 1')
+    assert out.startswith('done 2, skipped 0, failed 2')
     assert out.rstrip().endswith('; 1 redone (incomplete); 1 redone (no record (older version))')
     assert (notes / 'annotations.json').read_text() == 'x\n'
     assert (notes / 'frame_0000.jpg').read_bytes() == b'my own jpeg'
     assert sorted(p.name for p in notes.iterdir()) == ['annotations.json', 'frame_0000.jpg', 'poses', 'readme.txt']
-    assert [json.loads(line) for line in (videos / FAILURES_NAME).read_text().splitlines()] == [
+    failures = sorted((json.loads(line) for line in (videos / FAILURES_NAME).read_text().splitlines()), key=str)
+    assert failures == [
         {
             'video': str(videos / 'scene0000_00.mp4'),
             'reason': f'FileExistsError: {notes} holds files extract_frames did not write (annotations.json, poses '
             'and 1 more), and the frames of scene0000_00.mp4 replace the whole folder: move them away, or choose '
             'another --output_dir',
-        }
+        },
+        {
+            'video': str(videos / 'scene0003_00.mp4'),
+            'reason': f'FileExistsError: {videos / "scene0003_00"} holds files extract_frames did not write (depth, '
+            'notes.txt), and the frames of scene0003_00.mp4 replace the whole folder: move them away, or choose '
+            'another --output_dir',
+        },
     ]
-    assert sorted(read_manifest(videos)) == ['scene0001_00', 'scene0002_00', 'scene0003_00']
+    assert sorted(read_manifest(videos)) == ['scene0001_00', 'scene0002_00']
 
 
 def test_a_name_too_long_for_the_temporary_folder_fails_alone(tmp_path, capsys):
