@@ -2110,6 +2110,32 @@ def test_swift_rows_without_images_and_no_frames_flag_have_no_frames(tmp_path):
     assert [item.images for item in ev.build_items(questions, 'direct', None, 4, blind=True)] == [[], []]
 
 
+def test_a_missing_image_is_named_with_the_folders_looked_in_only_when_it_is_relative(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    dataset = write_jsonl(tmp_path / 'bench.jsonl', BENCH_ROWS[:1])
+    questions, _ = ev.load_questions(str(dataset))
+    gone = str(tmp_path / 'gone.jpg')
+    beside = f' beside the dataset file nor in the current folder {tmp_path}'
+    for images, where in (([gone, 'rel.jpg'], ''), (['rel.jpg', gone], beside)):
+        with pytest.raises(ev.EvalError) as refused:
+            ev.build_items(questions, 'direct', None, 4, row_images={'0': images}, dataset=str(dataset))
+        assert str(refused.value) == (
+            f'1 question(s) have no frames, e.g. bench.jsonl:line 1: image {images[0]} does not exist{where}'
+        )
+
+
+def test_a_scene_with_fewer_frames_than_asked_is_refused_naming_it(bench):
+    questions, _ = ev.load_questions(str(bench.dataset))
+    with pytest.raises(ev.EvalError) as refused:
+        ev.build_items(questions, 'direct', str(bench.frames), NUM_FRAMES + 1)
+    assert str(refused.value).startswith('test.jsonl:line 1: ')
+    assert str(refused.value).endswith(
+        f"test.jsonl:line 1: scene 'scene0000_00' has only {NUM_FRAMES} frames in "
+        f'{bench.frames / "scannet" / "scene0000_00"} but --num_frames is {NUM_FRAMES + 1}; extract more frames or '
+        'pass --allow_fewer_frames'
+    )
+
+
 @pytest.mark.parametrize(
     ('model', 'adapters', 'blind', 'label'),
     [
