@@ -1042,12 +1042,41 @@ def test_vllm_engine_arguments_exist_in_swifts_signature(tmp_path):
 
     (tmp_path / 'ckpt').mkdir()
     (tmp_path / 'ckpt' / 'adapter_config.json').write_text(json.dumps({'r': 24}))
-    kwargs = ev.vllm_engine_kwargs([str(tmp_path / 'ckpt')], 'qwen3_vl', None, 32, 32768, 0.9, 1, 64)
+    kwargs = ev.vllm_engine_kwargs([str(tmp_path / 'ckpt')], 'qwen3_vl', 'bfloat16', 32, 32768, 0.8, 2, 64)
     assert set(kwargs) <= accepted
-    assert kwargs['adapters'] == [str(tmp_path / 'ckpt')]  # VllmEngine turns this into enable_lora + LoRARequest
-    assert kwargs['max_lora_rank'] == 32  # rank 24 rounded up to a rank vLLM accepts
-    assert kwargs['limit_mm_per_prompt'] == {'image': 32, 'video': 0}
+    assert kwargs == {
+        'model_type': 'qwen3_vl',
+        'torch_dtype': 'bfloat16',
+        'adapters': [str(tmp_path / 'ckpt')],  # VllmEngine turns this into enable_lora + LoRARequest
+        'limit_mm_per_prompt': {'image': 32, 'video': 0},
+        'max_model_len': 32768,
+        'gpu_memory_utilization': 0.8,
+        'tensor_parallel_size': 2,
+        'max_num_seqs': 64,
+        'max_lora_rank': 32,  # rank 24 rounded up to a rank vLLM accepts
+    }
     assert 'max_lora_rank' not in ev.vllm_engine_kwargs([], None, None, 0, None, 0.9, 1, 64)
+
+
+@pytest.mark.parametrize(
+    ('config', 'served_rank'),
+    [({'r': 32}, 32), ({'r': 33}, 64), ({'r': 512}, 512), ({}, 8), ({'r': 0}, 8)],
+    ids=['a rank vLLM accepts', 'rounded up', 'the largest', 'no rank', 'rank 0'],
+)
+def test_an_adapters_rank_is_served_at_the_smallest_vllm_rank_that_holds_it(tmp_path, config, served_rank):
+    (tmp_path / 'adapter_config.json').write_text(json.dumps(config))
+    kwargs = ev.vllm_engine_kwargs([str(tmp_path)], None, None, 1, None, 0.9, 1, 64)
+    assert kwargs['max_lora_rank'] == served_rank
+
+
+def test_an_adapter_above_vllms_largest_rank_is_refused(tmp_path):
+    (tmp_path / 'adapter_config.json').write_text(json.dumps({'r': 513}))
+    with pytest.raises(ev.EvalError) as refused:
+        ev.vllm_engine_kwargs([str(tmp_path)], None, None, 1, None, 0.9, 1, 64)
+    assert str(refused.value) == (
+        f'adapter {tmp_path} has LoRA rank 513, above what vLLM supports (512); use --infer_backend pt or merge the '
+        'adapter'
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
