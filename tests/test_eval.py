@@ -2548,6 +2548,18 @@ def test_images_of_benchmark_rows_are_not_taken_as_frames(tmp_path):
             "--adapters takes one checkpoint (swift's vLLM engine serves one LoRA at a time)",
         ),
         (['--model', 'm', '--dataset', 'd', '--batch_size', '0'], '--batch_size must be positive'),
+        (
+            ['--model', 'm', '--dataset', 'd', '--torch_dtype', 'float64'],
+            "argument --torch_dtype: invalid choice: 'float64' (choose from 'bfloat16', 'float16', 'float32')",
+        ),
+        (
+            ['--model', 'm', '--dataset', 'd', '--infer_backend', 'sglang'],
+            "argument --infer_backend: invalid choice: 'sglang' (choose from 'auto', 'pt', 'transformers', 'vllm')",
+        ),
+        (
+            ['--model', 'm', '--dataset', 'd', '--prompt_style', 'cot'],
+            "argument --prompt_style: invalid choice: 'cot' (choose from 'direct', 'think')",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_of_argparse(capsys, argv, message):
@@ -2555,6 +2567,82 @@ def test_usage_errors_are_one_line_of_argparse(capsys, argv, message):
         ev.parse_args(argv)
     assert usage.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f': error: {message}')
+
+
+def test_the_command_line_defaults_and_the_types_of_its_values(monkeypatch):
+    assert vars(ev.parse_args(['--model', 'm', '--dataset', 'd'])) == {
+        'model': 'm',
+        'adapters': [],
+        'model_type': None,
+        'torch_dtype': None,
+        'infer_backend': 'auto',
+        'batch_size': None,
+        'max_model_len': None,
+        'gpu_memory_utilization': 0.9,
+        'tensor_parallel_size': 1,
+        'dataset': 'd',
+        'frames_dir': None,
+        'video_dir': None,
+        'frames_cache': None,
+        'frames_max_pixels': None,
+        'num_frames': 32,
+        'allow_fewer_frames': False,
+        'question_types': None,
+        'limit': None,
+        'prompt_style': 'direct',
+        'enable_thinking': False,
+        'max_new_tokens': None,
+        'blind': False,
+        'output_dir': 'output/eval',
+        'overwrite': False,
+        'label': None,
+        'no_progress': False,
+        'predictions': None,
+        'compare': None,
+    }
+    monkeypatch.setenv('HOME', '/home/u')  # every path flag expands a `~` that the shell left
+    argv = (
+        '--model ~/m --dataset ~/d --adapters ~/a --model_type qwen3_vl --torch_dtype float16 --infer_backend pt '
+        '--batch_size 4 --max_model_len 4096 --gpu_memory_utilization 0.5 --tensor_parallel_size 2 --video_dir ~/v '
+        '--frames_cache ~/c --frames_max_pixels 1000 --num_frames 8 --allow_fewer_frames --question_types a b '
+        '--limit 3 --prompt_style think --enable_thinking --max_new_tokens 5 --output_dir ~/o --overwrite --label L '
+        '--no_progress --compare ~/r.json'
+    )
+    assert vars(ev.parse_args(argv.split())) == {
+        'model': '/home/u/m',
+        'adapters': ['/home/u/a'],
+        'model_type': 'qwen3_vl',
+        'torch_dtype': 'float16',
+        'infer_backend': 'pt',
+        'batch_size': 4,
+        'max_model_len': 4096,
+        'gpu_memory_utilization': 0.5,
+        'tensor_parallel_size': 2,
+        'dataset': '/home/u/d',
+        'frames_dir': None,
+        'video_dir': '/home/u/v',
+        'frames_cache': '/home/u/c',
+        'frames_max_pixels': 1000,
+        'num_frames': 8,
+        'allow_fewer_frames': True,
+        'question_types': ['a', 'b'],
+        'limit': 3,
+        'prompt_style': 'think',
+        'enable_thinking': True,
+        'max_new_tokens': 5,
+        'blind': False,
+        'output_dir': '/home/u/o',
+        'overwrite': True,
+        'label': 'L',
+        'no_progress': True,
+        'predictions': None,
+        'compare': ['/home/u/r.json'],
+    }
+    assert ev.parse_args(['--model', 'm', '--dataset', 'd', '--frames_dir', '~/f']).frames_dir == '/home/u/f'
+    assert ev.parse_args(['--model', 'm', '--dataset', 'd', '--blind']).blind is True
+    rescore = ev.parse_args(['--predictions', '~/p'])
+    assert (rescore.predictions, rescore.prompt_style) == ('/home/u/p', None)  # the rows or the run config say
+    assert ev.parse_args(['--compare', '~/a', '~/b']).compare == ['/home/u/a', '/home/u/b']
 
 
 def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_written(bench, tmp_path, capsys):
