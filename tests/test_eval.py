@@ -2261,7 +2261,30 @@ def aggregate_of(overall, num_questions, **categories):
     }
 
 
-def test_a_comparison_of_runs_over_different_categories_shows_each_gap_and_count(caplog):
+def record_plot(monkeypatch) -> dict:
+    """What plot_results draws: each bar series (label, x positions, heights), each delta note (text, x, y), the tick
+    labels and the title."""
+    from matplotlib.axes import Axes
+
+    drawn = {'bars': [], 'notes': [], 'ticks': [], 'title': []}
+
+    def record(method, key, read):
+        original = getattr(Axes, method)
+
+        def recording(self, *args, **kwargs):
+            drawn[key].append(read(*args, **kwargs))
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Axes, method, recording)
+
+    record('bar', 'bars', lambda x, height, width, label: (label, [round(float(v), 2) for v in x], list(height), width))
+    record('annotate', 'notes', lambda text, xy, **_: (text, float(xy[0]), float(xy[1])))
+    record('set_xticks', 'ticks', lambda ticks, labels, **_: list(labels))
+    record('set_title', 'title', lambda title: title)
+    return drawn
+
+
+def test_a_comparison_of_runs_over_different_categories_shows_each_gap_and_count(caplog, monkeypatch):
     """Each run lacks a category the other has (a subset, a foreign file): no delta there, counts `a vs b`, and the
     report says the question sets differ. Every number below is read off the two hand-made results."""
     base = {
@@ -2320,6 +2343,30 @@ def test_a_comparison_of_runs_over_different_categories_shows_each_gap_and_count
         '\n'
         'The runs cover different questions (counts in brackets): deltas mix model and question set.\n'
     )
+    # the plot: both runs' official scores (0 where a run lacks the category) with a delta over each pair that has one
+    drawn = record_plot(monkeypatch)
+    assert ev.plot_results(comparison=comparison)[:4] == b'\x89PNG'
+    assert drawn == {
+        'bars': [
+            ('base', [-0.19, 0.81, 1.81, 2.81], [50.0, 50.0, 0.0, 100.0], 0.38),
+            ('tuned', [0.19, 1.19, 2.19, 3.19], [40.0, 40.0, 20.0, 0.0], 0.38),
+        ],
+        'notes': [('-10.0', 0.0, 50.0), ('-10.0', 1.0, 50.0)],
+        'ticks': [['overall', 'Obj. Count', 'Rel. Dir.', 'Route Plan']],
+        'title': ['VSI-Bench: tuned vs base (official)'],
+    }
+    # one run's plot: its official and lenient scores, overall first, no deltas
+    drawn = record_plot(monkeypatch)
+    ev.plot_results(results=new)
+    assert drawn == {
+        'bars': [
+            ('official', [-0.19, 0.81, 1.81], [40.0, 40.0, 20.0], 0.38),
+            ('lenient', [0.19, 1.19, 2.19], [45.0, 55.0, 25.0], 0.38),
+        ],
+        'notes': [],
+        'ticks': [['overall', 'Obj. Count', 'Rel. Dir.']],
+        'title': ['VSI-Bench: tuned'],
+    }
 
 
 UNREADABLE_DATASET = 'the dataset of this run cannot be read, so whether its predictions cover all of it is unknown'
