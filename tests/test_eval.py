@@ -770,6 +770,9 @@ def test_a_model_swift_cannot_type_fails_before_frames_are_extracted(tmp_path, m
     assert ev.resolve_model(str(model), 'qwen3_vl')[0] == 'qwen3_vl'
     with pytest.raises(ev.EvalError, match="'qwen3vl' is not a swift model type; did you mean qwen3_vl"):
         ev.resolve_model(str(model), 'qwen3vl')
+    with pytest.raises(ev.EvalError) as refused:  # nothing close: no guess
+        ev.resolve_model(str(model), 'zzzz')
+    assert str(refused.value) == "--model_type 'zzzz' is not a swift model type"
 
 
 def test_resume_refuses_other_frames(bench, tmp_path):
