@@ -426,8 +426,8 @@ def build_items(
             except RowSkipped as skip:
                 missing.append(f'{q.location}: {skip.detail}')
                 continue
-            except VsiDataError as e:
-                raise EvalError(f'{q.location}: {e}') from None
+            except VsiDataError as e:  # choose's message already starts with the question's location
+                raise EvalError(str(e)) from None
             images = [os.path.join(index.frames_dir, folder, name) for name in names]
         elif not blind:
             if row_images is None or q.id not in row_images:
