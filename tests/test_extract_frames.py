@@ -1358,6 +1358,43 @@ def test_the_workers_end_with_a_killed_or_terminated_run(stop, tmp_path):
     ]
 
 
+def test_ctrl_c_that_reaches_the_workers_is_left_to_the_main_process(tmp_path):
+    """A terminal's Ctrl-C sends SIGINT to every process of the run, and a worker can see it first: the workers ignore
+    it (the main process stops them), so one that got it alone goes on with its video and the run ends well."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=20, width=64, height=48)
+    held_run, go = tmp_path / 'held_run.py', tmp_path / 'go'
+    held_run.write_text(HELD_RUN)
+    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent)}
+    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '4', '--no_progress']
+    # SIGINT raises KeyboardInterrupt in the run and its workers, as at a terminal, even when the tests run in the
+    # background with SIGINT ignored (which the run would inherit)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run = subprocess.Popen(
+            [sys.executable, str(held_run), str(go), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        wait_until(lambda: (out / '.a.partial' / RECORD_NAME).exists(), 'video a in progress')
+        for pid in process_tree(run.pid):  # the forkserver and the worker (and the resource tracker), not the run
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        go.touch()
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert (run.returncode, stderr) == (0, '')
+    assert stdout.startswith('done 1, skipped 0, failed 0')
+    assert_same_frames(read_manifest(out)['a'], decode_all(videos / 'a.mp4'))
+
+
 def test_a_run_waits_for_the_workers_of_a_killed_run(tmp_path):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
