@@ -1131,6 +1131,37 @@ def test_a_second_run_on_the_same_output_folder_waits_for_the_first(tmp_path):
     assert (out / FAILURES_NAME).read_text() == ''
 
 
+def test_pid_lock_by_hand(tmp_path):
+    """A lock held elsewhere goes to on_busy with its holder's pid ('unknown' while the holder has not written it
+    yet): raising refuses, returning waits until it is free. Then the file holds this process's pid alone, and stays.
+    """
+    path, holders, inside = tmp_path / 'lock', [], []
+
+    def refuse(holder: str) -> None:
+        holders.append(holder)
+        raise TimeoutError(holder)
+
+    def take_when_free() -> None:
+        with extract_frames.pid_lock(path, holders.append):
+            inside.append(path.read_text())
+
+    with open(path, 'w') as held:  # another holder, between taking the lock and writing its pid
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(TimeoutError), extract_frames.pid_lock(path, refuse):
+            pass
+        held.write('1234567\n')  # longer than this process's pid: replaced, not written over in part
+        held.flush()
+        waiter = threading.Thread(target=take_when_free)
+        waiter.start()
+        wait_until(lambda: len(holders) == 2, 'the lock found held')
+        time.sleep(0.2)
+        assert inside == []  # still waiting
+    waiter.join(timeout=10)
+    assert holders == ['unknown', '1234567']
+    assert inside == [f'{os.getpid()}\n']
+    assert path.read_text() == f'{os.getpid()}\n'
+
+
 def ctrl_c_in_job(job: tuple) -> tuple:
     """A job interrupted as by Ctrl-C (module level: the worker process unpickles it by name)."""
     raise KeyboardInterrupt
