@@ -1774,6 +1774,24 @@ def test_parse_args_defaults_and_description(monkeypatch, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    'argv, error',
+    [
+        ([], 'the following arguments are required: --output_dir'),
+        (
+            ['--output_dir', 'f', '--backend', 'ffmpeg'],
+            "argument --backend: invalid choice: 'ffmpeg' (choose from 'pyav', 'decord')",
+        ),
+        (['--output_dir', 'f', '--num_frames', 'all'], "argument --num_frames: invalid int value: 'all'"),
+    ],
+)
+def test_parse_args_refuses_with_a_usage_error(argv, error, capsys):
+    with pytest.raises(SystemExit) as stop:
+        extract_frames.parse_args(argv)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f': error: {error}')
+
+
 def test_main_checks_its_arguments_and_restores_sigterm(tmp_path, capsys):
     (tmp_path / 'videos').mkdir()
     (tmp_path / 'videos' / 'a.mp4').write_bytes(b'x')
