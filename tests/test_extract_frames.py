@@ -1792,11 +1792,16 @@ def test_parse_args_refuses_with_a_usage_error(argv, error, capsys):
     assert capsys.readouterr().err.splitlines()[-1].endswith(f': error: {error}')
 
 
-def test_main_checks_its_arguments_and_restores_sigterm(tmp_path, capsys):
+def test_main_checks_its_arguments_and_restores_sigterm(tmp_path, capsys, request):
     (tmp_path / 'videos').mkdir()
     (tmp_path / 'videos' / 'a.mp4').write_bytes(b'x')
     argv = ['--video_dir', str(tmp_path / 'videos'), '--output_dir', str(tmp_path / 'out')]
-    handler = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum, frame):  # the caller's own, not the default: main puts back the one it found
+        pass
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, previous))
     # 0 is refused as an error, not warned about as a budget below Qwen3-VL's smallest image
     assert main([*argv, '--max_pixels', '0']) == 2
     assert capsys.readouterr().err == 'extract_frames.py: error: max_pixels must be positive, got 0\n'
