@@ -1358,9 +1358,13 @@ def test_the_workers_end_with_a_killed_or_terminated_run(stop, tmp_path):
             wait_until(lambda name=name: (out / f'.{name}.partial' / RECORD_NAME).exists(), f'video {name} in progress')
         below = process_tree(first.pid)
         assert len(below) >= 3  # the forkserver and two workers at least
-        first.send_signal(stop)
-        first.wait(timeout=30)
-        wait_until(lambda: not any(map(alive, below)), 'the workers to end', timeout=5)
+        with open(out / WORKERS_LOCK_NAME) as workers_lock:  # held shared by the workers while they live
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(workers_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            first.send_signal(stop)
+            first.wait(timeout=30)
+            wait_until(lambda: not any(map(alive, below)), 'the workers to end', timeout=5)
+            fcntl.flock(workers_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # and free once they have ended
     finally:
         first.kill()
         for pid in filter(alive, below):  # the old code's orphans: not left behind by the test
