@@ -1053,6 +1053,7 @@ def test_a_different_spelling_of_video_dir_restores_no_manifest_line(video_tree,
 # (argv[1]) exists. Patched at import, so the worker processes (which import this script as their main module)
 # run it too.
 HELD_RUN = """
+import os
 import sys
 import time
 from pathlib import Path
@@ -1060,12 +1061,13 @@ from pathlib import Path
 import extract_frames
 
 go = Path(sys.argv[1])
+held = os.environ.get('HELD_VIDEO')  # only this video's folder, if set
 replace_dir = extract_frames._replace_dir
 
 
 def replace_dir_when_told(new, dest):
     deadline = time.monotonic() + 60
-    while not go.exists() and time.monotonic() < deadline:
+    while (held is None or Path(dest).name == held) and not go.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     replace_dir(new, dest)
 
@@ -1428,6 +1430,45 @@ def test_ctrl_c_that_reaches_the_workers_is_left_to_the_main_process(tmp_path):
     assert (run.returncode, stderr) == (0, '')
     assert stdout.startswith('done 1, skipped 0, failed 0')
     assert_same_frames(read_manifest(out)['a'], decode_all(videos / 'a.mp4'))
+
+
+def test_a_free_worker_takes_the_next_video_while_another_is_still_in_progress(tmp_path):
+    """Each worker that finishes gets the next video at once: b and c are done while a, handed out first, is held."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    for name in 'abc':
+        encode_video(videos / f'{name}.mp4', num_frames=20, width=64, height=48)
+    held_run, go = tmp_path / 'held_run.py', tmp_path / 'go'
+    held_run.write_text(HELD_RUN)
+    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent), 'HELD_VIDEO': 'a'}
+    argv = [
+        '--video_dir',
+        str(videos),
+        '--output_dir',
+        str(out),
+        '--num_frames',
+        '4',
+        '--workers',
+        '2',
+        '--no_progress',
+    ]
+    run = subprocess.Popen(
+        [sys.executable, str(held_run), str(go), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_until(lambda: (out / 'b').is_dir() and (out / 'c').is_dir(), 'b and c done while a is held', timeout=30)
+        assert not (out / 'a').exists()
+        go.touch()
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert (run.returncode, stderr) == (0, '')
+    assert stdout.startswith('done 3, skipped 0, failed 0')
+    assert sorted(read_manifest(out)) == ['a', 'b', 'c']
 
 
 def test_a_run_waits_for_the_workers_of_a_killed_run(tmp_path):
