@@ -1085,34 +1085,37 @@ def wait_until(condition, what: str, timeout: float = 60) -> None:
         time.sleep(0.02)
 
 
+def held_argv(tmp_path: Path, *flags: str) -> list[str]:
+    """A run of tmp_path/videos into tmp_path/frames, 4 frames each."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    return ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '4', *flags, '--no_progress']
+
+
+def start_held_run(tmp_path: Path, go: Path, *flags: str, held_video: str | None = None, **popen) -> subprocess.Popen:
+    """held_argv's run under HELD_RUN: each video's finished frames (only held_video's, if given) wait for `go`."""
+    script = tmp_path / 'held_run.py'
+    script.write_text(HELD_RUN)
+    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent)}
+    if held_video is not None:
+        env['HELD_VIDEO'] = held_video
+    command = [sys.executable, str(script), str(go), *held_argv(tmp_path, *flags)]
+    return subprocess.Popen(command, text=True, env=env, **popen)
+
+
 def test_a_second_run_on_the_same_output_folder_waits_for_the_first(tmp_path):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
     encode_video(videos / 'a.mp4', num_frames=20, gop=10)
-    held_run, go = tmp_path / 'held_run.py', tmp_path / 'go'
-    held_run.write_text(HELD_RUN)
-    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent)}
-    argv = [
-        '--video_dir',
-        str(videos),
-        '--output_dir',
-        str(out),
-        '--num_frames',
-        '4',
-        '--workers',
-        '1',
-        '--no_progress',
-    ]
-    second_err = tmp_path / 'second.err'
-    pipes = dict(stdout=subprocess.PIPE, text=True, env=env)
-    first = subprocess.Popen([sys.executable, str(held_run), str(go), *argv], stderr=subprocess.PIPE, **pipes)
+    go, second_err = tmp_path / 'go', tmp_path / 'second.err'
+    first = start_held_run(tmp_path, go, '--workers', '1', stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     second = None
     try:
         partial = out / '.a.partial'
         wait_until(lambda: (partial / RECORD_NAME).exists(), "the first run's frames in their temporary folder")
         assert (out / LOCK_NAME).read_text() == f'{first.pid}\n'
         with open(second_err, 'w') as err:
-            second = subprocess.Popen([sys.executable, extract_frames.__file__, *argv], stderr=err, **pipes)
+            command = [sys.executable, extract_frames.__file__, *held_argv(tmp_path, '--workers', '1')]
+            second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
         wait_until(lambda: 'waiting' in second_err.read_text(), 'the second run to say it waits')
         # the second run has not touched the folder: the first run's temporary folder is still there
         assert sorted(p.name for p in partial.iterdir()) == [RECORD_NAME] + [f'frame_{i:04d}.jpg' for i in range(4)]
@@ -1344,16 +1347,12 @@ def test_the_workers_end_with_a_killed_or_terminated_run(stop, tmp_path):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
     paths = [encode_video(videos / f'{name}.mp4', num_frames=20, width=64, height=48).path for name in 'ab']
-    held_run = tmp_path / 'held_run.py'
-    held_run.write_text(HELD_RUN)  # the workers hold their finished frames until a file that is never made
-    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent)}
-    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '4', '--workers', '2']
-    argv.append('--no_progress')
     # stderr to a file, not a pipe: the old code's orphan workers held a pipe open, so reading it to the end hung
     err = tmp_path / 'first.err'
-    with open(err, 'w') as err_file:
-        command = [sys.executable, str(held_run), str(tmp_path / 'never'), *argv]
-        first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err_file, env=env)
+    with open(err, 'w') as err_file:  # the workers hold their finished frames until a file that is never made
+        first = start_held_run(
+            tmp_path, tmp_path / 'never', '--workers', '2', stdout=subprocess.DEVNULL, stderr=err_file
+        )
     below = []
     try:
         for name in 'ab':
@@ -1379,7 +1378,12 @@ def test_the_workers_end_with_a_killed_or_terminated_run(stop, tmp_path):
         assert first.returncode == -signal.SIGKILL
 
     # run again at once: nothing left running to race with, and the frames are right
-    again = subprocess.run([sys.executable, extract_frames.__file__, *argv], capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, extract_frames.__file__, *held_argv(tmp_path, '--workers', '2')],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (again.returncode, again.stderr) == (0, '')
     assert again.stdout.startswith('done 2, skipped 0, failed 0')
     records = read_manifest(out)
@@ -1401,21 +1405,12 @@ def test_ctrl_c_that_reaches_the_workers_is_left_to_the_main_process(tmp_path):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
     encode_video(videos / 'a.mp4', num_frames=20, width=64, height=48)
-    held_run, go = tmp_path / 'held_run.py', tmp_path / 'go'
-    held_run.write_text(HELD_RUN)
-    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent)}
-    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '4', '--no_progress']
+    go = tmp_path / 'go'
     # SIGINT raises KeyboardInterrupt in the run and its workers, as at a terminal, even when the tests run in the
     # background with SIGINT ignored (which the run would inherit)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        run = subprocess.Popen(
-            [sys.executable, str(held_run), str(go), *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        run = start_held_run(tmp_path, go, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
@@ -1438,27 +1433,8 @@ def test_a_free_worker_takes_the_next_video_while_another_is_still_in_progress(t
     videos.mkdir()
     for name in 'abc':
         encode_video(videos / f'{name}.mp4', num_frames=20, width=64, height=48)
-    held_run, go = tmp_path / 'held_run.py', tmp_path / 'go'
-    held_run.write_text(HELD_RUN)
-    env = {**os.environ, 'PYTHONPATH': str(Path(extract_frames.__file__).parent), 'HELD_VIDEO': 'a'}
-    argv = [
-        '--video_dir',
-        str(videos),
-        '--output_dir',
-        str(out),
-        '--num_frames',
-        '4',
-        '--workers',
-        '2',
-        '--no_progress',
-    ]
-    run = subprocess.Popen(
-        [sys.executable, str(held_run), str(go), *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    go = tmp_path / 'go'
+    run = start_held_run(tmp_path, go, '--workers', '2', held_video='a', stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: (out / 'b').is_dir() and (out / 'c').is_dir(), 'b and c done while a is held', timeout=30)
         assert not (out / 'a').exists()
