@@ -1049,9 +1049,9 @@ def test_a_different_spelling_of_video_dir_restores_no_manifest_line(video_tree,
         assert (out / MANIFEST_NAME).read_text() == before
 
 
-# Runs extract_frames.py, except that each video's finished frames wait in their temporary folder until a file
-# (argv[1]) exists. Patched at import, so the worker processes (which import this script as their main module)
-# run it too.
+# Runs extract_frames.py, except that each video's finished frames (only those of the video HELD_VIDEO names, when
+# it is set) wait in their temporary folder until a file (argv[1]) exists. Patched at import, so the worker processes
+# (which import this script as their main module) run it too.
 HELD_RUN = """
 import os
 import sys
