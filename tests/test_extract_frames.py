@@ -1301,6 +1301,55 @@ def test_one_worker_records_a_crash_and_goes_on(tmp_path, monkeypatch):
     ]
 
 
+def exit_on_a(job: str) -> tuple:
+    """A job of _run_jobs that kills its worker on 'a' and succeeds on anything else."""
+    if job == 'a':
+        os._exit(3)
+    return job, {'ok': job}, None
+
+
+class SubmitsAfterADeath(extract_frames.ProcessPoolExecutor):
+    """A pool whose second submission waits until the first job's worker has died and the pool knows it is broken:
+    the moment a worker dies between two submissions, made certain. A third submission to a broken pool would be a
+    loop that never ends, so it fails the test instead."""
+
+    pools: list = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.submitted = 0
+        SubmitsAfterADeath.pools.append(self)
+
+    def submit(self, *args, **kwargs):
+        self.submitted += 1
+        if self.submitted == 2:
+            deadline = time.monotonic() + 30
+            while not self._broken and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert self._broken, 'the first worker did not die'
+        assert not (self._broken and self.submitted > 2), 'submitted again to a broken pool'
+        return super().submit(*args, **kwargs)
+
+
+def test_a_worker_that_dies_between_two_submissions_loses_only_its_own_video(tmp_path, monkeypatch):
+    """The second submission finds the pool broken (submit raises): the first video is retried alone and fails, the
+    second was never handed out, so it is not lost: it runs in the next pool."""
+    monkeypatch.setattr(extract_frames, 'ProcessPoolExecutor', SubmitsAfterADeath)
+    monkeypatch.setattr(SubmitsAfterADeath, 'pools', [])
+    results = list(extract_frames._run_jobs(['a', 'b'], 2, exit_on_a, tmp_path / 'workers.lock'))
+    assert results == [
+        (
+            'a',
+            None,
+            'WorkerDied: worker process died (exit code 3) while extracting this video (retried alone after a worker '
+            'died with it and others in progress)',
+        ),
+        ('b', {'ok': 'b'}, None),
+    ]
+    # the broken pool, a for a alone, a new one for b
+    assert [pool.submitted for pool in SubmitsAfterADeath.pools] == [2, 1, 1]
+
+
 def wait_for_ctrl_c(job: tuple) -> tuple:
     """A job that says it has started, then takes far longer than the test (a long video being decoded)."""
     (Path(job[1]).parent / f'{Path(job[1]).name}.started').touch()
