@@ -21,7 +21,7 @@
 # MODEL_SIZE=8b instead measures the default config as users run it, on a random model of Qwen3-VL-8B's
 # architecture (demo/build_tiny_qwen3_vl.py --size 8b, 17.5 GB written to WORK_DIR): 640x480 scenes, 32 frames per
 # question, the YAML as it is (256-token completions) for 3 steps; no evaluation. Per GPU this is what an 8-GPU run
-# does: one question of 8 generations per step. 5-6 minutes on an H100 (the README has its figures).
+# does: one question of 8 generations per step. About 7 minutes on an H100 (426 s; the README has its figures).
 # Each stage runs in its own process group under a time limit; logs are in WORK_DIR/logs.
 set -uo pipefail
 
