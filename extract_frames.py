@@ -1148,7 +1148,7 @@ def _run_jobs(jobs: list, workers: int, job: Callable[[tuple], tuple], workers_l
             alone.extend(lost)
             continue
         for video, *_ in lost:
-            alone_note = ' (retried alone after a worker died with it and others in progress)' if retrying else ''
+            alone_note = ' (retried alone after a worker died during its first attempt)' if retrying else ''
             yield video, None, f'WorkerDied: {cause} while extracting this video{alone_note}'
 
 

@@ -1260,7 +1260,7 @@ def test_videos_lost_with_a_dead_worker_are_retried_alone_and_only_the_culprit_f
         {
             'video': str(videos / f'{dying}.mp4'),
             'reason': f'WorkerDied: worker process died ({cause}) while extracting this video '
-            '(retried alone after a worker died with it and others in progress)',
+            '(retried alone after a worker died during its first attempt)',
         }
     ]
     assert sorted(read_manifest(out)) == ['v0', 'v1', 'v2', 'v3']
@@ -1342,7 +1342,7 @@ def test_a_worker_that_dies_between_two_submissions_loses_only_its_own_video(tmp
             'a',
             None,
             'WorkerDied: worker process died (exit code 3) while extracting this video (retried alone after a worker '
-            'died with it and others in progress)',
+            'died during its first attempt)',
         ),
         ('b', {'ok': 'b'}, None),
     ]
