@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import stat
@@ -1593,4 +1594,93 @@ def test_a_scene_in_two_dataset_folders_needs_the_rows_dataset(scene):
     assert summary.examples['missing_frames'] == [
         "qa.jsonl:line 2: scene 'scene0001_00' has frames in several folders (arkitscenes/scene0001_00, "
         'scannet/scene0001_00); give the row a dataset'
+    ]
+
+
+def test_a_swift_rows_scene_name_comes_before_its_media_folder(scene):
+    """A swift row's scene is its scene_name; the folder of its first frame only stands in for a missing one. Frame
+    paths of an earlier run under another folder name must not decide which scene's frames the row gets."""
+    output = scene / 'out' / 'train.jsonl'
+    pp.preprocess([str(write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW]))], str(output), config(scene))
+    (row,) = read_jsonl(output)
+    moved = {**row, 'images': [path.replace('scene0001_00', 'old_copy') for path in row['images']]}
+    out, summary = pp.convert([str(write_jsonl(scene / 'swift.jsonl', [moved]))], config(scene))
+    # 10 frames, 4 chosen: 0, 3, 6 and 9
+    frames = [f'../frames/scannet/scene0001_00/frame_{i:04d}.jpg' for i in (0, 3, 6, 9)]
+    assert [(r['scene_name'], r['images']) for r in out] == [('scene0001_00', frames)]
+    assert not summary.skipped
+
+
+def test_the_summary_times_the_conversion(scene):
+    _, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW]))], config(scene))
+    assert summary.rows_read == 2 and summary.seconds > 0
+    assert summary.rows_per_second == pytest.approx(2 / summary.seconds)
+
+
+def test_an_input_with_no_row_to_write_is_an_error_saying_why(scene):
+    """Nothing is written (no empty output, no summary); the error holds the summary's lines, joined by `; `."""
+    source = write_jsonl(scene / 'qa.jsonl', [{**NUMERIC_ROW, 'scene_name': 'scene0404_00'}])
+    output = scene / 'out' / 'train.jsonl'
+    with pytest.raises(pp.VsiDataError) as error:
+        pp.preprocess([str(source)], str(output), config(scene))
+    frames = scene / 'frames'
+    assert re.fullmatch(
+        re.escape('no rows to write: read 1 rows from 1 file(s); wrote 0 rows (0 scenes, ')
+        + r'\d+\.\d\d s, [\d,]+ rows/s\)'
+        + re.escape(
+            ';   questions parsed, by layout: benchmark 1'
+            ";   skipped (problems): missing_frames 1, e.g. qa.jsonl:line 1: no frames for scene 'scene0404_00' "
+            f'in {frames}/scannet/scene0404_00 or {frames}/scene0404_00'
+        ),
+        str(error.value),
+    ), str(error.value)
+    assert not output.exists() and not (scene / 'out' / 'train.summary.json').exists()
+
+
+def test_the_chosen_frames_of_a_folder_are_checked_once(scene, monkeypatch):
+    """One stat per chosen frame, once per folder: the rows after the first on a damaged folder reuse its verdict."""
+    (scene / 'frames' / 'scannet' / 'scene0001_00' / 'frame_0003.jpg').write_bytes(b'')
+    checked = []
+    has_bytes = pp._has_bytes
+    monkeypatch.setattr(pp, '_has_bytes', lambda path: checked.append(Path(path).name) or has_bytes(path))
+    rows = [{**NUMERIC_ROW, 'id': i} for i in range(3)]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert out == [] and summary.skipped == {'missing_frames': 3}
+    # 10 frames, 4 chosen (0, 3, 6, 9): the check stops at the first empty one
+    assert checked == ['frame_0000.jpg', 'frame_0003.jpg']
+
+
+def test_summary_lines_count_layouts_types_and_every_reason():
+    summary = pp.Summary(
+        inputs=['/data/a.jsonl', '/data/b.jsonl'],
+        rows_read=5,
+        extra_turns=1,
+        written=3,
+        output='/out/train.jsonl',
+        scenes=2,
+        seconds=0.004,
+        rows_per_second=1250.0,
+        layouts={'swift': 1, 'benchmark': 5},
+        per_type={'room_size': 1, 'object_counting': 2},
+        skipped={'missing_frames': 2, 'bad_id': 1},
+        dropped={'excluded_scene': 1},
+        renamed={'duplicate_id': 1},
+        examples={
+            'missing_frames': ['a.jsonl:line 2: no frames', 'a.jsonl:line 3: no frames'],
+            'bad_id': ['a.jsonl:line 4: id is empty'],
+            'excluded_scene': ["b.jsonl:line 1: scene 'scene0000_00'"],
+            'duplicate_id': ["b.jsonl:line 2: id '1' already used at a.jsonl:line 1; written as '1#2'"],
+        },
+        settings={'exclude_scenes': 1},
+    )
+    assert summary.lines() == [
+        'read 5 rows from 2 file(s) (+1 questions from later conversation turns); wrote 3 rows to /out/train.jsonl '
+        '(2 scenes, 0.00 s, 1,250 rows/s)',
+        '  questions parsed, by layout: benchmark 5, swift 1',
+        '  per type: object_counting 2, room_size 1',
+        '  skipped (problems): bad_id 1, e.g. a.jsonl:line 4: id is empty',
+        '  skipped (problems): missing_frames 2, e.g. a.jsonl:line 2: no frames',
+        "  dropped (by choice): excluded_scene 1, e.g. b.jsonl:line 1: scene 'scene0000_00'",
+        "  written under a new id: duplicate_id 1, e.g. b.jsonl:line 2: id '1' already used at a.jsonl:line 1; "
+        "written as '1#2'",
     ]
