@@ -1684,3 +1684,45 @@ def test_summary_lines_count_layouts_types_and_every_reason():
         "  written under a new id: duplicate_id 1, e.g. b.jsonl:line 2: id '1' already used at a.jsonl:line 1; "
         "written as '1#2'",
     ]
+
+
+def test_a_json_list_after_a_blank_line_names_the_line_that_is_not_utf8(scene):
+    source = scene / 'blank.json'
+    source.write_bytes(b'\n[\n{"question": "caf\xe9"}]')  # the bad byte is on line 3
+    with pytest.raises(pp.VsiDataError, match=r'blank.json: line 3 is not valid UTF-8'):
+        pp.convert([str(source)], config(scene))
+
+
+def test_inputs_of_different_file_names_are_named_by_their_file_names(scene):
+    (scene / 'scannet').mkdir()
+    (scene / 'arkitscenes').mkdir()
+    row = {key: value for key, value in NUMERIC_ROW.items() if key != 'id'}
+    first = write_jsonl(scene / 'scannet' / 'train.jsonl', [row])
+    second = write_jsonl(scene / 'arkitscenes' / 'val.jsonl', [{**row, 'ground_truth': 'many'}])
+    rows, summary = pp.convert([str(first), str(second)], config(scene))
+    assert [r['id'] for r in rows] == ['train:0']
+    assert summary.examples['non_numeric_answer'][0].startswith('val.jsonl:line 1: ')
+
+
+def test_a_huge_integer_id_and_a_video_list_with_a_later_non_text_entry_are_read(scene):
+    """An integer id beyond a float's range is its digits; a conversation's scene comes from its first video, whatever
+    the later entries of the list hold."""
+    no_scene = {key: value for key, value in conversations_row(NUMERIC_ROW).items() if key != 'scene_name'}
+    rows = [
+        {**NUMERIC_ROW, 'id': 10**400},
+        {**no_scene, 'id': '2', 'video': ['scannet/scene0001_00.mp4', None]},
+    ]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [(r['id'], r['scene_name']) for r in out] == [('1' + '0' * 400, 'scene0001_00'), ('2', 'scene0001_00')]
+    assert not summary.skipped
+
+
+def test_nan_in_an_object_spread_over_lines_is_null_as_everywhere(scene):
+    """A NaN cell is null: a wrapped row whose only fields are NaN holds no question, so the error names no key."""
+    source = scene / 'wrapped.jsonl'
+    source.write_text('{\n  "rows": [{"question": NaN, "scene_name": NaN}]\n}\n', encoding='utf-8')
+    with pytest.raises(pp.VsiDataError) as error:
+        pp.convert([str(source)], config(scene))
+    assert str(error.value) == (
+        f'{source}: the top level is a JSON object; expected a list of rows or one row per line (JSONL)'
+    )
