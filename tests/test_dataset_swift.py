@@ -808,3 +808,17 @@ def test_setting_error_messages_in_full(function, args, error, message):
     with pytest.raises(error) as raised:
         target(*args)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize('value', [None, ''])
+def test_vsi_raw_without_its_qa_files_names_the_variable(data, monkeypatch, value):
+    """VSI_RAW_QA unset, or set to nothing, is an error naming it (as VSI_FRAMES_DIR is), not a conversion of no
+    files that fails with 'no rows to write'."""
+    register_plugin()
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    if value is not None:
+        monkeypatch.setenv('VSI_RAW_QA', value)
+    with pytest.raises(ValueError) as raised:
+        load('vsi_raw')
+    assert str(raised.value) == "dataset 'vsi_raw' needs VSI_RAW_QA (or register_vsi_datasets(raw_qa=...))"
+    assert not (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').exists()  # nothing converted
