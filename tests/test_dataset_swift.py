@@ -816,6 +816,7 @@ def test_vsi_raw_without_its_qa_files_names_the_variable(data, monkeypatch, valu
     files that fails with 'no rows to write'."""
     register_plugin()
     monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.delenv('VSI_RAW_QA', raising=False)
     if value is not None:
         monkeypatch.setenv('VSI_RAW_QA', value)
     with pytest.raises(ValueError) as raised:
