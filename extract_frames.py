@@ -235,6 +235,14 @@ def frames_dir_for(video_path: PathLike, video_dir: PathLike | None, output_dir:
     return Path(output_dir) / relative.with_suffix('')
 
 
+def cwd_note(path: PathLike) -> str:
+    """` (relative paths start at <current folder>)` for a relative path that does not exist, else nothing: run from
+    another folder, the path a message repeats looks right, and only the folder it was read from shows the mistake."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return ''
+    return f' (relative paths start at {os.getcwd()})'
+
+
 def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None = None) -> list[Path]:
     """Videos under `video_dir` (recursive, sorted), or the paths in `video_list` (one a line, '#' comments).
 
@@ -252,7 +260,11 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
         paths = []
         # bytes as the file system names them (a name need not be UTF-8), less the byte order mark Windows editors
         # write first, which would otherwise become part of the first path
-        text = os.fsdecode(video_list.read_bytes().removeprefix(codecs.BOM_UTF8))
+        try:
+            data = video_list.read_bytes()
+        except FileNotFoundError:  # the bare OSError names neither the option nor the folder it was read from
+            raise FileNotFoundError(f'--video_list {video_list} does not exist{cwd_note(video_list)}') from None
+        text = os.fsdecode(data.removeprefix(codecs.BOM_UTF8))
         # lines as Python's universal newlines reads them (LF, CRLF, CR), not at every separator str.splitlines knows:
         # U+2028 or U+0085 can be part of a file name
         for number, line in enumerate(re.split(r'\r\n|[\r\n]', text), start=1):
@@ -272,7 +284,7 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
     if video_dir is None:
         raise ValueError('give --video_dir or --video_list')
     if not Path(video_dir).is_dir():
-        raise FileNotFoundError(f'--video_dir {video_dir} is not a folder')
+        raise FileNotFoundError(f'--video_dir {video_dir} is not a folder{cwd_note(video_dir)}')
 
     def fail(error: OSError) -> None:
         raise error

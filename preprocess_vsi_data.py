@@ -89,7 +89,7 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from extract_frames import is_video, sample_indices
+from extract_frames import cwd_note, is_video, sample_indices
 from vsi_scoring import (
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
@@ -227,7 +227,8 @@ class PreprocessConfig:
         if self.media == 'video':
             _check_clip_rate(self.video_fps, self.num_frames, self.allow_fewer_frames)
         if not os.path.isdir(self.frames_dir):
-            raise VsiDataError(f'--frames_dir {self.frames_dir} is not a folder; run extract_frames.py first')
+            where = cwd_note(self.frames_dir)
+            raise VsiDataError(f'--frames_dir {self.frames_dir} is not a folder{where}; run extract_frames.py first')
         if self.question_types is not None:  # checked once the input is read (_check_selection)
             self.question_types = tuple(self.question_types)
         if self.clips_dir is None:
@@ -342,10 +343,7 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
     where `to_json` and parquet write null, and a NaN would count as a value (an answer, a layout's field).
     """
     name = name or os.path.basename(path)
-    if os.path.isdir(path):  # it does exist: `does not exist` sent users looking for a typo
-        raise VsiDataError(f'input file {path} is a folder, not a file; name the file itself')
-    if not os.path.isfile(path):
-        raise VsiDataError(f'input file {path} does not exist')
+    check_input_file(path)
     if path.lower().endswith('.parquet'):
         import pyarrow.parquet as pq
 
@@ -392,6 +390,15 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
                 raise _top_level_object(path, row)  # on one line: counted as one unknown row, its rows would be lost
             first = False
             yield f'{name}:line {number}', row
+
+
+def check_input_file(path: str, flag: str = 'input file') -> None:
+    """Raise unless `path` is a file; the message starts with `flag`, the option that named it where a caller knows
+    it (the reader alone does not: the evaluator's --dataset is read with it too)."""
+    if os.path.isdir(path):  # it does exist: `does not exist` sent users looking for a typo
+        raise VsiDataError(f'{flag} {path} is a folder, not a file; name the file itself')
+    if not os.path.isfile(path):
+        raise VsiDataError(f'{flag} {path} does not exist{cwd_note(path)}')
 
 
 def _nan_as_null(constant: str) -> float | None:
@@ -1671,6 +1678,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (a cluster's preemption or time limit) unwinds like Ctrl-C, so atomic_path removes its temporary file
     previous = signal.signal(signal.SIGTERM, _exit_terminated)
     try:
+        # Here, naming the flag, and not in the readers: vsi_dataset calls them with paths its variables gave
+        for flag, paths in (('--input_path', args.input_path), ('--exclude_scenes', args.exclude_scenes)):
+            for path in paths:
+                check_input_file(path, flag)
         _check_output_path(args.exclude_scenes, args.output_path, role='the --exclude_scenes file')
         config = PreprocessConfig(
             frames_dir=args.frames_dir,

@@ -1706,6 +1706,24 @@ def test_find_videos_needs_a_folder_or_a_list(tmp_path):
         find_videos(tmp_path / 'missing')
 
 
+def test_a_missing_relative_video_dir_or_list_says_where_relative_paths_start(tmp_path, capsys, monkeypatch):
+    """Run from another folder, `--video_dir data/videos is not a folder` named the path as typed, which looks
+    right; a missing --video_list gave only Python's `No such file or directory`."""
+    monkeypatch.chdir(tmp_path)
+    where = f'(relative paths start at {tmp_path})'
+    for argv, error in (
+        (['--video_dir', 'data/videos'], f'--video_dir data/videos is not a folder {where}'),
+        (['--video_list', 'videos.txt'], f'--video_list videos.txt does not exist {where}'),
+        (['--video_list', str(tmp_path / 'videos.txt')], f'--video_list {tmp_path / "videos.txt"} does not exist'),
+    ):
+        assert main([*argv, '--output_dir', 'out']) == 2
+        assert capsys.readouterr().err == f'extract_frames.py: error: {error}\n'
+    (tmp_path / 'afile').write_text('x')  # it exists: the folder it was read from is not the problem
+    with pytest.raises(FileNotFoundError, match='^--video_dir afile is not a folder$'):
+        find_videos('afile')
+    assert not (tmp_path / 'out').exists()
+
+
 def test_find_videos_reads_list_lines_stripped_and_comments_skipped(tmp_path):
     listing = tmp_path / 'videos.txt'
     listing.write_text('  a.mp4  \n\t# b.mp4\n   \n/data/c.MKV\n')

@@ -692,11 +692,59 @@ def test_a_folder_given_as_an_input_file_is_named_as_a_folder(scene, capsys):
     output = scene / 'out' / 'train.jsonl'
     base = ['--frames_dir', str(scene / 'frames'), '--output_path', str(output), '--num_frames', '4', '--no_progress']
     folder = scene / 'frames' / 'scannet'
-    for args in (['--input_path', str(folder)], ['--input_path', str(source), '--exclude_scenes', str(folder)]):
+    for flag, args in (
+        ('--input_path', ['--input_path', str(folder)]),
+        ('--exclude_scenes', ['--input_path', str(source), '--exclude_scenes', str(folder)]),
+    ):
         assert pp.main([*args, *base]) == 1
-        error = f'error: input file {folder} is a folder, not a file; name the file itself\n'
-        assert capsys.readouterr().err.endswith(error)  # after the no-exclusion warning, for the first
+        assert capsys.readouterr().err == f'error: {flag} {folder} is a folder, not a file; name the file itself\n'
     assert not output.parent.exists()
+
+
+def test_a_missing_input_file_is_named_by_its_flag_and_where_relative_paths_start(scene, capsys, monkeypatch):
+    """`--exclude_scenes data/tst.jsonl` was reported as `input file data/tst.jsonl does not exist`, which sent the
+    user to --input_path, and a relative path did not say which folder it was read from (a .txt list of scenes gave
+    only Python's `No such file or directory`)."""
+    monkeypatch.chdir(scene)
+    write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    base = ['--frames_dir', 'frames', '--output_path', 'out/train.jsonl', '--num_frames', '4', '--no_progress']
+    cases = [
+        (['--input_path', 'data/QA.json'], '--input_path data/QA.json'),
+        (['--input_path', 'qa.jsonl', 'more.jsonl'], '--input_path more.jsonl'),
+        (['--input_path', 'qa.jsonl', '--exclude_scenes', 'data/tst.jsonl'], '--exclude_scenes data/tst.jsonl'),
+        (['--input_path', 'qa.jsonl', '--exclude_scenes', 'tst.txt'], '--exclude_scenes tst.txt'),
+    ]
+    for args, named in cases:
+        assert pp.main([*args, *base]) == 1
+        assert capsys.readouterr().err == f'error: {named} does not exist (relative paths start at {scene})\n'
+    missing = scene / 'tst.jsonl'  # an absolute path says all there is to say
+    assert pp.main(['--input_path', 'qa.jsonl', '--exclude_scenes', str(missing), *base]) == 1
+    assert capsys.readouterr().err == f'error: --exclude_scenes {missing} does not exist\n'
+    assert not (scene / 'out').exists()
+
+
+def test_the_reader_names_a_missing_file_as_an_input_file_for_callers_without_flags(scene, monkeypatch):
+    """read_rows also reads the evaluator's --dataset and vsi_dataset's files: it cannot name a flag."""
+    monkeypatch.chdir(scene)
+    with pytest.raises(pp.VsiDataError, match=f'^input file {re.escape(str(scene / "no.jsonl"))} does not exist$'):
+        list(pp.read_rows(str(scene / 'no.jsonl')))
+    with pytest.raises(pp.VsiDataError) as error:
+        list(pp.read_rows('no.jsonl'))
+    assert str(error.value) == f'input file no.jsonl does not exist (relative paths start at {scene})'
+
+
+def test_a_missing_frames_folder_says_where_relative_paths_start(scene, monkeypatch):
+    monkeypatch.chdir(scene)
+    with pytest.raises(pp.VsiDataError) as error:
+        pp.PreprocessConfig(frames_dir='data/frame')
+    assert str(error.value) == (
+        f'--frames_dir data/frame is not a folder (relative paths start at {scene}); run extract_frames.py first'
+    )
+    (scene / 'afile').write_text('x', encoding='utf-8')
+    for frames_dir in ('afile', str(scene / 'missing')):  # it exists, or is absolute: no clause
+        with pytest.raises(pp.VsiDataError) as error:
+            pp.PreprocessConfig(frames_dir=frames_dir)
+        assert str(error.value) == f'--frames_dir {frames_dir} is not a folder; run extract_frames.py first'
 
 
 def test_an_exclusion_file_that_lists_no_scene_is_an_error(scene, capsys):
@@ -1427,7 +1475,7 @@ def test_a_tilde_in_the_path_flags_is_the_home_folder(tmp_path, monkeypatch, cap
         ({'path_mode': 'rel'}, r"^--path_mode must be one of \('relative', 'absolute'\), got 'rel'$"),
         ({'max_per_type': 0}, r'^--max_per_type must be at least 1, got 0$'),
         ({'video_fps': 0.0001}, r'^--video_fps must be a frame rate of at least 0.001, got 0.0001$'),  # images too
-        ({'frames_dir': 'no/such/folder'}, r'^--frames_dir no/such/folder is not a folder; run extract_frames.py'),
+        ({'frames_dir': '/no/such/folder'}, r'^--frames_dir /no/such/folder is not a folder; run extract_frames.py'),
     ],
 )
 def test_the_settings_the_cli_refuses_are_refused_by_the_config_too(scene, settings, message):
