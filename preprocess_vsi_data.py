@@ -367,7 +367,9 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
             try:
                 rows = json.loads(text, parse_constant=_nan_as_null)
             except json.JSONDecodeError as e:
-                raise VsiDataError(f'{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}') from e
+                raise VsiDataError(
+                    f'{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}{_formats_note(path)}'
+                ) from e
             for index, row in enumerate(rows):
                 yield f'{name}[row {index}]', row
             return
@@ -385,7 +387,9 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
                         whole = json.loads(f.read().decode('utf-8-sig'), parse_constant=_nan_as_null)
                     if isinstance(whole, dict):
                         raise _top_level_object(path, whole) from None
-                raise VsiDataError(f'{path}: line {number} is not valid JSON ({e.msg} at column {e.colno})') from e
+                raise VsiDataError(
+                    f'{path}: line {number} is not valid JSON ({e.msg} at column {e.colno}){_formats_note(path)}'
+                ) from e
             if isinstance(row, dict) and detect_layout(row) is None and any(map(_holds_rows, row.values())):
                 raise _top_level_object(path, row)  # on one line: counted as one unknown row, its rows would be lost
             first = False
@@ -399,6 +403,14 @@ def check_input_file(path: str, flag: str = 'input file') -> None:
         raise VsiDataError(f'{flag} {path} is a folder, not a file; name the file itself')
     if not os.path.isfile(path):
         raise VsiDataError(f'{flag} {path} does not exist{cwd_note(path)}')
+
+
+def _formats_note(path: str) -> str:
+    """What is read, for JSON that fails to parse in a file not named .json or .jsonl: any name but .parquet is read
+    as JSON, so a JSONL file named .txt works, and a CSV file's error would otherwise only say `not valid JSON`."""
+    if os.path.splitext(path)[1].lower() in ('.json', '.jsonl'):
+        return ''
+    return '; rows are read from JSON, JSONL or parquet files only'
 
 
 def _nan_as_null(constant: str) -> float | None:

@@ -747,6 +747,38 @@ def test_a_missing_frames_folder_says_where_relative_paths_start(scene, monkeypa
         assert str(error.value) == f'--frames_dir {frames_dir} is not a folder; run extract_frames.py first'
 
 
+def test_an_input_that_is_not_json_by_its_suffix_says_which_formats_are_read(scene, capsys):
+    """A CSV file was only `line 1 is not valid JSON`: any name but .parquet is read as JSON, so the message says
+    which formats are read, unless the name already says JSON; a JSONL file named .txt or without a suffix is read."""
+    output = scene / 'out' / 'train.jsonl'
+    base = ['--frames_dir', str(scene / 'frames'), '--output_path', str(output), '--num_frames', '4', '--no_progress']
+    csv = scene / 'q.csv'
+    csv.write_text('id,question\n7,How many chairs?\n', encoding='utf-8')
+    assert pp.main(['--input_path', str(csv), *base]) == 1
+    assert capsys.readouterr().err.endswith(
+        f'error: {csv}: line 1 is not valid JSON (Expecting value at column 1); rows are read from JSON, JSONL or '
+        'parquet files only\n'
+    )
+    assert not output.parent.exists()
+    listed = scene / 'q.txt'
+    listed.write_text('[{"id": }]', encoding='utf-8')
+    with pytest.raises(pp.VsiDataError) as error:
+        list(pp.read_rows(str(listed)))
+    assert str(error.value) == (
+        f'{listed}: invalid JSON at line 1 column 9: Expecting value; rows are read from JSON, JSONL or parquet '
+        'files only'
+    )
+    bad = write_jsonl(scene / 'bad.jsonl', [MC_ROW])
+    bad.write_text(bad.read_text(encoding='utf-8') + 'id,question\n', encoding='utf-8')
+    with pytest.raises(pp.VsiDataError) as error:
+        list(pp.read_rows(str(bad)))
+    assert str(error.value) == f'{bad}: line 2 is not valid JSON (Expecting value at column 1)'
+    reference, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW]))], config(scene))
+    for name in ('qa.txt', 'qa'):
+        rows, _ = pp.convert([str(write_jsonl(scene / name, [MC_ROW, NUMERIC_ROW]))], config(scene))
+        assert [row['messages'] for row in rows] == [row['messages'] for row in reference]
+
+
 def test_an_exclusion_file_that_lists_no_scene_is_an_error(scene, capsys):
     """It only brought the warning for runs given no list, which names no file, and training went on with every
     benchmark scene: an empty file, `[]` or comments only is the wrong file or a cut-off copy."""
