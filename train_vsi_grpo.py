@@ -154,6 +154,9 @@ SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's 
 # YAML's ENV it would be exported after run_vsi_grpo.sh's own plan and silently replace it.
 LAYOUT_ENV_KEYS = ('NPROC_PER_NODE', 'CUDA_VISIBLE_DEVICES', 'NNODES', 'NODE_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 DATA_FILE_SUFFIXES = ('.jsonl', '.json', '.csv', '.parquet', '.txt')
+# How alike (difflib's ratio) a name must be to one of ours to be refused as a typo of it rather than taken as someone
+# else's: VSI_NUM_FRAME or vsi_trian are; VSI_HOME, VSI_CACHE or vsi_bench (0.56 to 0.71) are not.
+TYPO_CUTOFF = 0.8
 NO_GPU = (
     'no GPU visible (CUDA_VISIBLE_DEVICES empty, or unset and nvidia-smi lists none or is not on PATH: then set '
     'CUDA_VISIBLE_DEVICES to the GPU ids); MODE=local (run_vsi_grpo.sh) or --mode local (train_vsi_grpo.py) trains '
@@ -355,10 +358,80 @@ def media_problem(path: str, root: str | None) -> str | None:
             continue
         opened = next((p for p in (item, os.path.join(root or '', item)) if os.path.exists(p)), None)
         meant = os.path.join(base, item)
+        if opened is None and not os.path.exists(meant) and os.path.isdir(os.path.dirname(meant)):
+            return (  # its folder is there, the frame is not
+                f'dataset {path}: {where} is not in {os.path.dirname(meant)}, which is there but lacks it (frames '
+                'extracted again with other settings, --num_frames?): run preprocess_vsi_data.py again on the frames'
+            )
         if opened is None:
             return f'dataset {path}: {where} is found neither here nor under {advice}'
         if os.path.exists(meant) and not os.path.samefile(opened, meant):
             return f'dataset {path}: swift would open {opened} for {where}, not {meant}, under {advice}'
+    return None
+
+
+def dataset_name_problem(key: str, name: str) -> str | None:
+    """A dataset entry that swift would look up on the hub (it is neither on this disk nor written as a path) but that
+    looks like a typo of a local file or of the bundle's registered names: the look-up fails only after the model and
+    vLLM have loaded. A real hub id (`owner/name`, `ms::name`) is left alone."""
+    if os.path.exists(name) or looks_local(name) or name.endswith(DATA_FILE_SUFFIXES):  # dataset_problem's to judge
+        return None
+    for suffix in DATA_FILE_SUFFIXES:
+        if os.path.isfile(name + suffix):
+            return f'{key} {name} is not a file here (swift would look it up on the hub): did you mean {name}{suffix}?'
+    close = difflib.get_close_matches(name, list(REGISTERED_DATASET_VARIABLES), n=1, cutoff=TYPO_CUTOFF)
+    if '/' not in name and close and name not in REGISTERED_DATASET_VARIABLES:
+        return (
+            f'{key} {name} is not a file here nor one of the datasets {REGISTER_FILE} registers (swift would look it '
+            f'up on the hub): did you mean {close[0]}?'
+        )
+    return None
+
+
+def _media_count(value: Any) -> int:
+    return len(value) if isinstance(value, list) else int(bool(value))
+
+
+def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | None:
+    """Images and videos of a dataset's first row: a JSON/JSONL file's (vsi_train's is VSI_TRAIN_JSONL), or what
+    vsi_raw's settings will write (one clip with VSI_MEDIA=video, else VSI_NUM_FRAMES frames). None if unknown."""
+    if name == 'vsi_raw':
+        if environ.get('VSI_MEDIA', '').strip().lower() == 'video':
+            return {'image': 0, 'video': 1}
+        frames = environ.get('VSI_NUM_FRAMES', '').strip() or '32'  # vsi_dataset.py's default
+        return {'image': int(frames), 'video': 0} if frames.isdigit() else None  # the conversion says what is wrong
+    path = os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
+    if not path.endswith(('.json', '.jsonl')):
+        return None
+    try:
+        row = _first_json_row(path)
+    except (OSError, ValueError):  # dataset_problem says why
+        return None
+    if not isinstance(row, dict):
+        return None
+    return {'image': _media_count(row.get('images')), 'video': _media_count(row.get('videos'))}
+
+
+def media_limit_problem(name: str, args: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    """Rows with more images or videos than vllm_limit_mm_per_prompt allows, judged by the first row: vLLM refuses such
+    a prompt, so the run would stop at its first rollout, after the model and vLLM have loaded. The YAML allows 32
+    images and no video; rows written with preprocess_vsi_data.py --media video hold one video each."""
+    limits = args.get('vllm_limit_mm_per_prompt')
+    if isinstance(limits, str):
+        try:
+            limits = json.loads(limits)
+        except ValueError:
+            return None  # swift says what is wrong with it
+    if not isinstance(limits, dict) or not _swift_bool(args, 'use_vllm'):
+        return None
+    counts = _first_row_media(name, environ)
+    for kind, count in (counts or {}).items():
+        limit = limits.get(kind)
+        if isinstance(limit, int) and count > limit:
+            return (
+                f'dataset {name}: its first row has {count} {kind}(s), and vllm_limit_mm_per_prompt allows {limit} '
+                f"""({json.dumps(limits)}): pass --vllm_limit_mm_per_prompt '{json.dumps(counts)}'"""
+            )
     return None
 
 
@@ -886,6 +959,14 @@ REGISTER_FILE = 'vsi_dataset.py'  # registers the bundle's datasets with swift (
 # The files vsi_dataset.py's datasets read, by variable (a comma-separated list for VSI_RAW_QA, as it reads it).
 # Spelt here because importing vsi_dataset imports swift (seconds); tests/test_dataset_swift.py checks they agree.
 REGISTERED_DATASET_VARIABLES = {'vsi_train': ('VSI_TRAIN_JSONL',), 'vsi_raw': ('VSI_RAW_QA', 'VSI_FRAMES_DIR')}
+# Every variable vsi_dataset.py reads (its ENV_VARS), to tell a misspelt one, which it would ignore.
+VSI_DATASET_VARIABLES = frozenset(
+    {
+        *('VSI_TRAIN_JSONL', 'VSI_RAW_QA', 'VSI_FRAMES_DIR', 'VSI_NUM_FRAMES', 'VSI_PROMPT_STYLE', 'VSI_MEDIA'),
+        *('VSI_EXCLUDE_SCENES', 'VSI_QUESTION_TYPES', 'VSI_MAX_PER_TYPE', 'VSI_SHUFFLE', 'VSI_SEED', 'VSI_VIDEO_FPS'),
+        *('VSI_CLIPS_DIR', 'VSI_ALLOW_FEWER_FRAMES'),
+    }
+)
 
 
 def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) -> list[str]:
@@ -894,7 +975,12 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
     environ = {**plan.env, **os.environ}
     problems = []
     registers = any(os.path.basename(path) == REGISTER_FILE for path in _as_list(plan.args.get('custom_register_path')))
-    for name in sorted(dataset_names(plan.args) & set(REGISTERED_DATASET_VARIABLES)):
+    named = sorted(dataset_names(plan.args) & set(REGISTERED_DATASET_VARIABLES))
+    for variable in sorted(environ) if named else []:  # a misspelt setting would be ignored: 32 frames, not 16
+        close = difflib.get_close_matches(variable, VSI_DATASET_VARIABLES, n=1, cutoff=TYPO_CUTOFF)
+        if variable.startswith('VSI_') and variable not in VSI_DATASET_VARIABLES and close:
+            problems.append(f'{variable} is not a variable {REGISTER_FILE} reads: did you mean {close[0]}?')
+    for name in named:
         if not registers:  # swift would look the name up on the ModelScope hub, after the model has loaded
             problems.append(
                 f'dataset {name} is registered by {REGISTER_FILE}, which custom_register_path does not list (the YAML '
@@ -950,9 +1036,15 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             problem = dataset_problem(path, columns)
             if problem:
                 problems.append(f'{key} {problem}')
-    if not problems:  # the files hold swift rows: are their frames where swift will look?
+    for key in ('dataset', 'val_dataset'):
+        names = [dataset_path(entry) for entry in _as_list(plan.args.get(key))]
+        problems += [line for line in (dataset_name_problem(key, name) for name in names) if line]
+    if not problems:  # the files hold swift rows: are their frames where swift will look, and within vLLM's limits?
         root = plan.env.get('ROOT_IMAGE_DIR')
-        problems += [line for line in (media_problem(path, root) for path in sorted(dataset_names(plan.args))) if line]
+        environ = {**plan.env, **os.environ}  # as registered_dataset_problems reads the VSI_* variables
+        for name in sorted(dataset_names(plan.args)):
+            checks = (media_problem(name, root), media_limit_problem(name, plan.args, environ))
+            problems += [line for line in checks if line]
     problems += registered_dataset_problems(plan, columns)
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):

@@ -687,6 +687,7 @@ def test_the_launchers_preflight_names_these_datasets_and_variables():
     env = plugin.ENV_VARS
     expected = {plugin.TRAIN_NAME: (env['train_jsonl'],), plugin.RAW_NAME: (env['raw_qa'], env['frames_dir'])}
     assert expected == train_vsi_grpo.REGISTERED_DATASET_VARIABLES
+    assert set(env.values()) == train_vsi_grpo.VSI_DATASET_VARIABLES
 
 
 def test_vsi_raw_settings_left_unset_take_the_documented_defaults(data):

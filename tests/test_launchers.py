@@ -281,7 +281,10 @@ def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
         assert proc.returncode == 0, proc.stderr
         lines[('shell', name)] = _command(proc.stdout, 'rlhf')[1]
     for name, flags in README_VARIANTS.items():
-        proc = run_script({**env, 'MODE': 'colocate'}, *CPU_FLAGS, *flags)
+        variant = {**env, 'MODE': 'colocate'}
+        if name == 'video':  # its rows, one clip each: image rows would exceed its image limit of 0 (the preflight)
+            variant['DATASET'] = str(_as_video_rows(dataset, out / 'video.jsonl'))
+        proc = run_script(variant, *CPU_FLAGS, *flags)
         assert proc.returncode == 0, proc.stderr
         lines[('shell', name)] = _command(proc.stdout, 'rlhf')[1]
     for name, flags in EVAL_VARIANTS.items():
@@ -292,6 +295,19 @@ def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
     keys = list(lines)
     built = dict(zip(keys, build_swift_args([lines[key] for key in keys]), strict=True))
     return {'built': built, 'plans': plans, 'shell_env': shell_env, 'lines': lines}
+
+
+def _as_video_rows(dataset: Path, path: Path) -> Path:
+    """The dataset's rows as preprocess_vsi_data.py --media video writes them: one `<video>` and one clip each."""
+    (path.parent / 'clips').mkdir(exist_ok=True)
+    rows = [json.loads(line) for line in dataset.read_text().splitlines()]
+    for i, row in enumerate(rows):
+        (path.parent / 'clips' / f'{i}.mp4').write_bytes(b'clip')  # the preflight checks it exists, swift opens it
+        user = row['messages'][0]
+        user['content'] = '<video>' + user['content'].replace('<image>', '')
+        row['videos'] = [f'clips/{i}.mp4']
+        del row['images']
+    return _write_rows(path, rows)
 
 
 def _comparable(result: dict) -> dict:
@@ -973,10 +989,17 @@ def test_frames_missing_past_the_first_row_or_at_absolute_paths_fail_preflight(t
     assert dataset_problems(path) == []
     (data / 'frames' / 's3' / '1.png').unlink()  # within the first rows every file counts
     assert dataset_problems(path) == [
-        f'dataset {path}: frames/s3/1.png (line 4) is found neither here nor under ROOT_IMAGE_DIR={data} (one folder '
+        f'dataset {path}: frames/s3/1.png (line 4) is not in {data}/frames/s3, which is there but lacks it (frames '
+        'extracted again with other settings, --num_frames?): run preprocess_vsi_data.py again on the frames'
+    ]
+    shutil.rmtree(data / 'frames' / 's3')  # no folder: the frames are elsewhere, or ROOT_IMAGE_DIR is not theirs
+    assert dataset_problems(path) == [
+        f'dataset {path}: frames/s3/0.png (line 4) is found neither here nor under ROOT_IMAGE_DIR={data} (one folder '
         "for every dataset, by default the first one's); for datasets in several folders write absolute paths "
         '(preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
     ]
+    (data / 'frames' / 's3').mkdir()
+    Image.new('RGB', (8, 8)).save(data / 'frames' / 's3' / '0.png')
     Image.new('RGB', (8, 8)).save(data / 'frames' / 's3' / '1.png')
     shutil.rmtree(data / 'frames' / 's10')  # past them, each scene's folder
     (problem,) = dataset_problems(path)
@@ -1391,6 +1414,98 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
     proc = run_script({**env, 'MODE': 'local'}, '--dataset', 'vsi_train', '--custom_register_path', 'vsi_dataset.py')
     assert proc.returncode == 1 and 'dataset vsi_train needs VSI_TRAIN_JSONL' in proc.stderr
     assert not Path(launch_env['STUB_RLHF_LOG']).exists()
+
+
+def test_dataset_names_that_are_typos_of_ours_are_refused_before_swift_looks_them_up(tmp_path, monkeypatch):
+    """swift takes a name that is not on this disk for a hub id and looks it up after the model and vLLM loaded."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data').mkdir()
+    _write_rows(tmp_path / 'data' / 'train.jsonl', [{'messages': [], 'solution': 'B'}])
+
+    def problems(dataset):
+        plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', dataset])
+        return [p for p in train_vsi_grpo.preflight(plan, 1) if p.startswith(f'dataset {dataset} ')]
+
+    hub = '(swift would look it up on the hub)'
+    assert problems('data/train') == [f'dataset data/train is not a file here {hub}: did you mean data/train.jsonl?']
+    for typo, meant in (('vsi_trian', 'vsi_train'), ('vsi-raw', 'vsi_raw')):
+        assert problems(typo) == [
+            f'dataset {typo} is not a file here nor one of the datasets vsi_dataset.py registers (swift would look it '
+            f'up on the hub): did you mean {meant}?'
+        ]
+    # hub ids, names unlike ours and our own names are swift's (or registered_dataset_problems') to judge
+    for name in ('AI-ModelScope/LaTeX_OCR', 'ms::swift/VSI-Bench', 'vsi_bench', 'vsi_train', 'vsi_raw', 'data/x.jsonl'):
+        assert train_vsi_grpo.dataset_name_problem('dataset', train_vsi_grpo.dataset_path(name)) is None
+    assert train_vsi_grpo.dataset_name_problem('val_dataset', 'vsi_rwa').startswith('val_dataset vsi_rwa is not')
+
+
+def test_a_misspelt_vsi_variable_is_refused_when_a_bundle_dataset_reads_them(tmp_path, monkeypatch):
+    """vsi_dataset.py ignores a variable it does not read: VSI_NUM_FRAME=16 converted with the default 32 frames."""
+    monkeypatch.setenv(
+        'VSI_TRAIN_JSONL', str(_write_rows(tmp_path / 'train.jsonl', [{'messages': [], 'solution': 'B'}]))
+    )
+    monkeypatch.setenv('VSI_NUM_FRAME', '16')
+    monkeypatch.setenv('VSI_HOME', str(tmp_path))  # someone else's variable: not close to any of ours
+
+    def problems(dataset):
+        plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', dataset])
+        return [p for p in train_vsi_grpo.preflight(plan, 1) if 'VSI_' in p]
+
+    assert problems('vsi_train') == [
+        'VSI_NUM_FRAME is not a variable vsi_dataset.py reads: did you mean VSI_NUM_FRAMES?'
+    ]
+    assert problems(str(tmp_path / 'train.jsonl')) == []  # no bundle dataset reads them
+
+
+def test_rows_with_more_media_than_vllm_takes_per_prompt_are_refused(tmp_path, monkeypatch):
+    """vLLM refuses a prompt with more images or videos than vllm_limit_mm_per_prompt (the YAML: 32 images, no
+    video), at the first rollout: rows from preprocess_vsi_data.py --media video need the limit changed."""
+    for variable in ('VSI_MEDIA', 'VSI_NUM_FRAMES'):
+        monkeypatch.delenv(variable, raising=False)
+    clip = _write_rows(tmp_path / 'clip.jsonl', [{'messages': [], 'videos': ['clips/a.mp4'], 'solution': 'B'}])
+    frames = _write_rows(tmp_path / 'frames.json', [{'messages': [], 'images': [f'{i}.jpg' for i in range(32)]}])
+    yaml_limits = {'vllm_limit_mm_per_prompt': {'image': 32, 'video': 0}, 'use_vllm': True}
+    assert train_vsi_grpo.media_limit_problem(str(clip), yaml_limits, {}) == (
+        f'dataset {clip}: its first row has 1 video(s), and vllm_limit_mm_per_prompt allows 0 ({{"image": 32, '
+        """"video": 0}): pass --vllm_limit_mm_per_prompt '{"image": 0, "video": 1}'"""
+    )
+    assert train_vsi_grpo.media_limit_problem(str(frames), yaml_limits, {}) is None  # 32 of 32
+    flag = {'vllm_limit_mm_per_prompt': '{"image": 16, "video": 1}', 'use_vllm': 'true'}  # as a flag gives it
+    assert train_vsi_grpo.media_limit_problem(str(clip), flag, {}) is None
+    assert 'has 32 image(s), and vllm_limit_mm_per_prompt allows 16' in train_vsi_grpo.media_limit_problem(
+        str(frames), flag, {}
+    )
+    assert train_vsi_grpo.media_limit_problem(str(clip), {**yaml_limits, 'use_vllm': False}, {}) is None  # no vLLM
+    # the bundle's datasets: vsi_train's file, and what vsi_raw's settings will write
+    assert 'has 1 video(s)' in train_vsi_grpo.media_limit_problem(
+        'vsi_train', yaml_limits, {'VSI_TRAIN_JSONL': str(clip)}
+    )
+    raw = {'VSI_MEDIA': 'video'}
+    assert 'has 1 video(s)' in train_vsi_grpo.media_limit_problem('vsi_raw', yaml_limits, raw)
+    assert 'has 64 image(s)' in train_vsi_grpo.media_limit_problem('vsi_raw', yaml_limits, {'VSI_NUM_FRAMES': '64'})
+    assert train_vsi_grpo.media_limit_problem('vsi_raw', yaml_limits, {}) is None  # 32 frames by default
+    # in the preflight, with the YAML as it is: colocate mode uses vLLM, local mode does not
+    colocate = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'colocate', ['--dataset', str(clip)])
+    assert [p for p in train_vsi_grpo.preflight(colocate, 8) if 'vllm_limit' in p] == [
+        train_vsi_grpo.media_limit_problem(str(clip), yaml_limits, {})
+    ]
+    local = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', str(clip)])
+    assert not [p for p in train_vsi_grpo.preflight(local, 1) if 'vllm_limit' in p]
+
+
+def test_a_frame_missing_from_its_folder_says_the_frames_changed(tmp_path, monkeypatch):
+    """extract_frames.py with other settings replaces a scene's frames: the rows written before name files that are
+    gone, from a folder that is there, and the advice about datasets in several folders would mislead."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'frames' / 'scene0').mkdir(parents=True)
+    Image.new('RGB', (8, 8)).save(tmp_path / 'frames' / 'scene0' / 'frame_0000.jpg')
+    images = ['frames/scene0/frame_0000.jpg', 'frames/scene0/frame_0016.jpg']
+    path = _write_rows(tmp_path / 'train.jsonl', [{'messages': [], 'images': images, 'solution': 'A'}])
+    assert train_vsi_grpo.media_problem(str(path), str(tmp_path)) == (
+        f'dataset {path}: frames/scene0/frame_0016.jpg (line 1) is not in {tmp_path}/frames/scene0, which is there but '
+        'lacks it (frames extracted again with other settings, --num_frames?): run preprocess_vsi_data.py again on the '
+        'frames'
+    )
 
 
 def test_a_tilde_in_the_registered_datasets_variables_is_the_home_folder(tmp_path, monkeypatch):
