@@ -84,7 +84,7 @@ from preprocess_vsi_data import (
     write_json_atomic,
     write_text_atomic,
 )
-from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, checkpoint_hint, load_config  # imports no swift
+from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, checkpoint_hint, load_config, looks_local  # imports no swift
 from vsi_scoring import (
     OFFICIAL_RULES,
     PROMPT_STYLES,
@@ -501,6 +501,20 @@ class RunConfig:
     torch_dtype: str | None  # --torch_dtype (None: the model's own)
     enable_thinking: bool  # prompts end with the template's thinking prefix (`<think>\n`)
     label: str
+
+
+def check_input_path(flag: str, path: str, kind: str, hint: str) -> None:
+    """EvalError unless `path`, given as `flag`, is an existing `kind` ('file' or 'folder'): one line naming the flag,
+    the path, for a relative one the folder it starts at, and `hint` (what to give). Checked before anything loads:
+    the dataset reader's message named no flag, and a local --model that is not there went to the model hub, which
+    failed after ~30 s of retries with a connection error."""
+    if os.path.isfile(path) if kind == 'file' else os.path.isdir(path):
+        return
+    if os.path.exists(path):
+        problem = f'is a {"folder" if kind == "file" else "file"}, not a {kind}'
+    else:
+        problem = 'not found' + ('' if os.path.isabs(path) else f' (relative paths start at {os.getcwd()})')
+    raise EvalError(f'{flag} {path} {problem}; give {hint}')
 
 
 def _local_or_hub(path: str, resolve_link: bool = False) -> str:
@@ -1465,6 +1479,11 @@ def write_results(output_dir: Path, results: dict) -> None:
 def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     """Predict what is not predicted yet in `args.output_dir`, then score. `engine` replaces the one built from
     `args` (tests); it is only built when something is left to predict. Returns the results."""
+    if looks_local(args.model):  # else a hub id (owner/name), which swift looks up
+        check_input_path(
+            '--model', args.model, 'folder', 'the local model folder, or a hub id such as Qwen/Qwen3-VL-8B-Instruct'
+        )
+    check_input_path('--dataset', args.dataset, 'file', 'the questions file (VSI-Bench or preprocess_vsi_data.py rows)')
     backend = resolve_backend(args.infer_backend)
     if backend == 'vllm' and args.adapters and args.torch_dtype == 'float32':  # --infer_backend auto chose vLLM
         raise EvalError(VLLM_LORA_FLOAT32_ERROR)

@@ -1021,7 +1021,8 @@ def test_the_command_line_prints_the_report_and_logs_on_stderr(tmp_path):
 
 def test_float32_with_an_adapter_on_vllm_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(ev, 'vllm_installed', lambda: True)
-    argv = eval_argv('m', tmp_path / 'test.jsonl', tmp_path / 'run', '--infer_backend', 'vllm', '--adapters', 'ckpt')
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS)  # checked before the backend is chosen
+    argv = eval_argv('m', dataset, tmp_path / 'run', '--infer_backend', 'vllm', '--adapters', 'ckpt')
     assert argv[argv.index('--torch_dtype') + 1] == 'float32'
     with pytest.raises(SystemExit) as exit_info:
         ev.main(argv)
@@ -2553,10 +2554,18 @@ def test_a_run_config_that_is_not_json_is_refused_beside_predictions(bench, tmp_
     assert not engine.requests
 
 
-def test_a_missing_dataset_is_one_line_of_error_and_writes_nothing(tmp_path, capsys):
-    dataset, out = tmp_path / 'missing.jsonl', tmp_path / 'run'
-    assert ev.main(eval_argv('m', dataset, out, '--frames_dir', tmp_path)) == 1
-    assert capsys.readouterr().err == f'error: input file {dataset} does not exist\n'
+def test_a_missing_dataset_is_one_line_of_error_naming_the_flag_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    """The reader's `input file X does not exist` named no flag, nor the folder a relative path starts at."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / 'run'
+    hint = 'give the questions file (VSI-Bench or preprocess_vsi_data.py rows)'
+    for dataset, problem in (
+        (tmp_path / 'missing.jsonl', 'not found'),
+        ('data/vsi_bench/tst.jsonl', f'not found (relative paths start at {tmp_path})'),
+        (tmp_path, 'is a folder, not a file'),
+    ):
+        assert ev.main(eval_argv('m', dataset, out, '--frames_dir', tmp_path)) == 1
+        assert capsys.readouterr().err == f'error: --dataset {dataset} {problem}; {hint}\n'
     assert not out.exists()
 
 
@@ -2695,6 +2704,29 @@ def test_the_command_line_defaults_and_the_types_of_its_values(monkeypatch):
     rescore = ev.parse_args(['--predictions', '~/p'])
     assert (rescore.predictions, rescore.prompt_style) == ('/home/u/p', None)  # the rows or the run config say
     assert ev.parse_args(['--compare', '~/a', '~/b']).compare == ['/home/u/a', '/home/u/b']
+
+
+def test_a_local_model_path_that_is_not_a_folder_is_refused_before_anything_loads(bench, tmp_path, capsys, monkeypatch):
+    """`--model ./demo_out/tiny_qwen3` (a typo) went to the ModelScope hub and failed after ~29 s of retries with
+    `[E1020] Connection failed: .../api/v1/models/demo_out/tiny_qwen3/repo/files`."""
+    monkeypatch.chdir(tmp_path)
+
+    def load(*args):  # swift's model look-up: the hub for a path that is not here
+        raise AssertionError(f'the model was looked up: {args}')
+
+    monkeypatch.setattr(ev, 'resolve_model', load)
+    out = tmp_path / 'run'
+    (tmp_path / 'weights.safetensors').write_text('')
+    hint = 'give the local model folder, or a hub id such as Qwen/Qwen3-VL-8B-Instruct'
+    for model, problem in (
+        ('./demo_out/tiny_qwen3', f'not found (relative paths start at {tmp_path})'),
+        ('demo_out/qwen/tiny', f'not found (relative paths start at {tmp_path})'),  # two slashes: a path
+        (tmp_path / 'gone', 'not found'),
+        ('weights.safetensors', 'is a file, not a folder'),
+    ):
+        assert ev.main(eval_argv(model, bench.dataset, out, '--frames_dir', bench.frames)) == 1
+        assert capsys.readouterr().err == f'error: --model {model} {problem}; {hint}\n'
+    assert not out.exists()
 
 
 def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_written(bench, tmp_path, capsys):
