@@ -28,7 +28,7 @@ Usage::
 question_type, question, options, ground_truth) or swift rows written by `preprocess_vsi_data.py` (held-out
 training-style data). Frames come from `--frames_dir` (the output of `extract_frames.py`), from `--video_dir`
 (extracted once into `<output_dir>/frames` or `--frames_cache` and reused), or for swift rows from the rows' own
-`images`.
+`images` (not from the clip of `--media video` rows: give those `--frames_dir`).
 
 Inference runs through swift's engines: vLLM (`--infer_backend vllm`, the default when vllm is installed and a GPU is
 visible) or transformers (`--infer_backend pt`). Predictions are appended to `<output_dir>/predictions.jsonl` after
@@ -256,14 +256,16 @@ class EvalItem:
     images: list[str] = field(default_factory=list)
 
 
-def load_questions(path: str) -> tuple[list[Question], dict[str, list[str]]]:
+def load_questions(path: str, frames_from_rows: bool = False) -> tuple[list[Question], dict[str, list[str]]]:
     """Every question of a dataset file, and for swift rows the images they carry (by question id).
 
     Rows are read and checked by `preprocess_vsi_data` (any layout it knows); a row it would skip is an error here,
     because a benchmark score over a silently smaller question set is not comparable. So is a question type that is
     not a benchmark type (or a training variant of one): preprocessing keeps such rows for training, but the official
     code refuses them and a misspelt type would become a category of its own. Ids must be unique: they are how a
-    resumed run knows what is done.
+    resumed run knows what is done. With `frames_from_rows` (no --frames_dir, --video_dir or --blind), a swift row
+    whose media is a clip (`preprocess_vsi_data.py --media video`) is an error too: the evaluator gives the model
+    frames as images, and a clip's frames are re-encoded video that Qwen samples by itself, another protocol.
     """
     questions, row_images, seen = [], {}, {}
     source = Path(path).stem  # a row without an id is `<file name>:<index>`, as preprocessing names it
@@ -286,6 +288,12 @@ def load_questions(path: str) -> tuple[list[Question], dict[str, list[str]]]:
             questions.append(question)
             if layout == 'swift' and isinstance(row.get('images'), list):
                 row_images[question.id] = [str(image) for image in row['images']]
+            elif frames_from_rows and layout == 'swift' and row.get('videos'):
+                raise EvalError(
+                    f'{location}: the row brings a video clip (`videos`, as preprocess_vsi_data.py --media video '
+                    'writes), which the evaluator does not read as frames; pass --frames_dir with the frames the clips '
+                    'were made from (extract_frames.py output), or rows preprocessed without --media video'
+                )
     except VsiDataError as e:
         raise EvalError(str(e)) from None
     if not questions:
@@ -1501,8 +1509,6 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     # read before inference, so that a mistyped --compare fails at once rather than after the whole run
     compared = load_results(args.compare[0]) if args.compare else None
 
-    all_questions, row_images = load_questions(args.dataset)
-    questions = select_questions(all_questions, args.question_types, args.limit)
     extract = extracts_frames(args)  # frames_root is then a cache to fill
     if args.frames_dir:
         if args.video_dir:
@@ -1520,6 +1526,8 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         frames_root = None
     if args.frames_dir and not os.path.isdir(args.frames_dir):
         raise EvalError(f'--frames_dir {args.frames_dir} is not a folder; run extract_frames.py first')
+    all_questions, row_images = load_questions(args.dataset, frames_from_rows=frames_root is None and not args.blind)
+    questions = select_questions(all_questions, args.question_types, args.limit)
 
     image_env = {name: os.environ[name] for name in IMAGE_ENV if name in os.environ}
     config = RunConfig(

@@ -2146,6 +2146,31 @@ def test_swift_rows_without_images_and_no_frames_flag_have_no_frames(tmp_path):
     assert [item.images for item in ev.build_items(questions, 'direct', None, 4, blind=True)] == [[], []]
 
 
+def test_swift_rows_with_a_video_clip_ask_for_frames_dir_and_evaluate_with_it(bench, tmp_path, capsys):
+    """Rows of `preprocess_vsi_data.py --media video` (one clip in `videos`, a <video> tag) said `no frames (give
+    --frames_dir or --video_dir, or --blind)` of every row, although each has its clip."""
+    rows = tmp_path / 'rows.jsonl'
+    argv = ['--input_path', str(bench.dataset), '--frames_dir', str(bench.frames), '--output_path', str(rows)]
+    assert preprocess_vsi_data.main([*argv, '--num_frames', str(NUM_FRAMES), '--media', 'video', '--no_progress']) == 0
+    first = json.loads(rows.read_text(encoding='utf-8').splitlines()[0])
+    assert len(first['videos']) == 1 and 'images' not in first
+    capsys.readouterr()
+    out = tmp_path / 'run'
+    assert ev.main([*eval_argv('m', rows, out), '--no_progress']) == 1
+    assert capsys.readouterr().err == (
+        'error: rows.jsonl:line 1: the row brings a video clip (`videos`, as preprocess_vsi_data.py --media video '
+        'writes), which the evaluator does not read as frames; pass --frames_dir with the frames the clips were made '
+        'from (extract_frames.py output), or rows preprocessed without --media video\n'
+    )
+    assert not out.exists()
+    engine = CountingEngine()
+    ev.evaluate(eval_args('m', rows, out, '--frames_dir', bench.frames, '--limit', 1), engine=engine)
+    frames = bench.frames / 'scannet' / 'scene0000_00'
+    assert engine.requests[0].images == [str(frames / f'frame_{k:04d}.jpg') for k in range(NUM_FRAMES)]
+    ev.evaluate(eval_args('m', rows, tmp_path / 'blind', '--blind', '--limit', 1), engine=engine)
+    assert engine.requests[1].images == []
+
+
 def test_a_missing_image_is_named_with_the_folders_looked_in_only_when_it_is_relative(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     dataset = write_jsonl(tmp_path / 'bench.jsonl', BENCH_ROWS[:1])
