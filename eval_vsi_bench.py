@@ -67,7 +67,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from extract_frames import QWEN3_VL_TOKEN_PIXELS, extract_all, pid_lock, read_jsonl_log
+from extract_frames import QWEN3_VL_TOKEN_PIXELS, cwd_note, extract_all, pid_lock, read_jsonl_log
 from preprocess_vsi_data import (
     SUBSET_OF_FRAMES,
     FrameIndex,
@@ -76,6 +76,7 @@ from preprocess_vsi_data import (
     RowSkipped,
     VsiDataError,
     atomic_path,
+    check_input_file,
     file_sha256,
     make_row,
     read_rows,
@@ -509,20 +510,6 @@ class RunConfig:
     torch_dtype: str | None  # --torch_dtype (None: the model's own)
     enable_thinking: bool  # prompts end with the template's thinking prefix (`<think>\n`)
     label: str
-
-
-def check_input_path(flag: str, path: str, kind: str, hint: str) -> None:
-    """EvalError unless `path`, given as `flag`, is an existing `kind` ('file' or 'folder'): one line naming the flag,
-    the path, for a relative one the folder it starts at, and `hint` (what to give). Checked before anything loads:
-    the dataset reader's message named no flag, and a local --model that is not there went to the model hub, which
-    failed after ~30 s of retries with a connection error."""
-    if os.path.isfile(path) if kind == 'file' else os.path.isdir(path):
-        return
-    if os.path.exists(path):
-        problem = f'is a {"folder" if kind == "file" else "file"}, not a {kind}'
-    else:
-        problem = 'not found' + ('' if os.path.isabs(path) else f' (relative paths start at {os.getcwd()})')
-    raise EvalError(f'{flag} {path} {problem}; give {hint}')
 
 
 def _local_or_hub(path: str, resolve_link: bool = False) -> str:
@@ -1487,11 +1474,15 @@ def write_results(output_dir: Path, results: dict) -> None:
 def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     """Predict what is not predicted yet in `args.output_dir`, then score. `engine` replaces the one built from
     `args` (tests); it is only built when something is left to predict. Returns the results."""
-    if looks_local(args.model):  # else a hub id (owner/name), which swift looks up
-        check_input_path(
-            '--model', args.model, 'folder', 'the local model folder, or a hub id such as Qwen/Qwen3-VL-8B-Instruct'
+    # Before anything loads: a local --model that is not there went to the model hub (~30 s of retries, then a
+    # connection error), and the dataset reader's own message names no flag.
+    if looks_local(args.model) and not os.path.isdir(args.model):  # else a hub id (owner/name), which swift looks up
+        problem = 'is a file, not a folder' if os.path.exists(args.model) else f'not found{cwd_note(args.model)}'
+        raise EvalError(
+            f'--model {args.model} {problem}; give the local model folder, or a hub id such as '
+            'Qwen/Qwen3-VL-8B-Instruct'
         )
-    check_input_path('--dataset', args.dataset, 'file', 'the questions file (VSI-Bench or preprocess_vsi_data.py rows)')
+    check_input_file(args.dataset, '--dataset')
     backend = resolve_backend(args.infer_backend)
     if backend == 'vllm' and args.adapters and args.torch_dtype == 'float32':  # --infer_backend auto chose vLLM
         raise EvalError(VLLM_LORA_FLOAT32_ERROR)
@@ -1525,7 +1516,9 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     else:
         frames_root = None
     if args.frames_dir and not os.path.isdir(args.frames_dir):
-        raise EvalError(f'--frames_dir {args.frames_dir} is not a folder; run extract_frames.py first')
+        raise EvalError(
+            f'--frames_dir {args.frames_dir} is not a folder{cwd_note(args.frames_dir)}; run extract_frames.py first'
+        )
     all_questions, row_images = load_questions(args.dataset, frames_from_rows=frames_root is None and not args.blind)
     questions = select_questions(all_questions, args.question_types, args.limit)
 

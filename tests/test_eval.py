@@ -2583,14 +2583,13 @@ def test_a_missing_dataset_is_one_line_of_error_naming_the_flag_and_writes_nothi
     """The reader's `input file X does not exist` named no flag, nor the folder a relative path starts at."""
     monkeypatch.chdir(tmp_path)
     out = tmp_path / 'run'
-    hint = 'give the questions file (VSI-Bench or preprocess_vsi_data.py rows)'
     for dataset, problem in (
-        (tmp_path / 'missing.jsonl', 'not found'),
-        ('data/vsi_bench/tst.jsonl', f'not found (relative paths start at {tmp_path})'),
-        (tmp_path, 'is a folder, not a file'),
+        (tmp_path / 'missing.jsonl', 'does not exist'),
+        ('data/vsi_bench/tst.jsonl', f'does not exist (relative paths start at {tmp_path})'),
+        (tmp_path, 'is a folder, not a file; name the file itself'),
     ):
         assert ev.main(eval_argv('m', dataset, out, '--frames_dir', tmp_path)) == 1
-        assert capsys.readouterr().err == f'error: --dataset {dataset} {problem}; {hint}\n'
+        assert capsys.readouterr().err == f'error: --dataset {dataset} {problem}\n'
     assert not out.exists()
 
 
@@ -2754,7 +2753,9 @@ def test_a_local_model_path_that_is_not_a_folder_is_refused_before_anything_load
     assert not out.exists()
 
 
-def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_written(bench, tmp_path, capsys):
+def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_written(
+    bench, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / 'run'
     adapter = tmp_path / 'checkpoint-1'
     assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', bench.frames, '--adapters', adapter)) == 1
@@ -2762,6 +2763,11 @@ def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_writt
     frames = tmp_path / 'frames'
     assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', frames)) == 1
     assert capsys.readouterr().err == f'error: --frames_dir {frames} is not a folder; run extract_frames.py first\n'
+    monkeypatch.chdir(tmp_path)  # a relative path says where it was read from
+    assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', 'frame')) == 1
+    assert capsys.readouterr().err == (
+        f'error: --frames_dir frame is not a folder (relative paths start at {tmp_path}); run extract_frames.py first\n'
+    )
     assert not out.exists()
 
 
