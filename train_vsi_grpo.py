@@ -1026,8 +1026,8 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
 
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files (a checkpoint to resume from
-    included), the vLLM split, the batch, direct-prompt rows under enable_thinking or vsi_format, unknown reward
-    names."""
+    included), dataset names and VSI_* variables that look misspelt, rows with more media than vLLM takes per prompt,
+    the vLLM split, the batch, direct-prompt rows under enable_thinking or vsi_format, unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
