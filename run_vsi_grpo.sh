@@ -17,7 +17,8 @@
 #   MODE=colocate         colocate | server | local (local: one process, transformers generation, CPU is fine)
 #   CONFIG                vsi_grpo_config.yaml beside this script
 #   MODEL DATASET OUTPUT_DIR   when set, replace the YAML's model / dataset / output_dir
-#   TRAIN_GPUS            training GPU ids [colocate: all visible; server: all visible but ROLLOUT_GPUS]
+#   TRAIN_GPUS            training GPU ids [colocate: all visible; server: all visible but ROLLOUT_GPUS; local:
+#                         the GPUs of its one process, all visible by default]
 #   ROLLOUT_GPUS          server mode: GPU ids for swift rollout [the last 2 visible; the last 1 of 2]
 #   NPROC_PER_NODE        node 0's training processes, one per training GPU [the number of its TRAIN_GPUS];
 #                         when set it must match that number. Every node runs one process per training GPU
@@ -69,6 +70,9 @@ ROLLOUT_GROUP_PORT=${ROLLOUT_GROUP_PORT:-51216}  # swift's default (rlhf_trainer
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-1200}  # loading 8B weights, vLLM profiling and CUDA graphs take minutes
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
+# `0, 1` as `0,1`: CUDA_VISIBLE_DEVICES and the checks below compare ids as written
+[[ -z ${TRAIN_GPUS:-} ]] || TRAIN_GPUS=${TRAIN_GPUS//[[:space:]]/}
+[[ -z ${ROLLOUT_GPUS:-} ]] || ROLLOUT_GPUS=${ROLLOUT_GPUS//[[:space:]]/}
 ROLLOUT_PID=
 TRAIN_PID=
 TRAIN_STARTING=
@@ -101,9 +105,14 @@ for arg in "$@"; do  # train_vsi_grpo.py's own flags: the YAML reading would obe
 done
 if [[ $MODE == server ]]; then
     for arg in "$@"; do
-        if [[ $arg =~ ^--vllm[_-]server[_-](host|port|group[_-]port)(=|$) ]]; then
+        # a base URL replaces host and port in swift's client: the trainer would talk to another server than this one
+        if [[ $arg =~ ^--vllm[_-]server[_-](host|port|group[_-]port|base[_-]url)(=|$) ]]; then
             fail "$arg: set ROLLOUT_HOST / ROLLOUT_PORT / ROLLOUT_GROUP_PORT instead, so that the server, the" \
                 "trainer and the checks before the start use the same address"
+        fi
+        if [[ $arg =~ ^--vllm[_-]data[_-]parallel[_-]size(=|$) ]]; then  # the trainer's alone: the server's differs
+            fail "$arg: the rollout server's data-parallel size is its GPUs / vllm_tensor_parallel_size; set" \
+                "ROLLOUT_GPUS instead"
         fi
     done
 fi
@@ -151,7 +160,7 @@ train_gpus_on() {
 
 # Fills TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE / TRAIN_WORLD_SIZE and checks they fit the visible GPUs.
 plan_gpus() {
-    local gpu n_visible gpus_text named dry_run=()
+    local gpu n_visible gpus_text named rollout_default='' dry_run=()
     [[ $DRY_RUN != 1 ]] || dry_run=(--dry_run)
     # train_vsi_grpo.py refuses a real run without GPUs (one check for both launchers); a dry run gets an empty list.
     if ! gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus "${dry_run[@]}"); then
@@ -162,7 +171,9 @@ plan_gpus() {
     if ((${#VISIBLE[@]} == 0)); then
         # A dry run on a machine without GPUs (a laptop, a login node): plan for the 8-GPU node this script is sized
         # for, plus any GPU the user named, so that the commands shown are those of the real node.
-        IFS=, read -r -a named <<<"${TRAIN_GPUS:-},${ROLLOUT_GPUS:-}"
+        named=${TRAIN_GPUS:-}
+        [[ $MODE != server ]] || named+=,${ROLLOUT_GPUS:-}  # elsewhere no GPU rolls out: those would train
+        IFS=, read -r -a named <<<"$named"
         mapfile -t VISIBLE < <(printf '%s\n' {0..7} "${named[@]}" | grep -v '^$' | sort -uV)
         log "DRY_RUN=1: no GPU visible here, so this plan assumes GPUs $(IFS=,; echo "${VISIBLE[*]}")" \
             "(0-7 and any TRAIN_GPUS / ROLLOUT_GPUS name); a real run needs them visible"
@@ -172,6 +183,7 @@ plan_gpus() {
     if [[ $MODE == server ]]; then
         # the last 2, or the last 1 of 2 GPUs, so that one is left to train on
         local n_rollout=$((n_visible > 2 ? 2 : 1))
+        [[ -n ${ROLLOUT_GPUS:-} ]] || rollout_default=" (by default the last $n_rollout visible; set ROLLOUT_GPUS)"
         ROLLOUT_GPUS=${ROLLOUT_GPUS:-$(IFS=,; echo "${VISIBLE[*]: -n_rollout}")}
         if ((NODE_RANK == 0)); then
             ((n_visible >= 2)) || fail "server mode needs 2+ GPUs (training + rollout), $n_visible visible"
@@ -195,13 +207,16 @@ plan_gpus() {
         named_as[$gpu]=TRAIN_GPUS
     done
     for gpu in "${rollout[@]}"; do
-        [[ ${named_as[$gpu]:-} != TRAIN_GPUS ]] || fail "GPU $gpu is in both TRAIN_GPUS and ROLLOUT_GPUS"
+        [[ ${named_as[$gpu]:-} != TRAIN_GPUS ]] ||
+            fail "GPU $gpu is in both TRAIN_GPUS and ROLLOUT_GPUS=$ROLLOUT_GPUS$rollout_default"
         [[ -z ${named_as[$gpu]:-} ]] || fail "GPU $gpu is named twice in ROLLOUT_GPUS"
         named_as[$gpu]=ROLLOUT_GPUS
     done
     # A given NPROC_PER_NODE describes node 0, so that it is the same on every node like the other variables; this
     # node then runs one process per training GPU (more than node 0 in multi-node server mode).
-    if [[ -n ${NPROC_PER_NODE:-} ]] && [[ ! $NPROC_PER_NODE =~ ^[0-9]+$ || $NPROC_PER_NODE -ne ${#on_node0[@]} ]]; then
+    [[ -z ${NPROC_PER_NODE:-} || $NPROC_PER_NODE =~ ^[1-9][0-9]*$ ]] ||
+        fail "NPROC_PER_NODE=$NPROC_PER_NODE is not a number of processes (digits, no leading 0)"
+    if [[ -n ${NPROC_PER_NODE:-} ]] && ((NPROC_PER_NODE != ${#on_node0[@]})); then
         local where='' why=''
         if ((NNODES > 1)); then
             where=" on node 0"
@@ -225,8 +240,15 @@ preflight() {
     [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^(0|[1-9][0-9]*)$ ]] || fail "NNODES / NODE_RANK must be integers"
     ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"
     ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"
+    if [[ $MODE == server ]] && ((NNODES > 1)); then  # node 0 hosts both; other nodes would wait on the server
+        local master_port=${MASTER_PORT:-29500}
+        [[ $master_port != "$ROLLOUT_PORT" && $master_port != "$ROLLOUT_GROUP_PORT" ]] ||
+            fail "MASTER_PORT=$master_port is also a rollout port (ROLLOUT_PORT=$ROLLOUT_PORT," \
+                "ROLLOUT_GROUP_PORT=$ROLLOUT_GROUP_PORT); torchrun's rendezvous needs its own"
+    fi
     local vllm_gpus=()
     if [[ $MODE == local ]]; then
+        ((NNODES == 1)) || fail "MODE=local trains in one process on one node, not NNODES=$NNODES"
         NPROC_PER_NODE=1 TRAIN_WORLD_SIZE=1
     else
         if ! command -v "$SWIFT" >/dev/null; then
@@ -444,7 +466,9 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 if [[ $MODE == local ]]; then
     # swift's CLI cannot drop the YAML's vllm_mode, which swift rejects without vLLM: train_vsi_grpo.py can.
-    train env NPROC_PER_NODE=1 "${RUN_ENV[@]}" \
+    LOCAL_ENV=(NPROC_PER_NODE=1)
+    [[ -z ${TRAIN_GPUS:-} ]] || LOCAL_ENV+=(CUDA_VISIBLE_DEVICES="$TRAIN_GPUS")  # else swift's device_map: all of them
+    train env "${LOCAL_ENV[@]}" "${RUN_ENV[@]}" \
         "$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --mode local "${SWIFT_ARGS[@]}"
 else
     DIST_ENV=(CUDA_VISIBLE_DEVICES="$TRAIN_GPUS" NPROC_PER_NODE="$NPROC_PER_NODE")

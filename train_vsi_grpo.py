@@ -553,6 +553,9 @@ def resolve(
                 f'--{key} has no value, and {key} takes one (without the flag: {args[key]!r}); a flag written alone '
                 'means true, which only a switch such as --use_vllm takes'
             )
+    conflict = mode_conflict(mode, overrides)
+    if conflict:
+        raise LaunchError(conflict)
     args.update(overrides)
     env = dict(yaml_env)
     files = dataset_files(args)
@@ -560,6 +563,34 @@ def resolve(
         env['ROOT_IMAGE_DIR'] = image_root(files[0])
     env = {key: environ.get(key, value) for key, value in env.items()}  # as swift does: the shell's value wins
     return LaunchPlan(config=config, mode=mode, env=env, args=args)
+
+
+MODE_WORDS = {
+    'colocate': 'vLLM in every training process',
+    'server': 'vLLM in a swift rollout server on its own GPUs',
+    'local': 'no vLLM',
+}
+
+
+def mode_conflict(mode: str, overrides: Mapping[str, Any]) -> str | None:
+    """A --use_vllm or --vllm_mode flag that says otherwise than the mode, as a message; else None.
+
+    The mode decides where rollouts run, and the launchers lay out the GPUs and the rollout server for it. swift would
+    follow the flag (MODE=server with --vllm_mode colocate built a vLLM engine on every training GPU while the server's
+    GPUs sat idle) or refuse it once torchrun had started every process (an AssertionError without a server address,
+    or RLHFArguments' ValueError for use_vllm without vllm_mode)."""
+    wanted = {'use_vllm': mode != 'local', 'vllm_mode': MODE_SETTINGS[mode].get('vllm_mode')}
+    for key in ('use_vllm', 'vllm_mode'):
+        if key not in overrides:
+            continue
+        value = overrides[key]
+        said = _swift_bool(overrides, key) if key == 'use_vllm' else value or None
+        if said != wanted[key]:
+            return (
+                f'--{key} {value} says otherwise than mode {mode} ({MODE_WORDS[mode]}): the mode decides where '
+                'rollouts run; choose it with MODE= (run_vsi_grpo.sh) or --mode (train_vsi_grpo.py), without the flag'
+            )
+    return None
 
 
 def _int_arg(args: Mapping[str, Any], key: str) -> int | None:
@@ -690,23 +721,6 @@ def _registered_in_source(path: str) -> set[str]:
                 continue
             names.update(key.value for key in keys if isinstance(key, ast.Constant))
     return names
-
-
-def vllm_mode_problem(plan: LaunchPlan) -> str | None:
-    """swift's refusal of use_vllm without vllm_mode or the reverse (RLHFArguments `_init_rollout`, a ValueError
-    traceback once swift is imported), said with the launcher's way out: the mode sets both."""
-    use_vllm, vllm_mode = plan.args.get('use_vllm'), plan.args.get('vllm_mode')
-    if vllm_mode and not _swift_bool(plan.args, 'use_vllm'):
-        return (
-            f'use_vllm {use_vllm} with vllm_mode {vllm_mode}, which swift refuses: mode {plan.mode} rolls out on vLLM; '
-            'drop --use_vllm, or train without vLLM in mode local'
-        )
-    if _swift_bool(plan.args, 'use_vllm') and not vllm_mode:
-        return (
-            f'use_vllm {use_vllm} without vllm_mode, which swift refuses: mode {plan.mode} trains without vLLM; '
-            'roll out on vLLM in mode colocate or server'
-        )
-    return None
 
 
 def tensor_parallel_size(args: Mapping[str, Any]) -> int:
@@ -929,14 +943,15 @@ def checkpoint_hint(folder: Path) -> str:
     return f'{what}; no checkpoint {where} was saved in full'
 
 
-def resume_problem(args: Mapping[str, Any]) -> str | None:
+def resume_problem(args: Mapping[str, Any], world_size: int | None = None) -> str | None:
     """A `resume_from_checkpoint` swift would refuse only after the model (and vLLM) had loaded, as a problem line
     naming the checkpoint to resume from; else None.
 
     Slips when a run is cut off: naming the run folder (or the output folder above it) instead of a checkpoint
     (swift then fails with "Mixed using with peft is not allowed now"), and naming the newest checkpoint when the run
     was killed while saving it (no trainer_state.json: FileNotFoundError). With `resume_only_model` and
-    `ignore_data_skip` swift loads the weights only, as from `--adapters`, and reads no trainer state.
+    `ignore_data_skip` swift loads the weights only, as from `--adapters`, and reads no trainer state. A full resume
+    must also find the optimizer state as this run keeps it (_deepspeed_state_problem, with `world_size` processes).
     """
     value = args.get('resume_from_checkpoint')
     if value is None:  # the text 'None' is a path to swift (SftArguments: to_abspath, FileNotFoundError)
@@ -945,12 +960,38 @@ def resume_problem(args: Mapping[str, Any]) -> str | None:
     if not path.is_dir():
         state = 'is a file, not a checkpoint folder' if path.exists() else 'not found'
         return f'resume_from_checkpoint {value} {state} (relative paths start at {os.getcwd()})'
-    if (path / TRAINER_STATE).is_file() or (
-        _swift_bool(args, 'resume_only_model') and _swift_bool(args, 'ignore_data_skip')
-    ):
+    if _swift_bool(args, 'resume_only_model') and _swift_bool(args, 'ignore_data_skip'):
         return None
-    hint = checkpoint_hint(path) or f'no {TRAINER_STATE}, no checkpoint-N folders'
-    return f'resume_from_checkpoint {value} is not a checkpoint: {hint}'
+    if not (path / TRAINER_STATE).is_file():
+        hint = checkpoint_hint(path) or f'no {TRAINER_STATE}, no checkpoint-N folders'
+        return f'resume_from_checkpoint {value} is not a checkpoint: {hint}'
+    # resume_only_model alone still loads DeepSpeed's optimizer state (transformers' deepspeed_load_checkpoint)
+    return _deepspeed_state_problem(value, path, args, world_size)
+
+
+def _deepspeed_state_problem(value: Any, path: Path, args: Mapping[str, Any], world_size: int | None) -> str | None:
+    """A checkpoint whose optimizer state a DeepSpeed run cannot load, found after the model and vLLM have loaded:
+    one saved without DeepSpeed (MODE=local drops it) has no global_step folder (transformers: "Can't find a valid
+    checkpoint"), and ZeRO cannot split optimizer states saved by another number of processes anew (DeepSpeed: "used
+    a DP world size of 8 but the current world size is 6"), e.g. a colocate run resumed in MODE=server."""
+    if not args.get('deepspeed'):
+        return None
+    weights_only = 'or --resume_only_model true --ignore_data_skip true to load its weights alone (the optimizer anew)'
+    tag = path / 'latest'  # DeepSpeed's pointer to the folder it loads
+    state = path / tag.read_text().strip() if tag.is_file() else next(iter(sorted(path.glob('global_step*'))), None)
+    if state is None or not state.is_dir():
+        return (
+            f'resume_from_checkpoint {value} holds no DeepSpeed state (saved without DeepSpeed, as MODE=local saves), '
+            f'and this run uses deepspeed {args["deepspeed"]}: resume with --deepspeed "" {weights_only}'
+        )
+    saved = len(list(state.glob('*_optim_states.pt')))  # one file a data-parallel rank
+    if world_size and saved and saved != world_size:
+        return (
+            f'resume_from_checkpoint {value} holds the DeepSpeed optimizer states of {saved} training processes, and '
+            f'this run has {world_size}: DeepSpeed cannot split them anew; resume on {saved} (the same MODE and '
+            f'TRAIN_GPUS as the run that saved it), {weights_only}'
+        )
+    return None
 
 
 # --preflight's line when nothing is wrong (run_vsi_grpo.sh, which checks the GPUs itself, shows only problems)
@@ -1053,7 +1094,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     model = str(plan.args.get('model', ''))
     if looks_local(model) and not os.path.isdir(os.path.expanduser(model)):
         problems.append(f'model folder {model} not found ({where})')
-    problem = resume_problem(plan.args)
+    problem = resume_problem(plan.args, world_size)
     if problem:
         problems.append(problem)
     if _swift_bool(plan.args, 'use_vllm') and vllm_gpus is not None:
@@ -1061,7 +1102,6 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
     checks = (
-        vllm_mode_problem(plan),
         batch_problem(plan.args, world_size),
         thinking_problem(plan),
         format_reward_problem(plan),

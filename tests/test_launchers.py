@@ -747,7 +747,32 @@ PREFLIGHT_FAILURES = [
     ({}, ['--mode=local'], '--mode=local is not a swift flag'),
     ({'CONFIG': 'tests/stub_swift.py'}, [], 'CONFIG=tests/stub_swift.py: swift reads a config only from a .yaml'),
     ({'NPROC_PER_NODE': '4'}, [], 'NPROC_PER_NODE=4 but TRAIN_GPUS=0,1,2,3,4,5,6,7 has 8 GPUs'),
-    ({'NPROC_PER_NODE': 'six'}, [], 'NPROC_PER_NODE=six but TRAIN_GPUS=0,1,2,3,4,5,6,7 has 8 GPUs'),
+    ({'NPROC_PER_NODE': 'six'}, [], 'NPROC_PER_NODE=six is not a number of processes (digits, no leading 0)'),
+    # bash reads 010 as octal 8 (accepted) and fails on 08 with `value too great for base`
+    ({'NPROC_PER_NODE': '010'}, [], 'NPROC_PER_NODE=010 is not a number of processes (digits, no leading 0)'),
+    ({'NPROC_PER_NODE': '08'}, [], 'NPROC_PER_NODE=08 is not a number of processes (digits, no leading 0)'),
+    # the default rollout GPUs are the last 2 visible, whatever TRAIN_GPUS says: the message said ROLLOUT_GPUS alone
+    (
+        {'MODE': 'server', 'TRAIN_GPUS': '4,5,6,7'},
+        [],
+        'GPU 6 is in both TRAIN_GPUS and ROLLOUT_GPUS=6,7 (by default the last 2 visible; set ROLLOUT_GPUS)',
+    ),
+    # swift's client uses a base URL instead of host and port: the trainer talked to another server than this one
+    ({'MODE': 'server'}, ['--vllm_server_base_url', 'http://10.1.1.1:9000'], '--vllm_server_base_url: set ROLLOUT_'),
+    # the server got the data-parallel size of its GPUs, the trainer the flag's
+    ({'MODE': 'server'}, ['--vllm_data_parallel_size', '1'], "the rollout server's data-parallel size is its GPUs"),
+    (
+        {'MODE': 'server', 'NNODES': '2', 'MASTER_ADDR': '10.1.2.3', 'MASTER_PORT': '8123', 'ROLLOUT_PORT': '8123'},
+        [],
+        'MASTER_PORT=8123 is also a rollout port (ROLLOUT_PORT=8123, ROLLOUT_GROUP_PORT=',
+    ),
+    (
+        {'MODE': 'server', 'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '10.1.2.3', 'ROLLOUT_GROUP_PORT': '29500'},
+        [],
+        'MASTER_PORT=29500 is also a rollout port',  # torchrun's default port
+    ),
+    # each node would have trained a model of its own
+    ({'MODE': 'local', 'NNODES': '2', 'MASTER_ADDR': '10.1.2.3'}, [], 'MODE=local trains in one process on one node'),
     (
         {'MODE': 'server', 'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '10.1.2.3', 'NPROC_PER_NODE': '8'},
         [],
@@ -775,8 +800,10 @@ PREFLIGHT_FAILURES = [
     ({}, ['--vllm_tensor_parallel_size', '0'], 'vllm_tensor_parallel_size must be at least 1, got 0'),
     ({'MODE': 'server'}, ['--vllm_tensor_parallel_size', '-2'], 'vllm_tensor_parallel_size must be at least 1, got -2'),
     # swift raised these in RLHFArguments, a traceback once it had imported
-    ({}, ['--use_vllm', 'false'], 'use_vllm false with vllm_mode colocate, which swift refuses: mode colocate rolls'),
-    ({'MODE': 'local'}, ['--use_vllm', 'true'], 'use_vllm true without vllm_mode, which swift refuses: mode local'),
+    ({}, ['--use_vllm', 'false'], '--use_vllm false says otherwise than mode colocate (vLLM in every training'),
+    ({'MODE': 'local'}, ['--use_vllm', 'true'], '--use_vllm true says otherwise than mode local (no vLLM)'),
+    # swift followed the flag: a vLLM engine on every training GPU, the rollout server's GPUs idle
+    ({'MODE': 'server'}, ['--vllm_mode', 'colocate'], '--vllm_mode colocate says otherwise than mode server'),
     ({}, ['--num_generations', '3'], '= 64 completions per generation round, not a multiple of num_generations 3'),
     ({'MODE': 'server'}, ['--num_generations', '32'], '= 48 completions per generation round, not a multiple of'),
     ({'MODE': 'local'}, ['--gradient_accumulation_steps', '1'], '= 1 completions per generation round'),
@@ -1595,6 +1622,25 @@ def test_dry_run_needs_no_gpu(launch_env, env, layout):
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
 
 
+def test_gpu_lists_with_spaces_and_local_mode_gpus(launch_env):
+    """`TRAIN_GPUS='0, 1'` failed with `GPU  1 is not visible`; MODE=local dropped TRAIN_GPUS, and its one process then
+    saw every GPU (swift spreads the model over them); a colocate dry run without GPUs trained on GPUs named only to
+    roll out."""
+    proc = run_script({**launch_env, 'TRAIN_GPUS': ' 0, 1', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    train_env, _ = _command(proc.stdout, 'rlhf')
+    assert (train_env['CUDA_VISIBLE_DEVICES'], train_env['NPROC_PER_NODE']) == ('0,1', '2')
+    proc = run_script({**launch_env, 'MODE': 'local', 'TRAIN_GPUS': '3', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    local_env, _ = _command(proc.stdout, PYTHON)
+    assert (local_env['CUDA_VISIBLE_DEVICES'], local_env['NPROC_PER_NODE']) == ('3', '1')
+    proc = run_script({**launch_env, 'MODE': 'local', 'DRY_RUN': '1'})
+    assert 'CUDA_VISIBLE_DEVICES' not in _command(proc.stdout, PYTHON)[0]
+    proc = run_script({**launch_env, 'STUB_GPUS': '0', 'ROLLOUT_GPUS': '8,9', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    assert _command(proc.stdout, 'rlhf')[0]['CUDA_VISIBLE_DEVICES'] == '0,1,2,3,4,5,6,7'
+
+
 @pytest.mark.parametrize(('visible', 'layout'), [('0,1', ('1', '0')), ('0,1,2', ('1,2', '0'))])
 def test_server_mode_leaves_a_gpu_to_train_on(launch_env, visible, layout):
     """The default rollout GPUs were the last 2 visible: on a 2-GPU machine all of them, and the refusal blamed an
@@ -1755,6 +1801,44 @@ def _checkpoint(folder: Path, saved_in_full: bool = True) -> Path:
     if saved_in_full:
         (folder / 'trainer_state.json').write_text('{"global_step": 1}')
     return folder
+
+
+def test_resuming_optimizer_state_saved_another_way_is_refused(tmp_path):
+    """A full resume under DeepSpeed loads the checkpoint's DeepSpeed state after the model and vLLM: one saved without
+    DeepSpeed (MODE=local) has none (transformers: "Can't find a valid checkpoint"), and ZeRO cannot split states
+    saved by 8 processes among 6 (MODE=server after a colocate run: "used a DP world size of 8")."""
+    plain = _checkpoint(tmp_path / 'local' / 'checkpoint-20')
+    sharded = _checkpoint(tmp_path / 'colocate' / 'checkpoint-40')
+    (sharded / 'latest').write_text('global_step40\n')
+    (sharded / 'global_step40').mkdir()
+    for rank in range(8):
+        (sharded / 'global_step40' / f'bf16_zero_pp_rank_{rank}_mp_rank_00_optim_states.pt').write_text('x')
+    (sharded / 'global_step40' / 'mp_rank_00_model_states.pt').write_text('x')
+
+    def problem(path: Path, world_size: int, *flags: str) -> str | None:
+        args = train_vsi_grpo.parse_overrides(['--resume_from_checkpoint', str(path), *flags])
+        return train_vsi_grpo.resume_problem(args, world_size)
+
+    zero2 = ('--deepspeed', 'zero2')
+    weights_only = 'or --resume_only_model true --ignore_data_skip true to load its weights alone (the optimizer anew)'
+    assert problem(plain, 8, *zero2) == (
+        f'resume_from_checkpoint {plain} holds no DeepSpeed state (saved without DeepSpeed, as MODE=local saves), and '
+        f'this run uses deepspeed zero2: resume with --deepspeed "" {weights_only}'
+    )
+    assert problem(sharded, 6, *zero2) == (
+        f'resume_from_checkpoint {sharded} holds the DeepSpeed optimizer states of 8 training processes, and this run '
+        f'has 6: DeepSpeed cannot split them anew; resume on 8 (the same MODE and TRAIN_GPUS as the run that saved '
+        f'it), {weights_only}'
+    )
+    assert problem(sharded, 8, *zero2) is None
+    assert problem(plain, 1) is None and problem(plain, 1, '--deepspeed', '') is None  # no DeepSpeed: optimizer.pt
+    weights = ('--resume_only_model', 'true', '--ignore_data_skip', 'true')
+    assert problem(plain, 8, *zero2, *weights) is None and problem(sharded, 6, *zero2, *weights) is None
+    # resume_only_model alone: transformers still loads DeepSpeed's optimizer state (README, section 3)
+    assert problem(sharded, 6, *zero2, *weights[:2]).startswith(f'resume_from_checkpoint {sharded} holds the')
+    # through the preflight, with the YAML's DeepSpeed and the plan's processes
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'server', ['--resume_from_checkpoint', str(sharded)], environ={})
+    assert 'of 8 training processes, and this run has 6' in ' '.join(train_vsi_grpo.preflight(plan, world_size=6))
 
 
 def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refused(launch_env, tmp_path):
@@ -2300,30 +2384,39 @@ def _plan(mode: str, **args) -> train_vsi_grpo.LaunchPlan:
     return train_vsi_grpo.LaunchPlan(config='config.yaml', mode=mode, env={}, args=args)
 
 
-# swift's RLHFArguments `_init_rollout`: vllm_mode without use_vllm, or use_vllm without vllm_mode, is a ValueError.
-VLLM_MODE_CASES = [
-    ('colocate', {'use_vllm': True, 'vllm_mode': 'colocate'}, None),
-    ('server', {'use_vllm': 'true', 'vllm_mode': 'server'}, None),
-    ('local', {'use_vllm': False}, None),
-    ('local', {}, None),
-    (
-        'colocate',
-        {'use_vllm': 'false', 'vllm_mode': 'colocate'},
-        'use_vllm false with vllm_mode colocate, which swift refuses: mode colocate rolls out on vLLM; '
-        'drop --use_vllm, or train without vLLM in mode local',
-    ),
-    (
-        'local',
-        {'use_vllm': 'true'},
-        'use_vllm true without vllm_mode, which swift refuses: mode local trains without vLLM; '
-        'roll out on vLLM in mode colocate or server',
-    ),
+# Flags that say otherwise than the mode about where rollouts run (swift would follow them, or refuse them once torchrun
+# had started every process): (mode, flags, what the refusal names), and flags that agree with it.
+MODE_CONFLICTS = [
+    ('server', ['--vllm_mode', 'colocate'], '--vllm_mode colocate says otherwise than mode server (vLLM in a swift'),
+    ('colocate', ['--vllm_mode', 'server'], '--vllm_mode server says otherwise than mode colocate (vLLM in every'),
+    ('colocate', ['--vllm_mode', ''], '--vllm_mode  says otherwise than mode colocate'),
+    ('colocate', ['--use_vllm', 'false'], '--use_vllm false says otherwise than mode colocate'),
+    ('local', ['--use_vllm', 'true'], '--use_vllm true says otherwise than mode local (no vLLM)'),
+    ('local', ['--vllm_mode', 'server'], '--vllm_mode server says otherwise than mode local (no vLLM)'),
+]
+MODE_AGREEMENTS = [
+    ('server', ['--vllm_mode', 'server', '--use_vllm', 'yes']),
+    ('colocate', ['--use_vllm']),
+    ('local', ['--use_vllm', 'false']),
 ]
 
 
-@pytest.mark.parametrize(('mode', 'args', 'expected'), VLLM_MODE_CASES, ids=range(len(VLLM_MODE_CASES)))
-def test_vllm_mode_problem_says_what_swift_refuses(mode, args, expected):
-    assert train_vsi_grpo.vllm_mode_problem(_plan(mode, **args)) == expected
+@pytest.mark.parametrize(('mode', 'flags', 'expected'), MODE_CONFLICTS, ids=range(len(MODE_CONFLICTS)))
+def test_a_flag_that_says_otherwise_than_the_mode_is_refused(mode, flags, expected):
+    with pytest.raises(train_vsi_grpo.LaunchError) as refused:
+        train_vsi_grpo.resolve(str(CONFIG), mode, flags)
+    assert str(refused.value).startswith(expected)
+    assert str(refused.value).endswith(
+        'the mode decides where rollouts run; choose it with MODE= (run_vsi_grpo.sh) or --mode (train_vsi_grpo.py), '
+        'without the flag'
+    )
+
+
+@pytest.mark.parametrize(('mode', 'flags'), MODE_AGREEMENTS, ids=range(len(MODE_AGREEMENTS)))
+def test_flags_that_agree_with_the_mode_pass(mode, flags):
+    args = train_vsi_grpo.resolve(str(CONFIG), mode, flags).args
+    assert train_vsi_grpo._swift_bool(args, 'use_vllm') == (mode != 'local')
+    assert args.get('vllm_mode') == {'local': None}.get(mode, mode)
 
 
 @pytest.mark.parametrize(('value', 'size'), [(None, 1), (1, 1), ('1', 1), ('2', 2), (4, 4), (0, None), ('-2', None)])
@@ -2933,7 +3026,6 @@ def test_a_file_is_no_place_among_trainings_folders(tmp_path):
 
 PREFLIGHT_CHECKS = (
     'resume_problem',
-    'vllm_mode_problem',
     'batch_problem',
     'thinking_problem',
     'format_reward_problem',
