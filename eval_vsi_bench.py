@@ -1698,8 +1698,21 @@ def recorded_dataset_size(config: dict | None, ids: set[str] | None = None) -> i
     return None
 
 
+def check_rescoring_folder(output_dir: Path, path: Path) -> None:
+    """Refuse to write the scores of `path` into a folder holding another run: its results.* would then be those of
+    `path` beside its own predictions.jsonl and run_config.json. Rescoring has no --overwrite to discard that run, and
+    check_run_folder's comparison of protocols does not apply (any other file is another run's, whatever made it)."""
+    held = output_dir / PREDICTIONS_NAME
+    if held.exists() and not held.samefile(path):
+        raise EvalError(
+            f'{output_dir} holds another run ({held}), whose results would be replaced by the scores of {path}; pass '
+            '--output_dir with a folder of their own (a new one) for them'
+        )
+
+
 def score_only(args: argparse.Namespace) -> dict:
-    """Score an existing predictions file (its run_config.json, if next to it, names the run and its dataset)."""
+    """Score an existing predictions file (a run folder's predictions.jsonl: its run_config.json names the run and its
+    dataset)."""
     path = Path(args.predictions).resolve()  # resolved, so that a bare file name has a folder to name the run by
     if path.is_dir():  # a run folder stands for its predictions
         path = path / PREDICTIONS_NAME
@@ -1709,11 +1722,24 @@ def score_only(args: argparse.Namespace) -> dict:
         raise EvalError(f'--predictions {args.predictions} does not exist')
     output_dir = Path(args.output_dir) if args.output_dir else path.parent
     with run_folder_lock(output_dir):
+        check_rescoring_folder(output_dir, path)
         predicted = read_predictions(path)
         rows = list(predicted.values())
-        config = _read_run_config(path.parent / RUN_CONFIG_NAME)
+        # a run folder's run_config.json describes its predictions.jsonl alone: another file beside it (a copy of
+        # another run's predictions, say) would be reported as that run, under its label, model and adapter
+        own_run = path.name == PREDICTIONS_NAME
+        config = _read_run_config(path.parent / RUN_CONFIG_NAME) if own_run else None
+        if not own_run and (path.parent / RUN_CONFIG_NAME).exists():
+            logger.warning(
+                '%s is not %s, so the %s beside it (which describes that file) is not read: its protocol is unknown',
+                path,
+                PREDICTIONS_NAME,
+                RUN_CONFIG_NAME,
+            )
         prompt_style = predictions_prompt_style(path, rows, config, args.prompt_style)
-        label = args.label or (config or {}).get('label') or path.parent.name
+        # the folder names a loose file, unless it is another run's folder, whose name would pass this file for it
+        other_run = not own_run and (path.parent / PREDICTIONS_NAME).exists()
+        label = args.label or (config or {}).get('label') or (path.stem if other_run else path.parent.name)
         ids = recorded_dataset_ids(config)
         total = recorded_dataset_size(config, ids)
         if total is not None and len(rows) > total:

@@ -1798,6 +1798,54 @@ def test_score_only_names_a_bare_file_by_its_folder(tmp_path, monkeypatch):
     assert '# VSI-Bench: grpo_run' in (tmp_path / 'grpo_run' / 'results.md').read_text()
 
 
+RUN_CONFIG = {
+    'model': 'tiny_qwen3_vl',
+    'adapters': [],
+    'prompt_style': 'direct',
+    'num_frames': 32,
+    'max_new_tokens': 16,
+    'blind': False,
+    'infer_backend': 'pt',
+    'label': 'tiny_qwen3_vl',
+}
+
+
+def test_rescoring_another_file_is_neither_labelled_as_the_folders_run_nor_written_over_its_results(
+    tmp_path, capsys, caplog
+):
+    """A run folder's run_config.json describes its predictions.jsonl alone. Another run's predictions copied beside
+    it were reported as the base model (its label and adapter) over its results.json, and so were another folder's
+    predictions rescored with --output_dir naming a run folder."""
+    base = tmp_path / 'base'
+    base.mkdir()
+    hand_predictions(base / 'predictions.jsonl')
+    (base / 'run_config.json').write_text(json.dumps(RUN_CONFIG))
+    assert ev.main(['--predictions', str(base)]) == 0  # the folder's own predictions rescore in place
+    kept = (base / 'results.json').read_bytes()
+    assert json.loads(kept)['config'] == RUN_CONFIG
+    (tmp_path / 'grpo').mkdir()
+    grpo = hand_predictions(tmp_path / 'grpo' / 'predictions.jsonl', {'c1': '3'})
+    copy = base / 'grpo_preds.jsonl'
+    shutil.copy(grpo, copy)
+    capsys.readouterr()
+
+    for argv, scored in (([str(copy)], copy), ([str(tmp_path / 'grpo'), '--output_dir', str(base)], grpo)):
+        assert ev.main(['--predictions', *argv]) == 1
+        assert capsys.readouterr().err == (
+            f'error: {base} holds another run ({base / "predictions.jsonl"}), whose results would be replaced by the '
+            f'scores of {scored}; pass --output_dir with a folder of their own (a new one) for them\n'
+        )
+        assert (base / 'results.json').read_bytes() == kept
+
+    # In a folder of its own the copy is scored as a file of unknown origin, named by itself, not by the run folder.
+    assert ev.main(['--predictions', str(copy), '--output_dir', str(tmp_path / 'new')]) == 0
+    results = json.loads((tmp_path / 'new' / 'results.json').read_text())
+    assert results['label'] == 'grpo_preds' and results['config'] is None and results['predictions'] == str(copy)
+    assert results['official_protocol'] is None and results['official_protocol_differences'] is None
+    assert f'{copy} is not predictions.jsonl, so the run_config.json beside it' in caplog.text
+    assert (base / 'results.json').read_bytes() == kept
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Subsets, one process per run folder, --overwrite (no model: a counting stand-in answers)
 # ----------------------------------------------------------------------------------------------------------
