@@ -1350,6 +1350,12 @@ def results_markdown(results: dict) -> str:
             f'{OFFICIAL_PROTOCOL["max_new_tokens"]} new tokens, {OFFICIAL_PROTOCOL["num_frames"]} frames, all '
             f'{VSI_BENCH_QUESTIONS:,} questions), as published scores; re-run the base model here to compare.'
         )
+    elif differences is None:  # rescored predictions: silence would read as no difference
+        parts.append(
+            f'\nProtocol: unknown (no {RUN_CONFIG_NAME} beside the predictions says how they were made: frames, '
+            'prompt, token limit); do not set this score beside published VSI-Bench scores, only beside runs known to '
+            'be made the same way.'
+        )
     if differences is None and results['prompt_style'] != OFFICIAL_PROTOCOL['prompt_style']:  # no config to say more
         parts.append(
             f'\nNote: prompt style `{results["prompt_style"]}`; published VSI-Bench scores use the direct prompt, '

@@ -1254,11 +1254,17 @@ def test_reports_say_whether_the_run_followed_the_official_protocol():
     assert ev.build_results(rows, 'old', 'direct', {k: v for k, v in config.items() if k != 'enable_thinking'})[
         'official_protocol'
     ]
-    # predictions alone: the protocol is unknown, and the prompt style the rows record is still noted
+    # predictions alone: the protocol is unknown, and says so (silence read as no difference); the prompt style the
+    # rows record is still noted
     unknown = ev.build_results(rows, 'file', 'think')
     assert unknown['official_protocol'] is None and unknown['official_protocol_differences'] is None
     markdown = ev.results_markdown(unknown)
-    assert 'Protocol:' not in markdown and 'Note: prompt style `think`; published VSI-Bench scores' in markdown
+    assert [line for line in markdown.splitlines() if line.startswith('Protocol:')] == [
+        'Protocol: unknown (no run_config.json beside the predictions says how they were made: frames, prompt, token '
+        'limit); do not set this score beside published VSI-Bench scores, only beside runs known to be made the same '
+        'way.'
+    ]
+    assert 'Note: prompt style `think`; published VSI-Bench scores' in markdown
 
 
 def test_questions_given_fewer_frames_than_asked_are_a_protocol_difference(bench, tmp_path):
