@@ -2066,6 +2066,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvalError, VsiDataError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        if not args.model:  # rescoring and comparing take seconds and have nothing to resume
+            raise
+        # each batch's predictions are appended as it finishes (a cut-off last line is predicted again) and the run
+        # folder's lock is released on the way out, so the run resumes: a traceback said nothing of that
+        print(
+            f'interrupted: the predictions written so far are kept in {Path(args.output_dir) / PREDICTIONS_NAME}; run '
+            'the same command again to resume',
+            file=sys.stderr,
+        )
+        return 130
     print(results_markdown(results))
     return 0
 

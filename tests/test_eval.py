@@ -1859,6 +1859,38 @@ def test_rescoring_another_file_is_neither_labelled_as_the_folders_run_nor_writt
 NOT_COMPARABLE = 'not comparable to published full-benchmark numbers'
 
 
+def test_ctrl_c_during_evaluation_says_in_one_line_how_to_resume_and_exits_130(bench, tmp_path, monkeypatch, capsys):
+    """Ctrl-C printed a 30-line KeyboardInterrupt traceback and nothing of the predictions kept."""
+
+    class InterruptedEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            if self.requests:  # Ctrl-C during the second batch
+                raise KeyboardInterrupt
+            return super().infer(infer_requests, request_config, use_tqdm=use_tqdm)
+
+    engines = iter([InterruptedEngine(), CountingEngine()])
+    monkeypatch.setattr(ev, 'make_engine', lambda *args: next(engines))
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    out = tmp_path / 'run'
+    argv = eval_argv('m', bench.dataset, out, '--blind', '--batch_size', 2, '--no_progress')
+    capsys.readouterr()
+    try:
+        status = ev.main(argv)
+    except KeyboardInterrupt:  # caught here, lest it stop the whole test session as it stopped the run
+        pytest.fail('the KeyboardInterrupt left main(): a traceback')
+    assert status == 130
+    assert capsys.readouterr().err == (
+        f'interrupted: the predictions written so far are kept in {out / "predictions.jsonl"}; run the same command '
+        'again to resume\n'
+    )
+    assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1']
+    assert not (out / 'results.json').exists()
+    # the same command resumes: the lock was released, and only the 4 questions left are predicted
+    assert ev.main(argv) == 0
+    assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1', '2', '3', '4', '5']
+    assert json.loads((out / 'results.json').read_text())['num_questions'] == 6
+
+
 def test_a_subset_is_flagged_and_never_replaces_the_full_benchmark_report(bench, tmp_path):
     out = tmp_path / 'run'
     # Answering 'A' gets only question 1 (relative direction, easy) right: direction (1 + 0 + 0) / 3, and with the
