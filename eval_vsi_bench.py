@@ -632,6 +632,15 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
             f'{predictions} exists but {config_path} does not, so its protocol is unknown; choose another '
             '--output_dir or pass --overwrite'
         )
+    else:
+        # results of another run (a rescoring's folder) would stay beside this run's run_config.json until its own
+        # replace them, and for good where it writes only results_subset.*: --compare reads results.json first
+        reports = [name for name in (RESULTS_NAME, SUBSET_RESULTS_NAME) if (output_dir / f'{name}.json').exists()]
+        if reports:
+            raise EvalError(
+                f'{output_dir} holds {" and ".join(f"{name}.json" for name in reports)} but no {PREDICTIONS_NAME}, '
+                'so they are of another run; choose another --output_dir or pass --overwrite to remove them'
+            )
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(str(config_path), asdict(config))
 

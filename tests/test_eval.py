@@ -2651,6 +2651,28 @@ def test_predictions_without_a_run_config_are_refused_unless_overwritten(bench, 
     assert [row['id'] for row in prediction_lines(predictions)] == [str(row['id']) for row in BENCH_ROWS]
 
 
+def test_results_of_another_run_without_predictions_are_refused_unless_overwritten(bench, tmp_path):
+    """A rescoring's folder holds results.json and no predictions: an evaluation there was accepted, and a subset of
+    it (results_subset.*) left that results.json for --compare to read as this run's."""
+    out = tmp_path / 'run'
+    assert ev.main(['--predictions', str(hand_predictions(tmp_path / 'p.jsonl')), '--output_dir', str(out)]) == 0
+    stale = (out / 'results.json').read_bytes()
+    engine = CountingEngine()
+    args = eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 2)
+    with pytest.raises(ev.EvalError) as refused:
+        ev.evaluate(args, engine=engine)
+    assert str(refused.value) == (
+        f'{out} holds results.json but no predictions.jsonl, so they are of another run; choose another --output_dir '
+        'or pass --overwrite to remove them'
+    )
+    assert not engine.requests and not (out / 'run_config.json').exists()
+    assert (out / 'results.json').read_bytes() == stale
+    args = eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 2, '--overwrite')
+    ev.evaluate(args, engine=engine)
+    assert not (out / 'results.json').exists()
+    assert json.loads((out / 'results_subset.json').read_text())['num_questions'] == 2
+
+
 def test_a_run_config_that_is_not_json_is_refused_beside_predictions(bench, tmp_path):
     out = tmp_path / 'run'
     ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 1), engine=CountingEngine())
