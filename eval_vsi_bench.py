@@ -56,6 +56,7 @@ import json
 import logging
 import os
 import re
+import signal
 import string
 import sys
 from collections import defaultdict
@@ -67,7 +68,15 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from extract_frames import QWEN3_VL_TOKEN_PIXELS, cwd_note, extract_all, pid_lock, read_jsonl_log
+from extract_frames import (
+    QWEN3_VL_TOKEN_PIXELS,
+    Terminated,
+    cwd_note,
+    extract_all,
+    pid_lock,
+    raise_terminated,
+    read_jsonl_log,
+)
 from preprocess_vsi_data import (
     SUBSET_OF_FRAMES,
     FrameIndex,
@@ -2062,6 +2071,7 @@ def setup_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     args = parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)  # unwinds as Ctrl-C does: the lock is released
     try:
         if args.model:
             results = evaluate(args)
@@ -2075,17 +2085,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvalError, VsiDataError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (a cluster's preemption or time limit) raised as Terminated
         if not args.model:  # rescoring and comparing take seconds and have nothing to resume
             raise
         # each batch's predictions are appended as it finishes (a cut-off last line is predicted again) and the run
         # folder's lock is released on the way out, so the run resumes: a traceback said nothing of that
+        stop, status = ('terminated', 143) if isinstance(e, Terminated) else ('interrupted', 130)
         print(
-            f'interrupted: the predictions written so far are kept in {Path(args.output_dir) / PREDICTIONS_NAME}; run '
+            f'{stop}: the predictions written so far are kept in {Path(args.output_dir) / PREDICTIONS_NAME}; run '
             'the same command again to resume',
             file=sys.stderr,
         )
-        return 130
+        return status
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(results_markdown(results))
     return 0
 

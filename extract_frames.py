@@ -1306,13 +1306,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class _Terminated(KeyboardInterrupt):
+class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that it stops a run the same way (workers stopped,
-    temporary folders removed); by default SIGTERM would end this process at once and leave the workers behind."""
+    temporary folders removed); by default SIGTERM would end this process at once and leave the workers behind.
+    The evaluator stops on it the same way (its lock released, a line on how to resume)."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise _Terminated
+def raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1323,7 +1324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f'({QWEN3_VL_MIN_PIXELS} px, 4 visual tokens), to which such frames are scaled up again',
             file=sys.stderr,
         )
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         videos = find_videos(args.video_dir, args.video_list)
         if not videos:
@@ -1344,7 +1345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f'extract_frames.py: error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        stop, status = ('terminated', 143) if isinstance(e, _Terminated) else ('interrupted', 130)
+        stop, status = ('terminated', 143) if isinstance(e, Terminated) else ('interrupted', 130)
         print(f'extract_frames.py: {stop}; run the same command again to resume', file=sys.stderr)
         return status
     finally:

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -1889,6 +1890,35 @@ def test_ctrl_c_during_evaluation_says_in_one_line_how_to_resume_and_exits_130(b
     assert ev.main(argv) == 0
     assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1', '2', '3', '4', '5']
     assert json.loads((out / 'results.json').read_text())['num_questions'] == 6
+
+
+def test_sigterm_during_evaluation_stops_as_ctrl_c_does_with_143(bench, tmp_path, monkeypatch, capsys):
+    """A cluster's preemption or time limit sends SIGTERM: it ended the process at once, silently."""
+
+    class TerminatedEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            if self.requests:  # SIGTERM during the second batch
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().infer(infer_requests, request_config, use_tqdm=use_tqdm)
+
+    monkeypatch.setattr(ev, 'make_engine', lambda *args: TerminatedEngine())
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    out = tmp_path / 'run'
+
+    def reached_the_caller(signum, frame):  # without main's own handler SIGTERM would end the test session
+        raise RuntimeError('SIGTERM reached the caller: main() set no handler')
+
+    before = signal.signal(signal.SIGTERM, reached_the_caller)
+    try:
+        assert ev.main(eval_argv('m', bench.dataset, out, '--blind', '--batch_size', 2, '--no_progress')) == 143
+        assert signal.getsignal(signal.SIGTERM) is reached_the_caller  # the caller's handler is back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert capsys.readouterr().err.endswith(
+        f'terminated: the predictions written so far are kept in {out / "predictions.jsonl"}; run the same command '
+        'again to resume\n'
+    )
+    assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1']
 
 
 def test_a_subset_is_flagged_and_never_replaces_the_full_benchmark_report(bench, tmp_path):

@@ -2128,7 +2128,7 @@ def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, caps
             overwrite=True,
             progress=False,
         ),
-        extract_frames._raise_terminated,  # SIGTERM stops the run as Ctrl-C does
+        extract_frames.raise_terminated,  # SIGTERM stops the run as Ctrl-C does
     )
     assert capsys.readouterr() == ('done 1, skipped 0, failed 0 in 1.0 s: 2.0 frames/s, 60.0 videos/min\n', '')
     assert main(by_dir) == 0
@@ -2159,7 +2159,7 @@ def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, caps
     assert capsys.readouterr().err.splitlines() == [shown[0].replace('4', '3', 1), *shown[1:]]  # no missing file
 
     for stop, status, words in (
-        (extract_frames._Terminated(), 143, 'terminated'),
+        (extract_frames.Terminated(), 143, 'terminated'),
         (KeyboardInterrupt(), 130, 'interrupted'),
     ):
         outcome['summary'] = stop
