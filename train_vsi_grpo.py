@@ -398,7 +398,9 @@ def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | 
     if name == 'vsi_raw':
         if environ.get('VSI_MEDIA', '').strip().lower() == 'video':
             return {'image': 0, 'video': 1}
-        frames = environ.get('VSI_NUM_FRAMES', '').strip() or '32'  # vsi_dataset.py's default
+        from preprocess_vsi_data import PreprocessConfig  # its defaults are vsi_dataset.py's (numpy, Pillow: only here)
+
+        frames = environ.get('VSI_NUM_FRAMES', '').strip() or str(PreprocessConfig.num_frames)
         return {'image': int(frames), 'video': 0} if frames.isdigit() else None  # the conversion says what is wrong
     path = os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
     if not path.endswith(('.json', '.jsonl')):
@@ -1077,7 +1079,6 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             problem = dataset_problem(path, columns)
             if problem:
                 problems.append(f'{key} {problem}')
-    for key in ('dataset', 'val_dataset'):
         names = [dataset_path(entry) for entry in _as_list(plan.args.get(key))]
         problems += [line for line in (dataset_name_problem(key, name) for name in names) if line]
     if not problems:  # the files hold swift rows: are their frames where swift will look, and within vLLM's limits?

@@ -250,9 +250,10 @@ class VsiRawLoader(VsiLoader):
         try:
             config = preprocess.PreprocessConfig(
                 frames_dir=frames_dir,
-                num_frames=_number(settings, 'num_frames', int, 32),
-                prompt_style=_setting(settings, 'prompt_style', 'direct'),
-                media=_setting(settings, 'media', 'image'),
+                # unset settings take preprocessing's defaults, as the CLI's flags do
+                num_frames=_number(settings, 'num_frames', int, preprocess.PreprocessConfig.num_frames),
+                prompt_style=_setting(settings, 'prompt_style', preprocess.PreprocessConfig.prompt_style),
+                media=_setting(settings, 'media', preprocess.PreprocessConfig.media),
                 path_mode='absolute',
                 clips_dir=_path(clips_dir),  # the cache key must not depend on the working directory
                 video_fps=_number(settings, 'video_fps', float, preprocess.DEFAULT_VIDEO_FPS),

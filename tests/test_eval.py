@@ -1755,21 +1755,23 @@ BAD_RUN_CONFIGS = [
 ]
 
 
+# A run_config.json as an evaluation writes it, less the fields a rescoring does without.
+RUN_CONFIG = {
+    'model': 'tiny_qwen3_vl',
+    'adapters': [],
+    'prompt_style': 'direct',
+    'num_frames': 32,
+    'max_new_tokens': 16,
+    'blind': False,
+    'infer_backend': 'pt',
+    'label': 'tiny_qwen3_vl',
+}
+
+
 @pytest.mark.parametrize(('change', 'message'), BAD_RUN_CONFIGS)
 def test_score_only_refuses_a_run_config_of_wrong_types_naming_file_and_field(tmp_path, capsys, change, message):
     path = hand_predictions(tmp_path / 'predictions.jsonl')
-    config = {
-        'model': 'm',
-        'adapters': [],
-        'prompt_style': 'direct',
-        'num_frames': 32,
-        'max_new_tokens': 16,
-        'blind': False,
-        'infer_backend': 'pt',
-        'label': 'm',
-        'enable_thinking': False,
-        'qwen3_vl_image_max_pixels': 4096,
-    }
+    config = {**RUN_CONFIG, 'model': 'm', 'label': 'm', 'enable_thinking': False, 'qwen3_vl_image_max_pixels': 4096}
     (tmp_path / 'run_config.json').write_text(json.dumps(config))
     assert ev.main(['--predictions', str(path)]) == 0  # the same config with the right types scores
     assert json.loads((tmp_path / 'results.json').read_text())['config'] == config
@@ -1803,18 +1805,6 @@ def test_score_only_names_a_bare_file_by_its_folder(tmp_path, monkeypatch):
     results = json.loads((tmp_path / 'grpo_run' / 'results.json').read_text())
     assert results['label'] == 'grpo_run'
     assert '# VSI-Bench: grpo_run' in (tmp_path / 'grpo_run' / 'results.md').read_text()
-
-
-RUN_CONFIG = {
-    'model': 'tiny_qwen3_vl',
-    'adapters': [],
-    'prompt_style': 'direct',
-    'num_frames': 32,
-    'max_new_tokens': 16,
-    'blind': False,
-    'infer_backend': 'pt',
-    'label': 'tiny_qwen3_vl',
-}
 
 
 def test_rescoring_another_file_is_neither_labelled_as_the_folders_run_nor_written_over_its_results(
