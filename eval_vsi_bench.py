@@ -73,6 +73,7 @@ from extract_frames import (
     Terminated,
     cwd_note,
     extract_all,
+    frames_dir_problem,
     pid_lock,
     raise_terminated,
     read_jsonl_log,
@@ -94,7 +95,13 @@ from preprocess_vsi_data import (
     write_json_atomic,
     write_text_atomic,
 )
-from train_vsi_grpo import DEFAULT_CONFIG, LaunchError, checkpoint_hint, load_config, looks_local  # imports no swift
+from train_vsi_grpo import (  # imports no swift
+    DEFAULT_CONFIG,
+    LaunchError,
+    checkpoint_hint,
+    load_config,
+    model_folder_problem,
+)
 from vsi_scoring import (
     OFFICIAL_RULES,
     PROMPT_STYLES,
@@ -527,10 +534,11 @@ def _local_or_hub(path: str, resolve_link: bool = False) -> str:
     `resolve_link` for adapters: swift's `last-checkpoint` link moves to each new checkpoint while training goes on,
     so recorded as written, a resumed evaluation of it would have put two adapters' predictions into one report. A
     path that is a link is recorded as what it names, and such a resume is refused; any other path as before, so that
-    folders recorded through linked parent folders still resume.
+    folders recorded through linked parent folders still resume. `~` is expanded, as swift does.
     """
-    if not os.path.exists(path):
+    if not os.path.exists(os.path.expanduser(path)):
         return path
+    path = os.path.expanduser(path)
     path = os.path.abspath(path)
     return os.path.realpath(path) if resolve_link and os.path.islink(path) else path
 
@@ -1500,10 +1508,10 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     `args` (tests); it is only built when something is left to predict. Returns the results."""
     # Before anything loads: a local --model that is not there went to the model hub (~30 s of retries, then a
     # connection error), and the dataset reader's own message names no flag.
-    if looks_local(args.model) and not os.path.isdir(args.model):  # else a hub id (owner/name), which swift looks up
-        problem = 'is a file, not a folder' if os.path.exists(args.model) else f'not found{cwd_note(args.model)}'
+    problem = model_folder_problem(args.model)  # None for a hub id (owner/name), which swift looks up
+    if problem:
         raise EvalError(
-            f'--model {args.model} {problem}; give the local model folder, or a hub id such as '
+            f'--model {args.model} {problem}{cwd_note(args.model)}; give the local model folder, or a hub id such as '
             'Qwen/Qwen3-VL-8B-Instruct'
         )
     check_input_file(args.dataset, '--dataset')
@@ -1516,7 +1524,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     adapters = [_local_or_hub(a, resolve_link=True) for a in args.adapters or []]
     for adapter in adapters:
         if not os.path.exists(adapter):
-            raise EvalError(f'adapter {adapter} does not exist')
+            raise EvalError(f'--adapters {adapter} does not exist{cwd_note(adapter)}')
         problem = adapter_problem(adapter, backend)
         if problem:
             raise EvalError(problem)
@@ -1539,10 +1547,9 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             frames_root = os.path.join(args.frames_cache, cache_folder(args.num_frames, args.frames_max_pixels))
     else:
         frames_root = None
-    if args.frames_dir and not os.path.isdir(args.frames_dir):
-        raise EvalError(
-            f'--frames_dir {args.frames_dir} is not a folder{cwd_note(args.frames_dir)}; run extract_frames.py first'
-        )
+    problem = frames_dir_problem(args.frames_dir) if args.frames_dir else None
+    if problem:
+        raise EvalError(problem)
     all_questions, row_images = load_questions(args.dataset, frames_from_rows=frames_root is None and not args.blind)
     questions = select_questions(all_questions, args.question_types, args.limit)
 

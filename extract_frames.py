@@ -243,6 +243,13 @@ def cwd_note(path: PathLike) -> str:
     return f' (relative paths start at {os.getcwd()})'
 
 
+def frames_dir_problem(frames_dir: PathLike) -> str | None:
+    """The message for a `--frames_dir` that is not a folder (preprocessing and evaluation read frames from it)."""
+    if os.path.isdir(frames_dir):
+        return None
+    return f'--frames_dir {frames_dir} is not a folder{cwd_note(frames_dir)}; run extract_frames.py first'
+
+
 def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None = None) -> list[Path]:
     """Videos under `video_dir` (recursive, sorted), or the paths in `video_list` (one a line, '#' comments).
 

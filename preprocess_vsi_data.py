@@ -89,7 +89,7 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from extract_frames import cwd_note, is_video, sample_indices
+from extract_frames import cwd_note, frames_dir_problem, is_video, sample_indices
 from vsi_scoring import (
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
@@ -226,9 +226,9 @@ class PreprocessConfig:
             raise VsiDataError(f'--video_fps must be a frame rate of at least {MIN_VIDEO_FPS:g}, got {self.video_fps}')
         if self.media == 'video':
             _check_clip_rate(self.video_fps, self.num_frames, self.allow_fewer_frames)
-        if not os.path.isdir(self.frames_dir):
-            where = cwd_note(self.frames_dir)
-            raise VsiDataError(f'--frames_dir {self.frames_dir} is not a folder{where}; run extract_frames.py first')
+        problem = frames_dir_problem(self.frames_dir)
+        if problem:
+            raise VsiDataError(problem)
         if self.question_types is not None:  # checked once the input is read (_check_selection)
             self.question_types = tuple(self.question_types)
         if self.clips_dir is None:

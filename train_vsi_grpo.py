@@ -259,6 +259,15 @@ def looks_local(path: str) -> bool:
     return os.path.exists(os.path.expanduser(path)) or path.startswith(('.', '/', '~')) or path.count('/') > 1
 
 
+def model_folder_problem(model: str) -> str | None:
+    """What is wrong with a `model` written as a local path (see looks_local): 'not found' or 'is a file, not a
+    folder'; None for a folder or a hub id. The launcher's preflight and the evaluator both ask, each naming where."""
+    path = os.path.expanduser(model)
+    if not looks_local(model) or os.path.isdir(path):
+        return None
+    return 'is a file, not a folder' if os.path.exists(path) else 'not found'
+
+
 def dataset_path(entry: str) -> str:
     """The path or id in a `--dataset` entry, which swift writes `[hf::|ms::]path_or_id[:subsets][#rows]`; as in
     swift's DatasetSyntax.parse (swift/dataset/dataset_syntax.py), a path that exists is taken whole."""
@@ -1093,8 +1102,9 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             if not os.path.isfile(os.path.expanduser(path)):  # swift's import_external_file expands `~`
                 problems.append(f'{key} file {path} not found ({where}; run from the bundle folder)')
     model = str(plan.args.get('model', ''))
-    if looks_local(model) and not os.path.isdir(os.path.expanduser(model)):
-        problems.append(f'model folder {model} not found ({where})')
+    problem = model_folder_problem(model)
+    if problem:
+        problems.append(f'model folder {model} {problem} ({where})')
     problem = resume_problem(plan.args, world_size)
     if problem:
         problems.append(problem)

@@ -2881,13 +2881,27 @@ def test_a_local_model_path_that_is_not_a_folder_is_refused_before_anything_load
     assert not out.exists()
 
 
+def test_a_model_and_adapter_under_home_are_found_and_recorded_expanded(tmp_path, monkeypatch):
+    """swift expands `~` in a model path (hub_utils.safe_snapshot_download); `--model=~/x` reaches us unexpanded
+    (no shell expands `~` after `=`), and the model check refused the folder that swift would have loaded."""
+    monkeypatch.setenv('HOME', str(tmp_path))
+    (tmp_path / 'models' / 'qwen').mkdir(parents=True)
+    (tmp_path / 'models' / 'weights.bin').write_text('')
+    assert train_vsi_grpo.model_folder_problem('~/models/qwen') is None
+    assert train_vsi_grpo.model_folder_problem('~/models/gone') == 'not found'
+    assert train_vsi_grpo.model_folder_problem('~/models/weights.bin') == 'is a file, not a folder'
+    assert ev._local_or_hub('~/models/qwen') == str(tmp_path / 'models' / 'qwen')
+    assert ev._local_or_hub('~/models/gone') == '~/models/gone'
+    assert ev._local_or_hub('Qwen/Qwen3-VL-8B-Instruct') == 'Qwen/Qwen3-VL-8B-Instruct'
+
+
 def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_written(
     bench, tmp_path, capsys, monkeypatch
 ):
     out = tmp_path / 'run'
     adapter = tmp_path / 'checkpoint-1'
     assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', bench.frames, '--adapters', adapter)) == 1
-    assert capsys.readouterr().err == f'error: adapter {adapter} does not exist\n'
+    assert capsys.readouterr().err == f'error: --adapters {adapter} does not exist\n'
     frames = tmp_path / 'frames'
     assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', frames)) == 1
     assert capsys.readouterr().err == f'error: --frames_dir {frames} is not a folder; run extract_frames.py first\n'
@@ -2895,6 +2909,11 @@ def test_a_missing_adapter_or_frames_folder_is_an_error_before_anything_is_writt
     assert ev.main(eval_argv('m', bench.dataset, out, '--frames_dir', 'frame')) == 1
     assert capsys.readouterr().err == (
         f'error: --frames_dir frame is not a folder (relative paths start at {tmp_path}); run extract_frames.py first\n'
+    )
+    argv = eval_argv('m', bench.dataset, out, '--frames_dir', bench.frames, '--adapters', 'output/checkpoint-1')
+    assert ev.main(argv) == 1
+    assert capsys.readouterr().err == (
+        f'error: --adapters output/checkpoint-1 does not exist (relative paths start at {tmp_path})\n'
     )
     assert not out.exists()
 

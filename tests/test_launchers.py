@@ -822,6 +822,7 @@ PREFLIGHT_FAILURES = [
     ({'CUDA_VISIBLE_DEVICES': ''}, [], '--mode local (train_vsi_grpo.py) trains without vLLM or GPUs'),
     # written as a path, so a typo in a local path, not a hub id to look up (and time out on)
     ({'MODEL': './tests/tiny_qwn3_vl'}, [], 'model folder ./tests/tiny_qwn3_vl not found'),
+    ({'MODEL': 'README.md'}, [], 'model folder README.md is a file, not a folder (relative paths start at'),
     ({'DATASET': 'tests'}, [], 'dataset tests is a folder without JSON/JSONL/parquet/CSV files'),
     ({'DATASET': 'tests/no_such_rows.jsonl'}, [], 'dataset tests/no_such_rows.jsonl not found'),
     # the think recipe's weights kept after dropping its second reward: swift said so once vLLM had started
