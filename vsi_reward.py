@@ -68,7 +68,9 @@ class _VsiReward(ORM):
     def score(self, completion: str, row: dict) -> float:
         raise NotImplementedError
 
-    def __call__(self, completions, **kwargs) -> list[float]:
+    def __call__(self, completions, /, **kwargs) -> list[float]:
+        # positional-only: swift passes every dataset column as a keyword, and one named `completions` or `self`
+        # would otherwise raise a TypeError before the guard below
         try:
             n = len(completions)
             completions = list(completions)
@@ -110,6 +112,9 @@ class _VsiReward(ORM):
         return values
 
     def _safe_score(self, completion, row: dict) -> float:
+        if not isinstance(completion, str):  # swift 4.6 passes the assistant turn's text: a change would zero all
+            self._warn('completion_type', f'a completion is a {type(completion).__name__}, not text; it scores 0')
+            return 0.0
         missing = [key for key in self.columns if key not in self.optional and row.get(key) is None]
         if missing:
             self._warn(f'none:{missing[0]}', f'a row has no {missing[0]!r}; it scores 0')
@@ -166,7 +171,7 @@ class _VsiReward(ORM):
             self.flush_per_type()
         self._step = step
         for question_type, reward in zip(question_types or [None] * len(rewards), rewards, strict=True):
-            entry = self._sums[question_type if isinstance(question_type, str) else '(no valid type)']
+            entry = self._sums[_type_label(question_type)]
             entry[0] += reward
             entry[1] += 1
 
@@ -198,6 +203,14 @@ def _batch_length(kwargs: dict) -> int:
         if key != 'trainer_state' and isinstance(value, (list, tuple)):
             lengths.add(len(value))
     return lengths.pop() if len(lengths) == 1 else 0
+
+
+def _type_label(question_type) -> str:
+    """The per-type line's label: rows without a type (scored by their solution) apart from rows whose type is not
+    text (which score 0), so that neither bucket's mean hides the other."""
+    if question_type is None or question_type == '':
+        return '(no type)'
+    return question_type if isinstance(question_type, str) else '(type not text)'
 
 
 def _describe(error: Exception) -> str:

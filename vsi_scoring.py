@@ -35,6 +35,7 @@ import collections
 import difflib
 import functools
 import math
+import numbers
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -351,9 +352,15 @@ def official_score(prediction: str, ground_truth: str, question_type: str, promp
         if block is None or block[1] is None:
             return 0.0
         prediction = prediction[block[0] : block[1]].strip()
-    if isinstance(ground_truth, (int, float)) and not isinstance(ground_truth, bool):
-        ground_truth = str(ground_truth)
-    return _score_value(official_extract(prediction), ground_truth, question_type)
+    return _score_value(official_extract(prediction), _as_text(ground_truth), question_type)
+
+
+def _as_text(solution):
+    """A number given as the solution (a JSON number, a numpy scalar from a parquet column) as its text; other
+    values as they are. Not booleans, which are numbers to Python."""
+    if isinstance(solution, numbers.Real) and not isinstance(solution, bool):
+        return str(solution)
+    return solution
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -410,9 +417,9 @@ def _words_value(words: str) -> int:
 
 
 # Group 5: number words, matched in ASCII mode: with IGNORECASE, Unicode mode lets `ſix` or `fıve` match words that
-# `str.lower` does not turn back into the ASCII keys of _NUMBER_WORDS.
+# `str.lower` does not turn back into the ASCII keys of _NUMBER_WORDS. No number starts after `^` (`20 m^2`).
 _NUMBER_RE = re.compile(
-    r'(?<![A-Za-z0-9.])(-?)(\d{1,3}(?:,\d{3})+(?![\d])|\d+)(\.\d+)?(?:[eE]([-+]?\d+))?'
+    r'(?<![A-Za-z0-9.^])(-?)(\d{1,3}(?:,\d{3})+(?![\d])|\d+)(\.\d+)?(?:[eE]([-+]?\d+))?'
     rf'|\b((?a:{_number_words_grammar()}))\b',
     re.IGNORECASE,
 )
@@ -598,6 +605,8 @@ def extract_number(text: str, question_type: str = '') -> float | None:
 
     Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`, `two hundred and
     five`) and units. When several numbers appear, the last one counts: explanations state the conclusion last.
+    Number words count only where no number is written in digits: after `3 chairs.`, `One is by the window` and
+    `the one near the bed` are words of the explanation, not a revised answer.
     The text after an `answer` keyword is searched first, then the whole text, so an answer in the official form
     (the number first, whatever follows without numbers or units) is read as the official rule reads it.
     """
@@ -613,10 +622,15 @@ def _number_in(region: str, question_type: str) -> float | None:
     if direct is not None:
         return direct
     # Searching from an offset keeps the look-behind context, so no number is cut at the window's edge.
-    found = collections.deque(_NUMBER_RE.finditer(region, max(0, len(region) - _NUMBER_WINDOW)), maxlen=1)
-    if not found:
+    last = last_word = None
+    for match in _NUMBER_RE.finditer(region, max(0, len(region) - _NUMBER_WINDOW)):
+        if match.group(5):
+            last_word = match
+        else:
+            last = match
+    last = last or last_word
+    if last is None:
         return None
-    last = found[0]
     if last.group(5):
         value = float(_words_value(last.group(5)))
     else:
@@ -654,8 +668,7 @@ def reward_score(completion: str, solution: str, question_type: str, options: Se
     """
     if not isinstance(completion, str) or not completion.strip() or not isinstance(question_type, str):
         return 0.0
-    if isinstance(solution, (int, float)) and not isinstance(solution, bool):
-        solution = str(solution)
+    solution = _as_text(solution)
     if not isinstance(solution, str):
         return 0.0
     region = answer_region(completion)
@@ -681,12 +694,13 @@ _FORMAT_TAGS = (_THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE)
 def format_score(completion: str) -> float:
     """1.0 when the completion is `<think>...</think> <answer>...</answer>` (any whitespace around), else 0.
 
-    Exactly one of each block, in that order, with a non-empty answer.
+    Exactly one of each block, in that order, both non-empty: an empty `<think></think>` (what Qwen3 writes with
+    thinking switched off) is the layout without the reasoning the prompt asks for, and would earn the reward free.
     """
     if not isinstance(completion, str) or any(completion.count(tag) != 1 for tag in _FORMAT_TAGS):
         return 0.0
     match = _FORMAT_RE.fullmatch(completion)
-    return 1.0 if match is not None and match.group(2).strip() else 0.0
+    return 1.0 if match is not None and match.group(1).strip() and match.group(2).strip() else 0.0
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -93,6 +93,27 @@ def test_bad_rows_score_zero_and_warn_once(plugin, swift_warnings, name):
     assert sum('question_type is not text (int)' in w for w in warnings) == 1
 
 
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict', 'vsi_format'])
+def test_columns_named_like_the_call_arguments_reach_the_reward_as_columns(plugin, name):
+    """swift passes every dataset column as a keyword: `completions` or `self` raised a TypeError (multiple values
+    for the argument) before the never-raise guard, in every call of the run."""
+    reward = orms[name](args=None)
+    completion = '<think>a</think><answer>B</answer>' if name == 'vsi_format' else 'B'
+    kwargs = _trainer_kwargs(solution=['B'], question_type=['route_planning'], completions=['x'], self=['y'])
+    assert reward([completion], **kwargs) == [1.0]
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict', 'vsi_format'])
+def test_a_completion_that_is_not_text_scores_zero_with_a_warning(plugin, swift_warnings, name):
+    """swift 4.6 passes the text of the last assistant turn; were a version to pass the turn itself, every reward
+    would be 0 and a run would learn nothing while looking healthy: say so once."""
+    reward = orms[name](args=None)
+    turns = [[{'role': 'assistant', 'content': 'B'}], None]
+    assert reward(turns, **_trainer_kwargs(solution=['B', 'B'], question_type=['route_planning'] * 2)) == [0.0, 0.0]
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert warnings == [f'{name}: a completion is a list, not text; it scores 0 (logged once)']
+
+
 @pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
 def test_rows_without_a_question_type_are_scored_by_their_solution(plugin, swift_warnings, name):
     """Data from other tools may lack the column: all-zero rewards would train nothing for hours, looking fine."""
@@ -179,19 +200,22 @@ def test_per_type_line_is_sorted_by_type_and_names_rows_without_one(plugin, swif
     swift_warnings.clear()
     reward = orms['vsi_reward'](args=None)
     # Given out of name order; the row without a type is scored by its solution: MRA(4 vs 3) = 0.4 (see above).
-    kwargs = _trainer_kwargs(solution=['B', '3', '3'], question_type=['route_planning', None, 'object_counting'])
-    assert reward(['A', '4', '3'], **kwargs) == [0.0, 0.4, 1.0]
+    # A type that is not text scores 0, in a bucket of its own, so the scored rows' mean stays readable.
+    kwargs = _trainer_kwargs(
+        solution=['B', '3', '3', '3', '3'], question_type=['route_planning', None, 'object_counting', '', 7]
+    )
+    assert reward(['A', '4', '3', '3', '3'], **kwargs) == [0.0, 0.4, 1.0, 1.0, 0.0]
     reward.flush_per_type()
     lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
     assert lines == [
-        'vsi_reward per type at step 1: (no valid type) 0.400 (n=1) | object_counting 1.000 (n=1) | '
-        'route_planning 0.000 (n=1)'
+        'vsi_reward per type at step 1: (no type) 0.700 (n=2) | (type not text) 0.000 (n=1) | '
+        'object_counting 1.000 (n=1) | route_planning 0.000 (n=1)'
     ]
 
 
 @pytest.mark.parametrize('name', ['vsi_reward_strict', 'vsi_format'])
 def test_only_the_main_reward_logs_per_type_means(plugin, swift_warnings, name):
-    """One per-type line per step, from `vsi_reward`: the others would repeat it (or log `(no valid type)` only)."""
+    """One per-type line per step, from `vsi_reward`: the others would repeat it (or log `(no type)` only)."""
     reward = orms[name](args=None)
     kwargs = {'solution': ['B'], 'question_type': ['route_planning']}
     for step in (0, 1, 2):
@@ -426,3 +450,24 @@ def test_under_enable_thinking_swift_hands_the_rewards_the_prefix_too(plugin, ti
     assert rewards[True] == {'vsi_reward': 1.0, 'vsi_reward_strict': 1.0, 'vsi_format': 1.0}
     # without the flag the same text never opened its reasoning: the format reward says so
     assert rewards[False] == {'vsi_reward': 1.0, 'vsi_reward_strict': 1.0, 'vsi_format': 0.0}
+
+
+def test_the_strict_reward_at_weight_zero_is_watched_without_changing_the_advantages(plugin):
+    """The README's `--reward_funcs vsi_reward vsi_reward_strict --reward_weights 1 0`: swift logs both rewards'
+    means, and with weight 0 the advantages are those of the lenient reward alone."""
+    import torch
+    from swift.rl_core.advantage import compute_advantages
+
+    import train_vsi_grpo
+
+    args = {'reward_funcs': ['vsi_reward', 'vsi_reward_strict'], 'reward_weights': ['1', '0']}
+    assert train_vsi_grpo.reward_weights_problem(args) is None
+    completions = ['(B)', 'B', 'The answer is B.', 'A']  # lenient 1, 1, 1, 0; strict 0, 1, 0, 0
+    kwargs = _trainer_kwargs(solution=['B'] * 4, question_type=['route_planning'] * 4)
+    lenient, strict = (orms[name](args=None)(completions, **kwargs) for name in args['reward_funcs'])
+    assert (lenient, strict) == ([1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0])
+    for scale in ('group', 'batch', 'gdpo'):
+        weights = torch.tensor([1.0, 0.0])
+        both, _ = compute_advantages(torch.tensor([lenient, strict]).T, weights, 4, scale_rewards=scale)
+        alone, _ = compute_advantages(torch.tensor([lenient]).T, torch.tensor([1.0]), 4, scale_rewards=scale)
+        assert torch.allclose(both, alone), scale

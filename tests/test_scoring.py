@@ -10,6 +10,7 @@ while 0.3 and 0.1 make it.
 import math
 import time
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -285,6 +286,11 @@ REWARD_CASES = [
     ('120', '120', 'object_size_estimation', None, 1.0),
     ('20 square meters', '20', 'room_size_estimation', None, 1.0),
     ('20 m²', '20', 'room_size_estimation', None, 1.0),
+    ('20 m^2', '20', 'room_size_estimation', None, 1.0),  # the `2` of `^2` is not the answer
+    ('215 ft^2', '20', 'room_size_estimation', None, 1.0),  # 19.97 m2
+    ('3 chairs. One is near the window.', '3', 'object_counting', None, 1.0),  # number words: only without digits
+    ('3. The one near the bed is partly hidden.', '3', 'object_counting', None, 1.0),
+    ('2.5 m (from the center of one to the other)', '2.5', 'object_abs_distance', None, 1.0),
     ('-2', '-2', 'object_counting', None, 1.0),
     ('2.5e1', '25', 'object_counting', None, 1.0),
     ('three', '3', 'object_counting', None, 1.0),
@@ -341,6 +347,14 @@ def test_reward_score(completion, solution, question_type, options, expected):
     assert reward_score(completion, solution, question_type, options) == expected
 
 
+@pytest.mark.parametrize('solution', [np.int64(3), np.int32(3), np.float32(3), np.float64(3), 3, 3.0])
+def test_a_numeric_solution_of_any_number_type_is_scored(solution):
+    """A parquet column read through numpy gives np.int64 answers: they scored 0 while np.float64 scored 1."""
+    assert reward_score('3', solution, 'object_counting') == 1.0
+    assert official_score('3', solution, 'object_counting') == 1.0
+    assert reward_score('3', np.bool_(True), 'object_counting') == 0.0
+
+
 # (answer, question type, the number in the type's unit): exact values, where MRA's 5% steps would hide a small error.
 # Units by definition: 1 in = 0.0254 m, 1 ft = 0.3048 m, 1 yd = 0.9144 m.
 EXTRACT_NUMBER_CASES = [
@@ -387,6 +401,8 @@ def test_extract_number(answer, question_type, expected):
         ('<answer>B</answer>', 0.0),
         ('<think>x</think>', 0.0),
         ('<think>x</think><answer> </answer>', 0.0),
+        ('<think></think><answer>B</answer>', 0.0),  # the layout without the reasoning asked for
+        ('<think>\n\n</think>\n<answer>B</answer>', 0.0),  # what Qwen3 writes with thinking off
         ('<answer>B</answer><think>x</think>', 0.0),
         ('<think>x</think><answer>B</answer> trailing words', 0.0),
         ('<think>x</think><answer>B</answer><answer>C</answer>', 0.0),
