@@ -9,14 +9,14 @@ Usage::
     # the official protocol: 32 frames, the official prompt, greedy decoding, 16 new tokens; frames at the pixel
     # budget training used (vsi_grpo_config.yaml), for the base model and the adapter alike
     MAX_PIXELS=262144 python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct \\
-        --adapters output/vsi_grpo/checkpoint-500 \\
+        --adapters output/vsi_grpo/v0-xxx/checkpoint-500 \\
         --dataset data/vsi_bench/test.jsonl --video_dir data/vsi_bench/videos --output_dir output/eval/grpo
     # the same model without frames: the baseline every VSI-Bench report should show
     python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct --dataset data/vsi_bench/test.jsonl --blind \\
         --output_dir output/eval/blind
     # a model trained to reason (scored by the official rule on its last <answer> block); next to an earlier run
     MAX_PIXELS=262144 python eval_vsi_bench.py --model Qwen/Qwen3-VL-8B-Instruct \\
-        --adapters output/vsi_grpo/checkpoint-500 \\
+        --adapters output/vsi_grpo/v0-xxx/checkpoint-500 \\
         --dataset data/vsi_bench/test.jsonl --frames_dir data/frames --prompt_style think \\
         --output_dir output/eval/grpo_think --compare output/eval/base/results.json
     # no model: rescore an existing predictions file, or compare two results files
@@ -133,9 +133,10 @@ REPORT_FILES = tuple(
     f'{name}.{ext}' for name in (RESULTS_NAME, SUBSET_RESULTS_NAME, COMPARISON_NAME) for ext in ('json', 'md', 'png')
 )
 LOCK_NAME = '.eval_vsi_bench.lock'  # held by the process writing the folder (run_folder_lock)
-# The official VSI-Bench evaluation (thinking-in-space's lmms-eval task, VSI_FACTS section 1), which published scores
-# follow: the direct prompt, greedy, 16 new tokens, all 5,130 questions, and 32 frames, the common setting for Qwen
-# models (published runs of other models use other counts). A report says where its run differs (official_protocol).
+# The official VSI-Bench evaluation (thinking-in-space's lmms-eval task, lmms_eval/tasks/vsibench/), which published
+# scores follow: the direct prompt, greedy, 16 new tokens, all 5,130 questions, and 32 frames, the common setting for
+# Qwen models (published runs of other models use other counts).
+# A report says where its run differs (official_protocol).
 # The frame size is not among them: each model's harness sets its own, and a score should sit next to the base
 # model's, run in this harness with the same settings (README).
 OFFICIAL_PROTOCOL = {'prompt_style': 'direct', 'enable_thinking': False, 'max_new_tokens': 16, 'num_frames': 32}
@@ -285,7 +286,8 @@ def load_questions(path: str, frames_from_rows: bool = False) -> tuple[list[Ques
     frames as images, and a clip's frames are re-encoded video that Qwen samples by itself, another protocol.
     """
     questions, row_images, seen = [], {}, {}
-    source = Path(path).stem  # a row without an id is `<file name>:<index>`, as preprocessing names it
+    # a row without an id is `<file name without extension>:<index>` (`train:3`), as preprocessing names it
+    source = Path(path).stem
     try:
         for index, (location, row) in enumerate(read_rows(path)):
             try:
@@ -1596,7 +1598,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         if strays:
             logger.warning(
                 '%d prediction(s) in %s match no question of the dataset (rows without an id are named by the file, '
-                '`<file name>:<index>`: was it renamed?); they are not scored',
+                '`<file name without extension>:<index>`: was it renamed?); they are not scored',
                 strays,
                 predictions_path,
             )
@@ -1783,8 +1785,8 @@ def score_only(args: argparse.Namespace) -> dict:
         if strays:
             raise EvalError(
                 f'{path} holds predictions for {len(strays)} question(s) that the dataset its {RUN_CONFIG_NAME} '
-                f'records does not have (e.g. id {strays[0]!r}; rows without an id are named `<file name>:<index>`: '
-                f'was it renamed?): {MIXED_RUNS}'
+                f'records does not have (e.g. id {strays[0]!r}; rows without an id are named '
+                f'`<file name without extension>:<index>`: was it renamed?): {MIXED_RUNS}'
             )
         selection = {'questions_in_dataset': total}
         results = build_results(rows, label, prompt_style, config, str(path), selection)

@@ -15,7 +15,7 @@ From Python (the evaluation script does this to fill its frame cache):
 Frame choice: `sample_indices(n, k) = np.linspace(0, n - 1, k).round()` over the n frames that actually
 decode, counted from the demuxed packets (never from container metadata, which is wrong on variable frame
 rate video and on mp4 edit lists). `np.round` rounds halves to even (2.5 -> 2), unlike `int(x + 0.5)`;
-this is the rule of VSI_FACTS section 5 and the one to reproduce anywhere frames must line up.
+training data and evaluation share this rule: reproduce it anywhere frames must line up.
 
 Decoding (PyAV): one demux pass builds a packet index (presentation-ordered pts, keyframes, edit-list discards,
 corrupt packets) without decoding; then for each GOP holding wanted frames we seek to its keyframe and decode

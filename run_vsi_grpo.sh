@@ -88,6 +88,7 @@ log() {
     echo "run_vsi_grpo.sh: $*" >&2 || true
 }
 
+# the yes/no words of vsi_dataset.py's _BOOLEANS
 case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8 GPUs is no way to find out
     1 | true | yes | on) DRY_RUN=1 ;;
     0 | false | no | off | '') DRY_RUN=0 ;;

@@ -118,6 +118,7 @@ def _number(settings: dict[str, Any], name: str, kind: type[int] | type[float], 
         raise ValueError(f'{ENV_VARS[name]} must be {wanted}, got {value!r}') from None
 
 
+# run_vsi_grpo.sh reads DRY_RUN with the same words (its `case ${DRY_RUN,,}`)
 _BOOLEANS = {'1': True, 'true': True, 'yes': True, 'on': True, '0': False, 'false': False, 'no': False, 'off': False}
 
 

@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from demo.build_tiny_qwen3_vl import QWEN3_VL_IMAGE_PROCESSOR, QWEN3_VL_VIDEO_PROCESSOR  # noqa: E402
+from eval_vsi_bench import QWEN_VL_UTILS_MAX_TOKENS  # noqa: E402
+from extract_frames import QWEN3_VL_TOKEN_PIXELS  # noqa: E402
 from preprocess_vsi_data import DEFAULT_VIDEO_FPS, video_env, write_clip  # noqa: E402
 from train_vsi_grpo import DEFAULT_CONFIG, load_config  # noqa: E402
 
@@ -62,13 +64,16 @@ class SampleTokens:
         return self.prompt + self.completion
 
 
+QWEN_VL_UTILS_MAX_PIXELS = QWEN_VL_UTILS_MAX_TOKENS * QWEN3_VL_TOKEN_PIXELS  # an image's budget without MAX_PIXELS
+
+
 def configured(config: str) -> dict:
     """Frames, pixel budgets and length limits from the YAML, with the shell's variables winning."""
     env, args = load_config(config)
     limits = args.get('vllm_limit_mm_per_prompt') or {}
     return {
         'frames': int(limits.get('image') or 32),
-        'max_pixels': int(os.environ.get('MAX_PIXELS', env.get('MAX_PIXELS', 16384 * 32 * 32))),
+        'max_pixels': int(os.environ.get('MAX_PIXELS', env.get('MAX_PIXELS', QWEN_VL_UTILS_MAX_PIXELS))),
         'video_max_pixels': int(os.environ.get('VIDEO_MAX_PIXELS', env.get('VIDEO_MAX_PIXELS', 768 * 32 * 32))),
         'max_completion_length': int(args.get('max_completion_length', 512)),
         'max_length': args.get('max_length'),

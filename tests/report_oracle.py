@@ -81,14 +81,18 @@ def official_aggregate(rows: list[dict]) -> float:
 
 
 def think_answer(prediction: str) -> str | None:
-    """The stripped content of the last `<answer>` block, or None when there is none or it is not closed (this
-    bundle's think protocol: an earlier closed block does not count). Lowercase tags only (vsi_scoring takes any
-    case); the predictions it checks use lowercase tags."""
-    start = prediction.rfind('<answer>')
-    end = prediction.find('</answer>', start)
+    """The stripped content of the last `<answer>` block stated after the reasoning, or None when there is none or
+    it is not closed (this bundle's think protocol, README "Scoring": after the last `</think>`, up to a `<think>`
+    opened there and never closed; an earlier closed block does not count). Lowercase tags only (vsi_scoring takes
+    any case)."""
+    closed = prediction.rfind('</think>')
+    stated = prediction[closed + len('</think>') :] if closed >= 0 else prediction
+    stated = stated.split('<think>', 1)[0]  # a <think> after the last </think> is never closed: cut off reasoning
+    start = stated.rfind('<answer>')
+    end = stated.find('</answer>', start)
     if start < 0 or end < 0:
         return None
-    return prediction[start + len('<answer>') : end].strip()
+    return stated[start + len('<answer>') : end].strip()
 
 
 def official_overall(predictions: list[dict], prompt_style: str = 'direct') -> float:

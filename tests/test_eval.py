@@ -2595,7 +2595,7 @@ def test_the_report_states_the_runs_settings_in_one_line(change, line):
     # the scoring's warnings (one category of eight here) end the report, one note each
     warnings = ev.build_results(rows, 'run', config['prompt_style'], config)['official']['warnings']
     assert warnings and markdown.endswith(''.join(f'\nNote: {warning}\n' for warning in warnings))
-    # what the official score is, as VSI_FACTS section 1 states it
+    # what the official score is, as the official code computes it
     (explained,) = [text for text in markdown.splitlines() if text.startswith('Official: ')]
     assert (
         '; exact option letter, or Mean Relative Accuracy for numbers, in percent (0-100) as published; ' in explained

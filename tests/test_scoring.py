@@ -1,13 +1,14 @@
 """`vsi_scoring` as a spec: official parity, lenient extraction, aggregation, and properties.
 
-Expected values are worked out by hand from the official rules (VSI_FACTS section 1). The float64 facts used
-near thresholds: `1 - np.linspace(0.5, 0.95, 10)` is
+Expected values are worked out by hand from the official rules (thinking-in-space
+lmms_eval/tasks/vsibench/utils.py). The float64 facts used near thresholds: `1 - np.linspace(0.5, 0.95, 10)` is
 [0.5, 0.44999999999999996, 0.4, 0.35, 0.30000000000000004, 0.25, 0.19999999999999996, 0.15000000000000002,
 0.10000000000000009, 0.050000000000000044], so a relative error of exactly 0.45 or 0.2 misses that threshold
 while 0.3 and 0.1 make it.
 """
 
 import math
+import re
 import time
 
 import numpy as np
@@ -16,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import vsi_scoring
-from tests.report_oracle import official_aggregate, official_row_score
+from tests.report_oracle import official_aggregate, official_row_score, think_answer
 from vsi_scoring import (
     BENCHMARK_QUESTION_TYPES,
     KNOWN_QUESTION_TYPES,
@@ -138,6 +139,10 @@ def test_official_score_of_think_completions_reads_the_last_answer_block(
     prediction, ground_truth, question_type, expected
 ):
     assert official_score(prediction, ground_truth, question_type, 'think') == expected
+    if isinstance(prediction, str) and not re.search(r'</?[A-Z]+>', prediction):  # the oracle: lowercase tags
+        stated = think_answer(prediction)
+        oracle = 0.0 if stated is None else official_row_score(stated, ground_truth, question_type)
+        assert oracle == expected
 
 
 def test_official_score_rejects_an_unknown_prompt_style():
