@@ -125,6 +125,12 @@ class _VsiReward(ORM):
                 return 0.0
         try:
             reward = float(self.score(completion, row))
+            if reward == 0.0 and 'solution' in row and self._unreadable(row):
+                self._warn(
+                    'solution',
+                    f'a solution reads as neither an option nor a number ({row["solution"]!r} for question type '
+                    f'{row["question_type"]!r}): its row scores 0 whatever the answer',
+                )
         except Exception as error:  # noqa: BLE001 - a reward must never take the training run down
             self._warn(
                 f'error:{type(error).__name__}',
@@ -135,6 +141,12 @@ class _VsiReward(ORM):
             self._warn('nonfinite', 'a non-finite reward was replaced by 0')
             return 0.0
         return reward
+
+    @staticmethod
+    def _unreadable(row: dict) -> bool:
+        """Whether the row's solution asks for nothing an answer can match: data made by other tools (`3 m`), which
+        would zero the reward of every completion of that question while the run looks healthy."""
+        return vsi_scoring.solution_target(row['solution'], row['question_type'], row.get('options')) is None
 
     def _question_type(self, row: dict) -> str | None:
         """The row's type; '' (the scorers then read the kind of answer from the solution) when there is none."""
@@ -240,7 +252,7 @@ class VsiStrictReward(_VsiReward):
     """
 
     name = 'vsi_reward_strict'
-    columns = ('solution', 'question_type', 'prompt_style')
+    columns = ('solution', 'question_type', 'prompt_style', 'options')  # options: only to read a solution's text
 
     def score(self, completion: str, row: dict) -> float:
         style = row['prompt_style'] or 'direct'

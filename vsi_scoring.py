@@ -668,19 +668,26 @@ def reward_score(completion: str, solution: str, question_type: str, options: Se
     """
     if not isinstance(completion, str) or not completion.strip() or not isinstance(question_type, str):
         return 0.0
-    solution = _as_text(solution)
-    if not isinstance(solution, str):
+    target = solution_target(solution, question_type, options)
+    if target is None:
         return 0.0
     region = answer_region(completion)
-    if is_multiple_choice(question_type, solution):
-        target = _as_letter(solution) or _match_option_text(solution, _parse_options(options))
-        choice = extract_choice(region, options)
-        return 1.0 if choice is not None and choice == target else 0.0
-    target = ground_truth_number(solution)
+    if isinstance(target, str):
+        return 1.0 if extract_choice(region, options) == target else 0.0
     pred = extract_number(region, base_question_type(question_type))
-    if target is None or pred is None:
-        return 0.0
-    return mean_relative_accuracy(pred, target)
+    return 0.0 if pred is None else mean_relative_accuracy(pred, target)
+
+
+def solution_target(solution: object, question_type: str, options: Sequence[str] | None = None) -> str | float | None:
+    """What a solution asks for: the option letter (multiple choice: a letter, `B.`, or the option's own text) or
+    the number; None when it reads as neither (`3 m`, an option text not among `options`), so that every answer
+    scores 0: the reward plugin warns about such rows."""
+    solution = _as_text(solution)
+    if not isinstance(solution, str) or not isinstance(question_type, str):
+        return None
+    if is_multiple_choice(question_type, solution):
+        return _as_letter(solution) or _match_option_text(solution, _parse_options(options))
+    return ground_truth_number(solution)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -471,3 +471,22 @@ def test_the_strict_reward_at_weight_zero_is_watched_without_changing_the_advant
         both, _ = compute_advantages(torch.tensor([lenient, strict]).T, weights, 4, scale_rewards=scale)
         alone, _ = compute_advantages(torch.tensor([lenient]).T, torch.tensor([1.0]), 4, scale_rewards=scale)
         assert torch.allclose(both, alone), scale
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
+def test_a_solution_no_answer_can_match_warns_once(plugin, swift_warnings, name):
+    """`3 m` for a count, or an option text that is no option: every completion of the question scores 0, which
+    looked like a hard question; wrong answers to readable solutions warn nothing."""
+    reward = orms[name](args=None)
+    kwargs = _trainer_kwargs(
+        solution=['3', 'B', 'table', '3 m', 'bed'],
+        question_type=['object_counting', 'route_planning', 'object_rel_distance', 'object_counting', 'route_planning'],
+        options=[None, OPTIONS, OPTIONS, None, OPTIONS],
+    )
+    rewards = reward(['5', 'A', 'A', '3', 'A'], **kwargs)
+    assert rewards == [0.0] * 5
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"{name}: a solution reads as neither an option nor a number ('3 m' for question type 'object_counting'): "
+        'its row scores 0 whatever the answer (logged once)'
+    ]
