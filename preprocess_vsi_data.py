@@ -17,9 +17,12 @@ layouts) only these pieces are removed before the question and options are read:
 leading `These are frames of a video.`, the `Options:` block, and a trailing instruction line that is one of the
 bundle's four post-prompts (`Please answer the question using a single word or phrase.`, `Answer with the
 option's letter from the given choices directly.` and the two `think` ones; case and final dot ignored), and `\\r\\n`
-becomes `\\n`. Any other text stays part of the question. Benchmark rows lose media tags from their question and
-options too: swift's template reads each tag as a frame. A conversation with several user turns asks several
-questions about one scene: each turn becomes a row of its own (ids `<id>`, `<id>_2`, ...).
+becomes `\\n`. Any other text stays part of the question. A benchmark row's `question` is cleaned the same way (some
+exporters store the whole prompt there, which would then reach the model twice); an options block in it is dropped
+only when it is the row's `options`, else the row is skipped (`question_holds_prompt`), as is one that holds only the
+fixed parts. Benchmark options lose media tags too: swift's template reads each tag as a frame. A conversation with
+several user turns asks several questions about one scene: each turn becomes a row of its own (ids `<id>`, `<id>_2`,
+...).
 
 Text inputs are UTF-8, with or without a byte order mark; invalid UTF-8 stops the run naming the file and line.
 
@@ -125,6 +128,7 @@ SKIP_REASONS = (
     'bad_scene_name',  # a scene or dataset that is absolute or has `..`: it would reach outside frames_dir
     'missing_frames',  # no frame folder for the scene, or an empty file among the frames chosen from it
     'duplicate_question',  # the id of an earlier row, with the same question (same frames, type, text and answer)
+    'question_holds_prompt',  # a benchmark question holding an options block that is not its options, or no question
 )
 # Rows left out on purpose by the options: counted, never errors.
 DROP_REASONS = ('excluded_scene', 'question_type_not_selected', 'over_max_per_type')
@@ -700,10 +704,9 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     options = row.get('options')
     other_answer = None  # a second statement of the answer, which must agree with the first
     if layout == 'benchmark':
-        # as parse_prompt cleans the other layouts' prompts
-        question = _prompt_text(_text(row.get('question')) or '').strip()
         if isinstance(options, (list, tuple)):
             options = [_prompt_text(o) if isinstance(o, str) else o for o in options]
+        question = _benchmark_question(_text(row.get('question')), options)
         answer, other_answer = _answer_text(row.get('mc_answer')), _answer_text(row.get('ground_truth'))
         if answer is None:
             answer, other_answer = other_answer, None
@@ -745,6 +748,31 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
                 f'mc_answer {answer!r} is option {solution} but ground_truth {other_answer!r} is option {other}',
             )
     return layout, Question(identifier, scene, question_type, question, options, solution, dataset, video, location)
+
+
+def _benchmark_question(text: str | None, options: Any) -> str | None:
+    """A benchmark row's question without the prompt parts some exporters leave in it, as parse_prompt takes them
+    out of the other layouts' prompts: build_prompt adds them again, so kept they would reach the model twice.
+
+    An options block in the text is dropped only when it is the row's `options`; one that differs (or a numeric
+    row's) would be a second, contradicting statement of the choices: RowSkipped('question_holds_prompt').
+    """
+    if text is None:
+        return None
+    question, parsed = parse_prompt(text)
+    if parsed is not None:
+        given = (
+            [o.strip() for o in options]
+            if isinstance(options, (list, tuple)) and all(isinstance(o, str) for o in options)
+            else options
+        )
+        if parsed != given:
+            raise RowSkipped(
+                'question_holds_prompt', f'question holds the options {parsed}, which are not its options {options}'
+            )
+    if not question:
+        raise RowSkipped('question_holds_prompt', f'question holds only the fixed parts of a prompt: {text!r}')
+    return question
 
 
 def _row_scene(row: dict, layout: str | None) -> tuple[str | None, str | None]:

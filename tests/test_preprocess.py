@@ -298,6 +298,8 @@ BAD_ROWS = [
     ('ambiguous_answer', {**MC_ROW, 'options': ['A. left', 'B. left', 'C. back'], 'ground_truth': 'left'}),
     ('ambiguous_answer', {**MC_ROW, 'options': ['A. back', 'B. right', 'C. a'], 'ground_truth': 'a'}),
     ('ambiguous_answer', {**MC_ROW, 'mc_answer': 'A', 'ground_truth': 'back'}),  # back is option C
+    # a question that holds its prompt, with options other than its own
+    ('question_holds_prompt', {**MC_ROW, 'question': official_prompt({**MC_ROW, 'options': ['A. left', 'B. right']})}),
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': True}),  # not a missing answer
     ('answer_not_in_options', {**MC_ROW, 'ground_truth': True}),
     ('bad_scene_name', {**NUMERIC_ROW, 'scene_name': '../scannet/scene0001_00'}),
@@ -315,6 +317,32 @@ def test_media_tags_in_a_benchmark_question_are_not_frames(scene):
     content = rows[0]['messages'][0]['content']
     assert content.count('<image>') == len(rows[0]['images']) == 4 and '<video>' not in content
     assert 'How many  frames show a ?' in content and rows[0]['options'] == ['A. chair', 'B. table']
+
+
+def test_a_benchmark_question_holding_its_prompt_gets_the_prompt_once(scene):
+    """Exporters that store the whole prompt as `question` must not give the model the prompt's parts twice."""
+    rows = [
+        {**MC_ROW, 'question': official_prompt(MC_ROW)},
+        {**NUMERIC_ROW, 'question': NUMERIC_ROW['question'] + '\n' + NUMERIC_POST},
+        {**NUMERIC_ROW, 'id': 9, 'question': official_prompt(NUMERIC_ROW).replace('\n', ' ', 1)},  # one-line pre-prompt
+    ]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [r['messages'][0]['content'] for r in out] == [
+        '<image>' * 4 + official_prompt(MC_ROW),
+        '<image>' * 4 + official_prompt(NUMERIC_ROW),
+        '<image>' * 4 + official_prompt(NUMERIC_ROW),
+    ]
+    assert summary.skipped == {}
+    other = official_prompt({**MC_ROW, 'options': ['A. left', 'B. right']})
+    bad = [{**MC_ROW, 'question': other}, {**NUMERIC_ROW, 'question': other}, {**NUMERIC_ROW, 'question': PRE}]
+    out, summary = pp.convert([str(write_jsonl(scene / 'bad.jsonl', bad))], config(scene))
+    assert out == [] and summary.skipped == {'question_holds_prompt': 3}
+    assert summary.examples['question_holds_prompt'] == [
+        "bad.jsonl:line 1: question holds the options ['A. left', 'B. right'], which are not its options "
+        "['A. left', 'B. right', 'C. back']",
+        "bad.jsonl:line 2: question holds the options ['A. left', 'B. right'], which are not its options None",
+        f"bad.jsonl:line 3: question holds only the fixed parts of a prompt: '{PRE}'",
+    ]
 
 
 def test_every_skip_reason_is_counted_with_its_line(scene):
