@@ -51,16 +51,16 @@ Usage::
         --num_frames 32 --exclude_scenes vsi_bench_test.jsonl
     ROOT_IMAGE_DIR=data swift rlhf --rlhf_type grpo --dataset data/train.jsonl ...
 
-Nothing is dropped silently: every question is written or counted under a reason, the summary is printed and
-written next to the output (`train.summary.json`, with the output's size and SHA-256 and the run's settings), and
-`--strict` turns every problem into an error. A run without `--exclude_scenes` warns: training on benchmark scenes
-is the classic leak. A scene is excluded however it is spelt (`scannet/scene0000_00`, `./scene0000_00/`, in the
-list or in the row) and whichever folder the row's frames come from (its `video` comes first); scene names and
-datasets that are absolute or contain `..` are skipped (`bad_scene_name`), never looked up (a `video` path that leaves
---frames_dir is ignored). A row without an id is given `<file name>:<index>`; one whose id is no string or number (a
-list, an object, `""`) is skipped (`bad_id`). Output ids are unique: a row whose id is taken by the same question is
-skipped (`duplicate_question`), by another question it is written as `<id>#2` and counted. Temporary files that
-killed runs left beside the output are removed by the next run.
+Nothing is dropped silently: every question is written or counted under a reason, the summary is printed and written
+next to the output (`train.summary.json`, with the output's size and SHA-256 and the run's settings), and `--strict`
+turns every problem into an error. A run without `--exclude_scenes` warns: training on benchmark scenes is the classic
+leak. A scene is excluded however it is spelt (`scannet/scene0000_00`, `./scene0000_00/`, any letter case, in the list
+or in the row) and whichever folder the row's frames come from (its `video` comes first); scene names and datasets that
+are absolute or contain `..` are skipped (`bad_scene_name`), never looked up (a `video` path that leaves --frames_dir is
+ignored). A row without an id is given `<file name>:<index>`; one whose id is no string or number (a list, an object,
+`""`) is skipped (`bad_id`). Output ids are unique: a row whose id is taken by the same question is skipped
+(`duplicate_question`), by another question it is written as `<id>#2` and counted. Temporary files that killed runs left
+beside the output are removed by the next run.
 """
 
 from __future__ import annotations
@@ -177,6 +177,15 @@ class RowSkipped(Exception):
         self.detail = detail
 
 
+class SceneExcluded(RowSkipped):
+    """RowSkipped('excluded_scene') naming the listed scene (scene_key) that matched: the summary counts the listed
+    scenes that matched no row, a sign of a list spelt differently from the input."""
+
+    def __init__(self, key: str, detail: str):
+        super().__init__('excluded_scene', detail)
+        self.key = key
+
+
 @dataclass
 class Question:
     """One question, whatever layout it came in."""
@@ -263,6 +272,7 @@ class Summary:
     scenes_with_fewer_frames: list[str] = field(default_factory=list)
     scenes_with_more_frames: list[str] = field(default_factory=list)  # an even subset of their frames used
     question_types_not_found: list[str] = field(default_factory=list)
+    excluded_scenes_not_found: list[str] = field(default_factory=list)  # listed (as scene_key) but in no row read
     unknown_question_types: dict[str, int] = field(default_factory=dict)  # written, scored by their answer's form
     clips_written: int = 0
     clips_reused: int = 0
@@ -308,6 +318,12 @@ class Summary:
         listed = self.settings.get('exclude_scenes')
         if listed and not self.dropped.get('excluded_scene'):
             out.append(f'  --exclude_scenes: none of the {listed} listed scenes is in the input, so no row is excluded')
+        elif self.excluded_scenes_not_found:
+            missing = self.excluded_scenes_not_found
+            out.append(
+                f'  --exclude_scenes: {len(missing)} of the {listed} listed scenes matched no row, e.g. '
+                + ', '.join(missing[:5])
+            )
         if self.scenes_with_more_frames:
             out.append(
                 f'  {len(self.scenes_with_more_frames)} scene(s) have more frames than --num_frames, e.g. '
@@ -685,11 +701,11 @@ def _inside_path(value: str | None, name: str) -> str | None:
 @functools.lru_cache(maxsize=1 << 16)  # as _leaves_folder
 def scene_key(name: str) -> str:
     """The scene that a scene name, frame folder, video or exclusion-list entry denotes: `scannet/scene0000_00/`,
-    `scannet/scene0000_00.mp4` and `scannet\\scene0000_00` -> `scene0000_00`. Exclusion compares these, so a
-    benchmark scene is found however a row or a list spells it (a scene of the same name in another dataset is
-    excluded too: over-excluding costs a few rows, a leak costs the score)."""
-    # NFC: a list typed on macOS may spell an accented name in decomposed form
-    key = os.path.basename(os.path.normpath(unicodedata.normalize('NFC', name.strip()).replace('\\', '/')))
+    `scannet/scene0000_00.mp4`, `scannet\\scene0000_00` and `SCENE0000_00` -> `scene0000_00`. Exclusion compares
+    these, so a benchmark scene is found however a row or a list spells it (a scene of the same name in another
+    dataset, or in another case, is excluded too: over-excluding costs a few rows, a leak costs the score)."""
+    # NFC: a list typed on macOS may spell an accented name in decomposed form; casefold: a list typed in capitals
+    key = os.path.basename(os.path.normpath(unicodedata.normalize('NFC', name.strip()).replace('\\', '/'))).casefold()
     return os.path.splitext(key)[0] if is_video(key) else key
 
 
@@ -1253,10 +1269,10 @@ def _check_selection(names: Sequence[str], seen_types: Collection[str]) -> None:
 
 
 def _check_excluded(excluded: Collection[str], *names: str | None) -> None:
-    """RowSkipped('excluded_scene') if any of the scene names or paths denotes an excluded scene."""
+    """SceneExcluded if any of the scene names or paths denotes an excluded scene."""
     for name in names if excluded else ():
         if name and (key := scene_key(name)) in excluded:
-            raise RowSkipped('excluded_scene', f'scene {key!r}' + (f' (from {name!r})' if name != key else ''))
+            raise SceneExcluded(key, f'scene {key!r}' + (f' (from {name!r})' if name != key else ''))
 
 
 def _left_out(row: dict, config: PreprocessConfig) -> None:
@@ -1336,6 +1352,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     ids = UniqueIds()
     kept: list[tuple[Question, str]] = []
     seen_types: set[str] = set()  # of every row read, selected or not (_check_selection)
+    excluded_found: set[str] = set()  # listed scenes that excluded a row
     for path, name in zip(input_paths, _input_names(input_paths), strict=True):
         source = os.path.splitext(name)[0]
         rows = read_rows(path, name)
@@ -1366,6 +1383,8 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                             _left_out(turn, config)
                         except RowSkipped as choice:
                             skip = choice
+                    if isinstance(skip, SceneExcluded):
+                        excluded_found.add(skip.key)
                     if skip.reason in DROP_REASONS:
                         summary.count(summary.dropped, skip.reason, location, skip.detail)
                         continue
@@ -1422,6 +1441,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
         summary.video_env = video_env(config.num_frames, config.video_fps)
     settings = asdict(config)
     settings['exclude_scenes'] = len(config.exclude_scenes)
+    summary.excluded_scenes_not_found = sorted(config.exclude_scenes - excluded_found)
     summary.settings = settings
     summary.seconds = time.perf_counter() - started
     summary.rows_per_second = summary.rows_read / max(summary.seconds, 1e-9)

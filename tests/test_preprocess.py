@@ -712,6 +712,22 @@ def test_an_exclusion_list_that_excludes_nothing_says_so(scene):
     assert '  --exclude_scenes: none of the 2 listed scenes is in the input, so no row is excluded' in summary.lines()
     _, summary = pp.convert([str(source)], config(scene, exclude_scenes=names | {'scene0001_00'}))
     assert summary.dropped == {'excluded_scene': 2} and not any('none of the' in line for line in summary.lines())
+    # some matched: the others are still counted, as the list may spell them differently from the input
+    assert summary.excluded_scenes_not_found == ['scene0002_00', 'scene0003_00']
+    assert '  --exclude_scenes: 2 of the 3 listed scenes matched no row, e.g. scene0002_00, scene0003_00' in (
+        summary.lines()
+    )
+
+
+def test_exclusion_ignores_the_case_of_scene_names(scene):
+    """A list typed in capitals (or rows that spell their scene so) must still keep the benchmark scene out."""
+    rows = [MC_ROW, {**NUMERIC_ROW, 'scene_name': 'Scene0001_00', 'dataset': None}]
+    source = write_jsonl(scene / 'qa.jsonl', rows)
+    (scene / 'ex.txt').write_text('SCANNET/SCENE0001_00.MP4\n', encoding='utf-8')
+    cfg = config(scene, exclude_scenes=pp.load_scene_names(str(scene / 'ex.txt')))
+    out, summary = pp.convert([str(source)], cfg)
+    assert out == [] and summary.dropped == {'excluded_scene': 2} and summary.excluded_scenes_not_found == []
+    assert summary.examples['excluded_scene'][1] == "qa.jsonl:line 2: scene 'scene0001_00' (from 'Scene0001_00')"
 
 
 def test_a_folder_given_as_an_input_file_is_named_as_a_folder(scene, capsys):
