@@ -82,6 +82,7 @@ import secrets
 import signal
 import socket
 import sys
+import tempfile
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -1572,6 +1573,7 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     _check_output_path(input_paths, output_path)
     _check_path_names([*input_paths, output_path, config.frames_dir, config.clips_dir])
     folder, name = os.path.split(os.path.abspath(output_path))
+    _check_writable_folder(folder)
     removed = remove_stale_temps(folder, {name, os.path.basename(summary_path(output_path))})
     rows, summary = convert(input_paths, config)
     if not rows:
@@ -1623,6 +1625,23 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _check_writable_folder(folder: str) -> None:
+    """Write a file (removed at once) in the output's folder, or in the nearest existing folder above it that the
+    write will create it in, before the conversion: found at the write, a folder that cannot be made or written cost
+    the whole conversion (with --media video, every clip) and the error did not name the flag. Nothing is created, so
+    a run that fails later leaves no empty folder; trying beats os.access, which says yes to root on any folder."""
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    try:
+        if not os.path.isdir(existing):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise VsiDataError(f'--output_path: cannot write to the folder {folder} ({e.strerror})') from None
 
 
 def _check_output_path(input_paths: Sequence[str], output_path: str, role: str = 'the input file') -> None:

@@ -1501,6 +1501,20 @@ def test_the_output_may_not_be_an_input_or_a_folder(scene, capsys):
     assert list((scene / 'adir').iterdir()) == []
 
 
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_conversion(scene, capsys, monkeypatch):
+    """Found at the write, it used to cost the whole conversion and the error named no flag."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW])
+    (scene / 'a_file').write_text('', encoding='utf-8')
+    monkeypatch.setattr(pp, 'convert', lambda *args: pytest.fail('converted before the output folder was checked'))
+    for output, why in ((scene / 'a_file' / 'out.jsonl', 'Not a directory'), (Path('/proc/x/out.jsonl'), 'No such')):
+        args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+        assert pp.main([*args, '--num_frames', '4', '--no_progress']) == 1
+        assert capsys.readouterr().err.startswith(
+            f'error: --output_path: cannot write to the folder {output.parent} ({why}'
+        )
+    assert sorted(p.name for p in scene.iterdir()) == ['a_file', 'frames', 'qa.jsonl']
+
+
 def test_the_output_may_not_be_an_exclusion_list_or_end_in_a_slash(scene, capsys):
     """Written over, the benchmark's scene list would next time exclude the training scenes instead; `out/` would fail
     only after the whole conversion, leaving a folder behind."""
