@@ -418,12 +418,15 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
 
 
 def check_input_file(path: str, flag: str = 'input file') -> None:
-    """Raise unless `path` is a file; the message starts with `flag`, the option that named it where a caller knows
-    it (the reader alone does not: the evaluator's --dataset is read with it too)."""
+    """Raise unless `path` is a file this process may read; the message starts with `flag`, the option that named it
+    where a caller knows it (the reader alone does not: the evaluator's --dataset is read with it too). Checked for
+    every file before any is read: an unreadable one used to stop the run after the inputs before it converted."""
     if os.path.isdir(path):  # it does exist: `does not exist` sent users looking for a typo
         raise VsiDataError(f'{flag} {path} is a folder, not a file; name the file itself')
     if not os.path.isfile(path):
         raise VsiDataError(f'{flag} {path} does not exist{cwd_note(path)}')
+    if not os.access(path, os.R_OK):
+        raise VsiDataError(f'{flag} {path} cannot be read (no read permission)')
 
 
 def _formats_note(path: str) -> str:

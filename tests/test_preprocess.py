@@ -767,6 +767,21 @@ def test_a_missing_input_file_is_named_by_its_flag_and_where_relative_paths_star
     assert not (scene / 'out').exists()
 
 
+@pytest.mark.parametrize('flag', ['--input_path', '--exclude_scenes'])
+def test_an_unreadable_file_is_named_by_its_flag_before_any_input_is_read(scene, capsys, monkeypatch, flag):
+    """Found when its turn came, it stopped the run after the inputs before it converted, naming no flag."""
+    readable, locked = write_jsonl(scene / 'a.jsonl', [MC_ROW]), write_jsonl(scene / 'b.jsonl', [NUMERIC_ROW])
+    access = os.access
+    monkeypatch.setattr(os, 'access', lambda path, mode: path != str(locked) and access(path, mode))  # root reads all
+    monkeypatch.setattr(pp, 'read_rows', lambda *args: pytest.fail('an input was read before all were checked'))
+    inputs = [str(readable), str(locked)] if flag == '--input_path' else [str(readable)]
+    args = ['--input_path', *inputs, '--frames_dir', str(scene / 'frames'), '--output_path', str(scene / 'o.jsonl')]
+    if flag == '--exclude_scenes':
+        args += ['--exclude_scenes', str(locked)]
+    assert pp.main([*args, '--num_frames', '4', '--no_progress']) == 1
+    assert capsys.readouterr().err == f'error: {flag} {locked} cannot be read (no read permission)\n'
+
+
 def test_the_reader_names_a_missing_file_as_an_input_file_for_callers_without_flags(scene, monkeypatch):
     """read_rows also reads the evaluator's --dataset and vsi_dataset's files: it cannot name a flag."""
     monkeypatch.chdir(scene)
