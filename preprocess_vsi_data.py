@@ -119,6 +119,7 @@ CLIP_CRF = 18  # visually lossless H.264; the clip is decoded again by the proce
 
 # Problems with a row: counted, and errors under --strict.
 SKIP_REASONS = (
+    'malformed_row',  # no JSON object, a conversation that is no list of objects, or text UTF-8 cannot store
     'unknown_layout',  # no `question`, `conversations` or `messages`
     'missing_field',  # no scene, question type, question or answer, or one that is not text (the example says which)
     'bad_id',  # an id that is there but no string or number (a list, an object, `""`): null or absent ones are made
@@ -606,14 +607,15 @@ def _field(message: dict, name: str, other_name: str) -> Any:
     return message.get(other_name) if value is None else value
 
 
-def _pairs(messages: Any, location: str) -> list[tuple[Any, Any]]:
+def _pairs(messages: Any) -> list[tuple[Any, Any]]:
     """(user content, answer content or None) for each user turn of a conversation, in either role naming.
 
     The answer is the first assistant turn after the user turn; system turns and assistant turns before the first
     user turn belong to no question.
     """
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise VsiDataError(f'{location}: conversation is not a list of objects')
+        found = _json_type(messages) if not isinstance(messages, list) else 'an array holding other values'
+        raise RowSkipped('malformed_row', f'conversation is not an array of objects but {found}')
     pairs: list[list[Any]] = []
     for message in messages:
         role = _field(message, 'role', 'from')
@@ -637,7 +639,10 @@ def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, An
     if layout not in ('conversations', 'swift'):
         return [(location, row)]
     key = 'conversations' if layout == 'conversations' else 'messages'
-    pairs = _pairs(row[key], location)
+    try:
+        pairs = _pairs(row[key])
+    except RowSkipped:  # one row, skipped (and counted) as row_to_question reads it
+        return [(location, row)]
     if len(pairs) < 2:
         return [(location, row)]
     base_id = None  # an unusable id: every turn keeps it, and row_to_question skips each as bad_id
@@ -656,7 +661,7 @@ def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, An
 
 def _single_turn(row: dict, key: str, location: str) -> tuple[str, str | None]:
     """(user text, answer text or None) of a conversation that asks one question."""
-    pairs = _pairs(row[key], location)
+    pairs = _pairs(row[key])
     if len(pairs) > 1:
         raise VsiDataError(
             f'{location}: a conversation with {len(pairs)} questions; split it into one row per question '
@@ -716,7 +721,7 @@ def scene_key(name: str) -> str:
 def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[str, Question]:
     """(layout, Question) for one input row. Raises RowSkipped for a row that cannot be used as it is."""
     if not isinstance(row, dict):
-        raise VsiDataError(f'{location}: expected a JSON object, got {type(row).__name__}')
+        raise RowSkipped('malformed_row', f'expected a JSON object, got {_json_type(row)}')
     layout = detect_layout(row)
     if layout is None:
         raise RowSkipped('unknown_layout', 'no `question`, `conversations` or `messages` field')
@@ -752,7 +757,7 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
     identifier = _row_id(row.get('id'), f'{source}:{index}')
     dataset = _text(row.get('dataset')) or _text(row.get('data_source'))
     texts = [identifier, scene, question_type, question, answer, other_answer, dataset, video]
-    _check_unicode(location, texts + (list(options) if isinstance(options, (list, tuple)) else []))
+    _check_unicode(texts + (list(options) if isinstance(options, (list, tuple)) else []))
     scene, dataset = _inside_path(scene, 'scene'), _inside_path(dataset, 'dataset')
     options, letters = _check_options(question_type, options)
     solution = _check_answer(question_type, answer, options, letters)
@@ -852,18 +857,33 @@ def _check_answer(question_type: str, answer: str, options: list[str] | None, le
     return answer
 
 
-def _check_unicode(location: str, values: Iterable[Any]) -> None:
-    """Fail on a lone UTF-16 surrogate, naming the row: JSON can spell one (`"\\ud83d"`), no UTF-8 file can hold it,
-    and the write (or the summary listing the row) would otherwise fail at the end of the run without saying where."""
+def _check_unicode(values: Iterable[Any]) -> None:
+    """RowSkipped('malformed_row') for text holding a lone UTF-16 surrogate: JSON can spell one (`"\\ud83d"`), no
+    UTF-8 file can hold it, and the write (or the summary listing the row) would otherwise fail at the end of the run
+    without saying where."""
     for value in values:
         if isinstance(value, str):
             try:
                 value.encode('utf-8')
             except UnicodeEncodeError as e:
-                raise VsiDataError(
-                    f'{location}: {value!r} holds {value[e.start : e.end]!r}, half of a UTF-16 surrogate pair, '
-                    'which UTF-8 cannot store; fix the text in the input'
+                raise RowSkipped(
+                    'malformed_row',
+                    f'{value!r} holds {value[e.start : e.end]!r}, half of a UTF-16 surrogate pair, which UTF-8 cannot '
+                    'store; fix the text in the input',
                 ) from None
+
+
+_JSON_TYPES = {type(None): 'null', bool: 'a boolean', int: 'a number', float: 'a number', str: 'a string'}
+
+
+def _json_type(value: Any) -> str:
+    """What a value is, in JSON's words (`null`, `an array`, `a string`), for a message about a file written in JSON:
+    Python's names (NoneType, list, str) are not what the user sees in the file."""
+    if isinstance(value, (list, tuple)):
+        return 'an array'
+    if isinstance(value, dict):
+        return 'an object'
+    return _JSON_TYPES.get(type(value), f'a {type(value).__name__}')
 
 
 def load_scene_names(*paths: str) -> frozenset[str]:
@@ -1380,7 +1400,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                     index.choose(folder, question.scene_name, location)
                     ids.check(question, folder)
                 except RowSkipped as skip:
-                    if skip.reason not in DROP_REASONS and skip.reason != 'bad_scene_name':
+                    if skip.reason not in DROP_REASONS and skip.reason != 'bad_scene_name' and isinstance(turn, dict):
                         # A row the options leave out is left out whatever is wrong with its content: counted as such
                         # (a benchmark scene's rows are excluded ones), and no error under --strict.
                         try:

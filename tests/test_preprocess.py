@@ -300,6 +300,8 @@ BAD_ROWS = [
     ('ambiguous_answer', {**MC_ROW, 'mc_answer': 'A', 'ground_truth': 'back'}),  # back is option C
     # a question that holds its prompt, with options other than its own
     ('question_holds_prompt', {**MC_ROW, 'question': official_prompt({**MC_ROW, 'options': ['A. left', 'B. right']})}),
+    ('malformed_row', None),
+    ('malformed_row', {**conversations_row(NUMERIC_ROW), 'conversations': 'hello'}),
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': True}),  # not a missing answer
     ('answer_not_in_options', {**MC_ROW, 'ground_truth': True}),
     ('bad_scene_name', {**NUMERIC_ROW, 'scene_name': '../scannet/scene0001_00'}),
@@ -435,8 +437,8 @@ def test_malformed_input_names_file_and_line(tmp_path, scene):
         pp.convert([str(bad_line)], config(scene))
     not_object = scene / 'bad.json'
     not_object.write_text(json.dumps([MC_ROW, ['not', 'a', 'row']]), encoding='utf-8')
-    with pytest.raises(pp.VsiDataError, match=r'bad.json\[row 1\]: expected a JSON object'):
-        pp.convert([str(not_object)], config(scene))
+    _, summary = pp.convert([str(not_object)], config(scene))
+    assert summary.examples['malformed_row'] == ['bad.json[row 1]: expected a JSON object, got an array']
     broken = scene / 'broken.json'
     broken.write_text('[{"id": 1},\n{"id": }]', encoding='utf-8')
     with pytest.raises(pp.VsiDataError, match='broken.json: invalid JSON at line 2'):
@@ -471,18 +473,21 @@ def test_text_that_is_not_utf8_is_an_error_naming_file_and_line(scene, capsys):
         pp.convert([str(latin1_list)], config(scene))
     with pytest.raises(pp.VsiDataError, match=r'scenes.txt: line 2 is not valid UTF-8'):
         pp.load_scene_names(str(latin1_scenes))
-    # JSON can spell half of a surrogate pair, which no UTF-8 output can hold: an error naming the row, not a
+    output = scene / 'out' / 'train.jsonl'  # the CLI prints one line, no traceback, and writes nothing
+    args = ['--input_path', str(latin1), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+    assert pp.main([*args, '--num_frames', '4', '--no_progress']) == 1
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith('error: ') and latin1.name in error and not output.exists()
+    # JSON can spell half of a surrogate pair, which no UTF-8 output can hold: the row is skipped naming its line, not a
     # UnicodeEncodeError when the output is written.
     surrogate = scene / 'surrogate.jsonl'
     surrogate.write_text(json.dumps(MC_ROW) + '\n' + json.dumps(NUMERIC_ROW).replace('room?', 'room\\ud83d?') + '\n')
-    with pytest.raises(pp.VsiDataError, match=r"surrogate.jsonl:line 2: .*'\\ud83d', half of a UTF-16 surrogate"):
-        pp.convert([str(surrogate)], config(scene))
-    for source in (latin1, surrogate):  # the CLI prints one line, no traceback, and writes nothing
-        output = scene / 'out' / 'train.jsonl'
-        args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
-        assert pp.main([*args, '--num_frames', '4', '--no_progress']) == 1
-        error = capsys.readouterr().err.splitlines()[-1]
-        assert error.startswith('error: ') and source.name in error and not output.exists()
+    rows, summary = pp.convert([str(surrogate)], config(scene))
+    assert [row['id'] for row in rows] == ['7'] and summary.skipped == {'malformed_row': 1}
+    assert summary.examples['malformed_row'] == [
+        "surrogate.jsonl:line 2: 'How many chair(s) are in this room\\ud83d?' holds '\\ud83d', half of a UTF-16 "
+        'surrogate pair, which UTF-8 cannot store; fix the text in the input'
+    ]
 
 
 def test_layout_is_detected_from_values_not_from_null_columns(scene):
@@ -1685,20 +1690,41 @@ def test_row_values_at_the_edges_are_skipped_or_kept_as_documented(scene):
     ('text', 'message'),
     [
         ('{"id": 1,\n"question": }\n', r'qa.jsonl: line 1 is not valid JSON'),  # the whole file is no object either
-        (
-            json.dumps({**conversations_row(NUMERIC_ROW), 'conversations': 'hi'}),
-            r'qa.jsonl:line 1: conversation is not a list of objects',
-        ),
-        (
-            json.dumps({**conversations_row(NUMERIC_ROW), 'conversations': ['hi']}),
-            r'qa.jsonl:line 1: conversation is not a list of objects',
-        ),
     ],
 )
 def test_malformed_rows_are_errors_naming_the_line(scene, text, message):
     (scene / 'qa.jsonl').write_text(text, encoding='utf-8')
     with pytest.raises(pp.VsiDataError, match=message):
         pp.convert([str(scene / 'qa.jsonl')], config(scene))
+
+
+def test_malformed_rows_are_counted_naming_the_line_and_the_json_type(scene):
+    """One row that is no object, or whose conversation is none, used to stop the whole run; a row with a null
+    question was counted: both are problems with one row, counted (errors under --strict) in the file's words."""
+    lines = [
+        json.dumps(MC_ROW),
+        'null',
+        '[1, 2]',
+        '"str"',
+        json.dumps({**conversations_row(NUMERIC_ROW), 'conversations': 'hello'}),
+        json.dumps({**conversations_row(NUMERIC_ROW), 'conversations': ['hi']}),
+        json.dumps({**MC_ROW, 'id': 9, 'messages': {'role': 'user'}}),  # a swift row's messages
+    ]
+    source = scene / 'qa.jsonl'
+    source.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    rows, summary = pp.convert([str(source)], config(scene))
+    assert [row['id'] for row in rows] == ['7'] and summary.rows_read == 7
+    assert summary.skipped == {'malformed_row': 6}
+    assert summary.examples['malformed_row'] == [
+        'qa.jsonl:line 2: expected a JSON object, got null',
+        'qa.jsonl:line 3: expected a JSON object, got an array',
+        'qa.jsonl:line 4: expected a JSON object, got a string',
+        'qa.jsonl:line 5: conversation is not an array of objects but a string',
+        'qa.jsonl:line 6: conversation is not an array of objects but an array holding other values',
+    ]
+    with pytest.raises(pp.VsiDataError) as error:
+        pp.convert([str(source)], config(scene, strict=True))
+    assert str(error.value) == 'qa.jsonl:line 2: malformed_row: expected a JSON object, got null (--strict)'
 
 
 def test_an_exclusion_file_of_bare_names_in_json_is_an_error(scene):
