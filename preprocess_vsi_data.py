@@ -93,7 +93,7 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from extract_frames import cwd_note, frames_dir_problem, is_video, sample_indices
+from extract_frames import Terminated, cwd_note, frames_dir_problem, is_video, raise_terminated, sample_indices
 from vsi_scoring import (
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
@@ -1771,14 +1771,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_terminated(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # SIGTERM (a cluster's preemption or time limit) unwinds like Ctrl-C, so atomic_path removes its temporary file
-    previous = signal.signal(signal.SIGTERM, _exit_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    config = None
     try:
         # Here, naming the flag, and not in the readers: vsi_dataset calls them with paths its variables gave
         for flag, paths in (('--input_path', args.input_path), ('--exclude_scenes', args.exclude_scenes)):
@@ -1807,6 +1804,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (VsiDataError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM raised as Terminated: one line on what is on disk, no traceback
+        stop, status = ('terminated', 143) if isinstance(e, Terminated) else ('interrupted', 130)
+        # atomic_path removed the temporary output; finished clips are whole files (atomic too) that the next run reuses
+        clips = (
+            f'; the finished clips in {config.clips_dir} are kept for the next run'
+            if config and config.media == 'video'
+            else ''
+        )
+        print(
+            f'{stop}: nothing was written to {args.output_path} (a file already there is unchanged){clips}',
+            file=sys.stderr,
+        )
+        return status
     finally:
         signal.signal(signal.SIGTERM, previous)
     print('\n'.join(summary.lines()))

@@ -1003,31 +1003,44 @@ def test_output_is_written_atomically(scene, monkeypatch):
     assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
 
 
-def test_sigterm_removes_the_temporary_output_and_keeps_the_previous_one(scene):
-    """A cluster's preemption or time limit sends SIGTERM: the run ends as Ctrl-C ends it, leaving no temporary file."""
+@pytest.mark.parametrize(
+    ('signum', 'media'), [(signal.SIGTERM, 'image'), (signal.SIGINT, 'image'), (signal.SIGTERM, 'video')]
+)
+def test_a_stopped_run_says_in_one_line_what_is_on_disk(scene, signum, media):
+    """A cluster's preemption or time limit sends SIGTERM, a user Ctrl-C: the run ends the same way, leaving no
+    temporary file, with one line (not a traceback, not silence) on what was written, and exit 128 + signal."""
     source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
     output = scene / 'out' / 'train.jsonl'
     output.parent.mkdir()
     output.write_text('previous run\n', encoding='utf-8')
-    terminated_while_writing = (
+    stopped_while_writing = (
         'import os, signal, sys\n'
         'import preprocess_vsi_data as pp\n'
         'line = pp._utf8_line\n'
-        'def second_row_terminates(row):\n'
+        'def second_row_stops(row):\n'
         '    if row["id"] == "8":\n'
-        '        os.kill(os.getpid(), signal.SIGTERM)\n'
+        f'        os.kill(os.getpid(), {int(signum)})\n'
         '    return line(row)\n'
-        'pp._utf8_line = second_row_terminates\n'
+        'pp._utf8_line = second_row_stops\n'
         'sys.exit(pp.main(sys.argv[1:]))\n'
     )
     args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
     done = subprocess.run(
-        [sys.executable, '-c', terminated_while_writing, *args, '--num_frames', '4', '--no_progress'],
+        [sys.executable, '-c', stopped_while_writing, *args, '--num_frames', '4', '--no_progress', '--media', media],
         cwd=Path(pp.__file__).parent,
+        capture_output=True,
+        text=True,
     )
-    assert done.returncode == 128 + signal.SIGTERM
-    assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
+    assert done.returncode == 128 + signum
+    stop = 'terminated' if signum == signal.SIGTERM else 'interrupted'
+    message = f'{stop}: nothing was written to {output} (a file already there is unchanged)'
+    if media == 'video':
+        message += f'; the finished clips in {output.parent / "clips"} are kept for the next run'
+        assert len(list((output.parent / 'clips' / 'scannet').glob('scene0001_00_k4_*.mp4'))) == 1
+    assert done.stderr.splitlines()[-1] == message and 'Traceback' not in done.stderr
+    assert sorted(p.name for p in output.parent.iterdir()) == (['clips'] if media == 'video' else []) + ['train.jsonl']
     assert output.read_text(encoding='utf-8') == 'previous run\n'
+    assert pp.main(['--input_path', str(scene / 'missing.jsonl'), *args[2:]]) == 1  # in this process this time
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # main() puts back the handler it replaced
 
 
