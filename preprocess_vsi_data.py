@@ -261,6 +261,8 @@ class Summary:
     """
 
     inputs: list[str]
+    # input name (as locations name it) -> rows_read, extra_turns, written, skipped, dropped: the balance per file
+    per_input: dict[str, dict[str, int]] = field(default_factory=dict)
     rows_read: int = 0
     extra_turns: int = 0  # questions after the first of multi-turn conversation rows, each written or counted
     written: int = 0
@@ -300,6 +302,15 @@ class Summary:
             + (f' to {self.output}' if self.output else '')
             + f' ({self.scenes} scenes, {self.seconds:.2f} s, {self.rows_per_second:,.0f} rows/s)'
         ]
+        if len(self.per_input) > 1:
+            out.append(
+                '  per input: '
+                + '; '.join(
+                    f'{name} read {c["rows_read"]}, wrote {c["written"]}, '
+                    f'skipped {c["skipped"]}, dropped {c["dropped"]}'
+                    for name, c in self.per_input.items()
+                )
+            )
         if self.layouts:
             parsed = ', '.join(f'{k} {v}' for k, v in sorted(self.layouts.items()))
             out.append(f'  questions parsed, by layout: {parsed}')
@@ -1377,15 +1388,21 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     kept: list[tuple[Question, str]] = []
     seen_types: set[str] = set()  # of every row read, selected or not (_check_selection)
     excluded_found: set[str] = set()  # listed scenes that excluded a row
+    input_of: dict[int, dict[str, int]] = {}  # id() of each kept question -> its input's counts
     for path, name in zip(input_paths, _input_names(input_paths), strict=True):
         source = os.path.splitext(name)[0]
+        counts = summary.per_input[name] = dict.fromkeys(
+            ('rows_read', 'extra_turns', 'written', 'skipped', 'dropped'), 0
+        )
         rows = read_rows(path, name)
         for number, (row_location, row) in enumerate(
             tqdm(rows, desc=os.path.basename(path), unit=' rows', disable=not config.progress, mininterval=1.0)
         ):
             summary.rows_read += 1
+            counts['rows_read'] += 1
             turns = expand_turns(row, row_location, f'{source}:{number}')
             summary.extra_turns += len(turns) - 1
+            counts['extra_turns'] += len(turns) - 1
             for location, turn in turns:
                 # Before the row's checks: a type of another generator whose rows are all skipped is still no typo.
                 if isinstance(turn, dict) and (question_type := _text(turn.get('question_type'))):
@@ -1411,12 +1428,17 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                         excluded_found.add(skip.key)
                     if skip.reason in DROP_REASONS:
                         summary.count(summary.dropped, skip.reason, location, skip.detail)
+                        counts['dropped'] += 1
                         continue
                     if config.strict:
                         raise VsiDataError(f'{location}: {skip.reason}: {skip.detail} (--strict)') from None
                     summary.count(summary.skipped, skip.reason, location, skip.detail)
+                    counts['skipped'] += 1
                     continue
                 kept.append((question, folder))
+                input_of[id(question)] = counts
+        if not counts['rows_read']:  # an empty or cut-off file, or the wrong one: its questions are missing
+            logger.warning('%s holds no rows', path)
 
     questions_read = [question for question, _ in kept]
     if config.shuffle:
@@ -1428,6 +1450,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
             taken[question.question_type] += 1
             if taken[question.question_type] > config.max_per_type:
                 summary.count(summary.dropped, 'over_max_per_type', question.location, question.question_type)
+                input_of[id(question)]['dropped'] += 1
             else:
                 capped.append((question, folder))
         kept = capped
@@ -1446,6 +1469,8 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     ]
 
     summary.written = len(rows)
+    for question, _ in kept:
+        input_of[id(question)]['written'] += 1
     summary.layouts = dict(layouts)
     summary.per_type = dict(Counter(q.question_type for q, _ in kept))
     summary.unknown_question_types = {t: n for t, n in summary.per_type.items() if t not in KNOWN_QUESTION_TYPES}

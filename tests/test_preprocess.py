@@ -1483,6 +1483,30 @@ def test_output_ids_are_unique_and_duplicates_are_skipped(scene):
         pp.convert([str(first)], config(scene, strict=True))
 
 
+def test_the_summary_counts_each_input_and_warns_about_an_empty_one(scene, caplog):
+    """`read 1 rows from 3 file(s)` said nothing about the two files that held none, the wrong or cut-off files."""
+    first = write_jsonl(scene / 'a.jsonl', [MC_ROW, {**NUMERIC_ROW, 'ground_truth': 'four'}, {**MC_ROW, 'id': 9}])
+    (scene / 'empty.jsonl').write_text('', encoding='utf-8')
+    (scene / 'empty_array.json').write_text('[]', encoding='utf-8')
+    inputs = [str(first), str(scene / 'empty.jsonl'), str(scene / 'empty_array.json')]
+    rows, summary = pp.convert(inputs, config(scene, max_per_type=1))
+    assert [row['id'] for row in rows] == ['7']
+    none = dict.fromkeys(('rows_read', 'extra_turns', 'written', 'skipped', 'dropped'), 0)
+    assert summary.per_input == {
+        'a.jsonl': {**none, 'rows_read': 3, 'written': 1, 'skipped': 1, 'dropped': 1},
+        'empty.jsonl': none,
+        'empty_array.json': none,
+    }
+    assert [r.getMessage() for r in caplog.records if 'holds no rows' in r.getMessage()] == [
+        f'{scene / "empty.jsonl"} holds no rows',
+        f'{scene / "empty_array.json"} holds no rows',
+    ]
+    assert (
+        '  per input: a.jsonl read 3, wrote 1, skipped 1, dropped 1; '
+        'empty.jsonl read 0, wrote 0, skipped 0, dropped 0; empty_array.json read 0, wrote 0, skipped 0, dropped 0'
+    ) in summary.lines()
+
+
 def test_inputs_of_the_same_file_name_stay_apart(scene):
     """scannet/train.jsonl and arkitscenes/train.jsonl, rows without ids: each row's location and made id name its
     file by its path, so the two files' rows neither collide (train:0 twice, renamed) nor point at the same name."""
