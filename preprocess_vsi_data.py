@@ -898,8 +898,8 @@ def _json_type(value: Any) -> str:
 
 
 def load_scene_names(*paths: str) -> frozenset[str]:
-    """Scene names to exclude, from any number of files: text lists (one a line, `#` comments) or rows in any
-    supported layout.
+    """Scene names to exclude, from any number of files: text lists (one a line, `#` comments), or JSON / JSONL /
+    parquet holding rows in any supported layout or scene names as strings (`["scene0000_00", ...]`).
 
     A file that lists no scene (empty, `[]`, comments only) is an error naming it: it was passed to keep the benchmark
     out, so it is the wrong file or a cut-off copy, and training would go on with every benchmark scene in it (only
@@ -924,16 +924,17 @@ def _scene_names_in(path: str) -> set[str]:
         with open(path, 'rb') as f:
             for number, line in _text_lines(path, f):
                 name = line.split('#', 1)[0].strip()
-                if not name:
-                    continue
-                if _LIST_SEPARATOR_RE.search(scene_key(name)):  # `a, b` would exclude neither a nor b
-                    raise VsiDataError(f'{path}: line {number}: {name!r} is not one scene: write one scene a line')
-                names.add(name)
+                if name:
+                    names.add(_one_scene(name, f'{path}: line {number}'))
         return names
     scenes = set()
-    for location, row in read_rows(path):
+    for location, row in read_rows(path, name=path):  # the whole path: this error names no flag of its own
+        if isinstance(row, str):  # a JSON list of scene names, as a script dumps a list
+            if row.strip():
+                scenes.add(_one_scene(row.strip(), location))
+            continue
         if not isinstance(row, dict):
-            raise VsiDataError(f'{location}: expected a JSON object, got {type(row).__name__}')
+            raise VsiDataError(f'{location}: expected a scene name or a row (a JSON object), got {_json_type(row)}')
         scene, _ = _row_scene(row, detect_layout(row))  # as the rows to convert are read: a swift row's media too
         video = _first_string(row.get('video'))
         if scene is None and video:
@@ -942,6 +943,13 @@ def _scene_names_in(path: str) -> set[str]:
             raise VsiDataError(f'{location}: no scene_name (nor video, images or videos) to exclude')
         scenes.add(scene)
     return scenes
+
+
+def _one_scene(name: str, location: str) -> str:
+    """`name`, an entry of an exclusion list; VsiDataError for `a, b`, which would exclude neither a nor b."""
+    if _LIST_SEPARATOR_RE.search(scene_key(name)):
+        raise VsiDataError(f'{location}: {name!r} is not one scene: list each scene on its own')
+    return name
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1772,8 +1780,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=os.path.expanduser,
         nargs='+',
         default=[],
-        help='Files whose scenes are dropped (benchmark rows in any layout, or a .txt list of scenes or videos; an '
-        'entry `dataset/scene` or `dataset/scene.mp4` drops that scene in every dataset).',
+        help='Files whose scenes are dropped (benchmark rows in any layout, a JSON list of scene names, or a .txt list '
+        'of scenes or videos; an entry `dataset/scene` or `dataset/scene.mp4` drops that scene in every dataset).',
     )
     parser.add_argument(
         '--question_types',
@@ -1807,6 +1815,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in paths:
                 check_input_file(path, flag)
         _check_output_path(args.exclude_scenes, args.output_path, role='the --exclude_scenes file')
+        try:
+            excluded = load_scene_names(*args.exclude_scenes)
+        except VsiDataError as e:  # the loader names the file, not the flag (vsi_dataset calls it for a variable)
+            raise VsiDataError(f'--exclude_scenes: {e}') from None
         config = PreprocessConfig(
             frames_dir=args.frames_dir,
             num_frames=args.num_frames,
@@ -1817,7 +1829,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             clips_dir=args.clips_dir,
             video_fps=args.video_fps,
             allow_fewer_frames=args.allow_fewer_frames,
-            exclude_scenes=load_scene_names(*args.exclude_scenes),
+            exclude_scenes=excluded,
             question_types=tuple(args.question_types) if args.question_types else None,
             max_per_type=args.max_per_type,
             shuffle=args.shuffle,

@@ -857,8 +857,8 @@ def test_an_exclusion_file_that_lists_no_scene_is_an_error(scene, capsys):
         exclude = ['--exclude_scenes', str(listing), str(scene / empty)]
         assert pp.main(['--input_path', str(source), *exclude, *base]) == 1
         assert capsys.readouterr().err == (
-            f'error: {scene / empty} lists no scenes to exclude; pass the benchmark question file or a list of its '
-            'scenes\n'
+            f'error: --exclude_scenes: {scene / empty} lists no scenes to exclude; pass the benchmark question file '
+            'or a list of its scenes\n'
         )
     assert not output.parent.exists()
 
@@ -1764,12 +1764,25 @@ def test_malformed_rows_are_counted_naming_the_line_and_the_json_type(scene):
     assert str(error.value) == 'qa.jsonl:line 2: malformed_row: expected a JSON object, got null (--strict)'
 
 
-def test_an_exclusion_file_of_bare_names_in_json_is_an_error(scene):
-    """Scene lists are text files (one a line); a JSON file holds rows."""
-    listed = scene / 'scenes.json'
-    listed.write_text(json.dumps(['scene0001_00']), encoding='utf-8')
-    with pytest.raises(pp.VsiDataError, match=r'scenes.json\[row 0\]: expected a JSON object, got str'):
-        pp.load_scene_names(str(listed))
+def test_an_exclusion_file_may_be_a_json_list_of_scene_names(scene, capsys):
+    """`json.dump(sorted(scenes))` is how a script saves a list: it was refused as rows that are no objects, naming
+    neither the flag nor the file's path."""
+    listed = write_jsonl(scene / 'scenes.jsonl', ['SCANNET/scene0001_00.mp4', ''])
+    (scene / 'scenes.json').write_text(json.dumps(['scene0002_00', 'scene0003_00']), encoding='utf-8')
+    names = pp.load_scene_names(str(scene / 'scenes.json'), str(listed))
+    assert names == {'scene0002_00', 'scene0003_00', 'SCANNET/scene0001_00.mp4'}
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    rows, summary = pp.convert([str(source)], config(scene, exclude_scenes=names))
+    assert rows == [] and summary.dropped == {'excluded_scene': 2}
+    base = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(scene / 'o.jsonl')]
+    for entries, problem in (
+        (['scene0002_00', 7], 'expected a scene name or a row (a JSON object), got a number'),
+        (['scene0002_00, scene0003_00'], "'scene0002_00, scene0003_00' is not one scene: list each scene on its own"),
+    ):
+        (scene / 'bad.json').write_text(json.dumps(entries), encoding='utf-8')
+        assert pp.main([*base, '--exclude_scenes', str(scene / 'bad.json'), '--no_progress']) == 1
+        row = len(entries) - 1
+        assert capsys.readouterr().err == f'error: --exclude_scenes: {scene / "bad.json"}[row {row}]: {problem}\n'
 
 
 @pytest.mark.parametrize(
