@@ -120,7 +120,7 @@ CLIP_CRF = 18  # visually lossless H.264; the clip is decoded again by the proce
 # Problems with a row: counted, and errors under --strict.
 SKIP_REASONS = (
     'malformed_row',  # no JSON object, a conversation that is no list of objects, or text UTF-8 cannot store
-    'unknown_layout',  # no `question`, `conversations` or `messages`
+    'unknown_layout',  # no `question`, `conversations` or `messages` field (one that is null is missing_field)
     'missing_field',  # no scene, question type, question or answer, or one that is not text (the example says which)
     'bad_id',  # an id that is there but no string or number (a list, an object, `""`): null or absent ones are made
     'bad_options',  # a multiple-choice question without options written as `A. text`
@@ -735,6 +735,10 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
         raise RowSkipped('malformed_row', f'expected a JSON object, got {_json_type(row)}')
     layout = detect_layout(row)
     if layout is None:
+        # a null field is there without a value: parquet gives every row every column, null where a row has none
+        null = [f'`{key}`' for key in ('question', 'conversations', 'messages') if key in row]
+        if null:
+            raise RowSkipped('missing_field', f'no question: {", ".join(null)} null')
         raise RowSkipped('unknown_layout', 'no `question`, `conversations` or `messages` field')
     scene, video = _row_scene(row, layout)
     options = row.get('options')

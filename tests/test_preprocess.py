@@ -510,6 +510,21 @@ def test_layout_is_detected_from_values_not_from_null_columns(scene):
         assert rows == reference and summary.layouts == {'benchmark': 2, 'conversations': 1}, name
 
 
+def test_a_null_question_is_a_missing_field_not_an_unknown_layout(scene):
+    """A parquet row whose question is null has the benchmark's columns: `unknown_layout` sent users looking for a
+    field that is there."""
+    table = pa.Table.from_pylist([MC_ROW, {**NUMERIC_ROW, 'question': None}])
+    pq.write_table(table, scene / 'qa.parquet')
+    write_jsonl(scene / 'qa.jsonl', [{**NUMERIC_ROW, 'question': None, 'messages': None}, {'id': 3}])
+    rows, summary = pp.convert([str(scene / 'qa.parquet'), str(scene / 'qa.jsonl')], config(scene))
+    assert [row['id'] for row in rows] == ['7']
+    assert summary.skipped == {'missing_field': 2, 'unknown_layout': 1}
+    assert summary.examples['missing_field'] == [
+        'qa.parquet[row 1]: no question: `question` null',
+        'qa.jsonl:line 1: no question: `question`, `messages` null',
+    ]
+
+
 def test_nan_cells_of_a_pandas_export_are_nulls(scene):
     """`json.dump(df.to_dict('records'))` writes NaN (not JSON) for a frame's empty cells: nulls, not values."""
     mc_conversation = {**conversations_row(MC_ROW), 'id': MC_ROW['id']}
