@@ -1386,9 +1386,26 @@ def _input_names(paths: Sequence[str]) -> list[str]:
     ]
 
 
+def _check_distinct_inputs(paths: Sequence[str]) -> None:
+    """VsiDataError for a file given twice under any spelling (a link, `./`): every row of it would be read twice,
+    the second time skipped as a duplicate of itself."""
+    seen: dict[tuple[int, int], str] = {}
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:  # the reader says what is wrong with it
+            continue
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen:
+            raise VsiDataError(f'--input_path: {path} is the same file as {seen[key]}; give each file once')
+        seen[key] = path
+
+
 def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[dict[str, Any]], Summary]:
-    """Read every input file and return (swift rows, summary). Raises VsiDataError on malformed input, on a scene
-    with fewer frames than asked (unless allowed) and, under `config.strict`, on any skipped row."""
+    """Read every input file and return (swift rows, summary). Raises VsiDataError on malformed input, on a file
+    given twice, on a scene with fewer frames than asked (unless allowed) and, under `config.strict`, on any skipped
+    row."""
+    _check_distinct_inputs(input_paths)
     if not config.exclude_scenes:
         # Both entry points (the script and vsi_dataset.py's vsi_raw) come through here.
         logger.warning(NO_EXCLUSION_WARNING)

@@ -1522,6 +1522,17 @@ def test_the_summary_counts_each_input_and_warns_about_an_empty_one(scene, caplo
     ) in summary.lines()
 
 
+def test_a_file_given_twice_is_refused(scene, monkeypatch):
+    """Read twice, each of its rows was then reported as a duplicate of itself."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW])
+    (scene / 'link.jsonl').symlink_to(source)
+    monkeypatch.chdir(scene)
+    for again in (str(source), './qa.jsonl', str(scene / 'link.jsonl')):
+        with pytest.raises(pp.VsiDataError) as error:
+            pp.convert([str(source), again], config(scene))
+        assert str(error.value) == f'--input_path: {again} is the same file as {source}; give each file once'
+
+
 def test_inputs_of_the_same_file_name_stay_apart(scene):
     """scannet/train.jsonl and arkitscenes/train.jsonl, rows without ids: each row's location and made id name its
     file by its path, so the two files' rows neither collide (train:0 twice, renamed) nor point at the same name."""
