@@ -424,7 +424,8 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
                     f'{path}: line {number} is not valid JSON ({e.msg} at column {e.colno}){_formats_note(path)}'
                 ) from e
             if isinstance(row, dict) and detect_layout(row) is None and any(map(_holds_rows, row.values())):
-                raise _top_level_object(path, row)  # on one line: counted as one unknown row, its rows would be lost
+                # on one line: counted as one unknown row, its rows would be lost
+                raise _top_level_object(path, row, None if first else number)
             first = False
             yield f'{name}:line {number}', row
 
@@ -461,9 +462,13 @@ def _holds_rows(value: Any) -> bool:
     )
 
 
-def _top_level_object(path: str, value: dict) -> VsiDataError:
+def _top_level_object(path: str, value: dict, line: int | None = None) -> VsiDataError:
+    """The error for a file that wraps its rows in an object, or (`line`, past the first row of a JSONL file) for a
+    line that does: there it is no top level, and the line is what to look for."""
     key = next((key for key, item in value.items() if _holds_rows(item)), None)
     rows = f' holding its rows under {key!r}' if key else ''
+    if line is not None:
+        return VsiDataError(f'{path}: line {line} is a JSON object{rows}; expected one row per line (JSONL)')
     return VsiDataError(
         f'{path}: the top level is a JSON object{rows}; expected a list of rows or one row per line (JSONL)'
     )

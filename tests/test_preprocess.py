@@ -1438,6 +1438,18 @@ def test_a_top_level_object_is_an_error_naming_file_and_key(scene, capsys, suffi
             pp.convert([str(single)], config(scene))
 
 
+def test_a_line_of_jsonl_that_wraps_rows_is_named_by_its_line(scene):
+    """Past the first line it is no top level: the message sent users looking at the start of the file."""
+    lines = [json.dumps(MC_ROW), '', json.dumps({'version': 1, 'data': [NUMERIC_ROW]})]
+    (scene / 'qa.jsonl').write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    with pytest.raises(pp.VsiDataError) as error:
+        pp.convert([str(scene / 'qa.jsonl')], config(scene))
+    assert str(error.value) == (
+        f"{scene / 'qa.jsonl'}: line 3 is a JSON object holding its rows under 'data'; "
+        'expected one row per line (JSONL)'
+    )
+
+
 def test_output_ids_are_unique_and_duplicates_are_skipped(scene):
     """Clashing ids of different questions are made unique and counted; the same question again is skipped."""
     import eval_vsi_bench
