@@ -32,7 +32,7 @@ Output rows (JSONL, written atomically)::
                   {"role": "assistant", "content": "B"}],
      "images": ["frames/scannet/scene0000_00/frame_0000.jpg", ...],
      "solution": "B", "question_type": "object_rel_distance", "options": ["A. chair", ...],
-     "id": "12", "scene_name": "scene0000_00"}
+     "id": "12", "scene_name": "scene0000_00", "prompt_style": "direct"}
 
 `--media video` writes the chosen frames as one H.264 clip per frame folder and frame count (`videos: [clip]`, one
 `<video>` tag): Qwen3-VL merges frame pairs, so a clip costs about half the visual tokens of the same frames as
@@ -57,10 +57,10 @@ turns every problem into an error. A run without `--exclude_scenes` warns: train
 leak. A scene is excluded however it is spelt (`scannet/scene0000_00`, `./scene0000_00/`, any letter case, in the list
 or in the row) and whichever folder the row's frames come from (its `video` comes first); scene names and datasets that
 are absolute or contain `..` are skipped (`bad_scene_name`), never looked up (a `video` path that leaves --frames_dir is
-ignored). A row without an id is given `<file name>:<index>`; one whose id is no string or number (a list, an object,
-`""`) is skipped (`bad_id`). Output ids are unique: a row whose id is taken by the same question is skipped
-(`duplicate_question`), by another question it is written as `<id>#2` and counted. Temporary files that killed runs left
-beside the output are removed by the next run.
+ignored). A row without an id is given `<file name without its extension>:<index>` (`train:3`, 0-based); one whose id is
+no string or number (a list, an object, `""`) is skipped (`bad_id`). Output ids are unique: a row whose id is taken by
+the same question is skipped (`duplicate_question`), by another question it is written as `<id>#2` and counted.
+Temporary files that killed runs left beside the output are removed by the next run.
 """
 
 from __future__ import annotations
@@ -562,10 +562,10 @@ def _name(value: Any) -> str | None:
 
 
 def _row_id(value: Any, default: str) -> str:
-    """A row's id as text (_name), or `default`, the made `<file>:<index>`, for a row without one (null, absent, a NaN
-    cell of a pandas export). An id that is there but gives no text (a list, an object, `""`, `true`) is
-    RowSkipped('bad_id'): replaced by a made id it used to be written without a word, and the row's own id, which a
-    resumed evaluation matches predictions by, was lost."""
+    """A row's id as text (_name), or `default`, the made `<file name without extension>:<index>`, for a row without
+    one (null, absent, a NaN cell of a pandas export). An id that is there but gives no text (a list, an object, `""`,
+    `true`) is RowSkipped('bad_id'): replaced by a made id it used to be written without a word, and the row's own
+    id, which a resumed evaluation matches predictions by, was lost."""
     if _absent(value):
         return default
     name = _name(value)
@@ -1376,8 +1376,9 @@ class UniqueIds:
 
 
 def _input_names(paths: Sequence[str]) -> list[str]:
-    """How locations and made ids (`<name>:<row>`) name each input: by its file name, or where two inputs share a
-    file name, by its path from the folder they all sit in (`scannet/train.jsonl`, `arkitscenes/train.jsonl`)."""
+    """How locations (`train.jsonl:line 3`) and, without the extension, made ids (`train:3`) name each input: by its
+    file name, or where two inputs share a file name, by its path from the folder they all sit in
+    (`scannet/train.jsonl`, `arkitscenes/train.jsonl`; ids `scannet/train:3`)."""
     names = [os.path.basename(path) for path in paths]
     shared = {name for name, count in Counter(names).items() if count > 1}
     if not shared:

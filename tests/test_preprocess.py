@@ -1545,6 +1545,14 @@ def test_a_file_given_twice_is_refused(scene, monkeypatch):
         assert str(error.value) == f'--input_path: {again} is the same file as {source}; give each file once'
 
 
+def test_the_documented_output_row_and_made_ids_are_what_is_written(scene):
+    """The docstring's example row lacked `prompt_style` and said made ids hold the file name, extension and all."""
+    rows, _ = pp.convert([str(write_jsonl(scene / 'train.jsonl', [{**NUMERIC_ROW, 'id': None}]))], config(scene))
+    assert rows[0]['id'] == 'train:0' and '`<file name without its extension>:<index>` (`train:3`' in pp.__doc__
+    example = re.search(r'Output rows \(JSONL, written atomically\)::\n\n(.*?)\n\n', pp.__doc__, re.DOTALL).group(1)
+    assert set(rows[0]) <= set(re.findall(r'"(\w+)": ', example)) and '"prompt_style": "direct"' in example
+
+
 def test_inputs_of_the_same_file_name_stay_apart(scene):
     """scannet/train.jsonl and arkitscenes/train.jsonl, rows without ids: each row's location and made id name its
     file by its path, so the two files' rows neither collide (train:0 twice, renamed) nor point at the same name."""
