@@ -1552,7 +1552,7 @@ def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_
         results = ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames), engine=engine)
     assert len(engine.requests) == 3 + 6 and results['num_questions'] == 6
     assert f'3 prediction(s) in {out / "predictions.jsonl"} match no question of the dataset' in caplog.text
-    assert '`<file name>:<index>`: was it renamed?' in caplog.text
+    assert '`<file name without extension>:<index>`: was it renamed?' in caplog.text
     assert ev.main(['--predictions', str(out)]) == 1
     error = capsys.readouterr().err.rstrip()
     assert (
@@ -1578,7 +1578,7 @@ def test_rescoring_refuses_predictions_of_a_renamed_dataset_even_when_they_are_f
     assert ev.main(['--predictions', str(out)]) == 1
     assert (
         f'{out / "predictions.jsonl"} holds predictions for 3 question(s) that the dataset its run_config.json records '
-        "does not have (e.g. id 'a:0'; rows without an id are named `<file name>:<index>`: was it renamed?): it mixes "
+        "does not have (e.g. id 'a:0'; rows without an id are named `<file name without extension>:<index>`: was it renamed?): it mixes "
         'runs'
     ) in capsys.readouterr().err
     assert not (out / 'results.json').exists()
