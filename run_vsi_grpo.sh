@@ -29,7 +29,8 @@
 #                         6 of 8) is below theirs by the number of ROLLOUT_GPUS. The batch check counts the job's
 #                         processes assuming every node sees the GPUs this one sees.
 #   ROLLOUT_HOST=127.0.0.1 ROLLOUT_PORT=8000 ROLLOUT_TIMEOUT=1200 (seconds to become ready); set the server's
-#                         address here, not with --vllm_server_host/port, so the health check looks there too
+#                         address here, not with --vllm_server_host/port, so the health check looks there too; a
+#                         vllm_server_host / vllm_server_port (/ _group_port) in the YAML must say the same
 #   ROLLOUT_GROUP_PORT=51216  where the server's vLLM workers take the trainer's LoRA weights (swift's
 #                         --vllm_server_group_port); a second server-mode run on the same node needs other ports
 #   ROLLOUT_LOG           the rollout server's output [rollout.log in the run's output_dir: OUTPUT_DIR, a
@@ -241,6 +242,19 @@ preflight() {
     [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^(0|[1-9][0-9]*)$ ]] || fail "NNODES / NODE_RANK must be integers"
     ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"
     ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"
+    if [[ $MODE == server ]]; then
+        # swift would point the trainer at the YAML's address, not at the server started here (a flag saying
+        # ROLLOUT_HOST replaced it without a word): they must agree
+        local item key yaml_address=()
+        local -A variable_of=([vllm_server_host]=ROLLOUT_HOST [vllm_server_port]=ROLLOUT_PORT
+            [vllm_server_group_port]=ROLLOUT_GROUP_PORT)
+        resolve_items yaml_address --print yaml_server_address
+        for item in "${yaml_address[@]}"; do
+            key=${variable_of[${item%%=*}]}
+            [[ ${item#*=} == "${!key}" ]] || fail "$CONFIG sets ${item%%=*} ${item#*=}, but this script starts the" \
+                "rollout server at $key=${!key} and points the trainer there: set $key=${item#*=}, or delete the key"
+        done
+    fi
     if [[ $MODE == server ]] && ((NNODES > 1)); then  # node 0 hosts both; other nodes would wait on the server
         local master_port=${MASTER_PORT:-29500}
         [[ $master_port != "$ROLLOUT_PORT" && $master_port != "$ROLLOUT_GROUP_PORT" ]] ||

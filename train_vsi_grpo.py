@@ -19,9 +19,11 @@ with vLLM. This script says so before it imports swift.
 
 Modes:
     colocate  the YAML as written: every training GPU also hosts a vLLM engine.
-    server    rollouts come from `swift rollout` (run_vsi_grpo.sh starts and stops one for you);
-              defaults to 127.0.0.1:8000, change with --vllm_server_host / --vllm_server_port (and
-              --vllm_server_group_port, default 51216, for a second run beside a first on one node).
+    server    rollouts come from `swift rollout` (run_vsi_grpo.sh starts and stops one for you); at the
+              YAML's vllm_server_host / vllm_server_port, else 127.0.0.1:8000; the flags --vllm_server_host /
+              --vllm_server_port win over both (and --vllm_server_group_port, default 51216, for a second run
+              beside a first on one node). run_vsi_grpo.sh starts its server at ROLLOUT_HOST / ROLLOUT_PORT and
+              refuses a YAML address that differs.
     local     no vLLM and no DeepSpeed: one process, transformers generation (the CPU demo). swift has no
               flag that unsets the YAML's `vllm_mode`, so this mode is why the launchers exist besides
               `swift rlhf vsi_grpo_config.yaml`.
@@ -63,14 +65,18 @@ DEFAULT_SERVER_PORT = 8000  # swift rollout's default port
 # Settings each mode puts on top of the YAML (command-line overrides still win over them).
 MODE_SETTINGS: dict[str, dict[str, Any]] = {
     'colocate': {'use_vllm': True, 'vllm_mode': 'colocate'},
-    'server': {
-        'use_vllm': True,
-        'vllm_mode': 'server',
-        'vllm_server_host': [DEFAULT_SERVER_HOST],
-        'vllm_server_port': [DEFAULT_SERVER_PORT],
-    },
+    'server': {'use_vllm': True, 'vllm_mode': 'server'},
     'local': {'use_vllm': False},
 }
+# Server mode's address when neither the YAML nor a flag gives one. Only a default: replacing the YAML's address
+# sent the trainer to 127.0.0.1:8000 while the user's server listened elsewhere.
+SERVER_DEFAULTS: dict[str, list[Any]] = {
+    'vllm_server_host': [DEFAULT_SERVER_HOST],
+    'vllm_server_port': [DEFAULT_SERVER_PORT],
+}
+# The YAML keys that say where the trainer finds its rollout server; run_vsi_grpo.sh, which starts that server at
+# ROLLOUT_HOST / ROLLOUT_PORT / ROLLOUT_GROUP_PORT, refuses a YAML value that differs (`--print yaml_server_address`).
+SERVER_ADDRESS_KEYS = ('vllm_server_host', 'vllm_server_port', 'vllm_server_group_port')
 # YAML keys local mode removes (a command-line flag can still set them): swift rejects any vllm_mode without
 # vLLM, and one process has nothing for DeepSpeed to shard (CPU installs usually lack it, too).
 LOCAL_DROPPED_KEYS = ('vllm_mode', 'deepspeed')
@@ -142,6 +148,7 @@ READ_KEYS = frozenset(
         *SWIFT_BATCH_DEFAULTS,
         *LOCAL_DROPPED_KEYS,
         *(key for settings in MODE_SETTINGS.values() for key in settings),
+        *SERVER_ADDRESS_KEYS,
         *('dataset', 'val_dataset', 'eval_dataset', 'cached_val_dataset', 'columns', 'custom_register_path'),
         *('output_dir', 'reward_funcs', 'eval_strategy', 'save_strategy', 'split_dataset_ratio', 'streaming', 'strict'),
         *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
@@ -546,6 +553,9 @@ def resolve(
                 "in the shell that runs run_vsi_grpo.sh, or torchrun's flags"
             )
     args.update(MODE_SETTINGS[mode])
+    if mode == 'server':
+        for key, value in SERVER_DEFAULTS.items():
+            args.setdefault(key, value)
     if mode == 'local':
         for key in LOCAL_DROPPED_KEYS:
             args.pop(key, None)
@@ -1280,10 +1290,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--print',
         dest='print_what',
-        choices=('env', 'mode_args', 'rollout_args', 'output_dir', 'visible_gpus'),
-        help="print for run_vsi_grpo.sh: NAME=value items, the mode's swift flags that the overrides leave unset, or "
-        "the `swift rollout` arguments, each ended by a NUL byte (a value may hold newlines); the run's output_dir; "
-        'or the GPU ids this environment sees, one per line (none: an error, unless with --dry_run)',
+        choices=('env', 'mode_args', 'rollout_args', 'yaml_server_address', 'output_dir', 'visible_gpus'),
+        help="print for run_vsi_grpo.sh: NAME=value items, the mode's swift flags that the overrides leave unset, "
+        "the `swift rollout` arguments, or the YAML's rollout server address (key=value items), each ended by a NUL "
+        "byte (a value may hold newlines); the run's output_dir; or the GPU ids this environment sees, one per line "
+        '(none: an error, unless with --dry_run)',
     )
     parser.add_argument(
         '--world_size',
@@ -1317,6 +1328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not gpus and not opts.dry_run:  # a dry run lays out the GPUs run_vsi_grpo.sh assumes instead
                 raise LaunchError(NO_GPU)
             print('\n'.join(gpus))
+            return 0
+        if opts.print_what == 'yaml_server_address':  # the YAML's own (SERVER_ADDRESS_KEYS): flags unread
+            yaml_args = load_config(opts.config)[1]
+            print_items(
+                f'{key}={" ".join(_as_list(yaml_args[key]))}' for key in SERVER_ADDRESS_KEYS if key in yaml_args
+            )
             return 0
         plan = resolve(opts.config, opts.mode, overrides)
         world_size = opts.world_size or (1 if opts.mode == 'local' else default_world_size(os.environ))

@@ -3065,21 +3065,42 @@ def test_dataset_names_are_the_training_and_validation_entries_paths_or_ids():
 
 
 def test_mode_args_are_the_modes_settings_the_flags_leave_unset(capsys):
+    # the server's address is not among them: run_vsi_grpo.sh passes ROLLOUT_HOST / ROLLOUT_PORT itself
     assert train_vsi_grpo.main(['--mode', 'server', '--print', 'mode_args']) == 0
-    assert capsys.readouterr().out.split('\0') == [
-        *('--use_vllm', 'True', '--vllm_mode', 'server', '--vllm_server_host', '127.0.0.1'),
-        *('--vllm_server_port', '8000', ''),
-    ]
-    assert train_vsi_grpo.main(['--mode', 'server', '--print', 'mode_args', '--vllm_server_port', '9000']) == 0
-    assert capsys.readouterr().out.split('\0') == [
-        '--use_vllm',
-        'True',
-        '--vllm_mode',
-        'server',
-        '--vllm_server_host',
-        '127.0.0.1',
-        '',
-    ]
+    assert capsys.readouterr().out.split('\0') == ['--use_vllm', 'True', '--vllm_mode', 'server', '']
+    assert train_vsi_grpo.main(['--mode', 'server', '--print', 'mode_args', '--vllm_mode', 'server']) == 0
+    assert capsys.readouterr().out.split('\0') == ['--use_vllm', 'True', '']
+
+
+SERVER_YAML = MINI_YAML + 'vllm_server_host: [10.0.0.5]\nvllm_server_port: [8123]\n'
+
+
+def test_server_mode_keeps_the_yamls_server_address_and_the_flags_win(tmp_path, capsys):
+    config = tmp_path / 'server.yaml'
+    config.write_text(SERVER_YAML)
+    args = train_vsi_grpo.resolve(str(config), 'server', environ={}).args
+    assert (args['vllm_server_host'], args['vllm_server_port']) == (['10.0.0.5'], [8123])  # was 127.0.0.1:8000
+    args = train_vsi_grpo.resolve(str(config), 'server', ['--vllm_server_port', '9000'], environ={}).args
+    assert (args['vllm_server_host'], args['vllm_server_port']) == (['10.0.0.5'], '9000')
+    flags = ['--config', str(config), '--mode', 'server', '--vllm_server_host', 'h', '--print', 'yaml_server_address']
+    assert train_vsi_grpo.main(flags) == 0  # the YAML's, for run_vsi_grpo.sh to compare with its server's
+    assert capsys.readouterr().out.split('\0') == ['vllm_server_host=10.0.0.5', 'vllm_server_port=8123', '']
+
+
+def test_the_script_refuses_a_yaml_server_address_other_than_its_servers(launch_env, tmp_path):
+    config = tmp_path / 'server.yaml'
+    port = launch_env['ROLLOUT_PORT']
+    config.write_text(CONFIG.read_text() + f'vllm_server_host: [10.0.0.5]\nvllm_server_port: [{port}]\n')
+    line = refusal({**launch_env, 'MODE': 'server', 'CONFIG': str(config)})
+    assert line == (
+        f'run_vsi_grpo.sh: {config} sets vllm_server_host 10.0.0.5, but this script starts the rollout server at '
+        'ROLLOUT_HOST=127.0.0.1 and points the trainer there: set ROLLOUT_HOST=10.0.0.5, or delete the key'
+    )
+    proc = run_script(
+        {**launch_env, 'MODE': 'server', 'CONFIG': str(config), 'ROLLOUT_HOST': '10.0.0.5', 'DRY_RUN': '1'}
+    )
+    assert proc.returncode == 0, proc.stderr  # agreeing, the server and the trainer share the address
+    assert '--host 10.0.0.5 --port ' + port in proc.stdout
 
 
 def test_a_failed_swift_import_without_plugins_names_swift_alone(monkeypatch):
