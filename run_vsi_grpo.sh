@@ -4,7 +4,7 @@
 # Hyperparameters live in vsi_grpo_config.yaml; this script adds the GPU layout, a preflight that fails in
 # seconds instead of after the model has loaded, and the life cycle of the `swift rollout` server.
 #
-#   bash run_vsi_grpo.sh                        # MODE=colocate on every visible GPU
+#   bash run_vsi_grpo.sh                        # the YAML's mode (shipped: colocate) on every visible GPU
 #   MODE=server bash run_vsi_grpo.sh            # swift rollout on the last 2 GPUs (1 of 2), training on the others
 #   MODE=local MODEL=demo_out/tiny_qwen3_vl DATASET=demo_out/data/train.jsonl \
 #       bash run_vsi_grpo.sh --torch_dtype float32 --fp16 false --max_steps 2   # after make demo: no vLLM, no GPU
@@ -14,7 +14,9 @@
 #   bash run_vsi_grpo.sh --help                 # this text
 #
 # Environment, with defaults:
-#   MODE=colocate         colocate | server | local (local: one process, transformers generation, CPU is fine)
+#   MODE                  colocate | server | local (local: one process, transformers generation, CPU is fine)
+#                         [the YAML's, as swift rlhf reads it: use_vllm false or unset -> local, vllm_mode server
+#                         -> server, else colocate]; when set, MODE wins over the YAML's use_vllm / vllm_mode
 #   CONFIG                vsi_grpo_config.yaml beside this script
 #   MODEL DATASET OUTPUT_DIR   when set, replace the YAML's model / dataset / output_dir
 #   TRAIN_GPUS            training GPU ids [colocate: all visible; server: all visible but ROLLOUT_GPUS; local:
@@ -60,7 +62,7 @@ for arg in "$@"; do
     fi
 done
 
-MODE=${MODE:-colocate}
+MODE=${MODE:-}
 CONFIG=${CONFIG:-$BUNDLE_DIR/vsi_grpo_config.yaml}
 PYTHON=${PYTHON:-python}
 SWIFT=${SWIFT:-swift}
@@ -99,6 +101,14 @@ esac
 [[ $ROLLOUT_GROUP_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_GROUP_PORT=$ROLLOUT_GROUP_PORT is not a port number"
 ((ROLLOUT_GROUP_PORT != ROLLOUT_PORT)) || fail "ROLLOUT_GROUP_PORT and ROLLOUT_PORT are both $ROLLOUT_PORT"
 [[ $ROLLOUT_TIMEOUT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_TIMEOUT=$ROLLOUT_TIMEOUT is not a number of seconds"
+[[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
+# swift rlhf expands its first argument only with one of these endings, in lower case (swift/cli/main.py)
+[[ $CONFIG =~ \.(yaml|yml|json)$ ]] || fail "CONFIG=$CONFIG: swift reads a config only from a .yaml, .yml or" \
+    ".json file (in lower case); rename it"
+command -v "$PYTHON" >/dev/null || fail "PYTHON=$PYTHON not found; activate the environment with ms-swift"
+if [[ -z $MODE ]]; then  # the YAML's use_vllm / vllm_mode decide, as they do for `swift rlhf config.yaml`
+    MODE=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --print mode) || fail "$MODE"
+fi
 for arg in "$@"; do  # train_vsi_grpo.py's own flags: the YAML reading would obey them, swift would fail on them
     if [[ $arg =~ ^--(config|mode|dry[_-]run|preflight|print|world[_-]size|vllm[_-]gpus)(=|$) ]]; then
         fail "$arg is not a swift flag: this script sets train_vsi_grpo.py's flags itself; use CONFIG=, MODE= or" \
@@ -234,11 +244,6 @@ plan_gpus() {
 
 preflight() {
     [[ $MODE =~ ^(colocate|server|local)$ ]] || fail "MODE=$MODE is not one of colocate, server, local"
-    [[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
-    # swift rlhf expands its first argument only with one of these endings, in lower case (swift/cli/main.py)
-    [[ $CONFIG =~ \.(yaml|yml|json)$ ]] || fail "CONFIG=$CONFIG: swift reads a config only from a .yaml, .yml or" \
-        ".json file (in lower case); rename it"
-    command -v "$PYTHON" >/dev/null || fail "PYTHON=$PYTHON not found; activate the environment with ms-swift"
     [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^(0|[1-9][0-9]*)$ ]] || fail "NNODES / NODE_RANK must be integers"
     ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"
     ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"

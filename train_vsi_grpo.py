@@ -7,7 +7,7 @@ exports the YAML's `ENV` block, builds swift's `RLHFArguments` with swift's own 
 Usage::
 
     python train_vsi_grpo.py --dry_run                          # the resolved plan as JSON (env, swift args, problems)
-    torchrun --nproc_per_node 8 train_vsi_grpo.py               # 8 GPUs, vLLM colocated (the YAML as is)
+    torchrun --nproc_per_node 8 train_vsi_grpo.py               # 8 GPUs, the YAML's mode (shipped: colocate)
     CUDA_VISIBLE_DEVICES=0,1,2,3,4,5 torchrun --nproc_per_node 6 train_vsi_grpo.py --mode server \\
         --vllm_server_host 10.0.0.5                             # a `swift rollout` must be serving
     python train_vsi_grpo.py --mode local --model demo_out/tiny_qwen3_vl --dataset demo_out/data/train.jsonl \\
@@ -18,7 +18,10 @@ process that sees several GPUs makes swift spread the model over them (`device_m
 with vLLM. This script says so before it imports swift.
 
 Modes:
-    colocate  the YAML as written: every training GPU also hosts a vLLM engine.
+    (none)    the YAML's, as `swift rlhf config.yaml` reads it: use_vllm false or unset -> local, vllm_mode
+              server -> server, else colocate. A mode given (--mode, MODE=) wins over the YAML's use_vllm /
+              vllm_mode.
+    colocate  every training GPU also hosts a vLLM engine (the shipped YAML's mode).
     server    rollouts come from `swift rollout` (run_vsi_grpo.sh starts and stops one for you); at the
               YAML's vllm_server_host / vllm_server_port, else 127.0.0.1:8000; the flags --vllm_server_host /
               --vllm_server_port win over both (and --vllm_server_group_port, default 51216, for a second run
@@ -537,14 +540,23 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
     return None
 
 
+def yaml_mode(args: Mapping[str, Any]) -> str:
+    """The mode a YAML's own use_vllm / vllm_mode describe, as swift reads them (use_vllm is off unless set): the
+    mode when none is chosen, so that the launchers train as `swift rlhf config.yaml` does."""
+    if not _swift_bool(args, 'use_vllm'):
+        return 'local'
+    return 'server' if args.get('vllm_mode') == 'server' else 'colocate'
+
+
 def resolve(
-    config: str, mode: str, overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None
+    config: str, mode: str | None, overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None
 ) -> LaunchPlan:
-    """Merge the YAML, the mode's settings and the overrides into one plan."""
-    if mode not in MODES:
+    """Merge the YAML, the mode's settings and the overrides into one plan; no mode is the YAML's (yaml_mode)."""
+    if mode is not None and mode not in MODES:
         raise LaunchError(f'mode {mode!r} is not one of {", ".join(MODES)}')
     environ = os.environ if environ is None else environ
     yaml_env, args = load_config(config)
+    mode = mode or yaml_mode(args)
     for key in LAYOUT_ENV_KEYS:
         if key in yaml_env:
             raise LaunchError(
@@ -1274,7 +1286,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--config', type=os.path.expanduser, default=DEFAULT_CONFIG, help='the GRPO YAML (default: %(default)s)'
     )
-    parser.add_argument('--mode', choices=MODES, default='colocate', help='where rollouts run (default: colocate)')
+    parser.add_argument(
+        '--mode',
+        choices=MODES,
+        help="where rollouts run (default: the YAML's use_vllm / vllm_mode, see modes below; shipped: colocate)",
+    )
     parser.add_argument(
         '--dry_run',
         action='store_true',
@@ -1290,8 +1306,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--print',
         dest='print_what',
-        choices=('env', 'mode_args', 'rollout_args', 'yaml_server_address', 'output_dir', 'visible_gpus'),
-        help="print for run_vsi_grpo.sh: NAME=value items, the mode's swift flags that the overrides leave unset, "
+        choices=('env', 'mode', 'mode_args', 'rollout_args', 'yaml_server_address', 'output_dir', 'visible_gpus'),
+        help="print for run_vsi_grpo.sh: NAME=value items; the mode (the YAML's without --mode); the mode's swift "
+        'flags that the overrides leave unset; '
         "the `swift rollout` arguments, or the YAML's rollout server address (key=value items), each ended by a NUL "
         "byte (a value may hold newlines); the run's output_dir; or the GPU ids this environment sees, one per line "
         '(none: an error, unless with --dry_run)',
@@ -1336,16 +1353,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         plan = resolve(opts.config, opts.mode, overrides)
-        world_size = opts.world_size or (1 if opts.mode == 'local' else default_world_size(os.environ))
+        if opts.print_what == 'mode':  # run_vsi_grpo.sh's MODE when none is set; before its GPU variables are read
+            print(plan.mode)
+            return 0
+        world_size = opts.world_size or (1 if plan.mode == 'local' else default_world_size(os.environ))
         vllm_gpus = opts.vllm_gpus
-        if vllm_gpus is None and opts.mode == 'colocate':
+        if vllm_gpus is None and plan.mode == 'colocate':
             vllm_gpus = env_count(os.environ, 'LOCAL_WORLD_SIZE', 'NPROC_PER_NODE')
         if opts.print_what == 'env':
             print_items(f'{key}={value}' for key, value in plan.env.items())
             return 0
         if opts.print_what == 'mode_args':  # `swift rlhf config.yaml` knows no mode: run_vsi_grpo.sh passes these
             given = parse_overrides(overrides)
-            print_items(to_swift_argv({k: v for k, v in MODE_SETTINGS[opts.mode].items() if k not in given}))
+            print_items(to_swift_argv({k: v for k, v in MODE_SETTINGS[plan.mode].items() if k not in given}))
             return 0
         if opts.print_what == 'rollout_args':
             print_items(to_swift_argv(rollout_args(plan, vllm_gpus or 1)))
@@ -1370,7 +1390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise LaunchError('; '.join(problems))
         result = train(plan)
     except LaunchError as error:
-        if opts.preflight or opts.print_what == 'visible_gpus':  # a line for run_vsi_grpo.sh to report as its own
+        if opts.preflight or opts.print_what in ('mode', 'visible_gpus'):  # a line for run_vsi_grpo.sh to report
             print(error)
             return 1
         print(f'train_vsi_grpo.py: error: {error}', file=sys.stderr)

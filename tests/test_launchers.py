@@ -276,7 +276,7 @@ def launched(tiny_model_dir, dataset, fake_bin, tmp_path_factory) -> dict:
         path = out / f'{name}.yaml'
         path.write_text(CONFIG.read_text().replace(f'\n{key}: {_yaml()[key]}'.lower(), f'\n{key}: {value}'))
         assert _yaml(path)[key] == yaml.safe_load(value)
-        lines[('python', name)] = _python_plan('--config', str(path), *paths, *CPU_FLAGS)['argv']
+        lines[('python', name)] = _python_plan('--config', str(path), '--mode', 'colocate', *paths, *CPU_FLAGS)['argv']
         proc = run_script({**env, 'MODE': 'colocate', 'CONFIG': str(path)}, *CPU_FLAGS)
         assert proc.returncode == 0, proc.stderr
         lines[('shell', name)] = _command(proc.stdout, 'rlhf')[1]
@@ -331,6 +331,25 @@ def test_the_mode_wins_over_the_yaml_in_both_launchers(launched, name):
     them, so a YAML saying another mode trains as MODE says in both (the preflight checks that plan too)."""
     shell, python = (_comparable(launched['built'][(who, name)]) for who in ('shell', 'python'))
     assert shell == python and (shell['use_vllm'], shell['vllm_mode']) == (True, 'colocate')
+
+
+@pytest.mark.parametrize(('name', 'mode'), [('yaml says server', 'server'), ('yaml says no vllm', 'local')])
+def test_without_a_mode_both_launchers_follow_the_yaml(launch_env, tmp_path, name, mode):
+    """No MODE / --mode: the YAML's use_vllm / vllm_mode decide, as for `swift rlhf config.yaml` (the mode's default,
+    colocate, used to override them silently); the shipped YAML stays colocate."""
+    key, value = OTHER_MODE_YAMLS[name]
+    path = tmp_path / 'other.yaml'
+    path.write_text(CONFIG.read_text().replace(f'\n{key}: {_yaml()[key]}'.lower(), f'\n{key}: {value}'))
+    plan = train_vsi_grpo.resolve(str(path), None, environ={})
+    assert plan.mode == mode and train_vsi_grpo.resolve(str(CONFIG), None, environ={}).mode == 'colocate'
+    assert (plan.args['use_vllm'], plan.args.get('vllm_mode')) == (mode != 'local', {'local': None}.get(mode, mode))
+    proc = run_script({**launch_env, 'CONFIG': str(path), 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    if mode == 'server':
+        assert _command(proc.stdout, 'rollout')[1][:2] == ['--model', 'Qwen/Qwen3-VL-8B-Instruct']
+        assert _command(proc.stdout, 'rlhf')[1][1:5] == ['--use_vllm', 'True', '--vllm_mode', 'server']
+    else:
+        assert _command(proc.stdout, PYTHON)[1][1:5] == ['--config', str(path), '--mode', 'local']
 
 
 def test_local_mode_is_what_swift_alone_cannot_express(launched):
