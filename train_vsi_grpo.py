@@ -186,6 +186,7 @@ class LaunchPlan:
     mode: str
     env: dict[str, str]  # variables to export (the YAML's ENV plus ROOT_IMAGE_DIR; the caller's own values win)
     args: dict[str, Any]  # swift argument -> value: the YAML, then the mode's settings, then the overrides
+    flags: tuple[str, ...] = ()  # the keys of args that command-line flags set (the others: the YAML, the mode)
 
     def swift_argv(self) -> list[str]:
         return to_swift_argv(self.args)
@@ -595,7 +596,7 @@ def resolve(
     if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder
         env['ROOT_IMAGE_DIR'] = image_root(files[0])
     env = {key: environ.get(key, value) for key, value in env.items()}  # as swift does: the shell's value wins
-    return LaunchPlan(config=config, mode=mode, env=env, args=args)
+    return LaunchPlan(config=config, mode=mode, env=env, args=args, flags=tuple(overrides))
 
 
 MODE_WORDS = {
@@ -1148,6 +1149,49 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     return problems
 
 
+# Prints each RLHFArguments field with whether its default is True; in a subprocess, so that swift's import (seconds)
+# leaves neither log lines on the preflight's stderr nor its loggers' settings in this process, which may train next.
+SWIFT_FIELDS_SCRIPT = (
+    'import dataclasses, json; from swift.arguments import RLHFArguments; '
+    'print(json.dumps({f.name: f.default is True for f in dataclasses.fields(RLHFArguments)}))'
+)
+
+
+def argument_name_problems(plan: LaunchPlan) -> list[str]:
+    """The plan's keys that are not swift rlhf arguments, or only the start of one, as problem lines naming the YAML
+    key or the flag.
+
+    swift's parser reports an unknown name only when it reads its arguments, after the run folder exists and without
+    saying it came from the YAML, and it takes a unique start of a name for the argument: `--lora_ran 32` trained at
+    rank 32 while the plan, and every check here, said the YAML's 16. The names are RLHFArguments' fields, and
+    `no_<field>` for a switch that is on by default (transformers' HfArgumentParser adds those). Importing swift takes
+    seconds: only a real run's preflight asks, not a dry run.
+    """
+    proc = subprocess.run([sys.executable, '-c', SWIFT_FIELDS_SCRIPT], capture_output=True, text=True, check=False)
+    if proc.returncode:
+        last = (proc.stderr.strip().splitlines() or ['no output'])[-1]
+        return [f'importing swift.arguments to check the argument names failed: {last}']
+    fields = json.loads(proc.stdout.splitlines()[-1])
+    names = set(fields) | {f'no_{name}' for name, on in fields.items() if on}
+    problems = []
+    for key in plan.args:
+        name = key.replace('-', '_')  # swift's parser takes either
+        if name in names:
+            continue
+        where = f'flag --{key}' if key in plan.flags else f'YAML key {key} ({plan.config})'
+        longer = sorted(full for full in names if full.startswith(name))
+        if longer:
+            problems.append(
+                f'{where} is short for {" or ".join(longer)} (swift would expand it, unseen by the plan and its '
+                'checks): write the name in full'
+            )
+            continue
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f'did you mean {close[0]}?' if close else '`swift rlhf --help` lists them'
+        problems.append(f'{where} is not a swift rlhf argument: {hint}')
+    return problems
+
+
 def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
     """`swift rollout` arguments that serve the plan's model on `rollout_gpus` GPUs at its vllm_server address."""
     args = {key: plan.args[key] for key in ROLLOUT_KEYS if key in plan.args}
@@ -1381,8 +1425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             problem = gpu_problem(plan, os.environ) or device_map_problem(plan, os.environ)
             if problem:
                 problems.append(problem)
-        if not problems and not opts.dry_run:  # last: it may convert a dataset (a dry run writes nothing)
-            problems += convert_raw_dataset(plan)
+        if not problems and not opts.dry_run:  # last: swift's argument names take seconds, converting writes a dataset
+            problems += argument_name_problems(plan) or convert_raw_dataset(plan)
         if opts.preflight:
             print('\n'.join(problems) or PREFLIGHT_PASSED)
             return 1 if problems else 0

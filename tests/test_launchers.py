@@ -957,6 +957,31 @@ def test_abbreviated_flags_the_launcher_reads_are_refused(launch_env, tmp_path):
     assert plan.args['num_generations'] == '4' and plan.args['learn'] == '1e-5' and plan.args['stream'] is True
 
 
+def test_names_that_are_not_swift_arguments_are_refused_before_the_run_starts(launch_env, dataset, tmp_path, capsys):
+    """swift reported a misspelt name only when it read its arguments, once the run folder existed, without saying it
+    came from the YAML; and it expanded `--lora_ran 32` to lora_rank while the plan said the YAML's 16."""
+    config = tmp_path / 'typo.yaml'
+    config.write_text(CONFIG.read_text() + 'lora_rnak: 8\n')
+    flags = ['--dataset', str(dataset), '--lora_ran', '32', '--lora-alpha', '64', '--no_check_model', '--lr_x', '1']
+    plan = train_vsi_grpo.resolve(str(config), 'local', flags, environ={})
+    assert plan.flags == ('dataset', 'lora_ran', 'lora_alpha', 'no_check_model', 'lr_x')
+    assert train_vsi_grpo.argument_name_problems(plan) == [
+        f'YAML key lora_rnak ({config}) is not a swift rlhf argument: did you mean lora_rank?',
+        'flag --lora_ran is short for lora_rank (swift would expand it, unseen by the plan and its checks): write the '
+        'name in full',
+        'flag --lr_x is not a swift rlhf argument: `swift rlhf --help` lists them',
+    ]
+    base = ['--mode', 'local', '--dataset', str(dataset), '--lora_rnak', '16']
+    assert train_vsi_grpo.main([*base, '--dry_run']) == 0  # names need swift: a dry run does not check them
+    assert json.loads(capsys.readouterr().out)['problems'] == []
+    assert train_vsi_grpo.main([*base, '--preflight']) == 1
+    assert capsys.readouterr().out == 'flag --lora_rnak is not a swift rlhf argument: did you mean lora_rank?\n'
+    line = refusal({**launch_env, 'CONFIG': str(config)})
+    assert (
+        line == f'run_vsi_grpo.sh: YAML key lora_rnak ({config}) is not a swift rlhf argument: did you mean lora_rank?'
+    )
+
+
 def test_a_flag_written_alone_is_refused_unless_swift_takes_it_alone():
     """swift's parser takes `--use_vllm` alone (true) but wants a value after `--reward_funcs`; the launcher passed
     `--reward_funcs True` on, which failed as an unknown reward once the imports were done."""
