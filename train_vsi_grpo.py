@@ -1044,6 +1044,30 @@ VSI_DATASET_VARIABLES = frozenset(
 )
 
 
+# The image and video variables swift reads for Qwen-VL models, and passes on to qwen-vl-utils: patch_qwen_vl_utils
+# and compat_qwen_vl_utils (swift/model/models/qwen.py), and the template's ROOT_IMAGE_DIR (swift/template/base.py).
+MEDIA_VARIABLES = frozenset(
+    {
+        *('MAX_PIXELS', 'MIN_PIXELS', 'VIDEO_MAX_PIXELS', 'VIDEO_MIN_PIXELS', 'VIDEO_TOTAL_PIXELS', 'IMAGE_FACTOR'),
+        *('MAX_RATIO', 'FRAME_FACTOR', 'FPS', 'FPS_MIN_FRAMES', 'FPS_MAX_FRAMES', 'SPATIAL_MERGE_SIZE'),
+        *('IMAGE_MAX_TOKEN_NUM', 'IMAGE_MIN_TOKEN_NUM', 'VIDEO_MAX_TOKEN_NUM', 'VIDEO_MIN_TOKEN_NUM', 'ROOT_IMAGE_DIR'),
+    }
+)
+
+
+def misspelt_variable_problems(plan: LaunchPlan, names: Iterable[str], known: frozenset[str], reader: str) -> list[str]:
+    """Each of `names` (variables of the shell or the YAML's ENV) that is close to one of `known` (TYPO_CUTOFF) but not
+    one of them, as a problem line with a did-you-mean: `reader` would ignore it, silently (MAX_PIXEL: frames at the
+    default size, several times the visual tokens)."""
+    problems = []
+    for variable in sorted(names):
+        close = difflib.get_close_matches(variable, known, n=1, cutoff=TYPO_CUTOFF)
+        if close and variable not in known:
+            where = f' (ENV of {plan.config})' if variable in plan.env else ''
+            problems.append(f'{variable}{where} is not a variable {reader} reads: did you mean {close[0]}?')
+    return problems
+
+
 def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) -> list[str]:
     """The bundle's registered datasets with a variable unset or naming nothing: swift loads datasets only after the
     model (and vLLM), so vsi_dataset.py would say so minutes in. Variables come from the shell or the YAML's ENV."""
@@ -1051,10 +1075,9 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
     problems = []
     registers = any(os.path.basename(path) == REGISTER_FILE for path in _as_list(plan.args.get('custom_register_path')))
     named = sorted(dataset_names(plan.args) & set(REGISTERED_DATASET_VARIABLES))
-    for variable in sorted(environ) if named else []:  # a misspelt setting would be ignored: 32 frames, not 16
-        close = difflib.get_close_matches(variable, VSI_DATASET_VARIABLES, n=1, cutoff=TYPO_CUTOFF)
-        if variable.startswith('VSI_') and variable not in VSI_DATASET_VARIABLES and close:
-            problems.append(f'{variable} is not a variable {REGISTER_FILE} reads: did you mean {close[0]}?')
+    if named:  # a misspelt setting would be ignored: 32 frames, not 16
+        vsi = [variable for variable in environ if variable.startswith('VSI_')]
+        problems += misspelt_variable_problems(plan, vsi, VSI_DATASET_VARIABLES, REGISTER_FILE)
     for name in named:
         if not registers:  # swift would look the name up on the ModelScope hub, after the model has loaded
             problems.append(
@@ -1101,8 +1124,9 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
 
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files (a checkpoint to resume from
-    included), dataset names and VSI_* variables that look misspelt, rows with more media than vLLM takes per prompt,
-    the vLLM split, the batch, direct-prompt rows under enable_thinking or vsi_format, unknown reward names."""
+    included), dataset names, VSI_* and image/video variables (MEDIA_VARIABLES) that look misspelt, rows with more
+    media than vLLM takes per prompt, the vLLM split, the batch, direct-prompt rows under enable_thinking or
+    vsi_format, unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
@@ -1120,6 +1144,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             checks = (media_problem(name, root), media_limit_problem(name, plan.args, environ))
             problems += [line for line in checks if line]
     problems += registered_dataset_problems(plan, columns)
+    problems += misspelt_variable_problems(plan, {**plan.env, **os.environ}, MEDIA_VARIABLES, 'swift or qwen-vl-utils')
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):
             if not os.path.isfile(os.path.expanduser(path)):  # swift's import_external_file expands `~`

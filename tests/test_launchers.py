@@ -1529,6 +1529,32 @@ def test_a_misspelt_vsi_variable_is_refused_when_a_bundle_dataset_reads_them(tmp
     assert problems(str(tmp_path / 'train.jsonl')) == []  # no bundle dataset reads them
 
 
+def test_a_misspelt_image_or_video_variable_is_refused_from_the_yaml_env_or_the_shell(dataset, tmp_path, monkeypatch):
+    """swift and qwen-vl-utils ignore a variable they do not read: MAX_PIXEL=262144 trained on full-size frames."""
+    for variable in ('FPS_MAX_FRAME', 'MAX_PIXEL', 'VSI_NUM_FRAME'):  # the developer's shell stays out of it
+        monkeypatch.delenv(variable, raising=False)
+    config = tmp_path / 'env.yaml'
+    config.write_text(CONFIG.read_text().replace('  MAX_PIXELS: 262144', '  MAX_PIXEL: 262144'))
+    monkeypatch.setenv('FPS_MAX_FRAME', '32')
+    monkeypatch.setenv('IMAGE_MIN_TOKEN_NUM', '4')  # swift's own, close to IMAGE_MAX_TOKEN_NUM: not a typo
+    plan = train_vsi_grpo.resolve(str(config), 'local', ['--dataset', str(dataset)])
+    assert [p for p in train_vsi_grpo.preflight(plan, 1) if 'is not a variable' in p] == [
+        'FPS_MAX_FRAME is not a variable swift or qwen-vl-utils reads: did you mean FPS_MAX_FRAMES?',
+        f'MAX_PIXEL (ENV of {config}) is not a variable swift or qwen-vl-utils reads: did you mean MAX_PIXELS?',
+    ]
+
+
+def test_media_variables_are_the_ones_swift_reads_for_qwen_vl():
+    """swift/model/models/qwen.py: patch_qwen_vl_utils's keys (upper case) and compat_qwen_vl_utils' variables."""
+    from swift.model.models import qwen
+
+    text = Path(qwen.__file__).read_text()
+    patched = re.search(r'def patch_qwen_vl_utils.*?for key in \[(.*?)\]:', text, re.S).group(1)
+    compat = re.search(r'env_vars_to_process = \{(.*?)\}', text, re.S).group(1)
+    read = {name.upper() for name in re.findall(r"'(\w+)'", patched)} | set(re.findall(r"'(\w+)'", compat))
+    assert read | {'ROOT_IMAGE_DIR'} == train_vsi_grpo.MEDIA_VARIABLES
+
+
 def test_rows_with_more_media_than_vllm_takes_per_prompt_are_refused(tmp_path, monkeypatch):
     """vLLM refuses a prompt with more images or videos than vllm_limit_mm_per_prompt (the YAML: 32 images, no
     video), at the first rollout: rows from preprocess_vsi_data.py --media video need the limit changed."""
