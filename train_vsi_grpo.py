@@ -156,7 +156,7 @@ READ_KEYS = frozenset(
         *('output_dir', 'reward_funcs', 'eval_strategy', 'save_strategy', 'split_dataset_ratio', 'streaming', 'strict'),
         *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
         *('resume_from_checkpoint', 'resume_only_model', 'ignore_data_skip'),
-        *('reward_weights', 'reward_model', 'use_gym_env', 'teacher_model', 'teacher_model_server'),
+        *('reward_weights', 'reward_model', 'use_gym_env', 'teacher_model', 'teacher_model_server', 'lora_rank'),
     }
 )
 SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's chat streaming
@@ -1218,12 +1218,18 @@ def argument_name_problems(plan: LaunchPlan) -> list[str]:
 
 
 def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
-    """`swift rollout` arguments that serve the plan's model on `rollout_gpus` GPUs at its vllm_server address."""
+    """`swift rollout` arguments that serve the plan's model on `rollout_gpus` GPUs at its vllm_server address; with
+    vllm_enable_lora, LoRA up to lora_rank unless vllm_max_lora_rank is given."""
     args = {key: plan.args[key] for key in ROLLOUT_KEYS if key in plan.args}
     tp = tensor_parallel_size(plan.args)
     if rollout_gpus < tp or rollout_gpus % tp:
         raise LaunchError(f'vllm_tensor_parallel_size {tp} does not divide the {rollout_gpus} rollout GPU(s)')
     args['vllm_data_parallel_size'] = rollout_gpus // tp
+    rank = plan.args.get('lora_rank')
+    if _swift_bool(plan.args, 'vllm_enable_lora') and rank is not None:
+        # colocated engines take lora_rank as their max_lora_rank (swift/rlhf_trainers/rollout_mixin.py); swift
+        # rollout's own default is 16, which a larger lora_rank's weights would not fit when the trainer syncs them
+        args.setdefault('vllm_max_lora_rank', rank)
     args['host'] = (_as_list(plan.args.get('vllm_server_host')) or [DEFAULT_SERVER_HOST])[0]
     args['port'] = (_as_list(plan.args.get('vllm_server_port')) or [DEFAULT_SERVER_PORT])[0]
     return args

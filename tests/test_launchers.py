@@ -962,13 +962,13 @@ def test_names_that_are_not_swift_arguments_are_refused_before_the_run_starts(la
     came from the YAML; and it expanded `--lora_ran 32` to lora_rank while the plan said the YAML's 16."""
     config = tmp_path / 'typo.yaml'
     config.write_text(CONFIG.read_text() + 'lora_rnak: 8\n')
-    flags = ['--dataset', str(dataset), '--lora_ran', '32', '--lora-alpha', '64', '--no_check_model', '--lr_x', '1']
+    flags = ['--dataset', str(dataset), '--lora_drop', '0.1', '--lora-alpha', '64', '--no_check_model', '--lr_x', '1']
     plan = train_vsi_grpo.resolve(str(config), 'local', flags, environ={})
-    assert plan.flags == ('dataset', 'lora_ran', 'lora_alpha', 'no_check_model', 'lr_x')
+    assert plan.flags == ('dataset', 'lora_drop', 'lora_alpha', 'no_check_model', 'lr_x')
     assert train_vsi_grpo.argument_name_problems(plan) == [
         f'YAML key lora_rnak ({config}) is not a swift rlhf argument: did you mean lora_rank?',
-        'flag --lora_ran is short for lora_rank (swift would expand it, unseen by the plan and its checks): write the '
-        'name in full',
+        'flag --lora_drop is short for lora_dropout (swift would expand it, unseen by the plan and its checks): write '
+        'the name in full',
         'flag --lr_x is not a swift rlhf argument: `swift rlhf --help` lists them',
     ]
     base = ['--mode', 'local', '--dataset', str(dataset), '--lora_rnak', '16']
@@ -2524,6 +2524,11 @@ def test_rollout_args_serve_the_plans_model_on_the_rollout_gpus():
         'host': '127.0.0.1',  # swift rollout's defaults
         'port': 8000,
     }
+    lora = _plan('server', model='m', lora_rank=64, vllm_enable_lora='true')  # swift rollout's default: 16
+    assert train_vsi_grpo.rollout_args(lora, 1)['vllm_max_lora_rank'] == 64
+    lora.args['vllm_max_lora_rank'] = 128
+    assert train_vsi_grpo.rollout_args(lora, 1)['vllm_max_lora_rank'] == 128  # given: the server's
+    assert 'vllm_max_lora_rank' not in train_vsi_grpo.rollout_args(_plan('server', model='m', lora_rank=64), 1)
     two_servers = _plan('server', model='m', vllm_tensor_parallel_size='2')
     two_servers.args.update(vllm_server_host=['10.0.0.5', '10.0.0.6'], vllm_server_port=['8123', '8124'])
     assert train_vsi_grpo.rollout_args(two_servers, 2) == {  # one engine on both GPUs; the first address is ours
