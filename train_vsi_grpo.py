@@ -224,18 +224,28 @@ def load_config(path: str) -> tuple[dict[str, str], dict[str, Any]]:
 
 
 def parse_overrides(tokens: Sequence[str]) -> dict[str, Any]:
-    """`--name v1 [v2 ...]` / `--name=value` / a bare `--flag` (true) as a dict, later flags winning."""
+    """`--name v1 [v2 ...]` / `--name=value` / a bare `--flag` (true) as a dict, later flags winning.
+
+    `--name=value` is one value, as for swift's parser (argparse), which leaves a word after it unparsed: refused, where
+    it used to join a list here (`--reward_funcs=vsi_reward vsi_format`) that swift then failed on in every rank."""
     overrides: dict[str, list[str]] = {}
-    key = None
+    key, joined = None, None
     for token in tokens:
         if token == '--':  # swift's parser would reject it after the model had been looked for
             raise LaunchError("unexpected argument '--': write swift's flags straight after the launcher's, no '--'")
         if token.startswith('--') and len(token) > 2:
+            joined = token if '=' in token else None
             key, has_value, value = token[2:].partition('=')
             key = key.replace('-', '_')  # swift accepts --per-device-train-batch-size too
             overrides[key] = [value] if has_value else []
         elif key is None:
             raise LaunchError(f'unexpected argument {token!r}: swift arguments are written --name value')
+        elif joined:
+            name, _, value = joined.partition('=')
+            raise LaunchError(
+                f'{joined} {token}: swift reads {name}=... as one value and would leave {token!r} unparsed; for '
+                f'several values write {name} {value} {token}'
+            )
         else:
             overrides[key].append(token)
     return {key: True if not values else values[0] if len(values) == 1 else values for key, values in overrides.items()}

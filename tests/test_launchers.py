@@ -524,6 +524,24 @@ def test_overrides_parse_like_swift_flags():
         train_vsi_grpo.parse_overrides(['--beta', '0', '--', '--learning_rate', '1e-5'])
 
 
+def test_values_after_a_flag_with_equals_are_refused_as_swift_leaves_them_unparsed():
+    from swift.arguments import RLHFArguments
+    from swift.utils.utils import _patch_get_type_hints
+    from transformers import HfArgumentParser
+
+    with _patch_get_type_hints():
+        parser = HfArgumentParser([RLHFArguments])
+    namespace, rest = parser.parse_known_args(['--reward_funcs=vsi_reward', 'vsi_format'])
+    assert (namespace.reward_funcs, rest) == (['vsi_reward'], ['vsi_format'])  # one value; the other unparsed
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:  # it was ['vsi_reward', 'vsi_format'] in the plan
+        train_vsi_grpo.parse_overrides(['--reward_funcs=vsi_reward', 'vsi_format', '--beta', '0'])
+    assert str(error.value) == (
+        '--reward_funcs=vsi_reward vsi_format: swift reads --reward_funcs=... as one value and would leave '
+        "'vsi_format' unparsed; for several values write --reward_funcs vsi_reward vsi_format"
+    )
+    assert train_vsi_grpo.parse_overrides(['--reward_funcs=a', '--beta', '0']) == {'reward_funcs': 'a', 'beta': '0'}
+
+
 def test_rollout_arguments_are_swift_rollout_arguments(dataset):
     from swift.arguments import RLHFArguments, RolloutArguments
     from swift.utils.utils import _patch_get_type_hints
