@@ -134,12 +134,13 @@ ROLLOUT_KEYS = (
     'external_plugins',  # where a multi_turn_scheduler or gym_env of the user's is registered
 )
 
-# swift's defaults for the keys the batch check reads, used when the YAML leaves them out.
+# swift's defaults for the keys the batch and length checks read, used when the YAML leaves them out.
 SWIFT_BATCH_DEFAULTS = {
     'per_device_train_batch_size': 1,
     'per_device_eval_batch_size': 1,
     'gradient_accumulation_steps': 1,
     'num_generations': 8,
+    'max_completion_length': 512,
 }
 # Every argument the launchers read (or pass to the rollout server) before swift does. swift's parser takes a flag's
 # unambiguous prefix for the flag (argparse's allow_abbrev), which the launchers would not see: `--num_gen 4` would
@@ -155,7 +156,7 @@ READ_KEYS = frozenset(
         *('dataset', 'val_dataset', 'eval_dataset', 'cached_val_dataset', 'columns', 'custom_register_path'),
         *('output_dir', 'reward_funcs', 'eval_strategy', 'save_strategy', 'split_dataset_ratio', 'streaming', 'strict'),
         *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
-        *('resume_from_checkpoint', 'resume_only_model', 'ignore_data_skip'),
+        *('resume_from_checkpoint', 'resume_only_model', 'ignore_data_skip', 'max_length'),
         *('reward_weights', 'reward_model', 'use_gym_env', 'teacher_model', 'teacher_model_server', 'lora_rank'),
     }
 )
@@ -745,6 +746,27 @@ def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
     return None
 
 
+def model_len_problem(args: Mapping[str, Any]) -> str | None:
+    """vllm_max_model_len below max_length + max_completion_length with vLLM, as a problem line; else None.
+
+    The YAML sizes vLLM for its longest prompt plus a full completion, and a flag changing one of the three (the think
+    prompt's --max_completion_length 1024) broke that silently: for a prompt longer than vllm_max_model_len -
+    max_completion_length swift cuts the completion short with a warning, and one that fills vllm_max_model_len stops
+    the run with a ValueError (InferEngine.set_default_max_tokens, swift/infer_engine/infer_engine.py).
+    """
+    if not _swift_bool(args, 'use_vllm') or args.get('vllm_max_model_len') is None or args.get('max_length') is None:
+        return None  # unset: the model's own lengths
+    model_len, prompt = _int_arg(args, 'vllm_max_model_len'), _int_arg(args, 'max_length')
+    completion = _int_arg(args, 'max_completion_length')
+    if model_len >= prompt + completion:
+        return None
+    return (
+        f'vllm_max_model_len {model_len} is below max_length {prompt} + max_completion_length {completion}: long '
+        'prompts would get shorter completions (swift cuts them, with a warning) or stop the run (ValueError); pass '
+        f'--vllm_max_model_len {prompt + completion}'
+    )
+
+
 def _plugin_files(args: Mapping[str, Any]) -> list[str]:
     """The files swift imports before training: external_plugins, then custom_register_path (swift appends it); a `~`
     is the home folder, as for swift's import_external_file."""
@@ -1135,8 +1157,8 @@ def convert_raw_dataset(plan: LaunchPlan) -> list[str]:
 def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -> list[str]:
     """Problems that would stop the run later, as one line each: missing or wrong files (a checkpoint to resume from
     included), dataset names, VSI_* and image/video variables (MEDIA_VARIABLES) that look misspelt, rows with more
-    media than vLLM takes per prompt, the vLLM split, the batch, direct-prompt rows under enable_thinking or
-    vsi_format, unknown reward names."""
+    media than vLLM takes per prompt, the vLLM split, the batch, vLLM's length, direct-prompt rows under
+    enable_thinking or vsi_format, unknown reward names."""
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
@@ -1172,6 +1194,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
     checks = (
         batch_problem(plan.args, world_size),
+        model_len_problem(plan.args),
         thinking_problem(plan),
         format_reward_problem(plan),
         reward_weights_problem(plan.args),

@@ -3121,6 +3121,7 @@ def test_a_file_is_no_place_among_trainings_folders(tmp_path):
 PREFLIGHT_CHECKS = (
     'resume_problem',
     'batch_problem',
+    'model_len_problem',
     'thinking_problem',
     'format_reward_problem',
     'reward_weights_problem',
@@ -3150,6 +3151,25 @@ def test_preflight_checks_the_tensor_parallel_split_of_the_vllm_gpus(dataset, tp
     problem = f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on'
     assert (problem not in train_vsi_grpo.preflight(plan, 1, vllm_gpus)) == divides
     assert not any('vllm_tensor_parallel_size' in line for line in train_vsi_grpo.preflight(plan, 1))  # no split
+
+
+def test_vllm_max_model_len_must_hold_the_longest_prompt_and_a_full_completion(dataset):
+    """The YAML's 10240 = max_length 9984 + max_completion_length 256; the think prompt's 1024 alone broke it."""
+    flags = ['--dataset', str(dataset), '--max_completion_length', '1024']
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', flags, environ={})
+    assert train_vsi_grpo.model_len_problem(plan.args) in train_vsi_grpo.preflight(plan, 8)
+    assert train_vsi_grpo.model_len_problem(plan.args) == (
+        'vllm_max_model_len 10240 is below max_length 9984 + max_completion_length 1024: long prompts would get '
+        'shorter completions (swift cuts them, with a warning) or stop the run (ValueError); pass '
+        '--vllm_max_model_len 11008'
+    )
+    assert train_vsi_grpo.model_len_problem({**plan.args, 'vllm_max_model_len': '11008'}) is None
+    assert train_vsi_grpo.model_len_problem({**plan.args, 'use_vllm': False}) is None  # transformers generation
+    assert train_vsi_grpo.model_len_problem(train_vsi_grpo.resolve(str(CONFIG), 'colocate', environ={}).args) is None
+    assert train_vsi_grpo.model_len_problem({'use_vllm': True, 'vllm_max_model_len': 600, 'max_length': 100}) == (
+        'vllm_max_model_len 600 is below max_length 100 + max_completion_length 512: long prompts would get shorter '
+        'completions (swift cuts them, with a warning) or stop the run (ValueError); pass --vllm_max_model_len 612'
+    )  # swift's default completion length
 
 
 def test_dataset_names_are_the_training_and_validation_entries_paths_or_ids():
