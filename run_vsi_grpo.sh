@@ -306,6 +306,7 @@ preflight() {
         while IFS= read -r line; do log "$line"; done <<<"$problems"
         exit 1
     fi
+    [[ $DRY_RUN != 1 ]] || log "${problems#*; }"  # the pass line's step: completions and questions per optimizer step
 }
 
 start_rollout() {

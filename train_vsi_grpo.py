@@ -767,6 +767,22 @@ def model_len_problem(args: Mapping[str, Any]) -> str | None:
     )
 
 
+def step_summary(args: Mapping[str, Any], world_size: int) -> str:
+    """What one optimizer step learns from with `world_size` training processes, for the dry run and the preflight's
+    pass line: the number of questions per step is the one to compare runs by, and it follows the GPU count."""
+    per_device, accumulation = (
+        _int_arg(args, 'per_device_train_batch_size'),
+        _int_arg(args, 'gradient_accumulation_steps'),
+    )
+    generations = _int_arg(args, 'num_generations')
+    completions = per_device * world_size * accumulation
+    questions = f' = {completions / generations:g} question(s) x {generations} generations' if generations > 0 else ''
+    return (
+        f'{completions} completions per optimizer step{questions} (per_device_train_batch_size {per_device} x '
+        f'{world_size} training process(es) x gradient_accumulation_steps {accumulation})'
+    )
+
+
 def _plugin_files(args: Mapping[str, Any]) -> list[str]:
     """The files swift imports before training: external_plugins, then custom_register_path (swift appends it); a `~`
     is the home folder, as for swift's import_external_file."""
@@ -1402,8 +1418,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--dry_run',
         action='store_true',
-        help="print the resolved plan as JSON (config, mode, env, swift args, argv and the preflight's problems: "
-        'the exit status is 0 even with problems); run nothing',
+        help='print the resolved plan as JSON (config, mode, env, swift args, argv, the world size assumed and what '
+        "an optimizer step holds, and the preflight's problems: the exit status is 0 even with problems); run nothing",
     )
     parser.add_argument(
         '--preflight',
@@ -1483,7 +1499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         problems = preflight(plan, world_size, vllm_gpus)
         if opts.dry_run and not opts.preflight:
-            print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), 'problems': problems}, indent=2))
+            summary = {'world_size': world_size, 'per_optimizer_step': step_summary(plan.args, world_size)}
+            print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), **summary, 'problems': problems}, indent=2))
             return 0
         if not opts.preflight:  # --preflight runs before torchrun does, and run_vsi_grpo.sh checks the GPUs itself
             problem = gpu_problem(plan, os.environ) or device_map_problem(plan, os.environ)
@@ -1492,7 +1509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not problems and not opts.dry_run:  # last: swift's argument names take seconds, converting writes a dataset
             problems += argument_name_problems(plan) or convert_raw_dataset(plan)
         if opts.preflight:
-            print('\n'.join(problems) or PREFLIGHT_PASSED)
+            print('\n'.join(problems) or f'{PREFLIGHT_PASSED}; {step_summary(plan.args, world_size)}')
             return 1 if problems else 0
         if problems:
             raise LaunchError('; '.join(problems))

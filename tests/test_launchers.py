@@ -2115,7 +2115,11 @@ def test_python_launcher_asks_for_torchrun_before_loading_swift(fake_bin, datase
         proc = subprocess.run([*command, check], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         if check == '--preflight':  # a pass is said, not a blank line (run_vsi_grpo.sh shows only problems)
-            assert proc.stdout == 'preflight passed (the GPUs are not checked here: run_vsi_grpo.sh checks them)\n'
+            assert proc.stdout == (
+                'preflight passed (the GPUs are not checked here: run_vsi_grpo.sh checks them); 8 completions per '
+                'optimizer step = 1 question(s) x 8 generations (per_device_train_batch_size 1 x 1 training '
+                'process(es) x gradient_accumulation_steps 8)\n'
+            )
     script = 'import sys, train_vsi_grpo; code = train_vsi_grpo.main(sys.argv[1:]); '
     script += 'print("swift" in sys.modules); sys.exit(code)'
     proc = subprocess.run(
@@ -3170,6 +3174,21 @@ def test_vllm_max_model_len_must_hold_the_longest_prompt_and_a_full_completion(d
         'vllm_max_model_len 600 is below max_length 100 + max_completion_length 512: long prompts would get shorter '
         'completions (swift cuts them, with a warning) or stop the run (ValueError); pass --vllm_max_model_len 612'
     )  # swift's default completion length
+
+
+@pytest.mark.parametrize(('mode', 'processes', 'questions'), [('colocate', 8, 8), ('server', 6, 6)])
+def test_dry_runs_say_what_an_optimizer_step_holds_for_the_processes_planned(launch_env, mode, processes, questions):
+    proc = run_script({**launch_env, 'MODE': mode, 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        f'run_vsi_grpo.sh: {8 * processes} completions per optimizer step = {questions} question(s) x 8 generations '
+        f'(per_device_train_batch_size 1 x {processes} training process(es) x gradient_accumulation_steps 8)\n'
+    ) in proc.stderr
+    plan = _python_plan('--mode', mode, '--dataset', launch_env['DATASET'], '--world_size', str(processes))
+    assert plan['world_size'] == processes and plan['per_optimizer_step'].startswith(
+        f'{8 * processes} completions per optimizer step = {questions} question(s)'
+    )
+    assert _python_plan('--mode', mode, '--dataset', launch_env['DATASET'])['world_size'] == 1  # no torchrun: 1
 
 
 def test_dataset_names_are_the_training_and_validation_entries_paths_or_ids():
