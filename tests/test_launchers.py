@@ -2022,7 +2022,8 @@ def test_missing_swift_hint_names_the_project_venv(tmp_path, venv):
     path = os.pathsep.join(
         folder for folder in os.environ['PATH'].split(os.pathsep) if not (Path(folder) / 'swift').exists()
     )
-    env = {**_clean_env(), 'PATH': path, 'PYTHON': PYTHON, 'CONFIG': str(CONFIG)}
+    # MODE given: without it the script would ask train_vsi_grpo.py for the YAML's mode, which the copy lacks
+    env = {**_clean_env(), 'PATH': path, 'PYTHON': PYTHON, 'CONFIG': str(CONFIG), 'MODE': 'colocate'}
     proc = subprocess.run(['bash', str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     hint = (
