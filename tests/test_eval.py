@@ -1578,8 +1578,8 @@ def test_rescoring_refuses_predictions_of_a_renamed_dataset_even_when_they_are_f
     assert ev.main(['--predictions', str(out)]) == 1
     assert (
         f'{out / "predictions.jsonl"} holds predictions for 3 question(s) that the dataset its run_config.json records '
-        "does not have (e.g. id 'a:0'; rows without an id are named `<file name without extension>:<index>`: was it renamed?): it mixes "
-        'runs'
+        "does not have (e.g. id 'a:0'; rows without an id are named `<file name without extension>:<index>`: was it "
+        'renamed?): it mixes runs'
     ) in capsys.readouterr().err
     assert not (out / 'results.json').exists()
 
