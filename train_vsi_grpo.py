@@ -80,8 +80,9 @@ SERVER_DEFAULTS: dict[str, list[Any]] = {
 # The YAML keys that say where the trainer finds its rollout server; run_vsi_grpo.sh, which starts that server at
 # ROLLOUT_HOST / ROLLOUT_PORT / ROLLOUT_GROUP_PORT, refuses a YAML value that differs (`--print yaml_server_address`).
 SERVER_ADDRESS_KEYS = ('vllm_server_host', 'vllm_server_port', 'vllm_server_group_port')
-# YAML keys local mode removes (a command-line flag can still set them): swift rejects any vllm_mode without
-# vLLM, and one process has nothing for DeepSpeed to shard (CPU installs usually lack it, too).
+# YAML keys local mode removes (a --deepspeed flag can still set its key; a --vllm_mode flag is refused by
+# mode_conflict): swift rejects any vllm_mode without vLLM, and one process has nothing for DeepSpeed to shard (CPU
+# installs usually lack it, too).
 LOCAL_DROPPED_KEYS = ('vllm_mode', 'deepspeed')
 
 # Training keys that `swift rollout` needs to serve the same model the same way: what it loads (the hub keys: with
@@ -1441,13 +1442,14 @@ def build_parser() -> argparse.ArgumentParser:
         '--world_size',
         type=int,
         help='training processes in the whole job, for the batch check (default: WORLD_SIZE, else NPROC_PER_NODE x '
-        'NNODES, else 1)',
+        'NNODES, else 1; --mode local: 1)',
     )
     parser.add_argument(
         '--vllm_gpus',
         type=int,
         help='GPUs vLLM runs on: per node in colocate mode, the rollout GPUs in server mode (default: colocate '
-        'NPROC_PER_NODE; server: 1 for --print rollout_args, else the split is not checked)',
+        'LOCAL_WORLD_SIZE, else NPROC_PER_NODE, else 1; server: 1 for --print rollout_args, else the split is not '
+        'checked)',
     )
     return parser
 
