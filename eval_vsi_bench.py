@@ -70,13 +70,13 @@ from tqdm import tqdm
 
 from extract_frames import (
     QWEN3_VL_TOKEN_PIXELS,
-    Terminated,
     cwd_note,
     extract_all,
     frames_dir_problem,
     pid_lock,
     raise_terminated,
     read_jsonl_log,
+    stopped,
 )
 from preprocess_vsi_data import (
     SUBSET_OF_FRAMES,
@@ -538,10 +538,10 @@ def _local_or_hub(path: str, resolve_link: bool = False) -> str:
     path that is a link is recorded as what it names, and such a resume is refused; any other path as before, so that
     folders recorded through linked parent folders still resume. `~` is expanded, as swift does.
     """
-    if not os.path.exists(os.path.expanduser(path)):
+    expanded = os.path.expanduser(path)
+    if not os.path.exists(expanded):
         return path
-    path = os.path.expanduser(path)
-    path = os.path.abspath(path)
+    path = os.path.abspath(expanded)
     return os.path.realpath(path) if resolve_link and os.path.islink(path) else path
 
 
@@ -2099,7 +2099,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # each batch's predictions are appended as it finishes (a cut-off last line is predicted again) and the run
         # folder's lock is released on the way out, so the run resumes: a traceback said nothing of that
-        stop, status = ('terminated', 143) if isinstance(e, Terminated) else ('interrupted', 130)
+        stop, status = stopped(e)
         print(
             f'{stop}: the predictions written so far are kept in {Path(args.output_dir) / PREDICTIONS_NAME}; run '
             'the same command again to resume',

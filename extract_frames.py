@@ -1323,6 +1323,12 @@ def raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
+def stopped(error: KeyboardInterrupt) -> tuple[str, int]:
+    """How a run stopped by `error` says so and exits: ('terminated', 143) for SIGTERM raised as Terminated, else
+    ('interrupted', 130), the statuses a shell gives a process the signal ends."""
+    return ('terminated', 143) if isinstance(error, Terminated) else ('interrupted', 130)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.max_pixels is not None and 0 < args.max_pixels < QWEN3_VL_MIN_PIXELS:
@@ -1352,7 +1358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f'extract_frames.py: error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        stop, status = ('terminated', 143) if isinstance(e, Terminated) else ('interrupted', 130)
+        stop, status = stopped(e)
         print(f'extract_frames.py: {stop}; run the same command again to resume', file=sys.stderr)
         return status
     finally:

@@ -93,7 +93,7 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from extract_frames import Terminated, cwd_note, frames_dir_problem, is_video, raise_terminated, sample_indices
+from extract_frames import cwd_note, frames_dir_problem, is_video, raise_terminated, sample_indices, stopped
 from vsi_scoring import (
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
@@ -1433,10 +1433,8 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
         for number, (row_location, row) in enumerate(
             tqdm(rows, desc=os.path.basename(path), unit=' rows', disable=not config.progress, mininterval=1.0)
         ):
-            summary.rows_read += 1
             counts['rows_read'] += 1
             turns = expand_turns(row, row_location, f'{source}:{number}')
-            summary.extra_turns += len(turns) - 1
             counts['extra_turns'] += len(turns) - 1
             for location, turn in turns:
                 # Before the row's checks: a type of another generator whose rows are all skipped is still no typo.
@@ -1474,6 +1472,8 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                 input_of[id(question)] = counts
         if not counts['rows_read']:  # an empty or cut-off file, or the wrong one: its questions are missing
             logger.warning('%s holds no rows', path)
+    summary.rows_read = sum(each['rows_read'] for each in summary.per_input.values())
+    summary.extra_turns = sum(each['extra_turns'] for each in summary.per_input.values())
 
     questions_read = [question for question, _ in kept]
     if config.shuffle:
@@ -1869,7 +1869,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM raised as Terminated: one line on what is on disk, no traceback
-        stop, status = ('terminated', 143) if isinstance(e, Terminated) else ('interrupted', 130)
+        stop, status = stopped(e)
         # atomic_path removed the temporary output; finished clips are whole files (atomic too) that the next run reuses
         clips = (
             f'; the finished clips in {config.clips_dir} are kept for the next run'
