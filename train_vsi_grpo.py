@@ -1279,6 +1279,12 @@ def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
     if _swift_bool(plan.args, 'vllm_enable_lora') and rank is not None:
         # colocated engines take lora_rank as their max_lora_rank (swift/rlhf_trainers/rollout_mixin.py); swift
         # rollout's own default is 16, which a larger lora_rank's weights would not fit when the trainer syncs them
+        given = _int_arg(plan.args, 'vllm_max_lora_rank')
+        if given is not None and given < _int_arg(plan.args, 'lora_rank'):
+            raise LaunchError(
+                f'vllm_max_lora_rank {given} is below lora_rank {rank}: the rollout server could not load the '
+                "trainer's LoRA weights; raise it, or leave it out (the server is then sized to lora_rank)"
+            )
         args.setdefault('vllm_max_lora_rank', rank)
     args['host'] = (_as_list(plan.args.get('vllm_server_host')) or [DEFAULT_SERVER_HOST])[0]
     args['port'] = (_as_list(plan.args.get('vllm_server_port')) or [DEFAULT_SERVER_PORT])[0]

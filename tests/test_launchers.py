@@ -732,6 +732,14 @@ def test_rollout_log_goes_to_the_runs_output_dir(launch_env, output_dir, flags, 
     assert f'# in the background, output to {expected};' in proc.stdout
 
 
+def test_a_rollout_server_too_small_for_the_lora_is_refused(launch_env):
+    """With vllm_enable_lora the trainer syncs LoRA weights to the server, whose vLLM refuses a rank above its own."""
+    flags = ('--vllm_enable_lora', 'true', '--lora_rank', '64', '--vllm_max_lora_rank', '32')
+    proc = run_script({**launch_env, 'MODE': 'server', 'DRY_RUN': '1'}, *flags)
+    assert proc.returncode != 0 and 'swift rollout' not in proc.stdout
+    assert 'train_vsi_grpo.py: error: vllm_max_lora_rank 32 is below lora_rank 64: ' in proc.stderr
+
+
 def test_a_tilde_in_the_output_dir_is_the_home_folder_swift_writes_to(launch_env, tmp_path, capsys, monkeypatch):
     """bash leaves `~` unexpanded after `=` and in quotes; swift expands it (to_abspath), so the rollout log went to
     ./~/out while the run went to $HOME/out."""
@@ -2551,6 +2559,13 @@ def test_rollout_args_serve_the_plans_model_on_the_rollout_gpus():
     assert train_vsi_grpo.rollout_args(lora, 1)['vllm_max_lora_rank'] == 64
     lora.args['vllm_max_lora_rank'] = 128
     assert train_vsi_grpo.rollout_args(lora, 1)['vllm_max_lora_rank'] == 128  # given: the server's
+    for given in (63, '16'):  # vLLM refuses an adapter of a higher rank than the engine was sized for
+        lora.args['vllm_max_lora_rank'] = given
+        with pytest.raises(train_vsi_grpo.LaunchError) as error:
+            train_vsi_grpo.rollout_args(lora, 1)
+        assert str(error.value).startswith(f'vllm_max_lora_rank {given} is below lora_rank 64: ')
+    lora.args['vllm_max_lora_rank'] = '64'
+    assert train_vsi_grpo.rollout_args(lora, 1)['vllm_max_lora_rank'] == '64'
     assert 'vllm_max_lora_rank' not in train_vsi_grpo.rollout_args(_plan('server', model='m', lora_rank=64), 1)
     two_servers = _plan('server', model='m', vllm_tensor_parallel_size='2')
     two_servers.args.update(vllm_server_host=['10.0.0.5', '10.0.0.6'], vllm_server_port=['8123', '8124'])
