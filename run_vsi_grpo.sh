@@ -255,6 +255,9 @@ preflight() {
             [vllm_server_group_port]=ROLLOUT_GROUP_PORT)
         resolve_items yaml_address --print yaml_server_address
         for item in "${yaml_address[@]}"; do
+            [[ ${item%%=*} != vllm_server_base_url ]] || fail "$CONFIG sets vllm_server_base_url ${item#*=}, which" \
+                "swift's trainer would connect to instead of the rollout server this script starts at" \
+                "ROLLOUT_HOST:ROLLOUT_PORT ($ROLLOUT_HOST:$ROLLOUT_PORT): delete the key (set those variables instead)"
             key=${variable_of[${item%%=*}]}
             [[ ${item#*=} == "${!key}" ]] || fail "$CONFIG sets ${item%%=*} ${item#*=}, but this script starts the" \
                 "rollout server at $key=${!key} and points the trainer there: set $key=${item#*=}, or delete the key"

@@ -26,7 +26,8 @@ Modes:
               YAML's vllm_server_host / vllm_server_port, else 127.0.0.1:8000; the flags --vllm_server_host /
               --vllm_server_port win over both (and --vllm_server_group_port, default 51216, for a second run
               beside a first on one node). run_vsi_grpo.sh starts its server at ROLLOUT_HOST / ROLLOUT_PORT and
-              refuses a YAML address that differs.
+              refuses a YAML address that differs. The other modes drop the YAML's server address and refuse
+              those flags (swift would wait for that server before training, in any mode).
     local     no vLLM and no DeepSpeed: one process, transformers generation (the CPU demo). swift has no
               flag that unsets the YAML's `vllm_mode`, so this mode is why the launchers exist besides
               `swift rlhf vsi_grpo_config.yaml`.
@@ -78,8 +79,11 @@ SERVER_DEFAULTS: dict[str, list[Any]] = {
     'vllm_server_port': [DEFAULT_SERVER_PORT],
 }
 # The YAML keys that say where the trainer finds its rollout server; run_vsi_grpo.sh, which starts that server at
-# ROLLOUT_HOST / ROLLOUT_PORT / ROLLOUT_GROUP_PORT, refuses a YAML value that differs (`--print yaml_server_address`).
-SERVER_ADDRESS_KEYS = ('vllm_server_host', 'vllm_server_port', 'vllm_server_group_port')
+# ROLLOUT_HOST / ROLLOUT_PORT / ROLLOUT_GROUP_PORT, refuses a YAML value that differs (`--print yaml_server_address`),
+# and any vllm_server_base_url (swift's client takes it over the host and port). Other modes drop them from the YAML
+# and refuse them as flags (mode_conflict): swift connects to a server named there in every mode, at argument
+# parsing (RLHFArguments._init_external_vllm): 240 s of waiting then ConnectionError, or ImportError without vLLM.
+SERVER_ADDRESS_KEYS = ('vllm_server_host', 'vllm_server_port', 'vllm_server_group_port', 'vllm_server_base_url')
 # YAML keys local mode removes (a --deepspeed flag can still set its key; a --vllm_mode flag is refused by
 # mode_conflict): swift rejects any vllm_mode without vLLM, and one process has nothing for DeepSpeed to shard (CPU
 # installs usually lack it, too).
@@ -581,6 +585,9 @@ def resolve(
     if mode == 'server':
         for key, value in SERVER_DEFAULTS.items():
             args.setdefault(key, value)
+    else:
+        for key in SERVER_ADDRESS_KEYS:
+            args.pop(key, None)
     if mode == 'local':
         for key in LOCAL_DROPPED_KEYS:
             args.pop(key, None)
@@ -619,12 +626,20 @@ MODE_WORDS = {
 
 
 def mode_conflict(mode: str, overrides: Mapping[str, Any]) -> str | None:
-    """A --use_vllm or --vllm_mode flag that says otherwise than the mode, as a message; else None.
+    """A --use_vllm or --vllm_mode flag that says otherwise than the mode, or a server address flag outside server
+    mode (SERVER_ADDRESS_KEYS), as a message; else None.
 
     The mode decides where rollouts run, and the launchers lay out the GPUs and the rollout server for it. swift would
     follow the flag (MODE=server with --vllm_mode colocate built a vLLM engine on every training GPU while the server's
     GPUs sat idle) or refuse it once torchrun had started every process (an AssertionError without a server address,
     or RLHFArguments' ValueError for use_vllm without vllm_mode)."""
+    if mode != 'server':
+        for key in SERVER_ADDRESS_KEYS:
+            if key in overrides:
+                return (
+                    f'--{key} names a rollout server, which mode {mode} ({MODE_WORDS[mode]}) does not use; swift '
+                    'would still wait for it before training: leave the flag out, or choose server mode'
+                )
     wanted = {'use_vllm': mode != 'local', 'vllm_mode': MODE_SETTINGS[mode].get('vllm_mode')}
     for key in ('use_vllm', 'vllm_mode'):
         if key not in overrides:

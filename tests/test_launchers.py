@@ -3235,6 +3235,21 @@ def test_server_mode_keeps_the_yamls_server_address_and_the_flags_win(tmp_path, 
     assert capsys.readouterr().out.split('\0') == ['vllm_server_host=10.0.0.5', 'vllm_server_port=8123', '']
 
 
+@pytest.mark.parametrize('mode', ['colocate', 'local'])
+def test_other_modes_drop_the_yamls_server_address_and_refuse_the_flags(tmp_path, mode):
+    """swift's RLHFArguments connect to a server named by host or base_url in every mode, before training: a server
+    YAML run with --mode colocate waited 240 s for it, then raised ConnectionError (ImportError without vLLM)."""
+    config = tmp_path / 'server.yaml'
+    config.write_text(SERVER_YAML + 'vllm_server_group_port: [51300]\nvllm_server_base_url: [http://h:1]\n')
+    args = train_vsi_grpo.resolve(str(config), mode, environ={}).args
+    assert not {key for key in args if key.startswith('vllm_server')}
+    assert 'vllm_server_host' in train_vsi_grpo.resolve(str(config), 'server', environ={}).args
+    for key in train_vsi_grpo.SERVER_ADDRESS_KEYS:
+        with pytest.raises(train_vsi_grpo.LaunchError) as error:
+            train_vsi_grpo.resolve(str(config), mode, [f'--{key}', 'x'], environ={})
+        assert str(error.value).startswith(f'--{key} names a rollout server, which mode {mode} (')
+
+
 def test_the_script_refuses_a_yaml_server_address_other_than_its_servers(launch_env, tmp_path):
     config = tmp_path / 'server.yaml'
     port = launch_env['ROLLOUT_PORT']
@@ -3249,6 +3264,20 @@ def test_the_script_refuses_a_yaml_server_address_other_than_its_servers(launch_
     )
     assert proc.returncode == 0, proc.stderr  # agreeing, the server and the trainer share the address
     assert '--host 10.0.0.5 --port ' + port in proc.stdout
+
+
+def test_the_script_refuses_a_yaml_server_base_url(launch_env, tmp_path):
+    """swift's VLLMClient connects to vllm_server_base_url when it is set, whatever host and port say."""
+    config = tmp_path / 'server.yaml'
+    config.write_text(CONFIG.read_text() + 'vllm_server_base_url: [http://10.0.0.5:8000]\n')
+    line = refusal({**launch_env, 'MODE': 'server', 'CONFIG': str(config)})
+    assert line == (
+        f"run_vsi_grpo.sh: {config} sets vllm_server_base_url http://10.0.0.5:8000, which swift's trainer would "
+        'connect to instead of the rollout server this script starts at ROLLOUT_HOST:ROLLOUT_PORT '
+        f'(127.0.0.1:{launch_env["ROLLOUT_PORT"]}): delete the key (set those variables instead)'
+    )
+    proc = run_script({**launch_env, 'CONFIG': str(config), 'DRY_RUN': '1'})  # colocate: no server, no address
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_a_failed_swift_import_without_plugins_names_swift_alone(monkeypatch):
