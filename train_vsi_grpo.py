@@ -701,6 +701,21 @@ def eval_reason(args: Mapping[str, Any]) -> str | None:
     return None
 
 
+def streaming_problem(args: Mapping[str, Any]) -> str | None:
+    """Why `streaming true` would train wrongly, or None. swift 4.6 hands a streamed dataset to a plain DataLoader
+    (trainers/mixin.py, its IterableDataset branch), not to GRPO's RepeatSampler, so a generation round holds one
+    completion each of different questions instead of num_generations of one: the group advantages then compare
+    unrelated questions, with no error (seen in a CPU run: a reward call got questions synth_0001_004 and
+    synth_0005_020 together)."""
+    if not _swift_bool(args, 'streaming'):
+        return None
+    return (
+        "streaming true: swift 4.6 streams rows past GRPO's sampler, so each group of num_generations completions "
+        'would mix different questions and the advantages compare unrelated answers; leave it out (the datasets are '
+        'local files, loaded whole)'
+    )
+
+
 def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
     """What swift's `_init_generation_batch_params` would reject for this many training processes, or None.
 
@@ -1225,6 +1240,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
     checks = (
+        streaming_problem(plan.args),
         batch_problem(plan.args, world_size),
         model_len_problem(plan.args),
         thinking_problem(plan),

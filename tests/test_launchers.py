@@ -3140,6 +3140,7 @@ def test_a_file_is_no_place_among_trainings_folders(tmp_path):
 
 PREFLIGHT_CHECKS = (
     'resume_problem',
+    'streaming_problem',
     'batch_problem',
     'model_len_problem',
     'thinking_problem',
@@ -3171,6 +3172,15 @@ def test_preflight_checks_the_tensor_parallel_split_of_the_vllm_gpus(dataset, tp
     problem = f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on'
     assert (problem not in train_vsi_grpo.preflight(plan, 1, vllm_gpus)) == divides
     assert not any('vllm_tensor_parallel_size' in line for line in train_vsi_grpo.preflight(plan, 1))  # no split
+
+
+@pytest.mark.parametrize(('value', 'refused'), [('true', True), ('1', True), ('false', False), (None, False)])
+def test_streaming_is_refused_because_swift_then_skips_grpos_sampler(dataset, value, refused):
+    flags = ['--dataset', str(dataset)] + (['--streaming', value] if value else [])
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', flags, environ={})
+    problems = [line for line in train_vsi_grpo.preflight(plan, 8) if line.startswith('streaming true: ')]
+    assert len(problems) == refused
+    assert (train_vsi_grpo.streaming_problem(plan.args) is not None) == refused
 
 
 def test_vllm_max_model_len_must_hold_the_longest_prompt_and_a_full_completion(dataset):
