@@ -48,6 +48,7 @@ line is the record).
 import argparse
 import codecs
 import fcntl
+import hashlib
 import json
 import logging
 import math
@@ -952,6 +953,36 @@ def _adopt_legacy_folder(
     record = replace(line, source_size=source.st_size, source_mtime_ns=source.st_mtime_ns)
     _write_record(out_dir, record)
     return record
+
+
+# The record fields that decide what a folder's frames show (not how long they took to make): frames_identity.
+_IDENTITY_FIELDS = (
+    'source_size',
+    'source_mtime_ns',
+    'total_frames',
+    'indices',
+    'width',
+    'height',
+    'quality',
+    'backend',
+)
+
+
+def frames_identity(folder: PathLike) -> str | None:
+    """What the frames of `folder` show, as a digest of its .record.json: the source file (name, size, mtime), the
+    chosen frames, their size, quality and backend; None for a folder without a readable record (frames from
+    elsewhere).
+
+    Extracting into the same folder again with other settings (another --num_frames) puts other frames under the same
+    file names. preprocess_vsi_data.py keeps each folder's identity in its summary, so that loading or launching from
+    rows written before tells them apart (preprocess_vsi_data.changed_frames), which the files' existence cannot.
+    """
+    try:
+        record = json.loads((Path(folder) / RECORD_NAME).read_bytes())
+        shown = {key: record[key] for key in _IDENTITY_FIELDS} | {'video': os.path.basename(record['video'])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _write_record(folder: Path, record: FrameRecord) -> None:

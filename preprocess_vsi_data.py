@@ -93,7 +93,15 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
-from extract_frames import cwd_note, frames_dir_problem, is_video, raise_terminated, sample_indices, stopped
+from extract_frames import (
+    cwd_note,
+    frames_dir_problem,
+    frames_identity,
+    is_video,
+    raise_terminated,
+    sample_indices,
+    stopped,
+)
 from vsi_scoring import (
     KNOWN_QUESTION_TYPES,
     MCA_POST_PROMPT,
@@ -282,6 +290,8 @@ class Summary:
     clips_reused: int = 0
     stale_temps_removed: int = 0  # temporary files of killed runs (for this output, or in the clips folder)
     video_env: dict[str, str] = field(default_factory=dict)
+    # image folder as the rows name it -> its extract_frames.frames_identity when the rows were written
+    frame_records: dict[str, str] = field(default_factory=dict)
     output: str | None = None
     output_bytes: int | None = None
     output_sha256: str | None = None
@@ -1646,6 +1656,41 @@ def matching_summary(output_path: str) -> Summary | None:
         return None
 
 
+def frame_records(rows: Iterable[dict], base_dir: str) -> dict[str, str]:
+    """extract_frames.frames_identity of each frame folder the image rows use, keyed by the folder as the rows name it
+    (relative paths from `base_dir`); folders without an extract_frames record are left out. A row's frames all come
+    from one folder: its first image names it."""
+    folders = {os.path.dirname(row['images'][0]) for row in rows if row.get('images')}
+    identities = {
+        folder: frames_identity(os.path.normpath(os.path.join(base_dir, folder))) for folder in sorted(folders)
+    }
+    return {folder: identity for folder, identity in identities.items() if identity}
+
+
+def changed_frames(jsonl: str, base_dir: str) -> str | None:
+    """The first frame folder of `jsonl` whose frames are not those it was written from (extracted again since, with
+    other settings or from a changed video: its frames_identity differs from the one the summary beside it kept), as
+    a path; None when none is, or when no summary describes this very file (an edited or foreign one). One small
+    read per folder, after a hash of the file (matching_summary)."""
+    summary = matching_summary(jsonl)
+    for folder, identity in (summary.frame_records if summary else {}).items():
+        path = os.path.normpath(os.path.join(base_dir, folder))
+        if frames_identity(path) != identity:
+            return path
+    return None
+
+
+def changed_frames_problem(jsonl: str, base_dir: str) -> str | None:
+    """changed_frames as a problem line starting with the file's name, for the loader and the launchers' preflight."""
+    changed = changed_frames(jsonl, base_dir)
+    if changed is None:
+        return None
+    return (
+        f'{jsonl} was written from other frames than {changed} holds now (extracted again since, e.g. with another '
+        '--num_frames: other frames under the same file names); run preprocess_vsi_data.py again'
+    )
+
+
 def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessConfig) -> Summary:
     """Convert the inputs, write the JSONL and its summary (both atomically) and return the summary.
 
@@ -1662,6 +1707,7 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     if not rows:
         raise VsiDataError('no rows to write: ' + '; '.join(summary.lines()))
     summary.stale_temps_removed += len(removed)
+    summary.frame_records = frame_records(rows, folder)
     summary.output = os.path.join(folder, name)
     digest = hashlib.sha256()
     with atomic_path(output_path) as tmp:

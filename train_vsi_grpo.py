@@ -368,11 +368,13 @@ def media_problem(path: str, root: str | None) -> str | None:
     current folder, else from ROOT_IMAGE_DIR, one folder for every dataset (the launchers set it to the first
     dataset's), while preprocess_vsi_data.py writes paths relative to the dataset's own folder: the frames of a
     dataset in another folder would be missing, or, where the current folder or the other one has the same names, be
-    the wrong ones.
+    the wrong ones. Last, frames extracted into the same folders again since the file was written are other frames
+    under the same names (preprocess_vsi_data.changed_frames).
     """
     if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
         return None
-    from preprocess_vsi_data import is_local_path, jsonl_objects, media_to_check  # only once a dataset is checked
+    # only once a dataset is checked
+    from preprocess_vsi_data import changed_frames_problem, is_local_path, jsonl_objects, media_to_check
 
     try:
         row = _first_json_row(path)
@@ -403,7 +405,8 @@ def media_problem(path: str, root: str | None) -> str | None:
             return f'dataset {path}: {where} is found neither here nor under {advice}'
         if os.path.exists(meant) and not os.path.samefile(opened, meant):
             return f'dataset {path}: swift would open {opened} for {where}, not {meant}, under {advice}'
-    return None
+    changed = changed_frames_problem(path, base)
+    return f'dataset {changed}' if changed else None
 
 
 def dataset_name_problem(key: str, name: str) -> str | None:

@@ -167,9 +167,13 @@ def _resolve(path: Any, base_dir: str) -> Any:
 
 def media_folder(name: str, jsonl: str) -> str:
     """The folder the JSONL's relative media paths are resolved against (preprocess.media_folder), once its media are
-    found there; FileNotFoundError when they are not."""
+    found there; FileNotFoundError when they are not, VsiDataError when its frames were extracted again since it was
+    written (preprocess.changed_frames)."""
     folder, missing = preprocess.media_folder(jsonl)
     if missing is None:
+        changed = preprocess.changed_frames_problem(jsonl, folder)
+        if changed:
+            raise preprocess.VsiDataError(f'{name}: {changed}')
         return folder
     line, path = missing
     raise FileNotFoundError(

@@ -824,3 +824,55 @@ def test_vsi_raw_without_its_qa_files_names_the_variable(data, monkeypatch, valu
         load('vsi_raw')
     assert str(raised.value) == "dataset 'vsi_raw' needs VSI_RAW_QA (or register_vsi_datasets(raw_qa=...))"
     assert not (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').exists()  # nothing converted
+
+
+def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkeypatch):
+    """Extracting into the same folder again with another --num_frames keeps the names frame_0000.jpg ... but not
+    the frames: rows written before would train on other frames than they were made from, which no check of the
+    files' existence sees (an audit's run: 4 frames, then 8, and every row saw the first 40% of its video only)."""
+    from video_utils import encode_video
+
+    import extract_frames
+    import train_vsi_grpo
+
+    register_plugin()
+    (tmp_path / 'videos').mkdir()
+    encode_video(tmp_path / 'videos' / 'scene0001_00.mp4', 48, width=64, height=48)
+    frames, scene = tmp_path / 'frames', tmp_path / 'frames' / 'scene0001_00'
+
+    def extract(num_frames: int, overwrite: bool = False) -> None:
+        summary = extract_frames.extract_all(
+            frames, video_dir=tmp_path / 'videos', num_frames=num_frames, workers=1, overwrite=overwrite, progress=False
+        )
+        assert (summary.done, summary.failed) == (1, 0)
+
+    extract(4)
+    (tmp_path / 'qa.jsonl').write_text(json.dumps(MC_ROW) + '\n', encoding='utf-8')
+    output = preprocess(tmp_path, 'train.jsonl', num_frames=4)
+    record = json.loads((scene / extract_frames.RECORD_NAME).read_text())
+    assert record['indices'] == [0, 16, 31, 47]
+    summary = json.loads(Path(pp.summary_path(str(output))).read_text())
+    assert summary['frame_records'] == {'../frames/scene0001_00': extract_frames.frames_identity(scene)}
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
+    assert len(load('vsi_train')) == 1
+    assert train_vsi_grpo.media_problem(str(output), str(output.parent)) is None
+
+    extract(4, overwrite=True)  # the same frames made again (only the record's timing differs): still the rows'
+    assert json.loads((scene / extract_frames.RECORD_NAME).read_text())['indices'] == record['indices']
+    assert len(load('vsi_train')) == 1 and train_vsi_grpo.media_problem(str(output), str(output.parent)) is None
+
+    extract(8)  # the settings changed: redone, frame_0000..0003 are now frames 0, 7, 13, 20 of 48
+    assert json.loads((scene / extract_frames.RECORD_NAME).read_text())['indices'][:4] == [0, 7, 13, 20]
+    problem = (
+        f'{output} was written from other frames than {scene} holds now (extracted again since, e.g. with another '
+        '--num_frames: other frames under the same file names); run preprocess_vsi_data.py again'
+    )
+    with pytest.raises(pp.VsiDataError, match=f'^{re.escape("vsi_train: " + problem)}$'):
+        load('vsi_train')
+    assert train_vsi_grpo.media_problem(str(output), str(output.parent)) == f'dataset {problem}'
+
+    # rows edited by hand have no summary of their own (its SHA-256 differs): nothing to compare with
+    output.write_text(output.read_text().replace('"A"', '"B"'), encoding='utf-8')
+    assert pp.changed_frames(str(output), str(output.parent)) is None and len(load('vsi_train')) == 1
+    preprocess(tmp_path, 'train.jsonl', num_frames=4)  # written again from the frames there now: loads
+    assert len(load('vsi_train')) == 1 and train_vsi_grpo.media_problem(str(output), str(output.parent)) is None
