@@ -989,9 +989,15 @@ def test_folders_of_the_previous_version_are_adopted_without_decoding(tmp_path):
     assert [(kept / f'frame_{i:04d}.jpg').read_bytes() for i in range(4)] == [b'old jpeg %d' % i for i in range(4)]
     source = (videos / 'scannet' / 'kept.mp4').stat()
     identity = {'source_size': source.st_size, 'source_mtime_ns': source.st_mtime_ns}
-    assert json.loads((kept / RECORD_NAME).read_text()) == {**lines[0], 'frames_dir': str(kept), **identity}
+    # rotation 0: that version wrote frames as stored
+    assert json.loads((kept / RECORD_NAME).read_text()) == {
+        **lines[0],
+        'frames_dir': str(kept),
+        **identity,
+        'rotation': 0,
+    }
     # ... and the manifest gets the line with the source's identity
-    assert manifest_lines(out)[len(lines)] == {**lines[0], **identity}
+    assert manifest_lines(out)[len(lines)] == {**lines[0], **identity, 'rotation': 0}
     for name in names[1:]:  # the rest were decoded again: real frames now
         assert Image.open(out / 'scannet' / name / 'frame_0003.jpg').size == (160, 120)
 
@@ -2165,3 +2171,40 @@ def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, caps
         outcome['summary'] = stop
         assert main(by_dir) == status
         assert capsys.readouterr() == ('', f'extract_frames.py: {words}; run the same command again to resume\n')
+
+
+@pytest.mark.parametrize('turns', [1, 2, 3])
+def test_a_rotated_video_is_turned_upright_as_decord_turns_it(tmp_path, turns):
+    """A phone video keeps its pixels landscape and says in its display matrix how to turn them; players, ffmpeg and
+    decord (which the official evaluation reads videos with) show them turned. Frames were written as stored, and
+    the decord backend squashed the turned frame into the stored size."""
+    from video_utils import rotate_mp4
+
+    from extract_frames import quarter_turns
+
+    plain = encode_video(tmp_path / 'plain.mp4', num_frames=40, width=160, height=120, gop=10, bframes=2)
+    video = rotate_mp4(plain.path, tmp_path / 'phone.mp4', turns)
+    reference = decode_all(video)  # as stored
+    with av.open(str(video)) as container:
+        assert quarter_turns(next(container.decode(video=0)).rotation) == turns  # the helper wrote what it says
+    upright = (120, 160) if turns % 2 else (160, 120)
+    record = extract_video(video, tmp_path / 'frames', num_frames=8)
+    assert (record.rotation, record.method) == (turns * 90, 'index')
+    assert (record.width, record.height) == (record.src_width, record.src_height) == upright
+    assert record.indices == linspace_rule(40, 8)
+    for path, index in zip(record.frame_paths, record.indices, strict=True):
+        written = np.asarray(Image.open(path).convert('RGB')).astype(np.float64)
+        stored = np.rot90(written, -turns)
+        assert read_frame_number(stored) == read_frame_number(reference[index].rgb), path
+        assert np.abs(stored - reference[index].rgb).mean() < JPEG_TOLERANCE, path
+
+    small = extract_video(video, tmp_path / 'small', num_frames=2, max_pixels=4800)  # the budget of the turned frame
+    assert small.width * small.height <= 4800 and small.width / small.height == pytest.approx(upright[0] / upright[1])
+    assert Image.open(small.frame_paths[0]).size == (small.width, small.height)
+
+    pytest.importorskip('decord')
+    by_decord = extract_video(video, tmp_path / 'decord', num_frames=8, backend='decord')
+    assert (by_decord.width, by_decord.height, by_decord.rotation) == (*upright, turns * 90)
+    for ours, theirs in zip(record.frame_paths, by_decord.frame_paths, strict=True):
+        difference = np.abs(np.asarray(Image.open(ours), np.float64) - np.asarray(Image.open(theirs), np.float64))
+        assert difference.mean() < JPEG_TOLERANCE, theirs

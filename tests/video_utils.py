@@ -12,6 +12,7 @@ Usage:
     assert read_frame_number(frames[0].rgb) == 0
 """
 
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -218,3 +219,21 @@ def decode_all(path: 'str | Path', threads: int = 0) -> list:
                 continue
             frames += [DecodedFrame(f.pts, float(f.time), f.to_ndarray(format='rgb24')) for f in decoded]
     return frames
+
+
+# tkhd display matrices (a, b, c, d in 16.16 fixed point) by the quarter turns counter-clockwise that show the frames
+# upright: FFmpeg reads them as rotation -90 (a phone held upright), 180 and 90.
+_TURN_MATRICES = {3: (0, 1, -1, 0), 2: (-1, 0, 0, -1), 1: (0, -1, 1, 0)}
+
+
+def rotate_mp4(path: 'str | Path', dest: 'str | Path', turns: int) -> Path:
+    """A copy of the mp4 at `path` whose track header tells players to turn it `turns` quarter turns counter-clockwise
+    (the display matrix a phone writes instead of turning the pixels); the stream itself is unchanged."""
+    data = bytearray(Path(path).read_bytes())
+    at = data.find(b'tkhd')
+    assert at > 0 and data[at + 4] == 0, 'a version 0 track header'
+    matrix = at + 4 + 4 + 4 * 5 + 8 + 8  # after version/flags, five 32-bit fields, 8 reserved, layer...volume
+    a, b, c, d = (value * 0x10000 & 0xFFFFFFFF for value in _TURN_MATRICES[turns])
+    data[matrix : matrix + 36] = struct.pack('>9I', a, b, 0, c, d, 0, 0, 0, 0x40000000)
+    Path(dest).write_bytes(bytes(data))
+    return Path(dest)
