@@ -80,6 +80,8 @@ import simplejpeg
 from tqdm import tqdm
 
 VIDEO_SUFFIXES = ('.mp4', '.mkv', '.mov', '.avi', '.webm')
+# Other suffixes of video files: a --video_dir search does not take them, and says how many it passed over.
+OTHER_VIDEO_SUFFIXES = ('.ts', '.m2ts', '.mts', '.mpg', '.mpeg', '.m4v', '.3gp', '.flv', '.wmv', '.ogv')
 MANIFEST_NAME = 'manifest.jsonl'
 FAILURES_NAME = 'failures.jsonl'
 FAILURES_PARTIAL_NAME = 'failures.jsonl.partial'  # this run's failures until it finishes
@@ -304,7 +306,7 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
     def fail(error: OSError) -> None:
         raise error
 
-    found = []
+    found, others = [], Counter()
     above = {str(video_dir): frozenset()}  # folder -> real paths of the folders it was reached through
     for folder, subfolders, names in os.walk(video_dir, onerror=fail, followlinks=True):
         real, ancestors = os.path.realpath(folder), above.pop(folder)
@@ -315,6 +317,15 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
         for sub in subfolders:
             above[os.path.join(folder, sub)] = ancestors | {real}
         found += [Path(folder, name) for name in names if is_video(name)]
+        others.update(suffix for name in names if (suffix := os.path.splitext(name)[1].lower()) in OTHER_VIDEO_SUFFIXES)
+    if others:
+        logger.warning(
+            '%d file(s) under %s are videos of other kinds (%s), not searched for: name them in a --video_list to '
+            'extract them (decoded in full where their container cannot seek, as MPEG-TS)',
+            sum(others.values()),
+            video_dir,
+            ', '.join(f'{suffix} {count}' for suffix, count in sorted(others.items())),
+        )
     return sorted(found)
 
 

@@ -1543,6 +1543,25 @@ def test_find_videos_follows_folder_links_but_not_cycles(tmp_path):
     ]
 
 
+def test_videos_of_other_kinds_in_the_folder_are_counted_not_passed_over_in_silence(tmp_path, caplog):
+    """Camcorder .mts and broadcast .ts files are videos the issue's five suffixes leave out: a --video_dir search
+    skipped them without a word."""
+    root = tmp_path / 'videos'
+    (root / 'cam').mkdir(parents=True)
+    for name in 'scene.mp4', 'cam/a.MTS', 'cam/b.mts', 'cam/c.ts', 'notes.txt':
+        (root / name).write_bytes(b'x')
+    with caplog.at_level('WARNING', logger='extract_frames'):
+        assert find_videos(root) == [root / 'scene.mp4']
+    assert caplog.messages == [
+        f'3 file(s) under {root} are videos of other kinds (.mts 2, .ts 1), not searched for: name them in a '
+        '--video_list to extract them (decoded in full where their container cannot seek, as MPEG-TS)'
+    ]
+    caplog.clear()
+    for name in 'a.MTS', 'b.mts', 'c.ts':
+        (root / 'cam' / name).unlink()
+    assert find_videos(root) == [root / 'scene.mp4'] and caplog.messages == []
+
+
 def test_frame_folders_that_clash_are_refused_before_anything_is_written(tmp_path, capsys):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     (videos / 'scannet').mkdir(parents=True)
