@@ -542,8 +542,9 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
             return None
     except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and pyarrow's errors are ValueErrors
         return f'{path} cannot be read as a dataset: {error}'.replace('\n', ' ')
-    shown = ', '.join(keys[:8])
-    keys = {(columns or {}).get(key, key) for key in keys}
+    mapped = [(columns or {}).get(key, key) for key in keys]
+    shown = ', '.join(mapped[:8]) + (' after --columns' if columns else '')  # the names the check saw
+    keys = set(mapped)
     if 'messages' not in keys and 'solution' not in keys and ({'question', 'conversations'} & keys):
         # the benchmark's / VLM-3R's layouts, which preprocess_vsi_data.py reads: swift would train on their text
         # without the scene's frames, or find no answer for the reward

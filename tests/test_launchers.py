@@ -1417,6 +1417,10 @@ def test_dataset_columns_renaming_and_folders_are_read_as_swift_reads_them(tmp_p
     answer = _write_rows(tmp_path / 'answer.jsonl', [{'messages': [], 'answer': 'B'}])
     assert 'has no solution in its first row' in train_vsi_grpo.dataset_problem(str(answer))
     assert train_vsi_grpo.dataset_problem(str(answer), {'answer': 'solution'}) is None  # swift's --columns
+    renamed = _write_rows(tmp_path / 'renamed.jsonl', [{'messages': [], 'solution': 'B'}])
+    assert train_vsi_grpo.dataset_problem(str(renamed), {'solution': 'x'}).startswith(
+        f'{renamed} has no solution in its first row (columns: messages, x after --columns), '
+    )  # it listed `solution` while saying it was missing
     plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', str(answer)])
     assert any('has no solution' in p for p in train_vsi_grpo.preflight(plan, 1))
     plan = train_vsi_grpo.resolve(
