@@ -86,9 +86,11 @@ from preprocess_vsi_data import (
     RowSkipped,
     VsiDataError,
     atomic_path,
+    changed_frames_problem,
     check_input_file,
     file_sha256,
     make_row,
+    media_folder,
     read_rows,
     remove_stale_temps,
     row_to_question,
@@ -429,8 +431,9 @@ def build_items(
     """Model input for each question, made by preprocessing's `make_row` (minus the answer turn).
 
     Frames come from `frames_root` (found and subsampled by preprocessing's FrameIndex), else from the swift row's
-    own `images` (relative ones beside the `dataset` file); `blind` gives every question no frames and hence no
-    `<image>` tags. Every missing frame folder is reported before any inference starts.
+    own `images` (relative ones beside the `dataset` file; refused when preprocessing's summary shows their folders
+    were extracted again since); `blind` gives every question no frames and hence no `<image>` tags. Every missing
+    frame folder is reported before any inference starts.
     """
     # make_row reads only prompt_style and media from its config; frames_dir must merely be an existing folder.
     config = PreprocessConfig(
@@ -443,6 +446,11 @@ def build_items(
         progress=False,
     )
     index = FrameIndex(frames_root, num_frames, allow_fewer_frames) if frames_root and not blind else None
+    if index is None and not blind and row_images and os.path.isfile(dataset):
+        # frames extracted into the rows' folders again since they were written: other frames under the same names
+        changed = changed_frames_problem(dataset, media_folder(dataset)[0])
+        if changed:
+            raise EvalError(changed)
     items, missing = [], []
     for q in questions:
         images: list[str] = []

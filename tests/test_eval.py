@@ -2277,6 +2277,41 @@ def test_swift_rows_with_a_video_clip_ask_for_frames_dir_and_evaluate_with_it(be
     assert engine.requests[1].images == []
 
 
+def test_swift_rows_whose_frames_were_extracted_again_are_refused(bench, tmp_path):
+    """Rows evaluated with their own images, whose folders extract_frames.py filled again since preprocessing (another
+    --num_frames keeps the names frame_0000.jpg ...), would score the model on other frames than the rows say."""
+    frames = tmp_path / 'frames'
+    shutil.copytree(bench.frames, frames)
+    scene = frames / BENCH_ROWS[0]['dataset'] / BENCH_ROWS[0]['scene_name']
+    record = {
+        'video': 'videos/scene.mp4',
+        'source_size': 1,
+        'source_mtime_ns': 2,
+        'total_frames': 90,
+        'width': 32,
+        'height': 32,
+        'quality': 95,
+        'backend': 'pyav',
+        'indices': list(range(0, 90, 90 // NUM_FRAMES))[:NUM_FRAMES],
+    }  # the fields extract_frames.frames_identity reads
+    (scene / '.record.json').write_text(json.dumps(record))
+    rows = tmp_path / 'out' / 'rows.jsonl'
+    argv = ['--input_path', str(bench.dataset), '--frames_dir', str(frames), '--output_path', str(rows)]
+    assert preprocess_vsi_data.main([*argv, '--num_frames', str(NUM_FRAMES), '--no_progress']) == 0
+    questions, row_images = ev.load_questions(str(rows))
+    items = ev.build_items(questions, 'direct', None, NUM_FRAMES, row_images=row_images, dataset=str(rows))
+    assert len(items) == len(questions) and items[0].images[0].endswith('/frames/scannet/scene0000_00/frame_0000.jpg')
+    (scene / '.record.json').write_text(json.dumps({**record, 'indices': list(range(NUM_FRAMES))}))
+    with pytest.raises(ev.EvalError) as refused:
+        ev.build_items(questions, 'direct', None, NUM_FRAMES, row_images=row_images, dataset=str(rows))
+    assert str(refused.value) == (
+        f'{rows} was written from other frames than {scene} holds now (extracted again since, e.g. with another '
+        '--num_frames: other frames under the same file names); run preprocess_vsi_data.py again'
+    )
+    # frames found through --frames_dir are not the rows' own: nothing to compare with
+    assert len(ev.build_items(questions, 'direct', str(frames), NUM_FRAMES)) == len(questions)
+
+
 def test_a_missing_image_is_named_with_the_folders_looked_in_only_when_it_is_relative(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     dataset = write_jsonl(tmp_path / 'bench.jsonl', BENCH_ROWS[:1])
