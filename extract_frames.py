@@ -762,20 +762,28 @@ def extract_video(
         )
     _remove(partial)  # left by an interrupted run, if it is there
     partial.mkdir()
-    sizes = {}
+    sizes, shown = {}, {}  # the first frame's sizes (the record's); every size written, in order
 
     def save(slots, rgb, src_width, src_height, rotation):
         data = encode_jpeg(rgb, quality)
         for slot in slots:
             (partial / FRAME_NAME.format(slot)).write_bytes(data)
-        sizes.update(
-            width=rgb.shape[1], height=rgb.shape[0], src_width=src_width, src_height=src_height, rotation=rotation
-        )
+        if not sizes:
+            sizes.update(
+                width=rgb.shape[1], height=rgb.shape[0], src_width=src_width, src_height=src_height, rotation=rotation
+            )
+        shown[f'{rgb.shape[1]}x{rgb.shape[0]}'] = None
 
     try:
         decode = _pyav_frames if backend == 'pyav' else _decord_frames
         result = decode(path, num_frames, max_pixels, save, threads)
         wanted, times = result['wanted'], result['times']
+        notes = [result['note']] if result['note'] else []
+        if len(shown) > 1:  # a stream that changes resolution: each frame is written at its own size
+            notes.append(
+                f'frames differ in size ({", ".join(shown)}): the video changes resolution; width and height '
+                "are the first frame's"
+            )
         record = FrameRecord(
             video=str(path),
             frames_dir=str(out_dir),
@@ -788,7 +796,7 @@ def extract_video(
             quality=quality,
             backend=backend,
             method=result['method'],
-            note=result['note'],
+            note='; '.join(notes),
             seconds=round(time.perf_counter() - started, 4),
             source_size=source.st_size,
             source_mtime_ns=source.st_mtime_ns,

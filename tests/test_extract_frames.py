@@ -2227,3 +2227,41 @@ def test_a_rotated_video_is_turned_upright_as_decord_turns_it(tmp_path, turns):
     for ours, theirs in zip(record.frame_paths, by_decord.frame_paths, strict=True):
         difference = np.abs(np.asarray(Image.open(ours), np.float64) - np.asarray(Image.open(theirs), np.float64))
         assert difference.mean() < JPEG_TOLERANCE, theirs
+
+
+def test_a_video_that_changes_resolution_says_so_in_its_record(tmp_path):
+    """A VP9 stream may change resolution at a keyframe: each frame is written at its own size (as a full decode gives
+    them); the record kept the last frame's size alone, as if all were that size."""
+    from fractions import Fraction
+
+    from video_utils import draw_frame
+
+    path = tmp_path / 'size_change.webm'
+    with av.open(str(path), 'w') as output:
+        stream = output.add_stream('libvpx-vp9', rate=30)
+        stream.width, stream.height, stream.time_base = 160, 120, Fraction(1, 30)
+        number = 0
+        for width, height in (160, 120), (320, 240):  # two encodes of 30 frames, muxed as one track
+            codec = av.CodecContext.create('libvpx-vp9', 'w')
+            codec.width, codec.height, codec.pix_fmt, codec.time_base = width, height, 'yuv420p', Fraction(1, 30)
+            codec.options = {'g': '15', 'deadline': 'realtime', 'cpu-used': '8', 'lag-in-frames': '0'}
+            frames = [
+                av.VideoFrame.from_ndarray(draw_frame(number + i, width, height), format='rgb24') for i in range(30)
+            ]
+            for i, frame in enumerate(frames):
+                frame.pts = i
+            for packet in [p for frame in [*frames, None] for p in codec.encode(frame)]:
+                packet.pts = packet.dts = number
+                packet.time_base, packet.stream = Fraction(1, 30), stream
+                output.mux(packet)
+                number += 1
+    reference = decode_all(path)
+    assert [f.rgb.shape[:2] for f in (reference[0], reference[-1])] == [(120, 160), (240, 320)]
+    record = extract_video(path, tmp_path / 'frames', num_frames=4)
+    assert_same_frames(record, reference)  # frames 0, 20, 39, 59: two of each size
+    assert [Image.open(p).size for p in record.frame_paths] == [(160, 120), (160, 120), (320, 240), (320, 240)]
+    assert (record.width, record.height, record.src_width, record.src_height) == (160, 120, 160, 120)
+    assert record.note.endswith(
+        "frames differ in size (160x120, 320x240): the video changes resolution; width and height are the first frame's"
+    )
+    assert extract_video(path, tmp_path / 'small', num_frames=2, max_pixels=10000).note == ''  # one size: 115x86
