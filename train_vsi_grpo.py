@@ -1151,6 +1151,18 @@ def misspelt_variable_problems(plan: LaunchPlan, names: Iterable[str], known: fr
     return problems
 
 
+def train_media_problem(path: str) -> str | None:
+    """What vsi_train's loader (vsi_dataset.media_folder) would refuse in the JSONL `path`: media missing from beside
+    the file, or frames extracted again since it was written; None if nothing. Its paths are made absolute from the
+    file's folder, so ROOT_IMAGE_DIR plays no part (media_problem's concern)."""
+    from preprocess_vsi_data import changed_frames_problem, media_folder  # only once vsi_train is named
+
+    folder, missing = media_folder(path)
+    if missing:
+        return f'{path} names media that do not exist, first {missing[1]} (line {missing[0]})'
+    return changed_frames_problem(path, folder)
+
+
 def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) -> list[str]:
     """The bundle's registered datasets with a variable unset or naming nothing: swift loads datasets only after the
     model (and vLLM), so vsi_dataset.py would say so minutes in. Variables come from the shell or the YAML's ENV."""
@@ -1178,7 +1190,7 @@ def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) ->
                 elif variable == 'VSI_TRAIN_JSONL' and os.path.isdir(path):  # vsi_dataset loads one file
                     problems.append(f'{variable}={path} is a folder; name the JSONL file preprocess_vsi_data.py wrote')
                 elif variable == 'VSI_TRAIN_JSONL':
-                    problem = dataset_problem(path, columns)
+                    problem = dataset_problem(path, columns) or train_media_problem(path)
                     if problem:
                         problems.append(f'{variable}: {problem}')
     return problems

@@ -870,9 +870,19 @@ def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkey
     with pytest.raises(pp.VsiDataError, match=f'^{re.escape("vsi_train: " + problem)}$'):
         load('vsi_train')
     assert train_vsi_grpo.media_problem(str(output), str(output.parent)) == f'dataset {problem}'
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', 'vsi_train'])
+    assert train_vsi_grpo.registered_dataset_problems(plan, {}) == [f'VSI_TRAIN_JSONL: {problem}']  # named by variable
 
     # rows edited by hand have no summary of their own (its SHA-256 differs): nothing to compare with
     output.write_text(output.read_text().replace('"A"', '"B"'), encoding='utf-8')
     assert pp.changed_frames(str(output), str(output.parent)) is None and len(load('vsi_train')) == 1
     preprocess(tmp_path, 'train.jsonl', num_frames=4)  # written again from the frames there now: loads
     assert len(load('vsi_train')) == 1 and train_vsi_grpo.media_problem(str(output), str(output.parent)) is None
+    moved = tmp_path / 'a' / 'b' / 'train.jsonl'  # its ../frames/... paths lead nowhere: the preflight says so too
+    moved.parent.mkdir(parents=True)
+    moved.write_bytes(output.read_bytes())
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(moved))
+    assert train_vsi_grpo.registered_dataset_problems(plan, {}) == [
+        f'VSI_TRAIN_JSONL: {moved} names media that do not exist, first '
+        f'{tmp_path / "a" / "frames" / "scene0001_00" / "frame_0000.jpg"} (line 1)'
+    ]
