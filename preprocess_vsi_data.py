@@ -1691,6 +1691,24 @@ def changed_frames_problem(jsonl: str, base_dir: str) -> str | None:
     )
 
 
+def checked_media_folder(jsonl: str) -> str:
+    """media_folder's folder, once the JSONL's media are found there and its frames are those it was written from;
+    else FileNotFoundError (media missing) or VsiDataError (changed_frames_problem), each naming the file. The one check
+    behind vsi_train's loader (vsi_dataset.media_folder) and the launchers' preflight of VSI_TRAIN_JSONL, so the two
+    refuse the same files with the same words."""
+    folder, missing = media_folder(jsonl)
+    if missing is not None:
+        line, path = missing
+        raise FileNotFoundError(
+            f'{jsonl} (folder {folder}) names media that do not exist, first {path} (line {line}); relative paths are '
+            'resolved against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or run that again'
+        )
+    changed = changed_frames_problem(jsonl, folder)
+    if changed:
+        raise VsiDataError(changed)
+    return folder
+
+
 def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessConfig) -> Summary:
     """Convert the inputs, write the JSONL and its summary (both atomically) and return the summary.
 

@@ -1152,15 +1152,16 @@ def misspelt_variable_problems(plan: LaunchPlan, names: Iterable[str], known: fr
 
 
 def train_media_problem(path: str) -> str | None:
-    """What vsi_train's loader (vsi_dataset.media_folder) would refuse in the JSONL `path`: media missing from beside
-    the file, or frames extracted again since it was written; None if nothing. Its paths are made absolute from the
-    file's folder, so ROOT_IMAGE_DIR plays no part (media_problem's concern)."""
-    from preprocess_vsi_data import changed_frames_problem, media_folder  # only once vsi_train is named
+    """What vsi_train's loader would refuse in the JSONL `path` (preprocess_vsi_data.checked_media_folder: media missing
+    from beside the file, or frames extracted again since it was written), as a problem line; None if nothing. Its
+    paths are made absolute from the file's folder, so ROOT_IMAGE_DIR plays no part (media_problem's concern)."""
+    from preprocess_vsi_data import VsiDataError, checked_media_folder  # only once vsi_train is named
 
-    folder, missing = media_folder(path)
-    if missing:
-        return f'{path} names media that do not exist, first {missing[1]} (line {missing[0]})'
-    return changed_frames_problem(path, folder)
+    try:
+        checked_media_folder(path)
+    except (FileNotFoundError, VsiDataError) as e:
+        return str(e)
+    return None
 
 
 def registered_dataset_problems(plan: LaunchPlan, columns: Mapping[str, str]) -> list[str]:

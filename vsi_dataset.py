@@ -166,21 +166,13 @@ def _resolve(path: Any, base_dir: str) -> Any:
 
 
 def media_folder(name: str, jsonl: str) -> str:
-    """The folder the JSONL's relative media paths are resolved against (preprocess.media_folder), once its media are
-    found there; FileNotFoundError when they are not, VsiDataError when its frames were extracted again since it was
-    written (preprocess.changed_frames)."""
-    folder, missing = preprocess.media_folder(jsonl)
-    if missing is None:
-        changed = preprocess.changed_frames_problem(jsonl, folder)
-        if changed:
-            raise preprocess.VsiDataError(f'{name}: {changed}')
-        return folder
-    line, path = missing
-    raise FileNotFoundError(
-        f'{name}: {jsonl} (folder {folder}) names media that do not exist, first {path} (line {line}); relative '
-        'paths are resolved against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or '
-        'run that again'
-    )
+    """The folder the JSONL's relative media paths are resolved against, once its media are found there and its frames
+    are those it was written from (preprocess.checked_media_folder); its FileNotFoundError or VsiDataError otherwise,
+    prefixed with the dataset's name."""
+    try:
+        return preprocess.checked_media_folder(jsonl)
+    except (FileNotFoundError, preprocess.VsiDataError) as e:
+        raise type(e)(f'{name}: {e}') from None
 
 
 class ResolvingMessagesPreprocessor(MessagesPreprocessor):

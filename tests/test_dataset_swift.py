@@ -883,6 +883,7 @@ def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkey
     moved.write_bytes(output.read_bytes())
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(moved))
     assert train_vsi_grpo.registered_dataset_problems(plan, {}) == [
-        f'VSI_TRAIN_JSONL: {moved} names media that do not exist, first '
-        f'{tmp_path / "a" / "frames" / "scene0001_00" / "frame_0000.jpg"} (line 1)'
+        f'VSI_TRAIN_JSONL: {moved} (folder {moved.parent}) names media that do not exist, first '
+        f'{tmp_path / "a" / "frames" / "scene0001_00" / "frame_0000.jpg"} (line 1); relative paths are resolved '
+        'against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or run that again'
     ]
