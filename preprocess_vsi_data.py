@@ -1719,7 +1719,9 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     _check_output_path(input_paths, output_path)
     _check_path_names([*input_paths, output_path, config.frames_dir, config.clips_dir])
     folder, name = os.path.split(os.path.abspath(output_path))
-    _check_writable_folder(folder)
+    _check_writable_folder(folder, '--output_path')
+    if config.media == 'video':  # clips are written during the conversion
+        _check_writable_folder(os.path.abspath(config.clips_dir), '--clips_dir')
     removed = remove_stale_temps(folder, {name, os.path.basename(summary_path(output_path))})
     rows, summary = convert(input_paths, config)
     if not rows:
@@ -1774,11 +1776,12 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _check_writable_folder(folder: str) -> None:
-    """Write a file (removed at once) in the output's folder, or in the nearest existing folder above it that the
-    write will create it in, before the conversion: found at the write, a folder that cannot be made or written cost
-    the whole conversion (with --media video, every clip) and the error did not name the flag. Nothing is created, so
-    a run that fails later leaves no empty folder; trying beats os.access, which says yes to root on any folder."""
+def _check_writable_folder(folder: str, flag: str) -> None:
+    """Write a file (removed at once) in the folder given by `flag`, or in the nearest existing folder above it that
+    the write will create it in, before the conversion: found at the write, a folder that cannot be made or written
+    cost the whole conversion (with --media video, every clip) and the error did not name the flag. Nothing is
+    created, so a run that fails later leaves no empty folder; trying beats os.access, which says yes to root on any
+    folder."""
     existing = folder
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
@@ -1788,7 +1791,7 @@ def _check_writable_folder(folder: str) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
-        raise VsiDataError(f'--output_path: cannot write to the folder {folder} ({e.strerror})') from None
+        raise VsiDataError(f'{flag}: cannot write to the folder {folder} ({e.strerror})') from None
 
 
 def _check_output_path(input_paths: Sequence[str], output_path: str, role: str = 'the input file') -> None:

@@ -1605,7 +1605,7 @@ def test_the_output_may_not_be_an_input_or_a_folder(scene, capsys):
 
 
 def test_an_output_folder_that_cannot_be_written_is_refused_before_the_conversion(scene, capsys, monkeypatch):
-    """Found at the write, it used to cost the whole conversion and the error named no flag."""
+    """Found at the write, it used to cost the whole conversion and the error named no flag; --clips_dir's too."""
     source = write_jsonl(scene / 'qa.jsonl', [MC_ROW])
     (scene / 'a_file').write_text('', encoding='utf-8')
     monkeypatch.setattr(pp, 'convert', lambda *args: pytest.fail('converted before the output folder was checked'))
@@ -1615,6 +1615,10 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_the_conversio
         assert capsys.readouterr().err.startswith(
             f'error: --output_path: cannot write to the folder {output.parent} ({why}'
         )
+    args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(scene / 'o.jsonl')]
+    clips = scene / 'a_file' / 'clips'  # written during the conversion: checked before it too
+    assert pp.main([*args, '--num_frames', '4', '--no_progress', '--media', 'video', '--clips_dir', str(clips)]) == 1
+    assert capsys.readouterr().err.startswith(f'error: --clips_dir: cannot write to the folder {clips} (Not a dir')
     assert sorted(p.name for p in scene.iterdir()) == ['a_file', 'frames', 'qa.jsonl']
 
 
