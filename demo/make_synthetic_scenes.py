@@ -533,10 +533,11 @@ def _angle_clear(angle: float, boundaries: Sequence[float]) -> bool:
 DIRECTION_BOUNDARIES = {'easy': (0, 180), 'medium': (0, 135, -135), 'hard': (0, 90, 180, -90)}
 
 
-def _near_rounding_boundary(value: float, decimals: int = 1) -> bool:
-    """True when value sits within ROUNDING_GUARD of a rounding tie, where any rounding convention is a coin toss."""
-    scaled = value * 10**decimals
-    return abs(scaled - math.floor(scaled) - 0.5) < ROUNDING_GUARD * 10**decimals
+def _near_rounding_boundary(value: float) -> bool:
+    """True when value sits within ROUNDING_GUARD of a tie in rounding to one decimal (the answers' precision), where
+    any rounding convention is a coin toss."""
+    scaled = value * 10
+    return abs(scaled - math.floor(scaled) - 0.5) < ROUNDING_GUARD * 10
 
 
 def _centre(obj: SceneObject) -> np.ndarray:
