@@ -26,7 +26,9 @@ corrupt packets) without decoding; then for each GOP holding wanted frames we se
 forward to the last of them, skipping frames nothing refers to and draining the decoder after the last wanted
 packet (_frames_after_seek). Every decoded frame is checked by its pts against the index and for the decoder's
 damage flag; if the file disagrees with its index (damaged data, broken timestamps, a seek the demuxer refuses,
-as in an mp4 cut mid-GOP) the video is decoded in full instead. The check
+as in an mp4 cut mid-GOP) the video is decoded in full instead. Where seeks only land past the keyframe (MPEG-TS/PS
+demuxers seek by byte position), the index still holds: the wanted frames are decoded in one pass from the file
+start, with the same checks, and only a disagreement there leads to the full decode (which decodes twice). The check
 covers only the GOPs that are decoded: a damaged packet the demuxer does not flag as corrupt, in a GOP with no
 wanted frame, is never decoded and still counts in n, whereas a full decode drops its frame, so on such a file
 n is higher by one per such frame and the chosen frames can differ from a full decode's. Catching that would
@@ -121,7 +123,7 @@ class FrameRecord:
     max_pixels: int | None
     quality: int
     backend: str
-    method: str  # 'index' (seek by packet index), 'full_decode' (fallback) or 'decord'
+    method: str  # 'index' (seek by packet index), 'index_from_start' (no seeks), 'full_decode' (fallback), 'decord'
     note: str = ''  # why a fallback happened
     seconds: float = 0.0
     # The source file when it was read (None in lines of older versions): with its name they tell a re-run
@@ -179,6 +181,11 @@ class VideoDecodeError(RuntimeError):
 
 class _IndexMismatch(Exception):
     """The decoder disagrees with the packet index: the caller falls back to a full decode."""
+
+
+class _SeekMissed(_IndexMismatch):
+    """A seek landed past the keyframe asked for: the demuxer's seeking is off, not (yet) the index, so the caller
+    first decodes from the file start without seeking."""
 
 
 def default_workers() -> int:
@@ -321,7 +328,7 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
     if others:
         logger.warning(
             '%d file(s) under %s are videos of other kinds (%s), not searched for: name them in a --video_list to '
-            'extract them (decoded in full where their container cannot seek, as MPEG-TS)',
+            'extract them (decoded from the start where their container cannot seek, as MPEG-TS)',
             sum(others.values()),
             video_dir,
             ', '.join(f'{suffix} {count}' for suffix, count in sorted(others.items())),
@@ -508,8 +515,9 @@ def _video_stream(container: av.container.InputContainer) -> av.video.stream.Vid
 _SKIP_NONREF_CODECS = frozenset({'h264', 'mpeg1video', 'mpeg2video', 'mpeg4', 'vp8', 'vp9'})
 
 
-def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None, wanted_pts: set) -> Iterator:
-    """Every frame the decoder yields from the keyframe at `seek_ts` on, decoding only what `wanted_pts` need.
+def _frames_after_seek(container, stream, seek_ts: int | None, key_pts: int | None, wanted_pts: set) -> Iterator:
+    """Every frame the decoder yields from the keyframe at `seek_ts` on (from where the demuxer is when None: a freshly
+    opened file's start), decoding only what `wanted_pts` need.
 
     Two savings, both exact (the frames compare equal to a full decode in tests/test_extract_frames.py):
     frames no other frame predicts from (non-reference B-frames of the codecs in _SKIP_NONREF_CODECS) are
@@ -521,7 +529,8 @@ def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None, wan
     codec, unsent = stream.codec_context, set(wanted_pts)
     skip = 'NONREF' if codec.name in _SKIP_NONREF_CODECS else 'DEFAULT'
     try:
-        container.seek(seek_ts, stream=stream, backward=True)
+        if seek_ts is not None:
+            container.seek(seek_ts, stream=stream, backward=True)
     except av.FFmpegError as e:  # e.g. mp4 cut mid-GOP (a stream copy): no keyframe before its first frames
         raise _IndexMismatch(f'cannot seek to {seek_ts} ({e})') from e
     first = True
@@ -529,7 +538,7 @@ def _frames_after_seek(container, stream, seek_ts: int, key_pts: int | None, wan
         if first and packet.size:
             # landing on a non-key packet or after the keyframe would decode from missing references
             if key_pts is not None and (not packet.is_keyframe or packet.pts is None or packet.pts > key_pts):
-                raise _IndexMismatch(f'seek to {seek_ts} did not land on the keyframe at pts {key_pts} or before')
+                raise _SeekMissed(f'seek to {seek_ts} did not land on the keyframe at pts {key_pts} or before')
             first = False
         codec.skip_frame = 'DEFAULT' if packet.pts in unsent else skip
         unsent.discard(packet.pts)
@@ -562,42 +571,52 @@ def _slots(wanted: list) -> dict:
     return slots
 
 
-def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable, threads: int) -> dict:
-    """Decode only what the wanted frames need, checking every decoded frame's pts against the index."""
+def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable, threads: int, seek: bool = True) -> dict:
+    """Decode only what the wanted frames need, checking every decoded frame's pts against the index: from the
+    keyframe before each GOP's wanted frames, or without `seek` in one run from the file start."""
     container, stream = _open(path, threads)
     with container:
         index = _packet_index(container, stream)
-        n = len(index.pts)
-        wanted = sample_indices(n, num_frames)
-        slots = _slots(wanted)
-        position = {pts: i for i, pts in enumerate(index.pts)}
-        runs = {}  # keyframe number -> the wanted frames decoded from it, in order
-        for target in sorted(slots):
-            runs.setdefault(index.gop[target], []).append(target)
-        for targets in runs.values():
-            first = targets[0]
-            wanted_pts = {index.pts[t] for t in targets}
-            frames = _frames_after_seek(container, stream, index.seek_ts[first], index.key_pts[first], wanted_pts)
-            last = -1  # skipped frames leave gaps, but positions must rise and no wanted frame may be passed
-            for frame in frames:
-                pos = position.get(frame.pts)
-                if pos is None:
-                    raise _IndexMismatch(f'decoded a frame with pts {frame.pts}, which no packet has')
-                if pos <= last:
-                    raise _IndexMismatch(f'frame {last} was followed by frame {pos}')
-                last = pos
-                if pos > targets[0]:
-                    raise _IndexMismatch(f'frame {targets[0]} never decoded (frame {pos} came instead)')
-                if pos == targets[0]:
-                    on_frame(slots[pos], frame)
-                    targets = targets[1:]
-                    if not targets:
-                        break
-            else:
-                raise _IndexMismatch(f'the stream ended before frame {targets[0]} of {n}')
-        time_base = float(stream.time_base)
-        times = [pts * time_base for pts in index.pts]
-        return {'n': n, 'wanted': wanted, 'times': times, 'fps': _mean_fps(times, stream)}
+        if seek:
+            return _decode_runs(container, stream, index, num_frames, on_frame, seek)
+    container, stream = _open(path, threads)  # the index pass left the demuxer at the end
+    with container:
+        return _decode_runs(container, stream, index, num_frames, on_frame, seek)
+
+
+def _decode_runs(container, stream, index: _PacketIndex, num_frames: int, on_frame: Callable, seek: bool) -> dict:
+    n = len(index.pts)
+    wanted = sample_indices(n, num_frames)
+    slots = _slots(wanted)
+    position = {pts: i for i, pts in enumerate(index.pts)}
+    runs = {}  # keyframe number -> the wanted frames decoded from it, in order
+    for target in sorted(slots):
+        runs.setdefault(index.gop[target] if seek else None, []).append(target)
+    for targets in runs.values():
+        first = targets[0]
+        wanted_pts = {index.pts[t] for t in targets}
+        seek_ts, key_pts = (index.seek_ts[first], index.key_pts[first]) if seek else (None, None)
+        frames = _frames_after_seek(container, stream, seek_ts, key_pts, wanted_pts)
+        last = -1  # skipped frames leave gaps, but positions must rise and no wanted frame may be passed
+        for frame in frames:
+            pos = position.get(frame.pts)
+            if pos is None:
+                raise _IndexMismatch(f'decoded a frame with pts {frame.pts}, which no packet has')
+            if pos <= last:
+                raise _IndexMismatch(f'frame {last} was followed by frame {pos}')
+            last = pos
+            if pos > targets[0]:
+                raise _IndexMismatch(f'frame {targets[0]} never decoded (frame {pos} came instead)')
+            if pos == targets[0]:
+                on_frame(slots[pos], frame)
+                targets = targets[1:]
+                if not targets:
+                    break
+        else:
+            raise _IndexMismatch(f'the stream ended before frame {targets[0]} of {n}')
+    time_base = float(stream.time_base)
+    times = [pts * time_base for pts in index.pts]
+    return {'n': n, 'wanted': wanted, 'times': times, 'fps': _mean_fps(times, stream)}
 
 
 def _decode_all(path: PathLike, threads: int) -> Iterator[av.VideoFrame]:
@@ -669,11 +688,20 @@ def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Call
             rgb = np.ascontiguousarray(np.rot90(rgb, turns))
         save(slots, rgb, *src, turns * 90)
 
-    try:
-        return {**_decode_by_index(path, num_frames, on_frame, threads), 'method': 'index', 'note': ''}
-    except _IndexMismatch as e:
-        note = f'packet index disagreed with the decoder ({e}): decoded in full'
-        return {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
+    problem = None
+    for seek in (True, False):
+        try:
+            result = _decode_by_index(path, num_frames, on_frame, threads, seek)
+        except _SeekMissed as e:  # MPEG-TS/PS demuxers seek by byte position: decode from the start instead
+            problem = e
+            continue
+        except _IndexMismatch as e:
+            problem = e
+            break
+        note = '' if seek else f'seeks land past the keyframe ({problem}): decoded from the start, by packet index'
+        return {**result, 'method': 'index' if seek else 'index_from_start', 'note': note}
+    note = f'packet index disagreed with the decoder ({problem}): decoded in full'
+    return {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
 
 
 def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:

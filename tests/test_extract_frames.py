@@ -343,18 +343,48 @@ class _SeeksPastTheKeyframe:
 
 
 @pytest.mark.parametrize('codec', ['libx264', 'mpeg4'])
-def test_a_seek_that_lands_past_the_keyframe_falls_back_to_full_decode(codec, tmp_path, monkeypatch):
+def test_a_seek_that_lands_past_the_keyframe_decodes_from_the_start(codec, tmp_path, monkeypatch):
     """Decoding from a P-frame misses its references: h264 shows nothing until the next keyframe, but mpeg4 shows
-    wrong pictures without flagging them, so the first packet after a seek must be the keyframe."""
+    wrong pictures without flagging them, so the first packet after a seek must be the keyframe. When it is not, the
+    wanted frames are decoded in one pass from the file start (no seeks), still checked against the index; a file
+    that disagrees with its index there too is decoded in full."""
     video = encode_video(tmp_path / 'clip.mp4', num_frames=90, codec=codec, gop=30)  # wanted 38 and 64: seeks to 30, 60
-    real_seek_and_decode = extract_frames._frames_after_seek
+    real_seek_and_decode, runs = extract_frames._frames_after_seek, []
 
-    def seeking_past(container, stream, *args):
-        return real_seek_and_decode(_SeeksPastTheKeyframe(container, stream), stream, *args)
+    def seeking_past(container, stream, seek_ts, *args):
+        runs.append(seek_ts)
+        return real_seek_and_decode(_SeeksPastTheKeyframe(container, stream), stream, seek_ts, *args)
 
     monkeypatch.setattr(extract_frames, '_frames_after_seek', seeking_past)
     record = extract_video(video.path, tmp_path / 'frames', num_frames=8)
-    assert record.method == 'full_decode' and 'did not land on the keyframe at pts' in record.note
+    assert record.method == 'index_from_start' and 'did not land on the keyframe at pts' in record.note
+    assert runs == [0, 30 * 512, None]  # gave up at the second GOP (time base 1/15360), then one run
+    assert_same_frames(record, decode_all(video.path))
+
+    def missing_a_frame(container, stream, seek_ts, key_pts, wanted_pts):  # and the index is off too
+        frames = seeking_past(container, stream, seek_ts, key_pts, wanted_pts)
+        return (frame for frame in frames if seek_ts is not None or frame.pts != min(wanted_pts - {0}))
+
+    monkeypatch.setattr(extract_frames, '_frames_after_seek', missing_a_frame)
+    record = extract_video(video.path, tmp_path / 'again', num_frames=8)
+    assert record.method == 'full_decode' and 'never decoded' in record.note
+    assert_same_frames(record, decode_all(video.path))
+
+
+@pytest.mark.parametrize('name, codec', [('clip.ts', 'libx264'), ('clip.mpg', 'mpeg2video')])
+def test_mpeg_ts_and_ps_decode_once_from_the_start(name, codec, tmp_path):
+    """Their demuxers seek by byte position and land past the keyframe: one pass from the start, not two full
+    decodes, gives the frames of a full decode."""
+    video = encode_video(tmp_path / name, num_frames=150, codec=codec, gop=30, bframes=2)
+    decodes = []
+    real_decode_all = extract_frames._decode_all
+    extract_frames._decode_all = lambda *args: decodes.append(args) or real_decode_all(*args)
+    try:
+        record = extract_video(video.path, tmp_path / 'frames', num_frames=16)
+    finally:
+        extract_frames._decode_all = real_decode_all
+    assert record.method == 'index_from_start', record.note
+    assert decodes == [] and record.total_frames == 150
     assert_same_frames(record, decode_all(video.path))
 
 
@@ -1554,7 +1584,7 @@ def test_videos_of_other_kinds_in_the_folder_are_counted_not_passed_over_in_sile
         assert find_videos(root) == [root / 'scene.mp4']
     assert caplog.messages == [
         f'3 file(s) under {root} are videos of other kinds (.mts 2, .ts 1), not searched for: name them in a '
-        '--video_list to extract them (decoded in full where their container cannot seek, as MPEG-TS)'
+        '--video_list to extract them (decoded from the start where their container cannot seek, as MPEG-TS)'
     ]
     caplog.clear()
     for name in 'a.MTS', 'b.mts', 'c.ts':
