@@ -585,6 +585,8 @@ def _decode_by_index(path: PathLike, num_frames: int, on_frame: Callable, thread
 
 
 def _decode_runs(container, stream, index: _PacketIndex, num_frames: int, on_frame: Callable, seek: bool) -> dict:
+    """Hand the wanted frames to on_frame, decoded in runs (one per GOP holding some, or one run without `seek`), and
+    return the decoder's result; _IndexMismatch as soon as a decoded frame is not the one the index says comes."""
     n = len(index.pts)
     wanted = sample_indices(n, num_frames)
     slots = _slots(wanted)
