@@ -28,11 +28,13 @@ packet (_frames_after_seek). Every decoded frame is checked by its pts against t
 damage flag; if the file disagrees with its index (damaged data, broken timestamps, a seek the demuxer refuses,
 as in an mp4 cut mid-GOP) the video is decoded in full instead. Where seeks only land past the keyframe (MPEG-TS/PS
 demuxers seek by byte position), the index still holds: the wanted frames are decoded in one pass from the file
-start, with the same checks, and only a disagreement there leads to the full decode (which decodes twice). The check
-covers only the GOPs that are decoded: a damaged packet the demuxer does not flag as corrupt, in a GOP with no
-wanted frame, is never decoded and still counts in n, whereas a full decode drops its frame, so on such a file
-n is higher by one per such frame and the chosen frames can differ from a full decode's. Catching that would
-mean decoding every frame, the cost the packet index exists to avoid. Frames are scaled in one swscale pass
+start, which is a full decode's up to the last of them (nothing skipped, no frame may be missing), and only a
+disagreement there leads to the full decode (which decodes twice). The check covers only the frames that are
+decoded. On damaged data that neither demuxer nor decoder flags, a full decode drops or conceals frames in ways
+this cannot see: such a frame in a GOP with no wanted frame is never decoded and still counts in n (n is then
+higher by one per such frame, and the chosen frames can differ from a full decode's), and a frame concealed after
+a seek, or after skipped frames, can differ from a full decode's. Catching that would mean decoding every frame,
+the cost the packet index exists to avoid. Frames are scaled in one swscale pass
 and written by libjpeg-turbo (simplejpeg). One worker process per core, each with its share of the cores as
 slice threads (see _open for why not frame threads).
 
@@ -515,19 +517,27 @@ def _video_stream(container: av.container.InputContainer) -> av.video.stream.Vid
 _SKIP_NONREF_CODECS = frozenset({'h264', 'mpeg1video', 'mpeg2video', 'mpeg4', 'vp8', 'vp9'})
 
 
+def _skips_nonref(stream, seeking: bool) -> bool:
+    """Whether _frames_after_seek skips the frames nothing predicts from (then decoded frames may leave gaps). Not
+    without seeks: that one pass from the start is then a full decode's, up to the last wanted frame, so a frame the
+    decoder drops shows as a gap, and concealment of damaged data, which skipping changes, is the full decode's too."""
+    return seeking and stream.codec_context.name in _SKIP_NONREF_CODECS
+
+
 def _frames_after_seek(container, stream, seek_ts: int | None, key_pts: int | None, wanted_pts: set) -> Iterator:
     """Every frame the decoder yields from the keyframe at `seek_ts` on (from where the demuxer is when None: a freshly
     opened file's start), decoding only what `wanted_pts` need.
 
-    Two savings, both exact (the frames compare equal to a full decode in tests/test_extract_frames.py):
+    Two savings, exact on intact data (the frames compare equal to a full decode in tests/test_extract_frames.py):
     frames no other frame predicts from (non-reference B-frames of the codecs in _SKIP_NONREF_CODECS) are
-    skipped unless wanted, and once the last wanted packet is in, the decoder is drained rather than fed the
-    packets its reordering delay would wait for. Measured on 640x480 GOP 30 with 2 B-frames: 10% fewer
-    packets and ~20% less decoding CPU. The drained decoder takes no more packets: the caller seeks again
-    (which resets it) for the next GOP.
+    skipped unless wanted (only after a seek: _skips_nonref), and then, once the last wanted packet is in, the
+    decoder is drained rather than fed the packets its reordering delay would wait for. Measured on 640x480 GOP 30
+    with 2 B-frames: 10% fewer packets and ~20% less decoding CPU. The drained decoder takes no more packets: the
+    caller seeks again (which resets it) for the next GOP. Without skipping, every frame up to the last wanted one
+    comes out, so the caller can tell a frame the decoder dropped.
     """
     codec, unsent = stream.codec_context, set(wanted_pts)
-    skip = 'NONREF' if codec.name in _SKIP_NONREF_CODECS else 'DEFAULT'
+    skip = 'NONREF' if _skips_nonref(stream, seek_ts is not None) else 'DEFAULT'
     try:
         if seek_ts is not None:
             container.seek(seek_ts, stream=stream, backward=True)
@@ -544,7 +554,9 @@ def _frames_after_seek(container, stream, seek_ts: int | None, key_pts: int | No
         unsent.discard(packet.pts)
         try:
             yield from _intact(packet.decode(), key_pts)
-            if not unsent:  # the last wanted packet in decode order (with B-frames not the last shown)
+            # the last wanted packet in decode order (with B-frames not the last shown): frames shown before it but sent
+            # after it are not sent at all, gaps that only skipping may leave
+            if not unsent and skip == 'NONREF':
                 yield from _intact(codec.decode(None), key_pts)
                 return
         except av.FFmpegError as e:
@@ -594,18 +606,23 @@ def _decode_runs(container, stream, index: _PacketIndex, num_frames: int, on_fra
     runs = {}  # keyframe number -> the wanted frames decoded from it, in order
     for target in sorted(slots):
         runs.setdefault(index.gop[target] if seek else None, []).append(target)
+    gaps = _skips_nonref(stream, seek)
     for targets in runs.values():
         first = targets[0]
         wanted_pts = {index.pts[t] for t in targets}
         seek_ts, key_pts = (index.seek_ts[first], index.key_pts[first]) if seek else (None, None)
         frames = _frames_after_seek(container, stream, seek_ts, key_pts, wanted_pts)
-        last = -1  # skipped frames leave gaps, but positions must rise and no wanted frame may be passed
+        # Positions must rise and no wanted frame may be passed; only skipped frames may leave gaps. A seek may land
+        # anywhere before the wanted frames; from the start, frame 0 comes first.
+        last = None if seek else -1
         for frame in frames:
             pos = position.get(frame.pts)
             if pos is None:
                 raise _IndexMismatch(f'decoded a frame with pts {frame.pts}, which no packet has')
-            if pos <= last:
+            if last is not None and pos <= last:
                 raise _IndexMismatch(f'frame {last} was followed by frame {pos}')
+            if last is not None and pos > last + 1 and not gaps:  # dropped by the decoder, which flagged nothing
+                raise _IndexMismatch(f'frame {last + 1} never decoded (frame {pos} came after frame {last})')
             last = pos
             if pos > targets[0]:
                 raise _IndexMismatch(f'frame {targets[0]} never decoded (frame {pos} came instead)')

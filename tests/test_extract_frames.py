@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -385,6 +386,59 @@ def test_mpeg_ts_and_ps_decode_once_from_the_start(name, codec, tmp_path):
         extract_frames._decode_all = real_decode_all
     assert record.method == 'index_from_start', record.note
     assert decodes == [] and record.total_frames == 150
+    assert_same_frames(record, decode_all(video.path))
+
+
+def test_joined_mpeg_ts_files_whose_timestamps_interleave_are_decoded_in_full(tmp_path):
+    """`cat a.ts b.ts` with b's timestamps one tick after a's: the index, in pts order, alternates a0, b0, a1, ...
+    while the decoder yields a's frames first. From the start, a's frames came at every other position, which passed
+    as gaps, and the wrong frames were written (found by an audit); no frame may be missing there."""
+    a = encode_video(tmp_path / 'a.ts', num_frames=150, gop=30, bframes=2).path
+    b0 = encode_video(tmp_path / 'b0.ts', num_frames=60, gop=30, bframes=2).path
+    b = remux(b0, tmp_path / 'b.ts', lambda packets: [(d, pts + 1, dts + 1, key) for d, pts, dts, key in packets])
+    joined = tmp_path / 'joined.ts'
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    record = extract_video(joined, tmp_path / 'frames', num_frames=3)
+    assert record.method == 'full_decode' and 'never decoded' in record.note
+    assert record.total_frames == 210
+    assert [read_frame_number(np.asarray(Image.open(p))) for p in record.frame_paths] == [0, 104, 59]  # a0, a104, b59
+
+
+def test_damaged_mpeg_ts_decoded_from_the_start_is_concealed_as_a_full_decode_conceals_it(tmp_path):
+    """One 188-byte TS packet's payload made noise (headers intact: neither demuxer nor decoder flags it). Skipping
+    the frames nothing predicts from changes how the decoder conceals the damage: frame 148 came out as frame 133
+    (found by an audit). Without seeks nothing is skipped, so the one pass is the full decode's."""
+    video = encode_video(tmp_path / 'clip.ts', num_frames=150, gop=30, bframes=2, open_gop=True)
+    data = bytearray(video.path.read_bytes())
+    rng = random.Random(0)
+    data[461 * 188 + 4 : 462 * 188] = bytes([rng.randrange(256) for _ in range(184 * 116)][-184:])
+    damaged = tmp_path / 'damaged.ts'
+    damaged.write_bytes(bytes(data))
+    record = extract_video(damaged, tmp_path / 'frames', num_frames=3, threads=1)
+    assert record.method == 'index_from_start', record.note
+    assert_same_frames(record, decode_all(damaged, threads=1))
+
+
+@pytest.mark.parametrize('name, codec', [('clip.ts', 'libx264'), ('clip.mp4', 'libx265')])
+def test_a_frame_the_decoder_drops_unflagged_is_caught_where_nothing_is_skipped(name, codec, tmp_path, monkeypatch):
+    """Gaps between decoded frames are allowed only where non-reference frames are skipped (after a seek, in
+    _SKIP_NONREF_CODECS): from the start of an MPEG-TS file, and for HEVC, which skips none, a frame the decoder drops
+    without a flag (damaged data) made n and the chosen frames differ from a full decode's (found by an audit)."""
+    video = encode_video(tmp_path / name, num_frames=60, codec=codec, gop=30, bframes=2)
+    real_seek_and_decode = extract_frames._frames_after_seek
+
+    def dropping_the_sixth(*args):  # 60 frames, 8 wanted: 0, 8, 17, 25 from the first keyframe
+        for i, frame in enumerate(real_seek_and_decode(*args)):
+            if i != 5:
+                yield frame
+
+    monkeypatch.setattr(extract_frames, '_frames_after_seek', dropping_the_sixth)
+    record = extract_video(video.path, tmp_path / 'frames', num_frames=8)
+    assert record.method == 'full_decode'
+    assert (
+        record.note == 'packet index disagreed with the decoder (frame 5 never decoded (frame 6 came after frame 4)): '
+        'decoded in full'
+    )
     assert_same_frames(record, decode_all(video.path))
 
 
