@@ -2103,11 +2103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (a cluster's preemption or time limit) raised as Terminated
-        if not args.model:  # rescoring and comparing take seconds and have nothing to resume
-            raise
+        stop, status = stopped(e)
+        if not args.model:  # seconds of work, and every report is drawn before any file of it is replaced
+            print(f'{stop}: nothing to resume; run the same command again', file=sys.stderr)
+            return status
         # each batch's predictions are appended as it finishes (a cut-off last line is predicted again) and the run
         # folder's lock is released on the way out, so the run resumes: a traceback said nothing of that
-        stop, status = stopped(e)
         print(
             f'{stop}: the predictions written so far are kept in {Path(args.output_dir) / PREDICTIONS_NAME}; run '
             'the same command again to resume',

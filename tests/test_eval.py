@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 import eval_vsi_bench as ev
+import extract_frames
 import preprocess_vsi_data
 import train_vsi_grpo
 from tests.report_oracle import official_overall, recompute_scores
@@ -1880,6 +1881,38 @@ def test_ctrl_c_during_evaluation_says_in_one_line_how_to_resume_and_exits_130(b
     assert ev.main(argv) == 0
     assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1', '2', '3', '4', '5']
     assert json.loads((out / 'results.json').read_text())['num_questions'] == 6
+
+
+@pytest.mark.parametrize('stop, status', [(KeyboardInterrupt, 130), (extract_frames.Terminated, 143)])
+@pytest.mark.parametrize('compare', [False, True])
+def test_a_stopped_rescoring_or_comparison_says_so_in_one_line(stop, status, compare, tmp_path, monkeypatch, capsys):
+    """They printed a KeyboardInterrupt traceback; the lock is released and no report file is half replaced."""
+    path = hand_predictions(tmp_path / 'predictions.jsonl')
+    assert ev.main(['--predictions', str(path)]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+    def stopped_while_drawing(**kwargs):
+        raise stop
+
+    monkeypatch.setattr(ev, 'plot_results', stopped_while_drawing)
+    results = str(tmp_path / 'results.json')
+    argv = (
+        ['--compare', results, results, '--output_dir', str(tmp_path / 'cmp')]
+        if compare
+        else ['--predictions', str(path)]
+    )
+    capsys.readouterr()
+    try:
+        assert ev.main(argv) == status
+    except KeyboardInterrupt:  # caught here, lest it stop the whole test session
+        pytest.fail('the KeyboardInterrupt left main(): a traceback')
+    assert (
+        capsys.readouterr().err
+        == f'{"terminated" if status == 143 else "interrupted"}: nothing to resume; run the same command again\n'
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    monkeypatch.undo()
+    assert ev.main(argv) == 0  # the folder's lock was released
 
 
 def test_sigterm_during_evaluation_stops_as_ctrl_c_does_with_143(bench, tmp_path, monkeypatch, capsys):
