@@ -2119,7 +2119,55 @@ def packet(pts, dts=None, key=False, discard=False, corrupt=False, size=100) -> 
 def packet_index(packets: list) -> extract_frames._PacketIndex:
     """_packet_index of a demuxer that yields `packets` and then the empty flush packet PyAV adds."""
     container = SimpleNamespace(demux=lambda stream: iter([*packets, packet(None, size=0)]))
-    return extract_frames._packet_index(container, None)
+    stream = SimpleNamespace(codec_context=SimpleNamespace(name='mpeg4', extradata=None))  # no NAL units to check
+    return extract_frames._packet_index(container, stream)
+
+
+def test_nal_unit_lengths_by_hand():
+    """An H.264/HEVC packet of mp4/mov/mkv is a row of NAL units, each after its length (avcC/hvcC say its bytes)."""
+    avcc, hvcc = b'\x01\x64\x00\x0b\xff', b'\x01' + bytes(20) + b'\xf1'  # 4-byte and 2-byte lengths
+    streams = {
+        ('h264', avcc): 4,
+        ('hevc', hvcc): 2,
+        ('h264', b'\x00\x00\x00\x01\x67'): None,  # Annex B: start codes, no lengths
+        ('mpeg4', avcc): None,
+        ('h264', None): None,
+    }
+    for (name, extra), size in streams.items():
+        stream = SimpleNamespace(codec_context=SimpleNamespace(name=name, extradata=extra))
+        assert extract_frames._nal_length_size(stream) == size, (name, extra)
+    problem = extract_frames._nal_problem
+    assert problem(memoryview(b'\x00\x00\x00\x02\x65\x01\x00\x00\x00\x01\x06'), 4) is None
+    assert problem(memoryview(b'\x00\x02\x40\x01'), 2) is None
+    assert (
+        problem(memoryview(b'\x00\x00\x00\x03\x65\x01'), 4)
+        == 'NAL unit length 3 at byte 0 does not fit the packet (6 bytes)'
+    )
+    assert problem(memoryview(b'\x00\x00\x00\x01\x65\x00\x00\x00\x00'), 4) == (
+        'NAL unit length 0 at byte 5 does not fit the packet (9 bytes)'
+    )
+    assert problem(memoryview(b'\x00\x00\x00\x01\x65\x00\x00'), 4) == (  # a length cut short: read as what is there
+        'NAL unit length 0 at byte 5 does not fit the packet (7 bytes)'
+    )
+    assert problem(memoryview(b'\x00\x01\xe5'), 2) == 'NAL unit at byte 0 has its forbidden bit set'
+
+
+def test_a_damaged_nal_length_the_demuxer_does_not_flag_sends_the_video_to_a_full_decode(tmp_path):
+    """A full decode drops the frame of a packet whose NAL length is damaged, without a flag, while the packet index
+    counted it: in a GOP no wanted frame needs it is never decoded, so n was one too high and every chosen frame after
+    it one off (found by an audit). The lengths are checked while the index is built."""
+    video = encode_video(tmp_path / 'clip.mp4', num_frames=150, gop=30, bframes=2)  # wanted 0, 21, 43, ...
+    with av.open(str(video.path)) as container:
+        stream = container.streams.video[0]
+        frame_25 = next(p for p in container.demux(stream) if p.pts is not None and p.pts * stream.time_base * 30 == 25)
+        where = frame_25.pos
+    data = bytearray(video.path.read_bytes())
+    data[where : where + 4] = b'\xff\xff\xff\xff'
+    video.path.write_bytes(bytes(data))
+    record = extract_video(video.path, tmp_path / 'frames', num_frames=8)
+    assert record.method == 'full_decode'
+    assert f'does not fit the packet ({frame_25.size} bytes)' in record.note
+    assert_same_frames(record, decode_all(video.path))
 
 
 def test_packet_index_by_hand():
