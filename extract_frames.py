@@ -742,20 +742,16 @@ def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Call
             rgb = np.ascontiguousarray(np.rot90(rgb, turns))
         save(slots, rgb, *src, turns * 90)
 
-    problem = None
-    for seek in (True, False):
+    try:
         try:
-            result = _decode_by_index(path, num_frames, on_frame, threads, seek)
+            return {**_decode_by_index(path, num_frames, on_frame, threads), 'method': 'index', 'note': ''}
         except _SeekMissed as e:  # MPEG-TS/PS demuxers seek by byte position: decode from the start instead
-            problem = e
-            continue
-        except _IndexMismatch as e:
-            problem = e
-            break
-        note = '' if seek else f'seeks land past the keyframe ({problem}): decoded from the start, by packet index'
-        return {**result, 'method': 'index' if seek else 'index_from_start', 'note': note}
-    note = f'packet index disagreed with the decoder ({problem}): decoded in full'
-    return {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
+            note = f'seeks land past the keyframe ({e}): decoded from the start, by packet index'
+            result = _decode_by_index(path, num_frames, on_frame, threads, seek=False)
+            return {**result, 'method': 'index_from_start', 'note': note}
+    except _IndexMismatch as e:  # either way
+        note = f'packet index disagreed with the decoder ({e}): decoded in full'
+        return {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
 
 
 def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:
