@@ -120,6 +120,8 @@ from vsi_scoring import (
 
 MEDIA_MODES = ('image', 'video')
 PATH_MODES = ('relative', 'absolute')
+# the suffixes swift reads a dataset file by as JSON (JSON lines or one list), exactly as written: swift_rows_file
+SWIFT_JSON_SUFFIXES = ('.jsonl', '.json')
 # qwen-vl-utils' default FPS: a clip written at this rate is read back frame for frame with the default env.
 DEFAULT_VIDEO_FPS = 2.0
 MIN_VIDEO_FPS = 0.001  # clip_rate keeps denominators up to 1000
@@ -1006,6 +1008,43 @@ def media_to_check(rows: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, str, 
                     yield line, path, target
 
 
+def first_json_row(path: str) -> Any:
+    """The first row of a JSON list or JSON-lines file (either suffix holds either, as for swift), decoded from the
+    start of the file only: a training set can be gigabytes. None when it has no rows."""
+    decoder = json.JSONDecoder()
+    text, error = '', None
+    with open(path, encoding='utf-8-sig') as f:
+        while chunk := f.read(1 << 20):
+            text += chunk
+            body = text.lstrip()
+            body = body[1:].lstrip() if body.startswith('[') else body
+            if body.startswith(']'):
+                return None
+            if not body:  # blank so far: a file of blank lines has no rows
+                continue
+            try:
+                return decoder.raw_decode(body)[0]
+            except json.JSONDecodeError as last:
+                error = last  # the first row goes on in the next chunk, or the file is not JSON
+    if error:
+        raise error
+    return None
+
+
+def first_json_object(path: str) -> dict:
+    """first_json_row, which must be a JSON object (a swift row); else VsiDataError naming the file: no rows, not JSON
+    (or not UTF-8), a first row that is no object. The launchers' dataset check and vsi_train's loader both ask."""
+    try:
+        row = first_json_row(path)
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise VsiDataError(f'{path} cannot be read as a dataset: {error}'.replace('\n', ' ')) from None
+    if row is None:
+        raise VsiDataError(f'{path} has no rows')
+    if not isinstance(row, dict):
+        raise VsiDataError(f'{path} does not hold JSON rows (objects): its first row is {type(row).__name__}')
+    return row
+
+
 def jsonl_objects(path: str) -> Iterator[tuple[int, Any]]:
     """(line number, value) of each line of a JSON-lines file that decodes; the others are its loader's to report."""
     with open(path, encoding='utf-8') as f:
@@ -1691,11 +1730,26 @@ def changed_frames_problem(jsonl: str, base_dir: str) -> str | None:
     )
 
 
+def swift_rows_file(path: str) -> None:
+    """VsiDataError naming `path` unless swift reads it as JSON rows: swift picks its reader by the suffix, exactly
+    (swift/dataset/loader.py: `.jsonl` and `.json` get the JSON reader; no suffix or `.JSONL` failed with an IndexError
+    or a ValueError from `datasets`, `.txt` read each line as text and dropped every row), and its first row must be a
+    JSON object (first_json_object: an empty file failed with a bare StopIteration)."""
+    if not path.endswith(SWIFT_JSON_SUFFIXES):
+        raise VsiDataError(
+            f'{path} does not end in .jsonl or .json, by which swift would read it as JSON rows: rename it (run '
+            'preprocess_vsi_data.py with an --output_path ending in .jsonl)'
+        )
+    first_json_object(path)
+
+
 def checked_media_folder(jsonl: str) -> str:
-    """media_folder's folder, once the JSONL's media are found there and its frames are those it was written from;
-    else FileNotFoundError (media missing) or VsiDataError (changed_frames_problem), each naming the file. The one check
-    behind vsi_train's loader (vsi_dataset.media_folder) and the launchers' preflight of VSI_TRAIN_JSONL, so the two
-    refuse the same files with the same words."""
+    """media_folder's folder, once the JSONL is one swift reads as rows (swift_rows_file) and its media are found there
+    and its frames are those it was written from; else VsiDataError (not rows, changed_frames_problem) or
+    FileNotFoundError (media missing), each naming the file. The one check behind vsi_train's loader
+    (vsi_dataset.media_folder) and the launchers' preflight of VSI_TRAIN_JSONL, so the two refuse the same files with
+    the same words."""
+    swift_rows_file(jsonl)
     folder, missing = media_folder(jsonl)
     if missing is not None:
         line, path = missing
@@ -1798,7 +1852,7 @@ def _check_output_path(input_paths: Sequence[str], output_path: str, role: str =
     """Refuse, before anything is written, an output (or its summary) that is a folder or one of the files read
     (`role` says which) under any spelling: the rename at the end would fail after the summary was written, or
     replace what was read. An output that replaced an --exclude_scenes list would, on the next run, exclude the
-    training scenes instead of the benchmark's."""
+    training scenes instead of the benchmark's. Last, a name swift would not read as JSON rows (no .jsonl/.json)."""
     if not os.path.basename(output_path):  # `out/`: refused now rather than after the whole conversion
         raise VsiDataError(f'--output_path: {output_path} names a folder; name the JSONL file to write')
     for target in (output_path, summary_path(output_path)):
@@ -1807,6 +1861,11 @@ def _check_output_path(input_paths: Sequence[str], output_path: str, role: str =
         for source in input_paths:
             if os.path.exists(target) and os.path.exists(source) and os.path.samefile(source, target):
                 raise VsiDataError(f'--output_path: {target} is {role} {source}; write the output elsewhere')
+    if not output_path.endswith(SWIFT_JSON_SUFFIXES):  # swift could not load it (swift_rows_file)
+        raise VsiDataError(
+            f'--output_path: {output_path} does not end in .jsonl or .json, by which swift reads a dataset file as '
+            'JSON rows; name it train.jsonl or the like'
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -318,27 +318,6 @@ def dataset_names(args: Mapping[str, Any]) -> set[str]:
     return {dataset_path(entry) for key in ('dataset', 'val_dataset') for entry in _as_list(args.get(key))}
 
 
-def _first_json_row(path: str) -> Any:
-    """The first row of a JSON list or JSON-lines file (either suffix holds either, as for swift), decoded from the
-    start of the file only: a training set can be gigabytes. None when it has no rows."""
-    decoder = json.JSONDecoder()
-    text, error = '', None
-    with open(path, encoding='utf-8-sig') as f:
-        while chunk := f.read(1 << 20):
-            text += chunk
-            body = text.lstrip()
-            body = body[1:].lstrip() if body.startswith('[') else body
-            if body.startswith(']'):
-                return None
-            try:
-                return decoder.raw_decode(body)[0]
-            except json.JSONDecodeError as last:
-                error = last  # the first row goes on in the next chunk, or the file is not JSON
-    if error:
-        raise error
-    return None
-
-
 # What a media entry of a row must end with to be checked as a file path (swift also takes URLs and base64 data).
 MEDIA_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.mp4', '.mkv', '.mov', '.avi', '.webm')
 
@@ -374,10 +353,10 @@ def media_problem(path: str, root: str | None) -> str | None:
     if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
         return None
     # only once a dataset is checked
-    from preprocess_vsi_data import changed_frames_problem, is_local_path, jsonl_objects, media_to_check
+    from preprocess_vsi_data import changed_frames_problem, first_json_row, is_local_path, jsonl_objects, media_to_check
 
     try:
-        row = _first_json_row(path)
+        row = first_json_row(path)
     except (OSError, ValueError):  # dataset_problem says why
         return None
     lines, base = _is_json_lines(path), image_root(path)
@@ -427,6 +406,36 @@ def dataset_name_problem(key: str, name: str) -> str | None:
     return None
 
 
+def dataset_entry_problems(args: Mapping[str, Any]) -> list[str]:
+    """`dataset` / `val_dataset` entries whose syntax (`[hf::|ms::]name[:subsets][#rows]`, as DatasetSyntax.parse
+    reads it) fails only once the model has loaded, as problem lines: a row count that is no whole number of 1 or more
+    (swift: a bare AssertionError, or int()'s ValueError), a hub prefix or subsets on the bundle's registered names
+    (vsi_dataset.py refuses both: neither is on a hub nor has subsets), and one registered name as both training and
+    validation set (one set of VSI_* variables makes both: validation would score the training rows)."""
+    problems = []
+    for key in ('dataset', 'val_dataset'):
+        for entry in _as_list(args.get(key)):
+            if os.path.exists(entry):
+                continue
+            prefix, _, rest = entry.partition('::') if '::' in entry else ('', '', entry)
+            named, _, rows = rest.rpartition('#') if '#' in rest and not os.path.exists(rest) else (rest, '', None)
+            if rows is not None and not (rows.strip().isdigit() and int(rows) >= 1):
+                problems.append(f'{key} {entry}: #{rows} is not a number of rows (write #N with N of 1 or more)')
+            name = dataset_path(entry)
+            if name in REGISTERED_DATASET_VARIABLES and prefix.lower() in ('hf', 'ms'):  # swift ignores others
+                problems.append(f'{key} {entry}: {name} is read from local files, not from a hub: drop the {prefix}::')
+            if name in REGISTERED_DATASET_VARIABLES and named != name:
+                problems.append(f'{key} {entry}: {name} has no subsets: drop the :{named.partition(":")[2]}')
+    validation = {dataset_path(entry) for entry in _as_list(args.get('val_dataset'))}
+    for name in sorted({dataset_path(entry) for entry in _as_list(args.get('dataset'))} & validation):
+        if name in REGISTERED_DATASET_VARIABLES:
+            problems.append(
+                f'{name} is both dataset and val_dataset: one set of VSI_* variables makes both, so validation would '
+                'score the training rows; validate on a file of other rows (preprocess_vsi_data.py) instead'
+            )
+    return problems
+
+
 def _media_count(value: Any) -> int:
     return len(value) if isinstance(value, list) else int(bool(value))
 
@@ -444,8 +453,10 @@ def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | 
     path = os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
     if not path.endswith(('.json', '.jsonl')):
         return None
+    from preprocess_vsi_data import first_json_row  # only for a JSON dataset (numpy, Pillow)
+
     try:
-        row = _first_json_row(path)
+        row = first_json_row(path)
     except (OSError, ValueError):  # dataset_problem says why
         return None
     if not isinstance(row, dict):
@@ -532,12 +543,12 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
 
             keys = pyarrow.parquet.read_schema(path).names
         elif path.endswith(('.json', '.jsonl')):
-            row = _first_json_row(path)
-            if row is None:
-                return f'{path} has no rows'
-            if not isinstance(row, dict):
-                return f'{path} does not hold JSON rows (objects): its first row is {type(row).__name__}'
-            keys = list(row)
+            from preprocess_vsi_data import VsiDataError, first_json_object  # numpy, Pillow: only for a JSON dataset
+
+            try:
+                keys = list(first_json_object(path))
+            except VsiDataError as error:  # no rows, not JSON: as vsi_train's loader says it
+                return str(error)
         else:  # csv / txt: swift reads them; their rows are not worth parsing here
             return None
     except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and pyarrow's errors are ValueErrors
@@ -928,7 +939,11 @@ def _first_row_style(path: str, columns: Mapping[str, str]) -> Any:
             )
             batch = next(table.iter_batches(batch_size=1, columns=[source]), None) if source else None
             return batch.column(0)[0].as_py() if batch is not None and batch.num_rows else None
-        row = _first_json_row(path) if path.endswith(('.json', '.jsonl')) else None
+        if not path.endswith(('.json', '.jsonl')):
+            return None
+        from preprocess_vsi_data import first_json_row  # only for a JSON dataset (numpy, Pillow)
+
+        row = first_json_row(path)
     except (OSError, UnicodeDecodeError, ValueError):  # JSONDecodeError and pyarrow's errors are ValueErrors
         return None
     if not isinstance(row, dict):
@@ -1152,8 +1167,9 @@ def misspelt_variable_problems(plan: LaunchPlan, names: Iterable[str], known: fr
 
 
 def train_media_problem(path: str) -> str | None:
-    """What vsi_train's loader would refuse in the JSONL `path` (preprocess_vsi_data.checked_media_folder: media missing
-    from beside the file, or frames extracted again since it was written), as a problem line; None if nothing. Its
+    """What vsi_train's loader would refuse in the JSONL `path` (preprocess_vsi_data.checked_media_folder: a file swift
+    would not read as rows, e.g. not named .jsonl, media missing from beside the file, or frames extracted again since
+    it was written), as a problem line; None if nothing. Its
     paths are made absolute from the file's folder, so ROOT_IMAGE_DIR plays no part (media_problem's concern)."""
     from preprocess_vsi_data import VsiDataError, checked_media_folder  # only once vsi_train is named
 
@@ -1233,6 +1249,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
                 problems.append(f'{key} {problem}')
         names = [dataset_path(entry) for entry in _as_list(plan.args.get(key))]
         problems += [line for line in (dataset_name_problem(key, name) for name in names) if line]
+    problems += dataset_entry_problems(plan.args)
     if not problems:  # the files hold swift rows: are their frames where swift will look, and within vLLM's limits?
         root = plan.env.get('ROOT_IMAGE_DIR')
         environ = {**plan.env, **os.environ}  # as registered_dataset_problems reads the VSI_* variables

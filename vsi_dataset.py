@@ -29,7 +29,8 @@ Two names:
   goes to the log.
 
 Only these exact names are ours: a dataset folder or hub id whose last part is `vsi_train` or `vsi_raw` (which swift
-would otherwise route here) loads as swift loads any other.
+would otherwise route here) loads as swift loads any other. swift's `#N` samples them as any dataset; a hub prefix
+(`HF::vsi_train`) or a subset (`vsi_train:test`) is refused, since neither is on a hub or has subsets.
 
 The variables are read when swift loads the dataset, not when this file is imported; arguments given to
 `register_vsi_datasets` take precedence over them, and a later import of this file (swift's
@@ -199,10 +200,16 @@ class VsiLoader(DatasetLoader):
     settings: dict[str, Any] = {}
 
     def load(self, dataset_syntax=None, dataset_meta: DatasetMeta | None = None, *, use_hf=None):
+        # `HF::vsi_train`: swift put our hub id, which there is none of, in place of the name (swift/dataset/loader.py,
+        # load_dataset), and its own loader would fail on os.path.isdir(None)
+        if dataset_syntax.dataset is None:
+            raise ValueError(f'{self.name} is read from local files, not from a hub: drop the HF::/MS::')
         # swift also routes here any unregistered dataset whose last path part is our name (a `/data/x/vsi_train`
         # folder, a `someorg/vsi_train` hub id: DatasetSyntax._get_matched_dataset_meta); those load as swift's own.
         if dataset_syntax.dataset != self.name:
             return super().load(dataset_syntax, dataset_meta, use_hf=use_hf)
+        if dataset_syntax.subsets:  # swift ignores subsets of a file, and loaded all rows for `vsi_train:test`
+            raise ValueError(f'{self.name} has no subsets: drop the :{"/".join(dataset_syntax.subsets)}')
         path, media_dir = self.locate()
         resolver = ResolvingMessagesPreprocessor(media_dir)
         return self._load_dataset_path(path, dataclasses.replace(dataset_meta, preprocess_func=resolver))

@@ -447,6 +447,50 @@ def test_vsi_train_refuses_a_jsonl_whose_media_are_missing(data, tmp_path, monke
         load('vsi_train')
 
 
+def test_vsi_train_refuses_a_file_swift_would_not_read_as_rows(data, tmp_path, monkeypatch):
+    """swift picks its reader by the suffix: a copy without `.jsonl` failed with an IndexError from `datasets`, a
+    `.txt` one lost every row; an empty file failed with a bare StopIteration. Each is refused naming the file."""
+    register_plugin()
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    for name in ('train', 'train.txt', 'train.JSONL'):
+        copy = output.with_name(name)
+        copy.write_bytes(output.read_bytes())
+        monkeypatch.setenv('VSI_TRAIN_JSONL', str(copy))
+        message = f'vsi_train: {copy} does not end in .jsonl or .json'
+        with pytest.raises(pp.VsiDataError, match=f'^{re.escape(message)}'):
+            load('vsi_train')
+    # .json is read by the same JSON reader
+    output.with_name('train.json').write_bytes(output.read_bytes())
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output.with_name('train.json')))
+    assert [row['id'] for row in load('vsi_train')] == [row['id'] for row in map(json.loads, output.open())]
+    for text, problem in (('', 'has no rows'), ('\n \n', 'has no rows'), ('not json\n', 'cannot be read as a dataset')):
+        bad = tmp_path / 'bad.jsonl'
+        bad.write_text(text, encoding='utf-8')
+        monkeypatch.setenv('VSI_TRAIN_JSONL', str(bad))
+        with pytest.raises(pp.VsiDataError, match=f'^vsi_train: {re.escape(str(bad))} {problem}'):
+            load('vsi_train')
+
+
+@pytest.mark.parametrize(
+    'dataset, message',
+    [
+        ('HF::vsi_train', 'vsi_train is read from local files, not from a hub: drop the HF::/MS::'),
+        ('ms::vsi_raw', 'vsi_raw is read from local files, not from a hub: drop the HF::/MS::'),
+        ('vsi_train:test', 'vsi_train has no subsets: drop the :test'),
+        ('vsi_raw:a/b#1', 'vsi_raw has no subsets: drop the :a/b'),
+    ],
+)
+def test_a_hub_prefix_or_subsets_on_our_names_are_refused(data, monkeypatch, dataset, message):
+    """`HF::vsi_train` made swift swap our name for a hub id we do not have: a TypeError from os.path.isdir(None) deep
+    in swift; `vsi_train:test` loaded every row, the subset ignored. Both are refused before anything is read."""
+    register_plugin()
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(preprocess(data, 'train.jsonl', num_frames=4)))
+    use_vsi_raw(monkeypatch, data)
+    with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
+        load(dataset)
+    assert len(load(dataset.split('::')[-1].split(':')[0] + '#1')) == 1  # the plain name still loads
+
+
 def test_vsi_raw_converts_again_when_its_clips_were_deleted(data, monkeypatch):
     vsi_dataset = register_plugin()
     for name, value in (('VSI_RAW_QA', data / 'qa.jsonl'), ('VSI_FRAMES_DIR', data / 'frames'), ('VSI_MEDIA', 'video')):

@@ -1489,6 +1489,13 @@ def test_registered_datasets_are_checked_through_their_variables(launch_env, tmp
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(raw))  # raw rows where the preprocessed file belongs
     (problem,) = problems('--dataset', 'vsi_train')
     assert problem.startswith(f'VSI_TRAIN_JSONL: {raw} holds raw QA rows')
+    unread = tmp_path / 'train'  # swift picks its reader by the suffix: an IndexError from `datasets`, minutes in
+    unread.write_bytes(raw.read_bytes())
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(unread))
+    assert problems('--dataset', 'vsi_train') == [
+        f'VSI_TRAIN_JSONL: {unread} does not end in .jsonl or .json, by which swift would read it as JSON rows: rename '
+        'it (run preprocess_vsi_data.py with an --output_path ending in .jsonl)'
+    ]
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(tmp_path))  # vsi_dataset.py loads one file, and fails on a folder
     assert problems('--dataset', 'vsi_train') == [
         f'VSI_TRAIN_JSONL={tmp_path} is a folder; name the JSONL file preprocess_vsi_data.py wrote'
@@ -1539,6 +1546,42 @@ def test_dataset_names_that_are_typos_of_ours_are_refused_before_swift_looks_the
     for name in ('AI-ModelScope/LaTeX_OCR', 'ms::swift/VSI-Bench', 'vsi_bench', 'vsi_train', 'vsi_raw', 'data/x.jsonl'):
         assert train_vsi_grpo.dataset_name_problem('dataset', train_vsi_grpo.dataset_path(name)) is None
     assert train_vsi_grpo.dataset_name_problem('val_dataset', 'vsi_rwa').startswith('val_dataset vsi_rwa is not')
+
+
+def test_dataset_entries_swift_would_fail_on_after_the_model_loaded_are_refused(tmp_path, monkeypatch):
+    """`HF::vsi_train` (a TypeError deep in swift), `vsi_train:test` (every row, the subset ignored), `x.jsonl#0` (a
+    bare AssertionError) and vsi_raw as both training and validation set (the same rows) passed the preflight."""
+    monkeypatch.chdir(tmp_path)
+    _write_rows(tmp_path / 'x.jsonl', [{'messages': [], 'solution': 'B'}])
+    _write_rows(tmp_path / 'odd#1.jsonl', [{'messages': [], 'solution': 'B'}])
+
+    def problems(*flags):
+        plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', list(flags))
+        return train_vsi_grpo.dataset_entry_problems(plan.args)
+
+    assert problems('--dataset', 'HF::vsi_train', 'ms::vsi_raw#5') == [
+        'dataset HF::vsi_train: vsi_train is read from local files, not from a hub: drop the HF::',
+        'dataset ms::vsi_raw#5: vsi_raw is read from local files, not from a hub: drop the ms::',
+    ]
+    assert problems('--dataset', 'vsi_train:test', '--val_dataset', 'vsi_raw:a/b#2') == [
+        'dataset vsi_train:test: vsi_train has no subsets: drop the :test',
+        'val_dataset vsi_raw:a/b#2: vsi_raw has no subsets: drop the :a/b',
+    ]
+    assert problems('--dataset', 'x.jsonl#0', 'vsi_train#-1', 'x.jsonl#ten') == [
+        f'dataset {entry}: #{rows} is not a number of rows (write #N with N of 1 or more)'
+        for entry, rows in (('x.jsonl#0', '0'), ('vsi_train#-1', '-1'), ('x.jsonl#ten', 'ten'))
+    ]
+    assert problems('--dataset', 'vsi_raw#100', '--val_dataset', 'vsi_raw#10') == [
+        'vsi_raw is both dataset and val_dataset: one set of VSI_* variables makes both, so validation would score the '
+        'training rows; validate on a file of other rows (preprocess_vsi_data.py) instead'
+    ]
+    # what swift takes as meant: files (a `#` in an existing name included), hub ids, prefixes swift ignores
+    fine = ['x.jsonl#3', 'odd#1.jsonl', 'vsi_train#1', 'hf::org/set:sub#2', 'foo::vsi_train', 'vsi_train']
+    assert problems('--dataset', *fine, '--val_dataset', 'x.jsonl') == []
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', 'HF::vsi_train'])
+    assert 'dataset HF::vsi_train: vsi_train is read from local files, not from a hub: drop the HF::' in (
+        train_vsi_grpo.preflight(plan, 1)
+    )
 
 
 def test_a_misspelt_vsi_variable_is_refused_when_a_bundle_dataset_reads_them(tmp_path, monkeypatch):

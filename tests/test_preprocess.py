@@ -1640,6 +1640,56 @@ def test_the_output_may_not_be_an_exclusion_list_or_end_in_a_slash(scene, capsys
     assert sorted(p.name for p in scene.iterdir()) == ['frames', 'qa.jsonl', 'test.jsonl']
 
 
+def test_the_output_must_be_named_as_swift_reads_json_rows(scene, capsys):
+    """swift picks its reader by the exact suffix: `train`, `train.txt` or `train.JSONL` were written without a word
+    and failed to load in swift (an IndexError, every row dropped as text, a ValueError)."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW])
+    base = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--num_frames', '4', '--no_progress']
+    for name in ('train', 'train.txt', 'train.JSONL'):
+        assert pp.main([*base, '--output_path', str(scene / name)]) == 1
+        assert capsys.readouterr().err == (
+            f'error: --output_path: {scene / name} does not end in .jsonl or .json, by which swift reads a dataset '
+            'file as JSON rows; name it train.jsonl or the like\n'
+        )
+    assert sorted(p.name for p in scene.iterdir()) == ['frames', 'qa.jsonl']
+    assert pp.main([*base, '--output_path', str(scene / 'train.json')]) == 0
+    assert [row['solution'] for row in map(json.loads, (scene / 'train.json').open())] == [MC_ROW['ground_truth']]
+
+
+@pytest.mark.parametrize(
+    'text, row',
+    [
+        ('', None),
+        ('\n  \n\n', None),
+        ('[]', None),
+        (' [ \n ]', None),
+        ('\n{"a": 1}\n{"b": 2}\n', {'a': 1}),
+        ('[{"a": 1},\n {"b": 2}]', {'a': 1}),
+        ('\ufeff{"a": 1}\n', {'a': 1}),
+        ('[3]', 3),
+    ],
+)
+def test_first_json_row_reads_lines_or_a_list_and_finds_none_in_blank_files(tmp_path, text, row):
+    path = tmp_path / 'rows.jsonl'
+    path.write_text(text, encoding='utf-8')
+    assert pp.first_json_row(str(path)) == row
+
+
+def test_first_json_object_names_the_file_and_what_is_wrong(tmp_path):
+    path = tmp_path / 'rows.jsonl'
+    for text, problem in (
+        ('\n\n', 'has no rows'),
+        ('[1]', 'does not hold JSON rows (objects): its first row is int'),
+        ('{"a": \n', 'cannot be read as a dataset: Expecting value: line 2 column 1 (char 7)'),
+    ):
+        path.write_text(text, encoding='utf-8')
+        with pytest.raises(pp.VsiDataError, match=f'^{re.escape(f"{path} {problem}")}$'):
+            pp.first_json_object(str(path))
+    path.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(pp.VsiDataError, match=f'^{re.escape(str(path))} cannot be read as a dataset: .utf-8. codec'):
+        pp.first_json_object(str(path))
+
+
 def test_a_tilde_in_the_path_flags_is_the_home_folder(tmp_path, monkeypatch, capsys):
     """bash leaves `~` unexpanded after `=` and in quotes: `--output_path=~/p.jsonl` wrote to ./~/p.jsonl."""
     home, cwd = tmp_path / 'home', tmp_path / 'cwd'
