@@ -95,7 +95,7 @@ log() {
 case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8 GPUs is no way to find out
     1 | true | yes | on) DRY_RUN=1 ;;
     0 | false | no | off | '') DRY_RUN=0 ;;
-    *) fail "DRY_RUN=$DRY_RUN is not 1 (print the commands) or 0 (run them)" ;;
+    *) fail "DRY_RUN=$DRY_RUN is not 1, true, yes, on (print the commands) or 0, false, no, off (run them)" ;;
 esac
 [[ $ROLLOUT_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_PORT=$ROLLOUT_PORT is not a port number"
 [[ $ROLLOUT_GROUP_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_GROUP_PORT=$ROLLOUT_GROUP_PORT is not a port number"
@@ -320,12 +320,12 @@ start_rollout() {
     local command=(env CUDA_VISIBLE_DEVICES="$ROLLOUT_GPUS" "${RUN_ENV[@]}"
         setsid "$SWIFT" rollout "${ROLLOUT_ARGS[@]}")
     if [[ $DRY_RUN == 1 ]]; then
-        log "would start swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
+        log "would start swift rollout on GPU(s) $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
         echo "# in the background, output to $ROLLOUT_LOG; training starts once it answers on /health:"
         run "${command[@]}"
         return
     fi
-    log "starting swift rollout on GPUs $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
+    log "starting swift rollout on GPU(s) $ROLLOUT_GPUS, output in $ROLLOUT_LOG"
     mkdir -p "$(dirname "$ROLLOUT_LOG")"
     # appended: an earlier run's output (which its error message pointed to) stays, below its own header
     echo "=== run_vsi_grpo.sh $(date '+%F %T'): swift rollout ${ROLLOUT_ARGS[*]}" >>"$ROLLOUT_LOG"

@@ -388,15 +388,23 @@ def media_problem(path: str, root: str | None) -> str | None:
     return f'dataset {changed}' if changed else None
 
 
+def data_file_meant(path: str) -> str | None:
+    """A data file here that a missing `path` probably means: `path` with a data suffix (`data/train` for
+    `data/train.jsonl`), or with another one (`train.json` for `train.jsonl`); None if there is none."""
+    stem, suffix = os.path.splitext(path)
+    stems = [path, stem] if suffix in DATA_FILE_SUFFIXES else [path]
+    return next((s + x for s in stems for x in DATA_FILE_SUFFIXES if os.path.isfile(s + x) and s + x != path), None)
+
+
 def dataset_name_problem(key: str, name: str) -> str | None:
     """A dataset entry that swift would look up on the hub (it is neither on this disk nor written as a path) but that
     looks like a typo of a local file or of the bundle's registered names: the look-up fails only after the model and
     vLLM have loaded. A real hub id (`owner/name`, `ms::name`) is left alone."""
     if os.path.exists(name) or looks_local(name) or name.endswith(DATA_FILE_SUFFIXES):  # dataset_problem's to judge
         return None
-    for suffix in DATA_FILE_SUFFIXES:
-        if os.path.isfile(name + suffix):
-            return f'{key} {name} is not a file here (swift would look it up on the hub): did you mean {name}{suffix}?'
+    meant = data_file_meant(name)
+    if meant:
+        return f'{key} {name} is not a file here (swift would look it up on the hub): did you mean {meant}?'
     close = difflib.get_close_matches(name, list(REGISTERED_DATASET_VARIABLES), n=1, cutoff=TYPO_CUTOFF)
     if '/' not in name and close and name not in REGISTERED_DATASET_VARIABLES:
         return (
@@ -464,16 +472,32 @@ def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | 
     return {'image': _media_count(row.get('images')), 'video': _media_count(row.get('videos'))}
 
 
+def swift_json(value: Any) -> Any:
+    """A JSON argument (vllm_limit_mm_per_prompt, columns) as swift reads it (json_parse_to_dict in
+    swift/utils/utils.py): a YAML mapping as it is, a string naming a file that file's JSON, else the string's JSON,
+    repaired as swift repairs it (`{image: 2}` is `{"image": 2}`, which vLLM then enforces); None when swift could not
+    read it either (it says why)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if os.path.exists(value):
+            with open(value, encoding='utf-8') as f:
+                return json.load(f)
+        try:
+            return json.loads(value)
+        except ValueError:
+            import json_repair  # swift's dependency, which swift repairs with
+
+            return json.loads(json_repair.repair_json(value))
+    except (OSError, ValueError):
+        return None
+
+
 def media_limit_problem(name: str, args: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
     """Rows with more images or videos than vllm_limit_mm_per_prompt allows, judged by the first row: vLLM refuses such
     a prompt, so the run would stop at its first rollout, after the model and vLLM have loaded. The YAML allows 32
     images and no video; rows written with preprocess_vsi_data.py --media video hold one video each."""
-    limits = args.get('vllm_limit_mm_per_prompt')
-    if isinstance(limits, str):
-        try:
-            limits = json.loads(limits)
-        except ValueError:
-            return None  # swift says what is wrong with it
+    limits = swift_json(args.get('vllm_limit_mm_per_prompt'))
     if not isinstance(limits, dict) or not _swift_bool(args, 'use_vllm'):
         return None
     counts = _first_row_media(name, environ)
@@ -485,6 +509,42 @@ def media_limit_problem(name: str, args: Mapping[str, Any], environ: Mapping[str
                 f"""({json.dumps(limits)}): pass --vllm_limit_mm_per_prompt '{json.dumps(counts)}'"""
             )
     return None
+
+
+def clip_frames_problem(name: str, environ: Mapping[str, str]) -> str | None:
+    """Rows written with --media video whose clips qwen-vl-utils would not read whole: it samples `frames / clip rate
+    * FPS` frames, at most FPS_MAX_FRAMES (defaults 2 and 768), so another FPS or a smaller FPS_MAX_FRAMES trains on
+    fewer frames than the rows were written with, silently. The values needed are preprocess_vsi_data.video_env's: from
+    the summary beside a JSON file (vsi_train's is VSI_TRAIN_JSONL), or from vsi_raw's settings."""
+    from preprocess_vsi_data import DEFAULT_VIDEO_FPS, PreprocessConfig, summary_path, video_env  # numpy, Pillow
+
+    try:
+        if name == 'vsi_raw':
+            if environ.get('VSI_MEDIA', '').strip().lower() != 'video':
+                return None
+            frames = int(environ.get('VSI_NUM_FRAMES', '').strip() or PreprocessConfig.num_frames)
+            needed = video_env(frames, float(environ.get('VSI_VIDEO_FPS', '').strip() or DEFAULT_VIDEO_FPS))
+            source = "vsi_raw's settings"
+        else:
+            path = os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
+            source = summary_path(path)
+            with open(source, encoding='utf-8') as f:
+                summary = json.load(f)
+            if summary.get('output_bytes') != os.path.getsize(path):  # not this file's: the loader's check says so
+                return None
+            needed = summary.get('video_env')
+        if not needed:
+            return None
+        fps, max_frames = float(environ.get('FPS') or 2), int(environ.get('FPS_MAX_FRAMES') or 768)
+    except (OSError, ValueError, TypeError, AttributeError):  # no summary, unreadable values: checked elsewhere
+        return None
+    if fps == float(needed['FPS']) and max_frames >= int(needed['FPS_MAX_FRAMES']):
+        return None
+    return (
+        f'dataset {name}: its clips are read whole only with FPS={needed["FPS"]} and FPS_MAX_FRAMES>='
+        f'{needed["FPS_MAX_FRAMES"]} ({source}), but FPS={environ.get("FPS") or "2 (unset)"} and FPS_MAX_FRAMES='
+        f'{environ.get("FPS_MAX_FRAMES") or "768 (unset)"} here: Qwen3-VL would see fewer frames than the rows hold'
+    )
 
 
 def _is_json_lines(path: str) -> bool:
@@ -499,11 +559,7 @@ def _is_json_lines(path: str) -> bool:
 
 def _columns(value: Any) -> dict[str, str]:
     """swift's `--columns` (a JSON object, or a mapping in the YAML) as {old name: new name}; {} when unreadable."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
+    value = swift_json(value)
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
@@ -536,7 +592,9 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
         problem = dataset_problem(inner, columns)
         return problem and f'{path} (folder): {problem}'
     if not os.path.isfile(path):
-        return f'{path} not found (relative paths start at {os.getcwd()}); write it with preprocess_vsi_data.py'
+        meant = data_file_meant(path)
+        advice = f'did you mean {meant}?' if meant else 'write it with preprocess_vsi_data.py'
+        return f'{path} not found (relative paths start at {os.getcwd()}); {advice}'
     try:
         if path.endswith('.parquet'):
             import pyarrow.parquet  # swift's datasets dependency; only the schema is read
@@ -1254,7 +1312,11 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         root = plan.env.get('ROOT_IMAGE_DIR')
         environ = {**plan.env, **os.environ}  # as registered_dataset_problems reads the VSI_* variables
         for name in sorted(dataset_names(plan.args)):
-            checks = (media_problem(name, root), media_limit_problem(name, plan.args, environ))
+            checks = (
+                media_problem(name, root),
+                media_limit_problem(name, plan.args, environ),
+                clip_frames_problem(name, environ),
+            )
             problems += [line for line in checks if line]
     problems += registered_dataset_problems(plan, columns)
     problems += misspelt_variable_problems(plan, {**plan.env, **os.environ}, MEDIA_VARIABLES, 'swift or qwen-vl-utils')
@@ -1274,6 +1336,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
         if vllm_gpus % tp:
             problems.append(f'vllm_tensor_parallel_size {tp} does not divide the {vllm_gpus} GPU(s) vLLM runs on')
     checks = (
+        server_lora_rank_problem(plan.args) if plan.mode == 'server' else None,
         streaming_problem(plan.args),
         batch_problem(plan.args, world_size),
         model_len_problem(plan.args),
@@ -1332,6 +1395,20 @@ def argument_name_problems(plan: LaunchPlan) -> list[str]:
     return problems
 
 
+def server_lora_rank_problem(args: Mapping[str, Any]) -> str | None:
+    """A vllm_max_lora_rank below lora_rank with vllm_enable_lora: the rollout server (rollout_args) could not load the
+    trainer's LoRA weights. Asked by the preflight too, so that run_vsi_grpo.sh reports it with the other problems."""
+    given = _int_arg(args, 'vllm_max_lora_rank')
+    if not _swift_bool(args, 'vllm_enable_lora') or args.get('lora_rank') is None or given is None:
+        return None
+    if given >= _int_arg(args, 'lora_rank'):
+        return None
+    return (
+        f'vllm_max_lora_rank {given} is below lora_rank {args["lora_rank"]}: the rollout server could not load the '
+        "trainer's LoRA weights; raise it, or leave it out (the server is then sized to lora_rank)"
+    )
+
+
 def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
     """`swift rollout` arguments that serve the plan's model on `rollout_gpus` GPUs at its vllm_server address; with
     vllm_enable_lora, LoRA up to lora_rank unless vllm_max_lora_rank is given."""
@@ -1344,12 +1421,9 @@ def rollout_args(plan: LaunchPlan, rollout_gpus: int) -> dict[str, Any]:
     if _swift_bool(plan.args, 'vllm_enable_lora') and rank is not None:
         # colocated engines take lora_rank as their max_lora_rank (swift/rlhf_trainers/rollout_mixin.py); swift
         # rollout's own default is 16, which a larger lora_rank's weights would not fit when the trainer syncs them
-        given = _int_arg(plan.args, 'vllm_max_lora_rank')
-        if given is not None and given < _int_arg(plan.args, 'lora_rank'):
-            raise LaunchError(
-                f'vllm_max_lora_rank {given} is below lora_rank {rank}: the rollout server could not load the '
-                "trainer's LoRA weights; raise it, or leave it out (the server is then sized to lora_rank)"
-            )
+        problem = server_lora_rank_problem(plan.args)
+        if problem:
+            raise LaunchError(problem)
         args.setdefault('vllm_max_lora_rank', rank)
     args['host'] = (_as_list(plan.args.get('vllm_server_host')) or [DEFAULT_SERVER_HOST])[0]
     args['port'] = (_as_list(plan.args.get('vllm_server_port')) or [DEFAULT_SERVER_PORT])[0]

@@ -655,7 +655,7 @@ def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env, dry_run):
     assert rollout[rollout.index('--port') + 1] == launch_env['ROLLOUT_PORT']
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists() and not Path(launch_env['STUB_RLHF_LOG']).exists()
     # it says what it would do, not that it is doing it
-    assert 'run_vsi_grpo.sh: would start swift rollout on GPUs 6,7' in proc.stderr and 'starting' not in proc.stderr
+    assert 'run_vsi_grpo.sh: would start swift rollout on GPU(s) 6,7' in proc.stderr and 'starting' not in proc.stderr
 
 
 def test_other_nodes_wait_in_server_mode_until_node_0_trains(launch_env):
@@ -736,8 +736,9 @@ def test_a_rollout_server_too_small_for_the_lora_is_refused(launch_env):
     """With vllm_enable_lora the trainer syncs LoRA weights to the server, whose vLLM refuses a rank above its own."""
     flags = ('--vllm_enable_lora', 'true', '--lora_rank', '64', '--vllm_max_lora_rank', '32')
     proc = run_script({**launch_env, 'MODE': 'server', 'DRY_RUN': '1'}, *flags)
-    assert proc.returncode != 0 and 'swift rollout' not in proc.stdout
-    assert 'train_vsi_grpo.py: error: vllm_max_lora_rank 32 is below lora_rank 64: ' in proc.stderr
+    assert proc.returncode == 1 and 'swift rollout' not in proc.stdout
+    # reported by the preflight with the other problems (it came from the planning as a usage error, exit 2)
+    assert 'run_vsi_grpo.sh: vllm_max_lora_rank 32 is below lora_rank 64: ' in proc.stderr
 
 
 def test_a_tilde_in_the_output_dir_is_the_home_folder_swift_writes_to(launch_env, tmp_path, capsys, monkeypatch):
@@ -826,7 +827,7 @@ PREFLIGHT_FAILURES = [
     ),
     ({'NNODES': '2'}, [], 'NNODES=2 needs MASTER_ADDR'),
     ({'NNODES': '9', 'NODE_RANK': '08', 'MASTER_ADDR': '10.1.2.3'}, [], 'NNODES / NODE_RANK must be integers'),
-    ({'DRY_RUN': 'maybe'}, [], 'DRY_RUN=maybe is not 1 (print the commands) or 0 (run them)'),
+    ({'DRY_RUN': 'maybe'}, [], 'DRY_RUN=maybe is not 1, true, yes, on (print the commands) or 0, false, no, off'),
     ({'MODE': 'server', 'ROLLOUT_PORT': 'http'}, [], 'ROLLOUT_PORT=http is not a port number'),
     # once failed in the arithmetic after the server had started, and the exit then waited on it for ever
     ({'MODE': 'server', 'ROLLOUT_TIMEOUT': '20m'}, [], 'ROLLOUT_TIMEOUT=20m is not a number of seconds'),
@@ -1537,6 +1538,13 @@ def test_dataset_names_that_are_typos_of_ours_are_refused_before_swift_looks_the
 
     hub = '(swift would look it up on the hub)'
     assert problems('data/train') == [f'dataset data/train is not a file here {hub}: did you mean data/train.jsonl?']
+    # a path (three parts, or a data suffix) is not looked up on the hub, but the same hint applies
+    (tmp_path / 'data' / 'out').mkdir()
+    _write_rows(tmp_path / 'data' / 'out' / 'train.jsonl', [{'messages': [], 'solution': 'B'}])
+    for typo, meant in (('data/out/train', 'data/out/train.jsonl'), ('data/train.json', 'data/train.jsonl')):
+        assert problems(typo) == [
+            f'dataset {typo} not found (relative paths start at {tmp_path}); did you mean {meant}?'
+        ]
     for typo, meant in (('vsi_trian', 'vsi_train'), ('vsi-raw', 'vsi_raw')):
         assert problems(typo) == [
             f'dataset {typo} is not a file here nor one of the datasets vsi_dataset.py registers (swift would look it '
@@ -1647,6 +1655,12 @@ def test_rows_with_more_media_than_vllm_takes_per_prompt_are_refused(tmp_path, m
         str(frames), flag, {}
     )
     assert train_vsi_grpo.media_limit_problem(str(clip), {**yaml_limits, 'use_vllm': False}, {}) is None  # no vLLM
+    # swift repairs a flag that is not JSON (json_parse_to_dict) and vLLM enforces the result; it reads a file too
+    limits_file = tmp_path / 'limits.json'
+    limits_file.write_text('{"image": 16}', encoding='utf-8')
+    for given in ('{image: 16}', "{'image': 16, 'video': 0}", str(limits_file)):
+        problem = train_vsi_grpo.media_limit_problem(str(frames), {**flag, 'vllm_limit_mm_per_prompt': given}, {})
+        assert problem and 'has 32 image(s), and vllm_limit_mm_per_prompt allows 16' in problem, given
     # the bundle's datasets: vsi_train's file, and what vsi_raw's settings will write
     assert 'has 1 video(s)' in train_vsi_grpo.media_limit_problem(
         'vsi_train', yaml_limits, {'VSI_TRAIN_JSONL': str(clip)}
@@ -1662,6 +1676,42 @@ def test_rows_with_more_media_than_vllm_takes_per_prompt_are_refused(tmp_path, m
     ]
     local = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', str(clip)])
     assert not [p for p in train_vsi_grpo.preflight(local, 1) if 'vllm_limit' in p]
+
+
+def test_clips_that_qwen_vl_utils_would_not_read_whole_are_refused(tmp_path, monkeypatch):
+    """qwen-vl-utils samples `frames / clip rate * FPS` frames, at most FPS_MAX_FRAMES: FPS=1 trained on half of each
+    32-frame clip, FPS_MAX_FRAMES=16 on 16 frames, without a word."""
+    import preprocess_vsi_data as pp
+
+    for variable in ('FPS', 'FPS_MAX_FRAMES', 'VSI_MEDIA', 'VSI_NUM_FRAMES', 'VSI_VIDEO_FPS'):
+        monkeypatch.delenv(variable, raising=False)
+    clip = _write_rows(tmp_path / 'clip.jsonl', [{'messages': [], 'videos': ['clips/a.mp4'], 'solution': 'B'}])
+    summary = Path(pp.summary_path(str(clip)))
+    summary.write_text(json.dumps({'output_bytes': clip.stat().st_size, 'video_env': pp.video_env(32)}))
+    problem = train_vsi_grpo.clip_frames_problem
+    assert problem(str(clip), {}) is None  # qwen-vl-utils' defaults: FPS 2, FPS_MAX_FRAMES 768
+    assert problem(str(clip), {'FPS': '2.0', 'FPS_MAX_FRAMES': '32'}) is None
+    assert problem(str(clip), {'FPS': '1'}) == (
+        f'dataset {clip}: its clips are read whole only with FPS=2 and FPS_MAX_FRAMES>=32 ({summary}), but FPS=1 and '
+        'FPS_MAX_FRAMES=768 (unset) here: Qwen3-VL would see fewer frames than the rows hold'
+    )
+    assert 'but FPS=2 (unset) and FPS_MAX_FRAMES=16 here' in problem(str(clip), {'FPS_MAX_FRAMES': '16'})
+    assert problem('vsi_train', {'VSI_TRAIN_JSONL': str(clip), 'FPS': '2'}) is None
+    assert problem('vsi_train', {'VSI_TRAIN_JSONL': str(clip), 'FPS': '3'}).startswith('dataset vsi_train: its clips')
+    clip.write_text(clip.read_text() + '\n')  # the summary is another file's
+    assert problem(str(clip), {'FPS': '1'}) is None
+    raw = {'VSI_MEDIA': 'video', 'VSI_NUM_FRAMES': '64', 'FPS_MAX_FRAMES': '32'}
+    assert problem('vsi_raw', raw) == (
+        "dataset vsi_raw: its clips are read whole only with FPS=2 and FPS_MAX_FRAMES>=64 (vsi_raw's settings), but "
+        'FPS=2 (unset) and FPS_MAX_FRAMES=32 here: Qwen3-VL would see fewer frames than the rows hold'
+    )
+    assert problem('vsi_raw', {**raw, 'VSI_VIDEO_FPS': '1', 'FPS': '1', 'FPS_MAX_FRAMES': '64'}) is None
+    assert problem('vsi_raw', {'VSI_NUM_FRAMES': '64', 'FPS_MAX_FRAMES': '32'}) is None  # images
+    # in the preflight, with the variable from the shell
+    monkeypatch.setenv('FPS', '1')
+    clip.write_text(clip.read_text().rstrip('\n') + '\n')
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', str(clip)])
+    assert [p for p in train_vsi_grpo.preflight(plan, 1) if 'read whole' in p] == [problem(str(clip), {'FPS': '1'})]
 
 
 def test_a_frame_missing_from_its_folder_says_the_frames_changed(tmp_path, monkeypatch):
