@@ -2039,7 +2039,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if ignored:
             parser.error(
                 f'{", ".join(ignored)}: not read by {modes[0]}, which reads only '
-                f'{", ".join("--" + name for name in used)}; drop them'
+                f'{", ".join("--" + name for name in used)}; drop {"them" if len(ignored) > 1 else "it"}'
             )
     if args.model:
         if not args.dataset:
@@ -2061,9 +2061,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             )
         unread = [f'--{name}' for name in EXTRACTION_FLAGS if getattr(args, name) is not None]
         if unread and not extracts_frames(args):
+            them = 'them' if len(unread) > 1 else 'it'
             parser.error(
                 f'{", ".join(unread)}: only for frames extracted from --video_dir (not with --frames_dir or --blind), '
-                'so nothing would read them; drop them'
+                f'so nothing would read {them}; drop {them}'
             )
         args.prompt_style = args.prompt_style or 'direct'
         if args.enable_thinking and args.prompt_style != 'think':

@@ -1171,10 +1171,10 @@ def _triage(
     append for the folders kept as they are (counted in `summary`).
 
     A kept folder's line is appended when the manifest lacks it: a killed run had not appended it yet, or the
-    folder was just adopted from an older version (its line gains the source's size and mtime). The video's path
-    is compared resolved, so running again with --video_dir spelled another way (relative, through a link) does
-    not append the same line again. A relative path in the manifest is resolved from the current folder: written
-    from another one, its line is appended again, which is harmless (the last line for a folder wins).
+    folder was just adopted from an older version (its line gains the source's size and mtime). A line is the
+    folder's when it records the same source, by file name, size and modification time (frames_identity's terms),
+    whatever the path's spelling: running again with --video_dir spelt another way (relative, through a link, from
+    another folder) appends nothing and restores nothing.
     """
     todo, lines = {}, []
     for out_dir, video in targets.items():
@@ -1198,10 +1198,12 @@ def _triage(
             continue
         summary.skipped += 1
         line = replace(record, video=str(Path(video)), frames_dir=folder)
+        # the same source: the line's fields (its size and mtime among them) and the file's name, however the path
+        # was spelt or from whichever folder the line was written (a relative path names another file from here)
         same = (
             known is not None
             and replace(known, video=line.video, frames_dir=folder) == line
-            and os.path.realpath(known.video) == os.path.realpath(video)
+            and Path(known.video).name == Path(video).name
         )
         if not same:
             lines.append(line)
@@ -1515,7 +1517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as e:
         stop, status = stopped(e)
-        print(f'extract_frames.py: {stop}; run the same command again to resume', file=sys.stderr)
+        # --overwrite would extract every video again, the finished ones too
+        again = 'run the command again without --overwrite' if args.overwrite else 'run the same command again'
+        print(f'extract_frames.py: {stop}; {again} to resume', file=sys.stderr)
         return status
     finally:
         signal.signal(signal.SIGTERM, previous)

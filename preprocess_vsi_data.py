@@ -1725,8 +1725,9 @@ def changed_frames_problem(jsonl: str, base_dir: str) -> str | None:
     if changed is None:
         return None
     return (
-        f'{jsonl} was written from other frames than {changed} holds now (extracted again since, e.g. with another '
-        '--num_frames: other frames under the same file names); run preprocess_vsi_data.py again'
+        f'{jsonl} was written from other frames than {changed} holds now (extracted again since: with another '
+        '--num_frames, other frames under the same file names, or from its video changed in size or modification time, '
+        'e.g. copied without keeping times); run preprocess_vsi_data.py again'
     )
 
 
@@ -1779,7 +1780,8 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     removed = remove_stale_temps(folder, {name, os.path.basename(summary_path(output_path))})
     rows, summary = convert(input_paths, config)
     if not rows:
-        raise VsiDataError('no rows to write: ' + '; '.join(summary.lines()))
+        # one line (the launchers' preflight shows one line per problem), without the summary's indentation
+        raise VsiDataError('no rows to write: ' + '; '.join(line.strip() for line in summary.lines()))
     summary.stale_temps_removed += len(removed)
     summary.frame_records = frame_records(rows, folder)
     summary.output = os.path.join(folder, name)

@@ -908,8 +908,9 @@ def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkey
     extract(8)  # the settings changed: redone, frame_0000..0003 are now frames 0, 7, 13, 20 of 48
     assert json.loads((scene / extract_frames.RECORD_NAME).read_text())['indices'][:4] == [0, 7, 13, 20]
     problem = (
-        f'{output} was written from other frames than {scene} holds now (extracted again since, e.g. with another '
-        '--num_frames: other frames under the same file names); run preprocess_vsi_data.py again'
+        f'{output} was written from other frames than {scene} holds now (extracted again since: with another '
+        '--num_frames, other frames under the same file names, or from its video changed in size or modification time, '
+        'e.g. copied without keeping times); run preprocess_vsi_data.py again'
     )
     with pytest.raises(pp.VsiDataError, match=f'^{re.escape("vsi_train: " + problem)}$'):
         load('vsi_train')

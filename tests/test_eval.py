@@ -568,9 +568,10 @@ def test_extraction_flags_without_extraction_are_refused(bench, tmp_path, capsys
             with pytest.raises(SystemExit) as stopped:
                 eval_args('m', bench.dataset, tmp_path / 'run', *extra, flag, value)
             assert stopped.value.code == 2
-            assert f'{flag}: only for frames extracted from --video_dir (not with --frames_dir or --blind)' in (
-                capsys.readouterr().err
-            )
+            assert (
+                f'{flag}: only for frames extracted from --video_dir (not with --frames_dir or --blind), so nothing '
+                'would read it; drop it\n'
+            ) in capsys.readouterr().err
     assert not (tmp_path / 'cache').exists()
 
 
@@ -1610,7 +1611,8 @@ def test_flags_the_rescoring_modes_do_not_read_are_refused(tmp_path, capsys):
     assert (
         '--question_types, --limit: not read by --predictions, which reads only --predictions, --prompt_style' in errors
     )
-    assert '--label: not read by --compare A B, which reads only --compare, --output_dir' in errors
+    assert errors.count('; drop them\n') == 1
+    assert '--label: not read by --compare A B, which reads only --compare, --output_dir; drop it\n' in errors
     assert not list(tmp_path.glob('results*'))
 
 
@@ -2338,8 +2340,9 @@ def test_swift_rows_whose_frames_were_extracted_again_are_refused(bench, tmp_pat
     with pytest.raises(ev.EvalError) as refused:
         ev.build_items(questions, 'direct', None, NUM_FRAMES, row_images=row_images, dataset=str(rows))
     assert str(refused.value) == (
-        f'{rows} was written from other frames than {scene} holds now (extracted again since, e.g. with another '
-        '--num_frames: other frames under the same file names); run preprocess_vsi_data.py again'
+        f'{rows} was written from other frames than {scene} holds now (extracted again since: with another '
+        '--num_frames, other frames under the same file names, or from its video changed in size or modification time, '
+        'e.g. copied without keeping times); run preprocess_vsi_data.py again'
     )
     # frames found through --frames_dir are not the rows' own: nothing to compare with
     assert len(ev.build_items(questions, 'direct', str(frames), NUM_FRAMES)) == len(questions)

@@ -1153,6 +1153,16 @@ def test_a_different_spelling_of_video_dir_restores_no_manifest_line(video_tree,
         summary = extract_all(out, video_dir=spelling, num_frames=2, workers=1, progress=False)
         assert (summary.done, summary.skipped, summary.failed, summary.manifest_restored) == (0, 2, 1, 0), spelling
         assert (out / MANIFEST_NAME).read_text() == before
+    # a relative --video_dir, then the same videos from another folder: the manifest's relative path names nothing
+    # from there, and 2 lines were appended as "restored"
+    relative = tmp_path / 'frames_rel'
+    extract_all(relative, video_dir='videos', num_frames=2, workers=1, progress=False)
+    before = (relative / MANIFEST_NAME).read_text()
+    (tmp_path / 'sub').mkdir()
+    monkeypatch.chdir(tmp_path / 'sub')
+    summary = extract_all(relative, video_dir='../videos', num_frames=2, workers=1, progress=False)
+    assert (summary.done, summary.skipped, summary.manifest_restored) == (0, 2, 0)
+    assert (relative / MANIFEST_NAME).read_text() == before
 
 
 # Runs extract_frames.py, except that each video's finished frames (only those of the video HELD_VIDEO names, when
@@ -2338,6 +2348,11 @@ def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, caps
         outcome['summary'] = stop
         assert main(by_dir) == status
         assert capsys.readouterr() == ('', f'extract_frames.py: {words}; run the same command again to resume\n')
+        assert main([*by_dir, '--overwrite']) == status
+        assert capsys.readouterr() == (
+            '',
+            f'extract_frames.py: {words}; run the command again without --overwrite to resume\n',
+        )
 
 
 @pytest.mark.parametrize('turns', [1, 2, 3])

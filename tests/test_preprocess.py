@@ -1957,8 +1957,8 @@ def test_an_input_with_no_row_to_write_is_an_error_saying_why(scene):
         re.escape('no rows to write: read 1 rows from 1 file(s); wrote 0 rows (0 scenes, ')
         + r'\d+\.\d\d s, [\d,]+ rows/s\)'
         + re.escape(
-            ';   questions parsed, by layout: benchmark 1'
-            ";   skipped (problems): missing_frames 1, e.g. qa.jsonl:line 1: no frames for scene 'scene0404_00' "
+            '; questions parsed, by layout: benchmark 1'
+            "; skipped (problems): missing_frames 1, e.g. qa.jsonl:line 1: no frames for scene 'scene0404_00' "
             f'in {frames}/scannet/scene0404_00 or {frames}/scene0404_00'
         ),
         str(error.value),

@@ -7,7 +7,7 @@ test can prove which source frame an extracted JPEG came from.
 
 Usage:
     from video_utils import encode_video, decode_all, read_frame_number
-    video = encode_video('clip.mp4', num_frames=90, width=321, height=241, gop=30, bframes=2)
+    video = encode_video('clip.mp4', num_frames=90, width=321, height=241, gop=30, bframes=2, pix_fmt='yuv444p')
     frames = decode_all(video.path)            # reference: every frame a plain PyAV decode yields
     assert read_frame_number(frames[0].rgb) == 0
 """
