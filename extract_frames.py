@@ -1517,9 +1517,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as e:
         stop, status = stopped(e)
-        # --overwrite would extract every video again, the finished ones too
-        again = 'run the command again without --overwrite' if args.overwrite else 'run the same command again'
-        print(f'extract_frames.py: {stop}; {again} to resume', file=sys.stderr)
+        again = (  # with --overwrite again, the videos redone so far would be redone once more
+            'run the same command to redo every video, or without --overwrite to keep those redone so far (and the '
+            'folders already complete by their records)'
+            if args.overwrite
+            else 'run the same command again to resume'
+        )
+        print(f'extract_frames.py: {stop}; {again}', file=sys.stderr)
         return status
     finally:
         signal.signal(signal.SIGTERM, previous)

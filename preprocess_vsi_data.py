@@ -1008,13 +1008,17 @@ def media_to_check(rows: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, str, 
                     yield line, path, target
 
 
+FIRST_ROW_MAX_BYTES = 16 << 20  # a swift row of 32 frames is a few kB: past this, the file is not JSON rows
+
+
 def first_json_row(path: str) -> Any:
     """The first row of a JSON list or JSON-lines file (either suffix holds either, as for swift), decoded from the
-    start of the file only: a training set can be gigabytes. None when it has no rows."""
+    start of the file only: a training set can be gigabytes. None when it has no rows; ValueError when the start of the
+    file (up to FIRST_ROW_MAX_BYTES) holds no JSON value, or one nested too deeply to decode."""
     decoder = json.JSONDecoder()
     text, error = '', None
     with open(path, encoding='utf-8-sig') as f:
-        while chunk := f.read(1 << 20):
+        while len(text) < FIRST_ROW_MAX_BYTES and (chunk := f.read(1 << 20)):
             text += chunk
             body = text.lstrip()
             body = body[1:].lstrip() if body.startswith('[') else body
@@ -1026,6 +1030,8 @@ def first_json_row(path: str) -> Any:
                 return decoder.raw_decode(body)[0]
             except json.JSONDecodeError as last:
                 error = last  # the first row goes on in the next chunk, or the file is not JSON
+            except RecursionError:
+                raise ValueError('its first row is nested too deeply to decode') from None
     if error:
         raise error
     return None
@@ -1736,7 +1742,7 @@ def swift_rows_file(path: str) -> None:
     (swift/dataset/loader.py: `.jsonl` and `.json` get the JSON reader; no suffix or `.JSONL` failed with an IndexError
     or a ValueError from `datasets`, `.txt` read each line as text and dropped every row), and its first row must be a
     JSON object (first_json_object: an empty file failed with a bare StopIteration)."""
-    if not path.endswith(SWIFT_JSON_SUFFIXES):
+    if os.path.splitext(path)[1] not in SWIFT_JSON_SUFFIXES:  # swift's test: `data/.jsonl` has no suffix
         raise VsiDataError(
             f'{path} does not end in .jsonl or .json, by which swift would read it as JSON rows: rename it (run '
             'preprocess_vsi_data.py with an --output_path ending in .jsonl)'
@@ -1863,7 +1869,7 @@ def _check_output_path(input_paths: Sequence[str], output_path: str, role: str =
         for source in input_paths:
             if os.path.exists(target) and os.path.exists(source) and os.path.samefile(source, target):
                 raise VsiDataError(f'--output_path: {target} is {role} {source}; write the output elsewhere')
-    if not output_path.endswith(SWIFT_JSON_SUFFIXES):  # swift could not load it (swift_rows_file)
+    if os.path.splitext(output_path)[1] not in SWIFT_JSON_SUFFIXES:  # swift could not load it (swift_rows_file)
         raise VsiDataError(
             f'--output_path: {output_path} does not end in .jsonl or .json, by which swift reads a dataset file as '
             'JSON rows; name it train.jsonl or the like'

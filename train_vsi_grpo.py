@@ -304,7 +304,7 @@ def dataset_path(entry: str) -> str:
         entry = entry.rsplit('#', 1)[0]  # `file.jsonl#1000` samples 1000 rows
     if not os.path.exists(entry):
         entry = entry.split(':', 1)[0]
-    return entry
+    return entry.strip()  # as swift strips it
 
 
 def dataset_files(args: Mapping[str, Any], key: str = 'dataset') -> list[str]:
@@ -402,6 +402,8 @@ def dataset_name_problem(key: str, name: str) -> str | None:
     vLLM have loaded. A real hub id (`owner/name`, `ms::name`) is left alone."""
     if os.path.exists(name) or looks_local(name) or name.endswith(DATA_FILE_SUFFIXES):  # dataset_problem's to judge
         return None
+    if name in REGISTERED_DATASET_VARIABLES:  # swift hands them to vsi_dataset.py, even beside a `vsi_train.jsonl`
+        return None
     meant = data_file_meant(name)
     if meant:
         return f'{key} {name} is not a file here (swift would look it up on the hub): did you mean {meant}?'
@@ -412,6 +414,14 @@ def dataset_name_problem(key: str, name: str) -> str | None:
             f'up on the hub): did you mean {close[0]}?'
         )
     return None
+
+
+def _positive_int(text: str) -> bool:
+    """Whether swift's int() reads `text` as a number of 1 or more (`1_000` and `+5` included)."""
+    try:
+        return int(text) >= 1
+    except ValueError:
+        return False
 
 
 def dataset_entry_problems(args: Mapping[str, Any]) -> list[str]:
@@ -427,7 +437,8 @@ def dataset_entry_problems(args: Mapping[str, Any]) -> list[str]:
                 continue
             prefix, _, rest = entry.partition('::') if '::' in entry else ('', '', entry)
             named, _, rows = rest.rpartition('#') if '#' in rest and not os.path.exists(rest) else (rest, '', None)
-            if rows is not None and not (rows.strip().isdigit() and int(rows) >= 1):
+            named = named.strip()  # as DatasetSyntax.parse strips it
+            if rows is not None and not _positive_int(rows):
                 problems.append(f'{key} {entry}: #{rows} is not a number of rows (write #N with N of 1 or more)')
             name = dataset_path(entry)
             if name in REGISTERED_DATASET_VARIABLES and prefix.lower() in ('hf', 'ms'):  # swift ignores others
@@ -513,9 +524,10 @@ def media_limit_problem(name: str, args: Mapping[str, Any], environ: Mapping[str
 
 def clip_frames_problem(name: str, environ: Mapping[str, str]) -> str | None:
     """Rows written with --media video whose clips qwen-vl-utils would not read whole: it samples `frames / clip rate
-    * FPS` frames, at most FPS_MAX_FRAMES (defaults 2 and 768), so another FPS or a smaller FPS_MAX_FRAMES trains on
-    fewer frames than the rows were written with, silently. The values needed are preprocess_vsi_data.video_env's: from
-    the summary beside a JSON file (vsi_train's is VSI_TRAIN_JSONL), or from vsi_raw's settings."""
+    * FPS` frames, at most the clip's and FPS_MAX_FRAMES (defaults 2 and 768), so an FPS below the clip's rate or a
+    smaller FPS_MAX_FRAMES trains on fewer frames than the rows were written with, silently (a higher FPS reads every
+    frame). The values needed are preprocess_vsi_data.video_env's: from the summary beside a JSON file (vsi_train's is
+    VSI_TRAIN_JSONL), or from vsi_raw's settings. Values swift cannot read are media_variable_problems'."""
     from preprocess_vsi_data import DEFAULT_VIDEO_FPS, PreprocessConfig, summary_path, video_env  # numpy, Pillow
 
     try:
@@ -535,16 +547,32 @@ def clip_frames_problem(name: str, environ: Mapping[str, str]) -> str | None:
             needed = summary.get('video_env')
         if not needed:
             return None
-        fps, max_frames = float(environ.get('FPS') or 2), int(environ.get('FPS_MAX_FRAMES') or 768)
-    except (OSError, ValueError, TypeError, AttributeError):  # no summary, unreadable values: checked elsewhere
+        least_fps, least_frames = float(needed['FPS']), int(needed['FPS_MAX_FRAMES'])
+        # as swift reads them (get_env_args): unset is qwen-vl-utils' default
+        fps, max_frames = float(environ.get('FPS', 2)), int(environ.get('FPS_MAX_FRAMES', 768))
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):  # no summary, a foreign one, unreadable values
         return None
-    if fps == float(needed['FPS']) and max_frames >= int(needed['FPS_MAX_FRAMES']):
+    if fps >= least_fps and max_frames >= least_frames:
         return None
     return (
-        f'dataset {name}: its clips are read whole only with FPS={needed["FPS"]} and FPS_MAX_FRAMES>='
-        f'{needed["FPS_MAX_FRAMES"]} ({source}), but FPS={environ.get("FPS") or "2 (unset)"} and FPS_MAX_FRAMES='
-        f'{environ.get("FPS_MAX_FRAMES") or "768 (unset)"} here: Qwen3-VL would see fewer frames than the rows hold'
+        f'dataset {name}: its clips are read whole only with FPS>={needed["FPS"]} and FPS_MAX_FRAMES>='
+        f'{needed["FPS_MAX_FRAMES"]} ({source}), but FPS={environ.get("FPS", "2 (unset)")} and FPS_MAX_FRAMES='
+        f'{environ.get("FPS_MAX_FRAMES", "768 (unset)")} here: Qwen3-VL would see fewer frames than the rows hold'
     )
+
+
+def media_variable_problems(environ: Mapping[str, str]) -> list[str]:
+    """MEDIA_VARIABLES set to what swift cannot read: it parses each with float (FPS) or int (get_env_args, in
+    swift/model/models/qwen.py) when the model loads, and fails there, after the GPUs were set up."""
+    problems = []
+    for variable in sorted(MEDIA_VARIABLES - {'ROOT_IMAGE_DIR'} & set(environ)):
+        kind = float if variable == 'FPS' else int
+        try:
+            kind(environ[variable])
+        except ValueError:
+            what = 'a number' if kind is float else 'a whole number'
+            problems.append(f'{variable}={environ[variable]} is not {what}, which swift reads it as; fix or unset it')
+    return problems
 
 
 def _is_json_lines(path: str) -> bool:
@@ -1320,6 +1348,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             problems += [line for line in checks if line]
     problems += registered_dataset_problems(plan, columns)
     problems += misspelt_variable_problems(plan, {**plan.env, **os.environ}, MEDIA_VARIABLES, 'swift or qwen-vl-utils')
+    problems += media_variable_problems({**plan.env, **os.environ})
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):
             if not os.path.isfile(os.path.expanduser(path)):  # swift's import_external_file expands `~`

@@ -2351,7 +2351,8 @@ def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, caps
         assert main([*by_dir, '--overwrite']) == status
         assert capsys.readouterr() == (
             '',
-            f'extract_frames.py: {words}; run the command again without --overwrite to resume\n',
+            f'extract_frames.py: {words}; run the same command to redo every video, or without --overwrite to keep '
+            'those redone so far (and the folders already complete by their records)\n',
         )
 
 

@@ -1554,6 +1554,10 @@ def test_dataset_names_that_are_typos_of_ours_are_refused_before_swift_looks_the
     for name in ('AI-ModelScope/LaTeX_OCR', 'ms::swift/VSI-Bench', 'vsi_bench', 'vsi_train', 'vsi_raw', 'data/x.jsonl'):
         assert train_vsi_grpo.dataset_name_problem('dataset', train_vsi_grpo.dataset_path(name)) is None
     assert train_vsi_grpo.dataset_name_problem('val_dataset', 'vsi_rwa').startswith('val_dataset vsi_rwa is not')
+    # our names go to vsi_dataset.py, never to the hub: a `vsi_train.jsonl` beside them is no typo's target
+    _write_rows(tmp_path / 'vsi_train.jsonl', [{'messages': [], 'solution': 'B'}])
+    assert train_vsi_grpo.dataset_name_problem('dataset', 'vsi_train') is None
+    assert train_vsi_grpo.dataset_name_problem('dataset', 'vsi_trai') is not None
 
 
 def test_dataset_entries_swift_would_fail_on_after_the_model_loaded_are_refused(tmp_path, monkeypatch):
@@ -1575,9 +1579,13 @@ def test_dataset_entries_swift_would_fail_on_after_the_model_loaded_are_refused(
         'dataset vsi_train:test: vsi_train has no subsets: drop the :test',
         'val_dataset vsi_raw:a/b#2: vsi_raw has no subsets: drop the :a/b',
     ]
-    assert problems('--dataset', 'x.jsonl#0', 'vsi_train#-1', 'x.jsonl#ten') == [
+    assert problems('--dataset', 'x.jsonl#0', 'vsi_train#-1', 'x.jsonl#ten', 'x.jsonl#\u00b2') == [
         f'dataset {entry}: #{rows} is not a number of rows (write #N with N of 1 or more)'
-        for entry, rows in (('x.jsonl#0', '0'), ('vsi_train#-1', '-1'), ('x.jsonl#ten', 'ten'))
+        for entry, rows in (('x.jsonl#0', '0'), ('vsi_train#-1', '-1'), ('x.jsonl#ten', 'ten'), ('x.jsonl#²', '²'))
+    ]
+    # swift strips the name and reads the count with int()
+    assert problems('--dataset', 'vsi_train :test', 'x.jsonl#1_000', 'x.jsonl#+5', 'vsi_train #5') == [
+        'dataset vsi_train :test: vsi_train has no subsets: drop the :test'
     ]
     assert problems('--dataset', 'vsi_raw#100', '--val_dataset', 'vsi_raw#10') == [
         'vsi_raw is both dataset and val_dataset: one set of VSI_* variables makes both, so validation would score the '
@@ -1588,6 +1596,30 @@ def test_dataset_entries_swift_would_fail_on_after_the_model_loaded_are_refused(
     assert problems('--dataset', *fine, '--val_dataset', 'x.jsonl') == []
     plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', 'HF::vsi_train'])
     assert 'dataset HF::vsi_train: vsi_train is read from local files, not from a hub: drop the HF::' in (
+        train_vsi_grpo.preflight(plan, 1)
+    )
+
+
+def test_image_and_video_variables_swift_cannot_read_are_refused():
+    """swift reads MAX_PIXELS and the others with int() (FPS with float()) when the model loads: `262144.0` failed
+    there, after the GPUs were set up."""
+    environ = {
+        'MAX_PIXELS': '262144.0',
+        'FPS': '2.0',
+        'FPS_MAX_FRAMES': '',
+        'ROOT_IMAGE_DIR': 'x',
+        'VIDEO_MAX_PIXELS': '9',
+    }
+    assert train_vsi_grpo.media_variable_problems(environ) == [
+        'FPS_MAX_FRAMES= is not a whole number, which swift reads it as; fix or unset it',
+        'MAX_PIXELS=262144.0 is not a whole number, which swift reads it as; fix or unset it',
+    ]
+    assert train_vsi_grpo.media_variable_problems({'FPS': 'two'}) == [
+        'FPS=two is not a number, which swift reads it as; fix or unset it'
+    ]
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', [])
+    plan.env['MAX_PIXELS'] = '256k'  # the YAML's ENV
+    assert 'MAX_PIXELS=256k is not a whole number, which swift reads it as; fix or unset it' in (
         train_vsi_grpo.preflight(plan, 1)
     )
 
@@ -1692,20 +1724,26 @@ def test_clips_that_qwen_vl_utils_would_not_read_whole_are_refused(tmp_path, mon
     assert problem(str(clip), {}) is None  # qwen-vl-utils' defaults: FPS 2, FPS_MAX_FRAMES 768
     assert problem(str(clip), {'FPS': '2.0', 'FPS_MAX_FRAMES': '32'}) is None
     assert problem(str(clip), {'FPS': '1'}) == (
-        f'dataset {clip}: its clips are read whole only with FPS=2 and FPS_MAX_FRAMES>=32 ({summary}), but FPS=1 and '
+        f'dataset {clip}: its clips are read whole only with FPS>=2 and FPS_MAX_FRAMES>=32 ({summary}), but FPS=1 and '
         'FPS_MAX_FRAMES=768 (unset) here: Qwen3-VL would see fewer frames than the rows hold'
     )
     assert 'but FPS=2 (unset) and FPS_MAX_FRAMES=16 here' in problem(str(clip), {'FPS_MAX_FRAMES': '16'})
     assert problem('vsi_train', {'VSI_TRAIN_JSONL': str(clip), 'FPS': '2'}) is None
-    assert problem('vsi_train', {'VSI_TRAIN_JSONL': str(clip), 'FPS': '3'}).startswith('dataset vsi_train: its clips')
+    assert problem('vsi_train', {'VSI_TRAIN_JSONL': str(clip), 'FPS': '4'}) is None  # more than the clip has: all
+    assert problem('vsi_train', {'VSI_TRAIN_JSONL': str(clip), 'FPS': '1.9'}).startswith('dataset vsi_train: its clips')
+    for shape in ([], {'FPS': 'two', 'FPS_MAX_FRAMES': '32'}, {'FPS_MAX_FRAMES': '32'}):  # a summary not ours: no say
+        summary.write_text(json.dumps({'output_bytes': clip.stat().st_size, 'video_env': shape}))
+        assert problem(str(clip), {'FPS': '1'}) is None
+    summary.write_text(json.dumps({'output_bytes': clip.stat().st_size, 'video_env': pp.video_env(32)}))
     clip.write_text(clip.read_text() + '\n')  # the summary is another file's
     assert problem(str(clip), {'FPS': '1'}) is None
     raw = {'VSI_MEDIA': 'video', 'VSI_NUM_FRAMES': '64', 'FPS_MAX_FRAMES': '32'}
     assert problem('vsi_raw', raw) == (
-        "dataset vsi_raw: its clips are read whole only with FPS=2 and FPS_MAX_FRAMES>=64 (vsi_raw's settings), but "
+        "dataset vsi_raw: its clips are read whole only with FPS>=2 and FPS_MAX_FRAMES>=64 (vsi_raw's settings), but "
         'FPS=2 (unset) and FPS_MAX_FRAMES=32 here: Qwen3-VL would see fewer frames than the rows hold'
     )
     assert problem('vsi_raw', {**raw, 'VSI_VIDEO_FPS': '1', 'FPS': '1', 'FPS_MAX_FRAMES': '64'}) is None
+    assert problem('vsi_raw', {**raw, 'VSI_VIDEO_FPS': '1', 'FPS_MAX_FRAMES': '64'}) is None  # FPS 2 reads all of 1 fps
     assert problem('vsi_raw', {'VSI_NUM_FRAMES': '64', 'FPS_MAX_FRAMES': '32'}) is None  # images
     # in the preflight, with the variable from the shell
     monkeypatch.setenv('FPS', '1')

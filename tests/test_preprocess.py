@@ -1645,7 +1645,7 @@ def test_the_output_must_be_named_as_swift_reads_json_rows(scene, capsys):
     and failed to load in swift (an IndexError, every row dropped as text, a ValueError)."""
     source = write_jsonl(scene / 'qa.jsonl', [MC_ROW])
     base = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--num_frames', '4', '--no_progress']
-    for name in ('train', 'train.txt', 'train.JSONL'):
+    for name in ('train', 'train.txt', 'train.JSONL', '.jsonl'):  # `.jsonl` alone has no suffix for swift either
         assert pp.main([*base, '--output_path', str(scene / name)]) == 1
         assert capsys.readouterr().err == (
             f'error: --output_path: {scene / name} does not end in .jsonl or .json, by which swift reads a dataset '
@@ -1673,6 +1673,34 @@ def test_first_json_row_reads_lines_or_a_list_and_finds_none_in_blank_files(tmp_
     path = tmp_path / 'rows.jsonl'
     path.write_text(text, encoding='utf-8')
     assert pp.first_json_row(str(path)) == row
+
+
+def test_first_json_row_gives_up_on_a_file_that_does_not_start_with_json(tmp_path, monkeypatch):
+    """A first row that never decodes was read to the end of the file, the text growing a megabyte at a time (12 s for
+    200 MB); a deeply nested one raised RecursionError, which no caller catches."""
+    monkeypatch.setattr(pp, 'FIRST_ROW_MAX_BYTES', 3 << 20)
+    path = tmp_path / 'rows.jsonl'
+    with path.open('w') as f:
+        f.write('{"a": "' + 'x' * (8 << 20))  # an unterminated string, 8 MB
+    reads = []
+    real_open = open
+
+    def counting_open(*args, **kwargs):
+        handle = real_open(*args, **kwargs)
+        read = handle.read
+        handle.read = lambda size=-1: reads.append(size) or read(size)
+        return handle
+
+    monkeypatch.setattr('builtins.open', counting_open)
+    with pytest.raises(ValueError, match='Unterminated string'):
+        pp.first_json_row(str(path))
+    monkeypatch.undo()
+    assert len(reads) == 3  # 3 MB read, not 8
+    path.write_text('[' * 100_000, encoding='utf-8')
+    with pytest.raises(
+        pp.VsiDataError, match=f'^{re.escape(str(path))} cannot be read as a dataset: its first row is '
+    ):
+        pp.first_json_object(str(path))
 
 
 def test_first_json_object_names_the_file_and_what_is_wrong(tmp_path):
