@@ -492,6 +492,39 @@ def test_blind_sends_the_prompt_without_images(bench, tiny_engine, tiny_model_di
 # ----------------------------------------------------------------------------------------------------------
 
 
+def test_the_report_of_scripted_answers_is_the_hand_worked_score(bench, tmp_path):
+    """The tiny model's answers score 0 under every metric, so the report checks above compare 0 with 0: scripted
+    answers here give scores worked out by hand, through evaluate's own prediction rows, among them an answer in an
+    option's words (right for the lenient score only, which must be given the options)."""
+    answers = {0: '3', 1: 'A', 2: '20', 3: 'turn right', 4: '1.8 meters', 5: 'C'}
+    by_question = {row['question']: answers[row['id']] for row in BENCH_ROWS}
+
+    class ScriptedEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            self.requests += infer_requests
+            texts = [next(a for q, a in by_question.items() if q in r.messages[0]['content']) for r in infer_requests]
+            return [
+                SimpleNamespace(
+                    choices=[SimpleNamespace(message=SimpleNamespace(content=text))],
+                    usage=SimpleNamespace(prompt_tokens=7),
+                )
+                for text in texts
+            ]
+
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('some/model', bench.dataset, out, '--frames_dir', bench.frames), engine=ScriptedEngine())
+    saved = json.loads((out / 'results.json').read_text(encoding='utf-8'))
+    # official: counting 1, relative direction 2/3 (easy 1, medium 1, hard absent: 0, as the official code's KeyError
+    # case is scored), room size 0.7 (20 is 18% off 24.5: within 7 of the 10 tolerances 0.50 ... 0.05), route 0
+    # ('turn' is no letter), absolute distance 1 ('1.8'): (1 + 2/3 + 0.7 + 0 + 1) / 5 categories
+    assert saved['overall'] == pytest.approx((1 + 2 / 3 + 0.7 + 0 + 1) / 5 * 100)
+    assert saved['official']['categories']['route_planning']['score'] == 0.0
+    # lenient: `turn right` is option B's text
+    assert saved['lenient']['categories']['route_planning']['score'] == pytest.approx(100.0)
+    assert saved['lenient_overall'] == pytest.approx((1 + 2 / 3 + 0.7 + 1 + 1) / 5 * 100)
+    assert saved['overall'] == official_overall(prediction_lines(out / 'predictions.jsonl'))
+
+
 def test_video_dir_frames_are_extracted_once_into_the_cache(tmp_path, caplog):
     scene_video(tmp_path / 'videos', num_frames=20)
     rows = [dict(BENCH_ROWS[0]), dict(BENCH_ROWS[1])]

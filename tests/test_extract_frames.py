@@ -30,7 +30,7 @@ import pytest
 from av.video.frame import PictureType
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 from process_utils import alive, process_tree
 from video_utils import decode_all, encode_video, read_frame_number, remux, truncate
 
@@ -2354,6 +2354,28 @@ def test_main_passes_the_flags_on_and_prints_the_run(tmp_path, monkeypatch, caps
             f'extract_frames.py: {words}; run the same command to redo every video, or without --overwrite to keep '
             'those redone so far (and the folders already complete by their records)\n',
         )
+
+
+def test_quality_sets_the_jpeg_tables_and_chroma_is_subsampled_4_2_0(tmp_path):
+    """--quality reached the extractor (a mocked one) but nothing checked the JPEG it writes: the quantization tables
+    must be libjpeg's standard ones scaled for the quality (IJG's formula), and chroma halved both ways (4:2:0)."""
+    video = encode_video(tmp_path / 'v.mp4', num_frames=10, width=64, height=48)
+    luminance = (16, 11, 10, 16, 24, 40, 51, 61)  # the first row of the IJG standard table
+
+    def scaled(entry: int, quality: int) -> int:
+        scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+        return max(1, min(255, (entry * scale + 50) // 100))
+
+    sizes = {}
+    for quality in (20, 95):
+        out = tmp_path / f'q{quality}'
+        extract_all(out, [video.path], num_frames=2, workers=1, quality=quality, progress=False)
+        frame = out / 'v' / 'frame_0000.jpg'
+        with Image.open(frame) as image:
+            assert list(image.quantization[0])[:8] == [scaled(entry, quality) for entry in luminance]
+            assert JpegImagePlugin.get_sampling(image) == 2  # 4:2:0
+        sizes[quality] = frame.stat().st_size
+    assert sizes[20] < sizes[95]
 
 
 @pytest.mark.parametrize('turns', [1, 2, 3])

@@ -285,6 +285,7 @@ BAD_ROWS = [
     ('bad_id', {**NUMERIC_ROW, 'id': ['8']}),
     ('bad_options', {**MC_ROW, 'options': None}),
     ('bad_options', {**MC_ROW, 'options': ['left', 'right']}),
+    ('bad_options', {**MC_ROW, 'options': ['A. left', 'A. right']}),  # one letter twice
     ('answer_not_in_options', {**MC_ROW, 'ground_truth': 'D'}),
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': 'four'}),
     ('non_numeric_answer', {**NUMERIC_ROW, 'ground_truth': 'nan'}),

@@ -314,6 +314,7 @@ REWARD_CASES = [
     # The keyword can follow the answer: nothing after it, so the whole text is read (the official rule gives 1 too).
     ('12 is the answer to the question', '12', 'object_counting', None, 1.0),
     ('3 (final answer)', '3', 'object_counting', None, 1.0),
+    ('The answer is A. Wait, final answer: B', 'B', 'object_rel_distance', OPTIONS, 1.0),  # the last keyword's
     # `answered` and `unanswerable` are not the keyword, so they do not hide the number before them.
     ('I count 4; answered in a hurry', '4', 'object_counting', None, 1.0),
     ('Answer: 4. The rest is unanswerable.', '4', 'object_counting', None, 1.0),
@@ -437,9 +438,17 @@ def test_build_prompt_is_the_official_text():
         'These are frames of a video.\nWhich is closest to the lamp?\nOptions:\nA. chair\nB. table\n'
         "Answer with the option's letter from the given choices directly."
     )
+    # the think style is ours, written out here: reasoning first, then the answer block format_score requires
     think = build_prompt('Which is closest?', 'object_rel_distance', ['A. chair'], style='think')
-    assert '<think>' in think and '<answer>' in think and MCA_POST_PROMPT not in think
-    assert NA_POST_PROMPT not in build_prompt('How far?', 'object_abs_distance', style='think')
+    assert think == (
+        'These are frames of a video.\nWhich is closest?\nOptions:\nA. chair\nThink step by step inside <think> '
+        "</think> tags, then give only the option's letter inside <answer> </answer> tags."
+    )
+    assert build_prompt('How far?', 'object_abs_distance', style='think') == (
+        'These are frames of a video.\nHow far?\nThink step by step inside <think> </think> tags, then give only the '
+        'final number inside <answer> </answer> tags.'
+    )
+    assert format_score('<think>the chair is nearer</think> <answer>A</answer>') == 1.0  # the layout asked for
     # A type the benchmark does not know gets the options block when it has options; a known numeric type never.
     assert build_prompt('Which?', 'new_type', ['A. x', 'B. y']).endswith('Options:\nA. x\nB. y\n' + MCA_POST_PROMPT)
     assert build_prompt('How many?', 'brand_new_type').endswith('How many?\n' + NA_POST_PROMPT)
@@ -664,6 +673,15 @@ def test_direct_scores_and_overall_equal_the_official_code_bit_for_bit(rows, lev
     assert aggregate(scored)['overall'] == official_aggregate(scored)
 
 
+def test_a_types_mean_is_summed_in_the_official_order():
+    """pandas' mean sums pairwise (numpy), which from 8 values on differs from adding left to right: 8 counting scores
+    give 62.5 officially and 62.499999999999986 by sum(). The property test above rarely draws 8 of one type."""
+    scores = [0.1, 0.8, 1.0, 0.3, 1.0, 0.6, 0.6, 0.6]
+    rows = [{'question_type': 'object_counting', 'score': score} for score in scores]
+    assert sum(scores) / 8 * 100 != 62.5  # left to right
+    assert vsi_scoring.aggregate(rows)['overall'] == official_aggregate(rows) == 62.5
+
+
 def test_overall_is_the_official_one_whatever_pythons_sum_does(monkeypatch):
     """From Python 3.12 the built-in sum() adds Python floats with compensation, while the official code sums the
     numpy floats pandas returns one after another (no compensation on any Python). CI runs 3.11, so a sum() that
@@ -774,3 +792,18 @@ def test_megabyte_completions_score_in_milliseconds(completion):
         official_score(completion, solution, question_type, 'think')
     format_score(completion)
     assert time.perf_counter() - start < 0.5  # generous for a loaded CI machine; bench/ reports the real figure
+
+
+@pytest.mark.parametrize(
+    'completion, solution, question_type, style, lenient, official',
+    [
+        ('<think>' + 'x' * 1_000_000 + '</think><answer>B</answer>', 'B', 'route_planning', 'think', 1.0, 1.0),
+        ('A ' * 500_000, 'A', 'object_rel_distance', 'direct', 1.0, 1.0),
+        ('1 ' * 500_000, '1', 'object_counting', 'direct', 1.0, 1.0),
+        ('a' * 1_000_000, 'A', 'object_rel_distance', 'direct', 0.0, 0.0),
+    ],
+)
+def test_megabyte_completions_are_scored_not_given_up_on(completion, solution, question_type, style, lenient, official):
+    """The timing test above does not look at the scores: a scorer that gave up on long completions would pass it."""
+    assert reward_score(completion, solution, question_type, OPTIONS) == lenient
+    assert official_score(completion, solution, question_type, style) == official
