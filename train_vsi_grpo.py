@@ -565,7 +565,7 @@ def media_variable_problems(environ: Mapping[str, str]) -> list[str]:
     """MEDIA_VARIABLES set to what swift cannot read: it parses each with float (FPS) or int (get_env_args, in
     swift/model/models/qwen.py) when the model loads, and fails there, after the GPUs were set up."""
     problems = []
-    for variable in sorted(MEDIA_VARIABLES - {'ROOT_IMAGE_DIR'} & set(environ)):
+    for variable in sorted((MEDIA_VARIABLES - {'ROOT_IMAGE_DIR'}) & set(environ)):
         kind = float if variable == 'FPS' else int
         try:
             kind(environ[variable])
