@@ -1600,7 +1600,7 @@ def test_dataset_entries_swift_would_fail_on_after_the_model_loaded_are_refused(
     )
 
 
-def test_image_and_video_variables_swift_cannot_read_are_refused():
+def test_image_and_video_variables_swift_cannot_read_are_refused(monkeypatch):
     """swift reads MAX_PIXELS and the others with int() (FPS with float()) when the model loads: `262144.0` failed
     there, after the GPUs were set up."""
     environ = {
@@ -1617,6 +1617,7 @@ def test_image_and_video_variables_swift_cannot_read_are_refused():
     assert train_vsi_grpo.media_variable_problems({'FPS': 'two'}) == [
         'FPS=two is not a number, which swift reads it as; fix or unset it'
     ]
+    monkeypatch.delenv('MAX_PIXELS', raising=False)  # set by other tests' modules; the shell's would win
     plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', [])
     plan.env['MAX_PIXELS'] = '256k'  # the YAML's ENV
     assert 'MAX_PIXELS=256k is not a whole number, which swift reads it as; fix or unset it' in (
