@@ -2037,9 +2037,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         defaults = vars(parser.parse_args([]))
         ignored = [f'--{name}' for name, value in vars(args).items() if name not in used and value != defaults[name]]
         if ignored:
+            them = 'them' if len(ignored) > 1 else 'it'
             parser.error(
                 f'{", ".join(ignored)}: not read by {modes[0]}, which reads only '
-                f'{", ".join("--" + name for name in used)}; drop {"them" if len(ignored) > 1 else "it"}'
+                f'{", ".join("--" + name for name in used)}; drop {them}'
             )
     if args.model:
         if not args.dataset:

@@ -295,16 +295,24 @@ def model_folder_problem(model: str) -> str | None:
     return 'is a file, not a folder' if os.path.exists(path) else 'not found'
 
 
+def dataset_syntax(entry: str) -> tuple[str, str, str | None, str | None]:
+    """(hub prefix, path or id, subsets, rows) of a `--dataset` entry, which swift writes
+    `[hf::|ms::]path_or_id[:subsets][#rows]`, split as swift's DatasetSyntax.parse (swift/dataset/dataset_syntax.py)
+    splits it: a path that exists is taken whole at each step, and the path or id is stripped. Subsets and rows are
+    None when not written."""
+    prefix = subsets = rows = None
+    if not os.path.exists(entry) and '::' in entry:
+        prefix, entry = entry.split('::', 1)
+    if not os.path.exists(entry) and '#' in entry:
+        entry, rows = entry.rsplit('#', 1)  # `file.jsonl#1000` samples 1000 rows
+    if not os.path.exists(entry) and ':' in entry:
+        entry, subsets = entry.split(':', 1)
+    return prefix or '', entry.strip(), subsets, rows
+
+
 def dataset_path(entry: str) -> str:
-    """The path or id in a `--dataset` entry, which swift writes `[hf::|ms::]path_or_id[:subsets][#rows]`; as in
-    swift's DatasetSyntax.parse (swift/dataset/dataset_syntax.py), a path that exists is taken whole."""
-    if not os.path.exists(entry):
-        entry = entry.split('::', 1)[-1]
-    if not os.path.exists(entry):
-        entry = entry.rsplit('#', 1)[0]  # `file.jsonl#1000` samples 1000 rows
-    if not os.path.exists(entry):
-        entry = entry.split(':', 1)[0]
-    return entry.strip()  # as swift strips it
+    """The path or id in a `--dataset` entry (dataset_syntax)."""
+    return dataset_syntax(entry)[1]
 
 
 def dataset_files(args: Mapping[str, Any], key: str = 'dataset') -> list[str]:
@@ -408,7 +416,7 @@ def dataset_name_problem(key: str, name: str) -> str | None:
     if meant:
         return f'{key} {name} is not a file here (swift would look it up on the hub): did you mean {meant}?'
     close = difflib.get_close_matches(name, list(REGISTERED_DATASET_VARIABLES), n=1, cutoff=TYPO_CUTOFF)
-    if '/' not in name and close and name not in REGISTERED_DATASET_VARIABLES:
+    if '/' not in name and close:
         return (
             f'{key} {name} is not a file here nor one of the datasets {REGISTER_FILE} registers (swift would look it '
             f'up on the hub): did you mean {close[0]}?'
@@ -433,18 +441,13 @@ def dataset_entry_problems(args: Mapping[str, Any]) -> list[str]:
     problems = []
     for key in ('dataset', 'val_dataset'):
         for entry in _as_list(args.get(key)):
-            if os.path.exists(entry):
-                continue
-            prefix, _, rest = entry.partition('::') if '::' in entry else ('', '', entry)
-            named, _, rows = rest.rpartition('#') if '#' in rest and not os.path.exists(rest) else (rest, '', None)
-            named = named.strip()  # as DatasetSyntax.parse strips it
+            prefix, name, subsets, rows = dataset_syntax(entry)
             if rows is not None and not _positive_int(rows):
                 problems.append(f'{key} {entry}: #{rows} is not a number of rows (write #N with N of 1 or more)')
-            name = dataset_path(entry)
             if name in REGISTERED_DATASET_VARIABLES and prefix.lower() in ('hf', 'ms'):  # swift ignores others
                 problems.append(f'{key} {entry}: {name} is read from local files, not from a hub: drop the {prefix}::')
-            if name in REGISTERED_DATASET_VARIABLES and named != name:
-                problems.append(f'{key} {entry}: {name} has no subsets: drop the :{named.partition(":")[2]}')
+            if name in REGISTERED_DATASET_VARIABLES and subsets is not None:
+                problems.append(f'{key} {entry}: {name} has no subsets: drop the :{subsets.strip()}')
     validation = {dataset_path(entry) for entry in _as_list(args.get('val_dataset'))}
     for name in sorted({dataset_path(entry) for entry in _as_list(args.get('dataset'))} & validation):
         if name in REGISTERED_DATASET_VARIABLES:
@@ -459,6 +462,12 @@ def _media_count(value: Any) -> int:
     return len(value) if isinstance(value, list) else int(bool(value))
 
 
+def _dataset_file(name: str, environ: Mapping[str, str]) -> str:
+    """The file a dataset name stands for: vsi_train's is VSI_TRAIN_JSONL (`~` as vsi_dataset.py expands it), any
+    other name is its own path."""
+    return os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
+
+
 def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | None:
     """Images and videos of a dataset's first row: a JSON/JSONL file's (vsi_train's is VSI_TRAIN_JSONL), or what
     vsi_raw's settings will write (one clip with VSI_MEDIA=video, else VSI_NUM_FRAMES frames). None if unknown."""
@@ -469,7 +478,7 @@ def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | 
 
         frames = environ.get('VSI_NUM_FRAMES', '').strip() or str(PreprocessConfig.num_frames)
         return {'image': int(frames), 'video': 0} if frames.isdigit() else None  # the conversion says what is wrong
-    path = os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
+    path = _dataset_file(name, environ)
     if not path.endswith(('.json', '.jsonl')):
         return None
     from preprocess_vsi_data import first_json_row  # only for a JSON dataset (numpy, Pillow)
@@ -538,7 +547,7 @@ def clip_frames_problem(name: str, environ: Mapping[str, str]) -> str | None:
             needed = video_env(frames, float(environ.get('VSI_VIDEO_FPS', '').strip() or DEFAULT_VIDEO_FPS))
             source = "vsi_raw's settings"
         else:
-            path = os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
+            path = _dataset_file(name, environ)
             source = summary_path(path)
             with open(source, encoding='utf-8') as f:
                 summary = json.load(f)
@@ -1328,6 +1337,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     problems = []
     where = f'relative paths start at {os.getcwd()}'
     columns = _columns(plan.args.get('columns'))
+    environ = {**plan.env, **os.environ}  # what swift's processes will see (the YAML's ENV sets only unset ones)
     for key in ('dataset', 'val_dataset'):
         for path in dataset_files(plan.args, key):
             problem = dataset_problem(path, columns)
@@ -1338,7 +1348,6 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     problems += dataset_entry_problems(plan.args)
     if not problems:  # the files hold swift rows: are their frames where swift will look, and within vLLM's limits?
         root = plan.env.get('ROOT_IMAGE_DIR')
-        environ = {**plan.env, **os.environ}  # as registered_dataset_problems reads the VSI_* variables
         for name in sorted(dataset_names(plan.args)):
             checks = (
                 media_problem(name, root),
@@ -1347,8 +1356,8 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             )
             problems += [line for line in checks if line]
     problems += registered_dataset_problems(plan, columns)
-    problems += misspelt_variable_problems(plan, {**plan.env, **os.environ}, MEDIA_VARIABLES, 'swift or qwen-vl-utils')
-    problems += media_variable_problems({**plan.env, **os.environ})
+    problems += misspelt_variable_problems(plan, environ, MEDIA_VARIABLES, 'swift or qwen-vl-utils')
+    problems += media_variable_problems(environ)
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):
             if not os.path.isfile(os.path.expanduser(path)):  # swift's import_external_file expands `~`
