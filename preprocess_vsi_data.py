@@ -1611,6 +1611,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             break
     try:
         yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -1618,13 +1619,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         raise
 
 
-def remove_stale_temps(folder: str, targets: Collection[str] | None = None) -> list[str]:
+def _fsync(path: str) -> None:
+    """Force the file's data to disk. Renamed into place without it, a file can come back empty after a power loss or
+    a node crash (the rename reaches the disk before the data): an empty run_config.json made a resumable evaluation
+    ask for --overwrite, which discards its predictions."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder: str, targets: Collection[str] | None = None, locked: bool = False) -> list[str]:
     """Remove the temporary files of atomic_path in `folder` (for the file names `targets` only, if given) whose
     writer is gone, and return their paths.
 
     A killed run leaves one behind, as large as the output (hundreds of MB at 100k rows). Gone means: written by a
     process of this machine that no longer runs, or untouched for STALE_TEMP_SECONDS (a writer on another machine
     of a shared file system, whose process cannot be looked up, appends as it goes). Other files are never touched.
+    `locked`: the caller holds a lock that every writer of these files here takes, so those of this machine are all
+    gone, whatever their pid (in a container each run may get the same pid, so the killed run's pid looks alive).
     """
     removed: list[str] = []
     try:
@@ -1638,7 +1652,7 @@ def remove_stale_temps(folder: str, targets: Collection[str] | None = None) -> l
         if not match or (targets is not None and match['target'] not in targets) or not entry.is_file():
             continue
         if match['host'] == _HOST:
-            stale = not _process_runs(int(match['pid']))
+            stale = locked or not _process_runs(int(match['pid']))
         else:
             stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
         if stale:
@@ -1665,9 +1679,14 @@ def write_text_atomic(path: str, chunks: Iterable[str]) -> None:
             f.write(chunk)
 
 
+def json_text(value: Any) -> str:
+    """`value` as the JSON files of this bundle are written: indented, non-ASCII kept, a final newline."""
+    return json.dumps(value, indent=2, ensure_ascii=False) + '\n'
+
+
 def write_json_atomic(path: str, value: Any) -> None:
-    """`value` as indented JSON (non-ASCII kept) with a final newline, through atomic_path."""
-    write_text_atomic(path, [json.dumps(value, indent=2, ensure_ascii=False) + '\n'])
+    """`value` as JSON (json_text), through atomic_path."""
+    write_text_atomic(path, [json_text(value)])
 
 
 def summary_path(output_path: str) -> str:
@@ -1792,15 +1811,20 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     summary.frame_records = frame_records(rows, folder)
     summary.output = os.path.join(folder, name)
     digest = hashlib.sha256()
-    with atomic_path(output_path) as tmp:
-        with open(tmp, 'wb') as f:
-            for row in rows:
-                line = _utf8_line(row)
-                digest.update(line)
-                f.write(line)
-            summary.output_bytes = f.tell()
-        summary.output_sha256 = digest.hexdigest()
-        write_json_atomic(summary_path(output_path), asdict(summary))
+    try:
+        with atomic_path(output_path) as tmp:
+            with open(tmp, 'wb') as f:
+                for row in rows:
+                    line = _utf8_line(row)
+                    digest.update(line)
+                    f.write(line)
+                summary.output_bytes = f.tell()
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the summary is renamed, so the output's rename follows at once
+            summary.output_sha256 = digest.hexdigest()
+            write_json_atomic(summary_path(output_path), asdict(summary))
+    except OSError as e:  # a full disk said `[Errno 28] No space left on device`, naming no file
+        raise VsiDataError(f'cannot write {output_path} ({e.strerror or e}); a file already there is unchanged') from e
     return summary
 
 

@@ -41,7 +41,7 @@ from tqdm import tqdm
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
-from preprocess_vsi_data import atomic_path, write_text_atomic  # noqa: E402
+from preprocess_vsi_data import atomic_path, json_text, write_text_atomic  # noqa: E402
 from vsi_scoring import build_prompt  # noqa: E402
 
 DATASET = 'synthscan'
@@ -771,7 +771,7 @@ def make_scenes(
         raise ValueError(f'--frames must be at least 8 for a full camera turn, got {frames}')
     if fps < 1 or questions_per_type < 1:
         raise ValueError(f'--fps and --questions_per_type must be positive, got {fps} and {questions_per_type}')
-    train_ids, test_ids = split_scenes(num_scenes, test_fraction, seed)
+    train_ids, _ = split_scenes(num_scenes, test_fraction, seed)
     video_dir = os.path.join(output_dir, 'videos', DATASET)
     os.makedirs(video_dir, exist_ok=True)
 
@@ -818,7 +818,7 @@ def make_scenes(
     test_names = [s.scene_name for s in scenes if s.split == 'test']
     outputs = {
         'test.jsonl': _jsonl(test_rows),
-        'train.json': json.dumps(train_rows, indent=2, ensure_ascii=False) + '\n',
+        'train.json': json_text(train_rows),
         'train_qa.jsonl': _jsonl(train_qa_rows),
         'test_scenes.txt': ''.join(n + '\n' for n in test_names),
         'scenes.json': json.dumps(meta, indent=1) + '\n',

@@ -1012,11 +1012,27 @@ def test_output_is_written_atomically(scene, monkeypatch):
             raise OSError('disk full')
         return real_dumps(obj, **kwargs)
 
-    monkeypatch.setattr(pp.json, 'dumps', failing_dumps)
-    with pytest.raises(OSError, match='disk full'):
-        pp.preprocess([str(source)], str(output), config(scene))
+    with monkeypatch.context() as patch:
+        patch.setattr(pp.json, 'dumps', failing_dumps)
+        with pytest.raises(pp.VsiDataError, match=f'^cannot write {output} \\(disk full\\); a file already there is'):
+            pp.preprocess([str(source)], str(output), config(scene))
     assert output.read_text(encoding='utf-8') == 'previous run\n'
     assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
+
+    # A full disk when the output is forced to disk: it said `error: [Errno 28] No space left on device`, naming no
+    # file. The previous output and its summary stay as they were.
+    pp.preprocess([str(source)], str(output), config(scene))
+    before = {path.name: path.read_bytes() for path in output.parent.iterdir()}
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(pp.os, 'fsync', full)
+    write_jsonl(source, [MC_ROW])
+    with pytest.raises(pp.VsiDataError) as error:
+        pp.preprocess([str(source)], str(output), config(scene))
+    assert str(error.value) == f'cannot write {output} (No space left on device); a file already there is unchanged'
+    assert {path.name: path.read_bytes() for path in output.parent.iterdir()} == before  # no temporary file either
 
 
 @pytest.mark.parametrize(
@@ -1115,19 +1131,48 @@ def test_temporary_files_of_killed_runs_are_removed_by_the_next_run(scene):
     assert summary.stale_temps_removed == 1 and not clip_orphan.exists()
 
 
+def test_atomic_path_forces_the_data_to_disk_before_the_rename(tmp_path, monkeypatch):
+    """Renamed without an fsync, a file can come back empty after a power loss (the rename reaches the disk first):
+    an empty run_config.json made a resumable evaluation ask for --overwrite."""
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.readlink(f'/proc/self/fd/{fd}')))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(('replace', src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(pp.os, 'fsync', fsync)
+    monkeypatch.setattr(pp.os, 'replace', replace)
+    target = tmp_path / 'run_config.json'
+    with pp.atomic_path(target) as tmp:
+        Path(tmp).write_text('{"model": "m"}')
+    assert events == [('fsync', tmp), ('replace', tmp)] and target.read_text() == '{"model": "m"}'
+
+
 def test_the_summary_records_its_output_and_is_renamed_first(scene, monkeypatch):
     source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
     output = scene / 'out' / 'train.jsonl'
     renamed = []
-    real_replace = os.replace
+    real_replace, real_fsync = os.replace, os.fsync
 
     def replace(src, dst):
         renamed.append(os.path.basename(dst))
         real_replace(src, dst)
 
+    def fsync(fd):
+        renamed.append(('fsync', os.path.basename(os.readlink(f'/proc/self/fd/{fd}')).split('.')[:2]))
+        real_fsync(fd)
+
     monkeypatch.setattr(pp.os, 'replace', replace)
+    monkeypatch.setattr(pp.os, 'fsync', fsync)
     pp.preprocess([str(source)], str(output), config(scene, exclude_scenes=frozenset({'scene0999_00'})))
-    assert renamed == ['train.summary.json', 'train.jsonl']
+    # the output is on disk before the summary is renamed: the two renames follow each other at once
+    assert renamed.index(('fsync', ['train', 'jsonl'])) < renamed.index('train.summary.json')
+    assert [step for step in renamed if isinstance(step, str)] == ['train.summary.json', 'train.jsonl']
+    monkeypatch.setattr(pp.os, 'fsync', real_fsync)
     saved = json.loads((scene / 'out' / 'train.summary.json').read_text(encoding='utf-8'))
     data = output.read_bytes()
     assert (saved['output_sha256'], saved['output_bytes']) == (hashlib.sha256(data).hexdigest(), len(data))
