@@ -61,7 +61,7 @@ import string
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,13 +89,13 @@ from preprocess_vsi_data import (
     changed_frames_problem,
     check_input_file,
     file_sha256,
+    json_text,
     make_row,
     media_folder,
     read_rows,
     remove_stale_temps,
     row_to_question,
     write_json_atomic,
-    write_text_atomic,
 )
 from train_vsi_grpo import (  # imports no swift
     DEFAULT_CONFIG,
@@ -609,7 +609,7 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
         what = '' if file == folder else f': {file}'
         raise EvalError(f'--output_dir {folder}{what} is a file, not a folder; name a folder for the results') from None
     with pid_lock(folder / LOCK_NAME, refuse):
-        for path in remove_stale_temps(str(folder), {RUN_CONFIG_NAME, *REPORT_FILES}):
+        for path in remove_stale_temps(str(folder), {RUN_CONFIG_NAME, *REPORT_FILES}, locked=True):
             logger.info('removed %s, left by a killed run', path)
         yield
 
@@ -623,7 +623,9 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
     # nothing: it is replaced, so the corrected command runs.
     predicted = predictions.exists() and predictions.stat().st_size > 0
     if overwrite:  # the frames cache stays: extract_frames.py checks its folders against their settings
-        for name in (PREDICTIONS_NAME, RUN_CONFIG_NAME) + REPORT_FILES:
+        # the predictions last: a run killed in between leaves the old run whole or predictions without their config
+        # (refused), never reports without the predictions they score
+        for name in REPORT_FILES + (RUN_CONFIG_NAME, PREDICTIONS_NAME):
             (output_dir / name).unlink(missing_ok=True)
     elif predicted and config_path.exists():
         try:
@@ -753,12 +755,19 @@ def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
 
 
 def append_predictions(path: Path, rows: Iterable[dict]) -> None:
-    """Append rows and force them to disk, so a kill loses at most the batch in flight."""
-    with open(path, 'a', encoding='utf-8') as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + '\n')
-        f.flush()
-        os.fsync(f.fileno())
+    """Append rows and force them to disk, so a kill loses at most the batch in flight. A full disk is an EvalError
+    that says the predictions so far are kept (a cut-off last line is ignored and predicted again on resume)."""
+    try:
+        with open(path, 'a', encoding='utf-8') as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + '\n')
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise EvalError(
+            f'cannot write {path} ({e.strerror or e}); the predictions written before are kept: make room and run '
+            'the same command again to resume'
+        ) from e
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1483,14 +1492,14 @@ def plot_results(results: dict | None = None, comparison: dict | None = None) ->
 def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plot: dict | None) -> None:
     """`<name>.json`, `<name>.md` and `<name>.png` (plot_results with `plot`), each written atomically.
 
-    The plot is drawn, and the JSON serialised, before any file is replaced: a report that fails to render leaves the
-    previous three as they were, never a new json and md beside an old png (or none)."""
-    png = plot_results(**plot)
+    All three are written to temporary files before any is renamed into place, the json last: a report that fails to
+    render or to write (a full disk) leaves the previous three as they were, never a new json and md beside an old png
+    (or none)."""
+    contents = {'json': json_text(report).encode(), 'md': markdown.encode(), 'png': plot_results(**plot)}
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(str(output_dir / f'{name}.json'), report)
-    write_text_atomic(str(output_dir / f'{name}.md'), [markdown])
-    with atomic_path(output_dir / f'{name}.png') as tmp:
-        Path(tmp).write_bytes(png)
+    with ExitStack() as renames:  # atomic_path renames as its block ends: in reverse order here, the json last
+        for suffix, data in contents.items():
+            Path(renames.enter_context(atomic_path(output_dir / f'{name}.{suffix}'))).write_bytes(data)
 
 
 def write_results(output_dir: Path, results: dict) -> None:
@@ -1505,6 +1514,32 @@ def write_results(output_dir: Path, results: dict) -> None:
         results_markdown(results),
         results=results,
         comparison=results.get('comparison'),
+    )
+    if not results['subset']:
+        remove_superseded_subset(output_dir, results['predictions'])
+
+
+def remove_superseded_subset(output_dir: Path, predictions: str | None) -> None:
+    """Remove the results_subset.* of a run stopped early once its predictions file is reported whole.
+
+    Rescoring a stopped run writes `subset: 30 of 75 questions (the predictions file holds no others)`; after the
+    run is resumed and finished that line is false, while the file still names the same predictions. A subset chosen
+    by --limit or --question_types stays: it still says what it scored."""
+    path = output_dir / f'{SUBSET_RESULTS_NAME}.json'
+    try:
+        old = json.loads(path.read_text(encoding='utf-8'))
+        selection, scored = old['selection'], old['predictions']
+    except (OSError, ValueError, TypeError, KeyError):  # none, or not a report this can read: left alone
+        return
+    if not isinstance(selection, dict) or not isinstance(scored, str) or not predictions:
+        return
+    chosen = selection.get('limit') is not None or selection.get('question_types') is not None
+    if chosen or os.path.realpath(scored) != os.path.realpath(predictions):
+        return
+    for suffix in ('json', 'md', 'png'):
+        (output_dir / f'{SUBSET_RESULTS_NAME}.{suffix}').unlink(missing_ok=True)
+    logger.info(
+        'removed %s.{json,md,png}: a report of %s before it was complete', output_dir / SUBSET_RESULTS_NAME, predictions
     )
 
 

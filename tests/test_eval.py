@@ -6,6 +6,7 @@ test.
 """
 
 import ast
+import errno
 import json
 import logging
 import math
@@ -1169,15 +1170,22 @@ def hand_predictions(path: Path, changes=None) -> Path:
 
 
 def test_temporary_files_a_killed_run_left_are_removed_by_the_next(tmp_path):
-    """A SIGKILL while a report was written left `results.png.<pid>-<hex>.<host>.tmp`, which no later run removed."""
+    """A SIGKILL while a report was written left `results.png.<pid>-<hex>.<host>.tmp`, which no later run removed.
+
+    Under the folder's lock every writer of this machine is gone, whatever its pid: in a container each run may get
+    the same pid, so a killed run's files carried the pid of the run now looking at them, and were kept for good."""
     path = hand_predictions(tmp_path / 'predictions.jsonl')
     ended = subprocess.Popen([sys.executable, '-c', ''])
     ended.wait()  # reaped: the pid runs nothing now
     gone = ended.pid
     host = preprocess_vsi_data._HOST
-    stale = [f'results.png.{gone}-0123abcd.{host}.tmp', f'run_config.json.{gone}-89abcdef.{host}.tmp']
+    stale = [
+        f'results.png.{gone}-0123abcd.{host}.tmp',
+        f'run_config.json.{gone}-89abcdef.{host}.tmp',
+        f'results.md.{os.getpid()}-0123abcd.{host}.tmp',  # the pid this run has now
+    ]
     kept = [
-        f'results.md.{os.getpid()}-0123abcd.{host}.tmp',  # a writer that still runs
+        'results.json.1-0123abcd.other-node.tmp',  # another machine's, touched just now
         f'notes.json.{gone}-0123abcd.{host}.tmp',  # not a file this script writes
     ]
     for name in stale + kept:
@@ -1463,11 +1471,25 @@ def test_a_report_that_fails_to_render_replaces_none_of_its_files(tmp_path, caps
     def fail(*args, **kwargs):
         raise OSError('No space left on device')
 
-    monkeypatch.setattr(matplotlib.figure.Figure, 'savefig', fail)
-    capsys.readouterr()
-    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'other'), '--output_dir', str(cmp)]) == 1
+    with monkeypatch.context() as patch:
+        patch.setattr(matplotlib.figure.Figure, 'savefig', fail)
+        capsys.readouterr()
+        assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'other'), '--output_dir', str(cmp)]) == 1
     assert capsys.readouterr().err == 'error: No space left on device\n'
     assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before  # no temporary file left either
+
+    # Drawn, but the disk fills up while the png is written: the json and md were already in place.
+    real_write_bytes = Path.write_bytes
+
+    def write_bytes(self, data):
+        if '.png.' in self.name:
+            raise OSError(errno.EFBIG, 'File too large')
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, 'write_bytes', write_bytes)
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'other'), '--output_dir', str(cmp)]) == 1
+    assert capsys.readouterr().err == 'error: [Errno 27] File too large\n'
+    assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before
 
 
 def test_results_of_an_earlier_version_are_compared_with_a_warning(tmp_path, caplog):
@@ -2155,6 +2177,96 @@ def test_overwrite_removes_every_output_of_the_previous_run(bench, tmp_path):
     left = sorted(path.name for path in out.iterdir() if not path.name.startswith('.'))
     assert left == ['run_config.json']  # nothing of the blind run, whose reports would pass for this one
     assert json.loads((out / 'run_config.json').read_text())['blind'] is False
+
+
+def test_overwrite_removes_the_predictions_last(bench, tmp_path, monkeypatch):
+    """A kill during --overwrite's removals left the old reports and run_config.json without their predictions: a
+    plain re-run called them another run's, and --compare read them without a word. Removed last, the predictions
+    are there as long as anything else of the old run is."""
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))
+    removed, real_unlink = [], Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self.parent == out and self.exists():
+            removed.append(self.name)
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, 'unlink', unlink)
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--overwrite'), engine=CountingEngine(answer='B'))
+    assert sorted(removed[:3]) == ['results.json', 'results.md', 'results.png']
+    assert removed[3:] == ['run_config.json', 'predictions.jsonl']
+
+
+def _stopped_and_rescored(bench, out: Path) -> dict:
+    """A run killed after 3 of the 6 questions, then rescored as the README suggests: its results_subset.json."""
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))
+    predictions = out / 'predictions.jsonl'
+    write_jsonl(predictions, prediction_lines(predictions)[:3])
+    for name in ('results.json', 'results.md', 'results.png'):
+        (out / name).unlink()
+    assert ev.main(['--predictions', str(predictions)]) == 0
+    return json.loads((out / 'results_subset.json').read_text())
+
+
+def test_a_finished_run_removes_the_subset_report_of_its_stopped_self(bench, tmp_path):
+    """`subset: 3 of 6 (the predictions file holds no others)` stayed beside the finished run's results.json, naming
+    the same predictions file, which by then held all 6."""
+    out = tmp_path / 'run'
+    assert _stopped_and_rescored(bench, out)['selection']['questions_scored'] == 3
+    engine = CountingEngine(answer='A')
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=engine)
+    assert len(engine.requests) == 3
+    assert json.loads((out / 'results.json').read_text())['num_questions'] == 6
+    assert not list(out.glob('results_subset.*'))
+
+    # a subset report of another predictions file stays
+    other = tmp_path / 'other'
+    subset = _stopped_and_rescored(bench, other)
+    subset['predictions'] = str(tmp_path / 'copy' / 'predictions.jsonl')
+    (other / 'results_subset.json').write_text(json.dumps(subset))
+    ev.evaluate(eval_args('m', bench.dataset, other, '--blind'), engine=CountingEngine(answer='A'))
+    assert sorted(path.name for path in other.glob('results_subset.*')) == [
+        'results_subset.json',
+        'results_subset.md',
+        'results_subset.png',
+    ]
+
+    # and so does a subset chosen by --limit, which still says what it scored
+    limited = tmp_path / 'limited'
+    ev.evaluate(eval_args('m', bench.dataset, limited, '--blind', '--limit', 2), engine=CountingEngine(answer='A'))
+    chosen = (limited / 'results_subset.json').read_bytes()
+    ev.evaluate(eval_args('m', bench.dataset, limited, '--blind'), engine=CountingEngine(answer='A'))
+    assert (limited / 'results_subset.json').read_bytes() == chosen
+    assert json.loads((limited / 'results.json').read_text())['num_questions'] == 6
+
+
+def test_a_full_disk_while_predicting_says_what_is_kept_and_the_run_resumes(bench, tmp_path, monkeypatch):
+    """It said only `error: [Errno 28] No space left on device`, naming no file and not that the run resumes."""
+    out = tmp_path / 'run'
+    argv = ('--blind', '--batch_size', 2)
+    real_fsync, synced = os.fsync, []
+
+    def fsync(fd):
+        if os.readlink(f'/proc/self/fd/{fd}').endswith('predictions.jsonl'):
+            synced.append(fd)
+            if len(synced) == 2:  # the second batch
+                raise OSError(errno.ENOSPC, 'No space left on device')
+        real_fsync(fd)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, 'fsync', fsync)
+        with pytest.raises(ev.EvalError) as error:
+            ev.evaluate(eval_args('m', bench.dataset, out, *argv), engine=CountingEngine(answer='A'))
+    assert str(error.value) == (
+        f'cannot write {out / "predictions.jsonl"} (No space left on device); the predictions written before are '
+        'kept: make room and run the same command again to resume'
+    )
+    engine = CountingEngine(answer='A')
+    resumed = ev.evaluate(eval_args('m', bench.dataset, out, *argv), engine=engine)
+    assert len(engine.requests) == len(BENCH_ROWS) - 4  # the second batch was written before its fsync failed
+    whole = ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'whole', *argv), engine=CountingEngine(answer='A'))
+    assert resumed['official'] == whole['official'] and resumed['num_questions'] == len(BENCH_ROWS)
 
 
 def test_more_frames_than_asked_are_an_even_subset_with_a_warning(bench, caplog):
