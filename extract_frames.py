@@ -38,19 +38,20 @@ full decode's. Catching that would mean decoding every frame, the cost the packe
 are scaled in one swscale pass and written by libjpeg-turbo (simplejpeg). One worker process per core, each with
 its share of the cores as slice threads (see _open for why not frame threads).
 
-Resuming: a folder is written under a temporary name together with `.record.json` (the source's file name,
-size and mtime, the settings, the chosen frames) and renamed into place; the manifest line follows. A re-run
-skips a folder only if its record matches the source file as it is now and the settings, and exactly the frame
-files it lists are there and non-empty; if a killed run had not appended the manifest line yet, it is restored
-from the record without decoding. A folder an older version made (no record) is adopted without decoding when
-its manifest line vouches for it (_adopt_legacy_folder). A folder holding anything else than frame files and the
-record (somebody's files) is never replaced: its video fails. One run at a time writes an output folder; another
-waits for it (_output_lock). A worker process that dies (out of memory, a decoder crash) takes the videos in
-progress with it: each is retried alone, and only one whose worker dies with it alone fails, while the rest of the
-run goes on in parallel (_run_jobs). The workers end with the main process however it ends, and the next run waits
-for those of a killed one (_init_worker); SIGTERM stops a run as Ctrl-C does. failures.jsonl lists the videos
-that failed in the last run that finished: a video that failed before and succeeds now is not in it (its manifest
-line is the record).
+Resuming: a folder is written under a temporary name together with `.record.json` (the source's file name, size and
+mtime, the settings, the chosen frames) and renamed into place; the manifest line follows. A re-run skips a folder
+only if its record matches the source file as it is now and the settings, and exactly the frame files it lists are
+there and non-empty; if a killed run had not appended the manifest line yet, it is restored from the record without
+decoding. A folder an older version made (no record) is adopted without decoding when its manifest line vouches for
+it (_adopt_legacy_folder). A folder holding anything else than frame files and the record (somebody's files) is
+never replaced: its video fails. One run at a time writes an output folder; another waits for it (_output_lock).
+Runs whose output folders nest lock different folders, so each temporary folder is held by its writer too: another
+run leaves it alone, and that video fails (_take_partial). A worker process that dies (out of memory, a decoder
+crash) takes the videos in progress with it: each is retried alone, and only one whose worker dies with it alone
+fails, while the rest of the run goes on in parallel (_run_jobs). The workers end with the main process however it
+ends, and the next run waits for those of a killed one (_init_worker); SIGTERM stops a run as Ctrl-C does.
+failures.jsonl lists the videos that failed in the last run that finished: a video that failed before and succeeds
+now is not in it (its manifest line is the record).
 """
 
 import argparse
@@ -838,8 +839,7 @@ def extract_video(
             f'of {name_max} bytes of this file system; rename the video so that the part before its extension has '
             f'at most {name_max - extra} bytes'
         )
-    _remove(partial)  # left by an interrupted run, if it is there
-    partial.mkdir()
+    held = _take_partial(partial)
     sizes, shown = {}, {}  # the first frame's sizes (the record's); every size written, in order
 
     def save(slots, rgb, src_width, src_height, rotation):
@@ -885,7 +885,53 @@ def extract_video(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    finally:
+        os.close(held)
     return record
+
+
+def _take_partial(partial: Path) -> int:
+    """Make the temporary folder `partial` and return a descriptor holding an flock on it, to close once the frames
+    are in place (the kernel drops it when the process ends, however it ends).
+
+    A run locks only its own --output_dir, so two runs whose output folders nest (`frames` and `frames/scannet`) can
+    make the same frame folder at once: without this, each removed the other's half-written folder and wrote on into
+    it, leaving folders in place with frames missing or of two sizes. One left by a dead writer (held by nobody) is
+    removed first; one being written now is left to its writer: FileExistsError, and the video fails alone."""
+    busy = FileExistsError(f'{partial} is being written by another run right now: run again once it ends')
+    if not _remove_unheld(partial):
+        raise busy
+    partial.mkdir()
+    held = os.open(partial, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.stat(partial).st_ino != os.fstat(held).st_ino:  # removed and made again by another run meanwhile
+            raise BlockingIOError
+    except (BlockingIOError, FileNotFoundError):
+        os.close(held)
+        raise busy from None
+    return held
+
+
+def _remove_unheld(temp: Path) -> bool:
+    """Remove the temporary folder `temp` (or a link or file in its place) unless a writer holds it (_take_partial):
+    False then. Removed while this holds it, so no writer can take it half removed."""
+    try:
+        fd = os.open(temp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return True
+    except OSError:  # a link or a file in its place: no writer of ours holds it
+        temp.unlink(missing_ok=True)
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        _remove(temp)
+        return True
+    finally:
+        os.close(fd)
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
@@ -987,14 +1033,17 @@ def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Pa
 
 
 def _remove_temp_dirs(out_dirs: Sequence[Path]) -> None:
-    """Remove the temporary folders killed runs left next to these frame folders (only our own naming pattern)."""
+    """Remove the temporary folders killed runs left next to these frame folders (only our own naming pattern); a
+    `.partial` folder another run is writing now is left to it (_remove_unheld)."""
     for out_dir in out_dirs:
-        for temp in _temp_dirs(out_dir):
-            # os.path.isdir, not Path.is_dir: a temp name over the length limit raises in the latter (that video
-            # fails alone in extract_video), and no such folder can exist
-            if os.path.isdir(temp) or os.path.islink(temp):
-                logger.info('removing %s, left by an interrupted run', temp)
-                _remove(temp)
+        partial, old = _temp_dirs(out_dir)
+        # os.path.isdir, not Path.is_dir: a temp name over the length limit raises in the latter (that video
+        # fails alone in extract_video), and no such folder can exist
+        if (os.path.isdir(partial) or os.path.islink(partial)) and _remove_unheld(partial):
+            logger.info('removed %s, left by an interrupted run', partial)
+        if os.path.isdir(old) or os.path.islink(old):
+            _remove(old)
+            logger.info('removed %s, left by an interrupted run', old)
 
 
 # Why a folder is (re)made: it is missing, or what _folder_state found.
@@ -1155,7 +1204,11 @@ def _output_lock(output_dir: Path) -> Iterator[None]:
 
     with pid_lock(output_dir / LOCK_NAME, wait):
         with open(output_dir / WORKERS_LOCK_NAME, 'a') as workers_lock:
-            fcntl.flock(workers_lock, fcntl.LOCK_EX)  # released at once: this run's workers take it shared
+            try:  # released at once: this run's workers take it shared
+                fcntl.flock(workers_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.warning('waiting for the worker processes of a killed run on %s to end', output_dir)
+                fcntl.flock(workers_lock, fcntl.LOCK_EX)
         yield
 
 

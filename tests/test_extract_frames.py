@@ -1022,6 +1022,42 @@ def test_stale_temporary_folders_of_planned_videos_are_removed(video_tree, tmp_p
     assert (unrelated / 'frame_0000.jpg').read_bytes() == b'half'
 
 
+def test_a_temporary_folder_another_run_is_writing_is_left_to_it(tmp_path, capsys):
+    """Two runs whose output folders nest (`frames` and `frames/scannet`) lock different folders, so both could make
+    one frame folder at once: each removed the other's half-written `.partial` and wrote on into it, and folders with
+    frames missing or of two sizes were put in place with a record. The writer holds its `.partial` (flock), as this
+    test does now: the other run leaves it alone and fails that video only."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    for name in 'a', 'b':
+        encode_video(videos / f'{name}.mp4', num_frames=10, width=64, height=48)
+    busy = out / '.a.partial'
+    busy.mkdir(parents=True)
+    (busy / 'frame_0000.jpg').write_bytes(b'half')
+    writer = os.open(busy, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(writer, fcntl.LOCK_EX)
+    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '2', '--no_progress']
+    try:
+        assert main(argv) == 1
+        assert (busy / 'frame_0000.jpg').read_bytes() == b'half' and not (out / 'a').exists()
+        (failure,) = [json.loads(line) for line in (out / FAILURES_NAME).read_text().splitlines()]
+        assert failure == {
+            'video': str(videos / 'a.mp4'),
+            'reason': f'FileExistsError: {busy} is being written by another run right now: run again once it ends',
+        }
+        assert sorted(read_manifest(out)) == ['b']
+    finally:
+        os.close(writer)  # the writer ends (or is killed): what it left is removed by the next run
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith('done 1, skipped 1, failed 0')
+    assert not busy.exists() and sorted(p.name for p in (out / 'a').iterdir()) == [
+        RECORD_NAME,
+        'frame_0000.jpg',
+        'frame_0001.jpg',
+    ]
+
+
 def old_manifest_line(video: Path, folder: str, num_frames: int, **changes) -> dict:
     """A manifest line as the version before .record.json wrote it (git 25b634e): no source size or mtime.
 
@@ -1621,7 +1657,9 @@ def test_a_run_waits_for_the_workers_of_a_killed_run(tmp_path):
     orphan = os.open(out / WORKERS_LOCK_NAME, os.O_WRONLY | os.O_CREAT)
     fcntl.flock(orphan, fcntl.LOCK_SH)
     argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '2', '--no_progress']
-    run = subprocess.Popen([sys.executable, extract_frames.__file__, *argv], stdout=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, extract_frames.__file__, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_until(lambda: (out / LOCK_NAME).exists() and (out / LOCK_NAME).read_text() == f'{run.pid}\n', 'the lock')
         time.sleep(1)
@@ -1632,6 +1670,8 @@ def test_a_run_waits_for_the_workers_of_a_killed_run(tmp_path):
     finally:
         run.kill()
     assert run.stdout.read().startswith('done 1, skipped 0, failed 0')
+    # it said nothing while it waited
+    assert f'waiting for the worker processes of a killed run on {out} to end' in run.stderr.read()
 
 
 # ---------------------------------------------------------------- which videos, and which folders
