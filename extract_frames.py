@@ -73,7 +73,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field, fields, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -901,7 +901,10 @@ def _take_partial(partial: Path) -> int:
     busy = FileExistsError(f'{partial} is being written by another run right now: run again once it ends')
     if not _remove_unheld(partial):
         raise busy
-    partial.mkdir()
+    try:
+        partial.mkdir()
+    except FileExistsError:  # made by another run since
+        raise busy from None
     held = os.open(partial, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -969,11 +972,12 @@ def _replace_dir(new: Path, dest: Path) -> None:
 
 def _remove(path: Path) -> None:
     """Remove a folder of ours, or only the link if it is one (rmtree refuses links; the folder named is not ours);
-    nothing if there is neither."""
-    if path.is_symlink():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
+    nothing if there is neither, or if another run removes it meanwhile (runs whose output folders nest)."""
+    with suppress(FileNotFoundError):
+        if path.is_symlink():
+            path.unlink()
+        elif path.exists():
+            shutil.rmtree(path)
 
 
 def _extract_job(job: tuple) -> tuple:

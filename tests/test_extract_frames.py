@@ -1058,6 +1058,27 @@ def test_a_temporary_folder_another_run_is_writing_is_left_to_it(tmp_path, capsy
     ]
 
 
+def test_temporary_folders_another_run_makes_or_removes_meanwhile(tmp_path, monkeypatch):
+    """The races between the two runs above: one makes the `.partial` between this run's clearing it and making it
+    (left to it, as when held), one removes a `.old` this run is removing too (no error: it is gone either way)."""
+    partial = tmp_path / '.a.partial'
+    with monkeypatch.context() as patch:
+        patch.setattr(extract_frames, '_remove_unheld', lambda temp: temp.mkdir() or True)
+        with pytest.raises(FileExistsError, match=f'^{partial} is being written by another run right now'):
+            extract_frames._take_partial(partial)
+    old = tmp_path / '.a.old'
+    (old / 'frames').mkdir(parents=True)
+    real_rmtree = shutil.rmtree
+
+    def removed_meanwhile(path, *args, **kwargs):
+        real_rmtree(path)
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(extract_frames.shutil, 'rmtree', removed_meanwhile)
+    extract_frames._remove(old)
+    assert not old.exists()
+
+
 def old_manifest_line(video: Path, folder: str, num_frames: int, **changes) -> dict:
     """A manifest line as the version before .record.json wrote it (git 25b634e): no source size or mtime.
 
