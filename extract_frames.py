@@ -897,7 +897,9 @@ def _take_partial(partial: Path) -> int:
     A run locks only its own --output_dir, so two runs whose output folders nest (`frames` and `frames/scannet`) can
     make the same frame folder at once: without this, each removed the other's half-written folder and wrote on into
     it, leaving folders in place with frames missing or of two sizes. One left by a dead writer (held by nobody) is
-    removed first; one being written now is left to its writer: FileExistsError, and the video fails alone."""
+    removed first; one being written now is left to its writer: FileExistsError, and the video fails alone. On a file
+    system that cannot lock a folder (NFS emulates flock with locks that need write access: EBADF) nothing is held,
+    and runs whose output folders nest are not kept apart there."""
     busy = FileExistsError(f'{partial} is being written by another run right now: run again once it ends')
     if not _remove_unheld(partial):
         raise busy
@@ -907,13 +909,24 @@ def _take_partial(partial: Path) -> int:
         raise busy from None
     held = os.open(partial, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _lock_folder(held)
         if os.stat(partial).st_ino != os.fstat(held).st_ino:  # removed and made again by another run meanwhile
             raise BlockingIOError
     except (BlockingIOError, FileNotFoundError):
         os.close(held)
         raise busy from None
     return held
+
+
+def _lock_folder(fd: int) -> None:
+    """flock the folder `fd` without waiting: BlockingIOError when another process holds it; nothing where the file
+    system cannot lock folders (see _take_partial)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise
+    except OSError as e:
+        logger.debug('cannot lock a folder here (%s): temporary folders are not held', e)
 
 
 def _remove_unheld(temp: Path) -> bool:
@@ -927,7 +940,7 @@ def _remove_unheld(temp: Path) -> bool:
         temp.unlink(missing_ok=True)
         return True
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _lock_folder(fd)
     except BlockingIOError:
         return False
     else:

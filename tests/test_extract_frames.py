@@ -8,6 +8,7 @@ hand, never from the code under test.
 
 import codecs
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -1077,6 +1078,26 @@ def test_temporary_folders_another_run_makes_or_removes_meanwhile(tmp_path, monk
     monkeypatch.setattr(extract_frames.shutil, 'rmtree', removed_meanwhile)
     extract_frames._remove(old)
     assert not old.exists()
+
+
+def test_frames_are_extracted_where_folders_cannot_be_locked(tmp_path, monkeypatch):
+    """NFS emulates flock with locks that need write access, so locking a folder opened to read fails there (EBADF):
+    extraction goes on as before the temporary folders were held, a leftover one still removed."""
+    real_flock = fcntl.flock
+
+    def flock(fd, operation):
+        if os.path.isdir(f'/proc/self/fd/{fd}'):
+            raise OSError(errno.EBADF, 'Bad file descriptor')
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(extract_frames.fcntl, 'flock', flock)
+    video = encode_video(tmp_path / 'scene.mp4', num_frames=10)
+    leftover = tmp_path / 'frames' / '.scene.partial'
+    leftover.mkdir(parents=True)
+    (leftover / 'frame_0000.jpg').write_bytes(b'half')
+    record = extract_video(video.path, tmp_path / 'frames' / 'scene', num_frames=3)
+    assert record.indices == [0, 4, 9]
+    assert sorted(p.name for p in (tmp_path / 'frames').iterdir()) == ['scene']
 
 
 def old_manifest_line(video: Path, folder: str, num_frames: int, **changes) -> dict:
