@@ -56,6 +56,7 @@ now is not in it (its manifest line is the record).
 
 import argparse
 import codecs
+import errno
 import fcntl
 import hashlib
 import json
@@ -1358,11 +1359,19 @@ def extract_all(
                     bar.update()
                     bar.set_postfix(failed=summary.failed)
             os.replace(failures_partial, output_dir / FAILURES_NAME)
-        except BaseException:
+        except BaseException as e:
             failures_partial.unlink(missing_ok=True)
             # Ctrl-C, SIGTERM or an error: the workers are stopped by now (closing _run_jobs stops them), so the
             # temporary folders of the videos they were writing go, as they would at the next run's start
             _remove_temp_dirs([out_dir for _, out_dir, _ in todo.values()])
+            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                # from the manifest or failures file (a worker's own fails its video): `[Errno 28] No space left on
+                # device` named no file
+                raise OSError(
+                    e.errno,
+                    f'{e.strerror} while writing {MANIFEST_NAME} or {FAILURES_NAME} in {output_dir}; the frame '
+                    'folders made so far are kept: make room and run the same command again',
+                ) from e
             raise
         summary.seconds = time.perf_counter() - started
     return summary

@@ -1690,6 +1690,50 @@ def test_a_free_worker_takes_the_next_video_while_another_is_still_in_progress(t
     assert sorted(read_manifest(out)) == ['a', 'b', 'c']
 
 
+def test_a_full_disk_while_writing_the_manifest_says_where_and_the_run_resumes(tmp_path, monkeypatch, capsys):
+    """It said `extract_frames.py: error: [Errno 28] No space left on device`, naming no file."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=10, width=64, height=48)
+    real_open = open
+
+    class FullManifest:
+        def __init__(self, file):
+            self.file = file
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def writelines(self, lines):
+            self.file.writelines(lines)
+
+        def flush(self):
+            self.file.flush()
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+    def full_open(path, *args, **kwargs):
+        file = real_open(path, *args, **kwargs)
+        return FullManifest(file) if Path(path).name == MANIFEST_NAME else file
+
+    argv = ['--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '2', '--no_progress']
+    with monkeypatch.context() as patch:
+        patch.setattr(extract_frames, 'open', full_open, raising=False)  # the workers (other processes) write frames
+        assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f'extract_frames.py: error: [Errno 28] No space left on device while writing {MANIFEST_NAME} or '
+        f'{FAILURES_NAME} in {out}; the frame folders made so far are kept: make room and run the same command again\n'
+    )
+    assert main(argv) == 0
+    out_text = capsys.readouterr().out
+    assert out_text.startswith('done 0, skipped 1, failed 0') and out_text.endswith('; 1 manifest lines restored\n')
+    assert sorted(read_manifest(out)) == ['a']
+
+
 def test_a_run_waits_for_the_workers_of_a_killed_run(tmp_path):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
