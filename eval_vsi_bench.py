@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import importlib.util
 import io
 import json
@@ -764,9 +765,10 @@ def append_predictions(path: Path, rows: Iterable[dict]) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
+        room = 'make room and ' if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ''
         raise EvalError(
-            f'cannot write {path} ({e.strerror or e}); the predictions written before are kept: make room and run '
-            'the same command again to resume'
+            f'cannot write {path} ({e.strerror or e}); the predictions written before are kept: {room}run the same '
+            'command again to resume'
         ) from e
 
 
@@ -1492,14 +1494,17 @@ def plot_results(results: dict | None = None, comparison: dict | None = None) ->
 def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plot: dict | None) -> None:
     """`<name>.json`, `<name>.md` and `<name>.png` (plot_results with `plot`), each written atomically.
 
-    All three are written to temporary files before any is renamed into place, the json last: a report that fails to
-    render or to write (a full disk) leaves the previous three as they were, never a new json and md beside an old png
-    (or none)."""
+    All three are written to temporary files, and on disk, before any is renamed into place, one right after another
+    and the json last: a report that fails to render or to write (a full disk, found at the write or at the fsync)
+    leaves the previous three as they were, never a new json and md beside an old png (or none)."""
     contents = {'json': json_text(report).encode(), 'md': markdown.encode(), 'png': plot_results(**plot)}
     output_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as renames:  # atomic_path renames as its block ends: in reverse order here, the json last
         for suffix, data in contents.items():
-            Path(renames.enter_context(atomic_path(output_dir / f'{name}.{suffix}'))).write_bytes(data)
+            with open(renames.enter_context(atomic_path(output_dir / f'{name}.{suffix}')), 'wb') as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())  # here, not as atomic_path renames: a failing fsync would follow the png's rename
 
 
 def write_results(output_dir: Path, results: dict) -> None:

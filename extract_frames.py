@@ -74,7 +74,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -884,7 +884,8 @@ def extract_video(
         _write_record(partial, record)
         _replace_dir(partial, out_dir)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        if _is_at(partial, held):  # not once renamed into place: another run's may be there by now
+            shutil.rmtree(partial, ignore_errors=True)
         raise
     finally:
         os.close(held)
@@ -898,9 +899,9 @@ def _take_partial(partial: Path) -> int:
     A run locks only its own --output_dir, so two runs whose output folders nest (`frames` and `frames/scannet`) can
     make the same frame folder at once: without this, each removed the other's half-written folder and wrote on into
     it, leaving folders in place with frames missing or of two sizes. One left by a dead writer (held by nobody) is
-    removed first; one being written now is left to its writer: FileExistsError, and the video fails alone. On a file
-    system that cannot lock a folder (NFS emulates flock with locks that need write access: EBADF) nothing is held,
-    and runs whose output folders nest are not kept apart there."""
+    removed first; one being written now is left to its writer: FileExistsError, and the video fails alone. flock is
+    per machine on network file systems (runs on two machines are not kept apart), and where a file system refuses to
+    lock a folder nothing is held (_lock_folder)."""
     busy = FileExistsError(f'{partial} is being written by another run right now: run again once it ends')
     if not _remove_unheld(partial):
         raise busy
@@ -911,17 +912,19 @@ def _take_partial(partial: Path) -> int:
     held = os.open(partial, os.O_RDONLY | os.O_DIRECTORY)
     try:
         _lock_folder(held)
-        if os.stat(partial).st_ino != os.fstat(held).st_ino:  # removed and made again by another run meanwhile
+        if not _is_at(partial, held):  # removed (and made again) by another run meanwhile
             raise BlockingIOError
-    except (BlockingIOError, FileNotFoundError):
+    except BaseException as e:
         os.close(held)
-        raise busy from None
+        if isinstance(e, BlockingIOError):
+            raise busy from None
+        raise
     return held
 
 
 def _lock_folder(fd: int) -> None:
     """flock the folder `fd` without waiting: BlockingIOError when another process holds it; nothing where the file
-    system cannot lock folders (see _take_partial)."""
+    system refuses to lock folders (ENOSYS, EOPNOTSUPP, ENOLCK: Lustre mounted without flock, say)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -930,23 +933,36 @@ def _lock_folder(fd: int) -> None:
         logger.debug('cannot lock a folder here (%s): temporary folders are not held', e)
 
 
+def _is_at(path: Path, fd: int) -> bool:
+    """Whether the folder at `path` is the one `fd` is open on (not one made in its place since)."""
+    try:
+        here, held = os.lstat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
+
+
 def _remove_unheld(temp: Path) -> bool:
     """Remove the temporary folder `temp` (or a link or file in its place) unless a writer holds it (_take_partial):
-    False then. Removed while this holds it, so no writer can take it half removed."""
+    False then. Removed while this holds it, so no writer can take it half removed; False too if what this locked is
+    no longer at `temp` (another run removed it and made its own, which it holds)."""
     try:
         fd = os.open(temp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return True
-    except OSError:  # a link or a file in its place: no writer of ours holds it
-        temp.unlink(missing_ok=True)
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.ENOTDIR):  # out of descriptors, no permission: not ours to guess
+            raise
+        temp.unlink(missing_ok=True)  # a link or a file in its place: no writer of ours holds it
         return True
     try:
         _lock_folder(fd)
-    except BlockingIOError:
-        return False
-    else:
+        if not _is_at(temp, fd):
+            return not os.path.lexists(temp)
         _remove(temp)
         return True
+    except BlockingIOError:
+        return False
     finally:
         os.close(fd)
 
@@ -986,12 +1002,18 @@ def _replace_dir(new: Path, dest: Path) -> None:
 
 def _remove(path: Path) -> None:
     """Remove a folder of ours, or only the link if it is one (rmtree refuses links; the folder named is not ours);
-    nothing if there is neither, or if another run removes it meanwhile (runs whose output folders nest)."""
-    with suppress(FileNotFoundError):
-        if path.is_symlink():
-            path.unlink()
-        elif path.exists():
-            shutil.rmtree(path)
+    nothing if there is neither. Another run removing it at the same time (runs whose output folders nest) makes
+    rmtree stop at the first entry gone: what is left is removed again."""
+    for _ in range(100):
+        try:
+            if path.is_symlink():
+                path.unlink()
+            elif path.exists():
+                shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            continue
+    raise OSError(f'could not remove {path}: another process keeps changing it')
 
 
 def _extract_job(job: tuple) -> tuple:

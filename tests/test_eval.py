@@ -1478,18 +1478,22 @@ def test_a_report_that_fails_to_render_replaces_none_of_its_files(tmp_path, caps
     assert capsys.readouterr().err == 'error: No space left on device\n'
     assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before  # no temporary file left either
 
-    # Drawn, but the disk fills up while the png is written: the json and md were already in place.
-    real_write_bytes = Path.write_bytes
+    # Drawn, but the disk is found full when a file is forced to disk (an fsync), for the png as it is written, or
+    # for the md after the png was written: the json and md, or the png, were already in place.
+    real_fsync = os.fsync
+    argv = ['--compare', str(tmp_path / 'base'), str(tmp_path / 'other'), '--output_dir', str(cmp)]
+    for failing in ('.png.', '.md.'):
 
-    def write_bytes(self, data):
-        if '.png.' in self.name:
-            raise OSError(errno.EFBIG, 'File too large')
-        return real_write_bytes(self, data)
+        def fsync(fd, failing=failing):
+            if failing in os.readlink(f'/proc/self/fd/{fd}'):
+                raise OSError(errno.ENOSPC, 'No space left on device')
+            real_fsync(fd)
 
-    monkeypatch.setattr(Path, 'write_bytes', write_bytes)
-    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'other'), '--output_dir', str(cmp)]) == 1
-    assert capsys.readouterr().err == 'error: [Errno 27] File too large\n'
-    assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before
+        with monkeypatch.context() as patch:
+            patch.setattr(os, 'fsync', fsync)
+            assert ev.main(argv) == 1
+        assert capsys.readouterr().err == 'error: [Errno 28] No space left on device\n'
+        assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before
 
 
 def test_results_of_an_earlier_version_are_compared_with_a_warning(tmp_path, caplog):
@@ -2267,6 +2271,13 @@ def test_a_full_disk_while_predicting_says_what_is_kept_and_the_run_resumes(benc
     assert len(engine.requests) == len(BENCH_ROWS) - 4  # the second batch was written before its fsync failed
     whole = ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'whole', *argv), engine=CountingEngine(answer='A'))
     assert resumed['official'] == whole['official'] and resumed['num_questions'] == len(BENCH_ROWS)
+    # room is the remedy for a full disk only
+    gone = tmp_path / 'gone' / 'predictions.jsonl'
+    with pytest.raises(ev.EvalError) as error:
+        ev.append_predictions(gone, [{'id': 1}])
+    assert str(error.value).endswith(
+        '(No such file or directory); the predictions written before are kept: run the same command again to resume'
+    )
 
 
 def test_more_frames_than_asked_are_an_even_subset_with_a_warning(bench, caplog):

@@ -1060,34 +1060,105 @@ def test_a_temporary_folder_another_run_is_writing_is_left_to_it(tmp_path, capsy
 
 
 def test_temporary_folders_another_run_makes_or_removes_meanwhile(tmp_path, monkeypatch):
-    """The races between the two runs above: one makes the `.partial` between this run's clearing it and making it
-    (left to it, as when held), one removes a `.old` this run is removing too (no error: it is gone either way)."""
+    """The races between the two runs above, each between two steps of this run."""
     partial = tmp_path / '.a.partial'
-    with monkeypatch.context() as patch:
-        patch.setattr(extract_frames, '_remove_unheld', lambda temp: temp.mkdir() or True)
-        with pytest.raises(FileExistsError, match=f'^{partial} is being written by another run right now'):
-            extract_frames._take_partial(partial)
-    old = tmp_path / '.a.old'
-    (old / 'frames').mkdir(parents=True)
-    real_rmtree = shutil.rmtree
+    busy = f'^{partial} is being written by another run right now'
+    real_lock = extract_frames._lock_folder
 
-    def removed_meanwhile(path, *args, **kwargs):
-        real_rmtree(path)
+    def made_again(fd):  # another run removes the folder and makes its own
+        partial.rmdir()
+        partial.mkdir()
+        real_lock(fd)
+
+    # made by another run between this run's clearing it and making it, or between making it and locking it
+    for step, replacement in (('_remove_unheld', lambda temp: temp.mkdir() or True), ('_lock_folder', made_again)):
+        with monkeypatch.context() as patch:
+            patch.setattr(extract_frames, step, replacement)
+            with pytest.raises(FileExistsError, match=busy):
+                extract_frames._take_partial(partial)
+        partial.rmdir()
+
+    # a leftover that another run removes and replaces with its own while this run locks it: that one is left alone
+    partial.mkdir()
+
+    def replaced_by_another_run(fd):
+        real_lock(fd)
+        shutil.rmtree(partial)
+        (partial / 'theirs').mkdir(parents=True)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(extract_frames, '_lock_folder', replaced_by_another_run)
+        assert extract_frames._remove_unheld(partial) is False
+    assert (partial / 'theirs').is_dir()
+    shutil.rmtree(partial)
+
+    # a file or a link where the folder goes is no writer's (the folder a link names is not ours)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    for make in (lambda: partial.write_text('x'), lambda: partial.symlink_to(elsewhere)):
+        make()
+        extract_frames.os.close(extract_frames._take_partial(partial))
+        assert partial.is_dir() and not partial.is_symlink() and elsewhere.is_dir()
+        partial.rmdir()
+
+    # out of descriptors is not a file in its place: raised as itself (it was an IsADirectoryError from unlink)
+    partial.mkdir()
+
+    def out_of_descriptors(*args):
+        raise OSError(errno.EMFILE, 'Too many open files')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(extract_frames.os, 'open', out_of_descriptors)
+        with pytest.raises(OSError, match='Too many open files'):
+            extract_frames._remove_unheld(partial)
+    assert partial.is_dir()
+
+    # another run removing the same .old at once: rmtree stops at the first entry gone, and the rest is removed too
+    old = tmp_path / '.a.old'
+    for i in range(3):
+        (old / f'd{i}').mkdir(parents=True)
+    real_rmtree, calls = shutil.rmtree, []
+
+    def removed_in_part(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:
+            real_rmtree(old / 'd0')
+            raise FileNotFoundError(errno.ENOENT, 'No such file or directory', str(old / 'd0'))
         real_rmtree(path, *args, **kwargs)
 
-    monkeypatch.setattr(extract_frames.shutil, 'rmtree', removed_meanwhile)
+    monkeypatch.setattr(extract_frames.shutil, 'rmtree', removed_in_part)
     extract_frames._remove(old)
-    assert not old.exists()
+    assert not old.exists() and len(calls) == 2
+
+
+def test_a_failure_after_the_rename_leaves_the_next_writers_folder_alone(tmp_path, monkeypatch):
+    """Once renamed into place, `.partial` may be another run's new folder: the failure path removed it."""
+    video = encode_video(tmp_path / 'scene.mp4', num_frames=10)
+    out = tmp_path / 'frames' / 'scene'
+    partial = tmp_path / 'frames' / '.scene.partial'
+    real_replace_dir = extract_frames._replace_dir
+
+    def replaced_then_failed(new, dest):
+        real_replace_dir(new, dest)
+        partial.mkdir()  # the next writer's
+        (partial / 'frame_0000.jpg').write_bytes(b'theirs')
+        raise OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(extract_frames, '_replace_dir', replaced_then_failed)
+    with pytest.raises(OSError, match='Input/output error'):
+        extract_video(video.path, out, num_frames=2)
+    assert (partial / 'frame_0000.jpg').read_bytes() == b'theirs'
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_NAME, 'frame_0000.jpg', 'frame_0001.jpg']
 
 
 def test_frames_are_extracted_where_folders_cannot_be_locked(tmp_path, monkeypatch):
-    """NFS emulates flock with locks that need write access, so locking a folder opened to read fails there (EBADF):
-    extraction goes on as before the temporary folders were held, a leftover one still removed."""
+    """A file system that refuses to lock folders (Lustre mounted without flock, say): extraction goes on as before
+    the temporary folders were held, a leftover one still removed."""
     real_flock = fcntl.flock
 
     def flock(fd, operation):
         if os.path.isdir(f'/proc/self/fd/{fd}'):
-            raise OSError(errno.EBADF, 'Bad file descriptor')
+            raise OSError(errno.ENOSYS, 'Function not implemented')
         real_flock(fd, operation)
 
     monkeypatch.setattr(extract_frames.fcntl, 'flock', flock)
@@ -1756,7 +1827,7 @@ def test_a_run_waits_for_the_workers_of_a_killed_run(tmp_path):
     finally:
         run.kill()
     assert run.stdout.read().startswith('done 1, skipped 0, failed 0')
-    # it said nothing while it waited
+    # and said so while it waited (it used to say nothing)
     assert f'waiting for the worker processes of a killed run on {out} to end' in run.stderr.read()
 
 
