@@ -155,6 +155,7 @@ class ExtractSummary:
     duplicates: int = 0  # entries naming a video already planned (same file, same folder): extracted once
     manifest_restored: int = 0  # of `skipped`: manifest lines a killed run had not appended, taken from the record
     adopted: int = 0  # of `skipped`: folders of an older version given a record from their manifest line
+    temp_removed: int = 0  # temporary folders (.partial, .old) that killed runs left beside the planned folders
 
     @property
     def frames_per_second(self) -> float:
@@ -172,6 +173,8 @@ class ExtractSummary:
             notes.append(f'{self.manifest_restored} manifest lines restored')
         if self.adopted:
             notes.append(f'{self.adopted} adopted from an older version')
+        if self.temp_removed:
+            notes.append(f'{self.temp_removed} temporary folder(s) left by killed runs removed')
         return (
             f'done {self.done}, skipped {self.skipped}, failed {self.failed} in {self.seconds:.1f} s: '
             f'{self.frames_per_second:.1f} frames/s, {self.videos_per_minute:.1f} videos/min'
@@ -1072,18 +1075,22 @@ def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Pa
     return targets, duplicates
 
 
-def _remove_temp_dirs(out_dirs: Sequence[Path]) -> None:
-    """Remove the temporary folders killed runs left next to these frame folders (only our own naming pattern); a
-    `.partial` folder another run is writing now is left to it (_remove_unheld)."""
+def _remove_temp_dirs(out_dirs: Sequence[Path]) -> int:
+    """Remove the temporary folders killed runs left next to these frame folders (only our own naming pattern), and
+    return how many; a `.partial` folder another run is writing now is left to it (_remove_unheld)."""
+    removed = 0
     for out_dir in out_dirs:
         partial, old = _temp_dirs(out_dir)
         # os.path.isdir, not Path.is_dir: a temp name over the length limit raises in the latter (that video
         # fails alone in extract_video), and no such folder can exist
         if (os.path.isdir(partial) or os.path.islink(partial)) and _remove_unheld(partial):
             logger.info('removed %s, left by an interrupted run', partial)
+            removed += 1
         if os.path.isdir(old) or os.path.islink(old):
             _remove(old)
             logger.info('removed %s, left by an interrupted run', old)
+            removed += 1
+    return removed
 
 
 # Why a folder is (re)made: it is missing, or what _folder_state found.
@@ -1347,7 +1354,7 @@ def extract_all(
     summary = ExtractSummary(duplicates=duplicates)
     with _output_lock(output_dir):
         started = time.perf_counter()
-        _remove_temp_dirs(list(targets))
+        summary.temp_removed = _remove_temp_dirs(list(targets))
         manifest_records = read_manifest(output_dir, repair=True)  # repaired, so the appends below start a fresh line
         todo, lines = _triage(targets, output_dir, settings, overwrite, manifest_records, summary)
         workers = max(1, min(workers or default_workers(), len(todo)))

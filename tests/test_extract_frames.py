@@ -1018,9 +1018,11 @@ def test_stale_temporary_folders_of_planned_videos_are_removed(video_tree, tmp_p
     for folder in [*stale, unrelated]:
         folder.mkdir(parents=True)
         (folder / 'frame_0000.jpg').write_bytes(b'half')
-    extract_all(out, video_dir=video_tree, num_frames=2, workers=1, progress=False)
+    summary = extract_all(out, video_dir=video_tree, num_frames=2, workers=1, progress=False)
     assert not any(folder.exists() for folder in stale)
     assert (unrelated / 'frame_0000.jpg').read_bytes() == b'half'
+    # counted in the summary (the log line is INFO, not shown by default)
+    assert summary.temp_removed == 2 and str(summary).endswith('; 2 temporary folder(s) left by killed runs removed')
 
 
 def test_a_temporary_folder_another_run_is_writing_is_left_to_it(tmp_path, capsys):
