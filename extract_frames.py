@@ -910,9 +910,9 @@ def _take_partial(partial: Path) -> int:
         raise busy
     try:
         partial.mkdir()
-    except FileExistsError:  # made by another run since
+        held = os.open(partial, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileExistsError, FileNotFoundError):  # made, or cleared, by another run meanwhile
         raise busy from None
-    held = os.open(partial, os.O_RDONLY | os.O_DIRECTORY)
     try:
         _lock_folder(held)
         if not _is_at(partial, held):  # removed (and made again) by another run meanwhile
@@ -1005,18 +1005,25 @@ def _replace_dir(new: Path, dest: Path) -> None:
 
 def _remove(path: Path) -> None:
     """Remove a folder of ours, or only the link if it is one (rmtree refuses links; the folder named is not ours);
-    nothing if there is neither. Another run removing it at the same time (runs whose output folders nest) makes
-    rmtree stop at the first entry gone: what is left is removed again."""
-    for _ in range(100):
-        try:
-            if path.is_symlink():
-                path.unlink()
-            elif path.exists():
-                shutil.rmtree(path)
-            return
-        except FileNotFoundError:
-            continue
-    raise OSError(f'could not remove {path}: another process keeps changing it')
+    nothing if there is neither. Another run may be removing it at the same time (runs whose output folders nest):
+    what it removed first is passed over (_skip_gone)."""
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, **{_RMTREE_ON_ERROR: _skip_gone})
+
+
+# rmtree's error handler: `onexc` from Python 3.12, which deprecates `onerror`
+_RMTREE_ON_ERROR = 'onexc' if sys.version_info >= (3, 12) else 'onerror'
+
+
+def _skip_gone(function: Callable, path: str, error: Any) -> None:
+    """Go on past an entry another process removed first, or a folder it moved into place as this emptied it (left to
+    that process, which removes it); raise anything else. `error`: the exception (onexc) or sys.exc_info() (onerror)."""
+    error = error if isinstance(error, BaseException) else error[1]
+    moved_in = function is os.rmdir and getattr(error, 'errno', None) == errno.ENOTEMPTY
+    if not (isinstance(error, FileNotFoundError) or moved_in):
+        raise error
 
 
 def _extract_job(job: tuple) -> tuple:
@@ -1081,15 +1088,18 @@ def _remove_temp_dirs(out_dirs: Sequence[Path]) -> int:
     removed = 0
     for out_dir in out_dirs:
         partial, old = _temp_dirs(out_dir)
-        # os.path.isdir, not Path.is_dir: a temp name over the length limit raises in the latter (that video
-        # fails alone in extract_video), and no such folder can exist
-        if (os.path.isdir(partial) or os.path.islink(partial)) and _remove_unheld(partial):
-            logger.info('removed %s, left by an interrupted run', partial)
-            removed += 1
-        if os.path.isdir(old) or os.path.islink(old):
-            _remove(old)
-            logger.info('removed %s, left by an interrupted run', old)
-            removed += 1
+        try:
+            # os.path.isdir, not Path.is_dir: a temp name over the length limit raises in the latter (that video
+            # fails alone in extract_video), and no such folder can exist
+            if (os.path.isdir(partial) or os.path.islink(partial)) and _remove_unheld(partial):
+                logger.info('removed %s, left by an interrupted run', partial)
+                removed += 1
+            if os.path.isdir(old) or os.path.islink(old):
+                _remove(old)
+                logger.info('removed %s, left by an interrupted run', old)
+                removed += 1
+        except OSError as e:  # no permission, out of descriptors: that video fails alone, with the reason, if it runs
+            logger.warning('could not remove the temporary folders of %s (%s)', out_dir, e)
     return removed
 
 

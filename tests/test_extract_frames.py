@@ -1115,22 +1115,67 @@ def test_temporary_folders_another_run_makes_or_removes_meanwhile(tmp_path, monk
             extract_frames._remove_unheld(partial)
     assert partial.is_dir()
 
-    # another run removing the same .old at once: rmtree stops at the first entry gone, and the rest is removed too
+    # an error that is not another run's doing is raised as itself, not taken for "busy"
+    def unreadable(path, fd):
+        raise OSError(errno.EIO, 'Input/output error')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(extract_frames, '_is_at', unreadable)
+        with pytest.raises(OSError, match='Input/output error'):
+            extract_frames._take_partial(partial)
+    shutil.rmtree(partial)
+
+    # another run removing the same .old at once: each entry it removed first is passed over, the rest removed
     old = tmp_path / '.a.old'
     for i in range(3):
         (old / f'd{i}').mkdir(parents=True)
-    real_rmtree, calls = shutil.rmtree, []
+        (old / f'd{i}' / 'frame_0000.jpg').write_bytes(b'x')
+    real_unlink, unlinked = os.unlink, []
 
-    def removed_in_part(path, *args, **kwargs):
-        calls.append(path)
-        if len(calls) == 1:
-            real_rmtree(old / 'd0')
-            raise FileNotFoundError(errno.ENOENT, 'No such file or directory', str(old / 'd0'))
-        real_rmtree(path, *args, **kwargs)
+    def unlink(name, *args, **kwargs):
+        if not unlinked:
+            real_unlink(name, *args, **kwargs)  # the other run's
+        unlinked.append(name)
+        real_unlink(name, *args, **kwargs)
 
-    monkeypatch.setattr(extract_frames.shutil, 'rmtree', removed_in_part)
+    monkeypatch.setattr(os, 'unlink', unlink)
     extract_frames._remove(old)
-    assert not old.exists() and len(calls) == 2
+    assert not old.exists() and len(unlinked) == 3
+
+
+@pytest.mark.parametrize('wrap', [lambda e: e, lambda e: (type(e), e, None)], ids=['onexc', 'onerror'])
+def test_rmtree_passes_over_only_what_another_run_removed_or_moved_in(wrap):
+    gone = FileNotFoundError(errno.ENOENT, 'No such file or directory')
+    moved_in = OSError(errno.ENOTEMPTY, 'Directory not empty')
+    assert extract_frames._skip_gone(os.unlink, 'x', wrap(gone)) is None
+    assert extract_frames._skip_gone(os.rmdir, 'x', wrap(moved_in)) is None
+    for function, error in (os.unlink, moved_in), (os.unlink, PermissionError(errno.EACCES, 'Permission denied')):
+        with pytest.raises(OSError) as raised:
+            extract_frames._skip_gone(function, 'x', wrap(error))
+        assert raised.value is error
+
+
+def test_a_temporary_folder_that_cannot_be_removed_at_the_start_fails_no_run(tmp_path, monkeypatch, caplog):
+    """Out of descriptors or no permission while clearing a leftover stopped the whole run; the video's worker meets
+    the folder again, and fails alone if it must."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=10, width=64, height=48)
+    (out / '.a.partial').mkdir(parents=True)
+
+    def out_of_descriptors(temp):
+        raise OSError(errno.EMFILE, 'Too many open files')
+
+    monkeypatch.setattr(extract_frames, '_remove_unheld', out_of_descriptors)  # here; the workers are other processes
+    with caplog.at_level('WARNING', logger='extract_frames'):
+        summary = extract_all(out, video_dir=videos, num_frames=2, workers=1, progress=False)
+    assert (summary.done, summary.failed, summary.temp_removed) == (1, 0, 0)
+    assert f'could not remove the temporary folders of {out / "a"} ([Errno 24] Too many open files)' in caplog.messages
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith('.extract')) == [
+        'a',
+        'failures.jsonl',
+        'manifest.jsonl',
+    ]
 
 
 def test_a_failure_after_the_rename_leaves_the_next_writers_folder_alone(tmp_path, monkeypatch):
