@@ -62,7 +62,7 @@ import string
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,7 +86,7 @@ from preprocess_vsi_data import (
     Question,
     RowSkipped,
     VsiDataError,
-    atomic_path,
+    atomic_paths,
     changed_frames_problem,
     check_input_file,
     file_sha256,
@@ -1494,17 +1494,13 @@ def plot_results(results: dict | None = None, comparison: dict | None = None) ->
 def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plot: dict | None) -> None:
     """`<name>.json`, `<name>.md` and `<name>.png` (plot_results with `plot`), each written atomically.
 
-    All three are written to temporary files, and on disk, before any is renamed into place, one right after another
-    and the json last: a report that fails to render or to write (a full disk, found at the write or at the fsync)
-    leaves the previous three as they were, never a new json and md beside an old png (or none)."""
-    contents = {'json': json_text(report).encode(), 'md': markdown.encode(), 'png': plot_results(**plot)}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as renames:  # atomic_path renames as its block ends: in reverse order here, the json last
-        for suffix, data in contents.items():
-            with open(renames.enter_context(atomic_path(output_dir / f'{name}.{suffix}')), 'wb') as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())  # here, not as atomic_path renames: a failing fsync would follow the png's rename
+    The three go into place together (atomic_paths, the json last), once drawn, written and on disk: a report that
+    fails to render or to write (a full disk) leaves the previous three as they were, never a new json and md beside
+    an old png (or none)."""
+    contents = {'png': plot_results(**plot), 'md': markdown.encode(), 'json': json_text(report).encode()}
+    with atomic_paths(*(output_dir / f'{name}.{suffix}' for suffix in contents)) as temps:
+        for tmp, data in zip(temps, contents.values(), strict=True):
+            Path(tmp).write_bytes(data)
 
 
 def write_results(output_dir: Path, results: dict) -> None:

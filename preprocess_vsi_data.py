@@ -1594,28 +1594,44 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """A temporary file beside `path` to write to, renamed onto `path` only if the block ends without error.
+    """A temporary file beside `path` to write to, renamed onto `path` only if the block ends without error
+    (atomic_paths, for one file)."""
+    with atomic_paths(path) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[str]]:
+    """A temporary file beside each of `paths` to write to, renamed onto them in the order given only if the block
+    ends without error, and only once every one is on disk (_fsync): a failure writing any of them (a full disk, found
+    at the write or at the fsync) leaves all of `paths` as they were.
 
     Readers never see a half-written file, and an interrupted run leaves no file that looks complete (the
-    temporary one is removed; after a SIGKILL, which nothing can catch, remove_stale_temps finds it by its name,
-    `<name>.<pid>-<random>.<host>.tmp`). Writers that name a format (mp4, png) may write the temporary path
-    directly. The file gets the permissions a plain open() would give (0666 less the umask, so others on a shared
-    cluster can read it), not mkstemp's 0600.
+    temporary ones are removed; after a SIGKILL, which nothing can catch, remove_stale_temps finds them by their name,
+    `<name>.<pid>-<random>.<host>.tmp`). Writers that name a format (mp4, png) may write a temporary path
+    directly. The files get the permissions a plain open() would give (0666 less the umask, so others on a shared
+    cluster can read them), not mkstemp's 0600.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    while True:  # a unique name, created exclusively as mkstemp does
-        tmp = os.path.join(folder, f'{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.{_HOST}.tmp')
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
+    temps: list[str] = []
     try:
-        yield tmp
-        _fsync(tmp)
-        os.replace(tmp, path)
+        for path in paths:
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            while True:  # a unique name, created exclusively as mkstemp does
+                tmp = os.path.join(folder, f'{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.{_HOST}.tmp')
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                    temps.append(tmp)
+                    break
+        yield temps
+        for tmp in temps:
+            _fsync(tmp)
+        for tmp, path in zip(temps, paths, strict=True):
+            os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for tmp in temps:
+            if os.path.exists(tmp):  # not renamed yet
+                os.unlink(tmp)
         raise
 
 
@@ -1812,17 +1828,16 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     summary.output = os.path.join(folder, name)
     digest = hashlib.sha256()
     try:
-        with atomic_path(output_path) as tmp:
+        with atomic_paths(summary_path(output_path), output_path) as (summary_tmp, tmp):
             with open(tmp, 'wb') as f:
                 for row in rows:
                     line = _utf8_line(row)
                     digest.update(line)
                     f.write(line)
                 summary.output_bytes = f.tell()
-                f.flush()
-                os.fsync(f.fileno())  # on disk before the summary is renamed, so the output's rename follows at once
             summary.output_sha256 = digest.hexdigest()
-            write_json_atomic(summary_path(output_path), asdict(summary))
+            with open(summary_tmp, 'w', encoding='utf-8') as f:
+                f.write(json_text(asdict(summary)))
     except OSError as e:  # a full disk said `[Errno 28] No space left on device`, naming no file
         raise VsiDataError(f'cannot write {output_path} ({e.strerror or e}); a file already there is unchanged') from e
     return summary
