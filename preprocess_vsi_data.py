@@ -120,7 +120,7 @@ from vsi_scoring import (
 
 MEDIA_MODES = ('image', 'video')
 PATH_MODES = ('relative', 'absolute')
-# the suffixes swift reads a dataset file by as JSON (JSON lines or one list), exactly as written: swift_rows_file
+# the suffixes swift reads a dataset file by as JSON (JSON lines or one list), exactly as written: swift_json_name
 SWIFT_JSON_SUFFIXES = ('.jsonl', '.json')
 # qwen-vl-utils' default FPS: a clip written at this rate is read back frame for frame with the default env.
 DEFAULT_VIDEO_FPS = 2.0
@@ -1772,12 +1772,18 @@ def changed_frames_problem(jsonl: str, base_dir: str) -> str | None:
     )
 
 
+def swift_json_name(path: str) -> bool:
+    """Whether swift reads `path` as JSON rows by its name: its suffix, as os.path.splitext gives it, is exactly one of
+    SWIFT_JSON_SUFFIXES (swift's own test: `data/.jsonl` has no suffix, `.JSONL` is not read as JSON)."""
+    return os.path.splitext(path)[1] in SWIFT_JSON_SUFFIXES
+
+
 def swift_rows_file(path: str) -> None:
     """VsiDataError naming `path` unless swift reads it as JSON rows: swift picks its reader by the suffix, exactly
     (swift/dataset/loader.py: `.jsonl` and `.json` get the JSON reader; no suffix or `.JSONL` failed with an IndexError
     or a ValueError from `datasets`, `.txt` read each line as text and dropped every row), and its first row must be a
     JSON object (first_json_object: an empty file failed with a bare StopIteration)."""
-    if os.path.splitext(path)[1] not in SWIFT_JSON_SUFFIXES:  # swift's test: `data/.jsonl` has no suffix
+    if not swift_json_name(path):
         raise VsiDataError(
             f'{path} does not end in .jsonl or .json, by which swift would read it as JSON rows: rename it (run '
             'preprocess_vsi_data.py with an --output_path ending in .jsonl)'
@@ -1908,7 +1914,7 @@ def _check_output_path(input_paths: Sequence[str], output_path: str, role: str =
         for source in input_paths:
             if os.path.exists(target) and os.path.exists(source) and os.path.samefile(source, target):
                 raise VsiDataError(f'--output_path: {target} is {role} {source}; write the output elsewhere')
-    if os.path.splitext(output_path)[1] not in SWIFT_JSON_SUFFIXES:  # swift could not load it (swift_rows_file)
+    if not swift_json_name(output_path):  # swift could not load it (swift_rows_file)
         raise VsiDataError(
             f'--output_path: {output_path} does not end in .jsonl or .json, by which swift reads a dataset file as '
             'JSON rows; name it train.jsonl or the like'
