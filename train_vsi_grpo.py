@@ -468,20 +468,33 @@ def _dataset_file(name: str, environ: Mapping[str, str]) -> str:
     return os.path.expanduser(environ.get('VSI_TRAIN_JSONL', '')) if name == 'vsi_train' else name
 
 
+def _raw_setting(environ: Mapping[str, str], variable: str, kind: type, default: Any) -> Any:
+    """A vsi_raw setting read as vsi_dataset.py reads it (`_setting`, `_number`): unset or empty is the default, any
+    other value is kind(value) as written; None where kind refuses it (the conversion, which preflight runs, says why).
+    Read any other way, the launcher's checks could judge other rows than the conversion writes (`VSI_NUM_FRAMES=' '`
+    was 32 frames here and an error there)."""
+    value = environ.get(variable) or default
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
 def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | None:
     """Images and videos of a dataset's first row: a JSON/JSONL file's (vsi_train's is VSI_TRAIN_JSONL), or what
     vsi_raw's settings will write (one clip with VSI_MEDIA=video, else VSI_NUM_FRAMES frames). None if unknown."""
     if name == 'vsi_raw':
-        if environ.get('VSI_MEDIA', '').strip().lower() == 'video':
-            return {'image': 0, 'video': 1}
         from preprocess_vsi_data import PreprocessConfig  # its defaults are vsi_dataset.py's (numpy, Pillow: only here)
 
-        frames = environ.get('VSI_NUM_FRAMES', '').strip() or str(PreprocessConfig.num_frames)
-        return {'image': int(frames), 'video': 0} if frames.isdigit() else None  # the conversion says what is wrong
+        if _raw_setting(environ, 'VSI_MEDIA', str, PreprocessConfig.media) == 'video':
+            return {'image': 0, 'video': 1}
+        frames = _raw_setting(environ, 'VSI_NUM_FRAMES', int, PreprocessConfig.num_frames)
+        return None if frames is None else {'image': frames, 'video': 0}
     path = _dataset_file(name, environ)
-    if not path.endswith(('.json', '.jsonl')):
+    from preprocess_vsi_data import first_json_row, swift_json_name  # numpy, Pillow: here, not at start-up
+
+    if not swift_json_name(path):
         return None
-    from preprocess_vsi_data import first_json_row  # only for a JSON dataset (numpy, Pillow)
 
     try:
         row = first_json_row(path)
@@ -541,10 +554,13 @@ def clip_frames_problem(name: str, environ: Mapping[str, str]) -> str | None:
 
     try:
         if name == 'vsi_raw':
-            if environ.get('VSI_MEDIA', '').strip().lower() != 'video':
+            if _raw_setting(environ, 'VSI_MEDIA', str, PreprocessConfig.media) != 'video':
                 return None
-            frames = int(environ.get('VSI_NUM_FRAMES', '').strip() or PreprocessConfig.num_frames)
-            needed = video_env(frames, float(environ.get('VSI_VIDEO_FPS', '').strip() or DEFAULT_VIDEO_FPS))
+            frames = _raw_setting(environ, 'VSI_NUM_FRAMES', int, PreprocessConfig.num_frames)
+            fps = _raw_setting(environ, 'VSI_VIDEO_FPS', float, DEFAULT_VIDEO_FPS)
+            if frames is None or fps is None:  # the conversion says what is wrong
+                return None
+            needed = video_env(frames, fps)
             source = "vsi_raw's settings"
         else:
             path = _dataset_file(name, environ)

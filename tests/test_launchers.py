@@ -1711,6 +1711,44 @@ def test_rows_with_more_media_than_vllm_takes_per_prompt_are_refused(tmp_path, m
     assert not [p for p in train_vsi_grpo.preflight(local, 1) if 'vllm_limit' in p]
 
 
+def test_vsi_raw_variables_are_read_as_vsi_dataset_reads_them(monkeypatch):
+    """The launcher judges the rows vsi_raw will write (media per row, clip frames) from the VSI_* variables, which
+    vsi_dataset.py reads when it converts: read another way (`.strip()`, `isdigit()`), `VSI_NUM_FRAMES=' '` was 32
+    frames to the checks and an error to the conversion, and `+64` 64 frames to one and no check at all to the other."""
+    import preprocess_vsi_data as pp
+    import vsi_dataset
+
+    cases = {
+        'VSI_NUM_FRAMES': (
+            'num_frames',
+            int,
+            pp.PreprocessConfig.num_frames,
+            ('', '64', ' 64 ', '+64', '6_4', ' ', 'x'),
+        ),
+        'VSI_VIDEO_FPS': ('video_fps', float, pp.DEFAULT_VIDEO_FPS, ('', '1', ' 0.5', '1e0', ' ', 'one')),
+        'VSI_MEDIA': ('media', str, pp.PreprocessConfig.media, ('', 'video', 'image', ' video')),
+    }
+    for variable, (name, kind, default, values) in cases.items():
+        for value in values:
+            monkeypatch.setenv(variable, value)
+            try:
+                read = (
+                    vsi_dataset._number({}, name, kind, default)
+                    if kind is not str
+                    else vsi_dataset._setting({}, name, default)
+                )
+            except ValueError:
+                read = None
+            assert train_vsi_grpo._raw_setting({variable: value}, variable, kind, default) == read, (variable, value)
+        assert train_vsi_grpo._raw_setting({}, variable, kind, default) == default
+    limits = {'vllm_limit_mm_per_prompt': {'image': 32, 'video': 0}, 'use_vllm': True}
+    assert 'has 64 image(s)' in train_vsi_grpo.media_limit_problem('vsi_raw', limits, {'VSI_NUM_FRAMES': '+64'})
+    assert train_vsi_grpo.media_limit_problem('vsi_raw', limits, {'VSI_MEDIA': ' video'}) is None  # not a clip
+    video = {'VSI_MEDIA': 'video', 'FPS_MAX_FRAMES': '32'}
+    assert 'FPS_MAX_FRAMES>=64' in train_vsi_grpo.clip_frames_problem('vsi_raw', {**video, 'VSI_NUM_FRAMES': '+64'})
+    assert train_vsi_grpo.clip_frames_problem('vsi_raw', {**video, 'VSI_NUM_FRAMES': ' '}) is None  # refused there
+
+
 def test_clips_that_qwen_vl_utils_would_not_read_whole_are_refused(tmp_path, monkeypatch):
     """qwen-vl-utils samples `frames / clip rate * FPS` frames, at most FPS_MAX_FRAMES: FPS=1 trained on half of each
     32-frame clip, FPS_MAX_FRAMES=16 on 16 frames, without a word."""
