@@ -69,6 +69,7 @@ import argparse
 import codecs
 import contextlib
 import errno
+import fcntl
 import functools
 import hashlib
 import itertools
@@ -83,6 +84,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -1606,6 +1608,9 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[str]]:
     ends without error, and only once every one is on disk (_fsync): a failure writing any of them (a full disk, found
     at the write or at the fsync) leaves all of `paths` as they were.
 
+    Several files are renamed as one step (_renaming_together): another writer of the same files cannot put its own
+    between them, and a Ctrl-C or SIGTERM cannot stop the renames halfway (it takes effect right after them).
+
     Readers never see a half-written file, and an interrupted run leaves no file that looks complete (the
     temporary ones are removed; after a SIGKILL, which nothing can catch, remove_stale_temps finds them by their name,
     `<name>.<pid>-<random>.<host>.tmp`). Writers that name a format (mp4, png) may write a temporary path
@@ -1626,13 +1631,59 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[str]]:
         yield temps
         for tmp in temps:
             _fsync(tmp)
-        for tmp, path in zip(temps, paths, strict=True):
-            os.replace(tmp, path)
+        with _renaming_together(paths):
+            for tmp, path in zip(temps, paths, strict=True):
+                os.replace(tmp, path)
     except BaseException:
         for tmp in temps:
             if os.path.exists(tmp):  # not renamed yet
                 os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _renaming_together(paths: Sequence[str | os.PathLike]) -> Iterator[None]:
+    """Hold the folders of `paths` (flock, waited for) and hold off Ctrl-C and SIGTERM while the block renames them:
+    the files then go into place as one step. Two preprocess runs on one --output_path renamed their summaries and
+    outputs in turn, leaving one run's output beside the other's summary, and a Ctrl-C between two renames left a new
+    summary beside the old output; either summary then matched no file. One file's rename is one step already; a
+    kill (SIGKILL, power loss) can still stop between two. Folders are locked in sorted order (no two writers wait
+    on each other); where a file system refuses to lock a folder, nothing is held (the signals still wait)."""
+    if len(paths) < 2:
+        yield
+        return
+    with contextlib.ExitStack() as held:
+        for folder in sorted({os.path.dirname(os.path.abspath(path)) for path in paths}):
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            held.callback(os.close, fd)
+            with contextlib.suppress(OSError):  # ENOLCK, EOPNOTSUPP...: a folder lock is a nicety, not a must
+                fcntl.flock(fd, fcntl.LOCK_EX)  # before the signals wait: a Ctrl-C may still stop the waiting
+        held.enter_context(_signals_held())
+        yield
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM that arrive during the block are raised as it ends, through the handlers they had (Ctrl-C's
+    KeyboardInterrupt, raise_terminated). Python runs signal handlers in the main thread only, whichever thread the
+    signal reached (blocking it there, pthread_sigmask, leaves the library threads that numpy starts to take it), so
+    the handlers are swapped instead; a block run off the main thread, which cannot swap them, is not shielded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda n, _: caught.append(n))
+        for number in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(number) is not None  # None: a handler set outside Python, which it cannot put back
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _fsync(path: str) -> None:

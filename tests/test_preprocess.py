@@ -7,6 +7,7 @@ expected prompts are written out here from the official VSI-Bench wording, not t
 import codecs
 import dataclasses
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ import pytest
 from PIL import Image
 
 import preprocess_vsi_data as pp
+from extract_frames import Terminated
 from vsi_scoring import THINK_MCA_POST_PROMPT, THINK_NA_POST_PROMPT
 
 PRE = 'These are frames of a video.'
@@ -1195,6 +1197,54 @@ def test_the_summary_records_its_output_and_is_renamed_first(scene, monkeypatch)
     assert output.read_bytes() == data and saved['written'] == 1
     assert saved['output_sha256'] != hashlib.sha256(data).hexdigest()
     assert pp.matching_summary(str(output)) is None
+
+
+def test_files_renamed_together_are_one_step_for_other_writers_and_for_ctrl_c(tmp_path, monkeypatch):
+    """Two runs on one output renamed their summaries and outputs in turn (one run's output beside the other's
+    summary), and a Ctrl-C between two renames left a new summary beside the old output. While atomic_paths renames,
+    it holds the folder (another writer's flock waits) and a SIGINT or SIGTERM takes effect only after the last."""
+    files = [tmp_path / 'train.summary.json', tmp_path / 'train.jsonl']
+    real_replace = os.replace
+    seen = []
+
+    def replace(src, dst):
+        other = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)  # another run's descriptor on the folder
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            seen.append('folder free')
+        except BlockingIOError:
+            seen.append('folder held')
+        finally:
+            os.close(other)
+        if str(dst) == str(files[0]) and stop:
+            os.kill(os.getpid(), stop)
+        seen.append(os.path.basename(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(pp.os, 'replace', replace)
+    previous = signal.signal(signal.SIGTERM, pp.raise_terminated)
+    try:
+        for stop, raised in ((signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)):
+            seen.clear()
+            for file in files:
+                file.write_text('old')
+            with pytest.raises(raised), pp.atomic_paths(*files) as temps:
+                for temp in temps:
+                    Path(temp).write_text(stop.name)
+            assert seen == ['folder held', 'train.summary.json', 'folder held', 'train.jsonl']
+            assert [file.read_text() for file in files] == [stop.name] * 2
+            assert sorted(os.listdir(tmp_path)) == sorted(file.name for file in files)  # no temporary file left
+            assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == (
+                signal.default_int_handler,
+                pp.raise_terminated,
+            )  # the handlers are put back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    seen.clear()
+    stop = None
+    with pp.atomic_path(files[1]) as temp:  # one file: its rename is one step already; nothing held
+        Path(temp).write_text('one')
+    assert seen == ['folder free', 'train.jsonl'] and files[1].read_text() == 'one'
 
 
 def test_matching_summary_only_vouches_for_the_file_it_describes(scene):
