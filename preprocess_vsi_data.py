@@ -1896,7 +1896,10 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
             with open(summary_tmp, 'w', encoding='utf-8') as f:
                 f.write(json_text(asdict(summary)))
     except OSError as e:  # a full disk said `[Errno 28] No space left on device`, naming no file
-        raise VsiDataError(f'cannot write {output_path} ({e.strerror or e}); a file already there is unchanged') from e
+        raise VsiDataError(
+            f'cannot write {output_path} or its summary {summary_path(output_path)} ({e.strerror or e}); files '
+            'already there are unchanged'
+        ) from e
     return summary
 
 

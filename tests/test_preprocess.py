@@ -1003,6 +1003,7 @@ def test_frames_dir_holding_videos_says_to_extract_frames_first(tmp_path):
 def test_output_is_written_atomically(scene, monkeypatch):
     source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
     output = scene / 'out' / 'train.jsonl'
+    summary = scene / 'out' / 'train.summary.json'
     output.parent.mkdir()
     output.write_text('previous run\n', encoding='utf-8')
     real_dumps = json.dumps
@@ -1016,7 +1017,9 @@ def test_output_is_written_atomically(scene, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(pp.json, 'dumps', failing_dumps)
-        with pytest.raises(pp.VsiDataError, match=f'^cannot write {output} \\(disk full\\); a file already there is'):
+        with pytest.raises(
+            pp.VsiDataError, match=f'^cannot write {output} or its summary {summary} \\(disk full\\); files already'
+        ):
             pp.preprocess([str(source)], str(output), config(scene))
     assert output.read_text(encoding='utf-8') == 'previous run\n'
     assert sorted(p.name for p in output.parent.iterdir()) == ['train.jsonl']
@@ -1033,7 +1036,9 @@ def test_output_is_written_atomically(scene, monkeypatch):
     write_jsonl(source, [MC_ROW])
     with pytest.raises(pp.VsiDataError) as error:
         pp.preprocess([str(source)], str(output), config(scene))
-    assert str(error.value) == f'cannot write {output} (No space left on device); a file already there is unchanged'
+    assert str(error.value) == (
+        f'cannot write {output} or its summary {summary} (No space left on device); files already there are unchanged'
+    )
     assert {path.name: path.read_bytes() for path in output.parent.iterdir()} == before  # no temporary file either
 
 
