@@ -1973,6 +1973,28 @@ def _check_output_path(input_paths: Sequence[str], output_path: str, role: str =
             f'--output_path: {output_path} does not end in .jsonl or .json, by which swift reads a dataset file as '
             'JSON rows; name it train.jsonl or the like'
         )
+    other = _summary_owner(output_path)
+    if other:
+        raise VsiDataError(
+            f'--output_path: {output_path} would share its summary {summary_path(output_path)} with {other}, which '
+            'it describes now (the summary is named without the suffix); name the output otherwise, or remove '
+            f'{other} first'
+        )
+
+
+def _summary_owner(output_path: str) -> str | None:
+    """Another file of the folder that the summary this output would get describes, such as `train.json` for
+    `train.jsonl`: replaced, that file's summary was lost without a word (and with it the check that its frames
+    have not changed since). None when the summary is this output's, unreadable, or its file is gone."""
+    try:
+        with open(summary_path(output_path), encoding='utf-8') as f:
+            recorded = json.load(f).get('output')
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(recorded, str) or os.path.basename(recorded) == os.path.basename(output_path):
+        return None
+    other = os.path.join(os.path.dirname(output_path), os.path.basename(recorded))
+    return other if os.path.isfile(other) else None
 
 
 def build_parser() -> argparse.ArgumentParser:

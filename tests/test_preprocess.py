@@ -1757,6 +1757,27 @@ def test_the_output_must_be_named_as_swift_reads_json_rows(scene, capsys):
     assert [row['solution'] for row in map(json.loads, (scene / 'train.json').open())] == [MC_ROW['ground_truth']]
 
 
+def test_an_output_that_would_take_another_files_summary_is_refused(scene, capsys):
+    """The summary is named without the suffix: writing train.jsonl beside train.json replaced train.json's summary
+    without a word, and with it the check that train.json's frames have not changed since it was written."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    base = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--num_frames', '4', '--no_progress']
+    first, second, summary = scene / 'train.json', scene / 'train.jsonl', scene / 'train.summary.json'
+    assert pp.main([*base, '--output_path', str(first)]) == 0
+    saved = summary.read_bytes()
+    capsys.readouterr()
+    assert pp.main([*base, '--output_path', str(second)]) == 1
+    assert capsys.readouterr().err == (
+        f'error: --output_path: {second} would share its summary {summary} with {first}, which it describes now (the '
+        f'summary is named without the suffix); name the output otherwise, or remove {first} first\n'
+    )
+    assert summary.read_bytes() == saved and not second.exists()
+    assert pp.main([*base, '--output_path', str(first)]) == 0  # its own summary is replaced as before
+    first.unlink()  # the file it described is gone: nothing to lose
+    assert pp.main([*base, '--output_path', str(second)]) == 0
+    assert json.loads(summary.read_text(encoding='utf-8'))['output'] == str(second)
+
+
 @pytest.mark.parametrize(
     'text, row',
     [
