@@ -230,7 +230,13 @@ OPTIONAL_CONFIG_FIELDS = {
 }
 # What a comparison reads of a results.json, with what each must hold (JSON_KINDS): the run, each aggregate
 # (`official`, `lenient`), each of their categories.
-RESULTS_FIELDS = {'label': 'text', 'overall': 'a number or null', 'config': 'an object or null'}
+RESULTS_FIELDS = {
+    'label': 'text',
+    'overall': 'a number or null',
+    'config': 'an object or null',
+    'frame_pixels_min': 'a whole number or null',
+    'frame_pixels_max': 'a whole number or null',
+}
 AGGREGATE_FIELDS = {'overall': 'a number or null', 'num_questions': 'a whole number'}
 CATEGORY_FIELDS = {'score': 'a number or null', 'count': 'a whole number'}
 # What a field of a JSON file this script reads back may hold, by the words an error uses; `<kind> or null` also takes
@@ -275,6 +281,8 @@ class EvalItem:
     question: Question
     messages: list[dict] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    subset_of: int | None = None  # the frames in the scene's folder, when more than asked: an even subset is given
+    frame_pixels: int | None = None  # width * height of the first frame (all are one video's): what a comparison checks
 
 
 def load_questions(path: str, frames_from_rows: bool = False) -> tuple[list[Question], dict[str, list[str]]]:
@@ -481,7 +489,8 @@ def build_items(
                 continue
         row = make_row(q, images, config)
         messages = [m for m in row['messages'] if m['role'] != 'assistant']
-        items.append(EvalItem(q, messages, row['images']))
+        subset_of = index.more.get(folder) if index is not None else None
+        items.append(EvalItem(q, messages, row['images'], subset_of, _frame_pixels(row['images'])))
     if missing and index is not None and index.video_example:  # set only when no folder there holds frames
         example = missing[0].split('; ', 1)[0]  # without preprocessing's hint, which this one replaces
         raise EvalError(
@@ -981,6 +990,20 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int, model_d
     )
 
 
+def _frame_pixels(images: Sequence[str]) -> int | None:
+    """width * height of the first image (its header only), None without images or where it cannot be read (the model
+    then fails on it, saying why)."""
+    if not images:
+        return None
+    from PIL import Image  # swift's dependency, loaded by then
+
+    try:
+        with Image.open(images[0]) as image:
+            return image.width * image.height
+    except (OSError, ValueError):
+        return None
+
+
 def prediction_row(item: EvalItem, response: Any, prompt_style: str) -> dict:
     """One line of predictions.jsonl; it records the prompt style so that rescoring the file alone applies the
     right official rule."""
@@ -996,6 +1019,8 @@ def prediction_row(item: EvalItem, response: Any, prompt_style: str) -> dict:
         'dataset': q.dataset,
         'scene_name': q.scene_name,
         'num_images': len(item.images),
+        'subset_of_frames': item.subset_of,
+        'frame_pixels': item.frame_pixels,
         'prompt_tokens': getattr(usage, 'prompt_tokens', None),
     }
 
@@ -1089,11 +1114,15 @@ def build_results(
         logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
     differences = official_protocol_differences(config, scored, rows)
+    # the frames' own size, which --frames_dir does not record in the config (rows of before 2026-11-28 lack it)
+    sizes = [row['frame_pixels'] for row in rows if JSON_KINDS['a whole number'](row.get('frame_pixels'))]
     return {
         'label': label,
         'overall': scores['official']['overall'],
         'lenient_overall': scores['lenient']['overall'],
         'num_questions': scored,
+        'frame_pixels_min': min(sizes, default=None),
+        'frame_pixels_max': max(sizes, default=None),
         'subset': subset_warning is not None,
         'subset_warning': subset_warning,
         'completeness_warning': completeness_warning,
@@ -1138,6 +1167,13 @@ def official_protocol_differences(config: dict | None, scored: int, rows: Sequen
         differences.append(
             f'{_counted(short, "question")} with fewer than {asked} frames (--allow_fewer_frames; official: '
             f'{official["num_frames"]} each)'
+        )
+    subsets = sum(JSON_KINDS['a whole number'](row.get('subset_of_frames')) for row in rows)
+    if subsets:  # not in rows of before 2026-11-28
+        differences.append(
+            f'{_counted(subsets, "question")} given an even subset of the frames extracted for their scene (official: '
+            f'round(linspace(0, n - 1, {official["num_frames"]})) over the video; extract_frames.py --num_frames '
+            f'{official["num_frames"]} gives exactly those)'
         )
     if config['prompt_style'] != official['prompt_style']:
         differences.append(f'prompt {config["prompt_style"]} (official: {official["prompt_style"]})')
@@ -1260,6 +1296,9 @@ def compare_results(base: dict, new: dict) -> dict:
         if warning
     ]
     differences = protocol_differences(base.get('config'), new.get('config'))
+    sizes = [frame_sizes(run) for run in (base, new)]
+    if None not in sizes and sizes[0] != sizes[1]:  # frames given at other sizes: other images, other visual tokens
+        differences.append(f'frames {sizes[0]} vs {sizes[1]}')
     protocol_warning = None
     if differences:
         protocol_warning = (
@@ -1274,6 +1313,15 @@ def compare_results(base: dict, new: dict) -> dict:
         'subset_warning': '; '.join(subsets) or None,
         'protocol_warning': protocol_warning,
     }
+
+
+def frame_sizes(results: dict) -> str | None:
+    """The sizes of the frames a run gave, from the smallest to the largest (`19,200 px`, `4,800 to 19,200 px`); None
+    where its results do not say (blind, or predictions of before 2026-11-28)."""
+    least, most = results.get('frame_pixels_min'), results.get('frame_pixels_max')
+    if least is None or most is None:
+        return None
+    return f'{least:,} px' if least == most else f'{least:,} to {most:,} px'
 
 
 def protocol_differences(base: dict | None, new: dict | None) -> list[str]:
@@ -1366,8 +1414,11 @@ def results_markdown(results: dict) -> str:
             frames = "the dataset rows' own frames"
         else:
             frames = f'{config["num_frames"]} frames'
-        if config.get('qwen3_vl_image_max_pixels'):
-            frames += f' of at most {config["qwen3_vl_image_max_pixels"]:,} px (as Qwen3-VL counts them)'
+        budget, sizes = config.get('qwen3_vl_image_max_pixels'), frame_sizes(results)
+        if sizes:
+            frames += f' of {sizes}' + (f' (Qwen3-VL sees at most {budget:,} px of each)' if budget else '')
+        elif budget:
+            frames += f' of at most {budget:,} px (as Qwen3-VL counts them)'
         parts += [
             f'Model `{config["model"]}`, adapter `{adapters}`; {frames}, prompt `{config["prompt_style"]}`, '
             f'greedy, {_counted(config["max_new_tokens"], "new token")}, backend {config["infer_backend"]}'

@@ -987,7 +987,15 @@ def test_pixel_budget_is_recorded_and_an_unset_one_is_warned_about(bench, tmp_pa
     ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'b', '--frames_dir', bench.frames), engine=CountingEngine())
     config = json.loads((tmp_path / 'b' / 'run_config.json').read_text())
     assert config['qwen3_vl_image_max_pixels'] == 262_144 and config['image_env'] == {'MAX_PIXELS': '262144'}
-    assert '4 frames of at most 262,144 px (as Qwen3-VL counts them)' in (tmp_path / 'b' / 'results.md').read_text()
+    shown = Image.open(next(bench.frames.rglob('frame_0000.jpg'))).size
+    assert (
+        f'4 frames of {shown[0] * shown[1]:,} px (Qwen3-VL sees at most 262,144 px of each)'
+        in (tmp_path / 'b' / 'results.md').read_text()
+    )
+    # predictions that do not record their frames' size (before 2026-11-28) say only the budget
+    row = {'id': '0', 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'}
+    old = ev.build_results([row], 'old', 'direct', config)
+    assert '4 frames of at most 262,144 px (as Qwen3-VL counts them)' in ev.results_markdown(old)
     monkeypatch.setenv('IMAGE_MAX_TOKEN_NUM', '100')  # swift lets the token count win over MAX_PIXELS
     ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'c', '--blind'), engine=CountingEngine())
     assert json.loads((tmp_path / 'c' / 'run_config.json').read_text())['qwen3_vl_image_max_pixels'] is None
@@ -1322,6 +1330,43 @@ def test_questions_given_fewer_frames_than_asked_are_a_protocol_difference(bench
         '6 questions (official: all 5,130)',
     ]
     assert '6 questions with fewer than 32 frames' in (tmp_path / 'results.md').read_text()
+
+
+def test_frames_subsampled_or_of_another_size_are_a_protocol_difference(bench, tmp_path):
+    """Frame folders of 8 frames evaluated with --num_frames 4 gave each question an even subset of them, not the
+    benchmark's sampling over the video, and the report called the run official; frames of another size (extracted
+    with --max_pixels into another --frames_dir) were compared with full-size ones without a word."""
+    frames = {'full': tmp_path / 'full', 'small': tmp_path / 'small'}
+    for row in BENCH_ROWS:
+        source = bench.frames / row['dataset'] / row['scene_name']
+        for name, side in (('full', 32), ('small', 16)):
+            folder = frames[name] / row['dataset'] / row['scene_name']
+            folder.mkdir(parents=True, exist_ok=True)
+            for k in range(2 * NUM_FRAMES):  # twice the frames asked for
+                frame = Image.open(source / f'frame_{k % NUM_FRAMES:04d}.jpg').resize((side, side))
+                frame.save(folder / f'frame_{k:04d}.jpg')
+    for name, folder in frames.items():
+        args = eval_args('m', bench.dataset, tmp_path / f'run_{name}', '--frames_dir', folder)
+        results = ev.evaluate(args, engine=CountingEngine(answer='A'))
+        assert results['official_protocol_differences'][-2:] == [
+            f'{len(BENCH_ROWS)} questions given an even subset of the frames extracted for their scene (official: '
+            'round(linspace(0, n - 1, 32)) over the video; extract_frames.py --num_frames 32 gives exactly those)',
+            f'{len(BENCH_ROWS)} questions (official: all 5,130)',
+        ]
+        rows = [json.loads(line) for line in (tmp_path / f'run_{name}' / 'predictions.jsonl').open()]
+        side = 32 if name == 'full' else 16
+        assert {(row['subset_of_frames'], row['frame_pixels'], row['num_images']) for row in rows} == {
+            (2 * NUM_FRAMES, side * side, NUM_FRAMES)
+        }
+    # the same folders compared: alike; full against small frames: said
+    assert ev.compare_results(ev.load_results(str(tmp_path / 'run_full')), results)['protocol_warning'] == (
+        'the runs were not measured alike (frames 1,024 px vs 256 px): deltas mix the models with the protocol'
+    )
+    full = ev.load_results(str(tmp_path / 'run_full'))
+    assert ev.compare_results(full, full)['protocol_warning'] is None
+    # a run whose rows do not record their frames' size (earlier versions) is not compared on it
+    older = {k: v for k, v in full.items() if k not in ('frame_pixels_min', 'frame_pixels_max')}
+    assert ev.compare_results(older, results)['protocol_warning'] is None
 
 
 def test_training_variants_are_listed_under_a_direction_level_scored_as_a_category():
