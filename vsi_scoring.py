@@ -417,9 +417,11 @@ def _words_value(words: str) -> int:
 
 
 # Group 5: number words, matched in ASCII mode: with IGNORECASE, Unicode mode lets `ſix` or `fıve` match words that
-# `str.lower` does not turn back into the ASCII keys of _NUMBER_WORDS. No number starts after `^` (`20 m^2`).
+# `str.lower` does not turn back into the ASCII keys of _NUMBER_WORDS. No number starts after `^` (`20 m^2`), nor
+# after a full stop (`chairs.2`, `3...5`); one may start with its decimal point (`about .5`, as the official
+# rule reads `.5`).
 _NUMBER_RE = re.compile(
-    r'(?<![A-Za-z0-9.^])(-?)(\d{1,3}(?:,\d{3})+(?![\d])|\d+)(\.\d+)?(?:[eE]([-+]?\d+))?'
+    r'(?<![A-Za-z0-9.^])(-?)(\d{1,3}(?:,\d{3})+(?![\d])|\d+|(?=\.\d))(\.\d+)?(?:[eE]([-+]?\d+))?'
     rf'|\b((?a:{_number_words_grammar()}))\b',
     re.IGNORECASE,
 )

@@ -61,6 +61,16 @@ def test_trainer_shaped_call(plugin):
     assert fmt(['<think>a</think><answer>B</answer>', 'B'], **_trainer_kwargs()) == [1.0, 0.0]
 
 
+def test_the_options_column_reaches_the_reward(plugin):
+    """An answer naming an option's text, and a solution given as an option's text, are read through the row's
+    options: without them both scored 0, silently, all through training."""
+    reward = orms['vsi_reward'](args=None)
+    kwargs = _trainer_kwargs(
+        solution=['C', 'sofa', 'C'], question_type=['object_rel_distance'] * 3, options=[OPTIONS, OPTIONS, None]
+    )
+    assert reward(['The sofa.', 'C', 'The sofa.'], **kwargs) == [1.0, 1.0, 0.0]  # the last row has no options
+
+
 def test_strict_reward_reads_think_rows_as_the_evaluator_does(plugin):
     strict = orms['vsi_reward_strict'](args=None)
     completions = ['<think>two chairs</think><answer>B</answer>', '<think>B</think>', 'B because', '<answer>B</answer>']

@@ -345,6 +345,18 @@ REWARD_CASES = [
     ('B', ['B'], 'object_rel_distance', OPTIONS, 0.0),
     ('B', 'B', 'object_rel_distance', ['A. chair', None, 'B. table'], 1.0),  # an option that is no string: no error
     ('None', None, 'object_rel_distance', ['A. None', 'B. chair'], 0.0),  # no solution, whatever the options say
+    # Capitals that end a word (3D, 2D) are no option letters, nor an identifier's `answer` a keyword.
+    ('Looking at the 3D layout, B is closer.', 'B', 'object_rel_distance', OPTIONS, 1.0),
+    ('A is tempting, but my final_answer: C', 'C', 'object_rel_distance', OPTIONS, 0.0),  # hedged, no keyword
+    # A number's leading dot is its decimal point, and digits after a full stop start no number of their own.
+    ('.5.', '0.5', 'object_abs_distance', None, 1.0),
+    ('It is about .5 meters away.', '5', 'object_abs_distance', None, 0.0),  # 0.5 m, not 5 m
+    ('There are 4 chairs.2', '4', 'object_counting', None, 1.0),
+    ('The sizes are 120,1500', '1500', 'object_size_estimation', None, 1.0),  # no thousands group: two numbers
+    ('80 most likely', '80', 'object_size_estimation', None, 1.0),  # `most` is no unit (m)
+    # Without options any letter may answer (the official rule): E and F too.
+    ('F.', 'F', 'route_planning', None, 1.0),
+    ('B, not E', 'B', 'route_planning', None, 0.0),  # hedged
 ]
 
 
@@ -714,7 +726,12 @@ def test_scores_never_raise_and_stay_in_range(completion, solution, question_typ
 
 
 numbers = st.floats(allow_nan=True, allow_infinity=True, width=64)
-official_numbers = st.one_of(numbers.map(repr), numbers.map(lambda x: f'{x:.2f}'), st.integers().map(str))
+official_numbers = st.one_of(
+    numbers.map(repr),
+    numbers.map(lambda x: f'{x:.2f}'),
+    st.integers().map(str),
+    st.floats(min_value=0, max_value=0.99).map(lambda x: f'{x:.2f}'[1:]),  # `.5`: no leading zero
+)
 
 
 # Words after an official-form number that hold no number and no unit; several carry an `answer` keyword.
@@ -727,6 +744,8 @@ number_free_tails = st.sampled_from(
         ' - answered by counting',
         ' chairs; the rest is unanswerable',
         ' is my guess',
+        ' most likely',  # a word that starts like a unit (m) is none
+        ' maybe',
     ]
 )
 
@@ -737,7 +756,9 @@ number_free_tails = st.sampled_from(
     dot=st.booleans(),
     tail=number_free_tails,
     truth=st.floats(min_value=0.01, max_value=1e6),
-    question_type=st.sampled_from(['object_counting', 'object_abs_distance', 'room_size_estimation']),
+    question_type=st.sampled_from(
+        ['object_counting', 'object_abs_distance', 'object_size_estimation', 'room_size_estimation']
+    ),
 )
 def test_reward_equals_official_on_official_numeric_answers(prediction, dot, tail, truth, question_type):
     completion = prediction + ('.' if dot else '') + tail
