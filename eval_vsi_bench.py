@@ -2089,9 +2089,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # What the modes other than --model read: any other flag given with them is an error rather than silently unused.
+# --no_progress is taken by every mode (they draw no bars): a script that passes it to every call is not refused.
 MODE_FLAGS = {
-    '--predictions': ('predictions', 'prompt_style', 'label', 'compare', 'output_dir'),
-    '--compare A B': ('compare', 'output_dir'),
+    '--predictions': ('predictions', 'prompt_style', 'label', 'compare', 'output_dir', 'no_progress'),
+    '--compare A B': ('compare', 'output_dir', 'no_progress'),
 }
 
 

@@ -1716,8 +1716,14 @@ def test_flags_the_rescoring_modes_do_not_read_are_refused(tmp_path, capsys):
         '--question_types, --limit: not read by --predictions, which reads only --predictions, --prompt_style' in errors
     )
     assert errors.count('; drop them\n') == 1
-    assert '--label: not read by --compare A B, which reads only --compare, --output_dir; drop it\n' in errors
+    assert (
+        '--label: not read by --compare A B, which reads only --compare, --output_dir, --no_progress; drop it\n'
+        in errors
+    )
     assert not list(tmp_path.glob('results*'))
+    # --no_progress, which scripts pass to every call for their logs, is taken by every mode
+    assert ev.parse_args(['--predictions', predictions, '--no_progress']).no_progress
+    assert ev.parse_args(['--compare', predictions, predictions, '--no_progress']).no_progress
 
 
 def test_a_token_budget_of_zero_or_less_is_a_usage_error(tmp_path, capsys):
