@@ -285,7 +285,9 @@ class EvalItem:
     frame_pixels: int | None = None  # width * height of the first frame (all are one video's): what a comparison checks
 
 
-def load_questions(path: str, frames_from_rows: bool = False) -> tuple[list[Question], dict[str, list[str]]]:
+def load_questions(
+    path: str, frames_from_rows: bool = False, prompt_style: str | None = None
+) -> tuple[list[Question], dict[str, list[str]]]:
     """Every question of a dataset file, and for swift rows the images they carry (by question id).
 
     Rows are read and checked by `preprocess_vsi_data` (any layout it knows); a row it would skip is an error here,
@@ -294,9 +296,12 @@ def load_questions(path: str, frames_from_rows: bool = False) -> tuple[list[Ques
     code refuses them and a misspelt type would become a category of its own. Ids must be unique: they are how a
     resumed run knows what is done. With `frames_from_rows` (no --frames_dir, --video_dir or --blind), a swift row
     whose media is a clip (`preprocess_vsi_data.py --media video`) is an error too: the evaluator gives the model
-    frames as images, and a clip's frames are re-encoded video that Qwen samples by itself, another protocol.
+    frames as images, and a clip's frames are re-encoded video that Qwen samples by itself, another protocol. Swift
+    rows written with another `prompt_style` than the run's are warned about: a model trained on think rows and
+    evaluated without --prompt_style think was asked with the direct prompt without a word.
     """
     questions, row_images, seen = [], {}, {}
+    other_styles: dict[str, int] = {}  # swift rows written with another prompt style than `prompt_style`: a warning
     # a row without an id is `<file name without extension>:<index>` (`train:3`), as preprocessing names it
     source = Path(path).stem
     try:
@@ -324,10 +329,22 @@ def load_questions(path: str, frames_from_rows: bool = False) -> tuple[list[Ques
                     'writes), which the evaluator does not read as frames; pass --frames_dir with the frames the clips '
                     'were made from (extract_frames.py output), or rows preprocessed without --media video'
                 )
+            if layout == 'swift' and prompt_style and row.get('prompt_style') not in (None, prompt_style):
+                other_styles[str(row['prompt_style'])] = other_styles.get(str(row['prompt_style']), 0) + 1
     except VsiDataError as e:
         raise EvalError(str(e)) from None
     if not questions:
         raise EvalError(f'{path} holds no questions')
+    for style, count in other_styles.items():
+        logger.warning(
+            '%s of %s were written with --prompt_style %s, and this run asks with the %s prompt (the rows carry only '
+            'the question: their prompt is rebuilt); pass --prompt_style %s to evaluate them as they were trained',
+            _counted(count, 'row'),
+            path,
+            style,
+            prompt_style,
+            style,
+        )
     return questions, row_images
 
 
@@ -1647,7 +1664,9 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
     problem = frames_dir_problem(args.frames_dir) if args.frames_dir else None
     if problem:
         raise EvalError(problem)
-    all_questions, row_images = load_questions(args.dataset, frames_from_rows=frames_root is None and not args.blind)
+    all_questions, row_images = load_questions(
+        args.dataset, frames_from_rows=frames_root is None and not args.blind, prompt_style=args.prompt_style
+    )
     questions = select_questions(all_questions, args.question_types, args.limit)
 
     image_env = {name: os.environ[name] for name in IMAGE_ENV if name in os.environ}

@@ -2555,6 +2555,30 @@ def test_swift_rows_whose_frames_were_extracted_again_are_refused(bench, tmp_pat
     assert len(ev.build_items(questions, 'direct', str(frames), NUM_FRAMES)) == len(questions)
 
 
+def test_swift_rows_of_another_prompt_style_than_the_runs_are_warned_about(bench, tmp_path, caplog):
+    """Rows preprocessed with --prompt_style think, evaluated without it, were asked with the direct prompt (the rows
+    carry the question, and the prompt is rebuilt) and reported as direct, without a word."""
+    rows = tmp_path / 'think.jsonl'
+    argv = ['--input_path', str(bench.dataset), '--frames_dir', str(bench.frames), '--output_path', str(rows)]
+    assert (
+        preprocess_vsi_data.main([*argv, '--num_frames', str(NUM_FRAMES), '--prompt_style', 'think', '--no_progress'])
+        == 0
+    )
+    caplog.set_level(logging.WARNING, logger='eval_vsi_bench')
+    results = ev.evaluate(eval_args('m', rows, tmp_path / 'direct'), engine=CountingEngine())
+    assert results['prompt_style'] == 'direct'
+    assert [r.getMessage() for r in caplog.records if 'prompt_style' in r.getMessage()] == [
+        f'{len(BENCH_ROWS)} rows of {rows} were written with --prompt_style think, and this run asks with the direct '
+        'prompt (the rows carry only the question: their prompt is rebuilt); pass --prompt_style think to evaluate '
+        'them as they were trained'
+    ]
+    caplog.clear()
+    engine = CountingEngine()
+    ev.evaluate(eval_args('m', rows, tmp_path / 'think', '--prompt_style', 'think'), engine=engine)
+    assert not [r for r in caplog.records if 'prompt_style' in r.getMessage()]
+    assert '<answer>' in json.dumps(engine.requests[0].messages)  # asked as trained
+
+
 def test_a_missing_image_is_named_with_the_folders_looked_in_only_when_it_is_relative(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     dataset = write_jsonl(tmp_path / 'bench.jsonl', BENCH_ROWS[:1])
