@@ -1230,6 +1230,11 @@ def load_results(path: str) -> dict:
     try:
         results = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, json.JSONDecodeError) as e:
+        if isinstance(e, json.JSONDecodeError) and path.suffix == '.jsonl':  # a run folder's predictions.jsonl, say
+            raise EvalError(
+                f'{path} holds prediction rows, not results: pass its run folder or the results.json beside it (a '
+                'predictions file is scored with --predictions first)'
+            ) from None
         subset = path.with_name(f'{SUBSET_RESULTS_NAME}.json')
         hint = f' (a run on fewer questions writes {subset}, which is there)' if subset.is_file() else ''
         raise EvalError(f'cannot read results file {path}: {e}{hint}') from None
@@ -1867,6 +1872,16 @@ def score_only(args: argparse.Namespace) -> dict:
             raise EvalError(f'--predictions {args.predictions} is a folder without {PREDICTIONS_NAME}')
     if not path.is_file():
         raise EvalError(f'--predictions {args.predictions} does not exist')
+    if path.name in (*REPORT_FILES, RUN_CONFIG_NAME):  # beside predictions.jsonl in every run folder: easily mixed up
+        beside = path.parent / PREDICTIONS_NAME
+        raise EvalError(
+            f'--predictions {args.predictions} is a file this script writes about a run, not its predictions: pass '
+            + (
+                f'{beside}, or the run folder {path.parent}'
+                if beside.is_file()
+                else f'the {PREDICTIONS_NAME} it was made from'
+            )
+        )
     output_dir = Path(args.output_dir) if args.output_dir else path.parent
     with run_folder_lock(output_dir):
         check_rescoring_folder(output_dir, path)

@@ -1726,6 +1726,34 @@ def test_flags_the_rescoring_modes_do_not_read_are_refused(tmp_path, capsys):
     assert ev.parse_args(['--compare', predictions, predictions, '--no_progress']).no_progress
 
 
+def test_a_report_given_for_predictions_or_predictions_for_a_report_is_named_as_such(bench, tmp_path, capsys):
+    """Every run folder holds predictions.jsonl beside results.json: results.json as --predictions was refused as
+    another run's, and a copy of it elsewhere with `line 1: not a prediction row ...; fix or delete the line`;
+    predictions.jsonl given to --compare said only `Extra data: line 2 column 1`."""
+    run = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, run, '--frames_dir', bench.frames), engine=CountingEngine())
+    copy = tmp_path / 'loose' / 'results.json'
+    copy.parent.mkdir()
+    shutil.copy(run / 'results.json', copy)
+    capsys.readouterr()
+    for given, advice in (
+        (run / 'results.json', f'{run / "predictions.jsonl"}, or the run folder {run}'),
+        (run / 'run_config.json', f'{run / "predictions.jsonl"}, or the run folder {run}'),
+        (copy, 'the predictions.jsonl it was made from'),
+    ):
+        assert ev.main(['--predictions', str(given)]) == 1
+        assert capsys.readouterr().err == (
+            f'error: --predictions {given} is a file this script writes about a run, not its predictions: pass '
+            f'{advice}\n'
+        )
+    assert ev.main(['--compare', str(run / 'predictions.jsonl'), str(run)]) == 1
+    assert capsys.readouterr().err == (
+        f'error: {run / "predictions.jsonl"} holds prediction rows, not results: pass its run folder or the '
+        'results.json beside it (a predictions file is scored with --predictions first)\n'
+    )
+    assert sorted(path.name for path in copy.parent.iterdir()) == ['results.json']  # nothing written
+
+
 def test_a_token_budget_of_zero_or_less_is_a_usage_error(tmp_path, capsys):
     """`--max_new_tokens 0` was taken as unset and ran with the default (16, or 1024 for think), recorded as that."""
     for tokens in (0, -5):
