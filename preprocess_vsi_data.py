@@ -84,7 +84,6 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -176,6 +175,8 @@ logger = logging.getLogger('preprocess_vsi_data')
 _HOST = re.sub(r'[^A-Za-z0-9_.-]', '_', socket.gethostname()) or 'localhost'
 _TEMP_RE = re.compile(r'(?P<target>.+)\.(?P<pid>[0-9]+)-[0-9a-f]{8}\.(?P<host>[A-Za-z0-9_.-]+)\.tmp')
 STALE_TEMP_SECONDS = 3600
+# How long atomic_paths waits for a folder another process holds before renaming into it unheld (_renaming_together)
+RENAME_LOCK_SECONDS = 2
 
 
 class VsiDataError(ValueError):
@@ -1608,8 +1609,8 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[str]]:
     ends without error, and only once every one is on disk (_fsync): a failure writing any of them (a full disk, found
     at the write or at the fsync) leaves all of `paths` as they were.
 
-    Several files are renamed as one step (_renaming_together): another writer of the same files cannot put its own
-    between them, and a Ctrl-C or SIGTERM cannot stop the renames halfway (it takes effect right after them).
+    Several files are renamed while their folder is held (_renaming_together): another writer of the same files
+    cannot put its own between them.
 
     Readers never see a half-written file, and an interrupted run leaves no file that looks complete (the
     temporary ones are removed; after a SIGKILL, which nothing can catch, remove_stale_temps finds them by their name,
@@ -1643,47 +1644,47 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[str]]:
 
 @contextlib.contextmanager
 def _renaming_together(paths: Sequence[str | os.PathLike]) -> Iterator[None]:
-    """Hold the folders of `paths` (flock, waited for) and hold off Ctrl-C and SIGTERM while the block renames them:
-    the files then go into place as one step. Two preprocess runs on one --output_path renamed their summaries and
-    outputs in turn, leaving one run's output beside the other's summary, and a Ctrl-C between two renames left a new
-    summary beside the old output; either summary then matched no file. One file's rename is one step already; a
-    kill (SIGKILL, power loss) can still stop between two. Folders are locked in sorted order (no two writers wait
-    on each other); where a file system refuses to lock a folder, nothing is held (the signals still wait)."""
-    if len(paths) < 2:
-        yield
-        return
+    """Hold the folders of `paths` (flock) while the block renames them, so that another writer of the same files
+    renames its own before or after, not between: two preprocess runs on one --output_path renamed their summaries
+    and outputs in turn, leaving one run's output beside the other's summary. One file's rename is one step already.
+    A kill (Ctrl-C, SIGKILL, power loss) can still stop between two renames: the summary then matches no file.
+
+    The lock is a courtesy among writers of this bundle, which hold it for the renames alone: a folder locked longer
+    (a wrapper's `flock FOLDER command`, say) is waited for RENAME_LOCK_SECONDS, then renamed into without it, with a
+    warning. Where a folder cannot be opened or locked (no read permission, a file system without folder locks)
+    nothing is held; on NFS the lock is local to the machine (the kernel's fallback), so writers on two machines are
+    not kept apart."""
     with contextlib.ExitStack() as held:
-        for folder in sorted({os.path.dirname(os.path.abspath(path)) for path in paths}):
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            held.callback(os.close, fd)
-            with contextlib.suppress(OSError):  # ENOLCK, EOPNOTSUPP...: a folder lock is a nicety, not a must
-                fcntl.flock(fd, fcntl.LOCK_EX)  # before the signals wait: a Ctrl-C may still stop the waiting
-        held.enter_context(_signals_held())
+        if len(paths) > 1:
+            for folder in sorted({os.path.realpath(os.path.dirname(os.path.abspath(path))) for path in paths}):
+                _hold_folder(folder, held)
         yield
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM that arrive during the block are raised as it ends, through the handlers they had (Ctrl-C's
-    KeyboardInterrupt, raise_terminated). Python runs signal handlers in the main thread only, whichever thread the
-    signal reached (blocking it there, pthread_sigmask, leaves the library threads that numpy starts to take it), so
-    the handlers are swapped instead; a block run off the main thread, which cannot swap them, is not shielded."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = {
-        number: signal.signal(number, lambda n, _: caught.append(n))
-        for number in (signal.SIGINT, signal.SIGTERM)
-        if signal.getsignal(number) is not None  # None: a handler set outside Python, which it cannot put back
-    }
+def _hold_folder(folder: str, held: contextlib.ExitStack) -> None:
+    """flock `folder` until `held` closes, waiting at most RENAME_LOCK_SECONDS (see _renaming_together)."""
     try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        if caught:
-            signal.raise_signal(caught[0])
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # a folder one may write to but not read: renamed into without the lock
+        return
+    held.callback(os.close, fd)
+    deadline = time.monotonic() + RENAME_LOCK_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                logger.warning(
+                    '%s has been locked by another process for %g s (writers of this bundle hold it only while they '
+                    'rename); renaming into it without the lock',
+                    folder,
+                    RENAME_LOCK_SECONDS,
+                )
+                return
+            time.sleep(0.01)
+        except OSError:  # ENOLCK, EOPNOTSUPP...: a folder lock is a courtesy, not a must
+            return
 
 
 def _fsync(path: str) -> None:
@@ -1985,7 +1986,8 @@ def _check_output_path(input_paths: Sequence[str], output_path: str, role: str =
 def _summary_owner(output_path: str) -> str | None:
     """Another file of the folder that the summary this output would get describes, such as `train.json` for
     `train.jsonl`: replaced, that file's summary was lost without a word (and with it the check that its frames
-    have not changed since). None when the summary is this output's, unreadable, or its file is gone."""
+    have not changed since). None when the summary describes no other file as it is now (matching_summary), or names
+    this output under another spelling (`Train.jsonl` on a file system that ignores case)."""
     try:
         with open(summary_path(output_path), encoding='utf-8') as f:
             recorded = json.load(f).get('output')
@@ -1994,7 +1996,9 @@ def _summary_owner(output_path: str) -> str | None:
     if not isinstance(recorded, str) or os.path.basename(recorded) == os.path.basename(output_path):
         return None
     other = os.path.join(os.path.dirname(output_path), os.path.basename(recorded))
-    return other if os.path.isfile(other) else None
+    if os.path.exists(output_path) and os.path.exists(other) and os.path.samefile(other, output_path):
+        return None
+    return other if matching_summary(other) else None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,6 @@ import pytest
 from PIL import Image
 
 import preprocess_vsi_data as pp
-from extract_frames import Terminated
 from vsi_scoring import THINK_MCA_POST_PROMPT, THINK_NA_POST_PROMPT
 
 PRE = 'These are frames of a video.'
@@ -1204,10 +1203,11 @@ def test_the_summary_records_its_output_and_is_renamed_first(scene, monkeypatch)
     assert pp.matching_summary(str(output)) is None
 
 
-def test_files_renamed_together_are_one_step_for_other_writers_and_for_ctrl_c(tmp_path, monkeypatch):
-    """Two runs on one output renamed their summaries and outputs in turn (one run's output beside the other's
-    summary), and a Ctrl-C between two renames left a new summary beside the old output. While atomic_paths renames,
-    it holds the folder (another writer's flock waits) and a SIGINT or SIGTERM takes effect only after the last."""
+def test_files_renamed_together_hold_their_folder_against_other_writers(tmp_path, monkeypatch, caplog):
+    """Two runs on one output renamed their summaries and outputs in turn, leaving one run's output beside the other's
+    summary. While atomic_paths renames several files it holds their folder (another writer's flock waits); a folder
+    some other process holds for long (a wrapper's `flock FOLDER command`) is waited for a while, then renamed into
+    without the lock, with a warning, rather than hanging the run."""
     files = [tmp_path / 'train.summary.json', tmp_path / 'train.jsonl']
     real_replace = os.replace
     seen = []
@@ -1221,35 +1221,38 @@ def test_files_renamed_together_are_one_step_for_other_writers_and_for_ctrl_c(tm
             seen.append('folder held')
         finally:
             os.close(other)
-        if str(dst) == str(files[0]) and stop:
-            os.kill(os.getpid(), stop)
         seen.append(os.path.basename(dst))
         real_replace(src, dst)
 
     monkeypatch.setattr(pp.os, 'replace', replace)
-    previous = signal.signal(signal.SIGTERM, pp.raise_terminated)
-    try:
-        for stop, raised in ((signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)):
-            seen.clear()
-            for file in files:
-                file.write_text('old')
-            with pytest.raises(raised), pp.atomic_paths(*files) as temps:
-                for temp in temps:
-                    Path(temp).write_text(stop.name)
-            assert seen == ['folder held', 'train.summary.json', 'folder held', 'train.jsonl']
-            assert [file.read_text() for file in files] == [stop.name] * 2
-            assert sorted(os.listdir(tmp_path)) == sorted(file.name for file in files)  # no temporary file left
-            assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == (
-                signal.default_int_handler,
-                pp.raise_terminated,
-            )  # the handlers are put back
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with pp.atomic_paths(*files) as temps:
+        for temp in temps:
+            Path(temp).write_text('new')
+    assert seen == ['folder held', 'train.summary.json', 'folder held', 'train.jsonl']
+    assert [file.read_text() for file in files] == ['new', 'new']
     seen.clear()
-    stop = None
     with pp.atomic_path(files[1]) as temp:  # one file: its rename is one step already; nothing held
         Path(temp).write_text('one')
     assert seen == ['folder free', 'train.jsonl'] and files[1].read_text() == 'one'
+    # held by another process for longer than any writer of the bundle holds it
+    monkeypatch.setattr(pp, 'RENAME_LOCK_SECONDS', 0.2)
+    wrapper = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(wrapper, fcntl.LOCK_EX)
+    seen.clear()
+    try:
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger=pp.logger.name), pp.atomic_paths(*files) as temps:
+            for temp in temps:
+                Path(temp).write_text('late')
+        waited = time.monotonic() - started
+    finally:
+        os.close(wrapper)
+    assert [file.read_text() for file in files] == ['late', 'late'] and 0.2 <= waited < 5
+    assert [r.getMessage() for r in caplog.records] == [
+        f'{tmp_path} has been locked by another process for 0.2 s (writers of this bundle hold it only while they '
+        'rename); renaming into it without the lock'
+    ]
+    assert sorted(os.listdir(tmp_path)) == sorted(file.name for file in files)  # no temporary file left
 
 
 def test_matching_summary_only_vouches_for_the_file_it_describes(scene):
@@ -1773,9 +1776,12 @@ def test_an_output_that_would_take_another_files_summary_is_refused(scene, capsy
     )
     assert summary.read_bytes() == saved and not second.exists()
     assert pp.main([*base, '--output_path', str(first)]) == 0  # its own summary is replaced as before
-    first.unlink()  # the file it described is gone: nothing to lose
-    assert pp.main([*base, '--output_path', str(second)]) == 0
+    first.write_text(first.read_text(encoding='utf-8') + '\n', encoding='utf-8')  # edited: the summary is no longer its
+    assert pp.main([*base, '--output_path', str(second)]) == 0  # nothing to lose
     assert json.loads(summary.read_text(encoding='utf-8'))['output'] == str(second)
+    assert pp.main([*base, '--output_path', str(first)]) == 1  # now train.jsonl's summary is the one at stake
+    second.unlink()  # the file it described is gone: nothing to lose
+    assert pp.main([*base, '--output_path', str(first)]) == 0
 
 
 @pytest.mark.parametrize(
