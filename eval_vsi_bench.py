@@ -71,6 +71,7 @@ from tqdm import tqdm
 
 from extract_frames import (
     QWEN3_VL_TOKEN_PIXELS,
+    RECORD_NAME,
     cwd_note,
     extract_all,
     frames_dir_problem,
@@ -478,6 +479,8 @@ def build_items(
         if changed:
             raise EvalError(changed)
     items, missing = [], []
+    frame_pixels: dict[str, int | None] = {}
+    subsampled: set[str] = set()  # folders of more frames than asked, not all of their video's
     for q in questions:
         images: list[str] = []
         if index is not None:
@@ -507,7 +510,14 @@ def build_items(
         row = make_row(q, images, config)
         messages = [m for m in row['messages'] if m['role'] != 'assistant']
         subset_of = index.more.get(folder) if index is not None else None
-        items.append(EvalItem(q, messages, row['images'], subset_of, _frame_pixels(row['images'])))
+        if subset_of and _every_frame(os.path.join(index.frames_dir, folder), subset_of):
+            subset_of = None  # the even subset of every frame is the benchmark's sampling
+        if subset_of:
+            subsampled.add(folder)
+        where = os.path.dirname(row['images'][0]) if row['images'] else ''
+        if where not in frame_pixels:  # one header a folder: its frames are one video's
+            frame_pixels[where] = _frame_pixels(row['images'])
+        items.append(EvalItem(q, messages, row['images'], subset_of, frame_pixels[where]))
     if missing and index is not None and index.video_example:  # set only when no folder there holds frames
         example = missing[0].split('; ', 1)[0]  # without preprocessing's hint, which this one replaces
         raise EvalError(
@@ -524,12 +534,12 @@ def build_items(
             num_frames,
             next(iter(index.fewer)),
         )
-    if index is not None and index.more:
+    if subsampled:
         logger.warning(
             '%d scene(s) have more than %d frames, e.g. %s: %s',
-            len(index.more),
+            len(subsampled),
             num_frames,
-            min(index.more),
+            min(subsampled),
             SUBSET_OF_FRAMES,
         )
     return items
@@ -1007,6 +1017,17 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int, model_d
     )
 
 
+def _every_frame(folder: str, count: int) -> bool:
+    """Whether the `count` frames of `folder` are every frame its video decodes to, by its extract_frames record; an
+    even subset of them is then round(linspace(0, n - 1, num_frames)) over the video, the benchmark's sampling. False
+    without a record (frames from elsewhere: a dump at a lower rate cannot be told from a whole one)."""
+    try:
+        record = json.loads((Path(folder) / RECORD_NAME).read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get('total_frames') == count == record.get('num_frames')
+
+
 def _frame_pixels(images: Sequence[str]) -> int | None:
     """width * height of the first image (its header only), None without images or where it cannot be read (the model
     then fails on it, saying why)."""
@@ -1131,8 +1152,11 @@ def build_results(
         logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
     differences = official_protocol_differences(config, scored, rows)
-    # the frames' own size, which --frames_dir does not record in the config (rows of before 2026-11-28 lack it)
+    # the frames' own size, which --frames_dir does not record in the config; unknown unless every row says (rows of
+    # before 2026-11-28, resumed, do not)
     sizes = [row['frame_pixels'] for row in rows if JSON_KINDS['a whole number'](row.get('frame_pixels'))]
+    if len(sizes) < len(rows):
+        sizes = []
     return {
         'label': label,
         'overall': scores['official']['overall'],
@@ -1318,8 +1342,11 @@ def compare_results(base: dict, new: dict) -> dict:
         if warning
     ]
     differences = protocol_differences(base.get('config'), new.get('config'))
+    same_questions = all(r['base_count'] == r['new_count'] for r in rows)
     sizes = [frame_sizes(run) for run in (base, new)]
-    if None not in sizes and sizes[0] != sizes[1]:  # frames given at other sizes: other images, other visual tokens
+    # frames given at other sizes: other images, other visual tokens (on other questions the range differs anyway:
+    # extracted at their videos' size, datasets differ)
+    if same_questions and None not in sizes and sizes[0] != sizes[1]:
         differences.append(f'frames {sizes[0]} vs {sizes[1]}')
     protocol_warning = None
     if differences:
@@ -1331,7 +1358,7 @@ def compare_results(base: dict, new: dict) -> dict:
         'base': base['label'],
         'new': new['label'],
         'rows': rows,
-        'same_questions': all(r['base_count'] == r['new_count'] for r in rows),
+        'same_questions': same_questions,
         'subset_warning': '; '.join(subsets) or None,
         'protocol_warning': protocol_warning,
     }

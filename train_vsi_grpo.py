@@ -49,6 +49,7 @@ import difflib
 import importlib.util
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -475,9 +476,10 @@ def _raw_setting(environ: Mapping[str, str], variable: str, kind: type, default:
     was 32 frames here and an error there)."""
     value = environ.get(variable) or default
     try:
-        return kind(value)
+        value = kind(value)
     except ValueError:
         return None
+    return None if isinstance(value, float) and not math.isfinite(value) else value  # nan: refused there too
 
 
 def _first_row_media(name: str, environ: Mapping[str, str]) -> dict[str, int] | None:

@@ -1364,9 +1364,28 @@ def test_frames_subsampled_or_of_another_size_are_a_protocol_difference(bench, t
     )
     full = ev.load_results(str(tmp_path / 'run_full'))
     assert ev.compare_results(full, full)['protocol_warning'] is None
-    # a run whose rows do not record their frames' size (earlier versions) is not compared on it
+    # a run whose rows do not record their frames' size (earlier versions) is not compared on it, nor is one whose
+    # rows only partly do (resumed after the upgrade), nor runs of other questions (their videos' sizes differ)
     older = {k: v for k, v in full.items() if k not in ('frame_pixels_min', 'frame_pixels_max')}
     assert ev.compare_results(older, results)['protocol_warning'] is None
+    rows = [json.loads(line) for line in (tmp_path / 'run_small' / 'predictions.jsonl').open()]
+    del rows[0]['frame_pixels']
+    resumed = ev.build_results(rows, 'resumed', 'direct')
+    assert resumed['frame_pixels_min'] is resumed['frame_pixels_max'] is None
+    args = eval_args('m', bench.dataset, tmp_path / 'run_two', '--frames_dir', frames['small'], '--limit', 2)
+    two = ev.evaluate(args, engine=CountingEngine(answer='A'))
+    assert two['frame_pixels_min'] == 256 and ev.compare_results(full, two)['protocol_warning'] is None
+    # folders that hold every frame of their videos (extract_frames' record says so): the even subset is the
+    # benchmark's sampling
+    for row in BENCH_ROWS:
+        record = {'total_frames': 2 * NUM_FRAMES, 'num_frames': 2 * NUM_FRAMES}
+        (frames['full'] / row['dataset'] / row['scene_name'] / '.record.json').write_text(json.dumps(record))
+    args = eval_args('m', bench.dataset, tmp_path / 'run_every', '--frames_dir', frames['full'])
+    every = ev.evaluate(args, engine=CountingEngine(answer='A'))
+    assert every['official_protocol_differences'] == [
+        f'{NUM_FRAMES} frames (official: 32, the common setting for Qwen models)',
+        f'{len(BENCH_ROWS)} questions (official: all 5,130)',
+    ]
 
 
 def test_training_variants_are_listed_under_a_direction_level_scored_as_a_category():

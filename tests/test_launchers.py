@@ -1747,6 +1747,7 @@ def test_vsi_raw_variables_are_read_as_vsi_dataset_reads_them(monkeypatch):
     video = {'VSI_MEDIA': 'video', 'FPS_MAX_FRAMES': '32'}
     assert 'FPS_MAX_FRAMES>=64' in train_vsi_grpo.clip_frames_problem('vsi_raw', {**video, 'VSI_NUM_FRAMES': '+64'})
     assert train_vsi_grpo.clip_frames_problem('vsi_raw', {**video, 'VSI_NUM_FRAMES': ' '}) is None  # refused there
+    assert train_vsi_grpo.clip_frames_problem('vsi_raw', {**video, 'VSI_VIDEO_FPS': 'nan'}) is None  # refused there
 
 
 def test_clips_that_qwen_vl_utils_would_not_read_whole_are_refused(tmp_path, monkeypatch):
