@@ -71,7 +71,6 @@ from tqdm import tqdm
 
 from extract_frames import (
     QWEN3_VL_TOKEN_PIXELS,
-    RECORD_NAME,
     cwd_note,
     extract_all,
     frames_dir_problem,
@@ -237,6 +236,7 @@ RESULTS_FIELDS = {
     'config': 'an object or null',
     'frame_pixels_min': 'a whole number or null',
     'frame_pixels_max': 'a whole number or null',
+    'frame_pixels_by_scene': 'an object or null',
 }
 AGGREGATE_FIELDS = {'overall': 'a number or null', 'num_questions': 'a whole number'}
 CATEGORY_FIELDS = {'score': 'a number or null', 'count': 'a whole number'}
@@ -479,8 +479,7 @@ def build_items(
         if changed:
             raise EvalError(changed)
     items, missing = [], []
-    frame_pixels: dict[str, int | None] = {}
-    subsampled: set[str] = set()  # folders of more frames than asked, not all of their video's
+    frame_pixels: dict[tuple, int | None] = {}
     for q in questions:
         images: list[str] = []
         if index is not None:
@@ -510,12 +509,9 @@ def build_items(
         row = make_row(q, images, config)
         messages = [m for m in row['messages'] if m['role'] != 'assistant']
         subset_of = index.more.get(folder) if index is not None else None
-        if subset_of and _every_frame(os.path.join(index.frames_dir, folder), subset_of):
-            subset_of = None  # the even subset of every frame is the benchmark's sampling
-        if subset_of:
-            subsampled.add(folder)
-        where = os.path.dirname(row['images'][0]) if row['images'] else ''
-        if where not in frame_pixels:  # one header a folder: its frames are one video's
+        # one header a scene's folder: its frames are one video's (swift rows may keep several scenes in one folder)
+        where = (os.path.dirname(row['images'][0]) if row['images'] else '', q.dataset, q.scene_name)
+        if where not in frame_pixels:
             frame_pixels[where] = _frame_pixels(row['images'])
         items.append(EvalItem(q, messages, row['images'], subset_of, frame_pixels[where]))
     if missing and index is not None and index.video_example:  # set only when no folder there holds frames
@@ -534,12 +530,12 @@ def build_items(
             num_frames,
             next(iter(index.fewer)),
         )
-    if subsampled:
+    if index is not None and index.more:
         logger.warning(
             '%d scene(s) have more than %d frames, e.g. %s: %s',
-            len(subsampled),
+            len(index.more),
             num_frames,
-            min(subsampled),
+            min(index.more),
             SUBSET_OF_FRAMES,
         )
     return items
@@ -1017,17 +1013,6 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int, model_d
     )
 
 
-def _every_frame(folder: str, count: int) -> bool:
-    """Whether the `count` frames of `folder` are every frame its video decodes to, by its extract_frames record; an
-    even subset of them is then round(linspace(0, n - 1, num_frames)) over the video, the benchmark's sampling. False
-    without a record (frames from elsewhere: a dump at a lower rate cannot be told from a whole one)."""
-    try:
-        record = json.loads((Path(folder) / RECORD_NAME).read_bytes())
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and record.get('total_frames') == count == record.get('num_frames')
-
-
 def _frame_pixels(images: Sequence[str]) -> int | None:
     """width * height of the first image (its header only), None without images or where it cannot be read (the model
     then fails on it, saying why)."""
@@ -1152,18 +1137,15 @@ def build_results(
         logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
     differences = official_protocol_differences(config, scored, rows)
-    # the frames' own size, which --frames_dir does not record in the config; unknown unless every row says (rows of
-    # before 2026-11-28, resumed, do not)
-    sizes = [row['frame_pixels'] for row in rows if JSON_KINDS['a whole number'](row.get('frame_pixels'))]
-    if len(sizes) < len(rows):
-        sizes = []
+    sizes = frame_pixels_by_scene(rows)
     return {
         'label': label,
         'overall': scores['official']['overall'],
         'lenient_overall': scores['lenient']['overall'],
         'num_questions': scored,
-        'frame_pixels_min': min(sizes, default=None),
-        'frame_pixels_max': max(sizes, default=None),
+        'frame_pixels_min': min(sizes.values(), default=None),
+        'frame_pixels_max': max(sizes.values(), default=None),
+        'frame_pixels_by_scene': sizes,
         'subset': subset_warning is not None,
         'subset_warning': subset_warning,
         'completeness_warning': completeness_warning,
@@ -1180,6 +1162,18 @@ def build_results(
         'config': config,
         'predictions': predictions,
     }
+
+
+def frame_pixels_by_scene(rows: Sequence[dict]) -> dict[str, int]:
+    """The frames' own size (width * height) per scene, `dataset/scene_name`, from the rows that record it (not those of
+    before 2026-11-28): --frames_dir does not record it in the config, and frames kept at their videos' size differ
+    by dataset, so two runs are compared scene by scene."""
+    sizes: dict[str, int] = {}
+    for row in rows:
+        if JSON_KINDS['a whole number'](row.get('frame_pixels')):
+            scene = f'{row.get("dataset") or ""}/{row.get("scene_name")}'
+            sizes[scene] = max(sizes.get(scene, 0), row['frame_pixels'])
+    return dict(sorted(sizes.items()))
 
 
 def official_protocol_differences(config: dict | None, scored: int, rows: Sequence[dict] = ()) -> list[str] | None:
@@ -1269,6 +1263,8 @@ def load_results(path: str) -> dict:
         )
     results.setdefault('label', path.parent.name or str(path))
     check_fields(path, results, RESULTS_FIELDS)
+    sizes = results.get('frame_pixels_by_scene') or {}
+    check_fields(path, sizes, dict.fromkeys(sizes, 'a whole number'), 'frame_pixels_by_scene.')
     for kind in ('official', 'lenient'):
         check_fields(path, results[kind], AGGREGATE_FIELDS, f'{kind}.')
         for name, category in results[kind]['categories'].items():
@@ -1342,12 +1338,9 @@ def compare_results(base: dict, new: dict) -> dict:
         if warning
     ]
     differences = protocol_differences(base.get('config'), new.get('config'))
-    same_questions = all(r['base_count'] == r['new_count'] for r in rows)
-    sizes = [frame_sizes(run) for run in (base, new)]
-    # frames given at other sizes: other images, other visual tokens (on other questions the range differs anyway:
-    # extracted at their videos' size, datasets differ)
-    if same_questions and None not in sizes and sizes[0] != sizes[1]:
-        differences.append(f'frames {sizes[0]} vs {sizes[1]}')
+    sizes = frame_size_difference(base.get('frame_pixels_by_scene'), new.get('frame_pixels_by_scene'))
+    if sizes:
+        differences.append(sizes)
     protocol_warning = None
     if differences:
         protocol_warning = (
@@ -1358,10 +1351,26 @@ def compare_results(base: dict, new: dict) -> dict:
         'base': base['label'],
         'new': new['label'],
         'rows': rows,
-        'same_questions': same_questions,
+        'same_questions': all(r['base_count'] == r['new_count'] for r in rows),
         'subset_warning': '; '.join(subsets) or None,
         'protocol_warning': protocol_warning,
     }
+
+
+def frame_size_difference(base: dict | None, new: dict | None) -> str | None:
+    """Where two runs gave the same scenes' frames at other sizes (other images, other visual tokens), over the scenes
+    both ran; None where they agree or a run does not record sizes."""
+    if not base or not new:
+        return None
+    shared = sorted(base.keys() & new.keys())
+    differ = [scene for scene in shared if base[scene] != new[scene]]
+    if not differ:
+        return None
+    scene = differ[0]
+    return (
+        f'frames of another size in {len(differ)} of the {len(shared)} scenes both ran (e.g. {scene}: '
+        f'{base[scene]:,} px vs {new[scene]:,} px)'
+    )
 
 
 def frame_sizes(results: dict) -> str | None:

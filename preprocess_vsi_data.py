@@ -95,6 +95,7 @@ from typing import Any, BinaryIO
 from tqdm import tqdm
 
 from extract_frames import (
+    RECORD_NAME,
     cwd_note,
     frames_dir_problem,
     frames_identity,
@@ -1121,7 +1122,9 @@ class FrameIndex:
         # message then names. (Frames extracted beside their videos are a supported layout: no hint then.)
         self.video_example: str | None = None
         self.fewer: dict[str, int] = {}  # folder -> frames found, when fewer than asked were allowed
-        self.more: dict[str, int] = {}  # folder -> frames found, when more than asked (an even subset is used)
+        # folder -> frames found, when more than asked (an even subset is used) and not every frame of the video, whose
+        # even subset is the benchmark's sampling
+        self.more: dict[str, int] = {}
 
     def _frames_in(self, folder: str) -> list[str] | None:
         if folder not in self._listing:
@@ -1214,10 +1217,24 @@ class FrameIndex:
                     'extract_frames.py again, which redoes such folders'
                 )
                 raise RowSkipped('missing_frames', self._unusable[folder])
-            if len(names) != self.num_frames:  # for the summary, once the chosen frames are known to be usable
-                (self.fewer if len(names) < self.num_frames else self.more)[folder] = len(names)
+            if len(names) < self.num_frames:  # for the summary, once the chosen frames are known to be usable
+                self.fewer[folder] = len(names)
+            elif len(names) > self.num_frames and not _every_frame(source, len(names)):
+                self.more[folder] = len(names)
             self._chosen[folder] = chosen
         return self._chosen[folder]
+
+
+def _every_frame(folder: str, count: int) -> bool:
+    """Whether the `count` frames of `folder` are every frame its video decodes to, by its extract_frames record (an
+    even subset of them is then round(linspace(0, n - 1, num_frames)) over the video). False without a record:
+    frames from elsewhere, where a dump at a lower rate cannot be told from a whole one."""
+    try:
+        with open(os.path.join(folder, RECORD_NAME), 'rb') as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get('total_frames') == count == record.get('num_frames')
 
 
 def _has_bytes(path: str) -> bool:
@@ -1904,6 +1921,13 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     return summary
 
 
+def _written_since(path: str, since: float) -> bool:
+    try:
+        return os.stat(path).st_mtime >= since
+    except OSError:
+        return False
+
+
 def _unwritable_name(path: str) -> str:
     return (
         f'{path!r}: its name is not valid UTF-8 (a file or folder named in another encoding), which the UTF-8 '
@@ -2092,6 +2116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    started = time.time()
     # SIGTERM (a cluster's preemption or time limit) unwinds like Ctrl-C, so atomic_path removes its temporary file
     previous = signal.signal(signal.SIGTERM, raise_terminated)
     config = None
@@ -2135,6 +2160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if config and config.media == 'video'
             else ''
         )
+        summary_file = summary_path(args.output_path)
+        if _written_since(summary_file, started) and not matching_summary(args.output_path):
+            # between the two renames (microseconds): this run's summary beside the output it did not replace
+            print(
+                f"{stop} between the renames: {summary_file} is this run's, {args.output_path} was not replaced "
+                f'(it matches no summary now); run the same command again{clips}',
+                file=sys.stderr,
+            )
+            return status
         print(
             f'{stop}: nothing was written to {args.output_path} (a file already there is unchanged){clips}',
             file=sys.stderr,

@@ -1358,23 +1358,40 @@ def test_frames_subsampled_or_of_another_size_are_a_protocol_difference(bench, t
         assert {(row['subset_of_frames'], row['frame_pixels'], row['num_images']) for row in rows} == {
             (2 * NUM_FRAMES, side * side, NUM_FRAMES)
         }
-    # the same folders compared: alike; full against small frames: said
-    assert ev.compare_results(ev.load_results(str(tmp_path / 'run_full')), results)['protocol_warning'] == (
-        'the runs were not measured alike (frames 1,024 px vs 256 px): deltas mix the models with the protocol'
-    )
+    # compared scene by scene: full against small frames is said, the same run is alike
     full = ev.load_results(str(tmp_path / 'run_full'))
+    scenes = sorted({f'{row["dataset"]}/{row["scene_name"]}' for row in BENCH_ROWS})
+    assert full['frame_pixels_by_scene'] == dict.fromkeys(scenes, 32 * 32)
+    assert results['frame_pixels_by_scene'] == dict.fromkeys(scenes, 16 * 16)
+
+    def warning(shared):
+        return (
+            f'the runs were not measured alike (frames of another size in {len(shared)} of the {len(shared)} scenes '
+            f'both ran (e.g. {shared[0]}: 1,024 px vs 256 px)): deltas mix the models with the protocol'
+        )
+
+    assert ev.compare_results(full, results)['protocol_warning'] == warning(scenes)
     assert ev.compare_results(full, full)['protocol_warning'] is None
-    # a run whose rows do not record their frames' size (earlier versions) is not compared on it, nor is one whose
-    # rows only partly do (resumed after the upgrade), nor runs of other questions (their videos' sizes differ)
-    older = {k: v for k, v in full.items() if k not in ('frame_pixels_min', 'frame_pixels_max')}
+    # results of earlier versions record no sizes: not compared on them
+    older = {k: v for k, v in full.items() if k != 'frame_pixels_by_scene'}
     assert ev.compare_results(older, results)['protocol_warning'] is None
-    rows = [json.loads(line) for line in (tmp_path / 'run_small' / 'predictions.jsonl').open()]
-    del rows[0]['frame_pixels']
-    resumed = ev.build_results(rows, 'resumed', 'direct')
-    assert resumed['frame_pixels_min'] is resumed['frame_pixels_max'] is None
+    # a run of fewer questions (its videos' sizes may differ by dataset) is compared on the scenes both ran
     args = eval_args('m', bench.dataset, tmp_path / 'run_two', '--frames_dir', frames['small'], '--limit', 2)
     two = ev.evaluate(args, engine=CountingEngine(answer='A'))
-    assert two['frame_pixels_min'] == 256 and ev.compare_results(full, two)['protocol_warning'] is None
+    assert 0 < len(two['frame_pixels_by_scene']) <= len(scenes)
+    assert ev.compare_results(full, two)['protocol_warning'] == warning(sorted(two['frame_pixels_by_scene']))
+    # rows of before the sizes were recorded (a run resumed after the upgrade): the scenes of those that record them
+    rows = [json.loads(line) for line in (tmp_path / 'run_small' / 'predictions.jsonl').open()]
+    for row in rows:
+        if f'{row["dataset"]}/{row["scene_name"]}' == scenes[0]:
+            del row['frame_pixels']
+    assert ev.build_results(rows, 'resumed', 'direct')['frame_pixels_by_scene'] == dict.fromkeys(scenes[1:], 256)
+    # a size that is no whole number (a hand-edited or foreign file) is refused naming the field
+    edited = json.loads((tmp_path / 'run_full' / 'results.json').read_text())
+    edited['frame_pixels_by_scene'][scenes[0]] = '1024'
+    (tmp_path / 'edited.json').write_text(json.dumps(edited))
+    with pytest.raises(ev.EvalError, match=f'frame_pixels_by_scene.{scenes[0]} is "1024", not a whole number'):
+        ev.load_results(str(tmp_path / 'edited.json'))
     # folders that hold every frame of their videos (extract_frames' record says so): the even subset is the
     # benchmark's sampling
     for row in BENCH_ROWS:

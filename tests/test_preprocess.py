@@ -150,6 +150,17 @@ def test_absolute_paths(scene):
     assert [round(grey(Path(p)) / GREY_STEP) for p in paths] == list(range(10))
 
 
+def test_a_folder_of_every_frame_of_its_video_is_no_subset_of_another_sampling(scene):
+    """A folder that extract_frames.py filled with every frame of its video (its record says so): the even subset of
+    them is round(linspace(0, n - 1, num_frames)) over the video, the benchmark's sampling, not a difference."""
+    source = write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW])
+    folder = scene / 'frames' / 'scannet' / 'scene0001_00'
+    for total, listed in ((10, []), (300, ['scannet/scene0001_00'])):  # every frame; 10 of a 300-frame video
+        (folder / '.record.json').write_text(json.dumps({'total_frames': total, 'num_frames': 10}))
+        _, summary = pp.convert([str(source)], config(scene))
+        assert summary.scenes_with_more_frames == listed
+
+
 def test_all_layouts_give_identical_rows(scene):
     """Benchmark, conversations (VLM-3R, flat frame layout via `video`), parquet and swift rows agree."""
     make_frames(scene / 'flat' / 'scene0001_00', 10)
@@ -1080,6 +1091,36 @@ def test_a_stopped_run_says_in_one_line_what_is_on_disk(scene, signum, media):
     assert output.read_text(encoding='utf-8') == 'previous run\n'
     assert pp.main(['--input_path', str(scene / 'missing.jsonl'), *args[2:]]) == 1  # in this process this time
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # main() puts back the handler it replaced
+
+
+def test_a_run_stopped_between_its_two_renames_says_the_summary_was_replaced(scene, monkeypatch, capsys):
+    """Stopped right after the summary's rename (the window is microseconds), the run said `nothing was written`
+    although its summary had replaced the old one, which no longer describes the output beside it."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+    args += ['--num_frames', '4', '--no_progress']
+    assert pp.main(args) == 0
+    before = output.read_bytes()
+    real_replace = os.replace
+
+    def stopped_before_the_output(src, dst):
+        if str(dst) == str(output):
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(pp.os, 'replace', stopped_before_the_output)
+    write_jsonl(source, [MC_ROW])
+    capsys.readouterr()
+    assert pp.main(args) == 130
+    summary = scene / 'out' / 'train.summary.json'
+    assert capsys.readouterr().err == (
+        f"interrupted between the renames: {summary} is this run's, {output} was not replaced (it matches no summary "
+        'now); run the same command again\n'
+    )
+    assert output.read_bytes() == before and json.loads(summary.read_text(encoding='utf-8'))['written'] == 1
+    monkeypatch.setattr(pp.os, 'replace', real_replace)
+    assert pp.main(args) == 0 and pp.matching_summary(str(output)).written == 1
 
 
 @pytest.mark.parametrize('umask', [0o022, 0o027])
