@@ -1922,6 +1922,7 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
 
 
 def _written_since(path: str, since: float) -> bool:
+    """Whether `path` was last written at or after `since` (a time.time()); False when it is not there."""
     try:
         return os.stat(path).st_mtime >= since
     except OSError:
