@@ -1371,6 +1371,9 @@ def test_frames_subsampled_or_of_another_size_are_a_protocol_difference(bench, t
         )
 
     assert ev.compare_results(full, results)['protocol_warning'] == warning(scenes)
+    assert ev.compare_results(results, full)['protocol_warning'] == warning(scenes).replace(
+        '1,024 px vs 256 px', '256 px vs 1,024 px'
+    )  # larger frames in the second run are as much another protocol
     assert ev.compare_results(full, full)['protocol_warning'] is None
     # results of earlier versions record no sizes: not compared on them
     older = {k: v for k, v in full.items() if k != 'frame_pixels_by_scene'}
@@ -1386,6 +1389,11 @@ def test_frames_subsampled_or_of_another_size_are_a_protocol_difference(bench, t
         if f'{row["dataset"]}/{row["scene_name"]}' == scenes[0]:
             del row['frame_pixels']
     assert ev.build_results(rows, 'resumed', 'direct')['frame_pixels_by_scene'] == dict.fromkeys(scenes[1:], 256)
+    # a scene whose rows were given two sizes (frames extracted again while a run was resumed) counts its largest
+    first = next(row for row in rows if f'{row["dataset"]}/{row["scene_name"]}' == scenes[1])
+    first['frame_pixels'] = 1024
+    rows.append({**first, 'frame_pixels': 64})
+    assert ev.build_results(rows, 'resumed', 'direct')['frame_pixels_by_scene'][scenes[1]] == 1024
     # a size that is no whole number (a hand-edited or foreign file) is refused naming the field
     edited = json.loads((tmp_path / 'run_full' / 'results.json').read_text())
     edited['frame_pixels_by_scene'][scenes[0]] = '1024'
