@@ -2461,6 +2461,7 @@ def test_a_tilde_in_the_path_flags_is_the_home_folder(bench, tmp_path, monkeypat
 ONE_DIFFERENCE = [
     ({'num_frames': None}, [], ["the dataset rows' own frames (official: 32)"]),
     ({'num_frames': 8}, [], ['8 frames (official: 32, the common setting for Qwen models)']),
+    ({'num_frames': 64}, [], ['64 frames (official: 32, the common setting for Qwen models)']),  # more is no better
     ({'blind': True, 'num_frames': 32}, [0, 0], ['blind, no frames (official: 32 frames); a baseline']),
     ({}, [32, 40, None], []),  # as many frames as asked (or more) is no difference; no count is none known
     ({}, [31, 32, 4], ['2 questions with fewer than 32 frames (--allow_fewer_frames; official: 32 each)']),
@@ -2770,6 +2771,48 @@ def aggregate_of(overall, num_questions, **categories):
         'num_questions': num_questions,
         'categories': {name: {'score': score, 'count': count} for name, (score, count) in categories.items()},
     }
+
+
+def test_categories_are_shown_in_the_order_of_the_papers_table_1():
+    """Written out from Table 1 of the VSI-Bench paper (numerical answers first, then multiple choice); a category
+    it lacks, from a foreign results file, comes last. Alphabetical order would put Appr. Order first."""
+    table_1 = [
+        'object_counting',
+        'object_abs_distance',
+        'object_size_estimation',
+        'room_size_estimation',
+        'object_rel_distance',
+        'object_rel_direction',
+        'route_planning',
+        'obj_appearance_order',
+    ]
+    assert ev.paper_order(sorted([*table_1, 'a_foreign_one'])) == [*table_1, 'a_foreign_one']
+    assert [ev.paper_name(name) for name in table_1] == [
+        'Obj. Count',
+        'Abs. Dist.',
+        'Obj. Size',
+        'Room Size',
+        'Rel. Dist.',
+        'Rel. Dir.',
+        'Route Plan',
+        'Appr. Order',
+    ]
+
+
+def test_runs_of_as_many_questions_in_other_categories_are_not_the_same_questions():
+    """Equal totals are not the same questions: 2 counting + 1 route plan against 1 + 2."""
+    base = {
+        'label': 'base',
+        'official': aggregate_of(50.0, 3, object_counting=(50.0, 2), route_planning=(50.0, 1)),
+        'lenient': aggregate_of(50.0, 3, object_counting=(50.0, 2), route_planning=(50.0, 1)),
+    }
+    new = {
+        **base,
+        'label': 'new',
+        'official': aggregate_of(50.0, 3, object_counting=(50.0, 1), route_planning=(50.0, 2)),
+    }
+    assert not ev.compare_results(base, new)['same_questions']
+    assert ev.compare_results(base, base)['same_questions']
 
 
 def record_plot(monkeypatch) -> dict:
