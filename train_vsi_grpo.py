@@ -191,7 +191,7 @@ class LaunchPlan:
 
     config: str
     mode: str
-    env: dict[str, str]  # variables to export (the YAML's ENV, ROOT_IMAGE_DIR if it lacks one; the shell's values win)
+    env: dict[str, str]  # variables to export (the YAML's ENV plus ROOT_IMAGE_DIR; the caller's own values win)
     args: dict[str, Any]  # swift argument -> value: the YAML, then the mode's settings, then the overrides
     flags: tuple[str, ...] = ()  # the keys of args that command-line flags set (the others: the YAML, the mode)
 
@@ -740,8 +740,9 @@ def resolve(
     args.update(overrides)
     env = dict(yaml_env)
     files = dataset_files(args)
-    if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder; the YAML's own value wins
-        env.setdefault('ROOT_IMAGE_DIR', image_root(files[0]))
+    if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder
+        # also over the YAML's (`data`, for `swift rlhf --config` alone): the launchers follow --dataset / DATASET
+        env['ROOT_IMAGE_DIR'] = image_root(files[0])
     env = {key: environ.get(key, value) for key, value in env.items()}  # as swift does: the shell's value wins
     return LaunchPlan(config=config, mode=mode, env=env, args=args, flags=tuple(overrides))
 

@@ -2945,9 +2945,10 @@ def test_resolve_exports_the_yaml_env_under_the_shells_values(tmp_path, dataset)
         str(config), 'colocate', ['--dataset', str(dataset)], environ={'ROOT_IMAGE_DIR': '/x'}
     )
     assert plan.env == {'MAX_PIXELS': '1000', 'ROOT_IMAGE_DIR': '/x'}
-    config.write_text(MINI_YAML.replace('ENV:\n', 'ENV:\n  ROOT_IMAGE_DIR: /yaml\n'))  # the YAML's own, not replaced
+    # the YAML's ROOT_IMAGE_DIR (the production YAML's `data`, for swift alone) follows the dataset given
+    config.write_text(MINI_YAML.replace('ENV:\n', 'ENV:\n  ROOT_IMAGE_DIR: /yaml\n'))
     plan = train_vsi_grpo.resolve(str(config), 'colocate', ['--dataset', str(dataset)], environ={})
-    assert plan.env == {'MAX_PIXELS': '1000', 'ROOT_IMAGE_DIR': '/yaml'}
+    assert plan.env == {'MAX_PIXELS': '1000', 'ROOT_IMAGE_DIR': str(dataset.parent)}
     with pytest.raises(train_vsi_grpo.LaunchError) as error:
         train_vsi_grpo.resolve(str(config), 'bogus')
     assert str(error.value) == "mode 'bogus' is not one of colocate, server, local"
