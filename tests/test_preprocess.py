@@ -243,10 +243,11 @@ def test_answers_are_normalised_to_the_option_letter(scene):
         {**MC_ROW, 'id': 4, 'ground_truth': 'C. back'},
         {**MC_ROW, 'id': 5, 'ground_truth': 'back', 'mc_answer': 'C'},
         {**NUMERIC_ROW, 'id': 6, 'ground_truth': 2.5},
+        {**MC_ROW, 'id': 7, 'ground_truth': '[C]'},
     ]
     rows, _ = pp.convert([str(write_jsonl(scene / 'qa.jsonl', variants))], config(scene))
-    assert [r['solution'] for r in rows] == ['C', 'C', 'C', 'C', 'C', '2.5']
-    assert [r['messages'][1]['content'] for r in rows] == ['C', 'C', 'C', 'C', 'C', '2.5']
+    assert [r['solution'] for r in rows] == ['C', 'C', 'C', 'C', 'C', '2.5', 'C']
+    assert [r['messages'][1]['content'] for r in rows] == ['C', 'C', 'C', 'C', 'C', '2.5', 'C']
 
 
 def test_numeric_answers_are_plain_decimals(scene):
@@ -394,6 +395,17 @@ def test_fewer_frames_is_an_error_naming_the_scene_unless_allowed(scene):
     assert [round(grey(scene / 'out' / p) / GREY_STEP) for p in rows[0]['images']] == [0, 1, 2]
     assert rows[0]['messages'][0]['content'].startswith('<image>' * 3 + PRE)
     assert summary.scenes_with_fewer_frames == ['scannet/scene0002_00']
+    # exactly as many frames as asked are not fewer
+    rows, summary = pp.convert([str(source)], config(scene, num_frames=3, allow_fewer_frames=True))
+    assert len(rows[0]['images']) == 3 and summary.scenes_with_fewer_frames == []
+
+
+def test_the_same_question_with_another_answer_under_one_id_is_no_duplicate(scene):
+    """Only the same answer too makes a duplicate: a row that says otherwise is written (under a new id), not lost."""
+    source = write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW, {**NUMERIC_ROW, 'ground_truth': '5'}])
+    rows, summary = pp.convert([str(source)], config(scene))
+    assert [(r['id'], r['solution']) for r in rows] == [('8', '4'), ('8#2', '5')]
+    assert not summary.skipped and summary.renamed == {'duplicate_id': 1}
 
 
 @pytest.mark.parametrize('media', ['image', 'video'])
