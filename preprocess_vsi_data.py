@@ -1921,12 +1921,14 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     return summary
 
 
-def _written_since(path: str, since: float) -> bool:
-    """Whether `path` was last written at or after `since` (a time.time()); False when it is not there."""
+def _file_state(path: str) -> tuple | None:
+    """What tells a file apart from the one that was there before: a rename puts another inode in place. Not the time
+    alone: a file system of whole-second times, or an NFS server whose clock is behind, would not show the change."""
     try:
-        return os.stat(path).st_mtime >= since
+        stat = os.stat(path)
     except OSError:
-        return False
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _unwritable_name(path: str) -> str:
@@ -2117,7 +2119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    started = time.time()
+    summary_file = summary_path(args.output_path)
+    before = {path: _file_state(path) for path in (args.output_path, summary_file)}  # to tell what a stop left
     # SIGTERM (a cluster's preemption or time limit) unwinds like Ctrl-C, so atomic_path removes its temporary file
     previous = signal.signal(signal.SIGTERM, raise_terminated)
     config = None
@@ -2161,8 +2164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if config and config.media == 'video'
             else ''
         )
-        summary_file = summary_path(args.output_path)
-        if _written_since(summary_file, started) and not matching_summary(args.output_path):
+        replaced = [_file_state(path) != state for path, state in before.items()]
+        if all(replaced) and matching_summary(args.output_path):
+            # after both renames (while returning): this run's output and summary are in place
+            print(f"{stop} after writing {args.output_path} and {summary_file}, both this run's", file=sys.stderr)
+            return status
+        if replaced[1] and not matching_summary(args.output_path):
             # between the two renames (microseconds): this run's summary beside the output it did not replace
             print(
                 f"{stop} between the renames: {summary_file} is this run's, {args.output_path} was not replaced "

@@ -1118,6 +1118,8 @@ def test_a_run_stopped_between_its_two_renames_says_the_summary_was_replaced(sce
 
     def stopped_before_the_output(src, dst):
         if str(dst) == str(output):
+            # a summary time before the run's start (whole-second times, an NFS server's clock behind) changes nothing
+            os.utime(scene / 'out' / 'train.summary.json', ns=(0, 0))
             raise KeyboardInterrupt
         real_replace(src, dst)
 
@@ -1133,6 +1135,30 @@ def test_a_run_stopped_between_its_two_renames_says_the_summary_was_replaced(sce
     assert output.read_bytes() == before and json.loads(summary.read_text(encoding='utf-8'))['written'] == 1
     monkeypatch.setattr(pp.os, 'replace', real_replace)
     assert pp.main(args) == 0 and pp.matching_summary(str(output)).written == 1
+
+
+def test_a_run_stopped_after_both_renames_says_both_files_are_its_own(scene, monkeypatch, capsys):
+    """Stopped after the output's rename, while returning, the run said `nothing was written` although both files
+    were its own and matched (found by helper-121)."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+    args += ['--num_frames', '4', '--no_progress']
+    assert pp.main(args) == 0
+    real_replace = os.replace
+
+    def stopped_after_the_output(src, dst):
+        real_replace(src, dst)
+        if str(dst) == str(output):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pp.os, 'replace', stopped_after_the_output)
+    write_jsonl(source, [MC_ROW])
+    capsys.readouterr()
+    assert pp.main(args) == 130
+    summary = scene / 'out' / 'train.summary.json'
+    assert capsys.readouterr().err == f"interrupted after writing {output} and {summary}, both this run's\n"
+    assert pp.matching_summary(str(output)).written == 1 and len(read_jsonl(output)) == 1
 
 
 @pytest.mark.parametrize('umask', [0o022, 0o027])
