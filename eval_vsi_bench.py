@@ -1137,15 +1137,16 @@ def build_results(
         logger.warning('%s', completeness_warning)
     order = paper_order(scores['official']['categories'])
     differences = official_protocol_differences(config, scored, rows)
-    sizes = frame_pixels_by_scene(rows)
+    # every size given (a scene given two, its frames extracted again while the run was resumed, counts both here)
+    given = [row['frame_pixels'] for row in rows if JSON_KINDS['a whole number'](row.get('frame_pixels'))]
     return {
         'label': label,
         'overall': scores['official']['overall'],
         'lenient_overall': scores['lenient']['overall'],
         'num_questions': scored,
-        'frame_pixels_min': min(sizes.values(), default=None),
-        'frame_pixels_max': max(sizes.values(), default=None),
-        'frame_pixels_by_scene': sizes,
+        'frame_pixels_min': min(given, default=None),
+        'frame_pixels_max': max(given, default=None),
+        'frame_pixels_by_scene': frame_pixels_by_scene(rows),
         'subset': subset_warning is not None,
         'subset_warning': subset_warning,
         'completeness_warning': completeness_warning,
@@ -1165,9 +1166,10 @@ def build_results(
 
 
 def frame_pixels_by_scene(rows: Sequence[dict]) -> dict[str, int]:
-    """The frames' own size (width * height) per scene, `dataset/scene_name`, from the rows that record it (not those of
-    before 2026-11-28): --frames_dir does not record it in the config, and frames kept at their videos' size differ
-    by dataset, so two runs are compared scene by scene."""
+    """The frames' own size (width * height; a scene given two, its largest) per scene, `dataset/scene_name`, from the
+    rows that record it (not those of before 2026-11-28): --frames_dir does not record it in the config, and frames
+    kept at their videos' size differ by dataset, so two runs are compared scene by scene. Swift rows do not say their
+    dataset: their keys are `/scene_name` (frame_size_difference matches them by name)."""
     sizes: dict[str, int] = {}
     for row in rows:
         if JSON_KINDS['a whole number'](row.get('frame_pixels')):
@@ -1362,15 +1364,34 @@ def frame_size_difference(base: dict | None, new: dict | None) -> str | None:
     both ran; None where they agree or a run does not record sizes."""
     if not base or not new:
         return None
-    shared = sorted(base.keys() & new.keys())
-    differ = [scene for scene in shared if base[scene] != new[scene]]
+    pairs = _same_scenes(base, new)
+    differ = [(a, b) for a, b in pairs if base[a] != new[b]]
     if not differ:
         return None
-    scene = differ[0]
+    a, b = differ[0]
     return (
-        f'frames of another size in {len(differ)} of the {len(shared)} scenes both ran (e.g. {scene}: '
-        f'{base[scene]:,} px vs {new[scene]:,} px)'
+        f'frames of another size in {len(differ)} of the {len(pairs)} scenes both ran (e.g. {a}: '
+        f'{base[a]:,} px vs {new[b]:,} px)'
     )
+
+
+def _same_scenes(base: dict, new: dict) -> list[tuple[str, str]]:
+    """The `dataset/scene_name` keys of two runs that name one scene, sorted: the same key, or where a run's rows do not
+    say their dataset (swift rows from preprocess_vsi_data.py: `/scene_name`) the one key of the other run with that
+    scene name."""
+    by_name = defaultdict(list)
+    for key in new:
+        by_name[key.partition('/')[2]].append(key)
+    pairs = []
+    for key in sorted(base):
+        dataset, _, name = key.partition('/')
+        if key in new:
+            pairs.append((key, key))
+            continue
+        others = [other for other in by_name[name] if not dataset or not other.partition('/')[0]]
+        if len(others) == 1:
+            pairs.append((key, others[0]))
+    return pairs
 
 
 def frame_sizes(results: dict) -> str | None:

@@ -1393,7 +1393,9 @@ def test_frames_subsampled_or_of_another_size_are_a_protocol_difference(bench, t
     first = next(row for row in rows if f'{row["dataset"]}/{row["scene_name"]}' == scenes[1])
     first['frame_pixels'] = 1024
     rows.append({**first, 'frame_pixels': 64})
-    assert ev.build_results(rows, 'resumed', 'direct')['frame_pixels_by_scene'][scenes[1]] == 1024
+    resumed = ev.build_results(rows, 'resumed', 'direct')
+    assert resumed['frame_pixels_by_scene'][scenes[1]] == 1024
+    assert (resumed['frame_pixels_min'], resumed['frame_pixels_max']) == (64, 1024)  # the 64 px question is said
     # a size that is no whole number (a hand-edited or foreign file) is refused naming the field
     edited = json.loads((tmp_path / 'run_full' / 'results.json').read_text())
     edited['frame_pixels_by_scene'][scenes[0]] = '1024'
@@ -2771,6 +2773,19 @@ def aggregate_of(overall, num_questions, **categories):
         'num_questions': num_questions,
         'categories': {name: {'score': score, 'count': count} for name, (score, count) in categories.items()},
     }
+
+
+def test_frame_sizes_of_swift_rows_without_a_dataset_are_compared_by_scene_name():
+    """Swift rows from preprocess_vsi_data.py do not say their dataset (keys `/scene`): a run on them against one on
+    the benchmark file had no scene in common, and frames at 4x the pixels went unnamed (found by helper-121)."""
+    benchmark = {'arkitscenes/41069025': 256, 'scannet/scene0000_00': 256}
+    swift = {'/41069025': 1024, '/scene0000_00': 256}
+    said = 'frames of another size in 1 of the 2 scenes both ran (e.g. {}: {} px vs {} px)'
+    assert ev.frame_size_difference(benchmark, swift) == said.format('arkitscenes/41069025', '256', '1,024')
+    assert ev.frame_size_difference(swift, benchmark) == said.format('/41069025', '1,024', '256')
+    # a name in two datasets of the other run is no one scene; other datasets are other scenes
+    assert ev.frame_size_difference({'/s': 256}, {'a/s': 1024, 'b/s': 1024}) is None
+    assert ev.frame_size_difference({'a/s': 256}, {'b/s': 1024}) is None
 
 
 def test_categories_are_shown_in_the_order_of_the_papers_table_1():
