@@ -2164,12 +2164,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if config and config.media == 'video'
             else ''
         )
-        replaced = [_file_state(path) != state for path, state in before.items()]
-        if all(replaced) and matching_summary(args.output_path):
+        output_replaced = _file_state(args.output_path) != before[args.output_path]
+        summary_replaced = _file_state(summary_file) != before[summary_file]
+        # matching_summary hashes the whole output: once, and only where this run replaced the summary (renamed first)
+        matches = summary_replaced and matching_summary(args.output_path) is not None
+        if matches and output_replaced:
             # after both renames (while returning): this run's output and summary are in place
             print(f"{stop} after writing {args.output_path} and {summary_file}, both this run's", file=sys.stderr)
             return status
-        if replaced[1] and not matching_summary(args.output_path):
+        if summary_replaced and not matches:
             # between the two renames (microseconds): this run's summary beside the output it did not replace
             print(
                 f"{stop} between the renames: {summary_file} is this run's, {args.output_path} was not replaced "
