@@ -2551,6 +2551,14 @@ def test_all_5130_questions_need_no_completeness_warning_and_an_official_run_is_
     assert think['official_protocol'] is False
 
 
+def test_more_than_5130_questions_with_no_dataset_size_are_of_unknown_completeness():
+    """Only the benchmark's exact size passes unflagged when nothing says how many the dataset holds: a rescored
+    file with one question more (a duplicate, or another dataset) is not taken for VSI-Bench."""
+    results = ev.build_results(counting_rows(5131), 'rescored', 'direct')
+    assert results['completeness_warning'].startswith('completeness unknown: 5,131 questions, and nothing says')
+    assert results['subset'] is False and results['num_questions'] == 5131
+
+
 def test_a_dataset_without_questions_is_refused(tmp_path):
     for name, text in (('empty.jsonl', ''), ('empty.json', '[]')):
         path = tmp_path / name

@@ -707,6 +707,23 @@ def test_overall_is_the_official_one_whatever_pythons_sum_does(monkeypatch):
     assert vsi_scoring.aggregate(rows)['overall'] == official_aggregate(rows)
 
 
+def test_category_means_are_added_left_to_right_in_the_official_order():
+    """The official overall adds the 8 category means one after another in its dict's order (question types sorted,
+    relative direction last); numpy's pairwise sum over these 8 means differs in the last bit."""
+    order = ['obj_appearance_order', 'object_abs_distance', 'object_counting', 'object_rel_distance']
+    order += ['object_size_estimation', 'room_size_estimation', 'route_planning']
+    means = [0.1, 0.2, 0.3, 0.7, 1 / 3, 0.9, 0.123]
+    rows = [{'question_type': qt, 'score': mean} for qt, mean in zip(order, means, strict=True)]
+    rows += [
+        {'question_type': level, 'score': score}
+        for level, score in zip(REL_DIRECTION_LEVELS, [1.0, 1.0, 0.0], strict=True)
+    ]
+    direction = (1.0 + 1.0 + 0.0) / 3.0
+    assert float(np.sum(means + [direction])) != sum(means + [direction])  # pairwise and left to right differ here
+    assert official_aggregate(rows) == 41.5375
+    assert vsi_scoring.aggregate(rows)['overall'] == official_aggregate(rows)
+
+
 # ---- properties ------------------------------------------------------------------------------------------
 
 text = st.one_of(st.text(max_size=200), st.sampled_from(['<answer>', '</answer>', '<think>', '</think>', 'B']))
