@@ -1278,6 +1278,13 @@ def load_results(path: str) -> dict:
             'differently): rescore its predictions with --predictions to compare like with like'
         )
         logger.warning('%s', results['version_warning'])
+    elif 'frame_pixels_by_scene' not in results and results.get('frame_pixels_min') is not None:
+        results['version_warning'] = (
+            f'{path} was written by an earlier eval_vsi_bench.py (frame sizes without frame_pixels_by_scene, '
+            "2026-11-28): its frames' sizes are not compared scene by scene; rescore its predictions with "
+            '--predictions to compare them'
+        )
+        logger.warning('%s', results['version_warning'])
     return results
 
 

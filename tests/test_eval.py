@@ -1614,6 +1614,32 @@ def test_results_of_an_earlier_version_are_compared_with_a_warning(tmp_path, cap
     assert deltas['overall'] == pytest.approx(100 / 9)  # compared all the same, as before
 
 
+def test_results_with_a_size_range_but_no_sizes_by_scene_are_compared_with_a_warning(tmp_path, caplog):
+    """results.json of 2026-11-28 between frame_pixels_min/max and frame_pixels_by_scene record the frames' range
+    only: their sizes cannot be compared scene by scene, and the comparison says so rather than stay silent."""
+    for name in ('base', 'tuned'):
+        path = hand_predictions(tmp_path / f'{name}.jsonl')
+        assert ev.main(['--predictions', str(path), '--output_dir', str(tmp_path / name), '--label', name]) == 0
+    old = tmp_path / 'base' / 'results.json'
+    results = json.loads(old.read_text())
+    assert results['frame_pixels_by_scene'] == {} and results['frame_pixels_min'] is None  # hand rows give no size
+    for ranged in (False, True):
+        del results['frame_pixels_by_scene']
+        results.update(frame_pixels_min=4800 if ranged else None, frame_pixels_max=19200 if ranged else None)
+        old.write_text(json.dumps(results))
+        caplog.clear()
+        assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned')]) == 0
+        comparison = json.loads((tmp_path / 'tuned' / 'comparison.json').read_text())
+        warning = (
+            f'{old} was written by an earlier eval_vsi_bench.py (frame sizes without frame_pixels_by_scene, '
+            "2026-11-28): its frames' sizes are not compared scene by scene; rescore its predictions with "
+            '--predictions to compare them'
+        )
+        assert (warning in caplog.text) is ranged  # a run that records no size at all has nothing to compare
+        assert (f'base: {warning}' in (comparison['subset_warning'] or '')) is ranged
+        results['frame_pixels_by_scene'] = {}
+
+
 def test_compare_takes_run_folders_and_keeps_the_subset_warning(bench, tmp_path, capsys):
     """Two quick runs (--limit) write only results_subset.json: their folders compare, and the table says it covers
     a subset, so it is never shared as a full-benchmark result."""
