@@ -68,10 +68,13 @@ class _VsiReward(ORM):
     def score(self, completion: str, row: dict) -> float:
         raise NotImplementedError
 
-    def __call__(self, completions, /, **kwargs) -> list[float]:
-        # positional-only: swift passes every dataset column as a keyword, and one named `completions` or `self`
-        # would otherwise raise a TypeError before the guard below
+    def __call__(self, /, *args, **kwargs) -> list[float]:
+        # No named parameter: swift passes the completions first and every dataset column as a keyword, where one
+        # named `completions` or `self` would raise a TypeError before the guard below; TRL passes `completions=`
+        completions = args[0] if args else kwargs.pop('completions', None)
         try:
+            if isinstance(completions, (str, bytes, dict)):  # sized, but one value: not one per completion
+                raise TypeError
             n = len(completions)
             completions = list(completions)
         except Exception:  # noqa: BLE001 - not a sized iterable (None, a generator, a broken object)
@@ -94,15 +97,16 @@ class _VsiReward(ORM):
         return rewards
 
     def _column(self, kwargs: dict, key: str, n: int) -> list:
-        values = kwargs.get(key)
-        if values is None and key == 'solution':
-            values = kwargs.get('ground_truth')  # raw benchmark-layout rows name the answer `ground_truth`
-        try:
-            usable = values is not None and not isinstance(values, (str, bytes, dict)) and len(values) == n
-            values = list(values) if usable else None
-        except Exception:  # noqa: BLE001 - a 0-d numpy array, an object whose len() raises ...
-            values = None
-        if values is None or len(values) != n:
+        values = _one_per_row(kwargs.get(key), n)
+        if key == 'solution':
+            # raw benchmark-layout rows name the answer `ground_truth`; swift batches rows of both layouts with None
+            # in the column a row lacks, so the fallback is row by row
+            truths = _one_per_row(kwargs.get('ground_truth'), n)
+            if truths is not None:
+                values = [
+                    truth if value is None else value for value, truth in zip(values or truths, truths, strict=True)
+                ]
+        if values is None:
             if key not in self.optional:
                 self._warn(
                     f'column:{key}',
@@ -208,6 +212,17 @@ def _flush_all() -> None:
             reward.flush_per_type()
 
 
+def _one_per_row(values, n: int) -> list | None:
+    """`values` as a list of one value per completion, or None: absent, text, bytes or a mapping (one value, even of
+    the right length), or of another length."""
+    try:
+        usable = values is not None and not isinstance(values, (str, bytes, dict)) and len(values) == n
+        values = list(values) if usable else None
+    except Exception:  # noqa: BLE001 - a 0-d numpy array, an object whose len() raises ...
+        return None
+    return values if values is not None and len(values) == n else None
+
+
 def _batch_length(kwargs: dict) -> int:
     """The number of samples the other batched columns agree on (what swift sizes its reward tensor by), or 0."""
     lengths = set()
@@ -256,7 +271,11 @@ class VsiStrictReward(_VsiReward):
 
     def score(self, completion: str, row: dict) -> float:
         style = row['prompt_style'] or 'direct'
-        return vsi_scoring.official_score(completion, row['solution'], row['question_type'], style)
+        # The benchmark's ground truth of a multiple-choice question is its letter: a solution given as the option's
+        # text (`sofa`) or as `B.` is scored against that letter, as the benchmark would score the question
+        target = vsi_scoring.solution_target(row['solution'], row['question_type'], row['options'])
+        truth = target if isinstance(target, str) else row['solution']
+        return vsi_scoring.official_score(completion, truth, row['question_type'], style)
 
 
 class VsiFormatReward(_VsiReward):

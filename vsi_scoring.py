@@ -357,9 +357,14 @@ def official_score(prediction: str, ground_truth: str, question_type: str, promp
 
 def _as_text(solution):
     """A number given as the solution (a JSON number, a numpy scalar from a parquet column) as its text; other
-    values as they are. Not booleans, which are numbers to Python."""
-    if isinstance(solution, numbers.Real) and not isinstance(solution, bool):
+    values as they are. Not booleans, which are numbers to Python. A fraction is written as the float the official
+    `float(ground_truth)` makes of it: str() writes a float32's shortest text (`1.7` for 1.7000000476837158), which
+    scores answers at a threshold's edge otherwise; whole numbers as str(), which float() would overflow for huge
+    ones."""
+    if isinstance(solution, numbers.Integral) and not isinstance(solution, bool):
         return str(solution)
+    if isinstance(solution, numbers.Real):
+        return repr(float(solution))
     return solution
 
 

@@ -390,9 +390,10 @@ _trainer_states = st.one_of(
 
 
 def _expected_length(completions, kwargs) -> int:
-    """The spec: len(completions) when it has one and can be listed, else the length every list or tuple column
-    shares (swift's batch size), else 0."""
+    """The spec: len(completions) when it has one and can be listed and is no one value (text, bytes, a mapping),
+    else the length every list or tuple column shares (swift's batch size), else 0."""
     try:
+        assert not isinstance(completions, (str, bytes, dict))
         n = len(completions)
         list(completions)
         return n
@@ -499,4 +500,46 @@ def test_a_solution_no_answer_can_match_warns_once(plugin, swift_warnings, name)
     assert warnings == [
         f"{name}: a solution reads as neither an option nor a number ('3 m' for question type 'object_counting'): "
         'its row scores 0 whatever the answer (logged once)'
+    ]
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict', 'vsi_format'])
+def test_completions_given_by_keyword_or_as_one_string_score_one_value_per_row(plugin, swift_warnings, name):
+    """TRL's trainer passes `completions=`: that raised a TypeError before the never-raise guard. One string is one
+    value, not one completion per character: 5 rewards for `hello` would not fit swift's reward tensor of 1 row."""
+    reward = orms[name](args=None)
+    completion = '<think>a</think><answer>B</answer>' if name == 'vsi_format' else 'B'
+    columns = _trainer_kwargs(solution=['B'], question_type=['route_planning'])
+    assert reward(completions=[completion], prompts=['p'], completion_ids=[[1]], **columns) == [1.0]
+    assert reward(**columns) == [0.0]  # no completions at all: one row, as the columns say
+    assert reward('hello', **columns) == [0.0]
+    assert reward(completions='hello', **columns) == [0.0]
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert warnings == [f'{name}: completions is a NoneType, not a list; 1 rows score 0 (logged once)']
+
+
+def test_the_strict_reward_scores_a_text_solution_against_its_options_letter(plugin, swift_warnings):
+    """The benchmark's ground truth is the letter: a solution written as the option's text, or as `B.`, scored the
+    right letter 0 and the text 1, the reverse of what the benchmark counts, with no warning."""
+    strict = orms['vsi_reward_strict'](args=None)
+    completions = ['C', 'B', 'sofa', 'C.', 'B', 'B because']
+    kwargs = _trainer_kwargs(
+        solution=['sofa'] * 4 + ['B.', ' B'],
+        question_type=['object_rel_distance'] * 6,
+        options=[OPTIONS] * 4 + [None, None],
+    )
+    assert strict(completions, **kwargs) == [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    assert [r.getMessage() for r in swift_warnings.records if r.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
+def test_rows_of_both_layouts_in_one_batch_each_find_their_answer(plugin, name):
+    """swift batches a `solution` row with a `ground_truth` row as solution ['B', None], ground_truth [None, 'C']:
+    the second row scored 0 whatever it answered."""
+    reward = orms[name](args=None)
+    kwargs = _trainer_kwargs(solution=['B', None], ground_truth=[None, 'C'], question_type=['route_planning'] * 2)
+    assert reward(['B', 'C'], **kwargs) == [1.0, 1.0]
+    assert reward(['B', 'C'], **_trainer_kwargs(ground_truth=['B', 'C'], question_type=['route_planning'] * 2)) == [
+        1.0,
+        1.0,
     ]

@@ -373,6 +373,23 @@ def test_a_numeric_solution_of_any_number_type_is_scored(solution):
     assert reward_score('3', np.bool_(True), 'object_counting') == 0.0
 
 
+@pytest.mark.parametrize(('prediction', 'solution'), [('0.85', 1.7), ('1.53', 1.7), ('0.15', 0.3), ('0.45', 0.3)])
+def test_a_float32_solution_is_the_value_the_official_float_reads(prediction, solution):
+    """str(np.float32(1.7)) is `1.7`, the official float() 1.7000000476837158: answers at a threshold's edge (|0.85 -
+    1.7| / 1.7 is exactly 0.5) scored one step apart from the official code."""
+    truth = np.float32(solution)
+    assert abs(float(truth) - solution) > 0  # the float32 value is not the decimal one
+    assert official_score(prediction, truth, 'object_abs_distance') == official_row_score(
+        prediction, truth, 'object_abs_distance'
+    )
+    assert official_score(prediction, truth, 'object_abs_distance') != official_score(
+        prediction, str(solution), 'object_abs_distance'
+    )
+    assert reward_score(prediction, truth, 'object_abs_distance') == official_row_score(
+        prediction, truth, 'object_abs_distance'
+    )
+
+
 # (answer, question type, the number in the type's unit): exact values, where MRA's 5% steps would hide a small error.
 # Units by definition: 1 in = 0.0254 m, 1 ft = 0.3048 m, 1 yd = 0.9144 m.
 EXTRACT_NUMBER_CASES = [
