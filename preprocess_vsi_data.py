@@ -958,6 +958,9 @@ def _scene_names_in(path: str) -> set[str]:
             if row.strip():
                 scenes.add(_one_scene(row.strip(), location))
             continue
+        if (isinstance(row, int) and not isinstance(row, bool)) or (isinstance(row, float) and row.is_integer()):
+            scenes.add(_name(row))  # ARKitScenes names are numbers: a dumped list of them holds ints (41069025)
+            continue
         if not isinstance(row, dict):
             raise VsiDataError(f'{location}: expected a scene name or a row (a JSON object), got {_json_type(row)}')
         scene, _ = _row_scene(row, detect_layout(row))  # as the rows to convert are read: a swift row's media too
@@ -1425,13 +1428,17 @@ class UniqueIds:
     def __init__(self):
         self._seen: dict[str, dict[tuple, str]] = {}  # id -> {content of a question read with it: its location}
 
-    def check(self, question: Question, folder: str) -> None:
-        """RowSkipped('duplicate_question') for a question already read under the same id."""
+    def check(self, question: Question, folder: str, id_made: bool = False) -> None:
+        """RowSkipped('duplicate_question') for a question already read under the same id, or, for a row that had no
+        id (`id_made`: its `<source>:<index>` says nothing), under no id. A number is the same answer however it is
+        written (`3`, `3.0`, `"3.00"`: a parquet export of a JSON file)."""
         options = tuple(question.options) if question.options is not None else None
-        content = (folder, question.question_type, question.question, options, question.solution)
-        seen = self._seen.setdefault(question.id, {})
+        solution = question.solution if options is not None else ground_truth_number(question.solution)
+        content = (folder, question.question_type, question.question, options, solution)
+        seen = self._seen.setdefault(None if id_made else question.id, {})
         if content in seen:
-            raise RowSkipped('duplicate_question', f'id {question.id!r}: same question as {seen[content]}')
+            named = 'no id' if id_made else f'id {question.id!r}'
+            raise RowSkipped('duplicate_question', f'{named}: same question as {seen[content]}')
         seen[content] = question.location
 
     @staticmethod
@@ -1523,7 +1530,7 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
                     # The frames the row uses decide too: they may be its `video`'s, or a folder found by dataset.
                     _check_excluded(config.exclude_scenes, folder)
                     index.choose(folder, question.scene_name, location)
-                    ids.check(question, folder)
+                    ids.check(question, folder, id_made=isinstance(row, dict) and _absent(row.get('id')))
                 except RowSkipped as skip:
                     if skip.reason not in DROP_REASONS and skip.reason != 'bad_scene_name' and isinstance(turn, dict):
                         # A row the options leave out is left out whatever is wrong with its content: counted as such

@@ -408,6 +408,25 @@ def test_the_same_question_with_another_answer_under_one_id_is_no_duplicate(scen
     assert not summary.skipped and summary.renamed == {'duplicate_id': 1}
 
 
+def test_the_same_question_read_twice_is_one_however_its_number_is_written_or_if_it_has_no_id(scene):
+    """`4` and `4.0` are one answer (the JSON file and its parquet export: each question was trained on twice, as
+    `8` and `8#2`); the same question in two rows without an id was written twice under made ids, counted nowhere."""
+    no_id = {key: value for key, value in NUMERIC_ROW.items() if key != 'id'}
+    rows = [NUMERIC_ROW, {**NUMERIC_ROW, 'ground_truth': 4.0}, {**NUMERIC_ROW, 'ground_truth': '4.00'}, no_id]
+    rows += [{**no_id, 'id': None}, {**no_id, 'ground_truth': 4}, {**MC_ROW, 'id': None}, {**MC_ROW, 'id': None}]
+    source = write_jsonl(scene / 'qa.jsonl', rows)
+    out, summary = pp.convert([str(source), str(write_jsonl(scene / 'copy.jsonl', [no_id]))], config(scene))
+    assert [(r['id'], r['solution']) for r in out] == [('8', '4'), ('qa:3', '4'), ('qa:6', 'B')]
+    assert summary.skipped == {'duplicate_question': 6} and not summary.renamed
+    assert summary.examples['duplicate_question'] == [  # the first 5 of the 6; the last is copy.jsonl's
+        "qa.jsonl:line 2: id '8': same question as qa.jsonl:line 1",
+        "qa.jsonl:line 3: id '8': same question as qa.jsonl:line 1",
+        'qa.jsonl:line 5: no id: same question as qa.jsonl:line 4',
+        'qa.jsonl:line 6: no id: same question as qa.jsonl:line 4',
+        'qa.jsonl:line 8: no id: same question as qa.jsonl:line 7',
+    ]
+
+
 @pytest.mark.parametrize('media', ['image', 'video'])
 def test_an_empty_frame_file_among_the_chosen_skips_the_rows(scene, media):
     """An empty frame file (a full disk, a copy cut short) went into image rows, which the trainer cannot open, and
@@ -632,7 +651,8 @@ def test_an_id_that_is_no_string_or_number_is_skipped_not_replaced(scene):
         {'from': 'human', 'value': 'How many table(s) are in this room?'},
         {'from': 'gpt', 'value': '2'},
     ]
-    no_id = {key: value for key, value in NUMERIC_ROW.items() if key != 'id'}
+    # another answer: the same question twice without an id is one question read twice (a duplicate)
+    no_id = {key: value for key, value in NUMERIC_ROW.items() if key != 'id'} | {'ground_truth': '5'}
     rows = [
         {**NUMERIC_ROW, 'id': [8]},
         {**NUMERIC_ROW, 'id': {'n': 8}},
@@ -2109,9 +2129,13 @@ def test_an_exclusion_file_may_be_a_json_list_of_scene_names(scene, capsys):
     source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
     rows, summary = pp.convert([str(source)], config(scene, exclude_scenes=names))
     assert rows == [] and summary.dropped == {'excluded_scene': 2}
+    # ARKitScenes names are numbers: a list of them dumped from Python holds ints (or floats, through pandas)
+    (scene / 'arkit.json').write_text(json.dumps([41069025, 42445173.0, 'scene0002_00']), encoding='utf-8')
+    assert pp.load_scene_names(str(scene / 'arkit.json')) == {'41069025', '42445173', 'scene0002_00'}
     base = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(scene / 'o.jsonl')]
     for entries, problem in (
-        (['scene0002_00', 7], 'expected a scene name or a row (a JSON object), got a number'),
+        (['scene0002_00', 7.5], 'expected a scene name or a row (a JSON object), got a number'),
+        (['scene0002_00', True], 'expected a scene name or a row (a JSON object), got a boolean'),
         (['scene0002_00, scene0003_00'], "'scene0002_00, scene0003_00' is not one scene: list each scene on its own"),
     ):
         (scene / 'bad.json').write_text(json.dumps(entries), encoding='utf-8')
