@@ -84,6 +84,7 @@ SERVER_DEFAULTS: dict[str, list[Any]] = {
 # and any vllm_server_base_url (swift's client takes it over the host and port). Other modes drop them from the YAML
 # and refuse them as flags (mode_conflict): swift connects to a server named there in every mode, at argument
 # parsing (RLHFArguments._init_external_vllm): 240 s of waiting then ConnectionError, or ImportError without vLLM.
+# The script's colocate mode, which hands swift rlhf the YAML as it is, refuses them in the YAML too.
 SERVER_ADDRESS_KEYS = ('vllm_server_host', 'vllm_server_port', 'vllm_server_group_port', 'vllm_server_base_url')
 # YAML keys local mode removes (a --deepspeed flag can still set its key; a --vllm_mode flag is refused by
 # mode_conflict): swift rejects any vllm_mode without vLLM, and one process has nothing for DeepSpeed to shard (CPU

@@ -3465,8 +3465,23 @@ def test_the_script_refuses_a_yaml_server_base_url(launch_env, tmp_path):
         'connect to instead of the rollout server this script starts at ROLLOUT_HOST:ROLLOUT_PORT '
         f'(127.0.0.1:{launch_env["ROLLOUT_PORT"]}): delete the key (set those variables instead)'
     )
-    proc = run_script({**launch_env, 'CONFIG': str(config), 'DRY_RUN': '1'})  # colocate: no server, no address
-    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize('key', ['vllm_server_host: [10.0.0.5]', 'vllm_server_base_url: [http://10.0.0.5:8000]'])
+def test_the_script_refuses_a_yaml_server_address_in_colocate_mode(launch_env, tmp_path, key):
+    """swift rlhf reads the YAML as it is, and RLHFArguments connect to a server named there in every mode: a
+    colocate run waited 240 s for it, then failed, where train_vsi_grpo.py drops the key (a dry run passed)."""
+    config = tmp_path / 'server.yaml'
+    config.write_text(CONFIG.read_text() + key + '\n')
+    name, value = key.split(': ')
+    line = refusal({**launch_env, 'CONFIG': str(config), 'DRY_RUN': '1'})
+    assert line == (
+        f'run_vsi_grpo.sh: {config} sets {name} {value.strip("[]")}, a rollout server, which MODE=colocate does not '
+        "use: swift's trainer would wait for it (240 s, then fail); delete the key, or run MODE=server"
+    )
+    proc = run_script({**launch_env, 'CONFIG': str(config), 'MODE': 'local', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr  # local mode trains through train_vsi_grpo.py, which drops the key
+    assert '10.0.0.5' not in proc.stdout
 
 
 def test_a_failed_swift_import_without_plugins_names_swift_alone(monkeypatch):
