@@ -361,11 +361,9 @@ def _as_text(solution):
     `float(ground_truth)` makes of it: str() writes a float32's shortest text (`1.7` for 1.7000000476837158), which
     scores answers at a threshold's edge otherwise; whole numbers as str(), which float() would overflow for huge
     ones."""
-    if isinstance(solution, numbers.Integral) and not isinstance(solution, bool):
-        return str(solution)
-    if isinstance(solution, numbers.Real):
-        return repr(float(solution))
-    return solution
+    if isinstance(solution, bool) or not isinstance(solution, numbers.Real):
+        return solution
+    return str(solution) if isinstance(solution, numbers.Integral) else repr(float(solution))
 
 
 # ----------------------------------------------------------------------------------------------------------

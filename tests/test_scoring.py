@@ -371,6 +371,7 @@ def test_a_numeric_solution_of_any_number_type_is_scored(solution):
     assert reward_score('3', solution, 'object_counting') == 1.0
     assert official_score('3', solution, 'object_counting') == 1.0
     assert reward_score('3', np.bool_(True), 'object_counting') == 0.0
+    assert reward_score('1', True, 'object_counting') == official_score('1', True, 'object_counting') == 0.0
 
 
 @pytest.mark.parametrize(('prediction', 'solution'), [('0.85', 1.7), ('1.53', 1.7), ('0.15', 0.3), ('0.45', 0.3)])
