@@ -248,18 +248,12 @@ preflight() {
     ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"
     ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"
     local item key yaml_address=()
-    [[ $MODE == local ]] || resolve_items yaml_address --print yaml_server_address  # local: train_vsi_grpo.py drops it
-    if [[ $MODE == colocate ]] && ((${#yaml_address[@]})); then
-        # swift rlhf reads the YAML as it is, and its arguments connect to a server named there in every mode
-        item=${yaml_address[0]}
-        fail "$CONFIG sets ${item%%=*} ${item#*=}, a rollout server, which MODE=colocate does not use: swift's" \
-            "trainer would wait for it (240 s, then fail); delete the key, or run MODE=server"
-    fi
     if [[ $MODE == server ]]; then
         # swift would point the trainer at the YAML's address, not at the server started here (a flag saying
         # ROLLOUT_HOST replaced it without a word): they must agree
         local -A variable_of=([vllm_server_host]=ROLLOUT_HOST [vllm_server_port]=ROLLOUT_PORT
             [vllm_server_group_port]=ROLLOUT_GROUP_PORT)
+        resolve_items yaml_address --print yaml_server_address
         for item in "${yaml_address[@]}"; do
             [[ ${item%%=*} != vllm_server_base_url ]] || fail "$CONFIG sets vllm_server_base_url ${item#*=}, which" \
                 "swift's trainer would connect to instead of the rollout server this script starts at" \
@@ -291,6 +285,14 @@ preflight() {
         fi
         plan_gpus
         if [[ $MODE == colocate ]]; then
+            # swift rlhf reads the YAML as it is (local mode's train_vsi_grpo.py drops these keys), and its arguments
+            # connect to a server named there in every mode
+            resolve_items yaml_address --print yaml_server_address
+            if ((${#yaml_address[@]})); then
+                item=${yaml_address[0]}
+                fail "$CONFIG sets ${item%%=*} ${item#*=}, a rollout server, which MODE=colocate does not use:" \
+                    "swift's trainer would wait for it (240 s, then fail); delete the key, or run MODE=server"
+            fi
             vllm_gpus=(--vllm_gpus "$NPROC_PER_NODE")  # each rank hosts an engine; TP groups stay within a node
         elif ((NODE_RANK == 0)); then
             vllm_gpus=(--vllm_gpus "$N_ROLLOUT_GPUS")
