@@ -103,9 +103,8 @@ class _VsiReward(ORM):
             # in the column a row lacks, so the fallback is row by row
             truths = _one_per_row(kwargs.get('ground_truth'), n)
             if truths is not None:
-                values = [
-                    truth if value is None else value for value, truth in zip(values or truths, truths, strict=True)
-                ]
+                pairs = zip(values or [None] * n, truths, strict=True)
+                values = [truth if value is None else value for value, truth in pairs]
         if values is None:
             if key not in self.optional:
                 self._warn(
@@ -216,11 +215,12 @@ def _one_per_row(values, n: int) -> list | None:
     """`values` as a list of one value per completion, or None: absent, text, bytes or a mapping (one value, even of
     the right length), or of another length."""
     try:
-        usable = values is not None and not isinstance(values, (str, bytes, dict)) and len(values) == n
-        values = list(values) if usable else None
+        if values is None or isinstance(values, (str, bytes, dict)) or len(values) != n:
+            return None
+        values = list(values)
     except Exception:  # noqa: BLE001 - a 0-d numpy array, an object whose len() raises ...
         return None
-    return values if values is not None and len(values) == n else None
+    return values if len(values) == n else None  # a len() that disagrees with the items
 
 
 def _batch_length(kwargs: dict) -> int:
