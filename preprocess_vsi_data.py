@@ -59,7 +59,8 @@ or in the row) and whichever folder the row's frames come from (its `video` come
 are absolute or contain `..` are skipped (`bad_scene_name`), never looked up (a `video` path that leaves --frames_dir is
 ignored). A row without an id is given `<file name without its extension>:<index>` (`train:3`, 0-based); one whose id is
 no string or number (a list, an object, `""`) is skipped (`bad_id`). Output ids are unique: a row whose id is taken by
-the same question is skipped (`duplicate_question`), by another question it is written as `<id>#2` and counted.
+the same question is skipped (`duplicate_question`, as is a question read before without an id, or a row without an
+id that repeats a question read under any id), by another question it is written as `<id>#2` and counted.
 Temporary files that killed runs left beside the output are removed by the next run.
 """
 
@@ -1420,26 +1421,33 @@ class UniqueIds:
 
     Input files commonly number their rows from 0 each, and a generated `<source>:<index>` or a later turn's
     `<id>_2` may equal an explicit id: dropping a row for its id would lose questions. So an id already used by the
-    same question (same frames, type, text, options and answer) marks a duplicate, which is skipped (`check`, as the
-    rows are read); used by another question, the row is written as `<id>#2` (`#3`, ...: the first free one) and
-    counted (`assign`, once the selection has decided which rows are written, so only those claim ids).
+    same question (same frames, type, text, options and answer), or a question read without an id, marks a
+    duplicate, which is skipped (`check`, as the rows are read); used by another question, the row is written as
+    `<id>#2` (`#3`, ...: the first free one) and counted (`assign`, once the selection has decided which rows are
+    written, so only those claim ids).
     """
 
     def __init__(self):
-        self._seen: dict[str, dict[tuple, str]] = {}  # id -> {content of a question read with it: its location}
+        self._seen: dict[str | None, dict[tuple, str]] = {}  # id (None: none) -> {content read with it: location}
+        self._anywhere: dict[tuple, str] = {}  # content of every question read -> where it was first read
 
     def check(self, question: Question, folder: str, id_made: bool = False) -> None:
-        """RowSkipped('duplicate_question') for a question already read under the same id, or, for a row that had no
-        id (`id_made`: its `<source>:<index>` says nothing), under no id. A number is the same answer however it is
-        written (`3`, `3.0`, `"3.00"`: a parquet export of a JSON file)."""
+        """RowSkipped('duplicate_question') for a question already read under the same id or without one. A row that
+        had no id (`id_made`: its `<source>:<index>` says nothing) is a duplicate of the same question read under any
+        id or none: the same file's rows with and without ids (a conversations export beside the benchmark rows).
+        A number is the same answer however it is written (`3`, `3.0`, `"3.00"`: a parquet export of a JSON file)."""
         options = tuple(question.options) if question.options is not None else None
         solution = question.solution if options is not None else ground_truth_number(question.solution)
         content = (folder, question.question_type, question.question, options, solution)
-        seen = self._seen.setdefault(None if id_made else question.id, {})
-        if content in seen:
+        if id_made:
+            earlier = self._anywhere.get(content)
+        else:
+            earlier = self._seen.get(question.id, {}).get(content) or self._seen.get(None, {}).get(content)
+        if earlier:
             named = 'no id' if id_made else f'id {question.id!r}'
-            raise RowSkipped('duplicate_question', f'{named}: same question as {seen[content]}')
-        seen[content] = question.location
+            raise RowSkipped('duplicate_question', f'{named}: same question as {earlier}')
+        self._seen.setdefault(None if id_made else question.id, {})[content] = question.location
+        self._anywhere.setdefault(content, question.location)
 
     @staticmethod
     def assign(questions: Iterable[Question]) -> Iterator[tuple[Question, str | None]]:

@@ -416,14 +416,29 @@ def test_the_same_question_read_twice_is_one_however_its_number_is_written_or_if
     rows += [{**no_id, 'id': None}, {**no_id, 'ground_truth': 4}, {**MC_ROW, 'id': None}, {**MC_ROW, 'id': None}]
     source = write_jsonl(scene / 'qa.jsonl', rows)
     out, summary = pp.convert([str(source), str(write_jsonl(scene / 'copy.jsonl', [no_id]))], config(scene))
-    assert [(r['id'], r['solution']) for r in out] == [('8', '4'), ('qa:3', '4'), ('qa:6', 'B')]
-    assert summary.skipped == {'duplicate_question': 6} and not summary.renamed
-    assert summary.examples['duplicate_question'] == [  # the first 5 of the 6; the last is copy.jsonl's
+    assert [(r['id'], r['solution']) for r in out] == [('8', '4'), ('qa:6', 'B')]
+    assert summary.skipped == {'duplicate_question': 7} and not summary.renamed
+    assert summary.examples['duplicate_question'] == [  # the first 5 of the 7; the last two: line 8, copy.jsonl
         "qa.jsonl:line 2: id '8': same question as qa.jsonl:line 1",
         "qa.jsonl:line 3: id '8': same question as qa.jsonl:line 1",
-        'qa.jsonl:line 5: no id: same question as qa.jsonl:line 4',
-        'qa.jsonl:line 6: no id: same question as qa.jsonl:line 4',
-        'qa.jsonl:line 8: no id: same question as qa.jsonl:line 7',
+        'qa.jsonl:line 4: no id: same question as qa.jsonl:line 1',
+        'qa.jsonl:line 5: no id: same question as qa.jsonl:line 1',
+        'qa.jsonl:line 6: no id: same question as qa.jsonl:line 1',
+    ]
+
+
+def test_a_question_without_an_id_repeats_one_with_an_id_either_way_round(scene):
+    """Rows without an id were compared only with each other: the benchmark row with id 8 and its copy without an id
+    (a conversations export beside it) were both written, as `8` and `qa:1`. Either order is one question; a row
+    with another id stays a question of its own, as before."""
+    no_id = {key: value for key, value in NUMERIC_ROW.items() if key != 'id'}
+    rows = [NUMERIC_ROW, no_id, {**MC_ROW, 'id': None}, {**MC_ROW, 'id': 'mc'}, {**NUMERIC_ROW, 'id': '9'}]
+    out, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene))
+    assert [(r['id'], r['solution']) for r in out] == [('8', '4'), ('qa:2', 'B'), ('9', '4')]
+    assert summary.skipped == {'duplicate_question': 2} and not summary.renamed
+    assert summary.examples['duplicate_question'] == [
+        'qa.jsonl:line 2: no id: same question as qa.jsonl:line 1',
+        "qa.jsonl:line 4: id 'mc': same question as qa.jsonl:line 3",
     ]
 
 
