@@ -295,6 +295,10 @@ def find_videos(video_dir: PathLike | None = None, video_list: PathLike | None =
             data = video_list.read_bytes()
         except FileNotFoundError:  # the bare OSError names neither the option nor the folder it was read from
             raise FileNotFoundError(f'--video_list {video_list} does not exist{cwd_note(video_list)}') from None
+        except IsADirectoryError:
+            raise IsADirectoryError(
+                f'--video_list {video_list} is a folder; give a folder of videos as --video_dir'
+            ) from None
         text = os.fsdecode(data.removeprefix(codecs.BOM_UTF8))
         # lines as Python's universal newlines reads them (LF, CRLF, CR), not at every separator str.splitlines knows:
         # U+2028 or U+0085 can be part of a file name
@@ -378,7 +382,7 @@ def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repa
             if not isinstance(row, dict):
                 raise ValueError(f'expected an object, got {type(row).__name__}')
             rows.append((lineno, parse(row)))
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, RecursionError) as e:  # RecursionError: JSON nested too deep
             raise ValueError(f'{path}:{lineno}: not {what} ({e}); fix or delete the line') from None
     if repair and keep_bytes < len(data):
         os.truncate(path, keep_bytes)
@@ -984,6 +988,10 @@ def _temp_dirs(out_dir: Path) -> tuple[Path, Path]:
     return out_dir.parent / f'.{out_dir.name}.partial', out_dir.parent / f'.{out_dir.name}.old'
 
 
+# What _temp_dirs names look like: a run that plans the frame folder `a` removes `.a.partial` and `.a.old`
+TEMP_DIR_NAME = re.compile(r'\.(.+)\.(?:partial|old)')
+
+
 def _foreign_names(names: Iterable[str]) -> list[str]:
     """Those of `names` (a frame folder's files) that extract_video does not write there, sorted."""
     own = (RECORD_NAME, RECORD_PARTIAL_NAME)
@@ -1041,7 +1049,8 @@ def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Pa
     An entry naming the same file (after resolving links) as an earlier one with the same folder is a
     duplicate, extracted once. Any other overlap raises ValueError listing every clash, before anything is
     written: two files for one folder, a folder inside another video's folder (extracting the outer video
-    replaces its whole folder, the inner frames with it), or a folder on a name the run itself writes.
+    replaces its whole folder, the inner frames with it), a folder on a name the run itself writes, or one in a
+    folder named like a temporary folder (TEMP_DIR_NAME), which a later run would remove.
     """
     targets, duplicates, clashes = {}, 0, []
     for video in videos:
@@ -1066,6 +1075,14 @@ def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Pa
     for out_dir, video in targets.items():
         if out_dir in owned:
             clashes.append(f'{video} would write its frames to {out_dir}, which is {owned[out_dir]}: rename it')
+        for folder in (out_dir, *out_dir.parents):
+            if folder == output_dir:
+                break
+            if folder not in owned and (name := TEMP_DIR_NAME.fullmatch(folder.name)):
+                clashes.append(
+                    f'{video} would write its frames to {out_dir}, which a run extracting a video named '
+                    f'{name[1]} there would remove as its temporary folder {folder.name}: rename it'
+                )
         for parent in out_dir.parents:
             if parent == output_dir:
                 break
@@ -1105,7 +1122,7 @@ def _remove_temp_dirs(out_dirs: Sequence[Path]) -> int:
 
 # Why a folder is (re)made: it is missing, or what _folder_state found.
 NEW, INCOMPLETE, SOURCE_CHANGED, SETTINGS_CHANGED = 'new', 'incomplete', 'source changed', 'settings changed'
-NO_RECORD, BAD_RECORD = 'no record (older version)', 'unreadable record'
+NO_RECORD, BAD_RECORD, UNCHECKED = 'no record (older version)', 'unreadable record', 'could not be checked'
 
 
 def _folder_state(out_dir: Path, video: PathLike, settings: dict) -> tuple[str | None, FrameRecord | None]:
@@ -1178,7 +1195,9 @@ def _adopt_legacy_folder(
         source = os.stat(video)
     except OSError:  # gone: redone, so the worker reports it
         return None
-    if not _whole_frames(out_dir, set(os.listdir(out_dir)), line.num_frames, source.st_mtime_ns):
+    # less a record a run killed while adopting it left half-written (_write_record replaces it)
+    names = set(os.listdir(out_dir)) - {RECORD_PARTIAL_NAME}
+    if not _whole_frames(out_dir, names, line.num_frames, source.st_mtime_ns):
         return None
     record = replace(line, source_size=source.st_size, source_mtime_ns=source.st_mtime_ns)
     _write_record(out_dir, record)
@@ -1290,15 +1309,21 @@ def _triage(
     for out_dir, video in targets.items():
         folder = out_dir.relative_to(output_dir).as_posix()
         known = manifest_records.get(folder)
-        why, record = _folder_state(out_dir, video, settings)
         adopted = None
-        if why == NO_RECORD and not overwrite:
-            adopted = _adopt_legacy_folder(out_dir, video, settings, known)
+        # an error here is this video's alone (a name too long, a dangling frame link): its worker redoes or fails it
+        try:
+            why, record = _folder_state(out_dir, video, settings)
+            if why == NO_RECORD and not overwrite:
+                adopted = _adopt_legacy_folder(out_dir, video, settings, known)
+        except OSError as e:
+            logger.warning('cannot check the frames of %s in %s (%s): extracting it again', video, out_dir, e)
+            why, record = UNCHECKED, None
         if adopted is not None:
             why, record = None, adopted
             summary.adopted += 1
         if why is not None or overwrite:
-            if out_dir.is_symlink() and out_dir.exists():  # said: the link was there to keep the frames off this disk
+            # said: the link was there to keep the frames off this disk (os.path: Path's raise on a name too long)
+            if os.path.islink(out_dir) and os.path.exists(out_dir):
                 logger.warning(
                     '%s is a link to %s: its new frames replace the link, the folder it names is left alone',
                     out_dir,

@@ -870,6 +870,10 @@ def test_read_manifest_names_the_bad_line(tmp_path):
         ValueError, match=f"{MANIFEST_NAME}:2: not a frame record \\(indices should be list\\[int\\], got '0,9"
     ):
         read_manifest(tmp_path)
+    # nested too deep for the parser: the line is named, as for any other bad line
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(row) + '\n' + '[' * 100_000 + ']' * 100_000 + '\n')
+    with pytest.raises(ValueError, match=f'{MANIFEST_NAME}:2: not a frame record \\(maximum recursion depth'):
+        read_manifest(tmp_path)
 
 
 def test_decord_backend_for_comparison(videos, tmp_path):
@@ -2097,6 +2101,11 @@ def test_a_missing_relative_video_dir_or_list_says_where_relative_paths_start(tm
     ):
         assert main([*argv, '--output_dir', 'out']) == 2
         assert capsys.readouterr().err == f'extract_frames.py: error: {error}\n'
+    (tmp_path / 'listing').mkdir()
+    assert main(['--video_list', 'listing', '--output_dir', 'out']) == 2
+    assert capsys.readouterr().err == (
+        'extract_frames.py: error: --video_list listing is a folder; give a folder of videos as --video_dir\n'
+    )
     (tmp_path / 'afile').write_text('x')  # it exists: the folder it was read from is not the problem
     with pytest.raises(FileNotFoundError, match='^--video_dir afile is not a folder$'):
         find_videos('afile')
@@ -2215,6 +2224,26 @@ def test_plan_refuses_folders_on_the_names_the_run_writes(tmp_path):
         {out / 'a': videos / 'a.mp4', out / 'b': videos / 'b.mp4'},
         1,
     )
+
+
+def test_plan_refuses_folders_named_like_temporary_folders(tmp_path):
+    """`.a.old.mp4`'s frame folder `.a.old` was written, and the next run planning a.mp4 removed it as a temporary
+    folder a killed run left (its manifest line stayed). Refused inside a folder of that name too."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    for video, folder, name in (
+        (videos / '.a.old.mp4', out / '.a.old', 'a'),
+        (videos / 'scannet' / '.b.partial' / 'c.mp4', out / 'scannet' / '.b.partial' / 'c', 'b'),
+    ):
+        with pytest.raises(ValueError) as error:
+            extract_frames._plan([video], videos, out)
+        temp = folder.name if name == 'a' else '.b.partial'
+        assert str(error.value) == (
+            f'1 clash(es) between frame folders, nothing extracted: {video} would write its frames to {folder}, '
+            f'which a run extracting a video named {name} there would remove as its temporary folder {temp}: rename it'
+        )
+    # hidden names that are not of that form are folders like any other
+    hidden = [videos / '.a.mp4', videos / '.old.mp4', videos / 'a.old.mp4']
+    assert extract_frames._plan(hidden, videos, out) == ({out / v.stem: v for v in hidden}, 0)
 
 
 def test_parse_args_defaults_and_description(monkeypatch, capsys):
@@ -2503,6 +2532,55 @@ def test_triage_keeps_adopts_and_redoes_folders_by_hand(tmp_path):
     }
     assert lines == [] and summary == ExtractSummary()
     assert not (out / 'c' / RECORD_NAME).exists()
+
+
+def test_triage_leaves_a_folder_it_cannot_check_to_its_video_alone(tmp_path, caplog):
+    """An OSError while checking one folder (a dangling frame link, a name over the file system's limit from a list
+    file) left extract_all with a bare errno message before anything was extracted. Now that folder is made again,
+    and the rest are triaged as ever; adopting an older folder passes over a record a killed adoption left half
+    written (it redid the folder)."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    for name in 'abc':
+        (videos / f'{name}.mp4').write_bytes(b'x')
+    write_folder(videos / 'a.mp4', out / 'a')
+    (out / 'a' / 'frame_0002.jpg').unlink()
+    (out / 'a' / 'frame_0002.jpg').symlink_to(tmp_path / 'gone.jpg')
+    write_folder(videos / 'b.mp4', out / 'b')  # complete
+    write_folder(videos / 'c.mp4', out / 'c')  # an older version's, its adoption killed while writing the record
+    (out / 'c' / RECORD_NAME).unlink()
+    (out / 'c' / f'{RECORD_NAME}.partial').write_text('{"video": ')
+    long_name = videos / ('x' * 300 + '.mp4')
+    targets = {out / name: videos / f'{name}.mp4' for name in 'abc'} | {out / long_name.stem: long_name}
+    manifest_records = {'c': extract_frames._frame_record(old_manifest_line(videos / 'c.mp4', 'c', 4))}
+    summary = ExtractSummary()
+    with caplog.at_level('WARNING', logger='extract_frames'):
+        todo, lines = extract_frames._triage(targets, out, SETTINGS, False, manifest_records, summary)
+    assert {video: why for video, (_, _, why) in todo.items()} == {
+        str(videos / 'a.mp4'): 'could not be checked',
+        str(long_name): 'could not be checked',  # its worker fails it: the name is over the limit
+    }
+    assert [line.frames_dir for line in lines] == ['b', 'c'] and (summary.skipped, summary.adopted) == (2, 1)
+    assert json.loads((out / 'c' / RECORD_NAME).read_text())['source_size'] == 1
+    assert caplog.records[0].getMessage() == (
+        f'cannot check the frames of {videos / "a.mp4"} in {out / "a"} ([Errno 2] No such file or directory: '
+        f"'{out / 'a' / 'frame_0002.jpg'}'): extracting it again"
+    )
+    assert '[Errno 36] File name too long' in caplog.records[1].getMessage() and len(caplog.records) == 2
+
+
+def test_a_list_line_too_long_for_a_folder_name_fails_that_video_alone(tmp_path, capsys):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    encode_video(videos / 'a.mp4', num_frames=10, width=64, height=48)
+    listing = tmp_path / 'videos.txt'
+    listing.write_text('a.mp4\n' + 'x' * 300 + '.mp4\n')
+    argv = ['--video_list', str(listing), '--video_dir', str(videos), '--output_dir', str(out), '--num_frames', '2']
+    assert main([*argv, '--no_progress']) == 1
+    assert capsys.readouterr().out.startswith('done 1, skipped 0, failed 1')
+    assert sorted(read_manifest(out)) == ['a']
+    [failure] = [json.loads(line) for line in (out / FAILURES_NAME).read_text().splitlines()]
+    assert failure['video'] == str(videos / ('x' * 300 + '.mp4')) and 'name too long' in failure['reason'].lower()
 
 
 def test_whole_frames_by_hand(tmp_path):
