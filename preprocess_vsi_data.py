@@ -1862,17 +1862,95 @@ def swift_json_name(path: str) -> bool:
     return os.path.splitext(path)[1] in SWIFT_JSON_SUFFIXES
 
 
+# `datasets` (swift's JSON reader) reads JSON lines in blocks of this many bytes, each to the end of its line
+# (packaged_modules/json/json.py, JsonConfig.chunksize), and casts every later block to the first block's columns
+JSON_LINES_BLOCK_BYTES = 10 << 20
+# The columns of the rows make_row writes, and the answer column vsi_reward also reads
+ROW_COLUMNS = (
+    'messages',
+    'images',
+    'videos',
+    'solution',
+    'question_type',
+    'options',
+    'id',
+    'scene_name',
+    'prompt_style',
+    'ground_truth',
+)
+
+
+def column_types_problem(path: str) -> str | None:
+    """Why `datasets` cannot load this JSON-lines file of rows, or None: a column null on every row of its first block
+    (JSON_LINES_BLOCK_BYTES), or one of ROW_COLUMNS missing from all of them, that a later row has. The first block
+    fixes the columns and their types, and that row's block fails to cast (`Couldn't cast array of type
+    list<item: string> to null`), found only when swift loads the data, after the model (and vLLM). `options` is null
+    on numeric questions, so a file of more than ~5,000 numeric questions before its first multiple-choice one failed
+    (preprocess writes one first: multiple_choice_first).
+
+    The first block is decoded; past it only those columns' names are searched for (a literal search: seconds for
+    gigabytes, where decoding every row takes minutes), and a find's line is decoded to confirm it. A JSON array
+    (read whole) and rows that do not decode are the loader's to take or report.
+    """
+    with open(path, 'rb') as f:
+        head = f.read(JSON_LINES_BLOCK_BYTES)
+        if head.removeprefix(codecs.BOM_UTF8).lstrip()[:1] == b'[':
+            return None
+        head += f.readline()
+        try:
+            rows = [json.loads(line) for line in head.splitlines() if line.strip()]
+        except (ValueError, RecursionError):
+            return None
+        present = {key for row in rows if isinstance(row, dict) for key in row}
+        typed = {key for row in rows if isinstance(row, dict) for key, value in row.items() if value is not None}
+        null_only, missing = present - typed, set(ROW_COLUMNS) - present
+        if not null_only and not missing:
+            return None
+
+        def names(keys: set) -> bytes:  # as JSON spells them; b'(?!)' matches nothing
+            return b'|'.join(re.escape(json.dumps(key)[1:-1].encode()) for key in sorted(keys)) or b'(?!)'
+
+        # a null-only column with a value other than null, or a missing one with any
+        finds = re.compile(b'"(' + names(null_only) + rb')"\s*+:\s*+(?!null)|"(' + names(missing) + rb')"\s*:')
+        head_lines = lines_before = head.count(b'\n')
+        while block := f.read(JSON_LINES_BLOCK_BYTES) + f.readline():
+            for match in finds.finditer(block):
+                key = json.loads(b'"' + (match[1] or match[2]) + b'"')
+                start = block.rfind(b'\n', 0, match.start()) + 1
+                end = block.find(b'\n', match.end())
+                try:
+                    row = json.loads(block[start : end if end >= 0 else len(block)])
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(row, dict) and key in row and (key not in present or row[key] is not None):
+                    line = lines_before + block.count(b'\n', 0, start) + 1
+                    how = 'null on every row' if key in present else 'on no row'
+                    return (
+                        f'{path}: column {key!r} is {how} of its first {JSON_LINES_BLOCK_BYTES >> 20} MB (lines '
+                        f'1-{head_lines}), whose rows fix the columns of the `datasets` library swift loads it with, '
+                        f'but line {line} has it: loading would fail there ("Couldn\'t cast"), once the model has '
+                        'loaded. Write the file with preprocess_vsi_data.py again (it writes a multiple-choice row '
+                        'first), or move a row with that column to the top'
+                    )
+            lines_before += block.count(b'\n')
+    return None
+
+
 def swift_rows_file(path: str) -> None:
     """VsiDataError naming `path` unless swift reads it as JSON rows: swift picks its reader by the suffix, exactly
     (swift/dataset/loader.py: `.jsonl` and `.json` get the JSON reader; no suffix or `.JSONL` failed with an IndexError
     or a ValueError from `datasets`, `.txt` read each line as text and dropped every row), and its first row must be a
-    JSON object (first_json_object: an empty file failed with a bare StopIteration)."""
+    JSON object (first_json_object: an empty file failed with a bare StopIteration), and `datasets` must be able to
+    type its columns (column_types_problem)."""
     if not swift_json_name(path):
         raise VsiDataError(
             f'{path} does not end in .jsonl or .json, by which swift would read it as JSON rows: rename it (run '
             'preprocess_vsi_data.py with an --output_path ending in .jsonl)'
         )
     first_json_object(path)
+    problem = column_types_problem(path)
+    if problem:
+        raise VsiDataError(problem)
 
 
 def checked_media_folder(jsonl: str) -> str:
@@ -1895,6 +1973,14 @@ def checked_media_folder(jsonl: str) -> str:
     return folder
 
 
+def multiple_choice_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with the first multiple-choice one moved to the top, the others in their order: the first block of the
+    file then gives `options` its type (column_types_problem), however many numeric questions come first. Training
+    shuffles the rows anyway (swift's dataset_shuffle)."""
+    first = next((i for i, row in enumerate(rows) if row.get('options') is not None), 0)
+    return [rows[first], *rows[:first], *rows[first + 1 :]]
+
+
 def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessConfig) -> Summary:
     """Convert the inputs, write the JSONL and its summary (both atomically) and return the summary.
 
@@ -1913,6 +1999,7 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     if not rows:
         # one line (the launchers' preflight shows one line per problem), without the summary's indentation
         raise VsiDataError('no rows to write: ' + '; '.join(line.strip() for line in summary.lines()))
+    rows = multiple_choice_first(rows)
     summary.stale_temps_removed += len(removed)
     summary.frame_records = frame_records(rows, folder)
     summary.output = os.path.join(folder, name)

@@ -657,12 +657,19 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
 
             keys = pyarrow.parquet.read_schema(path).names
         elif path.endswith(('.json', '.jsonl')):
-            from preprocess_vsi_data import VsiDataError, first_json_object  # numpy, Pillow: only for a JSON dataset
+            from preprocess_vsi_data import (  # numpy, Pillow: only for a JSON dataset
+                VsiDataError,
+                column_types_problem,
+                first_json_object,
+            )
 
             try:
                 keys = list(first_json_object(path))
             except VsiDataError as error:  # no rows, not JSON: as vsi_train's loader says it
                 return str(error)
+            typing = column_types_problem(path)
+            if typing:
+                return typing
         else:  # csv / txt: swift reads them; their rows are not worth parsing here
             return None
     except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and pyarrow's errors are ValueErrors

@@ -934,3 +934,39 @@ def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkey
         f'{tmp_path / "a" / "frames" / "scene0001_00" / "frame_0000.jpg"} (line 1); relative paths are resolved '
         'against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or run that again'
     ]
+
+
+def test_more_numeric_questions_than_one_block_of_datasets_load_with_a_multiple_choice_row_first(data, monkeypatch):
+    """`datasets` types a JSONL's columns from its first 10 MB. preprocess kept the input order, so a file of ~5,000
+    numeric questions (`options` null) before its first multiple-choice one failed to load, `Couldn't cast array of
+    type list<item: string> to null`, once swift had loaded the model. preprocess now writes a multiple-choice row
+    first; a file in the old order is refused by vsi_train and by the launchers' preflight, naming column and line."""
+    import datasets
+
+    import train_vsi_grpo
+
+    register_plugin()
+    padding = ' Count every one.' * 220  # ~3.7 kB a question, twice in a row: 2,500 rows are over 10 MB
+    rows = [{**NUMERIC_ROW, 'id': f'n{i}', 'question': NUMERIC_ROW['question'] + padding} for i in range(2500)]
+    (data / 'qa.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in [*rows, MC_ROW]), encoding='utf-8')
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    written = [json.loads(line) for line in output.open()]
+    assert output.stat().st_size > 10 << 20 and len(written) == 2501
+    assert [row['id'] for row in written] == [str(MC_ROW['id'])] + [f'n{i}' for i in range(2500)]
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
+    loaded = load('vsi_train')
+    assert len(loaded) == 2501 and loaded[0]['options'] == MC_ROW['options'] and loaded[1]['options'] is None
+    # the order the previous version wrote: the datasets library itself fails on it
+    old = output.with_name('old.jsonl')
+    old.write_text(''.join(json.dumps(row) + '\n' for row in [*written[1:], written[0]]), encoding='utf-8')
+    with pytest.raises(datasets.exceptions.DatasetGenerationError) as error:
+        datasets.load_dataset('json', data_files=str(old), split='train', cache_dir=str(data / 'hf_cache'))
+    assert "Couldn't cast" in str(error.value.__cause__)
+    pattern = rf"{re.escape(str(old))}: column 'options' is null on every row of its first 10 MB \(lines 1-\d+\), "
+    assert re.match(
+        '^' + pattern + r'.* but line 2501 has it: loading would fail there', pp.column_types_problem(str(old))
+    )
+    assert train_vsi_grpo.dataset_problem(str(old)) == pp.column_types_problem(str(old))
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(old))
+    with pytest.raises(pp.VsiDataError, match=f'^vsi_train: {pattern}'):
+        load('vsi_train')

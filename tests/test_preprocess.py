@@ -2329,3 +2329,29 @@ def test_nan_in_an_object_spread_over_lines_is_null_as_everywhere(scene):
     assert str(error.value) == (
         f'{source}: the top level is a JSON object; expected a list of rows or one row per line (JSONL)'
     )
+
+
+@pytest.mark.parametrize(
+    'lines, problem',
+    [
+        # options null in the first block (the first line), a list on line 3, spaced as other writers space it
+        (
+            ['{"id": "1", "options": null}', '{"id": "2", "options": null}', '{"id": "3", "options" : [ "A. x"]}'],
+            "column 'options' is null on every row of its first 0 MB (lines 1-1), whose rows fix the columns of the "
+            '`datasets` library swift loads it with, but line 3 has it',
+        ),
+        # missing from the first block: even a null later changes the columns
+        (['{"id": "1"}', '{"id": "2", "solution": null}'], "column 'solution' is on no row of its first 0 MB"),
+        # null later too, a list first, the name only inside a string, or a JSON array (read whole): nothing to say
+        (['{"id": "1", "options": null}', '{"id": "2", "options": null}'], None),
+        (['{"id": "1", "options": ["A. x"]}', '{"id": "2", "options": null}', '{"options": ["B. y"]}'], None),
+        (['{"messages": "", "options": null}', '{"messages": "say \\"options\\": [1]", "options": null}'], None),
+        (['[{"id": "1", "options": null},', '{"id": "2", "options": ["A. x"]}]'], None),
+    ],
+)
+def test_column_types_problem_by_hand(tmp_path, monkeypatch, lines, problem):
+    monkeypatch.setattr(pp, 'JSON_LINES_BLOCK_BYTES', 5)  # the first line is the first block
+    path = tmp_path / 'rows.jsonl'
+    path.write_text(''.join(line + '\n' for line in lines), encoding='utf-8')
+    found = pp.column_types_problem(str(path))
+    assert found == problem if problem is None else found.startswith(f'{path}: {problem}')
