@@ -1074,11 +1074,35 @@ def run_inference(
                 InferRequest(messages=item.messages, images=item.images, chat_template_kwargs=dict(template_kwargs))
                 for item in batch
             ]
-            responses = engine.infer(requests, request_config, use_tqdm=False)
+            try:
+                responses = engine.infer(requests, request_config, use_tqdm=False)
+            except OSError as e:  # Pillow's, for a damaged frame: `Truncated File Read`, naming no file or question
+                damaged = _unreadable_image(batch)
+                if damaged is None:
+                    raise
+                raise EvalError(
+                    f'{damaged} ({e}); the predictions before this batch are kept in {predictions_path}: replace the '
+                    'frame (extract the video again) and run the same command to resume'
+                ) from e
             append_predictions(
                 predictions_path, [prediction_row(i, r, prompt_style) for i, r in zip(batch, responses, strict=True)]
             )
             bar.update(len(batch))
+
+
+def _unreadable_image(batch: Sequence[EvalItem]) -> str | None:
+    """`<question's location>: image <path> does not decode` for the batch's first image Pillow cannot read whole, or
+    None. Frames are checked only when inference fails: decoding each twice would cost every run."""
+    from PIL import Image
+
+    for item in batch:
+        for path in item.images:
+            try:
+                with Image.open(path) as image:
+                    image.load()
+            except (OSError, ValueError):  # UnidentifiedImageError is an OSError; DecompressionBombError a ValueError
+                return f'{item.question.location}: image {path} does not decode'
+    return None
 
 
 # ----------------------------------------------------------------------------------------------------------

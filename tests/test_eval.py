@@ -3441,3 +3441,41 @@ def test_a_recorded_think_style_gives_no_advice_about_answer_blocks(tmp_path, ca
         unrecorded = [{'id': '0', 'prediction': '<answer>2</answer>'}]  # the run_config.json says it instead
         assert ev.predictions_prompt_style(tmp_path / 'p.jsonl', unrecorded, {'prompt_style': 'think'}, None) == 'think'
     assert caplog.text == ''
+
+
+def test_a_damaged_frame_names_its_question_and_file_and_the_run_resumes_once_replaced(
+    bench, tmp_path, monkeypatch, capsys
+):
+    """A cut-off JPEG stopped the run with Pillow's bare `error: image file is truncated`: no frame, no question,
+    nothing about the predictions kept. Batches of 2: questions 0 and 1 (scannet) are predicted, then the batch of
+    question 3 (test.jsonl line 4), the first on the arkitscenes scene, fails on its damaged frame."""
+
+    class LoadingEngine(CountingEngine):  # opens the images as swift's template does
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            for request in infer_requests:
+                for path in request.images:
+                    with Image.open(path) as image:
+                        image.load()
+            return super().infer(infer_requests, request_config, use_tqdm=use_tqdm)
+
+    frames = tmp_path / 'frames'
+    shutil.copytree(bench.frames, frames)
+    damaged = frames / 'arkitscenes' / '41069025' / 'frame_0001.jpg'
+    whole = damaged.read_bytes()
+    damaged.write_bytes(whole[: len(whole) // 2])
+    monkeypatch.setattr(ev, 'make_engine', lambda *args: LoadingEngine())
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    out = tmp_path / 'run'
+    argv = eval_argv('m', bench.dataset, out, '--frames_dir', frames, '--batch_size', 2, '--no_progress')
+    capsys.readouterr()
+    assert ev.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f'error: test.jsonl:line 4: image {damaged} does not decode (')
+    assert error.endswith(
+        f'); the predictions before this batch are kept in {out / "predictions.jsonl"}: replace the frame (extract '
+        'the video again) and run the same command to resume\n'
+    )
+    assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1']
+    damaged.write_bytes(whole)
+    assert ev.main(argv) == 0
+    assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1', '2', '3', '4', '5']
