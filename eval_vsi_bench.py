@@ -1785,6 +1785,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         label=args.label or default_label(args.model, args.adapters or [], args.blind),
     )
     with run_folder_lock(output_dir):  # before anything is written there
+        earlier_dataset = None if args.overwrite else _recorded_dataset(output_dir)  # check_run_folder replaces it
         check_run_folder(output_dir, config, args.overwrite)
         if not args.blind and not (image_env.get('MAX_PIXELS') or image_env.get('IMAGE_MAX_TOKEN_NUM')):
             trained = training_max_pixels()
@@ -1802,6 +1803,14 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         done = read_predictions(predictions_path, repair=True)
         pending = [q for q in questions if q.id not in done]
         strays = len(done.keys() - {q.id for q in all_questions})
+        if strays and pending:  # the same rows under another file name: every question would be predicted again
+            renamed = f' ({earlier_dataset} then)' if earlier_dataset not in (None, config.dataset) else ''
+            raise EvalError(
+                f'{strays} prediction(s) in {predictions_path} match no question of {args.dataset}{renamed}, whose '
+                'contents are those the run read: rows without an id are named by their file, `<file name without '
+                'extension>:<index>`, so under another name each would be predicted again. Give the file the name it '
+                'had, or pass --overwrite to predict it all again'
+            )
         if strays:
             logger.warning(
                 '%d prediction(s) in %s match no question of the dataset (rows without an id are named by the file, '
@@ -1867,6 +1876,15 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             results['comparison'] = compare_results(compared, results)
         write_results(output_dir, results)
         return results
+
+
+def _recorded_dataset(output_dir: Path) -> str | None:
+    """The dataset path an evaluation folder's run_config.json records, if it can be read (check_run_folder says
+    what else is wrong with it)."""
+    try:
+        return json.loads((output_dir / RUN_CONFIG_NAME).read_text(encoding='utf-8')).get('dataset')
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _read_run_config(path: Path) -> dict | None:

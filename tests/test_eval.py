@@ -1713,11 +1713,10 @@ def test_a_mistyped_compare_fails_before_anything_is_predicted(bench, tmp_path):
     assert engine.requests == [] and not (tmp_path / 'run' / ev.PREDICTIONS_NAME).exists()
 
 
-def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_is_refused(
-    bench, tmp_path, capsys, caplog
-):
-    """Rows without an id are `<file name>:<index>`: after a rename the resume predicted everything again without a
-    word, and rescoring the file reported twice the questions as a full result."""
+def test_a_renamed_dataset_without_ids_is_refused_before_predicting_it_again(bench, tmp_path, caplog):
+    """Rows without an id are `<file name>:<index>`: after a rename the resume predicted every question again (with
+    a warning), and the folder's predictions then mixed two runs, which rescoring refuses for good. The rename is
+    refused before any inference, naming the file the run read; under that name the run resumes."""
     rows = [{k: v for k, v in row.items() if k != 'id'} for row in BENCH_ROWS]
     first = write_jsonl(tmp_path / 'a.jsonl', rows)
     engine = CountingEngine(answer='A')
@@ -1726,40 +1725,52 @@ def test_predictions_of_a_renamed_dataset_without_ids_are_said_and_a_mixed_file_
         ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames, '--limit', 3), engine=engine)
     assert 'match no question' not in caplog.text  # nothing to say while every prediction has its question
     renamed = first.rename(tmp_path / 'b.jsonl')
-    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
-        results = ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames), engine=engine)
-    assert len(engine.requests) == 3 + 6 and results['num_questions'] == 6
-    assert f'3 prediction(s) in {out / "predictions.jsonl"} match no question of the dataset' in caplog.text
-    assert '`<file name without extension>:<index>`: was it renamed?' in caplog.text
-    assert ev.main(['--predictions', str(out)]) == 1
-    error = capsys.readouterr().err.rstrip()
-    assert (
-        f'{out / "predictions.jsonl"} holds predictions for 9 questions, but the dataset its run_config.json' in error
+    with pytest.raises(ev.EvalError) as error:
+        ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames), engine=engine)
+    assert str(error.value) == (
+        f'3 prediction(s) in {out / "predictions.jsonl"} match no question of {renamed} ({first} then), whose '
+        'contents are those the run read: rows without an id are named by their file, `<file name without '
+        'extension>:<index>`, so under another name each would be predicted again. Give the file the name it had, '
+        'or pass --overwrite to predict it all again'
     )
-    assert error.endswith(
-        "records has 6: it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
-    )
+    assert len(engine.requests) == 3
+    renamed.rename(first)
+    results = ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames), engine=engine)
+    assert len(engine.requests) == 6 and results['num_questions'] == 6 and not results['subset']
+    assert ev.main(['--predictions', str(out)]) == 0
 
 
-def test_rescoring_refuses_predictions_of_a_renamed_dataset_even_when_they_are_fewer_than_its_questions(
+def test_rescoring_refuses_predictions_of_a_renamed_dataset_whether_more_or_fewer_than_its_questions(
     bench, tmp_path, capsys
 ):
-    """3 questions predicted as `a:<index>`, the same 3 again as `b:<index>` after a rename: the evaluation scored the
-    3 of b.jsonl as a subset, and rescoring the folder scored all 6 rows as the full benchmark (6 of 6 questions, the
-    same questions twice) in results.json."""
+    """3 questions predicted as `a:<index>`, the same 3 again as `b:<index>` in another folder, the two files joined
+    by hand: rescoring scored all 6 rows as the full benchmark (6 of 6 questions, the same questions twice). With
+    all 6 of b.jsonl beside them (9 rows), it is refused for holding more rows than the dataset has questions."""
     first = write_jsonl(tmp_path / 'a.jsonl', [{k: v for k, v in row.items() if k != 'id'} for row in BENCH_ROWS])
-    out = tmp_path / 'run'
+    out, other = tmp_path / 'run', tmp_path / 'other'
     ev.evaluate(eval_args('m', first, out, '--frames_dir', bench.frames, '--limit', 3), engine=CountingEngine())
-    renamed = first.rename(tmp_path / 'b.jsonl')
-    results = ev.evaluate(eval_args('m', renamed, out, '--frames_dir', bench.frames, '--limit', 3), CountingEngine())
-    assert results['num_questions'] == 3 and results['subset']
-    assert ev.main(['--predictions', str(out)]) == 1
-    assert (
-        f'{out / "predictions.jsonl"} holds predictions for 3 question(s) that the dataset its run_config.json records '
-        "does not have (e.g. id 'a:0'; rows without an id are named `<file name without extension>:<index>`: was it "
-        'renamed?): it mixes runs'
-    ) in capsys.readouterr().err
-    assert not (out / 'results.json').exists()
+    second = write_jsonl(tmp_path / 'b.jsonl', [json.loads(line) for line in first.open()])
+    for limit in ('3', '6'):
+        ev.evaluate(eval_args('m', second, other, '--frames_dir', bench.frames, '--limit', limit), CountingEngine())
+        joined = (out / 'predictions.jsonl').read_text() + (other / 'predictions.jsonl').read_text()
+        (tmp_path / 'joined').mkdir(exist_ok=True)
+        shutil.copy(out / 'run_config.json', tmp_path / 'joined' / 'run_config.json')
+        (tmp_path / 'joined' / 'predictions.jsonl').write_text(joined)
+        assert ev.main(['--predictions', str(tmp_path / 'joined')]) == 1
+        error = capsys.readouterr().err
+        path = tmp_path / 'joined' / 'predictions.jsonl'
+        if limit == '3':
+            assert (
+                f'{path} holds predictions for 3 question(s) that the dataset its run_config.json records does not '
+                "have (e.g. id 'b:0'; rows without an id are named `<file name without extension>:<index>`: was it "
+                'renamed?): it mixes runs'
+            ) in error
+        else:
+            assert f'{path} holds predictions for 9 questions, but the dataset its run_config.json' in error
+            assert error.rstrip().endswith(
+                "records has 6: it mixes runs; evaluate again with --model (only the dataset's questions are scored)"
+            )
+        assert not (tmp_path / 'joined' / 'results.json').exists()
 
 
 def test_no_progress_keeps_bars_out_of_logs(bench, tmp_path, capsys):
