@@ -652,9 +652,9 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
     report of the previous run, by `overwrite`). Writes run_config.json."""
     config_path = output_dir / RUN_CONFIG_NAME
     predictions = output_dir / PREDICTIONS_NAME
-    # A config with no predictions beside it (a run stopped before its first batch, say for missing frames) binds
-    # nothing: it is replaced, so the corrected command runs.
-    predicted = predictions.exists() and predictions.stat().st_size > 0
+    # A config with no predictions beside it (a run stopped before its first batch, say for missing frames, or
+    # killed while writing it: a cut-off line only) binds nothing: it is replaced, so the corrected command runs.
+    predicted = predictions.exists() and any(line.strip() for line in predictions.read_bytes().split(b'\n')[:-1])
     if overwrite:  # the frames cache stays: extract_frames.py checks its folders against their settings
         # the predictions last: a run killed in between leaves the old run whole or predictions without their config
         # (refused), never reports without the predictions they score
@@ -1374,11 +1374,20 @@ def compare_results(base: dict, new: dict) -> dict:
     sizes = frame_size_difference(base.get('frame_pixels_by_scene'), new.get('frame_pixels_by_scene'))
     if sizes:
         differences.append(sizes)
-    protocol_warning = None
+    warnings = []
     if differences:
-        protocol_warning = (
+        warnings.append(
             f'the runs were not measured alike ({"; ".join(differences)}): deltas mix the models with the protocol'
         )
+    # a run rescored without its run_config.json: nothing to compare, which must not read as "measured alike"
+    unknown = [run['label'] for run in (base, new) if not run.get('config')]
+    if unknown:
+        warnings.append(
+            f'the protocol of {" and ".join(unknown)} is unknown (scored from predictions without their '
+            f'{RUN_CONFIG_NAME}): deltas may mix the models with the protocol'
+        )
+    protocol_warning = '; '.join(warnings) or None
+    if protocol_warning:
         logger.warning('%s', protocol_warning)
     return {
         'base': base['label'],

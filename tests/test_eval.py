@@ -935,19 +935,24 @@ def test_the_inference_backend_is_part_of_the_protocol(bench, tmp_path):
     assert len(engine.requests) == 2
 
 
-@pytest.mark.parametrize('empty_file', [False, True], ids=['no predictions file', 'an empty one'])
-def test_a_run_stopped_before_predicting_binds_nothing(bench, tmp_path, empty_file):
+@pytest.mark.parametrize(
+    'content',
+    [None, b'', b'\n \n', b'{"id": "0", "prediction": "B", "ques'],
+    ids=['no predictions file', 'an empty one', 'blank lines', 'a cut-off first line'],
+)
+def test_a_run_stopped_before_predicting_binds_nothing(bench, tmp_path, content):
     """A first attempt that failed on its frames leaves run_config.json and no predictions: the corrected command
     runs instead of being refused as a run made differently. So does an empty predictions.jsonl (touched, or a first
-    line cut back by the repair), which holds no prediction of the recorded protocol either."""
+    line cut back by the repair), which holds no prediction of the recorded protocol either, and one holding only the
+    cut-off first line of a run killed while writing it (refused as a run made differently)."""
     partial = tmp_path / 'frames'
     shutil.copytree(bench.frames / 'scannet' / 'scene0000_00', partial / 'scannet' / 'scene0000_00')
     out = tmp_path / 'run'
     with pytest.raises(ev.EvalError, match='have no frames'):
         ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', partial), engine=CountingEngine())
     assert (out / 'run_config.json').exists() and not (out / 'predictions.jsonl').exists()
-    if empty_file:
-        (out / 'predictions.jsonl').touch()
+    if content is not None:
+        (out / 'predictions.jsonl').write_bytes(content)
     engine = CountingEngine()
     ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
     assert len(engine.requests) == len(BENCH_ROWS)
@@ -1701,6 +1706,18 @@ def test_compare_says_when_the_runs_were_not_measured_alike(bench, tmp_path, mon
     monkeypatch.setattr(ev, 'resolve_model', lambda *args: pytest.fail('a finished run loaded its model'))
     results = ev.evaluate(args)
     assert results['comparison']['protocol_warning'] == warning
+    # a run rescored from its predictions alone (no run_config.json): nothing to compare, which is said, not silence
+    (tmp_path / 'loose').mkdir()
+    shutil.copy(tmp_path / 'same' / 'predictions.jsonl', tmp_path / 'loose' / 'predictions.jsonl')
+    assert ev.main(['--predictions', str(tmp_path / 'loose')]) == 0
+    loose = ev.load_results(str(tmp_path / 'loose'))
+    unknown = (
+        'the protocol of loose is unknown (scored from predictions without their run_config.json): deltas may mix the '
+        'models with the protocol'
+    )
+    assert ev.compare_results(ev.load_results(str(tmp_path / 'base')), loose)['protocol_warning'] == unknown
+    assert ev.compare_results(loose, loose)['protocol_warning'] == unknown.replace('loose', 'loose and loose', 1)
+    assert ev.compare_results(loose, ev.load_results(str(tmp_path / 'other')))['protocol_warning'] == unknown
 
 
 def test_a_mistyped_compare_fails_before_anything_is_predicted(bench, tmp_path):
