@@ -261,10 +261,14 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, Any]:
 
 def to_swift_argv(args: Mapping[str, Any]) -> list[str]:
     """Flags in the form swift's CLI makes from a YAML (swift.cli.main.parse_yaml_args): lists spread, dicts as
-    JSON, everything else through str(), so booleans read True / False."""
+    JSON, everything else through str(), so booleans read True / False. A bare `--no_<switch>` (parse_overrides: True)
+    stays bare: HfArgumentParser's `no_` switches take no value, and `--no_gradient_checkpointing True` failed (swift
+    fails alike on a YAML's `no_<field>: true`, so no working YAML has one)."""
     argv = []
     for key, value in args.items():
         argv.append(f'--{key}')
+        if key.startswith('no_') and value is True:
+            continue
         if isinstance(value, list):
             argv += [str(v) for v in value]
         elif isinstance(value, dict):

@@ -39,7 +39,15 @@ PYTHON = sys.executable
 VERSIONED_KEYS = {'output_dir', 'logging_dir', 'run_name'}
 # This CPU venv has no DeepSpeed (a GPU-node package) and no bf16-capable GPU: every build gets these two flags.
 CPU_FLAGS = ['--deepspeed', '', '--use_cpu', 'true']
-USER_FLAGS = ['--learning_rate', '2e-6', '--reward_funcs', 'vsi_reward', 'vsi_reward_strict']
+# a `no_` switch too: HfArgumentParser's take no value, and the Python launcher wrote `--no_gradient_checkpointing True`
+USER_FLAGS = [
+    '--learning_rate',
+    '2e-6',
+    '--reward_funcs',
+    'vsi_reward',
+    'vsi_reward_strict',
+    '--no_gradient_checkpointing',
+]
 # Variables of the developer's shell that would change what the script decides.
 LAUNCH_VARS = (
     'MODE CONFIG MODEL DATASET OUTPUT_DIR TRAIN_GPUS ROLLOUT_GPUS NPROC_PER_NODE NNODES NODE_RANK MASTER_ADDR '
@@ -323,6 +331,7 @@ def test_three_launchers_give_swift_the_same_arguments(launched, mode):
     assert _comparable(built[('shell', mode)]) == direct
     assert direct['use_vllm'] is True and direct['vllm_mode'] == mode
     assert direct['learning_rate'] == 2e-6 and direct['reward_funcs'] == ['vsi_reward', 'vsi_reward_strict']
+    assert direct['gradient_checkpointing'] is False  # the YAML's true, switched off by the user's flag
 
 
 @pytest.mark.parametrize('name', list(OTHER_MODE_YAMLS))
@@ -357,6 +366,7 @@ def test_local_mode_is_what_swift_alone_cannot_express(launched):
     local = _comparable(built[('python', 'local')])
     assert _comparable(built[('shell', 'local')]) == local
     assert local['use_vllm'] is False and local['vllm_mode'] is None and local['deepspeed'] in (None, '')
+    assert local['gradient_checkpointing'] is False  # the bare `--no_gradient_checkpointing` reached swift as one
     # swift rejects `--use_vllm false` under the YAML's vllm_mode, and has no flag that unsets it.
     assert not built[('swift', 'local')]['ok']
     assert 'vllm_mode is not supported when use_vllm is false' in built[('swift', 'local')]['error']
