@@ -1145,16 +1145,27 @@ CHECKPOINT_NAME = re.compile(r'checkpoint-(\d+)')
 LAST_CHECKPOINT = 'last-checkpoint'
 
 
+def saved_in_full(checkpoint: Path) -> bool:
+    """Whether `checkpoint` holds a whole trainer_state.json. transformers writes it with a plain write: a kill while
+    writing it leaves a cut-off file, on which a resume fails (JSONDecodeError) after the model has loaded."""
+    try:
+        with open(checkpoint / TRAINER_STATE, encoding='utf-8') as f:
+            json.load(f)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The latest checkpoint of `run_dir` saved in full: the one swift's `last-checkpoint` names, else the
     checkpoint-N folder with the highest N that holds trainer_state.json; None if none."""
     link = run_dir / LAST_CHECKPOINT
-    if link.is_symlink() and (link / TRAINER_STATE).is_file():
+    if link.is_symlink() and saved_in_full(link):
         return link.resolve()
     steps = [
         (int(match.group(1)), child)
         for child in run_dir.glob('checkpoint-*')
-        if (match := CHECKPOINT_NAME.fullmatch(child.name)) and (child / TRAINER_STATE).is_file()
+        if (match := CHECKPOINT_NAME.fullmatch(child.name)) and saved_in_full(child)
     ]
     return max(steps)[1] if steps else None
 
@@ -1171,7 +1182,7 @@ def checkpoint_place(folder: Path) -> tuple[str | None, Path | None]:
     if not real.is_dir():
         return None, None
     if CHECKPOINT_NAME.fullmatch(real.name):
-        return (None, None) if (real / TRAINER_STATE).is_file() else ('checkpoint', latest_checkpoint(real.parent))
+        return (None, None) if saved_in_full(real) else ('checkpoint', latest_checkpoint(real.parent))
     if any(real.glob('checkpoint-*')):
         return 'run', latest_checkpoint(real)
     runs = [child for child in real.iterdir() if child.is_dir() and any(child.glob('checkpoint-*'))]
@@ -1183,7 +1194,7 @@ def checkpoint_place(folder: Path) -> tuple[str | None, Path | None]:
 
 # Per place of checkpoint_place: what the folder is, where its checkpoints are, which checkpoint is named.
 CHECKPOINT_PLACES = {
-    'checkpoint': (f'it was cut off while saving (no {TRAINER_STATE}, the file saved last)', 'beside it', ''),
+    'checkpoint': (f'it was cut off while saving (no whole {TRAINER_STATE}, the file saved last)', 'beside it', ''),
     'run': ('it is a run folder', 'in it', ''),
     'output': ('it is an output folder holding runs', 'in its runs', 'of its latest run '),
 }
@@ -1207,8 +1218,9 @@ def resume_problem(args: Mapping[str, Any], world_size: int | None = None) -> st
 
     Slips when a run is cut off: naming the run folder (or the output folder above it) instead of a checkpoint
     (swift then fails with "Mixed using with peft is not allowed now"), and naming the newest checkpoint when the run
-    was killed while saving it (no trainer_state.json: FileNotFoundError). With `resume_only_model` and
-    `ignore_data_skip` swift loads the weights only, as from `--adapters`, and reads no trainer state. A full resume
+    was killed while saving it (no trainer_state.json, or a cut-off one: FileNotFoundError, JSONDecodeError). With
+    `resume_only_model` and `ignore_data_skip` swift loads the weights only, as from `--adapters`, and reads no trainer
+    state. A full resume
     must also find the optimizer state as this run keeps it (_deepspeed_state_problem, with `world_size` processes).
     """
     value = args.get('resume_from_checkpoint')
@@ -1220,8 +1232,8 @@ def resume_problem(args: Mapping[str, Any], world_size: int | None = None) -> st
         return f'resume_from_checkpoint {value} {state} (relative paths start at {os.getcwd()})'
     if _swift_bool(args, 'resume_only_model') and _swift_bool(args, 'ignore_data_skip'):
         return None
-    if not (path / TRAINER_STATE).is_file():
-        hint = checkpoint_hint(path) or f'no {TRAINER_STATE}, no checkpoint-N folders'
+    if not saved_in_full(path):
+        hint = checkpoint_hint(path) or f'no whole {TRAINER_STATE}, no checkpoint-N folders'
         return f'resume_from_checkpoint {value} is not a checkpoint: {hint}'
     # resume_only_model alone still loads DeepSpeed's optimizer state (transformers' deepspeed_load_checkpoint)
     return _deepspeed_state_problem(value, path, args, world_size)

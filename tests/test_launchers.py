@@ -2149,13 +2149,20 @@ def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refu
         'saved in full'
     )
     assert problem(cut) == (
-        f'resume_from_checkpoint {cut} is not a checkpoint: it was cut off while saving (no trainer_state.json, the '
-        f'file saved last); use {latest}, the latest checkpoint saved in full'
+        f'resume_from_checkpoint {cut} is not a checkpoint: it was cut off while saving (no whole trainer_state.json, '
+        f'the file saved last); use {latest}, the latest checkpoint saved in full'
     )
     assert problem(output) == (
         f'resume_from_checkpoint {output} is not a checkpoint: it is an output folder holding runs; use {latest}, the '
         'latest checkpoint of its latest run saved in full'
     )
+    # killed while transformers wrote trainer_state.json (a plain write): cut off too, found before the model loads
+    torn = _checkpoint(run / 'checkpoint-12')
+    (torn / 'trainer_state.json').write_text('{"global_step": 12, "log_hist')
+    assert problem(torn) == problem(cut).replace(str(cut), str(torn))
+    (run / 'last-checkpoint').unlink()  # without swift's link, the highest step saved in full
+    assert problem(run).endswith(f'it is a run folder; use {latest}, the latest checkpoint saved in full')
+    (run / 'last-checkpoint').symlink_to('checkpoint-10')
     # flash checkpoints (use_flash_ckpt) write trainer_state.json first: swift's last-checkpoint is the one to trust
     flash = tmp_path / 'elsewhere' / 'flash'
     flash_latest = _checkpoint(flash / 'checkpoint-5').resolve()
@@ -2168,14 +2175,16 @@ def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refu
     assert problem(cut, '--resume_only_model', 'true', '--ignore_data_skip', 'true') is None
     lone = _checkpoint(tmp_path / 'other' / 'checkpoint-3', saved_in_full=False)
     assert problem(lone).endswith(
-        '(no trainer_state.json, the file saved last); no checkpoint beside it was saved in full'
+        '(no whole trainer_state.json, the file saved last); no checkpoint beside it was saved in full'
     )
     assert problem(lone.parent).endswith('it is a run folder; no checkpoint in it was saved in full')
     assert problem(tmp_path).endswith(
         'it is an output folder holding runs; no checkpoint in its runs was saved in full'
     )
     (tmp_path / 'empty').mkdir()
-    assert problem(tmp_path / 'empty').endswith('is not a checkpoint: no trainer_state.json, no checkpoint-N folders')
+    assert problem(tmp_path / 'empty').endswith(
+        'is not a checkpoint: no whole trainer_state.json, no checkpoint-N folders'
+    )
     assert problem('no/such/v0') == f'resume_from_checkpoint no/such/v0 not found (relative paths start at {ROOT})'
     assert problem(latest / 'trainer_state.json').endswith(
         f' is a file, not a checkpoint folder (relative paths start at {ROOT})'
