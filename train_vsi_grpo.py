@@ -1236,7 +1236,54 @@ def resume_problem(args: Mapping[str, Any], world_size: int | None = None) -> st
         hint = checkpoint_hint(path) or f'no whole {TRAINER_STATE}, no checkpoint-N folders'
         return f'resume_from_checkpoint {value} is not a checkpoint: {hint}'
     # resume_only_model alone still loads DeepSpeed's optimizer state (transformers' deepspeed_load_checkpoint)
-    return _deepspeed_state_problem(value, path, args, world_size)
+    return _deepspeed_state_problem(value, path, args, world_size) or _changed_on_resume(value, path, args)
+
+
+# What a full resume restores as saved, whatever the run asks: the schedule (its base rates: transformers loads the
+# scheduler's state) and the adapter's shape. A run resumed with another learning_rate trained on the old one, with
+# the new one in its args.json; one with another lora_rank kept the saved adapter.
+RESTORED_ON_RESUME = {
+    'learning_rate': 'schedule',
+    'lr_scheduler_type': 'schedule',
+    'tuner_type': 'adapter',
+    'lora_rank': 'adapter',
+    'lora_alpha': 'adapter',
+    'target_modules': 'adapter',
+}
+
+
+def _changed_on_resume(value: Any, path: Path, args: Mapping[str, Any]) -> str | None:
+    """A setting of RESTORED_ON_RESUME that this run gives otherwise than the checkpoint's args.json (swift saves one
+    with every checkpoint) records; None when they agree, or where either does not say."""
+    try:
+        saved = json.loads((path / 'args.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict):
+        return None
+
+    def normal(field: str, setting: Any) -> Any:
+        values = _as_list(setting)
+        try:
+            return [float(v) for v in values] if field in ('learning_rate', 'lora_rank', 'lora_alpha') else values
+        except ValueError:
+            return values
+
+    for field, what in RESTORED_ON_RESUME.items():
+        if field not in args or saved.get(field) is None or normal(field, args[field]) == normal(field, saved[field]):
+            continue
+        instead = (
+            'load its weights alone with --resume_only_model true --ignore_data_skip true (the optimizer and schedule '
+            'anew)'
+            if what == 'schedule'
+            else 'start a new run'
+        )
+        return (
+            f'resume_from_checkpoint {value} was saved with {field} {saved[field]!r}, and this run sets '
+            f'{args[field]!r}: a resume restores the {what} as saved, so {field} would stay {saved[field]!r} while '
+            f'the new run records {args[field]!r}; resume with {saved[field]!r}, or {instead}'
+        )
+    return None
 
 
 def _deepspeed_state_problem(value: Any, path: Path, args: Mapping[str, Any], world_size: int | None) -> str | None:

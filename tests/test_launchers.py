@@ -2123,6 +2123,37 @@ def test_resuming_optimizer_state_saved_another_way_is_refused(tmp_path):
     assert 'of 8 training processes, and this run has 6' in ' '.join(train_vsi_grpo.preflight(plan, world_size=6))
 
 
+def test_resuming_with_another_learning_rate_or_adapter_shape_is_refused(tmp_path):
+    """A resume restores the scheduler's base rates and the saved adapter: resumed with --learning_rate 5e-2 from a
+    checkpoint saved at 1e-3, a run decayed from 1e-3 while its args.json said 0.05; with --lora_rank 32 it kept rank
+    16. The checkpoint's args.json (swift writes one with each) is compared with the run's settings."""
+    checkpoint = _checkpoint(tmp_path / 'run' / 'checkpoint-2')
+    saved = {'learning_rate': 0.001, 'lr_scheduler_type': 'cosine', 'lora_rank': 16, 'lora_alpha': 32.0}
+    (checkpoint / 'args.json').write_text(json.dumps({**saved, 'target_modules': ['all-linear'], 'max_steps': 2}))
+
+    def problem(*flags: str) -> str | None:
+        args = train_vsi_grpo.parse_overrides(['--resume_from_checkpoint', str(checkpoint), *flags])
+        return train_vsi_grpo.resume_problem(args)
+
+    # the same settings however written, others that a resume takes (max_steps), or none given: nothing to say
+    same = ('--learning_rate', '1e-3', '--lora_rank', '16', '--lora_alpha', '32', '--target_modules', 'all-linear')
+    assert problem(*same, '--max_steps', '8') is None and problem() is None
+    assert problem('--learning_rate', '5e-2') == (
+        f"resume_from_checkpoint {checkpoint} was saved with learning_rate 0.001, and this run sets '5e-2': a resume "
+        "restores the schedule as saved, so learning_rate would stay 0.001 while the new run records '5e-2'; resume "
+        'with 0.001, or load its weights alone with --resume_only_model true --ignore_data_skip true (the optimizer '
+        'and schedule anew)'
+    )
+    assert problem('--lora_rank', '32').endswith(
+        "lora_rank would stay 16 while the new run records '32'; resume with 16, or start a new run"
+    )
+    assert 'target_modules' in problem('--target_modules', 'q_proj', 'v_proj')
+    assert problem('--learning_rate', '5e-2', '--resume_only_model', 'true', '--ignore_data_skip', 'true') is None
+    # through the preflight: the YAML's learning rate (1e-6) is the run's unless given
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--resume_from_checkpoint', str(checkpoint)], environ={})
+    assert any('was saved with learning_rate 0.001' in line for line in train_vsi_grpo.preflight(plan, world_size=1))
+
+
 def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refused(launch_env, tmp_path):
     # swift refused both only after the model (and vLLM) had loaded: "Mixed using with peft is not allowed now" for
     # a run folder, FileNotFoundError for trainer_state.json from a checkpoint killed while saving. The line names
