@@ -127,20 +127,24 @@ if ! prepare >"$LOGS/data.log" 2>&1; then
     exit 1
 fi
 
+FAILED=()  # the stages that did not exit 0: the check's exit status says so after the summary
 run_stage colocate "$TRAIN_LIMIT" env MODEL="$WORK/model" DATASET="$WORK/data/vsi_train.jsonl" \
-    OUTPUT_DIR="$WORK/grpo" bash run_vsi_grpo.sh "${TRAIN_ARGS[@]}" --dataloader_num_workers 2 --dataset_num_proc 2
+    OUTPUT_DIR="$WORK/grpo" bash run_vsi_grpo.sh "${TRAIN_ARGS[@]}" --dataloader_num_workers 2 --dataset_num_proc 2 ||
+    FAILED+=(colocate)
 CKPT=$(find "$WORK/grpo" -maxdepth 2 -type d -name 'checkpoint-*' | sort -V | tail -1)
 echo "checkpoint: ${CKPT:-none}" | tee -a "$LOGS/stages.txt"
+[[ -n $CKPT ]] || FAILED+=("checkpoint (none saved)")
 
 if [[ $MODEL_SIZE == tiny ]]; then
     EVAL=(env MAX_PIXELS=262144 "$PY" eval_vsi_bench.py --model "$WORK/model" --model_type qwen3_vl
         --dataset "$WORK/scenes/test.jsonl" --frames_dir "$WORK/frames" --num_frames "$FRAMES" --max_new_tokens 1)
-    run_stage eval_base_vllm 240 "${EVAL[@]}" --infer_backend vllm --output_dir "$WORK/eval_base_vllm"
+    run_stage eval_base_vllm 240 "${EVAL[@]}" --infer_backend vllm --output_dir "$WORK/eval_base_vllm" ||
+        FAILED+=(eval_base_vllm)
     if [[ -n $CKPT ]]; then
         run_stage eval_lora_vllm 240 "${EVAL[@]}" --infer_backend vllm --adapters "$CKPT" \
-            --output_dir "$WORK/eval_lora_vllm"
+            --output_dir "$WORK/eval_lora_vllm" || FAILED+=(eval_lora_vllm)
         run_stage eval_lora_pt 120 "${EVAL[@]}" --infer_backend pt --batch_size 16 --torch_dtype bfloat16 \
-            --adapters "$CKPT" --output_dir "$WORK/eval_lora_pt"
+            --adapters "$CKPT" --output_dir "$WORK/eval_lora_pt" || FAILED+=(eval_lora_pt)
     fi
 fi
 stage summary
@@ -193,3 +197,7 @@ for (start, name), (end, _) in zip(starts, starts[1:] + [(float('inf'), '')]):
         print(f'{name}: peak GPU memory {max(used) / 1024:.1f} GiB')
 EOF
 stage end
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+    echo "gpu_check.sh: failed: ${FAILED[*]} (logs in $LOGS)" >&2
+    exit 1
+fi

@@ -2465,7 +2465,8 @@ def test_visual_tokens_bench_counts_qwen3_vl_geometry():
 def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fake_bin, tmp_path):
     """bench/gpu_check.sh (run on an H200: see the issue notes) up to where a GPU is needed: its data and model
     commands, then run_vsi_grpo.sh in colocate mode against the stand-in swift, then the vLLM evaluations, which
-    fail as a usage error without vLLM; the summary still runs."""
+    fail as a usage error without vLLM; the summary still runs, and the exit status says what failed (it was 0
+    whatever failed after the data stage)."""
     work = tmp_path / 'check'
     env = _stand_in_env(
         fake_bin,
@@ -2482,7 +2483,10 @@ def test_gpu_check_script_runs_its_cpu_stages_and_launches_colocate_training(fak
         text=True,
         timeout=600,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.endswith(
+        f'gpu_check.sh: failed: checkpoint (none saved) eval_base_vllm (logs in {work / "logs"})\n'
+    )
     rows = [json.loads(line) for line in (work / 'data' / 'vsi_train.jsonl').read_text().splitlines()]
     assert rows and all(len(row['images']) == 8 for row in rows)
     assert all((work / 'data' / image).is_file() for image in rows[0]['images'])
@@ -2601,7 +2605,9 @@ def test_gpu_check_8b_trains_the_default_config_on_the_8b_architecture(fake_bin,
     )
     command = ['bash', str(ROOT / 'bench' / 'gpu_check.sh'), str(work)]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    # the stand-in swift trains nothing, so saves no checkpoint
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.endswith(f'gpu_check.sh: failed: checkpoint (none saved) (logs in {work / "logs"})\n')
     rows = [json.loads(line) for line in (work / 'data' / 'vsi_train.jsonl').read_text().splitlines()]
     assert rows and all(len(row['images']) == 32 for row in rows)
     assert Image.open(work / 'data' / rows[0]['images'][0]).size == (640, 480)
