@@ -1220,8 +1220,8 @@ def resume_problem(args: Mapping[str, Any], world_size: int | None = None) -> st
     (swift then fails with "Mixed using with peft is not allowed now"), and naming the newest checkpoint when the run
     was killed while saving it (no trainer_state.json, or a cut-off one: FileNotFoundError, JSONDecodeError). With
     `resume_only_model` and `ignore_data_skip` swift loads the weights only, as from `--adapters`, and reads no trainer
-    state. A full resume
-    must also find the optimizer state as this run keeps it (_deepspeed_state_problem, with `world_size` processes).
+    state. A full resume must also find the optimizer state as this run keeps it (_deepspeed_state_problem, with
+    `world_size` processes) and be set as the checkpoint was where it restores the saved state (_changed_on_resume).
     """
     value = args.get('resume_from_checkpoint')
     if value is None:  # the text 'None' is a path to swift (SftArguments: to_abspath, FileNotFoundError)
@@ -1269,8 +1269,13 @@ def _changed_on_resume(value: Any, path: Path, args: Mapping[str, Any]) -> str |
         except ValueError:
             return values
 
+    # resume_only_model loads the weights and leaves the optimizer and schedule new (swift's mixin), but not under
+    # DeepSpeed, whose checkpoint loading brings its optimizer and scheduler back (read in the source, not run)
+    fresh_schedule = _swift_bool(args, 'resume_only_model') and not args.get('deepspeed')
     for field, what in RESTORED_ON_RESUME.items():
         if field not in args or saved.get(field) is None or normal(field, args[field]) == normal(field, saved[field]):
+            continue
+        if what == 'schedule' and fresh_schedule:
             continue
         instead = (
             'load its weights alone with --resume_only_model true --ignore_data_skip true (the optimizer and schedule '

@@ -2149,6 +2149,9 @@ def test_resuming_with_another_learning_rate_or_adapter_shape_is_refused(tmp_pat
     )
     assert 'target_modules' in problem('--target_modules', 'q_proj', 'v_proj')
     assert problem('--learning_rate', '5e-2', '--resume_only_model', 'true', '--ignore_data_skip', 'true') is None
+    # resume_only_model alone keeps the step count but starts the optimizer and schedule anew; the adapter is loaded
+    assert problem('--learning_rate', '5e-2', '--resume_only_model', 'true') is None
+    assert 'lora_rank would stay 16' in problem('--lora_rank', '32', '--resume_only_model', 'true')
     # through the preflight: the YAML's learning rate (1e-6) is the run's unless given
     plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--resume_from_checkpoint', str(checkpoint)], environ={})
     assert any('was saved with learning_rate 0.001' in line for line in train_vsi_grpo.preflight(plan, world_size=1))
