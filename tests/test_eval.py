@@ -385,8 +385,8 @@ def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_ru
     )
     assert refusal(run / 'checkpoint-400') == (
         f'adapter {(run / "checkpoint-400").resolve()} is not a LoRA checkpoint (no adapter_config.json): it was '
-        f'cut off while saving (no trainer_state.json, the file saved last); use {full}, the latest checkpoint saved '
-        'in full'
+        f'cut off while saving (no whole trainer_state.json, the file saved last); use {full}, the latest checkpoint '
+        'saved in full'
     )
     assert (
         refusal(full / 'adapter_config.json')

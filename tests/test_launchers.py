@@ -465,6 +465,7 @@ def test_readme_commands_name_real_scripts_flags_and_variables():
 def test_every_yaml_value_reaches_swift(launched):
     args = _comparable(launched['built'][('swift', 'colocate')])
     overridden = {'model', 'dataset', 'output_dir', 'deepspeed', 'learning_rate', 'reward_funcs'}
+    overridden.add('gradient_checkpointing')  # USER_FLAGS' --no_gradient_checkpointing
     config = _yaml()
     for key, value in config.items():
         if key == 'ENV' or key in overridden:
