@@ -647,14 +647,17 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
         yield
 
 
-def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> None:
+def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> dict | None:
     """Refuse to mix runs: predictions in `output_dir` must come from the same protocol (or are removed, with every
-    report of the previous run, by `overwrite`). Writes run_config.json."""
+    report of the previous run, by `overwrite`). Writes run_config.json, and returns the one it replaced where
+    predictions were beside it (their run's), else None."""
     config_path = output_dir / RUN_CONFIG_NAME
     predictions = output_dir / PREDICTIONS_NAME
     # A config with no predictions beside it (a run stopped before its first batch, say for missing frames, or
     # killed while writing it: a cut-off line only) binds nothing: it is replaced, so the corrected command runs.
-    predicted = predictions.exists() and any(line.strip() for line in predictions.read_bytes().split(b'\n')[:-1])
+    # Read as the resume reads them: a whole last row that lost only its newline is a prediction.
+    predicted = not overwrite and predictions.exists() and bool(read_predictions(predictions))
+    old = None
     if overwrite:  # the frames cache stays: extract_frames.py checks its folders against their settings
         # the predictions last: a run killed in between leaves the old run whole or predictions without their config
         # (refused), never reports without the predictions they score
@@ -705,6 +708,7 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> No
             )
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(str(config_path), asdict(config))
+    return old
 
 
 def check_prediction_row(row: dict) -> dict:
@@ -1794,8 +1798,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         label=args.label or default_label(args.model, args.adapters or [], args.blind),
     )
     with run_folder_lock(output_dir):  # before anything is written there
-        earlier_dataset = None if args.overwrite else _recorded_dataset(output_dir)  # check_run_folder replaces it
-        check_run_folder(output_dir, config, args.overwrite)
+        earlier = check_run_folder(output_dir, config, args.overwrite)
         if not args.blind and not (image_env.get('MAX_PIXELS') or image_env.get('IMAGE_MAX_TOKEN_NUM')):
             trained = training_max_pixels()
             logger.warning(
@@ -1813,6 +1816,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         pending = [q for q in questions if q.id not in done]
         strays = len(done.keys() - {q.id for q in all_questions})
         if strays and pending:  # the same rows under another file name: every question would be predicted again
+            earlier_dataset = (earlier or {}).get('dataset')
             renamed = f' ({earlier_dataset} then)' if earlier_dataset not in (None, config.dataset) else ''
             raise EvalError(
                 f'{strays} prediction(s) in {predictions_path} match no question of {args.dataset}{renamed}, whose '
@@ -1885,15 +1889,6 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             results['comparison'] = compare_results(compared, results)
         write_results(output_dir, results)
         return results
-
-
-def _recorded_dataset(output_dir: Path) -> str | None:
-    """The dataset path an evaluation folder's run_config.json records, if it can be read (check_run_folder says
-    what else is wrong with it)."""
-    try:
-        return json.loads((output_dir / RUN_CONFIG_NAME).read_text(encoding='utf-8')).get('dataset')
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def _read_run_config(path: Path) -> dict | None:

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -961,6 +962,21 @@ def test_a_run_stopped_before_predicting_binds_nothing(bench, tmp_path, content)
     (out / 'run_config.json').write_text('[]')
     with pytest.raises(ev.EvalError, match='holds no run configuration'):
         ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+
+
+def test_a_whole_first_row_that_lost_its_newline_binds_its_protocol(bench, tmp_path):
+    """The predictions file is read as its reader reads it (extract_frames.read_jsonl_log): a complete last row that
+    lost only its newline is a prediction. Counting lines that end in a newline took it for none, replaced the blind
+    run's config and appended frames predictions to the blind one."""
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 1), engine=CountingEngine())
+    predictions = out / 'predictions.jsonl'
+    assert predictions.read_bytes().count(b'\n') == 1
+    predictions.write_bytes(predictions.read_bytes().rstrip(b'\n'))
+    made_differently = r' holds a run made differently \(num_frames: None there, 4 now; blind: True there, False now'
+    with pytest.raises(ev.EvalError, match=f'^{re.escape(str(out))}{made_differently}'):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=CountingEngine())
+    assert json.loads((out / 'run_config.json').read_text(encoding='utf-8'))['blind'] is True
 
 
 def test_the_pixel_advice_is_read_from_the_training_yaml(tmp_path, monkeypatch):
