@@ -1073,26 +1073,22 @@ def _plan(videos: Sequence[PathLike], video_dir: PathLike | None, output_dir: Pa
         for temp in _temp_dirs(out_dir):
             owned[temp] = f'a temporary folder of {video}'
     for out_dir, video in targets.items():
-        if out_dir in owned:
-            clashes.append(f'{video} would write its frames to {out_dir}, which is {owned[out_dir]}: rename it')
-        for folder in (out_dir, *out_dir.parents):
+        for folder in (out_dir, *out_dir.parents):  # the frame folder, then those it would be written inside
             if folder == output_dir:
                 break
+            if folder != out_dir and folder in targets:
+                clashes.append(
+                    f'{video} would write its frames inside the frame folder of {targets[folder]} ({folder}), '
+                    f'which extracting that video replaces: rename one'
+                )
+            elif folder in owned:
+                where = 'to' if folder == out_dir else 'inside'
+                clashes.append(f'{video} would write its frames {where} {folder}, which is {owned[folder]}: rename it')
             if folder not in owned and (name := TEMP_DIR_NAME.fullmatch(folder.name)):
                 clashes.append(
                     f'{video} would write its frames to {out_dir}, which a run extracting a video named '
                     f'{name[1]} there would remove as its temporary folder {folder.name}: rename it'
                 )
-        for parent in out_dir.parents:
-            if parent == output_dir:
-                break
-            if parent in targets:
-                clashes.append(
-                    f'{video} would write its frames inside the frame folder of {targets[parent]} ({parent}), '
-                    f'which extracting that video replaces: rename one'
-                )
-            elif parent in owned:
-                clashes.append(f'{video} would write its frames inside {parent}, which is {owned[parent]}: rename it')
     if clashes:
         shown = '; '.join(clashes[:5]) + (f'; and {len(clashes) - 5} more' if len(clashes) > 5 else '')
         raise ValueError(f'{len(clashes)} clash(es) between frame folders, nothing extracted: {shown}')
