@@ -1158,16 +1158,17 @@ def saved_in_full(checkpoint: Path) -> bool:
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The latest checkpoint of `run_dir` saved in full: the one swift's `last-checkpoint` names, else the
-    checkpoint-N folder with the highest N that holds trainer_state.json; None if none."""
+    checkpoint-N folder with the highest N that holds a whole trainer_state.json; None if none."""
     link = run_dir / LAST_CHECKPOINT
     if link.is_symlink() and saved_in_full(link):
         return link.resolve()
     steps = [
         (int(match.group(1)), child)
         for child in run_dir.glob('checkpoint-*')
-        if (match := CHECKPOINT_NAME.fullmatch(child.name)) and saved_in_full(child)
+        if (match := CHECKPOINT_NAME.fullmatch(child.name))
     ]
-    return max(steps)[1] if steps else None
+    # from the highest step down, decoding trainer_state.json (which grows with the log) only until one is whole
+    return next((child for _, child in sorted(steps, reverse=True) if saved_in_full(child)), None)
 
 
 def checkpoint_place(folder: Path) -> tuple[str | None, Path | None]:
