@@ -20,6 +20,8 @@ Usage:
 """
 
 import argparse
+import contextlib
+import hashlib
 import itertools
 import json
 import math
@@ -46,6 +48,8 @@ from vsi_scoring import build_prompt  # noqa: E402
 
 DATASET = 'synthscan'
 SCENE_PREFIX = 'synth_'
+ENCODER_OPTIONS = {'crf': '16', 'preset': 'fast', 'threads': '1'}
+VIDEO_TAG = 'vsi-synthetic-frames-sha256:'  # the mp4 comment that write_video recognises its own videos by
 
 # Question wording follows VSI-Bench's templates (and VLM-3R's, which share them).
 COUNT_TEMPLATE = 'How many {category}(s) are in this room?'
@@ -445,11 +449,24 @@ def _render(scene: Scene, width: int, height: int) -> tuple[list[np.ndarray], np
 
 
 def write_video(path: str, frames: Sequence[np.ndarray], fps: int) -> None:
-    """H.264, yuv420p, constant frame rate; written to a temporary file and renamed."""
+    """H.264, yuv420p, constant frame rate; written to a temporary file and renamed.
+
+    The file carries a digest of the frames and the encoder settings, and a video already there with the same
+    digest is left alone: a second `make demo` keeps the mtime, so extract_frames keeps its frames instead of redoing
+    them as "source changed". The digest is of the frames, not of the encoded bytes, because libx264 does not encode
+    the same frames to the same bytes every time, even with one thread.
+    """
     height, width = frames[0].shape[:2]
+    digest = hashlib.sha256(repr((fps, width, height, ENCODER_OPTIONS)).encode())
+    for array in frames:
+        digest.update(np.ascontiguousarray(array))
+    tag = f'{VIDEO_TAG}{digest.hexdigest()}'
+    with contextlib.suppress(OSError, av.FFmpegError), av.open(path) as existing:
+        if existing.metadata.get('comment') == tag:
+            return
     with atomic_path(path) as tmp, av.open(tmp, mode='w', format='mp4') as container:
-        # One thread and fixed options keep the encoded bytes reproducible.
-        stream = container.add_stream('libx264', rate=fps, options={'crf': '16', 'preset': 'fast', 'threads': '1'})
+        container.metadata['comment'] = tag
+        stream = container.add_stream('libx264', rate=fps, options=ENCODER_OPTIONS)
         stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
         stream.codec_context.gop_size = fps
         for i, array in enumerate(frames):

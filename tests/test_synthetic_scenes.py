@@ -161,6 +161,24 @@ def test_determinism_and_seed_changes_output(out, tmp_path):
     assert (other / 'test.jsonl').read_bytes() != (root / 'test.jsonl').read_bytes()
 
 
+def test_a_second_run_leaves_its_videos_untouched(tmp_path):
+    """extract_frames redoes a video whose mtime changed, so rewriting the same video would redo every frame."""
+    mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED, test_fraction=0.5, frames=24, progress=False)
+    videos = sorted((tmp_path / 'videos').rglob('*.mp4'))
+    assert len(videos) == 2
+    os.utime(videos[0], ns=(1, 1))  # an old mtime tells whether the file was written again
+    cut = videos[1].read_bytes()[:-100]
+    videos[1].write_bytes(cut)  # a cut-off video (its index is at the end) must be written again
+    mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED, test_fraction=0.5, frames=24, progress=False)
+    assert videos[0].stat().st_mtime_ns == 1
+    assert len(videos[1].read_bytes()) > len(cut)
+    with av.open(str(videos[1])) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 24
+    assert sorted(p.name for p in videos[0].parent.iterdir()) == [v.name for v in videos]
+    mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED, test_fraction=0.5, frames=25, progress=False)
+    assert videos[0].stat().st_mtime_ns != 1  # other frames: written again
+
+
 def test_train_and_test_scenes_are_disjoint(out, data):
     root, summary = out
     test_names = {r['scene_name'] for r in data['test']}
