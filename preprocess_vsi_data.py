@@ -1881,6 +1881,15 @@ ROW_COLUMNS = (
 
 
 def column_types_problem(path: str) -> str | None:
+    """_column_types_problem, once per file as it is now (its size and mtime): the launchers' preflight checks
+    VSI_TRAIN_JSONL both as a dataset (train_vsi_grpo.dataset_problem) and as vsi_train's loader does
+    (checked_media_folder), seconds each for a file of gigabytes."""
+    stat = os.stat(path)
+    return _column_types_problem(path, os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _column_types_problem(path: str, *_identity: object) -> str | None:
     """Why `datasets` cannot load this JSON-lines file of rows, or None: a column null on every row of its first block
     (JSON_LINES_BLOCK_BYTES), or one of ROW_COLUMNS missing from all of them, that a later row has. The first block
     fixes the columns and their types, and that row's block fails to cast (`Couldn't cast array of type

@@ -2355,3 +2355,25 @@ def test_column_types_problem_by_hand(tmp_path, monkeypatch, lines, problem):
     path.write_text(''.join(line + '\n' for line in lines), encoding='utf-8')
     found = pp.column_types_problem(str(path))
     assert found == problem if problem is None else found.startswith(f'{path}: {problem}')
+
+
+def test_column_types_problem_reads_a_file_once_until_it_changes(tmp_path, monkeypatch):
+    """The launchers' preflight checks VSI_TRAIN_JSONL twice (as a dataset and as vsi_train's loader does): seconds
+    each for gigabytes, so the second check reuses the first while the file's size and mtime are unchanged."""
+    monkeypatch.setattr(pp, 'JSON_LINES_BLOCK_BYTES', 5)  # the first line is the first block
+    reads = []
+
+    def counted_open(file, *args, **kwargs):
+        reads.append(file)
+        return open(file, *args, **kwargs)  # noqa: SIM115 (the caller's `with` closes it)
+
+    monkeypatch.setattr(pp, 'open', counted_open, raising=False)
+    path = tmp_path / 'rows.jsonl'
+    path.write_text('{"id": "1", "options": null}\n{"id": "2", "options": null}\n', encoding='utf-8')
+    assert pp.column_types_problem(str(path)) is None
+    assert pp.column_types_problem(str(path)) is None and reads == [str(path)]
+    with path.open('a', encoding='utf-8') as f:  # now a later row gives options a type: found, read again
+        f.write('{"id": "3", "options": ["A. x"]}\n')
+    assert "column 'options' is null on every row" in pp.column_types_problem(str(path))
+    os.utime(path, ns=(1, 1))  # the same size, another mtime: read again
+    assert 'line 3 has it' in pp.column_types_problem(str(path)) and reads == [str(path)] * 3
