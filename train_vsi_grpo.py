@@ -671,9 +671,6 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
                 keys = list(first_json_object(path))
             except VsiDataError as error:  # no rows, not JSON: as vsi_train's loader says it
                 return str(error)
-            typing = column_types_problem(path)
-            if typing:
-                return typing
         else:  # csv / txt: swift reads them; their rows are not worth parsing here
             return None
     except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and pyarrow's errors are ValueErrors
@@ -694,6 +691,11 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
             f'{path} has no solution in its first row (columns: {shown}), the answer vsi_reward scores: write the '
             'rows with preprocess_vsi_data.py (README section 2), or map a column with --columns'
         )
+    if path.endswith(('.json', '.jsonl')):  # last: raw QA rows would be refused whatever their column types
+        try:
+            return column_types_problem(path)
+        except OSError as error:
+            return f'{path} cannot be read as a dataset: {error}'
     return None
 
 

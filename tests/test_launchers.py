@@ -1425,6 +1425,18 @@ def test_dataset_rows_are_checked_from_the_first_row(tmp_path, name, rows, messa
     assert problem is None if message is None else message in problem, problem
 
 
+def test_raw_qa_rows_are_named_as_such_before_their_column_types(tmp_path, monkeypatch):
+    """A raw QA file whose column types `datasets` could not load either: the advice that helps is to run
+    preprocess_vsi_data.py, not to move a multiple-choice row to the top."""
+    import preprocess_vsi_data
+
+    monkeypatch.setattr(preprocess_vsi_data, 'JSON_LINES_BLOCK_BYTES', 5)  # the first line is the first block
+    path = _write_rows(tmp_path / 'qa.jsonl', [RAW_QA_ROW, {**RAW_QA_ROW, 'id': 'q2', 'options': ['A. 1', 'B. 2']}])
+    assert "column 'options' is null on every row" in preprocess_vsi_data.column_types_problem(str(path))
+    problem = train_vsi_grpo.dataset_problem(str(path))
+    assert problem.startswith(f'{path} holds raw QA rows (question/options layout), not swift rows'), problem
+
+
 def test_dataset_columns_renaming_and_folders_are_read_as_swift_reads_them(tmp_path):
     answer = _write_rows(tmp_path / 'answer.jsonl', [{'messages': [], 'answer': 'B'}])
     assert 'has no solution in its first row' in train_vsi_grpo.dataset_problem(str(answer))
