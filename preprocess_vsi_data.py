@@ -69,6 +69,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import decimal
 import errno
 import fcntl
 import functools
@@ -420,6 +421,8 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
                 raise VsiDataError(
                     f'{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}{_formats_note(path)}'
                 ) from e
+            except (ValueError, RecursionError) as e:
+                raise VsiDataError(f'{path}: the JSON list cannot be read ({_unreadable_json(e)})') from e
             for index, row in enumerate(rows):
                 yield f'{name}[row {index}]', row
             return
@@ -429,11 +432,13 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
                 continue
             try:
                 row = json.loads(line, parse_constant=_nan_as_null)
-            except json.JSONDecodeError as e:
+            except (ValueError, RecursionError) as e:
+                if not isinstance(e, json.JSONDecodeError):
+                    raise VsiDataError(f'{path}: line {number} cannot be read ({_unreadable_json(e)})') from e
                 if first:  # perhaps one object spread over several lines
                     f.seek(0)
                     whole = None
-                    with contextlib.suppress(ValueError):  # bad JSON or UTF-8: the line's error says it
+                    with contextlib.suppress(ValueError, RecursionError):  # bad JSON or UTF-8: the line's error says it
                         whole = json.loads(f.read().decode('utf-8-sig'), parse_constant=_nan_as_null)
                     if isinstance(whole, dict):
                         raise _top_level_object(path, whole) from None
@@ -445,6 +450,13 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
                 raise _top_level_object(path, row, None if first else number)
             first = False
             yield f'{name}:line {number}', row
+
+
+def _unreadable_json(error: ValueError | RecursionError) -> str:
+    """What stopped json.loads on valid JSON syntax: Python's recursion limit, or its 4,300-digit limit on integers."""
+    if isinstance(error, RecursionError):
+        return 'nested too deeply for Python to decode'
+    return str(error)
 
 
 def check_input_file(path: str, flag: str = 'input file') -> None:
@@ -564,6 +576,8 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, (int, float)):
         return _number_text(value)
+    if isinstance(value, decimal.Decimal):  # a parquet decimal column: its digits as stored (`2.50`)
+        return str(value) if value.is_finite() else None
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
@@ -711,10 +725,11 @@ def _single_turn(row: dict, key: str, location: str) -> tuple[str, str | None]:
 
 def _answer_text(value: Any) -> str | None:
     """An answer as text; None only when there is none. Any other value (`true`, NaN, a list) comes back as its JSON
-    text, so the answer checks reject it as a wrong answer rather than as a missing one."""
+    text, so the answer checks reject it as a wrong answer rather than as a missing one; one JSON has no text for
+    (parquet's binary column gives bytes) comes back as its repr, rejected the same way."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return _text(value) or json.dumps(value)
+    return _text(value) or json.dumps(value, default=repr)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # per row, over a few thousand scene names: cached, conversion stays fast
@@ -780,7 +795,8 @@ def row_to_question(row: Any, location: str, index: int, source: str) -> tuple[s
         prompt, answer = _single_turn(row, 'messages', location)
         question, parsed = parse_prompt(prompt)
         options = options or parsed
-        answer = _answer_text(row.get('solution')) or answer
+        # vsi_reward reads `ground_truth` where a row has no `solution`
+        answer = _answer_text(row.get('solution')) or _answer_text(row.get('ground_truth')) or answer
     question_type = _text(row.get('question_type'))
     for name, value, given in (  # given: the row's own field, to tell a value that is not text from a missing one
         ('scene_name', scene, row.get('scene_name')),
@@ -1065,7 +1081,7 @@ def jsonl_objects(path: str) -> Iterator[tuple[int, Any]]:
         for number, line in enumerate(f, 1):
             try:
                 yield number, json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
 
 
@@ -1249,6 +1265,12 @@ def _has_bytes(path: str) -> bool:
         return False
 
 
+def _changed_ns(path: str) -> int:
+    """When the file at `path` last changed, by its content (mtime) or by being put there (ctime)."""
+    stat = os.stat(path)
+    return max(stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> None:
     """Encode frames as a constant-frame-rate H.264 clip (atomically).
 
@@ -1260,7 +1282,7 @@ def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> None:
     import numpy as np
     from PIL import Image
 
-    images = [Image.open(path).convert('RGB') for path in frame_paths]
+    images = [_rgb_frame(path) for path in frame_paths]
     width, height = images[0].size
     width, height = width - width % 2, height - height % 2
     if width < 2 or height < 2:
@@ -1282,6 +1304,20 @@ def write_clip(frame_paths: Sequence[str], clip_path: str, fps: float) -> None:
             frame = av.VideoFrame.from_ndarray(np.asarray(image), format='rgb24')
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
+
+
+def _rgb_frame(path: str) -> Any:
+    """The frame at `path` as an RGB PIL image; VsiDataError naming it when it does not decode (Pillow says only
+    `Truncated File Read` of a cut-off JPEG)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.convert('RGB')
+    except OSError as e:
+        raise VsiDataError(
+            f'frame {path} cannot be read as an image ({e}); extract the frames of its video again'
+        ) from e
 
 
 def video_env(num_frames: int, fps: float = DEFAULT_VIDEO_FPS) -> dict[str, str]:
@@ -1359,8 +1395,9 @@ class MediaWriter:
         if os.path.dirname(clip) not in self._clip_folders:
             self._clip_folders.add(os.path.dirname(clip))
             self.summary.stale_temps_removed += len(remove_stale_temps(os.path.dirname(clip)))
-        # A clip from an earlier run is reused unless one of its frames was written after it.
-        if os.path.exists(clip) and os.path.getmtime(clip) >= max(os.path.getmtime(f) for f in frames):
+        # A clip from an earlier run is reused unless one of its frames was written after it, or put in place after
+        # it: the change time too, as `cp -p` and `rsync -a` keep a replaced frame's older modification time.
+        if os.path.exists(clip) and os.stat(clip).st_mtime_ns >= max(_changed_ns(f) for f in frames):
             self.summary.clips_reused += 1
         else:
             write_clip(frames, clip, self.config.video_fps)

@@ -6,6 +6,7 @@ expected prompts are written out here from the official VSI-Bench wording, not t
 
 import codecs
 import dataclasses
+import decimal
 import errno
 import fcntl
 import hashlib
@@ -1431,6 +1432,36 @@ def test_video_media_writes_one_clip_per_scene_and_reuses_it(scene, num_frames):
     assert pp.convert([str(source)], cfg)[1].clips_written == 1
 
 
+def test_a_frame_replaced_keeping_its_older_time_makes_the_clip_again(scene):
+    """`cp -p` and `rsync -a` keep a replaced frame's modification time: the clip of the old frame was reused, so the
+    rows showed other frames than the folder holds. The frame's change time says it was put there after the clip."""
+    source = write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW])
+    cfg = config(scene, media='video')
+    rows, _ = pp.convert([str(source)], cfg)
+    clip = Path(os.path.normpath(scene / 'out' / rows[0]['videos'][0]))
+    assert round(float(decode(clip)[0][0].mean()) / GREY_STEP) == 0
+    folder = scene / 'frames' / 'scannet' / 'scene0001_00'
+    made = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in folder.iterdir())
+    os.utime(clip, ns=(made, made))  # the clip is no older than its frames: reused
+    assert pp.convert([str(source)], cfg)[1].clips_reused == 1
+    probe = scene / 'probe'
+    while probe.write_bytes(b'') == 0 and probe.stat().st_ctime_ns <= made:  # file times have a coarse clock tick
+        time.sleep(0.005)
+    Image.new('RGB', (20, 16), (GREY_STEP * 9,) * 3).save(folder / 'frame_0000.jpg', quality=95)
+    os.utime(folder / 'frame_0000.jpg', ns=(made - 10**9, made - 10**9))  # as cp -p leaves it: older than the clip
+    assert pp.convert([str(source)], cfg)[1].clips_written == 1
+    assert round(float(decode(clip)[0][0].mean()) / GREY_STEP) == 9
+
+
+def test_a_frame_that_does_not_decode_is_named(scene):
+    """Pillow says only `Truncated File Read` of a cut-off JPEG; the clip's error names the frame."""
+    frame = scene / 'frames' / 'scannet' / 'scene0001_00' / 'frame_0003.jpg'
+    frame.write_bytes(frame.read_bytes()[: frame.stat().st_size // 2])
+    source = write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW])
+    with pytest.raises(pp.VsiDataError, match=f'^frame {re.escape(str(frame))} cannot be read as an image '):
+        pp.convert([str(source)], config(scene, media='video'))
+
+
 def test_a_swift_row_without_scene_name_finds_its_scene_from_its_clip(scene):
     """A swift row without scene_name takes its scene from its media; a clip this script wrote is named
     `<scene>_k<frames>_fps<rate>_<digest>.mp4`, and that whole stem was taken for the scene (missing_frames)."""
@@ -2377,3 +2408,51 @@ def test_column_types_problem_reads_a_file_once_until_it_changes(tmp_path, monke
     assert "column 'options' is null on every row" in pp.column_types_problem(str(path))
     os.utime(path, ns=(1, 1))  # the same size, another mtime: read again
     assert 'line 3 has it' in pp.column_types_problem(str(path)) and reads == [str(path)] * 3
+
+
+@pytest.mark.parametrize(
+    ('answer', 'solution', 'skipped'),
+    [(decimal.Decimal('2.50'), '2.50', None), (b'3', None, 'non_numeric_answer')],
+)
+def test_parquet_decimal_and_binary_answers(scene, answer, solution, skipped):
+    """pyarrow gives a decimal column as Decimal and a binary one as bytes; both stopped the run with a traceback
+    (`Object of type Decimal is not JSON serializable`). A decimal is the number it stores; bytes are no answer."""
+    row = {**NUMERIC_ROW, 'question_type': 'object_abs_distance'}
+    column = pa.array([answer], type=pa.decimal128(5, 2) if solution else pa.binary())
+    table = pa.Table.from_pylist([{k: v for k, v in row.items() if k not in ('ground_truth', 'options')}])
+    pq.write_table(table.append_column('ground_truth', column), scene / 'qa.parquet')
+    rows, summary = pp.convert([str(scene / 'qa.parquet')], config(scene))
+    assert [r['solution'] for r in rows] == ([solution] if solution else [])
+    assert dict(summary.skipped) == ({skipped: 1} if skipped else {})
+
+
+@pytest.mark.parametrize('as_list', [False, True])
+@pytest.mark.parametrize(
+    ('field', 'problem'),
+    [('[' * 5000 + ']' * 5000, 'nested too deeply for Python to decode'), ('9' * 4301, 'Exceeds the limit')],
+)
+def test_json_python_cannot_decode_is_named_with_its_line(scene, as_list, field, problem):
+    """Valid JSON that json.loads still refuses (Python's recursion limit, its 4,300-digit limit on integers) stopped
+    the run with a traceback naming no file."""
+    good = json.dumps(NUMERIC_ROW)
+    bad = good[:-1] + f', "meta": {field}}}'
+    path = scene / 'qa.jsonl'
+    path.write_text('[' + good + ',\n' + bad + ']\n' if as_list else good + '\n' + bad + '\n', encoding='utf-8')
+    where = 'the JSON list cannot be read' if as_list else 'line 2 cannot be read'
+    with pytest.raises(pp.VsiDataError, match=f'^{re.escape(str(path))}: {where} \\(.*{problem}'):
+        pp.convert([str(path)], config(scene))
+
+
+def test_a_swift_row_answers_by_ground_truth_without_solution(scene):
+    """vsi_reward reads `ground_truth` where a row has no `solution`; preprocess skipped such a row (no answer)."""
+    images = [f'frames/scannet/scene0001_00/frame_{i:04d}.jpg' for i in range(4)]
+    row = {
+        'messages': [{'role': 'user', 'content': '<image>' * 4 + official_prompt(NUMERIC_ROW)}],
+        'images': images,
+        'ground_truth': '4',
+        'question_type': 'object_counting',
+        'scene_name': 'scene0001_00',
+        'id': 'x',
+    }
+    rows, summary = pp.convert([str(write_jsonl(scene / 'swift.jsonl', [row]))], config(scene))
+    assert [(r['solution'], r['messages'][1]['content']) for r in rows] == [('4', '4')] and not summary.skipped
