@@ -33,6 +33,7 @@ import numbers
 import weakref
 from collections import defaultdict
 
+import numpy as np
 from swift.rewards import ORM, orms
 from swift.utils import get_logger
 
@@ -126,6 +127,15 @@ class _VsiReward(ORM):
             row = {**row, 'question_type': self._question_type(row)}
             if row['question_type'] is None:
                 return 0.0
+        if row.get('options') is not None:
+            options = _option_list(row['options'])
+            if options is None:
+                self._warn(
+                    'options',
+                    f"a row's options are a {type(row['options']).__name__}, not a list of option texts; it scores 0",
+                )
+                return 0.0
+            row = {**row, 'options': options}
         try:
             reward = float(self.score(completion, row))
             if reward == 0.0 and 'solution' in row and self._unreadable(row):
@@ -223,6 +233,16 @@ def _one_per_row(values, n: int) -> list | None:
     return values if len(values) == n else None  # a len() that disagrees with the items
 
 
+def _option_list(value) -> list | None:
+    """A row's options as a list of texts (a numpy array too, as a custom trainer may batch them); None for anything
+    else (a JSON string, a mapping, items that are not text), whose option texts could not be read."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and all(isinstance(option, str) for option in value):
+        return list(value)
+    return None
+
+
 def _batch_length(kwargs: dict) -> int:
     """The number of samples the other batched columns agree on (what swift sizes its reward tensor by), or 0."""
     lengths = set()
@@ -273,7 +293,10 @@ class VsiStrictReward(_VsiReward):
         style = row['prompt_style'] or 'direct'
         # The benchmark's ground truth of a multiple-choice question is its letter: a solution given as the option's
         # text (`sofa`) or as `B.` is scored against that letter, as the benchmark would score the question
+        # (a solution that reads as no option nor number scores 0, with the warning vsi_reward gives)
         target = vsi_scoring.solution_target(row['solution'], row['question_type'], row['options'])
+        if target is None:
+            return 0.0
         truth = target if isinstance(target, str) else row['solution']
         return vsi_scoring.official_score(completion, truth, row['question_type'], style)
 

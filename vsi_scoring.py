@@ -686,12 +686,15 @@ def reward_score(completion: str, solution: str, question_type: str, options: Se
 def solution_target(solution: object, question_type: str, options: Sequence[str] | None = None) -> str | float | None:
     """What a solution asks for: the option letter (multiple choice: a letter, `B.`, or the option's own text) or
     the number; None when it reads as neither (`3 m`, an option text not among `options`), so that every answer
-    scores 0: the reward plugin warns about such rows."""
+    scores 0: the reward plugin warns about such rows. A letter the row's options do not offer is None too: the
+    lenient extraction reads only the letters offered, so no answer could match it."""
     solution = _as_text(solution)
     if not isinstance(solution, str) or not isinstance(question_type, str):
         return None
     if is_multiple_choice(question_type, solution):
-        return _as_letter(solution) or _match_option_text(solution, _parse_options(options))
+        parsed = _parse_options(options)
+        letter = _as_letter(solution) or _match_option_text(solution, parsed)
+        return letter if not parsed or any(letter == offered for offered, _ in parsed) else None
     return ground_truth_number(solution)
 
 

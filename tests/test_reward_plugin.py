@@ -1,5 +1,6 @@
 """The reward plugin loaded the way `--external_plugins` loads it and called the way the GRPO trainer calls it."""
 
+import json
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -543,3 +544,38 @@ def test_rows_of_both_layouts_in_one_batch_each_find_their_answer(plugin, name):
         1.0,
         1.0,
     ]
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
+def test_unanswerable_multiple_choice_rows_score_zero_in_both_rewards_and_warn(plugin, swift_warnings, name):
+    """A letter the options do not offer (`E` of A-D), or an option text without options to find it in: vsi_reward
+    scored every answer 0 without a word about the first, while vsi_reward_strict paid 1 for `E` or `table`."""
+    reward = orms[name](args=None)
+    kwargs = _trainer_kwargs(solution=['E', 'table'], question_type=['route_planning'] * 2, options=[OPTIONS, None])
+    assert reward(['E', 'table'], **kwargs) == [0.0, 0.0]
+    think = _trainer_kwargs(
+        solution=['table'], question_type=['route_planning'], prompt_style=['think'], options=[None]
+    )
+    assert reward(['<think>x</think><answer>table</answer>'], **think) == [0.0]
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"{name}: a solution reads as neither an option nor a number ('E' for question type 'route_planning'): its "
+        'row scores 0 whatever the answer (logged once)'
+    ]
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
+def test_options_as_an_array_are_read_and_unreadable_options_score_zero_with_a_warning(plugin, swift_warnings, name):
+    """Options batched as numpy arrays were taken for no options: `The answer is table` scored 0 in vsi_reward. A
+    JSON string or non-text items cannot be read: the row scores 0 with a warning, as the docstring says."""
+    reward = orms[name](args=None)
+    answer = 'The answer is table' if name == 'vsi_reward' else 'B'
+    column = np.array([OPTIONS, OPTIONS])  # one 2-D array for the column: each row is an array
+    kwargs = _trainer_kwargs(solution=['B', 'B'], question_type=['route_planning'] * 2, options=column)
+    assert reward([answer, answer], **kwargs) == [1.0, 1.0]
+    assert [r for r in swift_warnings.records if r.levelno >= logging.WARNING] == []
+    bad = [json.dumps(OPTIONS), {'A': 'chair'}, [1, 2]]
+    kwargs = _trainer_kwargs(solution=['B'] * 3, question_type=['route_planning'] * 3, options=bad)
+    assert reward(['B'] * 3, **kwargs) == [0.0, 0.0, 0.0]
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{name}: a row's options are a str, not a list of option texts; it scores 0 (logged once)"]
