@@ -21,22 +21,22 @@ Frames are turned as the video's display matrix says (phone videos), as players,
 FrameRecord.rotation records it. Folders written by earlier versions, which wrote such frames as stored, are not
 redone for it: re-extract rotated videos with --overwrite.
 
-Decoding (PyAV): one demux pass builds a packet index (presentation-ordered pts, keyframes, edit-list discards,
-corrupt packets, H.264/HEVC packets whose NAL unit lengths do not fit them) without decoding; then for each GOP
-holding wanted frames we seek to its keyframe and decode forward to the last of them, skipping frames nothing
-refers to and draining the decoder after the last wanted packet (_frames_after_seek). Every decoded frame is
-checked by its pts against the index and for the decoder's damage flag; if the file disagrees with its index
-(damaged data, broken timestamps, a seek the demuxer refuses, as in an mp4 cut mid-GOP) the video is decoded in
-full instead. Where seeks only land past the keyframe (MPEG-TS/PS demuxers seek by byte position), the index still
-holds: the wanted frames are decoded in one pass from the file start, which is a full decode's up to the last of
-them (nothing skipped, no frame may be missing), and only a disagreement there leads to the full decode (which
-decodes twice). The check covers only the frames that are decoded. On damaged data that neither demuxer nor
-decoder flags, a full decode drops or conceals frames in ways this cannot see: such a frame in a GOP with no
-wanted frame is never decoded and still counts in n (n is then higher by one per such frame, and the chosen frames
-can differ from a full decode's), and a frame concealed after a seek, or after skipped frames, can differ from a
-full decode's. Catching that would mean decoding every frame, the cost the packet index exists to avoid. Frames
-are scaled in one swscale pass and written by libjpeg-turbo (simplejpeg). One worker process per core, each with
-its share of the cores as slice threads (see _open for why not frame threads).
+Decoding (PyAV): one demux pass builds a packet index (presentation-ordered pts, keyframes that decode alone,
+edit-list discards, corrupt packets, H.264/HEVC packets whose NAL unit lengths do not fit them) without decoding;
+then for each GOP holding wanted frames we seek to its keyframe and decode forward to the last of them, skipping
+frames nothing refers to and draining the decoder after the last wanted packet (_frames_after_seek). Every decoded
+frame is checked by its pts against the index and for the decoder's damage flag; if the file disagrees with its
+index (damaged data, broken timestamps, a seek the demuxer refuses, as in an mp4 cut mid-GOP, or H.264 in AVI, whose
+timestamps are in decode order) the video is decoded in full instead. Where seeks only land past the keyframe
+(MPEG-TS/PS demuxers seek by byte position), the index still holds: the wanted frames are decoded in one pass from
+the file start, which is a full decode's up to the last of them (nothing skipped, no frame may be missing), and only
+a disagreement there leads to the full decode (which decodes twice). The check covers only the frames that are
+decoded. On damaged data that neither demuxer nor decoder flags, a full decode drops or conceals frames in ways this
+cannot see: such a frame in a GOP with no wanted frame is never decoded and still counts in n (n is then higher by
+one per such frame, and the chosen frames can differ from a full decode's), and a frame concealed after a seek, or
+after skipped frames, can differ from a full decode's. Catching that would mean decoding every frame, the cost the
+packet index exists to avoid. Frames are scaled in one swscale pass and written by libjpeg-turbo (simplejpeg). One
+worker process per core, each with its share of the cores as slice threads (see _open for why not frame threads).
 
 Resuming: a folder is written under a temporary name together with `.record.json` (the source's file name, size and
 mtime, the settings, the chosen frames) and renamed into place; the manifest line follows. A re-run skips a folder
@@ -59,6 +59,7 @@ import codecs
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -473,6 +474,10 @@ def _nal_length_size(stream: av.video.stream.VideoStream) -> int | None:
     return None
 
 
+# Bytes of a start-code (Annex B) H.264 packet searched for its slices: past the parameter sets and SEI before them
+SLICE_SEARCH_BYTES = 4096
+
+
 def _nal_problem(data: memoryview, size: int) -> str | None:
     """Why the packet `data` is not a row of whole NAL units, each after its `size`-byte length; None if it is.
 
@@ -491,7 +496,51 @@ def _nal_problem(data: memoryview, size: int) -> str | None:
     return None
 
 
+def _h264_slice_types(data: memoryview, nal_size: int | None) -> Iterator[tuple[int, int | None]]:
+    """(nal_unit_type, slice_type or None) of each slice in an H.264 packet: length-prefixed NAL units (`nal_size`
+    bytes each, as mp4 and mkv store them) or, with None, start-code separated ones (Annex B: AVI, MPEG-TS). Only the
+    first bytes of each NAL unit are read."""
+    if nal_size:
+        units, i = [], 0
+        while i + nal_size < len(data):
+            length = int.from_bytes(data[i : i + nal_size], 'big')
+            units.append(data[i + nal_size : i + nal_size + min(length, 16)])
+            i += nal_size + length
+    else:
+        head = bytes(data[:SLICE_SEARCH_BYTES])
+        units = [unit[:16] for unit in head.split(b'\x00\x00\x01')[1:]]
+    for unit in units:
+        nal_type = unit[0] & 0x1F if len(unit) else 0
+        if nal_type in (1, 5):
+            yield nal_type, _slice_type(bytes(unit[1:]).replace(b'\x00\x00\x03', b'\x00\x00'))
+
+
+def _slice_type(rbsp: bytes) -> int | None:
+    """The slice_type of a slice header (after first_mb_in_slice, both Exp-Golomb coded), or None if cut short."""
+    bits = ''.join(f'{byte:08b}' for byte in rbsp)
+    values, i = [], 0
+    while len(values) < 2:
+        zeros = bits.find('1', i) - i
+        if zeros < 0 or i + 2 * zeros + 1 > len(bits):
+            return None
+        values.append(int(bits[i + zeros : i + 2 * zeros + 1], 2) - 1)
+        i += 2 * zeros + 1
+    return values[1]
+
+
+def _h264_starts_clean(data: memoryview, nal_size: int | None) -> bool:
+    """Whether an H.264 packet the container marks as a keyframe decodes alone: an IDR picture (its second field may
+    be predicted from its first), or I slices only (an open GOP's recovery point). x264's intra refresh marks the P
+    picture that starts each refresh wave as a keyframe: decoded from there, FFmpeg showed frames before the wave had
+    cleaned them, without flagging them. A packet whose slices are not found in its first bytes is taken as the
+    container marks it."""
+    types = list(_h264_slice_types(data, nal_size))
+    intra = all(slice_type is not None and slice_type % 5 in (2, 4) for _, slice_type in types)
+    return not types or intra or any(nal_type == 5 for nal_type, _ in types)
+
+
 def _packet_index(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> _PacketIndex:
+    codec = stream.codec_context
     packets = []
     nal_size = _nal_length_size(stream)
     for packet in container.demux(stream):
@@ -504,9 +553,20 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
         problem = nal_size and _nal_problem(memoryview(packet), nal_size)
         if problem:  # damage the demuxer does not flag
             raise _IndexMismatch(f'packet at pts {packet.pts}: {problem}')
-        packets.append((packet.pts, packet.dts, packet.is_keyframe, packet.is_discard))
+        is_key = packet.is_keyframe and (codec.name != 'h264' or _h264_starts_clean(memoryview(packet), nal_size))
+        packets.append((packet.pts, packet.dts, is_key, packet.is_discard))
     if not packets:
         raise VideoDecodeError('no video packets')
+    if (
+        container.format.name == 'avi'
+        and codec.codec.properties & av.codec.codec.Properties.REORDER.value  # the codec may have B-frames
+        and all(a[0] < b[0] for a, b in itertools.pairwise(packets))
+    ):
+        # AVI stores no presentation times: FFmpeg numbers the packets in decode order, unless a parser reads the times
+        # from the stream (MPEG-4 Part 2, MPEG-2), where B-frames then show as pts out of order. H.264's packets keep
+        # the decode order, which with B-frames is not the order frames are shown in (whether a stream has them is not
+        # known before decoding), and skipping non-reference frames would hide that from the checks below.
+        raise _IndexMismatch(f'AVI gives this {codec.name} stream decode-order timestamps')
     # B-frames: packets come in decode order, frames leave the decoder in pts order
     packets.sort(key=lambda p: p[0])
     if len({p[0] for p in packets}) != len(packets):

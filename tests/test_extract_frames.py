@@ -33,7 +33,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, JpegImagePlugin
 from process_utils import alive, process_tree
-from video_utils import decode_all, encode_video, read_frame_number, remux, truncate
+from video_utils import decode_all, draw_frame, encode_video, make_texture, read_frame_number, remux, truncate
 
 import extract_frames
 from extract_frames import (
@@ -310,6 +310,45 @@ def test_an_mp4_cut_mid_gop_falls_back_to_full_decode(codec, tmp_path):
     record = extract_video(cut, tmp_path / 'frames', num_frames=8)
     assert record.method == 'full_decode' and 'cannot seek' in record.note
     assert_same_frames(record, reference)
+
+
+def test_h264_with_b_frames_in_avi_is_decoded_in_full(tmp_path):
+    """AVI stores no presentation times: FFmpeg numbers H.264 packets in decode order, so the index mapped positions to
+    the wrong frames (23 for 22, 43 for 44), and skipping the non-reference B-frames hid the disorder from the checks.
+    MPEG-4 Part 2 in AVI gets its times from FFmpeg's parser and keeps the index (KINDS['mpeg4_avi'])."""
+    video = encode_video(tmp_path / 'clip.avi', num_frames=90, gop=12, bframes=1)
+    reference = decode_all(video.path)
+    record = extract_video(video.path, tmp_path / 'frames', num_frames=5)
+    assert record.method == 'full_decode' and 'decode-order timestamps' in record.note
+    assert_same_frames(record, reference)
+
+
+def test_x264_intra_refresh_seeks_only_to_pictures_that_decode_alone(tmp_path):
+    """x264's intra refresh marks the P picture starting each refresh wave as a keyframe. Decoded from the one at 80
+    (where the texture wraps, a jump in content), FFmpeg showed frames 88-125 before the wave had cleaned them, and
+    flagged none: wrong pixels (mean difference 23) at the right frame numbers. Only IDR or all-I pictures are seek
+    points now; here that is frame 0, and every frame is exact."""
+    path = tmp_path / 'refresh.mp4'
+    with av.open(str(path), 'w') as container:
+        stream = container.add_stream('libx264', rate=30)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, 'yuv420p'
+        options = {'crf': '20', 'preset': 'veryfast', 'x264-params': 'intra-refresh=1:keyint=40:bframes=0'}
+        stream.codec_context.options = options
+        texture = make_texture(160, 120)
+        for i in range(150):
+            frame = av.VideoFrame.from_ndarray(draw_frame(i, 160, 120, texture), format='rgb24')
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        marked = [round(p.pts * stream.time_base * 30) for p in container.demux(stream) if p.size and p.is_keyframe]
+    assert marked == [0, 40, 80, 120]  # what the container says
+    reference = decode_all(path)
+    for num_frames in (5, 6, 9):
+        record = extract_video(path, tmp_path / f'frames{num_frames}', num_frames=num_frames)
+        assert record.method == 'index', record.note
+        assert_same_frames(record, reference)
 
 
 def test_a_damaged_keyframe_falls_back_to_full_decode(tmp_path):
@@ -2402,7 +2441,9 @@ def packet(pts, dts=None, key=False, discard=False, corrupt=False, size=100) -> 
 
 def packet_index(packets: list) -> extract_frames._PacketIndex:
     """_packet_index of a demuxer that yields `packets` and then the empty flush packet PyAV adds."""
-    container = SimpleNamespace(demux=lambda stream: iter([*packets, packet(None, size=0)]))
+    container = SimpleNamespace(
+        demux=lambda stream: iter([*packets, packet(None, size=0)]), format=SimpleNamespace(name='mp4')
+    )
     stream = SimpleNamespace(codec_context=SimpleNamespace(name='mpeg4', extradata=None))  # no NAL units to check
     return extract_frames._packet_index(container, stream)
 
@@ -2434,6 +2475,23 @@ def test_nal_unit_lengths_by_hand():
         'NAL unit length 0 at byte 5 does not fit the packet (7 bytes)'
     )
     assert problem(memoryview(b'\x00\x01\xe5'), 2) == 'NAL unit at byte 0 has its forbidden bit set'
+
+
+def test_h264_slice_types_by_hand():
+    """A keyframe is a seek point if its slices are IDR or I: first_mb_in_slice and slice_type are the first two
+    Exp-Golomb codes of the slice header (0x88: first_mb 0, slice_type 7 = I; 0x98: slice_type 5 = P)."""
+    types = extract_frames._h264_slice_types
+    assert list(types(memoryview(b'\x00\x00\x00\x02\x65\x88'), 4)) == [(5, 7)]  # length-prefixed IDR
+    annex_b = b'\x00\x00\x00\x01\x67\x42\x00\x00\x01\x06\x05' + b'\x00\x00\x01\x41\x98'  # SPS, SEI, P slice
+    assert list(types(memoryview(annex_b), None)) == [(1, 5)]
+    assert list(types(memoryview(b'\x00\x00\x01\x41\x00\x00\x03\x01'), None)) == [(1, None)]  # cut short
+    clean = extract_frames._h264_starts_clean
+    assert clean(memoryview(b'\x00\x00\x00\x02\x65\x88'), 4)  # IDR
+    assert clean(memoryview(b'\x00\x00\x00\x02\x65\x88\x00\x00\x00\x02\x41\x98'), 4)  # IDR field, then a P one
+    assert clean(memoryview(b'\x00\x00\x00\x02\x41\x88'), 4)  # I slice, not IDR: an open GOP's recovery point
+    assert not clean(memoryview(b'\x00\x00\x00\x02\x41\x98'), 4)  # P: the start of an intra-refresh wave
+    assert not clean(memoryview(b'\x00\x00\x00\x02\x41\x88\x00\x00\x00\x02\x41\x98'), 4)  # I and P slices
+    assert clean(memoryview(b'\x00\x00\x00\x02\x06\x05'), 4)  # no slice found: as the container marks it
 
 
 def test_a_damaged_nal_length_the_demuxer_does_not_flag_sends_the_video_to_a_full_decode(tmp_path):
