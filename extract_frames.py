@@ -26,8 +26,8 @@ edit-list discards, corrupt packets, H.264/HEVC packets whose NAL unit lengths d
 then for each GOP holding wanted frames we seek to its keyframe and decode forward to the last of them, skipping
 frames nothing refers to and draining the decoder after the last wanted packet (_frames_after_seek). Every decoded
 frame is checked by its pts against the index and for the decoder's damage flag; if the file disagrees with its
-index (damaged data, broken timestamps, a seek the demuxer refuses, as in an mp4 cut mid-GOP, or H.264 in AVI, whose
-timestamps are in decode order) the video is decoded in full instead. Where seeks only land past the keyframe
+index (damaged data, broken timestamps, a seek the demuxer refuses, as in an mp4 cut mid-GOP, or H.264 and HEVC in AVI,
+whose timestamps are in decode order) the video is decoded in full instead. Where seeks only land past the keyframe
 (MPEG-TS/PS demuxers seek by byte position), the index still holds: the wanted frames are decoded in one pass from
 the file start, which is a full decode's up to the last of them (nothing skipped, no frame may be missing), and only
 a disagreement there leads to the full decode (which decodes twice). The check covers only the frames that are
@@ -59,7 +59,6 @@ import codecs
 import errno
 import fcntl
 import hashlib
-import itertools
 import json
 import logging
 import math
@@ -476,6 +475,8 @@ def _nal_length_size(stream: av.video.stream.VideoStream) -> int | None:
 
 # Bytes of a start-code (Annex B) H.264 packet searched for its slices: past the parameter sets and SEI before them
 SLICE_SEARCH_BYTES = 4096
+# Codecs whose packets FFmpeg's AVI demuxer times in decode order (no parser reads display times from the stream)
+DECODE_ORDER_IN_AVI = frozenset({'h264', 'hevc'})
 
 
 def _nal_problem(data: memoryview, size: int) -> str | None:
@@ -506,9 +507,13 @@ def _h264_slice_types(data: memoryview, nal_size: int | None) -> Iterator[tuple[
             length = int.from_bytes(data[i : i + nal_size], 'big')
             units.append(data[i + nal_size : i + nal_size + min(length, 16)])
             i += nal_size + length
-    else:
-        head = bytes(data[:SLICE_SEARCH_BYTES])
-        units = [unit[:16] for unit in head.split(b'\x00\x00\x01')[1:]]
+    else:  # the units that start in the first SLICE_SEARCH_BYTES, with the 16 bytes read of each
+        head, units = bytes(data[: SLICE_SEARCH_BYTES + 19]), []
+        start = head.find(b'\x00\x00\x01')
+        while 0 <= start < SLICE_SEARCH_BYTES:
+            end = head.find(b'\x00\x00\x01', start + 3)
+            units.append(head[start + 3 : end if end >= 0 else len(head)][:16])
+            start = end
     for unit in units:
         nal_type = unit[0] & 0x1F if len(unit) else 0
         if nal_type in (1, 5):
@@ -557,16 +562,12 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
         packets.append((packet.pts, packet.dts, is_key, packet.is_discard))
     if not packets:
         raise VideoDecodeError('no video packets')
-    if (
-        container.format.name == 'avi'
-        and codec.codec.properties & av.codec.codec.Properties.REORDER.value  # the codec may have B-frames
-        and all(a[0] < b[0] for a, b in itertools.pairwise(packets))
-    ):
-        # AVI stores no presentation times: FFmpeg numbers the packets in decode order, unless a parser reads the times
-        # from the stream (MPEG-4 Part 2, MPEG-2), where B-frames then show as pts out of order. H.264's packets keep
-        # the decode order, which with B-frames is not the order frames are shown in (whether a stream has them is not
-        # known before decoding), and skipping non-reference frames would hide that from the checks below.
-        raise _IndexMismatch(f'AVI gives this {codec.name} stream decode-order timestamps')
+    if container.format.name == 'avi' and codec.name in DECODE_ORDER_IN_AVI:
+        # AVI stores no presentation times: FFmpeg numbers these codecs' packets in decode order, which with B-frames is
+        # not the order frames are shown in (whether a stream has them is not known before decoding), and skipping
+        # non-reference frames would hide that from the checks below. (For MPEG-4 Part 2 and MPEG-2 its parsers read
+        # the times from the stream: B-frames there show as pts out of order, and the index holds.)
+        raise _IndexMismatch(f'AVI gives {codec.name} packets decode-order timestamps')
     # B-frames: packets come in decode order, frames leave the decoder in pts order
     packets.sort(key=lambda p: p[0])
     if len({p[0] for p in packets}) != len(packets):

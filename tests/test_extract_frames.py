@@ -315,12 +315,17 @@ def test_an_mp4_cut_mid_gop_falls_back_to_full_decode(codec, tmp_path):
 def test_h264_with_b_frames_in_avi_is_decoded_in_full(tmp_path):
     """AVI stores no presentation times: FFmpeg numbers H.264 packets in decode order, so the index mapped positions to
     the wrong frames (23 for 22, 43 for 44), and skipping the non-reference B-frames hid the disorder from the checks.
-    MPEG-4 Part 2 in AVI gets its times from FFmpeg's parser and keeps the index (KINDS['mpeg4_avi'])."""
+    MPEG-4 Part 2 in AVI gets its times from FFmpeg's parser and keeps the index, with B-frames (KINDS['mpeg4_avi'])
+    or without."""
     video = encode_video(tmp_path / 'clip.avi', num_frames=90, gop=12, bframes=1)
     reference = decode_all(video.path)
     record = extract_video(video.path, tmp_path / 'frames', num_frames=5)
-    assert record.method == 'full_decode' and 'decode-order timestamps' in record.note
+    assert record.method == 'full_decode' and '(AVI gives h264 packets decode-order timestamps)' in record.note
     assert_same_frames(record, reference)
+    video = encode_video(tmp_path / 'mpeg4.avi', num_frames=90, gop=12, codec='mpeg4')
+    record = extract_video(video.path, tmp_path / 'mpeg4', num_frames=5)
+    assert record.method == 'index', record.note
+    assert_same_frames(record, decode_all(video.path))
 
 
 def test_x264_intra_refresh_seeks_only_to_pictures_that_decode_alone(tmp_path):
@@ -2492,6 +2497,10 @@ def test_h264_slice_types_by_hand():
     assert not clean(memoryview(b'\x00\x00\x00\x02\x41\x98'), 4)  # P: the start of an intra-refresh wave
     assert not clean(memoryview(b'\x00\x00\x00\x02\x41\x88\x00\x00\x00\x02\x41\x98'), 4)  # I and P slices
     assert clean(memoryview(b'\x00\x00\x00\x02\x06\x05'), 4)  # no slice found: as the container marks it
+    # Annex B is searched for slices in its first 4096 bytes: one starting there is read whole, one past them is not
+    filler = b'\x00\x00\x01\x0c' + b'\xff' * (extract_frames.SLICE_SEARCH_BYTES - 4 - 4)
+    assert list(types(memoryview(filler + b'\x00\x00\x01\x41\x98' + b'\xff' * 20), None)) == [(1, 5)]
+    assert list(types(memoryview(filler + b'\xff\xff\xff\xff\x00\x00\x01\x41\x98'), None)) == []
 
 
 def test_a_damaged_nal_length_the_demuxer_does_not_flag_sends_the_video_to_a_full_decode(tmp_path):
