@@ -1922,7 +1922,7 @@ def column_types_problem(path: str) -> str | None:
     VSI_TRAIN_JSONL both as a dataset (train_vsi_grpo.dataset_problem) and as vsi_train's loader does
     (checked_media_folder), seconds each for a file of gigabytes."""
     stat = os.stat(path)
-    return _column_types_problem(path, os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    return _column_types_problem(path, os.path.abspath(path), stat.st_size, stat.st_mtime_ns, JSON_LINES_BLOCK_BYTES)
 
 
 @functools.lru_cache(maxsize=16)

@@ -2403,11 +2403,14 @@ def test_column_types_problem_reads_a_file_once_until_it_changes(tmp_path, monke
     path.write_text('{"id": "1", "options": null}\n{"id": "2", "options": null}\n', encoding='utf-8')
     assert pp.column_types_problem(str(path)) is None
     assert pp.column_types_problem(str(path)) is None and reads == [str(path)]
+    monkeypatch.setattr(pp, 'JSON_LINES_BLOCK_BYTES', 1 << 20)  # another block size is another answer: read again
+    assert pp.column_types_problem(str(path)) is None and reads == [str(path)] * 2
+    monkeypatch.setattr(pp, 'JSON_LINES_BLOCK_BYTES', 5)
     with path.open('a', encoding='utf-8') as f:  # now a later row gives options a type: found, read again
         f.write('{"id": "3", "options": ["A. x"]}\n')
     assert "column 'options' is null on every row" in pp.column_types_problem(str(path))
     os.utime(path, ns=(1, 1))  # the same size, another mtime: read again
-    assert 'line 3 has it' in pp.column_types_problem(str(path)) and reads == [str(path)] * 3
+    assert 'line 3 has it' in pp.column_types_problem(str(path)) and reads == [str(path)] * 4
 
 
 @pytest.mark.parametrize(
