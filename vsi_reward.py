@@ -105,7 +105,8 @@ class _VsiReward(ORM):
             truths = _one_per_row(kwargs.get('ground_truth'), n)
             if truths is not None:
                 pairs = zip(values or [None] * n, truths, strict=True)
-                values = [truth if value is None else value for value, truth in pairs]
+                # (a blank solution is none, as preprocess_vsi_data reads a row)
+                values = [truth if value is None or _blank(value) else value for value, truth in pairs]
         if values is None:
             if key not in self.optional:
                 self._warn(
@@ -231,6 +232,10 @@ def _one_per_row(values, n: int) -> list | None:
     except Exception:  # noqa: BLE001 - a 0-d numpy array, an object whose len() raises ...
         return None
     return values if len(values) == n else None  # a len() that disagrees with the items
+
+
+def _blank(value) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _option_list(value) -> list | None:

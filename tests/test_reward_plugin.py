@@ -544,6 +544,9 @@ def test_rows_of_both_layouts_in_one_batch_each_find_their_answer(plugin, name):
         1.0,
         1.0,
     ]
+    # a blank solution is none, as preprocess_vsi_data reads the row (it wrote `C` as the solution)
+    kwargs = _trainer_kwargs(solution=['B', ' '], ground_truth=[None, 'C'], question_type=['route_planning'] * 2)
+    assert reward(['B', 'C'], **kwargs) == [1.0, 1.0]
 
 
 @pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
