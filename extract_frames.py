@@ -475,7 +475,8 @@ def _nal_length_size(stream: av.video.stream.VideoStream) -> int | None:
 
 # Bytes of a start-code (Annex B) H.264 packet searched for its slices: past the parameter sets and SEI before them
 SLICE_SEARCH_BYTES = 4096
-# Codecs whose packets FFmpeg's AVI demuxer times in decode order (no parser reads display times from the stream)
+# Codecs whose packets FFmpeg's AVI demuxer times in decode order, as no parser reads display times from the stream
+# (measured for H.264; HEVC, which FFmpeg cannot write into AVI to measure, is taken to be the same)
 DECODE_ORDER_IN_AVI = frozenset({'h264', 'hevc'})
 
 
