@@ -227,6 +227,8 @@ OPTIONAL_CONFIG_FIELDS = {
     'qwen3_vl_image_max_pixels': 'a whole number or null',
     'dataset': 'text',
     'dataset_questions': 'a whole number',
+    'limit': 'a whole number or null',
+    'question_types': 'a list of text or null',
 }
 # What a comparison reads of a results.json, with what each must hold (JSON_KINDS): the run, each aggregate
 # (`official`, `lenient`), each of their categories.
@@ -569,6 +571,9 @@ class RunConfig:
     torch_dtype: str | None  # --torch_dtype (None: the model's own)
     enable_thinking: bool  # prompts end with the template's thinking prefix (`<think>\n`)
     label: str
+    # how the command that wrote the folder chose its questions: a rescoring reports a subset they chose as such
+    limit: int | None
+    question_types: list[str] | None
 
 
 def _local_or_hub(path: str, resolve_link: bool = False) -> str:
@@ -1796,6 +1801,8 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         torch_dtype=args.torch_dtype,
         enable_thinking=args.enable_thinking,
         label=args.label or default_label(args.model, args.adapters or [], args.blind),
+        limit=args.limit,
+        question_types=args.question_types,
     )
     with run_folder_lock(output_dir):  # before anything is written there
         earlier = check_run_folder(output_dir, config, args.overwrite)
@@ -1947,6 +1954,25 @@ def recorded_dataset_ids(config: dict | None) -> set[str] | None:
     return None
 
 
+def recorded_selection(config: dict | None, rows: Sequence[dict]) -> dict:
+    """The --limit and --question_types of the command that wrote a run folder, as its run_config.json records them,
+    where they account for the predictions (none outside the types, no more than the limit): its subset report then
+    says they chose it, and a later full run in the folder keeps it (remove_superseded_subset). {} otherwise, e.g. for
+    a folder that a full run went on to fill after a --question_types run."""
+    limit, types = (config or {}).get('limit'), (config or {}).get('question_types')
+    if limit is None and not types:
+        return {}
+    if limit is not None and len(rows) > limit:
+        return {}
+    try:
+        wanted = check_type_selection(types) if types else None
+    except ValueError:  # a run_config.json edited by hand: nothing to go by
+        return {}
+    if wanted and not all(type_selected(row['question_type'], wanted) for row in rows):
+        return {}
+    return {'limit': limit, 'question_types': types}
+
+
 def recorded_dataset_size(config: dict | None, ids: set[str] | None = None) -> int | None:
     """How many questions a run's dataset holds: recorded in its run_config.json, or, for a folder made before that
     was recorded, counted in the dataset file (`ids`, from recorded_dataset_ids). None where unknown."""
@@ -2027,7 +2053,7 @@ def score_only(args: argparse.Namespace) -> dict:
                 f'records does not have (e.g. id {strays[0]!r}; rows without an id are named '
                 f'`<file name without extension>:<index>`: was it renamed?): {MIXED_RUNS}'
             )
-        selection = {'questions_in_dataset': total}
+        selection = {'questions_in_dataset': total, **recorded_selection(config, rows)}
         results = build_results(rows, label, prompt_style, config, str(path), selection)
         if args.compare:
             results['comparison'] = compare_results(load_results(args.compare[0]), results)

@@ -2440,6 +2440,28 @@ def test_a_finished_run_removes_the_subset_report_of_its_stopped_self(bench, tmp
     assert json.loads((limited / 'results.json').read_text())['num_questions'] == 6
 
 
+@pytest.mark.parametrize('flags', [('--limit', 2), ('--question_types', 'route_planning', 'object_counting')])
+def test_rescoring_a_chosen_subset_keeps_what_chose_it(bench, tmp_path, flags):
+    """Rescored in place, a --limit / --question_types run's report said `the predictions file holds no others`, as
+    if the run had stopped early, and the next full run in the folder then removed it."""
+    out = tmp_path / 'run'
+    first = ev.evaluate(eval_args('m', bench.dataset, out, '--blind', *flags), engine=CountingEngine(answer='A'))
+    assert ev.main(['--predictions', str(out), '--no_progress']) == 0
+    rescored = json.loads((out / 'results_subset.json').read_text())
+    assert rescored['subset_warning'] == first['subset_warning'] and 'chosen by --' in first['subset_warning']
+    assert rescored['selection'] == first['selection']
+    chosen = (out / 'results_subset.json').read_bytes()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))
+    assert (out / 'results_subset.json').read_bytes() == chosen  # kept beside the full run's report
+    # the folder's last command chose them all: rescored, it is the whole benchmark, not the old selection
+    assert ev.main(['--predictions', str(out), '--no_progress']) == 0
+    assert json.loads((out / 'results.json').read_text())['selection']['limit'] is None
+    # a later selection that does not account for the predictions (all 6 there) is not what chose them
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', *flags), engine=CountingEngine(answer='A'))
+    assert ev.main(['--predictions', str(out), '--no_progress']) == 0
+    assert json.loads((out / 'results.json').read_text())['num_questions'] == 6
+
+
 def test_a_full_disk_while_predicting_says_what_is_kept_and_the_run_resumes(bench, tmp_path, monkeypatch):
     """It said only `error: [Errno 28] No space left on device`, naming no file and not that the run resumes."""
     out = tmp_path / 'run'
