@@ -23,7 +23,8 @@
 #                         the GPUs of its one process, all visible by default]
 #   ROLLOUT_GPUS          server mode: GPU ids for swift rollout [the last 2 visible; the last 1 of 2]
 #   NPROC_PER_NODE        node 0's training processes, one per training GPU [the number of its TRAIN_GPUS];
-#                         when set it must match that number. Every node runs one process per training GPU
+#                         when set it must match that number (MODE=local: 1). Every node runs one process per
+#                         training GPU
 #   NNODES NODE_RANK MASTER_ADDR MASTER_PORT   multi-node (torchrun's variables); run the script on every
 #                         node with the same variables. Server mode: only node 0 starts the rollout server and
 #                         holds back ROLLOUT_GPUS (only rank 0 talks to it); the other nodes train on all their GPUs
@@ -43,11 +44,13 @@
 # Relative paths (the YAML's included) are taken from the current directory: run from the bundle folder.
 set -euo pipefail
 
-BUNDLE_DIR=$(dirname "${BASH_SOURCE[0]}")
+SCRIPT=${BASH_SOURCE[0]}
+[[ ! -L $SCRIPT ]] || SCRIPT=$(readlink -f "$SCRIPT")  # run through a link: the bundle is where the script is
+BUNDLE_DIR=$(dirname "$SCRIPT")
 
 # The header comment above, then where swift's own flags are listed.
 usage() {
-    awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
+    awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$SCRIPT"
     echo
     echo "Every other argument is a swift flag, in every MODE (MODE=local hands them to swift's parser through"
     echo "train_vsi_grpo.py): \`swift rlhf --help\` lists them. In server mode the rollout server also gets those it"
@@ -97,8 +100,11 @@ case ${DRY_RUN,,} in  # anything else could be meant as yes, and a real run on 8
     0 | false | no | off | '') DRY_RUN=0 ;;
     *) fail "DRY_RUN=$DRY_RUN is not 1, true, yes, on (print the commands) or 0, false, no, off (run them)" ;;
 esac
-[[ $ROLLOUT_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_PORT=$ROLLOUT_PORT is not a port number"
-[[ $ROLLOUT_GROUP_PORT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_GROUP_PORT=$ROLLOUT_GROUP_PORT is not a port number"
+for name in ROLLOUT_PORT ROLLOUT_GROUP_PORT; do  # (a bind beyond 65535 fails, which the busy-port check took for busy)
+    if ! [[ ${!name} =~ ^[1-9][0-9]{0,4}$ ]] || ((${!name} > 65535)); then
+        fail "$name=${!name} is not a port number (1-65535)"
+    fi
+done
 ((ROLLOUT_GROUP_PORT != ROLLOUT_PORT)) || fail "ROLLOUT_GROUP_PORT and ROLLOUT_PORT are both $ROLLOUT_PORT"
 [[ $ROLLOUT_TIMEOUT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_TIMEOUT=$ROLLOUT_TIMEOUT is not a number of seconds"
 [[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
@@ -272,6 +278,17 @@ preflight() {
     local vllm_gpus=()
     if [[ $MODE == local ]]; then
         ((NNODES == 1)) || fail "MODE=local trains in one process on one node, not NNODES=$NNODES"
+        [[ -z ${NPROC_PER_NODE:-} || $NPROC_PER_NODE == 1 ]] ||
+            fail "NPROC_PER_NODE=$NPROC_PER_NODE: MODE=local trains in one process (on the TRAIN_GPUS it sees);" \
+                "unset it"
+        local gpu listed=()
+        local -A named=()  # a GPU named twice in CUDA_VISIBLE_DEVICES leaves CUDA no GPU at all
+        IFS=, read -r -a listed <<<"${TRAIN_GPUS:-}"
+        for gpu in "${listed[@]// /}"; do
+            [[ -n $gpu ]] || continue
+            [[ -z ${named[$gpu]:-} ]] || fail "GPU $gpu is named twice in TRAIN_GPUS"
+            named[$gpu]=1
+        done
         NPROC_PER_NODE=1 TRAIN_WORLD_SIZE=1
     else
         if ! command -v "$SWIFT" >/dev/null; then

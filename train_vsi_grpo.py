@@ -867,6 +867,10 @@ def batch_problem(args: Mapping[str, Any], world_size: int) -> str | None:
     num_generations. swift runs its check inside every training process once the job has started; this one runs
     before anything starts.
     """
+    for name in ('per_device_train_batch_size', 'per_device_eval_batch_size', 'generation_batch_size'):
+        value = _int_arg(args, name)
+        if value is not None and value <= 0:  # swift's own check passes 0 (0 % n == 0); its dataloader fails on it
+            return f'{name} must be positive, got {value}'
     per_device = _int_arg(args, 'per_device_train_batch_size')
     generations = _int_arg(args, 'num_generations')
     generation_batch = _int_arg(args, 'generation_batch_size')
@@ -1346,6 +1350,22 @@ MEDIA_VARIABLES = frozenset(
 )
 
 
+# The GPU layout and rollout server variables of run_vsi_grpo.sh; names that start as they do and are close to one are
+# typos (TRAIN_GPU trained on every GPU). Only these prefixes: PYTHONPATH is close to PYTHON, MODEL to MODE.
+LAUNCHER_VARIABLES = frozenset(
+    {
+        'TRAIN_GPUS',
+        'ROLLOUT_GPUS',
+        'ROLLOUT_HOST',
+        'ROLLOUT_PORT',
+        'ROLLOUT_GROUP_PORT',
+        'ROLLOUT_TIMEOUT',
+        'NPROC_PER_NODE',
+    }
+)
+LAUNCHER_VARIABLE_PREFIXES = ('TRAIN_', 'ROLLOUT_', 'NPROC')
+
+
 def misspelt_variable_problems(plan: LaunchPlan, names: Iterable[str], known: frozenset[str], reader: str) -> list[str]:
     """Each of `names` (variables of the shell or the YAML's ENV) that is close to one of `known` (TYPO_CUTOFF) but not
     one of them, as a problem line with a did-you-mean: `reader` would ignore it, silently (MAX_PIXEL: frames at the
@@ -1455,6 +1475,8 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
             problems += [line for line in checks if line]
     problems += registered_dataset_problems(plan, columns)
     problems += misspelt_variable_problems(plan, environ, MEDIA_VARIABLES, 'swift or qwen-vl-utils')
+    launcher = [name for name in os.environ if name.startswith(LAUNCHER_VARIABLE_PREFIXES)]  # the shell's alone
+    problems += misspelt_variable_problems(plan, launcher, LAUNCHER_VARIABLES, 'run_vsi_grpo.sh')
     problems += media_variable_problems(environ)
     for key in ('external_plugins', 'custom_register_path'):
         for path in _as_list(plan.args.get(key)):

@@ -1936,6 +1936,49 @@ def test_gpu_lists_with_spaces_and_local_mode_gpus(launch_env):
     assert _command(proc.stdout, 'rlhf')[0]['CUDA_VISIBLE_DEVICES'] == '0,1,2,3,4,5,6,7'
 
 
+def test_local_mode_refuses_what_it_would_ignore_or_cuda_would_reject(launch_env):
+    """MODE=local printed `NPROC_PER_NODE=1` for NPROC_PER_NODE=8 (or `abc`) without a word, and passed a GPU named
+    twice in TRAIN_GPUS, which leaves CUDA no GPU (the other modes refuse both)."""
+    env = {**launch_env, 'MODE': 'local', 'DRY_RUN': '1'}
+    assert refusal({**env, 'NPROC_PER_NODE': '8'}) == (
+        'run_vsi_grpo.sh: NPROC_PER_NODE=8: MODE=local trains in one process (on the TRAIN_GPUS it sees); unset it'
+    )
+    assert refusal({**env, 'TRAIN_GPUS': '0, 1,0'}) == 'run_vsi_grpo.sh: GPU 0 is named twice in TRAIN_GPUS'
+    proc = run_script({**env, 'TRAIN_GPUS': '0,1,', 'NPROC_PER_NODE': '1'})
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ('typo', 'meant'),
+    [('TRAIN_GPU', 'TRAIN_GPUS'), ('NPROC_PER_NOD', 'NPROC_PER_NODE'), ('ROLLOUT_PROT', 'ROLLOUT_PORT')],
+)
+def test_misspelt_launcher_variables_are_refused(launch_env, typo, meant):
+    """TRAIN_GPU=0,1 trained on all 8 GPUs and ROLLOUT_PROT=9000 served on 8000, without a word."""
+    assert refusal({**launch_env, 'MODE': 'server', typo: '1', 'DRY_RUN': '1'}) == (
+        f'run_vsi_grpo.sh: {typo} is not a variable run_vsi_grpo.sh reads: did you mean {meant}?'
+    )
+
+
+@pytest.mark.parametrize('variable', ['ROLLOUT_PORT', 'ROLLOUT_GROUP_PORT'])
+def test_a_port_beyond_65535_is_no_port_number(launch_env, variable):
+    """The bind in the busy-port check raised OverflowError, which read as `ROLLOUT_PORT=70000 is in use`."""
+    assert refusal({**launch_env, 'MODE': 'server', variable: '70000', 'DRY_RUN': '1'}) == (
+        f'run_vsi_grpo.sh: {variable}=70000 is not a port number (1-65535)'
+    )
+
+
+def test_the_script_run_through_a_link_finds_its_bundle(launch_env, tmp_path):
+    """Linked into a bin folder, it looked for vsi_grpo_config.yaml and train_vsi_grpo.py beside the link."""
+    link = tmp_path / 'bin' / 'run_vsi_grpo.sh'
+    link.parent.mkdir()
+    link.symlink_to(SCRIPT)
+    env = {**launch_env, 'DRY_RUN': '1'}
+    linked = subprocess.run(['bash', str(link)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    direct = run_script(env)
+    assert linked.returncode == direct.returncode == 0, linked.stderr
+    assert linked.stdout == direct.stdout and 'rlhf' in linked.stdout
+
+
 @pytest.mark.parametrize(('visible', 'layout'), [('0,1', ('1', '0')), ('0,1,2', ('1,2', '0'))])
 def test_server_mode_leaves_a_gpu_to_train_on(launch_env, visible, layout):
     """The default rollout GPUs were the last 2 visible: on a 2-GPU machine all of them, and the refusal blamed an
@@ -3167,6 +3210,17 @@ BATCH_CASES = [
     ({'gradient_accumulation_steps': 8, 'split_dataset_ratio': '0.1'}, 1, None),  # no dataset to split
     ({'gradient_accumulation_steps': 8, 'dataset': 'train.jsonl', 'split_dataset_ratio': 0}, 1, None),
     ({'gradient_accumulation_steps': 8, 'dataset': 'd', 'split_dataset_ratio': 0.1, 'streaming': 'true'}, 1, None),
+    # swift's check passes a batch of 0 (0 % 8 == 0) or below, and the dataloader fails on it once the model is up;
+    # 0 with a generation_batch_size was a ZeroDivisionError here
+    ({'per_device_train_batch_size': 0}, 8, 'per_device_train_batch_size must be positive, got 0'),
+    ({'per_device_train_batch_size': -1}, 8, 'per_device_train_batch_size must be positive, got -1'),
+    (
+        {'per_device_train_batch_size': 0, 'generation_batch_size': 8},
+        8,
+        'per_device_train_batch_size must be positive, got 0',
+    ),
+    ({'generation_batch_size': 0}, 8, 'generation_batch_size must be positive, got 0'),
+    ({'per_device_eval_batch_size': 0}, 8, 'per_device_eval_batch_size must be positive, got 0'),
 ]
 
 
