@@ -281,13 +281,20 @@ preflight() {
         [[ -z ${NPROC_PER_NODE:-} || $NPROC_PER_NODE == 1 ]] ||
             fail "NPROC_PER_NODE=$NPROC_PER_NODE: MODE=local trains in one process (on the TRAIN_GPUS it sees);" \
                 "unset it"
-        local gpu listed=()
+        local gpu gpus_text listed=() visible=()
         local -A named=()  # a GPU named twice in CUDA_VISIBLE_DEVICES leaves CUDA no GPU at all
         IFS=, read -r -a listed <<<"${TRAIN_GPUS:-}"
+        if ((${#listed[@]})) && [[ $DRY_RUN != 1 ]]; then  # one not visible would leave the process no GPU (or CPU)
+            gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus --dry_run) ||
+                fail "${gpus_text:-counting GPUs failed}"
+            [[ -z $gpus_text ]] || mapfile -t visible <<<"$gpus_text"
+        fi
         for gpu in "${listed[@]// /}"; do
             [[ -n $gpu ]] || continue
             [[ -z ${named[$gpu]:-} ]] || fail "GPU $gpu is named twice in TRAIN_GPUS"
             named[$gpu]=1
+            [[ $DRY_RUN == 1 || " ${visible[*]} " == *" $gpu "* ]] ||
+                fail "GPU $gpu is not visible (visible: ${visible[*]:-none})"
         done
         NPROC_PER_NODE=1 TRAIN_WORLD_SIZE=1
     else

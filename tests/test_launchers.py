@@ -1946,6 +1946,13 @@ def test_local_mode_refuses_what_it_would_ignore_or_cuda_would_reject(launch_env
     assert refusal({**env, 'TRAIN_GPUS': '0, 1,0'}) == 'run_vsi_grpo.sh: GPU 0 is named twice in TRAIN_GPUS'
     proc = run_script({**env, 'TRAIN_GPUS': '0,1,', 'NPROC_PER_NODE': '1'})
     assert proc.returncode == 0, proc.stderr
+    # a real run on a GPU that is not there started anyway, with no GPU (CUDA_VISIBLE_DEVICES=9 on a 2-GPU node)
+    real = {**env, 'DRY_RUN': '0', 'STUB_GPUS': '2'}
+    assert refusal({**real, 'TRAIN_GPUS': '1,9'}) == 'run_vsi_grpo.sh: GPU 9 is not visible (visible: 0 1)'
+    assert (
+        refusal({**real, 'TRAIN_GPUS': '0', 'STUB_GPUS': '0'})
+        == 'run_vsi_grpo.sh: GPU 0 is not visible (visible: none)'
+    )
 
 
 @pytest.mark.parametrize(
