@@ -547,6 +547,12 @@ def _h264_starts_clean(data: memoryview, nal_size: int | None) -> bool:
 
 def _packet_index(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> _PacketIndex:
     codec = stream.codec_context
+    if container.format.name == 'avi' and codec.name in DECODE_ORDER_IN_AVI:  # before the demux pass it would waste
+        # AVI stores no presentation times: FFmpeg numbers these codecs' packets in decode order, which with B-frames is
+        # not the order frames are shown in (whether a stream has them is not known before decoding), and skipping
+        # non-reference frames would hide that from the checks below. (For MPEG-4 Part 2 and MPEG-2 its parsers read
+        # the times from the stream: B-frames there show as pts out of order, and the index holds.)
+        raise _IndexMismatch(f'AVI gives {codec.name} packets decode-order timestamps')
     packets = []
     nal_size = _nal_length_size(stream)
     for packet in container.demux(stream):
@@ -563,12 +569,6 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
         packets.append((packet.pts, packet.dts, is_key, packet.is_discard))
     if not packets:
         raise VideoDecodeError('no video packets')
-    if container.format.name == 'avi' and codec.name in DECODE_ORDER_IN_AVI:
-        # AVI stores no presentation times: FFmpeg numbers these codecs' packets in decode order, which with B-frames is
-        # not the order frames are shown in (whether a stream has them is not known before decoding), and skipping
-        # non-reference frames would hide that from the checks below. (For MPEG-4 Part 2 and MPEG-2 its parsers read
-        # the times from the stream: B-frames there show as pts out of order, and the index holds.)
-        raise _IndexMismatch(f'AVI gives {codec.name} packets decode-order timestamps')
     # B-frames: packets come in decode order, frames leave the decoder in pts order
     packets.sort(key=lambda p: p[0])
     if len({p[0] for p in packets}) != len(packets):
