@@ -176,16 +176,21 @@ train_gpus_on() {
     (IFS=,; echo "${rest[*]}")
 }
 
-# Fills TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE / TRAIN_WORLD_SIZE and checks they fit the visible GPUs.
-plan_gpus() {
-    local gpu n_visible gpus_text named rollout_default='' dry_run=()
-    [[ $DRY_RUN != 1 ]] || dry_run=(--dry_run)
-    # train_vsi_grpo.py refuses a real run without GPUs (one check for both launchers); a dry run gets an empty list.
-    if ! gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus "${dry_run[@]}"); then
+# Fills VISIBLE with the GPU ids train_vsi_grpo.py counts (one count for both launchers). It refuses a run without
+# GPUs; with --dry_run an empty list comes back instead.
+read_visible_gpus() {
+    local gpus_text
+    gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus "$@") ||
         fail "${gpus_text:-counting GPUs failed}"
-    fi
     VISIBLE=()
     [[ -z $gpus_text ]] || mapfile -t VISIBLE <<<"$gpus_text"
+}
+
+# Fills TRAIN_GPUS / ROLLOUT_GPUS / NPROC_PER_NODE / TRAIN_WORLD_SIZE and checks they fit the visible GPUs.
+plan_gpus() {
+    local gpu n_visible named rollout_default='' dry_run=()
+    [[ $DRY_RUN != 1 ]] || dry_run=(--dry_run)
+    read_visible_gpus "${dry_run[@]}"
     if ((${#VISIBLE[@]} == 0)); then
         # A dry run on a machine without GPUs (a laptop, a login node): plan for the 8-GPU node this script is sized
         # for, plus any GPU the user named, so that the commands shown are those of the real node.
@@ -281,20 +286,17 @@ preflight() {
         [[ -z ${NPROC_PER_NODE:-} || $NPROC_PER_NODE == 1 ]] ||
             fail "NPROC_PER_NODE=$NPROC_PER_NODE: MODE=local trains in one process (on the TRAIN_GPUS it sees);" \
                 "unset it"
-        local gpu gpus_text listed=() visible=()
+        local gpu listed=()
         local -A named=()  # a GPU named twice in CUDA_VISIBLE_DEVICES leaves CUDA no GPU at all
         IFS=, read -r -a listed <<<"${TRAIN_GPUS:-}"
-        if ((${#listed[@]})) && [[ $DRY_RUN != 1 ]]; then  # one not visible would leave the process no GPU (or CPU)
-            gpus_text=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --print visible_gpus --dry_run) ||
-                fail "${gpus_text:-counting GPUs failed}"
-            [[ -z $gpus_text ]] || mapfile -t visible <<<"$gpus_text"
-        fi
+        # one not visible would leave the process no GPU (MODE=local runs without GPUs: none is no refusal here)
+        ((${#listed[@]} == 0)) || [[ $DRY_RUN == 1 ]] || read_visible_gpus --dry_run
         for gpu in "${listed[@]// /}"; do
             [[ -n $gpu ]] || continue
             [[ -z ${named[$gpu]:-} ]] || fail "GPU $gpu is named twice in TRAIN_GPUS"
             named[$gpu]=1
-            [[ $DRY_RUN == 1 || " ${visible[*]} " == *" $gpu "* ]] ||
-                fail "GPU $gpu is not visible (visible: ${visible[*]:-none})"
+            [[ $DRY_RUN == 1 || " ${VISIBLE[*]} " == *" $gpu "* ]] ||
+                fail "GPU $gpu is not visible (visible: ${VISIBLE[*]:-none})"
         done
         NPROC_PER_NODE=1 TRAIN_WORLD_SIZE=1
     else
