@@ -675,7 +675,7 @@ def test_other_nodes_wait_in_server_mode_until_node_0_trains(launch_env):
     port = _free_port()
     env = {**launch_env, 'MODE': 'server', 'NNODES': '2', 'NODE_RANK': '1', 'MASTER_ADDR': '127.0.0.1'}
     env['MASTER_PORT'] = str(port)
-    listening = []
+    listening, finished = [], threading.Event()
 
     def node_0_starts_training():
         time.sleep(3)
@@ -683,11 +683,16 @@ def test_other_nodes_wait_in_server_mode_until_node_0_trains(launch_env):
             server.bind(('127.0.0.1', port))
             server.listen()
             listening.append(time.time())
-            time.sleep(15)
+            # open until the script is done: under load its preflight can take longer than any fixed window (15 s
+            # was too short once in CI), and a port closed before it looks would leave it waiting for 1320 s
+            finished.wait(150)
 
     thread = threading.Thread(target=node_0_starts_training, daemon=True)
     thread.start()
-    proc = run_script(env)
+    try:
+        proc = run_script(env)
+    finally:
+        finished.set()
     assert proc.returncode == 0, proc.stderr
     assert 'waiting up to 1320s for node 0 to start training (127.0.0.1:' in proc.stderr and 'joining' in proc.stderr
     (record,) = _records(launch_env['STUB_RLHF_LOG'])
