@@ -1085,15 +1085,35 @@ def jsonl_objects(path: str) -> Iterator[tuple[int, Any]]:
                 continue
 
 
+def is_json_lines(path: str) -> bool:
+    """Whether a .json/.jsonl file holds JSON lines rather than one JSON array (either suffix holds either)."""
+    with open(path, encoding='utf-8-sig') as f:
+        while chunk := f.read(1 << 16):
+            body = chunk.lstrip()
+            if body:
+                return not body.startswith('[')
+    return True
+
+
+def media_rows(path: str) -> Iterator[tuple[int, Any]]:
+    """The (line, row) pairs whose media a check before training looks at (media_to_check): each line of a JSON-lines
+    file that decodes; of a JSON array only its first row, since decoding it all may take gigabytes (a first row that
+    does not decode is first_json_row's ValueError)."""
+    if is_json_lines(path):
+        yield from jsonl_objects(path)
+    elif (row := first_json_row(path)) is not None:
+        yield 1, row
+
+
 def is_local_path(path: Any) -> bool:
     """Whether a media entry is a file path (swift also takes URLs and base64 `data:` URIs)."""
     return isinstance(path, str) and '://' not in path and not path.startswith('data:')
 
 
 def first_missing_media(jsonl: str, base_dir: str) -> tuple[int, str] | None:
-    """(line, path) of the JSONL's first local image or clip, among those media_to_check picks, that does not exist with
-    relative paths taken from `base_dir`; None when all do."""
-    for line, path, target in media_to_check(jsonl_objects(jsonl)):
+    """(line, path) of the JSONL's first local image or clip, among those media_to_check picks from media_rows, that
+    does not exist with relative paths taken from `base_dir`; None when all do."""
+    for line, path, target in media_to_check(media_rows(jsonl)):
         # normpath, as the loader joins them: `linked/../frames` is the folder beside the link, not the link target's
         if is_local_path(path) and not os.path.exists(os.path.normpath(os.path.join(base_dir, target))):
             return line, os.path.normpath(os.path.join(base_dir, path))
@@ -1868,12 +1888,12 @@ def frame_records(rows: Iterable[dict], base_dir: str) -> dict[str, str]:
     return {folder: identity for folder, identity in identities.items() if identity}
 
 
-def changed_frames(jsonl: str, base_dir: str) -> str | None:
+def changed_frames(jsonl: str, base_dir: str, summary: Summary | None = None) -> str | None:
     """The first frame folder of `jsonl` whose frames are not those it was written from (extracted again since, with
     other settings or from a changed video: its frames_identity differs from the one the summary beside it kept), as
     a path; None when none is, or when no summary describes this very file (an edited or foreign one). One small
-    read per folder, after a hash of the file (matching_summary)."""
-    summary = matching_summary(jsonl)
+    read per folder, after a hash of the file (matching_summary), unless the caller has its `summary` already."""
+    summary = summary or matching_summary(jsonl)
     for folder, identity in (summary.frame_records if summary else {}).items():
         path = os.path.normpath(os.path.join(base_dir, folder))
         if frames_identity(path) != identity:

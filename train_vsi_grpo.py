@@ -367,19 +367,19 @@ def media_problem(path: str, root: str | None) -> str | None:
     if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
         return None
     # only once a dataset is checked
-    from preprocess_vsi_data import changed_frames_problem, first_json_row, is_local_path, jsonl_objects, media_to_check
+    from preprocess_vsi_data import changed_frames_problem, is_local_path, media_rows, media_to_check
 
     try:
-        row = first_json_row(path)
+        rows = list(media_to_check(media_rows(path)))
     except (OSError, ValueError):  # dataset_problem says why
         return None
-    lines, base = _is_json_lines(path), image_root(path)
+    base = image_root(path)
     advice = (
         f"ROOT_IMAGE_DIR={root} (one folder for every dataset, by default the first one's); for datasets in several "
         'folders write absolute paths (preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
     )
     # past the first rows, the first frame seen in each folder stands for the folder
-    for line, item, _ in media_to_check(jsonl_objects(path) if lines else [(1, row)]):
+    for line, item, _ in rows:
         if not is_local_path(item) or not item.lower().endswith(MEDIA_SUFFIXES):  # URLs, base64: swift's to open
             continue
         where = f'{item} (line {line})'
@@ -605,16 +605,6 @@ def media_variable_problems(environ: Mapping[str, str]) -> list[str]:
             what = 'a number' if kind is float else 'a whole number'
             problems.append(f'{variable}={environ[variable]} is not {what}, which swift reads it as; fix or unset it')
     return problems
-
-
-def _is_json_lines(path: str) -> bool:
-    """Whether a .json/.jsonl file holds JSON lines rather than one JSON array (either suffix holds either)."""
-    with open(path, encoding='utf-8-sig') as f:
-        while chunk := f.read(1 << 16):
-            body = chunk.lstrip()
-            if body:
-                return not body.startswith('[')
-    return True
 
 
 def _columns(value: Any) -> dict[str, str]:

@@ -11,12 +11,13 @@ Two names:
   `preprocess_vsi_data.preprocess` the script runs, into `<cache>/vsi_raw/<key>.jsonl` (with its `.summary.json`),
   which then loads exactly as `vsi_train` does. `<cache>` is modelscope's cache folder: `$MODELSCOPE_CACHE`, or
   `~/.cache/modelscope/hub` when that is unset. The key hashes the settings and the identity (path, size, modification
-  time) of the QA files, of the frames folder's `manifest.jsonl` and its sub-folders' (extract_frames.py rewrites it
-  when it extracts) and of the converting code, so a file whose summary shows it complete (size and SHA-256) is reused
-  as it is: every rank of every launch loads the same file, and the `datasets` library's cache of it stays valid. One
-  process converts (under torchrun the first rank while the others wait, else under a file lock); the others reuse its
-  file. A file whose frames or clips have gone is converted again; frames changed by other means than
-  extract_frames.py are not noticed: delete the file (its path is logged). The launchers convert it before swift
+  time) of the QA files, of the frames folder's `manifest.jsonl`, its sub-folders' and those of the folders above it
+  (extract_frames.py rewrites it when it extracts) and of the converting code, so a file whose summary shows it
+  complete (size and SHA-256) is reused as it is: every rank of every launch loads the same file, and the `datasets`
+  library's cache of it stays valid. One process converts (under torchrun the first rank while the others wait, else
+  under a file lock); the others reuse its file. A file whose frames or clips have gone, or whose frame folders
+  extract_frames.py has written again (their records differ from those its summary kept), is converted again; frames
+  changed by other means are not noticed: delete the file (its path is logged). The launchers convert it before swift
   starts (`convert_raw`), so its problems show before the model loads.
 
   Settings: `VSI_RAW_QA` (files, comma-separated), `VSI_FRAMES_DIR` (the output of `extract_frames.py`),
@@ -136,18 +137,22 @@ def _flag(settings: dict[str, Any], name: str) -> bool:
 
 def _raw_error(error: Exception) -> preprocess.VsiDataError:
     """The error with the dataset's name first and the script's flags (`--frames_dir`, also written
-    `--question_types / VSI_QUESTION_TYPES`) named as the variables that set them here."""
-    message = re.sub(r'--(\w+)(?: / VSI_\w+)?', lambda m: ENV_VARS.get(m[1], m[0]), str(error))
+    `--question_types / VSI_QUESTION_TYPES`) named as what sets them here: a variable, or the cache file."""
+    cache = f'the {RAW_NAME} cache file (MODELSCOPE_CACHE)'
+    names = {**ENV_VARS, 'input_path': ENV_VARS['raw_qa'], 'output_path': cache}
+    message = re.sub(r'--(\w+)(?: / VSI_\w+)?', lambda m: names.get(m[1], m[0]), str(error))
     return preprocess.VsiDataError(f'{RAW_NAME}: {message}')
 
 
-def _name_list(value: str | list[str] | None) -> list[str]:
-    """File paths or question types, given as a list or as one comma-separated string."""
+def _name_list(value: str | os.PathLike | list[str | os.PathLike] | None) -> list[str]:
+    """File paths or question types, given as a list or as one comma-separated string (a path object: one path)."""
     if value is None:
         return []
+    if isinstance(value, os.PathLike):
+        return [os.fspath(value)]
     if isinstance(value, str):
         value = value.split(',')
-    return [name.strip() for name in value if name.strip()]
+    return [name for name in (os.fspath(item).strip() for item in value) if name]
 
 
 def _path(path: str) -> str:
@@ -187,8 +192,11 @@ class ResolvingMessagesPreprocessor(MessagesPreprocessor):
         row = super().preprocess(row)
         if row is not None:
             for key in ('images', 'videos'):
-                if isinstance(row.get(key), list):
-                    row[key] = [_resolve(path, self.base_dir) for path in row[key]]
+                media = row.get(key)
+                if isinstance(media, str):  # one path may be written alone, as media_to_check reads it
+                    media = [media]
+                if isinstance(media, list):
+                    row[key] = [_resolve(path, self.base_dir) for path in media]
         return row
 
 
@@ -235,10 +243,13 @@ class VsiTrainLoader(VsiLoader):
 
 
 def _excluded_scenes(settings: dict[str, Any]) -> frozenset[str]:
+    variable = ENV_VARS['exclude_scenes']
     try:
         return preprocess.load_scene_names(*map(_path, _name_list(_setting(settings, 'exclude_scenes'))))
     except OSError as e:
-        raise ValueError(f'{ENV_VARS["exclude_scenes"]}: cannot read {e.filename}: {e.strerror}') from e
+        raise ValueError(f'{variable}: cannot read {e.filename}: {e.strerror}') from e
+    except preprocess.VsiDataError as e:  # a file that lists no scenes, or is no scene list
+        raise ValueError(f'{variable}: {e}') from e
 
 
 class VsiRawLoader(VsiLoader):
@@ -284,12 +295,16 @@ class VsiRawLoader(VsiLoader):
         with safe_ddp_context(hash_id=path, use_barrier=True):
             summary = preprocess.matching_summary(path)
             missing = preprocess.first_missing_media(path, os.path.dirname(path)) if summary else None
-            reused = bool(summary and not missing)
+            # frames extracted again since, where no manifest the cache key holds says so (the frames folder moved)
+            changed = preprocess.changed_frames(path, os.path.dirname(path), summary) if summary else None
+            reused = bool(summary and not missing and not changed)
             if reused:
                 logger.info(f'{RAW_NAME}: reusing {path} (same inputs and settings; delete it to convert again)')
             else:
                 if missing:  # frames or clips deleted since: convert again (clips are written again)
                     logger.warning(f'{RAW_NAME}: converting again, {missing[1]} named by {path} is missing')
+                elif changed:
+                    logger.warning(f'{RAW_NAME}: converting again, the frames in {changed} were extracted again')
                 try:
                     summary = preprocess.preprocess(qa_paths, path, config)
                 except preprocess.VsiDataError as e:
@@ -323,13 +338,26 @@ def _identity(path: str) -> list | None:
 
 
 def frame_manifests(frames_dir: str) -> list[str]:
-    """extract_frames.py's manifests that describe `frames_dir`: its own, and those of per-dataset extractions into
-    its sub-folders (`--output_dir frames/scannet`), whose `<dataset>/<scene>` folders the conversion finds too."""
+    """extract_frames.py's manifests that describe `frames_dir`: its own, those of per-dataset extractions into its
+    sub-folders (`--output_dir frames/scannet`), whose `<dataset>/<scene>` folders the conversion finds too, and those
+    of the folders above it (`VSI_FRAMES_DIR=frames/scannet` after `--output_dir frames` over a video folder of
+    datasets: the manifest is in `frames`)."""
     name = extract_frames.MANIFEST_NAME
+    above = [os.path.join(folder, name) for folder in _folders_above(frames_dir)]
     return sorted(
         glob.glob(os.path.join(glob.escape(frames_dir), name))
         + glob.glob(os.path.join(glob.escape(frames_dir), '*', name))
+        + [path for path in above if os.path.isfile(path)]
     )
+
+
+def _folders_above(path: str) -> list[str]:
+    """The folders that hold `path`, nearest first, up to the root (absolute paths)."""
+    folders, path = [], os.path.abspath(path)
+    while (parent := os.path.dirname(path)) != path:
+        folders.append(parent)
+        path = parent
+    return folders
 
 
 def raw_cache_path(qa_paths: list[str], config: preprocess.PreprocessConfig) -> str:

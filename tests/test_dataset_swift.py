@@ -49,26 +49,11 @@ def isolated(tmp_path, monkeypatch):
     # swift applies the Qwen image settings once per process.
     monkeypatch.setenv('MODELSCOPE_CACHE', str(tmp_path / 'ms_cache'))
     monkeypatch.setenv('MAX_PIXELS', '4096')
-    for name in pp_env_names():
+    from vsi_dataset import ENV_VARS  # every variable it reads (a hand-written list missed VSI_SHUFFLE and VSI_SEED)
+
+    for name in ENV_VARS.values():
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv('ROOT_IMAGE_DIR', raising=False)
-
-
-def pp_env_names():
-    return (
-        'VSI_TRAIN_JSONL',
-        'VSI_RAW_QA',
-        'VSI_FRAMES_DIR',
-        'VSI_NUM_FRAMES',
-        'VSI_PROMPT_STYLE',
-        'VSI_MEDIA',
-        'VSI_EXCLUDE_SCENES',
-        'VSI_QUESTION_TYPES',
-        'VSI_MAX_PER_TYPE',
-        'VSI_VIDEO_FPS',
-        'VSI_CLIPS_DIR',
-        'VSI_ALLOW_FEWER_FRAMES',
-    )
 
 
 @pytest.fixture(scope='module')
@@ -449,6 +434,51 @@ def test_vsi_train_refuses_a_jsonl_whose_media_are_missing(data, tmp_path, monke
         load('vsi_train')
 
 
+def test_vsi_train_checks_the_media_of_a_json_list_as_of_json_lines(template, data, tmp_path, monkeypatch):
+    """The media check read a file line by line, so a pretty-printed JSON list (which swift reads) was never checked;
+    and an `images` value written as one path alone passed the check but was not resolved."""
+    register_plugin()
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    listed = output.with_name('listed.json')
+    listed.write_text(json.dumps([{**rows[0], 'images': ['../frames/missing/frame_0000.jpg']}], indent=1))
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(listed))
+    with pytest.raises(FileNotFoundError, match=f'first {re.escape(str(data / "frames/missing/frame_0000.jpg"))} '):
+        load('vsi_train')
+    import train_vsi_grpo  # the launchers' preflight reads it the same way
+
+    assert train_vsi_grpo.media_problem(str(listed), None).endswith(
+        'frames/missing/frame_0000.jpg (line 1) is found neither here nor under ROOT_IMAGE_DIR=None (one folder for '
+        "every dataset, by default the first one's); for datasets in several folders write absolute paths "
+        '(preprocess_vsi_data.py --path_mode absolute) or keep the files in one folder'
+    )
+    listed.write_text(json.dumps(rows, indent=1))
+    # swift's loader gives images of a JSON list as {'bytes': None, 'path': ...}
+    assert [[image['path'] for image in row['images']] for row in load('vsi_train')] == [
+        [os.path.normpath(output.parent / image) for image in row['images']] for row in rows
+    ]
+
+    alone = output.with_name('alone.jsonl')  # one frame, its path not in a list
+    alone.write_text(
+        json.dumps(
+            {
+                **rows[0],
+                'images': rows[0]['images'][0],
+                'messages': [
+                    {'role': 'user', 'content': '<image>' + rows[0]['messages'][0]['content'].replace('<image>', '')},
+                    rows[0]['messages'][1],
+                ],
+            }
+        )
+        + '\n'
+    )
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(alone))
+    monkeypatch.chdir(tmp_path)
+    (row,) = load('vsi_train')
+    assert [image['path'] for image in row['images']] == [os.path.normpath(output.parent / rows[0]['images'][0])]
+    check_image_row(template, row, 1)
+
+
 def test_vsi_train_refuses_a_file_swift_would_not_read_as_rows(data, tmp_path, monkeypatch):
     """swift picks its reader by the suffix: a copy without `.jsonl` failed with an IndexError from `datasets`, a
     `.txt` one lost every row; an empty file failed with a bare StopIteration. Each is refused naming the file."""
@@ -636,6 +666,47 @@ def test_raw_errors_name_the_variables_for_the_script_flags():
     converted = register_plugin()._raw_error(error)
     assert isinstance(converted, pp.VsiDataError)
     assert str(converted) == 'vsi_raw: VSI_FRAMES_DIR /x is bad; VSI_QUESTION_TYPES too; --strict stays'
+
+
+def test_vsi_raw_errors_name_what_sets_the_files_the_script_takes_as_flags(data, tmp_path, monkeypatch):
+    """The script's --input_path and --output_path are VSI_RAW_QA and the cache file here; an exclusion list that
+    lists no scene is named by its variable, as a missing one is."""
+    register_plugin()
+    use_vsi_raw(monkeypatch, data)
+    qa = data / 'qa.jsonl'
+    monkeypatch.setenv('VSI_RAW_QA', f'{qa},{qa}')
+    with pytest.raises(pp.VsiDataError, match=f'^vsi_raw: VSI_RAW_QA: {re.escape(str(qa))} is the same file as '):
+        load('vsi_raw')
+    monkeypatch.setenv('VSI_RAW_QA', str(qa))
+    cache = tmp_path / 'cache_is_a_file'
+    cache.mkdir()
+    (cache / 'vsi_raw').write_text('')
+    monkeypatch.setenv('MODELSCOPE_CACHE', str(cache))
+    with pytest.raises(pp.VsiDataError, match=r'^vsi_raw: the vsi_raw cache file \(MODELSCOPE_CACHE\): cannot write'):
+        load('vsi_raw')
+    monkeypatch.setenv('MODELSCOPE_CACHE', str(tmp_path / 'ms_cache'))
+    empty = tmp_path / 'empty.txt'
+    empty.write_text('# nothing\n')
+    monkeypatch.setenv('VSI_EXCLUDE_SCENES', str(empty))
+    with pytest.raises(pp.VsiDataError, match=f'^vsi_raw: VSI_EXCLUDE_SCENES: {re.escape(str(empty))} lists no scenes'):
+        load('vsi_raw')
+
+
+def test_path_objects_are_taken_for_every_file_setting(data, tmp_path):
+    """register_vsi_datasets(raw_qa=Path(...)) failed with `'PosixPath' object is not iterable` where frames_dir and
+    train_jsonl took a Path; a list may mix both."""
+    vsi_dataset = register_plugin()
+    (tmp_path / 'exclude.txt').write_text('41069025\n')
+    try:
+        vsi_dataset.register_vsi_datasets(
+            raw_qa=data / 'qa.jsonl',
+            frames_dir=data / 'frames',
+            exclude_scenes=[tmp_path / 'exclude.txt'],
+            num_frames=4,
+        )
+        assert [row['id'] for row in load('vsi_raw')] == ['1']
+    finally:
+        vsi_dataset.register_vsi_datasets()
 
 
 def test_register_returns_both_metas_and_refuses_unknown_settings():
@@ -934,6 +1005,57 @@ def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkey
         f'{tmp_path / "a" / "frames" / "scene0001_00" / "frame_0000.jpg"} (line 1); relative paths are resolved '
         'against the folder of the file: keep it where preprocess_vsi_data.py wrote it, or run that again'
     ]
+
+
+@pytest.mark.parametrize('key_sees_the_manifest', [True, False])
+def test_vsi_raw_converts_again_when_frames_of_a_dataset_folder_are_extracted_again(
+    tmp_path, monkeypatch, key_sees_the_manifest
+):
+    """VSI_FRAMES_DIR=frames/scannet after `extract_frames.py --video_dir videos --output_dir frames`: the manifest is
+    in frames/, which the cache key did not hold, so after extracting 8 frames over 4 the earlier conversion was
+    reused and trained on frames 0-3 of 8 (the first half of each video). The key now holds the manifests above the
+    folder; where no manifest in the key says so (a layout it misses), the frame records the summary kept do."""
+    from video_utils import encode_video
+
+    import extract_frames
+
+    vsi_dataset = register_plugin()
+    if not key_sees_the_manifest:
+        monkeypatch.setattr(vsi_dataset, 'frame_manifests', lambda frames_dir: [])
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    encode_video(tmp_path / 'videos' / 'scannet' / 'scene0001_00.mp4', 48, width=64, height=48)
+    (tmp_path / 'qa.jsonl').write_text(json.dumps(MC_ROW) + '\n', encoding='utf-8')
+
+    def extract(num_frames: int) -> None:
+        summary = extract_frames.extract_all(
+            tmp_path / 'frames',
+            video_dir=tmp_path / 'videos',
+            num_frames=num_frames,
+            workers=1,
+            overwrite=True,
+            progress=False,
+        )
+        assert (summary.done, summary.failed) == (1, 0)
+
+    extract(4)
+    monkeypatch.setenv('VSI_RAW_QA', str(tmp_path / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(tmp_path / 'frames' / 'scannet'))
+    monkeypatch.setenv('VSI_NUM_FRAMES', '4')
+    scene = tmp_path / 'frames' / 'scannet' / 'scene0001_00'
+    names = [Path(image['path']).name for image in load('vsi_raw')[0]['images']]
+    assert names == ['frame_0000.jpg', 'frame_0001.jpg', 'frame_0002.jpg', 'frame_0003.jpg']
+    extract(8)  # frames 0, 7, 13, 20, 27, 34, 40, 47 of 48: the even 4 of them are 0, 2, 5, 7
+    assert json.loads((scene / extract_frames.RECORD_NAME).read_text())['indices'] == [0, 7, 13, 20, 27, 34, 40, 47]
+    (row,) = load('vsi_raw')
+    assert [Path(image['path']).name for image in row['images']] == [
+        'frame_0000.jpg',
+        'frame_0002.jpg',
+        'frame_0005.jpg',
+        'frame_0007.jpg',
+    ]
+    assert len(list((Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').glob('*.jsonl'))) == (
+        2 if key_sees_the_manifest else 1  # a file of its own, or the same file converted again
+    )
 
 
 def test_more_numeric_questions_than_one_block_of_datasets_load_with_a_multiple_choice_row_first(data, monkeypatch):
