@@ -165,6 +165,9 @@ READ_KEYS = frozenset(
         *('generation_batch_size', 'steps_per_generation', 'num_generations_eval', 'vllm_data_parallel_size'),
         *('resume_from_checkpoint', 'resume_only_model', 'ignore_data_skip', 'max_length'),
         *('reward_weights', 'reward_model', 'use_gym_env', 'teacher_model', 'teacher_model_server', 'lora_rank'),
+        # what a resume is compared on (RESTORED_ON_RESUME, DATA_POSITION, _finished_problem) and swift_refusal reads
+        *('learning_rate', 'lr_scheduler_type', 'tuner_type', 'lora_alpha', 'target_modules'),
+        *('max_steps', 'num_train_epochs', 'warmup_ratio', 'warmup_steps', 'async_generate'),
     }
 )
 SWIFT_PREFIX_KEYS = frozenset({'stream'})  # not short for `streaming`: swift's chat streaming
@@ -742,6 +745,9 @@ def resolve(
     if conflict:
         raise LaunchError(conflict)
     args.update(overrides)
+    refused = swift_refusal(mode, args)
+    if refused:
+        raise LaunchError(refused)
     env = dict(yaml_env)
     files = dataset_files(args)
     if files:  # preprocess_vsi_data.py writes image paths relative to the dataset's folder
@@ -784,6 +790,24 @@ def mode_conflict(mode: str, overrides: Mapping[str, Any]) -> str | None:
                 f'--{key} {value} says otherwise than mode {mode} ({MODE_WORDS[mode]}): the mode decides where '
                 'rollouts run; choose it with MODE= (run_vsi_grpo.sh) or --mode (train_vsi_grpo.py), without the flag'
             )
+    return None
+
+
+def swift_refusal(mode: str, args: Mapping[str, Any]) -> str | None:
+    """A combination of arguments that swift's own argument classes refuse once torchrun has started every process,
+    as a message; else None. `--warmup_steps N` over the YAML's warmup_ratio is one: flags win over the YAML, but
+    swift reads both (trainers/arguments.py: "`warmup_ratio` and `warmup_steps` cannot be set at the same time")."""
+    if mode != 'server' and _swift_bool(args, 'async_generate'):
+        return (
+            f'async_generate needs a rollout server (swift asserts vllm_mode server), which mode {mode} '
+            f'({MODE_WORDS[mode]}) has none of: leave it out, or choose server mode'
+        )
+    ratio, steps = args.get('warmup_ratio'), args.get('warmup_steps')
+    if ratio is not None and steps is not None and not _same_number(ratio, 0) and not _same_number(steps, 0):
+        return (
+            f'warmup_ratio {ratio} and warmup_steps {steps} are both set, which swift refuses: set the other one to 0 '
+            '(the YAML sets warmup_ratio: with --warmup_steps, pass --warmup_ratio 0)'
+        )
     return None
 
 
@@ -1233,7 +1257,30 @@ def resume_problem(args: Mapping[str, Any], world_size: int | None = None) -> st
         hint = checkpoint_hint(path) or f'no whole {TRAINER_STATE}, no checkpoint-N folders'
         return f'resume_from_checkpoint {value} is not a checkpoint: {hint}'
     # resume_only_model alone still loads DeepSpeed's optimizer state (transformers' deepspeed_load_checkpoint)
-    return _deepspeed_state_problem(value, path, args, world_size) or _changed_on_resume(value, path, args)
+    saved = _saved_args(path)
+    return (
+        _deepspeed_state_problem(value, path, args, world_size)
+        or _changed_on_resume(value, saved, args)
+        or _data_position_problem(value, saved, args, world_size)
+        or _finished_problem(value, path, saved, args)
+    )
+
+
+def _saved_args(checkpoint: Path) -> dict:
+    """The args.json swift saves with every checkpoint; {} where there is none to read."""
+    try:
+        saved = json.loads((checkpoint / 'args.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    """Whether two settings are the same number however written (`4`, `'4'`, `4.0`); as text where either is none."""
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
 
 
 # What a full resume restores as saved, whatever the run asks: the schedule (its base rates: transformers loads the
@@ -1249,15 +1296,9 @@ RESTORED_ON_RESUME = {
 }
 
 
-def _changed_on_resume(value: Any, path: Path, args: Mapping[str, Any]) -> str | None:
-    """A setting of RESTORED_ON_RESUME that this run gives otherwise than the checkpoint's args.json (swift saves one
-    with every checkpoint) records; None when they agree, or where either does not say."""
-    try:
-        saved = json.loads((path / 'args.json').read_text(encoding='utf-8'))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(saved, dict):
-        return None
+def _changed_on_resume(value: Any, saved: Mapping[str, Any], args: Mapping[str, Any]) -> str | None:
+    """A setting of RESTORED_ON_RESUME that this run gives otherwise than the checkpoint's args.json (`saved`)
+    records; None when they agree, or where either does not say."""
 
     def normal(field: str, setting: Any) -> Any:
         values = _as_list(setting)
@@ -1286,6 +1327,65 @@ def _changed_on_resume(value: Any, path: Path, args: Mapping[str, Any]) -> str |
             f'the new run records {args[field]!r}; resume with {saved[field]!r}, or {instead}'
         )
     return None
+
+
+# What a full resume finds its place in the data by: transformers skips the batches the checkpoint trained, counted
+# in this run's batches (global_step x gradient_accumulation_steps batches of this run's size: Trainer's
+# skip_first_batches), and warns at most about a changed batch size. Measured on CPU with the tiny model: resumed
+# with a batch of 4 instead of 2, or 2 accumulation steps instead of 1, two questions were never trained; with
+# num_generations 4 instead of 2, one was trained twice; each run exited 0.
+DATA_POSITION = (
+    'per_device_train_batch_size',
+    'gradient_accumulation_steps',
+    'num_generations',
+    'steps_per_generation',
+    'generation_batch_size',
+)
+
+
+def _data_position_problem(
+    value: Any, saved: Mapping[str, Any], args: Mapping[str, Any], world_size: int | None
+) -> str | None:
+    """A setting of DATA_POSITION, or the number of training processes, that this run gives otherwise than the
+    checkpoint's args.json (`saved`) records, unless `ignore_data_skip` starts the data anew; else None. Settings left
+    out take swift's defaults (SWIFT_BATCH_DEFAULTS); one that either side does not say is not compared."""
+    if _swift_bool(args, 'ignore_data_skip'):
+        return None
+    changes = [(field, saved.get(field), args.get(field, SWIFT_BATCH_DEFAULTS.get(field))) for field in DATA_POSITION]
+    changes.append(('training processes', saved.get('global_world_size'), world_size))
+    for field, old, new in changes:
+        if old is None or new is None or _same_number(old, new):
+            continue
+        return (
+            f'resume_from_checkpoint {value} was saved with {field} {old}, and this run has {new}: a resume skips '
+            "the batches the checkpoint trained counted in this run's batches, so it would skip questions never "
+            f'trained or train some twice; resume with {old}, or pass --ignore_data_skip true to go through the data '
+            'from its start again'
+        )
+    return None
+
+
+def _finished_problem(value: Any, path: Path, saved: Mapping[str, Any], args: Mapping[str, Any]) -> str | None:
+    """A checkpoint saved at the end of its run, resumed to the same length (max_steps and num_train_epochs as saved,
+    or swift's defaults where left out); else None. transformers then trains nothing (an epochs-bound run, which exits
+    0 after loading the model and vLLM) or one step past the end (a max_steps-bound one: measured, step 5/4 at the
+    schedule's last rate). A longer run goes on from there."""
+    try:
+        state = json.loads((path / TRAINER_STATE).read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return None
+    step, last = (state.get('global_step'), state.get('max_steps')) if isinstance(state, dict) else (None, None)
+    if not isinstance(step, int) or not isinstance(last, int) or last <= 0 or step < last:
+        return None
+    for field, default in (('max_steps', -1), ('num_train_epochs', 3.0)):
+        if saved.get(field) is None or not _same_number(args.get(field, default), saved[field]):
+            return None
+    return (
+        f'resume_from_checkpoint {value} ends its run (step {step} of {last}), and this run asks for no more '
+        f'(max_steps {args.get("max_steps", -1)}, num_train_epochs {args.get("num_train_epochs", 3.0)}): it would '
+        'train nothing, or one step past the end; raise --max_steps or --num_train_epochs to train on, or start a '
+        'new run'
+    )
 
 
 def _deepspeed_state_problem(value: Any, path: Path, args: Mapping[str, Any], world_size: int | None) -> str | None:

@@ -2225,6 +2225,100 @@ def test_resuming_with_another_learning_rate_or_adapter_shape_is_refused(tmp_pat
     assert any('was saved with learning_rate 0.001' in line for line in train_vsi_grpo.preflight(plan, world_size=1))
 
 
+def test_resuming_with_another_batch_layout_is_refused(tmp_path):
+    """transformers finds a resume's place in the data by skipping the batches the checkpoint trained, counted in the
+    new run's batches. helper-141 measured on CPU with the tiny model (8 questions, 4 steps, each run exiting 0):
+    resumed at step 2 with a batch of 4 instead of 2, or 2 accumulation steps instead of 1, questions 9 and 13 were
+    never trained; with num_generations 4 instead of 2, question 9 was trained twice."""
+    checkpoint = _checkpoint(tmp_path / 'run' / 'checkpoint-2')
+    saved = {'per_device_train_batch_size': 2, 'gradient_accumulation_steps': 1, 'num_generations': 2}
+    (checkpoint / 'args.json').write_text(
+        json.dumps({**saved, 'steps_per_generation': None, 'generation_batch_size': None, 'global_world_size': 1})
+    )
+    same = ['--per_device_train_batch_size', '2', '--gradient_accumulation_steps', '1', '--num_generations', '2.0']
+
+    def problem(*flags: str, world_size: int = 1) -> str | None:
+        args = train_vsi_grpo.parse_overrides(['--resume_from_checkpoint', str(checkpoint), *flags])
+        return train_vsi_grpo.resume_problem(args, world_size)
+
+    assert problem(*same) is None and problem(*same, world_size=None) is None
+    assert problem(*same[:-1], '4') == (
+        f'resume_from_checkpoint {checkpoint} was saved with num_generations 2, and this run has 4: a resume skips the '
+        "batches the checkpoint trained counted in this run's batches, so it would skip questions never trained or "
+        'train some twice; resume with 2, or pass --ignore_data_skip true to go through the data from its start again'
+    )
+    assert 'with per_device_train_batch_size 2, and this run has 4:' in problem(*same[2:], *same[:1], '4')
+    assert 'with gradient_accumulation_steps 1, and this run has 2:' in problem(*same[:2], *same[4:], *same[2:3], '2')
+    assert 'with training processes 1, and this run has 8:' in problem(*same, world_size=8)
+    # left out: swift's defaults (a batch of 1 is not the saved 2); not saved (steps_per_generation): not compared
+    assert 'with per_device_train_batch_size 2, and this run has 1:' in problem(*same[2:])
+    assert problem(*same, '--steps_per_generation', '4') is None
+    assert problem(*same[:-1], '4', '--ignore_data_skip', 'true') is None  # the data from the start: nothing skipped
+    # through the preflight: the YAML's batch of 1 and 8 accumulation steps
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'local', ['--resume_from_checkpoint', str(checkpoint)], environ={})
+    lines = train_vsi_grpo.preflight(plan, world_size=1)
+    assert any('was saved with per_device_train_batch_size 2, and this run has 1:' in line for line in lines), lines
+
+
+@pytest.mark.parametrize('bound', ['max_steps', 'num_train_epochs'])
+def test_resuming_a_run_that_ended_is_refused_unless_it_asks_for_more(tmp_path, bound):
+    """helper-141, on CPU: resumed from its last checkpoint with the same flags, a run bound by max_steps 4 trained a
+    step 5/4; one bound by its epochs trained nothing and exited 0 (on GPUs, after loading the model and vLLM)."""
+    checkpoint = _checkpoint(tmp_path / 'run' / 'checkpoint-4')
+    (checkpoint / 'trainer_state.json').write_text(json.dumps({'global_step': 4, 'max_steps': 4}))
+    saved = (
+        {'max_steps': 4, 'num_train_epochs': 1.0} if bound == 'max_steps' else {'max_steps': -1, 'num_train_epochs': 1}
+    )
+    (checkpoint / 'args.json').write_text(json.dumps(saved))
+
+    def problem(*flags: str) -> str | None:
+        args = train_vsi_grpo.parse_overrides(['--resume_from_checkpoint', str(checkpoint), *flags])
+        return train_vsi_grpo.resume_problem(args)
+
+    same = ['--max_steps', str(saved['max_steps']), '--num_train_epochs', '1']
+    assert problem(*same) == (
+        f'resume_from_checkpoint {checkpoint} ends its run (step 4 of 4), and this run asks for no more (max_steps '
+        f'{saved["max_steps"]}, num_train_epochs 1): it would train nothing, or one step past the end; raise '
+        '--max_steps or --num_train_epochs to train on, or start a new run'
+    )
+    longer = ['--max_steps', '8', *same[2:]] if bound == 'max_steps' else [*same[:2], '--num_train_epochs', '2']
+    assert problem(*longer) is None
+    if bound == 'num_train_epochs':  # left out: swift's max_steps -1, as saved
+        assert problem(*same[2:]).startswith(f'resume_from_checkpoint {checkpoint} ends its run (step 4 of 4)')
+    (checkpoint / 'trainer_state.json').write_text(json.dumps({'global_step': 3, 'max_steps': 4}))
+    assert problem(*same) is None  # not at its end
+
+
+def test_combinations_swift_refuses_after_starting_are_refused_before(launch_env):
+    """swift refuses warmup_ratio with warmup_steps, and async_generate without a rollout server, only once torchrun
+    has started every process; `--warmup_steps 20` meets the YAML's warmup_ratio."""
+    with pytest.raises(train_vsi_grpo.LaunchError) as error:
+        train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--warmup_steps', '20'], environ={})
+    assert str(error.value) == (
+        'warmup_ratio 0.05 and warmup_steps 20 are both set, which swift refuses: set the other one to 0 (the YAML '
+        'sets warmup_ratio: with --warmup_steps, pass --warmup_ratio 0)'
+    )
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--warmup_steps', '20', '--warmup_ratio', '0'], environ={})
+    assert (plan.args['warmup_steps'], plan.args['warmup_ratio']) == ('20', '0')
+    for mode in ('colocate', 'local'):
+        with pytest.raises(train_vsi_grpo.LaunchError, match=f'^async_generate needs a rollout server .* mode {mode} '):
+            train_vsi_grpo.resolve(str(CONFIG), mode, ['--async_generate', 'true'], environ={})
+    assert (
+        train_vsi_grpo.resolve(str(CONFIG), 'server', ['--async_generate', 'true'], environ={}).args['async_generate']
+        == 'true'
+    )
+    assert refusal(launch_env, '--warmup_steps', '20').startswith('run_vsi_grpo.sh: warmup_ratio 0.05 and warmup_steps')
+
+
+def test_settings_a_resume_is_compared_on_may_not_be_abbreviated():
+    """swift's parser takes `--learning_rat 5e-2` for --learning_rate, which the resume check did not see."""
+    compared = {*train_vsi_grpo.RESTORED_ON_RESUME, *train_vsi_grpo.DATA_POSITION, 'max_steps', 'num_train_epochs'}
+    assert compared <= train_vsi_grpo.READ_KEYS
+    for flag in ('--learning_rat', '--lora_alph', '--lr_scheduler_typ', '--target_module', '--max_step'):
+        with pytest.raises(train_vsi_grpo.LaunchError, match=f'^{flag} is short for '):
+            train_vsi_grpo.resolve(str(CONFIG), 'local', [flag, '1'], environ={})
+
+
 def test_resuming_from_a_run_folder_or_a_checkpoint_cut_off_while_saving_is_refused(launch_env, tmp_path):
     # swift refused both only after the model (and vLLM) had loaded: "Mixed using with peft is not allowed now" for
     # a run folder, FileNotFoundError for trainer_state.json from a checkpoint killed while saving. The line names
