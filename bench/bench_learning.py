@@ -71,6 +71,8 @@ def main() -> None:
     for name, low in (('steps', 1), ('num_generations', 2), ('window', 1)):
         if getattr(args, name) < low:
             parser.error(f'--{name} must be at least {low}, got {getattr(args, name)}')
+    if args.window > args.steps // 2:  # the first and last windows would share steps and show one mean twice
+        parser.error(f'--window must be at most half of --steps ({args.steps // 2}), got {args.window}')
 
     config = DemoConfig(
         output_dir=args.output_dir,
@@ -93,9 +95,8 @@ def main() -> None:
     plot(rewards, curve, args.window)
     print(f'{kept} questions whose answer is {TARGET}; {len(rewards)} GRPO steps of {args.num_generations} samples')
     print('mean vsi_reward per step: ' + ' '.join(f'{r:.2f}' for r in rewards))
-    print(
-        f'first {args.window} steps {start:.3f} -> last {args.window} steps {end:.3f} ({end / max(start, 1e-9):.1f}x)'
-    )
+    ratio = f'{end / start:.1f}x' if start else 'no ratio: the first steps scored 0'
+    print(f'first {args.window} steps {start:.3f} -> last {args.window} steps {end:.3f} ({ratio})')
     print(f'reward curve: {curve}')
 
 

@@ -12,6 +12,10 @@ Usage::
 
 The tiny model's answers start random (it is built with an answer prior so its completions are letters and
 digits and GRPO sees rewards that vary); the point is that every stage runs and every artefact is real.
+
+A second run reuses the scenes, the model, the frames and the training rows where they are complete, and trains
+and evaluates again from scratch: the previous run's `grpo/` and `eval/` are removed before training, so no report
+of an adapter that is gone outlives it. Stopping the demo (Ctrl-C, `kill PID`) stops the running stage too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -51,21 +56,44 @@ class DemoConfig:
     seed: int = 0
 
 
+class Stopped(Exception):
+    """The demo was sent SIGTERM (`kill PID`, a scheduler's stop)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped
+
+
+def _wait(stage: subprocess.Popen) -> int:
+    """The stage's exit status. A stop of the demo (Stopped, KeyboardInterrupt) sends the stage SIGTERM and waits for
+    it: a TERM sent to the demo alone left its training running without a parent, writing a checkpoint for a run that
+    had ended (run_vsi_grpo.sh stops training on TERM)."""
+    try:
+        return stage.wait()
+    except BaseException:
+        stage.terminate()
+        stage.wait()
+        raise
+
+
 def _run(command: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> None:
     """Run one stage from the bundle folder, echoing it as a user would type it; a failing stage stops the demo."""
     shown = ' '.join(f'{k}={shlex.quote(v)}' for k, v in (env or {}).items())
     print(f'\n$ {shown + " " if shown else ""}{shlex.join(command)}', flush=True)
     full_env = {**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})}
     if log is None:
-        subprocess.run(command, cwd=ROOT, env=full_env, check=True)
+        returncode = _wait(subprocess.Popen(command, cwd=ROOT, env=full_env))
+        if returncode:
+            raise subprocess.CalledProcessError(returncode, command)
         return
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f'(its output goes to {log}: `tail -f` it to follow; this stage takes the longest)', flush=True)
     with open(log, 'w') as stream:
-        result = subprocess.run(command, cwd=ROOT, env=full_env, stdout=stream, stderr=subprocess.STDOUT)
-    if result.returncode:
+        stage = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=stream, stderr=subprocess.STDOUT)
+        returncode = _wait(stage)
+    if returncode:
         tail = ''.join(log.read_text(errors='replace').splitlines(keepends=True)[-40:])
-        raise RuntimeError(f'{command[0]} failed (exit {result.returncode}); last lines of {log}:\n{tail}')
+        raise RuntimeError(f'{command[0]} failed (exit {returncode}); last lines of {log}:\n{tail}')
 
 
 def grpo_command(
@@ -145,8 +173,10 @@ def prepare(config: DemoConfig, paths: DemoPaths, preprocess_args: tuple[str, ..
 
 def train(config: DemoConfig, paths: DemoPaths, **overrides: object) -> Path:
     """GRPO through run_vsi_grpo.sh; returns the LoRA checkpoint. A previous run's folder is removed first: swift
-    appends to its logging.jsonl, and its checkpoint of the same step would pass for this run's."""
+    appends to its logging.jsonl, and its checkpoint of the same step would pass for this run's. So are the previous
+    evaluations: their reports describe that adapter, and would stay beside a new run that fails or is stopped."""
     command, env = grpo_command(config, paths.model_dir, paths.dataset, paths.grpo_dir, **overrides)
+    shutil.rmtree(paths.eval_dir, ignore_errors=True)
     shutil.rmtree(paths.grpo_dir, ignore_errors=True)
     _run(command, env=env, log=paths.grpo_log)
     adapter = paths.grpo_dir / f'checkpoint-{config.grpo_steps}'
@@ -262,11 +292,15 @@ def main() -> None:
         if value is not None and value < low:
             parser.error(f'--{name} must be at least {low}, got {value}')
     config = DemoConfig(**vars(args))
+    signal.signal(signal.SIGTERM, _stop)
     try:
         run_demo(config)
     except (RuntimeError, subprocess.CalledProcessError) as error:
         print(f'demo failed: {error}', file=sys.stderr)
         sys.exit(1)
+    except (Stopped, KeyboardInterrupt) as stop:
+        print('demo stopped, and its running stage with it', file=sys.stderr)
+        sys.exit(143 if isinstance(stop, Stopped) else 130)
 
 
 if __name__ == '__main__':

@@ -104,13 +104,39 @@ def test_bench_reward_refuses_to_measure_nothing(flag):
     assert proc.returncode == 2 and f'{flag} must be at least 1' in proc.stderr and not proc.stdout
 
 
-@pytest.mark.parametrize('flag', ['--window', '--steps', '--num_generations'])
-def test_bench_learning_refuses_sizes_it_cannot_report_before_training(flag, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ('flags', 'message'),
+    [
+        (['--window', '0'], '--window must be at least 1'),
+        (['--steps', '0'], '--steps must be at least 1'),
+        (['--num_generations', '0'], '--num_generations must be at least 2'),
+        # the first and last 5 of 2 steps are the same 2 steps: "first 5 steps 0.250 -> last 5 steps 0.250 (1.0x)"
+        (['--steps', '2'], '--window must be at most half of --steps (1), got 5'),
+    ],
+)
+def test_bench_learning_refuses_sizes_it_cannot_report_before_training(flags, message, monkeypatch, capsys):
     """`--window 0` trained for minutes, then divided by zero."""
     import bench.bench_learning as bench_learning
 
     monkeypatch.setattr(bench_learning, 'prepare', lambda *args, **kwargs: pytest.fail('prepared a run'))
-    monkeypatch.setattr(sys, 'argv', ['bench_learning.py', flag, '0'])
+    monkeypatch.setattr(sys, 'argv', ['bench_learning.py', *flags])
     with pytest.raises(SystemExit) as exit_info:
         bench_learning.main()
-    assert exit_info.value.code == 2 and f'{flag} must be at least' in capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bench_learning_prints_no_ratio_from_a_start_of_zero(monkeypatch, capsys, tmp_path):
+    """A first window scoring 0 (the tiny model's first step did) printed 1000000000.0x: a division by 1e-9."""
+    import bench.bench_learning as bench_learning
+
+    for name in ('prepare', 'train', 'plot'):
+        monkeypatch.setattr(bench_learning, name, lambda *args, **kwargs: None)
+    monkeypatch.setattr(bench_learning, 'keep_answer', lambda *args: 6)
+    rewards = [0.0, 0.0, 0.125, 0.25, 1.0, 0.5]
+    monkeypatch.setattr(bench_learning, 'read_rewards', lambda grpo_dir: rewards)
+    # by hand: window 2 starts at (0 + 0) / 2; window 3 gives (0.25 + 1 + 0.5) / 3 over (0 + 0 + 0.125) / 3 = 14
+    for window, expected in ((2, '0.000 -> last 2 steps 0.750 (no ratio: the first steps scored 0)'), (3, '(14.0x)')):
+        argv = ['bench_learning.py', '--output_dir', str(tmp_path), '--steps', '6', '--window', str(window)]
+        monkeypatch.setattr(sys, 'argv', argv)
+        bench_learning.main()
+        assert expected in capsys.readouterr().out

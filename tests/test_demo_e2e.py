@@ -102,6 +102,8 @@ def test_a_rerun_reports_its_own_training_and_evaluation(tmp_path, monkeypatch):
     def fake_run(command, env=None, log=None):  # what swift and the evaluator leave, without a model
         commands.append(command)
         if log is not None:
+            # the previous run's reports describe an adapter about to be replaced: gone before training starts
+            assert not paths.eval_dir.exists() and not paths.grpo_dir.exists()
             (paths.grpo_dir / 'checkpoint-2').mkdir(parents=True, exist_ok=True)
             (paths.grpo_dir / 'checkpoint-2' / 'adapter_config.json').write_text('{}')
             with open(paths.grpo_dir / 'logging.jsonl', 'a') as f:  # appended, as swift's trainer does
@@ -117,6 +119,46 @@ def test_a_rerun_reports_its_own_training_and_evaluation(tmp_path, monkeypatch):
         assert read_rewards(paths.grpo_dir) == [0.25, 0.75]
         evaluate(config, paths, 'grpo', adapter)
         assert '--overwrite' in commands[-1]
+
+
+STAGE = """
+import pathlib, signal, sys, time
+marker = pathlib.Path(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *args: (marker.write_text('stopped by TERM'), sys.exit(0)))
+marker.write_text('running')
+time.sleep(120)
+"""
+DEMO = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import demo.run_demo as run_demo
+stage = [sys.executable, '-c', sys.argv[2], sys.argv[3]]
+run_demo.run_demo = lambda config: run_demo._run(stage, log=config.output_dir / 'stage.log')
+sys.argv = ['run_demo.py', '--output_dir', sys.argv[4]]
+run_demo.main()
+"""
+
+
+def test_stopping_the_demo_stops_its_running_stage(tmp_path):
+    """`kill PID` of the demo left its training running without a parent (it went on to write a checkpoint); now the
+    stage gets SIGTERM and is waited for, and the demo exits 143."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    marker = tmp_path / 'stage'
+    root = str(Path(run_demo_module.__file__).parents[1])
+    demo = subprocess.Popen(
+        [sys.executable, '-c', DEMO, root, STAGE, str(marker), str(tmp_path)], stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.read_text() == 'running'
+    demo.terminate()
+    assert demo.wait(timeout=60) == 143
+    assert marker.read_text() == 'stopped by TERM'  # the stage had its TERM before the demo exited
+    assert 'demo stopped, and its running stage with it' in demo.stderr.read()
 
 
 @pytest.mark.parametrize(
