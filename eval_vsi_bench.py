@@ -55,6 +55,7 @@ import importlib.util
 import io
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -248,7 +249,8 @@ JSON_KINDS = {
     'text': lambda value: isinstance(value, str),
     'true or false': lambda value: isinstance(value, bool),
     'a whole number': lambda value: isinstance(value, int) and not isinstance(value, bool),
-    'a number': lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    # finite: json reads NaN and Infinity, which compared as scores and were written back as invalid JSON
+    'a number': lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
     'a list of text': lambda value: isinstance(value, list) and all(isinstance(item, str) for item in value),
     'an object': lambda value: isinstance(value, dict),
 }
@@ -1380,6 +1382,9 @@ def compare_results(base: dict, new: dict) -> dict:
         if warning
     ]
     differences = protocol_differences(base.get('config'), new.get('config'))
+    styles = base.get('prompt_style'), new.get('prompt_style')  # recorded by rescored runs too, which lack a config
+    if None not in styles and styles[0] != styles[1] and not any(d.startswith('prompt_style ') for d in differences):
+        differences.append(f'prompt_style {styles[0]!r} vs {styles[1]!r}, each scored by its own official rule')
     sizes = frame_size_difference(base.get('frame_pixels_by_scene'), new.get('frame_pixels_by_scene'))
     if sizes:
         differences.append(sizes)
@@ -1398,9 +1403,12 @@ def compare_results(base: dict, new: dict) -> dict:
     protocol_warning = '; '.join(warnings) or None
     if protocol_warning:
         logger.warning('%s', protocol_warning)
+    labels = [base['label'], new['label']]
+    if labels[0] == labels[1]:  # two runs of one model (16 and 32 frames, say): the table must tell them apart
+        labels = [f'{labels[0]} (base)', f'{labels[1]} (new)']
     return {
-        'base': base['label'],
-        'new': new['label'],
+        'base': labels[0],
+        'new': labels[1],
         'rows': rows,
         'same_questions': all(r['base_count'] == r['new_count'] for r in rows),
         'subset_warning': '; '.join(subsets) or None,
@@ -1510,8 +1518,13 @@ def results_table(results: dict) -> str:
     return '\n'.join(lines)
 
 
+def _cell(text: str) -> str:
+    """`text` as one markdown table cell: a `|` in a label split the header into more cells than the table has."""
+    return ' '.join(str(text).split()).replace('|', '\\|')
+
+
 def comparison_table(comparison: dict) -> str:
-    lines = [f'| Category | {comparison["base"]} | {comparison["new"]} | Δ |', '|---|---:|---:|---:|']
+    lines = [f'| Category | {_cell(comparison["base"])} | {_cell(comparison["new"])} | Δ |', '|---|---:|---:|---:|']
     for row in comparison['rows']:
         counts = (
             f' ({row["base_count"]})'
@@ -1697,6 +1710,26 @@ def write_results(output_dir: Path, results: dict) -> None:
     )
     if not results['subset']:
         remove_superseded_subset(output_dir, results['predictions'])
+    remove_stale_comparison(output_dir, output_dir / f'{name}.json')
+
+
+def remove_stale_comparison(output_dir: Path, rewritten: Path) -> None:
+    """Remove the comparison.* in `output_dir` made from the results file `rewritten`, whose figures just changed.
+
+    `--compare A B` writes its report into B's folder; rescoring or resuming B then rewrote results.* and left the
+    comparison showing B's old scores with nothing to tell it was stale. A comparison records the results files it
+    read (`sources`); one from before it did is left alone, as is one of other runs' files. The json goes last, so a
+    run stopped in between still finds it."""
+    path = output_dir / f'{COMPARISON_NAME}.json'
+    try:
+        sources = json.loads(path.read_text(encoding='utf-8'))['sources']
+        read = [os.path.realpath(source) for source in sources.values()]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # none, or one this cannot tell: left alone
+        return
+    if os.path.realpath(rewritten) in read:
+        logger.info('removing %s.{json,md,png}: made from the results just rewritten', output_dir / COMPARISON_NAME)
+        for suffix in ('md', 'png', 'json'):
+            (output_dir / f'{COMPARISON_NAME}.{suffix}').unlink(missing_ok=True)
 
 
 def remove_superseded_subset(output_dir: Path, predictions: str | None) -> None:
@@ -2069,6 +2102,9 @@ def compare_output_dir(args: argparse.Namespace) -> Path:
 def compare_only(args: argparse.Namespace) -> dict:
     """Compare two results.json files (the second against the first) without a model."""
     comparison = compare_results(load_results(args.compare[0]), load_results(args.compare[1]))
+    # the files it read, so that rewriting either removes this report (remove_stale_comparison)
+    base, new = (str(results_path(path).resolve()) for path in args.compare)
+    comparison['sources'] = {'base': base, 'new': new}
     output_dir = compare_output_dir(args)
     with run_folder_lock(output_dir):
         write_report(output_dir, COMPARISON_NAME, comparison, comparison_markdown(comparison), comparison=comparison)

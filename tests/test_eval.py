@@ -1536,6 +1536,55 @@ def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys, monkeypa
         assert f'{broken} is not a results.json written by eval_vsi_bench.py' in capsys.readouterr().err
 
 
+def test_a_comparison_report_goes_when_the_run_folder_it_is_in_is_rescored(tmp_path, capsys):
+    """`--compare A B` writes into B's folder; rescoring B rewrote results.* and left comparison.* with B's old
+    scores (helper-139: overall 0.0 in results.json, +50.00 in comparison.md). The comparison now records the files
+    it read, and rewriting one of them in its folder removes it; one of other files, or from before, stays."""
+    base, tuned = hand_predictions(tmp_path / 'base.jsonl'), hand_predictions(tmp_path / 'tuned.jsonl', {'c3': '4'})
+    for name, path in (('base', base), ('tuned', tuned)):
+        assert ev.main(['--predictions', str(path), '--output_dir', str(tmp_path / name), '--label', name]) == 0
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned')]) == 0
+    made = [tmp_path / 'tuned' / f'comparison.{suffix}' for suffix in ('json', 'md', 'png')]
+    assert json.loads(made[0].read_text())['sources'] == {
+        'base': str(tmp_path / 'base' / 'results.json'),
+        'new': str(tmp_path / 'tuned' / 'results.json'),
+    }
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned'), '--output_dir', str(tmp_path)]) == 0
+    legacy = tmp_path / 'base' / 'comparison.json'  # written before comparisons recorded their sources
+    legacy.write_text(json.dumps({'base': 'x', 'new': 'base'}))
+    hand_predictions(tuned, {'c3': '7'})  # tuned answers otherwise now, and is scored again
+    assert ev.main(['--predictions', str(tuned), '--output_dir', str(tmp_path / 'tuned'), '--label', 'tuned']) == 0
+    assert not any(path.exists() for path in made) and (tmp_path / 'tuned' / 'results.json').is_file()
+    assert (tmp_path / 'comparison.json').is_file()  # in another folder: not this folder's to remove
+    assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base'), '--label', 'base']) == 0
+    assert legacy.is_file()
+    capsys.readouterr()
+
+
+def test_comparison_labels_and_prompt_styles_are_shown_apart(tmp_path, capsys, caplog):
+    """A `|` in a label split the table's header into 5 cells over 4 columns (no renderer showed a table); two runs of
+    one model had the same header twice; runs rescored under different prompt styles (no run config) were only
+    "of unknown protocol", though each results.json records the rule it was scored by."""
+    path = hand_predictions(tmp_path / 'predictions.jsonl')
+    for name, flags in (('a', ['--label', 'base | v1']), ('b', ['--label', 'Qwen']), ('c', ['--label', 'Qwen'])):
+        assert ev.main(['--predictions', str(path), '--output_dir', str(tmp_path / name), *flags]) == 0
+    assert ev.main(['--predictions', str(path), '--output_dir', str(tmp_path / 'd'), '--prompt_style', 'think']) == 0
+    assert ev.main(['--compare', str(tmp_path / 'a'), str(tmp_path / 'b')]) == 0
+    lines = (tmp_path / 'b' / 'comparison.md').read_text().split('\n')
+    header = next(line for line in lines if line.startswith('| Category'))
+    separator = lines[lines.index(header) + 1]
+    assert header == '| Category | base \\| v1 | Qwen | Δ |'
+    assert header.replace('\\|', '').count('|') == separator.count('|') == 5
+    assert ev.main(['--compare', str(tmp_path / 'b'), str(tmp_path / 'c')]) == 0
+    assert '| Category | Qwen (base) | Qwen (new) | Δ |' in capsys.readouterr().out
+    caplog.clear()
+    assert ev.main(['--compare', str(tmp_path / 'c'), str(tmp_path / 'd')]) == 0
+    warning = json.loads((tmp_path / 'd' / 'comparison.json').read_text())['protocol_warning']
+    assert warning.startswith(
+        "the runs were not measured alike (prompt_style 'direct' vs 'think', each scored by its own official rule): "
+    )
+
+
 BAD_RESULTS = [
     (('overall',), '40', 'overall is "40", not a number or null'),
     (('official', 'overall'), '40', 'official.overall is "40", not a number or null'),  # was a TypeError traceback
@@ -1544,6 +1593,13 @@ BAD_RESULTS = [
     (('lenient', 'categories', 'route_planning', 'count'), 2.5, 'lenient.categories.route_planning.count is 2.5, not'),
     (('official', 'num_questions'), True, 'official.num_questions is true, not a whole number'),
     (('config',), 'x', 'config is "x", not an object or null'),
+    # NaN compared as a score ("+nan") and went into comparison.json as bare NaN, which strict readers refuse
+    (('official', 'overall'), float('nan'), 'official.overall is NaN, not a number or null'),
+    (
+        ('official', 'categories', 'object_counting', 'score'),
+        float('inf'),
+        'official.categories.object_counting.score is',
+    ),
 ]
 
 
