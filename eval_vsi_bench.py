@@ -1714,20 +1714,25 @@ def write_results(output_dir: Path, results: dict) -> None:
 
 
 def remove_stale_comparison(output_dir: Path, rewritten: Path) -> None:
-    """Remove the comparison.* in `output_dir` made from the results file `rewritten`, whose figures just changed.
+    """Remove the comparison.* in `output_dir` made from this folder's results as they were: `rewritten`, whose figures
+    just changed, or a results file of the folder that is gone (the results_subset.* a finished run supersedes).
 
     `--compare A B` writes its report into B's folder; rescoring or resuming B then rewrote results.* and left the
     comparison showing B's old scores with nothing to tell it was stale. A comparison records the results files it
-    read (`sources`); one from before it did is left alone, as is one of other runs' files. The json goes last, so a
-    run stopped in between still finds it."""
+    read (`sources`); one from before it did is left alone, and so is one in another folder (rescoring A leaves the
+    comparison in B's: rerun --compare). The json goes last, so a run stopped in between still finds it."""
     path = output_dir / f'{COMPARISON_NAME}.json'
     try:
         sources = json.loads(path.read_text(encoding='utf-8'))['sources']
-        read = [os.path.realpath(source) for source in sources.values()]
+        read = [Path(os.path.realpath(source)) for source in sources.values()]
     except (OSError, ValueError, TypeError, KeyError, AttributeError):  # none, or one this cannot tell: left alone
         return
-    if os.path.realpath(rewritten) in read:
-        logger.info('removing %s.{json,md,png}: made from the results just rewritten', output_dir / COMPARISON_NAME)
+    folder = Path(os.path.realpath(output_dir))
+    if any(
+        source == Path(os.path.realpath(rewritten)) or (source.parent == folder and not source.exists())
+        for source in read
+    ):
+        logger.info('removing %s.{json,md,png}: made from results that changed since', output_dir / COMPARISON_NAME)
         for suffix in ('md', 'png', 'json'):
             (output_dir / f'{COMPARISON_NAME}.{suffix}').unlink(missing_ok=True)
 
@@ -2102,7 +2107,7 @@ def compare_output_dir(args: argparse.Namespace) -> Path:
 def compare_only(args: argparse.Namespace) -> dict:
     """Compare two results.json files (the second against the first) without a model."""
     comparison = compare_results(load_results(args.compare[0]), load_results(args.compare[1]))
-    # the files it read, so that rewriting either removes this report (remove_stale_comparison)
+    # the files it read, so that rescoring the run in the folder it goes to removes it (remove_stale_comparison)
     base, new = (str(results_path(path).resolve()) for path in args.compare)
     comparison['sources'] = {'base': base, 'new': new}
     output_dir = compare_output_dir(args)

@@ -1275,6 +1275,14 @@ def _saved_args(checkpoint: Path) -> dict:
     return saved if isinstance(saved, dict) else {}
 
 
+def _as_number(value: Any) -> float | None:
+    """A setting as a number, None where it is none (unset, or not numeric)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _same_number(a: Any, b: Any) -> bool:
     """Whether two settings are the same number however written (`4`, `'4'`, `4.0`); as text where either is none."""
     try:
@@ -1366,25 +1374,38 @@ def _data_position_problem(
 
 
 def _finished_problem(value: Any, path: Path, saved: Mapping[str, Any], args: Mapping[str, Any]) -> str | None:
-    """A checkpoint saved at the end of its run, resumed to the same length (max_steps and num_train_epochs as saved,
-    or swift's defaults where left out); else None. transformers then trains nothing (an epochs-bound run, which exits
-    0 after loading the model and vLLM) or one step past the end (a max_steps-bound one: measured, step 5/4 at the
-    schedule's last rate). A longer run goes on from there."""
+    """A checkpoint at or past the length this run asks for; else None. With max_steps above 0 the run ends there; else
+    its epochs decide, and a run that ended by the same num_train_epochs (max_steps unset when saved too) has nothing
+    left. transformers then trains nothing (exit 0, after loading the model and vLLM) or one step past the end
+    (measured: step 5/4, at the schedule's last rate). A longer run goes on from the checkpoint."""
     try:
         state = json.loads((path / TRAINER_STATE).read_text(encoding='utf-8'))
     except (OSError, ValueError):
         return None
     step, last = (state.get('global_step'), state.get('max_steps')) if isinstance(state, dict) else (None, None)
-    if not isinstance(step, int) or not isinstance(last, int) or last <= 0 or step < last:
+    if not isinstance(step, int):
         return None
-    for field, default in (('max_steps', -1), ('num_train_epochs', 3.0)):
-        if saved.get(field) is None or not _same_number(args.get(field, default), saved[field]):
-            return None
+    max_steps, epochs = args.get('max_steps', -1), args.get('num_train_epochs', 3.0)
+    new_max, saved_max = _as_number(max_steps), _as_number(saved.get('max_steps'))
+    if new_max is None:
+        return None
+    if new_max > 0:
+        ended, asked = step >= new_max, f'max_steps {max_steps}'
+    else:  # the epochs' length in steps is known only from the saved run of the same epochs and no max_steps
+        ended = (
+            isinstance(last, int)
+            and 0 < last <= step
+            and saved_max is not None
+            and saved_max <= 0
+            and saved.get('num_train_epochs') is not None
+            and _same_number(epochs, saved['num_train_epochs'])
+        )
+        asked = f'num_train_epochs {epochs}'
+    if not ended:
+        return None
     return (
-        f'resume_from_checkpoint {value} ends its run (step {step} of {last}), and this run asks for no more '
-        f'(max_steps {args.get("max_steps", -1)}, num_train_epochs {args.get("num_train_epochs", 3.0)}): it would '
-        'train nothing, or one step past the end; raise --max_steps or --num_train_epochs to train on, or start a '
-        'new run'
+        f'resume_from_checkpoint {value} is at step {step}, and this run asks for no more ({asked}): it would train '
+        'nothing, or one step past the end; raise --max_steps or --num_train_epochs to train on, or start a new run'
     )
 
 

@@ -11,7 +11,7 @@ Two names:
   `preprocess_vsi_data.preprocess` the script runs, into `<cache>/vsi_raw/<key>.jsonl` (with its `.summary.json`),
   which then loads exactly as `vsi_train` does. `<cache>` is modelscope's cache folder: `$MODELSCOPE_CACHE`, or
   `~/.cache/modelscope/hub` when that is unset. The key hashes the settings and the identity (path, size, modification
-  time) of the QA files, of the frames folder's `manifest.jsonl`, its sub-folders' and those of the folders above it
+  time) of the QA files, of the frames folder's `manifest.jsonl`, its sub-folders' and the nearest one above it
   (extract_frames.py rewrites it when it extracts) and of the converting code, so a file whose summary shows it
   complete (size and SHA-256) is reused as it is: every rank of every launch loads the same file, and the `datasets`
   library's cache of it stays valid. One process converts (under torchrun the first rank while the others wait, else
@@ -65,6 +65,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from modelscope.hub.utils.utils import get_cache_dir
@@ -339,25 +340,25 @@ def _identity(path: str) -> list | None:
 
 def frame_manifests(frames_dir: str) -> list[str]:
     """extract_frames.py's manifests that describe `frames_dir`: its own, those of per-dataset extractions into its
-    sub-folders (`--output_dir frames/scannet`), whose `<dataset>/<scene>` folders the conversion finds too, and those
-    of the folders above it (`VSI_FRAMES_DIR=frames/scannet` after `--output_dir frames` over a video folder of
+    sub-folders (`--output_dir frames/scannet`), whose `<dataset>/<scene>` folders the conversion finds too, and the
+    nearest one above it (`VSI_FRAMES_DIR=frames/scannet` after `--output_dir frames` over a video folder of
     datasets: the manifest is in `frames`)."""
     name = extract_frames.MANIFEST_NAME
-    above = [os.path.join(folder, name) for folder in _folders_above(frames_dir)]
+    above = next((path for path in _manifests_above(frames_dir, name) if os.path.isfile(path)), None)
     return sorted(
         glob.glob(os.path.join(glob.escape(frames_dir), name))
         + glob.glob(os.path.join(glob.escape(frames_dir), '*', name))
-        + [path for path in above if os.path.isfile(path)]
+        + ([above] if above else [])
     )
 
 
-def _folders_above(path: str) -> list[str]:
-    """The folders that hold `path`, nearest first, up to the root (absolute paths)."""
-    folders, path = [], os.path.abspath(path)
+def _manifests_above(path: str, name: str) -> Iterator[str]:
+    """`name` in each folder that holds `path`, nearest first, up to the root. Only the nearest that exists counts:
+    the extraction's; one further up (a home folder's, say) would change the key for nothing."""
+    path = os.path.abspath(path)
     while (parent := os.path.dirname(path)) != path:
-        folders.append(parent)
+        yield os.path.join(parent, name)
         path = parent
-    return folders
 
 
 def raw_cache_path(qa_paths: list[str], config: preprocess.PreprocessConfig) -> str:

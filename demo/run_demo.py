@@ -21,6 +21,7 @@ of an adapter that is gone outlives it. Stopping the demo (Ctrl-C, `kill PID`) s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -29,8 +30,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the bundle's modules, when run as `python demo/run_demo.py`
@@ -56,24 +59,31 @@ class DemoConfig:
     seed: int = 0
 
 
-class Stopped(Exception):
-    """The demo was sent SIGTERM (`kill PID`, a scheduler's stop)."""
+class Stopped(SystemExit):
+    """SIGTERM (`kill PID`, a scheduler's stop) while a stage ran: exits 143, as the signal itself would."""
 
 
 def _stop(signum: int, frame: object) -> None:
-    raise Stopped
+    raise Stopped(128 + signum)
 
 
-def _wait(stage: subprocess.Popen) -> int:
-    """The stage's exit status. A stop of the demo (Stopped, KeyboardInterrupt) sends the stage SIGTERM and waits for
-    it: a TERM sent to the demo alone left its training running without a parent, writing a checkpoint for a run that
-    had ended (run_vsi_grpo.sh stops training on TERM)."""
+@contextlib.contextmanager
+def _stage(command: list[str], **popen: Any) -> Iterator[subprocess.Popen]:
+    """The stage, started; a stop meanwhile (SIGTERM, as Stopped, or Ctrl-C) sends it SIGTERM and waits for it. A TERM
+    sent to the demo alone left its training running without a parent, writing a checkpoint for a run that had ended
+    (run_vsi_grpo.sh stops training on TERM). The handler is set from before the start to the end of the stage only,
+    for whatever calls _run (the demo, bench/bench_learning.py)."""
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        return stage.wait()
-    except BaseException:
-        stage.terminate()
-        stage.wait()
-        raise
+        stage = subprocess.Popen(command, **popen)
+        try:
+            yield stage
+        except BaseException:
+            stage.terminate()
+            stage.wait()
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(command: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> None:
@@ -82,15 +92,18 @@ def _run(command: list[str], env: dict[str, str] | None = None, log: Path | None
     print(f'\n$ {shown + " " if shown else ""}{shlex.join(command)}', flush=True)
     full_env = {**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})}
     if log is None:
-        returncode = _wait(subprocess.Popen(command, cwd=ROOT, env=full_env))
+        with _stage(command, cwd=ROOT, env=full_env) as stage:
+            returncode = stage.wait()
         if returncode:
             raise subprocess.CalledProcessError(returncode, command)
         return
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f'(its output goes to {log}: `tail -f` it to follow; this stage takes the longest)', flush=True)
-    with open(log, 'w') as stream:
-        stage = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=stream, stderr=subprocess.STDOUT)
-        returncode = _wait(stage)
+    with (
+        open(log, 'w') as stream,
+        _stage(command, cwd=ROOT, env=full_env, stdout=stream, stderr=subprocess.STDOUT) as stage,
+    ):
+        returncode = stage.wait()
     if returncode:
         tail = ''.join(log.read_text(errors='replace').splitlines(keepends=True)[-40:])
         raise RuntimeError(f'{command[0]} failed (exit {returncode}); last lines of {log}:\n{tail}')
@@ -292,7 +305,6 @@ def main() -> None:
         if value is not None and value < low:
             parser.error(f'--{name} must be at least {low}, got {value}')
     config = DemoConfig(**vars(args))
-    signal.signal(signal.SIGTERM, _stop)
     try:
         run_demo(config)
     except (RuntimeError, subprocess.CalledProcessError) as error:
@@ -300,7 +312,7 @@ def main() -> None:
         sys.exit(1)
     except (Stopped, KeyboardInterrupt) as stop:
         print('demo stopped, and its running stage with it', file=sys.stderr)
-        sys.exit(143 if isinstance(stop, Stopped) else 130)
+        sys.exit(stop.code if isinstance(stop, Stopped) else 130)
 
 
 if __name__ == '__main__':

@@ -1007,6 +1007,28 @@ def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkey
     ]
 
 
+def test_the_cache_key_holds_the_nearest_manifest_above_the_frames_folder(tmp_path):
+    """Only the extraction's manifest above (the nearest): any manifest.jsonl up to / changed the key for nothing."""
+    vsi_dataset = register_plugin()
+    frames = tmp_path / 'a' / 'b' / 'frames'
+    (frames / 'scene').mkdir(parents=True)
+    (frames / 'scene' / 'manifest.jsonl').write_text('{}\n')
+    (tmp_path / 'a' / 'manifest.jsonl').write_text('{}\n')
+    assert vsi_dataset.frame_manifests(str(frames)) == sorted(
+        [
+            str(tmp_path / 'a' / 'manifest.jsonl'),
+            str(frames / 'scene' / 'manifest.jsonl'),
+        ]
+    )
+    (tmp_path / 'a' / 'b' / 'manifest.jsonl').write_text('{}\n')
+    assert vsi_dataset.frame_manifests(str(frames)) == sorted(
+        [
+            str(tmp_path / 'a' / 'b' / 'manifest.jsonl'),
+            str(frames / 'scene' / 'manifest.jsonl'),
+        ]
+    )
+
+
 @pytest.mark.parametrize('key_sees_the_manifest', [True, False])
 def test_vsi_raw_converts_again_when_frames_of_a_dataset_folder_are_extracted_again(
     tmp_path, monkeypatch, key_sees_the_manifest

@@ -132,16 +132,20 @@ DEMO = """
 import sys
 sys.path.insert(0, sys.argv[1])
 import demo.run_demo as run_demo
-stage = [sys.executable, '-c', sys.argv[2], sys.argv[3]]
+stage, output_dir = [sys.executable, '-c', sys.argv[2], sys.argv[3]], sys.argv[4]
 run_demo.run_demo = lambda config: run_demo._run(stage, log=config.output_dir / 'stage.log')
-sys.argv = ['run_demo.py', '--output_dir', sys.argv[4]]
-run_demo.main()
+if sys.argv[5] == 'main':
+    sys.argv = ['run_demo.py', '--output_dir', output_dir]
+    run_demo.main()
+else:  # as bench/bench_learning.py calls it, without the demo's main
+    run_demo._run(stage)
 """
 
 
-def test_stopping_the_demo_stops_its_running_stage(tmp_path):
+@pytest.mark.parametrize('caller', ['main', '_run'])
+def test_stopping_the_demo_stops_its_running_stage(tmp_path, caller):
     """`kill PID` of the demo left its training running without a parent (it went on to write a checkpoint); now the
-    stage gets SIGTERM and is waited for, and the demo exits 143."""
+    stage gets SIGTERM and is waited for, and the demo exits 143. So does bench_learning.py, which calls _run."""
     import subprocess
     import time
     from pathlib import Path
@@ -149,7 +153,7 @@ def test_stopping_the_demo_stops_its_running_stage(tmp_path):
     marker = tmp_path / 'stage'
     root = str(Path(run_demo_module.__file__).parents[1])
     demo = subprocess.Popen(
-        [sys.executable, '-c', DEMO, root, STAGE, str(marker), str(tmp_path)], stderr=subprocess.PIPE, text=True
+        [sys.executable, '-c', DEMO, root, STAGE, str(marker), str(tmp_path), caller], stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
@@ -158,7 +162,8 @@ def test_stopping_the_demo_stops_its_running_stage(tmp_path):
     demo.terminate()
     assert demo.wait(timeout=60) == 143
     assert marker.read_text() == 'stopped by TERM'  # the stage had its TERM before the demo exited
-    assert 'demo stopped, and its running stage with it' in demo.stderr.read()
+    stopped = 'demo stopped, and its running stage with it' in demo.stderr.read()
+    assert stopped == (caller == 'main')
 
 
 @pytest.mark.parametrize(

@@ -1558,6 +1558,12 @@ def test_a_comparison_report_goes_when_the_run_folder_it_is_in_is_rescored(tmp_p
     assert (tmp_path / 'comparison.json').is_file()  # in another folder: not this folder's to remove
     assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base'), '--label', 'base']) == 0
     assert legacy.is_file()
+    # made from a results_subset.json (a run stopped early) that the finished run's results.json supersedes
+    (tmp_path / 'tuned' / 'results.json').rename(tmp_path / 'tuned' / 'results_subset.json')
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'tuned')]) == 0
+    assert json.loads(made[0].read_text())['sources']['new'] == str(tmp_path / 'tuned' / 'results_subset.json')
+    assert ev.main(['--predictions', str(tuned), '--output_dir', str(tmp_path / 'tuned'), '--label', 'tuned']) == 0
+    assert not (tmp_path / 'tuned' / 'results_subset.json').exists() and not any(path.exists() for path in made)
     capsys.readouterr()
 
 

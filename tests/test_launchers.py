@@ -2276,15 +2276,20 @@ def test_resuming_a_run_that_ended_is_refused_unless_it_asks_for_more(tmp_path, 
         return train_vsi_grpo.resume_problem(args)
 
     same = ['--max_steps', str(saved['max_steps']), '--num_train_epochs', '1']
+    asked = 'max_steps 4' if bound == 'max_steps' else 'num_train_epochs 1'
     assert problem(*same) == (
-        f'resume_from_checkpoint {checkpoint} ends its run (step 4 of 4), and this run asks for no more (max_steps '
-        f'{saved["max_steps"]}, num_train_epochs 1): it would train nothing, or one step past the end; raise '
-        '--max_steps or --num_train_epochs to train on, or start a new run'
+        f'resume_from_checkpoint {checkpoint} is at step 4, and this run asks for no more ({asked}): it would train '
+        'nothing, or one step past the end; raise --max_steps or --num_train_epochs to train on, or start a new run'
     )
     longer = ['--max_steps', '8', *same[2:]] if bound == 'max_steps' else [*same[:2], '--num_train_epochs', '2']
     assert problem(*longer) is None
+    # max_steps decides wherever it is above 0, whatever the epochs (helper-142: 100 of 100 with 2 epochs passed)
+    assert 'asks for no more (max_steps 4)' in problem('--max_steps', '4', '--num_train_epochs', '2')
+    assert 'asks for no more (max_steps 3)' in problem('--max_steps', '3')
     if bound == 'num_train_epochs':  # left out: swift's max_steps -1, as saved
-        assert problem(*same[2:]).startswith(f'resume_from_checkpoint {checkpoint} ends its run (step 4 of 4)')
+        assert 'asks for no more (num_train_epochs 1)' in problem(*same[2:])
+    else:  # a run bound by steps then by epochs: how many steps its epochs make is not known here
+        assert problem('--max_steps', '-1', '--num_train_epochs', '1') is None
     (checkpoint / 'trainer_state.json').write_text(json.dumps({'global_step': 3, 'max_steps': 4}))
     assert problem(*same) is None  # not at its end
 
