@@ -996,8 +996,11 @@ def test_abbreviated_flags_the_launcher_reads_are_refused(launch_env, tmp_path):
     with pytest.raises(train_vsi_grpo.LaunchError, match=f'^config {path}: output_d is short for output_dir, which'):
         train_vsi_grpo.resolve(str(path), 'colocate')
     # full names, flags the launcher does not read (swift expands them itself), and swift's own `stream`
-    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--num_generations', '4', '--learn', '1e-5', '--stream'])
-    assert plan.args['num_generations'] == '4' and plan.args['learn'] == '1e-5' and plan.args['stream'] is True
+    # (--learn for learning_rate is refused since a resume is compared on it)
+    plan = train_vsi_grpo.resolve(
+        str(CONFIG), 'colocate', ['--num_generations', '4', '--weight_dec', '0.1', '--stream']
+    )
+    assert plan.args['num_generations'] == '4' and plan.args['weight_dec'] == '0.1' and plan.args['stream'] is True
 
 
 def test_names_that_are_not_swift_arguments_are_refused_before_the_run_starts(launch_env, dataset, tmp_path, capsys):
