@@ -1337,13 +1337,21 @@ def _output_lock(output_dir: Path) -> Iterator[None]:
         logger.warning('waiting for another extract_frames run on %s (pid %s) to finish', output_dir, holder)
 
     with pid_lock(output_dir / LOCK_NAME, wait):
-        with open(output_dir / WORKERS_LOCK_NAME, 'a') as workers_lock:
-            try:  # released at once: this run's workers take it shared
-                fcntl.flock(workers_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                logger.warning('waiting for the worker processes of a killed run on %s to end', output_dir)
-                fcntl.flock(workers_lock, fcntl.LOCK_EX)
+        _wait_for_workers(output_dir, f'waiting for the worker processes of a killed run on {output_dir} to end')
         yield
+
+
+def _wait_for_workers(output_dir: Path, warning: str | None = None) -> None:
+    """Return once no worker process writes into `output_dir` (logging `warning` if one still does): each holds the
+    workers lock shared while it lives (_init_worker), so taking it exclusively waits for them; released at once,
+    for the next run's workers."""
+    with open(output_dir / WORKERS_LOCK_NAME, 'a') as workers_lock:
+        try:
+            fcntl.flock(workers_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if warning:
+                logger.warning('%s', warning)
+            fcntl.flock(workers_lock, fcntl.LOCK_EX)
 
 
 def _triage(
@@ -1483,8 +1491,11 @@ def extract_all(
             os.replace(failures_partial, output_dir / FAILURES_NAME)
         except BaseException as e:
             failures_partial.unlink(missing_ok=True)
-            # Ctrl-C, SIGTERM or an error: the workers are stopped by now (closing _run_jobs stops them), so the
-            # temporary folders of the videos they were writing go, as they would at the next run's start
+            # Ctrl-C, SIGTERM or an error: closing _run_jobs stopped the workers, so the temporary folders of the
+            # videos they were writing go, as they would at the next run's start. Once the workers have ended: after
+            # a SIGTERM to the whole process group the forkserver was dead too, the pool's shutdown returned at once,
+            # and workers still holding their folders kept them from removal (about half the time).
+            _wait_for_workers(output_dir)
             _remove_temp_dirs([out_dir for _, out_dir, _ in todo.values()])
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 # from the manifest or failures file (a worker's own fails its video): `[Errno 28] No space left on
@@ -1642,8 +1653,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--video_list',
         type=os.path.expanduser,
-        help='text file with one video path a line (relative to --video_dir if '
-        'given, else to the list file); folders are named by file stem without --video_dir',
+        help='text file with one video path a line (relative to --video_dir if given, else to the list file; blank '
+        'lines and lines starting with # are skipped, spaces around a path are dropped); folders are named by file '
+        'stem without --video_dir',
     )
     parser.add_argument(
         '--output_dir',
