@@ -80,6 +80,8 @@ NODE_RANK=${NODE_RANK:-0}
 [[ -z ${TRAIN_GPUS:-} ]] || TRAIN_GPUS=${TRAIN_GPUS//[[:space:]]/}
 [[ -z ${ROLLOUT_GPUS:-} ]] || ROLLOUT_GPUS=${ROLLOUT_GPUS//[[:space:]]/}
 ROLLOUT_PID=
+ROLLOUT_STARTING=
+ROLLOUT_BEFORE=
 TRAIN_PID=
 TRAIN_STARTING=
 
@@ -327,13 +329,17 @@ preflight() {
     if [[ $MODE == server && $NODE_RANK == 0 ]]; then
         command -v setsid >/dev/null || fail "setsid not found (util-linux); it lets this script stop the server"
         # swift rollout silently moves to the next free port, so a busy one would connect us to another server; a
-        # busy group port fails the weight sync only once the model has loaded on both sides.
+        # busy group port fails the weight sync only once the model has loaded on both sides. SO_REUSEADDR, as the
+        # servers bind: the TIME_WAIT a run's own /health checks leave refused an immediate rerun for a minute.
         local name port
+        local probe='import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(sys.argv[1])))'
         for name in ROLLOUT_PORT ROLLOUT_GROUP_PORT; do
             port=${!name}
-            "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' "$port" 2>/dev/null ||
-                fail "$name=$port is in use (an old swift rollout?), or held for up to a minute after the last run" \
-                    "closed it; stop the server, wait, or pick another port"
+            "$PYTHON" -c "$probe" "$port" 2>/dev/null ||
+                fail "$name=$port is in use (an old swift rollout?); stop the server, or pick another port"
         done
     fi
     local problems dry=()
@@ -363,6 +369,8 @@ start_rollout() {
     mkdir -p "$(dirname "$ROLLOUT_LOG")"
     # appended: an earlier run's output (which its error message pointed to) stays, below its own header
     echo "=== run_vsi_grpo.sh $(date '+%F %T'): swift rollout ${ROLLOUT_ARGS[*]}" >>"$ROLLOUT_LOG"
+    # a signal right after the fork runs the trap before ROLLOUT_PID=$! does (term_rollout)
+    ROLLOUT_BEFORE=${!:-} ROLLOUT_STARTING=1
     "${command[@]}" >>"$ROLLOUT_LOG" 2>&1 &
     ROLLOUT_PID=$!
 }
@@ -484,12 +492,21 @@ stop_training() {
     TRAIN_PID=
 }
 
-# Runs on every exit (done, failed, Ctrl-C): TERM to the server's process group, KILL after 30 s. The process itself
-# is signalled too: in its first moments it has not called setsid yet, so there is no group.
+# TERM to the server's process group, and to the process itself: in its first moments it has not called setsid yet,
+# so there is no group. A signal between the fork and ROLLOUT_PID=$! left the server running: $! names it then.
+term_rollout() {
+    if [[ -z $ROLLOUT_PID && -n $ROLLOUT_STARTING && ${!:-} != "$ROLLOUT_BEFORE" ]]; then
+        ROLLOUT_PID=${!:-}
+    fi
+    [[ -n $ROLLOUT_PID ]] || return 0
+    kill -TERM -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
+}
+
+# Runs on every exit (done, failed, Ctrl-C): term_rollout, KILL after 30 s.
 stop_rollout() {
+    term_rollout
     [[ -n $ROLLOUT_PID ]] || return 0
     log "stopping swift rollout (process group $ROLLOUT_PID)"
-    kill -TERM -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
     for _ in {1..150}; do
         kill -0 -- "-$ROLLOUT_PID" 2>/dev/null || kill -0 "$ROLLOUT_PID" 2>/dev/null || break
         sleep 0.2
@@ -516,8 +533,10 @@ resolve_items RUN_ENV --print env  # the YAML's ENV block and ROOT_IMAGE_DIR, fo
 resolve_items MODE_ARGS --print mode_args
 
 # While the exit stops training and the server, a second Ctrl-C (or any signal) must not cut the KILLs short, and a
-# stderr that is gone (SIGPIPE) must not end it.
-trap 'trap "" PIPE INT TERM HUP QUIT; stop_training; stop_rollout' EXIT
+# stderr that is gone (SIGPIPE) must not end it. The server gets its TERM first, at once: a scheduler's SIGKILL
+# after a grace shorter than training's stop (Kubernetes' 30 s; torchrun alone can take that) came before the
+# server's TERM, and the server, in a session of its own, went on holding its GPUs and port.
+trap 'trap "" PIPE INT TERM HUP QUIT; term_rollout; stop_training; stop_rollout' EXIT
 trap 'exit 130' INT
 trap 'exit 131' QUIT  # Ctrl-\: a background job ignores it, as it does SIGINT
 trap 'exit 143' TERM

@@ -1170,7 +1170,7 @@ def test_busy_rollout_port_fails_preflight(launch_env, variable):
         port = busy.getsockname()[1]
         proc = run_script({**launch_env, 'MODE': 'server', variable: str(port)})
     assert proc.returncode == 1
-    assert f'{variable}={port} is in use (an old swift rollout?), or held for up to a minute' in proc.stderr
+    assert f'{variable}={port} is in use (an old swift rollout?); stop the server, or pick another port' in proc.stderr
     assert not Path(launch_env['STUB_ROLLOUT_LOG']).exists()
 
 
@@ -1193,8 +1193,9 @@ def test_server_mode_trains_against_the_ready_server_then_stops_it(launch_env):
     assert group_port == launch_env['ROLLOUT_GROUP_PORT'] != port
     pids = _rollout_pids(launch_env)
     assert len(pids) == 2 and not any(map(alive, pids))
-    # a second run (on another port: the first one's may linger in TIME_WAIT) appends to the server's log
-    proc = run_script({**launch_env, 'MODE': 'server', 'ROLLOUT_TIMEOUT': '30', 'ROLLOUT_PORT': str(_free_port())})
+    # a second run at once on the same port, which the first one's /health checks leave in TIME_WAIT (the busy-port
+    # check refused it for a minute: helper-144), appends to the server's log
+    proc = run_script({**launch_env, 'MODE': 'server', 'ROLLOUT_TIMEOUT': '30'})
     assert proc.returncode == 0, proc.stderr
     log = (Path(launch_env['OUTPUT_DIR']) / 'rollout.log').read_text()
     assert log.count('=== run_vsi_grpo.sh ') == 2 and log.startswith('=== run_vsi_grpo.sh ')
@@ -1270,6 +1271,25 @@ def _interrupt_training(env: dict, tmp_path: Path, send, stderr_closed: bool = F
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_kill_after_a_short_grace_still_leaves_no_server(launch_env, tmp_path):
+    """A scheduler sends TERM, then KILL after its grace (Kubernetes' 30 s, `timeout -k`). The server, in a session of
+    its own, got its TERM only once training had stopped (up to 60 s): a KILL before that left it holding its GPUs
+    and port. It gets its TERM at once now."""
+    env = {**launch_env, 'MODE': 'server', 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30', 'STUB_RLHF_CHILD': '1'}
+    env['STUB_RLHF_TERM_DELAY'] = '30'  # training takes 30 s to stop
+
+    def term_then_kill(pid):
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(3)
+        os.killpg(pid, signal.SIGKILL)  # the script's group: the script and training, not the server's session
+
+    assert _interrupt_training(env, tmp_path, term_then_kill) == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while any(map(alive, _rollout_pids(launch_env))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(alive, _rollout_pids(launch_env)))
 
 
 @pytest.mark.parametrize('signum, status', [(signal.SIGINT, 130), (signal.SIGQUIT, 131)])
