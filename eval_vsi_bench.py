@@ -1720,7 +1720,7 @@ def remove_stale_comparison(output_dir: Path, rewritten: Path) -> None:
     `--compare A B` writes its report into B's folder; rescoring or resuming B then rewrote results.* and left the
     comparison showing B's old scores with nothing to tell it was stale. A comparison records the results files it
     read (`sources`); one from before it did is left alone, and so is one in another folder (rescoring A leaves the
-    comparison in B's: rerun --compare). The json goes last, so a run stopped in between still finds it."""
+    comparison in B's: rerun --compare)."""
     path = output_dir / f'{COMPARISON_NAME}.json'
     try:
         sources = json.loads(path.read_text(encoding='utf-8'))['sources']
@@ -1733,8 +1733,14 @@ def remove_stale_comparison(output_dir: Path, rewritten: Path) -> None:
         for source in read
     ):
         logger.info('removing %s.{json,md,png}: made from results that changed since', output_dir / COMPARISON_NAME)
-        for suffix in ('md', 'png', 'json'):
-            (output_dir / f'{COMPARISON_NAME}.{suffix}').unlink(missing_ok=True)
+        remove_report(output_dir, COMPARISON_NAME)
+
+
+def remove_report(output_dir: Path, name: str) -> None:
+    """Remove `<name>.{md,png,json}`, the json last: a run stopped in between leaves the json, which says what the
+    report was, so the next run finds it and removes the rest."""
+    for suffix in ('md', 'png', 'json'):
+        (output_dir / f'{name}.{suffix}').unlink(missing_ok=True)
 
 
 def remove_superseded_subset(output_dir: Path, predictions: str | None) -> None:
@@ -1754,8 +1760,7 @@ def remove_superseded_subset(output_dir: Path, predictions: str | None) -> None:
     chosen = selection.get('limit') is not None or selection.get('question_types') is not None
     if chosen or os.path.realpath(scored) != os.path.realpath(predictions):
         return
-    for suffix in ('json', 'md', 'png'):
-        (output_dir / f'{SUBSET_RESULTS_NAME}.{suffix}').unlink(missing_ok=True)
+    remove_report(output_dir, SUBSET_RESULTS_NAME)
     logger.info(
         'removed %s.{json,md,png}: a report of %s before it was complete', output_dir / SUBSET_RESULTS_NAME, predictions
     )

@@ -293,7 +293,7 @@ preflight() {
         IFS=, read -r -a listed <<<"${TRAIN_GPUS:-}"
         # one not visible would leave the process no GPU (MODE=local runs without GPUs: none is no refusal here)
         ((${#listed[@]} == 0)) || [[ $DRY_RUN == 1 ]] || read_visible_gpus --dry_run
-        for gpu in "${listed[@]// /}"; do
+        for gpu in "${listed[@]}"; do
             [[ -n $gpu ]] || continue
             [[ -z ${named[$gpu]:-} ]] || fail "GPU $gpu is named twice in TRAIN_GPUS"
             named[$gpu]=1

@@ -1285,10 +1285,8 @@ def _as_number(value: Any) -> float | None:
 
 def _same_number(a: Any, b: Any) -> bool:
     """Whether two settings are the same number however written (`4`, `'4'`, `4.0`); as text where either is none."""
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return str(a) == str(b)
+    numbers = _as_number(a), _as_number(b)
+    return numbers[0] == numbers[1] if None not in numbers else str(a) == str(b)
 
 
 # What a full resume restores as saved, whatever the run asks: the schedule (its base rates: transformers loads the

@@ -65,7 +65,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from modelscope.hub.utils.utils import get_cache_dir
@@ -342,23 +342,16 @@ def frame_manifests(frames_dir: str) -> list[str]:
     """extract_frames.py's manifests that describe `frames_dir`: its own, those of per-dataset extractions into its
     sub-folders (`--output_dir frames/scannet`), whose `<dataset>/<scene>` folders the conversion finds too, and the
     nearest one above it (`VSI_FRAMES_DIR=frames/scannet` after `--output_dir frames` over a video folder of
-    datasets: the manifest is in `frames`)."""
+    datasets: the manifest is in `frames`). Only the nearest above counts, the extraction's: one further up (a home
+    folder's, say) would change the key for nothing."""
     name = extract_frames.MANIFEST_NAME
-    above = next((path for path in _manifests_above(frames_dir, name) if os.path.isfile(path)), None)
+    above = (folder / name for folder in Path(os.path.abspath(frames_dir)).parents)
+    nearest = next((str(path) for path in above if path.is_file()), None)
     return sorted(
         glob.glob(os.path.join(glob.escape(frames_dir), name))
         + glob.glob(os.path.join(glob.escape(frames_dir), '*', name))
-        + ([above] if above else [])
+        + ([nearest] if nearest else [])
     )
-
-
-def _manifests_above(path: str, name: str) -> Iterator[str]:
-    """`name` in each folder that holds `path`, nearest first, up to the root. Only the nearest that exists counts:
-    the extraction's; one further up (a home folder's, say) would change the key for nothing."""
-    path = os.path.abspath(path)
-    while (parent := os.path.dirname(path)) != path:
-        yield os.path.join(parent, name)
-        path = parent
 
 
 def raw_cache_path(qa_paths: list[str], config: preprocess.PreprocessConfig) -> str:
