@@ -109,6 +109,7 @@ from train_vsi_grpo import (  # imports no swift
 from vsi_scoring import (
     OFFICIAL_RULES,
     PROMPT_STYLES,
+    REL_DIRECTION_CATEGORY,
     REL_DIRECTION_LEVELS,
     aggregate,
     base_question_type,
@@ -1334,8 +1335,12 @@ def _is_aggregate(scores: Any) -> bool:
 
 
 def paper_order(categories: Iterable[str]) -> list[str]:
-    """Category names in the order of the paper's Table 1 (a name it lacks, from a foreign results file, last)."""
+    """Category names in the order of the paper's Table 1 (a name it lacks, from a foreign results file, last).
+    Relative-direction levels scored as categories of their own (the official code merges them only with the easy
+    level present) take Rel. Dir.'s place, in difficulty order: by name, hard came before medium."""
     order = list(PAPER_CATEGORIES)
+    after = order.index(REL_DIRECTION_CATEGORY) + 1
+    order[after:after] = REL_DIRECTION_LEVELS
     return sorted(categories, key=lambda name: order.index(name) if name in order else len(order))
 
 
@@ -1638,8 +1643,9 @@ def plot_results(results: dict | None = None, comparison: dict | None = None) ->
         rows = [r for r in comparison['rows'] if r['category'] != 'overall (lenient)']
         names = [paper_name(r['category']) for r in rows]
         series = [
-            (comparison['base'], [r['base'] or 0.0 for r in rows]),
-            (comparison['new'], [r['new'] or 0.0 for r in rows]),
+            # no bar (NaN) where a run lacks the category: a 0 bar read as a score of 0
+            (comparison['base'], [math.nan if r['base'] is None else r['base'] for r in rows]),
+            (comparison['new'], [math.nan if r['new'] is None else r['new'] for r in rows]),
         ]
         deltas = [r['delta'] for r in rows]
         title = f'VSI-Bench: {comparison["new"]} vs {comparison["base"]} (official)'

@@ -1450,6 +1450,9 @@ def test_training_variants_are_listed_under_a_direction_level_scored_as_a_catego
     assert '| object_rel_direction_hard | 1 | 100.00 | 100.00 |\n| &nbsp;&nbsp;object_rel_direction_v1 | 1 |' in table
     assert '| object_rel_direction_medium | 1 | 0.00 | 0.00 |\n| &nbsp;&nbsp;object_rel_direction_v2 | 1 |' in table
     assert '| Rel. Dist. | 1 | 0.00 | 0.00 |\n| &nbsp;&nbsp;object_rel_distance_v1 | 1 |' in table
+    # the levels sit where Rel. Dir. would, in difficulty order (by name, hard came before medium)
+    categories = [line.split(' | ')[0][2:] for line in table.splitlines()[3:] if '&nbsp;' not in line]
+    assert categories == ['Rel. Dist.', 'object_rel_direction_medium', 'object_rel_direction_hard']
 
 
 def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys, monkeypatch):
@@ -3008,7 +3011,16 @@ def record_plot(monkeypatch) -> dict:
 
         monkeypatch.setattr(Axes, method, recording)
 
-    record('bar', 'bars', lambda x, height, width, label: (label, [round(float(v), 2) for v in x], list(height), width))
+    record(
+        'bar',
+        'bars',
+        lambda x, height, width, label: (
+            label,
+            [round(float(v), 2) for v in x],
+            [None if math.isnan(v) else v for v in height],  # NaN: no bar
+            width,
+        ),
+    )
     record('annotate', 'notes', lambda text, xy, **_: (text, float(xy[0]), float(xy[1])))
     record('set_xticks', 'ticks', lambda ticks, labels, **_: list(labels))
     record('set_title', 'title', lambda title: title)
@@ -3074,13 +3086,14 @@ def test_a_comparison_of_runs_over_different_categories_shows_each_gap_and_count
         '\n'
         'The runs cover different questions (counts in brackets): deltas mix model and question set.\n'
     )
-    # the plot: both runs' official scores (0 where a run lacks the category) with a delta over each pair that has one
+    # the plot: both runs' official scores (no bar where a run lacks the category: a 0 bar read as a score of 0) with a
+    # delta over each pair that has one
     drawn = record_plot(monkeypatch)
     assert ev.plot_results(comparison=comparison)[:4] == b'\x89PNG'
     assert drawn == {
         'bars': [
-            ('base', [-0.19, 0.81, 1.81, 2.81], [50.0, 50.0, 0.0, 100.0], 0.38),
-            ('tuned', [0.19, 1.19, 2.19, 3.19], [40.0, 40.0, 20.0, 0.0], 0.38),
+            ('base', [-0.19, 0.81, 1.81, 2.81], [50.0, 50.0, None, 100.0], 0.38),
+            ('tuned', [0.19, 1.19, 2.19, 3.19], [40.0, 40.0, 20.0, None], 0.38),
         ],
         'notes': [('-10.0', 0.0, 50.0), ('-10.0', 1.0, 50.0)],
         'ticks': [['overall', 'Obj. Count', 'Rel. Dir.', 'Route Plan']],
