@@ -1017,6 +1017,13 @@ def test_pixel_budget_is_recorded_and_an_unset_one_is_warned_about(bench, tmp_pa
     row = {'id': '0', 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'}
     old = ev.build_results([row], 'old', 'direct', config)
     assert '4 frames of at most 262,144 px (as Qwen3-VL counts them)' in ev.results_markdown(old)
+    # rows of two sizes say the range; without a budget (blind configs have none) only the sizes
+    sized = ev.build_results(
+        [{**row, 'frame_pixels': 4800}, {**row, 'id': '1', 'frame_pixels': 19200}], 'two', 'direct'
+    )
+    assert ev.frame_sizes(sized) == '4,800 to 19,200 px'
+    sized['config'] = {**config, 'qwen3_vl_image_max_pixels': None}
+    assert '; 4 frames of 4,800 to 19,200 px, prompt `direct`' in ev.results_markdown(sized)
     monkeypatch.setenv('IMAGE_MAX_TOKEN_NUM', '100')  # swift lets the token count win over MAX_PIXELS
     ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'c', '--blind'), engine=CountingEngine())
     assert json.loads((tmp_path / 'c' / 'run_config.json').read_text())['qwen3_vl_image_max_pixels'] is None
