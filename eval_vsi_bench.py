@@ -663,8 +663,9 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> di
     predictions = output_dir / PREDICTIONS_NAME
     # A config with no predictions beside it (a run stopped before its first batch, say for missing frames, or
     # killed while writing it: a cut-off line only) binds nothing: it is replaced, so the corrected command runs.
-    # Read as the resume reads them: a whole last row that lost only its newline is a prediction.
-    predicted = not overwrite and predictions.exists() and bool(read_predictions(predictions))
+    # Read as the resume reads them: a whole last row that lost only its newline is a prediction. Mended here (under
+    # the folder's lock), as the resume would: its cut-off last line is then warned about once, not at each reading.
+    predicted = not overwrite and predictions.exists() and bool(read_predictions(predictions, repair=True))
     old = None
     if overwrite:  # the frames cache stays: extract_frames.py checks its folders against their settings
         # the predictions last: a run killed in between leaves the old run whole or predictions without their config

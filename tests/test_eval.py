@@ -174,7 +174,9 @@ def prediction_lines(path: Path) -> list:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench, tiny_engine, tiny_model_dir, tmp_path):
+def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(
+    bench, tiny_engine, tiny_model_dir, tmp_path, caplog
+):
     out = tmp_path / 'run'
     engine = CountingEngine(tiny_engine)
     ev.evaluate(
@@ -204,9 +206,12 @@ def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(bench,
     complete = text[: text.rindex('\n', 0, len(text) - 1) + 1]
     (out / 'predictions.jsonl').write_text(complete + text[len(complete) : len(complete) + 20], encoding='utf-8')
 
-    results = ev.evaluate(
-        eval_args(tiny_model_dir, bench.dataset, out, '--frames_dir', bench.frames, '--batch_size', 2), engine=engine
-    )
+    with caplog.at_level(logging.WARNING):
+        results = ev.evaluate(
+            eval_args(tiny_model_dir, bench.dataset, out, '--frames_dir', bench.frames, '--batch_size', 2),
+            engine=engine,
+        )
+    assert caplog.text.count('ignoring the cut-off last line (20 bytes)') == 1  # said once, not by each reading
     # 3 first, then the cut row and the 3 never predicted: 4 more calls, none for rows 0 and 1
     assert len(engine.requests) == 3 + 4
     assert [
