@@ -743,7 +743,8 @@ def aggregate(records: Iterable[dict]) -> dict:
     the official code merges only when it finds easy questions, and otherwise scores each level present as a
     category of its own. Where it cannot score a set (easy questions and not all of the other levels: KeyError),
     an absent level counts as 0 and a warning says so. Training variants pool into the level or type they stand
-    for.
+    for. (Only main's aggregation does this with subsets, checked at 51e089c: the `cogmap` branch counts absent levels
+    as 0 and always adds relative direction; lmms-eval's copy raises KeyError on any subset lacking a level.)
 
     Raises ValueError (`check_question_type`) for any other question type, as the official code does.
     """
