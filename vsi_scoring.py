@@ -459,6 +459,8 @@ _ARTICLE_GUARD = r'(?! (?!(?:' + '|'.join(_NOT_ARTICLE_WORDS) + r')\b)[a-z])'
 # Numbers are looked for near the end of the answer: explanations state their conclusion last, and a bounded
 # window keeps a megabyte of digits from costing more than a few microseconds.
 _NUMBER_WINDOW = 1000
+# An ordinal (`the 2nd chair`, `3RD`) numbers a thing; it is no quantity, so it is not the answer.
+_ORDINAL_SUFFIX_RE = re.compile(r'(?:st|nd|rd|th)\b', re.IGNORECASE)
 # Option texts are matched only in short answers (`The chair.`); in long prose, naming an option is not choosing.
 _OPTION_TEXT_WINDOW = 300
 
@@ -611,7 +613,8 @@ def extract_number(text: str, question_type: str = '') -> float | None:
     """The number an answer states, converted to the unit the question type is asked in.
 
     Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`, `two hundred and
-    five`) and units. When several numbers appear, the last one counts: explanations state the conclusion last.
+    five`) and units. When several numbers appear, the last one counts: explanations state the conclusion last. An
+    ordinal (`the 2nd chair`) is not one of them.
     Number words count only where no number is written in digits: after `3 chairs.`, `One is by the window` and
     `the one near the bed` are words of the explanation, not a revised answer.
     The text after an `answer` keyword is searched first, then the whole text, so an answer in the official form
@@ -633,7 +636,7 @@ def _number_in(region: str, question_type: str) -> float | None:
     for match in _NUMBER_RE.finditer(region, max(0, len(region) - _NUMBER_WINDOW)):
         if match.group(5):
             last_word = match
-        else:
+        elif not _ORDINAL_SUFFIX_RE.match(region, match.end()):
             last = match
     last = last or last_word
     if last is None:
