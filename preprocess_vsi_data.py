@@ -435,13 +435,19 @@ def read_rows(path: str, name: str | None = None) -> Iterator[tuple[str, Any]]:
             except (ValueError, RecursionError) as e:
                 if not isinstance(e, json.JSONDecodeError):
                     raise VsiDataError(f'{path}: line {number} cannot be read ({_unreadable_json(e)})') from e
-                if first:  # perhaps one object spread over several lines
+                if first:  # perhaps one object spread over several lines, or several (pretty-printed rows)
                     f.seek(0)
-                    whole = None
+                    whole, text, end = None, '', 0
                     with contextlib.suppress(ValueError, RecursionError):  # bad JSON or UTF-8: the line's error says it
-                        whole = json.loads(f.read().decode('utf-8-sig'), parse_constant=_nan_as_null)
-                    if isinstance(whole, dict):
+                        text = f.read().decode('utf-8-sig').lstrip()
+                        whole, end = json.JSONDecoder(parse_constant=_nan_as_null).raw_decode(text)
+                    if isinstance(whole, dict) and not text[end:].strip():
                         raise _top_level_object(path, whole) from None
+                    if isinstance(whole, dict) and '\n' in text[:end]:
+                        raise VsiDataError(
+                            f'{path}: holds JSON objects written over several lines each (pretty-printed); expected '
+                            f'one row per line (JSONL: `jq -c . {path}` writes it) or a JSON list'
+                        ) from None
                 raise VsiDataError(
                     f'{path}: line {number} is not valid JSON ({e.msg} at column {e.colno}){_formats_note(path)}'
                 ) from e
@@ -678,7 +684,7 @@ def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, An
 
     Every turn asks about the same scene, so each becomes a question of its own with the row's media and fields
     (ids `<id>`, `<id>_2`, `<id>_3`, ...; `default_id` stands in for a missing id, and an unusable one stays on every
-    turn, each then skipped as `bad_id`). Row-level `solution` and
+    turn, each then skipped as `bad_id`). Row-level `solution`, `ground_truth` and
     `options` can describe one question only; they are kept for the last turn (in a swift row the one a model
     answers), and earlier turns take their options and answer from their own text. Any other row comes back as is.
     """
@@ -701,7 +707,9 @@ def expand_turns(row: Any, location: str, default_id: str) -> list[tuple[str, An
         if number > 1 and base_id is not None:
             turn['id'] = f'{base_id}_{number}'
         if number < len(pairs):
-            turn['solution'] = turn['options'] = None
+            # every row-level statement of one question's answer or choices: vsi_reward reads `ground_truth` where
+            # a row has no `solution`, and row_to_question takes it before the turn's own assistant answer
+            turn['solution'] = turn['ground_truth'] = turn['options'] = None
         turns.append((f'{location} turn {number}', turn))
     return turns
 
@@ -1622,6 +1630,8 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     summary.rows_read = sum(each['rows_read'] for each in summary.per_input.values())
     summary.extra_turns = sum(each['extra_turns'] for each in summary.per_input.values())
 
+    if config.question_types:  # before any clip is encoded: a typo used to fail only after them all
+        _check_selection(config.question_types, seen_types)
     questions_read = [question for question, _ in kept]
     if config.shuffle:
         random.Random(config.seed).shuffle(kept)
@@ -1662,7 +1672,6 @@ def convert(input_paths: Sequence[str], config: PreprocessConfig) -> tuple[list[
     summary.scenes_with_fewer_frames = sorted(folder for folder in index.fewer if folder in folders)
     summary.scenes_with_more_frames = sorted(folder for folder in index.more if folder in folders)
     if config.question_types:
-        _check_selection(config.question_types, seen_types)
         # In the input, not among the rows written: a type whose rows were all skipped is counted under their reasons.
         # A category counts as found when any of its levels or variants is.
         summary.question_types_not_found = [

@@ -996,6 +996,10 @@ def test_question_types_follow_the_evaluators_rule_and_a_typo_is_an_error(scene,
     # One typo among valid names fails too (vsi_raw builds the same config from VSI_QUESTION_TYPES).
     with pytest.raises(pp.VsiDataError, match=r"VSI_QUESTION_TYPES: unknown question type 'route_plannin' \(did"):
         pp.convert([source], config(scene, question_types=('object_counting', 'route_plannin')))
+    # and before any clip is encoded (it used to come after them all: minutes with thousands of scenes)
+    with pytest.raises(pp.VsiDataError, match='route_plannin'):
+        pp.convert([source], config(scene, media='video', question_types=('object_counting', 'route_plannin')))
+    assert not list((scene / 'out').rglob('*.mp4'))
     # A type of another generator is not a typo when the input holds it: it can be selected.
     custom = write_jsonl(scene / 'custom.jsonl', [*rows, {**NUMERIC_ROW, 'id': 6, 'question_type': 'object_height'}])
     out, _ = pp.convert([str(custom)], config(scene, question_types=('object_height', 'route_planning')))
@@ -1685,6 +1689,15 @@ def test_a_top_level_object_is_an_error_naming_file_and_key(scene, capsys, suffi
         single.write_text(json.dumps(MC_ROW, indent=indent))
         with pytest.raises(pp.VsiDataError, match=r'single\.jsonl?: the top level is a JSON object; expected a list'):
             pp.convert([str(single)], config(scene))
+        # rows pretty-printed one after another (`jq .`): said so, not `line 1 is not valid JSON` of a lone `{`
+        pretty = scene / f'pretty{suffix}'
+        pretty.write_text(json.dumps(MC_ROW, indent=indent) + '\n' + json.dumps(NUMERIC_ROW, indent=indent) + '\n')
+        with pytest.raises(pp.VsiDataError) as error:
+            pp.convert([str(pretty)], config(scene))
+        assert str(error.value) == (
+            f'{pretty}: holds JSON objects written over several lines each (pretty-printed); expected one row per '
+            f'line (JSONL: `jq -c . {pretty}` writes it) or a JSON list'
+        )
 
 
 def test_a_line_of_jsonl_that_wraps_rows_is_named_by_its_line(scene):
@@ -2459,3 +2472,22 @@ def test_a_swift_row_answers_by_ground_truth_without_solution(scene):
     }
     rows, summary = pp.convert([str(write_jsonl(scene / 'swift.jsonl', [row]))], config(scene))
     assert [(r['solution'], r['messages'][1]['content']) for r in rows] == [('4', '4')] and not summary.skipped
+
+
+def test_a_row_level_ground_truth_belongs_to_the_last_turn_only(scene):
+    """A swift row's `ground_truth` (its answer where it has no `solution`) labelled every earlier turn too."""
+    swift = {
+        'messages': [
+            {'role': 'user', 'content': '<image>' + official_prompt(NUMERIC_ROW)},
+            {'role': 'assistant', 'content': '4'},
+            {'role': 'user', 'content': 'How many table(s) are in this room?'},
+            {'role': 'assistant', 'content': '2'},
+        ],
+        'ground_truth': '2',
+        'question_type': NUMERIC_ROW['question_type'],
+        'scene_name': 'scene0001_00',
+        'id': 's',
+    }
+    source = write_jsonl(scene / 'qa.jsonl', [swift])
+    rows, _ = pp.convert([str(source)], config(scene))
+    assert [(r['id'], r['solution']) for r in rows] == [('s', '4'), ('s_2', '2')]
