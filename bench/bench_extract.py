@@ -187,7 +187,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=2, help='timed rounds per method, best kept (default 2)')
     parser.add_argument('--work_dir', default=None, help='keep encoded videos here and reuse them (default: temp)')
     args = parser.parse_args(argv)
-    args.copies = args.copies or args.workers
+    # checked before minutes of encoding: --repeats 0 ended in a FileNotFoundError, --copies 0 meant the default
+    for name in ('workers', 'copies', 'num_frames', 'repeats'):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f'--{name} must be at least 1, got {getattr(args, name)}')
+    args.copies = args.workers if args.copies is None else args.copies
     args.threads = decoder_threads(args.workers)  # as extract_all gives its workers
     return args
 

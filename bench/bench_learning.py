@@ -93,7 +93,10 @@ def main() -> None:
     start, end = sum(first) / len(first), sum(last) / len(last)
     curve = paths.out / 'reward_curve.png'
     plot(rewards, curve, args.window)
-    print(f'{kept} questions whose answer is {TARGET}; {len(rewards)} GRPO steps of {args.num_generations} samples')
+    print(
+        f'{kept} questions whose answer is {TARGET}; {len(rewards)} GRPO steps of {config.questions_per_step} '
+        f'questions x {args.num_generations} samples'
+    )
     print('mean vsi_reward per step: ' + ' '.join(f'{r:.2f}' for r in rewards))
     ratio = f'{end / start:.1f}x' if start else 'no ratio: the first steps scored 0'
     print(f'first {args.window} steps {start:.3f} -> last {args.window} steps {end:.3f} ({ratio})')

@@ -189,6 +189,14 @@ def train(config: DemoConfig, paths: DemoPaths, **overrides: object) -> Path:
     appends to its logging.jsonl, and its checkpoint of the same step would pass for this run's. So are the previous
     evaluations: their reports describe that adapter, and would stay beside a new run that fails or is stopped."""
     command, env = grpo_command(config, paths.model_dir, paths.dataset, paths.grpo_dir, **overrides)
+    if paths.dataset.is_file():  # too few: swift trains no step and writes no checkpoint, after a minute of start-up
+        rows = sum(1 for line in paths.dataset.open(encoding='utf-8') if line.strip())
+        if rows < config.questions_per_step:
+            raise RuntimeError(
+                f'{paths.dataset} holds {rows} training questions, fewer than --questions_per_step '
+                f'{config.questions_per_step}: GRPO would train no step; use more --num_scenes or fewer questions '
+                'per step'
+            )
     shutil.rmtree(paths.eval_dir, ignore_errors=True)
     shutil.rmtree(paths.grpo_dir, ignore_errors=True)
     _run(command, env=env, log=paths.grpo_log)

@@ -140,3 +140,13 @@ def test_bench_learning_prints_no_ratio_from_a_start_of_zero(monkeypatch, capsys
         monkeypatch.setattr(sys, 'argv', argv)
         bench_learning.main()
         assert expected in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('flag', ['--repeats', '--copies', '--num_frames', '--workers'])
+def test_bench_extract_refuses_to_measure_nothing(flag, capsys):
+    from bench import bench_extract
+
+    with pytest.raises(SystemExit) as stop:
+        bench_extract.parse_args([flag, '0'])
+    assert stop.value.code == 2
+    assert f'{flag} must be at least 1, got 0' in capsys.readouterr().err

@@ -121,6 +121,23 @@ def test_a_rerun_reports_its_own_training_and_evaluation(tmp_path, monkeypatch):
         assert '--overwrite' in commands[-1]
 
 
+def test_too_few_training_questions_for_one_step_are_refused_before_training(tmp_path, monkeypatch):
+    """Fewer rows than --questions_per_step: swift trained no step and the demo failed a minute later saying only that
+    no checkpoint was written, after removing the previous run's adapter."""
+    config = DemoConfig(output_dir=tmp_path, questions_per_step=4)
+    paths = DemoPaths(tmp_path)
+    paths.dataset.parent.mkdir(parents=True)
+    paths.dataset.write_text('{}\n' * 3 + '\n')
+    (paths.grpo_dir / 'checkpoint-2').mkdir(parents=True)
+    monkeypatch.setattr(run_demo_module, '_run', lambda *args, **kwargs: pytest.fail('training ran'))
+    with pytest.raises(RuntimeError) as refused:
+        train(config, paths)
+    assert str(refused.value).startswith(
+        f'{paths.dataset} holds 3 training questions, fewer than --questions_per_step 4: GRPO would train no step'
+    )
+    assert (paths.grpo_dir / 'checkpoint-2').is_dir()  # the previous run's adapter stays
+
+
 STAGE = """
 import pathlib, signal, sys, time
 marker = pathlib.Path(sys.argv[1])

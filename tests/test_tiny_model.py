@@ -6,6 +6,7 @@ worked out by hand from Qwen3-VL's image geometry (16 px patches, 2x2 merge, sid
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -251,6 +252,39 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         builder.build_tiny_qwen3_vl(tmp_path / 'tiny', seed=0)
     assert list(tmp_path.iterdir()) == []
+
+
+STOPPED_BUILD = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import demo.build_tiny_qwen3_vl as builder
+def write(tmp_dir, *args):  # the model's files written, then a long pause: the TERM comes now
+    (tmp_dir / 'model.safetensors').write_bytes(bytes(1000))
+    print('written', flush=True)
+    time.sleep(120)
+builder._write_model = write
+sys.argv = ['build_tiny_qwen3_vl.py', '--output_dir', sys.argv[2]]
+builder.main()
+"""
+
+
+def test_a_build_stopped_by_sigterm_leaves_no_temporary_folder(tmp_path):
+    """run_demo.py stops its running stage with TERM: the build died without unwinding, and each stop left a hidden
+    temporary folder of the whole model (24 MB) that no later build removes."""
+    out = tmp_path / 'models'
+    build = subprocess.Popen(
+        [sys.executable, '-c', STOPPED_BUILD, str(Path(builder.__file__).parents[1]), str(out / 'tiny')],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert build.stdout.readline() == 'written\n'
+        assert len(list(out.iterdir())) == 1  # the temporary folder
+        build.terminate()
+        assert build.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        build.kill()
+    assert list(out.iterdir()) == []
 
 
 def test_foreign_folder_is_never_overwritten(tmp_path):
