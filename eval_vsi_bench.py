@@ -2378,6 +2378,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                 f'{", ".join(unread)}: only for frames extracted from --video_dir (not with --frames_dir or --blind), '
                 f'so nothing would read {them}; drop {them}'
             )
+        # --num_frames is not among them: it has a default, so it cannot be told apart from one given
+        unseen = [f'--{name}' for name in ('frames_dir', 'video_dir', 'allow_fewer_frames') if getattr(args, name)]
+        if args.blind and unseen:
+            parser.error(
+                f'{", ".join(unseen)}: --blind shows the model no frames, so nothing would read them; drop them'
+            )
         args.prompt_style = args.prompt_style or 'direct'
         if args.enable_thinking and args.prompt_style != 'think':
             parser.error(

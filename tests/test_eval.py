@@ -613,6 +613,15 @@ def test_extraction_flags_without_extraction_are_refused(bench, tmp_path, capsys
                 'would read it; drop it\n'
             ) in capsys.readouterr().err
     assert not (tmp_path / 'cache').exists()
+    # nor are frames for a blind run, which shows none (it ran, silently ignoring them)
+    for extra in (['--frames_dir', bench.frames], ['--video_dir', tmp_path, '--allow_fewer_frames']):
+        with pytest.raises(SystemExit) as stopped:
+            eval_args('m', bench.dataset, tmp_path / 'run', '--blind', *extra)
+        assert stopped.value.code == 2
+        flags = ', '.join(flag for flag in extra if str(flag).startswith('--'))
+        assert f'{flags}: --blind shows the model no frames, so nothing would read them; drop them\n' in (
+            capsys.readouterr().err
+        )
 
 
 def test_relative_images_of_swift_rows_are_read_beside_the_dataset_wherever_it_runs(bench, tmp_path, monkeypatch):
