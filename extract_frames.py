@@ -83,6 +83,7 @@ from typing import Any, get_args, get_origin
 import av
 import numpy as np
 import simplejpeg
+from av.video.frame import PictureType
 from tqdm import tqdm
 
 VIDEO_SUFFIXES = ('.mp4', '.mkv', '.mov', '.avi', '.webm')
@@ -656,10 +657,16 @@ def _frames_after_seek(container, stream, seek_ts: int | None, key_pts: int | No
             if key_pts is not None and (not packet.is_keyframe or packet.pts is None or packet.pts > key_pts):
                 raise _SeekMissed(f'seek to {seek_ts} did not land on the keyframe at pts {key_pts} or before')
             first = False
-        codec.skip_frame = 'DEFAULT' if packet.pts in unsent else skip
+        codec.skip_frame = 'DEFAULT' if packet.pts in unsent or packet.pts == key_pts else skip
         unsent.discard(packet.pts)
         try:
-            yield from _intact(packet.decode(), key_pts)
+            for frame in _intact(packet.decode(), key_pts):
+                # containers can call every packet a keyframe (an mp4 without its sync-sample table, an AVI without its
+                # index): MPEG-4 Part 2 and MS-MPEG4 decode a P picture after a seek from a grey reference, flagging
+                # nothing (a keyframe an edit list hides is not shown, so not checked)
+                if frame.pts == key_pts and not (frame.key_frame or frame.pict_type == PictureType.I):
+                    raise _SeekMissed(f'the keyframe at pts {key_pts} decodes as no keyframe')
+                yield frame
             # the last wanted packet in decode order (with B-frames not the last shown): frames shown before it but sent
             # after it are not sent at all, gaps that only skipping may leave
             if not unsent and skip == 'NONREF':
