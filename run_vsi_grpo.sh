@@ -84,6 +84,9 @@ ROLLOUT_STARTING=
 ROLLOUT_BEFORE=
 TRAIN_PID=
 TRAIN_STARTING=
+# VSI_GRPO_TRAINING in the environment of training and of every process it starts (train): what training leaves
+# running is found by it (stop_training)
+TRAIN_MARK=$$-$RANDOM$RANDOM
 
 # Neither may stop the script when stderr is gone (a `| tee` ended by the same Ctrl-C, a closed terminal): the
 # exit traps still have training and the rollout server to stop.
@@ -426,7 +429,7 @@ train() {
     local status=0
     TRAIN_STARTING=1
     # stdin passed on: a background job's would be /dev/null (no breakpoint(), no prompt of a logger's login)
-    "$@" <&0 &
+    VSI_GRPO_TRAINING=$TRAIN_MARK "$@" <&0 &
     TRAIN_PID=$!
     wait "$TRAIN_PID" || status=$?
     TRAIN_STARTING=
@@ -468,18 +471,40 @@ still_running() {
     done
 }
 
-# Runs on every exit before stop_rollout, when training still runs (the script was interrupted): TERM to training
-# and every process below it (torchrun also passes it on to its workers), KILL after 60 s. A background job ignores
-# SIGINT, so this is also how Ctrl-C stops training started without torchrun (MODE=local).
+# `pid:start` of each process that runs with training's mark in its environment (TRAIN_MARK, inherited by everything
+# training starts): when training's top process dies (the OOM killer took swift's CLI or torchrun), its workers are
+# handed to init, out of process_tree's reach, and went on holding their GPUs.
+marked_processes() {
+    local files file line fields
+    mapfile -t files < <(grep -lzxF "VSI_GRPO_TRAINING=$TRAIN_MARK" /proc/[0-9]*/environ 2>/dev/null || true)
+    for file in "${files[@]}"; do
+        { read -r line <"${file%/environ}/stat"; } 2>/dev/null || continue
+        read -r -a fields <<<"${line##*) }"
+        file=${file#/proc/}
+        echo "${file%/environ}:${fields[19]}"
+    done
+}
+
+# Runs on every exit before stop_rollout: when training still runs (the script was interrupted), TERM to training
+# and every process below it (torchrun also passes it on to its workers), KILL after 60 s; and to any process training
+# left running after it ended (marked_processes). A background job ignores SIGINT, so this is also how Ctrl-C stops
+# training started without torchrun (MODE=local).
 stop_training() {
     # A signal right after the fork runs the trap before TRAIN_PID=$! does: $! names training then.
     if [[ -z $TRAIN_PID && -n $TRAIN_STARTING && ${!:-} != "$ROLLOUT_PID" ]]; then
         TRAIN_PID=${!:-}
     fi
-    [[ -n $TRAIN_PID ]] || return 0
-    local procs pids
-    mapfile -t procs < <(process_tree "$TRAIN_PID")
-    log "stopping training (processes ${procs[*]%:*})"
+    local procs=() pids entry
+    [[ -z $TRAIN_PID ]] || mapfile -t procs < <(process_tree "$TRAIN_PID")
+    for entry in $(marked_processes); do
+        [[ " ${procs[*]} " == *" $entry "* ]] || procs+=("$entry")
+    done
+    ((${#procs[@]})) || return 0
+    if [[ -n $TRAIN_PID ]]; then
+        log "stopping training (processes ${procs[*]%:*})"
+    else
+        log "stopping the processes training left running (${procs[*]%:*})"
+    fi
     kill -TERM "${procs[@]%:*}" 2>/dev/null || true
     for _ in {1..300}; do
         mapfile -t pids < <(still_running "${procs[@]}")
@@ -488,7 +513,7 @@ stop_training() {
     done
     mapfile -t pids < <(still_running "${procs[@]}")
     ((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
-    wait "$TRAIN_PID" 2>/dev/null || true
+    [[ -z $TRAIN_PID ]] || wait "$TRAIN_PID" 2>/dev/null || true
     TRAIN_PID=
 }
 

@@ -12,8 +12,9 @@ pids to STUB_PIDS and its argv and environment to STUB_ROLLOUT_LOG, then does wh
 appends {argv, env, health, pid, child, stdin} to STUB_RLHF_LOG, where health is the status the rollout server's
 /health answered (None without a server) and stdin the file its standard input reads, writes STUB_RLHF_STEP (a JSON
 row) as swift logs a training step, to <--output_dir>/v0-stub/logging.jsonl, then sleeps STUB_RLHF_SLEEP seconds and
-exits with STUB_RLHF_EXIT. With STUB_RLHF_TERM_DELAY set, a SIGTERM makes it wait for its child to end, then linger
-that many seconds before it exits, as a trainer saving its state does.
+exits with STUB_RLHF_EXIT (with STUB_RLHF_DIE set, it SIGKILLs itself instead). With STUB_RLHF_TERM_DELAY set, a
+SIGTERM makes it wait for its child to end, then linger that many seconds before it exits, as a trainer saving its
+state does.
 """
 
 import json
@@ -98,6 +99,8 @@ def rlhf(argv: list[str]) -> int:
         run_dir = os.path.join(_flag(argv, '--output_dir'), 'v0-stub')
         os.makedirs(run_dir, exist_ok=True)
         _append(os.path.join(run_dir, 'logging.jsonl'), json.loads(os.environ['STUB_RLHF_STEP']))
+    if os.environ.get('STUB_RLHF_DIE'):  # killed, as by the OOM killer: its child lives on, handed to init
+        os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(float(os.environ.get('STUB_RLHF_SLEEP', '0')))
     return int(os.environ.get('STUB_RLHF_EXIT', '0'))
 

@@ -1244,6 +1244,21 @@ def test_failed_training_keeps_its_exit_status_and_stops_the_server(launch_env):
     assert not any(map(alive, _rollout_pids(launch_env)))
 
 
+def test_workers_left_by_a_killed_training_process_are_stopped(launch_env):
+    """The OOM killer takes swift's CLI (or torchrun): its workers, handed to init, were out of reach of the stop and
+    held their GPUs after the script had exited."""
+    env = {**launch_env, 'MODE': 'colocate', 'STUB_RLHF_CHILD': '1', 'STUB_RLHF_DIE': '1', 'STUB_RLHF_SLEEP': '120'}
+    proc = run_script(env)
+    (training,) = _records(env['STUB_RLHF_LOG'])
+    try:
+        assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
+        assert not alive(training['child'])
+        assert f'stopping the processes training left running ({training["child"]})' in proc.stderr
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(training['child'], signal.SIGKILL)
+
+
 def _interrupt_training(env: dict, tmp_path: Path, send, stderr_closed: bool = False) -> int:
     """Start the script in its own session, wait until (stand-in) training runs, call `send(script_pid)`, and return
     the script's exit status. `stderr_closed`: the script's stderr is a pipe whose reader has gone, as a
