@@ -173,6 +173,9 @@ IMAGE_ENV = ('MAX_PIXELS', 'MIN_PIXELS', 'IMAGE_MAX_TOKEN_NUM', 'IMAGE_MIN_TOKEN
 # records is Qwen3-VL's and named so (qwen3_vl_image_max_pixels; QWEN3_VL_TOKEN_PIXELS comes from extract_frames).
 QWEN_VL_UTILS_MAX_TOKENS = 16384
 # A run folder may only be resumed under the same protocol; other settings (batch size, limit) may change.
+# run_config.json's `frames` for frames extracted into the run folder itself (no --frames_cache): not its absolute path,
+# so that a run folder moved or renamed as a whole still resumes
+RUN_FOLDER_FRAMES = '<output_dir>/frames'
 PROTOCOL_FIELDS = (
     'model',
     'adapters',
@@ -682,6 +685,8 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> di
         new = asdict(config)
         unrecorded = {name: build_parser().get_default(name) for name in ADDED_PROTOCOL_FIELDS if name not in old}
         recorded = {**unrecorded, **old}
+        if recorded.get('frames') == os.path.abspath(output_dir / 'frames'):  # as written before RUN_FOLDER_FRAMES
+            recorded['frames'] = RUN_FOLDER_FRAMES
         changed = [name for name in PROTOCOL_FIELDS if recorded.get(name) != new[name]]
         if changed:
             details = '; '.join(
@@ -718,6 +723,15 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> di
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(str(config_path), asdict(config))
     return old
+
+
+def recorded_frames(frames_root: str | None, output_dir: Path) -> str:
+    """What run_config.json records of where a run's frames come from: an absolute path, RUN_FOLDER_FRAMES for the run
+    folder's own, or `dataset rows` (the rows name their images)."""
+    if not frames_root:
+        return 'dataset rows'
+    frames_root = os.path.abspath(frames_root)
+    return RUN_FOLDER_FRAMES if frames_root == os.path.abspath(output_dir / 'frames') else frames_root
 
 
 def check_prediction_row(row: dict) -> dict:
@@ -1844,7 +1858,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         image_env=image_env,
         qwen3_vl_image_max_pixels=None if args.blind else qwen3_vl_image_max_pixels(image_env),
         infer_backend=backend,
-        frames=None if args.blind else (os.path.abspath(frames_root) if frames_root else 'dataset rows'),
+        frames=None if args.blind else recorded_frames(frames_root, output_dir),
         video_dir=os.path.abspath(args.video_dir) if extract else None,
         frames_max_pixels=args.frames_max_pixels if extract else None,
         allow_fewer_frames=bool(args.allow_fewer_frames and frames_root and not args.blind),

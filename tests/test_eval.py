@@ -862,6 +862,22 @@ def test_resume_refuses_other_frames(bench, tmp_path):
     with pytest.raises(ev.EvalError, match='video_dir: .*videos2'):
         ev.evaluate(eval_args('m', dataset, tmp_path / 'v', '--video_dir', tmp_path / 'videos2'), engine=engine)
 
+    # Frames extracted into the run folder move with it: a folder renamed as a whole resumes (it was refused, its
+    # frames recorded by their absolute path), and so does one whose run_config.json recorded that path.
+    config = json.loads((tmp_path / 'v' / 'run_config.json').read_text())
+    assert config['frames'] == '<output_dir>/frames'
+    (tmp_path / 'v').rename(tmp_path / 'moved')
+    engine = CountingEngine()
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'moved', '--video_dir', tmp_path / 'videos'), engine=engine)
+    assert len(engine.requests) == 1 and engine.requests[0].images[0].startswith(str(tmp_path / 'moved' / 'frames'))
+    (tmp_path / 'moved' / 'predictions.jsonl').write_text(
+        (tmp_path / 'moved' / 'predictions.jsonl').read_text().splitlines(keepends=True)[0]
+    )
+    config['frames'] = str(tmp_path / 'moved' / 'frames')  # as the earlier version wrote it
+    (tmp_path / 'moved' / 'run_config.json').write_text(json.dumps(config))
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'moved', '--video_dir', tmp_path / 'videos'), engine=engine)
+    assert len(engine.requests) == 2
+
 
 # RunConfig's fields before the protocol grew video_dir, frames_max_pixels and allow_fewer_frames (`git show
 # 25b634e:eval_vsi_bench.py`): a run_config.json written then holds only these.
