@@ -459,8 +459,10 @@ _ARTICLE_GUARD = r'(?! (?!(?:' + '|'.join(_NOT_ARTICLE_WORDS) + r')\b)[a-z])'
 # Numbers are looked for near the end of the answer: explanations state their conclusion last, and a bounded
 # window keeps a megabyte of digits from costing more than a few microseconds.
 _NUMBER_WINDOW = 1000
-# An ordinal (`the 2nd chair`, `3RD`) numbers a thing; it is no quantity, so it is not the answer.
+# An ordinal (`the 2nd chair`, `3RD`) numbers a thing; it is no quantity, so it is not the answer. Spelled out, the
+# number words stop before its last word (`twenty` of `the twenty-first chair`).
 _ORDINAL_SUFFIX_RE = re.compile(r'(?:st|nd|rd|th)\b', re.IGNORECASE)
+_WORD_ORDINAL_TAIL_RE = re.compile(r'-(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b', re.IGNORECASE)
 # Option texts are matched only in short answers (`The chair.`); in long prose, naming an option is not choosing.
 _OPTION_TEXT_WINDOW = 300
 
@@ -635,7 +637,8 @@ def _number_in(region: str, question_type: str) -> float | None:
     last = last_word = None
     for match in _NUMBER_RE.finditer(region, max(0, len(region) - _NUMBER_WINDOW)):
         if match.group(5):
-            last_word = match
+            if not _WORD_ORDINAL_TAIL_RE.match(region, match.end()):
+                last_word = match
         elif not _ORDINAL_SUFFIX_RE.match(region, match.end()):
             last = match
     last = last or last_word

@@ -285,7 +285,9 @@ REWARD_CASES = [
     ('2 feet', '2', 'object_abs_distance', None, 0.0),  # 0.61 m (the official rule reads `2`: 1)
     ('3 (maybe 4)', '3', 'object_counting', None, 0.4),  # the last number counts (the official rule reads `3`: 1)
     ('1.5 meters from the 2nd chair', '1.5', 'object_abs_distance', None, 1.0),  # an ordinal is no quantity
-    ('It is the 3RD of 4 chairs', '4', 'object_counting', None, 1.0),
+    ('1.5 meters from the 2ND chair', '1.5', 'object_abs_distance', None, 1.0),
+    ('About two meters from the twenty-first chair.', '2', 'object_abs_distance', None, 1.0),
+    ('twenty-one', '21', 'object_counting', None, 1.0),
     ('the 11th', '11', 'object_counting', None, 0.0),
     ('1.2 m', '120', 'object_size_estimation', None, 1.0),  # object size is asked in centimetres
     ('1.045 m', '100', 'object_size_estimation', None, 1.0),  # 104.5 cm: error 0.045, inside the last threshold
