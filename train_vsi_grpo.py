@@ -1785,6 +1785,19 @@ def default_world_size(environ: Mapping[str, str]) -> int:
     return env_count(environ, 'NPROC_PER_NODE') * env_count(environ, 'NNODES')
 
 
+def guessed_server_world(plan: LaunchPlan, given: int | None, environ: Mapping[str, str]) -> str | None:
+    """Why NPROC_PER_NODE x NNODES is no count of training processes here: in server mode on several nodes, node 0
+    trains on fewer GPUs (the others are its rollout server's) than the other nodes, so the batch check would pass or
+    fail for another job than the one that runs. None under torchrun (WORLD_SIZE) or with --world_size."""
+    if plan.mode != 'server' or given or environ.get('WORLD_SIZE') or env_count(environ, 'NNODES') == 1:
+        return None
+    return (
+        f'server mode on {env_count(environ, "NNODES")} nodes: node 0 trains on fewer GPUs than the others (the rest '
+        'run its rollout server), so NPROC_PER_NODE x NNODES is not the number of training processes; pass '
+        '--world_size (run_vsi_grpo.sh passes its count)'
+    )
+
+
 def train(plan: LaunchPlan) -> dict[str, Any]:
     """Export the plan's environment, build swift's RLHFArguments from its flags and run GRPO."""
     os.environ.update(plan.env)
@@ -1854,7 +1867,7 @@ def build_parser() -> argparse.ArgumentParser:
         '--world_size',
         type=int,
         help='training processes in the whole job, for the batch check (default: WORLD_SIZE, else NPROC_PER_NODE x '
-        'NNODES, else 1; --mode local: 1)',
+        'NNODES, else 1; --mode local: 1; needed in server mode on several nodes outside torchrun)',
     )
     parser.add_argument(
         '--vllm_gpus',
@@ -1912,6 +1925,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(os.path.expanduser(plan.args.get('output_dir') or 'output'))
             return 0
         problems = preflight(plan, world_size, vllm_gpus)
+        problems += filter(None, [guessed_server_world(plan, opts.world_size, os.environ)])
         if opts.dry_run and not opts.preflight:
             summary = {'world_size': world_size, 'per_optimizer_step': step_summary(plan.args, world_size)}
             print(json.dumps({**asdict(plan), 'argv': plan.swift_argv(), **summary, 'problems': problems}, indent=2))

@@ -3086,6 +3086,32 @@ def test_default_world_size_counts_training_processes(environ, world_size):
     assert train_vsi_grpo.default_world_size(environ) == world_size
 
 
+def test_server_mode_on_several_nodes_asks_for_the_world_size_outside_torchrun(dataset):
+    """Node 0 trains on 6 GPUs and node 1 on 8: 14 processes, where NPROC_PER_NODE x NNODES guessed 12, so the batch
+    check passed per_device_train_batch_size 2 x gradient_accumulation_steps 1 (24, a multiple of 8) for a job of 28."""
+    env = {**_clean_env(), 'NPROC_PER_NODE': '6', 'NNODES': '2'}
+    command = [PYTHON, str(ROOT / 'train_vsi_grpo.py'), '--mode', 'server', '--dataset', str(dataset), '--dry_run']
+
+    def problems(*flags: str, **extra: str) -> list[str]:
+        proc = subprocess.run(
+            [*command, *flags], cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)['problems']
+
+    batch = ('--per_device_train_batch_size', '2', '--gradient_accumulation_steps', '1')
+    assert problems(*batch) == [
+        'server mode on 2 nodes: node 0 trains on fewer GPUs than the others (the rest run its rollout server), so '
+        'NPROC_PER_NODE x NNODES is not the number of training processes; pass --world_size (run_vsi_grpo.sh passes '
+        'its count)'
+    ]
+    (refused,) = problems(*batch, '--world_size', '14')
+    assert refused.startswith(
+        'per_device_train_batch_size 2 x 14 training process(es) x gradient_accumulation_steps 1 = 28'
+    )
+    assert problems(*batch, WORLD_SIZE='16') == []  # under torchrun its count is known
+
+
 @pytest.mark.parametrize(
     ('visible', 'gpus'),
     [
