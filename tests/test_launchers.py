@@ -107,7 +107,8 @@ def dataset(tmp_path_factory) -> Path:
 def fake_bin(tmp_path_factory) -> Path:
     """`swift` and `nvidia-smi` stand-ins, first on PATH."""
     folder = tmp_path_factory.mktemp('bin')
-    (folder / 'swift').write_text(f'#!/bin/sh\nexec {shlex.quote(PYTHON)} {ROOT / "tests" / "stub_swift.py"} "$@"\n')
+    stub = shlex.join([PYTHON, str(ROOT / 'tests' / 'stub_swift.py')])
+    (folder / 'swift').write_text(f'#!/bin/sh\nexec {stub} "$@"\n')
     (folder / 'nvidia-smi').write_text(  # lists the GPUs only when asked with --list-gpus, as the real one does
         '#!/bin/sh\n[ "$1" = --list-gpus ] || exit 0\ni=0\nwhile [ "$i" -lt "${STUB_GPUS:-8}" ]; do\n'
         '  echo "GPU $i: NVIDIA H100 80GB HBM3 (UUID: GPU-stub-$i)"\n  i=$((i + 1))\ndone\n'
@@ -165,9 +166,17 @@ def _records(path: str) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()] if Path(path).exists() else []
 
 
+def _words(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError:  # not a command line
+        return []
+
+
 def _command(stdout: str, marker: str) -> tuple[dict, list[str]]:
     """From a DRY_RUN listing, the line holding `marker`: its `env NAME=value` part and its words after marker."""
-    line = next(line for line in stdout.splitlines() if not line.startswith('#') and f' {marker} ' in line)
+    # matched as a word: the listing quotes a path with a space in it (a checkout in `My Projects`)
+    line = next(line for line in stdout.splitlines() if not line.startswith('#') and marker in _words(line))
     words = shlex.split(line)
     assert words[0] == 'env', line
     env = {}
@@ -2789,9 +2798,10 @@ def test_gpu_check_8b_trains_the_default_config_on_the_8b_architecture(fake_bin,
     """MODEL_SIZE=8b (run on an H100: see the README): 640x480 scenes, 32 frames per question, the builder's 8B
     architecture, the YAML as it is for 3 steps, no evaluation. A PYTHON wrapper records the builder's flags and
     builds the tiny model instead of 17.5 GB."""
-    shim = tmp_path / 'python'
-    shim.write_text(
-        f'#!{PYTHON}\n'
+    shim, code = tmp_path / 'python', tmp_path / 'python_shim.py'
+    # a /bin/sh wrapper: a shebang cannot name an interpreter whose path has a space (a checkout in `My Projects`)
+    shim.write_text(f'#!/bin/sh\nexec {shlex.join([PYTHON, str(code)])} "$@"\n')
+    code.write_text(
         'import json, os, sys\n'
         'args = sys.argv[1:]\n'
         "if args and args[0].endswith('build_tiny_qwen3_vl.py'):\n"

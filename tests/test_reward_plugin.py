@@ -582,3 +582,36 @@ def test_options_as_an_array_are_read_and_unreadable_options_score_zero_with_a_w
     assert reward(['B'] * 3, **kwargs) == [0.0, 0.0, 0.0]
     warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
     assert warnings == [f"{name}: a row's options are a str, not a list of option texts; it scores 0 (logged once)"]
+
+
+@pytest.mark.parametrize('name', ['vsi_reward', 'vsi_reward_strict'])
+def test_a_type_that_is_not_text_gives_only_its_own_warning(plugin, swift_warnings, name):
+    """Kills: dropping `if row['question_type'] is None: return 0.0` in _safe_score (the row then also got the
+    misleading 'solution reads as neither an option nor a number' warning)."""
+    reward = orms[name](args=None)
+    assert reward(['B'], **_trainer_kwargs(solution=['B'], question_type=[7])) == [0.0]
+    warnings = [r.getMessage() for r in swift_warnings.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{name}: a row's question_type is not text (int); it scores 0 (logged once)"]
+
+
+def test_a_column_whose_len_disagrees_with_its_items_is_missing(plugin, swift_warnings):
+    """Kills: dropping the final `len(values) == n` check in _one_per_row."""
+
+    class Liar(list):
+        def __len__(self):
+            return 2
+
+    reward = orms['vsi_reward'](args=None)
+    assert reward(['B', 'B'], solution=Liar(['B', 'B', 'B']), question_type=['route_planning'] * 2) == [0.0, 0.0]
+    assert any("column 'solution' is missing" in r.getMessage() for r in swift_warnings.records)
+
+
+def test_a_numpy_integer_step_numbers_the_per_type_line(plugin, swift_warnings):
+    """Kills: `isinstance(step, numbers.Integral)` -> `isinstance(step, int)` (a numpy step logged `at step None`)."""
+    plugin._flush_all()
+    swift_warnings.clear()
+    reward = orms['vsi_reward'](args=None)
+    reward(['B'], **_trainer_kwargs(step=np.int64(4), solution=['B'], question_type=['route_planning']))
+    reward.flush_per_type()
+    lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
+    assert lines == ['vsi_reward per type at step 5: route_planning 1.000 (n=1)']
