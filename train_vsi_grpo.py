@@ -55,7 +55,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -616,14 +616,17 @@ def _columns(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
-def _first_data_file(folder: str) -> str | None:
-    """The first file (in sorted walk order) that swift's folder loading (`datasets`) would read rows from."""
+def _data_files(folder: str) -> Iterator[str]:
+    """The files (in sorted walk order) that swift's folder loading (`datasets`) would read rows from."""
     for root, dirs, names in os.walk(folder):
         dirs.sort()
         for name in sorted(names):
             if name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.'):
-                return os.path.join(root, name)
-    return None
+                yield os.path.join(root, name)
+
+
+def _first_data_file(folder: str) -> str | None:
+    return next(_data_files(folder), None)
 
 
 def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str | None:
@@ -1067,34 +1070,52 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
     )
 
 
-def _first_row_style(path: str, columns: Mapping[str, str]) -> Any:
-    """The `prompt_style` (after swift's `--columns` renaming) of the first row of a local JSON, JSONL or parquet
-    dataset (a file, or a folder's first data file); None when it has none or cannot be read (dataset_problem
-    reports unreadable files)."""
-    if os.path.isdir(path):
-        path = _first_data_file(path) or ''
-    if not os.path.isfile(path):
-        return None
+def _holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
+    """Whether any row of a local JSON, JSONL or parquet dataset (a file, or each data file of a folder) has
+    `prompt_style` direct (after swift's `--columns` renaming). Every row counts, not the first: a file joined from a
+    think file and a direct one passed when its think rows came first. Of JSON lines only the lines holding the
+    literal `"direct"` are decoded (gigabytes at disk speed); a file that cannot be read holds none here
+    (dataset_problem reports it)."""
+    files = _data_files(path) if os.path.isdir(path) else [path]
+    return any(_file_holds_direct_rows(name, columns) for name in files if os.path.isfile(name))
+
+
+def _file_holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
+    def direct(row: Any) -> bool:
+        return isinstance(row, dict) and any(
+            value == 'direct' for key, value in row.items() if columns.get(key, key) == 'prompt_style'
+        )
+
     try:
         if path.endswith('.parquet'):
-            import pyarrow.parquet  # swift's datasets dependency: only the first batch of one column is read
+            import pyarrow.parquet  # swift's datasets dependency: the one column is read
 
             table = pyarrow.parquet.ParquetFile(path)
             source = next(
                 (name for name in table.schema_arrow.names if columns.get(name, name) == 'prompt_style'), None
             )
-            batch = next(table.iter_batches(batch_size=1, columns=[source]), None) if source else None
-            return batch.column(0)[0].as_py() if batch is not None and batch.num_rows else None
+            batches = table.iter_batches(columns=[source]) if source else ()
+            return any(value == 'direct' for batch in batches for value in batch.column(0).to_pylist())
         if not path.endswith(('.json', '.jsonl')):
-            return None
-        from preprocess_vsi_data import first_json_row  # only for a JSON dataset (numpy, Pillow)
+            return False
+        from preprocess_vsi_data import is_json_lines  # only for a JSON dataset (numpy, Pillow)
 
-        row = first_json_row(path)
-    except (OSError, UnicodeDecodeError, ValueError):  # JSONDecodeError and pyarrow's errors are ValueErrors
+        if not is_json_lines(path):  # one JSON array, which swift reads whole too
+            with open(path, encoding='utf-8-sig') as f:
+                rows = json.load(f)
+            return isinstance(rows, list) and any(map(direct, rows))
+        with open(path, 'rb') as f:
+            return any(b'"direct"' in line and direct(_decoded(line)) for line in f)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # pyarrow's errors are ValueErrors
+        return False
+
+
+def _decoded(line: bytes) -> Any:
+    """A JSON line's value, or None where it does not decode (the loader reports such lines)."""
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):
         return None
-    if not isinstance(row, dict):
-        return None
-    return next((value for key, value in row.items() if columns.get(key, key) == 'prompt_style'), None)
 
 
 def thinking_problem(plan: LaunchPlan) -> str | None:
@@ -1139,21 +1160,22 @@ def format_reward_problem(plan: LaunchPlan) -> str | None:
 
 
 def _direct_prompt_datasets(plan: LaunchPlan) -> list[str]:
-    """The plan's training and validation datasets whose first row's `prompt_style` is direct (local files, and
+    """The plan's training and validation datasets that hold a row whose `prompt_style` is direct (local files, and
     vsi_train / vsi_raw through their variables), named for a problem line."""
     environ, columns = {**plan.env, **os.environ}, _columns(plan.args.get('columns'))
-    styles = {
-        path: _first_row_style(path, columns)
+    direct = [
+        path
         for key in ('dataset', 'val_dataset')
         for path in dataset_files(plan.args, key)
-    }
+        if _holds_direct_rows(path, columns)
+    ]
     names = dataset_names(plan.args)
-    if 'vsi_train' in names and environ.get('VSI_TRAIN_JSONL'):
-        path = environ['VSI_TRAIN_JSONL']
-        styles[f'vsi_train ({path})'] = _first_row_style(os.path.expanduser(path), columns)
-    if 'vsi_raw' in names:
-        styles['vsi_raw (VSI_PROMPT_STYLE direct)'] = environ.get('VSI_PROMPT_STYLE') or 'direct'
-    return [name for name, style in styles.items() if style == 'direct']
+    path = environ.get('VSI_TRAIN_JSONL')
+    if 'vsi_train' in names and path and _holds_direct_rows(os.path.expanduser(path), columns):
+        direct.append(f'vsi_train ({path})')
+    if 'vsi_raw' in names and (environ.get('VSI_PROMPT_STYLE') or 'direct') == 'direct':
+        direct.append('vsi_raw (VSI_PROMPT_STYLE direct)')
+    return direct
 
 
 # The trainer writes a checkpoint's files one after another and trainer_state.json last (transformers'

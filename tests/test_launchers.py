@@ -2135,11 +2135,23 @@ def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path
     assert f'dataset {rows["direct"]} holds' in problem(
         '--dataset', str(rows['think']), '--val_dataset', str(rows['direct'])
     )
+    # every row counts, not the first: a think file and a direct one joined (as JSON lines or one array), and a
+    # folder whose first file is think-style passed
+    joined = tmp_path / 'joined'
+    joined.mkdir()
+    (joined / 'a_think.jsonl').write_text(rows['think'].read_text())
+    (joined / 'b_direct.jsonl').write_text(rows['direct'].read_text())
+    lines = tmp_path / 'joined.jsonl'
+    lines.write_text(rows['think'].read_text() + '{"broken\n' + rows['direct'].read_text())
+    array = tmp_path / 'joined.json'
+    array.write_text(json.dumps([json.loads(rows[style].read_text()) for style in ('think', 'direct')]))
+    for dataset in (joined, lines, array):
+        assert f'dataset {dataset} holds' in problem('--dataset', str(dataset))
     # parquet, and a column that swift's --columns renames to prompt_style
     import pandas
 
     parquet = tmp_path / 'direct.parquet'
-    pandas.DataFrame([{'solution': 'B', 'style': 'direct'}, {'solution': 'A', 'style': 'think'}]).to_parquet(parquet)
+    pandas.DataFrame([{'solution': 'B', 'style': 'think'}, {'solution': 'A', 'style': 'direct'}]).to_parquet(parquet)
     assert problem('--dataset', str(parquet)) is None  # no prompt_style column: not known to be direct
     assert f'dataset {parquet} holds' in problem('--dataset', str(parquet), '--columns', '{"style": "prompt_style"}')
     text = tmp_path / 'rows.csv'  # swift reads a .csv as CSV whatever its text: no prompt_style column
