@@ -2132,12 +2132,17 @@ def compare_output_dir(args: argparse.Namespace) -> Path:
 
 def compare_only(args: argparse.Namespace) -> dict:
     """Compare two results.json files (the second against the first) without a model."""
-    comparison = compare_results(load_results(args.compare[0]), load_results(args.compare[1]))
-    # the files it read, so that rescoring the run in the folder it goes to removes it (remove_stale_comparison)
-    base, new = (str(results_path(path).resolve()) for path in args.compare)
-    comparison['sources'] = {'base': base, 'new': new}
+    for path in args.compare:  # a file that is no results file is refused before anything is written
+        load_results(path)
     output_dir = compare_output_dir(args)
     with run_folder_lock(output_dir):
+        # read (again) under the lock of the folder it goes to, the second run's by default: a rescoring or a resumed
+        # run there that rewrote its results in between found no comparison to remove (remove_stale_comparison), and
+        # this one showed the old scores
+        comparison = compare_results(load_results(args.compare[0]), load_results(args.compare[1]))
+        # the files it read, so that rescoring the run in the folder it goes to removes it
+        base, new = (str(results_path(path).resolve()) for path in args.compare)
+        comparison['sources'] = {'base': base, 'new': new}
         write_report(output_dir, COMPARISON_NAME, comparison, comparison_markdown(comparison), comparison=comparison)
     return comparison
 

@@ -6,6 +6,7 @@ test.
 """
 
 import ast
+import contextlib
 import errno
 import json
 import logging
@@ -1490,6 +1491,29 @@ def test_training_variants_are_listed_under_a_direction_level_scored_as_a_catego
     # the levels sit where Rel. Dir. would, in difficulty order (by name, hard came before medium)
     categories = [line.split(' | ')[0][2:] for line in table.splitlines()[3:] if '&nbsp;' not in line]
     assert categories == ['Rel. Dist.', 'object_rel_direction_medium', 'object_rel_direction_hard']
+
+
+def test_a_comparison_reads_the_runs_under_the_lock_of_the_folder_it_goes_to(tmp_path, monkeypatch):
+    """The second run rescored between --compare's reading and its lock: the rescoring found no comparison to remove,
+    and the comparison then written showed that run's old scores beside its new results. Overall 51.85 before, 62.96
+    once 'four chairs' is rescored as '4' (see the next test)."""
+    base = hand_predictions(tmp_path / 'base.jsonl')
+    assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base')]) == 0
+    assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'new')]) == 0
+    tuned = hand_predictions(tmp_path / 'tuned.jsonl', {'c3': '4'})
+    lock = ev.run_folder_lock
+
+    @contextlib.contextmanager
+    def rescored_first(folder):
+        monkeypatch.setattr(ev, 'run_folder_lock', lock)
+        assert ev.main(['--predictions', str(tuned), '--output_dir', str(tmp_path / 'new')]) == 0
+        with lock(folder):
+            yield
+
+    monkeypatch.setattr(ev, 'run_folder_lock', rescored_first)
+    assert ev.main(['--compare', str(tmp_path / 'base'), str(tmp_path / 'new')]) == 0
+    comparison = json.loads((tmp_path / 'new' / 'comparison.json').read_text())
+    assert comparison['rows'][0]['new'] == pytest.approx(3400 / 54)
 
 
 def test_compare_two_runs_side_by_side_and_standalone(tmp_path, capsys, monkeypatch):
