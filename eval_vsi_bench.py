@@ -1288,7 +1288,7 @@ def results_path(path: str) -> Path:
     return next((c for c in candidates if c.is_file()), candidates[0] if candidates else given)
 
 
-def load_results(path: str) -> dict:
+def load_results(path: str, warn: bool = True) -> dict:
     """A results file (results_path), checked to be one this script wrote: the parts a comparison reads, and the types
     of the values it computes with (check_fields; `"overall": "40"` failed with a traceback).
 
@@ -1328,14 +1328,16 @@ def load_results(path: str) -> dict:
             'scoring rules (until 2026-11-26 a run lacking a category or a relative-direction level was scored '
             'differently): rescore its predictions with --predictions to compare like with like'
         )
-        logger.warning('%s', results['version_warning'])
+        if warn:
+            logger.warning('%s', results['version_warning'])
     elif 'frame_pixels_by_scene' not in results and results.get('frame_pixels_min') is not None:
         results['version_warning'] = (
             f'{path} was written by an earlier eval_vsi_bench.py (frame sizes without frame_pixels_by_scene, '
             "2026-11-28): its frames' sizes are not compared scene by scene; rescore its predictions with "
             '--predictions to compare them'
         )
-        logger.warning('%s', results['version_warning'])
+        if warn:
+            logger.warning('%s', results['version_warning'])
     return results
 
 
@@ -2133,7 +2135,7 @@ def compare_output_dir(args: argparse.Namespace) -> Path:
 def compare_only(args: argparse.Namespace) -> dict:
     """Compare two results.json files (the second against the first) without a model."""
     for path in args.compare:  # a file that is no results file is refused before anything is written
-        load_results(path)
+        load_results(path, warn=False)  # its warnings are logged once, by the reading under the lock
     output_dir = compare_output_dir(args)
     with run_folder_lock(output_dir):
         # read (again) under the lock of the folder it goes to, the second run's by default: a rescoring or a resumed

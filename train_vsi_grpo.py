@@ -1076,8 +1076,21 @@ def _holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
     think file and a direct one passed when its think rows came first. Of JSON lines only the lines holding the
     literal `"direct"` are decoded (gigabytes at disk speed); a file that cannot be read holds none here
     (dataset_problem reports it)."""
-    files = _data_files(path) if os.path.isdir(path) else [path]
+    files = _train_split_files(path) if os.path.isdir(path) else [path]
     return any(_file_holds_direct_rows(name, columns) for name in files if os.path.isfile(name))
+
+
+def _train_split_files(folder: str) -> list[str]:
+    """The data files of a dataset folder that swift trains on: `datasets` gives a folder's files to splits by their
+    names (`train`, `validation`, `test`, ...: all of them to train where none is named so), and swift loads the train
+    split only, so a direct-prompt `validation.jsonl` beside think-style training rows is not trained on."""
+    from datasets.data_files import DataFilesDict, get_data_patterns  # swift's dependency
+
+    try:
+        files = DataFilesDict.from_patterns(get_data_patterns(folder), base_path=folder).get('train', [])
+    except (FileNotFoundError, ValueError):  # no data file (dataset_problem reports the folder)
+        return []
+    return [name for name in files if name.endswith(DATA_FILE_SUFFIXES) and not os.path.basename(name).startswith('.')]
 
 
 def _file_holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
@@ -1105,7 +1118,8 @@ def _file_holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
                 rows = json.load(f)
             return isinstance(rows, list) and any(map(direct, rows))
         with open(path, 'rb') as f:
-            return any(b'"direct"' in line and direct(_decoded(line)) for line in f)
+            # a line may spell it with escapes (`"\u0064irect"`): such lines are decoded too
+            return any((b'"direct"' in line or b'\\u' in line) and direct(_decoded(line)) for line in f)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # pyarrow's errors are ValueErrors
         return False
 

@@ -56,7 +56,10 @@ def plot(rewards: list[float], path: Path, window: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument(
-        '--output_dir', type=Path, default=Path('demo_out/learning'), help='work folder (default: %(default)s)'
+        '--output_dir',
+        type=lambda path: Path(path).expanduser(),  # `make bench DEMO_DIR=~/x` passes the ~ on
+        default=Path('demo_out/learning'),
+        help='work folder (default: %(default)s)',
     )
     parser.add_argument('--steps', type=int, default=30, help='GRPO steps (default: %(default)s)')
     parser.add_argument('--num_generations', type=int, default=8, help='GRPO group size (default: %(default)s)')

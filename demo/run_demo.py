@@ -268,7 +268,10 @@ def main() -> None:
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument(
-        '--output_dir', type=Path, default=defaults.output_dir, help='where every artefact goes (default: %(default)s)'
+        '--output_dir',
+        type=lambda path: Path(path).expanduser(),  # `make demo DEMO_DIR=~/x` passes the ~ on: the Makefile quotes it
+        default=defaults.output_dir,
+        help='where every artefact goes (default: %(default)s)',
     )
     parser.add_argument(
         '--num_scenes',

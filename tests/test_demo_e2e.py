@@ -8,6 +8,7 @@ import json
 import math
 import re
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -181,6 +182,16 @@ def test_stopping_the_demo_stops_its_running_stage(tmp_path, caller):
     assert marker.read_text() == 'stopped by TERM'  # the stage had its TERM before the demo exited
     stopped = 'demo stopped, and its running stage with it' in demo.stderr.read()
     assert stopped == (caller == 'main')
+
+
+def test_a_quoted_home_folder_is_expanded(monkeypatch):
+    """The Makefile quotes DEMO_DIR (a name with a space removed the demo's sources), so `make demo DEMO_DIR=~/demo`
+    passes the `~` on: it made a folder named `~` in the checkout."""
+    ran = []
+    monkeypatch.setattr(run_demo_module, 'run_demo', ran.append)
+    monkeypatch.setattr(sys, 'argv', ['run_demo.py', '--output_dir', '~/vsi_demo'])
+    run_demo_module.main()
+    assert ran[0].output_dir == Path.home() / 'vsi_demo'
 
 
 @pytest.mark.parametrize(

@@ -2145,8 +2145,16 @@ def test_enable_thinking_is_refused_with_direct_prompt_rows(launch_env, tmp_path
     lines.write_text(rows['think'].read_text() + '{"broken\n' + rows['direct'].read_text())
     array = tmp_path / 'joined.json'
     array.write_text(json.dumps([json.loads(rows[style].read_text()) for style in ('think', 'direct')]))
-    for dataset in (joined, lines, array):
+    escaped = tmp_path / 'escaped.jsonl'  # written by hand: json.dumps escapes no ASCII letter
+    escaped.write_text(rows['think'].read_text() + '{"messages": [], "prompt_style": "\\u0064irect"}\n')
+    for dataset in (joined, lines, array, escaped):
         assert f'dataset {dataset} holds' in problem('--dataset', str(dataset))
+    # of a folder, the files swift trains on: datasets gives `validation` files to a split swift does not load
+    split = tmp_path / 'split'
+    split.mkdir()
+    (split / 'vsi_train.jsonl').write_text(rows['think'].read_text())
+    (split / 'vsi_validation.jsonl').write_text(rows['direct'].read_text())
+    assert problem('--dataset', str(split)) is None
     # parquet, and a column that swift's --columns renames to prompt_style
     import pandas
 
