@@ -634,18 +634,24 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
 
     A wrong file otherwise passes every check and fails only once the model (and vLLM) has loaded, in swift's
     resampling, with advice about max_length, or trains on text without its frames: raw QA rows, a folder of frames, a
-    missing file. A folder is what swift loads as a dataset repository: its first data file is checked. `columns` is
+    missing file. A folder is what swift loads as a dataset repository: the first data file of its train split (the
+    split swift loads; `datasets` names splits by file name) is checked. `columns` is
     swift's `--columns` renaming, applied before the check; prompt columns other than `messages` (`query`, ...) are
     left to swift's own conversion, only the answer the reward scores (`solution`, or `ground_truth`) is required.
     """
     if os.path.isdir(path):
-        inner = _first_data_file(path)
-        if inner is None:
+        if _first_data_file(path) is None:
             return (
                 f'{path} is a folder without JSON/JSONL/parquet/CSV files, not a dataset of swift rows: write one with '
                 'preprocess_vsi_data.py'
             )
-        problem = dataset_problem(inner, columns)
+        train = _train_split_files(path)
+        if not train:
+            return (
+                f'{path} is a folder whose data files all go to splits swift does not train on (datasets names splits '
+                'by file name: validation, test, ...); name the training file train.jsonl'
+            )
+        problem = dataset_problem(train[0], columns)
         return problem and f'{path} (folder): {problem}'
     if not os.path.isfile(path):
         meant = data_file_meant(path)

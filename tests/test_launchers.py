@@ -1511,6 +1511,14 @@ def test_dataset_columns_renaming_and_folders_are_read_as_swift_reads_them(tmp_p
     _write_rows(tmp_path / 'raw' / 'qa.jsonl', [RAW_QA_ROW])
     problem = train_vsi_grpo.dataset_problem(str(tmp_path / 'raw'))
     assert problem.startswith(f'{tmp_path / "raw"} (folder): {tmp_path / "raw" / "qa.jsonl"} holds raw QA rows')
+    # of the train split, the one swift loads: a test file that sorts first was checked instead
+    _write_rows(tmp_path / 'repo' / 'data' / 'test.jsonl', [RAW_QA_ROW])
+    assert train_vsi_grpo.dataset_problem(str(tmp_path / 'repo')) is None
+    (tmp_path / 'repo' / 'data' / 'train.jsonl').unlink()
+    assert train_vsi_grpo.dataset_problem(str(tmp_path / 'repo')) == (
+        f'{tmp_path / "repo"} is a folder whose data files all go to splits swift does not train on (datasets names '
+        'splits by file name: validation, test, ...); name the training file train.jsonl'
+    )
 
 
 def test_a_hub_id_is_not_mistaken_for_a_local_path(tmp_path, monkeypatch):
