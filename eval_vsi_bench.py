@@ -91,6 +91,7 @@ from preprocess_vsi_data import (
     changed_frames_problem,
     check_input_file,
     file_sha256,
+    first_json_row,
     json_text,
     make_row,
     media_folder,
@@ -103,6 +104,7 @@ from train_vsi_grpo import (  # imports no swift
     DEFAULT_CONFIG,
     LaunchError,
     checkpoint_hint,
+    dataset_files,
     load_config,
     model_folder_problem,
 )
@@ -917,6 +919,44 @@ def adapter_config_problem(path: Path) -> str | None:
     if rank is not None and not (JSON_KINDS['a whole number'](rank) and rank > 0):
         return f'{path}: r is {json.dumps(rank)}, not a positive whole number (the LoRA rank)'
     return None
+
+
+def training_mismatch(adapter: str, prompt_style: str, enable_thinking: bool) -> str | None:
+    """How this run asks otherwise than `adapter` was trained, by the args.json swift saves with every checkpoint, as a
+    warning line; None where they agree or args.json does not tell. A think-trained adapter asked with the direct
+    prompt (or the other way round), or without the thinking prefix it learned after, scores what the prompt change
+    costs, not what training taught, and the score alone does not show it.
+
+    The prompt style is think where the rewards include vsi_format or enable_thinking was on (train_vsi_grpo.py
+    refuses direct rows under either), else that of the first row of the first local training file still there."""
+    saved = _json_object(Path(adapter) / 'args.json')
+    thinking = saved.get('enable_thinking') is True
+    style, evidence = None, None
+    if 'vsi_format' in (saved.get('reward_funcs') or []):  # swift saves a list
+        style, evidence = 'think', 'its rewards include vsi_format'
+    elif thinking:
+        style, evidence = 'think', 'enable_thinking was true'
+    else:
+        for path in dataset_files(saved)[:1]:
+            try:
+                row = first_json_row(path) if os.path.isfile(path) else None
+            except (OSError, ValueError):  # not this function's to report: the run goes on without the hint
+                row = None
+            if isinstance(row, dict) and row.get('prompt_style') in PROMPT_STYLES:
+                style, evidence = row['prompt_style'], f'its training data {path} holds {row["prompt_style"]} rows'
+    if (style in (None, prompt_style)) and thinking == enable_thinking:
+        return None
+    trained = f'the {style or prompt_style} prompt' + (' with enable_thinking true' if thinking else '')
+    asked = f'the {prompt_style} prompt' + (' with --enable_thinking' if enable_thinking else '')
+    flags = [f'--prompt_style {style}'] if style not in (None, prompt_style) else []
+    flags += ['--enable_thinking'] if thinking and not enable_thinking else []
+    advice = [f'pass {" ".join(flags)}'] if flags else []
+    advice += ['drop --enable_thinking'] if enable_thinking and not thinking else []
+    because = f'; {evidence}' if evidence and style != prompt_style else ''
+    return (
+        f'adapter {adapter} was trained with {trained} (its args.json{because}), and this run asks with {asked}: its '
+        f'score would measure the change of prompt; {" and ".join(advice)} to evaluate it as it was trained'
+    )
 
 
 def adapter_rank(adapter: str) -> int | None:
@@ -1819,6 +1859,9 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         problem = adapter_problem(adapter, backend)
         if problem:
             raise EvalError(problem)
+        mismatch = training_mismatch(adapter, args.prompt_style, args.enable_thinking)
+        if mismatch:
+            logger.warning(mismatch)
     args.adapters = adapters  # the engine loads what run_config.json records, wherever a link points by then
     # read before inference, so that a mistyped --compare fails at once rather than after the whole run
     compared = load_results(args.compare[0]) if args.compare else None

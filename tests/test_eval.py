@@ -348,6 +348,114 @@ def record_loaded_adapters(monkeypatch) -> list:
     return loaded
 
 
+def think_rows_file(path: Path, style: str) -> str:
+    write_jsonl(path, [{'messages': [], 'solution': 'A', 'prompt_style': style}])
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ('saved', 'flags', 'trained', 'asked', 'advice'),
+    [
+        (
+            {'reward_funcs': ['vsi_reward', 'vsi_format']},
+            (),
+            'the think prompt',
+            'the direct prompt',
+            ('; its rewards include vsi_format', 'pass --prompt_style think'),
+        ),
+        (
+            {'enable_thinking': True},
+            (),
+            'the think prompt with enable_thinking true',
+            'the direct prompt',
+            ('; enable_thinking was true', 'pass --prompt_style think --enable_thinking'),
+        ),
+        (
+            {'enable_thinking': True, 'reward_funcs': ['vsi_format']},
+            ('--prompt_style', 'think'),
+            'the think prompt with enable_thinking true',
+            'the think prompt',
+            ('', 'pass --enable_thinking'),
+        ),
+        (
+            {'enable_thinking': None, 'dataset': ['DATA#500'], 'data': 'direct'},
+            ('--prompt_style', 'think', '--enable_thinking'),
+            'the direct prompt',
+            'the think prompt with --enable_thinking',
+            ('; its training data DATA holds direct rows', 'pass --prompt_style direct and drop --enable_thinking'),
+        ),
+        (
+            {'enable_thinking': False, 'dataset': ['DATA'], 'data': 'think'},
+            ('--prompt_style', 'think', '--enable_thinking'),
+            'the think prompt',
+            'the think prompt with --enable_thinking',
+            ('', 'drop --enable_thinking'),
+        ),
+    ],
+    ids=['vsi_format', 'enable_thinking', 'prefix only', 'direct data', 'prefix not trained'],
+)
+def test_an_adapter_evaluated_otherwise_than_it_was_trained_is_warned_about(
+    bench, tmp_path, monkeypatch, caplog, saved, flags, trained, asked, advice
+):
+    """swift saves args.json with each checkpoint; an adapter trained on think rows and asked with the default direct
+    prompt (or without the <think> prefix it learned after) scored what the prompt change cost, without a word."""
+    adapter = tmp_path / 'checkpoint-10'
+    adapter.mkdir()
+    (adapter / 'adapter_config.json').write_text('{}')
+    saved = dict(saved)
+    if 'data' in saved:
+        data = think_rows_file(tmp_path / 'train.jsonl', saved.pop('data'))
+        saved['dataset'] = [entry.replace('DATA', data) for entry in saved['dataset']]
+    (adapter / 'args.json').write_text(json.dumps(saved))
+    record_loaded_adapters(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger='eval_vsi_bench'):
+        ev.evaluate(
+            eval_args(
+                'm',
+                bench.dataset,
+                tmp_path / 'eval',
+                '--frames_dir',
+                bench.frames,
+                '--limit',
+                1,
+                '--adapters',
+                adapter,
+                *flags,
+            )
+        )
+    evidence, fix = (part.replace('DATA', str(tmp_path / 'train.jsonl')) for part in advice)
+    expected = (
+        f'adapter {adapter} was trained with {trained} (its args.json{evidence}), and this run asks with {asked}: its '
+        f'score would measure the change of prompt; {fix} to evaluate it as it was trained'
+    )
+    assert [r.getMessage() for r in caplog.records if 'args.json' in r.getMessage()] == [expected]
+
+
+@pytest.mark.parametrize(
+    ('saved', 'flags'),
+    [
+        ({'reward_funcs': ['vsi_reward', 'vsi_format']}, ('--prompt_style', 'think')),
+        ({'enable_thinking': True}, ('--prompt_style', 'think', '--enable_thinking')),
+        ({'reward_funcs': ['vsi_reward'], 'dataset': ['DATA']}, ()),
+        ({'reward_funcs': ['vsi_reward'], 'dataset': ['vsi_raw']}, ('--prompt_style', 'think')),  # unknown
+        ({'dataset': ['GONE']}, ('--prompt_style', 'think')),  # a file no longer there tells nothing
+        ({}, ('--prompt_style', 'think')),
+    ],
+    ids=['think', 'think with prefix', 'direct data', 'registered name', 'data gone', 'no args.json fields'],
+)
+def test_an_adapter_evaluated_as_it_was_trained_is_not_warned_about(tmp_path, saved, flags):
+    adapter = tmp_path / 'checkpoint-10'
+    adapter.mkdir()
+    data = think_rows_file(tmp_path / 'train.jsonl', 'direct')
+    entries = [
+        entry.replace('DATA', data).replace('GONE', str(tmp_path / 'gone.jsonl')) for entry in saved.get('dataset', [])
+    ]
+    saved = {**saved, 'dataset': entries}
+    (adapter / 'args.json').write_text(json.dumps(saved))
+    args = eval_args('m', 'test.jsonl', tmp_path / 'eval', *flags)
+    assert ev.training_mismatch(str(adapter), args.prompt_style, args.enable_thinking) is None
+
+
 def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_run_folder_is_refused(
     bench, tmp_path, monkeypatch
 ):
