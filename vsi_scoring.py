@@ -460,9 +460,12 @@ _ARTICLE_GUARD = r'(?! (?!(?:' + '|'.join(_NOT_ARTICLE_WORDS) + r')\b)[a-z])'
 # window keeps a megabyte of digits from costing more than a few microseconds.
 _NUMBER_WINDOW = 1000
 # An ordinal (`the 2nd chair`, `3RD`) numbers a thing; it is no quantity, so it is not the answer. Spelled out, the
-# number words stop before its last word (`twenty` of `the twenty-first chair`).
+# number words stop before its last word (`twenty` of `the twenty-first chair`, or of `twenty first`: after a tens
+# word only, so that `one first` stays a number).
 _ORDINAL_SUFFIX_RE = re.compile(r'(?:st|nd|rd|th)\b', re.IGNORECASE)
-_WORD_ORDINAL_TAIL_RE = re.compile(r'-(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b', re.IGNORECASE)
+_WORD_ORDINAL_TAIL_RE = re.compile(
+    r'(?:-|(?<=ty)\s+)(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b', re.IGNORECASE
+)
 # Option texts are matched only in short answers (`The chair.`); in long prose, naming an option is not choosing.
 _OPTION_TEXT_WINDOW = 300
 

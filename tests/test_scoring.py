@@ -287,6 +287,8 @@ REWARD_CASES = [
     ('1.5 meters from the 2nd chair', '1.5', 'object_abs_distance', None, 1.0),  # an ordinal is no quantity
     ('1.5 meters from the 2ND chair', '1.5', 'object_abs_distance', None, 1.0),
     ('About two meters from the twenty-first chair.', '2', 'object_abs_distance', None, 1.0),
+    ('About two meters from the Twenty  First chair.', '2', 'object_abs_distance', None, 1.0),
+    ('I count one first, then none', '1', 'object_counting', None, 1.0),  # not an ordinal: `one` is no tens word
     ('twenty-one', '21', 'object_counting', None, 1.0),
     ('the 11th', '11', 'object_counting', None, 0.0),
     ('1.2 m', '120', 'object_size_estimation', None, 1.0),  # object size is asked in centimetres
