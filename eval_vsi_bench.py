@@ -78,6 +78,7 @@ from extract_frames import (
     pid_lock,
     raise_terminated,
     read_jsonl_log,
+    run_main,
     stopped,
 )
 from preprocess_vsi_data import (
@@ -2505,4 +2506,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_main(main))

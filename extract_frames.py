@@ -1707,6 +1707,19 @@ def stopped(error: KeyboardInterrupt) -> tuple[str, int]:
     return ('terminated', 143) if isinstance(error, Terminated) else ('interrupted', 130)
 
 
+def run_main(main: Callable[[], int]) -> int:
+    """`main()`'s exit status, for `sys.exit(run_main(main))` of the bundle's commands. A reader that stops early
+    (`| head`) ended them with a BrokenPipeError traceback, after the work was done, under their summary; now their
+    output to it stops without one, and the status is 141, a shell's for a command SIGPIPE ends (`yes | head`)."""
+    try:
+        status = main()
+        sys.stdout.flush()  # here, where the error is caught, not in the interpreter's last flush
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+        return 128 + signal.SIGPIPE
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.max_pixels is not None and 0 < args.max_pixels < QWEN3_VL_MIN_PIXELS:
@@ -1763,4 +1776,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_main(main))

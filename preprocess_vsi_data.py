@@ -103,6 +103,7 @@ from extract_frames import (
     frames_identity,
     is_video,
     raise_terminated,
+    run_main,
     sample_indices,
     stopped,
 )
@@ -2370,4 +2371,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -1145,6 +1145,26 @@ def test_a_stopped_run_says_in_one_line_what_is_on_disk(scene, signum, media):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # main() puts back the handler it replaced
 
 
+def test_a_reader_that_stops_early_gets_no_traceback_and_the_output_is_written(scene):
+    """`preprocess_vsi_data.py ... | head -1`: the reader had gone when the summary was printed, and a BrokenPipeError
+    traceback followed the work. A pipe whose reading end is closed makes every write fail, as head's exit does."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    args = ['--input_path', source, '--frames_dir', scene / 'frames', '--output_path', output, '--num_frames', 4]
+    with os.fdopen(write_end, 'wb') as gone:
+        done = subprocess.run(
+            [sys.executable, 'preprocess_vsi_data.py', *map(str, args), '--no_progress'],
+            cwd=Path(pp.__file__).parent,
+            stdout=gone,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert done.returncode == 141 and 'Traceback' not in done.stderr and 'pipe' not in done.stderr, done.stderr
+    assert [json.loads(line)['id'] for line in output.read_text(encoding='utf-8').splitlines()] == ['7', '8']
+
+
 def test_a_run_stopped_between_its_two_renames_says_the_summary_was_replaced(scene, monkeypatch, capsys):
     """Stopped right after the summary's rename (the window is microseconds), the run said `nothing was written`
     although its summary had replaced the old one, which no longer describes the output beside it."""
