@@ -781,7 +781,7 @@ def read_predictions(path: str | Path, repair: bool = False) -> dict[str, dict]:
     file holds one run) is an error naming the line.
     """
     try:
-        lines = read_jsonl_log(path, check_prediction_row, 'a prediction row', repair)
+        lines = read_jsonl_log(path, check_prediction_row, 'a prediction row', repair, logger)
     except ValueError as e:
         raise EvalError(str(e)) from None
     rows: dict[str, dict] = {}

@@ -353,11 +353,14 @@ def is_video(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES
 
 
-def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repair: bool = False) -> list[tuple]:
+def read_jsonl_log(
+    path: PathLike, parse: Callable[[dict], Any], what: str, repair: bool = False, log: logging.Logger = logger
+) -> list[tuple]:
     """(line number, parse(row)) for each row of an append-only JSONL file (the frame manifest, the predictions).
 
     A killed writer can leave a last line without its newline: it is kept if it is a complete row and otherwise
-    (not JSON: no part of a one-line object is) ignored with a warning. With `repair` the file is then cut back to
+    (not JSON: no part of a one-line object is) ignored with a warning to `log` (the caller's: the evaluator's for its
+    predictions). With `repair` the file is then cut back to
     its last complete row, or given the missing newline, so the next append starts a fresh line. Any other line
     that is not a JSON object `parse` accepts (it rejects a row with ValueError, TypeError or KeyError), the last
     one included, raises ValueError naming the file and line.
@@ -377,7 +380,7 @@ def read_jsonl_log(path: PathLike, parse: Callable[[dict], Any], what: str, repa
             except ValueError:  # JSONDecodeError, UnicodeDecodeError
                 if lineno < len(lines):
                     raise
-                logger.warning('%s: ignoring the cut-off last line (%d bytes), a killed run left it', path, len(line))
+                log.warning('%s: ignoring the cut-off last line (%d bytes), a killed run left it', path, len(line))
                 keep_bytes -= len(line)
                 continue
             if not isinstance(row, dict):

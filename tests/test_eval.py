@@ -212,7 +212,8 @@ def test_resume_redoes_only_unfinished_rows_and_report_equals_vsi_scoring(
             eval_args(tiny_model_dir, bench.dataset, out, '--frames_dir', bench.frames, '--batch_size', 2),
             engine=engine,
         )
-    assert caplog.text.count('ignoring the cut-off last line (20 bytes)') == 1  # said once, not by each reading
+    cut = [r.name for r in caplog.records if 'ignoring the cut-off last line (20 bytes)' in r.getMessage()]
+    assert cut == ['eval_vsi_bench']  # said once, not by each reading, in the evaluator's name
     # 3 first, then the cut row and the 3 never predicted: 4 more calls, none for rows 0 and 1
     assert len(engine.requests) == 3 + 4
     assert [
