@@ -437,17 +437,26 @@ train() {
     return "$status"
 }
 
+# The fields of /proc/$1/stat after the command name (which may hold spaces and parentheses) into the array named $2:
+# [0] the state, [1] the parent's pid, [19] start (field 22), the clock tick the process started at, which tells it
+# from a later process the kernel gives the same pid once it has ended (pids wrap around). Fails for a process gone.
+proc_stat() {
+    local line
+    local -n stat_fields=$2
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    # shellcheck disable=SC2034 # stat_fields names the caller's array
+    read -r -a stat_fields <<<"${line##*) }"
+}
+
 # $1 and every process below it (swift's CLI, torchrun, its workers, vLLM's engine processes), read from /proc (slim
-# images have no pgrep), as `pid:start`. start, field 22 of /proc/PID/stat, is the clock tick the process started at:
-# it tells the process from a later one that the kernel gives the same pid once it has ended (pids wrap around).
+# images have no pgrep), as `pid:start` (proc_stat).
 process_tree() {
-    local stat line fields pid queue=("$1") i=0
+    local stat fields pid queue=("$1") i=0
     local -A children=() started=()
     for stat in /proc/[0-9]*/stat; do
-        { read -r line <"$stat"; } 2>/dev/null || continue
-        read -r -a fields <<<"${line##*) }"  # the fields after the command name, which may hold spaces and parentheses
         pid=${stat#/proc/}
         pid=${pid%/stat}
+        proc_stat "$pid" fields || continue
         children[${fields[1]}]+=" $pid"
         started[$pid]=${fields[19]}
     done
@@ -463,10 +472,9 @@ process_tree() {
 # The pids of those `pid:start` processes that still run: a zombie has ended (training's own stays one until `wait`
 # reaps it), and a pid with another start time belongs to a process started since, not ours to signal.
 still_running() {
-    local entry line fields
+    local entry fields
     for entry; do
-        { read -r line <"/proc/${entry%:*}/stat"; } 2>/dev/null || continue
-        read -r -a fields <<<"${line##*) }"
+        proc_stat "${entry%:*}" fields || continue
         if [[ ${fields[0]} != Z && ${fields[19]} == "${entry#*:}" ]]; then echo "${entry%:*}"; fi
     done
 }
@@ -475,13 +483,12 @@ still_running() {
 # training starts): when training's top process dies (the OOM killer took swift's CLI or torchrun), its workers are
 # handed to init, out of process_tree's reach, and went on holding their GPUs.
 marked_processes() {
-    local files file line fields
+    local files file pid fields
     mapfile -t files < <(grep -lzxF "VSI_GRPO_TRAINING=$TRAIN_MARK" /proc/[0-9]*/environ 2>/dev/null || true)
     for file in "${files[@]}"; do
-        { read -r line <"${file%/environ}/stat"; } 2>/dev/null || continue
-        read -r -a fields <<<"${line##*) }"
-        file=${file#/proc/}
-        echo "${file%/environ}:${fields[19]}"
+        pid=${file#/proc/}
+        pid=${pid%/environ}
+        if proc_stat "$pid" fields; then echo "$pid:${fields[19]}"; fi
     done
 }
 
