@@ -55,7 +55,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -616,17 +616,13 @@ def _columns(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
-def _data_files(folder: str) -> Iterator[str]:
-    """The files (in sorted walk order) that swift's folder loading (`datasets`) would read rows from."""
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            if name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.'):
-                yield os.path.join(root, name)
-
-
-def _first_data_file(folder: str) -> str | None:
-    return next(_data_files(folder), None)
+def _holds_data_files(folder: str) -> bool:
+    """Whether `folder` holds a file (at any depth) that swift's folder loading (`datasets`) could read rows from."""
+    return any(
+        name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.')
+        for _, _, names in os.walk(folder)
+        for name in names
+    )
 
 
 def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str | None:
@@ -640,7 +636,7 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
     left to swift's own conversion, only the answer the reward scores (`solution`, or `ground_truth`) is required.
     """
     if os.path.isdir(path):
-        if _first_data_file(path) is None:
+        if not _holds_data_files(path):
             return (
                 f'{path} is a folder without JSON/JSONL/parquet/CSV files, not a dataset of swift rows: write one with '
                 'preprocess_vsi_data.py'
@@ -1831,10 +1827,11 @@ def guessed_server_world(plan: LaunchPlan, given: int | None, environ: Mapping[s
     """Why NPROC_PER_NODE x NNODES is no count of training processes here: in server mode on several nodes, node 0
     trains on fewer GPUs (the others are its rollout server's) than the other nodes, so the batch check would pass or
     fail for another job than the one that runs. None under torchrun (WORLD_SIZE) or with --world_size."""
-    if plan.mode != 'server' or given or environ.get('WORLD_SIZE') or env_count(environ, 'NNODES') == 1:
+    nodes = env_count(environ, 'NNODES')
+    if plan.mode != 'server' or given or environ.get('WORLD_SIZE') or nodes == 1:
         return None
     return (
-        f'server mode on {env_count(environ, "NNODES")} nodes: node 0 trains on fewer GPUs than the others (the rest '
+        f'server mode on {nodes} nodes: node 0 trains on fewer GPUs than the others (the rest '
         'run its rollout server), so NPROC_PER_NODE x NNODES is not the number of training processes; pass '
         '--world_size (run_vsi_grpo.sh passes its count)'
     )
