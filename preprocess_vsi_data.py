@@ -1875,8 +1875,10 @@ def matching_summary(output_path: str) -> Summary | None:
 
     This is how a finished output is told from a partial or foreign one (see `preprocess` for the order of the two
     renames): no output, no summary, an unreadable summary, one written by another version of Summary, or one whose
-    `output_sha256` differs all give None.
+    `output_sha256` differs all give None. A symlink's summary is the real file's: none lies beside the link, and
+    without it, rows read through a link skipped the check that their frames were not extracted again.
     """
+    output_path = os.path.realpath(output_path)
     try:
         with open(summary_path(output_path), encoding='utf-8') as f:
             summary = Summary(**json.load(f))

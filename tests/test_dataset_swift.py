@@ -988,6 +988,16 @@ def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkey
     with pytest.raises(pp.VsiDataError, match=f'^{re.escape("vsi_train: " + problem)}$'):
         load('vsi_train')
     assert train_vsi_grpo.media_problem(str(output), str(output.parent)) == f'dataset {problem}'
+    link = tmp_path / 'runs' / 'train.jsonl'  # read through a link (its summary lies beside the real file): refused
+    link.parent.mkdir()
+    link.symlink_to(output)
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(link))
+    with pytest.raises(
+        pp.VsiDataError, match=f'^{re.escape("vsi_train: " + problem.replace(str(output), str(link)))}$'
+    ):
+        load('vsi_train')
+    assert pp.changed_frames(str(link), str(output.parent)) == str(scene)
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
     plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', 'vsi_train'])
     assert train_vsi_grpo.registered_dataset_problems(plan, {}) == [f'VSI_TRAIN_JSONL: {problem}']  # named by variable
 
