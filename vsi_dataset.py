@@ -107,8 +107,12 @@ def _setting(settings: dict[str, Any], name: str, default: Any = None, required_
     if value is None:
         value = os.environ.get(ENV_VARS[name]) or None
     if value is None and required_for:
-        raise ValueError(f'dataset {required_for!r} needs {ENV_VARS[name]} (or register_vsi_datasets({name}=...))')
+        raise _needs(required_for, name)
     return default if value is None else value
+
+
+def _needs(dataset: str, name: str) -> ValueError:
+    return ValueError(f'dataset {dataset!r} needs {ENV_VARS[name]} (or register_vsi_datasets({name}=...))')
 
 
 def _number(settings: dict[str, Any], name: str, kind: type[int] | type[float], default: Any = None) -> Any:
@@ -261,6 +265,8 @@ class VsiRawLoader(VsiLoader):
     def config(self) -> tuple[list[str], preprocess.PreprocessConfig]:
         settings = self.settings
         qa_paths = [_path(p) for p in _name_list(_setting(settings, 'raw_qa', required_for=RAW_NAME))]
+        if not qa_paths:  # ' , ' or []: no file named, which would fail later as 'no rows to write'
+            raise _needs(RAW_NAME, 'raw_qa')
         frames_dir = _path(_setting(settings, 'frames_dir', required_for=RAW_NAME))
         clips_dir = _setting(settings, 'clips_dir') or os.path.join(os.path.dirname(frames_dir), 'vsi_clips')
         try:
@@ -301,6 +307,8 @@ class VsiRawLoader(VsiLoader):
             reused = bool(summary and not missing and not changed)
             if reused:
                 logger.info(f'{RAW_NAME}: reusing {path} (same inputs and settings; delete it to convert again)')
+                if not config.exclude_scenes:  # convert() warns when it runs; each launch that reuses it must too
+                    preprocess.logger.warning(preprocess.NO_EXCLUSION_WARNING)
             else:
                 if missing:  # frames or clips deleted since: convert again (clips are written again)
                     logger.warning(f'{RAW_NAME}: converting again, {missing[1]} named by {path} is missing')

@@ -355,9 +355,11 @@ def test_vsi_raw_reuses_its_conversion_until_an_input_or_setting_changes(data, m
         return real_preprocess(*args, **kwargs)
 
     monkeypatch.setattr(pp, 'preprocess', counting_preprocess)
-    said = []
+    said, warned = [], []
     monkeypatch.setattr(vsi_dataset.logger, 'info', lambda message, *args, **_: said.append(str(message) % args))
+    monkeypatch.setattr(pp.logger, 'warning', lambda message, *args, **_: warned.append(str(message) % args))
     assert load('vsi_raw') == first and conversions == []  # reused: not converted, not rewritten
+    assert warned == [pp.NO_EXCLUSION_WARNING]  # no VSI_EXCLUDE_SCENES: said by every launch, not the first only
     # the summary of the earlier conversion is labelled so, not read as a second one
     said = [line for line in said if line.startswith('vsi_raw')]
     assert said[0] == f'vsi_raw: reusing {converted} (same inputs and settings; delete it to convert again)'
@@ -928,7 +930,7 @@ def test_setting_error_messages_in_full(function, args, error, message):
     assert str(raised.value) == message
 
 
-@pytest.mark.parametrize('value', [None, ''])
+@pytest.mark.parametrize('value', [None, '', ' , '])
 def test_vsi_raw_without_its_qa_files_names_the_variable(data, monkeypatch, value):
     """VSI_RAW_QA unset, or set to nothing, is an error naming it (as VSI_FRAMES_DIR is), not a conversion of no
     files that fails with 'no rows to write'."""
