@@ -1085,13 +1085,19 @@ def first_json_object(path: str) -> dict:
 
 
 def jsonl_objects(path: str) -> Iterator[tuple[int, Any]]:
-    """(line number, value) of each line of a JSON-lines file that decodes; the others are its loader's to report."""
+    """(line number, value) of each non-blank line of a JSON-lines file; VsiDataError naming the first line that does
+    not decode (a file cut short, a line edited by hand), which swift's loader reports naming neither file nor line."""
     with open(path, encoding='utf-8') as f:
         for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
             try:
                 yield number, json.loads(line)
-            except (ValueError, RecursionError):
-                continue
+            except (ValueError, RecursionError) as e:
+                reason = 'nested too deeply' if isinstance(e, RecursionError) else e
+                raise VsiDataError(
+                    f'{path} line {number} is not valid JSON ({reason}): fix or remove the line'
+                ) from None
 
 
 def is_json_lines(path: str) -> bool:
@@ -1106,8 +1112,8 @@ def is_json_lines(path: str) -> bool:
 
 def media_rows(path: str) -> Iterator[tuple[int, Any]]:
     """The (line, row) pairs whose media a check before training looks at (media_to_check): each line of a JSON-lines
-    file that decodes; of a JSON array only its first row, since decoding it all may take gigabytes (a first row that
-    does not decode is first_json_row's ValueError)."""
+    file (one that does not decode is jsonl_objects' VsiDataError); of a JSON array only its first row, since decoding
+    it all may take gigabytes (a first row that does not decode is first_json_row's ValueError)."""
     if is_json_lines(path):
         yield from jsonl_objects(path)
     elif (row := first_json_row(path)) is not None:

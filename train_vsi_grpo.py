@@ -370,10 +370,12 @@ def media_problem(path: str, root: str | None) -> str | None:
     if not path.endswith(('.json', '.jsonl')) or not os.path.isfile(path):
         return None
     # only once a dataset is checked
-    from preprocess_vsi_data import changed_frames_problem, is_local_path, media_rows, media_to_check
+    from preprocess_vsi_data import VsiDataError, changed_frames_problem, is_local_path, media_rows, media_to_check
 
     try:
         rows = list(media_to_check(media_rows(path)))
+    except VsiDataError as e:  # a line past the first that does not decode
+        return f'dataset {e}'
     except (OSError, ValueError):  # dataset_problem says why
         return None
     base = image_root(path)
@@ -1127,7 +1129,7 @@ def _file_holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
 
 
 def _decoded(line: bytes) -> Any:
-    """A JSON line's value, or None where it does not decode (the loader reports such lines)."""
+    """A JSON line's value, or None where it does not decode (media_problem reports such lines)."""
     try:
         return json.loads(line)
     except (ValueError, RecursionError):

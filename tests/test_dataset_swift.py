@@ -945,6 +945,25 @@ def test_vsi_raw_without_its_qa_files_names_the_variable(data, monkeypatch, valu
     assert not (Path(os.environ['MODELSCOPE_CACHE']) / 'vsi_raw').exists()  # nothing converted
 
 
+@pytest.mark.parametrize('damage', ['last line cut off', 'a line edited'])
+def test_rows_with_a_line_that_does_not_decode_are_refused_naming_the_file_and_line(data, monkeypatch, damage):
+    """A copy cut short, or a line edited by hand: swift's loader said `DatasetGenerationError` or `Expected object or
+    value at position 530`, naming neither the file nor the line, after the model had loaded."""
+    import train_vsi_grpo
+
+    register_plugin()
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    first, second = output.read_text(encoding='utf-8').splitlines()
+    broken = f'{first}\n\n{second[:-30]}' if damage == 'last line cut off' else f'{first}\n\n{second[:40]}\n{first}\n'
+    output.write_text(broken, encoding='utf-8')
+    where = f'{output} line 3 is not valid JSON'
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
+    with pytest.raises(pp.VsiDataError, match=f'^vsi_train: {re.escape(where)} \\(.+\\): fix or remove the line$'):
+        load('vsi_train')
+    problem = train_vsi_grpo.media_problem(str(output), None)  # the launchers' preflight of --dataset FILE
+    assert problem.startswith(f'dataset {where} (') and problem.endswith('): fix or remove the line')
+
+
 def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkeypatch):
     """Extracting into the same folder again with another --num_frames keeps the names frame_0000.jpg ... but not
     the frames: rows written before would train on other frames than they were made from, which no check of the

@@ -3592,8 +3592,12 @@ def test_frames_are_checked_in_json_datasets_only(tmp_path, monkeypatch, name):
     [('broken.json', '{"images": ["frames/a.png"], \n'), ('broken.jsonl', '{"images": \n'), ('array.json', '[{"im')],
 )
 def test_frames_of_a_dataset_that_is_not_json_are_not_looked_for(tmp_path, name, text):
-    (tmp_path / name).write_text(text)  # dataset_problem says it cannot be read
-    assert train_vsi_grpo.media_problem(str(tmp_path / name), None) is None
+    (tmp_path / name).write_text(text)  # dataset_problem says it cannot be read (the preflight then asks no more)
+    problem = train_vsi_grpo.media_problem(str(tmp_path / name), None)
+    if name == 'array.json':  # read by its first row, which is dataset_problem's
+        assert problem is None
+    else:  # JSON lines: each line is decoded, and the first that does not is named
+        assert problem.startswith(f'dataset {tmp_path / name} line 1 is not valid JSON (')
 
 
 @pytest.mark.parametrize('key', ['val_dataset', 'eval_dataset', 'cached_val_dataset'])
