@@ -1483,6 +1483,9 @@ def extract_all(
                 manifest.flush()
                 for video, record, error in results:
                     if record is None:
+                        # a worker that died (an OOM kill) left its temporary folder; a run that ends should leave
+                        # none, as a stopped one does not (a live writer's lock keeps it: _remove_unheld)
+                        _remove_temp_dirs([todo[str(video)][1]])
                         summary.failed += 1
                         summary.failures.append({'video': str(video), 'reason': error})
                         failures.write(json.dumps(summary.failures[-1]) + '\n')

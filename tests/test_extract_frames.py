@@ -1638,6 +1638,33 @@ def test_videos_lost_with_a_dead_worker_are_retried_alone_and_only_the_culprit_f
     assert (again.done, again.skipped, again.failed) == (1, 4, 0)
 
 
+def die_after_writing_frames(job: tuple) -> tuple:
+    """A worker that dies (as an OOM kill would) in the middle of writing the frames of `dies`."""
+    video, out_dir = Path(job[0]), Path(job[1])
+    if video.stem == 'dies':
+        partial = extract_frames._temp_dirs(out_dir)[0]
+        extract_frames._take_partial(partial)
+        (partial / 'frame_0000.jpg').write_bytes(b'half')
+        os._exit(3)
+    return _extract_job(job)
+
+
+@pytest.mark.parametrize('workers', [1, 2])
+def test_a_finished_run_leaves_no_temporary_folder_of_a_dead_worker(workers, tmp_path, monkeypatch):
+    """The video a dying worker was writing fails (also when retried alone), and its half-written .partial folder
+    stayed after the run ended: the next run reported it as left by a killed run."""
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    paths = [encode_video(videos / f'{name}.mp4', num_frames=30, gop=10).path for name in ('v0', 'dies', 'v1')]
+    monkeypatch.setattr(extract_frames, '_extract_job', die_after_writing_frames)
+    summary = extract_all(out, paths, video_dir=videos, num_frames=3, workers=workers, progress=False)
+    assert (summary.done, summary.failed) == (2, 1)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ['v0', 'v1']  # no .dies.partial
+    monkeypatch.setattr(extract_frames, '_extract_job', _extract_job)
+    again = extract_all(out, paths, video_dir=videos, num_frames=3, workers=workers, progress=False)
+    assert (again.done, again.skipped, again.failed, again.temp_removed) == (1, 2, 0, 0)
+
+
 def test_one_worker_records_a_crash_and_goes_on(tmp_path, monkeypatch):
     videos, out = tmp_path / 'videos', tmp_path / 'frames'
     videos.mkdir()
