@@ -2511,3 +2511,111 @@ def test_a_row_level_ground_truth_belongs_to_the_last_turn_only(scene):
     source = write_jsonl(scene / 'qa.jsonl', [swift])
     rows, _ = pp.convert([str(source)], config(scene))
     assert [(r['id'], r['solution']) for r in rows] == [('s', '4'), ('s_2', '2')]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Edge cases a mutation test of preprocess_vsi_data.py found unpinned (helper-175)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_a_row_with_both_messages_and_conversations_is_read_as_swift(scene):
+    """detect_layout checks `messages` first: the swift row's own prompt and answer are used."""
+    row = {
+        'id': 1,
+        'dataset': 'scannet',
+        'scene_name': 'scene0001_00',
+        'question_type': 'object_counting',
+        'messages': [
+            {'role': 'user', 'content': official_prompt(NUMERIC_ROW)},
+            {'role': 'assistant', 'content': '4'},
+        ],
+        'conversations': [
+            {'from': 'human', 'value': 'How many tables are in this room?'},
+            {'from': 'gpt', 'value': '2'},
+        ],
+    }
+    rows, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [row]))], config(scene))
+    assert summary.layouts == {'swift': 1}
+    assert rows[0]['solution'] == '4' and 'chair(s)' in rows[0]['messages'][0]['content']
+
+
+def test_an_empty_messages_list_is_a_swift_row_without_a_user_turn(scene):
+    """`messages: []` holds a value (a list), unlike null: the row is a swift row with no user turn."""
+    source = write_jsonl(scene / 'qa.jsonl', [{'id': 1, 'messages': []}])
+    rows, summary = pp.convert([str(source)], config(scene))
+    assert rows == [] and summary.skipped == {'missing_field': 1}
+    assert summary.examples['missing_field'] == ['qa.jsonl:line 1: no user turn']
+
+
+@pytest.mark.parametrize(
+    ('prompt', 'question', 'options'),
+    [
+        # the pre-prompt line with trailing whitespace other than a space is still the pre-prompt
+        (f'{PRE}\t\nHow many chairs?\n{NUMERIC_POST}', 'How many chairs?', None),
+        # `A. ... B. ...` must start at A and run in order to be an options block
+        ('Which one?\nB. chair\nC. table', 'Which one?\nB. chair\nC. table', None),
+        ('Which one?\nA. chair\nC. table', 'Which one?\nA. chair\nC. table', None),
+    ],
+)
+def test_parse_prompt_more_edge_cases(prompt, question, options):
+    assert pp.parse_prompt(prompt) == (question, options)
+
+
+def swift_row(row: dict, **fields) -> dict:
+    return {
+        'id': row['id'],
+        'dataset': row['dataset'],
+        'scene_name': row['scene_name'],
+        'question_type': row['question_type'],
+        'messages': [
+            {'role': 'user', 'content': '<image>' + official_prompt(row)},
+            {'role': 'assistant', 'content': row['ground_truth']},
+        ],
+        **fields,
+    }
+
+
+def test_a_conversations_rows_prompt_options_come_before_its_options_field(scene):
+    row = {**conversations_row(MC_ROW), 'options': ['A. up', 'B. down']}
+    rows, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [row]))], config(scene))
+    assert summary.skipped == {} and rows[0]['options'] == MC_ROW['options'] and rows[0]['solution'] == 'B'
+
+
+def test_a_swift_rows_options_field_comes_before_its_prompts_options(scene):
+    row = swift_row(MC_ROW, options=['A. right', 'B. left', 'C. back'])
+    rows, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [row]))], config(scene))
+    assert summary.skipped == {} and rows[0]['options'] == ['A. right', 'B. left', 'C. back']
+
+
+def test_a_swift_rows_solution_comes_before_its_ground_truth(scene):
+    row = swift_row(MC_ROW, solution='A', ground_truth='C')
+    rows, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', [row]))], config(scene))
+    assert summary.skipped == {} and rows[0]['solution'] == 'A'
+
+
+def test_a_multiple_choice_row_with_an_empty_options_list_is_bad_options(scene):
+    source = write_jsonl(scene / 'qa.jsonl', [{**MC_ROW, 'options': []}, NUMERIC_ROW])
+    rows, summary = pp.convert([str(source)], config(scene))
+    assert [r['id'] for r in rows] == ['8'] and summary.skipped == {'bad_options': 1}
+
+
+def test_rows_left_out_by_choice_count_as_dropped_for_their_input(scene):
+    rows = [MC_ROW, NUMERIC_ROW, {**NUMERIC_ROW, 'id': 9, 'question_type': 'object_abs_distance'}]
+    source = write_jsonl(scene / 'a.jsonl', rows)
+    kept, summary = pp.convert([str(source)], config(scene, question_types=('object_counting',)))
+    assert [r['id'] for r in kept] == ['8']
+    assert summary.per_input['a.jsonl'] == {'rows_read': 3, 'extra_turns': 0, 'written': 1, 'skipped': 0, 'dropped': 2}
+
+
+def test_the_first_multiple_choice_row_is_written_first(scene):
+    """Numeric rows first would make swift's first block type `options` as null (column_types_problem)."""
+    source = write_jsonl(scene / 'qa.jsonl', [NUMERIC_ROW, {**NUMERIC_ROW, 'id': 9, 'ground_truth': '5'}, MC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    pp.preprocess([str(source)], str(output), config(scene))
+    assert [r['id'] for r in read_jsonl(output)] == ['7', '8', '9']
+
+
+def test_per_type_counts_the_rows_written_after_the_cap(scene):
+    rows = [NUMERIC_ROW, {**NUMERIC_ROW, 'id': 9, 'ground_truth': '5'}, MC_ROW]
+    kept, summary = pp.convert([str(write_jsonl(scene / 'qa.jsonl', rows))], config(scene, max_per_type=1))
+    assert len(kept) == 2 and summary.per_type == {'object_counting': 1, 'object_rel_direction_medium': 1}
