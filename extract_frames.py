@@ -138,6 +138,9 @@ class FrameRecord:
     # Degrees counter-clockwise the frames were turned to show them upright (the video's display matrix; 0 in lines
     # of older versions, which wrote frames as stored). src_width/src_height are the source's size turned so.
     rotation: int = 0
+    # The frames end well before the length the file declares (_cut_short): a copy or download that did not finish
+    # decodes as a shorter video, spreading the frames over the part that survived (False in older lines).
+    cut_short: bool = False
 
     @property
     def frame_paths(self) -> list[Path]:
@@ -157,6 +160,7 @@ class ExtractSummary:
     manifest_restored: int = 0  # of `skipped`: manifest lines a killed run had not appended, taken from the record
     adopted: int = 0  # of `skipped`: folders of an older version given a record from their manifest line
     temp_removed: int = 0  # temporary folders (.partial, .old) that killed runs left beside the planned folders
+    cut_short: int = 0  # of `done`: videos whose frames end well before the length their file declares
 
     @property
     def frames_per_second(self) -> float:
@@ -176,6 +180,8 @@ class ExtractSummary:
             notes.append(f'{self.adopted} adopted from an older version')
         if self.temp_removed:
             notes.append(f'{self.temp_removed} temporary folder(s) left by killed runs removed')
+        if self.cut_short:
+            notes.append(f'{self.cut_short} cut short? (frames end before the length the file declares: see the log)')
         return (
             f'done {self.done}, skipped {self.skipped}, failed {self.failed} in {self.seconds:.1f} s: '
             f'{self.frames_per_second:.1f} frames/s, {self.videos_per_minute:.1f} videos/min'
@@ -423,7 +429,9 @@ def _type_check(hint: Any) -> Callable[[Any], bool]:
     for kind in get_args(hint) or (hint,):  # the options of a union (int | None), or the one type
         kinds += [int, float] if kind is float else [kind]  # a JSON number may be written without a fraction
     kinds = tuple(kinds)
-    # a JSON true/false is no number (bool is an int to Python); FrameRecord has no bool field
+    if bool in kinds:
+        return lambda value: isinstance(value, kinds)
+    # a JSON true/false is no number (bool is an int to Python)
     return lambda value: isinstance(value, kinds) and not isinstance(value, bool)
 
 
@@ -449,7 +457,7 @@ def read_manifest(output_dir: PathLike, repair: bool = False) -> dict[str, Frame
 
 # ---------------------------------------------------------------- decoding with PyAV
 #
-# A decoder returns {'n', 'wanted', 'times', 'fps', 'method', 'note'} and hands each wanted frame to
+# A decoder returns {'n', 'wanted', 'times', 'fps', 'method', 'note', 'cut_short'} and hands each wanted frame to
 # `save(slots, rgb, src_width, src_height, rotation)`, slots being the output file numbers that show it (several
 # when a short video repeats frames).
 
@@ -751,7 +759,7 @@ def _decode_runs(container, stream, index: _PacketIndex, num_frames: int, on_fra
             raise _IndexMismatch(f'the stream ended before frame {targets[0]} of {n}')
     time_base = float(stream.time_base)
     times = [pts * time_base for pts in index.pts]
-    return {'n': n, 'wanted': wanted, 'times': times, 'fps': _mean_fps(times, stream)}
+    return {'n': n, 'wanted': wanted, 'times': times, 'fps': _mean_fps(times, stream), 'declared': _declared(container)}
 
 
 def _decode_all(path: PathLike, threads: int) -> Iterator[av.VideoFrame]:
@@ -788,7 +796,42 @@ def _decode_full(path: PathLike, num_frames: int, on_frame: Callable, threads: i
                 break
     with av.open(str(path)) as container:
         fps = _mean_fps(times, _video_stream(container))
-    return {'n': len(times), 'wanted': wanted, 'times': times, 'fps': fps}
+        declared = _declared(container)
+    return {'n': len(times), 'wanted': wanted, 'times': times, 'fps': fps, 'declared': declared}
+
+
+# Containers whose header states the video's length (FFmpeg's names); others' (MPEG-TS, MPEG-PS) is estimated from
+# timestamps or the bit rate, and a file joined from two would seem cut short.
+DECLARED_LENGTH_FORMATS = frozenset({'mov', 'mp4', 'matroska', 'webm', 'avi'})
+
+
+def _declared(container: av.container.InputContainer) -> float | None:
+    """Seconds the file's header says its video lasts: the video stream's duration, else the container's (Matroska and
+    WebM keep only that); None where neither is set or the format states none (DECLARED_LENGTH_FORMATS)."""
+    if DECLARED_LENGTH_FORMATS.isdisjoint(container.format.name.split(',')):
+        return None
+    stream = _video_stream(container)
+    if stream is not None and stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / av.time_base if container.duration else None
+
+
+# How far the frames may end before the declared length (_cut_short): the larger of these seconds and this fraction
+# of it, for the leeway containers give (an audio track a little longer, an edit list, the last frame's duration).
+CUT_SHORT_SECONDS, CUT_SHORT_FRACTION = 1.0, 0.05
+
+
+def _cut_short(times: list, fps: float, declared: float | None) -> str:
+    """A note when the decoded frames (presentation `times`, `fps` their mean rate) end well before the `declared`
+    length: the header of a file cut short (a copy or download that did not finish) still gives the whole video's
+    length, and its frames decode as a shorter video; else ''."""
+    known = [t for t in times if t is not None]
+    if declared is None or len(known) < 2:
+        return ''
+    span = max(known) - min(known) + (1 / fps if fps else 0.0)
+    if declared - span <= max(CUT_SHORT_SECONDS, CUT_SHORT_FRACTION * declared):
+        return ''
+    return f'frames span {span:.1f} s of the {declared:.1f} s the file declares: cut short (an unfinished copy)?'
 
 
 def _mean_fps(times: list, stream: av.video.stream.VideoStream) -> float:
@@ -825,14 +868,15 @@ def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Call
 
     try:
         try:
-            return {**_decode_by_index(path, num_frames, on_frame, threads), 'method': 'index', 'note': ''}
+            result = {**_decode_by_index(path, num_frames, on_frame, threads), 'method': 'index', 'note': ''}
         except _SeekMissed as e:  # MPEG-TS/PS demuxers seek by byte position: decode from the start instead
             note = f'seeks land past the keyframe ({e}): decoded from the start, by packet index'
             result = _decode_by_index(path, num_frames, on_frame, threads, seek=False)
-            return {**result, 'method': 'index_from_start', 'note': note}
+            result = {**result, 'method': 'index_from_start', 'note': note}
     except _IndexMismatch as e:  # either way
         note = f'packet index disagreed with the decoder ({e}): decoded in full'
-        return {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
+        result = {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
+    return {**result, 'cut_short': _cut_short(result['times'], result['fps'], result.pop('declared'))}
 
 
 def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:
@@ -865,6 +909,7 @@ def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Ca
         'fps': float(reader.get_avg_fps()),
         'method': 'decord',
         'note': '',
+        'cut_short': '',
     }
 
 
@@ -936,7 +981,7 @@ def extract_video(
         decode = _pyav_frames if backend == 'pyav' else _decord_frames
         result = decode(path, num_frames, max_pixels, save, threads)
         wanted, times = result['wanted'], result['times']
-        notes = [result['note']] if result['note'] else []
+        notes = [note for note in (result['note'], result['cut_short']) if note]
         if len(shown) > 1:  # a stream that changes resolution: each frame is written at its own size
             notes.append(
                 f'frames differ in size ({", ".join(shown)}): the video changes resolution; width and height '
@@ -955,6 +1000,7 @@ def extract_video(
             backend=backend,
             method=result['method'],
             note='; '.join(notes),
+            cut_short=bool(result['cut_short']),
             seconds=round(time.perf_counter() - started, 4),
             source_size=source.st_size,
             source_mtime_ns=source.st_mtime_ns,
@@ -1493,6 +1539,9 @@ def extract_all(
                     else:
                         summary.done += 1
                         summary.frames += record.num_frames
+                        if record.cut_short:
+                            summary.cut_short += 1
+                            logger.warning('%s: %s', video, record.note)
                         why = todo[str(video)][2]
                         if why not in (NEW, None):  # None: complete, made again for --overwrite
                             summary.redone[why] += 1

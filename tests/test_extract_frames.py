@@ -11,6 +11,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import random
 import re
@@ -282,6 +283,34 @@ def test_truncated_index_falls_back_to_full_decode(tmp_path):
     assert record.method == 'full_decode'
     assert 'disagreed' in record.note
     assert_same_frames(record, reference)
+
+
+@pytest.mark.parametrize(
+    ('suffix', 'options'),
+    [('mkv', {}), ('webm', {'codec': 'libvpx-vp9'}), ('mp4', {'faststart': True}), ('ts', {})],
+)
+def test_a_file_cut_short_is_extracted_from_what_decodes_and_said_to_be_cut(tmp_path, caplog, suffix, options):
+    """A copy or download that did not finish: a Matroska or WebM file opened and decoded as a shorter video, the
+    frames spread over the part that survived, with nothing said (exit 0, no note), though its header still declares
+    the whole length. MPEG-TS states no length (FFmpeg estimates one), so it is not judged."""
+    videos = tmp_path / 'videos'
+    videos.mkdir()
+    whole = encode_video(videos / f'whole.{suffix}', num_frames=300, fps=30, gop=30, **options).path
+    cut = truncate(whole, 0.35, videos / f'cut.{suffix}')
+    decoded = len(decode_all(cut))
+    assert 0 < decoded < 200
+    with caplog.at_level(logging.WARNING, logger='extract_frames'):
+        summary = extract_all(tmp_path / 'frames', [whole, cut], video_dir=videos, num_frames=8, progress=False)
+    records = {Path(line['video']).stem: line for line in manifest_lines(tmp_path / 'frames')}
+    assert records['whole']['cut_short'] is False and records['cut']['total_frames'] == decoded
+    if suffix == 'ts':
+        assert (summary.cut_short, records['cut']['cut_short'], caplog.messages) == (0, False, [])
+        return
+    note = f'frames span {decoded / 30:.1f} s of the 10.0 s the file declares: cut short (an unfinished copy)?'
+    assert records['cut']['cut_short'] is True and records['cut']['note'].endswith(note)
+    assert caplog.messages == [f'{cut}: {records["cut"]["note"]}']
+    assert (summary.done, summary.failed, summary.cut_short) == (2, 0, 1)
+    assert str(summary).endswith('; 1 cut short? (frames end before the length the file declares: see the log)')
 
 
 def test_corrupt_packets_fall_back_to_full_decode(tmp_path):
@@ -1333,15 +1362,16 @@ def test_folders_of_the_previous_version_are_adopted_without_decoding(tmp_path):
     assert [(kept / f'frame_{i:04d}.jpg').read_bytes() for i in range(4)] == [b'old jpeg %d' % i for i in range(4)]
     source = (videos / 'scannet' / 'kept.mp4').stat()
     identity = {'source_size': source.st_size, 'source_mtime_ns': source.st_mtime_ns}
-    # rotation 0: that version wrote frames as stored
+    # rotation 0: that version wrote frames as stored; nor did it check the length (cut_short false)
     assert json.loads((kept / RECORD_NAME).read_text()) == {
         **lines[0],
         'frames_dir': str(kept),
         **identity,
         'rotation': 0,
+        'cut_short': False,
     }
     # ... and the manifest gets the line with the source's identity
-    assert manifest_lines(out)[len(lines)] == {**lines[0], **identity, 'rotation': 0}
+    assert manifest_lines(out)[len(lines)] == {**lines[0], **identity, 'rotation': 0, 'cut_short': False}
     for name in names[1:]:  # the rest were decoded again: real frames now
         assert Image.open(out / 'scannet' / name / 'frame_0003.jpg').size == (160, 120)
 
