@@ -2493,11 +2493,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return status
         # each batch's predictions are appended as it finishes (a cut-off last line is predicted again) and the run
         # folder's lock is released on the way out, so the run resumes: a traceback said nothing of that
-        print(
-            f'{stop}: the predictions written so far are kept in {Path(args.output_dir) / PREDICTIONS_NAME}; run '
-            'the same command again to resume',
-            file=sys.stderr,
+        predictions = Path(args.output_dir) / PREDICTIONS_NAME
+        kept = (
+            f'the predictions written so far are kept in {predictions}'
+            if predictions.exists()
+            else 'before any prediction was written'
+            + (' (the frames extracted so far are kept)' if extracts_frames(args) else '')
         )
+        print(f'{stop}: {kept}; run the same command again to resume', file=sys.stderr)
         return status
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -2406,6 +2406,25 @@ def test_a_stopped_rescoring_or_comparison_says_so_in_one_line(stop, status, com
     assert ev.main(argv) == 0  # the folder's lock was released
 
 
+def test_ctrl_c_before_any_prediction_names_no_predictions_file(bench, tmp_path, monkeypatch, capsys):
+    """Stopped while frames were extracted or the first batch ran, the run said the predictions were kept in a file
+    that did not exist."""
+
+    class InterruptedEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ev, 'make_engine', lambda *args: InterruptedEngine())
+    monkeypatch.setattr(ev, 'resolve_model', lambda model, model_type: (None, None))
+    out = tmp_path / 'run'
+    capsys.readouterr()
+    assert ev.main(eval_argv('m', bench.dataset, out, '--blind', '--no_progress')) == 130
+    assert capsys.readouterr().err == (
+        'interrupted: before any prediction was written; run the same command again to resume\n'
+    )
+    assert not (out / 'predictions.jsonl').exists()
+
+
 def test_sigterm_during_evaluation_stops_as_ctrl_c_does_with_143(bench, tmp_path, monkeypatch, capsys):
     """A cluster's preemption or time limit sends SIGTERM: it ended the process at once, silently."""
 
