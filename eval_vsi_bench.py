@@ -931,6 +931,8 @@ def training_mismatch(adapter: str, prompt_style: str, enable_thinking: bool) ->
     The prompt style is think where the rewards include vsi_format or enable_thinking was on (train_vsi_grpo.py
     refuses direct rows under either), else that of the first row of the first local training file still there."""
     saved = _json_object(Path(adapter) / 'args.json')
+    if not saved:  # no args.json (an adapter trained elsewhere), or none readable: it tells nothing
+        return None
     thinking = saved.get('enable_thinking') is True
     style, evidence = None, None
     if 'vsi_format' in (saved.get('reward_funcs') or []):  # swift saves a list

@@ -1768,7 +1768,8 @@ def run_main(main: Callable[[], int]) -> int:
     output to it stops without one, and the status is 141, a shell's for a command SIGPIPE ends (`yes | head`)."""
     try:
         status = main()
-        sys.stdout.flush()  # here, where the error is caught, not in the interpreter's last flush
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`): print() writes nothing then
+            sys.stdout.flush()  # here, where the error is caught, not in the interpreter's last flush
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
         return 128 + signal.SIGPIPE

@@ -1087,8 +1087,8 @@ def first_json_object(path: str) -> dict:
 def jsonl_objects(path: str) -> Iterator[tuple[int, Any]]:
     """(line number, value) of each non-blank line of a JSON-lines file; VsiDataError naming the first line that does
     not decode (a file cut short, a line edited by hand), which swift's loader reports naming neither file nor line."""
-    with open(path, encoding='utf-8') as f:
-        for number, line in enumerate(f, 1):
+    with open(path, 'rb') as f:
+        for number, line in _text_lines(path, f):  # a BOM, as swift's reader takes it; bad UTF-8 named by its line
             if not line.strip():
                 continue
             try:
@@ -1096,7 +1096,7 @@ def jsonl_objects(path: str) -> Iterator[tuple[int, Any]]:
             except (ValueError, RecursionError) as e:
                 reason = 'nested too deeply' if isinstance(e, RecursionError) else e
                 raise VsiDataError(
-                    f'{path} line {number} is not valid JSON ({reason}): fix or remove the line'
+                    f'{path}: line {number} is not valid JSON ({reason}): fix or remove the line'
                 ) from None
 
 

@@ -350,7 +350,10 @@ def image_root(path: str) -> str:
         return folder
     from preprocess_vsi_data import media_folder  # numpy and Pillow: only for a symlinked file
 
-    found, missing = media_folder(path)
+    try:
+        found, missing = media_folder(path)
+    except (OSError, ValueError):  # a line that does not decode: media_problem / dataset_problem say so
+        return folder
     return found if missing is None else folder
 
 

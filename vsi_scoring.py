@@ -464,7 +464,7 @@ _NUMBER_WINDOW = 1000
 # word only, so that `one first` stays a number).
 _ORDINAL_SUFFIX_RE = re.compile(r'(?:st|nd|rd|th)\b', re.IGNORECASE)
 _WORD_ORDINAL_TAIL_RE = re.compile(
-    r'(?:-|(?<=ty)\s+)(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b', re.IGNORECASE
+    r'(?:-|(?<=ty)[ \t]+)(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b', re.IGNORECASE
 )
 # Option texts are matched only in short answers (`The chair.`); in long prose, naming an option is not choosing.
 _OPTION_TEXT_WINDOW = 300

@@ -5,6 +5,7 @@ tests/conftest.py), so these tests see the token layout a training run sees: one
 with as many pad tokens as the processor's grid says, and every frame of a `--media video` clip.
 """
 
+import codecs
 import dataclasses
 import importlib.util
 import json
@@ -956,12 +957,45 @@ def test_rows_with_a_line_that_does_not_decode_are_refused_naming_the_file_and_l
     first, second = output.read_text(encoding='utf-8').splitlines()
     broken = f'{first}\n\n{second[:-30]}' if damage == 'last line cut off' else f'{first}\n\n{second[:40]}\n{first}\n'
     output.write_text(broken, encoding='utf-8')
-    where = f'{output} line 3 is not valid JSON'
+    where = f'{output}: line 3 is not valid JSON'
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
     with pytest.raises(pp.VsiDataError, match=f'^vsi_train: {re.escape(where)} \\(.+\\): fix or remove the line$'):
         load('vsi_train')
     problem = train_vsi_grpo.media_problem(str(output), None)  # the launchers' preflight of --dataset FILE
     assert problem.startswith(f'dataset {where} (') and problem.endswith('): fix or remove the line')
+
+
+def test_a_byte_order_mark_is_read_as_swift_reads_it_and_bad_utf8_is_named_by_its_line(data, monkeypatch):
+    """A JSONL saved with a BOM loads in swift; its first line was refused as `not valid JSON ... fix or remove the
+    line`. A line that is not UTF-8 past the first megabyte escaped as a bare UnicodeDecodeError."""
+    import train_vsi_grpo
+
+    register_plugin()
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    text = output.read_bytes()
+    output.write_bytes(codecs.BOM_UTF8 + text)
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(output))
+    assert len(load('vsi_train')) == 2
+    assert train_vsi_grpo.media_problem(str(output), str(output.parent)) is None
+    first, second = text.splitlines()
+    output.write_bytes((first + b'\n') * 3000 + second.replace(b'"', b'"\xe9', 1) + b'\n')
+    where = f'{output}: line 3001 is not valid UTF-8'
+    with pytest.raises(pp.VsiDataError, match=f'^vsi_train: {re.escape(where)}'):
+        load('vsi_train')
+    assert train_vsi_grpo.media_problem(str(output), None).startswith(f'dataset {where}')
+
+
+def test_a_symlinked_jsonl_with_a_line_that_does_not_decode_is_a_preflight_problem_not_a_traceback(data, tmp_path):
+    import train_vsi_grpo
+
+    output = preprocess(data, 'train.jsonl', num_frames=4)
+    first, second = output.read_text(encoding='utf-8').splitlines()
+    output.write_text(f'{first}\n{second[:-30]}\n', encoding='utf-8')
+    link = tmp_path / 'runs' / 'link.jsonl'
+    link.parent.mkdir()
+    link.symlink_to(output)
+    assert train_vsi_grpo.image_root(str(link)) == str(link.parent)  # resolve() calls it for ROOT_IMAGE_DIR
+    assert train_vsi_grpo.media_problem(str(link), None).startswith(f'dataset {link}: line 2 is not valid JSON')
 
 
 def test_frames_extracted_again_after_preprocessing_are_refused(tmp_path, monkeypatch):

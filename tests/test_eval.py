@@ -457,6 +457,17 @@ def test_an_adapter_evaluated_as_it_was_trained_is_not_warned_about(tmp_path, sa
     assert ev.training_mismatch(str(adapter), args.prompt_style, args.enable_thinking) is None
 
 
+@pytest.mark.parametrize('args_json', [None, 'not json', '[]'], ids=['none', 'unreadable', 'not an object'])
+def test_an_adapter_without_a_readable_args_json_is_not_warned_about(tmp_path, args_json):
+    """A PEFT adapter trained elsewhere has no args.json: it tells nothing, but --enable_thinking was warned about
+    as `trained with the think prompt (its args.json)` with the advice to drop the flag."""
+    adapter = tmp_path / 'checkpoint-10'
+    adapter.mkdir()
+    if args_json is not None:
+        (adapter / 'args.json').write_text(args_json)
+    assert ev.training_mismatch(str(adapter), 'think', True) is None
+
+
 def test_an_adapter_named_by_last_checkpoint_is_the_checkpoint_it_names_and_a_run_folder_is_refused(
     bench, tmp_path, monkeypatch
 ):

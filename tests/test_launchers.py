@@ -3597,7 +3597,7 @@ def test_frames_of_a_dataset_that_is_not_json_are_not_looked_for(tmp_path, name,
     if name == 'array.json':  # read by its first row, which is dataset_problem's
         assert problem is None
     else:  # JSON lines: each line is decoded, and the first that does not is named
-        assert problem.startswith(f'dataset {tmp_path / name} line 1 is not valid JSON (')
+        assert problem.startswith(f'dataset {tmp_path / name}: line 1 is not valid JSON (')
 
 
 @pytest.mark.parametrize('key', ['val_dataset', 'eval_dataset', 'cached_val_dataset'])

@@ -1165,6 +1165,31 @@ def test_a_reader_that_stops_early_gets_no_traceback_and_the_output_is_written(s
     assert [json.loads(line)['id'] for line in output.read_text(encoding='utf-8').splitlines()] == ['7', '8']
 
 
+def test_a_run_started_with_stdout_closed_ends_as_it_did(scene):
+    """`preprocess_vsi_data.py ... >&-`: sys.stdout is None, print() writes nothing, and run_main's flush raised
+    AttributeError (a traceback and status 1) after the work was done."""
+    source = write_jsonl(scene / 'qa.jsonl', [MC_ROW, NUMERIC_ROW])
+    output = scene / 'out' / 'train.jsonl'
+    args = ['--input_path', source, '--frames_dir', scene / 'frames', '--output_path', output, '--num_frames', 4]
+    done = subprocess.run(
+        [
+            'bash',
+            '-c',
+            'exec "$@" >&-',
+            'bash',
+            sys.executable,
+            'preprocess_vsi_data.py',
+            *map(str, args),
+            '--no_progress',
+        ],
+        cwd=Path(pp.__file__).parent,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr
+    assert output.is_file()
+
+
 def test_a_run_stopped_between_its_two_renames_says_the_summary_was_replaced(scene, monkeypatch, capsys):
     """Stopped right after the summary's rename (the window is microseconds), the run said `nothing was written`
     although its summary had replaced the old one, which no longer describes the output beside it."""

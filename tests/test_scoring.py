@@ -289,6 +289,7 @@ REWARD_CASES = [
     ('About two meters from the twenty-first chair.', '2', 'object_abs_distance', None, 1.0),
     ('About two meters from the Twenty  First chair.', '2', 'object_abs_distance', None, 1.0),
     ('I count one first, then none', '1', 'object_counting', None, 1.0),  # not an ordinal: `one` is no tens word
+    ('Twenty\nFirst, I counted those by the wall', '20', 'object_counting', None, 1.0),  # a new line: no ordinal
     ('twenty-one', '21', 'object_counting', None, 1.0),
     ('the 11th', '11', 'object_counting', None, 0.0),
     ('1.2 m', '120', 'object_size_estimation', None, 1.0),  # object size is asked in centimetres
