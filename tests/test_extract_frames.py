@@ -8,6 +8,7 @@ hand, never from the code under test.
 
 import codecs
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -2931,3 +2932,72 @@ def test_a_container_that_calls_every_packet_a_keyframe_is_not_seeked_into_p_pic
     record = extract_video(broken, tmp_path / 'frames', num_frames=16)
     assert record.method == 'index_from_start' and 'decodes as no keyframe' in record.note
     assert_same_frames(record, decode_all(broken))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Edge cases a mutation test of extract_frames.py found unpinned (helper-178)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_a_bad_last_line_that_kept_its_newline_is_named_not_ignored(tmp_path):
+    # only a last line *without* its newline was cut off by a killed writer; a complete bad line is an error
+    (tmp_path / MANIFEST_NAME).write_text('not json\n')
+    with pytest.raises(ValueError, match=f'{MANIFEST_NAME}:1'):
+        read_manifest(tmp_path, repair=True)
+    assert (tmp_path / MANIFEST_NAME).read_text() == 'not json\n'
+
+
+def test_plan_counts_a_video_reached_through_a_folder_link_as_a_duplicate(tmp_path):
+    (tmp_path / 'x').mkdir()
+    (tmp_path / 'x' / 'a.mp4').write_bytes(b'')
+    (tmp_path / 'y').symlink_to(tmp_path / 'x')
+    targets, duplicates = extract_frames._plan(
+        [tmp_path / 'x' / 'a.mp4', tmp_path / 'y' / 'a.mp4'], None, tmp_path / 'o'
+    )
+    assert (list(targets), duplicates) == ([tmp_path / 'o' / 'a'], 1)
+
+
+def test_plan_accepts_an_output_dir_below_a_folder_named_like_a_temporary_folder(tmp_path):
+    out = tmp_path / '.frames.old' / 'out'
+    targets, duplicates = extract_frames._plan([tmp_path / 'a.mp4'], None, out)
+    assert (list(targets), duplicates) == ([out / 'a'], 0)
+
+
+def test_remove_temp_dirs_removes_and_counts_a_dangling_link_in_place_of_partial(tmp_path):
+    (tmp_path / '.a.partial').symlink_to(tmp_path / 'gone')
+    assert extract_frames._remove_temp_dirs([tmp_path / 'a']) == 1
+    assert not os.path.lexists(tmp_path / '.a.partial')
+
+
+def test_a_first_run_counts_its_frames_and_calls_nothing_redone(tmp_path):
+    (tmp_path / 'videos').mkdir()
+    encode_video(tmp_path / 'videos' / 'a.mp4', num_frames=12, gop=4)
+    summary = extract_all(tmp_path / 'frames', video_dir=tmp_path / 'videos', num_frames=3, workers=1, progress=False)
+    assert (summary.done, summary.frames, summary.redone) == (1, 3, {})
+    assert 'redone' not in str(summary)
+
+
+def test_triage_restores_the_line_of_a_folder_whose_manifest_line_names_another_file(tmp_path):
+    videos, out = tmp_path / 'videos', tmp_path / 'frames'
+    videos.mkdir()
+    (videos / 'a.mp4').write_bytes(b'x')
+    write_folder(videos / 'a.mp4', out / 'a')
+    record = extract_frames._frame_record(json.loads((out / 'a' / RECORD_NAME).read_text()))
+    # the line for folder 'a' is of a.mkv (same size and mtime, but another file): it is not this folder's line
+    known = {'a': dataclasses.replace(record, video=str(videos / 'a.mkv'))}
+    summary = ExtractSummary()
+    todo, lines = extract_frames._triage({out / 'a': videos / 'a.mp4'}, out, SETTINGS, False, known, summary)
+    assert todo == {}
+    assert [(line.video, line.frames_dir) for line in lines] == [(str(videos / 'a.mp4'), 'a')]
+    assert (summary.skipped, summary.manifest_restored) == (1, 1)
+
+
+def test_a_summary_without_a_duration_has_no_rates():
+    assert str(ExtractSummary(done=1, frames=3)) == 'done 1, skipped 0, failed 0 in 0.0 s: 0.0 frames/s, 0.0 videos/min'
+
+
+def test_workers_0_means_one_per_core_and_is_accepted(tmp_path):
+    summary = extract_all(tmp_path / 'out', videos=[], workers=0, progress=False)
+    assert (summary.done, summary.failed) == (0, 0)
+    with pytest.raises(ValueError, match='workers must be at least 1'):
+        extract_all(tmp_path / 'out', videos=[], workers=-1, progress=False)
