@@ -3820,3 +3820,110 @@ def test_a_damaged_frame_names_its_question_and_file_and_the_run_resumes_once_re
     damaged.write_bytes(whole)
     assert ev.main(argv) == 0
     assert [row['id'] for row in prediction_lines(out / 'predictions.jsonl')] == ['0', '1', '2', '3', '4', '5']
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Cases a mutation test of the scoring/reporting side found unpinned (helper-177)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_limit_takes_each_types_questions_in_file_order(tmp_path):
+    # two counting questions, then two room-size ones: --limit 2 takes the first of each type
+    rows = [
+        dict(BENCH_ROWS[0], id=10),
+        dict(BENCH_ROWS[0], id=11),
+        dict(BENCH_ROWS[2], id=20),
+        dict(BENCH_ROWS[2], id=21),
+    ]
+    questions, _ = ev.load_questions(str(write_jsonl(tmp_path / 'q.jsonl', rows)))
+    assert [q.id for q in ev.select_questions(questions, limit=2)] == ['10', '20']
+    assert [q.id for q in ev.select_questions(questions, limit=3)] == ['10', '11', '20']
+
+
+def test_a_resume_under_another_pixel_budget_is_refused(bench, tmp_path, monkeypatch):
+    """MAX_PIXELS changes what the model sees of each frame: one report must not mix two budgets."""
+    for name in ev.IMAGE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 2), engine=CountingEngine())
+    monkeypatch.setenv('MAX_PIXELS', '262144')
+    engine = CountingEngine()
+    with pytest.raises(ev.EvalError, match=r"image_env: \{\} there, \{'MAX_PIXELS': '262144'\} now"):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames), engine=engine)
+    assert engine.requests == []
+
+
+def test_a_boolean_id_in_a_prediction_row_is_refused():
+    row = {'id': True, 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'}
+    with pytest.raises(ValueError, match='id True is not a string or an integer'):
+        ev.check_prediction_row(row)
+    assert ev.check_prediction_row({**row, 'id': 1}) == {**row, 'id': 1}
+
+
+def test_a_subset_report_of_another_run_without_predictions_is_refused(bench, tmp_path):
+    """results_subset.json alone (a rescoring of a --limit run into this folder) is another run's, as results.json."""
+    out = tmp_path / 'run'
+    out.mkdir()
+    (out / 'results_subset.json').write_text('{}')
+    engine = CountingEngine()
+    with pytest.raises(ev.EvalError, match='holds results_subset.json but no predictions.jsonl'):
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', bench.frames, '--limit', 2), engine=engine)
+    assert not engine.requests and not (out / 'run_config.json').exists()
+
+
+@pytest.mark.parametrize(
+    ('change', 'differs'),
+    [({'options': ['A. left', 'B. back']}, 'options'), ({'prompt_style': 'think'}, 'prompt_style')],
+)
+def test_a_repeated_id_that_differs_only_in_options_or_prompt_style_is_refused(tmp_path, change, differs):
+    """options (the lenient score reads them) and prompt_style (the official rule) are scored: such a row is another
+    prediction, not the same one written twice."""
+    row = {
+        'id': 1,
+        'question_type': 'object_rel_direction_easy',
+        'ground_truth': 'A',
+        'options': ['A. left', 'B. right'],
+        'prediction': 'A',
+        'prompt_style': 'direct',
+    }
+    path = write_jsonl(tmp_path / 'p.jsonl', [row, {**row, **change}])
+    with pytest.raises(ev.EvalError, match=r"p.jsonl:2: id '1' was already predicted at line 1, differently"):
+        ev.read_predictions(path)
+    assert list(ev.read_predictions(write_jsonl(tmp_path / 'same.jsonl', [row, row]))) == ['1']
+
+
+def test_the_prompt_style_note_is_only_for_reports_without_a_config():
+    """With a config, the protocol line already names the think prompt; the note stands in only where none says it."""
+    rows = [{'id': '0', 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'}]
+    configured = ev.results_markdown(ev.build_results(rows, 'r', 'think', {**PROTOCOL_CONFIG, 'prompt_style': 'think'}))
+    assert 'prompt think (official: direct)' in configured and 'Note: prompt style' not in configured
+    assert 'Note: prompt style `think`' in ev.results_markdown(ev.build_results(rows, 'r', 'think'))
+
+
+def test_runs_of_other_token_budgets_are_not_measured_alike():
+    """16 tokens cut a reasoning answer short: a comparison must say the budgets differ."""
+    assert ev.protocol_differences(PROTOCOL_CONFIG, {**PROTOCOL_CONFIG, 'max_new_tokens': 1024}) == [
+        'max_new_tokens 16 vs 1024'
+    ]
+
+
+def test_the_extraction_size_of_a_run_given_frames_dir_is_not_compared():
+    """--frames_dir does not record its frames' size: None there is no difference from a --video_dir run's size."""
+    frames_dir = {**PROTOCOL_CONFIG, 'video_dir': None, 'frames_max_pixels': None}
+    extracted = {**PROTOCOL_CONFIG, 'video_dir': '/videos', 'frames_max_pixels': 1024}
+    assert ev.protocol_differences(frames_dir, extracted) == []
+
+
+def test_configs_of_other_prompt_styles_name_the_difference_once():
+    rows = [{'id': '0', 'question_type': 'object_counting', 'ground_truth': '3', 'prediction': '3'}]
+    base = ev.build_results(rows, 'a', 'direct', PROTOCOL_CONFIG)
+    new = ev.build_results(rows, 'b', 'think', {**PROTOCOL_CONFIG, 'prompt_style': 'think'})
+    warning = ev.compare_results(base, new)['protocol_warning']
+    assert warning.count('prompt_style') == 1 and "prompt_style 'direct' vs 'think'" in warning
+
+
+def test_a_recorded_limit_below_the_predictions_did_not_choose_them():
+    """A folder resumed under a smaller --limit holds more rows than it: the limit did not choose them."""
+    rows = [{'id': str(i), 'question_type': 'object_counting'} for i in range(3)]
+    assert ev.recorded_selection({'limit': 2, 'question_types': None}, rows) == {}
+    assert ev.recorded_selection({'limit': 3, 'question_types': None}, rows) == {'limit': 3, 'question_types': None}
