@@ -806,13 +806,24 @@ DECLARED_LENGTH_FORMATS = frozenset({'mov', 'mp4', 'matroska', 'webm', 'avi'})
 
 
 def _declared(container: av.container.InputContainer) -> float | None:
-    """Seconds the file's header says its video lasts: the video stream's duration, else the container's (Matroska and
-    WebM keep only that); None where neither is set or the format states none (DECLARED_LENGTH_FORMATS)."""
-    if DECLARED_LENGTH_FORMATS.isdisjoint(container.format.name.split(',')):
+    """Seconds from 0 at which the file's header says its video ends: the video stream's start plus duration (mp4,
+    mov); its frame count over its rate (AVI, whose duration FFmpeg estimates from the bit rate once the index at the
+    end of the file is gone); the video track's DURATION tag (Matroska and WebM muxers write it per track, in the
+    header, so it survives a cut; the Segment's duration covers an audio track that runs longer), else the
+    container's; None where none is set or the format states none (DECLARED_LENGTH_FORMATS)."""
+    names = container.format.name.split(',')
+    if DECLARED_LENGTH_FORMATS.isdisjoint(names):
         return None
     stream = _video_stream(container)
+    if stream is not None and 'avi' in names:
+        rate = stream.average_rate or stream.guessed_rate
+        return float(stream.frames / rate) if stream.frames and rate else None
+    if stream is not None and 'matroska' in names:
+        tag = re.fullmatch(r'(\d+):(\d\d):(\d\d(?:\.\d+)?)', (stream.metadata.get('DURATION') or '').strip())
+        if tag:
+            return int(tag[1]) * 3600 + int(tag[2]) * 60 + float(tag[3])
     if stream is not None and stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
+        return float(((stream.start_time or 0) + stream.duration) * stream.time_base)
     return container.duration / av.time_base if container.duration else None
 
 
@@ -828,10 +839,10 @@ def _cut_short(times: list, fps: float, declared: float | None) -> str:
     known = [t for t in times if t is not None]
     if declared is None or len(known) < 2:
         return ''
-    span = max(known) - min(known) + (1 / fps if fps else 0.0)
-    if declared - span <= max(CUT_SHORT_SECONDS, CUT_SHORT_FRACTION * declared):
+    end = max(known) + (1 / fps if fps else 0.0)  # declared lengths count from 0, not from the first frame
+    if declared - end <= max(CUT_SHORT_SECONDS, CUT_SHORT_FRACTION * declared):
         return ''
-    return f'frames span {span:.1f} s of the {declared:.1f} s the file declares: cut short (an unfinished copy)?'
+    return f'frames end at {end:.1f} s of the {declared:.1f} s the file declares: cut short (an unfinished copy)?'
 
 
 def _mean_fps(times: list, stream: av.video.stream.VideoStream) -> float:

@@ -288,7 +288,13 @@ def test_truncated_index_falls_back_to_full_decode(tmp_path):
 
 @pytest.mark.parametrize(
     ('suffix', 'options'),
-    [('mkv', {}), ('webm', {'codec': 'libvpx-vp9'}), ('mp4', {'faststart': True}), ('ts', {})],
+    [
+        ('mkv', {}),
+        ('webm', {'codec': 'libvpx-vp9'}),
+        ('mp4', {'faststart': True}),
+        ('avi', {'codec': 'mpeg4'}),
+        ('ts', {}),
+    ],
 )
 def test_a_file_cut_short_is_extracted_from_what_decodes_and_said_to_be_cut(tmp_path, caplog, suffix, options):
     """A copy or download that did not finish: a Matroska or WebM file opened and decoded as a shorter video, the
@@ -307,7 +313,7 @@ def test_a_file_cut_short_is_extracted_from_what_decodes_and_said_to_be_cut(tmp_
     if suffix == 'ts':
         assert (summary.cut_short, records['cut']['cut_short'], caplog.messages) == (0, False, [])
         return
-    note = f'frames span {decoded / 30:.1f} s of the 10.0 s the file declares: cut short (an unfinished copy)?'
+    note = f'frames end at {decoded / 30:.1f} s of the 10.0 s the file declares: cut short (an unfinished copy)?'
     assert records['cut']['cut_short'] is True and records['cut']['note'].endswith(note)
     assert caplog.messages == [f'{cut}: {records["cut"]["note"]}']
     assert (summary.done, summary.failed, summary.cut_short) == (2, 0, 1)
@@ -3001,3 +3007,27 @@ def test_workers_0_means_one_per_core_and_is_accepted(tmp_path):
     assert (summary.done, summary.failed) == (0, 0)
     with pytest.raises(ValueError, match='workers must be at least 1'):
         extract_all(tmp_path / 'out', videos=[], workers=-1, progress=False)
+
+
+@pytest.mark.parametrize(('suffix', 'audio'), [('mkv', 'aac'), ('webm', 'libopus'), ('mp4', 'aac')])
+def test_an_audio_track_longer_than_the_video_is_not_taken_for_a_cut(tmp_path, suffix, audio):
+    """A Matroska Segment's duration covers every track: a 2 s video with 10 s of audio is whole, not cut short."""
+    path = tmp_path / f'a.{suffix}'
+    with av.open(str(path), 'w') as container:
+        video = container.add_stream('libvpx-vp9' if suffix == 'webm' else 'libx264', rate=30)
+        video.width, video.height, video.pix_fmt = 160, 120, 'yuv420p'
+        sound = container.add_stream(audio, rate=48000)
+        for i in range(60):
+            frame = av.VideoFrame.from_ndarray(np.zeros((120, 160, 3), np.uint8), format='rgb24')
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        for start in range(0, 480000, 960):
+            samples = av.AudioFrame(format=sound.codec_context.format.name, layout='stereo', samples=960)
+            for plane in samples.planes:
+                plane.update(bytes(plane.buffer_size))
+            samples.sample_rate, samples.pts = 48000, start
+            container.mux(sound.encode(samples))
+        container.mux(sound.encode(None))
+    record = extract_video(path, tmp_path / 'frames', num_frames=4)
+    assert (record.total_frames, record.cut_short, record.note) == (60, False, '')
