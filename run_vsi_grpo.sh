@@ -85,7 +85,8 @@ ROLLOUT_BEFORE=
 TRAIN_PID=
 TRAIN_STARTING=
 # VSI_GRPO_TRAINING in the environment of training and of every process it starts (train): what training leaves
-# running is found by it (stop_training)
+# running is found by it (stop_training); VSI_GRPO_ROLLOUT in the rollout server's. Both name this script's pid, so
+# that what a run killed with SIGKILL (no cleanup) left running is found by the next one (leftover_processes).
 TRAIN_MARK=$$-$RANDOM$RANDOM
 
 # Neither may stop the script when stderr is gone (a `| tee` ended by the same Ctrl-C, a closed terminal): the
@@ -258,8 +259,29 @@ plan_gpus() {
     N_ROLLOUT_GPUS=${#rollout[@]}
 }
 
+# The pids of processes that an earlier run of this script started (training or the rollout server, by their mark:
+# VSI_GRPO_TRAINING / VSI_GRPO_ROLLOUT = <script pid>-<random>) and that outlived it: its script no longer runs. A
+# SIGKILL of the script runs no cleanup, and what it left may hold the GPUs this run needs (out of memory, minutes in).
+leftover_processes() {
+    local files file entry pid
+    mapfile -t files < <(grep -lzE '^VSI_GRPO_(TRAINING|ROLLOUT)=' /proc/[0-9]*/environ 2>/dev/null || true)
+    for file in "${files[@]}"; do
+        pid=${file#/proc/}
+        while IFS= read -r -d '' entry; do  # the environment's NUL-separated entries
+            if [[ $entry =~ ^VSI_GRPO_(TRAINING|ROLLOUT)=([0-9]+)- ]]; then
+                [[ -e /proc/${BASH_REMATCH[2]} ]] || echo "${pid%/environ}"
+                break
+            fi
+        done 2>/dev/null <"$file"
+    done
+}
+
 preflight() {
     [[ $MODE =~ ^(colocate|server|local)$ ]] || fail "MODE=$MODE is not one of colocate, server, local"
+    local leftovers=()
+    mapfile -t leftovers < <(leftover_processes)
+    ((${#leftovers[@]} == 0)) || log "warning: process(es) ${leftovers[*]} of an earlier run still run, its script" \
+        "gone (killed with SIGKILL, which runs no cleanup); they may hold GPUs this run needs: kill ${leftovers[*]}"
     [[ $NNODES =~ ^[1-9][0-9]*$ && $NODE_RANK =~ ^(0|[1-9][0-9]*)$ ]] || fail "NNODES / NODE_RANK must be integers"
     ((NODE_RANK < NNODES)) || fail "NODE_RANK=$NODE_RANK must be below NNODES=$NNODES"
     ((NNODES == 1)) || [[ -n ${MASTER_ADDR:-} ]] || fail "NNODES=$NNODES needs MASTER_ADDR (node 0's address)"
@@ -374,7 +396,7 @@ start_rollout() {
     echo "=== run_vsi_grpo.sh $(date '+%F %T'): swift rollout ${ROLLOUT_ARGS[*]}" >>"$ROLLOUT_LOG"
     # a signal right after the fork runs the trap before ROLLOUT_PID=$! does (term_rollout)
     ROLLOUT_BEFORE=${!:-} ROLLOUT_STARTING=1
-    "${command[@]}" >>"$ROLLOUT_LOG" 2>&1 &
+    VSI_GRPO_ROLLOUT=$TRAIN_MARK "${command[@]}" >>"$ROLLOUT_LOG" 2>&1 &
     ROLLOUT_PID=$!
 }
 

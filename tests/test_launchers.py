@@ -1367,6 +1367,34 @@ def test_a_signal_to_the_script_alone_stops_training_at_once(launch_env, tmp_pat
         assert not any(map(alive, _rollout_pids(launch_env)))
 
 
+def test_what_a_script_killed_with_sigkill_left_running_is_named_by_the_next_run(launch_env, tmp_path):
+    """A SIGKILL of the script alone runs no cleanup: training and the rollout server go on holding their GPUs, and
+    the next run failed out of memory minutes in without a word on why. It names them now, by their mark."""
+    env = {**launch_env, 'MODE': 'server', 'STUB_RLHF_SLEEP': '120', 'ROLLOUT_TIMEOUT': '30', 'STUB_RLHF_CHILD': '1'}
+    assert _interrupt_training(env, tmp_path, lambda pid: os.kill(pid, signal.SIGKILL)) == -signal.SIGKILL
+    (training,) = _records(env['STUB_RLHF_LOG'])
+    left = {training['pid'], training['child'], *_rollout_pids(launch_env)}
+    try:
+        assert all(map(alive, left))
+        proc = run_script({**launch_env, 'MODE': 'colocate', 'DRY_RUN': '1'})
+        assert proc.returncode == 0, proc.stderr
+        (line,) = [line for line in proc.stderr.splitlines() if 'of an earlier run' in line]
+        named = re.fullmatch(
+            r'run_vsi_grpo\.sh: warning: process\(es\) ([\d ]+) of an earlier run still run, its script gone \(killed '
+            r'with SIGKILL, which runs no cleanup\); they may hold GPUs this run needs: kill \1',
+            line,
+        )
+        assert named and left <= set(map(int, named.group(1).split())), line
+    finally:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f'/proc/{pid}') for pid in left) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until init has reaped them
+    assert 'of an earlier run' not in run_script({**launch_env, 'MODE': 'colocate', 'DRY_RUN': '1'}).stderr
+
+
 def _start_with_pid(pid: int, tries: int = 20) -> subprocess.Popen | None:
     """A new process that the kernel gives `pid`, which has ended (ns_last_pid, root only), or None."""
     for _ in range(tries):
