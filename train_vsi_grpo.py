@@ -622,12 +622,13 @@ def _columns(value: Any) -> dict[str, str]:
 
 
 def _holds_data_files(folder: str) -> bool:
-    """Whether `folder` holds a file (at any depth) that swift's folder loading (`datasets`) could read rows from."""
-    return any(
-        name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.')
-        for _, _, names in os.walk(folder)
-        for name in names
-    )
+    """Whether `folder` holds a file (at any depth) that swift's folder loading (`datasets`) could read rows from:
+    `datasets` skips hidden files and folders."""
+    for _, dirs, names in os.walk(folder):
+        dirs[:] = [name for name in dirs if not name.startswith('.')]
+        if any(name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.') for name in names):
+            return True
+    return False
 
 
 def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str | None:

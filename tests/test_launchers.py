@@ -3859,3 +3859,118 @@ def test_a_failed_swift_import_without_plugins_names_swift_alone(monkeypatch):
     monkeypatch.setitem(sys.modules, 'swift.rewards', None)  # the import of swift.rewards fails
     problem = train_vsi_grpo.reward_problem({'reward_funcs': ['no_such_reward']})
     assert problem.startswith('importing swift.rewards failed: ModuleNotFoundError: import of swift.rewards halted')
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Preflight cases a mutation test of train_vsi_grpo.py found unpinned (helper-180)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_num_generations_eval_0_falls_back_to_num_generations_as_swift_does():
+    # swift: `num_generations_eval or num_generations`; 0 must not be taken as the eval group size (ZeroDivisionError)
+    args = {'num_generations': 4, 'num_generations_eval': 0, 'val_dataset': 'v'}
+    assert train_vsi_grpo.batch_problem(args, 8) is None
+    args = {'num_generations': 16, 'num_generations_eval': 0, 'gradient_accumulation_steps': 2, 'val_dataset': 'v'}
+    assert 'completions per eval batch, not a multiple of num_generations 16' in train_vsi_grpo.batch_problem(args, 8)
+
+
+def test_step_summary_counts_questions_with_one_generation_per_prompt():
+    args = {'num_generations': 1, 'teacher_model': 't', 'gradient_accumulation_steps': 2}
+    assert train_vsi_grpo.step_summary(args, 3) == (
+        '6 completions per optimizer step = 6 question(s) x 1 generations (per_device_train_batch_size 1 x '
+        '3 training process(es) x gradient_accumulation_steps 2)'
+    )
+
+
+def test_swift_rows_with_a_question_column_are_not_raw_qa_rows(tmp_path):
+    # `messages` makes them swift rows whatever else they carry; only the answer is then missing
+    rows = tmp_path / 'rows.jsonl'
+    rows.write_text('{"messages": [{"role": "user", "content": "q"}], "question": "q"}\n')
+    assert train_vsi_grpo.dataset_problem(str(rows)).startswith(f'{rows} has no solution in its first row')
+    rows.write_text('{"messages": [{"role": "user", "content": "q"}], "question": "q", "ground_truth": "B"}\n')
+    assert train_vsi_grpo.dataset_problem(str(rows)) is None
+
+
+def test_column_types_of_json_lines_in_a_json_file_are_checked(tmp_path, monkeypatch):
+    # `datasets` reads a .json file of JSON lines as it reads a .jsonl: a column null on the whole first block fails
+    import preprocess_vsi_data
+
+    monkeypatch.setattr(preprocess_vsi_data, 'JSON_LINES_BLOCK_BYTES', 5)  # the first line is the first block
+    rows = tmp_path / 'rows.json'
+    rows.write_text(
+        '{"messages": [], "solution": "B", "options": null}\n{"messages": [], "solution": "A", "options": ["A. 1"]}\n'
+    )
+    assert "column 'options' is null on every row" in train_vsi_grpo.dataset_problem(str(rows))
+
+
+def test_an_owner_slash_name_close_to_a_registered_name_is_a_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert train_vsi_grpo.dataset_name_problem('dataset', 'vsi/train') is None
+    assert 'did you mean vsi_train?' in train_vsi_grpo.dataset_name_problem('dataset', 'vsi_trian')
+
+
+def test_resume_only_model_under_deepspeed_still_restores_the_schedule():
+    # DeepSpeed's checkpoint loading brings the scheduler back even with resume_only_model
+    saved = {'learning_rate': 0.001}
+    args = {'learning_rate': '5e-2', 'resume_only_model': 'true', 'deepspeed': 'zero2'}
+    assert 'learning_rate would stay 0.001' in train_vsi_grpo._changed_on_resume('ckpt', saved, args)
+    assert train_vsi_grpo._changed_on_resume('ckpt', saved, {**args, 'deepspeed': None}) is None
+
+
+def test_resuming_with_another_lora_alpha_is_refused(tmp_path):
+    checkpoint = tmp_path / 'run' / 'checkpoint-2'
+    checkpoint.mkdir(parents=True)
+    (checkpoint / 'trainer_state.json').write_text('{"global_step": 2}')
+    (checkpoint / 'args.json').write_text('{"lora_alpha": 32, "max_steps": 10}')
+    args = {'resume_from_checkpoint': str(checkpoint), 'lora_alpha': '64', 'max_steps': 10}
+    assert 'lora_alpha would stay 32' in train_vsi_grpo.resume_problem(args, 1)
+    assert train_vsi_grpo.resume_problem({**args, 'lora_alpha': '32.0'}, 1) is None
+
+
+def test_resuming_with_another_generation_batch_size_is_refused(tmp_path):
+    checkpoint = tmp_path / 'run' / 'checkpoint-2'
+    checkpoint.mkdir(parents=True)
+    (checkpoint / 'trainer_state.json').write_text('{"global_step": 2}')
+    (checkpoint / 'args.json').write_text('{"generation_batch_size": 16, "max_steps": 10}')
+    args = {'resume_from_checkpoint': str(checkpoint), 'generation_batch_size': '32', 'max_steps': 10}
+    assert 'was saved with generation_batch_size 16, and this run has 32' in train_vsi_grpo.resume_problem(args, 1)
+    assert train_vsi_grpo.resume_problem({**args, 'generation_batch_size': 16}, 1) is None
+
+
+def test_a_yaml_with_use_vllm_alone_is_colocate_mode():
+    assert train_vsi_grpo.yaml_mode({'use_vllm': True}) == 'colocate'
+    assert train_vsi_grpo.yaml_mode({'use_vllm': 'true', 'vllm_mode': 'server'}) == 'server'
+
+
+def _ended_checkpoint(tmp_path, saved):
+    checkpoint = tmp_path / 'run' / 'checkpoint-4'
+    checkpoint.mkdir(parents=True)
+    (checkpoint / 'trainer_state.json').write_text('{"global_step": 4, "max_steps": 4}')
+    (checkpoint / 'args.json').write_text(json.dumps(saved))
+    return checkpoint
+
+
+def test_a_run_that_ended_by_swifts_default_epochs_is_refused_without_num_train_epochs(tmp_path):
+    # swift's default num_train_epochs is 3: a resume that sets none asks for the saved run's length
+    checkpoint = _ended_checkpoint(tmp_path, {'max_steps': -1, 'num_train_epochs': 3.0})
+    problem = train_vsi_grpo.resume_problem({'resume_from_checkpoint': str(checkpoint)}, 1)
+    assert 'is at step 4, and this run asks for no more (num_train_epochs 3.0)' in problem
+    args = {'resume_from_checkpoint': str(checkpoint), 'num_train_epochs': 4}
+    assert train_vsi_grpo.resume_problem(args, 1) is None
+
+
+def test_a_run_saved_with_max_steps_0_ended_by_its_epochs(tmp_path):
+    # transformers: max_steps 0 is no max_steps (the epochs decide), as -1 is
+    checkpoint = _ended_checkpoint(tmp_path, {'max_steps': 0, 'num_train_epochs': 1})
+    args = {'resume_from_checkpoint': str(checkpoint), 'num_train_epochs': 1}
+    assert 'this run asks for no more (num_train_epochs 1)' in train_vsi_grpo.resume_problem(args, 1)
+
+
+def test_a_folder_of_hidden_data_files_alone_holds_no_data_files(tmp_path):
+    # `datasets` skips hidden files: a folder of `.x.jsonl` only is one without data files, as swift finds it
+    (tmp_path / '.train.jsonl').write_text('{"messages": [], "solution": "B"}\n')
+    (tmp_path / '.cache').mkdir()  # nor a hidden folder's
+    (tmp_path / '.cache' / 'train.jsonl').write_text('{"messages": [], "solution": "B"}\n')
+    assert train_vsi_grpo.dataset_problem(str(tmp_path)).startswith(
+        f'{tmp_path} is a folder without JSON/JSONL/parquet/CSV files'
+    )
