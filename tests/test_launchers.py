@@ -3917,24 +3917,23 @@ def test_resume_only_model_under_deepspeed_still_restores_the_schedule():
     assert train_vsi_grpo._changed_on_resume('ckpt', saved, {**args, 'deepspeed': None}) is None
 
 
-def test_resuming_with_another_lora_alpha_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ('key', 'saved', 'changed', 'same', 'problem'),
+    [
+        ('lora_alpha', 32, '64', '32.0', 'lora_alpha would stay 32'),
+        ('generation_batch_size', 16, '32', 16, 'was saved with generation_batch_size 16, and this run has 32'),
+    ],
+)
+def test_resuming_with_another_lora_alpha_or_generation_batch_size_is_refused(
+    tmp_path, key, saved, changed, same, problem
+):
     checkpoint = tmp_path / 'run' / 'checkpoint-2'
     checkpoint.mkdir(parents=True)
     (checkpoint / 'trainer_state.json').write_text('{"global_step": 2}')
-    (checkpoint / 'args.json').write_text('{"lora_alpha": 32, "max_steps": 10}')
-    args = {'resume_from_checkpoint': str(checkpoint), 'lora_alpha': '64', 'max_steps': 10}
-    assert 'lora_alpha would stay 32' in train_vsi_grpo.resume_problem(args, 1)
-    assert train_vsi_grpo.resume_problem({**args, 'lora_alpha': '32.0'}, 1) is None
-
-
-def test_resuming_with_another_generation_batch_size_is_refused(tmp_path):
-    checkpoint = tmp_path / 'run' / 'checkpoint-2'
-    checkpoint.mkdir(parents=True)
-    (checkpoint / 'trainer_state.json').write_text('{"global_step": 2}')
-    (checkpoint / 'args.json').write_text('{"generation_batch_size": 16, "max_steps": 10}')
-    args = {'resume_from_checkpoint': str(checkpoint), 'generation_batch_size': '32', 'max_steps': 10}
-    assert 'was saved with generation_batch_size 16, and this run has 32' in train_vsi_grpo.resume_problem(args, 1)
-    assert train_vsi_grpo.resume_problem({**args, 'generation_batch_size': 16}, 1) is None
+    (checkpoint / 'args.json').write_text(json.dumps({key: saved, 'max_steps': 10}))
+    args = {'resume_from_checkpoint': str(checkpoint), key: changed, 'max_steps': 10}
+    assert problem in train_vsi_grpo.resume_problem(args, 1)
+    assert train_vsi_grpo.resume_problem({**args, key: same}, 1) is None
 
 
 def test_a_yaml_with_use_vllm_alone_is_colocate_mode():
