@@ -819,7 +819,9 @@ def _declared(container: av.container.InputContainer) -> float | None:
         rate = stream.average_rate or stream.guessed_rate
         return float(stream.frames / rate) if stream.frames and rate else None
     if stream is not None and 'matroska' in names:
-        tag = re.fullmatch(r'(\d+):(\d\d):(\d\d(?:\.\d+)?)', (stream.metadata.get('DURATION') or '').strip())
+        # FFmpeg's muxer names it DURATION; mkvmerge's files read as DURATION-eng (the track's language)
+        text = next((v for k, v in stream.metadata.items() if k.upper().split('-')[0] == 'DURATION'), '')
+        tag = re.fullmatch(r'(\d+):(\d\d):(\d\d(?:\.\d+)?)', text.strip())
         if tag:
             return int(tag[1]) * 3600 + int(tag[2]) * 60 + float(tag[3])
     if stream is not None and stream.duration and stream.time_base:

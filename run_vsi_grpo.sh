@@ -263,16 +263,22 @@ plan_gpus() {
 # VSI_GRPO_TRAINING / VSI_GRPO_ROLLOUT = <script pid>-<random>) and that outlived it: its script no longer runs. A
 # SIGKILL of the script runs no cleanup, and what it left may hold the GPUs this run needs (out of memory, minutes in).
 leftover_processes() {
-    local files file entry pid
+    local files file entry pid own_ns fields
+    own_ns=$(readlink /proc/$$/ns/pid 2>/dev/null) || own_ns=
     mapfile -t files < <(grep -lzE '^VSI_GRPO_(TRAINING|ROLLOUT)=' /proc/[0-9]*/environ 2>/dev/null || true)
     for file in "${files[@]}"; do
         pid=${file#/proc/}
+        pid=${pid%/environ}
+        # a mark names a pid of the process's own pid namespace: one in another (a container's) is not checkable here
+        [[ -z $own_ns || $(readlink "/proc/$pid/ns/pid" 2>/dev/null) == "$own_ns" ]] || continue
+        # || true: a process that exited since grep listed it must not end the scan (set -e holds in `< <(...)`)
         while IFS= read -r -d '' entry; do  # the environment's NUL-separated entries
             if [[ $entry =~ ^VSI_GRPO_(TRAINING|ROLLOUT)=([0-9]+)- ]]; then
-                [[ -e /proc/${BASH_REMATCH[2]} ]] || echo "${pid%/environ}"
+                # gone, or a zombie its parent never reaped
+                if ! proc_stat "${BASH_REMATCH[2]}" fields || [[ ${fields[0]} == Z ]]; then echo "$pid"; fi
                 break
             fi
-        done 2>/dev/null <"$file"
+        done 2>/dev/null <"$file" || true
     done
 }
 

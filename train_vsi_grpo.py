@@ -623,9 +623,9 @@ def _columns(value: Any) -> dict[str, str]:
 
 def _holds_data_files(folder: str) -> bool:
     """Whether `folder` holds a file (at any depth) that swift's folder loading (`datasets`) could read rows from:
-    `datasets` skips hidden files and folders."""
+    `datasets` skips hidden files and folders, and folders named `__...` (its special folders, `__pycache__`)."""
     for _, dirs, names in os.walk(folder):
-        dirs[:] = [name for name in dirs if not name.startswith('.')]
+        dirs[:] = [name for name in dirs if not name.startswith(('.', '__'))]
         if any(name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.') for name in names):
             return True
     return False

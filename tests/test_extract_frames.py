@@ -3031,3 +3031,19 @@ def test_an_audio_track_longer_than_the_video_is_not_taken_for_a_cut(tmp_path, s
         container.mux(sound.encode(None))
     record = extract_video(path, tmp_path / 'frames', num_frames=4)
     assert (record.total_frames, record.cut_short, record.note) == (60, False, '')
+
+
+@pytest.mark.parametrize(
+    ('metadata', 'declared'),
+    [
+        ({'DURATION': '00:00:10.000000000'}, 10.0),
+        ({'title': 'scan', 'DURATION-eng': '01:02:03.5'}, 3723.5),  # mkvmerge names it by the track's language
+        ({}, 99.0),  # no tag: the Segment's duration
+        ({'DURATION': 'soon'}, 99.0),
+    ],
+)
+def test_a_matroska_tracks_duration_tag_is_its_declared_length(monkeypatch, metadata, declared):
+    stream = SimpleNamespace(metadata=metadata, duration=None, time_base=None, start_time=None)
+    container = SimpleNamespace(format=SimpleNamespace(name='matroska,webm'), duration=99_000_000)
+    monkeypatch.setattr(extract_frames, '_video_stream', lambda _: stream)
+    assert extract_frames._declared(container) == declared

@@ -1395,6 +1395,34 @@ def test_what_a_script_killed_with_sigkill_left_running_is_named_by_the_next_run
     assert 'of an earlier run' not in run_script({**launch_env, 'MODE': 'colocate', 'DRY_RUN': '1'}).stderr
 
 
+def _named_leftovers(env: dict) -> str:
+    """The warning line of a dry run that names an earlier run's leftovers, or ''."""
+    proc = run_script({**env, 'MODE': 'colocate', 'DRY_RUN': '1'})
+    assert proc.returncode == 0, proc.stderr
+    return next((line for line in proc.stderr.splitlines() if 'of an earlier run' in line), '')
+
+
+def test_a_leftover_whose_script_is_an_unreaped_zombie_is_named_and_other_namespaces_are_not(launch_env):
+    """A killed script that its parent never reaped is a zombie: /proc still lists it, and its leftovers went unnamed.
+    A process in another pid namespace (a container's run, seen by root on the host) names a pid of that namespace,
+    which says nothing here: it was named, with advice to kill a live run's training."""
+    script = subprocess.Popen(['true'])  # ends, and is not waited for: a zombie
+    marked = {**os.environ, 'VSI_GRPO_ROLLOUT': f'{script.pid}-1'}
+    left = subprocess.Popen(['sleep', '60'], env=marked)
+    unshare = shutil.which('unshare')
+    other = None
+    if unshare:  # a pid namespace of its own (user namespaces: no root needed where the kernel allows them)
+        namespace = [unshare, '--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount-proc']
+        other = subprocess.Popen([*namespace, 'env', 'VSI_GRPO_TRAINING=999999999-1', 'sleep', '60'])
+    try:
+        time.sleep(0.5)
+        assert _named_leftovers(launch_env).endswith(f'this run needs: kill {left.pid}')  # it alone
+    finally:
+        for proc in filter(None, (left, other, script)):
+            proc.kill()
+            proc.wait()
+
+
 def _start_with_pid(pid: int, tries: int = 20) -> subprocess.Popen | None:
     """A new process that the kernel gives `pid`, which has ended (ns_last_pid, root only), or None."""
     for _ in range(tries):
@@ -3968,8 +3996,9 @@ def test_a_run_saved_with_max_steps_0_ended_by_its_epochs(tmp_path):
 def test_a_folder_of_hidden_data_files_alone_holds_no_data_files(tmp_path):
     # `datasets` skips hidden files: a folder of `.x.jsonl` only is one without data files, as swift finds it
     (tmp_path / '.train.jsonl').write_text('{"messages": [], "solution": "B"}\n')
-    (tmp_path / '.cache').mkdir()  # nor a hidden folder's
-    (tmp_path / '.cache' / 'train.jsonl').write_text('{"messages": [], "solution": "B"}\n')
+    for special in ('.cache', '__old__'):  # nor a hidden folder's, or one datasets keeps for itself
+        (tmp_path / special).mkdir()
+        (tmp_path / special / 'train.jsonl').write_text('{"messages": [], "solution": "B"}\n')
     assert train_vsi_grpo.dataset_problem(str(tmp_path)).startswith(
         f'{tmp_path} is a folder without JSON/JSONL/parquet/CSV files'
     )
