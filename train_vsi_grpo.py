@@ -621,14 +621,18 @@ def _columns(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
-def _holds_data_files(folder: str) -> bool:
-    """Whether `folder` holds a file (at any depth) that swift's folder loading (`datasets`) could read rows from:
-    `datasets` skips hidden files and folders, and folders named `__...` (its special folders, `__pycache__`)."""
-    for _, dirs, names in os.walk(folder):
-        dirs[:] = [name for name in dirs if not name.startswith(('.', '__'))]
-        if any(name.endswith(DATA_FILE_SUFFIXES) and not name.startswith('.') for name in names):
-            return True
-    return False
+def _data_splits(folder: str) -> dict[str, list[str]]:
+    """The JSON/JSONL/parquet/CSV files of a dataset folder by split, as swift's folder loading (`datasets`) finds
+    them: by their names (`train`, `validation`, `test`, ...: all of them to train where none is named so), skipping
+    hidden files and folders and its own `__...` folders; {} where it finds none. swift loads the train split only."""
+    from datasets.data_files import DataFilesDict, get_data_patterns  # swift's dependency
+
+    try:
+        found = DataFilesDict.from_patterns(get_data_patterns(folder), base_path=folder)
+    except (FileNotFoundError, ValueError):  # no data file at all
+        return {}
+    splits = {split: [name for name in files if name.endswith(DATA_FILE_SUFFIXES)] for split, files in found.items()}
+    return {split: files for split, files in splits.items() if files}
 
 
 def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str | None:
@@ -642,12 +646,13 @@ def dataset_problem(path: str, columns: Mapping[str, str] | None = None) -> str 
     left to swift's own conversion, only the answer the reward scores (`solution`, or `ground_truth`) is required.
     """
     if os.path.isdir(path):
-        if not _holds_data_files(path):
+        splits = _data_splits(path)
+        if not splits:
             return (
                 f'{path} is a folder without JSON/JSONL/parquet/CSV files, not a dataset of swift rows: write one with '
                 'preprocess_vsi_data.py'
             )
-        train = _train_split_files(path)
+        train = splits.get('train')
         if not train:
             return (
                 f'{path} is a folder whose data files all go to splits swift does not train on (datasets names splits '
@@ -1079,26 +1084,13 @@ def reward_problem(args: Mapping[str, Any]) -> str | None:
 
 
 def _holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
-    """Whether any row of a local JSON, JSONL or parquet dataset (a file, or each data file of a folder) has
+    """Whether any row of a local JSON, JSONL or parquet dataset (a file, or each file of a folder's train split) has
     `prompt_style` direct (after swift's `--columns` renaming). Every row counts, not the first: a file joined from a
     think file and a direct one passed when its think rows came first. Of JSON lines only the lines holding the
     literal `"direct"` are decoded (gigabytes at disk speed); a file that cannot be read holds none here
     (dataset_problem reports it)."""
-    files = _train_split_files(path) if os.path.isdir(path) else [path]
+    files = _data_splits(path).get('train', []) if os.path.isdir(path) else [path]
     return any(_file_holds_direct_rows(name, columns) for name in files if os.path.isfile(name))
-
-
-def _train_split_files(folder: str) -> list[str]:
-    """The data files of a dataset folder that swift trains on: `datasets` gives a folder's files to splits by their
-    names (`train`, `validation`, `test`, ...: all of them to train where none is named so), and swift loads the train
-    split only, so a direct-prompt `validation.jsonl` beside think-style training rows is not trained on."""
-    from datasets.data_files import DataFilesDict, get_data_patterns  # swift's dependency
-
-    try:
-        files = DataFilesDict.from_patterns(get_data_patterns(folder), base_path=folder).get('train', [])
-    except (FileNotFoundError, ValueError):  # no data file (dataset_problem reports the folder)
-        return []
-    return [name for name in files if name.endswith(DATA_FILE_SUFFIXES) and not os.path.basename(name).startswith('.')]
 
 
 def _file_holds_direct_rows(path: str, columns: Mapping[str, str]) -> bool:
