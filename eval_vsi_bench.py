@@ -1365,22 +1365,23 @@ def load_results(path: str, warn: bool = True) -> dict:
         check_fields(path, results[kind], AGGREGATE_FIELDS, f'{kind}.')
         for name, category in results[kind]['categories'].items():
             check_fields(path, category, CATEGORY_FIELDS, f'{kind}.categories.{name}.')
+    warning = None
     if 'official_protocol' not in results:
-        results['version_warning'] = (
+        warning = (
             f'{path} was written by an earlier eval_vsi_bench.py (no official_protocol field), maybe under earlier '
             'scoring rules (until 2026-11-26 a run lacking a category or a relative-direction level was scored '
             'differently): rescore its predictions with --predictions to compare like with like'
         )
-        if warn:
-            logger.warning('%s', results['version_warning'])
     elif 'frame_pixels_by_scene' not in results and results.get('frame_pixels_min') is not None:
-        results['version_warning'] = (
+        warning = (
             f'{path} was written by an earlier eval_vsi_bench.py (frame sizes without frame_pixels_by_scene, '
             "2026-11-28): its frames' sizes are not compared scene by scene; rescore its predictions with "
             '--predictions to compare them'
         )
+    if warning:
+        results['version_warning'] = warning
         if warn:
-            logger.warning('%s', results['version_warning'])
+            logger.warning('%s', warning)
     return results
 
 
