@@ -2284,6 +2284,14 @@ def _checkpoint(folder: Path, saved_in_full: bool = True) -> Path:
     return folder
 
 
+def _ended_checkpoint(tmp_path: Path, saved: dict) -> Path:
+    """`checkpoint-4` of a run that ended there (max_steps 4 in its trainer state), saved with the args `saved`."""
+    checkpoint = _checkpoint(tmp_path / 'run' / 'checkpoint-4')
+    (checkpoint / 'trainer_state.json').write_text(json.dumps({'global_step': 4, 'max_steps': 4}))
+    (checkpoint / 'args.json').write_text(json.dumps(saved))
+    return checkpoint
+
+
 def test_resuming_optimizer_state_saved_another_way_is_refused(tmp_path):
     """A full resume under DeepSpeed loads the checkpoint's DeepSpeed state after the model and vLLM: one saved without
     DeepSpeed (MODE=local) has none (transformers: "Can't find a valid checkpoint"), and ZeRO cannot split states
@@ -2395,12 +2403,10 @@ def test_resuming_with_another_batch_layout_is_refused(tmp_path):
 def test_resuming_a_run_that_ended_is_refused_unless_it_asks_for_more(tmp_path, bound):
     """helper-141, on CPU: resumed from its last checkpoint with the same flags, a run bound by max_steps 4 trained a
     step 5/4; one bound by its epochs trained nothing and exited 0 (on GPUs, after loading the model and vLLM)."""
-    checkpoint = _checkpoint(tmp_path / 'run' / 'checkpoint-4')
-    (checkpoint / 'trainer_state.json').write_text(json.dumps({'global_step': 4, 'max_steps': 4}))
     saved = (
         {'max_steps': 4, 'num_train_epochs': 1.0} if bound == 'max_steps' else {'max_steps': -1, 'num_train_epochs': 1}
     )
-    (checkpoint / 'args.json').write_text(json.dumps(saved))
+    checkpoint = _ended_checkpoint(tmp_path, saved)
 
     def problem(*flags: str) -> str | None:
         args = train_vsi_grpo.parse_overrides(['--resume_from_checkpoint', str(checkpoint), *flags])
@@ -3955,9 +3961,7 @@ def test_resume_only_model_under_deepspeed_still_restores_the_schedule():
 def test_resuming_with_another_lora_alpha_or_generation_batch_size_is_refused(
     tmp_path, key, saved, changed, same, problem
 ):
-    checkpoint = tmp_path / 'run' / 'checkpoint-2'
-    checkpoint.mkdir(parents=True)
-    (checkpoint / 'trainer_state.json').write_text('{"global_step": 2}')
+    checkpoint = _checkpoint(tmp_path / 'run' / 'checkpoint-2')
     (checkpoint / 'args.json').write_text(json.dumps({key: saved, 'max_steps': 10}))
     args = {'resume_from_checkpoint': str(checkpoint), key: changed, 'max_steps': 10}
     assert problem in train_vsi_grpo.resume_problem(args, 1)
@@ -3967,14 +3971,6 @@ def test_resuming_with_another_lora_alpha_or_generation_batch_size_is_refused(
 def test_a_yaml_with_use_vllm_alone_is_colocate_mode():
     assert train_vsi_grpo.yaml_mode({'use_vllm': True}) == 'colocate'
     assert train_vsi_grpo.yaml_mode({'use_vllm': 'true', 'vllm_mode': 'server'}) == 'server'
-
-
-def _ended_checkpoint(tmp_path, saved):
-    checkpoint = tmp_path / 'run' / 'checkpoint-4'
-    checkpoint.mkdir(parents=True)
-    (checkpoint / 'trainer_state.json').write_text('{"global_step": 4, "max_steps": 4}')
-    (checkpoint / 'args.json').write_text(json.dumps(saved))
-    return checkpoint
 
 
 def test_a_run_that_ended_by_swifts_default_epochs_is_refused_without_num_train_epochs(tmp_path):
