@@ -788,6 +788,8 @@ def make_scenes(
         raise ValueError(f'--frames must be at least 8 for a full camera turn, got {frames}')
     if fps < 1 or questions_per_type < 1:
         raise ValueError(f'--fps and --questions_per_type must be positive, got {fps} and {questions_per_type}')
+    if seed < 0:  # numpy's generators take non-negative seeds only ('expected non-negative integer')
+        raise ValueError(f'--seed must be a non-negative integer, got {seed}')
     train_ids, _ = split_scenes(num_scenes, test_fraction, seed)
     video_dir = os.path.join(output_dir, 'videos', DATASET)
     os.makedirs(video_dir, exist_ok=True)

@@ -159,6 +159,21 @@ class DemoPaths:
         self.grpo_dir = self.out / 'grpo'
         self.grpo_log = self.out / 'grpo.log'
         self.eval_dir = self.out / 'eval'
+        self.marker = self.out / '.vsi_demo_output'  # written by the demo: its grpo/ and eval/ may be removed
+
+
+def _claim_output(paths: DemoPaths) -> None:
+    """Refuse to remove a grpo/ or eval/ the demo did not make (--output_dir pointed at a folder of other work)."""
+    ours = paths.marker.is_file() or paths.grpo_log.is_file()  # grpo.log: a folder of a demo run before the marker
+    if not ours:
+        foreign = [str(d) for d in (paths.grpo_dir, paths.eval_dir) if d.exists()]
+        if foreign:
+            raise RuntimeError(
+                f'{" and ".join(foreign)} exist but were not made by the demo, which would remove them before '
+                'training; choose another --output_dir or remove them yourself'
+            )
+    paths.out.mkdir(parents=True, exist_ok=True)
+    paths.marker.write_text('made by demo/run_demo.py\n')
 
 
 def prepare(config: DemoConfig, paths: DemoPaths, preprocess_args: tuple[str, ...] = ()) -> None:
@@ -197,6 +212,7 @@ def train(config: DemoConfig, paths: DemoPaths, **overrides: object) -> Path:
                 f'{config.questions_per_step}: GRPO would train no step; use more --num_scenes or fewer questions '
                 'per step'
             )
+    _claim_output(paths)
     shutil.rmtree(paths.eval_dir, ignore_errors=True)
     shutil.rmtree(paths.grpo_dir, ignore_errors=True)
     _run(command, env=env, log=paths.grpo_log)
@@ -220,8 +236,10 @@ def evaluate(config: DemoConfig, paths: DemoPaths, name: str, adapter: Path | No
         command += ['--adapters', str(adapter)]
     if config.eval_limit is not None:
         command += ['--limit', str(config.eval_limit)]
-    # the pixel budget training used (the YAML's ENV block), as the README asks of every evaluation
-    _run(command, env={'MAX_PIXELS': load_config(DEFAULT_CONFIG)[0]['MAX_PIXELS']})
+    # the pixel budget training used, as the README asks of every evaluation: the YAML's ENV block sets it only when
+    # the shell does not (train_vsi_grpo.resolve), so a MAX_PIXELS the user exported is what training used
+    max_pixels = os.environ.get('MAX_PIXELS') or str(load_config(DEFAULT_CONFIG)[0]['MAX_PIXELS'])
+    _run(command, env={'MAX_PIXELS': max_pixels})
     written = [out / 'results.json', out / 'results_subset.json']
     return max((path for path in written if path.is_file()), key=lambda path: path.stat().st_mtime_ns)
 
@@ -310,6 +328,7 @@ def main() -> None:
         'num_generations': 2,
         'questions_per_step': 1,
         'eval_limit': 1,
+        'seed': 0,
     }
     for name, low in least.items():
         value = getattr(args, name)

@@ -214,3 +214,30 @@ def test_eval_limit_reaches_the_evaluator(tmp_path, monkeypatch):
     (tmp_path / 'eval' / 'base' / 'results_subset.json').write_text('{}')
     evaluate(DemoConfig(output_dir=tmp_path, eval_limit=3), DemoPaths(tmp_path), 'base', None)
     assert commands[0][commands[0].index('--limit') + 1] == '3'
+
+
+def test_a_folder_of_other_work_keeps_its_grpo_and_eval(tmp_path, monkeypatch):
+    """--output_dir at a folder that already holds someone's eval/ and grpo/: they were deleted before training."""
+    paths = DemoPaths(tmp_path)
+    (paths.eval_dir / 'mine').mkdir(parents=True)
+    (paths.grpo_dir / 'checkpoint-9000').mkdir(parents=True)
+    monkeypatch.setattr(run_demo_module, '_run', lambda *args, **kwargs: pytest.fail('training ran'))
+    with pytest.raises(RuntimeError, match='not made by the demo'):
+        train(DemoConfig(output_dir=tmp_path), paths)
+    assert (paths.eval_dir / 'mine').is_dir() and (paths.grpo_dir / 'checkpoint-9000').is_dir()
+
+
+def test_evaluation_uses_the_pixel_budget_training_used(tmp_path, monkeypatch):
+    """The YAML's ENV sets MAX_PIXELS only when the shell does not; evaluation forced the YAML's value."""
+    monkeypatch.setenv('MAX_PIXELS', '4096')
+    paths = DemoPaths(tmp_path)
+    envs = []
+
+    def fake_run(command, env=None, log=None):
+        envs.append(env)
+        (paths.eval_dir / 'base').mkdir(parents=True, exist_ok=True)
+        (paths.eval_dir / 'base' / 'results.json').write_text('{}')
+
+    monkeypatch.setattr(run_demo_module, '_run', fake_run)
+    evaluate(DemoConfig(output_dir=tmp_path), paths, 'base', None)
+    assert envs[-1]['MAX_PIXELS'] == '4096'

@@ -558,6 +558,9 @@ def test_cli_writes_files_and_reports_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith('make_synthetic_scenes.py: error:') and '--width' in err and '\n' not in err
     assert mss.main(['--output_dir', str(tmp_path / 'bad'), '--num_scenes', '1']) == 1
+    capsys.readouterr()
+    assert mss.main(['--output_dir', str(tmp_path / 'bad'), '--seed', '-1']) == 1
+    assert '--seed' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('num_scenes, fraction, expected_test', [(6, 0.34, 2), (2, 0.34, 1), (10, 0.95, 9)])
