@@ -19,8 +19,8 @@ with vLLM. This script says so before it imports swift.
 
 Modes:
     (none)    the YAML's, as `swift rlhf config.yaml` reads it: use_vllm false or unset -> local, vllm_mode
-              server -> server, else colocate. A mode given (--mode, MODE=) wins over the YAML's use_vllm /
-              vllm_mode.
+              server -> server, else colocate. A mode given (--mode here, MODE= to run_vsi_grpo.sh) wins over the
+              YAML's use_vllm / vllm_mode.
     colocate  every training GPU also hosts a vLLM engine (the shipped YAML's mode).
     server    rollouts come from `swift rollout` (run_vsi_grpo.sh starts and stops one for you); at the
               YAML's vllm_server_host / vllm_server_port, else 127.0.0.1:8000; the flags --vllm_server_host /
@@ -200,7 +200,9 @@ class LaunchPlan:
     flags: tuple[str, ...] = ()  # the keys of args that command-line flags set (the others: the YAML, the mode)
 
     def swift_argv(self) -> list[str]:
-        return to_swift_argv(self.args)
+        # a flag written alone reaches swift alone, as after `swift rlhf config.yaml --flag`: swift's parser takes it
+        # for a switch, and refuses it for an argument that takes a value (`--system` used to become system 'True')
+        return to_swift_argv(self.args, bare={key for key in self.flags if self.args.get(key) is True})
 
 
 def load_config(path: str) -> tuple[dict[str, str], dict[str, Any]]:
@@ -262,15 +264,15 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, Any]:
     return {key: True if not values else values[0] if len(values) == 1 else values for key, values in overrides.items()}
 
 
-def to_swift_argv(args: Mapping[str, Any]) -> list[str]:
+def to_swift_argv(args: Mapping[str, Any], bare: Iterable[str] = ()) -> list[str]:
     """Flags in the form swift's CLI makes from a YAML (swift.cli.main.parse_yaml_args): lists spread, dicts as
     JSON, everything else through str(), so booleans read True / False. A bare `--no_<switch>` (parse_overrides: True)
     stays bare: HfArgumentParser's `no_` switches take no value, and `--no_gradient_checkpointing True` failed (swift
     fails alike on a YAML's `no_<field>: true`, so no working YAML has one)."""
-    argv = []
+    argv, bare = [], set(bare)
     for key, value in args.items():
         argv.append(f'--{key}')
-        if key.startswith('no_') and value is True:
+        if value is True and (key in bare or key.startswith('no_')):
             continue
         if isinstance(value, list):
             argv += [str(v) for v in value]
@@ -1657,15 +1659,19 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
 
 # Prints each RLHFArguments field with whether its default is True; in a subprocess, so that swift's import (seconds)
 # leaves neither log lines on the preflight's stderr nor its loggers' settings in this process, which may train next.
+# {field: [on by default, a switch]}: a switch is what HfArgumentParser lets a flag written alone set (nargs '?', const
+# True), as swift's parse_args builds it (its patch of the type hints touches dict/str unions only)
 SWIFT_FIELDS_SCRIPT = (
-    'import dataclasses, json; from swift.arguments import RLHFArguments; '
-    'print(json.dumps({f.name: f.default is True for f in dataclasses.fields(RLHFArguments)}))'
+    'import dataclasses, json; from transformers import HfArgumentParser; from swift.arguments import RLHFArguments; '
+    'switches = {a.dest for a in HfArgumentParser([RLHFArguments])._actions if a.nargs == "?" and a.const is True}; '
+    'print(json.dumps({f.name: [f.default is True, f.name in switches] for f in dataclasses.fields(RLHFArguments)}))'
 )
 
 
 def argument_name_problems(plan: LaunchPlan) -> list[str]:
-    """The plan's keys that are not swift rlhf arguments, or only the start of one, as problem lines naming the YAML
-    key or the flag.
+    """The plan's keys that are not swift rlhf arguments, or only the start of one, and flags written alone (true)
+    for an argument that takes a value (resolve refuses those only for the YAML's keys), as problem lines naming the
+    YAML key or the flag.
 
     swift's parser reports an unknown name only when it reads its arguments, after the run folder exists and without
     saying it came from the YAML, and it takes a unique start of a name for the argument: `--lora_ran 32` trained at
@@ -1678,11 +1684,16 @@ def argument_name_problems(plan: LaunchPlan) -> list[str]:
         last = (proc.stderr.strip().splitlines() or ['no output'])[-1]
         return [f'importing swift.arguments to check the argument names failed: {last}']
     fields = json.loads(proc.stdout.splitlines()[-1])
-    names = set(fields) | {f'no_{name}' for name, on in fields.items() if on}
+    names = set(fields) | {f'no_{name}' for name, (on, _) in fields.items() if on}
     problems = []
     for key in plan.args:
         name = key.replace('-', '_')  # swift's parser takes either
         if name in names:
+            if key in plan.flags and plan.args[key] is True and name in fields and not fields[name][1]:
+                problems.append(
+                    f'flag --{key} has no value, and {name} takes one; a flag written alone means true, which only a '
+                    'switch such as --use_vllm takes'
+                )
             continue
         where = f'flag --{key}' if key in plan.flags else f'YAML key {key} ({plan.config})'
         longer = sorted(full for full in names if full.startswith(name))

@@ -1018,13 +1018,17 @@ def test_names_that_are_not_swift_arguments_are_refused_before_the_run_starts(la
     config = tmp_path / 'typo.yaml'
     config.write_text(CONFIG.read_text() + 'lora_rnak: 8\n')
     flags = ['--dataset', str(dataset), '--lora_drop', '0.1', '--lora-alpha', '64', '--no_check_model', '--lr_x', '1']
+    # written alone: a switch (log_entropy) and, with an empty shell variable after it, an argument with a value
+    flags += ['--log_entropy', '--system']
     plan = train_vsi_grpo.resolve(str(config), 'local', flags, environ={})
-    assert plan.flags == ('dataset', 'lora_drop', 'lora_alpha', 'no_check_model', 'lr_x')
+    assert plan.flags == ('dataset', 'lora_drop', 'lora_alpha', 'no_check_model', 'lr_x', 'log_entropy', 'system')
     assert train_vsi_grpo.argument_name_problems(plan) == [
         f'YAML key lora_rnak ({config}) is not a swift rlhf argument: did you mean lora_rank?',
         'flag --lora_drop is short for lora_dropout (swift would expand it, unseen by the plan and its checks): write '
         'the name in full',
         'flag --lr_x is not a swift rlhf argument: `swift rlhf --help` lists them',
+        'flag --system has no value, and system takes one; a flag written alone means true, which only a switch such '
+        'as --use_vllm takes',
     ]
     base = ['--mode', 'local', '--dataset', str(dataset), '--lora_rnak', '16']
     assert train_vsi_grpo.main([*base, '--dry_run']) == 0  # names need swift: a dry run does not check them
@@ -3998,3 +4002,19 @@ def test_a_folder_of_hidden_data_files_alone_holds_no_data_files(tmp_path):
     assert train_vsi_grpo.dataset_problem(str(tmp_path)).startswith(
         f'{tmp_path} is a folder without JSON/JSONL/parquet/CSV files'
     )
+
+
+def test_a_flag_written_alone_reaches_swift_alone(dataset, tiny_model_dir, tmp_path):
+    """A flag written alone for an argument the YAML leaves out: swift's parser refuses `--system` alone (it takes a
+    value) and takes `--log_entropy` alone as a switch; the Python launcher (and so MODE=local) used to pass
+    `--system True` on, which trained with the system prompt 'True'."""
+    paths = ['--model', str(tiny_model_dir), '--dataset', str(dataset), '--output_dir', str(tmp_path / 'out')]
+    lines = []
+    for flag in ('--system', '--log_entropy'):
+        plan = _python_plan('--mode', 'colocate', *paths, *CPU_FLAGS, flag)
+        assert plan['argv'][-1] == flag
+        lines += [plan['argv'], [str(CONFIG), *paths, *CPU_FLAGS, flag]]
+    system_python, system_swift, switch_python, switch_swift = build_swift_args(lines)
+    assert not system_python['ok'] and not system_swift['ok']
+    assert _comparable(switch_python) == _comparable(switch_swift)
+    assert switch_python['args']['log_entropy'] is True
