@@ -1030,7 +1030,7 @@ def media_to_check(rows: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, str, 
     for line, row in rows:
         for key in ('images', 'videos') if isinstance(row, dict) else ():
             media = row.get(key)
-            for item in [media] if isinstance(media, str) else media if isinstance(media, list) else ():
+            for item in [media] if isinstance(media, (str, dict)) else media if isinstance(media, list) else ():
                 path = item.get('path') if isinstance(item, dict) else item
                 if not isinstance(path, str):
                     continue

@@ -198,7 +198,7 @@ class ResolvingMessagesPreprocessor(MessagesPreprocessor):
         if row is not None:
             for key in ('images', 'videos'):
                 media = row.get(key)
-                if isinstance(media, str):  # one path may be written alone, as media_to_check reads it
+                if isinstance(media, (str, dict)):  # one item may be written alone, as media_to_check reads it
                     media = [media]
                 if isinstance(media, list):
                     row[key] = [_resolve(path, self.base_dir) for path in media]

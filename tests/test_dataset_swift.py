@@ -1179,3 +1179,68 @@ def test_more_numeric_questions_than_one_block_of_datasets_load_with_a_multiple_
     monkeypatch.setenv('VSI_TRAIN_JSONL', str(old))
     with pytest.raises(pp.VsiDataError, match=f'^vsi_train: {pattern}'):
         load('vsi_train')
+
+
+def test_arguments_given_as_false_or_zero_win_over_the_variables(data, monkeypatch):
+    """Arguments take precedence over the variables, also when they are False or 0: `shuffle=False` is no shuffle
+    under VSI_SHUFFLE=1, `num_frames=0` is refused as the variable's 0 is, not read as unset (32 frames)."""
+    vsi_dataset = register_plugin()
+    monkeypatch.setenv('VSI_RAW_QA', str(data / 'qa.jsonl'))
+    monkeypatch.setenv('VSI_FRAMES_DIR', str(data / 'frames'))
+    monkeypatch.setenv('VSI_SHUFFLE', '1')
+    monkeypatch.setenv('VSI_ALLOW_FEWER_FRAMES', 'yes')
+    monkeypatch.setenv('VSI_VIDEO_FPS', '0.5')
+
+    def config(**settings):
+        return vsi_dataset.VsiRawLoader.config(SimpleNamespace(settings=settings, strict=False))[1]
+
+    assert (config().shuffle, config().allow_fewer_frames, config().video_fps) == (True, True, 0.5)
+    given = config(shuffle=False, allow_fewer_frames=False)
+    assert (given.shuffle, given.allow_fewer_frames) == (False, False)
+    with pytest.raises(ValueError, match='^vsi_raw: VSI_NUM_FRAMES must be at least 1, got 0'):
+        config(num_frames=0)
+
+
+def test_frame_manifests_of_a_folder_whose_name_is_a_glob_pattern(tmp_path):
+    """`frames[1]` is a folder name, not a pattern: its own manifest and its dataset folders' are found."""
+    vsi_dataset = register_plugin()
+    frames = tmp_path / 'frames[1]'
+    (frames / 'scannet').mkdir(parents=True)
+    (tmp_path / 'frames1' / 'scannet').mkdir(parents=True)  # what the pattern `frames[1]` would match instead
+    for folder in (frames, frames / 'scannet', tmp_path / 'frames1', tmp_path / 'frames1' / 'scannet'):
+        (folder / 'manifest.jsonl').write_text('{}\n')
+    assert vsi_dataset.frame_manifests(str(frames)) == [
+        str(frames / 'manifest.jsonl'),
+        str(frames / 'scannet' / 'manifest.jsonl'),
+    ]
+
+
+@pytest.mark.parametrize('alone', ['frames/41069025/frame_0000.jpg', {'path': 'frames/41069025/frame_0000.jpg'}])
+def test_a_media_item_written_alone_is_checked_and_resolved_as_a_list_of_one(alone, data, monkeypatch):
+    """`"images": "frames/..."` or `{"path": "frames/..."}` (one item, not a list): swift makes it a list of one
+    relative path, opened from the working directory; the dict form was neither resolved nor checked."""
+    register_plugin()
+    row = {
+        'messages': [{'role': 'user', 'content': '<image>How many chairs?'}, {'role': 'assistant', 'content': '2'}],
+        'images': alone,
+    }
+    path = data / 'alone.jsonl'
+    path.write_text(json.dumps(row) + '\n', encoding='utf-8')
+    monkeypatch.setenv('VSI_TRAIN_JSONL', str(path))
+    (loaded,) = load('vsi_train')
+    assert [image['path'] for image in loaded['images']] == [str(data / 'frames' / '41069025' / 'frame_0000.jpg')]
+    missing = {'path': 'frames/missing/frame_0000.jpg'} if isinstance(alone, dict) else 'frames/missing/frame_0000.jpg'
+    path.write_text(json.dumps({**row, 'images': missing}) + '\n', encoding='utf-8')
+    with pytest.raises(FileNotFoundError, match=f'first {re.escape(str(data / "frames/missing/frame_0000.jpg"))} '):
+        load('vsi_train')
+
+
+def test_a_registration_holding_settings_this_file_does_not_read_is_taken_without_them(monkeypatch):
+    """A registration by another version of this file (swift imports it again under another name) may hold settings
+    that are not ours: the re-import keeps ours and drops those, instead of failing with `unknown settings`."""
+    from swift.dataset import DATASET_MAPPING
+
+    vsi_dataset = register_plugin()
+    loader = DATASET_MAPPING['vsi_train'].loader
+    monkeypatch.setattr(loader, 'settings', {'train_jsonl': '/data/train.jsonl', 'frame_dir': '/data/frames'})
+    assert vsi_dataset._registered_settings() == {'train_jsonl': '/data/train.jsonl'}
