@@ -280,6 +280,7 @@ def test_rows_counted_from_the_batch_without_usable_completions(plugin, completi
         ('BB', [0.0, 0.0]),
         (b'BB', [0.0, 0.0]),
         ({'x': 'B', 'y': 'B'}, [0.0, 0.0]),
+        ({'B': 'x', 'b': 'y'}, [0.0, 0.0]),  # not read as its keys, which here are right answers
     ],
 )
 def test_a_column_is_a_sequence_of_one_value_per_completion(plugin, solution, expected):
@@ -615,3 +616,20 @@ def test_a_numpy_integer_step_numbers_the_per_type_line(plugin, swift_warnings):
     reward.flush_per_type()
     lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
     assert lines == ['vsi_reward per type at step 5: route_planning 1.000 (n=1)']
+
+
+def test_a_flush_that_fails_at_exit_neither_raises_nor_stops_the_other_rewards_lines(plugin, swift_warnings):
+    plugin._flush_all()
+    swift_warnings.clear()
+    broken, working = orms['vsi_reward'](args=None), orms['vsi_reward'](args=None)
+    kwargs = _trainer_kwargs(step=4, solution=['3'], question_type=['object_counting'])
+    broken(['3'], **kwargs)
+    working(['3'], **kwargs)
+
+    def fail():
+        raise RuntimeError('logging is gone')
+
+    broken.flush_per_type = fail
+    plugin._flush_all()  # the atexit hook: nothing may fail at exit
+    lines = [r.getMessage() for r in swift_warnings.records if 'per type' in r.getMessage()]
+    assert lines == ['vsi_reward per type at step 5: object_counting 1.000 (n=1)']

@@ -27,6 +27,7 @@ from vsi_scoring import (
     aggregate,
     answer_region,
     build_prompt,
+    extract_choice,
     extract_number,
     format_score,
     ground_truth_number,
@@ -48,6 +49,8 @@ OFFICIAL_CASES = [
     ('B.\n', 'B', 'object_rel_distance', 0.0),  # the dot is not trailing before strip(): 'B.' stays
     ('\nB', 'B', 'object_rel_distance', 1.0),  # strip(), not rstrip(): a leading newline goes too
     ('(B)', 'B', 'object_rel_distance', 0.0),  # no bracket stripping
+    ('B)', 'B', 'route_planning', 0.0),  # only dots are stripped: 'B)' is not 'b'
+    ('3)', '3', 'object_counting', 0.0),  # float('3)') fails
     ('The answer is B', 'B', 'object_rel_distance', 0.0),
     (' B', 'B', 'object_rel_distance', 0.0),  # leading space: the first token is empty
     ('A', 'B', 'object_rel_direction_easy', 0.0),
@@ -128,6 +131,7 @@ OFFICIAL_THINK_CASES = [
     ('<think>guess <answer>B</answer>; no</think><answer>A</answer>', 'B', 'route_planning', 0.0),
     ('x</think><answer>B</answer>', 'B', 'route_planning', 1.0),  # the template opened <think>
     ('<think>x</think><answer>B</answer><think>more', 'B', 'route_planning', 1.0),  # then reasoning cut off
+    ('<think>x</think><answer>B <think>y</answer>', 'B', 'route_planning', 0.0),  # closed only in cut-off reasoning
     ('<think>x</think><answer>B</answer> wait <think>no</think>', 'B', 'route_planning', 0.0),  # after the last
     ('<think>x</think><answer>B</answer> x </answer>', 'B', 'route_planning', 1.0),  # the first closing tag ends it
     (None, 'B', 'route_planning', 0.0),
@@ -406,12 +410,15 @@ EXTRACT_NUMBER_CASES = [
     ('a hundred and one', 'object_counting', 101),
     ('one thousand two hundred and fifty', 'object_counting', 1250),
     ('a dozen', 'object_counting', 12),
+    ('ninety-five', 'object_counting', 95),  # every tens word, up to ninety
+    ('twenty one', 'object_counting', 21),  # a space joins tens and units too
     ('hundred', 'object_counting', 100),  # a scale word alone is one of it
     ('two thousand', 'object_counting', 2000),  # nothing after `thousand` adds nothing
     ('zero', 'object_counting', 0),
     ('1,250', 'object_counting', 1250),
     ('.5', 'object_abs_distance', 0.5),  # the official float() reading: no leading digit needed
     ('about 1e1', 'object_counting', 10),
+    ('1_000', 'object_counting', 1000),  # a whole answer float() reads is read as the official float() reads it
     ('350 mm', 'object_size_estimation', 35),
     ('3 m', 'object_size_estimation', 300),
     ('2 km', 'object_abs_distance', 2000),
@@ -871,3 +878,60 @@ def test_megabyte_completions_are_scored_not_given_up_on(completion, solution, q
     """The timing test above does not look at the scores: a scorer that gave up on long completions would pass it."""
     assert reward_score(completion, solution, question_type, OPTIONS) == lenient
     assert official_score(completion, solution, question_type, style) == official
+
+
+# The benchmark's types, written out from the official lists (VSI_FACTS section 1), not taken from vsi_scoring.
+_OFFICIAL_NA = ['object_abs_distance', 'object_counting', 'object_size_estimation', 'room_size_estimation']
+_OFFICIAL_MCA = [
+    'object_rel_direction_easy',
+    'object_rel_direction_medium',
+    'object_rel_direction_hard',
+    'object_rel_distance',
+    'route_planning',
+    'obj_appearance_order',
+]
+
+
+@pytest.mark.parametrize('question_type', _OFFICIAL_NA + _OFFICIAL_MCA)
+def test_every_benchmark_type_is_decided_by_its_name_and_prompted_as_the_official_code_does(question_type):
+    multiple_choice = question_type in _OFFICIAL_MCA
+    # whatever the ground truth looks like, a benchmark type's kind comes from its name
+    for ground_truth in (None, 'A', '3'):
+        assert vsi_scoring.is_multiple_choice(question_type, ground_truth) is multiple_choice
+    prompt = build_prompt('Q?', question_type, ['A. x', 'B. y'])
+    if multiple_choice:
+        assert prompt == (
+            "These are frames of a video.\nQ?\nOptions:\nA. x\nB. y\nAnswer with the option's letter from the given "
+            'choices directly.'
+        )
+    else:
+        assert prompt == 'These are frames of a video.\nQ?\nPlease answer the question using a single word or phrase.'
+
+
+def test_category_means_are_added_without_compensation_whatever_pythons_sum_does(monkeypatch):
+    """The official overall is `sum(output.values()) / len(output)` over numpy floats: plain left-to-right addition.
+    0.1 + 0.2 + 0.3 is 0.6000000000000001 that way and 0.6 compensated (Python 3.12's sum, fsum stands in for it)."""
+    monkeypatch.setattr(vsi_scoring, 'sum', lambda values, start=0: math.fsum(values) + start, raising=False)
+    rows = [
+        {'question_type': 'obj_appearance_order', 'score': 0.1},
+        {'question_type': 'object_abs_distance', 'score': 0.2},
+        {'question_type': 'object_counting', 'score': 0.3},
+    ]
+    assert math.fsum([0.1, 0.2, 0.3]) == 0.6 != 0.1 + 0.2 + 0.3 == 0.6000000000000001
+    assert official_aggregate(rows) == 0.6000000000000001 / 3 * 100 == 20.000000000000004
+    assert vsi_scoring.aggregate(rows)['overall'] == 20.000000000000004
+
+
+def test_only_the_letters_the_options_offer_are_read():
+    """With options, a letter they do not offer is neither an answer nor a hedge; without them, A..H are read."""
+    two = ['A. chair', 'B. table']
+    assert reward_score('B (not C)', 'B', 'object_rel_distance', two) == 1.0
+    assert extract_choice('C', two) is None
+    ten = [f'{letter}. thing {letter.lower()}' for letter in 'ABCDEFGHIJ']
+    assert extract_choice('J', ten) == 'J'
+
+
+@pytest.mark.parametrize('answer', ['[b]', '{b}', '*b*', '"b"', "'b'", 'b:', 'b,', 'b;', 'b!', '(b).'])
+def test_a_lone_lowercase_letter_in_brackets_quotes_or_before_punctuation_is_read(answer):
+    assert extract_choice(answer, OPTIONS) == 'B'
+    assert reward_score(answer, 'B', 'object_rel_distance', OPTIONS) == 1.0
