@@ -1093,7 +1093,7 @@ def _frame_pixels(images: Sequence[str]) -> int | None:
     try:
         with Image.open(images[0]) as image:
             return image.width * image.height
-    except (OSError, ValueError):
+    except (OSError, ValueError, Image.DecompressionBombError):
         return None
 
 
@@ -1170,7 +1170,8 @@ def _unreadable_image(batch: Sequence[EvalItem]) -> str | None:
             try:
                 with Image.open(path) as image:
                     image.load()
-            except (OSError, ValueError):  # UnidentifiedImageError is an OSError; DecompressionBombError a ValueError
+            # UnidentifiedImageError is an OSError; DecompressionBombError (over twice Image.MAX_IMAGE_PIXELS) neither
+            except (OSError, ValueError, Image.DecompressionBombError):
                 return f'{item.question.location}: image {path} does not decode'
     return None
 

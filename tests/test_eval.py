@@ -3927,3 +3927,210 @@ def test_a_recorded_limit_below_the_predictions_did_not_choose_them():
     rows = [{'id': str(i), 'question_type': 'object_counting'} for i in range(3)]
     assert ev.recorded_selection({'limit': 2, 'question_types': None}, rows) == {}
     assert ev.recorded_selection({'limit': 3, 'question_types': None}, rows) == {'limit': 3, 'question_types': None}
+
+
+def test_limit_goes_round_the_types_in_the_order_they_first_appear(tmp_path):
+    # three counting questions, then two room-size ones: --limit 3 takes counting, room size, counting (round-robin
+    # in order of first appearance), whatever the sizes of the types
+    rows = [dict(BENCH_ROWS[0], id=10), dict(BENCH_ROWS[0], id=11), dict(BENCH_ROWS[0], id=12)]
+    rows += [dict(BENCH_ROWS[2], id=20), dict(BENCH_ROWS[2], id=21)]
+    questions, _ = ev.load_questions(str(write_jsonl(tmp_path / 'q.jsonl', rows)))
+    assert [q.id for q in ev.select_questions(questions, limit=3)] == ['10', '11', '20']
+    assert [q.id for q in ev.select_questions(questions, limit=4)] == ['10', '11', '20', '21']
+
+
+def test_the_frame_size_recorded_is_width_times_height(tmp_path):
+    Image.new('RGB', (40, 30)).save(tmp_path / 'frame_0000.jpg')
+    assert ev._frame_pixels([str(tmp_path / 'frame_0000.jpg')]) == 1200
+    assert ev._frame_pixels([]) is None
+    (tmp_path / 'broken.jpg').write_bytes(b'not a jpeg')
+    assert ev._frame_pixels([str(tmp_path / 'broken.jpg')]) is None
+
+
+def test_an_image_over_pillows_size_limit_is_named_not_a_traceback(tmp_path, monkeypatch):
+    """Pillow refuses an image over twice Image.MAX_IMAGE_PIXELS (about 358M pixels) with DecompressionBombError,
+    which is neither an OSError nor a ValueError: a hand-made row's huge image crashed build_items."""
+    from preprocess_vsi_data import Question
+
+    path = tmp_path / 'frame_0000.png'
+    Image.new('RGB', (40, 30)).save(path)
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 500)  # 1200 pixels: over twice the limit, as a 400M-pixel scan
+    assert ev._frame_pixels([str(path)]) is None
+    q = Question('0', 'scene0000_00', 'object_counting', 'How many?', None, '3', location='test.jsonl:line 1')
+    assert (
+        ev._unreadable_image([ev.EvalItem(q, images=[str(path)])]) == f'test.jsonl:line 1: image {path} does not decode'
+    )
+
+
+def test_auto_backend_is_vllm_only_with_vllm_and_a_gpu(monkeypatch):
+    import torch
+
+    assert ev.resolve_backend('transformers') == 'pt'
+    assert ev.resolve_backend('pt') == 'pt'
+    assert ev.resolve_backend('vllm') == 'vllm'
+    for installed, gpu, chosen in [(False, True, 'pt'), (True, False, 'pt'), (True, True, 'vllm')]:
+        monkeypatch.setattr(ev, 'vllm_installed', lambda installed=installed: installed)
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda gpu=gpu: gpu)
+        assert ev.resolve_backend('auto') == chosen, (installed, gpu)
+
+
+def test_a_half_precision_model_is_served_with_a_lora_in_its_own_dtype():
+    import torch
+
+    assert ev.lora_serving_dtype('m', torch.float16) is None
+    assert ev.lora_serving_dtype('m', torch.bfloat16) is None
+    assert ev.lora_serving_dtype('m', torch.float32) is torch.bfloat16
+
+
+def test_make_engine_passes_the_batch_size_dtype_and_adapter(tmp_path, monkeypatch):
+    import swift.infer_engine
+    import torch
+
+    built = []
+
+    def fake(kind):
+        def engine(model, **kwargs):
+            built.append((kind, model, kwargs))
+            return kind
+
+        return engine
+
+    # set in the module's namespace: getattr would import vllm_engine, which needs vllm
+    monkeypatch.setitem(vars(swift.infer_engine), 'TransformersEngine', fake('pt'))
+    monkeypatch.setitem(vars(swift.infer_engine), 'VllmEngine', fake('vllm'))
+    (tmp_path / 'adapter_config.json').write_text(json.dumps({'r': 16}))
+    args = SimpleNamespace(
+        model='m',
+        model_type='qwen3_vl',
+        torch_dtype=None,
+        adapters=[str(tmp_path)],
+        batch_size=3,
+        max_model_len=None,
+        gpu_memory_utilization=0.9,
+        tensor_parallel_size=1,
+    )
+    assert ev.make_engine(args, 'pt', 4, torch.float32) == 'pt'
+    assert built[-1] == (
+        'pt',
+        'm',
+        {'adapters': [str(tmp_path)], 'model_type': 'qwen3_vl', 'torch_dtype': None, 'max_batch_size': 3},
+    )
+    # vLLM with a LoRA: a float32 model is served in bfloat16 unless --torch_dtype says otherwise
+    assert ev.make_engine(args, 'vllm', 4, torch.float32) == 'vllm'
+    assert built[-1][2]['torch_dtype'] is torch.bfloat16
+    assert (built[-1][2]['max_num_seqs'], built[-1][2]['max_lora_rank']) == (3, 16)
+    args.torch_dtype = 'float16'
+    ev.make_engine(args, 'vllm', 4, torch.float32)
+    assert built[-1][2]['torch_dtype'] is torch.float16
+    args.adapters, args.torch_dtype = [], None
+    ev.make_engine(args, 'vllm', 4, torch.float32)
+    assert built[-1][2]['torch_dtype'] is None and 'max_lora_rank' not in built[-1][2]
+
+
+def test_a_rows_own_video_is_read_under_video_dir_else_the_benchmark_layout(tmp_path):
+    from preprocess_vsi_data import Question
+
+    q = Question('0', 'scene0000_00', 'object_counting', 'How many?', None, '3', dataset='scannet')
+    assert ev.video_path(q, '/videos') == Path('/videos/scannet/scene0000_00.mp4')
+    q.video = 'clips/scene0000_00.mp4'  # a conversations row names its video, relative to the video root
+    assert ev.video_path(q, '/videos') == Path('/videos/clips/scene0000_00.mp4')
+    q.video, q.dataset = None, None
+    with pytest.raises(ev.EvalError, match='names no dataset'):
+        ev.video_path(q, '/videos')
+
+
+def test_a_video_that_does_not_decode_stops_the_frame_extraction(tmp_path):
+    from preprocess_vsi_data import Question
+
+    (tmp_path / 'videos' / 'scannet').mkdir(parents=True)
+    (tmp_path / 'videos' / 'scannet' / 'scene0000_00.mp4').write_bytes(b'not a video')
+    q = Question('0', 'scene0000_00', 'object_counting', 'How many?', None, '3', dataset='scannet')
+    with pytest.raises(ev.EvalError, match=r'^1 video\(s\) could not be decoded, e\.g\. .*scene0000_00\.mp4: '):
+        ev.prepare_frames_cache([q], str(tmp_path / 'videos'), str(tmp_path / 'cache'), 4, progress=False)
+    with pytest.raises(ev.EvalError, match=r'^1 video\(s\) missing under --video_dir'):
+        ev.prepare_frames_cache([q], str(tmp_path / 'elsewhere'), str(tmp_path / 'cache'), 4, progress=False)
+
+
+def test_frames_dir_beside_video_dir_extracts_nothing_and_refuses_extraction_flags(bench, tmp_path, capsys):
+    both = SimpleNamespace(video_dir=str(tmp_path), frames_dir=str(bench.frames), blind=False)
+    assert not ev.extracts_frames(both)
+    assert ev.extracts_frames(SimpleNamespace(video_dir=str(tmp_path), frames_dir=None, blind=False))
+    with pytest.raises(SystemExit) as stopped:
+        eval_args(
+            'm',
+            bench.dataset,
+            tmp_path / 'run',
+            '--frames_dir',
+            bench.frames,
+            '--video_dir',
+            tmp_path,
+            '--frames_cache',
+            tmp_path / 'cache',
+        )
+    assert stopped.value.code == 2
+    assert '--frames_cache: only for frames extracted from --video_dir' in capsys.readouterr().err
+
+
+def test_the_vllm_backend_predicts_in_batches_of_64_by_default(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(ev, 'resolve_backend', lambda name: 'vllm')
+    sizes = []
+
+    class RecordingEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            sizes.append(len(infer_requests))
+            return super().infer(infer_requests, request_config, use_tqdm=use_tqdm)
+
+    ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'run', '--frames_dir', bench.frames), engine=RecordingEngine())
+    assert sizes == [len(BENCH_ROWS)]  # 6 questions, one call (pt's default is 1 a call)
+
+
+def test_image_max_token_num_alone_sets_the_budget_without_a_warning(bench, tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv('MAX_PIXELS', raising=False)
+    monkeypatch.setenv('IMAGE_MAX_TOKEN_NUM', '256')
+    caplog.set_level(logging.WARNING, logger='eval_vsi_bench')
+    ev.evaluate(eval_args('m', bench.dataset, tmp_path / 'a', '--frames_dir', bench.frames), engine=CountingEngine())
+    config = json.loads((tmp_path / 'a' / 'run_config.json').read_text())
+    assert config['qwen3_vl_image_max_pixels'] == 256 * 32 * 32
+    assert config['image_env'] == {'IMAGE_MAX_TOKEN_NUM': '256'}
+    assert 'MAX_PIXELS is not set' not in caplog.text
+
+
+def test_scenes_of_one_name_in_two_folders_record_each_its_own_frame_size(tmp_path):
+    rows = [dict(BENCH_ROWS[0], id=0), dict(BENCH_ROWS[0], id=1, dataset='scannetpp')]
+    for dataset, side in (('scannet', 32), ('scannetpp', 16)):
+        folder = tmp_path / 'frames' / dataset / BENCH_ROWS[0]['scene_name']
+        folder.mkdir(parents=True)
+        for k in range(NUM_FRAMES):
+            Image.new('RGB', (side, side)).save(folder / f'frame_{k:04d}.jpg')
+    questions, _ = ev.load_questions(str(write_jsonl(tmp_path / 'q.jsonl', rows)))
+    items = ev.build_items(questions, 'direct', str(tmp_path / 'frames'), NUM_FRAMES)
+    assert [item.frame_pixels for item in items] == [32 * 32, 16 * 16]
+
+
+def test_a_frame_whose_header_reads_but_whose_data_is_cut_off_is_named(tmp_path):
+    from preprocess_vsi_data import Question
+
+    path = tmp_path / 'frame_0000.jpg'
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-400])  # the header is whole: Image.open succeeds, only decoding the pixels fails
+    with Image.open(path) as image:
+        assert image.size == (64, 64)
+    q = Question('0', 'scene0000_00', 'object_counting', 'How many?', None, '3', location='test.jsonl:line 1')
+    batch = [ev.EvalItem(q, images=[str(path)])]
+    assert ev._unreadable_image(batch) == f'test.jsonl:line 1: image {path} does not decode'
+    path.write_bytes(whole)
+    assert ev._unreadable_image(batch) is None
+
+
+def test_each_prediction_row_records_the_prompt_tokens_the_engine_reports(bench, tmp_path):
+    class NoUsageEngine(CountingEngine):
+        def infer(self, infer_requests, request_config=None, *, use_tqdm=None):
+            responses = super().infer(infer_requests, request_config, use_tqdm=use_tqdm)
+            return [SimpleNamespace(choices=response.choices) for response in responses]
+
+    for name, engine, tokens in (('usage', CountingEngine(), 7), ('none', NoUsageEngine(), None)):
+        ev.evaluate(
+            eval_args('m', bench.dataset, tmp_path / name, '--frames_dir', bench.frames, '--limit', 2), engine=engine
+        )
+        assert [row['prompt_tokens'] for row in prediction_lines(tmp_path / name / 'predictions.jsonl')] == [tokens] * 2
