@@ -38,6 +38,9 @@
 #                         --vllm_server_group_port); a second server-mode run on the same node needs other ports
 #   ROLLOUT_LOG           the rollout server's output [rollout.log in the run's output_dir: OUTPUT_DIR, a
 #                         --output_dir flag or the YAML's]
+#   STOP_GRACE            seconds training and the rollout server each get to end on TERM when the script stops
+#                         them (done, failed, Ctrl-C) before they are KILLed [60 for training, 30 for the server];
+#                         under a scheduler that KILLs after a grace of its own (Kubernetes: 30 s), give less
 #   PYTHON=python SWIFT=swift   the interpreter for train_vsi_grpo.py (checks; MODE=local trains with it), swift's CLI
 #   DRY_RUN=0             1, true, yes or on: print the commands and environment, run nothing
 # GPU layout variables belong here, not in the YAML's ENV block (train_vsi_grpo.py rejects them there).
@@ -74,6 +77,7 @@ ROLLOUT_HOST=${ROLLOUT_HOST:-127.0.0.1}
 ROLLOUT_PORT=${ROLLOUT_PORT:-8000}
 ROLLOUT_GROUP_PORT=${ROLLOUT_GROUP_PORT:-51216}  # swift's default (rlhf_trainers/vllm_client.py)
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-1200}  # loading 8B weights, vLLM profiling and CUDA graphs take minutes
+STOP_GRACE=${STOP_GRACE:-}  # unset: stop_training's 60 s, stop_rollout's 30 s
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 # `0, 1` as `0,1`: CUDA_VISIBLE_DEVICES and the checks below compare ids as written
@@ -113,6 +117,7 @@ for name in ROLLOUT_PORT ROLLOUT_GROUP_PORT; do  # (a bind beyond 65535 fails, w
 done
 ((ROLLOUT_GROUP_PORT != ROLLOUT_PORT)) || fail "ROLLOUT_GROUP_PORT and ROLLOUT_PORT are both $ROLLOUT_PORT"
 [[ $ROLLOUT_TIMEOUT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_TIMEOUT=$ROLLOUT_TIMEOUT is not a number of seconds"
+[[ $STOP_GRACE =~ ^(|0|[1-9][0-9]*)$ ]] || fail "STOP_GRACE=$STOP_GRACE is not a number of seconds"
 [[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
 # swift rlhf expands its first argument only with one of these endings, in lower case (swift/cli/main.py)
 [[ $CONFIG =~ \.(yaml|yml|json)$ ]] || fail "CONFIG=$CONFIG: swift reads a config only from a .yaml, .yml or" \
@@ -521,9 +526,9 @@ marked_processes() {
 }
 
 # Runs on every exit before stop_rollout: when training still runs (the script was interrupted), TERM to training
-# and every process below it (torchrun also passes it on to its workers), KILL after 60 s; and to any process training
-# left running after it ended (marked_processes). A background job ignores SIGINT, so this is also how Ctrl-C stops
-# training started without torchrun (MODE=local).
+# and every process below it (torchrun also passes it on to its workers), KILL after STOP_GRACE (60 s); and to any
+# process training left running after it ended (marked_processes). A background job ignores SIGINT, so this is also
+# how Ctrl-C stops training started without torchrun (MODE=local).
 stop_training() {
     # A signal right after the fork runs the trap before TRAIN_PID=$! does: $! names training then.
     if [[ -z $TRAIN_PID && -n $TRAIN_STARTING && ${!:-} != "$ROLLOUT_PID" ]]; then
@@ -541,7 +546,8 @@ stop_training() {
         log "stopping the processes training left running (${procs[*]%:*})"
     fi
     kill -TERM "${procs[@]%:*}" 2>/dev/null || true
-    for _ in {1..300}; do
+    local checks=$((${STOP_GRACE:-60} * 5)) i
+    for ((i = 0; i < checks; i++)); do
         mapfile -t pids < <(still_running "${procs[@]}")
         ((${#pids[@]})) || break
         sleep 0.2
@@ -562,12 +568,13 @@ term_rollout() {
     kill -TERM -- "-$ROLLOUT_PID" "$ROLLOUT_PID" 2>/dev/null || true
 }
 
-# Runs on every exit (done, failed, Ctrl-C): term_rollout, KILL after 30 s.
+# Runs on every exit (done, failed, Ctrl-C): term_rollout, KILL after STOP_GRACE (30 s).
 stop_rollout() {
     term_rollout
     [[ -n $ROLLOUT_PID ]] || return 0
     log "stopping swift rollout (process group $ROLLOUT_PID)"
-    for _ in {1..150}; do
+    local checks=$((${STOP_GRACE:-30} * 5)) i
+    for ((i = 0; i < checks; i++)); do
         kill -0 -- "-$ROLLOUT_PID" 2>/dev/null || kill -0 "$ROLLOUT_PID" 2>/dev/null || break
         sleep 0.2
     done

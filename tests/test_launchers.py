@@ -52,7 +52,7 @@ USER_FLAGS = [
 LAUNCH_VARS = (
     'MODE CONFIG MODEL DATASET OUTPUT_DIR TRAIN_GPUS ROLLOUT_GPUS NPROC_PER_NODE NNODES NODE_RANK MASTER_ADDR '
     'MASTER_PORT WORLD_SIZE RANK LOCAL_RANK LOCAL_WORLD_SIZE CUDA_VISIBLE_DEVICES DRY_RUN ROLLOUT_HOST ROLLOUT_PORT '
-    'ROLLOUT_TIMEOUT ROLLOUT_LOG MAX_PIXELS VIDEO_MAX_PIXELS ROOT_IMAGE_DIR'
+    'ROLLOUT_TIMEOUT ROLLOUT_LOG STOP_GRACE MAX_PIXELS VIDEO_MAX_PIXELS ROOT_IMAGE_DIR'
     ' IMAGE_MAX_TOKEN_NUM IMAGE_MIN_TOKEN_NUM VIDEO_MAX_TOKEN_NUM VIDEO_MIN_TOKEN_NUM'
 ).split()
 
@@ -662,7 +662,7 @@ def test_batch_check_with_a_teacher_agrees_with_swift():
     assert (1, True, True) in outcomes and (1, False, False) in outcomes and (2, False, True) in outcomes
 
 
-@pytest.mark.parametrize('dry_run', ['1', 'true', 'Yes'])
+@pytest.mark.parametrize('dry_run', ['1', 'true', 'Yes', 'on'])
 def test_dry_run_lays_out_gpus_and_runs_nothing(launch_env, dry_run):
     proc = run_script({**launch_env, 'MODE': 'server', 'DRY_RUN': dry_run})
     assert proc.returncode == 0, proc.stderr
@@ -806,6 +806,8 @@ PREFLIGHT_FAILURES = [
         'TRAIN_GPUS (6) + ROLLOUT_GPUS (2) need more GPUs than the 4 visible',
     ),
     ({'MODE': 'server', 'TRAIN_GPUS': '0,1,2', 'ROLLOUT_GPUS': '2,3'}, [], 'GPU 2 is in both TRAIN_GPUS and ROLLOUT'),
+    # every visible GPU rolls out: training would start with CUDA_VISIBLE_DEVICES= and NPROC_PER_NODE=0
+    ({'MODE': 'server', 'STUB_GPUS': '2', 'ROLLOUT_GPUS': '0,1'}, [], 'TRAIN_GPUS is empty'),
     ({'TRAIN_GPUS': '0,9'}, [], 'GPU 9 is not visible'),
     # CUDA with a GPU named twice in CUDA_VISIBLE_DEVICES finds none (cuInit fails); -1 is the usual "none"
     ({'TRAIN_GPUS': '0,0,1'}, [], 'GPU 0 is named twice in TRAIN_GPUS'),
@@ -856,6 +858,7 @@ PREFLIGHT_FAILURES = [
     ({'MODE': 'server', 'ROLLOUT_PORT': 'http'}, [], 'ROLLOUT_PORT=http is not a port number'),
     # once failed in the arithmetic after the server had started, and the exit then waited on it for ever
     ({'MODE': 'server', 'ROLLOUT_TIMEOUT': '20m'}, [], 'ROLLOUT_TIMEOUT=20m is not a number of seconds'),
+    ({'STOP_GRACE': '08'}, [], 'STOP_GRACE=08 is not a number of seconds'),  # bash would read it as octal
     ({'MODE': 'server', 'ROLLOUT_LOG': '/tmp'}, [], 'ROLLOUT_LOG=/tmp is a folder; name the file'),
     # the server and the trainer would use that port while the health check polls ROLLOUT_PORT
     ({'MODE': 'server'}, ['--vllm_server_port', '8001'], '--vllm_server_port: set ROLLOUT_HOST / ROLLOUT_PORT / ROLL'),
@@ -1239,6 +1242,110 @@ def test_server_that_never_gets_ready_times_out_and_is_stopped(launch_env):
     assert 'after 2s' in proc.stderr
     assert not Path(launch_env['STUB_RLHF_LOG']).exists()
     assert not any(map(alive, _rollout_pids(launch_env)))
+
+
+def _stderr_lines_timed(proc: subprocess.Popen) -> list[tuple[float, str]]:
+    """The lines of proc's stderr as they come, each with the time.monotonic() it was read at (read by a thread, so
+    that a script that never ends fails its proc.wait timeout instead of blocking the test)."""
+    lines = []
+    threading.Thread(target=lambda: lines.extend((time.monotonic(), line) for line in proc.stderr), daemon=True).start()
+    return lines
+
+
+def _first(lines: list[tuple[float, str]], text: str) -> float:
+    return next(at for at, line in lines if text in line)
+
+
+def test_server_that_never_gets_ready_is_given_up_on_after_rollout_timeout(launch_env):
+    """ROLLOUT_TIMEOUT bounds the wait for /health: the script gives up that many seconds after it starts waiting."""
+    env = {**launch_env, 'MODE': 'server', 'STUB_ROLLOUT': 'never', 'ROLLOUT_TIMEOUT': '3'}
+    proc = subprocess.Popen(
+        ['bash', str(SCRIPT)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    lines = _stderr_lines_timed(proc)
+    try:
+        assert proc.wait(timeout=120) == 1
+        ended = time.monotonic()
+        # 3 s, polls and the stop of a server that obeys TERM (the wait starts after the preflight); not 3 x 5 s
+        assert ended - _first(lines, 'waiting up to 3s for') < 12
+        assert not any(map(alive, _rollout_pids(launch_env)))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _ignoring_term(fake_bin: Path, tmp_path: Path) -> Path:
+    """A `swift` stand-in whose processes (rollout server and workers, or training and its child) ignore SIGTERM, as
+    a vLLM engine or a trainer stuck in a collective does."""
+    swift = tmp_path / 'swift_ignoring_term'
+    swift.write_text(f'#!/bin/sh\ntrap \'\' TERM\nexec {fake_bin / "swift"} "$@"\n')
+    swift.chmod(0o755)
+    return swift
+
+
+def test_a_server_that_ignores_term_is_killed_after_its_grace(launch_env, fake_bin, tmp_path):
+    """The stop gives the server STOP_GRACE seconds (default 30) to end on TERM (vLLM's workers shut down), then KILLs
+    its process group."""
+    env = {**launch_env, 'MODE': 'server', 'STUB_ROLLOUT': 'never', 'ROLLOUT_TIMEOUT': '2', 'STOP_GRACE': '4'}
+    env['SWIFT'] = str(_ignoring_term(fake_bin, tmp_path))
+    proc = subprocess.Popen(
+        ['bash', str(SCRIPT)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    lines = _stderr_lines_timed(proc)
+    try:
+        assert proc.wait(timeout=120) == 1  # not for ever: the server's `sleep 600` outlived the TERM
+        stopping = time.monotonic() - _first(lines, 'stopping swift rollout')
+        assert 3.5 < stopping < 25  # the grace, not a KILL at once, nor the default 30 s
+        pids = _rollout_pids(launch_env)
+        assert len(pids) == 2 and not any(map(alive, pids))  # the worker too
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_training_that_ignores_term_is_killed_after_its_grace(launch_env, fake_bin, tmp_path):
+    """TERM to the script: training gets TERM, and KILL once STOP_GRACE seconds (default 60) have passed without it
+    ending."""
+    env = {**launch_env, 'MODE': 'colocate', 'STUB_RLHF_SLEEP': '600', 'STUB_RLHF_CHILD': '1', 'STOP_GRACE': '4'}
+    env['SWIFT'] = str(_ignoring_term(fake_bin, tmp_path))
+    proc = subprocess.Popen(
+        ['bash', str(SCRIPT)],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(env['STUB_RLHF_LOG']).exists():  # training has started
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        (training,) = _records(env['STUB_RLHF_LOG'])
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 143  # 20 checks 0.2 s apart (4 s and more under load), not the 600 s
+        assert 3.5 < time.monotonic() - start < 45  # the grace, not the default 60 s
+        assert not alive(training['pid']) and not alive(training['child'])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_default_rollout_ports_are_swifts(launch_env):
+    """README / --help: ROLLOUT_PORT=8000 and ROLLOUT_GROUP_PORT=51216 (swift's defaults) when unset. Node 1 of a
+    server-mode run: its trainer gets the address, and no port of this machine is probed."""
+    env = {key: value for key, value in launch_env.items() if key not in ('ROLLOUT_PORT', 'ROLLOUT_GROUP_PORT')}
+    env.update(MODE='server', DRY_RUN='1', NNODES='2', NODE_RANK='1', MASTER_ADDR='10.1.2.3')
+    proc = run_script(env)
+    assert proc.returncode == 0, proc.stderr
+    _, words = _command(proc.stdout, 'rlhf')
+    flags = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith('--vllm_server_')}
+    assert flags == {
+        '--vllm_server_host': '127.0.0.1',
+        '--vllm_server_port': '8000',
+        '--vllm_server_group_port': '51216',
+    }
 
 
 def test_server_that_dies_early_fails_fast_and_its_workers_are_stopped(launch_env):
@@ -2089,9 +2196,10 @@ def test_misspelt_launcher_variables_are_refused(launch_env, typo, meant):
 @pytest.mark.parametrize('variable', ['ROLLOUT_PORT', 'ROLLOUT_GROUP_PORT'])
 def test_a_port_beyond_65535_is_no_port_number(launch_env, variable):
     """The bind in the busy-port check raised OverflowError, which read as `ROLLOUT_PORT=70000 is in use`."""
-    assert refusal({**launch_env, 'MODE': 'server', variable: '70000', 'DRY_RUN': '1'}) == (
-        f'run_vsi_grpo.sh: {variable}=70000 is not a port number (1-65535)'
-    )
+    for port in ('70000', '65536'):  # the first number past the last port too
+        assert refusal({**launch_env, 'MODE': 'server', variable: port, 'DRY_RUN': '1'}) == (
+            f'run_vsi_grpo.sh: {variable}={port} is not a port number (1-65535)'
+        )
 
 
 def test_the_script_run_through_a_link_finds_its_bundle(launch_env, tmp_path):
