@@ -118,6 +118,9 @@ done
 ((ROLLOUT_GROUP_PORT != ROLLOUT_PORT)) || fail "ROLLOUT_GROUP_PORT and ROLLOUT_PORT are both $ROLLOUT_PORT"
 [[ $ROLLOUT_TIMEOUT =~ ^[1-9][0-9]*$ ]] || fail "ROLLOUT_TIMEOUT=$ROLLOUT_TIMEOUT is not a number of seconds"
 [[ $STOP_GRACE =~ ^(|0|[1-9][0-9]*)$ ]] || fail "STOP_GRACE=$STOP_GRACE is not a number of seconds"
+for name in TRAIN_GPUS ROLLOUT_GPUS; do  # `0,,1` or `,1` read as a GPU with no id (one comma at the end is harmless)
+    [[ ${!name:-} != ,* && ${!name:-} != *,,* ]] || fail "$name=${!name} has an empty GPU id (a comma too many)"
+done
 [[ -f $CONFIG ]] || fail "CONFIG=$CONFIG not found"
 # swift rlhf expands its first argument only with one of these endings, in lower case (swift/cli/main.py)
 [[ $CONFIG =~ \.(yaml|yml|json)$ ]] || fail "CONFIG=$CONFIG: swift reads a config only from a .yaml, .yml or" \
@@ -229,7 +232,9 @@ plan_gpus() {
     TRAIN_WORLD_SIZE=$((${#on_node0[@]} + (NNODES - 1) * ${#on_others[@]}))
     if ((NODE_RANK == 0)); then train=("${on_node0[@]}"); else train=("${on_others[@]}"); fi
     TRAIN_GPUS=$(IFS=,; echo "${train[*]}")
-    ((${#train[@]} > 0)) || fail "TRAIN_GPUS is empty"
+    # only in server mode: elsewhere every visible GPU trains unless TRAIN_GPUS names some
+    ((${#train[@]} > 0)) ||
+        fail "no GPU is left to train on: ROLLOUT_GPUS=$ROLLOUT_GPUS takes every visible GPU (${VISIBLE[*]})"
     ((${#train[@]} + ${#rollout[@]} <= n_visible)) ||
         fail "TRAIN_GPUS (${#train[@]}) + ROLLOUT_GPUS (${#rollout[@]}) need more GPUs than the $n_visible visible"
     for gpu in "${train[@]}" "${rollout[@]}"; do

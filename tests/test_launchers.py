@@ -809,7 +809,13 @@ PREFLIGHT_FAILURES = [
     ),
     ({'MODE': 'server', 'TRAIN_GPUS': '0,1,2', 'ROLLOUT_GPUS': '2,3'}, [], 'GPU 2 is in both TRAIN_GPUS and ROLLOUT'),
     # every visible GPU rolls out: training would start with CUDA_VISIBLE_DEVICES= and NPROC_PER_NODE=0
-    ({'MODE': 'server', 'STUB_GPUS': '2', 'ROLLOUT_GPUS': '0,1'}, [], 'TRAIN_GPUS is empty'),
+    (
+        {'MODE': 'server', 'STUB_GPUS': '2', 'ROLLOUT_GPUS': '0,1'},
+        [],
+        'no GPU is left to train on: ROLLOUT_GPUS=0,1 takes every visible GPU (0 1)',
+    ),
+    ({'TRAIN_GPUS': ','}, [], 'TRAIN_GPUS=, has an empty GPU id (a comma too many)'),  # was `GPU  is not visible`
+    ({'MODE': 'server', 'ROLLOUT_GPUS': '6,,7'}, [], 'ROLLOUT_GPUS=6,,7 has an empty GPU id (a comma too many)'),
     ({'TRAIN_GPUS': '0,9'}, [], 'GPU 9 is not visible'),
     # CUDA with a GPU named twice in CUDA_VISIBLE_DEVICES finds none (cuInit fails); -1 is the usual "none"
     ({'TRAIN_GPUS': '0,0,1'}, [], 'GPU 0 is named twice in TRAIN_GPUS'),
