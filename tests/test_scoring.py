@@ -17,7 +17,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import vsi_scoring
-from tests.report_oracle import official_aggregate, official_row_score, think_answer
+from tests.report_oracle import (
+    MCA_QUESTION_TYPES,
+    NA_QUESTION_TYPES,
+    official_aggregate,
+    official_row_score,
+    think_answer,
+)
 from vsi_scoring import (
     BENCHMARK_QUESTION_TYPES,
     KNOWN_QUESTION_TYPES,
@@ -880,21 +886,10 @@ def test_megabyte_completions_are_scored_not_given_up_on(completion, solution, q
     assert official_score(completion, solution, question_type, style) == official
 
 
-# The benchmark's types, written out from the official lists (VSI_FACTS section 1), not taken from vsi_scoring.
-_OFFICIAL_NA = ['object_abs_distance', 'object_counting', 'object_size_estimation', 'room_size_estimation']
-_OFFICIAL_MCA = [
-    'object_rel_direction_easy',
-    'object_rel_direction_medium',
-    'object_rel_direction_hard',
-    'object_rel_distance',
-    'route_planning',
-    'obj_appearance_order',
-]
-
-
-@pytest.mark.parametrize('question_type', _OFFICIAL_NA + _OFFICIAL_MCA)
+# the benchmark's types from the official code's lists (the oracle's copy), not from vsi_scoring
+@pytest.mark.parametrize('question_type', NA_QUESTION_TYPES + MCA_QUESTION_TYPES)
 def test_every_benchmark_type_is_decided_by_its_name_and_prompted_as_the_official_code_does(question_type):
-    multiple_choice = question_type in _OFFICIAL_MCA
+    multiple_choice = question_type in MCA_QUESTION_TYPES
     # whatever the ground truth looks like, a benchmark type's kind comes from its name
     for ground_truth in (None, 'A', '3'):
         assert vsi_scoring.is_multiple_choice(question_type, ground_truth) is multiple_choice
