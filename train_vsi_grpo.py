@@ -1657,10 +1657,9 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     return problems
 
 
-# Prints each RLHFArguments field with whether its default is True; in a subprocess, so that swift's import (seconds)
+# Prints each RLHFArguments field as [on by default, a switch] (a switch: what HfArgumentParser, as swift's parse_args
+# builds it, lets a flag written alone set: nargs '?', const True); in a subprocess, so that swift's import (seconds)
 # leaves neither log lines on the preflight's stderr nor its loggers' settings in this process, which may train next.
-# {field: [on by default, a switch]}: a switch is what HfArgumentParser lets a flag written alone set (nargs '?', const
-# True), as swift's parse_args builds it (its patch of the type hints touches dict/str unions only)
 SWIFT_FIELDS_SCRIPT = (
     'import dataclasses, json; from transformers import HfArgumentParser; from swift.arguments import RLHFArguments; '
     'switches = {a.dest for a in HfArgumentParser([RLHFArguments])._actions if a.nargs == "?" and a.const is True}; '
