@@ -1133,7 +1133,12 @@ def test_vsi_raw_converts_again_when_frames_of_a_dataset_folder_are_extracted_ag
     assert names == ['frame_0000.jpg', 'frame_0001.jpg', 'frame_0002.jpg', 'frame_0003.jpg']
     extract(8)  # frames 0, 7, 13, 20, 27, 34, 40, 47 of 48: the even 4 of them are 0, 2, 5, 7
     assert json.loads((scene / extract_frames.RECORD_NAME).read_text())['indices'] == [0, 7, 13, 20, 27, 34, 40, 47]
+    warned = []
+    monkeypatch.setattr(vsi_dataset.logger, 'warning', lambda message, *args, **_: warned.append(str(message) % args))
     (row,) = load('vsi_raw')
+    # the same file converted again says why (a file of its own is simply new)
+    again = [] if key_sees_the_manifest else [f'vsi_raw: converting again, the frames in {scene} were extracted again']
+    assert [line for line in warned if line.startswith('vsi_raw')] == again
     assert [Path(image['path']).name for image in row['images']] == [
         'frame_0000.jpg',
         'frame_0002.jpg',
@@ -1244,3 +1249,19 @@ def test_a_registration_holding_settings_this_file_does_not_read_is_taken_withou
     loader = DATASET_MAPPING['vsi_train'].loader
     monkeypatch.setattr(loader, 'settings', {'train_jsonl': '/data/train.jsonl', 'frame_dir': '/data/frames'})
     assert vsi_dataset._registered_settings() == {'train_jsonl': '/data/train.jsonl'}
+
+
+def test_a_reused_conversion_with_an_exclusion_list_gives_no_exclusion_warning(data, monkeypatch):
+    """The warning that no VSI_EXCLUDE_SCENES is set is for runs without one: a conversion with an exclusion list,
+    reused by a later launch, does not claim the test scenes may be trained on."""
+    vsi_dataset = register_plugin()
+    use_vsi_raw(monkeypatch, data)
+    (data / 'test_scenes.txt').write_text('scene0001_00\n', encoding='utf-8')
+    monkeypatch.setenv('VSI_EXCLUDE_SCENES', str(data / 'test_scenes.txt'))
+    warned, said = [], []
+    monkeypatch.setattr(pp.logger, 'warning', lambda message, *args, **_: warned.append(str(message) % args))
+    monkeypatch.setattr(vsi_dataset.logger, 'info', lambda message, *args, **_: said.append(str(message) % args))
+    assert [r['scene_name'] for r in load('vsi_raw')] == ['41069025']
+    assert [r['scene_name'] for r in load('vsi_raw')] == ['41069025']  # the second load reuses the first's file
+    assert any(line.startswith('vsi_raw: reusing ') for line in said)
+    assert pp.NO_EXCLUSION_WARNING not in warned
