@@ -2569,6 +2569,9 @@ def test_combinations_swift_refuses_after_starting_are_refused_before(launch_env
         train_vsi_grpo.resolve(str(CONFIG), 'server', ['--async_generate', 'true'], environ={}).args['async_generate']
         == 'true'
     )
+    # swift refuses only two non-zero values (`if self.warmup_ratio: if self.warmup_steps:`): a 0 is unset
+    plan = train_vsi_grpo.resolve(str(CONFIG), 'colocate', ['--warmup_steps', '0'], environ={})
+    assert (plan.args['warmup_steps'], plan.args['warmup_ratio']) == ('0', 0.05)
     assert refusal(launch_env, '--warmup_steps', '20').startswith('run_vsi_grpo.sh: warmup_ratio 0.05 and warmup_steps')
 
 
@@ -3154,6 +3157,8 @@ MODE_CONFLICTS = [
     ('colocate', ['--use_vllm', 'false'], '--use_vllm false says otherwise than mode colocate'),
     ('local', ['--use_vllm', 'true'], '--use_vllm true says otherwise than mode local (no vLLM)'),
     ('local', ['--vllm_mode', 'server'], '--vllm_mode server says otherwise than mode local (no vLLM)'),
+    # swift refuses any vllm_mode without vLLM ('vllm_mode is not supported when use_vllm is false')
+    ('local', ['--vllm_mode', 'colocate'], '--vllm_mode colocate says otherwise than mode local (no vLLM)'),
 ]
 MODE_AGREEMENTS = [
     ('server', ['--vllm_mode', 'server', '--use_vllm', 'yes']),
@@ -3340,6 +3345,7 @@ def test_server_mode_on_several_nodes_asks_for_the_world_size_outside_torchrun(d
         (' 2, 3 ', ['2', '3']),
         ('-1', []),  # CUDA reads the list up to the first negative id
         ('0,-1,1', ['0']),
+        ('0,-2,1', ['0']),  # any negative id, not -1 alone
         ('GPU-aa,GPU-bb', ['GPU-aa', 'GPU-bb']),
         ('1,1', None),
         ('0,1,0', None),
@@ -4134,3 +4140,62 @@ def test_a_flag_written_alone_reaches_swift_alone(dataset, tiny_model_dir, tmp_p
     assert not system_python['ok'] and not system_swift['ok']
     assert _comparable(switch_python) == _comparable(switch_swift)
     assert switch_python['args']['log_entropy'] is True
+
+
+def test_a_yaml_without_use_vllm_or_with_a_text_false_is_local_mode():
+    # swift's use_vllm defaults to False and reads the text 'false' as False (string_to_bool): no vLLM, whatever
+    # vllm_mode says
+    assert train_vsi_grpo.yaml_mode({}) == 'local'
+    assert train_vsi_grpo.yaml_mode({'vllm_mode': 'server'}) == 'local'
+    assert train_vsi_grpo.yaml_mode({'use_vllm': 'false', 'vllm_mode': 'colocate'}) == 'local'
+    assert train_vsi_grpo.yaml_mode({'use_vllm': 'no'}) == 'local'
+
+
+def test_a_no_switch_set_true_is_written_alone_even_from_the_yaml():
+    # HfArgumentParser's `no_` switches take no value: `--no_gradient_checkpointing True` is an error
+    assert train_vsi_grpo.to_swift_argv({'no_gradient_checkpointing': True, 'use_vllm': True}) == [
+        '--no_gradient_checkpointing',
+        '--use_vllm',
+        'True',
+    ]
+    written_out = train_vsi_grpo.to_swift_argv({'no_gradient_checkpointing': False})
+    assert written_out == ['--no_gradient_checkpointing', 'False']
+
+
+def test_rollout_args_pass_the_plugins_that_register_a_scheduler_to_the_server():
+    plan = _plan('server', model='m', external_plugins=['my_plugin.py'], multi_turn_scheduler='my_scheduler')
+    assert train_vsi_grpo.rollout_args(plan, 1) == {
+        'model': 'm',
+        'multi_turn_scheduler': 'my_scheduler',
+        'external_plugins': ['my_plugin.py'],
+        'vllm_data_parallel_size': 1,
+        'host': '127.0.0.1',
+        'port': 8000,
+    }
+
+
+def test_dry_run_counts_one_process_in_local_mode_and_colocate_vllm_gpus_per_node(monkeypatch, capsys, dataset):
+    # local mode is one process whatever NPROC_PER_NODE says; colocate's vLLM runs on the node's processes, torchrun's
+    # LOCAL_WORLD_SIZE before NPROC_PER_NODE
+    for name in LAUNCH_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('NPROC_PER_NODE', '2')
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '3')
+    assert train_vsi_grpo.main(['--mode', 'local', '--dry_run', '--dataset', str(dataset)]) == 0
+    assert json.loads(capsys.readouterr().out)['world_size'] == 1
+    flags = ['--mode', 'colocate', '--dry_run', '--dataset', str(dataset), '--vllm_tensor_parallel_size', '2']
+    assert train_vsi_grpo.main(flags) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan['world_size'] == 2
+    assert 'vllm_tensor_parallel_size 2 does not divide the 3 GPU(s) vLLM runs on' in plan['problems']
+
+
+def test_a_small_server_lora_rank_matters_only_when_vllm_loads_the_lora():
+    args = {'lora_rank': 64, 'vllm_max_lora_rank': 16}
+    assert train_vsi_grpo.server_lora_rank_problem(args) is None  # merged weights are synced: no LoRA in vLLM
+    assert train_vsi_grpo.server_lora_rank_problem({**args, 'vllm_enable_lora': 'false'}) is None
+    assert train_vsi_grpo.server_lora_rank_problem({**args, 'vllm_enable_lora': True}) == (
+        "vllm_max_lora_rank 16 is below lora_rank 64: the rollout server could not load the trainer's LoRA weights; "
+        'raise it, or leave it out (the server is then sized to lora_rank)'
+    )
+    assert train_vsi_grpo.server_lora_rank_problem({**args, 'vllm_enable_lora': True, 'vllm_max_lora_rank': 64}) is None
