@@ -470,6 +470,7 @@ class _PacketIndex:
     gop: list  # per frame: number of the keyframe it is decoded from (in presentation order), -1 if none
     key_pts: list  # per frame: pts of that keyframe (None if none)
     seek_ts: list  # per frame: timestamp to seek to (the keyframe's dts; the file start if no keyframe)
+    end: int | None = None  # when the last frame stops showing: its pts plus its packet's duration (None: not stated)
 
 
 def _nal_length_size(stream: av.video.stream.VideoStream) -> int | None:
@@ -578,7 +579,7 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
         if problem:  # damage the demuxer does not flag
             raise _IndexMismatch(f'packet at pts {packet.pts}: {problem}')
         is_key = packet.is_keyframe and (codec.name != 'h264' or _h264_starts_clean(memoryview(packet), nal_size))
-        packets.append((packet.pts, packet.dts, is_key, packet.is_discard))
+        packets.append((packet.pts, packet.dts, is_key, packet.is_discard, packet.duration))
     if not packets:
         raise VideoDecodeError('no video packets')
     # B-frames: packets come in decode order, frames leave the decoder in pts order
@@ -588,7 +589,7 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
     index = _PacketIndex([], [], [], [])
     gop, key_pts = -1, None
     seek_ts = min(p[1] if p[1] is not None else p[0] for p in packets)
-    for pts, _, is_key, is_discard in packets:
+    for pts, _, is_key, is_discard, duration in packets:
         if is_key:
             gop, key_pts = gop + 1, pts
             # seek by the key's pts: with B-frames its dts is earlier and mp4 seeks then land a GOP too early
@@ -598,6 +599,7 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
             index.gop.append(gop)
             index.key_pts.append(key_pts)
             index.seek_ts.append(seek_ts)
+            index.end = pts + duration if duration else None
     if not index.pts:
         raise VideoDecodeError('the edit list hides every frame')
     return index
@@ -759,7 +761,9 @@ def _decode_runs(container, stream, index: _PacketIndex, num_frames: int, on_fra
             raise _IndexMismatch(f'the stream ended before frame {targets[0]} of {n}')
     time_base = float(stream.time_base)
     times = [pts * time_base for pts in index.pts]
-    return {'n': n, 'wanted': wanted, 'times': times, 'fps': _mean_fps(times, stream), 'declared': _declared(container)}
+    end = index.end * time_base if index.end is not None else None
+    fps = _mean_fps(times, stream)
+    return {'n': n, 'wanted': wanted, 'times': times, 'fps': fps, 'declared': _declared(container), 'end': end}
 
 
 def _decode_all(path: PathLike, threads: int) -> Iterator[av.VideoFrame]:
@@ -784,7 +788,11 @@ def _decode_all(path: PathLike, threads: int) -> Iterator[av.VideoFrame]:
 
 def _decode_full(path: PathLike, num_frames: int, on_frame: Callable, threads: int) -> dict:
     """The fallback: count the frames by decoding them all, then decode again and keep the wanted ones."""
-    times = [frame.time for frame in _decode_all(path, threads)]
+    times, end = [], None
+    for frame in _decode_all(path, threads):
+        times.append(frame.time)
+        shown = frame.time is not None and frame.duration and frame.time_base
+        end = frame.time + float(frame.duration * frame.time_base) if shown else None
     if not times:
         raise VideoDecodeError('no frame decodes')
     wanted = sample_indices(len(times), num_frames)
@@ -797,7 +805,7 @@ def _decode_full(path: PathLike, num_frames: int, on_frame: Callable, threads: i
     with av.open(str(path)) as container:
         fps = _mean_fps(times, _video_stream(container))
         declared = _declared(container)
-    return {'n': len(times), 'wanted': wanted, 'times': times, 'fps': fps, 'declared': declared}
+    return {'n': len(times), 'wanted': wanted, 'times': times, 'fps': fps, 'declared': declared, 'end': end}
 
 
 # Containers whose header states the video's length (FFmpeg's names); others' (MPEG-TS, MPEG-PS) is estimated from
@@ -830,18 +838,20 @@ def _declared(container: av.container.InputContainer) -> float | None:
 
 
 # How far the frames may end before the declared length (_cut_short): the larger of these seconds and this fraction
-# of it, for the leeway containers give (an audio track a little longer, an edit list, the last frame's duration).
+# of it, for the leeway containers give (an audio track a little longer, an edit list).
 CUT_SHORT_SECONDS, CUT_SHORT_FRACTION = 1.0, 0.05
 
 
-def _cut_short(times: list, fps: float, declared: float | None) -> str:
+def _cut_short(times: list, fps: float, declared: float | None, end: float | None) -> str:
     """A note when the decoded frames (presentation `times`, `fps` their mean rate) end well before the `declared`
     length: the header of a file cut short (a copy or download that did not finish) still gives the whole video's
-    length, and its frames decode as a shorter video; else ''."""
+    length, and its frames decode as a shorter video; else ''. The frames end at `end` (the last one's time plus its
+    duration: a screen recording may hold its last frame for seconds), else one frame's time after the last."""
     known = [t for t in times if t is not None]
     if declared is None or len(known) < 2:
         return ''
-    end = max(known) + (1 / fps if fps else 0.0)  # declared lengths count from 0, not from the first frame
+    if end is None:  # declared lengths count from 0, not from the first frame
+        end = max(known) + (1 / fps if fps else 0.0)
     if declared - end <= max(CUT_SHORT_SECONDS, CUT_SHORT_FRACTION * declared):
         return ''
     return f'frames end at {end:.1f} s of the {declared:.1f} s the file declares: cut short (an unfinished copy)?'
@@ -889,7 +899,8 @@ def _pyav_frames(path: Path, num_frames: int, max_pixels: int | None, save: Call
     except _IndexMismatch as e:  # either way
         note = f'packet index disagreed with the decoder ({e}): decoded in full'
         result = {**_decode_full(path, num_frames, on_frame, threads), 'method': 'full_decode', 'note': note}
-    return {**result, 'cut_short': _cut_short(result['times'], result['fps'], result.pop('declared'))}
+    cut_short = _cut_short(result['times'], result['fps'], result.pop('declared'), result.pop('end'))
+    return {**result, 'cut_short': cut_short}
 
 
 def _decord_frames(path: Path, num_frames: int, max_pixels: int | None, save: Callable, threads: int) -> dict:

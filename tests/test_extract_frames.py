@@ -320,6 +320,27 @@ def test_a_file_cut_short_is_extracted_from_what_decodes_and_said_to_be_cut(tmp_
     assert str(summary).endswith('; 1 cut short? (frames end before the length the file declares: see the log)')
 
 
+@pytest.mark.parametrize('suffix', ['mp4', 'mkv'])
+def test_a_last_frame_held_for_seconds_is_not_taken_for_a_cut(tmp_path, caplog, monkeypatch, suffix):
+    """A screen recording's still ending: 2 s of frames, the last one shown 3 s more, a 5 s file. Counting one frame's
+    time for the last frame, the check said `frames end at 2.0 s of the 5.0 s the file declares: cut short`; the last
+    packet's duration says where the frames end, on both decoding paths."""
+    video = encode_video(tmp_path / f'held.{suffix}', num_frames=60, fps=30, hold_last=3.0).path
+    with av.open(str(video)) as container:
+        assert 4.9 < container.duration / av.time_base < 5.1
+    with caplog.at_level(logging.WARNING, logger='extract_frames'):
+        record = extract_video(video, tmp_path / 'index', num_frames=8)
+        assert (record.method, record.cut_short, record.note, caplog.messages) == ('index', False, '', [])
+
+        def disagree(container, stream):
+            raise extract_frames._IndexMismatch('as a damaged file would')
+
+        monkeypatch.setattr(extract_frames, '_packet_index', disagree)
+        record = extract_video(video, tmp_path / 'full', num_frames=8)
+    assert (record.method, record.cut_short, caplog.messages) == ('full_decode', False, [])
+    assert 'cut short' not in record.note
+
+
 def test_corrupt_packets_fall_back_to_full_decode(tmp_path):
     video = encode_video(tmp_path / 'whole.mkv', num_frames=120, gop=10)
     with av.open(str(video.path)) as container:
@@ -2520,8 +2541,10 @@ def test_folder_state_compares_the_record(changes, why, tmp_path):
     assert extract_frames._folder_state(out, video, SETTINGS)[0] == why
 
 
-def packet(pts, dts=None, key=False, discard=False, corrupt=False, size=100) -> SimpleNamespace:
-    return SimpleNamespace(pts=pts, dts=dts, is_keyframe=key, is_discard=discard, is_corrupt=corrupt, size=size)
+def packet(pts, dts=None, key=False, discard=False, corrupt=False, size=100, duration=0) -> SimpleNamespace:
+    return SimpleNamespace(
+        pts=pts, dts=dts, is_keyframe=key, is_discard=discard, is_corrupt=corrupt, size=size, duration=duration
+    )
 
 
 def packet_index(packets: list) -> extract_frames._PacketIndex:
@@ -2608,14 +2631,17 @@ def test_packet_index_by_hand():
             packet(20, 5, key=True),  # (a dts, as decoding starts before the first frame is shown)
             packet(40, 13),
             packet(30, 14, discard=True),  # hidden by an edit list: not counted
-            packet(50, 15, key=True),
-            packet(60, 16),
+            packet(50, 15, key=True, duration=10),
+            packet(70, 17, discard=True, duration=10),  # the end an edit list cuts off
+            packet(60, 16, duration=7),
         ]
     )
     assert index.pts == [10, 20, 40, 50, 60]
     assert index.gop == [-1, 0, 0, 1, 1]
     assert index.key_pts == [None, 20, 20, 50, 50]
     assert index.seek_ts == [5, 20, 20, 50, 50]
+    assert index.end == 67  # the last frame shown, its own duration
+    assert packet_index([packet(0, 0, key=True, duration=5), packet(1, 1)]).end is None  # the last states none
 
 
 @pytest.mark.parametrize(

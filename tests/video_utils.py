@@ -116,6 +116,7 @@ def encode_video(
     repeat: int = 1,
     grain: float = 0.0,
     open_gop: bool = False,
+    hold_last: float = 0.0,
 ) -> SyntheticVideo:
     """Encode `num_frames` numbered frames; the container follows the file suffix (mp4, mkv, mov, avi, webm).
 
@@ -133,6 +134,7 @@ def encode_video(
       a panned texture costs almost nothing to code between keyframes, far less than camera footage.
     - `open_gop` (libx264): B-frames shown just before a keyframe are decoded after it and refer to the GOP
       before (as broadcast and many camera encoders do), so they belong to the earlier keyframe's GOP.
+    - `hold_last`: seconds the last frame is shown (its packet's duration), as a screen recording holds a still ending.
     - odd sizes: libx264 refuses them in yuv420p; use pix_fmt='yuv444p', or codec 'libvpx-vp9' / 'mpeg4'.
     """
     path = Path(path)
@@ -165,12 +167,15 @@ def encode_video(
         packets += _keep(stream.encode(frame))
     packets += _keep(stream.encode(None))
     # timestamps below are in frames (1/fps) whenever they are shifted: times is None there
+    last_pts = max(pts for _, pts, _, _ in packets)
     for part in range(repeat):
         shift = part * num_frames - trim_start
         for data, pts, dts, is_keyframe in packets:
             packet = av.Packet(data)
             packet.pts, packet.dts, packet.is_keyframe = pts + shift, dts + shift, is_keyframe
             packet.time_base, packet.stream = time_base, stream
+            if hold_last and part == repeat - 1 and pts == last_pts:
+                packet.duration = round(hold_last / time_base)
             container.mux(packet)
     container.close()
     return SyntheticVideo(path, num_frames * repeat, width, height, trimmed=trim_start)
