@@ -62,9 +62,13 @@ def template(tiny_model_dir):
     from swift.model import get_processor
     from swift.template import get_template
 
-    os.environ.setdefault('MAX_PIXELS', '4096')  # before the processor is built (see `isolated`)
-    processor = get_processor(str(tiny_model_dir), model_type='qwen3_vl', download_model=False)
-    return get_template(processor)
+    # before the processor is built (see `isolated`); set for this module only: a module fixture's change to os.environ
+    # outlives the per-test restore (conftest), and later modules (the demo's run) would see it as the user's
+    with pytest.MonkeyPatch.context() as patch:
+        if 'MAX_PIXELS' not in os.environ:
+            patch.setenv('MAX_PIXELS', '4096')
+        processor = get_processor(str(tiny_model_dir), model_type='qwen3_vl', download_model=False)
+        yield get_template(processor)
 
 
 @pytest.fixture

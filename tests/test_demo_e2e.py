@@ -28,7 +28,9 @@ STEPS = 2
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp('demo')
     config = DemoConfig(output_dir=out, num_scenes=4, grpo_steps=STEPS, num_generations=4, questions_per_step=1)
-    return config, run_demo(config)
+    with pytest.MonkeyPatch.context() as patch:  # `make demo` from a shell without a pixel budget of its own
+        patch.delenv('MAX_PIXELS', raising=False)
+        return config, run_demo(config)
 
 
 def test_training_data_excludes_every_test_scene(demo):
