@@ -1086,13 +1086,21 @@ def make_engine(args: argparse.Namespace, backend: str, max_images: int, model_d
 def _frame_pixels(images: Sequence[str]) -> int | None:
     """width * height of the first image (its header only), None without images or where it cannot be read (the model
     then fails on it, saying why)."""
-    if not images:
-        return None
+    size = _image_size(images[0]) if images else None
+    return size[0] * size[1] if size else None
+
+
+def _image_size(path: str, whole: bool = False) -> tuple[int, int] | None:
+    """(width, height) of an image from its header (`whole`: after decoding it all); None where Pillow cannot read
+    it."""
     from PIL import Image  # swift's dependency, loaded by then
 
     try:
-        with Image.open(images[0]) as image:
-            return image.width * image.height
+        with Image.open(path) as image:
+            if whole:
+                image.load()
+            return image.size
+    # UnidentifiedImageError is an OSError; DecompressionBombError (over twice Image.MAX_IMAGE_PIXELS) neither
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
 
@@ -1163,15 +1171,9 @@ def run_inference(
 def _unreadable_image(batch: Sequence[EvalItem]) -> str | None:
     """`<question's location>: image <path> does not decode` for the batch's first image Pillow cannot read whole, or
     None. Frames are checked only when inference fails: decoding each twice would cost every run."""
-    from PIL import Image
-
     for item in batch:
         for path in item.images:
-            try:
-                with Image.open(path) as image:
-                    image.load()
-            # UnidentifiedImageError is an OSError; DecompressionBombError (over twice Image.MAX_IMAGE_PIXELS) neither
-            except (OSError, ValueError, Image.DecompressionBombError):
+            if _image_size(path, whole=True) is None:
                 return f'{item.question.location}: image {path} does not decode'
     return None
 
