@@ -788,13 +788,13 @@ def _decode_all(path: PathLike, threads: int) -> Iterator[av.VideoFrame]:
 
 def _decode_full(path: PathLike, num_frames: int, on_frame: Callable, threads: int) -> dict:
     """The fallback: count the frames by decoding them all, then decode again and keep the wanted ones."""
-    times, end = [], None
-    for frame in _decode_all(path, threads):
-        times.append(frame.time)
-        shown = frame.time is not None and frame.duration and frame.time_base
-        end = frame.time + float(frame.duration * frame.time_base) if shown else None
+    times, last = [], None
+    for last in _decode_all(path, threads):
+        times.append(last.time)
     if not times:
         raise VideoDecodeError('no frame decodes')
+    shown = last.time is not None and last.duration and last.time_base
+    end = last.time + float(last.duration * last.time_base) if shown else None
     wanted = sample_indices(len(times), num_frames)
     slots = _slots(wanted)
     for pos, frame in enumerate(_decode_all(path, threads)):
