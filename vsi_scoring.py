@@ -618,8 +618,8 @@ def extract_number(text: str, question_type: str = '') -> float | None:
     """The number an answer states, converted to the unit the question type is asked in.
 
     Handles `1,250`, `3.5m`, `-2`, `2.5e1`, number words (`three`, `twenty-one`, `a dozen`, `two hundred and
-    five`) and units. When several numbers appear, the last one counts: explanations state the conclusion last. An
-    ordinal (`the 2nd chair`) is not one of them.
+    five`) and units, a length in two (`5 feet 6 inches`) too. When several numbers appear, the last one counts:
+    explanations state the conclusion last. An ordinal (`the 2nd chair`) is not one of them.
     Number words count only where no number is written in digits: after `3 chairs.`, `One is by the window` and
     `the one near the bed` are words of the explanation, not a revised answer.
     The text after an `answer` keyword is searched first, then the whole text, so an answer in the official form
@@ -637,37 +637,66 @@ def _number_in(region: str, question_type: str) -> float | None:
     if direct is not None:
         return direct
     # Searching from an offset keeps the look-behind context, so no number is cut at the window's edge.
-    last = last_word = None
+    last = last_word = previous = None
     for match in _NUMBER_RE.finditer(region, max(0, len(region) - _NUMBER_WINDOW)):
         if match.group(5):
             if not _WORD_ORDINAL_TAIL_RE.match(region, match.end()):
-                last_word = match
+                last_word = (match, previous)
         elif not _ORDINAL_SUFFIX_RE.match(region, match.end()):
-            last = match
-    last = last or last_word
-    if last is None:
+            last = (match, previous)
+        previous = match
+    if last is None and last_word is None:
         return None
-    if last.group(5):
-        value = float(_words_value(last.group(5)))
-    else:
-        literal = last.group(1) + last.group(2).replace(',', '') + (last.group(3) or '')
-        if last.group(4):
-            literal += 'e' + last.group(4)
-        value = _to_float(literal)
-        if value is None or not math.isfinite(value):
-            return None
-    return _convert_unit(value, region[last.end() : last.end() + 32], question_type)
+    match, before = last or last_word
+    value = _match_value(match)
+    if value is None:
+        return None
+    return _convert_unit(value, region[match.end() : match.end() + 32], question_type) + _larger_part(
+        region, before, match, question_type
+    )
+
+
+def _match_value(match: re.Match) -> float | None:
+    """The finite value of a `_NUMBER_RE` match (number words or digits), else None."""
+    if match.group(5):
+        return float(_words_value(match.group(5)))
+    literal = match.group(1) + match.group(2).replace(',', '') + (match.group(3) or '')
+    if match.group(4):
+        literal += 'e' + match.group(4)
+    value = _to_float(literal)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _larger_part(region: str, before: re.Match | None, match: re.Match, question_type: str) -> float:
+    """The first part of a length stated in two units (`5 feet 6 inches`, `1 m and 20 cm`), `before` being the
+    number before `match`, in the question type's unit; 0 where the two are no such pair."""
+    if before is None or TARGET_UNITS.get(question_type) not in ('m', 'cm'):
+        return 0.0
+    gap = region[before.end() : match.start()]
+    larger = _UNIT_RE.match(gap)
+    if larger is None or not re.fullmatch(r'\s*(?:and\s+)?', gap[larger.end() :]):
+        return 0.0
+    smaller = _UNIT_RE.match(region, match.end())
+    larger_metres, smaller_metres = _unit_metres(larger, square=False), _unit_metres(smaller, square=False)
+    if larger_metres is None or smaller_metres is None or larger_metres <= smaller_metres:
+        return 0.0
+    value = _match_value(before)
+    return 0.0 if value is None else _convert_unit(value, gap, question_type)
+
+
+def _unit_metres(unit: re.Match | None, square: bool = True) -> float | None:
+    """Metres in the length unit `_UNIT_RE` matched (in its side for a square one: `20 square feet`, which `square`
+    False refuses); None for no unit."""
+    if unit is None or not square and (unit.group(1) or unit.group(3)):
+        return None
+    name = unit.group(2).lower().replace('metre', 'meter')
+    return _LENGTH_IN_METRES.get(_UNIT_ALIASES.get(name.rstrip('s'), name))
 
 
 def _convert_unit(value: float, following: str, question_type: str) -> float:
     target = TARGET_UNITS.get(question_type)
-    unit = _UNIT_RE.match(following)
-    if target is None or unit is None:
-        return value
-    name = unit.group(2).lower().replace('metre', 'meter')
-    name = _UNIT_ALIASES.get(name.rstrip('s'), name)
-    metres = _LENGTH_IN_METRES.get(name)
-    if metres is None:
+    metres = _unit_metres(_UNIT_RE.match(following))
+    if target is None or metres is None:
         return value
     if target == 'm2':  # `20 m` for a room size means square metres: nobody reports an area in metres
         return value * metres * metres

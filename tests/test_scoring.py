@@ -440,6 +440,22 @@ EXTRACT_NUMBER_CASES = [
     ('1 inch', 'object_abs_distance', 0.0254),
     ('1 foot', 'object_abs_distance', 0.3048),
     ('350 cm', 'object_counting', 350),  # no unit to convert to
+    # A length in two units is their sum: 5 x 30.48 + 6 x 2.54 cm, 1 m + 0.2 m, 5 x 0.3048 + 6 x 0.0254 m.
+    ('5 feet 6 inches', 'object_size_estimation', 167.64),
+    ('It is 1 m 20 cm away', 'object_abs_distance', 1.2),
+    ('1 m and 20 cm', 'object_size_estimation', 120),
+    ('five feet six inches', 'object_abs_distance', 1.6764),
+    # ... only a larger unit then a smaller one, right after each other, for a length: else the last number counts
+    ('1 m, 20 cm', 'object_abs_distance', 0.2),
+    ('2 m from the bed, 50 cm', 'object_abs_distance', 0.5),
+    ('2 m and the chair 50 cm', 'object_abs_distance', 0.5),
+    ('5 cm 2 m', 'object_abs_distance', 2),
+    ('3 m 3 m', 'object_abs_distance', 3),
+    ('20 square feet 6 inches', 'object_abs_distance', 0.1524),
+    ('5 feet 6 square inches', 'object_abs_distance', 6 * 0.0254),
+    ('5 feet 6', 'object_abs_distance', 6),
+    ('5 feet 6 inches', 'room_size_estimation', 6 * 0.0254 * 0.0254),
+    ('5 feet 6 inches', 'object_counting', 6),
     # A long s that IGNORECASE matches to `s` but str.lower keeps: no unit name it knows, so the number as written.
     ('3 meterſ', 'object_size_estimation', 3),
 ]
