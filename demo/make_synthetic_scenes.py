@@ -14,6 +14,7 @@ Outputs, under --output_dir:
     train_qa.jsonl     the same training questions in the benchmark's question/options layout
     test_scenes.txt    the test scene names, one a line
     scenes.json        full geometry, camera path and the first frame each object is visible in
+The question files are written last, after an earlier run's are removed: a run stopped before its end leaves none.
 
 Usage:
     python demo/make_synthetic_scenes.py --output_dir demo_out/scenes --num_scenes 6 --test_fraction 0.34 --seed 0
@@ -49,6 +50,8 @@ from vsi_scoring import build_prompt  # noqa: E402
 DATASET = 'synthscan'
 SCENE_PREFIX = 'synth_'
 ENCODER_OPTIONS = {'crf': '16', 'preset': 'fast', 'threads': '1'}
+# Written after the videos, in this order (the texts in make_scenes); the docstring above says what each holds.
+QUESTION_FILES = ('test.jsonl', 'train.json', 'train_qa.jsonl', 'test_scenes.txt', 'scenes.json')
 VIDEO_TAG = 'vsi-synthetic-frames-sha256:'  # the mp4 comment that write_video recognises its own videos by
 
 # Question wording follows VSI-Bench's templates (and VLM-3R's, which share them).
@@ -793,6 +796,11 @@ def make_scenes(
     train_ids, _ = split_scenes(num_scenes, test_fraction, seed)
     video_dir = os.path.join(output_dir, 'videos', DATASET)
     os.makedirs(video_dir, exist_ok=True)
+    # An earlier run's question files would not match the videos this one rewrites: a run stopped before its end
+    # leaves none, rather than a set that looks complete.
+    for filename in QUESTION_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(output_dir, filename))
 
     scenes: list[Scene] = []
     test_rows: list[dict[str, Any]] = []
@@ -835,13 +843,14 @@ def make_scenes(
         'scenes': [asdict(s) for s in scenes],
     }
     test_names = [s.scene_name for s in scenes if s.split == 'test']
-    outputs = {
-        'test.jsonl': _jsonl(test_rows),
-        'train.json': json_text(train_rows),
-        'train_qa.jsonl': _jsonl(train_qa_rows),
-        'test_scenes.txt': ''.join(n + '\n' for n in test_names),
-        'scenes.json': json.dumps(meta, indent=1) + '\n',
-    }
+    texts = (
+        _jsonl(test_rows),
+        json_text(train_rows),
+        _jsonl(train_qa_rows),
+        ''.join(n + '\n' for n in test_names),
+        json.dumps(meta, indent=1) + '\n',
+    )
+    outputs = dict(zip(QUESTION_FILES, texts, strict=True))
     for filename, text in outputs.items():
         write_text_atomic(os.path.join(output_dir, filename), [text])
     return SyntheticSetSummary(

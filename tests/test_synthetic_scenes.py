@@ -179,6 +179,27 @@ def test_a_second_run_leaves_its_videos_untouched(tmp_path):
     assert videos[0].stat().st_mtime_ns != 1  # other frames: written again
 
 
+def test_a_run_stopped_before_its_end_leaves_no_question_files(tmp_path, monkeypatch):
+    """An earlier run's questions beside the videos a stopped run rewrote would look like a complete set."""
+    mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED, test_fraction=0.5, frames=24, progress=False)
+    names = ('test.jsonl', 'train.json', 'train_qa.jsonl', 'test_scenes.txt', 'scenes.json')
+    assert all((tmp_path / name).stat().st_size for name in names)
+    write_video = mss.write_video
+
+    def stopped_after_one(path, frames, fps):
+        write_video(path, frames, fps)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mss, 'write_video', stopped_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED + 1, test_fraction=0.5, frames=24, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['videos']
+    monkeypatch.setattr(mss, 'write_video', write_video)
+    summary = mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED + 1, test_fraction=0.5, frames=24, progress=False)
+    assert summary.files == sorted(names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, 'videos'])
+
+
 def test_train_and_test_scenes_are_disjoint(out, data):
     root, summary = out
     test_names = {r['scene_name'] for r in data['test']}
