@@ -159,18 +159,19 @@ class DemoPaths:
         self.grpo_dir = self.out / 'grpo'
         self.grpo_log = self.out / 'grpo.log'
         self.eval_dir = self.out / 'eval'
-        self.marker = self.out / '.vsi_demo_output'  # written by the demo: its grpo/ and eval/ may be removed
+        self.marker = self.out / '.vsi_demo_output'  # written by the demo: what it wrote may be replaced
 
 
 def _claim_output(paths: DemoPaths) -> None:
-    """Refuse to remove a grpo/ or eval/ the demo did not make (--output_dir pointed at a folder of other work)."""
+    """Refuse to replace or remove what the demo did not make (--output_dir pointed at a folder of other work)."""
     ours = paths.marker.is_file() or paths.grpo_log.is_file()  # grpo.log: a folder of a demo run before the marker
     if not ours:
-        foreign = [str(d) for d in (paths.grpo_dir, paths.eval_dir) if d.exists()]
+        written = (paths.scenes, paths.frames, paths.model_dir, paths.dataset, paths.grpo_dir, paths.eval_dir)
+        foreign = [str(d) for d in written if d.exists()]
         if foreign:
             raise RuntimeError(
-                f'{" and ".join(foreign)} exist but were not made by the demo, which would remove them before '
-                'training; choose another --output_dir or remove them yourself'
+                f'{", ".join(foreign)} exist but were not made by the demo, which would replace or remove them; '
+                'choose another --output_dir or remove them yourself'
             )
     paths.out.mkdir(parents=True, exist_ok=True)
     paths.marker.write_text('made by demo/run_demo.py\n')
@@ -178,6 +179,7 @@ def _claim_output(paths: DemoPaths) -> None:
 
 def prepare(config: DemoConfig, paths: DemoPaths, preprocess_args: tuple[str, ...] = ()) -> None:
     """Scenes, tiny model, frames and swift training rows (test scenes excluded)."""
+    _claim_output(paths)
     py = sys.executable
     _run(
         [py, 'demo/make_synthetic_scenes.py', '--output_dir', str(paths.scenes)]

@@ -7,6 +7,7 @@ of the base model and of the adapter -> comparison. About a minute on 2 cores.
 import json
 import math
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 import demo.run_demo as run_demo_module
-from demo.run_demo import DemoConfig, DemoPaths, evaluate, read_rewards, run_demo, train
+from demo.run_demo import DemoConfig, DemoPaths, evaluate, grpo_command, read_rewards, run_demo, train
 from tests.report_oracle import recompute_scores
 from train_vsi_grpo import DEFAULT_CONFIG, load_config
 
@@ -197,7 +198,14 @@ def test_a_quoted_home_folder_is_expanded(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    'flag, value', [('--eval_limit', '0'), ('--num_generations', '1'), ('--grpo_steps', '0'), ('--num_frames', '0')]
+    'flag, value',
+    [
+        ('--eval_limit', '0'),
+        ('--num_generations', '1'),
+        ('--grpo_steps', '0'),
+        ('--num_frames', '0'),
+        ('--num_scenes', '1'),
+    ],
 )
 def test_a_bad_size_is_refused_before_any_stage_runs(flag, value, monkeypatch, capsys):
     """--eval_limit 0 evaluated every question (0 was taken as unset); the others were refused by a later stage only
@@ -227,6 +235,61 @@ def test_a_folder_of_other_work_keeps_its_grpo_and_eval(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match='not made by the demo'):
         train(DemoConfig(output_dir=tmp_path), paths)
     assert (paths.eval_dir / 'mine').is_dir() and (paths.grpo_dir / 'checkpoint-9000').is_dir()
+
+
+@pytest.mark.parametrize('name', ['scenes', 'frames', 'tiny_qwen3_vl', 'data/train.jsonl', 'grpo', 'eval'])
+def test_a_folder_of_other_work_is_refused_before_any_stage_writes_into_it(name, tmp_path, monkeypatch):
+    """The check ran before training only: the stages before it had replaced data/train.jsonl and the rest."""
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_text('mine\n')
+    monkeypatch.setattr(run_demo_module, '_run', lambda *args, **kwargs: pytest.fail(f'{args[0][1]} ran'))
+    with pytest.raises(RuntimeError, match=f'{tmp_path / name} exist but were not made by the demo'):
+        run_demo(DemoConfig(output_dir=tmp_path))
+    assert (tmp_path / name).read_text() == 'mine\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name.split('/')[0]]
+
+
+def test_a_demo_folder_from_before_the_marker_is_the_demos(tmp_path, monkeypatch):
+    """Demo runs before the marker existed left grpo.log: their folder is still the demo's to replace."""
+    paths = DemoPaths(tmp_path)
+    (paths.grpo_dir / 'checkpoint-20').mkdir(parents=True)
+    paths.grpo_log.write_text('an older demo run\n')
+
+    def fake_run(command, env=None, log=None):
+        assert not paths.grpo_dir.exists()  # the old run's folder was removed
+        (paths.grpo_dir / 'checkpoint-20').mkdir(parents=True)
+        (paths.grpo_dir / 'checkpoint-20' / 'adapter_config.json').write_text('{}')
+
+    monkeypatch.setattr(run_demo_module, '_run', fake_run)
+    assert train(DemoConfig(output_dir=tmp_path), paths) == paths.grpo_dir / 'checkpoint-20'
+    assert paths.marker.is_file()
+
+
+def test_a_checkpoint_without_an_adapter_is_no_adapter(tmp_path, monkeypatch):
+    paths = DemoPaths(tmp_path)
+    monkeypatch.setattr(run_demo_module, '_run', lambda *a, **k: (paths.grpo_dir / 'checkpoint-20').mkdir(parents=True))
+    with pytest.raises(RuntimeError, match='GRPO wrote no LoRA checkpoint at .*checkpoint-20'):
+        train(DemoConfig(output_dir=tmp_path), paths)
+
+
+def test_questions_per_step_sets_the_batch(tmp_path):
+    """swift's batch is in completions: num_generations of each question."""
+    command, _ = grpo_command(DemoConfig(num_generations=4, questions_per_step=3), tmp_path, tmp_path, tmp_path)
+    assert command[command.index('--per_device_train_batch_size') + 1] == '12'
+
+
+@pytest.mark.parametrize('log', [False, True])
+def test_a_stage_killed_by_a_signal_stops_the_demo(tmp_path, log):
+    """A stage killed by the kernel (OOM: SIGKILL) exits -9 to Popen, which must not pass for success."""
+    command = [sys.executable, '-c', 'import os, signal; os.kill(os.getpid(), signal.SIGKILL)']
+    with pytest.raises((subprocess.CalledProcessError, RuntimeError), match='SIGKILL|exit -9'):
+        run_demo_module._run(command, log=tmp_path / 'stage.log' if log else None)
+
+
+def test_a_relative_output_dir_starts_where_the_demo_was_started(tmp_path, monkeypatch):
+    """The stages run from the bundle folder, so a relative --output_dir is made absolute from the caller's."""
+    monkeypatch.chdir(tmp_path)
+    assert DemoPaths(Path('out')).dataset == tmp_path / 'out' / 'data' / 'train.jsonl'
 
 
 def test_evaluation_uses_the_pixel_budget_training_used(tmp_path, monkeypatch):
