@@ -1,6 +1,7 @@
 """The benchmarks `make bench` runs, at small sizes: they keep running, and the figures each prints agree with the
 counts and files it reports on. Timings themselves are never asserted (these machines are noisy);
-bench/bench_extract.py and bench/visual_tokens.py have their own tests (test_extract_frames.py, test_launchers.py).
+bench/bench_extract.py's run and bench/visual_tokens.py have their own tests (test_extract_frames.py,
+test_launchers.py).
 """
 
 import ast
@@ -10,8 +11,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from PIL import Image
+from video_utils import draw_frame
+
+from extract_frames import RECORD_NAME, sample_indices
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,3 +157,81 @@ def test_bench_extract_refuses_to_measure_nothing(flag, capsys):
         bench_extract.parse_args([flag, '0'])
     assert stop.value.code == 2
     assert f'{flag} must be at least 1, got 0' in capsys.readouterr().err
+
+
+def _numbered_frame(number: int) -> np.ndarray:
+    return draw_frame(number, 160, 120).astype(np.float64)
+
+
+def test_bench_extract_same_frames_means_the_same_indices_and_frame_numbers():
+    from bench.bench_extract import compare
+
+    reference = [_numbered_frame(3), _numbered_frame(7)]
+    assert compare(reference, [_numbered_frame(3), _numbered_frame(7) + 2], True) == (True, 2.0)
+    assert compare(reference, [_numbered_frame(3), _numbered_frame(8)], True)[0] is False
+    # a frame one repeated part away: the same number and pixels, another index
+    assert compare(reference, reference, False) == (False, 0.0)
+
+
+@pytest.mark.parametrize('shifted', ['ours', 'decord'])
+def test_bench_extract_tells_a_frame_one_part_away_from_the_wanted_one(shifted, tmp_path, monkeypatch):
+    """The bench's long videos repeat one encoded part: frame k and frame k + part show the same number and pixels,
+    so a method that picks a whole part off printed `yes (0.00)`."""
+    from bench import bench_extract
+
+    part, repeat, num_frames = 100, 3, 4
+    wanted = sample_indices(part * repeat, num_frames)  # [0, 100, 199, 299]: k and k % part differ
+    shift = {'ours': 0, 'decord': 0, shifted: part}
+
+    class Pool:
+        def map(self, run_one, jobs, chunksize=1):
+            for method, _video, out_dir, _count, _threads in jobs:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                indices = [min(k + shift.get(method, 0), part * repeat - 1) for k in wanted]
+                for slot, k in enumerate(indices):
+                    frame = Image.fromarray(draw_frame(k % part, 160, 120))
+                    frame.save(out_dir / f'frame_{slot:04d}.jpg', quality=95)
+                if method != 'full':
+                    (out_dir / RECORD_NAME).write_text(json.dumps({'indices': indices}))
+            return [1.0] * len(jobs)
+
+    monkeypatch.setattr(bench_extract, 'make_videos', lambda work_dir, config, copies: [work_dir / 'v.mp4'])
+    args = SimpleNamespace(copies=1, repeats=1, num_frames=num_frames, threads=1)
+    result = bench_extract.bench_config(Pool(), tmp_path, (640, 480, 30, part, repeat), args)
+    assert result['ours_vs_full'][0] is (shifted != 'ours')
+    assert result['decord_vs_full'][0] is (shifted != 'decord')
+
+
+def test_bench_extract_prints_the_ratios_of_its_rates(monkeypatch, capsys):
+    """Ratios and targets from stubbed measurements: ours/decord and ours/full, wall clock and (CPU)."""
+    from bench import bench_extract
+
+    result = {
+        'name': '640x480 GOP 30',
+        'video': Path('v.mp4'),
+        'frames': 2400,
+        'per_minute': {'ours': 60.0, 'decord': 30.0, 'full': 20.0},
+        'cpu': {'ours': 1.0, 'decord': 2.5, 'full': 6.0},
+        'ours_vs_full': (True, 0.0),
+        'decord_vs_full': (False, 1.5),
+    }
+
+    class Pool:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    context = SimpleNamespace(Pool=lambda workers: Pool())
+    monkeypatch.setattr(bench_extract.multiprocessing, 'get_context', lambda method: context)
+    monkeypatch.setattr(bench_extract, 'bench_config', lambda *args: result)
+    monkeypatch.setattr(bench_extract, 'edit_list_check', lambda *args: 'edit list note')
+    monkeypatch.setattr(bench_extract, 'decoding_alone', lambda *args: 'ceiling note')
+    assert bench_extract.main(['--quick', '--workers', '1', '--repeats', '1']) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith('640x480 GOP 30'))
+    # 60/30 = 2.00x (CPU 2.5/1), 60/20 = 3.00x (CPU 6/1)
+    assert re.search(r' 2\.00x \(2\.50x\) +3\.00x \(6\.00x\)  ours yes \(0\.00\), decord NO \(1\.50\)$', row), row
+    assert 'target ours >= 1.2x decord on 640x480 GOP 30: met (2.00x wall clock, 2.50x CPU, 2400-frame' in out
+    assert 'target ours >= 4.0x full decoding on 640x480 GOP 30: MISSED (3.00x wall clock, 6.00x CPU' in out
