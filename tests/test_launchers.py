@@ -1340,6 +1340,41 @@ def test_training_that_ignores_term_is_killed_after_its_grace(launch_env, fake_b
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize(('stopped', 'checks'), [('server', 30 * 5), ('training', 60 * 5)])
+def test_the_default_graces_are_30_s_for_the_server_and_60_s_for_training(
+    stopped, checks, launch_env, fake_bin, tmp_path
+):
+    """README / --help: without STOP_GRACE the server gets 30 s and training 60 s, checked every 0.2 s. Counted, not
+    waited for: a `sleep` stand-in records each 0.2 s check and returns at once (other sleeps are real)."""
+    counted, checks_log = tmp_path / 'counted', tmp_path / 'checks'
+    counted.mkdir()
+    (counted / 'sleep').write_text(
+        f'#!/bin/sh\nif [ "$1" = 0.2 ]; then echo >> {checks_log}; exit 0; fi\nexec {shutil.which("sleep")} "$@"\n'
+    )
+    (counted / 'sleep').chmod(0o755)
+    env = {**launch_env, 'PATH': f'{counted}{os.pathsep}{launch_env["PATH"]}'}
+    env['SWIFT'] = str(_ignoring_term(fake_bin, tmp_path))
+    if stopped == 'server':
+        env.update(MODE='server', STUB_ROLLOUT='never', ROLLOUT_TIMEOUT='2')
+        assert run_script(env).returncode == 1
+    else:
+        env.update(MODE='colocate', STUB_RLHF_SLEEP='600', STUB_RLHF_CHILD='1')
+        proc = subprocess.Popen(
+            ['bash', str(SCRIPT)], cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not Path(env['STUB_RLHF_LOG']).exists():  # training has started
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=120) == 143
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert len(checks_log.read_text().splitlines()) == checks
+
+
 def test_the_default_rollout_ports_are_swifts(launch_env):
     """README / --help: ROLLOUT_PORT=8000 and ROLLOUT_GROUP_PORT=51216 (swift's defaults) when unset. Node 1 of a
     server-mode run: its trainer gets the address, and no port of this machine is probed."""
