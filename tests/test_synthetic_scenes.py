@@ -599,3 +599,80 @@ def test_no_question_repeats_within_a_scene(data):
         rows = list(rows)
         texts = Counter((r['question_type'], r['question']) for r in rows)
         assert max(texts.values()) == 1, scene_name
+
+
+# ---------------------------------------------------------------- the guards on which questions are asked
+
+
+def test_answer_letters_are_shuffled(data):
+    """Options left unshuffled put every answer at one letter: a model learns it, a blind baseline scores 100."""
+    letters = {}
+    for row in _all_qa_rows(data):
+        if row['options']:
+            letters.setdefault(kind(row['question_type']), Counter())[row['ground_truth']] += 1
+    assert letters
+    for family, counts in letters.items():
+        if sum(counts.values()) >= 8:
+            assert len(counts) > 1, (family, counts)
+
+
+def test_abs_distance_pairs_are_far_enough_and_no_rounding_ties(data):
+    """Pairs closer than MIN_ABS_DISTANCE, or whose distance is near a .x5 that rounds either way, are not asked."""
+    checked = 0
+    for row in _all_qa_rows(data):
+        if row['question_type'] != 'object_abs_distance':
+            continue
+        scene = data['scenes'][row['scene_name']]
+        a, b = re.search(r'between the (.+) and the (.+) \(in meters\)\?$', row['question']).groups()
+        d = closest_distance(unique(scene, a), unique(scene, b))
+        assert d >= mss.MIN_ABS_DISTANCE, (row['id'], d)
+        assert abs(d * 10 - math.floor(d * 10) - 0.5) >= 0.05, (row['id'], d)
+        checked += 1
+    assert checked
+
+
+def test_direction_questions_hold_for_every_corner_of_the_queried_object(data):
+    """Standing and facing objects at least MIN_DIRECTION_DISTANCE away, and the answer the same from each corner of
+    the queried box: else the answer depends on which point of it one means."""
+    checked = 0
+    for row in _all_qa_rows(data):
+        if kind(row['question_type']) != 'object_rel_direction':
+            continue
+        scene = data['scenes'][row['scene_name']]
+        standing = re.match(r'If I am standing by the (.+) and facing the (.+), is the (.+?) to ', row['question'])
+        pos, ori, qry = (unique(scene, c) for c in standing.groups())
+        pc, oc, qc = (np.array(x['centre'][:2]) for x in (pos, ori, qry))
+        assert min(np.linalg.norm(oc - pc), np.linalg.norm(qc - pc)) >= mss.MIN_DIRECTION_DISTANCE, row['id']
+        level = {2: 'easy', 3: 'medium', 4: 'hard'}[len(row['options'])]
+        lo, hi = bounds(qry)
+        for corner in [(x, y) for x in (lo[0], hi[0]) for y in (lo[1], hi[1])]:
+            assert mss.direction_label(ccw_angle(pc, oc, corner), level) == answer_text(row), (row['id'], corner)
+        checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize(
+    ('arguments', 'flag'),
+    [
+        ({'test_fraction': 0.0}, '--test_fraction'),
+        ({'test_fraction': 1.0}, '--test_fraction'),
+        ({'width': 30, 'height': 30}, '--width'),
+        ({'frames': 4}, '--frames'),
+        ({'fps': 0}, '--fps'),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_file_is_written(tmp_path, arguments, flag):
+    with pytest.raises(ValueError, match=flag):
+        mss.make_scenes(str(tmp_path / 'x'), num_scenes=2, progress=False, **arguments)
+    assert not (tmp_path / 'x').exists()
+
+
+def test_a_rerun_at_another_frame_rate_rewrites_the_videos(tmp_path):
+    """The videos a second run leaves untouched are those of the same frames and settings, the frame rate included."""
+    mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED, test_fraction=0.5, frames=16, fps=8, progress=False)
+    mss.make_scenes(str(tmp_path), num_scenes=2, seed=SEED, test_fraction=0.5, frames=16, fps=4, progress=False)
+    videos = sorted((tmp_path / 'videos').rglob('*.mp4'))
+    assert len(videos) == 2
+    for video in videos:
+        with av.open(str(video)) as container:
+            assert container.streams.video[0].average_rate == 4, video

@@ -5,6 +5,7 @@ worked out by hand from Qwen3-VL's image geometry (16 px patches, 2x2 merge, sid
 """
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -415,3 +416,54 @@ def test_8b_size_builds_an_untied_bfloat16_model(tmp_path, monkeypatch):
         builder.build_tiny_qwen3_vl(tmp_path / 'x', size='8b', answer_prior=True)
     with pytest.raises(ValueError, match='size must be one of'):
         builder.build_tiny_qwen3_vl(tmp_path / 'x', size='2b')
+
+
+# Qwen/Qwen3-VL-8B-Instruct's published preprocessor, config and generation files: the tiny model must size frames
+# (the demo's 160x120 ones are scaled up to shortest_edge) and sample videos as the real one does.
+PUBLISHED_VISION = {'patch_size': 16, 'temporal_patch_size': 2, 'merge_size': 2, 'image_mean': [0.5] * 3}
+PUBLISHED_IMAGE = {**PUBLISHED_VISION, 'size': {'longest_edge': 16777216, 'shortest_edge': 65536}}
+PUBLISHED_VIDEO = {
+    **PUBLISHED_VISION,
+    'size': {'longest_edge': 25165824, 'shortest_edge': 4096},
+    'fps': 2,
+    'min_frames': 4,
+    'max_frames': 768,
+}
+
+
+def test_saved_processor_and_configs_are_the_published_qwen3_vls(tiny_model_dir):
+    saved = json.loads((tiny_model_dir / 'processor_config.json').read_text())
+    for name, published in (('image_processor', PUBLISHED_IMAGE), ('video_processor', PUBLISHED_VIDEO)):
+        assert {key: saved[name][key] for key in published} == published, name
+        assert saved[name]['image_std'] == [0.5] * 3, name
+    text = json.loads((tiny_model_dir / 'config.json').read_text())['text_config']
+    assert text['rope_parameters']['rope_theta'] == 5000000.0 and text['rope_parameters']['mrope_interleaved'] is True
+    assert text['max_position_embeddings'] == 262144
+    assert json.loads((tiny_model_dir / 'config.json').read_text())['vision_config']['num_position_embeddings'] == 2304
+    generation = json.loads((tiny_model_dir / 'generation_config.json').read_text())
+    assert (generation['temperature'], generation['top_k'], generation['top_p']) == (0.7, 20, 0.8)
+    assert json.loads((tiny_model_dir / 'tokenizer_config.json').read_text())['model_max_length'] == 262144
+
+
+def test_8b_size_has_the_published_deepstack_layers_and_kv_heads():
+    """Moving deepstack layers or kv heads keeps the parameter count the count test checks."""
+    config = builder.build_config(128, '8b')
+    assert config.vision_config.deepstack_visual_indexes == [8, 16, 24]
+    assert config.text_config.num_key_value_heads == 8
+
+
+def test_a_folder_built_by_another_builder_version_is_not_complete(tiny_model_dir, tmp_path):
+    """The tests' cached model, or a user's demo folder, is rebuilt when the builder changed."""
+    info = json.loads((tiny_model_dir / builder.MARKER_NAME).read_text())
+    (tmp_path / builder.MARKER_NAME).write_text(json.dumps(info))
+    assert builder.is_complete(tmp_path, 0)
+    (tmp_path / builder.MARKER_NAME).write_text(json.dumps({**info, 'builder_sha256': '0' * 64}))
+    assert not builder.is_complete(tmp_path, 0)
+
+
+def test_the_built_folder_has_a_normal_folders_permissions(tiny_model_dir):
+    """mkdtemp's 0700 would hide the model from other users and from containers running as another user."""
+    umask = os.umask(0)
+    os.umask(umask)
+    assert tiny_model_dir.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (tiny_model_dir / 'config.json').stat().st_mode & 0o777 == 0o666 & ~umask
