@@ -2104,14 +2104,33 @@ def recorded_dataset_size(config: dict | None, ids: set[str] | None = None) -> i
 
 def check_rescoring_folder(output_dir: Path, path: Path) -> None:
     """Refuse to write the scores of `path` into a folder holding another run: its results.* would then be those of
-    `path` beside its own predictions.jsonl and run_config.json. Rescoring has no --overwrite to discard that run, and
+    `path` beside its own predictions.jsonl and run_config.json; or the rescored scores of another predictions file,
+    which would be lost. Rescoring has no --overwrite to discard that run, and
     check_run_folder's comparison of protocols does not apply (any other file is another run's, whatever made it)."""
     held = output_dir / PREDICTIONS_NAME
-    if held.exists() and not held.samefile(path):
+    if held.exists():
+        other = not held.samefile(path)
+    else:  # a folder of rescored scores: its reports name the predictions file they scored
+        held = _scored_predictions(output_dir)
+        other = held is not None and os.path.realpath(held) != os.path.realpath(path)
+    if other:
         raise EvalError(
             f'{output_dir} holds another run ({held}), whose results would be replaced by the scores of {path}; pass '
             '--output_dir with a folder of their own (a new one) for them'
         )
+
+
+def _scored_predictions(output_dir: Path) -> str | None:
+    """The predictions file the results.* (else results_subset.*) in `output_dir` scored, as they record it; None
+    where neither names one."""
+    for name in (RESULTS_NAME, SUBSET_RESULTS_NAME):
+        try:
+            scored = json.loads((output_dir / f'{name}.json').read_text(encoding='utf-8'))['predictions']
+        except (OSError, ValueError, TypeError, KeyError):  # none, or not a report this can read
+            continue
+        if isinstance(scored, str):
+            return scored
+    return None
 
 
 def score_only(args: argparse.Namespace) -> dict:

@@ -4134,3 +4134,24 @@ def test_each_prediction_row_records_the_prompt_tokens_the_engine_reports(bench,
             eval_args('m', bench.dataset, tmp_path / name, '--frames_dir', bench.frames, '--limit', 2), engine=engine
         )
         assert [row['prompt_tokens'] for row in prediction_lines(tmp_path / name / 'predictions.jsonl')] == [tokens] * 2
+
+
+def test_rescoring_refuses_a_folder_holding_the_scores_of_another_predictions_file(tmp_path, capsys):
+    """A folder of rescored scores has no predictions.jsonl: the scores of another file silently replaced them."""
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    a = hand_predictions(tmp_path / 'a' / 'model_a.jsonl')
+    b = hand_predictions(tmp_path / 'b' / 'model_b.jsonl', {'c1': '3'})
+    out = tmp_path / 'out'
+    assert ev.main(['--predictions', str(a), '--output_dir', str(out)]) == 0
+    kept = (out / 'results.json').read_bytes()
+    assert ev.main(['--predictions', str(a), '--output_dir', str(out)]) == 0  # the same file: rescored in place
+    capsys.readouterr()
+    assert ev.main(['--predictions', str(b), '--output_dir', str(out)]) == 1
+    assert (
+        f'{out} holds another run ({a}), whose results would be replaced by the scores of {b}'
+        in capsys.readouterr().err
+    )
+    assert json.loads((out / 'results.json').read_bytes())['predictions'] == json.loads(kept)['predictions'] == str(a)
+    a.unlink()  # the file they scored is gone: they are still its scores, not b's
+    assert ev.main(['--predictions', str(b), '--output_dir', str(out)]) == 1
