@@ -4155,3 +4155,68 @@ def test_rescoring_refuses_a_folder_holding_the_scores_of_another_predictions_fi
     assert json.loads((out / 'results.json').read_bytes())['predictions'] == json.loads(kept)['predictions'] == str(a)
     a.unlink()  # the file they scored is gone: they are still its scores, not b's
     assert ev.main(['--predictions', str(b), '--output_dir', str(out)]) == 1
+
+
+def test_comparison_sources_are_absolute_when_named_relatively(tmp_path, monkeypatch):
+    """--compare with relative paths: `sources` must be absolute, or rescoring B from another folder keeps the stale
+    comparison (remove_stale_comparison resolves them against its own working folder)."""
+    for name, change in (('base', None), ('tuned', {'c3': '4'})):
+        path = hand_predictions(tmp_path / f'{name}.jsonl', change)
+        assert ev.main(['--predictions', str(path), '--output_dir', str(tmp_path / name), '--label', name]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert ev.main(['--compare', 'base', 'tuned']) == 0
+    sources = json.loads((tmp_path / 'tuned' / 'comparison.json').read_text())['sources']
+    assert sources == {'base': str(tmp_path / 'base' / 'results.json'), 'new': str(tmp_path / 'tuned' / 'results.json')}
+    monkeypatch.chdir(tmp_path / 'tuned')
+    assert ev.main(['--predictions', str(tmp_path / 'tuned.jsonl'), '--output_dir', '.', '--label', 'tuned']) == 0
+    assert not (tmp_path / 'tuned' / 'comparison.json').exists()
+
+
+def test_rescoring_with_compare_warns_once_of_a_report_by_an_earlier_version(tmp_path, caplog):
+    """The base's report lacks what an earlier version did not record: said once, with --predictions as with
+    --compare alone."""
+    base = hand_predictions(tmp_path / 'base.jsonl')
+    assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base')]) == 0
+    old = tmp_path / 'base' / 'results.json'
+    results = json.loads(old.read_text())
+    del results['official_protocol']
+    old.write_text(json.dumps(results))
+    caplog.clear()
+    tuned = hand_predictions(tmp_path / 'tuned.jsonl', {'c3': '4'})
+    argv = ['--predictions', str(tuned), '--output_dir', str(tmp_path / 'tuned'), '--compare', str(old)]
+    assert ev.main(argv) == 0
+    assert caplog.text.count(f'{old} was written by an earlier eval_vsi_bench.py') == 1
+
+
+def test_a_recorded_dataset_the_reader_now_refuses_does_not_stop_rescoring(tmp_path, monkeypatch):
+    """An unchanged dataset that a later, stricter reader refuses leaves its ids unknown; the rescoring goes on."""
+    dataset = tmp_path / 'dataset.jsonl'
+    dataset.write_text('{}\n')
+    config = {'dataset': str(dataset), 'dataset_sha256': ev.file_sha256(str(dataset))}
+
+    def refuse(*args, **kwargs):
+        raise ev.EvalError('a row this version refuses')
+
+    monkeypatch.setattr(ev, 'load_questions', refuse)
+    assert ev.recorded_dataset_ids(config) is None
+
+
+def test_a_rescored_run_keeps_the_label_its_run_config_records(tmp_path):
+    """Not the folder's name: reports and comparisons name the run as its evaluation did (--label still wins)."""
+    run = tmp_path / 'some_folder'
+    run.mkdir()
+    hand_predictions(run / 'predictions.jsonl')
+    (run / 'run_config.json').write_text(json.dumps({**RUN_CONFIG, 'label': 'grpo-step-500'}))
+    assert ev.main(['--predictions', str(run)]) == 0
+    assert json.loads((run / 'results.json').read_text())['label'] == 'grpo-step-500'
+    assert ev.main(['--predictions', str(run), '--label', 'renamed']) == 0  # the flag wins
+    assert json.loads((run / 'results.json').read_text())['label'] == 'renamed'
+
+
+def test_recorded_question_types_that_do_not_cover_the_predictions_did_not_choose_them():
+    """A folder a full run filled after a --question_types run is reported whole, not as chosen by the flag."""
+    config = {'limit': None, 'question_types': ['object_counting']}
+    assert ev.recorded_selection(config, [{'question_type': 'object_counting'}]) == config
+    assert (
+        ev.recorded_selection(config, [{'question_type': 'object_counting'}, {'question_type': 'route_planning'}]) == {}
+    )
