@@ -2112,7 +2112,12 @@ def check_rescoring_folder(output_dir: Path, path: Path) -> None:
         other = not held.samefile(path)
     else:  # a folder of rescored scores: its reports name the predictions file they scored
         held = _scored_predictions(output_dir)
-        other = held is not None and os.path.realpath(held) != os.path.realpath(path)
+        # the same file in a folder moved or copied since (its recorded path gone): the same name
+        other = (
+            held is not None
+            and os.path.realpath(held) != os.path.realpath(path)
+            and (os.path.exists(held) or Path(held).name != path.name)
+        )
     if other:
         raise EvalError(
             f'{output_dir} holds another run ({held}), whose results would be replaced by the scores of {path}; pass '

@@ -1619,8 +1619,9 @@ def test_a_comparison_reads_the_runs_under_the_lock_of_the_folder_it_goes_to(tmp
     once 'four chairs' is rescored as '4' (see the next test)."""
     base = hand_predictions(tmp_path / 'base.jsonl')
     assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'base')]) == 0
-    assert ev.main(['--predictions', str(base), '--output_dir', str(tmp_path / 'new')]) == 0
-    tuned = hand_predictions(tmp_path / 'tuned.jsonl', {'c3': '4'})
+    tuned = hand_predictions(tmp_path / 'tuned.jsonl')  # the base's answers, until rescored below
+    assert ev.main(['--predictions', str(tuned), '--output_dir', str(tmp_path / 'new')]) == 0
+    hand_predictions(tuned, {'c3': '4'})
     lock = ev.run_folder_lock
 
     @contextlib.contextmanager
@@ -4220,3 +4221,13 @@ def test_recorded_question_types_that_do_not_cover_the_predictions_did_not_choos
     assert (
         ev.recorded_selection(config, [{'question_type': 'object_counting'}, {'question_type': 'route_planning'}]) == {}
     )
+
+
+def test_rescoring_a_moved_folder_of_rescored_scores_is_the_same_file(tmp_path):
+    """A folder of one file's rescored scores, moved (or copied from a cluster): its results name the old path, which
+    is gone; the file of the same name in it is the one they scored, not another run."""
+    (tmp_path / 'data').mkdir()
+    preds = hand_predictions(tmp_path / 'data' / 'model_a.jsonl')
+    assert ev.main(['--predictions', str(preds)]) == 0
+    (tmp_path / 'data').rename(tmp_path / 'archive')
+    assert ev.main(['--predictions', str(tmp_path / 'archive' / 'model_a.jsonl')]) == 0
