@@ -133,7 +133,7 @@ def bench_config(pool, work_dir: Path, config: tuple, args: argparse.Namespace) 
             cpu[method] = min(cpu[method], sum(cpu_seconds) / len(videos))
     folders = {m: work_dir / 'out' / m / videos[0].stem for m in METHODS}
     written = {m: frames_of(folders[m], args.num_frames) for m in METHODS}
-    wanted = sample_indices(part * repeat, args.num_frames)  # full decoding's: it counts every frame it decodes
+    wanted = sample_indices(part * repeat, args.num_frames)  # full decoding's: the video's every frame counted
     chosen = {m: json.loads((folders[m] / RECORD_NAME).read_text())['indices'] for m in ('ours', 'decord')}
     return {
         'name': f'{width}x{height} GOP {gop}',

@@ -170,8 +170,8 @@ def _claim_output(paths: DemoPaths) -> None:
         foreign = [str(d) for d in written if d.exists()]
         if foreign:
             raise RuntimeError(
-                f'{", ".join(foreign)} exist but were not made by the demo, which would replace or remove them; '
-                'choose another --output_dir or remove them yourself'
+                f'not made by the demo, which would replace or remove them: {", ".join(foreign)}; choose another '
+                '--output_dir or remove them yourself'
             )
     paths.out.mkdir(parents=True, exist_ok=True)
     paths.marker.write_text('made by demo/run_demo.py\n')

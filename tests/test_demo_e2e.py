@@ -243,7 +243,9 @@ def test_a_folder_of_other_work_is_refused_before_any_stage_writes_into_it(name,
     (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / name).write_text('mine\n')
     monkeypatch.setattr(run_demo_module, '_run', lambda *args, **kwargs: pytest.fail(f'{args[0][1]} ran'))
-    with pytest.raises(RuntimeError, match=f'{tmp_path / name} exist but were not made by the demo'):
+    with pytest.raises(
+        RuntimeError, match=f'not made by the demo, which would replace or remove them: {tmp_path / name};'
+    ):
         run_demo(DemoConfig(output_dir=tmp_path))
     assert (tmp_path / name).read_text() == 'mine\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == [name.split('/')[0]]
