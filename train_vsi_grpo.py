@@ -233,6 +233,8 @@ def load_config(path: str) -> tuple[dict[str, str], dict[str, Any]]:
             f'config {path}: {", ".join(empty)} has no value, which swift would read as the text None; give it one, '
             "or delete the line to keep swift's default"
         )
+    # swift's parser takes --per-device-train-batch-size for per_device_train_batch_size: read such keys as swift does
+    config = {str(k).replace('-', '_'): v for k, v in config.items()}
     return {str(k): str(v) for k, v in env.items()}, config
 
 
@@ -802,7 +804,7 @@ def mode_conflict(mode: str, overrides: Mapping[str, Any]) -> str | None:
         if key not in overrides:
             continue
         value = overrides[key]
-        said = _swift_bool(overrides, key) if key == 'use_vllm' else value or None
+        said = _swift_bool(overrides, key) if key == 'use_vllm' else value
         if said != wanted[key]:
             return (
                 f'--{key} {value} says otherwise than mode {mode} ({MODE_WORDS[mode]}): the mode decides where '

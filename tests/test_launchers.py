@@ -4234,3 +4234,92 @@ def test_a_small_server_lora_rank_matters_only_when_vllm_loads_the_lora():
         'raise it, or leave it out (the server is then sized to lora_rank)'
     )
     assert train_vsi_grpo.server_lora_rank_problem({**args, 'vllm_enable_lora': True, 'vllm_max_lora_rank': 64}) is None
+
+
+def test_yaml_switches_are_written_as_swift_expands_the_yaml_and_only_flags_are_flags(tmp_path):
+    """`swift rlhf c.yaml` writes `--freeze_vit True`; only a flag written alone reaches swift alone."""
+    config = tmp_path / 'c.yaml'
+    config.write_text('rlhf_type: grpo\nuse_vllm: true\nvllm_mode: colocate\nfreeze_vit: true\n')
+    plan = train_vsi_grpo.resolve(str(config), None, ['--lora_rank', '8', '--log_entropy'], environ={})
+    assert plan.flags == ('lora_rank', 'log_entropy')
+    assert plan.swift_argv() == [
+        *('--rlhf_type', 'grpo', '--use_vllm', 'True', '--vllm_mode', 'colocate', '--freeze_vit', 'True'),
+        *('--lora_rank', '8', '--log_entropy'),
+    ]
+
+
+def test_an_empty_vllm_mode_flag_is_refused_in_local_mode():
+    """swift's parser refuses `--vllm_mode ''` (invalid choice), once its imports are done."""
+    with pytest.raises(train_vsi_grpo.LaunchError):
+        train_vsi_grpo.resolve('vsi_grpo_config.yaml', 'local', ['--vllm_mode='], environ={})
+
+
+def test_dashed_yaml_keys_are_read_as_swift_reads_them(tmp_path):
+    """swift's parser takes --per-device-train-batch-size for per_device_train_batch_size, from a YAML key too: the
+    launchers checked the batch (and chose the mode) by the other spelling only."""
+    config = tmp_path / 'c.yaml'
+    config.write_text('rlhf_type: grpo\nuse-vllm: true\nvllm-mode: server\nper-device-train-batch-size: 3\n')
+    plan = train_vsi_grpo.resolve(str(config), None, [], environ={})
+    assert plan.mode == 'server'  # as `swift rlhf c.yaml` trains
+    assert train_vsi_grpo._int_arg(plan.args, 'per_device_train_batch_size') == 3
+
+
+def test_rollout_args_default_to_one_rollout_gpu_as_help_says(capsys, monkeypatch):
+    """--help: server mode's --print rollout_args takes 1 rollout GPU without --vllm_gpus."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert train_vsi_grpo.main(['--mode', 'server', '--print', 'rollout_args']) == 0
+    items = capsys.readouterr().out.split('\0')
+    assert items[items.index('--vllm_data_parallel_size') + 1] == '1'
+
+
+def test_dry_run_argv_is_the_argv_training_gets(capsys, monkeypatch):
+    """A flag written alone is shown alone, as swift_argv() passes it."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert train_vsi_grpo.main(['--mode', 'local', '--dry_run', '--log_entropy']) == 0
+    shown = json.loads(capsys.readouterr().out)['argv']
+    assert shown[-1] == '--log_entropy'
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--log_entropy'], environ={})
+    assert shown == plan.swift_argv()
+
+
+def test_an_unknown_mode_is_a_launch_error():
+    with pytest.raises(train_vsi_grpo.LaunchError, match="mode 'serve' is not one of colocate, server, local"):
+        train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'serve', [], environ={})
+
+
+def test_a_negative_number_is_a_flags_value():
+    """argparse takes -0.5 for a value (swift's parser has no option that looks like a negative number)."""
+    assert train_vsi_grpo.parse_overrides(['--reward_weights', '1', '-0.5', '--beta', '-0.01']) == {
+        'reward_weights': ['1', '-0.5'],
+        'beta': '-0.01',
+    }
+
+
+def test_falsy_env_values_are_exported_as_text(tmp_path):
+    """ENV values 0, '' and false are exported, as text, not dropped."""
+    config = tmp_path / 'c.yaml'
+    config.write_text("ENV:\n  A: 0\n  B: ''\n  C: false\nrlhf_type: grpo\n")
+    assert train_vsi_grpo.load_config(str(config))[0] == {'A': '0', 'B': '', 'C': 'False'}
+
+
+@pytest.mark.parametrize('flag', ['--lora_rank', '--learning_rate', '--target_modules', '--vllm_limit_mm_per_prompt'])
+def test_a_flag_alone_is_refused_for_a_yaml_number_list_or_mapping(flag):
+    """Refused in resolve, so dry runs too, not only by swift's parser in a real run's preflight."""
+    with pytest.raises(train_vsi_grpo.LaunchError, match=f'{flag} has no value'):
+        train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, None, [flag], environ={})
+
+
+def test_root_image_dir_is_the_first_datasets_folder(tmp_path):
+    """README: ROOT_IMAGE_DIR is one folder for every dataset, the first dataset's."""
+    first, second = tmp_path / 'a' / 'x.jsonl', tmp_path / 'b' / 'y.jsonl'
+    plan = train_vsi_grpo.resolve(
+        train_vsi_grpo.DEFAULT_CONFIG, 'local', ['--dataset', str(first), str(second)], environ={}
+    )
+    assert plan.env['ROOT_IMAGE_DIR'] == str(tmp_path / 'a')
+
+
+def test_the_rollout_server_gets_the_model_type():
+    """The YAML's model_type lets MODEL be a local folder whose name swift cannot recognise: the server loads it too."""
+    plan = train_vsi_grpo.resolve(train_vsi_grpo.DEFAULT_CONFIG, 'server', [], environ={})
+    served = train_vsi_grpo.rollout_args(plan, 1)
+    assert (served['model'], served['model_type']) == (plan.args['model'], 'qwen3_vl')
