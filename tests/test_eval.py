@@ -4231,3 +4231,119 @@ def test_rescoring_a_moved_folder_of_rescored_scores_is_the_same_file(tmp_path):
     assert ev.main(['--predictions', str(preds)]) == 0
     (tmp_path / 'data').rename(tmp_path / 'archive')
     assert ev.main(['--predictions', str(tmp_path / 'archive' / 'model_a.jsonl')]) == 0
+
+
+def test_the_model_is_part_of_the_protocol(bench, tmp_path):
+    """A folder begun with one model and resumed with another would report two models' answers as one run."""
+    out, engine = tmp_path / 'run', CountingEngine()
+    ev.evaluate(eval_args('org/base', bench.dataset, out, '--blind', '--limit', 2), engine=engine)
+    with pytest.raises(ev.EvalError, match="model: 'org/base' there, 'org/tuned' now"):
+        ev.evaluate(eval_args('org/tuned', bench.dataset, out, '--blind'), engine=engine)
+    assert len(engine.requests) == 2
+
+
+def test_a_dataset_changed_since_the_run_began_is_refused(bench, tmp_path):
+    """Same file name and ids, other contents (a corrected ground truth): the resume would score the earlier rows
+    against the answers they were predicted under and the rest against the new ones."""
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS)
+    out, engine = tmp_path / 'run', CountingEngine()
+    ev.evaluate(eval_args('m', dataset, out, '--blind', '--limit', 2), engine=engine)
+    write_jsonl(dataset, [{**BENCH_ROWS[0], 'ground_truth': '4'}, *BENCH_ROWS[1:]])
+    with pytest.raises(ev.EvalError, match='dataset_sha256: '):
+        ev.evaluate(eval_args('m', dataset, out, '--blind'), engine=engine)
+    assert len(engine.requests) == 2
+
+
+def test_the_prompt_style_is_part_of_the_protocol(bench, tmp_path):
+    """Even at the same token limit, a direct run resumed with think prompts would mix two prompt styles."""
+    out, engine = tmp_path / 'run', CountingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 2), engine=engine)
+    with pytest.raises(ev.EvalError, match="prompt_style: 'direct' there, 'think' now"):
+        ev.evaluate(
+            eval_args('m', bench.dataset, out, '--blind', '--prompt_style', 'think', '--max_new_tokens', '16'),
+            engine=engine,
+        )
+    assert len(engine.requests) == 2
+
+
+def test_a_resume_records_the_command_that_finished_the_run(bench, tmp_path):
+    """run_config.json is rewritten on each resume: rescoring the folder later names the run as its last command did,
+    not as the stopped first attempt."""
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 2, '--label', 'first try'), CountingEngine())
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--label', 'tuned'), CountingEngine())
+    config = json.loads((out / 'run_config.json').read_text())
+    assert (config['label'], config['limit']) == ('tuned', None)
+    assert ev.main(['--predictions', str(out), '--no_progress']) == 0
+    assert json.loads((out / 'results.json').read_text())['label'] == 'tuned'
+
+
+def test_a_folder_resumed_with_other_question_types_predicts_only_those_and_keeps_the_others(bench, tmp_path, caplog):
+    """Predictions of questions the new selection leaves out are the dataset's own, not strays of a renamed file."""
+    out, engine = tmp_path / 'run', CountingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--question_types', 'route_planning'), engine=engine)
+    first = len(engine.requests)
+    results = ev.evaluate(
+        eval_args('m', bench.dataset, out, '--blind', '--question_types', 'object_counting'), engine=engine
+    )
+    counting = sum(row['question_type'] == 'object_counting' for row in BENCH_ROWS)
+    assert first and len(engine.requests) == first + counting and results['num_questions'] == counting
+    assert 'match no question' not in caplog.text
+
+
+def test_a_reports_json_goes_into_place_last(tmp_path, monkeypatch):
+    """A kill between the renames then leaves the previous json, which says what the report was, beside new md and png
+    (remove_report removes it last for the same reason), never a new json beside an old plot."""
+    renamed, real_replace = [], os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        renamed.append(os.path.basename(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(preprocess_vsi_data.os, 'replace', replace)
+    report = {'label': 'x'}
+    monkeypatch.setattr(ev, 'plot_results', lambda **plot: b'png')
+    ev.write_report(tmp_path, 'results', report, '# x\n', results=report)
+    assert renamed[-1] == 'results.json' and sorted(renamed) == ['results.json', 'results.md', 'results.png']
+
+
+def test_a_comparison_of_a_subset_report_goes_when_that_report_is_rewritten(bench, tmp_path):
+    """A --limit run compared, then resumed with a larger --limit: its results_subset.json has new figures, so the
+    comparison made from it is stale."""
+    base, out = tmp_path / 'base', tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, base, '--blind'), engine=CountingEngine(answer='A'))
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 2), engine=CountingEngine(answer='B'))
+    assert ev.main(['--compare', str(base / 'results.json'), str(out / 'results_subset.json')]) == 0
+    assert (out / 'comparison.json').is_file()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--limit', 3), engine=CountingEngine(answer='B'))
+    assert json.loads((out / 'results_subset.json').read_text())['num_questions'] == 3
+    assert not list(out.glob('comparison.*'))
+
+
+def test_a_report_is_removed_json_last(tmp_path, monkeypatch):
+    """A run stopped while removing a report leaves its json, which says what the report was, for the next to find."""
+    for suffix in ('json', 'md', 'png'):
+        (tmp_path / f'comparison.{suffix}').write_text('x')
+    removed, real_unlink = [], Path.unlink
+    monkeypatch.setattr(Path, 'unlink', lambda self, missing_ok=False: removed.append(self.suffix) or real_unlink(self))
+    ev.remove_report(tmp_path, 'comparison')
+    assert removed[-1] == '.json' and len(removed) == 3 and not list(tmp_path.iterdir())
+
+
+def test_a_run_of_a_relative_model_path_resumes_from_another_folder(bench, tmp_path, monkeypatch):
+    """The model's path is recorded absolute: the same model named from another folder resumes the run."""
+    (tmp_path / 'models' / 'base').mkdir(parents=True)
+    out, engine = tmp_path / 'run', CountingEngine()
+    monkeypatch.chdir(tmp_path)
+    ev.evaluate(eval_args('models/base', bench.dataset, out, '--blind', '--limit', 2), engine=engine)
+    assert json.loads((out / 'run_config.json').read_text())['model'] == str(tmp_path / 'models' / 'base')
+    monkeypatch.chdir(tmp_path / 'models')
+    ev.evaluate(eval_args('base', bench.dataset, out, '--blind', '--limit', 3), engine=engine)
+    assert len(engine.requests) == 3
+
+
+def test_each_prediction_row_records_its_prompt_style(bench, tmp_path):
+    """Rescoring the file alone (copied elsewhere, no run_config.json) must apply the think rule to think rows."""
+    out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--prompt_style', 'think'), engine=CountingEngine())
+    assert {row['prompt_style'] for row in prediction_lines(out / 'predictions.jsonl')} == {'think'}
