@@ -1259,6 +1259,8 @@ def build_results(
         'lenient': scores['lenient'],
         'config': config,
         'predictions': predictions,
+        # what the file held: a folder of these scores moved with it is rescored in place (check_rescoring_folder)
+        'predictions_sha256': file_sha256(predictions) if predictions and os.path.isfile(predictions) else None,
     }
 
 
@@ -2105,19 +2107,17 @@ def recorded_dataset_size(config: dict | None, ids: set[str] | None = None) -> i
 def check_rescoring_folder(output_dir: Path, path: Path) -> None:
     """Refuse to write the scores of `path` into a folder holding another run: its results.* would then be those of
     `path` beside its own predictions.jsonl and run_config.json; or the rescored scores of another predictions file,
-    which would be lost. Rescoring has no --overwrite to discard that run, and
-    check_run_folder's comparison of protocols does not apply (any other file is another run's, whatever made it)."""
+    which would be lost (the same file moved since, with the folder, is known by its SHA-256). Rescoring has no
+    --overwrite to discard that run, and check_run_folder's comparison of protocols does not apply (any other file is
+    another run's, whatever made it)."""
     held = output_dir / PREDICTIONS_NAME
     if held.exists():
         other = not held.samefile(path)
     else:  # a folder of rescored scores: its reports name the predictions file they scored
-        held = _scored_predictions(output_dir)
-        # the same file in a folder moved or copied since (its recorded path gone): the same name
-        other = (
-            held is not None
-            and os.path.realpath(held) != os.path.realpath(path)
-            and (os.path.exists(held) or Path(held).name != path.name)
-        )
+        held, sha256 = _scored_predictions(output_dir)
+        other = held is not None and os.path.realpath(held) != os.path.realpath(path)
+        if other and not os.path.exists(held):  # moved or copied since, with the folder: the same contents
+            other = sha256 is None or sha256 != file_sha256(path)
     if other:
         raise EvalError(
             f'{output_dir} holds another run ({held}), whose results would be replaced by the scores of {path}; pass '
@@ -2125,17 +2125,18 @@ def check_rescoring_folder(output_dir: Path, path: Path) -> None:
         )
 
 
-def _scored_predictions(output_dir: Path) -> str | None:
-    """The predictions file the results.* (else results_subset.*) in `output_dir` scored, as they record it; None
-    where neither names one."""
+def _scored_predictions(output_dir: Path) -> tuple[str | None, str | None]:
+    """The predictions file the results.* (else results_subset.*) in `output_dir` scored and the SHA-256 of what it
+    held, as they record them (None for reports of earlier versions); (None, None) where neither names one."""
     for name in (RESULTS_NAME, SUBSET_RESULTS_NAME):
         try:
-            scored = json.loads((output_dir / f'{name}.json').read_text(encoding='utf-8'))['predictions']
+            report = json.loads((output_dir / f'{name}.json').read_text(encoding='utf-8'))
+            scored, sha256 = report['predictions'], report.get('predictions_sha256')
         except (OSError, ValueError, TypeError, KeyError):  # none, or not a report this can read
             continue
         if isinstance(scored, str):
-            return scored
-    return None
+            return scored, sha256 if isinstance(sha256, str) else None
+    return None, None
 
 
 def score_only(args: argparse.Namespace) -> dict:

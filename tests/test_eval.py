@@ -8,6 +8,7 @@ test.
 import ast
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import math
@@ -4158,6 +4159,20 @@ def test_rescoring_refuses_a_folder_holding_the_scores_of_another_predictions_fi
     assert ev.main(['--predictions', str(b), '--output_dir', str(out)]) == 1
 
 
+def test_rescoring_refuses_the_scores_of_a_removed_file_of_the_same_name(tmp_path):
+    """Every run folder's file is predictions.jsonl: the name says nothing about whose scores a folder holds."""
+    for name in ('a', 'b'):
+        (tmp_path / 'runs' / name).mkdir(parents=True)
+    a = hand_predictions(tmp_path / 'runs' / 'a' / 'predictions.jsonl')
+    b = hand_predictions(tmp_path / 'runs' / 'b' / 'predictions.jsonl', {'c1': '3'})
+    out = tmp_path / 'out'
+    assert ev.main(['--predictions', str(a), '--output_dir', str(out)]) == 0
+    kept = (out / 'results.json').read_bytes()
+    a.unlink()
+    assert ev.main(['--predictions', str(b), '--output_dir', str(out)]) == 1
+    assert (out / 'results.json').read_bytes() == kept
+
+
 def test_comparison_sources_are_absolute_when_named_relatively(tmp_path, monkeypatch):
     """--compare with relative paths: `sources` must be absolute, or rescoring B from another folder keeps the stale
     comparison (remove_stale_comparison resolves them against its own working folder)."""
@@ -4229,8 +4244,14 @@ def test_rescoring_a_moved_folder_of_rescored_scores_is_the_same_file(tmp_path):
     (tmp_path / 'data').mkdir()
     preds = hand_predictions(tmp_path / 'data' / 'model_a.jsonl')
     assert ev.main(['--predictions', str(preds)]) == 0
+    recorded = json.loads((tmp_path / 'data' / 'results.json').read_text())
+    assert recorded['predictions_sha256'] == hashlib.sha256(preds.read_bytes()).hexdigest()
     (tmp_path / 'data').rename(tmp_path / 'archive')
     assert ev.main(['--predictions', str(tmp_path / 'archive' / 'model_a.jsonl')]) == 0
+    # ... known by what it holds: changed since, it is another file's
+    (tmp_path / 'archive').rename(tmp_path / 'moved_again')
+    hand_predictions(tmp_path / 'moved_again' / 'model_a.jsonl', {'c1': '3'})
+    assert ev.main(['--predictions', str(tmp_path / 'moved_again' / 'model_a.jsonl')]) == 1
 
 
 def test_the_model_is_part_of_the_protocol(bench, tmp_path):
