@@ -233,9 +233,14 @@ def load_config(path: str) -> tuple[dict[str, str], dict[str, Any]]:
             f'config {path}: {", ".join(empty)} has no value, which swift would read as the text None; give it one, '
             "or delete the line to keep swift's default"
         )
-    # swift's parser takes --per-device-train-batch-size for per_device_train_batch_size: read such keys as swift does
-    config = {str(k).replace('-', '_'): v for k, v in config.items()}
+    config = {swift_name(str(k)): v for k, v in config.items()}
     return {str(k): str(v) for k, v in env.items()}, config
+
+
+def swift_name(key: str) -> str:
+    """The argument a flag or YAML key names for swift: its parser (transformers' HfArgumentParser) takes each field
+    as written or with every underscore a dash (`per-device-train-batch-size`); a mixed spelling is no name of it."""
+    return key.replace('-', '_') if '_' not in key else key
 
 
 def parse_overrides(tokens: Sequence[str]) -> dict[str, Any]:
@@ -251,7 +256,7 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, Any]:
         if token.startswith('--') and len(token) > 2:
             joined = token if '=' in token else None
             key, has_value, value = token[2:].partition('=')
-            key = key.replace('-', '_')  # swift accepts --per-device-train-batch-size too
+            key = swift_name(key)
             overrides[key] = [value] if has_value else []
         elif key is None:
             raise LaunchError(f'unexpected argument {token!r}: swift arguments are written --name value')
@@ -806,8 +811,9 @@ def mode_conflict(mode: str, overrides: Mapping[str, Any]) -> str | None:
         value = overrides[key]
         said = _swift_bool(overrides, key) if key == 'use_vllm' else value
         if said != wanted[key]:
+            shown = value or "''"  # `--vllm_mode=`: swift's parser refuses the empty choice
             return (
-                f'--{key} {value} says otherwise than mode {mode} ({MODE_WORDS[mode]}): the mode decides where '
+                f'--{key} {shown} says otherwise than mode {mode} ({MODE_WORDS[mode]}): the mode decides where '
                 'rollouts run; choose it with MODE= (run_vsi_grpo.sh) or --mode (train_vsi_grpo.py), without the flag'
             )
     return None

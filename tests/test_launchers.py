@@ -3188,7 +3188,7 @@ def _plan(mode: str, **args) -> train_vsi_grpo.LaunchPlan:
 MODE_CONFLICTS = [
     ('server', ['--vllm_mode', 'colocate'], '--vllm_mode colocate says otherwise than mode server (vLLM in a swift'),
     ('colocate', ['--vllm_mode', 'server'], '--vllm_mode server says otherwise than mode colocate (vLLM in every'),
-    ('colocate', ['--vllm_mode', ''], '--vllm_mode  says otherwise than mode colocate'),
+    ('colocate', ['--vllm_mode', ''], "--vllm_mode '' says otherwise than mode colocate"),
     ('colocate', ['--use_vllm', 'false'], '--use_vllm false says otherwise than mode colocate'),
     ('local', ['--use_vllm', 'true'], '--use_vllm true says otherwise than mode local (no vLLM)'),
     ('local', ['--vllm_mode', 'server'], '--vllm_mode server says otherwise than mode local (no vLLM)'),
@@ -4250,8 +4250,21 @@ def test_yaml_switches_are_written_as_swift_expands_the_yaml_and_only_flags_are_
 
 def test_an_empty_vllm_mode_flag_is_refused_in_local_mode():
     """swift's parser refuses `--vllm_mode ''` (invalid choice), once its imports are done."""
-    with pytest.raises(train_vsi_grpo.LaunchError):
+    with pytest.raises(train_vsi_grpo.LaunchError, match="--vllm_mode '' says otherwise than mode local"):
         train_vsi_grpo.resolve('vsi_grpo_config.yaml', 'local', ['--vllm_mode='], environ={})
+
+
+def test_a_name_of_mixed_dashes_and_underscores_is_no_swift_argument(tmp_path):
+    """HfArgumentParser takes a field as written or with every underscore a dash, nothing between: the launchers
+    read such a name as swift does (swift stops at it as an unknown argument), not as the field."""
+    assert train_vsi_grpo.swift_name('per-device-train-batch-size') == 'per_device_train_batch_size'
+    assert train_vsi_grpo.swift_name('per_device-train_batch_size') == 'per_device-train_batch_size'
+    assert train_vsi_grpo.parse_overrides(['--per_device-train_batch_size', '3']) == {
+        'per_device-train_batch_size': '3'
+    }
+    config = tmp_path / 'c.yaml'
+    config.write_text('rlhf_type: grpo\nper_device-train_batch_size: 3\n')
+    assert train_vsi_grpo.load_config(str(config))[1] == {'rlhf_type': 'grpo', 'per_device-train_batch_size': 3}
 
 
 def test_dashed_yaml_keys_are_read_as_swift_reads_them(tmp_path):
