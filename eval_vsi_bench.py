@@ -2107,7 +2107,7 @@ def recorded_dataset_size(config: dict | None, ids: set[str] | None = None) -> i
 def check_rescoring_folder(output_dir: Path, path: Path) -> None:
     """Refuse to write the scores of `path` into a folder holding another run: its results.* would then be those of
     `path` beside its own predictions.jsonl and run_config.json; or the rescored scores of another predictions file,
-    which would be lost (the same file moved since, with the folder, is known by its SHA-256). Rescoring has no
+    which would be lost (the same file moved or copied since is known by its SHA-256). Rescoring has no
     --overwrite to discard that run, and check_run_folder's comparison of protocols does not apply (any other file is
     another run's, whatever made it)."""
     held = output_dir / PREDICTIONS_NAME
@@ -2116,8 +2116,11 @@ def check_rescoring_folder(output_dir: Path, path: Path) -> None:
     else:  # a folder of rescored scores: its reports name the predictions file they scored
         held, sha256 = _scored_predictions(output_dir)
         other = held is not None and os.path.realpath(held) != os.path.realpath(path)
-        if other and not os.path.exists(held):  # moved or copied since, with the folder: the same contents
-            other = sha256 is None or sha256 != file_sha256(path)
+        if other and sha256 is not None:  # moved or copied since, with the folder: the same contents
+            other = sha256 != file_sha256(path)
+        elif other and not os.path.exists(held):  # an earlier version's report (no hash), moved: the same file by its
+            # name, unless that name is every run folder's
+            other = Path(held).name == PREDICTIONS_NAME or Path(held).name != path.name
     if other:
         raise EvalError(
             f'{output_dir} holds another run ({held}), whose results would be replaced by the scores of {path}; pass '

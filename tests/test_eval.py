@@ -4368,3 +4368,31 @@ def test_each_prediction_row_records_its_prompt_style(bench, tmp_path):
     out = tmp_path / 'run'
     ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--prompt_style', 'think'), engine=CountingEngine())
     assert {row['prompt_style'] for row in prediction_lines(out / 'predictions.jsonl')} == {'think'}
+
+
+def test_rescoring_in_a_copy_of_a_folder_of_rescored_scores_is_rescoring_the_same_file(tmp_path):
+    """A copy (another machine's mounts, an archive) whose original is still there: the same contents, the same run."""
+    (tmp_path / 'data').mkdir()
+    hand_predictions(tmp_path / 'data' / 'model_a.jsonl')
+    assert ev.main(['--predictions', str(tmp_path / 'data' / 'model_a.jsonl')]) == 0
+    shutil.copytree(tmp_path / 'data', tmp_path / 'copy')
+    assert ev.main(['--predictions', str(tmp_path / 'copy' / 'model_a.jsonl')]) == 0
+    assert json.loads((tmp_path / 'copy' / 'results.json').read_text())['predictions'] == str(
+        tmp_path / 'copy' / 'model_a.jsonl'
+    )
+
+
+@pytest.mark.parametrize(('name', 'refused'), [('model_a.jsonl', False), ('predictions.jsonl', True)])
+def test_a_moved_folder_of_an_earlier_versions_rescored_scores(name, refused, tmp_path):
+    """Reports written before predictions_sha256 name the file only: moved, the same file is known by its name, unless
+    that name is every run folder's (then any run's predictions.jsonl would pass for it)."""
+    (tmp_path / 'data').mkdir()
+    hand_predictions(tmp_path / 'data' / name)
+    out = tmp_path / 'data' / 'scores'
+    assert ev.main(['--predictions', str(tmp_path / 'data' / name), '--output_dir', str(out)]) == 0
+    report = json.loads((out / 'results.json').read_text())
+    del report['predictions_sha256']
+    (out / 'results.json').write_text(json.dumps(report))
+    (tmp_path / 'data').rename(tmp_path / 'archive')
+    moved = ['--predictions', str(tmp_path / 'archive' / name), '--output_dir', str(tmp_path / 'archive' / 'scores')]
+    assert ev.main(moved) == (1 if refused else 0)
