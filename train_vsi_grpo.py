@@ -1694,7 +1694,7 @@ def argument_name_problems(plan: LaunchPlan) -> list[str]:
     names = set(fields) | {f'no_{name}' for name, (on, _) in fields.items() if on}
     problems = []
     for key in plan.args:
-        name = key.replace('-', '_')  # swift's parser takes either
+        name = swift_name(key)
         if name in names:
             if key in plan.flags and plan.args[key] is True and name in fields and not fields[name][1]:
                 problems.append(

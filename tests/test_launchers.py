@@ -1029,15 +1029,20 @@ def test_names_that_are_not_swift_arguments_are_refused_before_the_run_starts(la
     config = tmp_path / 'typo.yaml'
     config.write_text(CONFIG.read_text() + 'lora_rnak: 8\n')
     flags = ['--dataset', str(dataset), '--lora_drop', '0.1', '--lora-alpha', '64', '--no_check_model', '--lr_x', '1']
+    flags += ['--per_device-train_batch_size', '2']  # swift takes the name as written or fully dashed, not mixed
     # written alone: a switch (log_entropy) and, with an empty shell variable after it, an argument with a value
     flags += ['--log_entropy', '--system']
     plan = train_vsi_grpo.resolve(str(config), 'local', flags, environ={})
-    assert plan.flags == ('dataset', 'lora_drop', 'lora_alpha', 'no_check_model', 'lr_x', 'log_entropy', 'system')
+    assert plan.flags == (
+        *('dataset', 'lora_drop', 'lora_alpha', 'no_check_model', 'lr_x', 'per_device-train_batch_size'),
+        *('log_entropy', 'system'),
+    )
     assert train_vsi_grpo.argument_name_problems(plan) == [
         f'YAML key lora_rnak ({config}) is not a swift rlhf argument: did you mean lora_rank?',
         'flag --lora_drop is short for lora_dropout (swift would expand it, unseen by the plan and its checks): write '
         'the name in full',
         'flag --lr_x is not a swift rlhf argument: `swift rlhf --help` lists them',
+        'flag --per_device-train_batch_size is not a swift rlhf argument: did you mean per_device_train_batch_size?',
         'flag --system has no value, and system takes one; a flag written alone means true, which only a switch such '
         'as --use_vllm takes',
     ]
