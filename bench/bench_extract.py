@@ -6,7 +6,7 @@ time), hard-links a copy per worker, then times the three methods through one pr
 on the same files, interleaved, best of --repeats. All three get the same decoder threads (the worker's share
 of the cores) and ours and full decoding write JPEGs the same way, so only the decoding differs. Prints videos
 per minute, the ratios ours/decord and ours/full decode, checks that the three methods wrote the same frames,
-and times the decoding alone (ours vs every frame, no JPEG): the ceiling of the end-to-end ratio. Nothing is
+and times the decoding alone (ours vs every frame, no JPEG): about the ceiling of the end-to-end ratio. Nothing is
 asserted: the targets (1.2x decord, 4x full decode on 640x480 GOP 30) are printed as met or missed.
 
 Full decoding costs the same per frame whatever we want, while ours decodes, per wanted frame, a keyframe and
@@ -149,7 +149,8 @@ def bench_config(pool, work_dir: Path, config: tuple, args: argparse.Namespace) 
 def decoding_alone(path: Path, num_frames: int, repeats: int) -> str:
     """CPU seconds of the decoding alone (no colour conversion, no JPEG, one thread), ours vs every frame.
 
-    This ratio bounds the end-to-end one: both sides also convert and write the same wanted frames.
+    This ratio about bounds the end-to-end one: both sides also convert and write the same wanted frames. About: it is
+    measured on its own, on one thread, and one run's end-to-end ratio has come out above it (3.46x beside 3.26x).
     """
 
     def ours():
@@ -169,7 +170,7 @@ def decoding_alone(path: Path, num_frames: int, repeats: int) -> str:
             best[name] = min(best.get(name, float('inf')), time.process_time() - started)
     return (
         f'decoding alone on {path.name} (one thread, no JPEG): ours {best["ours"]:.2f} s, every frame '
-        f'{best["full"]:.2f} s: {best["full"] / best["ours"]:.2f}x, the most the end-to-end ratio can reach'
+        f'{best["full"]:.2f} s: {best["full"] / best["ours"]:.2f}x, about the most the end-to-end ratio can reach'
     )
 
 
