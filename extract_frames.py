@@ -587,7 +587,7 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
     if len({p[0] for p in packets}) != len(packets):
         raise _IndexMismatch('duplicate pts')
     index = _PacketIndex([], [], [], [])
-    gop, key_pts = -1, None
+    gop, key_pts, last_duration = -1, None, None
     seek_ts = min(p[1] if p[1] is not None else p[0] for p in packets)
     for pts, _, is_key, is_discard, duration in packets:
         if is_key:
@@ -599,9 +599,10 @@ def _packet_index(container: av.container.InputContainer, stream: av.video.strea
             index.gop.append(gop)
             index.key_pts.append(key_pts)
             index.seek_ts.append(seek_ts)
-            index.end = pts + duration if duration else None
+            last_duration = duration
     if not index.pts:
         raise VideoDecodeError('the edit list hides every frame')
+    index.end = index.pts[-1] + last_duration if last_duration else None
     return index
 
 
