@@ -2321,7 +2321,7 @@ def build_parser() -> argparse.ArgumentParser:
         '--num_frames',
         type=int,
         default=OFFICIAL_PROTOCOL['num_frames'],
-        help='Frames per question (official protocol: %(default)s).',
+        help='Frames per question (default %(default)s, the official protocol).',
     )
     data.add_argument(
         '--allow_fewer_frames',
@@ -2387,7 +2387,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='Start --output_dir over instead of resuming: its predictions, run_config.json and every report '
         '(results*, comparison*) are removed first; the frames cache is kept.',
     )
-    output.add_argument('--label', default=None, help='Name of this run in tables and plots.')
+    output.add_argument(
+        '--label',
+        default=None,
+        help="Name of this run in tables and plots (default: the model folder's name, then + the adapter's last two "
+        'path parts, e.g. Qwen3-VL-8B-Instruct + v0-xxx/checkpoint-500; rescoring: the label its run recorded, else '
+        "the name of the predictions' folder or file).",
+    )
     output.add_argument('--no_progress', action='store_true', help='No progress bars (for logs).')
     output.add_argument(
         '--predictions',

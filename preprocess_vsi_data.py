@@ -2247,19 +2247,19 @@ def build_parser() -> argparse.ArgumentParser:
         '--prompt_style',
         choices=PROMPT_STYLES,
         default='direct',
-        help='direct: the official VSI-Bench prompt; think: reasoning in <think>, answer in <answer>.',
+        help='direct (default): the official VSI-Bench prompt; think: reasoning in <think>, answer in <answer>.',
     )
     parser.add_argument(
         '--media',
         choices=MEDIA_MODES,
         default='image',
-        help='image: one <image> per frame; video: the frames as one clip and one <video> tag.',
+        help='image (default): one <image> per frame; video: the frames as one clip and one <video> tag.',
     )
     parser.add_argument(
         '--path_mode',
         choices=PATH_MODES,
         default='relative',
-        help="Media paths relative to the output file's folder (portable) or absolute.",
+        help="Media paths relative to the output file's folder (default: portable) or absolute.",
     )
     parser.add_argument(
         '--clips_dir',
