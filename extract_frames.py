@@ -67,6 +67,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import threading
 import time
@@ -272,6 +273,25 @@ def cwd_note(path: PathLike) -> str:
     if os.path.isabs(path) or os.path.exists(path):
         return ''
     return f' (relative paths start at {os.getcwd()})'
+
+
+def file_problem(path: PathLike) -> str | None:
+    """Why `path` is no regular file to read, worded to follow the path; None for a file. `does not exist` alone sent
+    users looking for a typo where `ls` shows the name: a link to a disk not mounted, a loop of links, a pipe (bash's
+    `<(zcat qa.jsonl.gz)`, which the scripts cannot read twice or seek in) or a device."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):
+            return f'is a link to {os.readlink(path)}, which does not exist (a disk not mounted?)'
+        return f'does not exist{cwd_note(path)}'
+    except OSError as e:
+        return 'is a loop of symbolic links' if e.errno == errno.ELOOP else f'cannot be read ({e.strerror})'
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return 'is a folder, not a file'
+    return 'is a pipe or a device, not a regular file: write it to a file first'
 
 
 def frames_dir_problem(frames_dir: PathLike) -> str | None:
@@ -962,8 +982,13 @@ def extract_video(
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
     started = time.perf_counter()
     path, out_dir = Path(path), Path(out_dir)
-    if not path.is_file():
-        raise FileNotFoundError(f'no such video file: {path}')
+    try:
+        os.lstat(path)  # a name too long for the file system raises here, saying so
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(f'no such video file: {path}') from None
+    problem = file_problem(path)
+    if problem:
+        raise OSError(f'video file {path} {problem}')
     source = path.stat()  # before reading: a file replaced during the decode then fails the next run's check
     if out_dir.exists() and not out_dir.is_dir():  # replacing it would delete somebody's file
         raise FileExistsError(f'{out_dir} exists and is not a folder: move it away to extract {path.name}')
@@ -1311,7 +1336,7 @@ def _whole_frames(out_dir: Path, names: set[str], num_frames: int, not_before_ns
     if names != {FRAME_NAME.format(i) for i in range(num_frames)}:
         return False
     stats = [os.stat(out_dir / name) for name in names]
-    return all(stat.st_size > 0 and stat.st_mtime_ns >= not_before_ns for stat in stats)
+    return all(entry.st_size > 0 and entry.st_mtime_ns >= not_before_ns for entry in stats)
 
 
 def _adopt_legacy_folder(

@@ -98,7 +98,7 @@ from tqdm import tqdm
 
 from extract_frames import (
     RECORD_NAME,
-    cwd_note,
+    file_problem,
     frames_dir_problem,
     frames_identity,
     is_video,
@@ -472,8 +472,9 @@ def check_input_file(path: str, flag: str = 'input file') -> None:
     every file before any is read: an unreadable one used to stop the run after the inputs before it converted."""
     if os.path.isdir(path):  # it does exist: `does not exist` sent users looking for a typo
         raise VsiDataError(f'{flag} {path} is a folder, not a file; name the file itself')
-    if not os.path.isfile(path):
-        raise VsiDataError(f'{flag} {path} does not exist{cwd_note(path)}')
+    problem = file_problem(path)
+    if problem:
+        raise VsiDataError(f'{flag} {path} {problem}')
     if not os.access(path, os.R_OK):
         raise VsiDataError(f'{flag} {path} cannot be read (no read permission)')
 

@@ -928,6 +928,28 @@ def test_the_console_shows_why_videos_failed(video_tree, tmp_path, capsys):
     assert len(err) == 2 and 'scene0999_00.mp4: InvalidDataError' in err[1]
 
 
+def test_a_video_that_is_there_but_no_file_says_what_it_is(tmp_path, capsys):
+    """A pipe, a link to a disk not mounted and a loop of links named like videos were each `no such video file`,
+    though `ls` shows them, and the failure hinted at relative paths in a --video_list."""
+    videos = tmp_path / 'videos'
+    videos.mkdir()
+    os.mkfifo(videos / 'pipe.mp4')
+    (videos / 'gone.mp4').symlink_to(tmp_path / 'unmounted' / 'gone.mp4')
+    (videos / 'loop.mp4').symlink_to(videos / 'loop.mp4')
+    listing = tmp_path / 'videos.txt'
+    listing.write_text('videos/gone.mp4\nvideos/loop.mp4\nvideos/pipe.mp4\n')
+    argv = ['--video_list', str(listing), '--output_dir', str(tmp_path / 'out'), '--no_progress', '--workers', '1']
+    assert main(argv) == 1
+    assert capsys.readouterr().err.splitlines()[1:] == [
+        f'  {videos / "gone.mp4"}: OSError: video file {videos / "gone.mp4"} is a link to '
+        f'{tmp_path / "unmounted" / "gone.mp4"}, which does not exist (a disk not mounted?)',
+        f'  {videos / "loop.mp4"}: OSError: video file {videos / "loop.mp4"} is a loop of symbolic links',
+        f'  {videos / "pipe.mp4"}: OSError: video file {videos / "pipe.mp4"} is a pipe or a device, not a regular '
+        'file: write it to a file first',
+    ]
+    assert not list((tmp_path / 'out').glob('*/frame_*'))
+
+
 def test_a_pixel_budget_below_qwen3_vl_minimum_is_warned_about(video_tree, tmp_path, capsys):
     argv = ['--video_dir', str(video_tree / 'arkitscenes'), '--num_frames', '2', '--no_progress']
     assert main([*argv, '--output_dir', str(tmp_path / 'a'), '--max_pixels', '100']) == 0

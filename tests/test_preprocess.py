@@ -848,6 +848,32 @@ def test_a_missing_input_file_is_named_by_its_flag_and_where_relative_paths_star
     assert not (scene / 'out').exists()
 
 
+def test_an_input_that_is_there_but_no_file_says_what_it_is(scene, capsys):
+    """A pipe (bash's `<(zcat qa.jsonl.gz)`), a link to a disk not mounted and a loop of links were each reported as
+    `does not exist`, though `ls` shows the name."""
+    write_jsonl(scene / 'qa.jsonl', [MC_ROW])
+    os.mkfifo(scene / 'pipe.jsonl')
+    (scene / 'gone.jsonl').symlink_to(scene / 'unmounted' / 'qa.jsonl')
+    (scene / 'loop.jsonl').symlink_to(scene / 'loop.jsonl')
+    base = ['--frames_dir', str(scene / 'frames'), '--output_path', str(scene / 'out.jsonl'), '--no_progress']
+    cases = [
+        ('pipe.jsonl', 'is a pipe or a device, not a regular file: write it to a file first'),
+        ('gone.jsonl', f'is a link to {scene / "unmounted" / "qa.jsonl"}, which does not exist (a disk not mounted?)'),
+        ('loop.jsonl', 'is a loop of symbolic links'),
+    ]
+    for name, why in cases:
+        for flag, args in (
+            ('--input_path', ['--input_path', str(scene / name)]),
+            ('--exclude_scenes', ['--input_path', str(scene / 'qa.jsonl'), '--exclude_scenes', str(scene / name)]),
+        ):
+            assert pp.main([*args, *base]) == 1
+            assert capsys.readouterr().err == f'error: {flag} {scene / name} {why}\n'
+    too_long = scene / ('x' * 300 + '.jsonl')  # was `does not exist` too
+    assert pp.main(['--input_path', str(too_long), *base]) == 1
+    assert capsys.readouterr().err == f'error: --input_path {too_long} cannot be read (File name too long)\n'
+    assert not (scene / 'out.jsonl').exists()
+
+
 @pytest.mark.parametrize('flag', ['--input_path', '--exclude_scenes'])
 def test_an_unreadable_file_is_named_by_its_flag_before_any_input_is_read(scene, capsys, monkeypatch, flag):
     """Found when its turn came, it stopped the run after the inputs before it converted, naming no flag."""
