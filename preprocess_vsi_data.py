@@ -2159,8 +2159,10 @@ def _check_writable_folder(folder: str, flag: str) -> None:
     created, so a run that fails later leaves no empty folder; trying beats os.access, which says yes to root on any
     folder."""
     existing = folder
-    while not os.path.exists(existing):
+    while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
+    if not os.path.exists(existing):  # a link to nowhere, which the walk up by os.path.exists passed and the write hit
+        raise VsiDataError(f'{flag}: cannot write to the folder {folder}: {existing} {file_problem(existing)}')
     try:
         if not os.path.isdir(existing):
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))

@@ -1953,6 +1953,16 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_the_conversio
     assert pp.main([*args, '--num_frames', '4', '--no_progress', '--media', 'video', '--clips_dir', str(clips)]) == 1
     assert capsys.readouterr().err.startswith(f'error: --clips_dir: cannot write to the folder {clips} (Not a dir')
     assert sorted(p.name for p in scene.iterdir()) == ['a_file', 'frames', 'qa.jsonl']
+    # a link to a disk not mounted: the walk up to an existing folder passed it (os.path.exists) and the write failed
+    (scene / 'gone').symlink_to(scene / 'unmounted')
+    for output in (scene / 'gone' / 'out.jsonl', scene / 'gone' / 'deeper' / 'out.jsonl'):
+        args = ['--input_path', str(source), '--frames_dir', str(scene / 'frames'), '--output_path', str(output)]
+        assert pp.main([*args, '--num_frames', '4', '--no_progress']) == 1
+        assert capsys.readouterr().err == (
+            f'error: --output_path: cannot write to the folder {output.parent}: {scene / "gone"} is a link to '
+            f'{scene / "unmounted"}, which does not exist (a disk not mounted?)\n'
+        )
+    assert not (scene / 'unmounted').exists()
 
 
 def test_the_output_may_not_be_an_exclusion_list_or_end_in_a_slash(scene, capsys):
