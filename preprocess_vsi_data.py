@@ -1809,8 +1809,9 @@ def remove_stale_temps(folder: str, targets: Collection[str] | None = None, lock
     writer is gone, and return their paths.
 
     A killed run leaves one behind, as large as the output (hundreds of MB at 100k rows). Gone means: written by a
-    process of this machine that no longer runs, or untouched for STALE_TEMP_SECONDS (a writer on another machine
-    of a shared file system, whose process cannot be looked up, appends as it goes). Other files are never touched.
+    process of this machine that no longer runs, or untouched for STALE_TEMP_SECONDS (a writer appends as it goes;
+    one on another machine of a shared file system cannot be looked up, and one here may have had the pid of a process
+    that runs now). Other files are never touched.
     `locked`: the caller holds a lock that every writer of these files here takes, so those of this machine are all
     gone, whatever their pid (in a container each run may get the same pid, so the killed run's pid looks alive).
     """
@@ -1825,10 +1826,11 @@ def remove_stale_temps(folder: str, targets: Collection[str] | None = None, lock
         match = _TEMP_RE.fullmatch(entry.name)
         if not match or (targets is not None and match['target'] not in targets) or not entry.is_file():
             continue
+        # untouched for STALE_TEMP_SECONDS: gone, wherever it was written; this machine's go as soon as their
+        # process has, unless its pid runs again (in a container every run may be pid 1)
+        stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
         if match['host'] == _HOST:
-            stale = locked or not _process_runs(int(match['pid']))
-        else:
-            stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
+            stale = stale or locked or not _process_runs(int(match['pid']))
         if stale:
             with contextlib.suppress(FileNotFoundError):  # another run cleaning up at the same time
                 os.unlink(entry.path)

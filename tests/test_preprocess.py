@@ -1309,10 +1309,13 @@ def test_temporary_files_of_killed_runs_are_removed_by_the_next_run(scene):
         'train.jsonl.tmp',  # not a name atomic_path makes
     ]
     old = 'train.summary.json.1-89abcdef.other-node.tmp'  # another machine's, untouched for two hours
-    for file_name in [*kept, old]:
+    # this machine's, untouched for two hours, its pid running again (in a container every run may be pid 1)
+    old_here = f'train.jsonl.{os.getpid()}-fedcba98.{here}.tmp'
+    for file_name in [*kept, old, old_here]:
         (output.parent / file_name).write_text('x')
     two_hours_ago = time.time() - 7200
     os.utime(output.parent / old, (two_hours_ago, two_hours_ago))
+    os.utime(output.parent / old_here, (two_hours_ago, two_hours_ago))
     clip = 'scene0001_00_k4_fps2_0123456789ab.mp4'
     clip_orphan = scene / 'out' / 'clips' / 'scannet' / f'{clip}.{killed.pid}-0123abcd.{here}.tmp'
     clip_orphan.parent.mkdir(parents=True)
@@ -1322,7 +1325,7 @@ def test_temporary_files_of_killed_runs_are_removed_by_the_next_run(scene):
     assert sorted(p.name for p in output.parent.iterdir() if p.is_file()) == sorted(
         [*kept, 'train.jsonl', 'train.summary.json']
     )
-    assert summary.stale_temps_removed == 2 and '  removed 2 temporary file(s) left by killed runs' in summary.lines()
+    assert summary.stale_temps_removed == 3 and '  removed 3 temporary file(s) left by killed runs' in summary.lines()
     _, summary = pp.convert([str(source)], config(scene, media='video'))  # clips' own temporary files
     assert summary.stale_temps_removed == 1 and not clip_orphan.exists()
 
