@@ -458,6 +458,22 @@ EXTRACT_NUMBER_CASES = [
     ('5 feet 6 inches', 'object_counting', 6),
     # A long s that IGNORECASE matches to `s` but str.lower keeps: no unit name it knows, so the number as written.
     ('3 meterſ', 'object_size_estimation', 3),
+    ('1_000...', 'object_counting', 1000),  # the official reading: trailing dots stripped, float('1_000')
+    ('It is -2 m', 'object_abs_distance', -2),  # the sign stays in a number found inside a sentence
+    ('3 Meters', 'object_size_estimation', 300),  # unit names in any case
+    ('350 CM', 'object_abs_distance', 3.5),
+    ('20000 square centimetres', 'room_size_estimation', 2),  # a long unit name: 20000 x 0.01 x 0.01 m2
+    # Two-unit lengths: no space before a unit (1 + 0.2 m); any whitespace between the parts.
+    ('1m 20cm', 'object_abs_distance', 1.2),
+    ('1 m  20 cm', 'object_abs_distance', 1.2),
+    # ... the larger unit right after the first number, not one ending a later word (`from`): 50 cm alone.
+    ('Chair 2 from 50 cm', 'object_abs_distance', 0.5),
+    # ... a square unit in either part, by a sign or a bare 2, is no length: the last number alone, 20 cm.
+    ('1 m 20 cm²', 'object_abs_distance', 0.2),
+    ('1 m 20 cm2', 'object_abs_distance', 0.2),
+    ('20 m² 50 cm', 'object_abs_distance', 0.5),
+    # ... a first part too large for a float adds nothing (and raises nothing): 20 cm.
+    ('1e999 m 20 cm', 'object_abs_distance', 0.2),
 ]
 
 
