@@ -431,10 +431,10 @@ _NUMBER_RE = re.compile(
     rf'|\b((?a:{_number_words_grammar()}))\b',
     re.IGNORECASE,
 )
-# A unit right after a number: `3.5m`, `350 cm`, `20 square meters`, `20 m²`, `12 ft`.
+# A unit right after a number: `3.5m`, `350 cm`, `150 cms`, `20 square meters`, `20 m²`, `12 ft`.
 _UNIT_RE = re.compile(
-    r'\s?(square\s+|sq\.?\s*)?(millimet(?:er|re)s?|mm|centimet(?:er|re)s?|cm|kilomet(?:er|re)s?|km|met(?:er|re)s?|'
-    r'm|inch(?:es)?|feet|foot|ft|yards?|yd)(²|2|\^2)?(?![A-Za-z])',
+    r'\s?(square\s+|sq\.?\s*)?(millimet(?:er|re)s?|mms?|centimet(?:er|re)s?|cms?|kilomet(?:er|re)s?|kms?|met(?:er|re)s?|'
+    r'mtrs?|m|inch(?:es)?|feet|foot|ft|yards?|yd)(²|2|\^2)?(?![A-Za-z])',
     re.IGNORECASE,
 )
 _LENGTH_IN_METRES = {'mm': 0.001, 'cm': 0.01, 'm': 1.0, 'km': 1000.0, 'in': 0.0254, 'ft': 0.3048, 'yd': 0.9144}
@@ -444,6 +444,7 @@ _UNIT_ALIASES = {
     'centimeter': 'cm',
     'kilometer': 'km',
     'meter': 'm',
+    'mtr': 'm',
     'inche': 'in',
     'inch': 'in',
     'feet': 'ft',
@@ -689,8 +690,8 @@ def _unit_metres(unit: re.Match | None, square: bool = True) -> float | None:
     False refuses); None for no unit."""
     if unit is None or not square and (unit.group(1) or unit.group(3)):
         return None
-    name = unit.group(2).lower().replace('metre', 'meter')
-    return _LENGTH_IN_METRES.get(_UNIT_ALIASES.get(name.rstrip('s'), name))
+    name = unit.group(2).lower().replace('metre', 'meter').rstrip('s')
+    return _LENGTH_IN_METRES.get(_UNIT_ALIASES.get(name, name))
 
 
 def _convert_unit(value: float, following: str, question_type: str) -> float:

@@ -474,6 +474,13 @@ EXTRACT_NUMBER_CASES = [
     ('20 m² 50 cm', 'object_abs_distance', 0.5),
     # ... a first part too large for a float adds nothing (and raises nothing): 20 cm.
     ('1e999 m 20 cm', 'object_abs_distance', 0.2),
+    # Plural abbreviations, as people write them: 150 cm = 1.5 m, 2 km = 2000 m, 3 m = 300 cm, 30 mm = 3 cm.
+    ('150 cms', 'object_abs_distance', 1.5),
+    ('1 m 20 cms', 'object_abs_distance', 1.2),
+    ('2 kms', 'object_abs_distance', 2000),
+    ('3 mtrs', 'object_size_estimation', 300),
+    ('30 mms', 'object_size_estimation', 3),
+    ('5 ms', 'object_abs_distance', 5),  # milliseconds, if anything: no length unit
 ]
 
 
