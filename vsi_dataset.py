@@ -270,6 +270,8 @@ class VsiRawLoader(VsiLoader):
         frames_dir = _path(_setting(settings, 'frames_dir', required_for=RAW_NAME))
         clips_dir = _setting(settings, 'clips_dir') or os.path.join(os.path.dirname(frames_dir), 'vsi_clips')
         try:
+            for qa_path in qa_paths:  # as the script's main() checks --input_path; the reader's check names no flag
+                preprocess.check_input_file(qa_path, '--input_path')
             config = preprocess.PreprocessConfig(
                 frames_dir=frames_dir,
                 # unset settings take preprocessing's defaults, as the CLI's flags do

@@ -684,6 +684,11 @@ def test_vsi_raw_errors_name_what_sets_the_files_the_script_takes_as_flags(data,
     monkeypatch.setenv('VSI_RAW_QA', f'{qa},{qa}')
     with pytest.raises(pp.VsiDataError, match=f'^vsi_raw: VSI_RAW_QA: {re.escape(str(qa))} is the same file as '):
         load('vsi_raw')
+    for missing in (tmp_path / 'no.jsonl', data / 'frames'):  # were `input file ...`, the reader's words
+        monkeypatch.setenv('VSI_RAW_QA', f'{qa},{missing}')
+        why = 'does not exist' if missing.suffix else 'is a folder, not a file; name the file itself'
+        with pytest.raises(pp.VsiDataError, match=f'^vsi_raw: VSI_RAW_QA {re.escape(str(missing))} {why}$'):
+            load('vsi_raw')
     monkeypatch.setenv('VSI_RAW_QA', str(qa))
     cache = tmp_path / 'cache_is_a_file'
     cache.mkdir()
