@@ -724,7 +724,11 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> di
                 'so they are of another run; choose another --output_dir or pass --overwrite to remove them'
             )
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(str(config_path), asdict(config))
+    try:
+        write_json_atomic(str(config_path), asdict(config))
+    except OSError as e:
+        kept = 'the predictions there are kept' if predicted else 'nothing was predicted yet'
+        raise cannot_write(config_path, e, kept) from e
     return old
 
 
@@ -827,11 +831,17 @@ def append_predictions(path: Path, rows: Iterable[dict]) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
-        room = 'make room and ' if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ''
-        raise EvalError(
-            f'cannot write {path} ({e.strerror or e}); the predictions written before are kept: {room}run the same '
-            'command again to resume'
-        ) from e
+        raise cannot_write(path, e, 'the predictions written before are kept', 'to resume') from e
+
+
+def cannot_write(what: str | Path, error: OSError, kept: str, rerun: str = '') -> EvalError:
+    """The error for a write that failed (a full disk said `[Errno 28] No space left on device`, naming no file):
+    which file, what is kept, and what to do."""
+    room = 'make room and ' if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ''
+    return EvalError(
+        f'cannot write {what} ({error.strerror or error}); {kept}: {room}run the same command again'
+        + (f' {rerun}' if rerun else '')
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1762,9 +1772,12 @@ def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plo
     fails to render or to write (a full disk) leaves the previous three as they were, never a new json and md beside
     an old png (or none)."""
     contents = {'png': plot_results(**plot), 'md': markdown.encode(), 'json': json_text(report).encode()}
-    with atomic_paths(*(output_dir / f'{name}.{suffix}' for suffix in contents)) as temps:
-        for tmp, data in zip(temps, contents.values(), strict=True):
-            Path(tmp).write_bytes(data)
+    try:
+        with atomic_paths(*(output_dir / f'{name}.{suffix}' for suffix in contents)) as temps:
+            for tmp, data in zip(temps, contents.values(), strict=True):
+                Path(tmp).write_bytes(data)
+    except OSError as e:
+        raise cannot_write(f'{output_dir / name}.{{json,md,png}}', e, 'the reports there before are unchanged') from e
 
 
 def write_results(output_dir: Path, results: dict) -> None:

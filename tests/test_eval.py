@@ -1852,7 +1852,10 @@ def test_a_report_that_fails_to_render_replaces_none_of_its_files(tmp_path, caps
         with monkeypatch.context() as patch:
             patch.setattr(os, 'fsync', fsync)
             assert ev.main(argv) == 1
-        assert capsys.readouterr().err == 'error: [Errno 28] No space left on device\n'
+        assert capsys.readouterr().err == (
+            f'error: cannot write {cmp / "comparison"}.{{json,md,png}} (No space left on device); the reports there '
+            'before are unchanged: make room and run the same command again\n'
+        )
         assert {path.name: path.read_bytes() for path in cmp.iterdir()} == before
 
 
@@ -2762,6 +2765,35 @@ def test_a_full_disk_while_predicting_says_what_is_kept_and_the_run_resumes(benc
     assert str(error.value).endswith(
         '(No such file or directory); the predictions written before are kept: run the same command again to resume'
     )
+
+
+@pytest.mark.parametrize('failing', ['run_config.json', 'results.md', 'results.json'])
+def test_a_full_disk_while_writing_the_reports_or_run_config_names_them(bench, tmp_path, monkeypatch, failing):
+    """They said only `error: [Errno 28] No space left on device`, naming no file and not what was kept."""
+    out = tmp_path / 'run'
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if os.path.basename(os.readlink(f'/proc/self/fd/{fd}')).startswith(f'{failing}.'):  # its temporary file
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        real_fsync(fd)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, 'fsync', fsync)
+        with pytest.raises(ev.EvalError) as error:
+            ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))
+    if failing == 'run_config.json':
+        what, kept = out / 'run_config.json', 'nothing was predicted yet'
+    else:
+        what, kept = f'{out / "results"}.{{json,md,png}}', 'the reports there before are unchanged'
+    assert str(error.value) == (
+        f'cannot write {what} (No space left on device); {kept}: make room and run the same command again'
+    )
+    assert not list(out.glob('results.*')) and not list(out.glob('*.tmp'))
+    engine = CountingEngine(answer='A')
+    resumed = ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=engine)
+    assert len(engine.requests) == (len(BENCH_ROWS) if failing == 'run_config.json' else 0)  # nothing predicted twice
+    assert resumed['num_questions'] == len(BENCH_ROWS) and (out / 'results.png').exists()
 
 
 def test_more_frames_than_asked_are_an_even_subset_with_a_warning(bench, caplog):
