@@ -91,6 +91,7 @@ from preprocess_vsi_data import (
     atomic_paths,
     changed_frames_problem,
     check_input_file,
+    check_writable_folder,
     file_sha256,
     first_json_row,
     json_text,
@@ -433,6 +434,18 @@ def prepare_frames_cache(
         first = summary.failures[0]
         raise EvalError(f'{summary.failed} video(s) could not be decoded, e.g. {first["video"]}: {first["reason"]}')
     logger.info('frames in %s: %s', cache_dir, summary)
+
+
+def check_frames_folder(folder: str, flag: str) -> None:
+    """Refuse a folder to extract frames into that cannot be written: a link to a disk not mounted, or a shared cache
+    made read-only, whose frames --frames_dir reads without writing. Found by the extraction, it failed after swift
+    loaded, naming extract_frames' --output_dir, or no folder (the lock file's `Permission denied`)."""
+    try:
+        check_writable_folder(os.path.abspath(folder), flag)
+    except VsiDataError as e:
+        there = os.path.isdir(folder)
+        hint = f'; to read the frames already there without writing, pass --frames_dir {folder}' if there else ''
+        raise EvalError(f'{e}{hint}') from None
 
 
 def extracts_frames(args: argparse.Namespace) -> bool:
@@ -1991,8 +2004,10 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
                 )
 
             # frames already there are checked before swift is imported (seconds to minutes): a folder of videos given
-            # as --frames_dir, or missing frames, fail at once
+            # as --frames_dir, or missing frames, fail at once, and so does a frames folder that cannot be written
             items = None if extract else pending_items()
+            if extract:
+                check_frames_folder(frames_root, '--frames_cache' if args.frames_cache else '--output_dir')
             if engine is None:  # a model swift cannot type fails here, not after the frames are extracted
                 args.model_type, model_dtype = resolve_model(args.model, args.model_type)
             if extract:

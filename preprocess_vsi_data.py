@@ -2078,9 +2078,9 @@ def preprocess(input_paths: Sequence[str], output_path: str, config: PreprocessC
     _check_output_path(input_paths, output_path)
     _check_path_names([*input_paths, output_path, config.frames_dir, config.clips_dir])
     folder, name = os.path.split(os.path.abspath(output_path))
-    _check_writable_folder(folder, '--output_path')
+    check_writable_folder(folder, '--output_path')
     if config.media == 'video':  # clips are written during the conversion
-        _check_writable_folder(os.path.abspath(config.clips_dir), '--clips_dir')
+        check_writable_folder(os.path.abspath(config.clips_dir), '--clips_dir')
     removed = remove_stale_temps(folder, {name, os.path.basename(summary_path(output_path))})
     rows, summary = convert(input_paths, config)
     if not rows:
@@ -2154,7 +2154,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _check_writable_folder(folder: str, flag: str) -> None:
+def check_writable_folder(folder: str, flag: str) -> None:
     """Write a file (removed at once) in the folder given by `flag`, or in the nearest existing folder above it that
     the write will create it in, before the conversion: found at the write, a folder that cannot be made or written
     cost the whole conversion (with --media video, every clip) and the error did not name the flag. Nothing is

@@ -724,6 +724,42 @@ def test_a_run_of_the_earlier_cache_layout_resumes_on_its_frames(tmp_path):
     assert engine.requests[-1].images[0] == str(cache / '4f' / 'scannet' / 'scene0000_00' / 'frame_0000.jpg')
 
 
+def test_a_frames_cache_that_cannot_be_written_is_refused_before_extracting(tmp_path, monkeypatch):
+    """A link to a disk not mounted failed after swift loaded, naming extract_frames' --output_dir; a shared cache made
+    read-only failed on its lock file's bare `Permission denied`, though --frames_dir reads its frames."""
+    scene_video(tmp_path / 'videos', num_frames=20)
+    dataset = write_jsonl(tmp_path / 'test.jsonl', [BENCH_ROWS[0]])
+    cache, engine = tmp_path / 'cache', CountingEngine(answer='3')
+    extra = ['--video_dir', tmp_path / 'videos', '--frames_cache', cache]
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'run1', *extra), engine=engine)  # fills the cache
+    monkeypatch.setattr(ev, 'extract_all', lambda **kwargs: pytest.fail('extraction was tried'))
+    real_temporary_file = preprocess_vsi_data.tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):  # as the cache is to others than root, whom permissions do not stop
+        if dir == str(cache / '4f'):
+            raise PermissionError(errno.EACCES, 'Permission denied')
+        return real_temporary_file(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(preprocess_vsi_data.tempfile, 'TemporaryFile', read_only)
+    with pytest.raises(ev.EvalError) as error:
+        ev.evaluate(eval_args('m', dataset, tmp_path / 'run2', *extra), engine=engine)
+    assert str(error.value) == (
+        f'--frames_cache: cannot write to the folder {cache / "4f"} (Permission denied); to read the frames already '
+        f'there without writing, pass --frames_dir {cache / "4f"}'
+    )
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'run2', '--frames_dir', cache / '4f'), engine=engine)  # the hint
+    assert len(engine.requests) == 2 and engine.requests[1].images == engine.requests[0].images
+    (tmp_path / 'link').symlink_to(tmp_path / 'unmounted')
+    linked = ['--video_dir', tmp_path / 'videos', '--frames_cache', tmp_path / 'link']
+    with pytest.raises(ev.EvalError) as error:
+        ev.evaluate(eval_args('m', dataset, tmp_path / 'run3', *linked), engine=engine)
+    assert str(error.value) == (
+        f'--frames_cache: cannot write to the folder {tmp_path / "link" / "4f"}: {tmp_path / "link"} is a link to '
+        f'{tmp_path / "unmounted"}, which does not exist (a disk not mounted?)'
+    )
+    assert len(engine.requests) == 2 and not (tmp_path / 'unmounted').exists()
+
+
 def test_extraction_flags_without_extraction_are_refused(bench, tmp_path, capsys):
     for extra in (['--frames_dir', bench.frames], ['--video_dir', tmp_path, '--blind'], []):
         for flag, value in (('--frames_cache', tmp_path / 'cache'), ('--frames_max_pixels', 4096)):
