@@ -709,6 +709,7 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> di
                 f'{name}: {recorded.get(name)!r} there'
                 + (' (not recorded by the version that wrote it: the default)' if name in unrecorded else '')
                 + f', {new[name]!r} now'
+                + (" (the file's contents differ: edited since?)" if name == 'dataset_sha256' else '')
                 for name in changed
             )
             guess = {name: new[name] for name in changed if name in unrecorded}

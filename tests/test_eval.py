@@ -4338,9 +4338,13 @@ def test_a_dataset_changed_since_the_run_began_is_refused(bench, tmp_path):
     out, engine = tmp_path / 'run', CountingEngine()
     ev.evaluate(eval_args('m', dataset, out, '--blind', '--limit', 2), engine=engine)
     write_jsonl(dataset, [{**BENCH_ROWS[0], 'ground_truth': '4'}, *BENCH_ROWS[1:]])
-    with pytest.raises(ev.EvalError, match='dataset_sha256: '):
+    with pytest.raises(ev.EvalError) as error:
         ev.evaluate(eval_args('m', dataset, out, '--blind'), engine=engine)
     assert len(engine.requests) == 2
+    before, now = json.loads((out / 'run_config.json').read_text())['dataset_sha256'], ev.file_sha256(str(dataset))
+    assert f"(dataset_sha256: '{before}' there, '{now}' now (the file's contents differ: edited since?));" in str(
+        error.value
+    )
 
 
 def test_the_prompt_style_is_part_of_the_protocol(bench, tmp_path):
