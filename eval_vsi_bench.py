@@ -1288,6 +1288,22 @@ def build_results(
     }
 
 
+def resized_frames_problem(done: dict[str, dict], items: Sequence[EvalItem]) -> str | None:
+    """A scene whose frames have another size than when this run's earlier predictions were made on them: a folder of
+    frames (--frames_dir) extracted again with other settings while the run was stopped. Its settings are no part of
+    the recorded protocol, and the resumed run would have reported predictions on two frame sizes as one."""
+    recorded = frame_pixels_by_scene(list(done.values()))
+    for item in items:
+        scene = f'{item.question.dataset or ""}/{item.question.scene_name}'
+        then = recorded.get(scene)
+        if then is not None and item.frame_pixels is not None and item.frame_pixels != then:
+            return (
+                f'the frames of {scene} have {item.frame_pixels:,} pixels now and had {then:,} when this run began on '
+                'them (extracted again since?): the run would mix frame sizes'
+            )
+    return None
+
+
 def frame_pixels_by_scene(rows: Sequence[dict]) -> dict[str, int]:
     """The frames' own size (width * height; a scene given two, its largest) per scene, `dataset/scene_name`, from the
     rows that record it (not those of before 2026-11-28): --frames_dir does not record it in the config, and frames
@@ -1993,7 +2009,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         if pending:
 
             def pending_items() -> list[EvalItem]:
-                return build_items(
+                items = build_items(
                     pending,
                     args.prompt_style,
                     frames_root,
@@ -2003,6 +2019,10 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
                     dataset=args.dataset,
                     allow_fewer_frames=args.allow_fewer_frames,
                 )
+                problem = resized_frames_problem(done, items) if frames_root else None
+                if problem:
+                    raise EvalError(f'{problem}; restore them, or pass --overwrite to predict every question again')
+                return items
 
             # frames already there are checked before swift is imported (seconds to minutes): a folder of videos given
             # as --frames_dir, or missing frames, fail at once, and so does a frames folder that cannot be written

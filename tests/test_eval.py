@@ -4347,6 +4347,34 @@ def test_a_dataset_changed_since_the_run_began_is_refused(bench, tmp_path):
     )
 
 
+def test_frames_extracted_again_at_another_size_while_the_run_was_stopped_are_refused(bench, tmp_path):
+    """--frames_dir's settings are no part of the recorded protocol: frames extracted again with another
+    --max_pixels between a stop and its resume gave one report of predictions on two frame sizes."""
+    frames = tmp_path / 'frames'
+    shutil.copytree(bench.frames, frames)
+    out, engine = tmp_path / 'run', CountingEngine()
+    ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', frames, '--limit', 2), engine=engine)
+    first = BENCH_ROWS[0]
+    scene = frames / first['dataset'] / first['scene_name']
+    assert all(row['scene_name'] == first['scene_name'] for row in BENCH_ROWS[:2])  # the scene predicted on
+    later = [row for row in BENCH_ROWS[2:] if row['scene_name'] == first['scene_name']]
+    assert later  # and questions of it still to come
+    for path in scene.iterdir():
+        Image.open(path).resize((16, 16)).save(path)
+    with pytest.raises(ev.EvalError) as error:
+        ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', frames), engine=engine)
+    assert str(error.value) == (
+        f'the frames of {first["dataset"]}/{first["scene_name"]} have 256 pixels now and had 1,024 when this run began '
+        'on them (extracted again since?): the run would mix frame sizes; restore them, or pass --overwrite to '
+        'predict every question again'
+    )
+    assert len(engine.requests) == 2
+    shutil.rmtree(frames)
+    shutil.copytree(bench.frames, frames)  # restored: the run resumes
+    resumed = ev.evaluate(eval_args('m', bench.dataset, out, '--frames_dir', frames), engine=engine)
+    assert len(engine.requests) == len(BENCH_ROWS) and resumed['num_questions'] == len(BENCH_ROWS)
+
+
 def test_the_prompt_style_is_part_of_the_protocol(bench, tmp_path):
     """Even at the same token limit, a direct run resumed with think prompts would mix two prompt styles."""
     out, engine = tmp_path / 'run', CountingEngine()
