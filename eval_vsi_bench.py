@@ -436,15 +436,18 @@ def prepare_frames_cache(
     logger.info('frames in %s: %s', cache_dir, summary)
 
 
-def check_frames_folder(folder: str, flag: str) -> None:
+def check_frames_folder(folder: str, flag: str, resumed: bool) -> None:
     """Refuse a folder to extract frames into that cannot be written: a link to a disk not mounted, or a shared cache
-    made read-only, whose frames --frames_dir reads without writing. Found by the extraction, it failed after swift
-    loaded, naming extract_frames' --output_dir, or no folder (the lock file's `Permission denied`)."""
+    made read-only, whose frames --frames_dir reads without writing (in another run folder than one `resumed`, whose
+    predictions were made with --video_dir, a protocol field). Found by the extraction, it failed after swift loaded,
+    naming extract_frames' --output_dir, or no folder (the lock file's `Permission denied`)."""
     try:
         check_writable_folder(os.path.abspath(folder), flag)
     except VsiDataError as e:
-        there = os.path.isdir(folder)
-        hint = f'; to read the frames already there without writing, pass --frames_dir {folder}' if there else ''
+        hint = ''
+        if os.path.isdir(folder):
+            hint = f'; to read the frames already there without writing, pass --frames_dir {folder}'
+            hint += " with another --output_dir (this one's predictions were made with --video_dir)" if resumed else ''
         raise EvalError(f'{e}{hint}') from None
 
 
@@ -741,7 +744,7 @@ def check_run_folder(output_dir: Path, config: RunConfig, overwrite: bool) -> di
     try:
         write_json_atomic(str(config_path), asdict(config))
     except OSError as e:
-        kept = 'the predictions there are kept' if predicted else 'nothing was predicted yet'
+        kept = 'the predictions there are kept' if predicted else 'no prediction of this run was made yet'
         raise cannot_write(config_path, e, kept) from e
     return old
 
@@ -845,16 +848,19 @@ def append_predictions(path: Path, rows: Iterable[dict]) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
-        raise cannot_write(path, e, 'the predictions written before are kept', 'to resume') from e
+        raise cannot_write(path, e, 'the predictions written before are kept', f' {NOT_OVERWRITTEN} to resume') from e
+
+
+# What a rerun after a failed write must leave out where the predictions are kept: --overwrite would remove them
+NOT_OVERWRITTEN = 'without --overwrite (which would remove them)'
 
 
 def cannot_write(what: str | Path, error: OSError, kept: str, rerun: str = '') -> EvalError:
     """The error for a write that failed (a full disk said `[Errno 28] No space left on device`, naming no file):
-    which file, what is kept, and what to do."""
+    which file, what is kept, and what to do (`rerun` ends the sentence)."""
     room = 'make room and ' if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ''
     return EvalError(
-        f'cannot write {what} ({error.strerror or error}); {kept}: {room}run the same command again'
-        + (f' {rerun}' if rerun else '')
+        f'cannot write {what} ({error.strerror or error}); {kept}: {room}run the same command again{rerun}'
     )
 
 
@@ -1795,24 +1801,33 @@ def plot_results(results: dict | None = None, comparison: dict | None = None) ->
     return png.getvalue()
 
 
-def write_report(output_dir: Path, name: str, report: dict, markdown: str, **plot: dict | None) -> None:
+def write_report(
+    output_dir: Path,
+    name: str,
+    report: dict,
+    markdown: str,
+    *,
+    kept: str = 'the reports there before are unchanged',
+    rerun: str = '',
+    **plot: dict | None,
+) -> None:
     """`<name>.json`, `<name>.md` and `<name>.png` (plot_results with `plot`), each written atomically.
 
     The three go into place together (atomic_paths, the json last), once drawn, written and on disk: a report that
     fails to render or to write (a full disk) leaves the previous three as they were, never a new json and md beside
-    an old png (or none)."""
+    an old png (or none). `kept` and `rerun`: what the error says of that (cannot_write)."""
     contents = {'png': plot_results(**plot), 'md': markdown.encode(), 'json': json_text(report).encode()}
     try:
         with atomic_paths(*(output_dir / f'{name}.{suffix}' for suffix in contents)) as temps:
             for tmp, data in zip(temps, contents.values(), strict=True):
                 Path(tmp).write_bytes(data)
     except OSError as e:
-        raise cannot_write(f'{output_dir / name}.{{json,md,png}}', e, 'the reports there before are unchanged') from e
+        raise cannot_write(f'{output_dir / name}.{{json,md,png}}', e, kept, rerun) from e
 
 
-def write_results(output_dir: Path, results: dict) -> None:
+def write_results(output_dir: Path, results: dict, **kept: str) -> None:
     """results.json, .md and .png of one run (with its comparison, if any); results_subset.* for a subset, so that
-    a quick look never replaces the full-benchmark report."""
+    a quick look never replaces the full-benchmark report. `kept`: write_report's."""
     name = SUBSET_RESULTS_NAME if results['subset'] else RESULTS_NAME
     logger.info('writing %s.{json,md,png}', output_dir / name)
     write_report(
@@ -1822,6 +1837,7 @@ def write_results(output_dir: Path, results: dict) -> None:
         results_markdown(results),
         results=results,
         comparison=results.get('comparison'),
+        **kept,
     )
     if not results['subset']:
         remove_superseded_subset(output_dir, results['predictions'])
@@ -2028,7 +2044,7 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
             # as --frames_dir, or missing frames, fail at once, and so does a frames folder that cannot be written
             items = None if extract else pending_items()
             if extract:
-                check_frames_folder(frames_root, '--frames_cache' if args.frames_cache else '--output_dir')
+                check_frames_folder(frames_root, '--frames_cache' if args.frames_cache else '--output_dir', bool(done))
             if engine is None:  # a model swift cannot type fails here, not after the frames are extracted
                 args.model_type, model_dtype = resolve_model(args.model, args.model_type)
             if extract:
@@ -2061,7 +2077,8 @@ def evaluate(args: argparse.Namespace, engine: Engine | None = None) -> dict:
         )
         if compared is not None:
             results['comparison'] = compare_results(compared, results)
-        write_results(output_dir, results)
+        rerun = f' {NOT_OVERWRITTEN}: nothing is predicted again'
+        write_results(output_dir, results, kept='the predictions are kept', rerun=rerun)
         return results
 
 
@@ -2440,7 +2457,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--label',
         default=None,
         help="Name of this run in tables and plots (default: the model folder's name, then + the adapter's last two "
-        'path parts, e.g. Qwen3-VL-8B-Instruct + v0-xxx/checkpoint-500; rescoring: the label its run recorded, else '
+        'path parts, e.g. Qwen3-VL-8B-Instruct + v0-xxx/checkpoint-500, and (blind) with --blind; rescoring: the '
+        'label its run recorded, else '
         "the name of the predictions' folder or file).",
     )
     output.add_argument('--no_progress', action='store_true', help='No progress bars (for logs).')

@@ -728,10 +728,10 @@ def test_a_frames_cache_that_cannot_be_written_is_refused_before_extracting(tmp_
     """A link to a disk not mounted failed after swift loaded, naming extract_frames' --output_dir; a shared cache made
     read-only failed on its lock file's bare `Permission denied`, though --frames_dir reads its frames."""
     scene_video(tmp_path / 'videos', num_frames=20)
-    dataset = write_jsonl(tmp_path / 'test.jsonl', [BENCH_ROWS[0]])
+    dataset = write_jsonl(tmp_path / 'test.jsonl', BENCH_ROWS[:2])  # one scene
     cache, engine = tmp_path / 'cache', CountingEngine(answer='3')
     extra = ['--video_dir', tmp_path / 'videos', '--frames_cache', cache]
-    ev.evaluate(eval_args('m', dataset, tmp_path / 'run1', *extra), engine=engine)  # fills the cache
+    ev.evaluate(eval_args('m', dataset, tmp_path / 'run1', *extra, '--limit', 1), engine=engine)  # fills the cache
     monkeypatch.setattr(ev, 'extract_all', lambda **kwargs: pytest.fail('extraction was tried'))
     real_temporary_file = preprocess_vsi_data.tempfile.TemporaryFile
 
@@ -743,12 +743,18 @@ def test_a_frames_cache_that_cannot_be_written_is_refused_before_extracting(tmp_
     monkeypatch.setattr(preprocess_vsi_data.tempfile, 'TemporaryFile', read_only)
     with pytest.raises(ev.EvalError) as error:
         ev.evaluate(eval_args('m', dataset, tmp_path / 'run2', *extra), engine=engine)
-    assert str(error.value) == (
+    refused = (
         f'--frames_cache: cannot write to the folder {cache / "4f"} (Permission denied); to read the frames already '
         f'there without writing, pass --frames_dir {cache / "4f"}'
     )
+    assert str(error.value) == refused
+    with pytest.raises(ev.EvalError) as error:  # run1's predictions were made with --video_dir, a protocol field
+        ev.evaluate(eval_args('m', dataset, tmp_path / 'run1', *extra), engine=engine)
+    assert (
+        str(error.value) == f"{refused} with another --output_dir (this one's predictions were made with --video_dir)"
+    )
     ev.evaluate(eval_args('m', dataset, tmp_path / 'run2', '--frames_dir', cache / '4f'), engine=engine)  # the hint
-    assert len(engine.requests) == 2 and engine.requests[1].images == engine.requests[0].images
+    assert len(engine.requests) == 3 and engine.requests[1].images == engine.requests[0].images
     (tmp_path / 'link').symlink_to(tmp_path / 'unmounted')
     linked = ['--video_dir', tmp_path / 'videos', '--frames_cache', tmp_path / 'link']
     with pytest.raises(ev.EvalError) as error:
@@ -757,7 +763,7 @@ def test_a_frames_cache_that_cannot_be_written_is_refused_before_extracting(tmp_
         f'--frames_cache: cannot write to the folder {tmp_path / "link" / "4f"}: {tmp_path / "link"} is a link to '
         f'{tmp_path / "unmounted"}, which does not exist (a disk not mounted?)'
     )
-    assert len(engine.requests) == 2 and not (tmp_path / 'unmounted').exists()
+    assert len(engine.requests) == 3 and not (tmp_path / 'unmounted').exists()
 
 
 def test_extraction_flags_without_extraction_are_refused(bench, tmp_path, capsys):
@@ -2787,7 +2793,7 @@ def test_a_full_disk_while_predicting_says_what_is_kept_and_the_run_resumes(benc
             ev.evaluate(eval_args('m', bench.dataset, out, *argv), engine=CountingEngine(answer='A'))
     assert str(error.value) == (
         f'cannot write {out / "predictions.jsonl"} (No space left on device); the predictions written before are '
-        'kept: make room and run the same command again to resume'
+        'kept: make room and run the same command again without --overwrite (which would remove them) to resume'
     )
     engine = CountingEngine(answer='A')
     resumed = ev.evaluate(eval_args('m', bench.dataset, out, *argv), engine=engine)
@@ -2799,14 +2805,17 @@ def test_a_full_disk_while_predicting_says_what_is_kept_and_the_run_resumes(benc
     with pytest.raises(ev.EvalError) as error:
         ev.append_predictions(gone, [{'id': 1}])
     assert str(error.value).endswith(
-        '(No such file or directory); the predictions written before are kept: run the same command again to resume'
+        '(No such file or directory); the predictions written before are kept: run the same command again without '
+        '--overwrite (which would remove them) to resume'
     )
 
 
 @pytest.mark.parametrize('failing', ['run_config.json', 'results.md', 'results.json'])
 def test_a_full_disk_while_writing_the_reports_or_run_config_names_them(bench, tmp_path, monkeypatch, failing):
-    """They said only `error: [Errno 28] No space left on device`, naming no file and not what was kept."""
+    """They said only `error: [Errno 28] No space left on device`, naming no file and not what was kept; after
+    --overwrite, the same command again would have removed the predictions just made."""
     out = tmp_path / 'run'
+    ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))  # an earlier run
     real_fsync = os.fsync
 
     def fsync(fd):
@@ -2817,15 +2826,16 @@ def test_a_full_disk_while_writing_the_reports_or_run_config_names_them(bench, t
     with monkeypatch.context() as patch:
         patch.setattr(os, 'fsync', fsync)
         with pytest.raises(ev.EvalError) as error:
-            ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=CountingEngine(answer='A'))
+            ev.evaluate(eval_args('m', bench.dataset, out, '--blind', '--overwrite'), engine=CountingEngine(answer='A'))
     if failing == 'run_config.json':
-        what, kept = out / 'run_config.json', 'nothing was predicted yet'
+        what, kept, rerun = out / 'run_config.json', 'no prediction of this run was made yet', ''
     else:
-        what, kept = f'{out / "results"}.{{json,md,png}}', 'the reports there before are unchanged'
+        what, kept = f'{out / "results"}.{{json,md,png}}', 'the predictions are kept'
+        rerun = ' without --overwrite (which would remove them): nothing is predicted again'
     assert str(error.value) == (
-        f'cannot write {what} (No space left on device); {kept}: make room and run the same command again'
+        f'cannot write {what} (No space left on device); {kept}: make room and run the same command again{rerun}'
     )
-    assert not list(out.glob('results.*')) and not list(out.glob('*.tmp'))
+    assert not list(out.glob('results.*')) and not list(out.glob('*.tmp'))  # the earlier run's removed by --overwrite
     engine = CountingEngine(answer='A')
     resumed = ev.evaluate(eval_args('m', bench.dataset, out, '--blind'), engine=engine)
     assert len(engine.requests) == (len(BENCH_ROWS) if failing == 'run_config.json' else 0)  # nothing predicted twice
