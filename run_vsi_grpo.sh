@@ -126,6 +126,12 @@ done
 [[ $CONFIG =~ \.(yaml|yml|json)$ ]] || fail "CONFIG=$CONFIG: swift reads a config only from a .yaml, .yml or" \
     ".json file (in lower case); rename it"
 command -v "$PYTHON" >/dev/null || fail "PYTHON=$PYTHON not found; activate the environment with ms-swift"
+# An interpreter without the bundle's packages (its environment not active) stopped the script with a traceback and a
+# line blaming the YAML, or an empty one
+if ! missing=$("$PYTHON" -c 'import yaml, numpy, PIL, av, simplejpeg, tqdm' 2>&1); then
+    fail "PYTHON=$PYTHON ($(command -v "$PYTHON")) lacks the bundle's packages (${missing##*$'\n'}); activate the" \
+        "environment with ms-swift"
+fi
 if [[ -z $MODE ]]; then  # the YAML's use_vllm / vllm_mode decide, as they do for `swift rlhf config.yaml`
     MODE=$("$PYTHON" "$BUNDLE_DIR/train_vsi_grpo.py" --config "$CONFIG" --print mode) || fail "$MODE"
 fi

@@ -1946,6 +1946,10 @@ def print_items(items: Iterable[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     opts, overrides = build_parser().parse_known_args(argv)
     try:
+        try:
+            os.getcwd()
+        except FileNotFoundError:  # relative paths (swift's own too) start nowhere: a traceback blamed the YAML
+            raise LaunchError('the current folder no longer exists (deleted?): cd to an existing one') from None
         if opts.print_what == 'visible_gpus':  # about this machine, not the config; run_vsi_grpo.sh's modes use vLLM
             gpus = visible_gpus(os.environ)
             if not gpus and not opts.dry_run:  # a dry run lays out the GPUs run_vsi_grpo.sh assumes instead

@@ -2737,6 +2737,34 @@ def test_missing_swift_hint_names_the_project_venv(tmp_path, venv):
     assert proc.stderr.strip() == f'run_vsi_grpo.sh: SWIFT=swift not found; {hint}'
 
 
+@pytest.mark.parametrize('mode', ['', 'colocate', 'local'])
+def test_a_deleted_current_folder_is_named_not_a_traceback_blaming_the_yaml(launch_env, tmp_path, mode):
+    gone = tmp_path / 'gone'
+    gone.mkdir()
+    command = f'cd {shlex.quote(str(gone))} && rmdir {shlex.quote(str(gone))} && exec bash {shlex.quote(str(SCRIPT))}'
+    env = {**launch_env, 'MODE': mode, 'DRY_RUN': '1'}
+    proc = subprocess.run(['bash', '-c', command], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        'run_vsi_grpo.sh: the current folder no longer exists (deleted?): cd to an existing one'
+    )
+    assert train_vsi_grpo.main(['--print', 'mode']) == 0  # here, where the folder is
+
+
+@pytest.mark.parametrize('mode', ['', 'colocate', 'server', 'local'])
+def test_a_python_without_the_bundles_packages_is_named_before_anything_runs(launch_env, tmp_path, mode):
+    """A system python (the environment not active) stopped with a traceback and `reading ... failed`, blaming the
+    YAML, or an empty `run_vsi_grpo.sh: ` line (MODE unset), `counting GPUs failed`, or no line at all (server)."""
+    bare = tmp_path / 'bare_python'
+    bare.write_text(f'#!/bin/sh\nexec {shlex.quote(PYTHON)} -S "$@"\n')  # no site-packages: no yaml, numpy, ...
+    bare.chmod(0o755)
+    env = {**launch_env, 'PYTHON': str(bare), 'MODE': mode, 'DRY_RUN': '1'}
+    assert refusal(env) == (
+        f"run_vsi_grpo.sh: PYTHON={bare} ({bare}) lacks the bundle's packages (ModuleNotFoundError: No module named "
+        "'yaml'); activate the environment with ms-swift"
+    )
+
+
 @pytest.mark.parametrize(
     ('name', 'content', 'message'),
     [
