@@ -1763,6 +1763,11 @@ def visible_gpus(environ: Mapping[str, str]) -> list[str]:
         for gpu in (gpu.strip() for gpu in environ['CUDA_VISIBLE_DEVICES'].split(',')):
             if gpu.startswith('-'):  # CUDA reads the list up to a negative id: `-1` is the usual way to say "none"
                 break
+            if gpu and not re.fullmatch(r'\d+|(?:GPU|MIG)-[\w/.-]+', gpu):  # `0 1` was counted as one GPU
+                raise LaunchError(
+                    f'CUDA_VISIBLE_DEVICES={environ["CUDA_VISIBLE_DEVICES"]}: {gpu!r} is no GPU id (ids are numbers or '
+                    'GPU-/MIG- UUIDs, separated by commas)'
+                )
             if gpu:
                 gpus.append(gpu)
         if len(set(gpus)) < len(gpus):

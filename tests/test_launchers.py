@@ -3415,13 +3415,17 @@ def test_server_mode_on_several_nodes_asks_for_the_world_size_outside_torchrun(d
         ('0,-1,1', ['0']),
         ('0,-2,1', ['0']),  # any negative id, not -1 alone
         ('GPU-aa,GPU-bb', ['GPU-aa', 'GPU-bb']),
+        ('MIG-GPU-aa/1/0,MIG-bb', ['MIG-GPU-aa/1/0', 'MIG-bb']),
         ('1,1', None),
         ('0,1,0', None),
+        ('0 1', '0 1'),  # was one GPU: the training planned one process
+        ('0;1', '0;1'),
+        ('gpu0', 'gpu0'),
     ],
 )
 def test_visible_gpus_read_cuda_visible_devices_as_cuda_does(visible, gpus):
     environ = {'CUDA_VISIBLE_DEVICES': visible, 'PATH': '/nonexistent'}
-    if gpus is not None:
+    if isinstance(gpus, list):
         assert train_vsi_grpo.visible_gpus(environ) == gpus
         return
     with pytest.raises(train_vsi_grpo.LaunchError) as error:
@@ -3429,6 +3433,9 @@ def test_visible_gpus_read_cuda_visible_devices_as_cuda_does(visible, gpus):
     assert str(error.value) == (
         f'CUDA_VISIBLE_DEVICES={visible} names a GPU twice, which leaves CUDA no GPU at all (cuInit fails): name each '
         'once'
+        if gpus is None
+        else f'CUDA_VISIBLE_DEVICES={visible}: {gpus!r} is no GPU id (ids are numbers or GPU-/MIG- UUIDs, separated by '
+        'commas)'
     )
 
 
