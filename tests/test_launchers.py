@@ -2737,6 +2737,15 @@ def test_missing_swift_hint_names_the_project_venv(tmp_path, venv):
     assert proc.stderr.strip() == f'run_vsi_grpo.sh: SWIFT=swift not found; {hint}'
 
 
+def test_the_script_run_by_a_shell_that_is_not_bash_says_to_use_bash(launch_env):
+    """`sh run_vsi_grpo.sh` (dash on Debian and Ubuntu) stopped with `set: Illegal option -o pipefail`."""
+    dash = shutil.which('dash')
+    if dash is None:
+        pytest.skip('no dash here')
+    proc = subprocess.run([dash, str(SCRIPT)], cwd=ROOT, env=launch_env, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, '', f'run_vsi_grpo.sh: run it with bash: bash {SCRIPT}\n')
+
+
 @pytest.mark.parametrize('mode', ['', 'colocate', 'local'])
 def test_a_deleted_current_folder_is_named_not_a_traceback_blaming_the_yaml(launch_env, tmp_path, mode):
     gone = tmp_path / 'gone'
