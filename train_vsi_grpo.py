@@ -1761,7 +1761,9 @@ def visible_gpus(environ: Mapping[str, str]) -> list[str]:
     if 'CUDA_VISIBLE_DEVICES' in environ:
         gpus = []
         for gpu in (gpu.strip() for gpu in environ['CUDA_VISIBLE_DEVICES'].split(',')):
-            if gpu.startswith('-'):  # CUDA reads the list up to a negative id: `-1` is the usual way to say "none"
+            # CUDA reads the list up to a negative id: `-1` is the usual way to say "none", as is older Slurm's
+            # `NoDevFiles` in a job given no GPU
+            if gpu.startswith('-') or gpu == 'NoDevFiles':
                 break
             if gpu and not re.fullmatch(r'\d+|(?:GPU|MIG)-[\w/.-]+', gpu):  # `0 1` was counted as one GPU
                 raise LaunchError(

@@ -3423,6 +3423,7 @@ def test_server_mode_on_several_nodes_asks_for_the_world_size_outside_torchrun(d
         ('-1', []),  # CUDA reads the list up to the first negative id
         ('0,-1,1', ['0']),
         ('0,-2,1', ['0']),  # any negative id, not -1 alone
+        ('NoDevFiles', []),  # older Slurm's, in a job given no GPU
         ('GPU-aa,GPU-bb', ['GPU-aa', 'GPU-bb']),
         ('MIG-GPU-aa/1/0,MIG-bb', ['MIG-GPU-aa/1/0', 'MIG-bb']),
         ('1,1', None),
