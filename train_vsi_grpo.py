@@ -304,6 +304,19 @@ def looks_local(path: str) -> bool:
     return os.path.exists(os.path.expanduser(path)) or path.startswith(('.', '/', '~')) or path.count('/') > 1
 
 
+def output_folder_problem(output_dir: str) -> str | None:
+    """An output_dir that cannot be made or written (a link to a disk not mounted, a path under a file, a read-only
+    folder): server mode failed at mkdir with its raw message, the other modes in swift, once per rank. Nothing is
+    left behind by the check (preprocess_vsi_data.check_writable_folder)."""
+    from preprocess_vsi_data import VsiDataError, check_writable_folder  # numpy, Pillow: here, not at start-up
+
+    try:
+        check_writable_folder(os.path.abspath(output_dir), 'output_dir')
+    except VsiDataError as e:
+        return str(e)
+    return None
+
+
 def model_folder_problem(model: str) -> str | None:
     """What is wrong with a `model` written as a local path (see looks_local): 'not found' or 'is a file, not a
     folder'; None for a folder or a hub id. The launcher's preflight and the evaluator both ask, each naming where."""
@@ -1641,6 +1654,9 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     problem = model_folder_problem(model)
     if problem:
         problems.append(f'model folder {model} {problem} ({where})')
+    problem = output_folder_problem(os.path.expanduser(str(plan.args.get('output_dir') or 'output')))
+    if problem:
+        problems.append(problem)
     problem = resume_problem(plan.args, world_size)
     if problem:
         problems.append(problem)

@@ -925,6 +925,25 @@ def test_preflight_failure_is_one_clear_line(launch_env, env, args, message):
     assert message in error, error
 
 
+@pytest.mark.parametrize('mode', ['colocate', 'server', 'local'])
+def test_an_output_folder_that_cannot_be_written_is_one_clear_line(launch_env, tmp_path, mode):
+    """Server mode failed at the script's mkdir with its raw message (`File exists` for a link to nowhere), the other
+    modes in swift, once per rank."""
+    (tmp_path / 'gone').symlink_to(tmp_path / 'unmounted')
+    (tmp_path / 'a_file').write_text('')
+    cases = [
+        (
+            tmp_path / 'gone' / 'run',
+            f': {tmp_path / "gone"} is a link to {tmp_path / "unmounted"}, which does not exist (a disk not mounted?)',
+        ),
+        (tmp_path / 'a_file' / 'run', ' (Not a directory)'),
+    ]
+    for output_dir, why in cases:
+        error = refusal({**launch_env, 'MODE': mode, 'OUTPUT_DIR': str(output_dir)})
+        assert error == f'run_vsi_grpo.sh: output_dir: cannot write to the folder {output_dir}{why}', error
+    assert not (tmp_path / 'unmounted').exists()
+
+
 def test_single_device_mode_gives_each_process_its_own_gpu(monkeypatch):
     """Under torchrun with SWIFT_SINGLE_DEVICE_MODE=1, `swift rlhf` narrows each process to its own GPU
     (swift/cli/rlhf.py) and device_map_problem lets the setting through for that reason; train() must do the same
