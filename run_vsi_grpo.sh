@@ -45,6 +45,7 @@
 #   DRY_RUN=0             1, true, yes or on: print the commands and environment, run nothing
 # GPU layout variables belong here, not in the YAML's ENV block (train_vsi_grpo.py rejects them there).
 # Relative paths (the YAML's included) are taken from the current directory: run from the bundle folder.
+
 # `sh run_vsi_grpo.sh` (dash on Debian and Ubuntu) stopped at the next line with `set: Illegal option -o pipefail`
 [ -n "${BASH_VERSION:-}" ] || { echo "run_vsi_grpo.sh: run it with bash: bash $0" >&2; exit 1; }
 set -euo pipefail

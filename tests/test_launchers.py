@@ -786,7 +786,9 @@ def test_a_tilde_in_the_output_dir_is_the_home_folder_swift_writes_to(launch_env
 @pytest.mark.parametrize('args', [['--help'], ['-h'], ['--learning_rate', '5e-6', '--help']])
 def test_help_prints_the_usage_and_runs_nothing(launch_env, args):
     lines = SCRIPT.read_text().splitlines()
-    header = [line[2:] if line.startswith('# ') else line[1:] for line in lines[1 : lines.index('set -euo pipefail')]]
+    end = next(i for i, line in enumerate(lines[1:], 1) if not line.startswith('#'))  # the comment block after #!
+    assert lines[end] == '' and 'set -euo pipefail' in lines[end : end + 4]  # the notes below it are not shown
+    header = [line[2:] if line.startswith('# ') else line[1:] for line in lines[1:end]]
     proc = run_script({**launch_env, 'MODE': 'server'}, *args)
     assert proc.returncode == 0 and proc.stderr == ''
     shown = proc.stdout.splitlines()
