@@ -304,6 +304,11 @@ def looks_local(path: str) -> bool:
     return os.path.exists(os.path.expanduser(path)) or path.startswith(('.', '/', '~')) or path.count('/') > 1
 
 
+def run_output_dir(args: Mapping[str, Any]) -> str:
+    """Where swift writes the run: `output_dir` with `~` expanded as swift expands it, else swift's `output`."""
+    return os.path.expanduser(str(args.get('output_dir') or 'output'))
+
+
 def output_folder_problem(output_dir: str) -> str | None:
     """An output_dir that cannot be made or written (a link to a disk not mounted, a path under a file, a read-only
     folder): server mode failed at mkdir with its raw message, the other modes in swift, once per rank. Nothing is
@@ -1654,7 +1659,7 @@ def preflight(plan: LaunchPlan, world_size: int, vllm_gpus: int | None = None) -
     problem = model_folder_problem(model)
     if problem:
         problems.append(f'model folder {model} {problem} ({where})')
-    problem = output_folder_problem(os.path.expanduser(str(plan.args.get('output_dir') or 'output')))
+    problem = output_folder_problem(run_output_dir(plan.args))
     if problem:
         problems.append(problem)
     problem = resume_problem(plan.args, world_size)
@@ -2004,7 +2009,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_items(to_swift_argv(rollout_args(plan, vllm_gpus or 1)))
             return 0
         if opts.print_what == 'output_dir':  # without one swift writes to output/<model name>; `~` as swift expands it
-            print(os.path.expanduser(plan.args.get('output_dir') or 'output'))
+            print(run_output_dir(plan.args))
             return 0
         problems = preflight(plan, world_size, vllm_gpus)
         problems += filter(None, [guessed_server_world(plan, opts.world_size, os.environ)])
