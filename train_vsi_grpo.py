@@ -1786,13 +1786,14 @@ def visible_gpus(environ: Mapping[str, str]) -> list[str]:
             # `NoDevFiles` in a job given no GPU
             if gpu.startswith('-') or gpu == 'NoDevFiles':
                 break
-            if gpu and not re.fullmatch(r'\d+|(?:GPU|MIG)-[\w/.-]+', gpu):  # `0 1` was counted as one GPU
+            if not gpu:
+                continue
+            if not re.fullmatch(r'\d+|(?:GPU|MIG)-[\w/.-]+', gpu):  # `0 1` was counted as one GPU
                 raise LaunchError(
                     f'CUDA_VISIBLE_DEVICES={environ["CUDA_VISIBLE_DEVICES"]}: {gpu!r} is no GPU id (ids are numbers or '
                     'GPU-/MIG- UUIDs, separated by commas)'
                 )
-            if gpu:
-                gpus.append(gpu)
+            gpus.append(gpu)
         if len(set(gpus)) < len(gpus):
             raise LaunchError(
                 f'CUDA_VISIBLE_DEVICES={environ["CUDA_VISIBLE_DEVICES"]} names a GPU twice, which leaves CUDA no GPU '
