@@ -853,6 +853,8 @@ def append_predictions(path: Path, rows: Iterable[dict]) -> None:
 
 # What a rerun after a failed write must leave out where the predictions are kept: --overwrite would remove them
 NOT_OVERWRITTEN = 'without --overwrite (which would remove them)'
+# What a failed report write keeps where nothing else is at stake (rescoring, --compare): the writes are atomic
+REPORTS_UNCHANGED = 'the reports there before are unchanged'
 
 
 def cannot_write(what: str | Path, error: OSError, kept: str, rerun: str = '') -> EvalError:
@@ -1807,7 +1809,7 @@ def write_report(
     report: dict,
     markdown: str,
     *,
-    kept: str = 'the reports there before are unchanged',
+    kept: str = REPORTS_UNCHANGED,
     rerun: str = '',
     **plot: dict | None,
 ) -> None:
@@ -1825,9 +1827,9 @@ def write_report(
         raise cannot_write(f'{output_dir / name}.{{json,md,png}}', e, kept, rerun) from e
 
 
-def write_results(output_dir: Path, results: dict, **kept: str) -> None:
+def write_results(output_dir: Path, results: dict, kept: str = REPORTS_UNCHANGED, rerun: str = '') -> None:
     """results.json, .md and .png of one run (with its comparison, if any); results_subset.* for a subset, so that
-    a quick look never replaces the full-benchmark report. `kept`: write_report's."""
+    a quick look never replaces the full-benchmark report. `kept`, `rerun`: write_report's."""
     name = SUBSET_RESULTS_NAME if results['subset'] else RESULTS_NAME
     logger.info('writing %s.{json,md,png}', output_dir / name)
     write_report(
@@ -1837,7 +1839,8 @@ def write_results(output_dir: Path, results: dict, **kept: str) -> None:
         results_markdown(results),
         results=results,
         comparison=results.get('comparison'),
-        **kept,
+        kept=kept,
+        rerun=rerun,
     )
     if not results['subset']:
         remove_superseded_subset(output_dir, results['predictions'])
