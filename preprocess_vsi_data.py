@@ -1828,7 +1828,10 @@ def remove_stale_temps(folder: str, targets: Collection[str] | None = None, lock
             continue
         # untouched for STALE_TEMP_SECONDS: gone, wherever it was written; this machine's go as soon as their
         # process has, unless its pid runs again (in a container every run may be pid 1)
-        stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
+        try:
+            stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
+        except FileNotFoundError:  # its writer renamed it into place (or another run removed it) since the listing
+            continue
         if match['host'] == _HOST:
             stale = stale or locked or not _process_runs(int(match['pid']))
         if stale:

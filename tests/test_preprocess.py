@@ -5,6 +5,7 @@ expected prompts are written out here from the official VSI-Bench wording, not t
 """
 
 import codecs
+import contextlib
 import dataclasses
 import decimal
 import errno
@@ -1328,6 +1329,25 @@ def test_temporary_files_of_killed_runs_are_removed_by_the_next_run(scene):
     assert summary.stale_temps_removed == 3 and '  removed 3 temporary file(s) left by killed runs' in summary.lines()
     _, summary = pp.convert([str(source)], config(scene, media='video'))  # clips' own temporary files
     assert summary.stale_temps_removed == 1 and not clip_orphan.exists()
+
+
+def test_a_temporary_file_renamed_away_during_the_cleanup_is_passed_over(tmp_path, monkeypatch):
+    """Another process's atomic write renamed its temporary file into place between the listing and the look at its
+    age: the cleanup raised FileNotFoundError (ranks converting vsi_raw at once)."""
+    name = f'train.jsonl.{os.getpid()}-0123abcd.{pp._HOST}.tmp'
+    (tmp_path / name).write_text('x')
+    scandir = os.scandir
+
+    @contextlib.contextmanager
+    def listed_then_renamed(folder):
+        with scandir(folder) as scan:
+            entries = list(scan)
+        (tmp_path / name).rename(tmp_path / 'train.jsonl')
+        yield iter(entries)
+
+    monkeypatch.setattr(os, 'scandir', listed_then_renamed)
+    assert pp.remove_stale_temps(str(tmp_path), {'train.jsonl'}) == []
+    assert (tmp_path / 'train.jsonl').read_text() == 'x'
 
 
 def test_atomic_path_forces_the_data_to_disk_before_the_rename(tmp_path, monkeypatch):
